@@ -1,0 +1,106 @@
+"""Events the detector finds: the plain records the announcer turns into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.periods import Month
+
+SubjectKind = Literal["model", "make", "group", "region", "all"]
+Metric = Literal["sales", "stock"]
+EventKind = Literal["milestone", "share", "growth", "record"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a figure is about. `key` is stable and used in storage; `name` is for people."""
+
+    kind: SubjectKind
+    key: str  # e.g. "model:nissan/leaf", "make:nissan", "group:renault-nissan-alliance", "all"
+    name: str  # e.g. "Nissan Leaf", "Nissan", "Renault-Nissan Alliance", "all EVs"
+
+
+@dataclass(frozen=True, slots=True)
+class Leader:
+    """The model with the largest share of a make or group at the event's period."""
+
+    name: str
+    units: int
+    share: float  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneEvent:
+    """One or more thresholds of one subject crossed in one detection: one event, highest first."""
+
+    subject: Subject
+    region: str
+    metric: Metric
+    thresholds: tuple[int, ...]  # ascending; the last is the headline
+    period: Month  # the month in which the highest threshold was first reached
+    value: int  # the cumulative figure at `period`
+    source: str = ""
+    leader: Leader | None = None
+    next_threshold: int | None = None
+    projected: Month | None = None  # when `next_threshold` is reached at the trailing pace
+    kind: EventKind = field(default="milestone", init=False)
+
+    @property
+    def headline(self) -> int:
+        return self.thresholds[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareEvent:
+    """A model's cumulative share of a parent (make or group) crossed a band boundary."""
+
+    subject: Subject  # the model
+    parent: Subject  # the make or group
+    region: str
+    metric: Metric
+    direction: Literal["up", "down"]
+    boundary: float  # the band boundary crossed, 0..1 (e.g. 0.70)
+    share: float  # the share now, 0..1
+    units: int
+    parent_units: int
+    period: Month
+    source: str = ""
+    kind: EventKind = field(default="share", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GrowthEvent:
+    """Year to date against the same months a year earlier."""
+
+    subject: Subject
+    region: str
+    metric: Metric
+    period: Month  # the last month of the year-to-date window
+    value: int  # units from January to `period`
+    previous: int  # units in the same months a year earlier
+    source: str = ""
+    kind: EventKind = field(default="growth", init=False)
+
+    @property
+    def change(self) -> float:
+        """Relative change, e.g. 0.149 for +14.9 %."""
+        return (self.value - self.previous) / self.previous if self.previous else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """A subject's best month so far."""
+
+    subject: Subject
+    region: str
+    metric: Metric
+    period: Month
+    value: int  # units in `period`
+    previous_best: int
+    previous_best_period: Month | None
+    source: str = ""
+    kind: EventKind = field(default="record", init=False)
+
+
+Event = MilestoneEvent | ShareEvent | GrowthEvent | RecordEvent
