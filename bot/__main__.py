@@ -1,0 +1,7 @@
+"""`python -m bot` works like `evbot`."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main())

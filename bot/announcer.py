@@ -1,0 +1,430 @@
+"""Turns detector events into platform-neutral messages that read like a newsroom.
+
+The prose is English; numbers, percentages and months follow the message's locale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import assert_never
+
+from bot.events import (
+    Event,
+    GrowthEvent,
+    Metric,
+    MilestoneEvent,
+    RecordEvent,
+    ShareEvent,
+    Subject,
+)
+from bot.formatting import (
+    format_change,
+    format_month,
+    format_month_name,
+    format_percent,
+    format_units,
+    validate_locale,
+)
+from bot.messages import Field, Message
+from bot.periods import Month
+
+# A grouped message lists at most this many events so it stays readable and within every
+# platform's limits; the rest are counted.
+MAX_LINES = 20
+
+# Group names that read as common nouns take "the" ("the Renault-Nissan Alliance"); brand-like
+# group names ("Stellantis", "Geely") do not.
+_ARTICLE_WORDS = frozenset(
+    {"alliance", "group", "consortium", "partnership", "association", "corporation", "company"}
+)
+
+_KIND_ORDER = {"milestone": 0, "record": 1, "share": 2, "growth": 3}
+
+_DIGEST_SECTIONS = (
+    ("milestone", "Milestones"),
+    ("record", "Records"),
+    ("share", "Shares"),
+    ("growth", "Growth"),
+)
+
+
+def announce(event: Event, locale: str = "en") -> Message:
+    """The message for one event, with key figures as fields and the source in the footer."""
+    loc = validate_locale(locale)
+    if isinstance(event, MilestoneEvent):
+        return _milestone(event, loc)
+    if isinstance(event, ShareEvent):
+        return _share(event, loc)
+    if isinstance(event, GrowthEvent):
+        return _growth(event, loc)
+    if isinstance(event, RecordEvent):
+        return _record(event, loc)
+    assert_never(event)
+
+
+def announce_group(events: Sequence[Event], locale: str = "en") -> Message:
+    """One message for all the events of one poll for one channel, the biggest news first.
+
+    A single event gets its full message; several get a title like "3 EV milestones" and one
+    line per event.
+    """
+    if not events:
+        raise ValueError("announce_group needs at least one event")
+    loc = validate_locale(locale)
+    if len(events) == 1:
+        return announce(events[0], loc)
+    ordered = sorted(events, key=_importance)
+    noun = "milestones" if all(e.kind == "milestone" for e in events) else "updates"
+    return Message(
+        title=f"{len(events)} EV {noun}",
+        body="\n".join(_lines(ordered, loc)),
+        footer=_footer_for(ordered, loc),
+        accent=ordered[0].kind if len({e.kind for e in events}) == 1 else "info",
+        locale=loc,
+        kind="group",
+    )
+
+
+def announce_digest(events: Sequence[Event], locale: str, period_label: str) -> Message:
+    """A daily, weekly or monthly digest: events grouped by kind, biggest first in each.
+
+    `period_label` is shown as is in the title, e.g. "week to 14 June 2015".
+    """
+    loc = validate_locale(locale)
+    title = f"EV digest: {period_label}" if period_label.strip() else "EV digest"
+    if not events:
+        return Message(
+            title=title, body="Nothing new this time.", accent="info", locale=loc, kind="digest"
+        )
+    sections: list[str] = []
+    fields: list[Field] = []
+    budget = MAX_LINES
+    for kind, heading in _DIGEST_SECTIONS:
+        chosen = sorted((e for e in events if e.kind == kind), key=_importance)
+        if not chosen:
+            continue
+        fields.append(Field(heading, format_units(len(chosen), loc)))
+        shown = chosen[: max(budget, 1)]
+        budget -= len(shown)
+        lines = _lines(shown, loc)
+        if len(chosen) > len(shown):
+            lines.append(f"…and {format_units(len(chosen) - len(shown), loc)} more")
+        sections.append("\n".join([heading, *lines]))
+    return Message(
+        title=title,
+        body="\n\n".join(sections),
+        fields=tuple(fields),
+        footer=_footer_for(events, loc),
+        accent="info",
+        locale=loc,
+        kind="digest",
+    )
+
+
+def following_message(
+    subject_name: str,
+    total: int,
+    as_of: Month | None,
+    next_threshold: int | None,
+    projected: Month | None,
+    locale: str = "en",
+) -> Message:
+    """The one status message a channel gets when it subscribes, instead of old news.
+
+    "Now following Nissan Leaf: 185,000 so far (through June 2015); next milestone 200,000."
+    """
+    loc = validate_locale(locale)
+    body = f"Now following {subject_name}: {format_units(total, loc)} so far"
+    if as_of is not None:
+        body += f" (through {format_month(as_of, loc)})"
+    fields = [Field("Total", format_units(total, loc))]
+    if next_threshold is not None:
+        body += f"; next milestone {format_units(next_threshold, loc)}"
+        fields.append(Field("Next milestone", _next_value(next_threshold, projected, loc)))
+        if projected is not None:
+            body += f", around {format_month(projected, loc)}"
+    return Message(
+        title=f"Now following {subject_name}",
+        body=body + ".",
+        fields=tuple(fields),
+        footer=f"Data through {format_month(as_of, loc)}" if as_of is not None else "",
+        accent="info",
+        locale=loc,
+        kind="following",
+    )
+
+
+def _milestone(e: MilestoneEvent, loc: str) -> Message:
+    headline = format_units(e.headline, loc)
+    passed = _passed(e.thresholds, loc)
+    where = _in_region(e.region)
+    stock = e.metric == "stock"
+    if e.subject.kind == "all":
+        if stock:
+            title = f"{headline} electric vehicles registered{where}"
+            body = f"Electric vehicles registered{where} have passed {passed}"
+        else:
+            title = f"{headline} electric cars sold{where or ' worldwide'}"
+            body = f"Electric car sales{where} have passed {passed}"
+    else:
+        if e.subject.kind == "model":
+            noun = "on the road" if stock else "sales"
+        else:
+            noun = "electric vehicles registered" if stock else "electric cars sold"
+        title = f"{e.subject.name} passes {headline} {noun}{where}"
+        body = f"{_cap(_the(e.subject))} has passed {passed} {noun}{where}"
+    body += f" ({format_units(e.value, loc)} {_as_of(e.metric)} {format_month(e.period, loc)})."
+    fields = [
+        Field("Total", format_units(e.value, loc)),
+        Field("Period", format_month(e.period, loc)),
+    ]
+    if not _is_world(e.region):
+        fields.append(Field("Region", e.region))
+    if e.leader is not None:
+        share = format_percent(e.leader.share, loc)
+        body += (
+            f" The {e.leader.name} leads with {format_units(e.leader.units, loc)},"
+            f" {share} of the total."
+        )
+        fields.append(Field("Leader", f"{e.leader.name} ({share})"))
+    if e.next_threshold is not None:
+        if e.projected is not None:
+            body += (
+                f" At this pace, {format_units(e.next_threshold, loc)}"
+                f" around {format_month(e.projected, loc)}."
+            )
+        fields.append(Field("Next milestone", _next_value(e.next_threshold, e.projected, loc)))
+    return Message(
+        title=title,
+        body=body,
+        fields=tuple(fields),
+        footer=_footer(e.source, e.period, loc),
+        accent="milestone",
+        locale=loc,
+        kind="milestone",
+    )
+
+
+def _share(e: ShareEvent, loc: str) -> Message:
+    where = _in_region(e.region)
+    noun = "electric vehicles on the road" if e.metric == "stock" else "electric car sales"
+    boundary = format_percent(e.boundary, loc)
+    share = _share_text(e.share, e.boundary, e.direction, loc)
+    if e.parent.kind == "all":
+        parent_title = parent_body = f"all {noun}"
+    else:
+        parent_title = f"{e.parent.name} {noun}"
+        parent_body = f"{_possessive(_the(e.parent))} {noun}"
+    figures = (
+        f"{format_units(e.units, loc)} of {format_units(e.parent_units, loc)}"
+        f" {_as_of(e.metric)} {format_month(e.period, loc)}"
+    )
+    subject = _cap(_the(e.subject))
+    if e.direction == "up":
+        title = f"{e.subject.name} passes {boundary} of {parent_title}{where}"
+        body = f"{subject} is now {share} of {parent_body}{where} ({figures})."
+    else:
+        title = f"{e.subject.name} falls below {boundary} of {parent_title}{where}"
+        body = (
+            f"{subject} has fallen below {boundary} of {parent_body}{where}:"
+            f" now {share} ({figures})."
+        )
+    fields = (
+        Field("Share", share),
+        Field("Units", f"{format_units(e.units, loc)} of {format_units(e.parent_units, loc)}"),
+        Field("Period", format_month(e.period, loc)),
+    )
+    return Message(
+        title=title,
+        body=body,
+        fields=fields,
+        footer=_footer(e.source, e.period, loc),
+        accent="share",
+        locale=loc,
+        kind="share",
+    )
+
+
+def _growth(e: GrowthEvent, loc: str) -> Message:
+    where = _in_region(e.region)
+    stock = e.metric == "stock"
+    if e.subject.kind == "all":
+        lead = "Electric vehicle registrations" if stock else "Electric car sales"
+        title_lead = lead
+    else:
+        what = "Registrations" if stock else "Sales"
+        if e.subject.kind == "model":
+            lead = f"{what} of {_the(e.subject)}"
+        else:
+            vehicles = "electric vehicles" if stock else "electric cars"
+            lead = f"{what} of {_possessive(_the(e.subject))} {vehicles}"
+        title_lead = f"{e.subject.name} {what.lower()}"
+    window = _window(e.period, loc)
+    value = format_units(e.value, loc)
+    previous = format_units(e.previous, loc)
+    if e.previous == 0:
+        title = f"{title_lead}{where} reach {value} in {e.period.year} so far"
+        change = "with none in the same months last year"
+    elif round(abs(e.change) * 100, 1) == 0:
+        title = f"{title_lead}{where} level with last year"
+        change = f"level with last year's {previous}"
+    else:
+        direction = "up" if e.change > 0 else "down"
+        amount = format_percent(abs(e.change), loc, digits=1)
+        title = f"{title_lead}{where} {direction} {amount} on last year"
+        change = f"{direction} {amount} on last year's {previous}"
+    body = f"{lead}{where} reached {value} {window}, {change}."
+    fields = (
+        Field("Year to date", value),
+        Field("Last year", previous),
+        Field("Change", format_change(e.change, loc) if e.previous else "new"),
+        Field("Period", _window(e.period, loc, bare=True)),
+    )
+    return Message(
+        title=title,
+        body=body,
+        fields=fields,
+        footer=_footer(e.source, e.period, loc),
+        accent="growth",
+        locale=loc,
+        kind="growth",
+    )
+
+
+def _record(e: RecordEvent, loc: str) -> Message:
+    where = _in_region(e.region)
+    value = format_units(e.value, loc)
+    if e.metric == "stock":
+        value += " registered"
+    month = format_month(e.period, loc)
+    if e.subject.kind == "all":
+        noun = "Electric vehicle registrations" if e.metric == "stock" else "Electric car sales"
+        title = f"{noun} set a monthly record{where}: {value} in {month}"
+        body = f"{noun} had their best month yet{where}: {value} in {month}"
+    else:
+        title = f"{e.subject.name} sets a monthly record{where}: {value} in {month}"
+        body = f"{_cap(_the(e.subject))} had its best month yet{where}: {value} in {month}"
+    fields = [Field("Best month", format_units(e.value, loc)), Field("Period", month)]
+    if e.previous_best_period is not None or e.previous_best:
+        previous = format_units(e.previous_best, loc)
+        if e.previous_best_period is None:
+            body += f" (previous best {previous})"
+            fields.append(Field("Previous best", previous))
+        else:
+            previous_month = format_month(e.previous_best_period, loc)
+            body += f" (previous best {previous} in {previous_month})"
+            fields.append(Field("Previous best", f"{previous} ({previous_month})"))
+    return Message(
+        title=title,
+        body=body + ".",
+        fields=tuple(fields),
+        footer=_footer(e.source, e.period, loc),
+        accent="record",
+        locale=loc,
+        kind="record",
+    )
+
+
+def _lines(events: Sequence[Event], loc: str) -> list[str]:
+    shown = events[:MAX_LINES]
+    lines = [f"• {announce(e, loc).title}" for e in shown]
+    if len(events) > len(shown):
+        lines.append(f"…and {format_units(len(events) - len(shown), loc)} more")
+    return lines
+
+
+def _importance(event: Event) -> tuple[int, float]:
+    """Sort key: milestones first, then records, shares, growth; bigger figures first."""
+    size: float
+    if isinstance(event, MilestoneEvent):
+        size = event.headline
+    elif isinstance(event, RecordEvent):
+        size = event.value
+    elif isinstance(event, ShareEvent):
+        size = event.share
+    else:
+        size = abs(event.change)
+    return (_KIND_ORDER[event.kind], -size)
+
+
+def _footer_for(events: Sequence[Event], loc: str) -> str:
+    sources = list(dict.fromkeys(e.source for e in events if e.source))
+    latest = max(e.period for e in events)
+    return _footer(", ".join(sources), latest, loc)
+
+
+def _footer(source: str, period: Month, loc: str) -> str:
+    through = f"data through {format_month(period, loc)}"
+    return f"Source: {source} · {through}" if source else _cap(through)
+
+
+def _next_value(threshold: int, projected: Month | None, loc: str) -> str:
+    text = format_units(threshold, loc)
+    return f"{text} (around {format_month(projected, loc)})" if projected is not None else text
+
+
+def _passed(thresholds: Sequence[int], loc: str) -> str:
+    """ "250,000"; "200,000 and 250,000"; or, for a long run, "7 milestones from 10,000 to …"."""
+    texts = [format_units(t, loc) for t in thresholds]
+    if len(texts) <= 3:
+        return _and(texts)
+    return f"{len(texts)} milestones from {texts[0]} to {texts[-1]}"
+
+
+def _and(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _share_text(share: float, boundary: float, direction: str, loc: str) -> str:
+    # Rounding must not contradict the news: a share that fell below 70% is never shown as "70%".
+    if direction == "up":
+        return format_percent(share, loc)
+    for digits in (0, 1):
+        if round(share * 100, digits) / 100 < boundary:
+            return format_percent(share, loc, digits)
+    return format_percent(math.floor(share * 1000) / 1000, loc, 1)
+
+
+def _window(end: Month, loc: str, *, bare: bool = False) -> str:
+    """ "from January to May 2015" (or "January to May 2015"); "in January 2015" for one month."""
+    if end.month == 1:
+        month = format_month(end, loc)
+        return month if bare else f"in {month}"
+    span = f"{format_month_name(Month(end.year, 1), loc)} to {format_month(end, loc)}"
+    return span if bare else f"from {span}"
+
+
+def _as_of(metric: Metric) -> str:
+    return "as of" if metric == "stock" else "through"
+
+
+def _is_world(region: str) -> bool:
+    return region.strip().casefold() in ("", "world")
+
+
+def _in_region(region: str) -> str:
+    return "" if _is_world(region) else f" in {region}"
+
+
+def _the(subject: Subject) -> str:
+    """The subject's name as used inside a sentence: "the Nissan Leaf", "Nissan"."""
+    name = subject.name
+    if name.casefold().startswith("the "):
+        return name
+    words = name.split()
+    if subject.kind == "model" or (
+        subject.kind == "group" and words and words[-1].casefold() in _ARTICLE_WORDS
+    ):
+        return f"the {name}"
+    return name
+
+
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,268 @@
+"""The `evbot` command line: argument parsing and printing; the work happens in the core modules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Config, ConfigError, load_config, redacted
+from bot.formatting import format_month, format_percent, format_units
+from bot.ingest import ImportFailed
+from bot.importer import ImportReport, import_demo, import_file
+from bot.periods import Month, PeriodError
+from bot.queries import SeriesReader, TotalAnswer, load_catalog, region_tree, total
+from bot.series import WORLD
+from bot.sqlite_store import SqliteStore
+from bot.store import StoreError
+from bot.subjects import UnknownSubject
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A failure to report in one line on stderr, with exit status 1."""
+
+
+def resolve_database(flag: str | None, config: Config) -> str:
+    """`--db`, else `EVBOT_DB`, else the configuration's, else `./evbot.sqlite3`."""
+    return flag or os.environ.get("EVBOT_DB") or config.database
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config or os.environ.get("EVBOT_CONFIG")
+    return load_config(path)
+
+
+def _store(args: argparse.Namespace, config: Config) -> SqliteStore:
+    return SqliteStore(resolve_database(args.db, config))
+
+
+def _month(text: str | None, what: str) -> Month | None:
+    if text is None:
+        return None
+    try:
+        return Month.parse(text)
+    except PeriodError as exc:
+        raise CliError(f"{what}: {exc}") from exc
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+async def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    if not args.demo and args.file is None and args.source is None:
+        raise CliError("import: give a FILE, --source NAME (a configured source) or --demo")
+    async with _store(args, config) as store:
+        await store.sync_groups(config.groups)
+        if args.demo:
+            report = await import_demo(store, config, dry_run=args.dry_run)
+        else:
+            path = args.file
+            size = Path(path).stat().st_size if path and Path(path).exists() else 0
+            with _progress(size) as progress:
+                report = await import_file(
+                    store,
+                    config,
+                    path,
+                    source=args.source,
+                    fmt=args.format,
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
+    _print_report(report, out)
+    return EXIT_OK
+
+
+class _progress:
+    """A progress bar on a terminal for files over a few megabytes; nothing otherwise."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if self.size < 4_000_000 or not sys.stderr.isatty():
+            return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("reading", total=self.size)
+        bar = self.bar
+
+        def update(done: int) -> None:
+            bar.update(task, completed=done)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_report(report: ImportReport, out: TextIO) -> None:
+    for notice in report.notices[:20]:
+        print(f"note: {notice}", file=sys.stderr)
+    if len(report.notices) > 20:
+        print(f"note: ... and {len(report.notices) - 20} more notes", file=sys.stderr)
+    for s in report.summaries:
+        verb = "would import" if s.dry_run else "imported"
+        print(
+            f"{verb} {report.file} as source {s.source!r}: {report.rows_read:,} rows read, "
+            f"{s.records:,} figures: {s.new:,} new, {s.revised:,} revised, "
+            f"{s.unchanged:,} unchanged"
+            + (
+                f"; {report.duplicates:,} exact duplicate rows counted once"
+                if report.duplicates
+                else ""
+            )
+            + (f"; {report.skipped:,} rows left out by filters" if report.skipped else "")
+            + (" (first import of this source: recorded as history)" if s.first_import else ""),
+            file=out,
+        )
+
+
+# -- total ----------------------------------------------------------------------------------
+
+
+async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    as_of = _month(args.as_of, "--as-of")
+    async with _store(args, config) as store:
+        await store.sync_groups(config.groups)
+        catalog = await load_catalog(store, config)
+        resolved = catalog.resolve(args.subject)
+        region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
+        reader = SeriesReader(store, region_tree(config), list(config.groups))
+        answer = await total(reader, catalog, resolved.subject, region, as_of, args.metric)
+    if args.json:
+        data = answer.as_json()
+        data["requested_as_of"] = str(as_of) if as_of else None
+        print(json.dumps(data), file=out)
+    else:
+        print(_total_text(answer, config.locale), file=out)
+    return EXIT_OK
+
+
+def _total_text(answer: TotalAnswer, locale: str) -> str:
+    what = "registered" if answer.metric == "stock" else "sold"
+    where = "" if answer.region == WORLD else f" in {answer.region}"
+    if answer.as_of is None:
+        return f"{answer.subject.name}{where}: no figures yet."
+    lines = [
+        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} electric vehicles "
+        f"{what} through {format_month(answer.as_of, locale)}"
+    ]
+    for share in answer.breakdown[:10]:
+        lines.append(
+            f"  {share.name:<28} {format_units(share.units, locale):>12}  "
+            f"{format_percent(share.share, locale):>5}"
+        )
+    return "\n".join(lines)
+
+
+# -- check-config ---------------------------------------------------------------------------
+
+
+async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    settings = redacted(config)
+    settings["database_used"] = resolve_database(args.db, config)
+    print(json.dumps(settings, indent=2, ensure_ascii=False), file=out)
+    return EXIT_OK
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.demo import run_demo
+
+    config = _config(args)
+    return await run_demo(config, out, speed=args.speed, db=args.db)
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH", help="SQLite database (default: $EVBOT_DB, config)")
+    p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evbot",
+        description="EV Milestone Bot: electric-vehicle sales milestones, told in chat.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("import", help="import a CSV file of sales figures")
+    p.add_argument("file", nargs="?", help="CSV file (default: the configured source's file)")
+    p.add_argument("--source", metavar="NAME", help="source name, or a configured source")
+    p.add_argument("--format", choices=("canonical", "iea"), help="file format")
+    p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    p.add_argument("--demo", action="store_true", help="load the shipped Alliance demo data")
+    _common(p)
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("total", help="cumulative total of a subject")
+    p.add_argument("subject", help='a model, make, group or region, e.g. "nissan leaf"')
+    p.add_argument("--region", metavar="R", help="region (default: World)")
+    p.add_argument("--as-of", metavar="YYYY-MM", help="total up to and including this month")
+    p.add_argument("--metric", choices=("sales", "stock"), default="sales")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    _common(p)
+    p.set_defaults(run=cmd_total)
+
+    p = sub.add_parser("check-config", help="print the effective settings, secrets redacted")
+    _common(p)
+    p.set_defaults(run=cmd_check_config)
+
+    p = sub.add_parser("demo", help="watch the Alliance's milestones arrive, no tokens needed")
+    p.add_argument("--speed", type=float, default=1.0, help="faster (2) or slower (0.5)")
+    _common(p)
+    p.set_defaults(run=cmd_demo)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one `evbot` command; returns the exit status."""
+    stream = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(stream)
+        return EXIT_USAGE
+    runner: Callable[[argparse.Namespace, TextIO], Awaitable[int]] = args.run
+    try:
+        return asyncio.run(runner(args, stream))
+    except ImportFailed as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print("import failed: nothing was written", file=sys.stderr)
+        return EXIT_FAIL
+    except (ConfigError, StoreError, CliError, UnknownSubject) as exc:
+        print(f"evbot {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130

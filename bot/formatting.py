@@ -1,0 +1,88 @@
+"""Locale-aware numbers, percentages and months for messages, built on Babel."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_skeleton
+from babel.numbers import (
+    NumberPattern,
+    format_decimal,
+    get_minus_sign_symbol,
+    get_plus_sign_symbol,
+)
+
+from bot.periods import Month
+
+_EXAMPLES = "'en', 'en_GB', 'fr', 'de', 'nl', 'es'"
+
+
+@lru_cache(maxsize=64)
+def _locale(code: str) -> Locale:
+    if not isinstance(code, str) or not code.strip():
+        raise ValueError(f"unknown locale {code!r}: expected a code such as {_EXAMPLES}")
+    try:
+        return Locale.parse(code.strip().replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"unknown locale {code!r}: expected a code such as {_EXAMPLES}") from exc
+
+
+def validate_locale(code: str) -> str:
+    """Return the canonical form of a locale code (`en-gb` -> `en_GB`).
+
+    Raises ValueError naming the bad code and a few valid examples.
+    """
+    return str(_locale(code))
+
+
+def format_units(n: int, locale: str = "en") -> str:
+    """A whole number with the locale's grouping: en `250,000`, fr `250 000`, de `250.000`."""
+    return format_decimal(n, locale=_locale(locale))
+
+
+@lru_cache(maxsize=256)
+def _percent_pattern(locale: str, digits: int) -> NumberPattern:
+    base = _locale(locale).percent_formats[None]
+    # Babel's own percent pattern keeps the locale's spacing and symbol position ("72 %" in fr);
+    # only the number of decimals is ours to choose, so copy it rather than write a pattern.
+    pattern: NumberPattern = copy.copy(base)
+    pattern.frac_prec = (digits, digits)
+    return pattern
+
+
+def format_percent(x: float, locale: str = "en", digits: int = 0) -> str:
+    """A ratio as a percentage in the locale's pattern: 0.72 -> en `72%`, fr/de `72 %`."""
+    if digits < 0:
+        raise ValueError(f"digits must be 0 or more, not {digits}")
+    loc = _locale(locale)
+    return str(_percent_pattern(str(loc), digits).apply(x, loc))
+
+
+def format_change(x: float, locale: str = "en", digits: int = 1) -> str:
+    """A relative change with its sign: 0.149 -> en `+14.9%`, -0.05 -> `-5.0%`.
+
+    A change that rounds to zero is shown without a sign.
+    """
+    loc = _locale(locale)
+    text = format_percent(abs(x), str(loc), digits)
+    if round(abs(x) * 100, digits) == 0:
+        return text
+    sign = get_plus_sign_symbol(loc) if x > 0 else get_minus_sign_symbol(loc)
+    return f"{sign}{text}"
+
+
+def format_month(month: Month, locale: str = "en") -> str:
+    """A month and year: en `June 2015`, fr `juin 2015`, de `Juni 2015`."""
+    return str(format_skeleton("yMMMM", _date(month), locale=_locale(locale)))
+
+
+def format_month_name(month: Month, locale: str = "en") -> str:
+    """The month's stand-alone name without the year: en `January`, fr `janvier`."""
+    return str(format_date(_date(month), "LLLL", locale=_locale(locale)))
+
+
+def _date(month: Month) -> datetime.date:
+    return datetime.date(month.year, month.month, 1)

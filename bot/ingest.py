@@ -1,0 +1,464 @@
+"""Reading CSV files into sales records: the canonical format, configured mappings, and the IEA.
+
+Parsing never touches the store. It reads the whole file, collects every problem as
+`FILE:LINE: reason`, and the caller writes nothing when there is one (an import is all or nothing).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from bot.config import SourceConfig
+from bot.names import clean_label, name_key
+from bot.periods import PeriodError, normalize_period
+from bot.records import POWERTRAINS, SalesRecord
+
+CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
+CANONICAL_OPTIONAL = ("powertrain", "source", "cumulative")
+IEA_COLUMNS = ("region", "category", "parameter", "mode", "powertrain", "year", "unit", "value")
+MAX_PROBLEMS = 200  # past this, a summary line: nobody reads ten thousand errors
+MAX_FIELD = 10_000  # a longer field is refused rather than stored
+_INT = re.compile(r"^\d+$")
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n", ""}
+_NULLS = {"", "null", "none", "n/a", "na"}
+
+Progress = Callable[[int], None]  # called with the bytes read so far
+
+
+class ImportFailed(ValueError):
+    """The file has problems; nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Parsed:
+    """Records by source name, with what was counted on the way."""
+
+    records: dict[str, list[SalesRecord]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    problem_count: int = 0
+
+    def problem(self, file: str, line: int, reason: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(f"{file}:{line}: {reason}")
+
+    def finish(self) -> Parsed:
+        extra = self.problem_count - len(self.problems)
+        if extra > 0:
+            self.problems.append(f"... and {extra} more problems")
+        return self
+
+
+_Key = tuple[str, str, str, str, str, str]
+
+
+class _Collector:
+    """De-duplicates or sums records by natural key, and reports conflicting duplicates."""
+
+    def __init__(self, parsed: Parsed, file: str, aggregate: bool) -> None:
+        self.parsed = parsed
+        self.file = file
+        self.aggregate = aggregate
+        self.seen: dict[_Key, tuple[int, SalesRecord]] = {}
+
+    def add(self, source: str, record: SalesRecord) -> None:
+        key = (
+            source,
+            record.period,
+            record.region,
+            name_key(record.make),
+            name_key(record.model),
+            record.powertrain,
+        )
+        known = self.seen.get(key)
+        if known is None:
+            self.seen[key] = (record.line, record)
+            return
+        first_line, first = known
+        if self.aggregate:
+            summed = SalesRecord(
+                first.period,
+                first.region,
+                first.make,
+                first.model,
+                first.units + record.units,
+                first.powertrain,
+                first.cumulative,
+                first.line,
+            )
+            self.seen[key] = (first_line, summed)
+        elif first.units == record.units and first.cumulative == record.cumulative:
+            self.parsed.duplicates += 1
+            self.parsed.notices.append(
+                f"{self.file}:{record.line}: duplicate of line {first_line}, counted once"
+            )
+        else:
+            self.parsed.problem(
+                self.file,
+                record.line,
+                f"conflicting duplicate of line {first_line}: same period, region, make, model "
+                f"and powertrain with {record.units} units instead of {first.units}",
+            )
+
+    def done(self) -> None:
+        for (source, *_), (_, record) in self.seen.items():
+            self.parsed.records.setdefault(source, []).append(record)
+
+
+def _lines(
+    handle: IO[bytes], file: str, encoding: str, parsed: Parsed, progress: Progress | None
+) -> Iterator[str]:
+    """Decoded physical lines; undecodable bytes are reported with their line number."""
+    done = 0
+    for number, raw in enumerate(handle, start=1):
+        done += len(raw)
+        if progress is not None and number % 20_000 == 0:
+            progress(done)
+        if b"\x00" in raw:
+            parsed.problem(file, number, "contains a NUL byte: this is not a text CSV file")
+            raw = raw.replace(b"\x00", b"")
+        enc = encoding if number == 1 else encoding.removesuffix("-sig")
+        try:
+            yield raw.decode(enc)
+        except UnicodeDecodeError as exc:
+            parsed.problem(
+                file, number, f"undecodable bytes at column {exc.start + 1} (not {encoding} text)"
+            )
+            yield raw.decode(enc, errors="replace")
+    if progress is not None:
+        progress(done)
+
+
+def _rows(
+    path: Path, encoding: str, parsed: Parsed, progress: Progress | None
+) -> Iterator[tuple[int, list[str]]]:
+    """CSV rows with the line on which each starts; blank lines and leading `#` comments skipped."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ImportFailed([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    file = str(path)
+    csv.field_size_limit(MAX_FIELD * 10)
+    with handle:
+        lines = _lines(handle, file, encoding, parsed, progress)
+        reader = csv.reader(lines, strict=True)
+        header_seen = False
+        start = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                parsed.problem(file, reader.line_num, f"malformed CSV: {exc}")
+                start = reader.line_num + 1
+                continue
+            line = start
+            start = reader.line_num + 1
+            if not row or all(not c.strip() for c in row):
+                continue
+            if not header_seen and row[0].lstrip().startswith("#"):
+                continue
+            header_seen = True
+            yield line, row
+
+
+def _header(
+    row: list[str], file: str, parsed: Parsed, line: int, required: tuple[str, ...]
+) -> dict[str, int] | None:
+    names = [c.strip() for c in row]
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in index:
+            parsed.problem(file, line, f"column {n!r} appears twice in the header")
+            return None
+        index[n] = i
+    missing = [c for c in required if c not in index]
+    if missing:
+        parsed.problem(
+            file,
+            line,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"(the header has {', '.join(map(repr, names[:20]))})",
+        )
+        return None
+    return index
+
+
+def _units(text: str, thousands: str) -> int | str:
+    """An integer, or the reason it is not one."""
+    value = text.strip()
+    if thousands:
+        value = value.replace(thousands, "")
+    if value.startswith("-") and _INT.match(value[1:]):
+        return f"negative units {text.strip()!r}: figures are never below 0"
+    if not _INT.match(value):
+        return f"units {text.strip()!r} is not a whole number"
+    return int(value)
+
+
+def _powertrain(text: str) -> str | None:
+    """BEV, PHEV, FCEV, "" when absent, or None when it is something else."""
+    value = text.strip().upper()
+    if value.lower() in _NULLS:
+        return ""
+    for p in ("PHEV", "FCEV", "BEV"):  # PHEV first: "PLUG-IN HYBRID ... (PHEV)" contains "EV"
+        if p in value:
+            return p
+    return None
+
+
+def parse_canonical(
+    path: str | Path, default_source: str, progress: Progress | None = None
+) -> Parsed:
+    """Read a canonical CSV (`period,region,make,model,units[,powertrain,source,cumulative]`)."""
+    path = Path(path)
+    file = str(path)
+    parsed = Parsed()
+    collector = _Collector(parsed, file, aggregate=False)
+    index: dict[str, int] | None = None
+    for line, row in _rows(path, "utf-8-sig", parsed, progress):
+        if index is None:
+            index = _header(row, file, parsed, line, CANONICAL_REQUIRED)
+            if index is None:
+                return parsed.finish()
+            unknown = [c for c in index if c not in CANONICAL_REQUIRED + CANONICAL_OPTIONAL]
+            if unknown:
+                parsed.problem(
+                    file,
+                    line,
+                    f"unknown column {unknown[0]!r} (the canonical columns are "
+                    f"{', '.join(CANONICAL_REQUIRED + CANONICAL_OPTIONAL)})",
+                )
+                return parsed.finish()
+            continue
+        parsed.rows_read += 1
+        if len(row) != len(index):
+            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
+            continue
+        record = _canonical_record(row, index, file, line, parsed)
+        if record is not None:
+            source = row[index["source"]].strip() if "source" in index else ""
+            collector.add(source or default_source, record)
+    if index is None:
+        parsed.problem(
+            file, 1, "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
+        )
+    collector.done()
+    return parsed.finish()
+
+
+def _canonical_record(
+    row: list[str], index: dict[str, int], file: str, line: int, parsed: Parsed
+) -> SalesRecord | None:
+    if any(len(c) > MAX_FIELD for c in row):
+        parsed.problem(file, line, f"a field is longer than {MAX_FIELD} characters")
+        return None
+    try:
+        period = normalize_period(row[index["period"]])
+    except PeriodError as exc:
+        parsed.problem(file, line, f"bad period: {exc}")
+        return None
+    region = clean_label(row[index["region"]])
+    make = clean_label(row[index["make"]])
+    model = clean_label(row[index["model"]])
+    if not region:
+        parsed.problem(file, line, "region is empty")
+        return None
+    if model and not make:
+        parsed.problem(file, line, f"model {model!r} has no make")
+        return None
+    units = _units(row[index["units"]], "")
+    if isinstance(units, str):
+        parsed.problem(file, line, units)
+        return None
+    powertrain = _powertrain(row[index["powertrain"]]) if "powertrain" in index else ""
+    if powertrain is None:
+        parsed.problem(
+            file,
+            line,
+            f"powertrain {row[index['powertrain']].strip()!r} is not one of "
+            f"{', '.join(POWERTRAINS)} (or empty)",
+        )
+        return None
+    cumulative = False
+    if "cumulative" in index:
+        flag = row[index["cumulative"]].strip().lower()
+        if flag not in _TRUE | _FALSE:
+            parsed.problem(file, line, f"cumulative {flag!r} is not true or false")
+            return None
+        cumulative = flag in _TRUE
+    return SalesRecord(period, region, make, model, units, powertrain, cumulative, line)
+
+
+def parse_mapped(
+    path: str | Path, source: SourceConfig, progress: Progress | None = None
+) -> Parsed:
+    """Read a CSV through a configured column mapping, constants, filters and period format."""
+    path = Path(path)
+    file = str(path)
+    parsed = Parsed()
+    collector = _Collector(parsed, file, aggregate=source.aggregate)
+    index: dict[str, int] | None = None
+    columns = dict(source.columns)
+    include: dict[str, set[str]] = {k: {v.lower() for v in vs} for k, vs in source.include.items()}
+    for line, row in _rows(path, source.encoding, parsed, progress):
+        if index is None:
+            index = _header(row, file, parsed, line, tuple(columns.values()))
+            if index is None:
+                return parsed.finish()
+            for key in include:
+                if key not in index and columns.get(key) not in index:
+                    parsed.problem(
+                        file, line, f"include filter {key!r} names no column of this file"
+                    )
+                    return parsed.finish()
+            continue
+        parsed.rows_read += 1
+        if len(row) != len(index):
+            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
+            continue
+        if not _included(row, index, columns, include):
+            parsed.skipped += 1
+            continue
+        record = _mapped_record(row, index, source, file, line, parsed)
+        if record is not None:
+            collector.add(source.name, record)
+    if index is None:
+        parsed.problem(file, 1, "empty file: expected a header line")
+    collector.done()
+    return parsed.finish()
+
+
+def _included(
+    row: list[str], index: dict[str, int], columns: dict[str, str], include: dict[str, set[str]]
+) -> bool:
+    for key, allowed in include.items():
+        column = key if key in index else columns[key]
+        if row[index[column]].strip().lower() not in allowed:
+            return False
+    return True
+
+
+def _mapped_record(
+    row: list[str],
+    index: dict[str, int],
+    source: SourceConfig,
+    file: str,
+    line: int,
+    parsed: Parsed,
+) -> SalesRecord | None:
+    def value(name: str) -> str:
+        column = source.columns.get(name)
+        if column is None:
+            return source.constants.get(name, "")
+        text = row[index[column]].strip()
+        return "" if text.lower() in _NULLS else text
+
+    raw_period = value("period")
+    try:
+        if source.period_format:
+            parsed_date = datetime.strptime(raw_period, source.period_format)
+            period = parsed_date.strftime("%Y-%m-%d")
+        else:
+            period = normalize_period(raw_period)
+        if source.granularity:
+            period = period[: {"year": 4, "month": 7, "day": 10}[source.granularity]]
+    except ValueError as exc:
+        expected = source.period_format or "YYYY, YYYY-MM or YYYY-MM-DD"
+        parsed.problem(file, line, f"bad period {raw_period!r} (expected {expected}): {exc}")
+        return None
+    region = clean_label(value("region"))
+    if not region:
+        parsed.problem(file, line, "region is empty")
+        return None
+    units = _units(value("units"), source.thousands)
+    if isinstance(units, str):
+        parsed.problem(file, line, units)
+        return None
+    powertrain = _powertrain(value("powertrain"))
+    if powertrain is None:
+        parsed.problem(
+            file,
+            line,
+            f"powertrain {value('powertrain')!r} is not {', '.join(POWERTRAINS)}: "
+            "filter it out with an include rule",
+        )
+        return None
+    make, model = clean_label(value("make")), clean_label(value("model"))
+    if model and not make:
+        parsed.problem(file, line, f"model {model!r} has no make")
+        return None
+    return SalesRecord(
+        period, region, make, model, units, powertrain, source.figures == "running", line
+    )
+
+
+def parse_iea(path: str | Path, source_name: str, progress: Progress | None = None) -> Parsed:
+    """Read the IEA Global EV Data Explorer export: historical EV car sales, by country, yearly."""
+    path = Path(path)
+    file = str(path)
+    parsed = Parsed()
+    collector = _Collector(parsed, file, aggregate=False)
+    index: dict[str, int] | None = None
+    for line, row in _rows(path, "utf-8-sig", parsed, progress):
+        if index is None:
+            index = _header(row, file, parsed, line, IEA_COLUMNS)
+            if index is None:
+                return parsed.finish()
+            continue
+        parsed.rows_read += 1
+        if len(row) != len(index):
+            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
+            continue
+
+        def get(name: str, row: list[str] = row, index: dict[str, int] = index) -> str:
+            return row[index[name]].strip()
+
+        if (get("category"), get("parameter"), get("mode"), get("unit")) != (
+            "Historical",
+            "EV sales",
+            "Cars",
+            "Vehicles",
+        ) or get("powertrain") not in POWERTRAINS:
+            parsed.skipped += 1
+            continue
+        try:
+            period = normalize_period(get("year"))
+            number = float(get("value"))
+        except ValueError as exc:
+            parsed.problem(file, line, f"bad year or value: {exc}")
+            continue
+        if number < 0 or number != number:
+            parsed.problem(file, line, f"value {get('value')!r} is not a count of vehicles")
+            continue
+        record = SalesRecord(
+            period,
+            clean_label(get("region")),
+            "",
+            "",
+            round(number),
+            get("powertrain"),
+            False,
+            line,
+        )
+        collector.add(source_name, record)
+    if index is None:
+        parsed.problem(file, 1, "empty file: expected the IEA header " + ",".join(IEA_COLUMNS))
+    collector.done()
+    return parsed.finish()

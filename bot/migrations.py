@@ -1,0 +1,104 @@
+"""SQLite schema migrations, applied in order on open; `PRAGMA user_version` is the version.
+
+Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+V1_SALES = """
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    metric TEXT NOT NULL CHECK (metric IN ('sales', 'stock')),
+    priority INTEGER NOT NULL DEFAULT 100,
+    imports INTEGER NOT NULL DEFAULT 0,
+    latest_month TEXT
+);
+CREATE TABLE makes (
+    make_key TEXT PRIMARY KEY,
+    display TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE models (
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    display TEXT NOT NULL,
+    PRIMARY KEY (make_key, model_key)
+) WITHOUT ROWID;
+CREATE TABLE records (
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    period TEXT NOT NULL,
+    powertrain TEXT NOT NULL,
+    cumulative INTEGER NOT NULL CHECK (cumulative IN (0, 1)),
+    units INTEGER NOT NULL CHECK (units >= 0),
+    PRIMARY KEY (source_id, make_key, model_key, region, month, period, powertrain)
+) WITHOUT ROWID;
+CREATE TABLE cells (
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    period_units INTEGER NOT NULL,
+    running_units INTEGER,
+    inc INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source_id, make_key, model_key, region, month)
+) WITHOUT ROWID;
+CREATE INDEX cells_by_model ON cells (make_key, model_key, month);
+CREATE TABLE make_cells (
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    inc INTEGER NOT NULL,
+    PRIMARY KEY (make_key, source_id, region, month)
+) WITHOUT ROWID;
+CREATE TABLE all_cells (
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    inc INTEGER NOT NULL,
+    PRIMARY KEY (source_id, region, month)
+) WITHOUT ROWID;
+CREATE TABLE imports (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    file TEXT NOT NULL,
+    imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    rows_read INTEGER NOT NULL,
+    new INTEGER NOT NULL,
+    revised INTEGER NOT NULL,
+    unchanged INTEGER NOT NULL,
+    first_import INTEGER NOT NULL
+);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    import_id INTEGER NOT NULL REFERENCES imports (id),
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    history INTEGER NOT NULL
+);
+CREATE TABLE groups (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+    group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+    make_key TEXT NOT NULL,
+    make TEXT NOT NULL,
+    valid_from TEXT,
+    valid_to TEXT
+);
+CREATE TABLE group_aliases (
+    group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+    alias TEXT NOT NULL
+)
+"""
+
+MIGRATIONS: list[str] = [V1_SALES]

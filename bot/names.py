@@ -1,0 +1,41 @@
+"""Name keys: how makes, models, groups and aliases compare, whatever their case or accents."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[\s\-_./]+")
+
+
+def name_key(text: str) -> str:
+    """Case-, accent- and spacing-insensitive key: `"  Renault  ZOÉ "` -> `"renault zoe"`."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACE.sub(" ", stripped.casefold()).strip()
+
+
+def loose_key(text: str) -> str:
+    """A looser key for matching typed names: also ignores hyphens, dots and slashes."""
+    return _PUNCT.sub("", name_key(text))
+
+
+def slug(text: str) -> str:
+    """A stable identifier: `"Renault-Nissan Alliance"` -> `"renault-nissan-alliance"`."""
+    return re.sub(r"[^a-z0-9]+", "-", name_key(text)).strip("-")
+
+
+def better_display(current: str | None, candidate: str) -> str:
+    """Which spelling to show: keep the first, unless it is shouted and the new one is not."""
+    candidate = _SPACE.sub(" ", candidate).strip()
+    if current is None:
+        return candidate
+    if current.isupper() and not candidate.isupper():
+        return candidate
+    return current
+
+
+def clean_label(text: str) -> str:
+    """Collapse white space in a label read from data."""
+    return _SPACE.sub(" ", text).strip()

@@ -1,0 +1,119 @@
+"""From stored monthly cells to one subject's series, without double counting.
+
+The rules (DESIGN.md, "Counting rules"):
+- A series cell holds a source's period figures for a month and, optionally, a running total as
+  of that month. The cumulative figure at a month is the running total where one is known, else
+  the previous cumulative plus the month's period figures; the increment is the difference.
+- Sales and registered stock are different metrics and are never added together.
+- Within one region, one source is chosen per subject and calendar year: the one with the best
+  priority (lowest number, then lowest id) that has figures for the subject there that year.
+  Choosing per year, not per month, keeps a yearly total and monthly figures of another source
+  from being added together.
+- A region's figure is its own (direct) figure where some source has one for that year, else the
+  sum of its sub-regions. The world's sub-regions are the top-level regions: those that are not
+  aggregates (Europe, EU27, ...) and not inside another region.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.periods import Month
+from bot.records import IncRow
+
+WORLD = "World"
+
+
+def increments(cells: Sequence[tuple[int, int | None]]) -> list[int]:
+    """Increments of one source's series from its (period units, running total) cells, in order."""
+    cumulative = 0
+    out: list[int] = []
+    for period_units, running in cells:
+        value = running if running is not None else cumulative + period_units
+        out.append(value - cumulative)
+        cumulative = value
+    return out
+
+
+@dataclass(frozen=True)
+class RegionTree:
+    """Which regions overlap: aggregates are never summed, sub-regions roll into their parent."""
+
+    aggregates: frozenset[str] = frozenset({WORLD})
+    parents: Mapping[str, str] = field(default_factory=dict)
+
+    def children(self, region: str, known: Iterable[str]) -> list[str]:
+        """The regions whose figures add up to `region` when it has none of its own."""
+        if region == WORLD:
+            return sorted(
+                r
+                for r in known
+                if r not in self.aggregates and r not in self.parents and r != WORLD
+            )
+        return sorted(r for r, parent in self.parents.items() if parent == region)
+
+
+def regional_increments(
+    rows: Iterable[IncRow],
+    priority: Mapping[int, int],
+    tree: RegionTree,
+    region: str,
+    keep: Callable[[IncRow], bool] | None = None,
+) -> dict[Month, int]:
+    """Monthly increments of one subject in `region`, choosing sources and summing sub-regions."""
+    by_region: dict[str, dict[int, dict[int, list[tuple[Month, int]]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for row in rows:
+        if row.source_id not in priority or (keep is not None and not keep(row)):
+            continue
+        by_region[row.region][row.month.year][row.source_id].append((row.month, row.inc))
+    return dict(_figure(region, by_region, priority, tree, set()))
+
+
+def _figure(
+    region: str,
+    by_region: Mapping[str, Mapping[int, Mapping[int, list[tuple[Month, int]]]]],
+    priority: Mapping[int, int],
+    tree: RegionTree,
+    seen: set[str],
+) -> dict[Month, int]:
+    if region in seen:  # a configuration cycle; config validation refuses them, be safe anyway
+        return {}
+    seen = seen | {region}
+    out: dict[Month, int] = defaultdict(int)
+    direct = by_region.get(region, {})
+    for per_source in direct.values():
+        best = min(per_source, key=lambda s: (priority[s], s))
+        for month, inc in per_source[best]:
+            out[month] += inc
+    for child in tree.children(region, by_region.keys()):
+        for month, inc in _figure(child, by_region, priority, tree, seen).items():
+            if month.year not in direct:
+                out[month] += inc
+    return out
+
+
+def cumulative(monthly: Mapping[Month, int]) -> list[tuple[Month, int]]:
+    """The running total at each month that has a figure, in month order."""
+    total = 0
+    out: list[tuple[Month, int]] = []
+    for month in sorted(monthly):
+        total += monthly[month]
+        out.append((month, total))
+    return out
+
+
+def total_as_of(monthly: Mapping[Month, int], as_of: Month | None) -> tuple[int, Month | None]:
+    """The cumulative figure up to and including `as_of` (all when None) and its last month."""
+    months = [m for m in monthly if as_of is None or m <= as_of]
+    if not months:
+        return 0, None
+    return sum(monthly[m] for m in months), max(months)
+
+
+def window_total(monthly: Mapping[Month, int], first: Month, last: Month) -> int:
+    """Units in the months from `first` to `last`, both included."""
+    return sum(v for m, v in monthly.items() if first <= m <= last)

@@ -1,0 +1,536 @@
+"""The sales store on SQLite (aiosqlite): WAL, foreign keys, migrations on open.
+
+Aggregates are kept up to date on write, in the import's transaction: `cells` holds each
+source's period figures and running total per model, region and month, with the increment of
+the model's cumulative series; `make_cells` and `all_cells` hold the same increments summed per
+make and over everything. Totals therefore read a few hundred cells, never the sales rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.migrations import MIGRATIONS
+from bot.names import better_display, name_key
+from bot.periods import Month, end_month
+from bot.records import (
+    GroupMember,
+    GroupSpec,
+    ImportSummary,
+    IncRow,
+    JournalEntry,
+    ModelName,
+    SalesRecord,
+    SourceInfo,
+    SourceSpec,
+    StoreStats,
+)
+from bot.series import increments
+from bot.store import StoreError
+
+HISTORY_MONTHS = 3  # a change this many months older than the source's latest is history
+
+_KEY = "source_id, make_key, model_key, region, month"
+_JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
+
+
+class SqliteStore:
+    """`SalesStore` on one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.stats = StoreStats()
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._db is not None:
+            return
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if not parent.exists():
+                raise StoreError(f"{self.path}: folder {parent} does not exist")
+        try:
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+        except Exception as exc:  # sqlite3 raises a bare OperationalError with no path
+            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
+        self._db = db
+        try:
+            await db.execute("PRAGMA busy_timeout = 5000")
+            await db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await self._migrate()
+        except aiosqlite.DatabaseError as exc:
+            await self.close()
+            raise StoreError(f"{self.path}: not an EV bot database ({exc})") from exc
+        except StoreError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        self.stats.statements += 1
+        return await self.db.execute(sql, params)
+
+    async def _rows(self, sql: str, params: Sequence[Any] = (), table: str = "") -> list[Any]:
+        self.stats.statements += 1
+        async with self.db.execute(sql, params) as cursor:
+            rows = list(await cursor.fetchall())
+        if table:
+            self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
+        return rows
+
+    async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.stats.statements += 1
+        await self.db.executemany(sql, rows)
+
+    async def _migrate(self) -> None:
+        (version,) = (await self._rows("PRAGMA user_version"))[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this evbot knows "
+                f"({len(MIGRATIONS)}); upgrade evbot"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(script):
+                    await self._run(statement)
+                await self._run(f"PRAGMA user_version = {number}")
+                await self._run("COMMIT")
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int((await self._rows("PRAGMA user_version"))[0][0])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def import_records(
+        self,
+        batches: Sequence[tuple[SourceSpec, Sequence[SalesRecord]]],
+        *,
+        file: str = "",
+        dry_run: bool = False,
+    ) -> list[ImportSummary]:
+        async with self._lock:
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                summaries = [
+                    await self._import(source, records, file, dry_run)
+                    for source, records in batches
+                ]
+                await self._run("ROLLBACK" if dry_run else "COMMIT")
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+            return summaries
+
+    async def _import(
+        self, source: SourceSpec, records: Sequence[SalesRecord], file: str, dry_run: bool
+    ) -> ImportSummary:
+        info = await self._ensure_source(source)
+        summary = ImportSummary(
+            source=source.name,
+            records=len(records),
+            first_import=info.imports == 0,
+            dry_run=dry_run,
+        )
+        await self._run("DROP TABLE IF EXISTS temp.staging")
+        await self._run(
+            "CREATE TEMP TABLE staging (source_id INTEGER, make_key TEXT, model_key TEXT, "
+            "region TEXT, month TEXT, period TEXT, powertrain TEXT, cumulative INTEGER, "
+            "units INTEGER)"
+        )
+        makes: dict[str, str] = {}
+        models: dict[tuple[str, str], str] = {}
+        staged = await asyncio.to_thread(_stage_rows, info.id, records, makes, models)
+        await self._many("INSERT INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", staged)
+        new, revised, unchanged = (
+            await self._rows(
+                "SELECT COALESCE(SUM(r.units IS NULL), 0), "
+                "COALESCE(SUM(r.units != s.units OR r.cumulative != s.cumulative), 0), "
+                "COALESCE(SUM(r.units = s.units AND r.cumulative = s.cumulative), 0) "
+                f"FROM staging s LEFT JOIN records r ON {_JOIN_KEY} "
+                "AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain"
+            )
+        )[0]
+        summary.new, summary.revised, summary.unchanged = int(new), int(revised), int(unchanged)
+        await self._run("DROP TABLE IF EXISTS temp.touched")
+        await self._run(
+            f"CREATE TEMP TABLE touched AS SELECT DISTINCT s.source_id, s.make_key, s.model_key, "
+            f"s.region, s.month FROM staging s LEFT JOIN records r ON {_JOIN_KEY} "
+            "AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain "
+            "WHERE r.units IS NULL OR r.units != s.units OR r.cumulative != s.cumulative"
+        )
+        await self._run(
+            f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
+            f"SELECT {_KEY}, period, powertrain, cumulative, units FROM staging WHERE true "
+            f"ON CONFLICT ({_KEY}, period, powertrain) DO UPDATE SET "
+            "units = excluded.units, cumulative = excluded.cumulative "
+            "WHERE units != excluded.units OR cumulative != excluded.cumulative"
+        )
+        await self._refresh_cells()
+        await self._save_names(makes, models)
+        latest = max((end_month(r.period) for r in records), default=None)
+        previous_latest = info.latest_month
+        new_latest = max(filter(None, (latest, previous_latest)), default=None)
+        cursor = await self._run(
+            "INSERT INTO imports (source_id, file, rows_read, new, revised, unchanged, "
+            "first_import) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.id,
+                file,
+                len(records),
+                summary.new,
+                summary.revised,
+                summary.unchanged,
+                int(summary.first_import),
+            ),
+        )
+        import_id = cursor.lastrowid
+        cutoff = str(new_latest.plus(-HISTORY_MONTHS)) if new_latest else ""
+        before = await self.journal_head()
+        await self._run(
+            "INSERT INTO journal (import_id, source_id, make_key, model_key, region, month, "
+            "history) SELECT ?, source_id, make_key, model_key, region, month, "
+            "CASE WHEN ? THEN 1 WHEN month < ? THEN 1 ELSE 0 END FROM touched "
+            "ORDER BY month, make_key, model_key, region",
+            (import_id, int(summary.first_import), cutoff),
+        )
+        after = await self.journal_head()
+        if after > before:
+            summary.journal_from, summary.journal_to = before + 1, after
+        await self._run(
+            "UPDATE sources SET imports = imports + 1, latest_month = ? WHERE id = ?",
+            (str(new_latest) if new_latest else None, info.id),
+        )
+        return summary
+
+    async def _refresh_cells(self) -> None:
+        """Recompute the touched cells, their series' increments, and the make/all sums."""
+        await self._run(
+            f"INSERT INTO cells ({_KEY}, period_units, running_units) "
+            f"SELECT r.source_id, r.make_key, r.model_key, r.region, r.month, "
+            "COALESCE(SUM(CASE WHEN r.cumulative = 0 THEN r.units END), 0), "
+            "SUM(CASE WHEN r.cumulative = 1 THEN r.units END) "
+            f"FROM touched s JOIN records r ON {_JOIN_KEY} AND r.month = s.month WHERE true "
+            "GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.month "
+            f"ON CONFLICT ({_KEY}) DO UPDATE SET period_units = excluded.period_units, "
+            "running_units = excluded.running_units"
+        )
+        rows = await self._rows(
+            "SELECT c.source_id, c.make_key, c.model_key, c.region, c.month, c.period_units, "
+            "c.running_units, c.inc FROM cells c JOIN (SELECT DISTINCT source_id, make_key, "
+            "model_key, region FROM touched) s ON "
+            + _JOIN_KEY.replace("r.", "c.")
+            + " ORDER BY c.source_id, c.make_key, c.model_key, c.region, c.month",
+            table="cells",
+        )
+        updates, make_deltas, all_deltas = await asyncio.to_thread(_increment_updates, rows)
+        if updates:
+            await self._many(
+                "UPDATE cells SET inc = ? WHERE source_id = ? AND make_key = ? AND model_key = ? "
+                "AND region = ? AND month = ?",
+                updates,
+            )
+        if make_deltas:
+            await self._many(
+                "INSERT INTO make_cells (source_id, make_key, region, month, inc) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (make_key, source_id, region, month) "
+                "DO UPDATE SET inc = inc + excluded.inc",
+                [(*key, d) for key, d in make_deltas.items()],
+            )
+        if all_deltas:
+            await self._many(
+                "INSERT INTO all_cells (source_id, region, month, inc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (source_id, region, month) DO UPDATE SET inc = inc + excluded.inc",
+                [(*key, d) for key, d in all_deltas.items()],
+            )
+
+    async def _ensure_source(self, source: SourceSpec) -> SourceInfo:
+        rows = await self._rows(
+            "SELECT id, metric FROM sources WHERE name = ?", (source.name,), table="sources"
+        )
+        if rows and rows[0][1] != source.metric:
+            raise StoreError(
+                f"source {source.name!r} holds {rows[0][1]} figures; this import says "
+                f"{source.metric}: import it under another source name"
+            )
+        if rows:
+            await self._run(
+                "UPDATE sources SET priority = ? WHERE id = ?", (source.priority, rows[0][0])
+            )
+        else:
+            await self._run(
+                "INSERT INTO sources (name, metric, priority) VALUES (?, ?, ?)",
+                (source.name, source.metric, source.priority),
+            )
+        return next(s for s in await self.sources() if s.name == source.name)
+
+    async def _save_names(self, makes: dict[str, str], models: dict[tuple[str, str], str]) -> None:
+        known_makes = dict(await self._rows("SELECT make_key, display FROM makes"))
+        await self._many(
+            "INSERT INTO makes (make_key, display) VALUES (?, ?) "
+            "ON CONFLICT (make_key) DO UPDATE SET display = excluded.display",
+            [
+                (k, better_display(known_makes.get(k), v))
+                for k, v in makes.items()
+                if k and better_display(known_makes.get(k), v) != known_makes.get(k)
+            ],
+        )
+        known_models = {
+            (a, b): c
+            for a, b, c in await self._rows("SELECT make_key, model_key, display FROM models")
+        }
+        await self._many(
+            "INSERT INTO models (make_key, model_key, display) VALUES (?, ?, ?) "
+            "ON CONFLICT (make_key, model_key) DO UPDATE SET display = excluded.display",
+            [
+                (*k, better_display(known_models.get(k), v))
+                for k, v in models.items()
+                if k[1] and better_display(known_models.get(k), v) != known_models.get(k)
+            ],
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def sources(self) -> list[SourceInfo]:
+        rows = await self._rows(
+            "SELECT id, name, metric, priority, imports, latest_month FROM sources ORDER BY id",
+            table="sources",
+        )
+        return [
+            SourceInfo(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]) if r[5] else None)
+            for r in rows
+        ]
+
+    async def model_names(self) -> list[ModelName]:
+        rows = await self._rows(
+            "SELECT m.make_key, m.model_key, COALESCE(k.display, m.make_key), m.display "
+            "FROM models m LEFT JOIN makes k USING (make_key) ORDER BY 1, 2",
+            table="models",
+        )
+        return [ModelName(*r) for r in rows]
+
+    async def make_names(self) -> dict[str, str]:
+        return dict(await self._rows("SELECT make_key, display FROM makes", table="makes"))
+
+    async def regions(self) -> list[str]:
+        rows = await self._rows("SELECT DISTINCT region FROM all_cells ORDER BY 1", table="cells")
+        return [r[0] for r in rows]
+
+    async def model_increments(self, make_key: str, model_key: str) -> list[IncRow]:
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE make_key = ? AND model_key = ? ORDER BY month",
+            (make_key, model_key),
+            table="cells",
+        )
+        return _inc_rows(rows)
+
+    async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        rows = await self._rows(
+            f"SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+            f"WHERE make_key IN ({marks}) ORDER BY month",
+            list(make_keys),
+            table="make_cells",
+        )
+        return _inc_rows(rows)
+
+    async def all_increments(self) -> list[IncRow]:
+        rows = await self._rows(
+            "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",
+            table="all_cells",
+        )
+        return _inc_rows(rows)
+
+    async def every_model_increment(self) -> list[IncRow]:
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE model_key != '' ORDER BY month",
+            table="cells",
+        )
+        return _inc_rows(rows)
+
+    async def journal_head(self) -> int:
+        rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
+        return int(rows[0][0])
+
+    async def journal_since(self, seq: int, limit: int = 10_000) -> list[JournalEntry]:
+        rows = await self._rows(
+            "SELECT seq, source_id, region, make_key, model_key, month, history FROM journal "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+            table="journal",
+        )
+        return [
+            JournalEntry(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]), bool(r[6])) for r in rows
+        ]
+
+    async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
+        async with self._lock:
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                await self._run("DELETE FROM group_members")
+                await self._run("DELETE FROM group_aliases")
+                await self._run("DELETE FROM groups")
+                for position, group in enumerate(groups):
+                    await self._run(
+                        "INSERT INTO groups (name, position) VALUES (?, ?)", (group.name, position)
+                    )
+                    await self._many(
+                        "INSERT INTO group_members (group_name, make_key, make, valid_from, "
+                        "valid_to) VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (
+                                group.name,
+                                name_key(m.make),
+                                m.make,
+                                str(m.valid_from) if m.valid_from else None,
+                                str(m.valid_to) if m.valid_to else None,
+                            )
+                            for m in group.members
+                        ],
+                    )
+                    await self._many(
+                        "INSERT INTO group_aliases (group_name, alias) VALUES (?, ?)",
+                        [(group.name, a) for a in group.aliases],
+                    )
+                await self._run("COMMIT")
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+
+    async def groups(self) -> list[GroupSpec]:
+        names = [r[0] for r in await self._rows("SELECT name FROM groups ORDER BY position")]
+        members: dict[str, list[GroupMember]] = defaultdict(list)
+        for group, make, start, end in await self._rows(
+            "SELECT group_name, make, valid_from, valid_to FROM group_members ORDER BY rowid"
+        ):
+            members[group].append(
+                GroupMember(
+                    make,
+                    Month.parse(start) if start else None,
+                    Month.parse(end) if end else None,
+                )
+            )
+        aliases: dict[str, list[str]] = defaultdict(list)
+        for group, alias in await self._rows(
+            "SELECT group_name, alias FROM group_aliases ORDER BY rowid"
+        ):
+            aliases[group].append(alias)
+        return [GroupSpec(n, tuple(members[n]), tuple(aliases[n])) for n in names]
+
+    async def count_records(self) -> int:
+        """How many sales figures are stored (for tests and summaries)."""
+        return int((await self._rows("SELECT COUNT(*) FROM records"))[0][0])
+
+
+def _stage_rows(
+    source_id: int,
+    records: Sequence[SalesRecord],
+    makes: dict[str, str],
+    models: dict[tuple[str, str], str],
+) -> list[tuple[Any, ...]]:
+    staged = []
+    for r in records:
+        make_key, model_key = name_key(r.make), name_key(r.model)
+        if make_key not in makes:
+            makes[make_key] = r.make
+        if (make_key, model_key) not in models:
+            models[(make_key, model_key)] = r.model
+        staged.append(
+            (
+                source_id,
+                make_key,
+                model_key,
+                r.region,
+                str(end_month(r.period)),
+                r.period,
+                r.powertrain,
+                int(r.cumulative),
+                r.units,
+            )
+        )
+    return staged
+
+
+def _increment_updates(
+    rows: list[Any],
+) -> tuple[
+    list[tuple[int, int, str, str, str, str]],
+    dict[tuple[int, str, str, str], int],
+    dict[tuple[int, str, str], int],
+]:
+    """New increments for every cell of the touched series, and the deltas for the sums."""
+    updates: list[tuple[int, int, str, str, str, str]] = []
+    make_deltas: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    all_deltas: dict[tuple[int, str, str], int] = defaultdict(int)
+    start = 0
+    while start < len(rows):
+        end = start
+        series = rows[start][:4]
+        while end < len(rows) and rows[end][:4] == series:
+            end += 1
+        chunk = rows[start:end]
+        for row, inc in zip(chunk, increments([(r[5], r[6]) for r in chunk]), strict=True):
+            source_id, make_key, model_key, region, month, _, _, old = row
+            delta = inc - old
+            if delta:
+                updates.append((inc, source_id, make_key, model_key, region, month))
+                make_deltas[(source_id, make_key, region, month)] += delta
+                all_deltas[(source_id, region, month)] += delta
+            elif old == 0 and inc == 0:
+                # keep an all-zero cell visible in the sums, so the month counts as covered
+                make_deltas[(source_id, make_key, region, month)] += 0
+                all_deltas[(source_id, region, month)] += 0
+        start = end
+    return updates, make_deltas, all_deltas
+
+
+def _inc_rows(rows: Iterable[Any]) -> list[IncRow]:
+    parse: dict[str, Month] = {}
+    out = []
+    for source_id, region, make_key, model_key, month, inc in rows:
+        m = parse.get(month)
+        if m is None:
+            m = parse[month] = Month.parse(month)
+        out.append(IncRow(source_id, region, make_key, model_key, m, inc))
+    return out
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
