@@ -124,6 +124,7 @@ def split_content(text: str, limit: int = MAX_CONTENT) -> list[str]:
             break
         head = utf16_prefix(rest, limit)
         cut = head.rfind("\n") + 1 or head.rfind(" ") + 1 or _safe_cut(rest, len(head))
+        cut = cut or max(len(head), 1)
         chunks.append(rest[:cut])
         rest = rest[cut:]
     return [chunk for chunk in chunks if chunk.strip()]
@@ -140,9 +141,7 @@ def _fields(fields: tuple[Field, ...]) -> list[dict[str, Any]]:
         for f in shown
     ]
     if len(fields) > len(shown):
-        out.append(
-            {"name": ELLIPSIS, "value": f"{len(fields) - len(shown)} more", "inline": False}
-        )
+        out.append({"name": ELLIPSIS, "value": f"{len(fields) - len(shown)} more", "inline": False})
     return out
 
 

@@ -7,14 +7,14 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Config, ConfigError, load_config, redacted
 from bot.formatting import format_month, format_percent, format_units
-from bot.ingest import ImportFailed
 from bot.importer import ImportReport, import_demo, import_file
+from bot.ingest import ImportFailed
 from bot.periods import Month, PeriodError
 from bot.queries import SeriesReader, TotalAnswer, load_catalog, region_tree, total
 from bot.series import WORLD
@@ -185,6 +185,77 @@ async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- replay and milestones -----------------------------------------------------------------
+
+
+async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.announcer import announce
+    from bot.event_codec import event_to_dict
+    from bot.replay import KINDS, replay
+
+    config = _config(args)
+    first, last = _month(args.from_, "--from"), _month(args.to, "--to")
+    kinds = args.kinds.split(",") if args.kinds else list(KINDS)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise CliError(f"--kinds: {kind!r} is not one of {', '.join(KINDS)}")
+    async with _store(args, config) as store:
+        await store.sync_groups(config.groups)
+        events = await replay(store, config, first, last, kinds)
+    for event in events:
+        message = announce(event, config.locale)
+        if args.json:
+            data = event_to_dict(event)
+            data["text"] = message.body
+            print(json.dumps(data, ensure_ascii=False), file=out)
+        else:
+            print(f"{event.period}  {message.body}", file=out)
+    return EXIT_OK
+
+
+async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    async with _store(args, config) as store:
+        rows = await (store.correction_log() if args.corrections else store.milestone_log())
+    if args.json:
+        for row in rows:
+            print(json.dumps(row), file=out)
+    elif args.corrections:
+        for r in rows:
+            new = f"{r['new_period']} ({r['new_value']:,})" if r["new_period"] else "no longer"
+            print(
+                f"{r['subject']} ({r['region']}) {r['threshold']:,}: {r['reason']}: "
+                f"{r['old_period']} ({r['old_value']:,}) -> {new}",
+                file=out,
+            )
+    else:
+        for r in rows:
+            flags = " [history]" if r["history"] else ""
+            flags += " [since revised below]" if r["below"] else ""
+            print(
+                f"{r['period']}  {r['subject']} ({r['region']}, {r['metric']}) passed "
+                f"{r['threshold']:,} at {r['value']:,}{flags}",
+                file=out,
+            )
+    if not rows:
+        print("no corrections recorded" if args.corrections else "no milestones yet", file=out)
+    return EXIT_OK
+
+
+async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.announcer import announce
+    from bot.detector import Detector
+
+    config = _config(args)
+    async with _store(args, config) as store:
+        await store.sync_groups(config.groups)
+        stored = await Detector(store, config).poll()
+    for item in stored:
+        print(f"{item.event.period}  {announce(item.event, config.locale).body}", file=out)
+    print(f"{len(stored)} new events", file=out)
+    return EXIT_OK
+
+
 # -- demo -----------------------------------------------------------------------------------
 
 
@@ -192,7 +263,8 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from bot.demo import run_demo
 
     config = _config(args)
-    return await run_demo(config, out, speed=args.speed, db=args.db)
+    status: int = await run_demo(config, out, speed=args.speed, db=args.db)
+    return status
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -237,6 +309,24 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(run=cmd_demo)
 
+    p = sub.add_parser("replay", help="every announcement the figures would have made")
+    p.add_argument("--from", dest="from_", metavar="YYYY-MM", help="first month shown")
+    p.add_argument("--to", metavar="YYYY-MM", help="last month shown")
+    p.add_argument("--kinds", metavar="K,K", help="milestone,share,growth,record (default: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    _common(p)
+    p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("detect", help="detect what changed since the last run and record it")
+    _common(p)
+    p.set_defaults(run=cmd_detect)
+
+    p = sub.add_parser("milestones", help="recorded milestones, or their corrections")
+    p.add_argument("--corrections", action="store_true", help="show corrections instead")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    _common(p)
+    p.set_defaults(run=cmd_milestones)
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser
@@ -253,7 +343,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.command is None:
         parser.print_help(stream)
         return EXIT_USAGE
-    runner: Callable[[argparse.Namespace, TextIO], Awaitable[int]] = args.run
+    runner: Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]] = args.run
     try:
         return asyncio.run(runner(args, stream))
     except ImportFailed as exc:
@@ -266,3 +356,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `evbot replay | head`: the reader has gone, which is fine
+        sys.stderr.close()
+        return EXIT_OK

@@ -101,4 +101,56 @@ CREATE TABLE group_aliases (
 )
 """
 
-MIGRATIONS: list[str] = [V1_SALES]
+V2_DETECTION = """
+CREATE TABLE watermarks (
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE milestones (
+    subject_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    threshold INTEGER NOT NULL,
+    subject_name TEXT NOT NULL,
+    period TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    below INTEGER NOT NULL DEFAULT 0,
+    history INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (subject_key, region, metric, threshold)
+) WITHOUT ROWID;
+CREATE TABLE corrections (
+    id INTEGER PRIMARY KEY,
+    subject_key TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    threshold INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    old_period TEXT NOT NULL,
+    new_period TEXT,
+    old_value INTEGER NOT NULL,
+    new_value INTEGER,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE share_levels (
+    model_key TEXT NOT NULL,
+    parent_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    level REAL,
+    PRIMARY KEY (model_key, parent_key, region, metric)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    period TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+)
+"""
+
+MIGRATIONS: list[str] = [V1_SALES, V2_DETECTION]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.events import Event
+from bot.milestones import Correction, Recorded
 from bot.periods import Month
 
 MetricName = Literal["sales", "stock"]
@@ -131,3 +133,31 @@ class StoreStats:
 
     statements: int = 0
     rows_read: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRef:
+    """One detected series: a subject in a region, for one metric."""
+
+    subject_key: str
+    subject_name: str
+    region: str
+    metric: str
+
+
+@dataclass
+class DetectionWrite:
+    """Everything one detection run records, written with the watermark in one transaction."""
+
+    milestones: list[tuple[SeriesRef, Recorded, bool]] = field(default_factory=list)  # history?
+    corrections: list[tuple[SeriesRef, Correction]] = field(default_factory=list)
+    share_levels: dict[tuple[str, str, str, str], float | None] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as recorded, with the id the outbox refers to."""
+
+    id: int
+    event: Event

@@ -9,6 +9,7 @@ make and over everything. Totals therefore read a few hundred cells, never the s
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,10 +17,13 @@ from typing import Any
 
 import aiosqlite
 
+from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.migrations import MIGRATIONS
+from bot.milestones import Recorded
 from bot.names import better_display, name_key
 from bot.periods import Month, end_month
 from bot.records import (
+    DetectionWrite,
     GroupMember,
     GroupSpec,
     ImportSummary,
@@ -29,6 +33,7 @@ from bot.records import (
     SalesRecord,
     SourceInfo,
     SourceSpec,
+    StoredEvent,
     StoreStats,
 )
 from bot.series import increments
@@ -453,6 +458,178 @@ class SqliteStore:
         ):
             aliases[group].append(alias)
         return [GroupSpec(n, tuple(members[n]), tuple(aliases[n])) for n in names]
+
+    # -- detection --------------------------------------------------------------------------
+
+    async def watermark(self, name: str) -> int:
+        """How far in the journal a reader called `name` has got (0: nowhere yet)."""
+        rows = await self._rows("SELECT seq FROM watermarks WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    async def recorded_milestones(
+        self, subject_key: str, region: str, metric: str
+    ) -> dict[int, Recorded]:
+        """The milestones recorded for one series, by threshold."""
+        rows = await self._rows(
+            "SELECT threshold, period, value, below FROM milestones "
+            "WHERE subject_key = ? AND region = ? AND metric = ?",
+            (subject_key, region, metric),
+            table="milestones",
+        )
+        return {r[0]: Recorded(r[0], Month.parse(r[1]), r[2], bool(r[3])) for r in rows}
+
+    async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
+        """The last announced or baselined share band of (model, parent, region, metric)."""
+        rows = await self._rows(
+            "SELECT level FROM share_levels WHERE model_key = ? AND parent_key = ? "
+            "AND region = ? AND metric = ?",
+            key,
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def save_detection(
+        self, name: str, expected: int, new: int, write: DetectionWrite
+    ) -> list[StoredEvent]:
+        """Record a detection and advance the watermark from `expected` to `new`, atomically.
+
+        Refuses (StoreError) when another detector moved the watermark meanwhile, so nothing is
+        recorded twice. Returns the events that were new (an event already stored is skipped).
+        """
+        async with self._lock:
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                current = await self.watermark(name)
+                if current != expected:
+                    raise StoreError(
+                        f"watermark {name!r} moved from {expected} to {current} meanwhile"
+                    )
+                stored = await self._write_detection(write)
+                await self._run(
+                    "INSERT INTO watermarks (name, seq) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+                    (name, new),
+                )
+                await self._run("COMMIT")
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+        return stored
+
+    async def _write_detection(self, write: DetectionWrite) -> list[StoredEvent]:
+        await self._many(
+            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
+            "period, value, below, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject_key, region, metric, threshold) DO UPDATE SET "
+            "period = excluded.period, value = excluded.value, below = excluded.below",
+            [
+                (
+                    ref.subject_key,
+                    ref.region,
+                    ref.metric,
+                    rec.threshold,
+                    ref.subject_name,
+                    str(rec.period),
+                    rec.value,
+                    int(rec.below),
+                    int(history),
+                )
+                for ref, rec, history in write.milestones
+            ],
+        )
+        await self._many(
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, threshold, "
+            "reason, old_period, new_period, old_value, new_value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    ref.subject_key,
+                    ref.subject_name,
+                    ref.region,
+                    ref.metric,
+                    c.threshold,
+                    c.reason,
+                    str(c.old_period),
+                    str(c.new_period) if c.new_period else None,
+                    c.old_value,
+                    c.new_value,
+                )
+                for ref, c in write.corrections
+            ],
+        )
+        await self._many(
+            "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_key, parent_key, region, metric) "
+            "DO UPDATE SET level = excluded.level",
+            [(*key, level) for key, level in write.share_levels.items()],
+        )
+        stored: list[StoredEvent] = []
+        for event in write.events:
+            cursor = await self._run(
+                "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+                (
+                    dedupe_key(event),
+                    event.kind,
+                    event.subject.key,
+                    event.region,
+                    str(event.period),
+                    json.dumps(event_to_dict(event)),
+                ),
+            )
+            if cursor.rowcount == 1 and cursor.lastrowid is not None:
+                stored.append(StoredEvent(cursor.lastrowid, event))
+        return stored
+
+    async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Recorded events with an id above `after_id`, oldest first."""
+        rows = await self._rows(
+            "SELECT id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+            table="events",
+        )
+        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+
+    async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Recorded milestones, newest crossing first."""
+        rows = await self._rows(
+            "SELECT subject_name, region, metric, threshold, period, value, below, history, "
+            "recorded_at FROM milestones ORDER BY period DESC, threshold DESC LIMIT ?",
+            (limit,),
+            table="milestones",
+        )
+        keys = (
+            "subject",
+            "region",
+            "metric",
+            "threshold",
+            "period",
+            "value",
+            "below",
+            "history",
+            "recorded_at",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Corrections to recorded milestones, newest first."""
+        rows = await self._rows(
+            "SELECT subject_name, region, metric, threshold, reason, old_period, new_period, "
+            "old_value, new_value, recorded_at FROM corrections ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        keys = (
+            "subject",
+            "region",
+            "metric",
+            "threshold",
+            "reason",
+            "old_period",
+            "new_period",
+            "old_value",
+            "new_value",
+            "recorded_at",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     async def count_records(self) -> int:
         """How many sales figures are stored (for tests and summaries)."""

@@ -1,0 +1,354 @@
+"""The crossing detector: from the change journal to recorded milestones and events.
+
+`Detector.poll` reads the journal since its watermark, recomputes only the series the changes
+touch (a model's change moves its make, the groups it belonged to in that month, its region's
+parents and the world), and records what it found with the watermark in one transaction.
+`replay` runs the same per-series detection over the whole store, month by month, from an empty
+state: what it shows is what a running bot would have announced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.config import Config
+from bot.events import (
+    Event,
+    GrowthEvent,
+    Leader,
+    Metric,
+    MilestoneEvent,
+    RecordEvent,
+    ShareEvent,
+    Subject,
+)
+from bot.growth import eligible, record_month, year_to_date
+from bot.ladders import Ladder, parse_ladder, union_next_above, union_up_to
+from bot.milestones import (
+    Correction,
+    Recorded,
+    apply_reconciliation,
+    first_crossings,
+    group_new,
+    reconcile,
+)
+from bot.names import name_key
+from bot.periods import Month
+from bot.projection import project
+from bot.queries import SeriesReader, load_catalog, region_tree
+from bot.records import DetectionWrite, JournalEntry, SeriesRef, StoredEvent
+from bot.series import WORLD, cumulative, total_as_of
+from bot.shares import ShareState, step_share
+from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL, Catalog
+
+WATERMARK = "detector"
+SUMMED_KINDS = ("make", "group", "all")  # growth is told for these, not for every model
+
+
+def configured_ladders(config: Config) -> list[Ladder]:
+    """The ladders milestones are detected over (their union)."""
+    out = []
+    for name in config.milestones.ladders:
+        spec = config.ladders[name]
+        out.append(parse_ladder(name, spec if isinstance(spec, str) else list(spec)))
+    return out
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    subject: Subject
+    region: str
+    metric: Metric
+
+    def ref(self) -> SeriesRef:
+        return SeriesRef(self.subject.key, self.subject.name, self.region, self.metric)
+
+
+@dataclass
+class MilestoneOutcome:
+    """What one series' detection found: milestones to record, corrections, and the event."""
+
+    recorded: dict[int, Recorded]
+    new: list[Recorded] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)
+    event: MilestoneEvent | None = None
+
+
+def detect_milestones(
+    key: SeriesKey,
+    series: Sequence[tuple[Month, int]],
+    recorded: Mapping[int, Recorded],
+    ladders: Sequence[Ladder],
+    news: bool,
+    source: str = "",
+) -> MilestoneOutcome:
+    """Reconcile a series' first crossings with what is recorded; one event for the new ones."""
+    if not series and not recorded:
+        return MilestoneOutcome(dict(recorded))
+    peak = max((v for _, v in series), default=0)
+    thresholds = sorted(set(union_up_to(ladders, peak)) | set(recorded))
+    reconciliation = reconcile(recorded, first_crossings(series, thresholds))
+    outcome = MilestoneOutcome(
+        apply_reconciliation(recorded, reconciliation),
+        [Recorded(t, m, v) for t, m, v in reconciliation.new],
+        reconciliation.corrections,
+    )
+    grouped = group_new(reconciliation.new)
+    if grouped and news:
+        crossed, period, value = grouped[0]
+        latest = series[-1][1]
+        upcoming = union_next_above(ladders, latest)
+        outcome.event = MilestoneEvent(
+            subject=key.subject,
+            region=key.region,
+            metric=key.metric,
+            thresholds=crossed,
+            period=period,
+            value=value,
+            source=source,
+            next_threshold=upcoming,
+            projected=project(series, upcoming) if upcoming else None,
+        )
+    return outcome
+
+
+def growth_events(
+    key: SeriesKey,
+    monthly: Mapping[Month, int],
+    month: Month,
+    config: Config,
+    source: str = "",
+) -> list[Event]:
+    """Year-to-date change and a record month for a series' latest month, when not noise."""
+    if not monthly:
+        return []
+    first = min(m for m, v in monthly.items() if v) if any(monthly.values()) else month
+    total, _ = total_as_of(monthly, month)
+    ms = config.milestones
+    if not eligible(first, month, total, ms.min_months, ms.min_parent_total):
+        return []
+    events: list[Event] = []
+    # a year-earlier window the subject only partly existed in is no comparison
+    if key.subject.kind in SUMMED_KINDS and first <= Month(month.year - 1, 1):
+        value, previous = year_to_date(monthly, month)
+        if previous > 0:
+            events.append(
+                GrowthEvent(key.subject, key.region, key.metric, month, value, previous, source)
+            )
+    if key.metric == "sales":
+        record = record_month(monthly, month)
+        if record is not None:
+            best, best_month = record
+            events.append(
+                RecordEvent(
+                    key.subject,
+                    key.region,
+                    key.metric,
+                    month,
+                    monthly.get(month, 0),
+                    best,
+                    best_month,
+                    source,
+                )
+            )
+    return events
+
+
+def share_step(
+    level: float | None,
+    model_total: int,
+    parent_total: int,
+    first: Month,
+    month: Month,
+    config: Config,
+) -> tuple[float | None, float | None, str | None]:
+    """(new level, boundary, direction) of a model's share in a parent after one observation."""
+    ms = config.milestones
+    if parent_total <= 0 or not eligible(
+        first, month, parent_total, ms.min_months, ms.min_parent_total
+    ):
+        return level, None, None
+    share = min(1.0, max(0.0, model_total / parent_total))
+    state, crossing = step_share(
+        ShareState(level), share, ms.share_band / 100, ms.share_hysteresis / 100
+    )
+    if crossing is None:
+        return state.level, None, None
+    return state.level, crossing.boundary, crossing.direction
+
+
+class Detector:
+    """Incremental detection over the store's change journal."""
+
+    def __init__(self, store: SqliteStore, config: Config) -> None:
+        self.store = store
+        self.config = config
+        self.tree = region_tree(config)
+        self.reader = SeriesReader(store, self.tree, list(config.groups))
+        self.ladders = configured_ladders(config)
+
+    async def poll(self) -> list[StoredEvent]:
+        """Detect what changed since the watermark; returns the new events (news only)."""
+        start = await self.store.watermark(WATERMARK)
+        head = await self.store.journal_head()
+        if head <= start:
+            return []  # nothing new: no sales figures are read
+        entries: list[JournalEntry] = []
+        cursor = start
+        while cursor < head:
+            batch = await self.store.journal_since(cursor, limit=50_000)
+            if not batch:
+                break
+            entries.extend(e for e in batch if e.seq <= head)
+            cursor = batch[-1].seq
+        catalog = await load_catalog(self.store, self.config)
+        sources = {s.id: s for s in await self.store.sources()}
+        touched: dict[SeriesKey, bool] = {}
+        for entry in entries:
+            metric: Metric = "stock" if sources[entry.source_id].metric == "stock" else "sales"
+            for key in self._series_of(entry, metric, catalog):
+                touched[key] = touched.get(key, False) or not entry.history
+        source_name = {s.id: s.name for s in sources.values()}
+        names = sorted({source_name[e.source_id] for e in entries})
+        write = await self._detect(touched, catalog, ", ".join(names))
+        return await self.store.save_detection(WATERMARK, start, head, write)
+
+    def _series_of(
+        self, entry: JournalEntry, metric: Metric, catalog: Catalog
+    ) -> Iterable[SeriesKey]:
+        regions = [entry.region]
+        parent = self.config.region_parents.get(entry.region)
+        while parent is not None and parent not in regions:
+            regions.append(parent)
+            parent = self.config.region_parents.get(parent)
+        if WORLD not in regions:
+            regions.append(WORLD)
+        subjects: list[Subject] = [ALL]
+        if entry.make_key:
+            make = catalog.makes.get(entry.make_key, entry.make_key)
+            subjects.append(Subject("make", f"make:{entry.make_key}", make))
+            for group in self.config.groups:
+                if any(
+                    name_key(m.make) == entry.make_key and m.covers(entry.month)
+                    for m in group.members
+                ):
+                    subjects.append(catalog.resolve(group.name).subject)
+        if entry.model_key:
+            model = next(
+                (
+                    m
+                    for m in catalog.models
+                    if (m.make_key, m.model_key) == (entry.make_key, entry.model_key)
+                ),
+                None,
+            )
+            name = f"{model.make} {model.model}" if model else entry.model_key
+            subjects.append(Subject("model", f"model:{entry.make_key}/{entry.model_key}", name))
+        for subject in subjects:
+            for region in regions:
+                yield SeriesKey(subject, region, metric)
+
+    async def _detect(
+        self, touched: Mapping[SeriesKey, bool], catalog: Catalog, source: str
+    ) -> DetectionWrite:
+        write = DetectionWrite()
+        monthly_cache: dict[SeriesKey, dict[Month, int]] = {}
+
+        async def monthly(key: SeriesKey) -> dict[Month, int]:
+            if key not in monthly_cache:
+                monthly_cache[key] = await self.reader.monthly(key.subject, key.region, key.metric)
+            return monthly_cache[key]
+
+        for key, news in sorted(touched.items(), key=lambda kv: _order(kv[0])):
+            series_monthly = await monthly(key)
+            series = cumulative(series_monthly)
+            recorded = await self.store.recorded_milestones(key.subject.key, key.region, key.metric)
+            outcome = detect_milestones(key, series, recorded, self.ladders, news, source)
+            ref = key.ref()
+            for rec in outcome.new:
+                write.milestones.append((ref, rec, not news))
+            for correction in outcome.corrections:
+                write.corrections.append((ref, correction))
+                write.milestones.append((ref, outcome.recorded[correction.threshold], not news))
+            if outcome.event is not None:
+                event = outcome.event
+                if key.subject.kind in ("make", "group"):
+                    leader = await self._leader(key, catalog, event.period, event.value)
+                    event = _with_leader(event, leader)
+                write.events.append(event)
+            if not news or not series:
+                continue
+            latest = series[-1][0]
+            write.events.extend(growth_events(key, series_monthly, latest, self.config, source))
+            if key.subject.kind == "model":
+                for parent in self._parents(key.subject, catalog, latest):
+                    pkey = SeriesKey(parent, key.region, key.metric)
+                    parent_total, _ = total_as_of(await monthly(pkey), latest)
+                    model_total, _ = total_as_of(series_monthly, latest)
+                    level_key = (key.subject.key, parent.key, key.region, key.metric)
+                    level = await self.store.share_level(level_key)
+                    first = series[0][0]
+                    new_level, boundary, direction = share_step(
+                        level, model_total, parent_total, first, latest, self.config
+                    )
+                    write.share_levels[level_key] = new_level
+                    if boundary is not None and direction in ("up", "down"):
+                        write.events.append(
+                            ShareEvent(
+                                key.subject,
+                                parent,
+                                key.region,
+                                key.metric,
+                                "up" if direction == "up" else "down",
+                                boundary,
+                                model_total / parent_total,
+                                model_total,
+                                parent_total,
+                                latest,
+                                source,
+                            )
+                        )
+        return write
+
+    def _parents(self, model: Subject, catalog: Catalog, month: Month) -> list[Subject]:
+        make_key = model.key.removeprefix("model:").split("/", 1)[0]
+        parents = [Subject("make", f"make:{make_key}", catalog.makes.get(make_key, make_key))]
+        for group in self.config.groups:
+            if any(name_key(m.make) == make_key and m.covers(month) for m in group.members):
+                parents.append(catalog.resolve(group.name).subject)
+        return parents
+
+    async def _leader(
+        self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int
+    ) -> Leader | None:
+        from bot.queries import total
+
+        answer = await total(self.reader, catalog, key.subject, key.region, period, key.metric)
+        if not answer.breakdown or parent_total <= 0:
+            return None
+        top = answer.breakdown[0]
+        return Leader(top.name, top.units, top.units / parent_total)
+
+
+def _with_leader(event: MilestoneEvent, leader: Leader | None) -> MilestoneEvent:
+    return MilestoneEvent(
+        subject=event.subject,
+        region=event.region,
+        metric=event.metric,
+        thresholds=event.thresholds,
+        period=event.period,
+        value=event.value,
+        source=event.source,
+        leader=leader,
+        next_threshold=event.next_threshold,
+        projected=event.projected,
+    )
+
+
+_KIND_ORDER = {"group": 0, "make": 1, "model": 2, "all": 3, "region": 4}
+
+
+def _order(key: SeriesKey) -> tuple[int, str, str, str]:
+    return (_KIND_ORDER[key.subject.kind], key.subject.name, key.region, key.metric)

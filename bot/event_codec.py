@@ -1,0 +1,128 @@
+"""Events to and from plain JSON-able dicts, for storage, the outbox and `evbot replay --json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.events import (
+    Event,
+    GrowthEvent,
+    Leader,
+    MilestoneEvent,
+    RecordEvent,
+    ShareEvent,
+    Subject,
+)
+from bot.periods import Month
+
+
+def _subject(s: Subject) -> dict[str, str]:
+    return {"kind": s.kind, "key": s.key, "name": s.name}
+
+
+def _month(m: Month | None) -> str | None:
+    return str(m) if m is not None else None
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-able dict with at least kind, subject, region, metric, period and value."""
+    base: dict[str, Any] = {
+        "kind": event.kind,
+        "subject": event.subject.name,
+        "subject_ref": _subject(event.subject),
+        "region": event.region,
+        "metric": event.metric,
+        "period": str(event.period),
+        "source": event.source,
+    }
+    if isinstance(event, MilestoneEvent):
+        base.update(
+            thresholds=list(event.thresholds),
+            value=event.value,
+            next_threshold=event.next_threshold,
+            projected=_month(event.projected),
+            leader=(
+                {
+                    "name": event.leader.name,
+                    "units": event.leader.units,
+                    "share": event.leader.share,
+                }
+                if event.leader
+                else None
+            ),
+        )
+    elif isinstance(event, ShareEvent):
+        base.update(
+            parent=_subject(event.parent),
+            direction=event.direction,
+            boundary=event.boundary,
+            share=event.share,
+            value=event.units,
+            parent_units=event.parent_units,
+        )
+    elif isinstance(event, GrowthEvent):
+        base.update(value=event.value, previous=event.previous, change=round(event.change, 6))
+    else:
+        base.update(
+            value=event.value,
+            previous_best=event.previous_best,
+            previous_best_period=_month(event.previous_best_period),
+        )
+    return base
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The event a dict from `event_to_dict` describes."""
+    s = data["subject_ref"]
+    subject = Subject(s["kind"], s["key"], s["name"])
+    period = Month.parse(data["period"])
+    kind = data["kind"]
+    common: dict[str, Any] = {
+        "subject": subject,
+        "region": data["region"],
+        "metric": data["metric"],
+        "period": period,
+        "source": data.get("source", ""),
+    }
+    if kind == "milestone":
+        leader = data.get("leader")
+        return MilestoneEvent(
+            thresholds=tuple(data["thresholds"]),
+            value=data["value"],
+            leader=Leader(leader["name"], leader["units"], leader["share"]) if leader else None,
+            next_threshold=data.get("next_threshold"),
+            projected=Month.parse(data["projected"]) if data.get("projected") else None,
+            **common,
+        )
+    if kind == "share":
+        p = data["parent"]
+        return ShareEvent(
+            parent=Subject(p["kind"], p["key"], p["name"]),
+            direction=data["direction"],
+            boundary=data["boundary"],
+            share=data["share"],
+            units=data["value"],
+            parent_units=data["parent_units"],
+            **common,
+        )
+    if kind == "growth":
+        return GrowthEvent(value=data["value"], previous=data["previous"], **common)
+    if kind == "record":
+        prev = data.get("previous_best_period")
+        return RecordEvent(
+            value=data["value"],
+            previous_best=data["previous_best"],
+            previous_best_period=Month.parse(prev) if prev else None,
+            **common,
+        )
+    raise ValueError(f"unknown event kind {kind!r}")
+
+
+def dedupe_key(event: Event) -> str:
+    """What makes an event the same event, so that it is stored (and announced) once."""
+    base = f"{event.kind}|{event.subject.key}|{event.region}|{event.metric}"
+    if isinstance(event, MilestoneEvent):
+        return f"{base}|{event.headline}"
+    if isinstance(event, ShareEvent):
+        return f"{base}|{event.parent.key}|{event.direction}|{event.boundary:.4f}|{event.period}"
+    return f"{base}|{event.period}"

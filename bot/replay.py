@@ -1,0 +1,169 @@
+"""`evbot replay`: every announcement the store's figures would have made, month by month.
+
+It starts from an empty detector state and feeds each series one month at a time through the
+same per-series detection the running bot uses, so what it prints is what subscribers would have
+been told (all of it news: replay has no history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.detector import (
+    Detector,
+    SeriesKey,
+    _order,
+    _with_leader,
+    detect_milestones,
+    growth_events,
+    share_step,
+)
+from bot.events import Event, Metric, ShareEvent, Subject
+from bot.ladders import union_next_above
+from bot.milestones import Recorded
+from bot.periods import Month, month_range
+from bot.queries import load_catalog
+from bot.series import WORLD, cumulative
+from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL
+
+KINDS = ("milestone", "share", "growth", "record")
+
+
+@dataclass(frozen=True)
+class _Series:
+    key: SeriesKey
+    monthly: dict[Month, int]
+    points: list[tuple[Month, int]]
+    index: dict[Month, int]  # month -> position in points
+
+
+async def replay(
+    store: SqliteStore,
+    config: Config,
+    first: Month | None = None,
+    last: Month | None = None,
+    kinds: Sequence[str] = KINDS,
+    regions: Sequence[str] | None = None,
+) -> list[Event]:
+    """The events of every month from the first figure on, those from `first` to `last` kept."""
+    detector = Detector(store, config)
+    catalog = await load_catalog(store, config)
+    subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
+    subjects += [Subject("make", f"make:{k}", v) for k, v in sorted(catalog.makes.items()) if k]
+    subjects += [
+        Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+        for m in catalog.models
+    ]
+    subjects.append(ALL)
+    chosen_regions = (
+        list(regions) if regions else [WORLD, *(r for r in catalog.regions if r != WORLD)]
+    )
+    metrics: list[Metric] = sorted(
+        {"stock" if s.metric == "stock" else "sales" for s in await store.sources()}
+    )
+    source = ", ".join(s.name for s in await store.sources())
+    table: dict[SeriesKey, _Series] = {}
+    for metric in metrics:
+        for subject in subjects:
+            for region in chosen_regions:
+                key = SeriesKey(subject, region, metric)
+                monthly = await detector.reader.monthly(subject, region, metric)
+                if not monthly:
+                    continue
+                points = cumulative(monthly)
+                table[key] = _Series(
+                    key, monthly, points, {m: i for i, (m, _) in enumerate(points)}
+                )
+    if not table:
+        return []
+    start = min(s.points[0][0] for s in table.values())
+    end = max(s.points[-1][0] for s in table.values())
+    recorded: dict[SeriesKey, dict[int, Recorded]] = {k: {} for k in table}
+    levels: dict[tuple[str, str, str, str], float | None] = {}
+    out: list[Event] = []
+    ordered = sorted(table, key=_order)
+    for month in month_range(start, end):
+        month_events: list[Event] = []
+        for key in ordered:
+            series = table[key]
+            i = series.index.get(month)
+            if i is None:
+                continue
+            value = series.points[i][1]
+            upcoming = union_next_above(detector.ladders, max(recorded[key], default=0))
+            if upcoming is not None and value >= upcoming:
+                outcome = detect_milestones(
+                    key, series.points[: i + 1], recorded[key], detector.ladders, True, source
+                )
+                recorded[key] = outcome.recorded
+                if outcome.event is not None:
+                    event = outcome.event
+                    if key.subject.kind in ("make", "group"):
+                        leader = await detector._leader(key, catalog, event.period, event.value)
+                        event = _with_leader(event, leader)
+                    month_events.append(event)
+            month_events.extend(growth_events(key, series.monthly, month, config, source))
+            if key.subject.kind == "model":
+                month_events.extend(
+                    _shares(detector, catalog, table, levels, key, series, month, config, source)
+                )
+        if (first is None or month >= first) and (last is None or month <= last):
+            out.extend(e for e in month_events if e.kind in kinds)
+    return out
+
+
+def _shares(
+    detector: Detector,
+    catalog: object,
+    table: dict[SeriesKey, _Series],
+    levels: dict[tuple[str, str, str, str], float | None],
+    key: SeriesKey,
+    series: _Series,
+    month: Month,
+    config: Config,
+    source: str,
+) -> list[Event]:
+    from bot.subjects import Catalog
+
+    assert isinstance(catalog, Catalog)
+    events: list[Event] = []
+    model_total = series.points[series.index[month]][1]
+    for parent in detector._parents(key.subject, catalog, month):
+        parent_series = table.get(SeriesKey(parent, key.region, key.metric))
+        if parent_series is None:
+            continue
+        parent_total = _as_of(parent_series, month)
+        level_key = (key.subject.key, parent.key, key.region, key.metric)
+        level, boundary, direction = share_step(
+            levels.get(level_key), model_total, parent_total, series.points[0][0], month, config
+        )
+        levels[level_key] = level
+        if boundary is not None and direction in ("up", "down"):
+            events.append(
+                ShareEvent(
+                    key.subject,
+                    parent,
+                    key.region,
+                    key.metric,
+                    "up" if direction == "up" else "down",
+                    boundary,
+                    model_total / parent_total,
+                    model_total,
+                    parent_total,
+                    month,
+                    source,
+                )
+            )
+    return events
+
+
+def _as_of(series: _Series, month: Month) -> int:
+    best = 0
+    for m, v in series.points:
+        if m > month:
+            break
+        best = v
+    return best
