@@ -65,7 +65,7 @@ async def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             report = await import_demo(store, config, dry_run=args.dry_run)
         else:
             path = args.file
-            size = Path(path).stat().st_size if path and Path(path).exists() else 0
+            size = await asyncio.to_thread(_file_size, path)
             with _progress(size) as progress:
                 report = await import_file(
                     store,
@@ -78,6 +78,10 @@ async def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                 )
     _print_report(report, out)
     return EXIT_OK
+
+
+def _file_size(path: str | None) -> int:
+    return Path(path).stat().st_size if path and Path(path).is_file() else 0
 
 
 class _progress:
