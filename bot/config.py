@@ -267,6 +267,8 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
     database = r.string(data, "database", "database", config.database)
     if not database:
         raise r.fail("database", "must not be empty")
+    if "database" in data and "://" not in database and not Path(database).is_absolute():
+        database = str(Path(file).parent / database)  # relative to the file, like sources
     locale = r.string(data, "locale", "locale", config.locale)
     _check_locale(r, locale)
     schedule = r.table(data.get("schedule", {}), "schedule", {"poll_seconds"})
@@ -444,7 +446,7 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
     include = {k: r.strings(include_raw, k, f"{path}.include.{k}") for k in include_raw}
     file = r.string(s, "file", f"{path}.file")
     if file and not Path(file).is_absolute():
-        file = str((base / file).resolve()) if not Path(file).exists() else file
+        file = str(base / file)
     granularity = r.string(s, "granularity", f"{path}.granularity")
     if granularity not in ("", "year", "month", "day"):
         raise r.fail(f"{path}.granularity", "must be year, month or day")

@@ -107,7 +107,7 @@ class SeriesReader:
             keep = _member_filter(members)
         else:
             rows = await self.store.all_increments()
-        return regional_increments(rows, priority, self.tree, region, keep)
+        return regional_increments(rows, priority, self.tree, region, keep, metric == "stock")
 
     def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
         """A group's makes by key, each with its validity periods."""

@@ -9,6 +9,8 @@ The rules (DESIGN.md, "Counting rules"):
   priority (lowest number, then lowest id) that has figures for the subject there that year.
   Choosing per year, not per month, keeps a yearly total and monthly figures of another source
   from being added together.
+- Registered stock is a level, not a flow: where the chosen source changes from one year to the
+  next, the new source's level replaces the old one's (its first figure is not added on top).
 - A region's figure is its own (direct) figure where some source has one for that year, else the
   sum of its sub-regions. The world's sub-regions are the top-level regions: those that are not
   aggregates (Europe, EU27, ...) and not inside another region.
@@ -61,8 +63,12 @@ def regional_increments(
     tree: RegionTree,
     region: str,
     keep: Callable[[IncRow], bool] | None = None,
+    levels: bool = False,
 ) -> dict[Month, int]:
-    """Monthly increments of one subject in `region`, choosing sources and summing sub-regions."""
+    """Monthly increments of one subject in `region`, choosing sources and summing sub-regions.
+
+    With `levels` (registered stock), a change of source carries the new source's level.
+    """
     by_region: dict[str, dict[int, dict[int, list[tuple[Month, int]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
@@ -70,7 +76,7 @@ def regional_increments(
         if row.source_id not in priority or (keep is not None and not keep(row)):
             continue
         by_region[row.region][row.month.year][row.source_id].append((row.month, row.inc))
-    return dict(_figure(region, by_region, priority, tree, set()))
+    return dict(_figure(region, by_region, priority, tree, set(), levels))
 
 
 def _figure(
@@ -79,20 +85,45 @@ def _figure(
     priority: Mapping[int, int],
     tree: RegionTree,
     seen: set[str],
+    levels: bool = False,
 ) -> dict[Month, int]:
     if region in seen:  # a configuration cycle; config validation refuses them, be safe anyway
         return {}
     seen = seen | {region}
     out: dict[Month, int] = defaultdict(int)
     direct = by_region.get(region, {})
-    for per_source in direct.values():
+    level_of: dict[int, dict[Month, int]] = _levels(direct) if levels else {}
+    shown = 0  # the level reached so far, in level mode
+    for year in sorted(direct):
+        per_source = direct[year]
         best = min(per_source, key=lambda s: (priority[s], s))
         for month, inc in per_source[best]:
+            if levels:
+                inc = level_of[best][month] - shown
+                shown += inc
             out[month] += inc
     for child in tree.children(region, by_region.keys()):
-        for month, inc in _figure(child, by_region, priority, tree, seen).items():
+        for month, inc in _figure(child, by_region, priority, tree, seen, levels).items():
             if month.year not in direct:
                 out[month] += inc
+    return out
+
+
+def _levels(
+    direct: Mapping[int, Mapping[int, list[tuple[Month, int]]]],
+) -> dict[int, dict[Month, int]]:
+    """Each source's own cumulative level at each of its months."""
+    rows: dict[int, list[tuple[Month, int]]] = defaultdict(list)
+    for per_source in direct.values():
+        for source, cells in per_source.items():
+            rows[source].extend(cells)
+    out: dict[int, dict[Month, int]] = {}
+    for source, cells in rows.items():
+        level = 0
+        out[source] = {}
+        for month, inc in sorted(cells):
+            level += inc
+            out[source][month] = level
     return out
 
 
