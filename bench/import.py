@@ -88,11 +88,14 @@ def baseline(csv_path: Path, db_path: Path) -> float:
     db = sqlite3.connect(db_path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
+    # The key's columns in the order evbot's own `records` key uses (subject, then period): the
+    # file is sorted that way, so both append to their B-trees. Keyed period-first, the same
+    # rows insert all over the tree and the baseline is about 2.5 times slower.
     db.execute(
         "CREATE TABLE sales (source TEXT NOT NULL, period TEXT NOT NULL, region TEXT NOT NULL, "
         "make TEXT NOT NULL, model TEXT NOT NULL, powertrain TEXT NOT NULL, "
         "units INTEGER NOT NULL, "
-        "PRIMARY KEY (source, period, region, make, model, powertrain)) WITHOUT ROWID"
+        "PRIMARY KEY (source, make, model, region, period, powertrain)) WITHOUT ROWID"
     )
     with csv_path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
@@ -155,7 +158,7 @@ def profile(csv_path: Path, db_path: Path) -> str:
         asyncio.run(_evbot(csv_path, db_path))
         main_profiler.disable()
     finally:
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         for name, original in originals.items():
             setattr(SqliteStore, name, original)
     out = io.StringIO()

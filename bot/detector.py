@@ -9,7 +9,8 @@ state: what it shows is what a running bot would have announced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.config import Config
@@ -42,6 +43,7 @@ from bot.series import WORLD, cumulative, total_as_of
 from bot.shares import ShareState, step_share
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL, Catalog
+from bot.subscriptions import FanoutPlan, Subscription, ladder_objects, plan_fanout
 
 WATERMARK = "detector"
 SUMMED_KINDS = ("make", "group", "all")  # growth is told for these, not for every model
@@ -182,9 +184,13 @@ def share_step(
 class Detector:
     """Incremental detection over the store's change journal."""
 
-    def __init__(self, store: SqliteStore, config: Config) -> None:
+    def __init__(
+        self, store: SqliteStore, config: Config, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.config = config
+        self.clock = clock
+        self.subscription_ladders = ladder_objects(config.ladders)
         self.tree = region_tree(config)
         self.reader = SeriesReader(store, self.tree, list(config.groups))
         self.ladders = configured_ladders(config)
@@ -213,7 +219,35 @@ class Detector:
         source_name = {s.id: s.name for s in sources.values()}
         names = sorted({source_name[e.source_id] for e in entries})
         write = await self._detect(touched, catalog, ", ".join(names))
-        return await self.store.save_detection(WATERMARK, start, head, write)
+        write.event_keys = [self.covering(e.subject, e.period, catalog) for e in write.events]
+        ladders = self.subscription_ladders
+
+        def plan_for(
+            events: list[tuple[StoredEvent, Sequence[str]]], subs: list[Subscription]
+        ) -> FanoutPlan:
+            return plan_fanout(events, subs, ladders)
+
+        return await self.store.save_detection(
+            WATERMARK, start, head, write, plan_for, self.clock()
+        )
+
+    def covering(self, subject: Subject, month: Month, catalog: Catalog) -> list[str]:
+        """The subjects whose subscriptions cover an event about `subject`: itself, its make,
+        the groups its make belonged to that month, and everything."""
+        keys = [subject.key]
+        make_key = ""
+        if subject.kind == "model":
+            make_key = subject.key.removeprefix("model:").split("/", 1)[0]
+            keys.append(f"make:{make_key}")
+        elif subject.kind == "make":
+            make_key = subject.key.removeprefix("make:")
+        if make_key:
+            for group in self.config.groups:
+                if any(name_key(m.make) == make_key and m.covers(month) for m in group.members):
+                    keys.append(catalog.resolve(group.name).subject.key)
+        if ALL.key not in keys:
+            keys.append(ALL.key)
+        return keys
 
     def _series_of(
         self, entry: JournalEntry, metric: Metric, catalog: Catalog

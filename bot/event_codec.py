@@ -13,6 +13,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
+from bot.messages import Field, Message
 from bot.periods import Month
 
 
@@ -126,3 +127,29 @@ def dedupe_key(event: Event) -> str:
     if isinstance(event, ShareEvent):
         return f"{base}|{event.parent.key}|{event.direction}|{event.boundary:.4f}|{event.period}"
     return f"{base}|{event.period}"
+
+
+def message_to_dict(message: Message) -> dict[str, Any]:
+    """A JSON-able form of a message (without its image, which is rendered again when sent)."""
+    return {
+        "title": message.title,
+        "body": message.body,
+        "fields": [{"name": f.name, "value": f.value, "inline": f.inline} for f in message.fields],
+        "footer": message.footer,
+        "accent": message.accent,
+        "locale": message.locale,
+        "kind": message.kind,
+    }
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    """The message a dict from `message_to_dict` describes."""
+    return Message(
+        title=data["title"],
+        body=data["body"],
+        fields=tuple(Field(f["name"], f["value"], f.get("inline", True)) for f in data["fields"]),
+        footer=data.get("footer", ""),
+        accent=data.get("accent", "info"),
+        locale=data.get("locale", "en"),
+        kind=data.get("kind", "info"),
+    )

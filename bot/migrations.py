@@ -153,4 +153,59 @@ CREATE TABLE events (
 )
 """
 
-MIGRATIONS: list[str] = [V1_SALES, V2_DETECTION]
+V3_DELIVERY = """
+CREATE TABLE subscriptions (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    region TEXT NOT NULL,
+    kinds TEXT NOT NULL,
+    instant_kinds TEXT NOT NULL,
+    ladder TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    digest_at TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused')),
+    paused_reason TEXT,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (platform, workspace, channel, subject_key, region)
+);
+CREATE INDEX subscriptions_by_subject ON subscriptions (subject_key, region);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event_ids TEXT NOT NULL,
+    subscription_ids TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    payload TEXT,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'inflight', 'posted', 'failed', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    reason TEXT,
+    message_id TEXT,
+    created_at REAL NOT NULL,
+    posted_at REAL
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_by_channel ON deliveries (platform, workspace, channel, status);
+CREATE TABLE digest_items (
+    subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    event_id INTEGER NOT NULL REFERENCES events (id),
+    PRIMARY KEY (subscription_id, event_id)
+) WITHOUT ROWID
+"""
+
+MIGRATIONS: list[str] = [V1_SALES, V2_DETECTION, V3_DELIVERY]

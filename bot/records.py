@@ -153,6 +153,7 @@ class DetectionWrite:
     corrections: list[tuple[SeriesRef, Correction]] = field(default_factory=list)
     share_levels: dict[tuple[str, str, str, str], float | None] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    event_keys: list[list[str]] = field(default_factory=list)  # subjects covering each event
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import aiosqlite
-
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
-from bot.migrations import MIGRATIONS
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
 from bot.periods import Month, end_month
@@ -34,10 +30,11 @@ from bot.records import (
     SourceInfo,
     SourceSpec,
     StoredEvent,
-    StoreStats,
 )
 from bot.series import increments
+from bot.sqlite_outbox import SqliteOutbox
 from bot.store import StoreError
+from bot.subscriptions import FanoutPlan, Subscription
 
 HISTORY_MONTHS = 3  # a change this many months older than the source's latest is history
 
@@ -45,98 +42,8 @@ _KEY = "source_id, make_key, model_key, region, month"
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
 
 
-class SqliteStore:
+class SqliteStore(SqliteOutbox):
     """`SalesStore` on one SQLite file."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self.stats = StoreStats()
-        self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-
-    async def open(self) -> None:
-        if self._db is not None:
-            return
-        if self.path != ":memory:":
-            parent = Path(self.path).parent
-            if not parent.exists():
-                raise StoreError(f"{self.path}: folder {parent} does not exist")
-        try:
-            db = await aiosqlite.connect(self.path, isolation_level=None)
-        except Exception as exc:  # sqlite3 raises a bare OperationalError with no path
-            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
-        self._db = db
-        try:
-            await db.execute("PRAGMA busy_timeout = 5000")
-            await db.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await self._migrate()
-        except aiosqlite.DatabaseError as exc:
-            await self.close()
-            raise StoreError(f"{self.path}: not an EV bot database ({exc})") from exc
-        except StoreError:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await db.close()
-
-    async def __aenter__(self) -> SqliteStore:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise StoreError("the store is not open")
-        return self._db
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
-        self.stats.statements += 1
-        return await self.db.execute(sql, params)
-
-    async def _rows(self, sql: str, params: Sequence[Any] = (), table: str = "") -> list[Any]:
-        self.stats.statements += 1
-        async with self.db.execute(sql, params) as cursor:
-            rows = list(await cursor.fetchall())
-        if table:
-            self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
-        return rows
-
-    async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.stats.statements += 1
-        await self.db.executemany(sql, rows)
-
-    async def _migrate(self) -> None:
-        (version,) = (await self._rows("PRAGMA user_version"))[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this evbot knows "
-                f"({len(MIGRATIONS)}); upgrade evbot"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await self._run("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(script):
-                    await self._run(statement)
-                await self._run(f"PRAGMA user_version = {number}")
-                await self._run("COMMIT")
-            except BaseException:
-                await self._run("ROLLBACK")
-                raise
-
-    async def schema_version(self) -> int:
-        """The schema version of the open database."""
-        return int((await self._rows("PRAGMA user_version"))[0][0])
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -488,34 +395,40 @@ class SqliteStore:
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def save_detection(
-        self, name: str, expected: int, new: int, write: DetectionWrite
+        self,
+        name: str,
+        expected: int,
+        new: int,
+        write: DetectionWrite,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ]
+        | None = None,
+        now: float = 0.0,
     ) -> list[StoredEvent]:
-        """Record a detection and advance the watermark from `expected` to `new`, atomically.
+        """Record a detection, fan its news out to the outbox, and advance the watermark from
+        `expected` to `new`, all in one transaction.
 
         Refuses (StoreError) when another detector moved the watermark meanwhile, so nothing is
         recorded twice. Returns the events that were new (an event already stored is skipped).
         """
-        async with self._lock:
-            await self._run("BEGIN IMMEDIATE")
-            try:
-                current = await self.watermark(name)
-                if current != expected:
-                    raise StoreError(
-                        f"watermark {name!r} moved from {expected} to {current} meanwhile"
-                    )
-                stored = await self._write_detection(write)
-                await self._run(
-                    "INSERT INTO watermarks (name, seq) VALUES (?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-                    (name, new),
-                )
-                await self._run("COMMIT")
-            except BaseException:
-                await self._run("ROLLBACK")
-                raise
-        return stored
+        async with self.transaction():
+            current = await self.watermark(name)
+            if current != expected:
+                raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
+            stored = await self._write_detection(write)
+            if plan_for is not None:
+                await self._fan_out([s for s, _ in stored], [k for _, k in stored], plan_for, now)
+            await self._run(
+                "INSERT INTO watermarks (name, seq) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+                (name, new),
+            )
+        return [s for s, _ in stored]
 
-    async def _write_detection(self, write: DetectionWrite) -> list[StoredEvent]:
+    async def _write_detection(
+        self, write: DetectionWrite
+    ) -> list[tuple[StoredEvent, Sequence[str]]]:
         await self._many(
             "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
             "period, value, below, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -562,8 +475,9 @@ class SqliteStore:
             "DO UPDATE SET level = excluded.level",
             [(*key, level) for key, level in write.share_levels.items()],
         )
-        stored: list[StoredEvent] = []
-        for event in write.events:
+        stored: list[tuple[StoredEvent, Sequence[str]]] = []
+        keys = write.event_keys or [[event.subject.key] for event in write.events]
+        for event, covering in zip(write.events, keys, strict=True):
             cursor = await self._run(
                 "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -577,7 +491,7 @@ class SqliteStore:
                 ),
             )
             if cursor.rowcount == 1 and cursor.lastrowid is not None:
-                stored.append(StoredEvent(cursor.lastrowid, event))
+                stored.append((StoredEvent(cursor.lastrowid, event), covering))
         return stored
 
     async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
@@ -707,7 +621,3 @@ def _inc_rows(rows: Iterable[Any]) -> list[IncRow]:
             m = parse[month] = Month.parse(month)
         out.append(IncRow(source_id, region, make_key, model_key, m, inc))
     return out
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]

@@ -20,6 +20,7 @@ NISSAN = Subject("make", "make:nissan", "Nissan")
 LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")
 ALL = Subject("all", "all", "all EVs")
 JUNE_2015 = Month(2015, 6)
+MAY_2015 = Month(2015, 5)
 
 
 def alliance_250k(**changes: object) -> MilestoneEvent:
@@ -74,9 +75,7 @@ def test_a_long_run_of_thresholds_is_summarised() -> None:
 
 def test_projection_is_appended() -> None:
     msg = announce(alliance_250k(next_threshold=300_000, projected=Month(2015, 12)))
-    assert msg.body.endswith(
-        "72% of the total. At this pace, 300,000 around December 2015."
-    )
+    assert msg.body.endswith("72% of the total. At this pace, 300,000 around December 2015.")
     assert Field("Next milestone", "300,000 (around December 2015)") in msg.fields
 
 
@@ -167,7 +166,7 @@ def test_share_down_never_rounds_up_to_the_boundary() -> None:
     assert "now 69.9%" in announce(share_event("down", 0.70, 0.69996)).body
 
 
-def growth_event(value: int, previous: int, end: Month = Month(2015, 5)) -> GrowthEvent:
+def growth_event(value: int, previous: int, end: Month = MAY_2015) -> GrowthEvent:
     return GrowthEvent(LEAF, "World", "sales", end, value, previous, source="EV Volumes")
 
 

@@ -44,9 +44,7 @@ from bot.periods import Month
 ROOT = Path(__file__).resolve().parents[1]
 ZWSP = "\u200b"
 EVIL_MODEL = "@everyone <!channel> <@&123> **x** [link](http://x)"
-EVIL_SUBJECT = (
-    "Leaf @here <@123> <#1> <!here> <!subteam^S1> ```rm -rf``` \x1b[31mred\x1b[0m"
-)
+EVIL_SUBJECT = "Leaf @here <@123> <#1> <!here> <!subteam^S1> ```rm -rf``` \x1b[31mred\x1b[0m"
 MENTIONS = ("@everyone", "@here", "<@", "<!", "<#")
 MARKUP = ("**x**", "[link](", "```")
 OKABE_ITO = {0xE69F00, 0x56B4E9, 0x009E73, 0xF0E442, 0x0072B2, 0xD55E00, 0xCC79A7, 0x000000}
@@ -262,7 +260,10 @@ def test_slack_blocks_shape() -> None:
             "type": "section",
             "fields": [{"type": "mrkdwn", "text": "*Total*\n251,100", "verbatim": True}],
         },
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Source: X", "verbatim": True}]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": "Source: X", "verbatim": True}],
+        },
     ]
     assert fallback == "Title\nBody"
 
@@ -372,10 +373,41 @@ def test_split_content_never_splits_an_escape() -> None:
 
 TRICKY = st.sampled_from(
     [
-        "@everyone", "@here", "@", "<", ">", "<@", "<!", "<#", "<@&1>", "&", "&amp;", "&lt;",
-        "\\", "*", "_", "~", "`", "|", "#", "-", "1.", "[x](http://y)", "\x1b[31m", "\x1b]",
-        "\x00", "\r", "\n", " ", "\u200b", "\u202e", "😀", "a", "everyone", "here",
-    ]  # fmt: skip
+        "@everyone",
+        "@here",
+        "@",
+        "<",
+        ">",
+        "<@",
+        "<!",
+        "<#",
+        "<@&1>",
+        "&",
+        "&amp;",
+        "&lt;",
+        "\\",
+        "*",
+        "_",
+        "~",
+        "`",
+        "|",
+        "#",
+        "-",
+        "1.",
+        "[x](http://y)",
+        "\x1b[31m",
+        "\x1b]",
+        "\x00",
+        "\r",
+        "\n",
+        " ",
+        "\u200b",
+        "\u202e",
+        "😀",
+        "a",
+        "everyone",
+        "here",
+    ]
 )
 TEXT = st.one_of(
     st.text(),

@@ -1,0 +1,82 @@
+"""The delivery port: what the outbox needs from every chat platform adapter.
+
+An adapter posts a neutral `Message` to a channel under an idempotency key, reports failures as
+`DeliveryFailure` with a reason code, and can say whether a key was already posted (so that a
+restart after a crash never posts twice where the platform lets us find out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.messages import Message
+
+# Reason codes. The first three pause the channel's subscriptions at once: retrying cannot heal
+# them. Other permanent failures pause after `PAUSE_AFTER` in a row.
+CHANNEL_GONE = "channel_gone"
+MISSING_ACCESS = "missing_access"
+MISSING_PERMISSIONS = "missing_permissions"
+REJECTED_PAYLOAD = "rejected_payload"
+RATE_LIMITED = "rate_limited"
+SERVER_ERROR = "server_error"
+TIMEOUT = "timeout"
+NETWORK = "network"
+UNKNOWN = "unknown"
+PAUSE_AT_ONCE = frozenset({CHANNEL_GONE, MISSING_ACCESS, MISSING_PERMISSIONS})
+PAUSE_AFTER = 3
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Channel:
+    """Where a message goes: a platform, a workspace or guild, and a channel in it."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace}/{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Published rate limits that pacing keeps under (requests per second)."""
+
+    global_per_second: float
+    channel_per_second: float
+
+
+class DeliveryFailure(Exception):
+    """A post that did not happen; `permanent` ones are not retried."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        detail: str = "",
+        global_limit: bool = False,
+    ) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.detail = detail
+        self.global_limit = global_limit  # a 429 for the whole bot, not just this channel
+
+
+class ChatAdapter(Protocol):
+    """One chat platform, as the outbox sees it."""
+
+    platform: str
+    limits: Limits
+
+    async def post(self, channel: Channel, message: Message, key: str) -> str:
+        """Post `message`; returns the platform's message id. Raises `DeliveryFailure`."""
+        ...
+
+    async def find_posted(self, channel: Channel, key: str) -> str | None:
+        """The id of a message already posted under `key`, if the platform can tell."""
+        ...

@@ -1,0 +1,233 @@
+"""The delivery worker: posts what the outbox holds, paced, retried, and never twice.
+
+Each delivery is marked in flight (committed) before it is posted. On start, in-flight
+deliveries are reconciled first: the adapter is asked whether the platform already has the
+message (by the delivery's idempotency key); if so it is marked posted, else it is posted again
+under the same key, which deduplicating platforms answer with the first message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bot.announcer import announce_digest, announce_group
+from bot.delivery import TIMEOUT, UNKNOWN, Channel, ChatAdapter, DeliveryFailure
+from bot.event_codec import message_from_dict
+from bot.events import Event
+from bot.ladders import Ladder
+from bot.messages import Message
+from bot.pacing import Pacer
+from bot.sqlite_outbox import DeliveryRow, SqliteOutbox
+from bot.subscriptions import admit
+
+log = logging.getLogger("evbot.outbox")
+
+BACKOFF_BASE = 2.0  # seconds before the first retry
+BACKOFF_CAP = 900.0
+MAX_ATTEMPTS = 12
+POST_TIMEOUT = 30.0
+DIGEST_LABELS = {"daily": "today", "weekly": "this week", "monthly": "this month"}
+
+
+@dataclass
+class WorkerStats:
+    posted: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    reconciled: int = 0
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds before the next try: exponential, capped, with jitter so retries spread out."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
+    draw: float = (rng or random.Random()).random()
+    return ceiling * (0.5 + 0.5 * draw)
+
+
+class DeliveryWorker:
+    """A long-running task owned by the app (not a scheduler job: those get cancelled)."""
+
+    def __init__(
+        self,
+        store: SqliteOutbox,
+        adapters: Mapping[str, ChatAdapter],
+        ladders: Mapping[str, Ladder],
+        *,
+        concurrency: int = 8,
+        clock: Callable[[], float] = time.time,
+        post_timeout: float = POST_TIMEOUT,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.ladders = ladders
+        self.concurrency = concurrency
+        self.clock = clock
+        self.post_timeout = post_timeout
+        self.rng = rng or random.Random()
+        self.stats = WorkerStats()
+        self.pacers = {
+            name: Pacer(a.limits.global_per_second, a.limits.channel_per_second)
+            for name, a in self.adapters.items()
+        }
+        self._wake = asyncio.Event()
+        self._channel_locks: dict[Channel, asyncio.Lock] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """New deliveries were queued: look now rather than at the next due time."""
+        self._wake.set()
+
+    async def reconcile(self) -> None:
+        """Settle deliveries a crash left in flight, before anything is posted again."""
+        for row in await self.store.inflight(list(self.adapters)):
+            adapter = self.adapters[row.channel.platform]
+            try:
+                found = await adapter.find_posted(row.channel, row.key)
+            except DeliveryFailure as exc:
+                log.warning("delivery %s: cannot check whether it was posted: %s", row.id, exc)
+                found = None
+            if found is not None:
+                await self.store.mark_posted(row.id, found, self.clock())
+                self.stats.reconciled += 1
+            else:
+                await self.store.release(row.id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; then let posts under way finish (bounded by their
+        timeout) and return."""
+        await self.reconcile()
+        slots = asyncio.Semaphore(self.concurrency)
+        while not stop.is_set():
+            self._wake.clear()
+            free = self.concurrency - len(self._running)
+            rows = (
+                await self.store.claim_due(self.clock(), free, list(self.adapters)) if free else []
+            )
+            for row in rows:
+                await slots.acquire()
+                task = asyncio.create_task(self._deliver_in_slot(row, slots))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            if rows:
+                await asyncio.sleep(0)
+                continue
+            await self._wait(stop)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=self.post_timeout + 1)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        due = await self.store.next_due()
+        delay = 1.0 if due is None else max(0.0, min(1.0, due - self.clock()))
+        if self._running and delay > 0.05:
+            delay = 0.05  # a finishing post may free a slot
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def drain(self, limit_seconds: float = 60.0) -> None:
+        """Deliver everything due now and return (for the demo, the CLI and tests)."""
+        await self.reconcile()
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            rows = await self.store.claim_due(self.clock(), self.concurrency, list(self.adapters))
+            if not rows:
+                return
+            await asyncio.gather(*(self.deliver(row) for row in rows))
+
+    async def _deliver_in_slot(self, row: DeliveryRow, slots: asyncio.Semaphore) -> None:
+        try:
+            await self.deliver(row)
+        except Exception:  # one bad delivery must never stop the worker
+            log.exception("delivery %s failed unexpectedly", row.id)
+        finally:
+            slots.release()
+
+    async def deliver(self, row: DeliveryRow) -> None:
+        """Post one claimed delivery and record the outcome."""
+        lock = self._channel_locks.setdefault(row.channel, asyncio.Lock())
+        async with lock:
+            message = await self.compose(row)
+            if message is None:
+                await self.store.mark_cancelled(row.id, "no longer subscribed")
+                self.stats.cancelled += 1
+                return
+            adapter = self.adapters[row.channel.platform]
+            pacer = self.pacers[row.channel.platform]
+            await pacer.acquire(row.channel)
+            try:
+                message_id = await asyncio.wait_for(
+                    adapter.post(row.channel, message, row.key), self.post_timeout
+                )
+            except DeliveryFailure as exc:
+                await self._failed(row, exc, pacer)
+                return
+            except TimeoutError:
+                await self._failed(row, DeliveryFailure(TIMEOUT, permanent=False), pacer)
+                return
+            except Exception as exc:  # an adapter bug: retry later, and say what happened
+                log.exception("delivery %s: adapter error", row.id)
+                failure = DeliveryFailure(UNKNOWN, permanent=False, detail=type(exc).__name__)
+                await self._failed(row, failure, pacer)
+                return
+            await self.store.mark_posted(row.id, message_id, self.clock())
+            self.stats.posted += 1
+
+    async def _failed(self, row: DeliveryRow, exc: DeliveryFailure, pacer: Pacer) -> None:
+        if exc.retry_after is not None:
+            bucket = pacer.platform if exc.global_limit else pacer.channel(row.channel)
+            bucket.hold(exc.retry_after)
+        if exc.permanent or row.attempts >= MAX_ATTEMPTS:
+            reason = exc.reason if exc.permanent else f"gave_up_{exc.reason}"
+            paused = await self.store.mark_failed(row, reason, exc.detail or str(exc))
+            self.stats.failed += 1
+            log.warning(
+                "delivery %s to %s failed (%s)%s",
+                row.id,
+                row.channel,
+                reason,
+                "; the channel's subscriptions are paused" if paused else "",
+            )
+            return
+        wait = backoff(row.attempts, self.rng)
+        if exc.retry_after is not None:
+            wait = max(exc.retry_after, 0.0) + self.rng.random() * 0.1
+        await self.store.mark_retry(row.id, self.clock() + wait, exc.reason, exc.detail or str(exc))
+        self.stats.retried += 1
+
+    async def compose(self, row: DeliveryRow) -> Message | None:
+        """The message a delivery stands for, as its subscriptions now want it; None when no
+        subscription that covered it is still active (unsubscribed or paused meanwhile)."""
+        if row.kind == "following":
+            return message_from_dict(json.loads(row.payload or "{}"))
+        events = await self.store.events_by_id(row.event_ids)
+        live = {
+            s.id: s
+            for s in await self.store.subscriptions(row.channel)
+            if s.active and s.id in set(row.subscription_ids)
+        }
+        kept: list[Event] = []
+        for event_id, sub_id in zip(row.event_ids, row.subscription_ids, strict=True):
+            sub = live.get(sub_id)
+            event = events.get(event_id)
+            if sub is None or event is None:
+                continue
+            admitted = admit(event, sub, self.ladders)
+            if admitted is not None:
+                kept.append(admitted)
+        if not kept:
+            return None
+        if row.kind == "digest":
+            mode = json.loads(row.payload or "{}").get("mode", "daily")
+            return announce_digest(kept, row.locale, DIGEST_LABELS.get(mode, mode))
+        return announce_group(kept, row.locale)

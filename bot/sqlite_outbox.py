@@ -1,0 +1,469 @@
+"""Subscriptions and the outbox on SQLite: every delivery is a row with a status.
+
+A delivery goes pending -> inflight (committed before the post) -> posted, or back to pending
+with a later attempt time, or failed with a reason, or cancelled when its channel unsubscribed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
+from bot.event_codec import event_from_dict
+from bot.events import Event, Subject
+from bot.records import StoredEvent
+from bot.sqlite_base import SqliteBase
+from bot.subscriptions import PlannedDelivery, Subscription, SubscriptionSpec
+
+STATUSES = ("pending", "inflight", "posted", "failed", "cancelled")
+
+_SUB_COLUMNS = (
+    "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
+    "instant_kinds, ladder, locale, mode, digest_at, timezone, created_by, created_at, status, "
+    "paused_reason, last_error, failures"
+)
+_DELIVERY_COLUMNS = (
+    "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
+    "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """One stored delivery."""
+
+    id: int
+    channel: Channel
+    kind: str
+    event_ids: tuple[int, ...]
+    subscription_ids: tuple[int, ...]
+    locale: str
+    payload: str | None
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    reason: str | None
+    message_id: str | None
+    created_at: float
+    posted_at: float | None
+
+    @property
+    def key(self) -> str:
+        """The idempotency key the platform sees: stable across retries and restarts."""
+        return f"evbot-delivery-{self.id}"
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    spec = SubscriptionSpec(
+        channel=Channel(row[1], row[2], row[3]),
+        subject=Subject(row[5], row[4], row[6]),
+        region=row[7],
+        kinds=tuple(row[8].split(",")) if row[8] else (),
+        instant_kinds=tuple(row[9].split(",")) if row[9] else (),
+        ladder=row[10],
+        locale=row[11],
+        mode=row[12],
+        digest_at=row[13],
+        timezone=row[14],
+        created_by=row[15],
+    )
+    return Subscription(row[0], spec, row[16], row[17], row[18], row[19], row[20])
+
+
+def _delivery(row: Sequence[Any]) -> DeliveryRow:
+    return DeliveryRow(
+        row[0],
+        Channel(row[1], row[2], row[3]),
+        row[4],
+        tuple(json.loads(row[5])),
+        tuple(json.loads(row[6])),
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        row[15],
+        row[16],
+    )
+
+
+class SqliteOutbox(SqliteBase):
+    """Subscriptions, deliveries and digests."""
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def subscribe(self, spec: SubscriptionSpec) -> tuple[Subscription, bool]:
+        """Create a subscription, or update the settings of the same channel, subject and region.
+
+        Returns it and whether it is new. Subscribing again also resumes a paused one.
+        """
+        c = spec.channel
+        async with self.transaction():
+            existing = await self._rows(
+                "SELECT id FROM subscriptions WHERE platform = ? AND workspace = ? AND channel = ? "
+                "AND subject_key = ? AND region = ?",
+                (c.platform, c.workspace, c.channel, spec.subject.key, spec.region),
+            )
+            values = (
+                spec.subject.kind,
+                spec.subject.name,
+                ",".join(spec.kinds),
+                ",".join(spec.instant_kinds),
+                spec.ladder,
+                spec.locale,
+                spec.mode,
+                spec.digest_at,
+                spec.timezone,
+            )
+            if existing:
+                await self._run(
+                    "UPDATE subscriptions SET subject_kind = ?, subject_name = ?, kinds = ?, "
+                    "instant_kinds = ?, ladder = ?, locale = ?, mode = ?, digest_at = ?, "
+                    "timezone = ?, status = 'active', paused_reason = NULL, failures = 0 "
+                    "WHERE id = ?",
+                    (*values, existing[0][0]),
+                )
+                sub_id, created = int(existing[0][0]), False
+            else:
+                cursor = await self._run(
+                    "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
+                    "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
+                    "digest_at, timezone, region, created_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        c.platform,
+                        c.workspace,
+                        c.channel,
+                        spec.subject.key,
+                        *values,
+                        spec.region,
+                        spec.created_by,
+                    ),
+                )
+                assert cursor.lastrowid is not None
+                sub_id, created = cursor.lastrowid, True
+        found = await self.subscription(sub_id)
+        assert found is not None
+        return found, created
+
+    async def subscription(self, sub_id: int) -> Subscription | None:
+        rows = await self._rows(f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,))
+        return _subscription(rows[0]) if rows else None
+
+    async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
+        """Every subscription, or a channel's."""
+        if channel is None:
+            rows = await self._rows(f"SELECT {_SUB_COLUMNS} FROM subscriptions ORDER BY id")
+        else:
+            rows = await self._rows(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE platform = ? AND workspace = ? "
+                "AND channel = ? ORDER BY id",
+                (channel.platform, channel.workspace, channel.channel),
+            )
+        return [_subscription(r) for r in rows]
+
+    async def subscriptions_for(
+        self, subject_keys: Sequence[str], region: str
+    ) -> list[Subscription]:
+        """Active subscriptions to any of these subjects in a region."""
+        if not subject_keys:
+            return []
+        marks = ", ".join("?" for _ in subject_keys)
+        rows = await self._rows(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE status = 'active' "
+            f"AND region = ? AND subject_key IN ({marks})",
+            (region, *subject_keys),
+        )
+        return [_subscription(r) for r in rows]
+
+    async def unsubscribe(self, channel: Channel, subject_key: str | None) -> int:
+        """Remove a channel's subscription to a subject (None: all of them); queued deliveries
+        that no remaining subscription covers are cancelled at once. Returns how many went."""
+        params: tuple[Any, ...] = (channel.platform, channel.workspace, channel.channel)
+        where = "platform = ? AND workspace = ? AND channel = ?"
+        if subject_key is not None:
+            where += " AND subject_key = ?"
+            params = (*params, subject_key)
+        async with self.transaction():
+            cursor = await self._run(f"DELETE FROM subscriptions WHERE {where}", params)
+            removed = cursor.rowcount
+            await self._cancel_orphans(channel)
+        return removed
+
+    async def _cancel_orphans(self, channel: Channel) -> None:
+        live = {
+            r[0]
+            for r in await self._rows(
+                "SELECT id FROM subscriptions WHERE platform = ? AND workspace = ? AND channel = ? "
+                "AND status = 'active'",
+                (channel.platform, channel.workspace, channel.channel),
+            )
+        }
+        pending = await self._rows(
+            "SELECT id, subscription_ids FROM deliveries WHERE platform = ? AND workspace = ? "
+            "AND channel = ? AND status = 'pending' AND kind != 'following'",
+            (channel.platform, channel.workspace, channel.channel),
+        )
+        orphans = [(r[0],) for r in pending if not set(json.loads(r[1])) & live]
+        await self._many(
+            "UPDATE deliveries SET status = 'cancelled', reason = 'unsubscribed' WHERE id = ?",
+            orphans,
+        )
+
+    async def resume(self, channel: Channel, subject_key: str | None = None) -> int:
+        """Resume a channel's paused subscriptions (one subject, or all)."""
+        params: tuple[Any, ...] = (channel.platform, channel.workspace, channel.channel)
+        where = "platform = ? AND workspace = ? AND channel = ? AND status = 'paused'"
+        if subject_key is not None:
+            where += " AND subject_key = ?"
+            params = (*params, subject_key)
+        async with self.transaction():
+            cursor = await self._run(
+                "UPDATE subscriptions SET status = 'active', paused_reason = NULL, failures = 0 "
+                f"WHERE {where}",
+                params,
+            )
+        return cursor.rowcount
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    async def enqueue(self, planned: Sequence[PlannedDelivery], now: float) -> list[int]:
+        """Queue deliveries made outside a detection (a "now following" notice, a digest)."""
+        async with self.transaction():
+            return await self._insert_deliveries(planned, now)
+
+    async def _insert_deliveries(self, planned: Sequence[PlannedDelivery], now: float) -> list[int]:
+        ids = []
+        for d in planned:
+            cursor = await self._run(
+                "INSERT INTO deliveries (platform, workspace, channel, kind, event_ids, "
+                "subscription_ids, locale, payload, next_attempt_at, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    d.channel.platform,
+                    d.channel.workspace,
+                    d.channel.channel,
+                    d.kind,
+                    json.dumps(list(d.event_ids)),
+                    json.dumps(list(d.subscription_ids)),
+                    d.locale,
+                    d.payload,
+                    now,
+                    now,
+                ),
+            )
+            assert cursor.lastrowid is not None
+            ids.append(cursor.lastrowid)
+        return ids
+
+    async def claim_due(
+        self, now: float, limit: int, platforms: Sequence[str] | None = None
+    ) -> list[DeliveryRow]:
+        """Mark up to `limit` due deliveries in flight (committed) and return them."""
+        where = "status = 'pending' AND next_attempt_at <= ?"
+        params: tuple[Any, ...] = (now,)
+        if platforms is not None:
+            where += f" AND platform IN ({', '.join('?' for _ in platforms)})"
+            params = (*params, *platforms)
+        async with self.transaction():
+            rows = await self._rows(
+                f"UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
+                f"WHERE id IN (SELECT id FROM deliveries WHERE {where} "
+                f"ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_DELIVERY_COLUMNS}",
+                (*params, limit),
+            )
+        return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+
+    async def inflight(self, platforms: Sequence[str] | None = None) -> list[DeliveryRow]:
+        """Deliveries a crash may have left between "about to post" and "posted"."""
+        rows = await self._rows(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status = 'inflight' ORDER BY id"
+        )
+        found = [_delivery(r) for r in rows]
+        return [d for d in found if platforms is None or d.channel.platform in platforms]
+
+    async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
+        async with self.transaction():
+            row = await self._rows(
+                "UPDATE deliveries SET status = 'posted', message_id = ?, posted_at = ?, "
+                "last_error = NULL WHERE id = ? RETURNING platform, workspace, channel",
+                (message_id, now, delivery_id),
+            )
+            if row:
+                await self._run(
+                    "UPDATE subscriptions SET failures = 0, last_error = NULL "
+                    "WHERE platform = ? AND workspace = ? AND channel = ? AND failures > 0",
+                    tuple(row[0]),
+                )
+
+    async def mark_retry(
+        self, delivery_id: int, next_attempt_at: float, reason: str, error: str
+    ) -> None:
+        """Back to pending, for another attempt not before `next_attempt_at`."""
+        async with self.transaction():
+            await self._run(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, reason = ?, "
+                "last_error = ? WHERE id = ? AND status = 'inflight'",
+                (next_attempt_at, reason, error, delivery_id),
+            )
+
+    async def release(self, delivery_id: int) -> None:
+        """An in-flight delivery found not posted: pending again, due now."""
+        async with self.transaction():
+            await self._run(
+                "UPDATE deliveries SET status = 'pending' WHERE id = ? AND status = 'inflight'",
+                (delivery_id,),
+            )
+
+    async def mark_failed(self, delivery: DeliveryRow, reason: str, error: str) -> bool:
+        """A permanent failure; pauses the channel's subscriptions when retrying cannot help
+        (or after several in a row). Returns whether they were paused."""
+        c = delivery.channel
+        channel_where = "platform = ? AND workspace = ? AND channel = ?"
+        key = (c.platform, c.workspace, c.channel)
+        async with self.transaction():
+            await self._run(
+                "UPDATE deliveries SET status = 'failed', reason = ?, last_error = ? WHERE id = ?",
+                (reason, error, delivery.id),
+            )
+            await self._run(
+                "UPDATE subscriptions SET failures = failures + 1, last_error = ? "
+                f"WHERE {channel_where}",
+                (f"{reason}: {error}", *key),
+            )
+            pause = reason in PAUSE_AT_ONCE
+            if not pause:
+                worst = await self._rows(
+                    f"SELECT MAX(failures) FROM subscriptions WHERE {channel_where}", key
+                )
+                pause = bool(worst and worst[0][0] is not None and worst[0][0] >= PAUSE_AFTER)
+            if pause:
+                await self._run(
+                    "UPDATE subscriptions SET status = 'paused', paused_reason = ? "
+                    f"WHERE {channel_where} AND status = 'active'",
+                    (reason, *key),
+                )
+                # retrying the channel's queue cannot work either; it is kept for a resume
+                await self._run(
+                    "UPDATE deliveries SET status = 'failed', reason = ?, "
+                    "last_error = 'channel paused' "
+                    f"WHERE {channel_where} AND status = 'pending'",
+                    (reason, *key),
+                )
+        return pause
+
+    async def mark_cancelled(self, delivery_id: int, reason: str) -> None:
+        async with self.transaction():
+            await self._run(
+                "UPDATE deliveries SET status = 'cancelled', reason = ? WHERE id = ?",
+                (reason, delivery_id),
+            )
+
+    async def deliveries(self, status: str | None = None, limit: int = 100) -> list[DeliveryRow]:
+        """Deliveries, newest first, optionally of one status."""
+        if status is None:
+            rows = await self._rows(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = await self._rows(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (status, limit),
+            )
+        return [_delivery(r) for r in rows]
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries are in each status."""
+        rows = await self._rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        return {s: 0 for s in STATUSES} | {r[0]: int(r[1]) for r in rows}
+
+    async def next_due(self) -> float | None:
+        """When the earliest pending delivery is due (None: nothing pending)."""
+        rows = await self._rows(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
+        """Stored events by id."""
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = await self._rows(
+            f"SELECT id, payload FROM events WHERE id IN ({marks})", tuple(ids), table="events"
+        )
+        return {r[0]: event_from_dict(json.loads(r[1])) for r in rows}
+
+    # -- digests ----------------------------------------------------------------------------
+
+    async def take_digest(self, sub_id: int, now: float) -> int | None:
+        """Turn a subscription's collected events into one digest delivery; None if empty."""
+        async with self.transaction():
+            subs = await self._rows(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ? AND status = 'active'",
+                (sub_id,),
+            )
+            if not subs:
+                return None
+            sub = _subscription(subs[0])
+            items = await self._rows(
+                "SELECT event_id FROM digest_items WHERE subscription_id = ? ORDER BY event_id",
+                (sub_id,),
+            )
+            if not items:
+                return None
+            await self._run("DELETE FROM digest_items WHERE subscription_id = ?", (sub_id,))
+            event_ids = tuple(int(r[0]) for r in items)
+            ids = await self._insert_deliveries(
+                [
+                    PlannedDelivery(
+                        sub.channel,
+                        "digest",
+                        event_ids,
+                        tuple(sub_id for _ in event_ids),
+                        sub.spec.locale,
+                        json.dumps({"mode": sub.spec.mode}),
+                    )
+                ],
+                now,
+            )
+        return ids[0]
+
+    async def digest_size(self, sub_id: int) -> int:
+        rows = await self._rows(
+            "SELECT COUNT(*) FROM digest_items WHERE subscription_id = ?", (sub_id,)
+        )
+        return int(rows[0][0])
+
+    async def _fan_out(
+        self,
+        stored: Sequence[StoredEvent],
+        keys: Sequence[Sequence[str]],
+        plan_for: Any,
+        now: float,
+    ) -> None:
+        """Inside the detection's transaction: one delivery per channel, digest items."""
+        if not stored:
+            return
+        regions = {s.event.region for s in stored}
+        all_keys = sorted({k for ks in keys for k in ks})
+        subs: list[Subscription] = []
+        for region in sorted(regions):
+            subs.extend(await self.subscriptions_for(all_keys, region))
+        if not subs:
+            return
+        plan = plan_for(list(zip(stored, keys, strict=True)), subs)
+        await self._insert_deliveries(plan.deliveries, now)
+        await self._many(
+            "INSERT INTO digest_items (subscription_id, event_id) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            plan.digest_items,
+        )

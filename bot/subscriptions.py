@@ -1,0 +1,187 @@
+"""Subscriptions and fan-out: which channel hears which event, once, with whose settings.
+
+A subscription to a subject also covers what lies inside it: the Alliance covers its makes and
+their models, `all` covers everything. Where a channel's subscriptions overlap, each event goes
+to the channel once, under the most specific subscription (model, then make, then group, then
+all), whose kinds, ladder and locale apply. All events of one detection for one channel become
+one delivery: one grouped message.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.delivery import Channel
+from bot.events import Event, MilestoneEvent, Subject
+from bot.ladders import Ladder, LadderError, parse_ladder
+from bot.records import StoredEvent
+
+KINDS = ("milestone", "share", "growth", "record")
+MODES = ("instant", "daily", "weekly", "monthly")
+INSTANT_BY_DEFAULT = ("milestone", "share")  # growth and records go to a digest unless asked
+DEFAULT_DIGEST_AT = "09:00"
+SPECIFICITY = {"model": 3, "make": 2, "group": 1, "region": 0, "all": 0}
+
+
+class SubscriptionError(ValueError):
+    """A subscription setting that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """What a channel asks for when it subscribes."""
+
+    channel: Channel
+    subject: Subject
+    region: str = "World"
+    kinds: tuple[str, ...] = KINDS
+    instant_kinds: tuple[str, ...] = INSTANT_BY_DEFAULT
+    ladder: str = "default"
+    locale: str = "en"
+    mode: str = "instant"
+    digest_at: str = DEFAULT_DIGEST_AT  # HH:MM in `timezone`
+    timezone: str = "UTC"
+    created_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A stored subscription."""
+
+    id: int
+    spec: SubscriptionSpec
+    created_at: str
+    status: str = "active"  # active or paused
+    paused_reason: str | None = None
+    last_error: str | None = None
+    failures: int = 0
+
+    @property
+    def channel(self) -> Channel:
+        return self.spec.channel
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """One message to one channel: the events it groups, and the subscription of each."""
+
+    channel: Channel
+    kind: str  # instant, digest or following
+    event_ids: tuple[int, ...]
+    subscription_ids: tuple[int, ...]
+    locale: str
+    payload: str | None = None  # a pre-rendered message (JSON) for following/digest notices
+
+
+@dataclass
+class FanoutPlan:
+    deliveries: list[PlannedDelivery] = field(default_factory=list)
+    digest_items: list[tuple[int, int]] = field(default_factory=list)  # (subscription, event)
+
+
+def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int, ...]]) -> None:
+    """Refuse settings that cannot work, naming the setting and what it accepts."""
+    for kind in spec.kinds:
+        if kind not in KINDS:
+            raise SubscriptionError(f"kinds: {kind!r} is not one of {', '.join(KINDS)}")
+    if not spec.kinds:
+        raise SubscriptionError(f"kinds: choose at least one of {', '.join(KINDS)}")
+    if spec.ladder not in ladders:
+        known = ", ".join(sorted(ladders))
+        raise SubscriptionError(f"ladder: no ladder named {spec.ladder!r} (known: {known})")
+    if spec.mode not in MODES:
+        raise SubscriptionError(f"mode: {spec.mode!r} is not one of {', '.join(MODES)}")
+    hour, _, minute = spec.digest_at.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise SubscriptionError(f"time: {spec.digest_at!r} is not a time of day HH:MM")
+    try:
+        ZoneInfo(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SubscriptionError(
+            f"timezone: {spec.timezone!r} is not a time zone (e.g. Europe/Paris)"
+        ) from exc
+
+
+def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, Ladder]:
+    """Parsed ladders by name."""
+    out = {}
+    for name, spec in ladders.items():
+        try:
+            out[name] = parse_ladder(name, spec if isinstance(spec, str) else list(spec))
+        except LadderError as exc:  # config validation refuses these; be safe anyway
+            raise SubscriptionError(str(exc)) from exc
+    return out
+
+
+def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Event | None:
+    """The event as this subscription should hear it, or None when it filters it out."""
+    if event.kind not in sub.spec.kinds:
+        return None
+    if isinstance(event, MilestoneEvent):
+        ladder = ladders.get(sub.spec.ladder)
+        if ladder is None:
+            return None
+        kept = tuple(t for t in event.thresholds if t in ladder)
+        if not kept:
+            return None
+        return replace(event, thresholds=kept) if kept != event.thresholds else event
+    return event
+
+
+def most_specific(candidates: Sequence[Subscription]) -> Subscription:
+    """The subscription whose settings apply where several cover one event."""
+    return max(candidates, key=lambda s: (SPECIFICITY.get(s.spec.subject.kind, 0), -s.id))
+
+
+def plan_fanout(
+    events: Sequence[tuple[StoredEvent, Sequence[str]]],
+    subscriptions: Sequence[Subscription],
+    ladders: Mapping[str, Ladder],
+) -> FanoutPlan:
+    """Deliveries for one detection's events: one per channel, grouping its instant events.
+
+    `events` pairs each stored event with the subject keys that cover it (its own, its make's,
+    its groups', "all"); `subscriptions` are the active ones that may match.
+    """
+    by_channel: dict[Channel, list[Subscription]] = defaultdict(list)
+    for sub in subscriptions:
+        if sub.active:
+            by_channel[sub.channel].append(sub)
+    plan = FanoutPlan()
+    for channel in sorted(by_channel):
+        subs = by_channel[channel]
+        instant: list[tuple[int, int]] = []
+        for stored, keys in events:
+            covering = [
+                s
+                for s in subs
+                if s.spec.subject.key in keys and s.spec.region == stored.event.region
+            ]
+            if not covering:
+                continue
+            sub = most_specific(covering)
+            if admit(stored.event, sub, ladders) is None:
+                continue
+            if sub.spec.mode == "instant" and stored.event.kind in sub.spec.instant_kinds:
+                instant.append((stored.id, sub.id))
+            else:
+                plan.digest_items.append((sub.id, stored.id))
+        if instant:
+            locale = next(s.spec.locale for s in subs if s.id == instant[0][1])
+            plan.deliveries.append(
+                PlannedDelivery(
+                    channel,
+                    "instant",
+                    tuple(e for e, _ in instant),
+                    tuple(s for _, s in instant),
+                    locale,
+                )
+            )
+    return plan

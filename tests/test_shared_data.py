@@ -1,0 +1,414 @@
+"""The four real files in ../shared/data, imported through configured sources and `--format iea`.
+
+The TOML below is also the documentation of how to map them. The expected figures are the facts
+in ../shared/data/README.md, and where the README gives none, sums computed here from the raw CSV
+with the csv module (an oracle independent of the importer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import Config, SourceConfig, load_config
+from bot.events import Subject
+from bot.ingest import parse_iea, parse_mapped
+from bot.periods import Month
+from bot.queries import SeriesReader, load_catalog, period_total, region_tree, total
+from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL, Catalog
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+US = DATA / "us_ev_monthly_sales_by_model_2006_2019.csv"
+WA_COUNTY = DATA / "wa_ev_population_history_by_county_2017_2021.csv"
+WA_VEHICLES = DATA / "wa_ev_population_sample_16662.csv"
+IEA = DATA / "iea_global_ev_data_2024.csv"
+
+pytestmark = pytest.mark.skipif(
+    not all(p.is_file() for p in (US, WA_COUNTY, WA_VEHICLES, IEA)),
+    reason=f"the shared data files are not in {DATA}",
+)
+
+# `{data}` is the folder of the files; in a real config a path relative to the config file works.
+CONFIG = """
+# WA is inside the USA: a USA figure with no figures of its own is the sum of its states
+[regions.parents]
+WA = "USA"
+
+# US monthly sales by model (hybridcars.com / insideEVs): one row per model and month.
+# Only plug-ins: the hybrid, diesel and CNG rows (and with them the file's 4 exact duplicate
+# rows, all hybrids) are left out by the include filter.
+[sources.us-monthly]
+file = "{data}/us_ev_monthly_sales_by_model_2006_2019.csv"
+metric = "sales"
+priority = 50
+constants = {{ region = "USA" }}
+include = {{ category = ["bev", "phev", "fcev"] }}
+granularity = "month"
+[sources.us-monthly.columns]
+period = "date"
+make = "brand"
+model = "model"
+units = "sales"
+powertrain = "category"
+
+# WA registrations by county, monthly snapshots: the EV total of every WA county summed per month
+# is the state's registered stock, a running total. Out-of-state and NULL rows are left out.
+[sources.wa-county]
+file = "{data}/wa_ev_population_history_by_county_2017_2021.csv"
+metric = "stock"
+figures = "running"
+aggregate = true
+columns = {{ period = "Date", region = "State", units = "Electric Vehicle (EV) Total" }}
+include = {{ State = ["WA"] }}
+period_format = "%B %d %Y"
+granularity = "month"
+thousands = ","
+
+# WA per-vehicle registrations (a 16,662-vehicle sample of a snapshot taken about 2026-01): each
+# row is one vehicle, counted by make, model and powertrain. It goes in a region of its own: it is a
+# sample, so it must not be added to (nor chosen over) the county history's WA stock.
+[sources.wa-vehicles]
+file = "{data}/wa_ev_population_sample_16662.csv"
+metric = "stock"
+figures = "running"
+aggregate = true
+columns = {{ make = "Make", model = "Model", powertrain = "Electric Vehicle Type" }}
+constants = {{ period = "2026-01", region = "WA sample", units = "1" }}
+
+# IEA Global EV Outlook 2024: historical car sales by country and year; the same as
+# `evbot import FILE --format iea`
+[sources.iea]
+file = "{data}/iea_global_ev_data_2024.csv"
+format = "iea"
+priority = 100
+"""
+
+
+@dataclass
+class Loaded:
+    config: Config
+    config_path: Path
+    db: Path
+    outputs: dict[str, str]
+
+
+def _cli(*args: str) -> str:
+    out = io.StringIO()
+    assert main(list(args), out=out) == 0
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """US sales, WA county stock and the IEA in one database; built once for the module."""
+    folder = tmp_path_factory.mktemp("shared")
+    config_path = folder / "evbot.toml"
+    config_path.write_text(CONFIG.format(data=DATA), encoding="utf-8")
+    db = folder / "shared.sqlite3"
+    common = ("--config", str(config_path), "--db", str(db))
+    outputs = {
+        "us": _cli("import", "--source", "us-monthly", *common),
+        "wa": _cli("import", "--source", "wa-county", *common),
+        "iea": _cli("import", str(IEA), "--format", "iea", *common),
+    }
+    return Loaded(load_config(config_path), config_path, db, outputs)
+
+
+@pytest.fixture(scope="module")
+def vehicles(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """The WA per-vehicle sample, alone in its own database."""
+    db = tmp_path_factory.mktemp("vehicles") / "vehicles.sqlite3"
+    out = _cli(
+        "import", "--source", "wa-vehicles", "--config", str(loaded.config_path), "--db", str(db)
+    )
+    return Loaded(loaded.config, loaded.config_path, db, {"vehicles": out})
+
+
+class Queries:
+    """Opens the database for one test and answers totals."""
+
+    def __init__(self, store: SqliteStore, config: Config, catalog: Catalog) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.reader = SeriesReader(store, region_tree(config), list(config.groups))
+
+    def subject(self, name: str) -> Subject:
+        return self.catalog.resolve(name).subject
+
+    async def total(
+        self, name: str, region: str, as_of: str | None = None, metric: str = "sales"
+    ) -> int:
+        subject = ALL if name == "all" else self.subject(name)
+        month = Month.parse(as_of) if as_of else None
+        answer = await total(self.reader, self.catalog, subject, region, month, metric)
+        return answer.total
+
+    async def year(self, name: str, region: str, year: int, metric: str = "sales") -> int:
+        subject = ALL if name == "all" else self.subject(name)
+        answer = await period_total(
+            self.reader, subject, region, Month(year, 1), Month(year, 12), metric
+        )
+        return answer.units
+
+    async def monthly(self, name: str, region: str, metric: str = "sales") -> dict[Month, int]:
+        subject = ALL if name == "all" else self.subject(name)
+        return await self.reader.monthly(subject, region, metric)
+
+
+async def _open(db: Path, config: Config) -> tuple[SqliteStore, Queries]:
+    store = SqliteStore(db)
+    await store.open()
+    return store, Queries(store, config, await load_catalog(store, config))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# -- US monthly sales by model -----------------------------------------------------------------
+
+
+def test_us_import_report(loaded: Loaded) -> None:
+    rows = _read_csv(US)
+    plugins = [r for r in rows if r["category"] in ("bev", "phev", "fcev")]
+    assert (len(rows), len(plugins)) == (8241, 2568)
+    assert loaded.outputs["us"] == (
+        f"imported {US} as source 'us-monthly': 8,241 rows read, 2,568 figures: 2,568 new, "
+        "0 revised, 0 unchanged; 5,673 rows left out by filters "
+        "(first import of this source: recorded as history)\n"
+    )
+
+
+def test_us_exact_duplicates_are_hybrids_left_out_by_the_filter(loaded: Loaded) -> None:
+    source = loaded.config.sources["us-monthly"]
+    parsed = parse_mapped(US, source)
+    assert (parsed.duplicates, parsed.notices, parsed.problems) == (0, [], [])
+    # without the filter (and the powertrain), the file's own quirks show: its 4 exact duplicate
+    # rows are counted once, and hybrids listed twice with different figures are refused
+    unfiltered = SourceConfig(
+        name="us-all",
+        columns={k: v for k, v in source.columns.items() if k != "powertrain"},
+        constants=source.constants,
+        granularity="month",
+    )
+    parsed = parse_mapped(US, unfiltered)
+    for line, first in ((131, 130), (145, 144), (177, 176), (192, 191)):
+        assert f"{US}:{line}: duplicate of line {first}, counted once" in parsed.notices
+    assert parsed.problems[0].startswith(f"{US}:390: conflicting duplicate of line 333: ")
+
+
+async def test_us_leaf_yearly_totals(loaded: Loaded) -> None:
+    store, q = await _open(loaded.db, loaded.config)
+    try:
+        years = {y: await q.year("Nissan Leaf", "USA", y) for y in range(2011, 2017)}
+    finally:
+        await store.close()
+    assert years == {
+        2011: 9_674,
+        2012: 9_819,
+        2013: 22_610,
+        2014: 30_200,
+        2015: 17_269,
+        2016: 14_006,
+    }
+
+
+async def test_us_leaf_cumulative_milestones(loaded: Loaded) -> None:
+    store, q = await _open(loaded.db, loaded.config)
+    try:
+        leaf = {
+            m: await q.total("nissan leaf", "USA", m)
+            for m in ("2013-06", "2014-04", "2014-05", "2015-02", "2015-03")
+        }
+        assert await q.total("leaf", "USA", "2013-06") == 29_351  # a bare model name resolves
+    finally:
+        await store.close()
+    assert leaf["2013-06"] == 29_351  # the figure Nissan quoted in July 2013
+    assert leaf["2014-04"] < 50_000 <= leaf["2014-05"] == 52_511
+    assert leaf["2015-02"] < 75_000 <= leaf["2015-03"] == 76_407
+
+
+async def test_us_sales_are_the_file_and_never_include_stock(loaded: Loaded) -> None:
+    expected: Counter[int] = Counter()
+    for r in _read_csv(US):
+        if r["category"] in ("bev", "phev", "fcev"):
+            expected[int(r["year"])] += int(r["sales"])
+    store, q = await _open(loaded.db, loaded.config)
+    try:
+        got = {y: await q.year("all", "USA", y) for y in expected}
+        usa_sales = await q.total("all", "USA", "2019-12")
+        usa_stock = await q.total("all", "USA", metric="stock")
+        wa_sales = await q.total("all", "WA")
+    finally:
+        await store.close()
+    # the US file (priority 50) is chosen over the IEA's USA rows for the years it covers
+    assert got == dict(expected)
+    assert usa_sales == sum(expected.values())
+    assert usa_stock == 82_851  # WA's stock rolls up into the USA, as stock
+    assert wa_sales == 0  # and never shows up as sales
+
+
+# -- WA registrations by county ----------------------------------------------------------------
+
+
+def _wa_monthly_stock() -> dict[str, int]:
+    from datetime import datetime
+
+    sums: Counter[str] = Counter()
+    for r in _read_csv(WA_COUNTY):
+        if r["State"] == "WA":
+            month = datetime.strptime(r["Date"], "%B %d %Y").strftime("%Y-%m")
+            sums[month] += int(r["Electric Vehicle (EV) Total"].replace(",", ""))
+    return dict(sums)
+
+
+def test_wa_import_report(loaded: Loaded) -> None:
+    rows = _read_csv(WA_COUNTY)
+    left_out = sum(1 for r in rows if r["State"] != "WA")
+    assert loaded.outputs["wa"] == (
+        f"imported {WA_COUNTY} as source 'wa-county': 11,818 rows read, 58 figures: 58 new, "
+        f"0 revised, 0 unchanged; {left_out:,} rows left out by filters "
+        "(first import of this source: recorded as history)\n"
+    )
+
+
+async def test_wa_stock_is_the_running_total_of_its_counties(loaded: Loaded) -> None:
+    expected = _wa_monthly_stock()
+    assert len(expected) == 58
+    assert (expected["2017-01"], expected["2019-07"], expected["2021-10"]) == (
+        22_576,
+        50_632,
+        82_851,
+    )
+    store, q = await _open(loaded.db, loaded.config)
+    try:
+        stock = {m: await q.total("all", "WA", m, "stock") for m in sorted(expected)}
+        assert await q.total("all", "WA", "2019-06", "stock") < 50_000
+        assert await q.total("all", "WA", metric="stock") == 82_851
+    finally:
+        await store.close()
+    assert stock == expected
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: World misses a region whose parent has no figures of its own (WA -> USA has no "
+    "stock), so `evbot total all --metric stock` says 0 (bot/series.py RegionTree.children)",
+)
+async def test_world_stock_includes_wa_through_the_usa(loaded: Loaded) -> None:
+    store, q = await _open(loaded.db, loaded.config)
+    try:
+        assert await q.total("all", "World", metric="stock") == 82_851
+    finally:
+        await store.close()
+
+
+# -- IEA: countries beside World, Europe and EU27 ----------------------------------------------
+
+
+def _iea_sales() -> dict[tuple[str, int], int]:
+    sums: Counter[tuple[str, int]] = Counter()
+    for r in _read_csv(IEA):
+        if (r["category"], r["parameter"], r["mode"], r["unit"]) == (
+            "Historical",
+            "EV sales",
+            "Cars",
+            "Vehicles",
+        ) and r["powertrain"] in ("BEV", "PHEV", "FCEV"):
+            sums[(r["region"], int(r["year"]))] += round(float(r["value"]))
+    return dict(sums)
+
+
+def test_iea_car_sales_by_powertrain() -> None:
+    parsed = parse_iea(IEA, "iea")
+    assert parsed.problems == [] and parsed.duplicates == 0
+    figures = {(r.region, r.period, r.powertrain): r.units for r in parsed.records["iea"]}
+    assert figures[("World", "2014", "BEV")] == 200_000
+    assert figures[("Norway", "2014", "BEV")] == 20_000
+    assert all(r.make == r.model == "" for r in parsed.records["iea"])
+
+
+async def test_iea_world_is_the_world_row_never_the_sum_of_parts(loaded: Loaded) -> None:
+    sums = _iea_sales()
+    world = {y: v for (region, y), v in sums.items() if region == "World"}
+    parts: defaultdict[int, int] = defaultdict(int)
+    for (region, y), v in sums.items():
+        if region not in ("World", "Europe", "EU27"):
+            parts[y] += v
+    assert sum(v for y, v in world.items() if y <= 2014) == 707_687
+    assert sum(v for y, v in parts.items() if y <= 2014) != 707_687  # so the test can tell
+    store, q = await _open(loaded.db, loaded.config)
+    try:
+        assert await q.total("all", "World", "2014-12") == 707_687
+        assert {y: await q.year("all", "World", y) for y in world} == world
+        europe = {y: await q.year("all", "Europe", y) for y in range(2010, 2024)}
+        norway = await q.year("Norway", "Norway", 2014)  # a region's name means all EVs there
+    finally:
+        await store.close()
+    assert europe == {y: sums.get(("Europe", y), 0) for y in range(2010, 2024)}
+    assert norway == 20_000 + 1_700 + 4  # BEV, PHEV and FCEV cars
+
+
+def test_iea_import_report(loaded: Loaded) -> None:
+    figures = len(parse_iea(IEA, "iea").records["iea"])
+    assert loaded.outputs["iea"].startswith(
+        f"imported {IEA} as source 'iea': 12,654 rows read, {figures:,} figures: {figures:,} new"
+    )
+
+
+# -- WA per-vehicle sample ---------------------------------------------------------------------
+
+
+async def test_wa_vehicles_counted_by_make_and_model(vehicles: Loaded) -> None:
+    rows = _read_csv(WA_VEHICLES)
+    kinds = Counter(r["Electric Vehicle Type"] for r in rows)
+    assert len(rows) == 16_662
+    assert kinds == {
+        "Battery Electric Vehicle (BEV)": 10_725,
+        "Plug-in Hybrid Electric Vehicle (PHEV)": 5_937,
+    }
+    combos = {(r["Make"], r["Model"], r["Electric Vehicle Type"]) for r in rows}
+    assert vehicles.outputs["vehicles"].startswith(
+        f"imported {WA_VEHICLES} as source 'wa-vehicles': 16,662 rows read, "
+        f"{len(combos):,} figures: {len(combos):,} new"
+    )
+    parsed = parse_mapped(WA_VEHICLES, vehicles.config.sources["wa-vehicles"])
+    by_powertrain: Counter[str] = Counter()
+    for r in parsed.records["wa-vehicles"]:
+        by_powertrain[r.powertrain] += r.units
+    assert by_powertrain == {"BEV": 10_725, "PHEV": 5_937}
+
+    store, q = await _open(vehicles.db, vehicles.config)
+    try:
+        leaf = await q.total("Nissan Leaf", "WA sample", metric="stock")
+        everything = await q.total("all", "WA sample", metric="stock")
+        world = await q.total("all", "World", metric="stock")
+        sales = await q.total("all", "WA sample")
+        tesla = await total(q.reader, q.catalog, q.subject("tesla"), "WA sample", None, "stock")
+    finally:
+        await store.close()
+    assert (leaf, everything, world, sales) == (359, 16_662, 16_662, 0)
+    assert tesla.total == sum(1 for r in rows if r["Make"] == "TESLA")
+    assert abs(sum(s.share for s in tesla.breakdown) - 1) < 1e-9
+
+
+def test_reimporting_an_unchanged_file_changes_nothing(loaded: Loaded) -> None:
+    common = ("--config", str(loaded.config_path), "--db", str(loaded.db))
+    head = asyncio.run(_journal_head(loaded.db))
+    out = _cli("import", "--source", "wa-county", *common)
+    assert "0 new, 0 revised, 58 unchanged" in out
+    assert asyncio.run(_journal_head(loaded.db)) == head
+
+
+async def _journal_head(db: Path) -> int:
+    async with SqliteStore(db) as store:
+        return await store.journal_head()
