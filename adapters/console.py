@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TextIO
 
 from rich.console import Console
@@ -9,8 +10,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from adapters.render_text import clean_text
+from bot.delivery import Channel, Limits
 from bot.messages import Message
 
+CONSOLE_CHANNEL = Channel("console", "local", "terminal")
 _STYLE = {
     "milestone": "green",
     "share": "cyan",
@@ -25,9 +28,12 @@ class ConsoleAdapter:
     """Prints messages as rich panels; text is passed as `Text`, so data is never markup."""
 
     platform = "console"
+    limits = Limits(global_per_second=1000.0, channel_per_second=1000.0)
 
     def __init__(self, out: TextIO | None = None, width: int | None = None) -> None:
         self.console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+        self._ids = itertools.count(1)
+        self.posted: dict[str, str] = {}  # key -> id, for this process's lifetime
 
     def render(self, message: Message) -> Panel:
         """The panel for a message: title, body, fields as `name: value` lines, footer."""
@@ -49,10 +55,18 @@ class ConsoleAdapter:
             subtitle_align="right",
         )
 
-    async def post(self, message: Message) -> str:
-        """Print one message; returns a local message id."""
+    async def post(self, channel: Channel, message: Message, key: str) -> str:
+        """Print one message; a key printed before in this process is not printed again."""
+        if key in self.posted:
+            return self.posted[key]
         self.console.print(self.render(message))
-        return f"console-{id(message)}"
+        message_id = f"console-{next(self._ids)}"
+        self.posted[key] = message_id
+        return message_id
+
+    async def find_posted(self, channel: Channel, key: str) -> str | None:
+        """A terminal keeps no history to look in: only this process's own posts are known."""
+        return self.posted.get(key)
 
     def say(self, text: str) -> None:
         """A plain status line (not an announcement)."""

@@ -7,11 +7,13 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Config, ConfigError, load_config, redacted
+from bot.delivery import Channel
 from bot.formatting import format_month, format_percent, format_units
 from bot.importer import ImportReport, import_demo, import_file
 from bot.ingest import ImportFailed
@@ -21,6 +23,13 @@ from bot.series import WORLD
 from bot.sqlite_store import SqliteStore
 from bot.store import StoreError
 from bot.subjects import UnknownSubject
+from bot.subscriptions import (
+    INSTANT_BY_DEFAULT,
+    KINDS,
+    MODES,
+    SubscriptionError,
+    SubscriptionSpec,
+)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -260,6 +269,178 @@ async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- subscriptions and deliveries ------------------------------------------------------------
+
+
+def _channel(args: argparse.Namespace) -> Channel:
+    return Channel(args.platform, args.workspace, args.channel)
+
+
+def _csv(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.following import subscribe
+
+    config = _config(args)
+    async with _store(args, config) as store:
+        await store.sync_groups(config.groups)
+        catalog = await load_catalog(store, config)
+        resolved = catalog.resolve(args.subject)
+        region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
+        spec = SubscriptionSpec(
+            channel=_channel(args),
+            subject=resolved.subject,
+            region=region,
+            kinds=_csv(args.kinds, KINDS),
+            instant_kinds=_csv(args.instant, INSTANT_BY_DEFAULT),
+            ladder=args.ladder,
+            locale=args.locale or config.locale,
+            mode=args.mode,
+            digest_at=args.at,
+            timezone=args.timezone,
+            created_by=args.by or os.environ.get("USER", "cli"),
+        )
+        result = await subscribe(store, config, spec, time.time())
+    sub = result.subscription
+    verb = "now follows" if result.created else "already followed; settings updated for"
+    print(f"{sub.channel} {verb} {sub.spec.subject.name} ({sub.spec.region}) [#{sub.id}]", file=out)
+    for other in result.overlaps:
+        print(
+            f"note: this channel also follows {other.spec.subject.name}; each event is sent "
+            "once, with the most specific subscription's settings",
+            file=out,
+        )
+    return EXIT_OK
+
+
+async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    async with _store(args, config) as store:
+        key: str | None = None
+        if args.subject.strip().lower() != "all":
+            catalog = await load_catalog(store, config)
+            key = catalog.resolve(args.subject).subject.key
+        removed = await store.unsubscribe(_channel(args), key)
+    if not removed:
+        raise CliError(f"{_channel(args)} does not follow {args.subject!r}")
+    print(f"removed {removed} subscription{'s' if removed != 1 else ''}", file=out)
+    return EXIT_OK
+
+
+async def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    async with _store(args, config) as store:
+        key: str | None = None
+        if args.subject:
+            catalog = await load_catalog(store, config)
+            key = catalog.resolve(args.subject).subject.key
+        resumed = await store.resume(_channel(args), key)
+    print(f"resumed {resumed} subscription{'s' if resumed != 1 else ''}", file=out)
+    return EXIT_OK
+
+
+async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    async with _store(args, config) as store:
+        subs = await store.subscriptions()
+    for sub in subs:
+        spec = sub.spec
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": sub.id,
+                        "channel": str(spec.channel),
+                        "subject": spec.subject.name,
+                        "region": spec.region,
+                        "kinds": list(spec.kinds),
+                        "ladder": spec.ladder,
+                        "locale": spec.locale,
+                        "mode": spec.mode,
+                        "status": sub.status,
+                        "paused_reason": sub.paused_reason,
+                        "last_error": sub.last_error,
+                        "created_by": spec.created_by,
+                        "created_at": sub.created_at,
+                    }
+                ),
+                file=out,
+            )
+            continue
+        status = sub.status if sub.active else f"PAUSED ({sub.paused_reason})"
+        error = f"; last error: {sub.last_error}" if sub.last_error else ""
+        print(
+            f"#{sub.id} {spec.channel}: {spec.subject.name} ({spec.region}) "
+            f"{','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} {spec.locale} "
+            f"[{status}] by {spec.created_by or '?'} at {sub.created_at}{error}",
+            file=out,
+        )
+    if not subs and not args.json:
+        print("no subscriptions", file=out)
+    return EXIT_OK
+
+
+async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    status = "failed" if args.failed else args.status
+    async with _store(args, config) as store:
+        rows = await store.deliveries(status, args.limit)
+        counts = await store.delivery_counts()
+    for d in rows:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": d.id,
+                        "channel": str(d.channel),
+                        "kind": d.kind,
+                        "status": d.status,
+                        "attempts": d.attempts,
+                        "reason": d.reason,
+                        "last_error": d.last_error,
+                        "message_id": d.message_id,
+                    }
+                ),
+                file=out,
+            )
+        else:
+            why = (
+                f" {d.reason}: {d.last_error}"
+                if d.status in ("failed", "pending") and d.reason
+                else ""
+            )
+            print(
+                f"#{d.id} {d.channel} {d.kind} {d.status} after {d.attempts} tries{why}", file=out
+            )
+    if not args.json:
+        print(", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
+    return EXIT_OK
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.app import App
+    from bot.wiring import build_adapters
+
+    config = _config(args)
+    adapters = build_adapters(config, out)
+    app = App(config, _store(args, config), adapters)
+    await app.start()
+    print(
+        f"evbot running: {', '.join(sorted(adapters))}; polling every {config.poll_seconds:g} s; "
+        "Ctrl-C stops",
+        file=out,
+    )
+    await app.serve_forever()
+    return EXIT_OK
+
+
 # -- demo -----------------------------------------------------------------------------------
 
 
@@ -331,6 +512,55 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(run=cmd_milestones)
 
+    def channel_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--platform", default="console", help="console, webhook, discord, slack")
+        p.add_argument("--workspace", default="local", help="workspace or guild id")
+        p.add_argument("--channel", default="terminal", help="channel id (webhook: the URL)")
+
+    p = sub.add_parser("subscribe", help="make a channel follow a subject")
+    p.add_argument("subject")
+    channel_args(p)
+    p.add_argument("--region", metavar="R")
+    p.add_argument("--kinds", metavar="K,K", help=f"of {','.join(KINDS)} (default: all)")
+    p.add_argument("--instant", metavar="K,K", help="kinds sent at once (default: milestone,share)")
+    p.add_argument("--ladder", default="default", help="a ladder named in the configuration")
+    p.add_argument("--mode", default="instant", choices=MODES)
+    p.add_argument("--at", default="09:00", metavar="HH:MM", help="digest time of day")
+    p.add_argument("--timezone", default="UTC", metavar="TZ", help="e.g. Europe/Paris")
+    p.add_argument("--locale", help="e.g. en, fr, de (default: the configuration's)")
+    p.add_argument("--by", metavar="WHO", help="who is subscribing (default: $USER)")
+    _common(p)
+    p.set_defaults(run=cmd_subscribe)
+
+    p = sub.add_parser("unsubscribe", help="stop a channel following a subject (or all)")
+    p.add_argument("subject", help='a subject, or "all"')
+    channel_args(p)
+    _common(p)
+    p.set_defaults(run=cmd_unsubscribe)
+
+    p = sub.add_parser("resume", help="resume a channel's paused subscriptions")
+    p.add_argument("subject", nargs="?")
+    channel_args(p)
+    _common(p)
+    p.set_defaults(run=cmd_resume)
+
+    p = sub.add_parser("subscriptions", help="list subscriptions with status and last error")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p.set_defaults(run=cmd_subscriptions)
+
+    p = sub.add_parser("deliveries", help="the outbox: what was sent, what failed and why")
+    p.add_argument("--failed", action="store_true", help="only failed deliveries")
+    p.add_argument("--status", choices=("pending", "inflight", "posted", "failed", "cancelled"))
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p.set_defaults(run=cmd_deliveries)
+
+    p = sub.add_parser("run", help="run the bot with every enabled adapter")
+    _common(p)
+    p.set_defaults(run=cmd_run)
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser
@@ -355,7 +585,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             print(problem, file=sys.stderr)
         print("import failed: nothing was written", file=sys.stderr)
         return EXIT_FAIL
-    except (ConfigError, StoreError, CliError, UnknownSubject) as exc:
+    except (ConfigError, StoreError, CliError, UnknownSubject, SubscriptionError) as exc:
         print(f"evbot {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:

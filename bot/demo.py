@@ -1,40 +1,38 @@
 """`evbot demo`: the Alliance's milestones arriving, month by month, in a terminal.
 
 It takes a temporary database and feeds the shipped demo data one month at a time, on an
-accelerated clock, through the real store, detector and announcer; each month's news for the
-channel goes out as one grouped message. No tokens, no network.
+accelerated clock (a scheduler job), through the real store, detector, outbox, delivery worker
+and console adapter. The terminal is subscribed to the Renault-Nissan Alliance after the first
+month, so it gets the "now following" baseline, then each month's news as one grouped message,
+and a digest of growth and records at the end of each year. No tokens, no network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TextIO
 
-from bot.announcer import announce_digest, announce_group
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import App
 from bot.config import Config
-from bot.detector import Detector
-from bot.events import Event
+from bot.delivery import Channel, ChatAdapter
+from bot.following import subscribe
 from bot.importer import DEMO_SOURCE, demo_data_path
 from bot.ingest import ImportFailed, parse_canonical
-from bot.messages import Message
 from bot.periods import end_month
 from bot.records import SalesRecord, SourceSpec
 from bot.sqlite_store import SqliteStore
+from bot.subjects import Catalog
+from bot.subscriptions import KINDS, SubscriptionSpec
 
-INSTANT = ("milestone", "share")  # growth and records go to digests by default
 SECONDS_PER_MONTH = 0.35
-
-
-class Poster(Protocol):
-    """What the demo needs of an adapter."""
-
-    async def post(self, message: Message) -> str: ...
-
-    def say(self, text: str) -> None: ...
+DEMO_CHANNEL = Channel("console", "local", "terminal")
 
 
 async def run_demo(
@@ -42,13 +40,13 @@ async def run_demo(
     out: TextIO,
     speed: float = 1.0,
     db: str | None = None,
-    poster: Poster | None = None,
+    adapter: ChatAdapter | None = None,
 ) -> int:
-    """Feed the demo data month by month and print what the bot announces; returns 0."""
-    if poster is None:
+    """Feed the demo data month by month through the running bot; returns 0."""
+    if adapter is None:
         from adapters.console import ConsoleAdapter
 
-        poster = ConsoleAdapter(out)
+        adapter = ConsoleAdapter(out)
     parsed = await asyncio.to_thread(parse_canonical, demo_data_path(), DEMO_SOURCE)
     if parsed.problems:
         raise ImportFailed(parsed.problems)
@@ -56,54 +54,66 @@ async def run_demo(
     for record in parsed.records[DEMO_SOURCE]:
         by_month[str(end_month(record.period))].append(record)
     with tempfile.TemporaryDirectory(prefix="evbot-demo-") as tmp:
-        path = db or str(Path(tmp) / "demo.sqlite3")
-        async with SqliteStore(path) as store:
-            await store.sync_groups(config.groups)
-            await feed(store, config, by_month, poster, speed)
+        store = SqliteStore(db or str(Path(tmp) / "demo.sqlite3"))
+        app = App(replace(config, poll_seconds=3600.0), store, {DEMO_CHANNEL.platform: adapter})
+        await app.start(poll=False)
+        try:
+            await feed(app, by_month, speed, out)
+        finally:
+            await app.stop()
     return 0
 
 
-async def feed(
-    store: SqliteStore,
-    config: Config,
-    by_month: dict[str, list[SalesRecord]],
-    poster: Poster,
-    speed: float = 1.0,
-) -> list[Event]:
-    """Import each month as its own import, poll the detector after each, post the news."""
-    detector = Detector(store, config)
-    spec = SourceSpec(DEMO_SOURCE)
-    posted: list[Event] = []
-    year_events: list[Event] = []
+async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, out: TextIO) -> None:
+    """Import one month per tick, poll after each, and wait until everything is delivered."""
     months = sorted(by_month)
-    poster.say(
-        f"EV Milestone Bot demo: {len(months)} months of Renault-Nissan Alliance sales, "
-        f"{months[0]} to {months[-1]}, one month every {SECONDS_PER_MONTH / speed:.2f} s"
+    spec = SourceSpec(DEMO_SOURCE)
+    print(
+        f"EV Milestone Bot demo: Renault-Nissan Alliance sales, {months[0]} to {months[-1]}, "
+        f"one month every {SECONDS_PER_MONTH / speed if speed > 0 else 0:.2f} s",
+        file=out,
     )
-    for month in months:
-        await store.import_records([(spec, by_month[month])], file=f"demo {month}")
-        stored = await detector.poll()
-        events = [s.event for s in stored]
-        instant = [e for e in events if e.kind in INSTANT]
-        year_events.extend(e for e in events if e.kind not in INSTANT)
-        if instant:
-            await poster.post(announce_group(instant, config.locale))
-            posted.extend(instant)
-        if month.endswith("-12") and year_events:
-            await poster.post(_digest(year_events, config.locale, month[:4]))
-            year_events = []
-        if speed > 0:
-            await asyncio.sleep(SECONDS_PER_MONTH / speed)
-    poster.say(
-        f"Demo done: {sum(1 for e in posted if e.kind == 'milestone')} milestone "
-        f"announcements, {sum(1 for e in posted if e.kind == 'share')} share changes."
+    # the source's first import is history: subscribing after it shows the baseline only
+    await app.store.import_records([(spec, by_month[months[0]])], file=f"demo {months[0]}")
+    await app.poll()
+    alliance = Catalog(groups=list(app.config.groups)).resolve("Renault-Nissan Alliance")
+    result = await subscribe(
+        app.store,
+        app.config,
+        SubscriptionSpec(DEMO_CHANNEL, alliance.subject, kinds=KINDS, created_by="evbot demo"),
+        time.time(),
     )
-    return posted
+    app.worker.wake()
+    pending = iter(months[1:])
+    done = asyncio.Event()
 
+    async def tick() -> None:
+        month = next(pending, None)
+        if month is None:
+            done.set()
+            return
+        await app.store.import_records([(spec, by_month[month])], file=f"demo {month}")
+        await app.poll()
+        if month.endswith("-12"):
+            await app.run_digest(result.subscription.id)
 
-def _digest(events: Sequence[Event], locale: str, year: str) -> Message:
-    # one digest a year keeps the demo readable; a subject's latest figure replaces its earlier
-    latest: dict[tuple[str, str, str], Event] = {}
-    for event in sorted(events, key=lambda e: str(e.period)):
-        latest[(event.kind, event.subject.key, event.region)] = event
-    return announce_digest(list(latest.values()), locale, f"year {year}")
+    if speed > 0:
+        app.scheduler.add_job(
+            tick, IntervalTrigger(seconds=SECONDS_PER_MONTH / speed), id="demo-feed"
+        )
+        await done.wait()
+        app.scheduler.remove_job("demo-feed")
+    else:
+        while not done.is_set():
+            await tick()
+    while True:  # let the worker post what is queued
+        counts = await app.store.delivery_counts()
+        if counts["pending"] + counts["inflight"] == 0:
+            break
+        await asyncio.sleep(0.05)
+    counts = await app.store.delivery_counts()
+    print(
+        f"Demo done: {counts['posted']} messages posted to the terminal "
+        f"({counts['failed']} failed).",
+        file=out,
+    )

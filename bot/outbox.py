@@ -51,6 +51,20 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return ceiling * (0.5 + 0.5 * draw)
 
 
+def latest_growth(events: list[Event]) -> list[Event]:
+    """A digest tells each subject's year-to-date once: its latest figure replaces earlier ones."""
+    latest: dict[tuple[str, str, str], Event] = {}
+    others: list[Event] = []
+    for event in events:
+        if event.kind != "growth":
+            others.append(event)
+            continue
+        key = (event.subject.key, event.region, event.metric)
+        if key not in latest or latest[key].period <= event.period:
+            latest[key] = event
+    return others + list(latest.values())
+
+
 class DeliveryWorker:
     """A long-running task owned by the app (not a scheduler job: those get cancelled)."""
 
@@ -229,5 +243,5 @@ class DeliveryWorker:
             return None
         if row.kind == "digest":
             mode = json.loads(row.payload or "{}").get("mode", "daily")
-            return announce_digest(kept, row.locale, DIGEST_LABELS.get(mode, mode))
+            return announce_digest(latest_growth(kept), row.locale, DIGEST_LABELS.get(mode, mode))
         return announce_group(kept, row.locale)

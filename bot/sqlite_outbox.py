@@ -430,7 +430,9 @@ class SqliteOutbox(SqliteBase):
                         event_ids,
                         tuple(sub_id for _ in event_ids),
                         sub.spec.locale,
-                        json.dumps({"mode": sub.spec.mode}),
+                        json.dumps(
+                            {"mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode}
+                        ),
                     )
                 ],
                 now,

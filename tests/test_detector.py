@@ -629,6 +629,17 @@ async def run_plan(
     than 3 months older than the latest month imported so far).
     """
     store = await open_store(path, config)
+    try:
+        events, reached = await _run_steps(store, config, steps)
+    except BaseException:
+        await store.close()  # an open aiosqlite thread would keep the process alive
+        raise
+    return events, reached, store
+
+
+async def _run_steps(
+    store: SqliteStore, config: Config, steps: Sequence[Figures | None]
+) -> tuple[list[MilestoneEvent], dict[str, set[int]]]:
     detector = Detector(store, config)
     events: list[MilestoneEvent] = []
     reached: dict[str, set[int]] = {k: set() for k in SERIES_MODELS}
@@ -659,7 +670,7 @@ async def run_plan(
                 news |= {model for model, month in changed if month >= cutoff}
             imports += 1
             state.update(step)
-    return events, reached, store
+    return events, reached
 
 
 async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:

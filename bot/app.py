@@ -1,0 +1,190 @@
+"""The running bot: the composition of store, detector, scheduler, delivery worker and adapters.
+
+The scheduler (APScheduler 3.11, `AsyncIOScheduler`) runs the poll, the digests and the source
+watch. The delivery worker is a task the app owns, not a scheduler job: APScheduler's shutdown
+cancels running coroutine jobs, and a post must be allowed to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Config
+from bot.delivery import ChatAdapter
+from bot.detector import Detector
+from bot.importer import import_file
+from bot.ingest import ImportFailed
+from bot.outbox import DeliveryWorker
+from bot.sqlite_store import SqliteStore
+from bot.store import StoreError
+from bot.subscriptions import Subscription, ladder_objects
+
+log = logging.getLogger("evbot.app")
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+SOURCE_CHECK_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
+
+
+def digest_trigger(sub: Subscription) -> CronTrigger:
+    """When a subscription's digest goes out, in its own time zone; instant subscriptions get a
+    weekly digest of the kinds they did not ask to hear at once."""
+    hour, minute = (int(x) for x in sub.spec.digest_at.split(":"))
+    zone = ZoneInfo(sub.spec.timezone)
+    mode = sub.spec.mode
+    if mode == "daily":
+        return CronTrigger(hour=hour, minute=minute, timezone=zone)
+    if mode == "monthly":
+        return CronTrigger(day=1, hour=hour, minute=minute, timezone=zone)
+    return CronTrigger(day_of_week="mon", hour=hour, minute=minute, timezone=zone)
+
+
+class App:
+    """Starts and stops everything; `poll`, `run_digest` and `check_sources` are its jobs."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: SqliteStore,
+        adapters: Mapping[str, ChatAdapter],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.adapters = dict(adapters)
+        self.clock = clock
+        self.detector = Detector(store, config, clock)
+        self.worker = DeliveryWorker(
+            store, self.adapters, ladder_objects(config.ladders), clock=clock
+        )
+        self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+        self.stopping = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+        self._source_mtimes: dict[str, float] = {}
+
+    async def start(self, poll: bool = True) -> None:
+        """Open the store, reconcile, start the worker and the scheduled jobs."""
+        await self.store.open()
+        await self.store.sync_groups(self.config.groups)
+        self._worker_task = asyncio.create_task(self.worker.run(self.stopping))
+        if poll:
+            self.scheduler.add_job(
+                self.poll,
+                IntervalTrigger(seconds=self.config.poll_seconds),
+                id="poll",
+                replace_existing=True,
+            )
+            self.scheduler.add_job(
+                self.check_sources,
+                IntervalTrigger(seconds=SOURCE_CHECK_SECONDS),
+                id="sources",
+                replace_existing=True,
+            )
+            await self._remember_sources()
+        await self.schedule_digests()
+        self.scheduler.start()
+        if poll:
+            await self.poll()  # catch up at once rather than after a whole interval
+
+    async def schedule_digests(self) -> None:
+        """One digest job per subscription, replaced when subscriptions change."""
+        wanted = {f"digest-{s.id}": s for s in await self.store.subscriptions() if s.active}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest-") and job.id not in wanted:
+                job.remove()
+        for job_id, sub in wanted.items():
+            self.scheduler.add_job(
+                self.run_digest,
+                digest_trigger(sub),
+                args=[sub.id],
+                id=job_id,
+                replace_existing=True,
+            )
+
+    async def poll(self) -> int:
+        """Detect news; the detection fans it out to the outbox. Returns the new events."""
+        try:
+            stored = await self.detector.poll()
+        except StoreError as exc:  # e.g. another detector moved the watermark: next poll
+            log.warning("poll skipped: %s", exc)
+            return 0
+        if stored:
+            self.worker.wake()
+        return len(stored)
+
+    async def run_digest(self, sub_id: int) -> bool:
+        """Send a subscription's digest now, if it has anything (empty digests are skipped)."""
+        delivery = await self.store.take_digest(sub_id, self.clock())
+        if delivery is not None:
+            self.worker.wake()
+        return delivery is not None
+
+    async def _remember_sources(self) -> None:
+        for name, source in self.config.sources.items():
+            if source.file:
+                self._source_mtimes[name] = await asyncio.to_thread(_mtime, source.file)
+
+    async def check_sources(self) -> list[str]:
+        """Re-import configured sources whose file changed; returns their names."""
+        changed = []
+        for name, source in self.config.sources.items():
+            if not source.file:
+                continue
+            mtime = await asyncio.to_thread(_mtime, source.file)
+            if mtime == self._source_mtimes.get(name) or mtime == 0.0:
+                continue
+            self._source_mtimes[name] = mtime
+            try:
+                await import_file(self.store, self.config, None, source=name)
+            except ImportFailed as exc:
+                log.error("source %s changed but cannot be imported:\n%s", name, exc)
+                continue
+            changed.append(name)
+        if changed:
+            await self.poll()
+        return changed
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop intake, let posts under way finish (bounded), close the store."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.stopping.set()
+        if self._worker_task is not None:
+            try:
+                await asyncio.wait_for(self._worker_task, grace)
+            except TimeoutError:
+                log.warning("posts still under way after %.0f s; stopping anyway", grace)
+        for adapter in self.adapters.values():
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                await close()
+        await self.store.close()
+
+    async def serve_forever(self) -> None:
+        """Run until SIGINT or SIGTERM, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            await self.stopping.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0

@@ -1,0 +1,91 @@
+"""Subscribing a channel: validate, store, and send one "now following" baseline, never history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.announcer import following_message
+from bot.config import Config
+from bot.event_codec import message_to_dict
+from bot.events import Subject
+from bot.ladders import union_next_above
+from bot.projection import project
+from bot.queries import SeriesReader, region_tree
+from bot.series import cumulative
+from bot.sqlite_store import SqliteStore
+from bot.subscriptions import (
+    SPECIFICITY,
+    PlannedDelivery,
+    Subscription,
+    SubscriptionSpec,
+    ladder_objects,
+    validate_spec,
+)
+
+
+@dataclass(frozen=True)
+class SubscribeResult:
+    subscription: Subscription
+    created: bool
+    overlaps: list[Subscription]  # the channel's other subscriptions that cover or are covered
+
+
+def _covers(outer: Subject, inner: Subject, config: Config) -> bool:
+    """Whether a subscription to `outer` also hears events about `inner`."""
+    if outer.key == inner.key or outer.kind == "all":
+        return True
+    if SPECIFICITY.get(outer.kind, 0) >= SPECIFICITY.get(inner.kind, 0):
+        return False
+    inner_make = inner.key.removeprefix("model:").split("/", 1)[0].removeprefix("make:")
+    if outer.kind == "make":
+        return inner.kind == "model" and outer.key == f"make:{inner_make}"
+    if outer.kind == "group":
+        from bot.names import name_key, slug
+
+        for group in config.groups:
+            if f"group:{slug(group.name)}" == outer.key:
+                return any(name_key(m.make) == inner_make for m in group.members)
+    return False
+
+
+async def subscribe(
+    store: SqliteStore, config: Config, spec: SubscriptionSpec, now: float
+) -> SubscribeResult:
+    """Store a subscription and queue its baseline message; raises SubscriptionError."""
+    validate_spec(spec, config.ladders)
+    existing = [
+        s
+        for s in await store.subscriptions(spec.channel)
+        if s.spec.region == spec.region and s.spec.subject.key != spec.subject.key
+    ]
+    overlaps = [
+        s
+        for s in existing
+        if _covers(s.spec.subject, spec.subject, config)
+        or _covers(spec.subject, s.spec.subject, config)
+    ]
+    sub, created = await store.subscribe(spec)
+    reader = SeriesReader(store, region_tree(config), list(config.groups))
+    monthly = await reader.monthly(spec.subject, spec.region)
+    points = cumulative(monthly)
+    total = points[-1][1] if points else 0
+    as_of = points[-1][0] if points else None
+    ladder = ladder_objects(config.ladders)[spec.ladder]
+    upcoming = union_next_above([ladder], total)
+    projected = project(points, upcoming) if upcoming and points else None
+    message = following_message(spec.subject.name, total, as_of, upcoming, projected, spec.locale)
+    await store.enqueue(
+        [
+            PlannedDelivery(
+                spec.channel,
+                "following",
+                (),
+                (sub.id,),
+                spec.locale,
+                json.dumps(message_to_dict(message)),
+            )
+        ],
+        now,
+    )
+    return SubscribeResult(sub, created, overlaps)
