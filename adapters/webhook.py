@@ -71,6 +71,7 @@ SIGNATURE_PREFIX = "sha256="
 SIGNATURE_WINDOW = 300.0  # seconds a receiver should accept a timestamp either side of now
 USER_AGENT = "evbot"
 SECRET = "signing_secret"  # the PlatformConfig secret that signs requests
+OPTIONS = ("rate_per_second", "channel_rate_per_second", "timeout")
 _MAX_RETRY_AFTER = 3600.0
 
 
@@ -182,6 +183,22 @@ class WebhookAdapter:
         `channel_rate_per_second`, `timeout`; secret `signing_secret`), or explicit values,
         which win over the configuration's."""
         options: dict[str, Any] = dict(config.options) if config is not None else {}
+        for key in options:
+            if key not in OPTIONS:
+                if key == SECRET:
+                    raise ConfigError(
+                        f"platforms.webhook.{key}: secrets never go in the file: set "
+                        f"{SECRET}_env (an environment variable name) or {SECRET}_file"
+                    )
+                if key.removesuffix("_env").removesuffix("_file") == SECRET:
+                    raise ConfigError(
+                        f"platforms.webhook.{key}: this configuration does not know the "
+                        f"{SECRET} secret yet; pass it to the adapter explicitly"
+                    )
+                raise ConfigError(
+                    f"platforms.webhook.{key}: unknown key (expected one of: "
+                    f"enabled, {', '.join(OPTIONS)}, {SECRET}_env, {SECRET}_file)"
+                )
         for key, value in (
             ("rate_per_second", rate_per_second),
             ("channel_rate_per_second", channel_rate_per_second),
@@ -243,7 +260,7 @@ class WebhookAdapter:
         except ValueError:
             scheme = ""
         if scheme not in ("http", "https"):
-            raise DeliveryFailure(CHANNEL_GONE, permanent=True, detail="not an http(s) URL")
+            raise DeliveryFailure(CHANNEL_GONE, permanent=True, detail="not a valid http(s) URL")
         body = json.dumps(payload(channel, message, key), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",

@@ -69,7 +69,11 @@ def fake_stats(port: int) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="evbot-fanout-"))
+    with tempfile.TemporaryDirectory(prefix="evbot-fanout-") as tmp:
+        return await measure(args, Path(tmp))
+
+
+async def measure(args: argparse.Namespace, folder: Path) -> int:
     proc, port = start_fake(args.rate, folder / "fake.json")
     try:
         store = SqliteStore(folder / "bot.sqlite3")
@@ -100,9 +104,11 @@ async def run(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.05)
 
         began = time.perf_counter()
+        cpu = time.process_time()
         watcher = asyncio.create_task(until_done())
         await worker.run(stop)
         seconds = time.perf_counter() - began
+        cpu = time.process_time() - cpu
         await watcher
         await adapter.close()
         counts = await store.delivery_counts()
@@ -122,18 +128,17 @@ async def run(args: argparse.Namespace) -> int:
     fraction = rate / args.rate
     limited = int(stats["statuses"].get("429", 0))
     met = fraction >= TARGET_FRACTION and limited == 0 and posted == queued
-    print(
-        f"allowed rate:    {args.rate:,.0f}/s (paced at {paced:,.1f}/s, concurrency {args.concurrency})"
-    )
+    print(f"allowed rate:    {args.rate:,.0f}/s (paced at {paced:,.1f}/s)")
+    print(f"concurrency:     {args.concurrency}")
     print(f"deliveries:      {posted:,} posted of {queued:,} ({counts})")
     print(f"seconds:         {seconds:.2f}")
     print(
         f"achieved rate:   {rate:,.1f}/s (at the platform, first to last: {platform_rate:,.1f}/s)"
     )
     print(f"fraction:        {fraction:.3f} of the allowed rate")
-    print(
-        f"429s:            {limited} (requests {stats['requests']:,}, duplicates {stats['duplicates']})"
-    )
+    print(f"bot CPU:         {1000 * cpu / max(posted, 1):.2f} ms a delivery (its ceiling)")
+    print(f"429s:            {limited}")
+    print(f"requests:        {stats['requests']:,} (duplicates {stats['duplicates']})")
     print(f"target (>= {TARGET_FRACTION} and zero 429s): {'met' if met else 'NOT met'}")
     return 0 if met else 1
 

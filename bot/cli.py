@@ -48,8 +48,19 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-def _store(args: argparse.Namespace, config: Config) -> SqliteStore:
-    return SqliteStore(resolve_database(args.db, config))
+def _store(args: argparse.Namespace, config: Config, *, read: bool = False) -> SqliteStore:
+    """The store; a command that only reads refuses a database that does not exist yet,
+    rather than creating an empty one (a typo in --db would otherwise look like "no data")."""
+    path = resolve_database(args.db, config)
+    if path != ":memory:" and not Path(path).exists():
+        if read:
+            raise CliError(
+                f"no database at {path} "
+                f"(import figures first, e.g. evbot import --demo --db {path})"
+            )
+        if getattr(args, "dry_run", False):
+            return SqliteStore(":memory:")  # a dry run against a new database writes nothing
+    return SqliteStore(path)
 
 
 def _month(text: str | None, what: str) -> Month | None:
@@ -154,7 +165,7 @@ def _print_report(report: ImportReport, out: TextIO) -> None:
 async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     as_of = _month(args.as_of, "--as-of")
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         catalog = await load_catalog(store, config)
         resolved = catalog.resolve(args.subject)
@@ -208,11 +219,13 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
     config = _config(args)
     first, last = _month(args.from_, "--from"), _month(args.to, "--to")
+    if first is not None and last is not None and last < first:
+        raise CliError(f"--to {last} is before --from {first}: no month can be shown")
     kinds = args.kinds.split(",") if args.kinds else list(KINDS)
     for kind in kinds:
         if kind not in KINDS:
             raise CliError(f"--kinds: {kind!r} is not one of {', '.join(KINDS)}")
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         events = await replay(store, config, first, last, kinds)
     for event in events:
@@ -228,7 +241,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
 async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         rows = await (store.correction_log() if args.corrections else store.milestone_log())
     if args.json:
         for row in rows:
@@ -319,7 +332,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
 
 async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         key: str | None = None
         if args.subject.strip().lower() != "all":
             catalog = await load_catalog(store, config)
@@ -333,7 +346,7 @@ async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
 
 async def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         key: str | None = None
         if args.subject:
             catalog = await load_catalog(store, config)
@@ -345,7 +358,7 @@ async def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
 
 async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         subs = await store.subscriptions()
     for sub in subs:
         spec = sub.spec
@@ -387,7 +400,7 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
 async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     status = "failed" if args.failed else args.status
-    async with _store(args, config) as store:
+    async with _store(args, config, read=True) as store:
         rows = await store.deliveries(status, args.limit)
         counts = await store.delivery_counts()
     for d in rows:

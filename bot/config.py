@@ -6,6 +6,7 @@ Every error names the file and the key: `config.toml: sources.us.columns.units: 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -119,8 +120,34 @@ PLATFORM_SECRETS: dict[str, dict[str, str]] = {
         "app_token": "SLACK_APP_TOKEN",
         "signing_secret": "SLACK_SIGNING_SECRET",
     },
-    "webhook": {},
+    "webhook": {"signing_secret": "EVBOT_WEBHOOK_SECRET"},
 }
+# settings that are not secrets, with their types; anything else in [platforms.X] is refused
+PLATFORM_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "discord": {
+        "application_id": (str, int),
+        "guilds": list,
+        "shard_count": int,
+        "shard_ids": list,
+        "api_base": str,
+        "gateway_url": str,
+    },
+    "slack": {
+        "mode": str,
+        "host": str,
+        "port": int,
+        "api_base_url": str,
+        "admins": list,
+        "client_id": str,
+        "channel_rate_per_second": (int, float),
+    },
+    "webhook": {
+        "rate_per_second": (int, float),
+        "channel_rate_per_second": (int, float),
+        "timeout": (int, float),
+    },
+}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # which secrets an enabled platform cannot start without (slack: depends on its mode)
 _REQUIRED_SECRETS: dict[str, Callable[[Mapping[str, Any]], tuple[str, ...]]] = {
     "discord": lambda o: ("token",),
@@ -488,7 +515,15 @@ def _platform(
             continue
         secret = key.removesuffix("_env").removesuffix("_file")
         if secret in known and key == f"{secret}_env":
-            secrets[secret] = r.string(p, key, f"{path}.{key}")
+            var = r.string(p, key, f"{path}.{key}")
+            if not _ENV_NAME.match(var):
+                # never repeat the value: it may be the secret itself, pasted in the wrong place
+                raise r.fail(
+                    f"{path}.{key}",
+                    "must be the NAME of an environment variable (letters, digits, _), "
+                    "not its value",
+                )
+            secrets[secret] = var
         elif secret in known and key == f"{secret}_file":
             f = r.string(p, key, f"{path}.{key}")
             files[secret] = f if Path(f).is_absolute() else str(base / f)
@@ -498,8 +533,15 @@ def _platform(
                 f"secrets never go in the file: set {key}_env (an environment variable name) "
                 f"or {key}_file",
             )
+        elif key in PLATFORM_OPTIONS[name]:
+            options[key] = _option(r, f"{path}.{key}", value, PLATFORM_OPTIONS[name][key])
         else:
-            options[key] = value
+            allowed = sorted(
+                ["enabled", *PLATFORM_OPTIONS[name]]
+                + [f"{k}_env" for k in known]
+                + [f"{k}_file" for k in known]
+            )
+            raise r.fail(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
     platform = PlatformConfig(name, enabled, secrets, files, options)
     if enabled:
         for needed in _REQUIRED_SECRETS[name](options):
@@ -511,6 +553,24 @@ def _platform(
                 )
                 raise r.fail(f"{path}.{needed}", f"missing secret: {where}")
     return platform
+
+
+def _option(r: _Reader, path: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if isinstance(value, bool) and kind is not bool:
+        raise r.fail(path, "must not be true/false")
+    if not isinstance(value, kind):
+        names = {
+            str: "a string",
+            int: "a whole number",
+            float: "a number",
+            bool: "true or false",
+            list: "a list",
+        }
+        wanted = " or ".join(
+            names.get(k, k.__name__) for k in (kind if isinstance(kind, tuple) else (kind,))
+        )
+        raise r.fail(path, f"must be {wanted}, not {_kind(value)}")
+    return value
 
 
 def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

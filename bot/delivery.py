@@ -38,6 +38,15 @@ class Channel:
     def __str__(self) -> str:
         return f"{self.platform}:{self.workspace}/{self.channel}"
 
+    def safe(self) -> str:
+        """For logs: a URL channel (a webhook) keeps only its host, since its path or query is
+        often the credential."""
+        if "://" in self.channel:
+            scheme, _, rest = self.channel.partition("://")
+            host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+            return f"{self.platform}:{scheme}://{host}/…"
+        return str(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

@@ -85,8 +85,13 @@ def detect_milestones(
     ladders: Sequence[Ladder],
     news: bool,
     source: str = "",
+    news_from: Month | None = None,
 ) -> MilestoneOutcome:
-    """Reconcile a series' first crossings with what is recorded; one event for the new ones."""
+    """Reconcile a series' first crossings with what is recorded; one event for the new ones.
+
+    A change moves the series only from its own month on, so a crossing before `news_from` (the
+    earliest month a news change touched) was made by history alone: recorded, not announced.
+    """
     if not series and not recorded:
         return MilestoneOutcome(dict(recorded))
     peak = max((v for _, v in series), default=0)
@@ -97,7 +102,8 @@ def detect_milestones(
         [Recorded(t, m, v) for t, m, v in reconciliation.new],
         reconciliation.corrections,
     )
-    grouped = group_new(reconciliation.new)
+    announced = [item for item in reconciliation.new if news_from is None or item[1] >= news_from]
+    grouped = group_new(announced)
     if grouped and news:
         crossed, period, value = grouped[0]
         latest = series[-1][1]
@@ -211,11 +217,16 @@ class Detector:
             cursor = batch[-1].seq
         catalog = await load_catalog(self.store, self.config)
         sources = {s.id: s for s in await self.store.sources()}
-        touched: dict[SeriesKey, bool] = {}
+        # per series, the earliest month a news (not history) change touched; None: history only
+        touched: dict[SeriesKey, Month | None] = {}
         for entry in entries:
             metric: Metric = "stock" if sources[entry.source_id].metric == "stock" else "sales"
             for key in self._series_of(entry, metric, catalog):
-                touched[key] = touched.get(key, False) or not entry.history
+                earliest = touched.get(key)
+                if not entry.history and (earliest is None or entry.month < earliest):
+                    touched[key] = entry.month
+                else:
+                    touched.setdefault(key, None)
         source_name = {s.id: s.name for s in sources.values()}
         names = sorted({source_name[e.source_id] for e in entries})
         write = await self._detect(touched, catalog, ", ".join(names))
@@ -285,7 +296,7 @@ class Detector:
                 yield SeriesKey(subject, region, metric)
 
     async def _detect(
-        self, touched: Mapping[SeriesKey, bool], catalog: Catalog, source: str
+        self, touched: Mapping[SeriesKey, Month | None], catalog: Catalog, source: str
     ) -> DetectionWrite:
         write = DetectionWrite()
         monthly_cache: dict[SeriesKey, dict[Month, int]] = {}
@@ -295,14 +306,18 @@ class Detector:
                 monthly_cache[key] = await self.reader.monthly(key.subject, key.region, key.metric)
             return monthly_cache[key]
 
-        for key, news in sorted(touched.items(), key=lambda kv: _order(kv[0])):
+        for key, news_from in sorted(touched.items(), key=lambda kv: _order(kv[0])):
+            news = news_from is not None
             series_monthly = await monthly(key)
             series = cumulative(series_monthly)
             recorded = await self.store.recorded_milestones(key.subject.key, key.region, key.metric)
-            outcome = detect_milestones(key, series, recorded, self.ladders, news, source)
+            outcome = detect_milestones(
+                key, series, recorded, self.ladders, news, source, news_from
+            )
             ref = key.ref()
+            told = set(outcome.event.thresholds) if outcome.event else set()
             for rec in outcome.new:
-                write.milestones.append((ref, rec, not news))
+                write.milestones.append((ref, rec, rec.threshold not in told))
             for correction in outcome.corrections:
                 write.corrections.append((ref, correction))
                 write.milestones.append((ref, outcome.recorded[correction.threshold], not news))

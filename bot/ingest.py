@@ -7,6 +7,7 @@ Parsing never touches the store. It reads the whole file, collects every problem
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -164,8 +165,8 @@ def _rows(
                 row = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                parsed.problem(file, reader.line_num, f"malformed CSV: {exc}")
+            except csv.Error as exc:  # e.g. an unclosed quote: it starts where the row did
+                parsed.problem(file, start, f"malformed CSV: {exc}")
                 start = reader.line_num + 1
                 continue
             line = start
@@ -444,7 +445,7 @@ def parse_iea(path: str | Path, source_name: str, progress: Progress | None = No
         except ValueError as exc:
             parsed.problem(file, line, f"bad year or value: {exc}")
             continue
-        if number < 0 or number != number:
+        if not math.isfinite(number) or number < 0:
             parsed.problem(file, line, f"value {get('value')!r} is not a count of vehicles")
             continue
         record = SalesRecord(

@@ -32,6 +32,7 @@ BACKOFF_BASE = 2.0  # seconds before the first retry
 BACKOFF_CAP = 900.0
 MAX_ATTEMPTS = 12
 POST_TIMEOUT = 30.0
+CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 DIGEST_LABELS = {"daily": "today", "weekly": "this week", "monthly": "this month"}
 
 
@@ -130,21 +131,33 @@ class DeliveryWorker:
                 task = asyncio.create_task(self._deliver_in_slot(row, slots))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
-            if rows:
-                await asyncio.sleep(0)
+            if len(rows) == free and free:
+                await asyncio.sleep(0)  # a full batch: there may be more due right away
                 continue
             await self._wait(stop)
         if self._running:
             await asyncio.wait(set(self._running), timeout=self.post_timeout + 1)
 
     async def _wait(self, stop: asyncio.Event) -> None:
-        due = await self.store.next_due()
-        delay = 1.0 if due is None else max(0.0, min(1.0, due - self.clock()))
-        if self._running and delay > 0.05:
-            delay = 0.05  # a finishing post may free a slot
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        """Until a slot frees, new work is queued, something falls due, or `stop`."""
+        free = self.concurrency - len(self._running)
+        delay = 1.0
+        if free > 0:
+            due = await self.store.next_due()
+            if due is not None:
+                delay = min(1.0, due - self.clock())
+                if delay <= 0:
+                    # due, but its channel has a post under way: that post's end wakes us
+                    delay = 1.0 if self._running else 0.25
+        waiters: set[asyncio.Future[object]] = {
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        }
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            # a finished post frees a slot and may unblock its channel
+            await asyncio.wait(
+                waiters | set(self._running), timeout=delay, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for w in waiters:
                 w.cancel()
@@ -178,6 +191,11 @@ class DeliveryWorker:
                 return
             adapter = self.adapters[row.channel.platform]
             pacer = self.pacers[row.channel.platform]
+            wait = pacer.channel(row.channel).delay()
+            if wait > CHANNEL_WAIT_IN_SLOT:
+                # the channel must wait: give the slot to another channel meanwhile
+                await self.store.release(row.id, self.clock() + wait)
+                return
             await pacer.acquire(row.channel)
             try:
                 message_id = await asyncio.wait_for(
@@ -201,6 +219,8 @@ class DeliveryWorker:
         if exc.retry_after is not None:
             bucket = pacer.platform if exc.global_limit else pacer.channel(row.channel)
             bucket.hold(exc.retry_after)
+            if not exc.global_limit:
+                await self.store.defer_channel(row.channel, self.clock() + exc.retry_after)
         if exc.permanent or row.attempts >= MAX_ATTEMPTS:
             reason = exc.reason if exc.permanent else f"gave_up_{exc.reason}"
             paused = await self.store.mark_failed(row, reason, exc.detail or str(exc))
@@ -208,7 +228,7 @@ class DeliveryWorker:
             log.warning(
                 "delivery %s to %s failed (%s)%s",
                 row.id,
-                row.channel,
+                row.channel.safe(),
                 reason,
                 "; the channel's subscriptions are paused" if paused else "",
             )

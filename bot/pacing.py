@@ -50,6 +50,14 @@ class TokenBucket:
                     return
                 await self._sleep((1 - self._tokens) / self.rate)
 
+    def delay(self) -> float:
+        """Seconds until a token would be free, without taking one."""
+        now = self._clock()
+        if now < self._held_until:
+            return self._held_until - now + max(0.0, 1 - self._tokens) / self.rate
+        tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def hold(self, seconds: float) -> None:
         """Let nobody through for `seconds` (a server said to wait)."""
         self._held_until = max(self._held_until, self._clock() + seconds)
@@ -66,7 +74,8 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.platform = TokenBucket(global_rate, 1.0, clock, sleep)
+        # a tenth of a second's worth of burst: a late wake-up is caught up, not lost for good
+        self.platform = TokenBucket(global_rate, max(1.0, global_rate / 10), clock, sleep)
         self.channel_rate = channel_rate
         self._clock = clock
         self._sleep = sleep

@@ -93,7 +93,9 @@ class SeriesReader:
         self, subject: Subject, region: str, metric: str = "sales"
     ) -> dict[Month, int]:
         """Units added in each month (sales, or change in stock) for a subject in a region."""
-        priority = {s.id: s.priority for s in await self.store.sources() if s.metric == metric}
+        sources = [s for s in await self.store.sources() if s.metric == metric]
+        priority = {s.id: s.priority for s in sources}
+        levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
         rows: list[IncRow]
         keep: Callable[[IncRow], bool] | None = None
         if subject.kind == "model":
@@ -107,7 +109,7 @@ class SeriesReader:
             keep = _member_filter(members)
         else:
             rows = await self.store.all_increments()
-        return regional_increments(rows, priority, self.tree, region, keep, metric == "stock")
+        return regional_increments(rows, priority, self.tree, region, keep, levels)
 
     def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
         """A group's makes by key, each with its validity periods."""

@@ -40,6 +40,7 @@ class SourceInfo:
     priority: int
     imports: int
     latest_month: Month | None
+    running: bool = False  # publishes running totals (its figures are levels)
 
 
 @dataclass(slots=True)

@@ -9,8 +9,9 @@ The rules (DESIGN.md, "Counting rules"):
   priority (lowest number, then lowest id) that has figures for the subject there that year.
   Choosing per year, not per month, keeps a yearly total and monthly figures of another source
   from being added together.
-- Registered stock is a level, not a flow: where the chosen source changes from one year to the
-  next, the new source's level replaces the old one's (its first figure is not added on top).
+- Registered stock, and running totals of sales, are levels: where such a source takes over
+  from another from one year to the next, its own level replaces the old one (its first figure
+  is not added on top).
 - A region's figure is its own (direct) figure where some source has one for that year, else the
   sum of its sub-regions. The world's sub-regions are the top-level regions: those that are not
   aggregates (Europe, EU27, ...) and not inside another region.
@@ -19,7 +20,7 @@ The rules (DESIGN.md, "Counting rules"):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.periods import Month
@@ -49,12 +50,21 @@ class RegionTree:
     def children(self, region: str, known: Iterable[str]) -> list[str]:
         """The regions whose figures add up to `region` when it has none of its own."""
         if region == WORLD:
+            # the top ancestor of every region with figures: a parent known only through its
+            # sub-regions (USA through WA) is still part of the world
             return sorted(
-                r
-                for r in known
-                if r not in self.aggregates and r not in self.parents and r != WORLD
+                {self.top(r) for r in known if r not in self.aggregates and r != WORLD}
+                - self.aggregates
             )
         return sorted(r for r, parent in self.parents.items() if parent == region)
+
+    def top(self, region: str) -> str:
+        """The outermost region that contains `region` (itself when it has no parent)."""
+        seen = {region}
+        while region in self.parents and self.parents[region] not in seen:
+            region = self.parents[region]
+            seen.add(region)
+        return region
 
 
 def regional_increments(
@@ -63,11 +73,12 @@ def regional_increments(
     tree: RegionTree,
     region: str,
     keep: Callable[[IncRow], bool] | None = None,
-    levels: bool = False,
+    levels: bool | Collection[int] = False,
 ) -> dict[Month, int]:
     """Monthly increments of one subject in `region`, choosing sources and summing sub-regions.
 
-    With `levels` (registered stock), a change of source carries the new source's level.
+    `levels` is True for registered stock, or the sources that publish running totals: where
+    such a source takes over from another, its own level is carried, not added on top.
     """
     by_region: dict[str, dict[int, dict[int, list[tuple[Month, int]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
@@ -85,7 +96,7 @@ def _figure(
     priority: Mapping[int, int],
     tree: RegionTree,
     seen: set[str],
-    levels: bool = False,
+    levels: bool | Collection[int] = False,
 ) -> dict[Month, int]:
     if region in seen:  # a configuration cycle; config validation refuses them, be safe anyway
         return {}
@@ -93,14 +104,15 @@ def _figure(
     out: dict[Month, int] = defaultdict(int)
     direct = by_region.get(region, {})
     level_of: dict[int, dict[Month, int]] = _levels(direct) if levels else {}
-    shown = 0  # the level reached so far, in level mode
+    shown = 0  # the cumulative figure reached so far
     for year in sorted(direct):
         per_source = direct[year]
         best = min(per_source, key=lambda s: (priority[s], s))
-        for month, inc in per_source[best]:
-            if levels:
+        is_level = levels is True or (not isinstance(levels, bool) and best in levels)
+        for month, inc in sorted(per_source[best]):
+            if is_level:
                 inc = level_of[best][month] - shown
-                shown += inc
+            shown += inc
             out[month] += inc
     for child in tree.children(region, by_region.keys()):
         for month, inc in _figure(child, by_region, priority, tree, seen, levels).items():

@@ -7,6 +7,7 @@ with a later attempt time, or failed with a reason, or cancelled when its channe
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -217,8 +218,11 @@ class SqliteOutbox(SqliteBase):
             orphans,
         )
 
-    async def resume(self, channel: Channel, subject_key: str | None = None) -> int:
-        """Resume a channel's paused subscriptions (one subject, or all)."""
+    async def resume(
+        self, channel: Channel, subject_key: str | None = None, now: float | None = None
+    ) -> int:
+        """Resume a channel's paused subscriptions (one subject, or all), and send what the
+        pause held back: the queue it stopped and the delivery whose failure paused it."""
         params: tuple[Any, ...] = (channel.platform, channel.workspace, channel.channel)
         where = "platform = ? AND workspace = ? AND channel = ? AND status = 'paused'"
         if subject_key is not None:
@@ -230,6 +234,15 @@ class SqliteOutbox(SqliteBase):
                 f"WHERE {where}",
                 params,
             )
+            if cursor.rowcount:
+                held = ", ".join(f"'{r}'" for r in sorted(PAUSE_AT_ONCE))
+                await self._run(
+                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
+                    "next_attempt_at = ?, last_error = NULL "
+                    "WHERE platform = ? AND workspace = ? AND channel = ? AND status = 'failed' "
+                    f"AND (last_error = 'channel paused' OR reason IN ({held}))",
+                    (time.time() if now is None else now, *params[:3]),
+                )
         return cursor.rowcount
 
     # -- deliveries -------------------------------------------------------------------------
@@ -266,17 +279,26 @@ class SqliteOutbox(SqliteBase):
     async def claim_due(
         self, now: float, limit: int, platforms: Sequence[str] | None = None
     ) -> list[DeliveryRow]:
-        """Mark up to `limit` due deliveries in flight (committed) and return them."""
-        where = "status = 'pending' AND next_attempt_at <= ?"
+        """Mark up to `limit` due deliveries in flight (committed) and return them.
+
+        At most one per channel, and none for a channel that has a post under way: a channel's
+        messages go out in order, and a slow or rate-limited channel holds up only itself.
+        """
+        where = "d.status = 'pending' AND d.next_attempt_at <= ?"
         params: tuple[Any, ...] = (now,)
         if platforms is not None:
-            where += f" AND platform IN ({', '.join('?' for _ in platforms)})"
+            where += f" AND d.platform IN ({', '.join('?' for _ in platforms)})"
             params = (*params, *platforms)
         async with self.transaction():
             rows = await self._rows(
-                f"UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
-                f"WHERE id IN (SELECT id FROM deliveries WHERE {where} "
-                f"ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_DELIVERY_COLUMNS}",
+                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
+                "WHERE id IN (SELECT MIN(d.id) FROM deliveries d "
+                f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM deliveries i "
+                "WHERE i.platform = d.platform AND i.workspace = d.workspace "
+                "AND i.channel = d.channel AND i.status = 'inflight') "
+                "GROUP BY d.platform, d.workspace, d.channel "
+                "ORDER BY MIN(d.next_attempt_at), MIN(d.id) LIMIT ?) "
+                f"RETURNING {_DELIVERY_COLUMNS}",
                 (*params, limit),
             )
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
@@ -314,12 +336,24 @@ class SqliteOutbox(SqliteBase):
                 (next_attempt_at, reason, error, delivery_id),
             )
 
-    async def release(self, delivery_id: int) -> None:
-        """An in-flight delivery found not posted: pending again, due now."""
+    async def release(self, delivery_id: int, not_before: float | None = None) -> None:
+        """Pending again without counting an attempt: an in-flight delivery found not posted,
+        or one claimed while its channel must still wait (`not_before`)."""
         async with self.transaction():
             await self._run(
-                "UPDATE deliveries SET status = 'pending' WHERE id = ? AND status = 'inflight'",
-                (delivery_id,),
+                "UPDATE deliveries SET status = 'pending', attempts = MAX(attempts - 1, 0), "
+                "next_attempt_at = COALESCE(?, next_attempt_at) "
+                "WHERE id = ? AND status = 'inflight'",
+                (not_before, delivery_id),
+            )
+
+    async def defer_channel(self, channel: Channel, not_before: float) -> None:
+        """Nothing more to this channel before `not_before` (the platform said to wait)."""
+        async with self.transaction():
+            await self._run(
+                "UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?) "
+                "WHERE platform = ? AND workspace = ? AND channel = ? AND status = 'pending'",
+                (not_before, channel.platform, channel.workspace, channel.channel),
             )
 
     async def mark_failed(self, delivery: DeliveryRow, reason: str, error: str) -> bool:

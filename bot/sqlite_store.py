@@ -87,6 +87,8 @@ class SqliteStore(SqliteOutbox):
         models: dict[tuple[str, str], str] = {}
         staged = await asyncio.to_thread(_stage_rows, info.id, records, makes, models)
         await self._many("INSERT INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", staged)
+        if any(r.cumulative for r in records):
+            await self._run("UPDATE sources SET running = 1 WHERE id = ?", (info.id,))
         new, revised, unchanged = (
             await self._rows(
                 "SELECT COALESCE(SUM(r.units IS NULL), 0), "
@@ -140,7 +142,7 @@ class SqliteStore(SqliteOutbox):
             (import_id, int(summary.first_import), cutoff),
         )
         after = await self.journal_head()
-        if after > before:
+        if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(
             "UPDATE sources SET imports = imports + 1, latest_month = ? WHERE id = ?",
@@ -238,11 +240,14 @@ class SqliteStore(SqliteOutbox):
 
     async def sources(self) -> list[SourceInfo]:
         rows = await self._rows(
-            "SELECT id, name, metric, priority, imports, latest_month FROM sources ORDER BY id",
+            "SELECT id, name, metric, priority, imports, latest_month, running FROM sources "
+            "ORDER BY id",
             table="sources",
         )
         return [
-            SourceInfo(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]) if r[5] else None)
+            SourceInfo(
+                r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]) if r[5] else None, bool(r[6])
+            )
             for r in rows
         ]
 
@@ -258,7 +263,9 @@ class SqliteStore(SqliteOutbox):
         return dict(await self._rows("SELECT make_key, display FROM makes", table="makes"))
 
     async def regions(self) -> list[str]:
-        rows = await self._rows("SELECT DISTINCT region FROM all_cells ORDER BY 1", table="cells")
+        rows = await self._rows(
+            "SELECT DISTINCT region FROM all_cells ORDER BY 1", table="all_cells"
+        )
         return [r[0] for r in rows]
 
     async def model_increments(self, make_key: str, model_key: str) -> list[IncRow]:

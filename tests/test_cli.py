@@ -286,12 +286,6 @@ def test_a_source_keeps_its_metric_end_to_end(
     assert state(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a dry run against a database file that does not exist creates it (a typo in "
-    "--db leaves a new empty database behind) (bot/cli.py cmd_import: for a dry run on a "
-    "missing file, open SqliteStore(':memory:') instead: there is nothing to compare against)",
-)
 def test_a_dry_run_creates_no_database_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -88,10 +88,9 @@ async def recorded(store: SqliteStore) -> dict[tuple[str, int], dict[str, Any]]:
 
 async def corrections(store: SqliteStore) -> list[tuple[str, int, str, str, str | None]]:
     rows = await store.db.execute_fetchall(
-        "SELECT subject_key, threshold, reason, old_period, new_period FROM corrections "
-        "ORDER BY id"
+        "SELECT subject_key, threshold, reason, old_period, new_period FROM corrections ORDER BY id"
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 # -- history and news ------------------------------------------------------------------------
@@ -263,9 +262,7 @@ async def test_earlier_months_imported_later_move_the_crossing_without_a_new_eve
         await detector.poll()
         await load(store, rec("2020-06", 95))  # 105 in 2020-06: passes 100
         events = milestone_events(await detector.poll())
-        assert {(e.subject.key, str(e.period)) for e in events} == {
-            (k, "2020-06") for k in SERIES
-        }
+        assert {(e.subject.key, str(e.period)) for e in events} == {(k, "2020-06") for k in SERIES}
         await load(store, rec("2020-03", 92))  # 102 in 2020-03, 197 in 2020-06
         assert milestone_events(await detector.poll()) == []
         moved = [c for c in await corrections(store) if c[2] == "moved"]
@@ -416,9 +413,7 @@ async def test_poll_after_one_model_changed_reads_only_that_model_cells(tmp_path
     try:
         detector = Detector(store, config)
         models = [f"M{i}" for i in range(20)]
-        await load(
-            store, *(rec(f"2020-{m:02d}", 3, model=x) for x in models for m in range(1, 7))
-        )
+        await load(store, *(rec(f"2020-{m:02d}", 3, model=x) for x in models for m in range(1, 7)))
         await detector.poll()
         await load(store, rec("2020-07", 1, model="M3"))  # crosses nothing
         before = dict(store.stats.rows_read)
@@ -485,7 +480,7 @@ async def test_save_detection_with_a_stale_watermark_records_nothing(tmp_path: P
         with pytest.raises(StoreError, match="moved from 0 to 5"):
             await store.save_detection(WATERMARK, 0, 6, _write(500))
         assert set(await recorded(store)) == {(LEAF, 200)}
-        assert [s.event.thresholds for s in await store.events()] == [(200,)]  # type: ignore[union-attr]
+        assert [e.thresholds for e in milestone_events(await store.events())] == [(200,)]
         assert await store.watermark(WATERMARK) == 5
         # the store is usable after the refusal
         assert len(await store.save_detection(WATERMARK, 5, 6, _write(500))) == 1
@@ -502,12 +497,10 @@ class _GatedStore(SqliteStore):
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 
-    async def save_detection(
-        self, name: str, expected: int, new: int, write: DetectionWrite
-    ) -> list[StoredEvent]:
+    async def save_detection(self, *args: Any, **kwargs: Any) -> list[StoredEvent]:
         self.waiting.set()
-        await self.gate.wait()
-        return await super().save_detection(name, expected, new, write)
+        await asyncio.wait_for(self.gate.wait(), 10)
+        return await super().save_detection(*args, **kwargs)
 
 
 async def test_two_detectors_racing_record_each_milestone_once(tmp_path: Path) -> None:
@@ -521,7 +514,8 @@ async def test_two_detectors_racing_record_each_milestone_once(tmp_path: Path) -
         await Detector(store, config).poll()
         await load(store, rec("2020-02", 600))
         late = asyncio.create_task(Detector(slow, config).poll())
-        await slow.waiting.wait()  # it has read the journal and decided what to record
+        # it has read the journal and decided what to record
+        await asyncio.wait_for(slow.waiting.wait(), 10)
         first = milestone_events(await Detector(store, config).poll())
         assert len(first) == len(SERIES)
         slow.gate.set()
@@ -710,7 +704,9 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
             theirs = [event_to_dict(e) for e in await replay(other, config)]
             assert mine == theirs
             replayed = Counter(
-                (e["subject_ref"]["key"], t) for e in mine if e["kind"] == "milestone"
+                (e["subject_ref"]["key"], t)
+                for e in mine
+                if e["kind"] == "milestone"
                 for t in e["thresholds"]
             )
             expected = Counter(

@@ -262,11 +262,6 @@ def test_a_malformed_quote(tmp_path: Path) -> None:
     assert parsed.problems == [f"{path}:2: malformed CSV: ',' expected after '\"'"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unclosed quote is reported at the last line of the file, not where the quoted "
-    "field opens (bot/ingest.py _rows: report `start`, not `reader.line_num`, for csv.Error)",
-)
 def test_an_unclosed_quote_names_the_line_where_it_opens(tmp_path: Path) -> None:
     text = (
         HEADER
@@ -497,11 +492,6 @@ def test_iea_bad_rows(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an infinite IEA value crashes with OverflowError instead of FILE:LINE: reason "
-    "(bot/ingest.py parse_iea: refuse `not math.isfinite(number)` with the negative values)",
-)
 def test_iea_infinite_value_is_a_bad_row(tmp_path: Path) -> None:
     path = write(
         tmp_path, "iea.csv", IEA_HEADER + "Norway,Historical,EV sales,Cars,BEV,2014,Vehicles,inf\n"

@@ -257,12 +257,6 @@ async def test_sub_regions_roll_up_unless_the_parent_has_its_own(store: SqliteSt
     assert await ask.units("nissan leaf", "USA") == 115  # 2015: the USA's own figure only
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the world's sub-regions are only the regions with figures of their own, so a "
-    "parent known only through its children (USA via California) is left out of World "
-    "(bot/series.py RegionTree.children: for World, take the top ancestor of every known region)",
-)
 async def test_the_world_includes_regions_known_only_through_their_children(
     store: SqliteStore,
 ) -> None:
@@ -310,13 +304,6 @@ async def test_sales_and_stock_are_never_added(store: SqliteStore) -> None:
     assert await ask.units("all", metric="stock") == 5_500
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a running total from one source is added to the increments another source "
-    "gave for earlier years (20,000 to date + 12,000 from 2014 = 32,000): the first increment "
-    "of a running-total series is its whole history (bot/series.py regional_increments: anchor "
-    "a chosen running total against the cumulative so far instead of adding its increment)",
-)
 async def test_a_running_total_from_another_source_is_never_added(store: SqliteStore) -> None:
     press = SourceSpec("press", priority=10)
     ask = await Asker(store, config()).load(
@@ -325,6 +312,20 @@ async def test_a_running_total_from_another_source_is_never_added(store: SqliteS
     )
     assert await ask.units("nissan leaf", as_of="2014-12") == 12_000
     assert await ask.units("nissan leaf", as_of="2015-06") == 20_000  # "20,000 sold to date"
+
+
+async def test_stock_from_a_later_source_is_its_level(store: SqliteStore) -> None:
+    """Registered stock is a level: a later source's figure replaces, never adds to, the first's."""
+    county, sample = SourceSpec("county", metric="stock"), SourceSpec("sample", metric="stock")
+    ask = await Asker(store, config()).load(
+        (
+            county,
+            [rec("2017-01", 22_576, cumulative=True), rec("2021-10", 82_851, cumulative=True)],
+        ),
+        (sample, [rec("2026-01", 16_662, cumulative=True)]),
+    )
+    assert await ask.units("nissan leaf", as_of="2021-12", metric="stock") == 82_851
+    assert await ask.units("nissan leaf", as_of="2026-01", metric="stock") == 16_662
 
 
 # -- naming the subject -----------------------------------------------------------------------

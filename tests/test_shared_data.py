@@ -299,11 +299,6 @@ async def test_wa_stock_is_the_running_total_of_its_counties(loaded: Loaded) -> 
     assert stock == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: World misses a region whose parent has no figures of its own (WA -> USA has no "
-    "stock), so `evbot total all --metric stock` says 0 (bot/series.py RegionTree.children)",
-)
 async def test_world_stock_includes_wa_through_the_usa(loaded: Loaded) -> None:
     store, q = await _open(loaded.db, loaded.config)
     try:

@@ -215,11 +215,6 @@ async def test_counts_of_records(store: SqliteStore) -> None:
     assert await store.count_records() == 12
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a dry run's summary reports journal_from/journal_to of entries it rolled back "
-    "(bot/sqlite_store.py _import: set them only when not dry_run)",
-)
 async def test_a_dry_run_reports_no_journal_entries(store: SqliteStore) -> None:
     await store.import_records([(SALES, [rec("2014-01", 5)])])
     [summary] = await store.import_records([(SALES, [rec("2014-02", 5)])], dry_run=True)

@@ -12,11 +12,12 @@ request signing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -111,6 +112,10 @@ def make_adapter(adapters: list[WebhookAdapter]) -> Callable[..., WebhookAdapter
     return make
 
 
+async def _true(value: bool) -> bool:
+    return value
+
+
 def worker(
     store: SqliteStore,
     adapter: WebhookAdapter,
@@ -144,22 +149,28 @@ async def row(store: SqliteStore, delivery_id: int) -> DeliveryRow:
     return found[0]
 
 
-async def run_until_settled(
-    w: DeliveryWorker, store: SqliteStore, timeout: float = 15.0, during: float = 0.0
-) -> None:
-    """Run the worker until nothing is pending or in flight (and at least `during` seconds)."""
+async def eventually(condition: Callable[[], Awaitable[bool]], limit: float = 15.0) -> None:
+    """Wait until `condition()` holds, checking every 10 ms, for at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    for _ in itertools.count():
+        if await condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not so after {limit:g} s")
+        await asyncio.sleep(0.01)
+
+
+async def settled(store: SqliteStore) -> bool:
+    counts = await store.delivery_counts()
+    return counts["pending"] == 0 and counts["inflight"] == 0
+
+
+async def run_until_settled(w: DeliveryWorker, store: SqliteStore) -> None:
+    """Run the worker until nothing is pending or in flight."""
     stop = asyncio.Event()
     task = asyncio.create_task(w.run(stop))
-    started = time.monotonic()
     try:
-        while time.monotonic() - started < timeout:
-            counts = await store.delivery_counts()
-            settled = counts["pending"] == 0 and counts["inflight"] == 0
-            if settled and time.monotonic() - started >= during:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError(f"the outbox did not settle: {await store.delivery_counts()}")
+        await eventually(lambda: settled(store))
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -267,8 +278,8 @@ async def test_a_global_429_holds_every_channel_for_its_retry_after(
     limited = [r for r in fake.requests if r.status == 429]
     assert len(limited) == 1
     at = limited[0].at
-    # posts already past the pacer may land at once; nothing starts during the hold
-    assert not [r for r in fake.requests if at + 0.05 < r.at < at + 0.95]
+    # the one post already past the pacer (the other slot) may still land; nothing else does
+    assert len([r for r in fake.requests if at < r.at < at + 0.95]) <= 1
     assert len(fake.messages) == 6 and (await store.delivery_counts())["posted"] == 6
 
 
@@ -524,13 +535,11 @@ async def test_unsubscribing_during_a_queued_fan_out_cancels_what_is_queued(
     stop = asyncio.Event()
     task = asyncio.create_task(w.run(stop))
     try:
-        while len(fake.messages) < 2:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: _true(len(fake.messages) >= 2))
         assert await store.unsubscribe(channel(urls[-1]), LEAF.key) == 1
         (cancelled,) = await rows_of(store, urls[-1])
         assert (cancelled.status, cancelled.reason) == ("cancelled", "unsubscribed")
-        while (await store.delivery_counts())["pending"]:
-            await asyncio.sleep(0.02)
+        await eventually(lambda: settled(store))
     finally:
         stop.set()
         await task
@@ -746,6 +755,11 @@ async def test_limits_timeout_and_secret_from_the_platform_config() -> None:
         with pytest.raises(ConfigError, match=r"platforms\.webhook\.rate_per_second"):
             WebhookAdapter(PlatformConfig("webhook", options={"rate_per_second": bad}))
     await adapter.close()  # never opened: nothing to do
+    with pytest.raises(ConfigError, match=r"platforms\.webhook\.rate: unknown key"):
+        WebhookAdapter(PlatformConfig("webhook", options={"rate": 5}))
+    with pytest.raises(ConfigError, match="secrets never go in the file") as caught:
+        WebhookAdapter(PlatformConfig("webhook", options={"signing_secret": "xyzzy"}))
+    assert "xyzzy" not in str(caught.value)
 
 
 # -- the worker's own costs (core bugs, see the reasons) ------------------------------------
@@ -768,8 +782,7 @@ async def test_the_worker_does_not_spin_while_its_slots_are_busy(
     stop = asyncio.Event()
     task = asyncio.create_task(w.run(stop))
     try:
-        while not fake.received("a-slow"):
-            await asyncio.sleep(0.01)
+        await eventually(lambda: _true(bool(fake.received("a-slow"))))
         before = store.stats.statements
         await asyncio.sleep(0.5)  # the one slot waits for the slow answer
         spent = store.stats.statements - before

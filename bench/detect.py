@@ -1,0 +1,240 @@
+"""Incremental crossing detection against a full recompute, measured in the same run.
+
+Builds a store of MODELS models (10 per make) x MONTHS months in region World (by default
+10,000 x 100 = 1,000,000 sales rows), imported as the source's first import (history), lets the
+detector catch up once, then times two polls after 10,000 new rows each:
+
+  A. the next month for every model (every model series is touched: little to save);
+  B. 100 months revised for 100 models (1 % of the subjects touched).
+
+The baseline is a full recompute of every subject: the same per-series detection
+(`Detector._detect`) over every model, make, group and "all" series, on the same data, with
+nothing written; it skips the growth and share work that news series get in a poll, so the
+ratio is on the conservative side. Target: full / incremental >= 20.
+
+The detector's catch-up poll over a million journal entries is slow (for each entry,
+`Detector._series_of` looks its model up by a linear scan of every model: entries x models), so
+above 2,000 models the bench catches up by saving the full recompute's write with the watermark
+instead, which records the same history milestones. `--catch-up poll` forces the real thing.
+
+    python bench/detect.py                       # full size (about a minute or more)
+    python bench/detect.py --models 1000         # 100,000 rows
+    python bench/detect.py --models 1000 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.config import Config, default_config
+from bot.detector import WATERMARK, Detector, SeriesKey
+from bot.events import Subject
+from bot.periods import Month
+from bot.queries import load_catalog
+from bot.records import DetectionWrite, SalesRecord, SourceSpec
+from bot.series import WORLD
+from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL
+
+MODELS_PER_MAKE = 10
+FIRST_MONTH = Month(2010, 1)
+SOURCE = SourceSpec("bench")
+TARGET = 20.0
+T = TypeVar("T")
+
+
+def units(model: int, month: int) -> int:
+    """A deterministic, varied monthly figure: 40..499 units."""
+    return 40 + (model * 7919 + month * 104_729) % 460
+
+
+def name(model: int) -> tuple[str, str]:
+    return f"Make{model // MODELS_PER_MAKE:05d}", f"Model {model % MODELS_PER_MAKE}"
+
+
+def records(models: range, months: range, bump: int = 0) -> Iterator[SalesRecord]:
+    for model in models:
+        make, model_name = name(model)
+        for month in months:
+            period = str(FIRST_MONTH.plus(month))
+            yield SalesRecord(period, WORLD, make, model_name, units(model, month) + bump)
+
+
+async def timed(what: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = await what()
+    return result, time.perf_counter() - start
+
+
+async def every_series(store: SqliteStore, config: Config) -> dict[SeriesKey, bool]:
+    """Every series a full recompute covers (news False: milestones only)."""
+    catalog = await load_catalog(store, config)
+    subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
+    subjects += [Subject("make", f"make:{k}", v) for k, v in sorted(catalog.makes.items()) if k]
+    subjects += [
+        Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+        for m in catalog.models
+    ]
+    subjects.append(ALL)
+    return {SeriesKey(s, WORLD, "sales"): False for s in subjects}
+
+
+async def full_recompute(store: SqliteStore, config: Config) -> tuple[int, DetectionWrite]:
+    """Recompute every subject's series and its milestones, writing nothing: (series, write)."""
+    detector = Detector(store, config)
+    catalog = await load_catalog(store, config)
+    keys = await every_series(store, config)
+    write = await detector._detect(keys, catalog, SOURCE.name)
+    return len(keys), write
+
+
+async def catch_up_by_recompute(store: SqliteStore, config: Config) -> int:
+    """What the catch-up poll records after a history-only first import (every series, news
+    False), saved with the watermark; the poll's own cost grows with journal entries x models
+    (see the module docstring), so at full size this is the way to get there in minutes."""
+    head = await store.journal_head()
+    _, write = await full_recompute(store, config)
+    await store.save_detection(WATERMARK, await store.watermark(WATERMARK), head, write)
+    return len(write.milestones)
+
+
+def profiled(profile: bool) -> tuple[cProfile.Profile | None, Callable[[], str]]:
+    if not profile:
+        return None, lambda: ""
+    prof = cProfile.Profile()
+
+    def report() -> str:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
+        return out.getvalue()
+
+    return prof, report
+
+
+async def case(
+    label: str,
+    store: SqliteStore,
+    config: Config,
+    new_rows: list[SalesRecord],
+    profile: bool,
+) -> float:
+    print(f"\n{label}: {len(new_rows):,} new rows")
+    _, import_time = await timed(lambda: store.import_records([(SOURCE, new_rows)]))
+    print(f"  import:                          {import_time:8.3f} s")
+    (subjects, _), full_time = await timed(lambda: full_recompute(store, config))
+    print(f"  {f'full recompute ({subjects:,} series):':<33}{full_time:8.3f} s")
+    detector = Detector(store, config)
+    statements, read = store.stats.statements, dict(store.stats.rows_read)
+    prof, report = profiled(profile)
+    if prof is not None:
+        prof.enable()
+    stored, poll_time = await timed(detector.poll)
+    if prof is not None:
+        prof.disable()
+    cells = sum(
+        store.stats.rows_read.get(t, 0) - read.get(t, 0)
+        for t in ("cells", "make_cells", "all_cells")
+    )
+    print(
+        f"  incremental poll:                {poll_time:8.3f} s  "
+        f"({len(stored):,} events, {store.stats.statements - statements:,} statements, "
+        f"{cells:,} cell rows read)"
+    )
+    ratio = full_time / poll_time if poll_time > 0 else float("inf")
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"  ratio full / incremental:        {ratio:8.1f}x  (target {TARGET:.0f}x: {verdict})")
+    if prof is not None:
+        print("  profile of the incremental poll (top 15 by own time):")
+        print(report())
+    return ratio
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=10_000, help="model subjects (10,000)")
+    parser.add_argument("--months", type=int, default=100, help="months per model (100)")
+    parser.add_argument("--profile", action="store_true", help="profile the incremental polls")
+    parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
+    parser.add_argument(
+        "--catch-up",
+        choices=("poll", "recompute", "auto"),
+        default="auto",
+        help="how the detector first catches up: its poll, or the full recompute's write "
+        "(auto: poll up to 2,000 models)",
+    )
+    args = parser.parse_args(argv)
+    models, months = args.models, args.months
+    if models < 100 or models % MODELS_PER_MAKE or months < 4:
+        parser.error(f"--models must be a multiple of {MODELS_PER_MAKE}, >= 100; --months >= 4")
+    config = default_config()
+    with tempfile.TemporaryDirectory(prefix="evbot-bench-") as tmp:
+        folder = Path(args.keep) if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "bench.sqlite3"
+        path.unlink(missing_ok=True)
+        async with SqliteStore(path) as store:
+            await store.sync_groups(config.groups)
+            print(
+                f"store: {models:,} models ({models // MODELS_PER_MAKE:,} makes) x {months} "
+                f"months = {models * months:,} rows, region {WORLD}, one source"
+            )
+            first = list(records(range(models), range(months)))
+            summaries, build = await timed(lambda: store.import_records([(SOURCE, first)]))
+            first.clear()
+            assert summaries[0].first_import
+            print(f"  first import (history):          {build:8.3f} s")
+            how = args.catch_up
+            if how == "auto":
+                how = "poll" if models <= 2_000 else "recompute"
+            if how == "poll":
+                stored, catch_up = await timed(Detector(store, config).poll)
+                assert not stored, "a first import is history: no events"
+                print(f"  catch-up poll (every series):    {catch_up:8.3f} s")
+            else:
+                recorded, catch_up = await timed(lambda: catch_up_by_recompute(store, config))
+                print(
+                    f"  catch-up by full recompute:      {catch_up:8.3f} s  "
+                    f"({recorded:,} history milestones; the catch-up poll itself is skipped: "
+                    "it scans every model per journal entry)"
+                )
+
+            # A: 10,000 new rows (scaled), the next month for as many models
+            count = min(models, 10_000)
+            ratio_a = await case(
+                f"A. next month ({FIRST_MONTH.plus(months)}) for {count:,} models",
+                store,
+                config,
+                list(records(range(count), range(months, months + 1))),
+                args.profile,
+            )
+            # B: the same number of rows, revising every month of a few models
+            few = max(1, count // months)
+            ratio_b = await case(
+                f"B. {months} months revised for {few:,} models",
+                store,
+                config,
+                list(records(range(0, few * MODELS_PER_MAKE, MODELS_PER_MAKE), range(months), 3)),
+                args.profile,
+            )
+    print(
+        f"\nsummary: A {ratio_a:.1f}x, B {ratio_b:.1f}x "
+        f"(target {TARGET:.0f}x: A {'met' if ratio_a >= TARGET else 'NOT met'}, "
+        f"B {'met' if ratio_b >= TARGET else 'NOT met'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
