@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
@@ -171,7 +172,7 @@ def _rows(
                 continue
             line = start
             start = reader.line_num + 1
-            if not row or all(not c.strip() for c in row):
+            if not row or (not row[0].strip() and not any(c.strip() for c in row)):
                 continue
             if not header_seen and row[0].lstrip().startswith("#"):
                 continue
@@ -204,6 +205,8 @@ def _header(
 def _units(text: str, thousands: str) -> int | str:
     """An integer, or the reason it is not one."""
     value = text.strip()
+    if value.isascii() and value.isdigit():  # the common case, without the checks below
+        return int(value)
     if thousands:
         value = value.replace(thousands, "")
     if value.startswith("-") and _INT.match(value[1:]):
@@ -213,6 +216,7 @@ def _units(text: str, thousands: str) -> int | str:
     return int(value)
 
 
+@lru_cache(maxsize=4096)
 def _powertrain(text: str) -> str | None:
     """BEV, PHEV, FCEV, "" when absent, or None when it is something else."""
     value = text.strip().upper()
@@ -267,7 +271,7 @@ def parse_canonical(
 def _canonical_record(
     row: list[str], index: dict[str, int], file: str, line: int, parsed: Parsed
 ) -> SalesRecord | None:
-    if any(len(c) > MAX_FIELD for c in row):
+    if max(map(len, row)) > MAX_FIELD:
         parsed.problem(file, line, f"a field is longer than {MAX_FIELD} characters")
         return None
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[\s\-_./]+")
 
 
+@lru_cache(maxsize=65_536)  # an import repeats a few thousand names a million times
 def name_key(text: str) -> str:
     """Case-, accent- and spacing-insensitive key: `"  Renault  ZOÉ "` -> `"renault zoe"`."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -36,6 +38,7 @@ def better_display(current: str | None, candidate: str) -> str:
     return current
 
 
+@lru_cache(maxsize=65_536)
 def clean_label(text: str) -> str:
     """Collapse white space in a label read from data."""
     return _SPACE.sub(" ", text).strip()

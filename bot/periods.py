@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -59,6 +60,7 @@ def _check_month(text: str, raw: str) -> int:
     return month
 
 
+@lru_cache(maxsize=65_536)  # a file repeats its few hundred periods on every row
 def normalize_period(text: str) -> str:
     """Validate a period and return it in canonical form (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`)."""
     match = _PERIOD.match(text.strip())
@@ -84,6 +86,7 @@ def granularity(period: str) -> str:
     return {4: "year", 7: "month", 10: "day"}[len(period)]
 
 
+@lru_cache(maxsize=65_536)
 def end_month(period: str) -> Month:
     """The month in which a canonical period ends: `2014` -> 2014-12, `2014-03-09` -> 2014-03."""
     year = int(period[:4])

@@ -77,18 +77,49 @@ class SqliteStore(SqliteOutbox):
             first_import=info.imports == 0,
             dry_run=dry_run,
         )
+        makes: dict[str, str] = {}
+        models: dict[tuple[str, str], str] = {}
+        staged = await asyncio.to_thread(_stage_rows, info.id, records, makes, models)
+        if any(r.cumulative for r in records):
+            await self._run("UPDATE sources SET running = 1 WHERE id = ?", (info.id,))
+        fresh: list[tuple[Any, ...]] | None = None
+        if info.imports == 0 and not await self._rows(
+            "SELECT 1 FROM records WHERE source_id = ? LIMIT 1", (info.id,)
+        ):
+            fresh = await self._write_fresh(staged)
+            summary.new = len(staged)
+        else:
+            await self._write_revisions(staged, summary)
+        return await self._finish_import(
+            info, summary, records, makes, models, fresh, file, dry_run
+        )
+
+    async def _write_fresh(self, staged: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """A source's first import: nothing to compare with or revise, so every figure is
+        written once and every cell computed in one pass. Returns the cells for the journal."""
+        await self._many(
+            f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            staged,
+        )
+        cells, make_deltas, all_deltas = await asyncio.to_thread(_fresh_cells, staged)
+        await self._many(
+            f"INSERT INTO cells ({_KEY}, period_units, running_units, inc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            cells,
+        )
+        await self._apply_deltas(make_deltas, all_deltas)
+        return [c[:5] for c in cells]
+
+    async def _write_revisions(self, staged: list[tuple[Any, ...]], summary: ImportSummary) -> None:
+        """An import over known figures: classify, upsert what changed, refresh its cells."""
         await self._run("DROP TABLE IF EXISTS temp.staging")
         await self._run(
             "CREATE TEMP TABLE staging (source_id INTEGER, make_key TEXT, model_key TEXT, "
             "region TEXT, month TEXT, period TEXT, powertrain TEXT, cumulative INTEGER, "
             "units INTEGER)"
         )
-        makes: dict[str, str] = {}
-        models: dict[tuple[str, str], str] = {}
-        staged = await asyncio.to_thread(_stage_rows, info.id, records, makes, models)
         await self._many("INSERT INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", staged)
-        if any(r.cumulative for r in records):
-            await self._run("UPDATE sources SET running = 1 WHERE id = ?", (info.id,))
         new, revised, unchanged = (
             await self._rows(
                 "SELECT COALESCE(SUM(r.units IS NULL), 0), "
@@ -114,6 +145,18 @@ class SqliteStore(SqliteOutbox):
             "WHERE units != excluded.units OR cumulative != excluded.cumulative"
         )
         await self._refresh_cells()
+
+    async def _finish_import(
+        self,
+        info: SourceInfo,
+        summary: ImportSummary,
+        records: Sequence[SalesRecord],
+        makes: dict[str, str],
+        models: dict[tuple[str, str], str],
+        fresh: list[tuple[Any, ...]] | None,
+        file: str,
+        dry_run: bool,
+    ) -> ImportSummary:
         await self._save_names(makes, models)
         latest = max((end_month(r.period) for r in records), default=None)
         previous_latest = info.latest_month
@@ -134,13 +177,21 @@ class SqliteStore(SqliteOutbox):
         import_id = cursor.lastrowid
         cutoff = str(new_latest.plus(-HISTORY_MONTHS)) if new_latest else ""
         before = await self.journal_head()
-        await self._run(
-            "INSERT INTO journal (import_id, source_id, make_key, model_key, region, month, "
-            "history) SELECT ?, source_id, make_key, model_key, region, month, "
-            "CASE WHEN ? THEN 1 WHEN month < ? THEN 1 ELSE 0 END FROM touched "
-            "ORDER BY month, make_key, model_key, region",
-            (import_id, int(summary.first_import), cutoff),
-        )
+        if fresh is not None:  # a first import is all history
+            fresh.sort(key=lambda c: (c[4], c[1], c[2], c[3]))
+            await self._many(
+                "INSERT INTO journal (import_id, source_id, make_key, model_key, region, month, "
+                "history) VALUES (?, ?, ?, ?, ?, ?, 1)",
+                [(import_id, *c) for c in fresh],
+            )
+        else:
+            await self._run(
+                "INSERT INTO journal (import_id, source_id, make_key, model_key, region, month, "
+                "history) SELECT ?, source_id, make_key, model_key, region, month, "
+                "CASE WHEN ? THEN 1 WHEN month < ? THEN 1 ELSE 0 END FROM touched "
+                "ORDER BY month, make_key, model_key, region",
+                (import_id, int(summary.first_import), cutoff),
+            )
         after = await self.journal_head()
         if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
@@ -177,6 +228,14 @@ class SqliteStore(SqliteOutbox):
                 "AND region = ? AND month = ?",
                 updates,
             )
+        await self._apply_deltas(make_deltas, all_deltas)
+
+    async def _apply_deltas(
+        self,
+        make_deltas: dict[tuple[int, str, str, str], int],
+        all_deltas: dict[tuple[int, str, str], int],
+    ) -> None:
+        """Add increments' changes to the per-make and all-EV sums."""
         if make_deltas:
             await self._many(
                 "INSERT INTO make_cells (source_id, make_key, region, month, inc) "
@@ -584,6 +643,44 @@ def _stage_rows(
             )
         )
     return staged
+
+
+def _fresh_cells(
+    staged: list[tuple[Any, ...]],
+) -> tuple[
+    list[tuple[Any, ...]],
+    dict[tuple[int, str, str, str], int],
+    dict[tuple[int, str, str], int],
+]:
+    """Cells, with their increments, of figures that are all new, and the sums' deltas."""
+    cells: dict[tuple[Any, ...], list[Any]] = {}
+    for source_id, make_key, model_key, region, month, _, _, cumulative, units in staged:
+        key = (source_id, make_key, model_key, region, month)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = [0, None]
+        if cumulative:
+            cell[1] = units if cell[1] is None else cell[1] + units
+        else:
+            cell[0] += units
+    ordered = sorted(cells)
+    out: list[tuple[Any, ...]] = []
+    make_deltas: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    all_deltas: dict[tuple[int, str, str], int] = defaultdict(int)
+    start = 0
+    while start < len(ordered):
+        end = start
+        while end < len(ordered) and ordered[end][:4] == ordered[start][:4]:
+            end += 1
+        chunk = ordered[start:end]
+        for key, inc in zip(chunk, increments([tuple(cells[k]) for k in chunk]), strict=True):
+            period_units, running = cells[key]
+            out.append((*key, period_units, running, inc))
+            source_id, make_key, _, region, month = key
+            make_deltas[(source_id, make_key, region, month)] += inc
+            all_deltas[(source_id, region, month)] += inc
+        start = end
+    return out, make_deltas, all_deltas
 
 
 def _increment_updates(
