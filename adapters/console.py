@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from adapters.render_text import clean_text
-from bot.delivery import Channel, Limits
+from bot.delivery import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.messages import Message
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
@@ -24,6 +24,12 @@ _STYLE = {
 }
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would raise SystemExit inside the delivery worker; let the post fail instead
+        raise BrokenPipeError("the terminal's output was closed")
+
+
 class ConsoleAdapter:
     """Prints messages as rich panels; text is passed as `Text`, so data is never markup."""
 
@@ -31,7 +37,7 @@ class ConsoleAdapter:
     limits = Limits(global_per_second=1000.0, channel_per_second=1000.0)
 
     def __init__(self, out: TextIO | None = None, width: int | None = None) -> None:
-        self.console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+        self.console = _Console(file=out, width=width, highlight=False, soft_wrap=False)
         self._ids = itertools.count(1)
         self.posted: dict[str, str] = {}  # key -> id, for this process's lifetime
 
@@ -59,7 +65,10 @@ class ConsoleAdapter:
         """Print one message; a key printed before in this process is not printed again."""
         if key in self.posted:
             return self.posted[key]
-        self.console.print(self.render(message))
+        try:
+            self.console.print(self.render(message))
+        except BrokenPipeError as exc:
+            raise DeliveryFailure(CHANNEL_GONE, permanent=True, detail=str(exc)) from exc
         message_id = f"console-{next(self._ids)}"
         self.posted[key] = message_id
         return message_id

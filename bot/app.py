@@ -71,6 +71,7 @@ class App:
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._source_mtimes: dict[str, float] = {}
+        self._digest_settings: dict[str, tuple[str, str, str]] = {}
 
     async def start(self, poll: bool = True) -> None:
         """Open the store, reconcile, start the worker and the scheduled jobs."""
@@ -102,7 +103,12 @@ class App:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest-") and job.id not in wanted:
                 job.remove()
+                self._digest_settings.pop(job.id, None)
         for job_id, sub in wanted.items():
+            settings = (sub.spec.mode, sub.spec.digest_at, sub.spec.timezone)
+            if self._digest_settings.get(job_id) == settings:
+                continue  # unchanged: keep its schedule
+            self._digest_settings[job_id] = settings
             self.scheduler.add_job(
                 self.run_digest,
                 digest_trigger(sub),
@@ -113,6 +119,8 @@ class App:
 
     async def poll(self) -> int:
         """Detect news; the detection fans it out to the outbox. Returns the new events."""
+        if self.scheduler.running:
+            await self.schedule_digests()  # subscriptions made since the last poll get theirs
         try:
             stored = await self.detector.poll()
         except StoreError as exc:  # e.g. another detector moved the watermark: next poll
@@ -122,9 +130,9 @@ class App:
             self.worker.wake()
         return len(stored)
 
-    async def run_digest(self, sub_id: int) -> bool:
+    async def run_digest(self, sub_id: int, label: str | None = None) -> bool:
         """Send a subscription's digest now, if it has anything (empty digests are skipped)."""
-        delivery = await self.store.take_digest(sub_id, self.clock())
+        delivery = await self.store.take_digest(sub_id, self.clock(), label)
         if delivery is not None:
             self.worker.wake()
         return delivery is not None

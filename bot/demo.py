@@ -13,11 +13,12 @@ import asyncio
 import tempfile
 import time
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.date import DateTrigger
 
 from bot.app import App
 from bot.config import Config
@@ -95,14 +96,24 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
         await app.store.import_records([(spec, by_month[month])], file=f"demo {month}")
         await app.poll()
         if month.endswith("-12"):
-            await app.run_digest(result.subscription.id)
+            await app.run_digest(result.subscription.id, f"year {month[:4]}")
 
     if speed > 0:
-        app.scheduler.add_job(
-            tick, IntervalTrigger(seconds=SECONDS_PER_MONTH / speed), id="demo-feed"
-        )
+        interval = SECONDS_PER_MONTH / speed
+
+        async def tick_and_again() -> None:
+            # the next tick is scheduled when this one ends, so ticks never pile up
+            await tick()
+            if not done.is_set():
+                app.scheduler.add_job(
+                    tick_and_again,
+                    DateTrigger(datetime.now(UTC) + timedelta(seconds=interval)),
+                    id="demo-feed",
+                    replace_existing=True,
+                )
+
+        app.scheduler.add_job(tick_and_again, DateTrigger(datetime.now(UTC)), id="demo-feed")
         await done.wait()
-        app.scheduler.remove_job("demo-feed")
     else:
         while not done.is_set():
             await tick()

@@ -242,14 +242,14 @@ class DeliveryWorker:
     async def compose(self, row: DeliveryRow) -> Message | None:
         """The message a delivery stands for, as its subscriptions now want it; None when no
         subscription that covered it is still active (unsubscribed or paused meanwhile)."""
-        if row.kind == "following":
-            return message_from_dict(json.loads(row.payload or "{}"))
-        events = await self.store.events_by_id(row.event_ids)
         live = {
             s.id: s
             for s in await self.store.subscriptions(row.channel)
             if s.active and s.id in set(row.subscription_ids)
         }
+        if row.kind == "following":
+            return message_from_dict(json.loads(row.payload or "{}")) if live else None
+        events = await self.store.events_by_id(row.event_ids)
         kept: list[Event] = []
         for event_id, sub_id in zip(row.event_ids, row.subscription_ids, strict=True):
             sub = live.get(sub_id)
@@ -262,6 +262,8 @@ class DeliveryWorker:
         if not kept:
             return None
         if row.kind == "digest":
-            mode = json.loads(row.payload or "{}").get("mode", "daily")
-            return announce_digest(latest_growth(kept), row.locale, DIGEST_LABELS.get(mode, mode))
+            payload = json.loads(row.payload or "{}")
+            mode = payload.get("mode", "daily")
+            label = payload.get("label") or DIGEST_LABELS.get(mode, mode)
+            return announce_digest(latest_growth(kept), row.locale, label)
         return announce_group(kept, row.locale)

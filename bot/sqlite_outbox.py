@@ -209,7 +209,7 @@ class SqliteOutbox(SqliteBase):
         }
         pending = await self._rows(
             "SELECT id, subscription_ids FROM deliveries WHERE platform = ? AND workspace = ? "
-            "AND channel = ? AND status = 'pending' AND kind != 'following'",
+            "AND channel = ? AND status = 'pending'",
             (channel.platform, channel.workspace, channel.channel),
         )
         orphans = [(r[0],) for r in pending if not set(json.loads(r[1])) & live]
@@ -229,21 +229,29 @@ class SqliteOutbox(SqliteBase):
             where += " AND subject_key = ?"
             params = (*params, subject_key)
         async with self.transaction():
-            cursor = await self._run(
-                "UPDATE subscriptions SET status = 'active', paused_reason = NULL, failures = 0 "
-                f"WHERE {where}",
-                params,
-            )
-            if cursor.rowcount:
-                held = ", ".join(f"'{r}'" for r in sorted(PAUSE_AT_ONCE))
-                await self._run(
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
-                    "next_attempt_at = ?, last_error = NULL "
-                    "WHERE platform = ? AND workspace = ? AND channel = ? AND status = 'failed' "
-                    f"AND (last_error = 'channel paused' OR reason IN ({held}))",
-                    (time.time() if now is None else now, *params[:3]),
+            resumed = {
+                int(r[0])
+                for r in await self._rows(
+                    "UPDATE subscriptions SET status = 'active', paused_reason = NULL, "
+                    f"failures = 0 WHERE {where} RETURNING id",
+                    params,
                 )
-        return cursor.rowcount
+            }
+            if resumed:
+                held = ", ".join(f"'{r}'" for r in sorted(PAUSE_AT_ONCE))
+                candidates = await self._rows(
+                    "SELECT id, subscription_ids FROM deliveries WHERE platform = ? "
+                    "AND workspace = ? AND channel = ? AND status = 'failed' "
+                    f"AND (last_error = 'channel paused' OR reason IN ({held}))",
+                    params[:3],
+                )
+                when = time.time() if now is None else now
+                await self._many(
+                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
+                    "next_attempt_at = ?, last_error = NULL WHERE id = ?",
+                    [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed],
+                )
+        return len(resumed)
 
     # -- deliveries -------------------------------------------------------------------------
 
@@ -438,7 +446,7 @@ class SqliteOutbox(SqliteBase):
 
     # -- digests ----------------------------------------------------------------------------
 
-    async def take_digest(self, sub_id: int, now: float) -> int | None:
+    async def take_digest(self, sub_id: int, now: float, label: str | None = None) -> int | None:
         """Turn a subscription's collected events into one digest delivery; None if empty."""
         async with self.transaction():
             subs = await self._rows(
@@ -465,7 +473,10 @@ class SqliteOutbox(SqliteBase):
                         tuple(sub_id for _ in event_ids),
                         sub.spec.locale,
                         json.dumps(
-                            {"mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode}
+                            {
+                                "mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode,
+                                "label": label,
+                            }
                         ),
                     )
                 ],

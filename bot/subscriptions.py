@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.delivery import Channel
 from bot.events import Event, MilestoneEvent, Subject
+from bot.formatting import validate_locale
 from bot.ladders import Ladder, LadderError, parse_ladder
 from bot.records import StoredEvent
 
@@ -93,6 +94,13 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
             raise SubscriptionError(f"kinds: {kind!r} is not one of {', '.join(KINDS)}")
     if not spec.kinds:
         raise SubscriptionError(f"kinds: choose at least one of {', '.join(KINDS)}")
+    for kind in spec.instant_kinds:
+        if kind not in KINDS:
+            raise SubscriptionError(f"instant: {kind!r} is not one of {', '.join(KINDS)}")
+    try:
+        validate_locale(spec.locale)
+    except ValueError as exc:
+        raise SubscriptionError(f"locale: {exc}") from exc
     if spec.ladder not in ladders:
         known = ", ".join(sorted(ladders))
         raise SubscriptionError(f"ladder: no ladder named {spec.ladder!r} (known: {known})")
@@ -145,7 +153,8 @@ def plan_fanout(
     subscriptions: Sequence[Subscription],
     ladders: Mapping[str, Ladder],
 ) -> FanoutPlan:
-    """Deliveries for one detection's events: one per channel, grouping its instant events.
+    """Deliveries for one detection's events: one per channel (and locale, should a channel's
+    subscriptions differ in it), grouping its instant events.
 
     `events` pairs each stored event with the subject keys that cover it (its own, its make's,
     its groups', "all"); `subscriptions` are the active ones that may match.
@@ -173,14 +182,17 @@ def plan_fanout(
                 instant.append((stored.id, sub.id))
             else:
                 plan.digest_items.append((sub.id, stored.id))
-        if instant:
-            locale = next(s.spec.locale for s in subs if s.id == instant[0][1])
+        locale_of = {s.id: s.spec.locale for s in subs}
+        by_locale: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for event_id, sub_id in instant:
+            by_locale[locale_of[sub_id]].append((event_id, sub_id))
+        for locale, pairs in by_locale.items():
             plan.deliveries.append(
                 PlannedDelivery(
                     channel,
                     "instant",
-                    tuple(e for e, _ in instant),
-                    tuple(s for _, s in instant),
+                    tuple(e for e, _ in pairs),
+                    tuple(s for _, s in pairs),
                     locale,
                 )
             )

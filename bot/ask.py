@@ -1,0 +1,50 @@
+"""`evbot ask "/ev-total leaf"`: one command through the console adapter, its reply printed."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from pathlib import Path
+
+from bot.commands import Invocation, open_context, run_text
+from bot.config import Config
+from bot.delivery import Channel
+from bot.event_codec import message_to_dict
+from bot.sqlite_store import SqliteStore
+
+CONSOLE_CHANNEL = Channel("console", "local", "terminal")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "console"
+
+
+async def ask(config: Config, db_path: str, text: str, as_json: bool) -> tuple[int, str]:
+    """Run one command as the console user (who manages the console channel); returns the exit
+    status (0 answered, 1 refused or failed) and the text to print."""
+    if db_path != ":memory:" and not await asyncio.to_thread(Path(db_path).exists):
+        return 1, (
+            f"no database at {db_path} "
+            f"(import figures first, e.g. evbot import --demo --db {db_path})"
+        )
+    async with SqliteStore(db_path) as store:
+        await store.sync_groups(config.groups)
+        ctx = await open_context(store, config)
+        invocation = Invocation(CONSOLE_CHANNEL, _user(), can_manage=True, locale=config.locale)
+        reply = await run_text(ctx, invocation, text)
+    status = 0 if reply.ok else 1
+    if as_json:
+        payload = {
+            "ok": reply.ok,
+            "ephemeral": reply.ephemeral,
+            "message": message_to_dict(reply.message),
+            "data": dict(reply.data) if reply.data is not None else None,
+        }
+        return status, json.dumps(payload, ensure_ascii=False)
+    from adapters.render_text import render_text
+
+    return status, render_text(reply.message).rstrip("\n")
