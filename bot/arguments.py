@@ -93,6 +93,8 @@ def parse_command(text: str) -> CommandCall:
     options: dict[str, str] = {}
     pos = 0
     rest = rest.strip()
+    if '"' not in rest and "'" not in rest:
+        return _simple(name, rest.split())
     while pos < len(rest):
         match = _TOKEN.match(rest, pos)
         if match is None or match.end() == pos:
@@ -120,6 +122,32 @@ def parse_command(text: str) -> CommandCall:
                 raise ArgumentError(f'Unbalanced quote in {word!r}: close it with another ".')
             words.append(word.replace('"', ""))
     return CommandCall(name, tuple(w for w in words if w), options)
+
+
+_OPTION = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.*)$")
+
+
+def _simple(name: str, tokens: list[str]) -> CommandCall:
+    """The common case with no quotes: split on white space."""
+    words: list[str] = []
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        match = _OPTION.match(token) if ":" in token else None
+        if match is None:
+            words.append(token)
+            continue
+        key, value = option_name(match.group(1)), match.group(2)
+        if value.isalpha() and i < len(tokens) and len(tokens[i]) == 4 and tokens[i].isdigit():
+            value, i = f"{value} {tokens[i]}", i + 1  # as-of:june 2015
+        if key in options:
+            raise ArgumentError(f"Option {key}: is given twice; give it once.")
+        if not value:
+            raise ArgumentError(f"Option {key}: has no value; write it as {key}:VALUE.")
+        options[key] = value
+    return CommandCall(name, tuple(words), options)
 
 
 PeriodKind = Literal["all", "year", "month", "ytd"]

@@ -286,7 +286,8 @@ async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _channel(args: argparse.Namespace) -> Channel:
-    return Channel(args.platform, args.workspace, args.channel)
+    workspace = args.workspace or ("default" if args.platform == "webhook" else "local")
+    return Channel(args.platform, workspace, args.channel)
 
 
 def _csv(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -527,7 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def channel_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--platform", default="console", help="console, webhook, discord, slack")
-        p.add_argument("--workspace", default="local", help="workspace or guild id")
+        p.add_argument(
+            "--workspace", help="workspace or guild id (default: local; webhook: default)"
+        )
         p.add_argument("--channel", default="terminal", help="channel id (webhook: the URL)")
 
     p = sub.add_parser("subscribe", help="make a channel follow a subject")

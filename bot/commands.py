@@ -37,7 +37,7 @@ from bot.milestones import first_crossings
 from bot.names import loose_key
 from bot.periods import Month
 from bot.projection import project
-from bot.read_model import ReadModel
+from bot.read_model import ReadModel, Series
 from bot.series import WORLD
 from bot.sqlite_outbox import DeliveryRow
 from bot.sqlite_store import SqliteStore
@@ -137,6 +137,7 @@ class CommandContext:
         self._refreshing: asyncio.Task[int] | None = None
         self._names: NameIndex | None = None
         self._names_version = -1
+        self.milestone_memo: dict[int, tuple[Series, _MilestoneFacts]] = {}
 
     async def refresh(self) -> int:
         """Bring the read model up to the journal's head now."""
@@ -206,7 +207,9 @@ async def run_command(
         )
     await ctx.maybe_refresh()
     try:
-        return await command.handler(ctx, replace(invocation, locale=locale), clean)
+        if invocation.locale != locale:
+            invocation = replace(invocation, locale=locale)
+        return await command.handler(ctx, invocation, clean)
     except (ArgumentError, SubscriptionError) as exc:
         return error_reply(str(exc), locale)
     except UnknownSubject as exc:
@@ -258,6 +261,7 @@ def _check_args(command: Command, args: Mapping[str, str]) -> dict[str, str]:
     return clean
 
 
+@lru_cache(maxsize=256)
 def _locale(asked: str, fallback: str) -> str:
     try:
         return validate_locale(asked)
@@ -276,6 +280,7 @@ class NameIndex:
     shown: list[str] = field(default_factory=list)
     words: list[tuple[str, int]] = field(default_factory=list)  # (word key, entry), sorted
     popular: list[str] = field(default_factory=list)  # for an empty prefix
+    grams: dict[str, list[int]] = field(default_factory=dict)  # letter pair -> entries
 
     @classmethod
     def build(cls, ctx: CommandContext) -> NameIndex:
@@ -298,6 +303,11 @@ class NameIndex:
                 if key:
                     words.append((key, i))
         index.words = sorted(words)
+        grams: dict[str, list[int]] = {}
+        for i, key in enumerate(index.keys):
+            for gram in {key[j : j + 2] for j in range(len(key) - 1)}:
+                grams.setdefault(gram, []).append(i)
+        index.grams = grams
         index.popular = (
             ["all"]
             + [g.name for g in ctx.config.groups]
@@ -337,10 +347,31 @@ class NameIndex:
                 if key in k and add(i):
                     return out
         if len(key) >= 3:
-            for k in difflib.get_close_matches(key, self.keys, n=limit, cutoff=0.6):
-                if add(bisect_left(self.keys, k)):
+            for i in self._fuzzy(key, limit):
+                if add(i):
                     return out
         return out
+
+    def _fuzzy(self, key: str, limit: int) -> list[int]:
+        """Close misspellings: candidates share the rarer letter pairs, then difflib ranks."""
+        common = max(50, len(self.keys) // 4)
+        hits: dict[int, int] = {}
+        for gram in {key[j : j + 2] for j in range(len(key) - 1)}:
+            posting = self.grams.get(gram, ())
+            if len(posting) > common:
+                continue
+            for i in posting:
+                hits[i] = hits.get(i, 0) + 1
+        pool = sorted(hits, key=lambda i: -hits[i])[:200]
+        scored = []
+        matcher = difflib.SequenceMatcher(b=key)
+        for i in pool:
+            matcher.set_seq1(self.keys[i])
+            if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+                ratio = matcher.ratio()
+                if ratio >= 0.6:
+                    scored.append((-ratio, i))
+        return [i for _, i in sorted(scored)[:limit]]
 
 
 def autocomplete(ctx: CommandContext, prefix: str) -> list[str]:
@@ -366,7 +397,9 @@ def _region(ctx: CommandContext, resolved: Resolved, text: str | None) -> str:
         set(catalog.regions)
         | {WORLD}
         | set(ctx.model.tree.aggregates)
+        | set(ctx.model.tree.parents)
         | set(ctx.model.tree.parents.values())
+        | set(catalog.region_aliases.values())
     )
     if region in known:
         return region
@@ -503,20 +536,37 @@ async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     )
 
 
-async def cmd_milestones(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
-    resolved = _resolve(ctx, args.get("subject"))
-    subject = resolved.subject
-    region = _region(ctx, resolved, args.get("region"))
-    series = ctx.model.series(subject, region)
+_MilestoneFacts = tuple[list[tuple[int, tuple[Month, int]]], int, int | None, Month | None]
+
+
+def _milestone_facts(ctx: CommandContext, series: Series) -> _MilestoneFacts:
+    """Recent crossings, the total, the next threshold and its projected month (kept per
+    series: a refresh makes a new series, so a stale answer is never found)."""
+    found = ctx.milestone_memo.get(id(series))
+    if found is not None and found[0] is series:
+        return found[1]
     points = series.points()
-    loc = inv.locale
-    where = _where(region)
     peak = max(series.cum, default=0)
     crossed = first_crossings(points, union_up_to(ctx.ladders, peak))
     recent = sorted(crossed.items(), reverse=True)[:RECENT_MILESTONES]
     latest = series.cum[-1] if series.cum else 0
     upcoming = union_next_above(ctx.ladders, latest)
     projected = project(points, upcoming) if upcoming and points else None
+    facts = (recent, latest, upcoming, projected)
+    if len(ctx.milestone_memo) > 100_000:
+        ctx.milestone_memo.clear()
+    ctx.milestone_memo[id(series)] = (series, facts)
+    return facts
+
+
+async def cmd_milestones(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
+    resolved = _resolve(ctx, args.get("subject"))
+    subject = resolved.subject
+    region = _region(ctx, resolved, args.get("region"))
+    series = ctx.model.series(subject, region)
+    loc = inv.locale
+    where = _where(region)
+    recent, latest, upcoming, projected = _milestone_facts(ctx, series)
     lines = [f"• {_units(t, loc)}: {_month(m, loc)}" for t, (m, _) in recent]
     fields = [Field("Total", _units(latest, loc))]
     if upcoming is not None:

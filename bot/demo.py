@@ -13,8 +13,8 @@ import asyncio
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 

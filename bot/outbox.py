@@ -32,6 +32,7 @@ BACKOFF_BASE = 2.0  # seconds before the first retry
 BACKOFF_CAP = 900.0
 MAX_ATTEMPTS = 12
 POST_TIMEOUT = 30.0
+EVENT_CACHE = 10_000
 CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 DIGEST_LABELS = {"daily": "today", "weekly": "this week", "monthly": "this month"}
 
@@ -95,6 +96,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._channel_locks: dict[Channel, asyncio.Lock] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._events: dict[int, Event] = {}  # stored events never change: read each once
 
     def wake(self) -> None:
         """New deliveries were queued: look now rather than at the next due time."""
@@ -249,7 +251,12 @@ class DeliveryWorker:
         }
         if row.kind == "following":
             return message_from_dict(json.loads(row.payload or "{}")) if live else None
-        events = await self.store.events_by_id(row.event_ids)
+        missing = [i for i in row.event_ids if i not in self._events]
+        if missing:
+            if len(self._events) > EVENT_CACHE:
+                self._events.clear()
+            self._events.update(await self.store.events_by_id(missing))
+        events = {i: self._events[i] for i in row.event_ids if i in self._events}
         kept: list[Event] = []
         for event_id, sub_id in zip(row.event_ids, row.subscription_ids, strict=True):
             sub = live.get(sub_id)

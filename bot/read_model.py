@@ -100,6 +100,7 @@ class ReadModel:
         self._all_rows: list[IncRow] = []
         self._series: dict[str, dict[tuple[str, str], Series]] = {}
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
+        self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
 
     # -- loading and refreshing -------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class ReadModel:
         self._model_rows, self._make_rows, self._all_rows = dict(models), dict(makes), all_rows
         self._series.clear()
         self._parts.clear()
+        self._totals.clear()
         self.watermark = head
         self.version += 1
 
@@ -155,6 +157,7 @@ class ReadModel:
         touched |= {key for key, g in self.groups.items() if _has_member(g.members, makes)}
         if sources_changed:
             touched |= set(self._series) | set(self._parts)
+        self._totals.clear()
         self._recompute(touched)
         self.watermark = entries[-1].seq
         self.version += 1
@@ -275,11 +278,19 @@ class ReadModel:
         metric: str = "sales",
     ) -> TotalAnswer:
         """As `bot.queries.total`: the cumulative figure and, for a make or group, its models."""
+        key = (subject.key, region, metric, as_of)
+        found = self._totals.get(key)
+        if found is not None and found.subject == subject:
+            return found
         value, last = self.series(subject, region, metric).at(as_of)
         breakdown: list[ModelShare] = []
         if subject.kind in ("make", "group"):
             breakdown = self.breakdown(subject, region, None, as_of, metric, value)
-        return TotalAnswer(subject, region, metric, last, value, breakdown)
+        answer = TotalAnswer(subject, region, metric, last, value, breakdown)
+        if len(self._totals) > 200_000:
+            self._totals.clear()
+        self._totals[key] = answer
+        return answer
 
     def breakdown(
         self,

@@ -298,16 +298,28 @@ class SqliteOutbox(SqliteBase):
             where += f" AND d.platform IN ({', '.join('?' for _ in platforms)})"
             params = (*params, *platforms)
         async with self.transaction():
-            rows = await self._rows(
-                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
-                "WHERE id IN (SELECT MIN(d.id) FROM deliveries d "
+            # walks the due index from its start: the cost is the rows looked at, not the queue
+            candidates = await self._rows(
+                "SELECT d.id, d.platform, d.workspace, d.channel FROM deliveries d "
                 f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM deliveries i "
                 "WHERE i.platform = d.platform AND i.workspace = d.workspace "
                 "AND i.channel = d.channel AND i.status = 'inflight') "
-                "GROUP BY d.platform, d.workspace, d.channel "
-                "ORDER BY MIN(d.next_attempt_at), MIN(d.id) LIMIT ?) "
-                f"RETURNING {_DELIVERY_COLUMNS}",
-                (*params, limit),
+                "ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                (*params, limit * 4),
+            )
+            chosen: list[int] = []
+            seen: set[tuple[str, str, str]] = set()
+            for delivery_id, *channel in candidates:
+                key = (channel[0], channel[1], channel[2])
+                if key not in seen and len(chosen) < limit:
+                    seen.add(key)
+                    chosen.append(delivery_id)
+            if not chosen:
+                return []
+            rows = await self._rows(
+                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
+                f"WHERE id IN ({', '.join('?' for _ in chosen)}) RETURNING {_DELIVERY_COLUMNS}",
+                chosen,
             )
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 

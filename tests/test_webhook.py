@@ -53,7 +53,7 @@ from bot.outbox import DeliveryWorker, backoff
 from bot.pacing import Pacer
 from bot.sqlite_outbox import DeliveryRow
 from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionSpec, ladder_objects
+from bot.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from tests.crash_runner import LEAF, Feed, prepare
 from tests.fake_webhook import FakeWebhook
 
@@ -353,17 +353,10 @@ async def test_a_failing_channel_does_not_hold_up_the_others(
     assert len(fake.messages) == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/outbox.py DeliveryWorker.deliver (channel lock and pacer.acquire after the "
-        "claim): deliveries waiting for a busy or rate-limited channel each hold a worker slot, "
-        "so a channel with a queue and a 429 (or a timeout) stalls every other channel"
-    ),
-)
 async def test_a_failing_channel_with_a_queue_does_not_hold_up_the_others(
     store: SqliteStore, fake: FakeWebhook, make_adapter: Callable[..., WebhookAdapter]
 ) -> None:
+    """Deliveries waiting for a rate-limited channel must not sit in worker slots."""
     await setup(store, fake, ["bad"], rounds=4)  # the bad channel has four queued deliveries
     for name in ("ok1", "ok2", "ok3"):
         await store.subscribe(SubscriptionSpec(channel(fake.url(name)), LEAF))
@@ -476,16 +469,10 @@ async def test_a_success_between_rejections_resets_the_count(
     assert (sub.status, sub.failures) == ("active", 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/sqlite_outbox.py mark_failed fails a paused channel's queue 'kept for a "
-        "resume', but resume() only reactivates the subscriptions: the queue is never sent"
-    ),
-)
 async def test_resume_sends_what_the_pause_held_back(
     store: SqliteStore, fake: FakeWebhook, make_adapter: Callable[..., WebhookAdapter]
 ) -> None:
+    """The queue a pause stopped is kept for a resume, and a resume sends it."""
     urls, _ = await setup(store, fake, ["gone"], rounds=3)
     fake.fail(404, "gone")
     w = worker(store, make_adapter(), concurrency=1)
@@ -599,20 +586,13 @@ async def test_errors_name_neither_the_secret_nor_the_url_credentials(
     assert f"127.0.0.1:{fake.port}" in (d.last_error or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/outbox.py DeliveryWorker._failed logs the full channel (a webhook URL, whose "
-        "path or query often is the credential): log the delivery id and platform, or a "
-        "redacted channel, instead"
-    ),
-)
 async def test_logs_name_no_url_credentials(
     store: SqliteStore,
     fake: FakeWebhook,
     make_adapter: Callable[..., WebhookAdapter],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A webhook URL's path is often its credential: logs show the host only."""
     url = f"http://127.0.0.1:{fake.port}/hook/t0ken"
     await prepare(store, [url])
     fake.fail(404, "t0ken")
@@ -762,20 +742,13 @@ async def test_limits_timeout_and_secret_from_the_platform_config() -> None:
     assert "xyzzy" not in str(caught.value)
 
 
-# -- the worker's own costs (core bugs, see the reasons) ------------------------------------
+# -- the worker's own costs ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/outbox.py DeliveryWorker.run/_wait: with every slot busy and deliveries due, "
-        "_wait computes a delay of 0 and the loop spins on next_due(), thousands of queries a "
-        "second that crowd the store's one connection; wait for a running post to finish instead"
-    ),
-)
 async def test_the_worker_does_not_spin_while_its_slots_are_busy(
     store: SqliteStore, fake: FakeWebhook, make_adapter: Callable[..., WebhookAdapter]
 ) -> None:
+    """With every slot busy, the worker waits for a post to end instead of polling the store."""
     await setup(store, fake, ["a-slow", "b-next"])  # channels are claimed in this order
     fake.fail("slow", "a-slow", delay=1.0)
     w = worker(store, make_adapter(timeout=2.0), concurrency=1)
@@ -792,15 +765,8 @@ async def test_the_worker_does_not_spin_while_its_slots_are_busy(
     assert spent < 100, f"{spent} statements in half a second of waiting"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/pacing.py Pacer: the platform bucket has a capacity of 1 token, so every late "
-        "wake-up (sleep overshoot, a busy loop) is time lost for good and the achieved rate falls "
-        "5-20 % below the limit (bench/fanout.py: 0.89 of 200/s); allow a small burst"
-    ),
-)
 async def test_the_pacer_keeps_its_rate_when_sleeps_run_late() -> None:
+    """Late wake-ups are caught up by the platform bucket's burst, not lost for good."""
     clock = Clock(0.0)
 
     async def late_sleep(seconds: float) -> None:
@@ -811,6 +777,34 @@ async def test_the_pacer_keeps_its_rate_when_sleeps_run_late() -> None:
         await pacer.acquire(i)  # 1,000 channels, one post each
     achieved = 1000 / clock()
     assert achieved >= 0.97 * 500, f"{achieved:.0f}/s of 500/s"
+
+
+async def claim_work(tmp_path: Path, pending: int) -> int:
+    """SQLite VM steps (in hundreds) one `claim_due(8)` takes with `pending` deliveries due."""
+    async with SqliteStore(tmp_path / f"claim-{pending}.sqlite3") as store:
+        await store.enqueue(
+            [
+                PlannedDelivery(channel(f"http://h/c{i}"), "following", (), (1,), "en", "{}")
+                for i in range(pending)
+            ],
+            1_000.0,
+        )
+        steps = 0
+
+        def count() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        await store.db.set_progress_handler(count, 100)
+        assert len(await store.claim_due(2_000.0, 8)) == 8
+        await store.db.set_progress_handler(None, 100)
+        return steps
+
+
+async def test_claiming_costs_the_same_with_a_long_queue(tmp_path: Path) -> None:
+    short, long = await claim_work(tmp_path, 500), await claim_work(tmp_path, 10_000)
+    assert long < 3 * short, f"{short} vs {long} hundred VM steps for one claim"
 
 
 def test_backoff_is_what_the_retry_tests_expect() -> None:
