@@ -435,6 +435,19 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- ask ------------------------------------------------------------------------------------
+
+
+async def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.ask import ask
+
+    config = _config(args)
+    store = _store(args, config, read=True)  # refuses a missing database, with the reason
+    status, text = await ask(config, store.path, args.text, args.json)
+    print(text, file=out)
+    return status
+
+
 # -- run ------------------------------------------------------------------------------------
 
 
@@ -572,6 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _common(p)
     p.set_defaults(run=cmd_deliveries)
+
+    p = sub.add_parser("ask", help="run one slash command through the console adapter")
+    p.add_argument("text", help='e.g. "/ev-total nissan leaf region:USA as-of:2015-06"')
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    _common(p)
+    p.set_defaults(run=cmd_ask)
 
     p = sub.add_parser("run", help="run the bot with every enabled adapter")
     _common(p)

@@ -1,0 +1,203 @@
+"""Slash-command latency and throughput from the in-memory read model, against raw SQLite.
+
+Builds a store of MODELS models (10 per make) x MONTHS months in region World (by default
+10,000 x 100 = 1,000,000 sales rows, one first import), loads the read model (and warms every
+World series), then runs COMMANDS mixed text commands (/ev-total of models, makes, the Alliance
+and the world, some as of a month; /ev-share of a make for a year; /ev-milestones of a model)
+through `bot.commands.run_text`, with 10 and with 200 in flight. Prints throughput, p50 and p99
+at each, and the ratio of the command p50 to a raw SQLite point lookup (`sqlite3`, a primary-key
+SELECT on `cells`) measured in the same run.
+
+Targets: at 10 in flight p99 under 2 ms; at 200 in flight at least 20,000 commands per second.
+
+A command's latency is measured around `run_text` in each of the in-flight tasks. The reading
+commands do not wait on I/O (the read model is in memory, and the journal is checked at most
+once a second), so with many in flight a command runs to completion once started; the latency
+is its service time and the in-flight count shows up in throughput.
+
+    python bench/commands.py                      # full size
+    python bench/commands.py --models 1000        # 100,000 rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.commands import CommandContext, Invocation, open_context, run_text
+from bot.config import default_config
+from bot.delivery import Channel
+from bot.periods import Month
+from bot.records import SalesRecord, SourceSpec
+from bot.series import WORLD
+from bot.sqlite_store import SqliteStore
+
+MODELS_PER_MAKE = 10
+FIRST_MONTH = Month(2010, 1)
+SOURCE = SourceSpec("bench")
+INVOCATION = Invocation(Channel("console", "local", "bench"), "bench", can_manage=False)
+
+
+def units(model: int, month: int) -> int:
+    return 40 + (model * 7919 + month * 104_729) % 460
+
+
+def name(model: int) -> tuple[str, str]:
+    # Renault and Nissan are in the Alliance: the group's commands have real work to do
+    make = {0: "Renault", 1: "Nissan"}.get(model // MODELS_PER_MAKE)
+    return make or f"Make{model // MODELS_PER_MAKE:05d}", f"Model {model % MODELS_PER_MAKE}"
+
+
+def records(models: int, months: int) -> Iterator[SalesRecord]:
+    for model in range(models):
+        make, model_name = name(model)
+        for month in range(months):
+            yield SalesRecord(
+                str(FIRST_MONTH.plus(month)), WORLD, make, model_name, units(model, month)
+            )
+
+
+def mixed_commands(count: int, models: int, months: int, rng: random.Random) -> list[str]:
+    out = []
+    for _ in range(count):
+        model = rng.randrange(models)
+        make, model_name = name(model)
+        month = FIRST_MONTH.plus(rng.randrange(months))
+        roll = rng.random()
+        if roll < 0.35:
+            out.append(f"/ev-total {make} {model_name}")
+        elif roll < 0.50:
+            out.append(f"/ev-total {make} {model_name} as-of:{month}")
+        elif roll < 0.65:
+            out.append(f"/ev-total {make}")
+        elif roll < 0.72:
+            out.append("/ev-total alliance")
+        elif roll < 0.75:
+            out.append("/ev-total")
+        elif roll < 0.87:
+            out.append(f"/ev-share {make} period:{month.year}")
+        else:
+            out.append(f"/ev-milestones {make} {model_name}")
+    return out
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+async def run(
+    ctx: CommandContext, texts: list[str], in_flight: int
+) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(texts)
+
+    async def worker() -> None:
+        nonlocal failures
+        for text in queue:
+            start = time.perf_counter()
+            reply = await run_text(ctx, INVOCATION, text)
+            latencies.append(time.perf_counter() - start)
+            if not reply.ok:
+                failures += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return time.perf_counter() - start, sorted(latencies), failures
+
+
+def raw_lookups(path: str, models: int, months: int, n: int, rng: random.Random) -> list[float]:
+    """Primary-key SELECTs on the kept cells with the plain sqlite3 module: the floor."""
+    db = sqlite3.connect(path)
+    try:
+        sql = (
+            "SELECT inc FROM cells WHERE source_id = 1 AND make_key = ? AND model_key = ? "
+            "AND region = ? AND month = ?"
+        )
+        keys = []
+        for _ in range(n):
+            make, model_name = name(rng.randrange(models))
+            month = str(FIRST_MONTH.plus(rng.randrange(months)))
+            keys.append((make.lower(), model_name.lower(), WORLD, month))
+        times = []
+        for key in keys:
+            start = time.perf_counter()
+            row = db.execute(sql, key).fetchone()
+            times.append(time.perf_counter() - start)
+            assert row is not None, key
+        return sorted(times)
+    finally:
+        db.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument("--months", type=int, default=100)
+    parser.add_argument("--commands", type=int, default=20_000)
+    parser.add_argument("--db", help="reuse (or create) this store file")
+    args = parser.parse_args()
+    config = default_config()
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.db or str(Path(tmp) / "bench.sqlite3")
+        fresh = not await asyncio.to_thread(Path(path).exists)
+        async with SqliteStore(path) as store:
+            await store.sync_groups(config.groups)
+            if fresh:
+                rows = list(records(args.models, args.months))
+                start = time.perf_counter()
+                await store.import_records([(SOURCE, rows)])
+                took = time.perf_counter() - start
+                print(f"store: {len(rows):,} sales rows imported in {took:.1f} s")
+                del rows
+            else:
+                print(f"store: reusing {path} ({await store.count_records():,} sales rows)")
+            start = time.perf_counter()
+            ctx = await open_context(store, config)
+            load = time.perf_counter() - start
+            start = time.perf_counter()
+            series = ctx.model.warm()
+            print(
+                f"read model: loaded in {load:.2f} s, {series:,} World series warmed in "
+                f"{time.perf_counter() - start:.2f} s"
+            )
+            texts = mixed_commands(args.commands, args.models, args.months, rng)
+            await run(ctx, texts[:2000], 10)  # warm caches (formatting, names)
+            raw = raw_lookups(path, args.models, args.months, 20_000, rng)
+            raw_p50 = percentile(raw, 50)
+            print(
+                f"raw SQLite point lookup: p50 {raw_p50 * 1e6:.1f} us, p99 "
+                f"{percentile(raw, 99) * 1e6:.1f} us"
+            )
+            for in_flight in (10, 200):
+                wall, lat, failures = await run(ctx, texts, in_flight)
+                p50, p99 = percentile(lat, 50), percentile(lat, 99)
+                print(
+                    f"{in_flight:>3} in flight: {len(texts) / wall:,.0f} commands/s, "
+                    f"p50 {p50 * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us, "
+                    f"mean {statistics.fmean(lat) * 1e6:.0f} us, "
+                    f"p50 / raw lookup p50 = {p50 / raw_p50:.1f}x"
+                    + (f", {failures} errors" if failures else "")
+                )
+                if in_flight == 10:
+                    verdict = "met" if p99 < 0.002 else "NOT met"
+                    print(f"    target p99 < 2 ms at 10 in flight: {verdict}")
+                else:
+                    verdict = "met" if len(texts) / wall >= 20_000 else "NOT met"
+                    print(f"    target >= 20,000 commands/s at 200 in flight: {verdict}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,347 @@
+"""Slash commands through the core's table: good and bad arguments, names, permissions, preview."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.commands import (
+    COMMANDS,
+    CommandContext,
+    Invocation,
+    Reply,
+    autocomplete,
+    open_context,
+    run_command,
+    run_text,
+)
+from bot.config import Config, default_config
+from bot.delivery import MISSING_ACCESS, Channel
+from bot.detector import Detector
+from bot.importer import import_demo
+from bot.records import ModelName, SalesRecord, SourceSpec
+from bot.series import WORLD
+from bot.sqlite_store import SqliteStore
+from bot.subjects import Catalog
+
+HERE = Channel("discord", "guild", "general")
+MANAGER = Invocation(HERE, "alice", can_manage=True)
+MEMBER = Invocation(HERE, "bob", can_manage=False)
+
+
+@pytest.fixture
+async def ctx(tmp_path: Path) -> AsyncIterator[CommandContext]:
+    config = default_config()
+    async with SqliteStore(tmp_path / "demo.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        await import_demo(store, config)
+        yield await open_context(store, config)
+
+
+async def ask(ctx: CommandContext, text: str, who: Invocation = MANAGER) -> Reply:
+    return await run_text(ctx, who, text)
+
+
+def error(reply: Reply) -> str:
+    assert not reply.ok, reply.message.body
+    assert reply.ephemeral
+    return reply.message.body
+
+
+# -- /ev-total ------------------------------------------------------------------------------
+
+
+async def test_total_of_the_alliance_with_period_and_shares(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-total alliance")
+    assert reply.ok and not reply.ephemeral
+    body = reply.message.body
+    assert "377,700" in body and "December 2016" in body
+    assert "Nissan Leaf leads with 253,991, 67%" in body
+    assert reply.data is not None and reply.data["total"] == 377_700
+    fields = {f.name: f.value for f in reply.message.fields}
+    assert fields["Nissan Leaf"] == "253,991 (67%)"
+
+
+async def test_total_without_subject_is_the_world(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-total")
+    assert reply.data is not None
+    assert reply.data["kind"] == "all" and reply.data["region"] == WORLD
+    assert reply.data["total"] == 377_700
+
+
+@pytest.mark.parametrize("period", ["2015-06", "june 2015", "juin 2015", '"June 2015"'])
+async def test_total_as_of(ctx: CommandContext, period: str) -> None:
+    reply = await ask(ctx, f"/ev-total nissan leaf as-of:{period}")
+    assert reply.ok, reply.message.body
+    assert reply.data is not None and reply.data["as_of"] == "2015-06"
+    assert "through June 2015" in reply.message.body
+
+
+async def test_total_as_of_a_year_and_typed_options(ctx: CommandContext) -> None:
+    reply = await run_command(ctx, MEMBER, "ev-total", {"subject": "Leaf", "as-of": "2014"})
+    assert reply.data is not None and reply.data["as_of"] == "2014-12"
+
+
+async def test_total_before_any_figures(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-total leaf as-of:2005")
+    assert reply.ok and "No figures" in reply.message.body
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/ev-total leaf as-of:2015-13", "not between 1 and 12"),
+        ("/ev-total leaf as-of:someday", "expected 2015, 2015-06, june 2015, ytd or all"),
+        ("/ev-total leaf region:Narnia", "region: no figures for 'Narnia'"),
+        ("/ev-total leaf colour:red", "has no option colour: (its options: subject:, region:"),
+        ("/ev-total " + "x" * 600, "under 500"),
+        ("/ev-tota leaf", "Did you mean /ev-total?"),
+        ("/ev-help me", "/ev-help takes no subject"),
+    ],
+)
+async def test_bad_arguments_get_a_short_ephemeral_error(
+    ctx: CommandContext, text: str, expected: str
+) -> None:
+    assert expected in error(await ask(ctx, text))
+
+
+# -- names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "total"),
+    [
+        ("alliance", 377_700),
+        ("Renault-Nissan", 377_700),
+        ("RENAULT NISSAN", 377_700),
+        ("renault zoé", 60_285),
+        ("ZOE", 60_285),
+        ("Renault Zoe", 60_285),
+        ("leaf", 253_991),
+        ("everything", 377_700),
+    ],
+)
+async def test_aliases_case_and_accents(ctx: CommandContext, name: str, total: int) -> None:
+    reply = await ask(ctx, f"/ev-total {name}")
+    assert reply.data is not None and reply.data["total"] == total
+
+
+async def test_configured_alias(tmp_path: Path) -> None:
+    config = replace(default_config(), aliases={"the leaf": "nissan leaf"})
+    async with SqliteStore(tmp_path / "a.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        await import_demo(store, config)
+        ctx = await open_context(store, config)
+        reply = await ask(ctx, "/ev-total the leaf")
+    assert reply.data is not None and reply.data["subject"] == "Nissan Leaf"
+
+
+async def test_did_you_mean(ctx: CommandContext) -> None:
+    body = error(await ask(ctx, "/ev-total nisan leaf"))
+    assert "No subject called 'nisan leaf'" in body
+    assert "Did you mean 'Nissan Leaf'" in body
+
+
+async def test_autocomplete_prefix_first_then_fuzzy(ctx: CommandContext) -> None:
+    names = autocomplete(ctx, "nis")
+    assert names[0] == "Nissan"
+    assert names[:3] == ["Nissan", "Nissan Leaf", "Nissan e-NV200"]
+    # a word inside a name comes after the names that start so
+    assert autocomplete(ctx, "leaf")[:2] == ["Leaf", "Nissan Leaf"]
+    assert "Renault Zoe" in autocomplete(ctx, "zoe")
+    # misspelt: fuzzy
+    assert "Nissan" in autocomplete(ctx, "nisan")
+    assert "renault-nissan" in [n.lower() for n in autocomplete(ctx, "renault-n")]
+    # nothing typed: the broad subjects
+    assert autocomplete(ctx, "")[:2] == ["all", "Renault-Nissan Alliance"]
+    assert autocomplete(ctx, "qqqqqq") == []
+
+
+def test_autocomplete_is_fast_and_bounded_on_a_big_catalog() -> None:
+    config = default_config()
+    models = [
+        ModelName(f"make{i // 10}", f"model{i}", f"Make{i // 10}", f"Model {i}")
+        for i in range(20_000)
+    ]
+    catalog = Catalog(models=models, makes={f"make{i}": f"Make{i}" for i in range(2_000)})
+    ctx = CommandContext.__new__(CommandContext)
+    ctx.config = config
+    ctx.model = type("M", (), {"catalog": catalog, "version": 1})()  # type: ignore[assignment]
+    ctx._names = None
+    ctx._names_version = -1
+    assert len(autocomplete(ctx, "m")) == 25
+    assert autocomplete(ctx, "make12 model 12")[0] == "Make12 Model 120"
+    start = time.perf_counter()
+    for prefix in ["m", "ma", "mak", "make1", "model 5", "Make12 Mo", "zz", "mdoel 77"]:
+        assert len(autocomplete(ctx, prefix)) <= 25
+    typed = (time.perf_counter() - start) / 8
+    assert typed < 0.1, f"{typed * 1000:.1f} ms a keystroke"
+
+
+# -- /ev-share and /ev-milestones -----------------------------------------------------------
+
+
+async def test_share_all_time_year_and_ytd(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-share alliance")
+    assert reply.data is not None
+    assert reply.data["shares"][0]["model"] == "Nissan Leaf"
+    assert reply.data["total"] == 377_700
+    year = await ask(ctx, "/ev-share renault period:2014")
+    assert year.data is not None and year.data["first"] == "2014-01"
+    assert year.data["shares"][0]["model"] == "Renault Zoe"
+    assert sum(s["units"] for s in year.data["shares"]) == year.data["total"]
+    ytd = await ask(ctx, "/ev-share alliance period:ytd")
+    assert ytd.data is not None and (ytd.data["first"], ytd.data["last"]) == ("2016-01", "2016-12")
+    assert "Model shares of Renault-Nissan Alliance, year to date" in ytd.message.title
+
+
+async def test_share_refuses_a_model_and_bad_periods(ctx: CommandContext) -> None:
+    assert "is a model" in error(await ask(ctx, "/ev-share nissan leaf"))
+    assert "not a period" in error(await ask(ctx, "/ev-share alliance period:soon"))
+    assert "needs subject" in error(await ask(ctx, "/ev-share"))
+
+
+async def test_milestones_recent_next_and_projection(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-milestones nissan leaf")
+    assert reply.data is not None
+    assert reply.data["milestones"][0] == {
+        "threshold": 250_000,
+        "month": "2016-12",
+        "value": 253_991,
+    }
+    assert reply.data["next"] == 300_000 and reply.data["projected"] is not None
+    assert "250,000: December 2016" in reply.message.body
+    world = await ask(ctx, "/ev-milestones")
+    assert world.data is not None and world.data["total"] == 377_700
+
+
+async def test_help_lists_every_command_with_an_example(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-help", MEMBER)
+    assert reply.ephemeral
+    names = [f.name.split()[0] for f in reply.message.fields]
+    assert names == [f"/{n}" for n in COMMANDS]
+    for command in COMMANDS.values():
+        assert command.example.startswith(f"/{command.name}")
+        assert (await ask(ctx, command.example)).ok, command.example
+
+
+# -- subscriptions and permissions ----------------------------------------------------------
+
+
+async def test_subscribing_needs_the_manage_capability(ctx: CommandContext) -> None:
+    for text in ["/ev-subscribe alliance", "/ev-unsubscribe all"]:
+        body = error(await ask(ctx, text, MEMBER))
+        assert "needs permission to manage this channel" in body
+    assert await ctx.store.subscriptions(HERE) == []
+    # reading commands are open to all
+    assert (await ask(ctx, "/ev-subscriptions", MEMBER)).ok
+
+
+async def test_subscribe_overlap_list_and_unsubscribe(ctx: CommandContext) -> None:
+    first = await ask(ctx, "/ev-subscribe alliance kinds:milestone,share")
+    assert first.ok and "now follows Renault-Nissan Alliance" in first.message.body
+    second = await ask(ctx, "/ev-subscribe nissan leaf mode:daily locale:fr")
+    assert "also follows Renault-Nissan Alliance" in second.message.body
+    subs = await ctx.store.subscriptions(HERE)
+    assert [(s.spec.subject.name, s.spec.mode, s.spec.locale, s.spec.created_by) for s in subs] == [
+        ("Renault-Nissan Alliance", "instant", "en", "alice"),
+        ("Nissan Leaf", "daily", "fr", "alice"),
+    ]
+    listed = await ask(ctx, "/ev-subscriptions", MEMBER)
+    assert "Renault-Nissan Alliance" in listed.message.body and listed.ephemeral
+    assert (await ask(ctx, "/ev-unsubscribe leaf")).data == {"removed": 1}
+    assert "does not follow Nissan Leaf" in error(await ask(ctx, "/ev-unsubscribe leaf"))
+    assert (await ask(ctx, "/ev-unsubscribe all")).data == {"removed": 1}
+    assert "follows nothing" in (await ask(ctx, "/ev-subscriptions")).message.body
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/ev-subscribe alliance kinds:gossip", "kinds: 'gossip' is not one of"),
+        ("/ev-subscribe alliance ladder:huge", "ladder: no ladder named 'huge'"),
+        ("/ev-subscribe alliance mode:hourly", "mode: 'hourly' is not one of"),
+        ("/ev-subscribe alliance locale:xx-yy", "locale:"),
+        ("/ev-subscribe", "needs subject"),
+        ("/ev-subscribe alliansse", "Did you mean"),
+    ],
+)
+async def test_bad_subscriptions(ctx: CommandContext, text: str, expected: str) -> None:
+    assert expected in error(await ask(ctx, text))
+    assert await ctx.store.subscriptions(HERE) == []
+
+
+# -- /ev-preview ----------------------------------------------------------------------------
+
+
+def leaf(months: range, units: int, year: int = 2014) -> list[SalesRecord]:
+    out = []
+    for i in months:
+        month = f"{year + i // 12}-{i % 12 + 1:02d}"
+        out.append(SalesRecord(month, WORLD, "Nissan", "Leaf", units))
+        out.append(SalesRecord(month, WORLD, "Nissan", "e-NV200", 500))
+    return out
+
+
+async def post_everything(store: SqliteStore, fail: set[Channel]) -> None:
+    while rows := await store.claim_due(time.time() + 10, 100):
+        for row in rows:
+            if row.channel in fail:
+                await store.mark_failed(row, MISSING_ACCESS, "403")
+            else:
+                await store.mark_posted(row.id, f"m{row.id}", time.time())
+
+
+async def test_preview_explains_each_channel(tmp_path: Path) -> None:
+    config: Config = replace(default_config(), ladders={"default": "default", "big": "1000000"})
+    channels = {n: Channel("discord", "guild", n) for n in "ABCDE"}
+    async with SqliteStore(tmp_path / "p.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        source = SourceSpec("monthly")
+        await store.import_records([(source, leaf(range(24), 4_000))])  # history: 96,000
+        await Detector(store, config).poll()
+        ctx = await open_context(store, config)
+        settings = {
+            "A": "",
+            "B": " kinds:share",
+            "C": " ladder:big",
+            "D": "",
+        }
+        for name, extra in settings.items():
+            inv = Invocation(channels[name], "alice", can_manage=True)
+            assert (await run_text(ctx, inv, f"/ev-subscribe nissan leaf{extra}")).ok
+        await post_everything(store, fail={channels["D"]})  # D's channel is gone: paused
+        await store.import_records(
+            [(source, [SalesRecord("2016-01", WORLD, "Nissan", "Leaf", 5_000)])]
+        )
+        events = await Detector(store, config).poll()
+        assert {e.event.kind for e in events} >= {"milestone", "record"}
+        await post_everything(store, fail=set())
+        await ctx.refresh()
+
+        async def reasons(name: str) -> dict[str, str]:
+            inv = Invocation(channels[name], "bob", can_manage=False)
+            reply = await run_text(ctx, inv, "/ev-preview nissan leaf")
+            assert reply.ok and reply.ephemeral, reply.message.body
+            assert reply.data is not None
+            return {e["kind"]: e["reason"] for e in reply.data["events"]}
+
+        a = await reasons("A")
+        assert a["milestone"] == "already announced here"
+        assert a["record"] == "held for the weekly digest"
+        assert (await reasons("B"))["milestone"].startswith("outside the subscription's kinds")
+        assert (await reasons("C"))["milestone"].startswith("below the ladder: 100,000")
+        assert (await reasons("D"))["milestone"].startswith("the channel is paused")
+        assert (await reasons("E"))["milestone"] == "no subscription in this channel covers it"
+        body = (
+            await run_text(ctx, Invocation(channels["A"], "bob"), "/ev-preview leaf")
+        ).message.body
+        assert "Next: Nissan Leaf passing 125,000" not in body  # default ladder: 150,000 next
+        assert "passing 150,000 on the 'default' ladder" in body
+        assert "within the hysteresis band" in body
+        none = await run_text(ctx, Invocation(channels["E"], "bob"), "/ev-preview leaf")
+        assert "follows nothing that covers Nissan Leaf" in none.message.body
