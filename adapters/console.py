@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import sys
+import threading
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -76,6 +80,41 @@ class ConsoleAdapter:
     async def find_posted(self, channel: Channel, key: str) -> str | None:
         """A terminal keeps no history to look in: only this process's own posts are known."""
         return self.posted.get(key)
+
+    async def serve_commands(
+        self,
+        handle: Callable[[str], Awaitable[Message]],
+        stop: asyncio.Event,
+        lines: TextIO | None = None,
+    ) -> None:
+        """Read slash commands typed at the terminal and print each reply, until `stop` or the
+        end of input. A daemon thread reads, so a pending read never holds up the exit."""
+        source = lines if lines is not None else sys.stdin
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def read() -> None:
+            try:
+                for line in source:
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except RuntimeError:  # the loop closed while we waited for a line
+                return
+
+        threading.Thread(target=read, name="evbot-console-input", daemon=True).start()
+        while not stop.is_set():
+            line_task = asyncio.ensure_future(queue.get())
+            stop_task = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({line_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            stop_task.cancel()
+            if not line_task.done():
+                line_task.cancel()
+                return
+            line = line_task.result()
+            if line is None:
+                return
+            if line.strip():
+                self.console.print(self.render(await handle(line.strip())))
 
     def say(self, text: str) -> None:
         """A plain status line (not an announcement)."""

@@ -16,7 +16,8 @@ from bot.sqlite_store import SqliteStore
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
 
 
-def _user() -> str:
+def console_user() -> str:
+    """Who is at the terminal."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):
@@ -34,7 +35,9 @@ async def ask(config: Config, db_path: str, text: str, as_json: bool) -> tuple[i
     async with SqliteStore(db_path) as store:
         await store.sync_groups(config.groups)
         ctx = await open_context(store, config)
-        invocation = Invocation(CONSOLE_CHANNEL, _user(), can_manage=True, locale=config.locale)
+        invocation = Invocation(
+            CONSOLE_CHANNEL, console_user(), can_manage=True, locale=config.locale
+        )
         reply = await run_text(ctx, invocation, text)
     status = 0 if reply.ok else 1
     if as_json:

@@ -12,11 +12,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.console import ConsoleAdapter
 from bot.config import Config, ConfigError, load_config, redacted
 from bot.delivery import Channel
 from bot.formatting import format_month, format_percent, format_units
 from bot.importer import ImportReport, import_demo, import_file
 from bot.ingest import ImportFailed
+from bot.messages import Message
 from bot.periods import Month, PeriodError
 from bot.queries import SeriesReader, TotalAnswer, load_catalog, region_tree, total
 from bot.series import WORLD
@@ -459,12 +461,29 @@ async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     adapters = build_adapters(config, out)
     app = App(config, _store(args, config), adapters)
     await app.start()
+    console = adapters.get("console")
+    prompt = isinstance(console, ConsoleAdapter) and sys.stdin.isatty()
     print(
         f"evbot running: {', '.join(sorted(adapters))}; polling every {config.poll_seconds:g} s; "
-        "Ctrl-C stops",
+        + ("type /ev-help for commands; " if prompt else "")
+        + "Ctrl-C stops",
         file=out,
     )
-    await app.serve_forever()
+    if prompt and isinstance(console, ConsoleAdapter):
+        from bot.ask import CONSOLE_CHANNEL, console_user
+        from bot.commands import Invocation, open_context, run_text
+
+        ctx = await open_context(app.store, config)
+        who = Invocation(CONSOLE_CHANNEL, console_user(), can_manage=True, locale=config.locale)
+
+        async def handle(text: str) -> Message:
+            return (await run_text(ctx, who, text)).message
+
+        task = asyncio.create_task(console.serve_commands(handle, app.stopping))
+        await app.serve_forever()
+        task.cancel()
+    else:
+        await app.serve_forever()
     return EXIT_OK
 
 
