@@ -78,8 +78,8 @@ async def timed(what: Callable[[], Awaitable[T]]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
-async def every_series(store: SqliteStore, config: Config) -> dict[SeriesKey, bool]:
-    """Every series a full recompute covers (news False: milestones only)."""
+async def every_series(store: SqliteStore, config: Config) -> dict[SeriesKey, None]:
+    """Every series a full recompute covers, as history (None: no news month; milestones only)."""
     catalog = await load_catalog(store, config)
     subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
     subjects += [Subject("make", f"make:{k}", v) for k, v in sorted(catalog.makes.items()) if k]
@@ -88,7 +88,7 @@ async def every_series(store: SqliteStore, config: Config) -> dict[SeriesKey, bo
         for m in catalog.models
     ]
     subjects.append(ALL)
-    return {SeriesKey(s, WORLD, "sales"): False for s in subjects}
+    return {SeriesKey(s, WORLD, "sales"): None for s in subjects}
 
 
 async def full_recompute(store: SqliteStore, config: Config) -> tuple[int, DetectionWrite]:
@@ -101,8 +101,8 @@ async def full_recompute(store: SqliteStore, config: Config) -> tuple[int, Detec
 
 
 async def catch_up_by_recompute(store: SqliteStore, config: Config) -> int:
-    """What the catch-up poll records after a history-only first import (every series, news
-    False), saved with the watermark; the poll's own cost grows with journal entries x models
+    """What the catch-up poll records after a history-only first import (every series as
+    history), saved with the watermark; the poll's own cost grows with journal entries x models
     (see the module docstring), so at full size this is the way to get there in minutes."""
     head = await store.journal_head()
     _, write = await full_recompute(store, config)

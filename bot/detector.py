@@ -34,7 +34,7 @@ from bot.milestones import (
     group_new,
     reconcile,
 )
-from bot.names import name_key
+from bot.names import name_key, slug
 from bot.periods import Month
 from bot.projection import project
 from bot.queries import SeriesReader, load_catalog, region_tree
@@ -197,6 +197,13 @@ class Detector:
         self.config = config
         self.clock = clock
         self.subscription_ladders = ladder_objects(config.ladders)
+        self._groups = [
+            (
+                Subject("group", f"group:{slug(g.name)}", g.name),
+                [(name_key(m.make), m) for m in g.members],
+            )
+            for g in config.groups
+        ]
         self.tree = region_tree(config)
         self.reader = SeriesReader(store, self.tree, list(config.groups))
         self.ladders = configured_ladders(config)
@@ -217,14 +224,29 @@ class Detector:
             cursor = batch[-1].seq
         catalog = await load_catalog(self.store, self.config)
         sources = {s.id: s for s in await self.store.sources()}
-        # per series, the earliest month a news (not history) change touched; None: history only
-        touched: dict[SeriesKey, Month | None] = {}
+        # the changed cells, each with the earliest month a news (not history) change touched
+        # (None: history only); then every series each one moves, with the same
+        cells: dict[tuple[int, str, str, str], Month | None] = {}
         for entry in entries:
-            metric: Metric = "stock" if sources[entry.source_id].metric == "stock" else "sales"
-            for key in self._series_of(entry, metric, catalog):
+            cell = (entry.source_id, entry.region, entry.make_key, entry.model_key)
+            earliest = cells.get(cell)
+            if not entry.history and (earliest is None or entry.month < earliest):
+                cells[cell] = entry.month
+            else:
+                cells.setdefault(cell, None)
+        months: dict[tuple[int, str, str, str], Month] = {}
+        for entry in entries:  # group membership is decided by the month of the change
+            cell = (entry.source_id, entry.region, entry.make_key, entry.model_key)
+            if cell not in months or entry.month < months[cell]:
+                months[cell] = entry.month
+        touched: dict[SeriesKey, Month | None] = {}
+        for cell, news_from in cells.items():
+            source_id, region, make_key, model_key = cell
+            metric: Metric = "stock" if sources[source_id].metric == "stock" else "sales"
+            for key in self._series_of(region, make_key, model_key, months[cell], metric, catalog):
                 earliest = touched.get(key)
-                if not entry.history and (earliest is None or entry.month < earliest):
-                    touched[key] = entry.month
+                if news_from is not None and (earliest is None or news_from < earliest):
+                    touched[key] = news_from
                 else:
                     touched.setdefault(key, None)
         source_name = {s.id: s.name for s in sources.values()}
@@ -253,47 +275,47 @@ class Detector:
         elif subject.kind == "make":
             make_key = subject.key.removeprefix("make:")
         if make_key:
-            for group in self.config.groups:
-                if any(name_key(m.make) == make_key and m.covers(month) for m in group.members):
-                    keys.append(catalog.resolve(group.name).subject.key)
+            keys.extend(g.key for g in self._groups_of(make_key, month))
         if ALL.key not in keys:
             keys.append(ALL.key)
         return keys
 
+    def _groups_of(self, make_key: str, month: Month) -> list[Subject]:
+        """The groups a make belonged to in a month."""
+        return [
+            subject
+            for subject, members in self._groups
+            if any(key == make_key and m.covers(month) for key, m in members)
+        ]
+
     def _series_of(
-        self, entry: JournalEntry, metric: Metric, catalog: Catalog
+        self,
+        region: str,
+        make_key: str,
+        model_key: str,
+        month: Month,
+        metric: Metric,
+        catalog: Catalog,
     ) -> Iterable[SeriesKey]:
-        regions = [entry.region]
-        parent = self.config.region_parents.get(entry.region)
+        regions = [region]
+        parent = self.config.region_parents.get(region)
         while parent is not None and parent not in regions:
             regions.append(parent)
             parent = self.config.region_parents.get(parent)
         if WORLD not in regions:
             regions.append(WORLD)
         subjects: list[Subject] = [ALL]
-        if entry.make_key:
-            make = catalog.makes.get(entry.make_key, entry.make_key)
-            subjects.append(Subject("make", f"make:{entry.make_key}", make))
-            for group in self.config.groups:
-                if any(
-                    name_key(m.make) == entry.make_key and m.covers(entry.month)
-                    for m in group.members
-                ):
-                    subjects.append(catalog.resolve(group.name).subject)
-        if entry.model_key:
-            model = next(
-                (
-                    m
-                    for m in catalog.models
-                    if (m.make_key, m.model_key) == (entry.make_key, entry.model_key)
-                ),
-                None,
-            )
-            name = f"{model.make} {model.model}" if model else entry.model_key
-            subjects.append(Subject("model", f"model:{entry.make_key}/{entry.model_key}", name))
+        if make_key:
+            make = catalog.makes.get(make_key, make_key)
+            subjects.append(Subject("make", f"make:{make_key}", make))
+            subjects.extend(self._groups_of(make_key, month))
+        if model_key:
+            model = catalog.model(make_key, model_key)
+            name = f"{model.make} {model.model}" if model else model_key
+            subjects.append(Subject("model", f"model:{make_key}/{model_key}", name))
         for subject in subjects:
-            for region in regions:
-                yield SeriesKey(subject, region, metric)
+            for where in regions:
+                yield SeriesKey(subject, where, metric)
 
     async def _detect(
         self, touched: Mapping[SeriesKey, Month | None], catalog: Catalog, source: str
@@ -363,11 +385,8 @@ class Detector:
 
     def _parents(self, model: Subject, catalog: Catalog, month: Month) -> list[Subject]:
         make_key = model.key.removeprefix("model:").split("/", 1)[0]
-        parents = [Subject("make", f"make:{make_key}", catalog.makes.get(make_key, make_key))]
-        for group in self.config.groups:
-            if any(name_key(m.make) == make_key and m.covers(month) for m in group.members):
-                parents.append(catalog.resolve(group.name).subject)
-        return parents
+        make = Subject("make", f"make:{make_key}", catalog.makes.get(make_key, make_key))
+        return [make, *self._groups_of(make_key, month)]
 
     async def _leader(
         self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int

@@ -59,9 +59,14 @@ class RegionTree:
         return sorted(r for r, parent in self.parents.items() if parent == region)
 
     def top(self, region: str) -> str:
-        """The outermost region that contains `region` (itself when it has no parent)."""
+        """The outermost region that contains `region` (itself when it has no parent); an
+        aggregate parent (Norway in Europe) is not climbed into, since aggregates never add up."""
         seen = {region}
-        while region in self.parents and self.parents[region] not in seen:
+        while (
+            region in self.parents
+            and self.parents[region] not in seen
+            and self.parents[region] not in self.aggregates
+        ):
             region = self.parents[region]
             seen.add(region)
         return region

@@ -44,6 +44,7 @@ class Catalog:
     region_aliases: Mapping[str, str] = field(default_factory=dict)
     _index: dict[str, Resolved] = field(default_factory=dict, init=False)
     _names: dict[str, str] = field(default_factory=dict, init=False)  # loose key -> shown name
+    _models: dict[tuple[str, str], ModelName] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.rebuild()
@@ -88,6 +89,11 @@ class Catalog:
         for alias, region in self.region_aliases.items():
             add(alias, Resolved(ALL, region), region)
         self._index, self._names = index, names
+        self._models = {(m.make_key, m.model_key): m for m in self.models}
+
+    def model(self, make_key: str, model_key: str) -> ModelName | None:
+        """A model's names by its keys."""
+        return self._models.get((make_key, model_key))
 
     def resolve(self, text: str) -> Resolved:
         """The subject a name means; raises `UnknownSubject` with suggestions."""

@@ -21,6 +21,7 @@ from bot.config import default_config
 from bot.delivery import Channel, Limits
 from bot.demo import run_demo
 from bot.messages import Message
+from bot.sqlite_store import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLIANCE = "Renault-Nissan Alliance"
@@ -164,26 +165,37 @@ def test_replay_bad_arguments_fail_clearly(
         assert word in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/cli.py cmd_replay accepts --from after --to and prints nothing with exit 0; "
-        "a window that cannot hold a month should be a clear error (DESIGN invariant 5)"
-    ),
-)
 def test_replay_window_the_wrong_way_round_fails_clearly(demo_db: Path) -> None:
     done = evbot(
         "replay", "--db", str(demo_db), "--from", "2016-01", "--to", "2015-01",
         cwd=demo_db.parent,
     )  # fmt: skip
     assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("evbot replay: ")
     assert "--from" in done.stderr and "--to" in done.stderr
 
 
 def test_replay_of_an_empty_store_prints_nothing(tmp_path: Path) -> None:
-    done = evbot("replay", "--json", "--db", str(tmp_path / "empty.sqlite3"), cwd=tmp_path)
+    db = tmp_path / "empty.sqlite3"
+
+    async def create() -> None:
+        async with SqliteStore(db):
+            pass
+
+    asyncio.run(create())
+    done = evbot("replay", "--json", "--db", str(db), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+
+
+def test_replay_of_a_missing_database_fails_clearly(tmp_path: Path) -> None:
+    db = tmp_path / "missing.sqlite3"
+    done = evbot("replay", "--json", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("evbot replay: ") and str(db) in done.stderr
+    assert not db.exists()  # a typo in --db does not leave an empty database behind
 
 
 def test_replay_does_not_touch_the_detector_state(demo_db: Path) -> None:
