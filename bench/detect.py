@@ -12,10 +12,10 @@ The baseline is a full recompute of every subject: the same per-series detection
 nothing written; it skips the growth and share work that news series get in a poll, so the
 ratio is on the conservative side. Target: full / incremental >= 20.
 
-The detector's catch-up poll over a million journal entries is slow (for each entry,
-`Detector._series_of` looks its model up by a linear scan of every model: entries x models), so
-above 2,000 models the bench catches up by saving the full recompute's write with the watermark
-instead, which records the same history milestones. `--catch-up poll` forces the real thing.
+The catch-up poll over a million history entries recomputes every series once, with growth and
+share work on top, so above 2,000 models the bench catches up by saving the full recompute's
+write with the watermark instead, which records the same history milestones.
+`--catch-up poll` forces the real thing.
 
     python bench/detect.py                       # full size (about a minute or more)
     python bench/detect.py --models 1000         # 100,000 rows
