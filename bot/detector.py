@@ -187,6 +187,32 @@ def share_step(
     return state.level, crossing.boundary, crossing.direction
 
 
+def share_event(
+    key: SeriesKey,
+    parent: Subject,
+    direction: str | None,
+    boundary: float,
+    units: int,
+    parent_units: int,
+    month: Month,
+    source: str,
+) -> ShareEvent:
+    """The event for a model's share of a parent crossing a band boundary."""
+    return ShareEvent(
+        key.subject,
+        parent,
+        key.region,
+        key.metric,
+        "down" if direction == "down" else "up",
+        boundary,
+        units / parent_units,
+        units,
+        parent_units,
+        month,
+        source,
+    )
+
+
 class Detector:
     """Incremental detection over the store's change journal."""
 
@@ -365,16 +391,13 @@ class Detector:
                         level, model_total, parent_total, first, latest, self.config
                     )
                     write.share_levels[level_key] = new_level
-                    if boundary is not None and direction in ("up", "down"):
+                    if boundary is not None:
                         write.events.append(
-                            ShareEvent(
-                                key.subject,
+                            share_event(
+                                key,
                                 parent,
-                                key.region,
-                                key.metric,
-                                "up" if direction == "up" else "down",
+                                direction,
                                 boundary,
-                                model_total / parent_total,
                                 model_total,
                                 parent_total,
                                 latest,

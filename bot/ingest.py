@@ -228,6 +228,34 @@ def _powertrain(text: str) -> str | None:
     return None
 
 
+def _table(
+    path: Path,
+    encoding: str,
+    parsed: Parsed,
+    progress: Progress | None,
+    required: tuple[str, ...],
+    empty: str,
+    check_header: Callable[[dict[str, int], int], bool] | None = None,
+) -> Iterator[tuple[int, list[str], dict[str, int]]]:
+    """Data rows with their line and the header's column index; a bad header or an empty file is
+    a problem and ends the table, a row with the wrong number of fields is skipped."""
+    file = str(path)
+    index: dict[str, int] | None = None
+    for line, row in _rows(path, encoding, parsed, progress):
+        if index is None:
+            index = _header(row, file, parsed, line, required)
+            if index is None or (check_header is not None and not check_header(index, line)):
+                return
+            continue
+        parsed.rows_read += 1
+        if len(row) != len(index):
+            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
+            continue
+        yield line, row, index
+    if index is None:
+        parsed.problem(file, 1, empty)
+
+
 def parse_canonical(
     path: str | Path, default_source: str, progress: Progress | None = None
 ) -> Parsed:
@@ -236,34 +264,25 @@ def parse_canonical(
     file = str(path)
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False)
-    index: dict[str, int] | None = None
-    for line, row in _rows(path, "utf-8-sig", parsed, progress):
-        if index is None:
-            index = _header(row, file, parsed, line, CANONICAL_REQUIRED)
-            if index is None:
-                return parsed.finish()
-            unknown = [c for c in index if c not in CANONICAL_REQUIRED + CANONICAL_OPTIONAL]
-            if unknown:
-                parsed.problem(
-                    file,
-                    line,
-                    f"unknown column {unknown[0]!r} (the canonical columns are "
-                    f"{', '.join(CANONICAL_REQUIRED + CANONICAL_OPTIONAL)})",
-                )
-                return parsed.finish()
-            continue
-        parsed.rows_read += 1
-        if len(row) != len(index):
-            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
-            continue
+    known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
+
+    def only_known(index: dict[str, int], line: int) -> bool:
+        unknown = [c for c in index if c not in known]
+        if unknown:
+            parsed.problem(
+                file,
+                line,
+                f"unknown column {unknown[0]!r} (the canonical columns are {', '.join(known)})",
+            )
+        return not unknown
+
+    empty = "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
+    rows = _table(path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known)
+    for line, row, index in rows:
         record = _canonical_record(row, index, file, line, parsed)
         if record is not None:
             source = row[index["source"]].strip() if "source" in index else ""
             collector.add(source or default_source, record)
-    if index is None:
-        parsed.problem(
-            file, 1, "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
-        )
     collector.done()
     return parsed.finish()
 
@@ -319,33 +338,26 @@ def parse_mapped(
     file = str(path)
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=source.aggregate)
-    index: dict[str, int] | None = None
     columns = dict(source.columns)
     include: dict[str, set[str]] = {k: {v.lower() for v in vs} for k, vs in source.include.items()}
-    for line, row in _rows(path, source.encoding, parsed, progress):
-        if index is None:
-            index = _header(row, file, parsed, line, tuple(columns.values()))
-            if index is None:
-                return parsed.finish()
-            for key in include:
-                if key not in index and columns.get(key) not in index:
-                    parsed.problem(
-                        file, line, f"include filter {key!r} names no column of this file"
-                    )
-                    return parsed.finish()
-            continue
-        parsed.rows_read += 1
-        if len(row) != len(index):
-            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
-            continue
+
+    def filters_known(index: dict[str, int], line: int) -> bool:
+        for key in include:
+            if key not in index and columns.get(key) not in index:
+                parsed.problem(file, line, f"include filter {key!r} names no column of this file")
+                return False
+        return True
+
+    empty = "empty file: expected a header line"
+    required = tuple(columns.values())
+    rows = _table(path, source.encoding, parsed, progress, required, empty, filters_known)
+    for line, row, index in rows:
         if not _included(row, index, columns, include):
             parsed.skipped += 1
             continue
         record = _mapped_record(row, index, source, file, line, parsed)
         if record is not None:
             collector.add(source.name, record)
-    if index is None:
-        parsed.problem(file, 1, "empty file: expected a header line")
     collector.done()
     return parsed.finish()
 
@@ -420,17 +432,8 @@ def parse_iea(path: str | Path, source_name: str, progress: Progress | None = No
     file = str(path)
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False)
-    index: dict[str, int] | None = None
-    for line, row in _rows(path, "utf-8-sig", parsed, progress):
-        if index is None:
-            index = _header(row, file, parsed, line, IEA_COLUMNS)
-            if index is None:
-                return parsed.finish()
-            continue
-        parsed.rows_read += 1
-        if len(row) != len(index):
-            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
-            continue
+    empty = "empty file: expected the IEA header " + ",".join(IEA_COLUMNS)
+    for line, row, index in _table(path, "utf-8-sig", parsed, progress, IEA_COLUMNS, empty):
 
         def get(name: str, row: list[str] = row, index: dict[str, int] = index) -> str:
             return row[index[name]].strip()
@@ -463,7 +466,5 @@ def parse_iea(path: str | Path, source_name: str, progress: Progress | None = No
             line,
         )
         collector.add(source_name, record)
-    if index is None:
-        parsed.problem(file, 1, "empty file: expected the IEA header " + ",".join(IEA_COLUMNS))
     collector.done()
     return parsed.finish()

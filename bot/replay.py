@@ -18,9 +18,10 @@ from bot.detector import (
     _with_leader,
     detect_milestones,
     growth_events,
+    share_event,
     share_step,
 )
-from bot.events import Event, Metric, ShareEvent, Subject
+from bot.events import Event, Metric, Subject
 from bot.ladders import union_next_above
 from bot.milestones import Recorded
 from bot.periods import Month, month_range
@@ -141,20 +142,10 @@ def _shares(
             levels.get(level_key), model_total, parent_total, series.points[0][0], month, config
         )
         levels[level_key] = level
-        if boundary is not None and direction in ("up", "down"):
+        if boundary is not None:
             events.append(
-                ShareEvent(
-                    key.subject,
-                    parent,
-                    key.region,
-                    key.metric,
-                    "up" if direction == "up" else "down",
-                    boundary,
-                    model_total / parent_total,
-                    model_total,
-                    parent_total,
-                    month,
-                    source,
+                share_event(
+                    key, parent, direction, boundary, model_total, parent_total, month, source
                 )
             )
     return events
