@@ -277,7 +277,11 @@ class Detector:
                     touched.setdefault(key, None)
         source_name = {s.id: s.name for s in sources.values()}
         names = sorted({source_name[e.source_id] for e in entries})
-        write = await self._detect(touched, catalog, ", ".join(names))
+        self.reader.snapshot = list(sources.values())
+        try:
+            write = await self._detect(touched, catalog, ", ".join(names))
+        finally:
+            self.reader.snapshot = None
         write.event_keys = [self.covering(e.subject, e.period, catalog) for e in write.events]
         ladders = self.subscription_ladders
 
@@ -348,6 +352,7 @@ class Detector:
     ) -> DetectionWrite:
         write = DetectionWrite()
         monthly_cache: dict[SeriesKey, dict[Month, int]] = {}
+        totals: dict[tuple[SeriesKey, Month], int] = {}  # a parent's total, once per month
 
         async def monthly(key: SeriesKey) -> dict[Month, int]:
             if key not in monthly_cache:
@@ -382,7 +387,9 @@ class Detector:
             if key.subject.kind == "model":
                 for parent in self._parents(key.subject, catalog, latest):
                     pkey = SeriesKey(parent, key.region, key.metric)
-                    parent_total, _ = total_as_of(await monthly(pkey), latest)
+                    if (pkey, latest) not in totals:
+                        totals[(pkey, latest)], _ = total_as_of(await monthly(pkey), latest)
+                    parent_total = totals[(pkey, latest)]
                     model_total, _ = total_as_of(series_monthly, latest)
                     level_key = (key.subject.key, parent.key, key.region, key.metric)
                     level = await self.store.share_level(level_key)

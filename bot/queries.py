@@ -9,7 +9,7 @@ from bot.config import Config
 from bot.events import Subject
 from bot.names import name_key, slug
 from bot.periods import Month
-from bot.records import GroupMember, GroupSpec, IncRow
+from bot.records import GroupMember, GroupSpec, IncRow, SourceInfo
 from bot.series import WORLD, RegionTree, regional_increments, total_as_of, window_total
 from bot.store import SalesStore
 from bot.subjects import Catalog
@@ -87,13 +87,16 @@ class SeriesReader:
     def __init__(self, store: SalesStore, tree: RegionTree, groups: list[GroupSpec]) -> None:
         self.store = store
         self.tree = tree
+        # set for a batch of reads (a poll) so each series does not ask for the sources again
+        self.snapshot: list[SourceInfo] | None = None
         self.groups = {f"group:{slug(g.name)}": g for g in groups}
 
     async def monthly(
         self, subject: Subject, region: str, metric: str = "sales"
     ) -> dict[Month, int]:
         """Units added in each month (sales, or change in stock) for a subject in a region."""
-        sources = [s for s in await self.store.sources() if s.metric == metric]
+        known = self.snapshot if self.snapshot is not None else await self.store.sources()
+        sources = [s for s in known if s.metric == metric]
         priority = {s.id: s.priority for s in sources}
         levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
         rows: list[IncRow]

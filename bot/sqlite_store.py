@@ -716,12 +716,14 @@ def _increment_updates(
     return updates, make_deltas, all_deltas
 
 
+_MONTHS: dict[str, Month] = {}  # "2015-06" -> Month: a few thousand at most, parsed once
+
+
 def _inc_rows(rows: Iterable[Any]) -> list[IncRow]:
-    parse: dict[str, Month] = {}
     out = []
     for source_id, region, make_key, model_key, month, inc in rows:
-        m = parse.get(month)
+        m = _MONTHS.get(month)
         if m is None:
-            m = parse[month] = Month.parse(month)
+            m = _MONTHS[month] = Month.parse(month)
         out.append(IncRow(source_id, region, make_key, model_key, m, inc))
     return out
