@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from adapters.render_text import ELLIPSIS, ZWSP, clean_text, utf16_len, utf16_prefix
+from adapters.render_text import (
+    ELLIPSIS,
+    ZWSP,
+    clean_text,
+    split_at,
+    utf16_len,
+    utf16_prefix,
+)
 from bot.messages import Field, Message
 
 MAX_TITLE: Final = 256
@@ -116,17 +123,7 @@ def split_content(text: str, limit: int = MAX_CONTENT) -> list[str]:
     """
     if limit < 2:
         raise ValueError(f"limit must be at least 2, not {limit}")
-    rest = escape_discord(text)
-    chunks: list[str] = []
-    while rest:
-        if utf16_len(rest) <= limit:
-            chunks.append(rest)
-            break
-        head = utf16_prefix(rest, limit)
-        cut = head.rfind("\n") + 1 or head.rfind(" ") + 1 or _safe_cut(rest, len(head))
-        cut = cut or max(len(head), 1)
-        chunks.append(rest[:cut])
-        rest = rest[cut:]
+    chunks = split_at(escape_discord(text), limit, _safe_cut)
     return [chunk for chunk in chunks if chunk.strip()]
 
 

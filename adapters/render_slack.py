@@ -10,7 +10,14 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from adapters.render_text import ELLIPSIS, ZWSP, clean_text, utf16_len, utf16_prefix
+from adapters.render_text import (
+    ELLIPSIS,
+    ZWSP,
+    clean_text,
+    split_at,
+    utf16_len,
+    utf16_prefix,
+)
 from bot.messages import Field, Message
 
 MAX_HEADER: Final = 150
@@ -107,18 +114,7 @@ def _field_texts(fields: tuple[Field, ...], capacity: int) -> list[str]:
 
 def _split(text: str, limit: int) -> list[str]:
     """Pieces of at most `limit`, split at line breaks, then spaces, never inside an escape."""
-    parts: list[str] = []
-    rest = text
-    while rest:
-        if utf16_len(rest) <= limit:
-            parts.append(rest)
-            break
-        head = utf16_prefix(rest, limit)
-        cut = head.rfind("\n") + 1 or head.rfind(" ") + 1 or _safe_cut(rest, len(head))
-        cut = cut or max(len(head), 1)
-        parts.append(rest[:cut])
-        rest = rest[cut:]
-    return [part.strip() for part in parts if part.strip()]
+    return [part.strip() for part in split_at(text, limit, _safe_cut) if part.strip()]
 
 
 def _fit(text: str, limit: int, safe_cut: Callable[[str, int], int] | None = None) -> str:

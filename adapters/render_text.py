@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from bot.messages import Message
 
@@ -54,6 +55,23 @@ def clean_text(text: str, *, keep_newlines: bool = True) -> str:
         elif unicodedata.category(ch) not in ("Cc", "Cs"):
             out.append(ch)
     return "".join(out)
+
+
+def split_at(text: str, limit: int, safe_cut: Callable[[str, int], int]) -> list[str]:
+    """Pieces of at most `limit` UTF-16 units, cut at a line break, else a space, else where
+    `safe_cut` (the platform's escaping rule) allows; never an empty piece in the middle."""
+    pieces: list[str] = []
+    rest = text
+    while rest:
+        if utf16_len(rest) <= limit:
+            pieces.append(rest)
+            break
+        head = utf16_prefix(rest, limit)
+        cut = head.rfind("\n") + 1 or head.rfind(" ") + 1 or safe_cut(rest, len(head))
+        cut = cut or max(len(head), 1)
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    return pieces
 
 
 def utf16_len(text: str) -> int:

@@ -37,7 +37,7 @@ from bot.milestones import (
 from bot.names import name_key, slug
 from bot.periods import Month
 from bot.projection import project
-from bot.queries import SeriesReader, load_catalog, region_tree
+from bot.queries import SeriesReader, load_catalog, region_tree, total
 from bot.records import DetectionWrite, JournalEntry, SeriesRef, StoredEvent
 from bot.series import WORLD, cumulative, total_as_of
 from bot.shares import ShareState, step_share
@@ -421,8 +421,6 @@ class Detector:
     async def _leader(
         self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int
     ) -> Leader | None:
-        from bot.queries import total
-
         answer = await total(self.reader, catalog, key.subject, key.region, period, key.metric)
         if not answer.breakdown or parent_total <= 0:
             return None

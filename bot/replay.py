@@ -28,7 +28,7 @@ from bot.periods import Month, month_range
 from bot.queries import load_catalog
 from bot.series import WORLD, cumulative
 from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
+from bot.subjects import ALL, Catalog
 
 KINDS = ("milestone", "share", "growth", "record")
 
@@ -118,7 +118,7 @@ async def replay(
 
 def _shares(
     detector: Detector,
-    catalog: object,
+    catalog: Catalog,
     table: dict[SeriesKey, _Series],
     levels: dict[tuple[str, str, str, str], float | None],
     key: SeriesKey,
@@ -127,9 +127,6 @@ def _shares(
     config: Config,
     source: str,
 ) -> list[Event]:
-    from bot.subjects import Catalog
-
-    assert isinstance(catalog, Catalog)
     events: list[Event] = []
     model_total = series.points[series.index[month]][1]
     for parent in detector._parents(key.subject, catalog, month):
