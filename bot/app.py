@@ -20,7 +20,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config
-from bot.delivery import ChatAdapter
+from bot.commands import CommandContext, open_context
+from bot.delivery import ChatAdapter, CommandHost
 from bot.detector import Detector
 from bot.importer import import_file
 from bot.ingest import ImportFailed
@@ -70,6 +71,8 @@ class App:
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
+        self._host_tasks: list[asyncio.Task[None]] = []
+        self.commands: CommandContext | None = None
         self._source_mtimes: dict[str, float] = {}
         self._digest_settings: dict[str, tuple[str, str, str]] = {}
 
@@ -94,8 +97,17 @@ class App:
             await self._remember_sources()
         await self.schedule_digests()
         self.scheduler.start()
+        await self._serve_commands()
         if poll:
             await self.poll()  # catch up at once rather than after a whole interval
+
+    async def _serve_commands(self) -> None:
+        hosts = [a for a in self.adapters.values() if isinstance(a, CommandHost)]
+        if not hosts:
+            return
+        self.commands = await open_context(self.store, self.config, self.clock)
+        for host in hosts:
+            self._host_tasks.append(asyncio.create_task(host.serve(self.commands, self.stopping)))
 
     async def schedule_digests(self) -> None:
         """One digest job per subscription, replaced when subscriptions change."""
@@ -172,6 +184,10 @@ class App:
                 await asyncio.wait_for(self._worker_task, grace)
             except TimeoutError:
                 log.warning("posts still under way after %.0f s; stopping anyway", grace)
+        if self._host_tasks:
+            _, pending = await asyncio.wait(self._host_tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
         for adapter in self.adapters.values():
             close = getattr(adapter, "close", None)
             if close is not None:

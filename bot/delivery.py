@@ -8,9 +8,13 @@ restart after a crash never posts twice where the platform lets us find out).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+import asyncio
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.messages import Message
+
+if TYPE_CHECKING:
+    from bot.commands import CommandContext
 
 # Reason codes. The first three pause the channel's subscriptions at once: retrying cannot heal
 # them. Other permanent failures pause after `PAUSE_AFTER` in a row.
@@ -89,3 +93,14 @@ class ChatAdapter(Protocol):
     async def find_posted(self, channel: Channel, key: str) -> str | None:
         """The id of a message already posted under `key`, if the platform can tell."""
         ...
+
+
+@runtime_checkable
+class CommandHost(Protocol):
+    """An adapter that also takes slash commands from its platform (Discord, Slack).
+
+    `serve` connects, answers commands through `commands` until `stopping` is set, then returns;
+    the app runs it as a task beside the delivery worker.
+    """
+
+    async def serve(self, commands: CommandContext, stopping: asyncio.Event) -> None: ...
