@@ -19,8 +19,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Config
 from bot.commands import CommandContext, open_context
+from bot.config import Config
 from bot.delivery import ChatAdapter, CommandHost
 from bot.detector import Detector
 from bot.importer import import_file

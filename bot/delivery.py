@@ -7,8 +7,8 @@ restart after a crash never posts twice where the platform lets us find out).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.messages import Message

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot.bulk import without_gc
 from bot.config import Config, SourceConfig
 from bot.ingest import ImportFailed, Parsed, Progress, parse_canonical, parse_iea, parse_mapped
 from bot.records import ImportSummary, SourceSpec
@@ -69,13 +70,13 @@ async def import_file(
     kind = fmt or (configured.format if configured else "canonical")
     parsed: Parsed
     if kind == "iea":
-        parsed = await asyncio.to_thread(parse_iea, path, source or "iea", progress)
+        parsed = await asyncio.to_thread(without_gc, parse_iea, path, source or "iea", progress)
         name = source or "iea"
     elif kind == "mapped":
         assert configured is not None  # config validation ties "mapped" to a configured source
-        parsed = await asyncio.to_thread(parse_mapped, path, configured, progress)
+        parsed = await asyncio.to_thread(without_gc, parse_mapped, path, configured, progress)
     elif kind == "canonical":
-        parsed = await asyncio.to_thread(parse_canonical, path, name, progress)
+        parsed = await asyncio.to_thread(without_gc, parse_canonical, path, name, progress)
     else:
         raise ImportFailed([f"unknown format {kind!r} (expected one of: {', '.join(FORMATS)})"])
     if parsed.problems:

@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.config import SourceConfig, default_config
 from bot.importer import import_file
@@ -17,6 +19,8 @@ from bot.ingest import (
     MAX_PROBLEMS,
     ImportFailed,
     Parsed,
+    _careful_canonical,
+    _fast_canonical,
     parse_canonical,
     parse_iea,
     parse_mapped,
@@ -599,3 +603,40 @@ async def test_import_file_refusals(tmp_path: Path, store: SqliteStore) -> None:
         f"{empty}: no figures to import (0 rows read, 0 left out by filters)"
     ]
     assert await store.sources() == []
+
+
+# -- the fast path reads exactly what the careful path reads ----------------------------------
+
+_CELL = st.one_of(
+    st.sampled_from(["2014-03", "2015", "2016-02-29", " 2014-3 ", "June 2015", "", "x"]),
+    st.sampled_from(["World", " USA ", "", "Norway"]),
+    st.sampled_from(["Nissan", "Renault  ", "", "Zoé"]),
+    st.sampled_from(["Leaf", "Zoe", "", "Model  3"]),
+    st.sampled_from(["0", "12", " 7 ", "1,000", "-3", "4.5", "١٢", ""]),
+    st.sampled_from(["BEV", "phev", "", "diesel"]),
+    st.sampled_from(["true", "no", "", "maybe"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    header=st.permutations(["period", "region", "make", "model", "units", "powertrain"]),
+    rows=st.lists(st.lists(_CELL, min_size=5, max_size=7), max_size=12),
+    blank=st.booleans(),
+)
+def test_the_fast_path_agrees_with_the_careful_one(
+    tmp_path_factory: pytest.TempPathFactory, header: list[str], rows: list[list[str]], blank: bool
+) -> None:
+    path = tmp_path_factory.mktemp("fast") / "f.csv"
+    lines = [",".join(header)] + [",".join(f'"{c}"' for c in row[: len(header)]) for row in rows]
+    if blank:
+        lines.insert(len(lines) // 2 + 1, "")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = _fast_canonical(path, "src", None)
+    careful = _careful_canonical(path, "src", None)
+    if fast is not None:  # the fast path only answers when the file is clean
+        assert not careful.problems
+        assert fast == careful
+    elif not careful.problems:  # it declines a clean file only for non-ASCII digits
+        units = header.index("units")
+        assert any(not row[units].isascii() for row in rows if len(row) > units)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.config import default_config
 from bot.migrations import MIGRATIONS
@@ -185,7 +189,7 @@ async def test_reads_never_touch_the_records_table(tmp_path: Path) -> None:
 async def test_a_poll_with_nothing_new_reads_no_rows(store: SqliteStore) -> None:
     await store.import_records([(SALES, _many_records())])
     head = await store.journal_head()
-    assert head == 40 * 50
+    assert head == 40  # a first import journals each of its 40 series once
     store.stats = StoreStats()
     assert await store.journal_since(head) == []
     assert await store.journal_head() == head
@@ -220,3 +224,50 @@ async def test_a_dry_run_reports_no_journal_entries(store: SqliteStore) -> None:
     [summary] = await store.import_records([(SALES, [rec("2014-02", 5)])], dry_run=True)
     assert await store.journal_head() == 1
     assert (summary.journal_from, summary.journal_to) == (0, 0)
+
+
+# -- a first import's cells are computed in SQL: they must equal `series.increments` ---------
+
+_FIGURE = st.tuples(
+    st.integers(0, 23),  # month index
+    st.integers(0, 5_000),  # units
+    st.booleans(),  # a running total?
+    st.sampled_from(["", "BEV", "PHEV"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_FIGURE, min_size=1, max_size=30))
+def test_first_import_cells_equal_the_revision_paths(
+    figures: list[tuple[int, int, bool, str]],
+) -> None:
+    """The first import computes cells with SQL window functions; a later import recomputes them
+    in Python. Both must give the same period units, running totals and increments."""
+    records, seen = [], set()
+    for month, units, cumulative, powertrain in figures:
+        period = f"{2014 + month // 12}-{month % 12 + 1:02d}"
+        if (period, powertrain) in seen:
+            continue
+        seen.add((period, powertrain))
+        records.append(
+            SalesRecord(period, "World", "Nissan", "Leaf", units, powertrain, cumulative)
+        )
+
+    async def cells(first: bool) -> list[tuple[object, ...]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with SqliteStore(Path(tmp) / "cells.sqlite3") as s:
+                if not first:  # an earlier import makes the next one take the revision path
+                    await s.import_records([(SALES, [rec("2010-01", 1, "Other", "Car")])])
+                await s.import_records([(SALES, records)])
+                async with s.db.execute(
+                    "SELECT month, period_units, running_units, inc FROM cells "
+                    "WHERE model_key = 'leaf' ORDER BY month"
+                ) as cursor:
+                    rows = [tuple(r) for r in await cursor.fetchall()]
+                async with s.db.execute(
+                    "SELECT month, inc FROM make_cells WHERE make_key = 'nissan' ORDER BY month"
+                ) as cursor:
+                    makes = [tuple(r) for r in await cursor.fetchall()]
+                return [*rows, ("make", *makes)]
+
+    assert asyncio.run(cells(first=True)) == asyncio.run(cells(first=False))

@@ -1,0 +1,35 @@
+"""Bulk work on many small objects: run it with the cyclic garbage collector paused."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pausers = 0
+
+
+def without_gc(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call `fn` with the cyclic collector paused.
+
+    Parsing a million rows allocates millions of acyclic tuples and records; each allocation
+    burst triggers a collection that walks every live container, which made a large import about
+    a third slower. The objects hold no cycles, so pausing loses nothing; reference counting
+    still frees them. Pauses from several threads nest, and the collector resumes with the last.
+    """
+    global _pausers
+    with _lock:
+        _pausers += 1
+        gc.disable()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        with _lock:
+            _pausers -= 1
+            if _pausers == 0:
+                gc.enable()
