@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from bot.config import SourceConfig
 from bot.names import clean_label, name_key
@@ -27,6 +27,9 @@ CANONICAL_OPTIONAL = ("powertrain", "source", "cumulative")
 IEA_COLUMNS = ("region", "category", "parameter", "mode", "powertrain", "year", "unit", "value")
 MAX_PROBLEMS = 200  # past this, a summary line: nobody reads ten thousand errors
 MAX_FIELD = 10_000  # a longer field is refused rather than stored
+# A trillion vehicles in one row is no count of cars (the world buys under 100 million a year);
+# far larger figures would overflow the store's 64-bit sums or the threshold ladders.
+MAX_UNITS = 10**12
 _INT = re.compile(r"^\d+$")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
@@ -70,16 +73,33 @@ class Parsed:
 _Key = tuple[str, str, str, str, str, str]
 
 
-class _Collector:
-    """De-duplicates or sums records by natural key, and reports conflicting duplicates."""
+class Sink(Protocol):
+    """Where a streamed parse sends its records, in file order: the store de-duplicates them."""
 
-    def __init__(self, parsed: Parsed, file: str, aggregate: bool) -> None:
+    def add(self, source: str, record: SalesRecord) -> None: ...
+
+    def restart(self) -> None:
+        """Forget what was sent: the parse starts again from the first row."""
+        ...
+
+
+class _Collector:
+    """De-duplicates or sums records by natural key, and reports conflicting duplicates; with a
+    sink, passes every record on instead and holds nothing (the store de-duplicates)."""
+
+    def __init__(
+        self, parsed: Parsed, file: str, aggregate: bool, sink: Sink | None = None
+    ) -> None:
         self.parsed = parsed
         self.file = file
         self.aggregate = aggregate
+        self.sink = sink
         self.seen: dict[_Key, tuple[int, SalesRecord]] = {}
 
     def add(self, source: str, record: SalesRecord) -> None:
+        if self.sink is not None:
+            self.sink.add(source, record)
+            return
         key = (
             source,
             record.period,
@@ -206,7 +226,7 @@ def _header(
 def _units(text: str, thousands: str) -> int | str:
     """An integer, or the reason it is not one."""
     value = text.strip()
-    if value.isascii() and value.isdigit():  # the common case, without the checks below
+    if value.isascii() and value.isdigit() and len(value) <= 12:  # the common case, quickly
         return int(value)
     if thousands:
         value = value.replace(thousands, "")
@@ -214,7 +234,13 @@ def _units(text: str, thousands: str) -> int | str:
         return f"negative units {text.strip()!r}: figures are never below 0"
     if not _INT.match(value):
         return f"units {text.strip()!r} is not a whole number"
+    if len(value) > 13 or int(value) > MAX_UNITS:
+        return f"units {_short(text.strip())} are more than {MAX_UNITS:,}: not a count of vehicles"
     return int(value)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 20 else f"{text[:10]!r}... ({len(text)} digits)"
 
 
 @lru_cache(maxsize=4096)
@@ -258,19 +284,29 @@ def _table(
 
 
 def parse_canonical(
-    path: str | Path, default_source: str, progress: Progress | None = None
+    path: str | Path,
+    default_source: str,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
 ) -> Parsed:
-    """Read a canonical CSV (`period,region,make,model,units[,powertrain,source,cumulative]`)."""
+    """Read a canonical CSV (`period,region,make,model,units[,powertrain,source,cumulative]`);
+    with a `sink`, the records stream to it instead of being collected."""
     path = Path(path)
-    fast = _fast_canonical(path, default_source, progress)
-    return fast if fast is not None else _careful_canonical(path, default_source, progress)
+    fast = _fast_canonical(path, default_source, progress, sink)
+    if fast is not None:
+        return fast
+    if sink is not None:
+        sink.restart()
+    return _careful_canonical(path, default_source, progress, sink)
 
 
-def _careful_canonical(path: Path, default_source: str, progress: Progress | None) -> Parsed:
+def _careful_canonical(
+    path: Path, default_source: str, progress: Progress | None, sink: Sink | None = None
+) -> Parsed:
     """Line by line, every problem reported with its line."""
     file = str(path)
     parsed = Parsed()
-    collector = _Collector(parsed, file, aggregate=False)
+    collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
 
     def only_known(index: dict[str, int], line: int) -> bool:
@@ -298,13 +334,15 @@ class _NotClean(Exception):
     """The fast path met something it leaves to the careful path, which words the problem."""
 
 
-def _fast_canonical(path: Path, default_source: str, progress: Progress | None) -> Parsed | None:
+def _fast_canonical(
+    path: Path, default_source: str, progress: Progress | None, sink: Sink | None = None
+) -> Parsed | None:
     """The common case at C speed: a clean UTF-8 canonical file read in one pass with the csv
     module over a decoded stream. It gives up (None) at the first thing that is not plainly
     valid; the line-by-line path then reads the file again and reports every problem."""
     file = str(path)
     parsed = Parsed()
-    collector = _Collector(parsed, file, aggregate=False)
+    collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
     csv.field_size_limit(MAX_FIELD * 10)
     try:
@@ -338,7 +376,11 @@ def _fast_canonical(path: Path, default_source: str, progress: Progress | None) 
                 units_text = row[i_units]
                 if not (region and (make or not model) and units_text.isascii()):
                     raise _NotClean
-                units = int(units_text) if units_text.isdigit() else _units(units_text, "")
+                units = (
+                    int(units_text)
+                    if units_text.isdigit() and len(units_text) <= 12
+                    else _units(units_text, "")
+                )
                 powertrain = _powertrain(row[i_power]) if i_power is not None else ""
                 cumulative = False
                 if i_cumul is not None:
@@ -416,13 +458,16 @@ def _canonical_record(
 
 
 def parse_mapped(
-    path: str | Path, source: SourceConfig, progress: Progress | None = None
+    path: str | Path,
+    source: SourceConfig,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
 ) -> Parsed:
     """Read a CSV through a configured column mapping, constants, filters and period format."""
     path = Path(path)
     file = str(path)
     parsed = Parsed()
-    collector = _Collector(parsed, file, aggregate=source.aggregate)
+    collector = _Collector(parsed, file, aggregate=source.aggregate, sink=sink)
     columns = dict(source.columns)
     include: dict[str, set[str]] = {k: {v.lower() for v in vs} for k, vs in source.include.items()}
 
@@ -511,12 +556,17 @@ def _mapped_record(
     )
 
 
-def parse_iea(path: str | Path, source_name: str, progress: Progress | None = None) -> Parsed:
+def parse_iea(
+    path: str | Path,
+    source_name: str,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
+) -> Parsed:
     """Read the IEA Global EV Data Explorer export: historical EV car sales, by country, yearly."""
     path = Path(path)
     file = str(path)
     parsed = Parsed()
-    collector = _Collector(parsed, file, aggregate=False)
+    collector = _Collector(parsed, file, aggregate=False, sink=sink)
     empty = "empty file: expected the IEA header " + ",".join(IEA_COLUMNS)
     for line, row, index in _table(path, "utf-8-sig", parsed, progress, IEA_COLUMNS, empty):
 
@@ -537,7 +587,7 @@ def parse_iea(path: str | Path, source_name: str, progress: Progress | None = No
         except ValueError as exc:
             parsed.problem(file, line, f"bad year or value: {exc}")
             continue
-        if not math.isfinite(number) or number < 0:
+        if not math.isfinite(number) or number < 0 or number > MAX_UNITS:
             parsed.problem(file, line, f"value {get('value')!r} is not a count of vehicles")
             continue
         record = SalesRecord(

@@ -212,4 +212,67 @@ V4_RUNNING_SOURCES = """
 ALTER TABLE sources ADD COLUMN running INTEGER NOT NULL DEFAULT 0
 """
 
-MIGRATIONS: list[str] = [V1_SALES, V2_DETECTION, V3_DELIVERY, V4_RUNNING_SOURCES]
+V5_SLACK_INSTALLATIONS = """
+CREATE TABLE slack_installations (
+    enterprise_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    installed_at REAL NOT NULL,
+    PRIMARY KEY (enterprise_id, team_id, user_id)
+);
+CREATE TABLE slack_bots (
+    enterprise_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    installed_at REAL NOT NULL,
+    PRIMARY KEY (enterprise_id, team_id)
+);
+CREATE TABLE slack_oauth_states (
+    state TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+)
+"""
+
+# What detection keeps per series to continue it from its last detected month (see
+# bot/series_state.py); months are stored as indexes (year * 12 + month - 1), `recent` as
+# "index:units,..." and `year_sources` as JSON [[region, source id], ...].
+V6_SERIES_STATE = """
+CREATE TABLE series_state (
+    subject_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    first_month INTEGER NOT NULL,
+    first_nonzero INTEGER,
+    last_month INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    peak INTEGER NOT NULL,
+    best INTEGER,
+    best_month INTEGER,
+    recent_from INTEGER NOT NULL,
+    recent TEXT NOT NULL,
+    year_sources TEXT NOT NULL,
+    flagged INTEGER NOT NULL,
+    PRIMARY KEY (subject_key, region, metric)
+) WITHOUT ROWID
+"""
+
+V7_PREVIEW_INDEX = """
+CREATE INDEX events_by_subject ON events (subject_key, region, id)
+"""
+
+V8_SUBSCRIPTION_CHARTS = """
+ALTER TABLE subscriptions ADD COLUMN charts INTEGER NOT NULL DEFAULT 1 CHECK (charts IN (0, 1))
+"""
+
+MIGRATIONS: list[str] = [
+    V1_SALES,
+    V2_DETECTION,
+    V3_DELIVERY,
+    V4_RUNNING_SOURCES,
+    V5_SLACK_INSTALLATIONS,
+    V6_SERIES_STATE,
+    V7_PREVIEW_INDEX,
+    V8_SUBSCRIPTION_CHARTS,
+]

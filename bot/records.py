@@ -59,6 +59,7 @@ class ImportSummary:
     dry_run: bool = False
     journal_from: int = 0  # first journal sequence written by this import (0: none)
     journal_to: int = 0
+    notices: list[str] = field(default_factory=list)  # e.g. the duplicates counted once
 
 
 @dataclass(frozen=True, slots=True)

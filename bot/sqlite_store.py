@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from bot.bulk import without_gc
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
+from bot.ingest import MAX_PROBLEMS, ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
 from bot.periods import Month, end_month
@@ -33,6 +35,17 @@ from bot.records import (
     StoredEvent,
 )
 from bot.series import increments
+from bot.series_state import (
+    SeriesState,
+    decode_recent,
+    decode_sources,
+    encode_recent,
+    encode_sources,
+    month_at,
+    month_index,
+    parse_month,
+)
+from bot.sqlite_installations import SqliteInstallations
 from bot.sqlite_outbox import SqliteOutbox
 from bot.store import StoreError
 from bot.subscriptions import FanoutPlan, Subscription
@@ -42,13 +55,34 @@ HISTORY_MONTHS = 3  # a change this many months older than the source's latest i
 _KEY = "source_id, make_key, model_key, region, month"
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
 
-# A first import's cells from its records: period units summed per month, running totals kept.
+# One import's figures as they stream in, keyed like `records`: repeats meet here.
+_STAGING_COLUMNS = (
+    "source_id INTEGER NOT NULL, make_key TEXT NOT NULL, model_key TEXT NOT NULL, "
+    "region TEXT NOT NULL, month TEXT NOT NULL, period TEXT NOT NULL, powertrain TEXT NOT NULL, "
+    "cumulative INTEGER NOT NULL, units INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "line INTEGER NOT NULL"
+)
+_STAGING_KEY = "source_id, make_key, model_key, region, month, period, powertrain"
+_STAGING_TABLE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS staging ({_STAGING_COLUMNS}, "
+    f"PRIMARY KEY ({_STAGING_KEY})) WITHOUT ROWID"
+)
+_CHUNK_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS chunk ({_STAGING_COLUMNS})"
+_STAGE_VALUES = "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_STAGE_ONCE = f"INSERT INTO temp.staging {_STAGE_VALUES} ON CONFLICT ({_STAGING_KEY}) DO NOTHING"
+_STAGE_SUM = (
+    f"INSERT INTO temp.staging {_STAGE_VALUES} ON CONFLICT ({_STAGING_KEY}) "
+    "DO UPDATE SET units = units + excluded.units"
+)
+
+# A first import's cells from its staged figures: period units summed per month, running totals
+# kept.
 # Without running totals a cell's increment is its period units.
 _CELL_SUMS = (
     "SELECT source_id, make_key, model_key, region, month, "
     "COALESCE(SUM(CASE WHEN cumulative = 0 THEN units END), 0) AS pu, "
     "SUM(CASE WHEN cumulative = 1 THEN units END) AS ru "
-    "FROM records WHERE source_id = ? GROUP BY make_key, model_key, region, month"
+    "FROM temp.staging WHERE source_id = ? GROUP BY make_key, model_key, region, month"
 )
 _FRESH_CELLS = (
     f"INSERT INTO cells ({_KEY}, period_units, running_units, inc) "
@@ -70,8 +104,11 @@ _FRESH_RUNNING_CELLS = (
 )
 
 
-class SqliteStore(SqliteOutbox):
+class SqliteStore(SqliteOutbox, SqliteInstallations):
     """`SalesStore` on one SQLite file."""
+
+    # the series states this connection saved last, with the watermark they were saved at
+    _kept: tuple[str, int, dict[tuple[str, str, str], SeriesState]] | None = None
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -82,56 +119,135 @@ class SqliteStore(SqliteOutbox):
         file: str = "",
         dry_run: bool = False,
     ) -> list[ImportSummary]:
+        """Import figures held in memory: the streamed path with one chunk."""
+        specs = {spec.name: spec for spec, _ in batches}
+        chunk = [(spec.name, record) for spec, records in batches for record in records]
+
+        async def one() -> AsyncIterator[list[tuple[str, SalesRecord]] | None]:
+            if chunk:
+                yield chunk
+
+        return await self.import_stream(one(), specs.__getitem__, file=file, dry_run=dry_run)
+
+    async def import_stream(
+        self,
+        chunks: AsyncIterable[Sequence[tuple[str, SalesRecord]] | None],
+        spec_for: Callable[[str], SourceSpec],
+        *,
+        file: str = "",
+        dry_run: bool = False,
+        aggregate: bool = False,
+    ) -> list[ImportSummary]:
+        """Import streamed `(source name, record)` chunks in one transaction: all or nothing.
+
+        Chunks are staged in a temporary table as they arrive, so memory stays flat whatever the
+        file's size, and de-duplicated there by natural key: an exact duplicate is counted once,
+        a conflicting one is a problem (with `aggregate`, duplicates are summed instead). A
+        `None` chunk restarts the stream. When the stream ends without raising, each source's
+        staged figures are written; an `ImportFailed` from the stream (the parser's problems)
+        or from the staging (duplicates) rolls everything back.
+        """
         async with self._lock:
+            # created once per connection, outside any transaction, and emptied, never
+            # dropped: a DROP fails while another task's statement is open on the connection
+            await self._run(_STAGING_TABLE)
             await self._run("BEGIN IMMEDIATE")
             try:
+                await self._run("DELETE FROM temp.staging")
+                staging = _Staging(file, aggregate)
+                infos: dict[str, SourceInfo] = {}
+                try:
+                    async for chunk in chunks:
+                        if chunk is None:
+                            await self._run("DELETE FROM temp.staging")
+                            staging = _Staging(file, aggregate)
+                            continue
+                        for name in sorted({n for n, _ in chunk} - infos.keys()):
+                            infos[name] = await self._ensure_source(spec_for(name))
+                        await self._stage(chunk, infos, staging)
+                except ImportFailed as exc:
+                    raise ImportFailed(staging.with_problems(exc.problems)) from None
+                if staging.problems:
+                    raise ImportFailed(staging.with_problems([]))
+                await self._save_names(staging.makes, staging.models)
                 summaries = [
-                    await self._import(source, records, file, dry_run)
-                    for source, records in batches
+                    await self._import_staged(info, staging, file, dry_run)
+                    for info in infos.values()
                 ]
                 await self._run("ROLLBACK" if dry_run else "COMMIT")
             except BaseException:
                 await self._run("ROLLBACK")
                 raise
+            finally:
+                await self._run("DELETE FROM temp.staging")  # an empty table costs nothing
             return summaries
 
-    async def _import(
-        self, source: SourceSpec, records: Sequence[SalesRecord], file: str, dry_run: bool
+    async def _stage(
+        self,
+        chunk: Sequence[tuple[str, SalesRecord]],
+        infos: dict[str, SourceInfo],
+        staging: _Staging,
+    ) -> None:
+        ids = {name: info.id for name, info in infos.items()}
+        rows = await asyncio.to_thread(without_gc, _stage_chunk, chunk, ids, staging)
+        before = self.db.total_changes
+        await self._many(_STAGE_SUM if staging.aggregate else _STAGE_ONCE, rows)
+        if staging.aggregate or self.db.total_changes - before == len(rows):
+            return
+        # some rows repeat a key staged before: say which, and whether the figures agree
+        await self._run(_CHUNK_TABLE)
+        await self._run("DELETE FROM temp.chunk")
+        await self._many(f"INSERT INTO temp.chunk {_STAGE_VALUES}", rows)
+        repeats = await self._rows(
+            "SELECT c.line, s.line, c.units, s.units, c.cumulative = s.cumulative, c.source_id "
+            "FROM temp.chunk c JOIN temp.staging s USING (source_id, make_key, model_key, "
+            "region, month, period, powertrain) WHERE c.seq != s.seq ORDER BY c.seq"
+        )
+        await self._run("DELETE FROM temp.chunk")
+        for line, first_line, units, first_units, same_flag, source_id in repeats:
+            staging.repeat(source_id, line, first_line, units, first_units, bool(same_flag))
+
+    async def _import_staged(
+        self, info: SourceInfo, staging: _Staging, file: str, dry_run: bool
     ) -> ImportSummary:
-        info = await self._ensure_source(source)
+        count, latest, running = (
+            await self._rows(
+                "SELECT COUNT(*), MAX(month), MAX(cumulative) FROM temp.staging "
+                "WHERE source_id = ?",
+                (info.id,),
+            )
+        )[0]
         summary = ImportSummary(
-            source=source.name,
-            records=len(records),
+            source=info.name,
+            records=int(count),
+            duplicates=staging.duplicates.get(info.id, 0),
             first_import=info.imports == 0,
             dry_run=dry_run,
+            notices=staging.notices.get(info.id, []),
         )
-        makes: dict[str, str] = {}
-        models: dict[tuple[str, str], str] = {}
-        staged = await asyncio.to_thread(without_gc, _stage_rows, info.id, records, makes, models)
-        if any(r.cumulative for r in records):
+        if running:
             await self._run("UPDATE sources SET running = 1 WHERE id = ?", (info.id,))
         fresh = info.imports == 0 and not await self._rows(
             "SELECT 1 FROM records WHERE source_id = ? LIMIT 1", (info.id,)
         )
         if fresh:
-            await self._write_fresh(info.id, staged)
-            summary.new = len(staged)
+            await self._write_fresh(info.id, bool(running))
+            summary.new = summary.records
         else:
-            await self._write_revisions(staged, summary)
-        return await self._finish_import(
-            info, summary, records, makes, models, fresh, file, dry_run
-        )
+            await self._write_revisions(info.id, summary)
+        latest_month = Month.parse(latest) if latest else None
+        return await self._finish_import(info, summary, latest_month, fresh, file, dry_run)
 
-    async def _write_fresh(self, source_id: int, staged: list[tuple[Any, ...]]) -> None:
+    async def _write_fresh(self, source_id: int, running: bool) -> None:
         """A source's first import: nothing to compare with or revise, so the figures are
-        written once and their cells, increments and sums computed by SQLite in a few set
-        statements (C speed; a million rows would take seconds more in Python)."""
-        await self._many(
+        copied from the staging once and their cells, increments and sums computed by SQLite
+        in a few set statements (in Python a million rows took seconds more)."""
+        await self._run(
             f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            staged,
+            f"SELECT {_KEY}, period, powertrain, cumulative, units FROM temp.staging "
+            f"WHERE source_id = ? ORDER BY {_KEY}, period, powertrain",
+            (source_id,),
         )
-        running = any(row[7] for row in staged)
         await self._run(_FRESH_RUNNING_CELLS if running else _FRESH_CELLS, (source_id,))
         await self._run(
             "INSERT INTO make_cells (source_id, make_key, region, month, inc) "
@@ -149,38 +265,40 @@ class SqliteStore(SqliteOutbox):
             (source_id,),
         )
 
-    async def _write_revisions(self, staged: list[tuple[Any, ...]], summary: ImportSummary) -> None:
+    async def _write_revisions(self, source_id: int, summary: ImportSummary) -> None:
         """An import over known figures: classify, upsert what changed, refresh its cells."""
-        await self._run("DROP TABLE IF EXISTS temp.staging")
-        await self._run(
-            "CREATE TEMP TABLE staging (source_id INTEGER, make_key TEXT, model_key TEXT, "
-            "region TEXT, month TEXT, period TEXT, powertrain TEXT, cumulative INTEGER, "
-            "units INTEGER)"
-        )
-        await self._many("INSERT INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", staged)
         new, revised, unchanged = (
             await self._rows(
                 "SELECT COALESCE(SUM(r.units IS NULL), 0), "
                 "COALESCE(SUM(r.units != s.units OR r.cumulative != s.cumulative), 0), "
                 "COALESCE(SUM(r.units = s.units AND r.cumulative = s.cumulative), 0) "
-                f"FROM staging s LEFT JOIN records r ON {_JOIN_KEY} "
-                "AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain"
+                f"FROM temp.staging s LEFT JOIN records r ON {_JOIN_KEY} "
+                "AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain "
+                "WHERE s.source_id = ?",
+                (source_id,),
             )
         )[0]
         summary.new, summary.revised, summary.unchanged = int(new), int(revised), int(unchanged)
-        await self._run("DROP TABLE IF EXISTS temp.touched")
         await self._run(
-            f"CREATE TEMP TABLE touched AS SELECT DISTINCT s.source_id, s.make_key, s.model_key, "
-            f"s.region, s.month FROM staging s LEFT JOIN records r ON {_JOIN_KEY} "
+            "CREATE TEMP TABLE IF NOT EXISTS touched (source_id INTEGER, make_key TEXT, "
+            "model_key TEXT, region TEXT, month TEXT)"
+        )
+        await self._run("DELETE FROM temp.touched")
+        await self._run(
+            "INSERT INTO temp.touched SELECT DISTINCT s.source_id, s.make_key, s.model_key, "
+            f"s.region, s.month FROM temp.staging s LEFT JOIN records r ON {_JOIN_KEY} "
             "AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain "
-            "WHERE r.units IS NULL OR r.units != s.units OR r.cumulative != s.cumulative"
+            "WHERE s.source_id = ? "
+            "AND (r.units IS NULL OR r.units != s.units OR r.cumulative != s.cumulative)",
+            (source_id,),
         )
         await self._run(
             f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
-            f"SELECT {_KEY}, period, powertrain, cumulative, units FROM staging WHERE true "
-            f"ON CONFLICT ({_KEY}, period, powertrain) DO UPDATE SET "
+            f"SELECT {_KEY}, period, powertrain, cumulative, units FROM temp.staging "
+            f"WHERE source_id = ? ON CONFLICT ({_KEY}, period, powertrain) DO UPDATE SET "
             "units = excluded.units, cumulative = excluded.cumulative "
-            "WHERE units != excluded.units OR cumulative != excluded.cumulative"
+            "WHERE units != excluded.units OR cumulative != excluded.cumulative",
+            (source_id,),
         )
         await self._refresh_cells()
 
@@ -188,15 +306,11 @@ class SqliteStore(SqliteOutbox):
         self,
         info: SourceInfo,
         summary: ImportSummary,
-        records: Sequence[SalesRecord],
-        makes: dict[str, str],
-        models: dict[tuple[str, str], str],
+        latest: Month | None,
         fresh: bool,
         file: str,
         dry_run: bool,
     ) -> ImportSummary:
-        await self._save_names(makes, models)
-        latest = max((end_month(r.period) for r in records), default=None)
         previous_latest = info.latest_month
         new_latest = max(filter(None, (latest, previous_latest)), default=None)
         cursor = await self._run(
@@ -205,7 +319,7 @@ class SqliteStore(SqliteOutbox):
             (
                 info.id,
                 file,
-                len(records),
+                summary.records,
                 summary.new,
                 summary.revised,
                 summary.unchanged,
@@ -502,6 +616,135 @@ class SqliteStore(SqliteOutbox):
         )
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    async def journal_changes(
+        self, after: int, upto: int
+    ) -> list[tuple[int, str, str, str, Month, Month | None]]:
+        """The cells the journal entries `after` < seq <= `upto` changed, once each: (source id,
+        region, make key, model key, earliest month changed, earliest month a news change
+        touched or None when all was history)."""
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, MIN(month), "
+            "MIN(CASE WHEN history = 0 THEN month END) FROM journal "
+            "WHERE seq > ? AND seq <= ? GROUP BY source_id, region, make_key, model_key",
+            (after, upto),
+            table="journal",
+        )
+        return [
+            (r[0], r[1], r[2], r[3], parse_month(r[4]), parse_month(r[5]) if r[5] else None)
+            for r in rows
+        ]
+
+    async def recorded_milestones_of(
+        self, series: Sequence[tuple[str, str, str, int | None]]
+    ) -> dict[tuple[str, str, str], dict[int, Recorded]]:
+        """The milestones recorded for many series at once, by (subject key, region, metric)
+        and threshold. Each series comes with a floor: None reads all its milestones, a number
+        only those above it (a series continued from its kept state needs no more)."""
+        if not series:
+            return {}
+        floors = [(a, b, c, -1 if floor is None else floor) for a, b, c, floor in series]
+        rows = await self._rows(
+            "SELECT m.subject_key, m.region, m.metric, m.threshold, m.period, m.value, m.below "
+            "FROM json_each(?) j JOIN milestones m ON m.subject_key = j.value ->> 0 "
+            "AND m.region = j.value ->> 1 AND m.metric = j.value ->> 2 "
+            "AND m.threshold > j.value ->> 3",
+            (json.dumps(floors),),
+            table="milestones",
+        )
+        out: dict[tuple[str, str, str], dict[int, Recorded]] = defaultdict(dict)
+        for subject_key, region, metric, threshold, period, value, below in rows:
+            out[(subject_key, region, metric)][threshold] = Recorded(
+                threshold, parse_month(period), value, bool(below)
+            )
+        return dict(out)
+
+    async def share_levels_of(
+        self, models: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str, str], float | None]:
+        """The share levels of many (model key, region, metric) in every parent at once, by
+        (model, parent, region, metric); a pair never placed is absent."""
+        if not models:
+            return {}
+        rows = await self._rows(
+            "SELECT l.model_key, l.parent_key, l.region, l.metric, l.level "
+            "FROM json_each(?) j JOIN share_levels l ON l.model_key = j.value ->> 0 "
+            "AND l.region = j.value ->> 1 AND l.metric = j.value ->> 2",
+            (json.dumps(models),),
+            table="share_levels",
+        )
+        return {(r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows}
+
+    async def series_states(
+        self, series: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], SeriesState]:
+        """The kept detection states of many (subject key, region, metric) at once; a series
+        without one is absent.
+
+        The states this connection saved last are kept in memory too, and served from there
+        while the detector's watermark is still the one they were saved with (no other
+        detection has saved anything since): a running bot reads them from disk once.
+        """
+        if not series:
+            return {}
+        found: dict[tuple[str, str, str], SeriesState] = {}
+        if self._kept is not None:
+            name, seq, kept = self._kept
+            if await self.watermark(name) == seq:
+                found = {k: kept[k] for k in series if k in kept}
+                series = [k for k in series if k not in found]
+                if not series:
+                    return found
+            else:
+                self._kept = None
+        rows = await self._rows(
+            "SELECT s.subject_key, s.region, s.metric, s.fingerprint, s.first_month, "
+            "s.first_nonzero, s.last_month, s.total, s.peak, s.best, s.best_month, "
+            "s.recent_from, s.recent, s.year_sources, s.flagged FROM json_each(?) j "
+            "JOIN series_state s "
+            "ON s.subject_key = j.value ->> 0 AND s.region = j.value ->> 1 "
+            "AND s.metric = j.value ->> 2",
+            (json.dumps(series),),
+            table="series_state",
+        )
+        found.update(await asyncio.to_thread(without_gc, _states_from_rows, rows))
+        return found
+
+    async def increments_after(
+        self,
+        models: Sequence[tuple[str, str, Month]],
+        makes: Sequence[tuple[str, Month]],
+        everything: Month | None,
+    ) -> tuple[list[IncRow], list[IncRow], list[IncRow]]:
+        """The monthly increments of many series after a month each, three reads in all: of
+        (make key, model key, after) models, of (make key, after) whole makes, and of
+        everything after a month (None: not wanted)."""
+        model_rows: list[Any] = []
+        if models:
+            model_rows = await self._rows(
+                "SELECT c.source_id, c.region, c.make_key, c.model_key, c.month, c.inc "
+                "FROM json_each(?) j JOIN cells c ON c.make_key = j.value ->> 0 "
+                "AND c.model_key = j.value ->> 1 AND c.month > j.value ->> 2",
+                (json.dumps([(a, b, str(m)) for a, b, m in models]),),
+                table="cells",
+            )
+        make_rows: list[Any] = []
+        if makes:
+            make_rows = await self._rows(
+                "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
+                "FROM json_each(?) j JOIN make_cells c ON c.make_key = j.value ->> 0 "
+                "AND c.month > j.value ->> 1",
+                (json.dumps([(a, str(m)) for a, m in makes]),),
+                table="make_cells",
+            )
+        all_rows: list[Any] = []
+        if everything is not None:
+            all_rows = await self._rows(
+                "SELECT source_id, region, '', '', month, inc FROM all_cells WHERE month > ?",
+                (str(everything),),
+                table="all_cells",
+            )
+        return _inc_rows(model_rows), _inc_rows(make_rows), _inc_rows(all_rows)
+
     async def save_detection(
         self,
         name: str,
@@ -513,9 +756,11 @@ class SqliteStore(SqliteOutbox):
         ]
         | None = None,
         now: float = 0.0,
+        *,
+        states: Sequence[SeriesState] = (),
     ) -> list[StoredEvent]:
-        """Record a detection, fan its news out to the outbox, and advance the watermark from
-        `expected` to `new`, all in one transaction.
+        """Record a detection, fan its news out to the outbox, keep the detected series' states,
+        and advance the watermark from `expected` to `new`, all in one transaction.
 
         Refuses (StoreError) when another detector moved the watermark meanwhile, so nothing is
         recorded twice. Returns the events that were new (an event already stored is skipped).
@@ -525,6 +770,7 @@ class SqliteStore(SqliteOutbox):
             if current != expected:
                 raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
             stored = await self._write_detection(write)
+            await self._save_states(states)
             if plan_for is not None:
                 await self._fan_out([s for s, _ in stored], [k for _, k in stored], plan_for, now)
             await self._run(
@@ -532,7 +778,30 @@ class SqliteStore(SqliteOutbox):
                 "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
                 (name, new),
             )
+        # committed: what this connection now knows of the states, as of the new watermark
+        kept = self._kept[2] if self._kept and self._kept[:2] == (name, expected) else {}
+        for state in states:
+            kept[(state.subject_key, state.region, state.metric)] = state
+        self._kept = (name, new, kept)
         return [s for s, _ in stored]
+
+    async def _save_states(self, states: Sequence[SeriesState]) -> None:
+        if not states:
+            return
+        rows = await asyncio.to_thread(without_gc, _state_rows, states)
+        await self._many(
+            "INSERT INTO series_state (subject_key, region, metric, fingerprint, first_month, "
+            "first_nonzero, last_month, total, peak, best, best_month, recent_from, recent, "
+            "year_sources, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject_key, region, metric) DO UPDATE SET "
+            "fingerprint = excluded.fingerprint, first_month = excluded.first_month, "
+            "first_nonzero = excluded.first_nonzero, last_month = excluded.last_month, "
+            "total = excluded.total, peak = excluded.peak, best = excluded.best, "
+            "best_month = excluded.best_month, recent_from = excluded.recent_from, "
+            "recent = excluded.recent, year_sources = excluded.year_sources, "
+            "flagged = excluded.flagged",
+            rows,
+        )
 
     async def _write_detection(
         self, write: DetectionWrite
@@ -584,22 +853,38 @@ class SqliteStore(SqliteOutbox):
             [(*key, level) for key, level in write.share_levels.items()],
         )
         stored: list[tuple[StoredEvent, Sequence[str]]] = []
+        if not write.events:
+            return stored
         keys = write.event_keys or [[event.subject.key] for event in write.events]
-        for event, covering in zip(write.events, keys, strict=True):
-            cursor = await self._run(
-                "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-                (
-                    dedupe_key(event),
-                    event.kind,
-                    event.subject.key,
-                    event.region,
-                    str(event.period),
-                    json.dumps(event_to_dict(event)),
+        dedupes = [dedupe_key(event) for event in write.events]
+        # one statement for every event (a poll can find thousands): an event already stored
+        # is skipped, and RETURNING names the ones that were new
+        rows = await self._rows(
+            "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
+            "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
+            "j.value ->> 5 FROM json_each(?) j WHERE true ORDER BY j.key "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+            (
+                json.dumps(
+                    [
+                        (
+                            dedupe,
+                            event.kind,
+                            event.subject.key,
+                            event.region,
+                            str(event.period),
+                            json.dumps(event_to_dict(event)),
+                        )
+                        for dedupe, event in zip(dedupes, write.events, strict=True)
+                    ]
                 ),
-            )
-            if cursor.rowcount == 1 and cursor.lastrowid is not None:
-                stored.append((StoredEvent(cursor.lastrowid, event), covering))
+            ),
+        )
+        new = {dedupe: event_id for event_id, dedupe in rows}
+        for dedupe, event, covering in zip(dedupes, write.events, keys, strict=True):
+            event_id = new.pop(dedupe, None)  # pop: a repeat within the batch is not new
+            if event_id is not None:
+                stored.append((StoredEvent(event_id, event), covering))
         return stored
 
     async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
@@ -657,17 +942,84 @@ class SqliteStore(SqliteOutbox):
         """How many sales figures are stored (for tests and summaries)."""
         return int((await self._rows("SELECT COUNT(*) FROM records"))[0][0])
 
+    # -- preview ----------------------------------------------------------------------------
 
-def _stage_rows(
-    source_id: int,
-    records: Sequence[SalesRecord],
-    makes: dict[str, str],
-    models: dict[tuple[str, str], str],
+    async def events_about(
+        self, subject_key: str, region: str, limit: int = 5
+    ) -> list[StoredEvent]:
+        """The newest `limit` events about one subject in one region, oldest first.
+
+        One indexed read (`events_by_subject`): its cost does not depend on other events.
+        """
+        rows = await self._rows(
+            "SELECT id, payload FROM events WHERE subject_key = ? AND region = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (subject_key, region, limit),
+            table="events",
+        )
+        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in reversed(rows)]
+
+
+class _Staging:
+    """What staging one import found: the names it saw, repeated keys and their problems."""
+
+    def __init__(self, file: str, aggregate: bool) -> None:
+        self.file = file
+        self.aggregate = aggregate
+        self.seq = 0  # the order rows arrived in, which tells a repeat from its first
+        self.makes: dict[str, str] = {}
+        self.models: dict[tuple[str, str], str] = {}
+        self.duplicates: dict[int, int] = {}
+        self.notices: dict[int, list[str]] = {}
+        self.problems: list[str] = []
+
+    def repeat(
+        self, source_id: int, line: int, first: int, units: int, first_units: int, same: bool
+    ) -> None:
+        if same and units == first_units:
+            self.duplicates[source_id] = self.duplicates.get(source_id, 0) + 1
+            self.notices.setdefault(source_id, []).append(
+                f"{self.file}:{line}: duplicate of line {first}, counted once"
+            )
+        else:
+            self.problems.append(
+                f"{self.file}:{line}: conflicting duplicate of line {first}: same period, "
+                f"region, make, model and powertrain with {units} units instead of {first_units}"
+            )
+
+    def with_problems(self, parsed: list[str]) -> list[str]:
+        """The parser's problems and the repeats', in line order, capped as the parser caps."""
+        more = 0
+        lines = []
+        for problem in parsed:
+            match = _MORE.fullmatch(problem)
+            if match:
+                more += int(match.group(1))
+            else:
+                lines.append(problem)
+        lines = sorted([*lines, *self.problems], key=_line_of)
+        more += max(0, len(lines) - MAX_PROBLEMS)
+        return lines[:MAX_PROBLEMS] + ([f"... and {more} more problems"] if more else [])
+
+
+_MORE = re.compile(r"\.\.\. and (\d+) more problems")
+_LINE = re.compile(r":(\d+): ")
+
+
+def _line_of(problem: str) -> int:
+    match = _LINE.search(problem)
+    return int(match.group(1)) if match else 0
+
+
+def _stage_chunk(
+    chunk: Sequence[tuple[str, SalesRecord]], ids: dict[str, int], staging: _Staging
 ) -> list[tuple[Any, ...]]:
     keys: dict[str, str] = {}  # a file repeats a few thousand names and periods a million times
     months: dict[str, str] = {}
-    staged = []
-    for r in records:
+    makes, models = staging.makes, staging.models
+    seq = staging.seq
+    rows = []
+    for source, r in chunk:
         make_key = keys.get(r.make)
         if make_key is None:
             make_key = keys[r.make] = name_key(r.make)
@@ -680,9 +1032,9 @@ def _stage_rows(
         if (make_key, model_key) not in models:
             makes.setdefault(make_key, r.make)
             models[(make_key, model_key)] = r.model
-        staged.append(
+        rows.append(
             (
-                source_id,
+                ids[source],
                 make_key,
                 model_key,
                 r.region,
@@ -691,9 +1043,13 @@ def _stage_rows(
                 r.powertrain,
                 int(r.cumulative),
                 r.units,
+                seq,
+                r.line,
             )
         )
-    return staged
+        seq += 1
+    staging.seq = seq
+    return rows
 
 
 def _increment_updates(
@@ -740,3 +1096,54 @@ def _inc_rows(rows: Iterable[Any]) -> list[IncRow]:
             m = _MONTHS[month] = Month.parse(month)
         out.append(IncRow(source_id, region, make_key, model_key, m, inc))
     return out
+
+
+def _states_from_rows(rows: Iterable[Any]) -> dict[tuple[str, str, str], SeriesState]:
+    """Series states from their rows; an unreadable one is left out (the series is then read
+    whole, and its state written anew)."""
+    out: dict[tuple[str, str, str], SeriesState] = {}
+    for r in rows:
+        try:
+            out[(r[0], r[1], r[2])] = SeriesState(
+                subject_key=r[0],
+                region=r[1],
+                metric=r[2],
+                fingerprint=r[3],
+                first=month_at(r[4]),
+                first_nonzero=month_at(r[5]) if r[5] is not None else None,
+                last=month_at(r[6]),
+                total=r[7],
+                peak=r[8],
+                best=(r[9], month_at(r[10])) if r[10] is not None else None,
+                recent_from=month_at(r[11]),
+                recent=decode_recent(r[12]),
+                year_sources=decode_sources(r[13]),
+                flagged=r[14],
+            )
+        except ValueError:
+            continue
+    return out
+
+
+def _state_rows(states: Iterable[SeriesState]) -> list[tuple[Any, ...]]:
+    """Series states as rows of `series_state`."""
+    return [
+        (
+            s.subject_key,
+            s.region,
+            s.metric,
+            s.fingerprint,
+            month_index(s.first),
+            month_index(s.first_nonzero) if s.first_nonzero else None,
+            month_index(s.last),
+            s.total,
+            s.peak,
+            s.best[0] if s.best else None,
+            month_index(s.best[1]) if s.best else None,
+            month_index(s.recent_from),
+            encode_recent(s.recent),
+            encode_sources(s.year_sources),
+            s.flagged,
+        )
+        for s in states
+    ]
