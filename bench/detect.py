@@ -4,8 +4,10 @@ Builds a store of MODELS models (10 per make) x MONTHS months in region World (b
 10,000 x 100 = 1,000,000 sales rows), imported as the source's first import (history), lets the
 detector catch up once, then times two polls after 10,000 new rows each:
 
-  A. the next month for every model (every model series is touched: little to save);
-  B. 100 months revised for 100 models (1 % of the subjects touched).
+  A. the next month for every model: every series is touched, but only after the month it
+     was last detected at, so each continues from its kept state (bot/series_state.py) with
+     the new month's cells alone;
+  B. 100 months revised for 100 models (1 % of the subjects touched): those are read whole.
 
 The baseline is a full recompute of every subject: the same per-series detection
 (`Detector._detect`) over every model, make, group and "all" series, on the same data, with
@@ -20,6 +22,10 @@ write with the watermark instead, which records the same history milestones.
     python bench/detect.py                       # full size (about a minute or more)
     python bench/detect.py --models 1000         # 100,000 rows
     python bench/detect.py --models 1000 --profile
+    python bench/detect.py --models 1000 --database postgresql://postgres@127.0.0.1/test
+
+With `--database` the same run is repeated on a PostgreSQL store (in a schema of its own,
+dropped afterwards) and its figures are printed beside SQLite's.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import pstats
 import sys
@@ -39,13 +46,16 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import Config, default_config
-from bot.detector import WATERMARK, Detector, SeriesKey
+from bot.detector import WATERMARK, Detection, Detector, SeriesKey
 from bot.events import Subject
 from bot.periods import Month
+from bot.pg_base import scratch_schema
+from bot.pg_store import PgStore
 from bot.queries import load_catalog
-from bot.records import DetectionWrite, SalesRecord, SourceSpec
+from bot.records import SalesRecord, SourceSpec
 from bot.series import WORLD
 from bot.sqlite_store import SqliteStore
+from bot.store import BotStore
 from bot.subjects import ALL
 
 MODELS_PER_MAKE = 10
@@ -78,7 +88,7 @@ async def timed(what: Callable[[], Awaitable[T]]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
-async def every_series(store: SqliteStore, config: Config) -> dict[SeriesKey, None]:
+async def every_series(store: BotStore, config: Config) -> dict[SeriesKey, None]:
     """Every series a full recompute covers, as history (None: no news month; milestones only)."""
     catalog = await load_catalog(store, config)
     subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
@@ -91,23 +101,26 @@ async def every_series(store: SqliteStore, config: Config) -> dict[SeriesKey, No
     return {SeriesKey(s, WORLD, "sales"): None for s in subjects}
 
 
-async def full_recompute(store: SqliteStore, config: Config) -> tuple[int, DetectionWrite]:
-    """Recompute every subject's series and its milestones, writing nothing: (series, write)."""
+async def full_recompute(store: BotStore, config: Config) -> tuple[int, Detection]:
+    """Recompute every subject's series and its milestones, writing nothing: (series, what
+    was found)."""
     detector = Detector(store, config)
     catalog = await load_catalog(store, config)
     keys = await every_series(store, config)
-    write = await detector._detect(keys, catalog, SOURCE.name)
-    return len(keys), write
+    found = await detector._detect(keys, catalog, SOURCE.name)
+    return len(keys), found
 
 
-async def catch_up_by_recompute(store: SqliteStore, config: Config) -> int:
+async def catch_up_by_recompute(store: BotStore, config: Config) -> int:
     """What the catch-up poll records after a history-only first import (every series as
     history), saved with the watermark; the poll's own cost grows with journal entries x models
     (see the module docstring), so at full size this is the way to get there in minutes."""
     head = await store.journal_head()
-    _, write = await full_recompute(store, config)
-    await store.save_detection(WATERMARK, await store.watermark(WATERMARK), head, write)
-    return len(write.milestones)
+    _, found = await full_recompute(store, config)
+    await store.save_detection(
+        WATERMARK, await store.watermark(WATERMARK), head, found.write, states=found.states
+    )
+    return len(found.write.milestones)
 
 
 def profiled(profile: bool) -> tuple[cProfile.Profile | None, Callable[[], str]]:
@@ -125,16 +138,21 @@ def profiled(profile: bool) -> tuple[cProfile.Profile | None, Callable[[], str]]
 
 async def case(
     label: str,
-    store: SqliteStore,
+    store: BotStore,
     config: Config,
     new_rows: list[SalesRecord],
     profile: bool,
-) -> float:
+) -> dict[str, float]:
     print(f"\n{label}: {len(new_rows):,} new rows")
     _, import_time = await timed(lambda: store.import_records([(SOURCE, new_rows)]))
     print(f"  import:                          {import_time:8.3f} s")
-    (subjects, _), full_time = await timed(lambda: full_recompute(store, config))
+    gc.collect()
+    (subjects, found), full_time = await timed(lambda: full_recompute(store, config))
     print(f"  {f'full recompute ({subjects:,} series):':<33}{full_time:8.3f} s")
+    # what the baseline found (every series' whole figures) must not stay alive through the
+    # timed poll: the collector would walk millions of its objects there
+    del found
+    gc.collect()
     detector = Detector(store, config)
     statements, read = store.stats.statements, dict(store.stats.rows_read)
     prof, report = profiled(profile)
@@ -158,7 +176,58 @@ async def case(
     if prof is not None:
         print("  profile of the incremental poll (top 15 by own time):")
         print(report())
-    return ratio
+    return {"import": import_time, "full": full_time, "poll": poll_time, "ratio": ratio}
+
+
+async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> dict[str, float]:
+    """The whole run on one store: build, catch up, then cases A and B; returns the figures."""
+    models, months = args.models, args.months
+    await store.sync_groups(config.groups)
+    print(
+        f"store: {models:,} models ({models // MODELS_PER_MAKE:,} makes) x {months} "
+        f"months = {models * months:,} rows, region {WORLD}, one source"
+    )
+    first = list(records(range(models), range(months)))
+    summaries, build = await timed(lambda: store.import_records([(SOURCE, first)]))
+    first.clear()
+    assert summaries[0].first_import
+    print(f"  first import (history):          {build:8.3f} s")
+    how = args.catch_up
+    if how == "auto":
+        how = "poll" if models <= 2_000 else "recompute"
+    if how == "poll":
+        stored, catch_up = await timed(Detector(store, config).poll)
+        assert not stored, "a first import is history: no events"
+        print(f"  catch-up poll (every series):    {catch_up:8.3f} s")
+    else:
+        recorded, catch_up = await timed(lambda: catch_up_by_recompute(store, config))
+        print(
+            f"  catch-up by full recompute:      {catch_up:8.3f} s  "
+            f"({recorded:,} history milestones; the catch-up poll itself is skipped "
+            "to keep the run short: --catch-up poll forces it)"
+        )
+
+    # A: 10,000 new rows (scaled), the next month for as many models
+    count = min(models, 10_000)
+    a = await case(
+        f"A. next month ({FIRST_MONTH.plus(months)}) for {count:,} models",
+        store,
+        config,
+        list(records(range(count), range(months, months + 1))),
+        args.profile,
+    )
+    # B: the same number of rows, revising every month of a few models
+    few = max(1, count // months)
+    b = await case(
+        f"B. {months} months revised for {few:,} models",
+        store,
+        config,
+        list(records(range(0, few * MODELS_PER_MAKE, MODELS_PER_MAKE), range(months), 3)),
+        args.profile,
+    )
+    return {"build": build, "catch_up": catch_up} | {
+        f"{case_}_{k}": v for case_, found in (("a", a), ("b", b)) for k, v in found.items()
+    }
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -167,6 +236,11 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=100, help="months per model (100)")
     parser.add_argument("--profile", action="store_true", help="profile the incremental polls")
     parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
+    parser.add_argument(
+        "--database",
+        metavar="postgresql://...",
+        help="also run on PostgreSQL (a throwaway schema there) and print both",
+    )
     parser.add_argument(
         "--catch-up",
         choices=("poll", "recompute", "auto"),
@@ -185,54 +259,38 @@ async def main(argv: list[str] | None = None) -> int:
         path = folder / "bench.sqlite3"
         path.unlink(missing_ok=True)
         async with SqliteStore(path) as store:
-            await store.sync_groups(config.groups)
-            print(
-                f"store: {models:,} models ({models // MODELS_PER_MAKE:,} makes) x {months} "
-                f"months = {models * months:,} rows, region {WORLD}, one source"
-            )
-            first = list(records(range(models), range(months)))
-            summaries, build = await timed(lambda: store.import_records([(SOURCE, first)]))
-            first.clear()
-            assert summaries[0].first_import
-            print(f"  first import (history):          {build:8.3f} s")
-            how = args.catch_up
-            if how == "auto":
-                how = "poll" if models <= 2_000 else "recompute"
-            if how == "poll":
-                stored, catch_up = await timed(Detector(store, config).poll)
-                assert not stored, "a first import is history: no events"
-                print(f"  catch-up poll (every series):    {catch_up:8.3f} s")
-            else:
-                recorded, catch_up = await timed(lambda: catch_up_by_recompute(store, config))
-                print(
-                    f"  catch-up by full recompute:      {catch_up:8.3f} s  "
-                    f"({recorded:,} history milestones; the catch-up poll itself is skipped "
-                    "to keep the run short: --catch-up poll forces it)"
-                )
-
-            # A: 10,000 new rows (scaled), the next month for as many models
-            count = min(models, 10_000)
-            ratio_a = await case(
-                f"A. next month ({FIRST_MONTH.plus(months)}) for {count:,} models",
-                store,
-                config,
-                list(records(range(count), range(months, months + 1))),
-                args.profile,
-            )
-            # B: the same number of rows, revising every month of a few models
-            few = max(1, count // months)
-            ratio_b = await case(
-                f"B. {months} months revised for {few:,} models",
-                store,
-                config,
-                list(records(range(0, few * MODELS_PER_MAKE, MODELS_PER_MAKE), range(months), 3)),
-                args.profile,
-            )
+            print("== SQLite")
+            results = {"sqlite": await measure(store, config, args)}
+    if args.database:
+        async with scratch_schema(args.database, "evbot_bench") as dsn, PgStore(dsn) as pg:
+            print("\n== PostgreSQL")
+            results["postgresql"] = await measure(pg, config, args)
+    ratio_a, ratio_b = results["sqlite"]["a_ratio"], results["sqlite"]["b_ratio"]
     print(
         f"\nsummary: A {ratio_a:.1f}x, B {ratio_b:.1f}x "
         f"(target {TARGET:.0f}x: A {'met' if ratio_a >= TARGET else 'NOT met'}, "
         f"B {'met' if ratio_b >= TARGET else 'NOT met'})"
     )
+    if "postgresql" in results:
+        lite, pg = results["sqlite"], results["postgresql"]
+        print(f"\n{'seconds':<26}{'SQLite':>10}{'PostgreSQL':>12}{'PG / SQLite':>13}")
+        for key, label in (
+            ("build", "first import"),
+            ("catch_up", "catch-up"),
+            ("a_import", "A import"),
+            ("a_full", "A full recompute"),
+            ("a_poll", "A incremental poll"),
+            ("b_import", "B import"),
+            ("b_full", "B full recompute"),
+            ("b_poll", "B incremental poll"),
+        ):
+            print(f"{label:<26}{lite[key]:>10.3f}{pg[key]:>12.3f}{pg[key] / lite[key]:>12.2f}x")
+        print(f"{'ratio full / incremental':<26}{'':>10}{'':>12}")
+        for case_ in ("a", "b"):
+            print(
+                f"  {case_.upper():<24}{lite[case_ + '_ratio']:>9.1f}x"
+                f"{pg[case_ + '_ratio']:>11.1f}x"
+            )
     return 0
 
 

@@ -1,18 +1,27 @@
 """The crossing detector: from the change journal to recorded milestones and events.
 
 `Detector.poll` reads the journal since its watermark, recomputes only the series the changes
-touch (a model's change moves its make, the groups it belonged to in that month, its region's
-parents and the world), and records what it found with the watermark in one transaction.
+touch (a model's change moves its make, the groups it belonged to from that month on, its
+region's parents and the world), and records what it found with the watermark in one
+transaction. A series whose changes all lie after the month it was last detected at continues
+from its kept state (`bot.series_state`) with the new months' figures; any other change re-reads
+its whole history.
 `replay` runs the same per-series detection over the whole store, month by month, from an empty
 state: what it shows is what a running bot would have announced.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Protocol, cast
 
+from bot.bulk import without_gc
 from bot.config import Config
 from bot.events import (
     Event,
@@ -38,10 +47,19 @@ from bot.names import name_key, slug
 from bot.periods import Month
 from bot.projection import project
 from bot.queries import SeriesReader, load_catalog, region_tree, total
-from bot.records import DetectionWrite, JournalEntry, SeriesRef, StoredEvent
-from bot.series import WORLD, cumulative, total_as_of
+from bot.records import (
+    DetectionWrite,
+    GroupMember,
+    IncRow,
+    ModelName,
+    SeriesRef,
+    SourceInfo,
+    StoredEvent,
+)
+from bot.series import WORLD, RegionTree, cumulative, regional_increments, total_as_of
+from bot.series_state import SeriesState, SeriesView, continue_view, whole_view
 from bot.shares import ShareState, step_share
-from bot.sqlite_store import SqliteStore
+from bot.store import BotStore
 from bot.subjects import ALL, Catalog
 from bot.subscriptions import FanoutPlan, Subscription, ladder_objects, plan_fanout
 
@@ -63,6 +81,10 @@ class SeriesKey:
     subject: Subject
     region: str
     metric: Metric
+
+    def __hash__(self) -> int:
+        # a poll hashes thousands of keys many times; the subject's key stands for it
+        return hash((self.subject.key, self.region, self.metric))
 
     def ref(self) -> SeriesRef:
         return SeriesRef(self.subject.key, self.subject.name, self.region, self.metric)
@@ -86,16 +108,30 @@ def detect_milestones(
     news: bool,
     source: str = "",
     news_from: Month | None = None,
+    prior_peak: int | None = None,
 ) -> MilestoneOutcome:
     """Reconcile a series' first crossings with what is recorded; one event for the new ones.
 
     A change moves the series only from its own month on, so a crossing before `news_from` (the
     earliest month a news change touched) was made by history alone: recorded, not announced.
+
+    With `prior_peak`, `series` is only the part since a kept state whose peak it was: every
+    threshold up to that peak is recorded and stands (its first crossing is older), so only the
+    thresholds above it are looked for, and `recorded` need only hold those (and any flagged
+    below).
     """
     if not series and not recorded:
         return MilestoneOutcome(dict(recorded))
     peak = max((v for _, v in series), default=0)
-    thresholds = sorted(set(union_up_to(ladders, peak)) | set(recorded))
+    if prior_peak is None:
+        thresholds = sorted(set(union_up_to(ladders, peak)) | set(recorded))
+    else:
+        if not recorded and peak < (union_next_above(ladders, prior_peak) or peak + 1):
+            return MilestoneOutcome({})  # the usual month: no threshold above the kept peak
+        above = {t for ladder in ladders for t in ladder.crossed(prior_peak, peak)}
+        thresholds = sorted(above | {t for t in recorded if t > prior_peak})
+        if not thresholds:
+            return MilestoneOutcome(dict(recorded))
     reconciliation = reconcile(recorded, first_crossings(series, thresholds))
     outcome = MilestoneOutcome(
         apply_reconciliation(recorded, reconciliation),
@@ -134,28 +170,47 @@ def growth_events(
         return []
     first = min(m for m, v in monthly.items() if v) if any(monthly.values()) else month
     total, _ = total_as_of(monthly, month)
+    return growth_events_from(
+        key, monthly, month, first, total, lambda: record_month(monthly, month), config, source
+    )
+
+
+def growth_events_from(
+    key: SeriesKey,
+    recent: Mapping[Month, int],
+    month: Month,
+    first: Month,
+    total: int,
+    record: Callable[[], tuple[int, Month] | None],
+    config: Config,
+    source: str = "",
+) -> list[Event]:
+    """`growth_events` from what it needs: the figures of `month` and of the months since
+    January of the year before (`recent`), the first month with units (`first`), the cumulative
+    figure at `month`, and `record`, the previous best month when `month` beats it (asked for
+    only when the subject is eligible)."""
     ms = config.milestones
     if not eligible(first, month, total, ms.min_months, ms.min_parent_total):
         return []
     events: list[Event] = []
     # a year-earlier window the subject only partly existed in is no comparison
     if key.subject.kind in SUMMED_KINDS and first <= Month(month.year - 1, 1):
-        value, previous = year_to_date(monthly, month)
+        value, previous = year_to_date(recent, month)
         if previous > 0:
             events.append(
                 GrowthEvent(key.subject, key.region, key.metric, month, value, previous, source)
             )
     if key.metric == "sales":
-        record = record_month(monthly, month)
-        if record is not None:
-            best, best_month = record
+        found = record()
+        if found is not None:
+            best, best_month = found
             events.append(
                 RecordEvent(
                     key.subject,
                     key.region,
                     key.metric,
                     month,
-                    monthly.get(month, 0),
+                    recent.get(month, 0),
                     best,
                     best_month,
                     source,
@@ -213,11 +268,113 @@ def share_event(
     )
 
 
+def fingerprints(
+    config: Config, ladders: Sequence[Ladder], sources: Sequence[SourceInfo]
+) -> tuple[str, frozenset[str]]:
+    """(the fingerprint to keep with new series states, every fingerprint a kept state may carry
+    and still hold).
+
+    A state holds only under the ladders, regions, groups and sources it was computed with. A
+    source added since does not change what the older ones gave (its figures are all in the
+    journal), so a state from before it still holds; a change to any earlier source (priority,
+    running totals) or to the configuration does not.
+    """
+    shape = repr(
+        (
+            sorted({(ladder.prefix, ladder.step) for ladder in ladders}),
+            sorted(config.region_aggregates),
+            sorted(config.region_parents.items()),
+            [
+                (
+                    g.name,
+                    [(name_key(m.make), str(m.valid_from), str(m.valid_to)) for m in g.members],
+                )
+                for g in config.groups
+            ],
+        )
+    )
+    digest = hashlib.sha256(shape.encode())
+    current = f"0:{digest.hexdigest()[:16]}"
+    valid = {current}
+    for s in sorted(sources, key=lambda s: s.id):
+        digest.update(repr((s.id, s.metric, s.priority, s.running)).encode())
+        current = f"{s.id}:{digest.hexdigest()[:16]}"
+        valid.add(current)
+    return current, frozenset(valid)
+
+
+class NameBook(Protocol):
+    """What detection needs of a catalog: the display names of makes and models."""
+
+    @property
+    def makes(self) -> Mapping[str, str]: ...
+
+    def model(self, make_key: str, model_key: str) -> ModelName | None: ...
+
+
+class PollNames:
+    """The names a poll needs, without building the whole catalog's name index (costly with
+    thousands of models) unless an event needs it (a make's or group's leading model)."""
+
+    def __init__(
+        self,
+        makes: Mapping[str, str],
+        models: Sequence[ModelName],
+        load: Callable[[], Awaitable[Catalog]],
+    ) -> None:
+        self.makes = makes
+        self._models = {(m.make_key, m.model_key): m for m in models}
+        self._load = load
+        self._catalog: Catalog | None = None
+
+    def model(self, make_key: str, model_key: str) -> ModelName | None:
+        """A model's display names."""
+        return self._models.get((make_key, model_key))
+
+    async def catalog(self) -> Catalog:
+        """The whole catalog, loaded once."""
+        if self._catalog is None:
+            self._catalog = await self._load()
+        return self._catalog
+
+
+@dataclass
+class Detection:
+    """What one detection found: what to record, and the state to keep for each series."""
+
+    write: DetectionWrite
+    states: list[SeriesState] = field(default_factory=list)
+    continued: int = 0  # series continued from their state (the rest were read whole)
+
+
+Triple = tuple[str, str, str]  # subject key, region, metric: how the store keys a series
+YearSources = frozenset[tuple[str, int]]
+
+
+def _triple(key: SeriesKey) -> Triple:
+    return (key.subject.key, key.region, key.metric)
+
+
+@dataclass(slots=True)
+class _Work:
+    """One touched series through a detection."""
+
+    key: SeriesKey
+    triple: Triple
+    news_from: Month | None
+    changed: Month | None
+    state: SeriesState | None = None  # set while it may continue from its kept state
+    view: SeriesView | None = None
+    year_sources: YearSources = frozenset()
+    parents: list[tuple[Subject, SeriesKey]] = field(default_factory=list)  # a model's
+    model_keys: tuple[str, str] = ("", "")  # a model's make and model keys
+
+
 class Detector:
     """Incremental detection over the store's change journal."""
 
     def __init__(
-        self, store: SqliteStore, config: Config, clock: Callable[[], float] = time.time
+        self, store: BotStore, config: Config, clock: Callable[[], float] = time.time
     ) -> None:
         self.store = store
         self.config = config
@@ -230,59 +387,42 @@ class Detector:
             )
             for g in config.groups
         ]
+        self._memberships: dict[str, list[tuple[Subject, GroupMember]]] = defaultdict(list)
+        for subject, members in self._groups:
+            for make_key, member in members:
+                self._memberships[make_key].append((subject, member))
         self.tree = region_tree(config)
         self.reader = SeriesReader(store, self.tree, list(config.groups))
         self.ladders = configured_ladders(config)
+        self.continued = 0  # series the last poll continued from their kept state
+        self._chains: dict[str, frozenset[str]] | None = None  # region -> regions it moves
 
     async def poll(self) -> list[StoredEvent]:
         """Detect what changed since the watermark; returns the new events (news only)."""
+        self.continued = 0
         start = await self.store.watermark(WATERMARK)
         head = await self.store.journal_head()
         if head <= start:
             return []  # nothing new: no sales figures are read
-        entries: list[JournalEntry] = []
-        cursor = start
-        while cursor < head:
-            batch = await self.store.journal_since(cursor, limit=50_000)
-            if not batch:
-                break
-            entries.extend(e for e in batch if e.seq <= head)
-            cursor = batch[-1].seq
-        catalog = await load_catalog(self.store, self.config)
+        cells = await self.store.journal_changes(start, head)
+        names = PollNames(
+            await self.store.make_names(),
+            await self.store.model_names(),
+            lambda: load_catalog(self.store, self.config),
+        )
         sources = {s.id: s for s in await self.store.sources()}
-        # the changed cells, each with the earliest month a news (not history) change touched
-        # (None: history only); then every series each one moves, with the same
-        cells: dict[tuple[int, str, str, str], Month | None] = {}
-        for entry in entries:
-            cell = (entry.source_id, entry.region, entry.make_key, entry.model_key)
-            earliest = cells.get(cell)
-            if not entry.history and (earliest is None or entry.month < earliest):
-                cells[cell] = entry.month
-            else:
-                cells.setdefault(cell, None)
-        months: dict[tuple[int, str, str, str], Month] = {}
-        for entry in entries:  # group membership is decided by the month of the change
-            cell = (entry.source_id, entry.region, entry.make_key, entry.model_key)
-            if cell not in months or entry.month < months[cell]:
-                months[cell] = entry.month
-        touched: dict[SeriesKey, Month | None] = {}
-        for cell, news_from in cells.items():
-            source_id, region, make_key, model_key = cell
-            metric: Metric = "stock" if sources[source_id].metric == "stock" else "sales"
-            for key in self._series_of(region, make_key, model_key, months[cell], metric, catalog):
-                earliest = touched.get(key)
-                if news_from is not None and (earliest is None or news_from < earliest):
-                    touched[key] = news_from
-                else:
-                    touched.setdefault(key, None)
-        source_name = {s.id: s.name for s in sources.values()}
-        names = sorted({source_name[e.source_id] for e in entries})
+        # the CPU-bound steps of a poll run off the event loop, without the cyclic collector
+        # walking every live object at each burst of small allocations (see bot.bulk)
+        touched, changed = await asyncio.to_thread(without_gc, self._touched, cells, sources, names)
+        told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
         self.reader.snapshot = list(sources.values())
         try:
-            write = await self._detect(touched, catalog, ", ".join(names))
+            detection = await self._detect(touched, names, told, changed)
         finally:
             self.reader.snapshot = None
-        write.event_keys = [self.covering(e.subject, e.period, catalog) for e in write.events]
+        self.continued = detection.continued
+        write = detection.write
+        write.event_keys = [self.covering(e.subject, e.period, names) for e in write.events]
         ladders = self.subscription_ladders
 
         def plan_for(
@@ -291,10 +431,80 @@ class Detector:
             return plan_fanout(events, subs, ladders)
 
         return await self.store.save_detection(
-            WATERMARK, start, head, write, plan_for, self.clock()
+            WATERMARK, start, head, write, plan_for, self.clock(), states=detection.states
         )
 
-    def covering(self, subject: Subject, month: Month, catalog: Catalog) -> list[str]:
+    def _touched(
+        self,
+        cells: Iterable[tuple[int, str, str, str, Month, Month | None]],
+        sources: Mapping[int, SourceInfo],
+        names: NameBook,
+    ) -> tuple[dict[SeriesKey, Month | None], dict[SeriesKey, Month]]:
+        """Every series the changed cells (`BotStore.journal_changes`) move, with the
+        earliest month a news (not history) change moved it from (None: history only), and
+        the earliest month any change did."""
+        # keyed by (subject key, region, metric) while collecting: cheap to hash
+        touched: dict[Triple, Month | None] = {}
+        changed: dict[Triple, Month] = {}
+        subjects: dict[str, Subject] = {ALL.key: ALL}
+        regions: dict[str, list[str]] = {}
+        for source_id, region, make_key, model_key, earliest, news_from in cells:
+            metric: Metric = "stock" if sources[source_id].metric == "stock" else "sales"
+            where = regions.get(region)
+            if where is None:
+                where = regions[region] = self._regions_of(region)
+            for subject_key, moved, news in self._moves(
+                make_key, model_key, earliest, news_from, names, subjects
+            ):
+                for place in where:
+                    triple = (subject_key, place, metric)
+                    was = changed.get(triple)
+                    if was is None:
+                        changed[triple], touched[triple] = moved, news
+                        continue
+                    if moved < was:
+                        changed[triple] = moved
+                    if news is not None:
+                        told = touched[triple]
+                        if told is None or news < told:
+                            touched[triple] = news
+        keys = {t: SeriesKey(subjects[t[0]], t[1], cast(Metric, t[2])) for t in changed}
+        return (
+            {keys[t]: news for t, news in touched.items()},
+            {keys[t]: moved for t, moved in changed.items()},
+        )
+
+    def _moves(
+        self,
+        make_key: str,
+        model_key: str,
+        earliest: Month,
+        news_from: Month | None,
+        names: NameBook,
+        subjects: dict[str, Subject],
+    ) -> list[tuple[str, Month, Month | None]]:
+        """The subjects one cell's change moves, as (subject key, moved from, news from); each
+        subject is remembered in `subjects`."""
+        moves = [(ALL.key, earliest, news_from)]
+        if make_key:
+            key = f"make:{make_key}"
+            if key not in subjects:
+                subjects[key] = Subject("make", key, names.makes.get(make_key, make_key))
+            moves.append((key, earliest, news_from))
+            if make_key in self._memberships:
+                news_groups = self._groups_from(make_key, news_from) if news_from else {}
+                for group, joined in self._groups_from(make_key, earliest).items():
+                    subjects[group.key] = group
+                    moves.append((group.key, joined, news_groups.get(group)))
+        if model_key:
+            key = f"model:{make_key}/{model_key}"
+            model = names.model(make_key, model_key)
+            name = f"{model.make} {model.model}" if model else model_key
+            subjects[key] = Subject("model", key, name)
+            moves.append((key, earliest, news_from))
+        return moves
+
+    def covering(self, subject: Subject, month: Month, catalog: NameBook) -> list[str]:
         """The subjects whose subscriptions cover an event about `subject`: itself, its make,
         the groups its make belonged to that month, and everything."""
         keys = [subject.key]
@@ -311,22 +521,45 @@ class Detector:
         return keys
 
     def _groups_of(self, make_key: str, month: Month) -> list[Subject]:
-        """The groups a make belonged to in a month."""
-        return [
-            subject
-            for subject, members in self._groups
-            if any(key == make_key and m.covers(month) for key, m in members)
-        ]
+        """The groups a make belonged to in a month, in configuration order."""
+        found: list[Subject] = []
+        for subject, member in self._memberships.get(make_key, ()):
+            if member.covers(month) and subject not in found:
+                found.append(subject)
+        return found
 
-    def _series_of(
-        self,
-        region: str,
-        make_key: str,
-        model_key: str,
-        month: Month,
-        metric: Metric,
-        catalog: Catalog,
-    ) -> Iterable[SeriesKey]:
+    def _groups_from(self, make_key: str, month: Month) -> dict[Subject, Month]:
+        """The groups a make belonged to in `month` or later, each with the first such month:
+        a change from `month` on moves a group only from when the make was in it."""
+        first: dict[Subject, Month] = {}
+        for subject, member in self._memberships.get(make_key, ()):
+            if member.valid_to is not None and member.valid_to < month:
+                continue
+            joined = month if member.valid_from is None else max(month, member.valid_from)
+            if subject not in first or joined < first[subject]:
+                first[subject] = joined
+        return first
+
+    def _moving(self, region: str) -> Callable[[str], bool]:
+        """Whether a cell in a region moves the series of `region` (as `_touched` decides):
+        only those cells count in a state's `year_sources`, so that a state continued and one
+        read whole keep the same; the others cannot change the series' figures."""
+        if region == WORLD:
+            return lambda _: True
+        chains = self._chains
+        if chains is None:
+            chains = self._chains = {}
+
+        def moves(where: str) -> bool:
+            chain = chains.get(where)
+            if chain is None:
+                chain = chains[where] = frozenset(self._regions_of(where))
+            return region in chain
+
+        return moves
+
+    def _regions_of(self, region: str) -> list[str]:
+        """A region, its parents, and the world."""
         regions = [region]
         parent = self.config.region_parents.get(region)
         while parent is not None and parent not in regions:
@@ -334,39 +567,252 @@ class Detector:
             parent = self.config.region_parents.get(parent)
         if WORLD not in regions:
             regions.append(WORLD)
-        subjects: list[Subject] = [ALL]
-        if make_key:
-            make = catalog.makes.get(make_key, make_key)
-            subjects.append(Subject("make", f"make:{make_key}", make))
-            subjects.extend(self._groups_of(make_key, month))
-        if model_key:
-            model = catalog.model(make_key, model_key)
-            name = f"{model.make} {model.model}" if model else model_key
-            subjects.append(Subject("model", f"model:{make_key}/{model_key}", name))
-        for subject in subjects:
-            for where in regions:
-                yield SeriesKey(subject, where, metric)
+        return regions
 
     async def _detect(
-        self, touched: Mapping[SeriesKey, Month | None], catalog: Catalog, source: str
-    ) -> DetectionWrite:
-        write = DetectionWrite()
-        monthly_cache: dict[SeriesKey, dict[Month, int]] = {}
+        self,
+        touched: Mapping[SeriesKey, Month | None],
+        names: PollNames | Catalog,
+        source: str,
+        changed: Mapping[SeriesKey, Month] | None = None,
+    ) -> Detection:
+        """Detect the touched series (each with its earliest news month, None for history).
+
+        A series `changed` only after the month its kept state was detected at continues from
+        that state; without `changed` (or a usable state) the whole series is read. The reads
+        come first, in batches; then one pass finds everything; then the few events that need
+        more (a make's leading model, a projection pace from before the state) get it.
+        """
+        known = self.reader.snapshot or await self.store.sources()
+        fingerprint, valid = fingerprints(self.config, self.ladders, known)
+        works = [
+            _Work(key, _triple(key), touched[key], changed.get(key) if changed else None)
+            for key in sorted(touched, key=_order)
+        ]
+        for work in works:
+            if work.key.subject.kind == "model":
+                work.model_keys = _model_keys(work.key.subject)
+        if changed:
+            await self._continuable(works, valid, known)
+            await self._continue(works, known)
+        # a continued series needs only the milestones above its kept peak, and has none
+        # unless its state says some fell back below
+        recorded_all = await self.store.recorded_milestones_of(
+            [
+                (*w.triple, w.state.peak if w.state else None)
+                for w in works
+                if w.state is None or w.state.flagged
+            ]
+        )
+        # above the kept peak nothing was reached, so all recorded there is flagged below;
+        # where not, the state does not match the milestones: read the series whole
+        dropped = [
+            w
+            for w in works
+            if w.state is not None
+            and w.state.flagged
+            and not all(r.below for r in recorded_all.get(w.triple, {}).values())
+        ]
+        if dropped:
+            again = await self.store.recorded_milestones_of([(*w.triple, None) for w in dropped])
+            for work in dropped:
+                work.state, work.view = None, None
+                recorded_all[work.triple] = again.get(work.triple, {})
+        continued = sum(1 for w in works if w.view is not None)
+        wholes: dict[SeriesKey, dict[Month, int]] = {}
+        for work in works:
+            if work.view is None:
+                monthly, rows = await self._read_series(work.key, known)
+                wholes[work.key] = monthly
+                work.view = whole_view(monthly)
+                if work.view is not None:
+                    moves = self._moving(work.key.region)
+                    work.year_sources = _year_sources(
+                        [r for r in rows if moves(r.region)], work.view.latest
+                    )
+        views = {w.key: w.view for w in works}
+        for pkey in await asyncio.to_thread(
+            without_gc, self._unanswered_parents, works, views, names
+        ):
+            wholes[pkey], _ = await self._read_series(pkey, known)
+        told_models = [w.triple for w in works if w.key.subject.kind == "model" and w.news_from]
+        levels = await self.store.share_levels_of(told_models)
+        detection, pace, leaders = await asyncio.to_thread(
+            without_gc,
+            self._find,
+            works,
+            views,
+            wholes,
+            recorded_all,
+            levels,
+            source,
+            fingerprint,
+        )
+        detection.continued = continued
+        events = detection.write.events
+        for index, key in pace:  # the pace needs months from before the kept state's window
+            event = events[index]
+            assert isinstance(event, MilestoneEvent) and event.next_threshold is not None
+            if key not in wholes:
+                wholes[key], _ = await self._read_series(key, known)
+            points = cumulative(wholes[key])
+            events[index] = replace(event, projected=project(points, event.next_threshold))
+        for index, key in leaders:
+            event = events[index]
+            assert isinstance(event, MilestoneEvent)
+            catalog = names if isinstance(names, Catalog) else await names.catalog()
+            leader = await self._leader(key, catalog, event.period, event.value)
+            events[index] = _with_leader(event, leader)
+        return detection
+
+    def _unanswered_parents(
+        self,
+        works: Sequence[_Work],
+        views: Mapping[SeriesKey, SeriesView | None],
+        names: NameBook,
+    ) -> set[SeriesKey]:
+        """Give each model with news its parents as of its latest month, and return those whose
+        total then this poll's views cannot give (not touched, or continued from after that
+        month): they are read whole."""
+        missing: set[SeriesKey] = set()
+        parents: dict[tuple[str, Month], list[Subject]] = {}
+        keys: dict[Triple, SeriesKey] = {}
+        for work in works:
+            view = work.view
+            if work.key.subject.kind != "model" or work.news_from is None or view is None:
+                continue
+            latest = view.latest
+            make_key = work.model_keys[0]
+            found = parents.get((make_key, latest))
+            if found is None:
+                found = parents[(make_key, latest)] = self._parents(work.key.subject, names, latest)
+            for parent in found:
+                triple = (parent.key, work.key.region, work.key.metric)
+                pkey = keys.get(triple)
+                if pkey is None:
+                    pkey = keys[triple] = SeriesKey(parent, work.key.region, work.key.metric)
+                work.parents.append((parent, pkey))
+                pview = views.get(pkey)
+                if pview is None or pview.total_as_of(latest) is None:
+                    missing.add(pkey)
+        return missing
+
+    def _find(
+        self,
+        works: Sequence[_Work],
+        views: Mapping[SeriesKey, SeriesView | None],
+        wholes: Mapping[SeriesKey, dict[Month, int]],
+        recorded_all: Mapping[Triple, dict[int, Recorded]],
+        levels: Mapping[tuple[str, str, str, str], float | None],
+        source: str,
+        fingerprint: str,
+    ) -> tuple[Detection, list[tuple[int, SeriesKey]], list[tuple[int, SeriesKey]]]:
+        """Everything the series' views show: milestones, corrections, events, share levels,
+        the states to keep; and which events still need a projection from the whole series
+        or a leading model, by their index."""
+        detection = Detection(DetectionWrite())
+        write = detection.write
+        pace: list[tuple[int, SeriesKey]] = []
+        leaders: list[tuple[int, SeriesKey]] = []
         totals: dict[tuple[SeriesKey, Month], int] = {}  # a parent's total, once per month
-
-        async def monthly(key: SeriesKey) -> dict[Month, int]:
-            if key not in monthly_cache:
-                monthly_cache[key] = await self.reader.monthly(key.subject, key.region, key.metric)
-            return monthly_cache[key]
-
-        for key, news_from in sorted(touched.items(), key=lambda kv: _order(kv[0])):
+        for work in works:
+            key, view, news_from = work.key, work.view, work.news_from
             news = news_from is not None
-            series_monthly = await monthly(key)
-            series = cumulative(series_monthly)
-            recorded = await self.store.recorded_milestones(key.subject.key, key.region, key.metric)
-            outcome = detect_milestones(
-                key, series, recorded, self.ladders, news, source, news_from
+            recorded = recorded_all.get(work.triple, {})
+            crossing = True
+            if view is not None and view.prior_peak is not None and not recorded:
+                # the usual month of a continued series: no threshold above the kept peak
+                upcoming = union_next_above(self.ladders, view.prior_peak)
+                crossing = upcoming is not None and view.peak >= upcoming
+            flagged = 0
+            if crossing:
+                kept = self._milestones(work, recorded, source, write, pace, leaders)
+                if view is not None:
+                    flagged = sum(1 for t in kept if t > view.peak)
+            if view is None:
+                continue
+            detection.states.append(
+                view.state(
+                    *work.triple,
+                    fingerprint,
+                    key.subject.kind in SUMMED_KINDS,
+                    work.year_sources,
+                    flagged,
+                )
             )
+            if not news:
+                continue
+            latest = view.latest
+            # a model is told of a record month only (no year to date): most months, nothing
+            if key.subject.kind != "model" or _record(view) is not None:
+                write.events.extend(
+                    growth_events_from(
+                        key,
+                        view.monthly,
+                        latest,
+                        view.first_nonzero or latest,
+                        view.total,
+                        partial(_record, view),
+                        self.config,
+                        source,
+                    )
+                )
+            if key.subject.kind != "model":
+                continue
+            for parent, pkey in work.parents:
+                parent_units = totals.get((pkey, latest))
+                if parent_units is None:
+                    pview = views.get(pkey)
+                    parent_units = pview.total_as_of(latest) if pview is not None else None
+                    if parent_units is None:
+                        parent_units, _ = total_as_of(wholes[pkey], latest)
+                    totals[(pkey, latest)] = parent_units
+                level_key = (key.subject.key, parent.key, key.region, key.metric)
+                level = levels.get(level_key)
+                new_level, boundary, direction = share_step(
+                    level, view.total, parent_units, view.first, latest, self.config
+                )
+                if level_key not in levels or new_level != level:
+                    write.share_levels[level_key] = new_level
+                if boundary is not None:
+                    write.events.append(
+                        share_event(
+                            key,
+                            parent,
+                            direction,
+                            boundary,
+                            view.total,
+                            parent_units,
+                            latest,
+                            source,
+                        )
+                    )
+        return detection, pace, leaders
+
+    def _milestones(
+        self,
+        work: _Work,
+        recorded: Mapping[int, Recorded],
+        source: str,
+        write: DetectionWrite,
+        pace: list[tuple[int, SeriesKey]],
+        leaders: list[tuple[int, SeriesKey]],
+    ) -> Mapping[int, Recorded]:
+        """A series' milestones, corrections and milestone event, into `write`; returns what
+        is recorded for it after (those it was given, as reconciled)."""
+        key, view, news_from = work.key, work.view, work.news_from
+        news = news_from is not None
+        outcome = detect_milestones(
+            key,
+            view.points if view is not None else [],
+            recorded,
+            self.ladders,
+            news,
+            source,
+            news_from,
+            view.prior_peak if view is not None else None,
+        )
+        if outcome.new or outcome.corrections:
             ref = key.ref()
             told = set(outcome.event.thresholds) if outcome.event else set()
             for rec in outcome.new:
@@ -374,46 +820,167 @@ class Detector:
             for correction in outcome.corrections:
                 write.corrections.append((ref, correction))
                 write.milestones.append((ref, outcome.recorded[correction.threshold], not news))
-            if outcome.event is not None:
-                event = outcome.event
-                if key.subject.kind in ("make", "group"):
-                    leader = await self._leader(key, catalog, event.period, event.value)
-                    event = _with_leader(event, leader)
-                write.events.append(event)
-            if not news or not series:
-                continue
-            latest = series[-1][0]
-            write.events.extend(growth_events(key, series_monthly, latest, self.config, source))
-            if key.subject.kind == "model":
-                for parent in self._parents(key.subject, catalog, latest):
-                    pkey = SeriesKey(parent, key.region, key.metric)
-                    if (pkey, latest) not in totals:
-                        totals[(pkey, latest)], _ = total_as_of(await monthly(pkey), latest)
-                    parent_total = totals[(pkey, latest)]
-                    model_total, _ = total_as_of(series_monthly, latest)
-                    level_key = (key.subject.key, parent.key, key.region, key.metric)
-                    level = await self.store.share_level(level_key)
-                    first = series[0][0]
-                    new_level, boundary, direction = share_step(
-                        level, model_total, parent_total, first, latest, self.config
-                    )
-                    write.share_levels[level_key] = new_level
-                    if boundary is not None:
-                        write.events.append(
-                            share_event(
-                                key,
-                                parent,
-                                direction,
-                                boundary,
-                                model_total,
-                                parent_total,
-                                latest,
-                                source,
-                            )
-                        )
-        return write
+        if outcome.event is not None:
+            if view is not None and not view.covers_pace() and outcome.event.next_threshold:
+                pace.append((len(write.events), key))
+            if key.subject.kind in ("make", "group"):
+                leaders.append((len(write.events), key))
+            write.events.append(outcome.event)
+        return outcome.recorded
 
-    def _parents(self, model: Subject, catalog: Catalog, month: Month) -> list[Subject]:
+    async def _continuable(
+        self, works: Sequence[_Work], valid: frozenset[str], sources: Sequence[SourceInfo]
+    ) -> None:
+        """Give each series that may continue from its kept state that state: changed only
+        after its last detected month, under the same configuration and sources, and of a
+        metric whose figures are period figures (a level carries its whole history)."""
+        continuable = {
+            metric
+            for metric in ("sales",)
+            if not any(s.running for s in sources if s.metric == metric)
+        }
+        candidates = [w for w in works if w.changed is not None and w.key.metric in continuable]
+        if not candidates:
+            return
+        states = await self.store.series_states([w.triple for w in candidates])
+        for work in candidates:
+            state = states.get(work.triple)
+            if (
+                state is not None
+                and work.changed is not None
+                and work.changed > state.last
+                and state.fingerprint in valid
+            ):
+                work.state = state
+
+    async def _continue(self, works: Sequence[_Work], sources: Sequence[SourceInfo]) -> None:
+        """Continue each series that has a state from one read of the cells after its last
+        detected month (one read per kind of series); a series those cells cannot continue
+        exactly loses its state, to be read whole.
+
+        Within a calendar year one source is chosen per region, and a region's own figures
+        or its sub-regions' are taken, from that year's cells only. Cells after the last month
+        that bring no (region, source) the year's detected cells did not have therefore leave
+        the detected months as they were, and give the new months as the whole read would.
+        """
+        going = [w for w in works if w.state is not None]
+        if not going:
+            return
+        models: dict[tuple[str, str], Month] = {}
+        makes: dict[str, Month] = {}
+        everything: Month | None = None
+        members: dict[SeriesKey, dict[str, list[GroupMember]]] = {}
+        for work in going:
+            assert work.state is not None
+            after = work.state.last
+            kind = work.key.subject.kind
+            if kind == "model":
+                was = models.get(work.model_keys)
+                if was is None or after < was:
+                    models[work.model_keys] = after
+            elif kind in ("make", "group"):
+                if kind == "make":
+                    wanted = [work.key.subject.key.removeprefix("make:")]
+                else:
+                    members[work.key] = self.reader.members(work.key.subject)
+                    wanted = list(members[work.key])
+                for make_key in wanted:
+                    was = makes.get(make_key)
+                    makes[make_key] = after if was is None or after < was else was
+            else:
+                everything = after if everything is None else min(everything, after)
+        rows = await self.store.increments_after(
+            [(*k, m) for k, m in models.items()], list(makes.items()), everything
+        )
+        priority = {s.id: s.priority for s in sources if s.metric == "sales"}
+        await asyncio.to_thread(without_gc, self._continue_with, going, rows, members, priority)
+
+    def _continue_with(
+        self,
+        going: Sequence[_Work],
+        rows: tuple[list[IncRow], list[IncRow], list[IncRow]],
+        members: Mapping[SeriesKey, dict[str, list[GroupMember]]],
+        priority: Mapping[int, int],
+    ) -> None:
+        model_rows, make_rows, all_rows = rows
+        by_model: dict[tuple[str, str], list[IncRow]] = defaultdict(list)
+        for row in model_rows:
+            by_model[(row.make_key, row.model_key)].append(row)
+        by_make: dict[str, list[IncRow]] = defaultdict(list)
+        for row in make_rows:
+            by_make[row.make_key].append(row)
+        for work in going:
+            state = work.state
+            assert state is not None
+            kind = work.key.subject.kind
+            found: Iterable[IncRow]
+            if kind == "model":
+                found = by_model.get(work.model_keys, ())
+            elif kind == "make":
+                found = by_make.get(work.key.subject.key.removeprefix("make:"), ())
+            elif kind == "group":
+                spans = members[work.key]
+                found = [
+                    r
+                    for make_key in spans
+                    for r in by_make.get(make_key, ())
+                    if any(m.covers(r.month) for m in spans[make_key])
+                ]
+            else:
+                found = all_rows
+            last = state.last
+            moves = self._moving(work.key.region)
+            kept = [
+                r for r in found if r.month > last and r.source_id in priority and moves(r.region)
+            ]
+            figures = _figures_after(kept, state, work.key.region, priority, self.tree)
+            if figures is None:
+                work.state = None
+                continue
+            work.view = continue_view(state, figures)
+            latest = work.view.latest
+            if latest == last or (
+                len(state.year_sources) == 1
+                and all((r.region, r.source_id) in state.year_sources for r in kept)
+            ):
+                # nothing new, or all from the one region and source the state had
+                work.year_sources = state.year_sources
+            else:
+                work.year_sources = _year_sources(kept, latest)
+                if latest.year == last.year:
+                    work.year_sources |= state.year_sources
+
+    async def _read_series(
+        self, key: SeriesKey, sources: Sequence[SourceInfo]
+    ) -> tuple[dict[Month, int], list[IncRow]]:
+        """A whole series' monthly figures, and the cells they were made of.
+
+        The same reading as `SeriesReader.monthly` (a test holds them equal), keeping the
+        cells: a series' state remembers which regions and sources its last year had.
+        """
+        chosen = [s for s in sources if s.metric == key.metric]
+        priority = {s.id: s.priority for s in chosen}
+        levels: bool | set[int] = key.metric == "stock" or {s.id for s in chosen if s.running}
+        subject = key.subject
+        keep: dict[str, list[GroupMember]] | None = None
+        if subject.kind == "model":
+            rows = await self.store.model_increments(*_model_keys(subject))
+        elif subject.kind == "make":
+            rows = await self.store.make_increments([subject.key.removeprefix("make:")])
+        elif subject.kind == "group":
+            keep = self.reader.members(subject)
+            rows = await self.store.make_increments(sorted(keep))
+        else:
+            rows = await self.store.all_increments()
+        kept = [
+            r
+            for r in rows
+            if r.source_id in priority
+            and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
+        ]
+        return regional_increments(kept, priority, self.tree, key.region, None, levels), kept
+
+    def _parents(self, model: Subject, catalog: NameBook, month: Month) -> list[Subject]:
         make_key = model.key.removeprefix("model:").split("/", 1)[0]
         make = Subject("make", f"make:{make_key}", catalog.makes.get(make_key, make_key))
         return [make, *self._groups_of(make_key, month)]
@@ -426,6 +993,56 @@ class Detector:
             return None
         top = answer.breakdown[0]
         return Leader(top.name, top.units, top.units / parent_total)
+
+
+def _model_keys(subject: Subject) -> tuple[str, str]:
+    make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
+    return make_key, model_key
+
+
+def _record(view: SeriesView) -> tuple[int, Month] | None:
+    """The previous best month when the view's latest month beats it (a record), else None."""
+    units = view.monthly.get(view.latest, 0)
+    if view.best is None or units <= view.best[0]:
+        return None
+    return view.best
+
+
+def _year_sources(rows: Iterable[IncRow], latest: Month) -> YearSources:
+    """The (region, source) of the cells in `latest`'s year up to `latest`."""
+    year = latest.year
+    return frozenset(
+        (r.region, r.source_id) for r in rows if r.month.year == year and r.month <= latest
+    )
+
+
+def _figures_after(
+    rows: Sequence[IncRow],
+    state: SeriesState,
+    region: str,
+    priority: Mapping[int, int],
+    tree: RegionTree,
+) -> dict[Month, int] | None:
+    """A series' figures for the months after its state's last, from every cell it has after
+    that month (period figures only); None when the cells of the last month's year bring a
+    region or source the detected months of that year did not have."""
+    out: dict[Month, int] = {}
+    if len(state.year_sources) == 1:
+        ((own, source),) = state.year_sources
+        if own == region and all(r.region == own and r.source_id == source for r in rows):
+            # one source, in the series' own region: the figures are the cells' increments
+            for row in rows:
+                out[row.month] = out.get(row.month, 0) + row.inc
+            return out
+    year = state.last.year
+    if not {(r.region, r.source_id) for r in rows if r.month.year == year} <= state.year_sources:
+        return None
+    # the year's detected cells still take part in its choices: stand-ins of 0 at the last
+    # month, which only the detected part of the series has
+    last = state.last
+    stand_ins = [IncRow(s, r, "", "", last, 0) for r, s in sorted(state.year_sources)]
+    figures = regional_increments([*stand_ins, *rows], priority, tree, region)
+    return {m: v for m, v in figures.items() if m > last}
 
 
 def _with_leader(event: MilestoneEvent, leader: Leader | None) -> MilestoneEvent:

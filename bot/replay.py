@@ -27,7 +27,7 @@ from bot.milestones import Recorded
 from bot.periods import Month, month_range
 from bot.queries import load_catalog
 from bot.series import WORLD, cumulative
-from bot.sqlite_store import SqliteStore
+from bot.store import BotStore
 from bot.subjects import ALL, Catalog
 
 KINDS = ("milestone", "share", "growth", "record")
@@ -42,7 +42,7 @@ class _Series:
 
 
 async def replay(
-    store: SqliteStore,
+    store: BotStore,
     config: Config,
     first: Month | None = None,
     last: Month | None = None,

@@ -439,9 +439,21 @@ async def test_poll_after_one_model_changed_reads_only_that_model_cells(tmp_path
         before = dict(store.stats.rows_read)
         stored = await detector.poll()
         assert milestone_events(stored) == []
+        # the month after what was detected: M3, Nissan, the Alliance and everything continue
+        # from their kept state with the new month's cells alone (one each; the make's row
+        # serves the make and the group)
+        assert store.stats.rows_read.get("cells", 0) - before.get("cells", 0) == 1
+        assert store.stats.rows_read.get("make_cells", 0) - before.get("make_cells", 0) == 1
+        assert store.stats.rows_read.get("all_cells", 0) - before.get("all_cells", 0) == 1
+        assert detector.continued == 4
+
+        await load(store, rec("2020-03", 2, model="M3"))  # a revision: M3 is read whole
+        before = dict(store.stats.rows_read)
+        assert milestone_events(await detector.poll()) == []
         # M3's own 7 cells; its make and group read make_cells, not 20 models' cells
         assert store.stats.rows_read.get("cells", 0) - before.get("cells", 0) == 7
         assert store.stats.rows_read.get("make_cells", 0) - before.get("make_cells", 0) <= 7 * 3
+        assert detector.continued == 0
     finally:
         await store.close()
 

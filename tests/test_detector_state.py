@@ -1,0 +1,590 @@
+"""Detection that continues series from their kept state gives exactly what reading every
+series whole gives.
+
+The property tests run the same random imports (new months, revisions, several sources with
+different priorities, sub-regions, a group a make joins late) and polls into two stores: one
+detected as the bot does, one whose kept states are dropped before every poll (so every series
+is read whole, the path that existed before states). Events, milestones, corrections, share
+levels and the states themselves must come out the same. The other tests pin down when a series
+must be read whole again (an earlier month revised, the configuration or a source changed, a
+new source taking over within a year, running totals) and the pure state arithmetic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from bot.config import Config, MilestoneConfig, default_config
+from bot.detector import Detector, SeriesKey, _order
+from bot.event_codec import event_to_dict
+from bot.events import Subject
+from bot.periods import Month
+from bot.queries import SeriesReader, region_tree
+from bot.records import GroupMember, GroupSpec, SalesRecord, SourceSpec
+from bot.series_state import (
+    SeriesState,
+    continue_view,
+    decode_recent,
+    decode_sources,
+    encode_recent,
+    encode_sources,
+    whole_view,
+)
+from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL
+
+MODELS = (("Alpha", "A1"), ("Alpha", "A2"), ("Beta", "B1"), ("Gamma", "G1"))
+REGIONS = ("World", "USA", "WA", "Norway")
+SOURCES = (SourceSpec("feed", priority=100), SourceSpec("other", priority=50))
+START = Month(2019, 11)
+DUO = "group:duo"
+
+
+def config(**changes: Any) -> Config:
+    """Two makes in a group (Beta from 2020-07), WA inside the USA, a ladder every 400 units,
+    and the noise rules turned low so that share, growth and record events fire."""
+    base = dataclasses.replace(
+        default_config(),
+        groups=(GroupSpec("Duo", (GroupMember("Alpha"), GroupMember("Beta", Month(2020, 7)))),),
+        region_parents={"WA": "USA"},
+        ladders={"small": "every:400"},
+        milestones=MilestoneConfig(ladders=("small",), min_months=3, min_parent_total=100),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+async def open_store(path: Path, cfg: Config) -> SqliteStore:
+    store = SqliteStore(path)
+    await store.open()
+    await store.sync_groups(cfg.groups)
+    return store
+
+
+Cell = tuple[int, int, int, int, int]  # model, region, source, month offset, units
+
+
+async def load(store: SqliteStore, cells: Sequence[Cell]) -> None:
+    batches = []
+    for s, spec in enumerate(SOURCES):
+        records = {
+            (m, r, month): SalesRecord(
+                str(START.plus(month)), REGIONS[r], MODELS[m][0], MODELS[m][1], units
+            )
+            for m, r, source, month, units in cells
+            if source == s
+        }
+        if records:
+            batches.append((spec, list(records.values())))
+    await store.import_records(batches)
+
+
+async def table(store: SqliteStore, sql: str) -> list[tuple[Any, ...]]:
+    return sorted(tuple(r) for r in await store.db.execute_fetchall(sql))
+
+
+MILESTONES = (
+    "SELECT subject_key, region, metric, threshold, period, value, below, history FROM milestones"
+)
+CORRECTIONS = (
+    "SELECT subject_key, region, metric, threshold, reason, old_period, new_period, old_value, "
+    "new_value FROM corrections"
+)
+LEVELS = "SELECT model_key, parent_key, region, metric, level FROM share_levels"
+EVENTS = "SELECT dedupe_key, kind, subject_key, region, period, payload FROM events"
+STATES = "SELECT * FROM series_state"
+
+
+class Twins:
+    """Two stores fed alike: `kept` detects as the bot does; `whole` drops every kept state
+    before each poll, so that it reads every touched series whole."""
+
+    def __init__(self, folder: Path, cfg: Config) -> None:
+        self.folder, self.cfg = folder, cfg
+        self.continued = 0
+        self.polls = 0
+
+    async def __aenter__(self) -> Twins:
+        self.kept = await open_store(self.folder / "kept.db", self.cfg)
+        self.whole = await open_store(self.folder / "whole.db", self.cfg)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.kept.close()
+        await self.whole.close()
+
+    async def load(self, cells: Sequence[Cell]) -> None:
+        await load(self.kept, cells)
+        await load(self.whole, cells)
+
+    async def poll(self, cfg: Config | None = None) -> int:
+        """Poll both; the events must be the same. Returns how many series continued."""
+        cfg = cfg or self.cfg
+        detector = Detector(self.kept, cfg)
+        mine = [event_to_dict(s.event) for s in await detector.poll()]
+        await self.whole.db.execute("DELETE FROM series_state")
+        await self.whole.close()  # a new connection: nothing kept in memory either
+        self.whole = await open_store(self.folder / "whole.db", cfg)
+        reference = Detector(self.whole, cfg)
+        theirs = [event_to_dict(s.event) for s in await reference.poll()]
+        assert reference.continued == 0
+        assert mine == theirs
+        self.continued += detector.continued
+        self.polls += 1
+        return detector.continued
+
+    async def check(self) -> None:
+        """Everything recorded is the same; a state the reference wrote in its last poll
+        (from a whole read) is the state the kept store continued to."""
+        for sql in (MILESTONES, CORRECTIONS, LEVELS, EVENTS):
+            assert await table(self.kept, sql) == await table(self.whole, sql), sql
+        kept = {r[:3]: r for r in await table(self.kept, STATES)}
+        for row in await table(self.whole, STATES):
+            assert kept.get(row[:3]) == row
+
+
+# -- the property: continued from state == read whole ----------------------------------------
+
+cell = st.tuples(
+    st.integers(0, len(MODELS) - 1),
+    st.sampled_from((0, 0, 0, 1, 2, 3)),  # mostly the world's own figures
+    st.sampled_from((0, 0, 0, 1)),  # mostly the first source
+    st.integers(0, 0),
+    st.integers(0, 300),
+)
+step = st.one_of(
+    # the next month (or a later one, across a year end) for a few cells
+    st.tuples(st.just("next"), st.integers(1, 14), st.lists(cell, min_size=1, max_size=5)),
+    # months already imported, revised or filled in
+    st.tuples(st.just("back"), st.integers(0, 30), st.lists(cell, min_size=1, max_size=3)),
+    st.tuples(st.just("poll"), st.just(0), st.just([])),
+)
+
+
+async def run_steps(folder: Path, first: Sequence[Cell], steps: Sequence[Any]) -> Twins:
+    async with Twins(folder, config()) as twins:
+        await twins.load(first)  # a first import: history
+        await twins.poll()
+        latest = max(c[3] for c in first)
+        for kind, months, cells in [*steps, ("poll", 0, [])]:
+            if kind == "poll":
+                await twins.poll()
+                continue
+            month = latest + months if kind == "next" else max(0, latest - months)
+            await twins.load([(m, r, s, month, u) for m, r, s, _, u in cells])
+            latest = max(latest, month)
+        await twins.check()
+        return twins
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# a cell in an unrelated region (Norway, for the USA series) changed before the last month
+@example(
+    first=[(0, 0, 0, 0, 0), (0, 1, 0, 0, 0)],
+    steps=[("back", 0, [(0, 3, 0, 0, 0), (2, 1, 0, 0, 0)])],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(MODELS) - 1),
+            st.integers(0, 3),
+            st.integers(0, 1),
+            st.integers(0, 8),
+            st.integers(0, 300),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(step, min_size=1, max_size=10),
+)
+def test_continuing_from_state_gives_what_reading_whole_gives(
+    first: list[Cell], steps: list[Any]
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="evbot-state-") as tmp:
+        asyncio.run(run_steps(Path(tmp), first, steps))
+
+
+def test_month_by_month_continues_and_matches_reading_whole(tmp_path: Path) -> None:
+    """A fixed run: a year and a half of new months for every model, in every region and from
+    both sources, with a revision and a late-joining make on the way."""
+    first: list[Cell] = [(m, 0, 0, 0, 50 + 10 * m) for m in range(len(MODELS))]
+    steps: list[Any] = []
+    for month in range(1, 20):
+        cells = [
+            (m, (m + month) % 4, month % 2 if m == 3 else 0, 0, 40 + (m * 31 + month * 7) % 90)
+            for m in range(len(MODELS))
+        ]
+        steps += [("next", 1, cells), ("poll", 0, [])]
+        if month == 9:
+            steps += [("back", 5, [(0, 0, 0, 0, 500)]), ("poll", 0, [])]
+    twins = asyncio.run(run_steps(tmp_path, first, steps))
+    assert twins.continued > 0
+
+
+def test_detected_month_by_month_records_what_one_detection_at_the_end_records(
+    tmp_path: Path,
+) -> None:
+    """Milestones found by continuing month after month are those one detection of the
+    final figures finds (their history flags aside: one store saw news, the other history)."""
+
+    async def run() -> None:
+        cfg = config()
+        monthly = await open_store(tmp_path / "monthly.db", cfg)
+        once = await open_store(tmp_path / "once.db", cfg)
+        try:
+            everything: list[Cell] = []
+            continued = 0
+            for month in range(30):
+                cells = [
+                    (m, m % 3, 0, month, 30 + (m * 17 + month * 13) % 120)
+                    for m in range(len(MODELS))
+                ]
+                everything += cells
+                await load(monthly, cells)
+                detector = Detector(monthly, cfg)
+                await detector.poll()
+                continued += detector.continued
+            await load(once, everything)
+            await Detector(once, cfg).poll()
+            sql = (
+                "SELECT subject_key, region, metric, threshold, period, value, below "
+                "FROM milestones"
+            )
+            assert await table(monthly, sql) == await table(once, sql)
+            assert len(await table(once, sql)) > 20
+            assert continued > 100
+        finally:
+            await monthly.close()
+            await once.close()
+
+    asyncio.run(run())
+
+
+# -- when a series must be read whole again --------------------------------------------------
+
+
+async def test_a_revision_of_a_detected_month_reads_the_series_whole(tmp_path: Path) -> None:
+    async with Twins(tmp_path, config()) as twins:
+        await twins.load([(0, 0, 0, m, 100) for m in range(6)])
+        await twins.poll()
+        await twins.load([(0, 0, 0, 6, 100)])
+        assert await twins.poll() == 4  # A1, Alpha, Duo, everything
+        await twins.load([(0, 0, 0, 2, 900), (0, 0, 0, 7, 100)])  # an old month and a new one
+        assert await twins.poll() == 0
+        await twins.load([(0, 0, 0, 8, 100)])
+        assert await twins.poll() == 4
+        await twins.check()
+
+
+async def test_a_group_membership_change_reads_every_series_whole_once(tmp_path: Path) -> None:
+    before = config()
+    async with Twins(tmp_path, before) as twins:
+        await twins.load([(m, 0, 0, month, 120) for m in range(3) for month in range(10)])
+        await twins.poll()
+        await twins.load([(m, 0, 0, 10, 120) for m in range(3)])
+        assert await twins.poll() > 0
+        # Beta now counts for Duo from the start: Duo's past changes without a journal entry
+        after = config(groups=(GroupSpec("Duo", (GroupMember("Alpha"), GroupMember("Beta"))),))
+        await twins.kept.sync_groups(after.groups)
+        await twins.whole.sync_groups(after.groups)
+        await twins.load([(m, 0, 0, 11, 120) for m in range(3)])
+        assert await twins.poll(after) == 0
+        await twins.load([(m, 0, 0, 12, 120) for m in range(3)])
+        assert await twins.poll(after) > 0
+        await twins.check()
+        duo = await table(twins.kept, f"SELECT total FROM series_state WHERE subject_key = '{DUO}'")
+        assert duo == [(3 * 13 * 120,)]
+
+
+async def test_a_source_priority_change_reads_series_whole(tmp_path: Path) -> None:
+    async with Twins(tmp_path, config()) as twins:
+        await twins.load([(0, 0, s, m, 100 + 50 * s) for s in (0, 1) for m in range(6)])
+        await twins.poll()
+        await twins.load([(0, 0, 0, 6, 100), (0, 0, 1, 6, 150)])
+        assert await twins.poll() == 4
+        # the first source now comes first: every year the two share changes
+        month = str(START.plus(7))
+        for store in (twins.kept, twins.whole):
+            await store.import_records(
+                [
+                    (
+                        SourceSpec("feed", priority=10),
+                        [SalesRecord(month, "World", "Alpha", "A1", 100)],
+                    ),
+                    (SOURCES[1], [SalesRecord(month, "World", "Alpha", "A1", 150)]),
+                ]
+            )
+        assert await twins.poll() == 0
+        await twins.check()
+
+
+async def test_a_new_source_does_not_void_the_states_of_the_others(tmp_path: Path) -> None:
+    async with Twins(tmp_path, config()) as twins:
+        await twins.load([(m, 0, 0, month, 100) for m in range(2) for month in range(6)])
+        await twins.poll()
+        # the second source's first import: a month of a new year (within the detected year
+        # it would take the year over, see below)
+        await twins.load([(0, 0, 1, 14, 70)])
+        assert await twins.poll() == 4
+        await twins.check()
+
+
+async def test_a_better_source_arriving_within_the_year_reads_the_series_whole(
+    tmp_path: Path,
+) -> None:
+    """Within a year the best source with figures is chosen: a better one arriving after the
+    detected months changes the year's detected months too."""
+    async with Twins(tmp_path, config()) as twins:
+        await twins.load([(0, 0, 0, m, 100) for m in range(3, 6)])  # 2020-02 .. 2020-04
+        await twins.poll()
+        await twins.load([(0, 0, 1, 6, 400)])  # 2020-05 from the better source
+        assert await twins.poll() == 0
+        await twins.load([(0, 0, 1, 7, 400)])  # now the year has both: continue again
+        assert await twins.poll() == 4
+        await twins.check()
+
+
+async def test_a_region_taking_over_from_its_sub_regions_reads_the_series_whole(
+    tmp_path: Path,
+) -> None:
+    """USA is the sum of WA until the USA has figures of its own for the year."""
+    async with Twins(tmp_path, config()) as twins:
+        await twins.load([(0, 2, 0, m, 100) for m in range(3, 6)])  # WA
+        await twins.poll()
+        await twins.load([(0, 2, 0, 6, 100)])
+        assert await twins.poll() > 0
+        await twins.load([(0, 1, 0, 7, 1000)])  # the USA's own figure in the same year
+        await twins.poll()
+        await twins.check()
+
+
+async def test_running_totals_are_never_continued(tmp_path: Path) -> None:
+    cfg = config()
+    store = await open_store(tmp_path / "s.db", cfg)
+    try:
+        source = SourceSpec("totals")
+        await store.import_records(
+            [
+                (
+                    source,
+                    [
+                        SalesRecord(f"2020-0{m}", "World", "Alpha", "A1", 100 * m, cumulative=True)
+                        for m in range(1, 7)
+                    ],
+                )
+            ]
+        )
+        detector = Detector(store, cfg)
+        await detector.poll()
+        await store.import_records(
+            [(source, [SalesRecord("2020-07", "World", "Alpha", "A1", 800, cumulative=True)])]
+        )
+        await detector.poll()
+        assert detector.continued == 0
+        rows = await table(store, "SELECT subject_key, last_month, total FROM series_state")
+        assert ("model:alpha/a1", Month(2020, 7).index, 800) in rows
+    finally:
+        await store.close()
+
+
+async def test_a_make_joining_a_group_later_moves_the_group_from_that_month(
+    tmp_path: Path,
+) -> None:
+    """A change from a month on (a journal may name only a series' earliest changed month)
+    moves a group from when the make joined it, not when the make was outside it."""
+    cfg = config()
+    store = await open_store(tmp_path / "s.db", cfg)
+    try:
+        detector = Detector(store, cfg)
+        sources = await _sources(store)
+        # a history change from 2020-01 on (a first import may be journaled as one entry)
+        beta = (1, "World", "beta", "b1", Month(2020, 1), None)
+        touched, changed = detector._touched([beta], sources, _Names())
+        duo = SeriesKey(Subject("group", DUO, "Duo"), "World", "sales")
+        assert changed[duo] == Month(2020, 7)
+        assert touched[duo] is None
+        news = (1, "World", "beta", "b1", Month(2020, 3), Month(2020, 3))
+        touched, changed = detector._touched([news], sources, _Names())
+        assert (touched[duo], changed[duo]) == (Month(2020, 7), Month(2020, 7))
+        assert touched[SeriesKey(ALL, "World", "sales")] == Month(2020, 3)
+        left = config(groups=(GroupSpec("Duo", (GroupMember("Beta", None, Month(2020, 2)),)),))
+        touched, _ = Detector(store, left)._touched([news], sources, _Names())
+        assert duo not in touched
+    finally:
+        await store.close()
+
+
+class _Names:
+    def __init__(self) -> None:
+        self.makes = {"beta": "Beta"}
+
+    def model(self, make_key: str, model_key: str) -> None:
+        return None
+
+
+async def _sources(store: SqliteStore) -> dict[int, Any]:
+    await load(store, [(3, 0, 0, 0, 1)])
+    return {s.id: s for s in await store.sources()}
+
+
+async def test_the_detector_reads_a_series_as_the_reader_does(tmp_path: Path) -> None:
+    """The detector reads whole series itself (it keeps their cells' regions and sources);
+    it must read them exactly as `SeriesReader.monthly` does."""
+    cfg = config()
+    store = await open_store(tmp_path / "s.db", cfg)
+    try:
+        await load(
+            store,
+            [
+                (m, r, s, month, 10 + m * 7 + r * 3 + s + month)
+                for m in range(len(MODELS))
+                for r in range(len(REGIONS))
+                for s in (0, 1)
+                for month in range(0, 20, 1 + (m + r + s) % 3)
+            ],
+        )
+        detector = Detector(store, cfg)
+        reader = SeriesReader(store, region_tree(cfg), list(cfg.groups))
+        sources = await store.sources()
+        subjects = [
+            ALL,
+            Subject("group", DUO, "Duo"),
+            *(Subject("make", f"make:{k}", k) for k in ("alpha", "beta", "gamma")),
+            *(Subject("model", f"model:{a.lower()}/{b.lower()}", b) for a, b in MODELS),
+        ]
+        keys = sorted((SeriesKey(s, r, "sales") for s in subjects for r in REGIONS), key=_order)
+        for key in keys:
+            monthly, _ = await detector._read_series(key, sources)
+            assert monthly == await reader.monthly(key.subject, key.region), key
+    finally:
+        await store.close()
+
+
+# -- the state arithmetic ---------------------------------------------------------------------
+
+figures = st.dictionaries(
+    st.integers(0, 40).map(lambda i: Month(2019, 1).plus(i)), st.integers(-50, 400), min_size=1
+)
+
+
+@given(figures, st.integers(0, 40), st.booleans())
+def test_a_state_continued_is_the_whole_series(
+    monthly: dict[Month, int], cut: int, keep_year: bool
+) -> None:
+    months = sorted(monthly)
+    head = {m: v for m, v in monthly.items() if m <= months[min(cut, len(months) - 1)]}
+    tail = {m: v for m, v in monthly.items() if m not in head}
+    seen = whole_view(head)
+    assert seen is not None
+    state = seen.state("k", "World", "sales", "fp", keep_year, frozenset())
+    continued = continue_view(state, tail)
+    whole = whole_view(monthly)
+    assert whole is not None
+    for attribute in ("first", "first_nonzero", "latest", "total", "peak", "best"):
+        assert getattr(continued, attribute) == getattr(whole, attribute), attribute
+    assert continued.prior_peak == seen.peak
+    known = continued.known_from
+    assert known is not None
+    assert continued.monthly == {m: v for m, v in monthly.items() if m >= known}
+    assert continued.points == [(m, v) for m, v in whole.points if m >= known]
+    for month in (Month(2018, 12), *months, Month(2022, 1)):
+        expected = whole.total_as_of(month)
+        assert continued.total_as_of(month) in ((expected,) if month >= known else (None,))
+    assert continued.state("k", "World", "sales", "fp", keep_year, frozenset()) == whole.state(
+        "k", "World", "sales", "fp", keep_year, frozenset()
+    )
+
+
+def test_a_state_refuses_months_it_has_already_seen() -> None:
+    state = whole_view({Month(2020, 1): 5, Month(2020, 2): 6})
+    assert state is not None
+    kept = state.state("k", "World", "sales", "fp", False, frozenset())
+    with pytest.raises(ValueError, match="2020-02 is not after the last detected month 2020-02"):
+        continue_view(kept, {Month(2020, 2): 1})
+
+
+def test_state_columns_round_trip_and_refuse_garbage() -> None:
+    recent = ((Month(2019, 1), -3), (Month(2019, 2), 0), (Month(2020, 12), 1_000_000))
+    assert decode_recent(encode_recent(recent)) == recent
+    assert decode_recent("") == ()
+    sources = frozenset({("World", 1), ('Côte "d\'Ivoire", x', 2)})
+    assert decode_sources(encode_sources(sources)) == sources
+    with pytest.raises(ValueError, match="is not month:units"):
+        decode_recent("24228:3,24229")
+    with pytest.raises(ValueError, match="is not a month index"):
+        decode_recent("-5:3")
+    with pytest.raises(ValueError, match="is not a list of"):
+        decode_sources('[["World"]]')
+
+
+async def test_an_unreadable_state_is_read_whole(tmp_path: Path) -> None:
+    async with Twins(tmp_path, config()) as twins:
+        await twins.load([(0, 0, 0, m, 100) for m in range(6)])
+        await twins.poll()
+        await twins.kept.db.execute("UPDATE series_state SET recent = 'garbage'")
+        await twins.kept.close()  # a restart: nothing kept in memory
+        twins.kept = await open_store(tmp_path / "kept.db", twins.cfg)
+        await twins.load([(0, 0, 0, 6, 100)])
+        assert await twins.poll() == 0
+        await twins.load([(0, 0, 0, 7, 100)])
+        assert await twins.poll() == 4
+        await twins.check()
+
+
+def test_series_state_is_plain_data() -> None:
+    state = SeriesState(
+        "k",
+        "World",
+        "sales",
+        "fp",
+        Month(2020, 1),
+        None,
+        Month(2020, 1),
+        0,
+        0,
+        None,
+        Month(2020, 1),
+        ((Month(2020, 1), 0),),
+    )
+    assert state.year_sources == frozenset()
+
+
+async def test_states_kept_in_memory_serve_only_while_no_other_detection_saved(
+    tmp_path: Path,
+) -> None:
+    """A connection serves the states it saved last from memory, until another connection
+    (another replica, another process) saves a detection: then it reads them again."""
+    cfg = config()
+    path = tmp_path / "s.db"
+    one = await open_store(path, cfg)
+    two = await open_store(path, cfg)
+    try:
+        await load(one, [(0, 0, 0, m, 100) for m in range(6)])
+        await Detector(one, cfg).poll()
+        key = ("model:alpha/a1", "World", "sales")
+        before = one.stats.rows_read.get("series_state", 0)
+        assert (await one.series_states([key]))[key].total == 600
+        assert one.stats.rows_read.get("series_state", 0) == before  # from memory
+        await load(two, [(0, 0, 0, 6, 50)])
+        other = Detector(two, cfg)
+        await other.poll()  # the other connection moves the watermark and the states on
+        assert other.continued == 4
+        assert (await one.series_states([key]))[key].total == 650
+        assert one.stats.rows_read.get("series_state", 0) == before + 1  # read again
+        await load(one, [(0, 0, 0, 7, 50)])
+        mine = Detector(one, cfg)
+        await mine.poll()
+        assert mine.continued == 4
+        rows = await table(one, "SELECT total FROM series_state WHERE subject_key = 'all'")
+        assert rows == [(700,)]
+    finally:
+        await one.close()
+        await two.close()
