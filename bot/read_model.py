@@ -10,10 +10,12 @@ the entries touch and recomputes the series that were in use.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from bot.config import Config
 from bot.events import Subject
@@ -34,6 +36,7 @@ from bot.store import SalesStore
 from bot.subjects import ALL, Catalog
 
 SeriesKey = tuple[str, str, str]  # (subject key, region, metric)
+SETTLE_ROWS = 200_000  # from this many loaded increments on, the model is kept out of GC passes
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +51,8 @@ class Series:
     @classmethod
     def of(cls, monthly: Mapping[Month, int]) -> Series:
         months = tuple(sorted(monthly))
-        cum: list[int] = []
-        running = 0
-        for m in months:
-            running += monthly[m]
-            cum.append(running)
-        return cls(months, tuple(m.index for m in months), tuple(cum), dict(monthly))
+        cum = tuple(accumulate([monthly[m] for m in months]))
+        return cls(months, tuple(m.index for m in months), cum, dict(monthly))
 
     @property
     def latest(self) -> Month | None:
@@ -78,6 +77,20 @@ class Series:
         """(month, cumulative) pairs, as `bot.series.cumulative` gives them."""
         return list(zip(self.months, self.cum, strict=True))
 
+    def peaks(self) -> Sequence[int]:
+        """The running peak of the cumulative figures: the figures themselves unless they fall
+        somewhere (as a stock metric or a downward revision can make them)."""
+        if list(self.cum) == sorted(self.cum):
+            return self.cum
+        return tuple(accumulate(self.cum, max))
+
+    def recent_points(self, months: int) -> list[tuple[Month, int]]:
+        """The (month, cumulative) pairs from `months` months before the latest one onward."""
+        if not self.index:
+            return []
+        i = bisect_left(self.index, self.index[-1] - months)
+        return list(zip(self.months[i:], self.cum[i:], strict=True))
+
 
 EMPTY = Series.of({})
 
@@ -93,7 +106,9 @@ class ReadModel:
         self._reader = SeriesReader(store, self.tree, list(config.groups))
         self.catalog = Catalog()
         self.watermark = 0
-        self.version = 0  # bumped whenever the names (catalog) may have changed
+        # bumped by every load and every refresh that applied entries: whatever was derived
+        # from an older version (names, answers) is stale
+        self.version = 0
         self._sources: list[SourceInfo] = []
         self._model_rows: dict[tuple[str, str], list[IncRow]] = {}
         self._make_rows: dict[str, list[IncRow]] = {}
@@ -101,6 +116,7 @@ class ReadModel:
         self._series: dict[str, dict[tuple[str, str], Series]] = {}
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
         self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
+        self._size = 0  # increment rows loaded
 
     # -- loading and refreshing -------------------------------------------------------------
 
@@ -123,6 +139,8 @@ class ReadModel:
         self._totals.clear()
         self.watermark = head
         self.version += 1
+        self._size = len(all_rows) + sum(map(len, models.values())) + sum(map(len, makes.values()))
+        self._settle()
 
     async def refresh(self, page: int = 50_000) -> int:
         """Apply the journal since the watermark; returns how many entries were read."""
@@ -187,6 +205,18 @@ class ReadModel:
             return Subject("group", key, self.groups[key].name)
         return None
 
+    def _settle(self) -> None:
+        """Exempt what exists now (a big loaded model, mostly) from garbage collection passes.
+
+        A big model holds millions of objects for the life of the process; left in the
+        collected generations, every full collection walks them all (a second or more on a busy
+        machine, in the middle of some command). Their memory is still freed by reference
+        counting when a reload drops them; only garbage cycles among what is frozen would stay,
+        so a small model (tests, the demo), cheap to walk anyway, is left alone.
+        """
+        if self._size >= SETTLE_ROWS:
+            gc.freeze()
+
     def warm(self, regions: Sequence[str] = (WORLD,), metric: str = "sales") -> int:
         """Compute every subject's series (and breakdowns) in `regions` ahead of questions."""
         subjects: list[Subject] = [ALL]
@@ -201,6 +231,7 @@ class ReadModel:
                 self.series(subject, region, metric)
                 if subject.kind in ("make", "group"):
                     self._model_parts(subject, region, metric)
+        self._settle()
         return len(subjects) * len(regions)
 
     # -- series -----------------------------------------------------------------------------
@@ -306,8 +337,16 @@ class ReadModel:
         if parent_total is None:
             parent_total = self.series(subject, region, metric).window(first, last)
         shares = []
+        # Series.window inlined: a make's or group's models are many, and this is per command
+        lo_index = None if first is None else first.index
+        hi_index = None if last is None else last.index
         for name, series in self._model_parts(subject, region, metric):
-            units = series.window(first, last)
+            index, cum = series.index, series.cum
+            lo = 0 if lo_index is None else bisect_left(index, lo_index)
+            hi = len(index) if hi_index is None else bisect_right(index, hi_index)
+            if hi <= lo:
+                continue
+            units = cum[hi - 1] - (cum[lo - 1] if lo else 0)
             if units > 0:
                 shares.append(ModelShare(name, units, units / parent_total if parent_total else 0))
         shares.sort(key=lambda s: (-s.units, s.name))

@@ -12,6 +12,7 @@ from bot.records import GroupSpec, ModelName
 
 ALL = Subject("all", "all", "all EVs")
 _ALL_WORDS = ("all", "everything", "all evs", "all ev", "evs", "*")
+_RESOLVED_LIMIT = 50_000  # remembered resolutions of typed names
 
 
 class UnknownSubject(LookupError):
@@ -45,6 +46,8 @@ class Catalog:
     _index: dict[str, Resolved] = field(default_factory=dict, init=False)
     _names: dict[str, str] = field(default_factory=dict, init=False)  # loose key -> shown name
     _models: dict[tuple[str, str], ModelName] = field(default_factory=dict, init=False)
+    _alias_keys: dict[str, str] = field(default_factory=dict, init=False)  # loose key -> target
+    _resolved: dict[str, Resolved] = field(default_factory=dict, init=False)  # text -> answer
 
     def __post_init__(self) -> None:
         self.rebuild()
@@ -90,6 +93,11 @@ class Catalog:
             add(alias, Resolved(ALL, region), region)
         self._index, self._names = index, names
         self._models = {(m.make_key, m.model_key): m for m in self.models}
+        alias_keys: dict[str, str] = {}
+        for alias, target in self.aliases.items():
+            alias_keys.setdefault(loose_key(alias), target)  # the first spelling wins, as before
+        self._alias_keys = alias_keys
+        self._resolved = {}
 
     def model(self, make_key: str, model_key: str) -> ModelName | None:
         """A model's names by its keys."""
@@ -97,21 +105,27 @@ class Catalog:
 
     def resolve(self, text: str) -> Resolved:
         """The subject a name means; raises `UnknownSubject` with suggestions."""
+        found = self._resolved.get(text)
+        if found is not None:
+            return found
         seen: set[str] = set()
         current = text
         while True:
             key = loose_key(current)
             if not key:
                 return Resolved(ALL)
-            target = next((v for k, v in self.aliases.items() if loose_key(k) == key), None)
+            target = self._alias_keys.get(key)
             if target is None or key in seen:
                 break
             seen.add(key)
             current = target
         found = self._index.get(key)
-        if found is not None:
-            return found
-        raise UnknownSubject(text, self.suggest(text))
+        if found is None:
+            raise UnknownSubject(text, self.suggest(text))
+        if len(self._resolved) >= _RESOLVED_LIMIT:
+            self._resolved.clear()
+        self._resolved[text] = found  # names only change by rebuilding, which forgets these
+        return found
 
     def suggest(self, text: str, limit: int = 3) -> list[str]:
         """The closest known names to a misspelt one."""

@@ -6,11 +6,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bot.commands import (
     COMMANDS,
+    REFRESH_SECONDS,
     CommandContext,
     Invocation,
     Reply,
@@ -22,11 +24,14 @@ from bot.commands import (
 from bot.config import Config, default_config
 from bot.delivery import MISSING_ACCESS, Channel
 from bot.detector import Detector
+from bot.events import MilestoneEvent, Subject
 from bot.importer import import_demo
-from bot.records import ModelName, SalesRecord, SourceSpec
+from bot.periods import Month
+from bot.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
 from bot.series import WORLD
 from bot.sqlite_store import SqliteStore
 from bot.subjects import Catalog
+from bot.subscriptions import PlannedDelivery
 
 HERE = Channel("discord", "guild", "general")
 MANAGER = Invocation(HERE, "alice", can_manage=True)
@@ -345,3 +350,159 @@ async def test_preview_explains_each_channel(tmp_path: Path) -> None:
         assert "within the hysteresis band" in body
         none = await run_text(ctx, Invocation(channels["E"], "bob"), "/ev-preview leaf")
         assert "follows nothing that covers Nissan Leaf" in none.message.body
+
+
+async def test_preview_reads_do_not_grow_with_unrelated_events(tmp_path: Path) -> None:
+    """/ev-preview reads the subject's events and the channel's deliveries through indexes:
+    thousands of events about other subjects, delivered to another channel, change neither its
+    statements, nor the rows it reads, nor (beyond B-tree depth) SQLite's own work."""
+    config = default_config()
+    here, elsewhere = Channel("discord", "guild", "here"), Channel("discord", "guild", "there")
+    async with SqliteStore(tmp_path / "p.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        source = SourceSpec("monthly")
+        await store.import_records([(source, leaf(range(24), 4_000))])
+        await Detector(store, config).poll()
+        ctx = await open_context(store, config, clock=lambda: 0.0)  # refreshed only when told
+        inv = Invocation(here, "alice", can_manage=True)
+        assert (await run_text(ctx, inv, "/ev-subscribe nissan leaf")).ok
+        await store.import_records(
+            [(source, [SalesRecord("2016-01", WORLD, "Nissan", "Leaf", 5_000)])]
+        )
+        assert await Detector(store, config).poll()
+        await post_everything(store, fail=set())
+        await ctx.refresh()
+        steps = 0
+
+        def step() -> int:
+            nonlocal steps
+            steps += 1
+            return 0  # 0: carry on
+
+        await store.db.set_progress_handler(step, 100)
+
+        async def preview() -> tuple[int, dict[str, int], int, Reply]:
+            nonlocal steps
+            statements, rows, steps = store.stats.statements, dict(store.stats.rows_read), 0
+            reply = await run_text(ctx, inv, "/ev-preview nissan leaf")
+            read = {t: n - rows.get(t, 0) for t, n in store.stats.rows_read.items()}
+            return store.stats.statements - statements, read, steps, reply
+
+        small = await preview()
+        assert small[3].ok and small[3].data is not None
+        assert "already announced here" in [e["reason"] for e in small[3].data["events"]]
+
+        others = [
+            MilestoneEvent(
+                Subject("model", f"model:make{i}/model", f"Make{i} Model"),
+                WORLD,
+                "sales",
+                (1_000,),
+                Month(2015, 1),
+                1_000,
+            )
+            for i in range(3_000)
+        ]
+        stored = await store.save_detection(
+            "unrelated", await store.watermark("unrelated"), 1, DetectionWrite(events=others)
+        )
+        assert len(stored) == 3_000
+        await store.enqueue(
+            [PlannedDelivery(elsewhere, "instant", (s.id,), (1,), "en") for s in stored], 0.0
+        )
+        big = await preview()
+        assert big[3] == small[3]  # the same answer
+        assert big[0] == small[0], "statements"
+        assert big[1] == small[1], "rows read per table"
+        assert big[2] <= small[2] + 5, f"SQLite VM steps (x100): {small[2]} -> {big[2]}"
+
+
+async def test_a_new_import_is_visible_once_the_model_is_stale(tmp_path: Path) -> None:
+    """Answers are never kept past the read model: an import shows in totals, milestones and
+    names within REFRESH_SECONDS, and a name unknown before resolves after."""
+    config = default_config()
+    now = [1_000.0]
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        source = SourceSpec("monthly")
+        await store.import_records([(source, leaf(range(12), 4_000))])
+        ctx = await open_context(store, config, clock=lambda: now[0])
+
+        async def total(text: str) -> int:
+            reply = await ask(ctx, text)
+            assert reply.ok and reply.data is not None, reply.message.body
+            return int(reply.data["total"])
+
+        assert await total("/ev-total nissan leaf") == 48_000
+        milestones = (await ask(ctx, "/ev-milestones nissan leaf")).message.body
+        assert "No subject called 'kia soul'" in error(await ask(ctx, "/ev-total kia soul"))
+        await store.import_records(
+            [
+                (
+                    source,
+                    [
+                        SalesRecord("2015-01", WORLD, "Nissan", "Leaf", 60_000),
+                        SalesRecord("2015-01", WORLD, "Kia", "Soul", 700),
+                    ],
+                )
+            ]
+        )
+        now[0] += REFRESH_SECONDS
+        assert await total("/ev-total nissan leaf") == 108_000
+        assert (await ask(ctx, "/ev-milestones nissan leaf")).message.body != milestones
+        assert await total("/ev-total kia soul") == 700
+        assert await total("/ev-total nissan") == 108_000 + 12 * 500
+
+
+def test_fast_number_formatting_is_babels_in_every_locale() -> None:
+    """Whole numbers and percentages are formatted without Babel on the hot path, with exactly
+    Babel's text (grouping, symbols, half-to-even rounding)."""
+    import random
+
+    import babel
+
+    from bot.commands import _percent, _units
+    from bot.formatting import format_percent, format_units
+
+    rng = random.Random(5)
+    numbers = [0, 7, 999, 1_000, 12_345, 377_700, 1_234_567, -42_000]
+    numbers += [rng.randrange(10**12) for _ in range(20)]
+    for code in babel.localedata.locale_identifiers():
+        for n in numbers:
+            assert _units(n, code) == format_units(n, code), (code, n)
+    ratios = [0.675, 0.125, 0.0125, 0.005, 0.0005, 0.095, 0.0995, 0.665, 0.045, 1.0, 0.0, 2 / 3]
+    ratios += [k / 1000 for k in range(1001)] + [rng.random() / 10 for _ in range(500)]
+    for code in ("en", "fr", "de", "es", "nl", "it", "en_IN", "ar", "fa", "tr", "sv", "de_CH"):
+        for x in ratios:
+            assert _percent(x, code) == format_percent(x, code, 1 if x < 0.1 else 0), (code, x)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> None:
+    """The command's recent crossings and projection equal first_crossings and project over the
+    whole series, for rising series and for series that fall back (stock, revisions)."""
+    import random
+
+    from bot.commands import _milestone_facts
+    from bot.detector import configured_ladders
+    from bot.ladders import union_next_above, union_up_to
+    from bot.milestones import first_crossings
+    from bot.projection import project
+    from bot.read_model import Series
+
+    rng = random.Random(seed)
+    months = sorted(rng.sample(range(200), rng.randrange(0, 80)))
+    falls = seed % 3 == 0
+    monthly = {
+        Month(2000, 1).plus(m): rng.randrange(-30_000 if falls else 0, 60_000) for m in months
+    }
+    series = Series.of(monthly)
+
+    ctx = SimpleNamespace(ladders=configured_ladders(default_config()), milestone_memo={})
+    recent, latest, upcoming, projected = _milestone_facts(ctx, series)  # type: ignore[arg-type]
+    points = series.points()
+    crossed = first_crossings(points, union_up_to(ctx.ladders, max(series.cum, default=0)))
+    assert recent == sorted(crossed.items(), reverse=True)[:5]
+    assert latest == (series.cum[-1] if series.cum else 0)
+    assert upcoming == union_next_above(ctx.ladders, latest)
+    assert projected == (project(points, upcoming) if upcoming and points else None)
