@@ -14,17 +14,19 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from bot.announcer import announce_digest, announce_group
 from bot.delivery import TIMEOUT, UNKNOWN, Channel, ChatAdapter, DeliveryFailure
 from bot.event_codec import message_from_dict
-from bot.events import Event
+from bot.events import Event, MilestoneEvent
 from bot.ladders import Ladder
 from bot.messages import Message
 from bot.pacing import Pacer
-from bot.sqlite_outbox import DeliveryRow, SqliteOutbox
-from bot.subscriptions import admit
+from bot.sqlite_outbox import DeliveryRow
+from bot.store import BotStore
+from bot.subscriptions import Subscription, admit
 
 log = logging.getLogger("evbot.outbox")
 
@@ -35,6 +37,18 @@ POST_TIMEOUT = 30.0
 EVENT_CACHE = 10_000
 CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 DIGEST_LABELS = {"daily": "today", "weekly": "this week", "monthly": "this month"}
+CHART_TIMEOUT = 20.0  # seconds a milestone's chart may take before it goes without
+CHART_CACHE = 32  # drawn charts kept: a fan-out sends one event to thousands of channels
+
+
+class MilestoneCharts(Protocol):
+    """Draws a milestone's cumulative chart (`bot.charts.StoreCharts`)."""
+
+    async def milestone_chart(
+        self, event: MilestoneEvent, ladder: Ladder | None, locale: str
+    ) -> tuple[bytes, str]:
+        """The PNG and its file name."""
+        ...
 
 
 @dataclass
@@ -72,7 +86,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        store: SqliteOutbox,
+        store: BotStore,
         adapters: Mapping[str, ChatAdapter],
         ladders: Mapping[str, Ladder],
         *,
@@ -80,8 +94,12 @@ class DeliveryWorker:
         clock: Callable[[], float] = time.time,
         post_timeout: float = POST_TIMEOUT,
         rng: random.Random | None = None,
+        charts: MilestoneCharts | None = None,
     ) -> None:
         self.store = store
+        self.charts = charts
+        # one drawing per event, ladder and locale, however many channels it goes to
+        self._drawn: dict[tuple[object, ...], asyncio.Future[tuple[bytes, str]]] = {}
         self.adapters = dict(adapters)
         self.ladders = ladders
         self.concurrency = concurrency
@@ -258,6 +276,7 @@ class DeliveryWorker:
             self._events.update(await self.store.events_by_id(missing))
         events = {i: self._events[i] for i in row.event_ids if i in self._events}
         kept: list[Event] = []
+        charted: list[tuple[MilestoneEvent, Subscription]] = []
         for event_id, sub_id in zip(row.event_ids, row.subscription_ids, strict=True):
             sub = live.get(sub_id)
             event = events.get(event_id)
@@ -266,6 +285,8 @@ class DeliveryWorker:
             admitted = admit(event, sub, self.ladders)
             if admitted is not None:
                 kept.append(admitted)
+                if isinstance(admitted, MilestoneEvent) and sub.spec.charts:
+                    charted.append((admitted, sub))
         if not kept:
             return None
         if row.kind == "digest":
@@ -273,4 +294,39 @@ class DeliveryWorker:
             mode = payload.get("mode", "daily")
             label = payload.get("label") or DIGEST_LABELS.get(mode, mode)
             return announce_digest(latest_growth(kept), row.locale, label)
-        return announce_group(kept, row.locale)
+        return await self._with_chart(announce_group(kept, row.locale), charted, row)
+
+    async def _with_chart(
+        self,
+        message: Message,
+        charted: list[tuple[MilestoneEvent, Subscription]],
+        row: DeliveryRow,
+    ) -> Message:
+        """The message with the cumulative chart of its biggest milestone attached. A chart that
+        cannot be drawn never holds an announcement back: it goes without, and the log says why."""
+        if self.charts is None or not charted:
+            return message
+        event, sub = max(charted, key=lambda pair: pair[0].headline)
+        ladder = self.ladders.get(sub.spec.ladder)
+        key = (event, sub.spec.ladder, row.locale)
+        drawing = self._drawn.get(key)
+        if drawing is None:
+            if len(self._drawn) >= CHART_CACHE:
+                del self._drawn[next(iter(self._drawn))]  # the oldest
+            drawing = self._drawn[key] = asyncio.ensure_future(
+                asyncio.wait_for(
+                    self.charts.milestone_chart(event, ladder, row.locale), CHART_TIMEOUT
+                )
+            )
+        try:
+            png, name = await asyncio.shield(drawing)
+        except Exception:
+            self._drawn.pop(key, None)  # the next delivery tries again
+            log.warning(
+                "delivery %s: no chart for %s, posted without it",
+                row.id,
+                event.subject.name,
+                exc_info=True,
+            )
+            return message
+        return replace(message, image=png, image_name=name)

@@ -46,6 +46,7 @@ class SubscriptionSpec:
     digest_at: str = DEFAULT_DIGEST_AT  # HH:MM in `timezone`
     timezone: str = "UTC"
     created_by: str = ""
+    charts: bool = True  # milestone announcements carry the cumulative chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,8 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
         raise SubscriptionError(f"ladder: no ladder named {spec.ladder!r} (known: {known})")
     if spec.mode not in MODES:
         raise SubscriptionError(f"mode: {spec.mode!r} is not one of {', '.join(MODES)}")
+    if not isinstance(spec.charts, bool):
+        raise SubscriptionError(f"charts: {spec.charts!r} is not on or off")
     hour, _, minute = spec.digest_at.partition(":")
     if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
         raise SubscriptionError(f"time: {spec.digest_at!r} is not a time of day HH:MM")
@@ -115,6 +118,19 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
         raise SubscriptionError(
             f"timezone: {spec.timezone!r} is not a time zone (e.g. Europe/Paris)"
         ) from exc
+
+
+CHART_SWITCH = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+
+
+def parse_charts(text: str | None, default: bool = True) -> bool:
+    """`charts:on` / `charts:off` (also yes/no, true/false) as a subscription's chart setting."""
+    if text is None or not text.strip():
+        return default
+    value = CHART_SWITCH.get(text.strip().lower())
+    if value is None:
+        raise SubscriptionError(f"charts: {text!r} is not on or off")
+    return value
 
 
 def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, Ladder]:
