@@ -7,6 +7,7 @@ so rendering is testable without it.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Final
 
 from adapters.render_text import (
@@ -68,8 +69,9 @@ def escape_discord(text: str, *, markdown: bool = True) -> str:
     return text.replace("@", "@" + ZWSP).replace("<", "<" + ZWSP)
 
 
-def render_embed(msg: Message) -> dict[str, Any]:
-    """The embed JSON for a message, truncated with "…" to fit every Discord embed limit."""
+def render_embed(msg: Message, timestamp: datetime | None = None) -> dict[str, Any]:
+    """The embed JSON for a message, truncated with "…" to fit every Discord embed limit;
+    `timestamp` (aware) is shown by Discord in the reader's time zone."""
     title = _fit(escape_discord(_one_line(msg.title)), MAX_TITLE)
     footer = _fit(escape_discord(_one_line(msg.footer), markdown=False), MAX_FOOTER)
     fields = _fields(msg.fields)
@@ -101,6 +103,10 @@ def render_embed(msg: Message) -> dict[str, Any]:
         embed["fields"] = kept
     if footer:
         embed["footer"] = {"text": footer}
+    if timestamp is not None:
+        if timestamp.tzinfo is None:
+            raise ValueError("the embed timestamp must be timezone-aware")
+        embed["timestamp"] = timestamp.isoformat()
     filename = image_filename(msg)
     if filename is not None:
         embed["image"] = {"url": f"attachment://{filename}"}

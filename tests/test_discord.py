@@ -1,0 +1,810 @@
+"""The Discord adapter end to end: the real discord.py client against the fake Discord in
+`tests/fake_discord.py` (REST and the gateway websocket on 127.0.0.1), a real SQLite store with
+the demo data, the real command layer and the real delivery worker.
+
+Covers login and the sync of every command (options, choices, autocomplete, permissions) only
+when the definitions changed; each command through INTERACTION_CREATE answered through the
+callback, or deferred and followed up; autocomplete; a non-manager refused; announcements as
+embeds with no mentions allowed and a nonce, a chart attached as a file; 429 slowing the worker
+without losing anything; 50001/50013/10003 pausing the subscription with its reason; 5xx and
+timeouts retried under the same nonce without a duplicate; reconciliation by nonce; a dropped
+gateway resuming (or identifying afresh) and serving again; sharding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import discord
+import pytest
+import yarl
+
+from adapters.discord import (
+    DiscordAdapter,
+    DiscordSettings,
+    SyncRecord,
+    can_manage,
+    failure,
+    invite_url,
+    nonce_for,
+)
+from bot.commands import COMMANDS, CommandContext, open_context
+from bot.config import ConfigError, PlatformConfig, default_config
+from bot.delivery import (
+    CHANNEL_GONE,
+    MISSING_ACCESS,
+    MISSING_PERMISSIONS,
+    RATE_LIMITED,
+    REJECTED_PAYLOAD,
+    SERVER_ERROR,
+    TIMEOUT,
+    Channel,
+    DeliveryFailure,
+)
+from bot.importer import import_demo
+from bot.messages import Field, Message
+from bot.outbox import DeliveryWorker
+from bot.sqlite_store import SqliteStore
+from bot.subscriptions import SubscriptionSpec, ladder_objects
+from tests.crash_runner import LEAF, Feed
+from tests.fake_discord import (
+    APP_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    MANAGE_CHANNELS,
+    NO_PERMISSIONS,
+    TOKEN,
+    FakeDiscord,
+)
+
+LADDERS = ladder_objects(default_config().ladders)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+HERE = Channel("discord", str(GUILD_ID), str(CHANNEL_ID))
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
+        )
+        yield server
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    config = default_config()
+    async with SqliteStore(tmp_path / "bot.sqlite3") as opened:
+        await opened.sync_groups(config.groups)
+        await import_demo(opened, config)
+        yield opened
+
+
+@pytest.fixture
+async def ctx(store: SqliteStore) -> CommandContext:
+    return await open_context(store, default_config())
+
+
+def adapter(**settings: Any) -> DiscordAdapter:
+    return DiscordAdapter(
+        token=TOKEN, settings=DiscordSettings(**settings), guild_ready_timeout=0.05
+    )
+
+
+@dataclass
+class Running:
+    adapter: DiscordAdapter
+    stopping: asyncio.Event
+    task: asyncio.Task[None]
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    fake: FakeDiscord, ctx: CommandContext, bot: DiscordAdapter, shards: int = 1
+) -> AsyncIterator[Running]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(bot.serve(ctx, stopping))
+    try:
+        await fake.wait_identified(shards)
+        await asyncio.wait_for(bot.ready.wait(), 20)
+        yield Running(bot, stopping, task)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+        await bot.close()
+
+
+async def answer(fake: FakeDiscord, token: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every answer to one interaction, up to the last one (a followup ends a deferral)."""
+    got: list[tuple[str, dict[str, Any]]] = []
+    while True:
+        kind, seen, body = await fake.next_callback()
+        assert seen == token, (kind, seen)
+        got.append((kind, body))
+        if kind == "followup" or (kind == "callback" and body["type"] != 5):
+            return got
+
+
+def final(got: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The message of the last answer: a callback's data, or a followup's body."""
+    kind, body = got[-1]
+    return dict(body["data"]) if kind == "callback" else body
+
+
+def fits(sent: str, text: str) -> bool:
+    """A description as Discord gets it: whole, or cut to 100 characters with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= 100:
+        return sent == text
+    return len(sent) == 100 and sent.endswith("…") and text.startswith(sent[:-1])
+
+
+def embed_of(body: dict[str, Any]) -> dict[str, Any]:
+    embeds = body["embeds"]
+    assert len(embeds) == 1
+    return dict(embeds[0])
+
+
+# -- sync ---------------------------------------------------------------------------------
+
+
+async def test_login_and_sync_of_every_command_with_options(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    bot = adapter(guilds=(GUILD_ID,))
+    async with serving(fake, ctx, bot):
+        pass
+    assert [scope for scope, _ in fake.command_puts] == [str(GUILD_ID)]
+    sent = {c["name"]: c for c in fake.command_puts[0][1]}
+    assert set(sent) == set(COMMANDS)
+    for name, command in COMMANDS.items():
+        got = sent[name]
+        assert fits(got["description"], command.description)
+        assert [o["name"] for o in got.get("options", [])] == sorted(
+            (o.name for o in command.options), key=lambda n: not command.option(n).required
+        )
+        for option in got.get("options", []):
+            spec = command.option(option["name"])
+            assert spec is not None
+            assert option["type"] == 3  # string
+            assert option["required"] == spec.required
+            assert fits(option["description"], spec.description)
+            if spec.choices:
+                assert [c["value"] for c in option["choices"]] == list(spec.choices)
+                assert not option.get("autocomplete")
+            else:
+                assert option.get("autocomplete", False) == (spec.kind == "subject")
+        if command.manages_channel:
+            assert str(got["default_member_permissions"]) == MANAGE_CHANNELS
+        else:
+            assert got.get("default_member_permissions") is None
+    as_of = next(o for o in sent["ev-total"]["options"] if o["name"] == "as-of")
+    assert as_of["required"] is False
+    auth = {r.authorization for r in fake.requests}
+    assert auth == {f"Bot {TOKEN}"}
+
+
+async def test_sync_only_when_the_definitions_changed(
+    fake: FakeDiscord, ctx: CommandContext, tmp_path: Path
+) -> None:
+    record = SyncRecord.beside(ctx.store.path)
+    assert record.path == Path(ctx.store.path + ".discord-commands.json")
+    for _ in range(2):  # a restart with the same commands does not sync again
+        async with serving(fake, ctx, adapter()):
+            pass
+    assert [scope for scope, _ in fake.command_puts] == ["global"]
+    stored = json.loads(await asyncio.to_thread(record.path.read_text))
+    assert set(stored) == {"global"}
+
+    changed = adapter()
+    changed.tree.remove_command("ev-help")  # a new version with other definitions
+    async with serving(fake, ctx, changed):
+        pass
+    assert [scope for scope, _ in fake.command_puts] == ["global", "global"]
+    assert "ev-help" not in {c["name"] for c in fake.command_puts[-1][1]}
+
+    forced = adapter()
+    assert await forced.sync(record, force=True) == ["global"]
+    await forced.close()
+    assert len(fake.command_puts) == 3
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+async def test_each_command_answered_through_the_callback(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    bot = adapter()
+    bot.defer_after = 2.0  # ample for a lookup, still inside Discord's 3 s
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction(
+            "ev-total", [{"name": "subject", "type": 3, "value": "alliance"}]
+        )
+        data = final(await answer(fake, token))
+        embed = embed_of(data)
+        assert "Renault-Nissan Alliance" in embed["title"]
+        assert "377,700" in embed["description"]
+        assert data["allowed_mentions"] == {"parse": []}
+        assert not data.get("flags", 0) & 64  # public
+
+        token = await fake.send_interaction("ev-help")
+        ((kind, body),) = await answer(fake, token)
+        assert kind == "callback"
+        assert body["type"] == 4 and body["data"]["flags"] & 64  # ephemeral
+        names = [f["name"] for f in embed_of(body["data"])["fields"]]
+        assert all(any(n.startswith(f"/{c}") for n in names) for c in COMMANDS)
+
+        # every command of the table, in its order (subscribe comes before unsubscribe), with
+        # its required options: answered at once, or deferred and followed up
+        for name, command in COMMANDS.items():
+            opts = [
+                {"name": o.name, "type": 3, "value": "alliance"}
+                for o in command.options
+                if o.required
+            ]
+            token = await fake.send_interaction(name, opts)
+            got = await answer(fake, token)
+            kinds = [k for k, _ in got]
+            deferred = (["callback", "followup"], ["callback", "delete_original", "followup"])
+            assert kinds == ["callback"] or kinds in deferred, (name, kinds)
+            data = final(got)
+            assert embed_of(data)["title"] != "Cannot do that", (name, embed_of(data))
+            assert data["allowed_mentions"] == {"parse": []}
+
+
+async def test_slow_commands_are_deferred_then_followed_up(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    bot = adapter()
+    bot.defer_after = 0.0  # every command that waits at all is deferred
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction(
+            "ev-subscribe", [{"name": "subject", "type": 3, "value": "alliance"}]
+        )
+        got = await answer(fake, token)
+        assert [k for k, _ in got] == ["callback", "followup"]
+        assert got[0][1]["type"] == 5  # deferred, "thinking"
+        follow = got[1][1]
+        assert "now follows Renault-Nissan Alliance" in embed_of(follow)["description"]
+        assert follow["allowed_mentions"] == {"parse": []}
+        assert not follow.get("flags", 0) & 64
+
+        # an ephemeral answer after a public deferral: the "thinking" message is removed
+        token = await fake.send_interaction("ev-subscriptions")
+        kinds = []
+        while True:
+            kind, _, body = await fake.next_callback()
+            kinds.append(kind)
+            if kind == "followup":
+                break
+        assert kinds == ["callback", "delete_original", "followup"]
+        assert body["flags"] & 64
+        assert "Renault-Nissan Alliance" in embed_of(body)["description"]
+    subs = await ctx.store.subscriptions(HERE)
+    assert [s.spec.subject.name for s in subs] == ["Renault-Nissan Alliance"]
+    assert subs[0].spec.created_by == "400000000000000001"
+
+
+async def test_bad_arguments_are_answered_ephemerally_at_once(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    bot = adapter()
+    bot.defer_after = 0.0
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction(
+            "ev-total", [{"name": "subject", "type": 3, "value": "x" * 300}]
+        )
+        ((kind, body),) = await answer(fake, token)
+        assert kind == "callback" and body["type"] == 4  # not deferred
+        assert body["data"]["flags"] & 64
+        assert embed_of(body["data"])["title"] == "Cannot do that"
+
+
+async def test_autocomplete_answers_subject_names(fake: FakeDiscord, ctx: CommandContext) -> None:
+    async with serving(fake, ctx, adapter()):
+        token = await fake.send_interaction(
+            "ev-total",
+            [{"name": "subject", "type": 3, "value": "nissan l", "focused": True}],
+            itype=4,
+        )
+        kind, _, body = await fake.next_callback()
+        assert kind == "callback" and body["type"] == 8
+        choices = body["data"]["choices"]
+        assert choices and choices[0] == {"name": "Nissan Leaf", "value": "Nissan Leaf"}
+        assert len(choices) <= 25
+
+        token = await fake.send_interaction(
+            "ev-subscribe",
+            [{"name": "subject", "type": 3, "value": "", "focused": True}],
+            itype=4,
+        )
+        kind, seen, body = await fake.next_callback()
+        assert seen == token and body["type"] == 8
+        assert "all" in [c["value"] for c in body["data"]["choices"]]
+
+
+@pytest.mark.parametrize(
+    ("permissions", "allowed"),
+    [(NO_PERMISSIONS, False), (str(1 << 11), False), (MANAGE_CHANNELS, True), ("8", True)],
+)
+async def test_subscribe_needs_manage_channels(
+    fake: FakeDiscord, ctx: CommandContext, permissions: str, allowed: bool
+) -> None:
+    async with serving(fake, ctx, adapter()):
+        token = await fake.send_interaction(
+            "ev-subscribe",
+            [{"name": "subject", "type": 3, "value": "nissan leaf"}],
+            permissions=permissions,
+        )
+        got = await answer(fake, token)
+        body = got[-1][1]
+        data = body.get("data", body)
+        if allowed:
+            assert "now follows Nissan Leaf" in embed_of(data)["description"]
+        else:
+            assert data["flags"] & 64
+            assert "needs permission to manage this channel" in embed_of(data)["description"]
+    assert bool(await ctx.store.subscriptions(HERE)) == allowed
+
+
+def test_can_manage_bits() -> None:
+    assert can_manage(1 << 4) and can_manage(1 << 3) and can_manage(int("2251799813685247"))
+    assert not can_manage(0) and not can_manage(1 << 11 | 1 << 10)
+
+
+# -- announcements ----------------------------------------------------------------------------
+
+
+async def subscribe(store: SqliteStore, channel: Channel = HERE) -> None:
+    await store.subscribe(SubscriptionSpec(channel, LEAF))
+
+
+async def fresh_store(tmp_path: Path, name: str = "out.sqlite3") -> SqliteStore:
+    store = SqliteStore(tmp_path / name)
+    await store.open()
+    await store.sync_groups(default_config().groups)
+    return store
+
+
+async def fan_out(store: SqliteStore, channels: list[Channel], rounds: int = 1) -> Feed:
+    from bot.detector import Detector
+
+    for channel in channels:
+        await subscribe(store, channel)
+    feed = Feed(store, Detector(store, default_config()))
+    await feed.history()
+    for _ in range(rounds):
+        await feed.news()
+    return feed
+
+
+async def test_announcement_posted_as_embed_with_nonce_and_no_mentions(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    store = await fresh_store(tmp_path)
+    bot = adapter()
+    try:
+        await fan_out(store, [HERE])
+        worker = DeliveryWorker(store, {"discord": bot}, LADDERS)
+        await worker.drain()
+        assert worker.stats.posted == 1
+        (posted,) = fake.messages(CHANNEL_ID)
+        body = posted.body
+        (delivery,) = await store.deliveries()
+        assert body["nonce"] == nonce_for(delivery.key) == delivery.key
+        assert body["enforce_nonce"] is True
+        assert body["allowed_mentions"] == {"parse": []}
+        embed = embed_of(body)
+        assert embed["type"] == "rich" and embed["color"]
+        assert "Nissan Leaf" in embed["title"] and "2,500" in embed["title"]
+        assert embed["timestamp"].endswith("+00:00")
+        assert delivery.status == "posted" and delivery.message_id == posted.payload["id"]
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_user_text_cannot_ping(fake: FakeDiscord) -> None:
+    bot = adapter()
+    try:
+        message = Message(
+            title="@everyone look",
+            body="<@&123> and @here [x](http://evil)",
+            fields=(Field("<@1>", "@everyone"),),
+            footer="@here",
+        )
+        await bot.post(HERE, message, "evbot-delivery-1")
+        body = fake.messages(CHANNEL_ID)[0].body
+        assert body["allowed_mentions"] == {"parse": []}
+        text = json.dumps(body["embeds"], ensure_ascii=False)
+        assert "@everyone" not in text and "@here" not in text and "<@" not in text
+    finally:
+        await bot.close()
+
+
+async def test_chart_attached_as_a_file(fake: FakeDiscord, ctx: CommandContext) -> None:
+    bot = adapter()
+    try:
+        chart = Message(title="Leaf", body="chart", image=PNG, image_name="leaf chart.png")
+        message_id = await bot.post(HERE, chart, "evbot-delivery-7")
+        (posted,) = fake.messages(CHANNEL_ID)
+        assert posted.payload["id"] == message_id
+        assert [(f["field"], f["filename"], f["data"]) for f in posted.files] == [
+            ("files[0]", "leaf_chart.png", PNG)
+        ]
+        assert posted.body["attachments"] == [{"id": 0, "filename": "leaf_chart.png"}]
+        assert embed_of(posted.body)["image"] == {"url": "attachment://leaf_chart.png"}
+        assert posted.body["nonce"] == "evbot-delivery-7"
+    finally:
+        await bot.close()
+
+    # the same through a command reply: the file goes with the callback
+    async def chart_command(ctx, inv, name, args):
+        from bot.commands import Reply
+
+        return Reply(Message(title="Chart", body="x", image=PNG, image_name="c.png"))
+
+    bot = DiscordAdapter(
+        token=TOKEN,
+        settings=DiscordSettings(),
+        guild_ready_timeout=0.05,
+        run_command=chart_command,
+    )
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction("ev-help")
+        ((_, body),) = await answer(fake, token)
+        assert [f["filename"] for f in body["_files"]] == ["c.png"]
+        assert body["data"]["embeds"][0]["image"] == {"url": "attachment://c.png"}
+
+
+async def test_429_slows_the_worker_and_loses_nothing(fake: FakeDiscord, tmp_path: Path) -> None:
+    store = await fresh_store(tmp_path)
+    channels = [HERE]
+    fake.guilds[GUILD_ID] = [CHANNEL_ID, CHANNEL_ID + 1, CHANNEL_ID + 2]
+    channels += [Channel("discord", str(GUILD_ID), str(CHANNEL_ID + i)) for i in (1, 2)]
+    bot = adapter(channel_rate_per_second=100.0)
+    try:
+        await fan_out(store, channels, rounds=2)
+        fake.fail(429, CHANNEL_ID, times=2, retry_after=0.3)
+        worker = DeliveryWorker(store, {"discord": bot}, LADDERS)
+        await worker.drain()
+        assert await store.delivery_counts() == {**await store.delivery_counts(), "posted": 6}
+        assert fake.rate_limited == 2
+        creates = fake.requests_to("POST", f"/channels/{CHANNEL_ID}/messages")
+        statuses = [r.status for r in creates]
+        assert statuses[:2] == [429, 429] and statuses[2:] == [200, 200]
+        # discord.py waited the retry_after before trying again: the 429 slowed it down
+        assert creates[2].at - creates[1].at >= 0.3 - 0.01
+        assert len(fake.messages(CHANNEL_ID)) == 2 and not fake.duplicates
+        assert sum(len(fake.messages(c.channel)) for c in channels) == 6
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_long_429_is_handed_back_to_the_worker(fake: FakeDiscord, tmp_path: Path) -> None:
+    store = await fresh_store(tmp_path)
+    bot = adapter()
+    try:
+        await fan_out(store, [HERE])
+        fake.fail(429, CHANNEL_ID, times=1, retry_after=120.0)
+        with pytest.raises(DeliveryFailure) as caught:
+            await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-1")
+        assert caught.value.reason == RATE_LIMITED and not caught.value.permanent
+        assert caught.value.retry_after == pytest.approx(120.0)
+        assert not fake.messages()
+    finally:
+        await bot.close()
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "reason"),
+    [
+        (403, 50013, MISSING_PERMISSIONS),
+        (403, 50001, MISSING_ACCESS),
+        (404, 10003, CHANNEL_GONE),
+    ],
+)
+async def test_permanent_failures_pause_with_their_reason(
+    fake: FakeDiscord, tmp_path: Path, status: int, code: int, reason: str
+) -> None:
+    store = await fresh_store(tmp_path)
+    bot = adapter()
+    try:
+        await fan_out(store, [HERE])
+        fake.fail(status, CHANNEL_ID, code=code)
+        worker = DeliveryWorker(store, {"discord": bot}, LADDERS)
+        await worker.drain()
+        (delivery,) = await store.deliveries()
+        assert delivery.status == "failed" and delivery.reason == reason
+        (sub,) = await store.subscriptions(HERE)
+        assert not sub.active and sub.paused_reason == reason
+        assert f"Discord code {code}" in (sub.last_error or "")
+        assert not fake.messages()
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_server_errors_and_timeouts_are_retried_under_the_same_nonce(
+    fake: FakeDiscord,
+) -> None:
+    bot = adapter(timeout=0.5)
+    try:
+        fake.fail(503, CHANNEL_ID, times=1)
+        with pytest.raises(DeliveryFailure) as caught:
+            await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-9")
+        assert caught.value.reason == SERVER_ERROR and not caught.value.permanent
+
+        # created, but the answer comes too late: the retry gets the first message back
+        fake.fail("slow", CHANNEL_ID, times=1, delay=2.0)
+        with pytest.raises(DeliveryFailure) as caught:
+            await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-9")
+        assert caught.value.reason == TIMEOUT and not caught.value.permanent
+        first = fake.messages(CHANNEL_ID)
+        assert len(first) == 1
+        again = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-9")
+        assert again == first[0].payload["id"]
+        assert fake.messages(CHANNEL_ID) == first and fake.duplicates["evbot-delivery-9"] == 1
+    finally:
+        await bot.close()
+
+
+async def test_a_500_is_retried_by_discord_py(fake: FakeDiscord) -> None:
+    bot = adapter()
+    try:
+        fake.fail(500, CHANNEL_ID, times=1)
+        message_id = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-3")
+        assert [m.payload["id"] for m in fake.messages(CHANNEL_ID)] == [message_id]
+    finally:
+        await bot.close()
+
+
+async def test_find_posted_finds_the_nonce_in_recent_messages(fake: FakeDiscord) -> None:
+    bot = adapter()
+    try:
+        assert await bot.find_posted(HERE, "evbot-delivery-5") is None
+        posted = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5")
+        await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-6")
+        assert await bot.find_posted(HERE, "evbot-delivery-5") == posted
+        with pytest.raises(DeliveryFailure) as caught:
+            await bot.find_posted(Channel("discord", "1", "999"), "evbot-delivery-5")
+        assert caught.value.reason == CHANNEL_GONE
+    finally:
+        await bot.close()
+
+
+async def test_reconcile_marks_inflight_posted_without_posting_again(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    store = await fresh_store(tmp_path)
+    bot = adapter()
+    try:
+        await fan_out(store, [HERE])
+        (row,) = await store.claim_due(1e12, 10, ["discord"])  # in flight, then "crash"
+        posted = await bot.post(HERE, Message(title="t", body="b"), row.key)
+        worker = DeliveryWorker(store, {"discord": bot}, LADDERS)
+        await worker.drain()
+        assert worker.stats.reconciled == 1 and worker.stats.posted == 0
+        (delivery,) = await store.deliveries()
+        assert delivery.status == "posted" and delivery.message_id == posted
+        assert len(fake.messages(CHANNEL_ID)) == 1
+    finally:
+        await bot.close()
+        await store.close()
+
+
+def test_failure_mapping_of_other_answers() -> None:
+    class Response:
+        status = 400
+        reason = "Bad Request"
+        headers: ClassVar[dict[str, str]] = {}
+
+    rejected = failure(discord.HTTPException(Response(), {"code": 50035, "message": "x"}))
+    assert rejected.reason == REJECTED_PAYLOAD and rejected.permanent
+    assert failure(TimeoutError()).reason == TIMEOUT
+    assert failure(discord.RateLimited(40.0)).retry_after == 40.0
+
+
+def test_bad_channel_ids_are_refused() -> None:
+    bot = adapter()
+    with pytest.raises(DeliveryFailure) as caught:
+        bot._messageable(Channel("discord", "g", "general"))
+    assert caught.value.reason == CHANNEL_GONE and caught.value.permanent
+
+
+# -- gateway ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resume_ok", [True, False])
+async def test_dropped_gateway_reconnects_and_keeps_serving(
+    fake: FakeDiscord, ctx: CommandContext, resume_ok: bool
+) -> None:
+    fake.resume_ok = resume_ok
+    async with serving(fake, ctx, adapter()):
+        token = await fake.send_interaction("ev-help")
+        await answer(fake, token)
+        assert await fake.drop_gateway() == 1
+        await fake.wait_identified(1)
+        token = await fake.send_interaction(
+            "ev-total", [{"name": "subject", "type": 3, "value": "nissan leaf"}]
+        )
+        assert "Nissan Leaf" in embed_of(final(await answer(fake, token)))["title"]
+    assert len(fake.resumes) == 1
+    assert len(fake.identifies) == (1 if resume_ok else 2)
+
+
+async def test_sharded_when_a_shard_count_is_configured(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    other = GUILD_ID + (1 << 22)  # maps to shard 1 of 2
+    fake.guilds[other] = [CHANNEL_ID + 50]
+    bot = adapter(shard_count=2)
+    assert isinstance(bot.client, discord.AutoShardedClient)
+    async with serving(fake, ctx, bot, shards=2):
+        assert sorted(tuple(i["shard"]) for i in fake.identifies) == [(0, 2), (1, 2)]
+        token = await fake.send_interaction(
+            "ev-total",
+            [{"name": "subject", "type": 3, "value": "alliance"}],
+            guild_id=other,
+            channel_id=CHANNEL_ID + 50,
+        )
+        assert "Renault-Nissan Alliance" in embed_of(final(await answer(fake, token)))["title"]
+
+
+# -- configuration ------------------------------------------------------------------------
+
+
+def test_settings_are_checked_with_the_key_named() -> None:
+    good = DiscordSettings.from_options(
+        {"application_id": "123", "guilds": ["45", 67], "shard_count": 2, "shard_ids": [1]}
+    )
+    assert good.application_id == 123 and good.guilds == (45, 67) and good.shard_ids == (1,)
+    for options, where in [
+        ({"application_id": "abc"}, "application_id"),
+        ({"guilds": ["x"]}, "guilds[0]"),
+        ({"shard_count": 0}, "shard_count"),
+        ({"shard_count": 2, "shard_ids": [2]}, "shard_ids"),
+        ({"shard_ids": [0]}, "shard_ids"),
+        ({"api_base": "ftp://x"}, "api_base"),
+        ({"gateway_url": "http://x"}, "gateway_url"),
+        ({"rate_per_second": 0}, "rate_per_second"),
+    ]:
+        with pytest.raises(ConfigError, match=rf"platforms\.discord\.{where.replace('[', '.')}"):
+            DiscordSettings.from_options(options)
+
+
+def test_token_comes_from_the_environment_and_never_shows() -> None:
+    config = PlatformConfig("discord", True, {"token": "MY_DISCORD_TOKEN"})
+    bot = DiscordAdapter(config, environ={"MY_DISCORD_TOKEN": "aaa.bbb.s3cret"})
+    assert "s3cret" not in repr(bot)
+    with pytest.raises(ConfigError, match="token"):
+        DiscordAdapter(config, environ={})
+    with pytest.raises(ConfigError, match="not a Discord bot token") as caught:
+        DiscordAdapter(config, environ={"MY_DISCORD_TOKEN": "pasted-s3cret value"})
+    assert "s3cret" not in str(caught.value)
+
+
+def test_invite_url_has_the_scopes_and_permissions() -> None:
+    url = yarl.URL(invite_url(APP_ID))
+    assert url.query["client_id"] == str(APP_ID)
+    assert url.query["scope"] == "bot applications.commands"
+    wanted = 1 << 10 | 1 << 11 | 1 << 14 | 1 << 15 | 1 << 16
+    assert int(url.query["permissions"]) == wanted
+
+
+def test_discord_is_not_imported_by_the_core() -> None:
+    logging.getLogger("discord").setLevel(logging.WARNING)
+    import subprocess
+    import sys
+
+    code = "import bot.app, bot.cli, bot.wiring, sys; print('discord' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -- charts (the core's real charts, through Discord) ------------------------------------------
+
+
+async def test_milestone_announcement_carries_its_chart_as_a_file(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    charts = pytest.importorskip("bot.charts")
+    store = await fresh_store(tmp_path)
+    bot = adapter()
+    try:
+        await fan_out(store, [HERE])
+        worker = DeliveryWorker(
+            store, {"discord": bot}, LADDERS, charts=charts.StoreCharts(store, default_config())
+        )
+        await worker.drain()
+        (posted,) = fake.messages(CHANNEL_ID)
+        (upload,) = posted.files
+        assert upload["field"] == "files[0]" and upload["data"].startswith(b"\x89PNG")
+        embed = embed_of(posted.body)
+        assert embed["image"] == {"url": f"attachment://{upload['filename']}"}
+        assert posted.body["attachments"] == [{"id": 0, "filename": upload["filename"]}]
+        assert posted.payload["attachments"][0]["filename"] == upload["filename"]
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_chart_command_answers_with_the_png(fake: FakeDiscord, ctx: CommandContext) -> None:
+    if "ev-chart" not in COMMANDS:
+        pytest.skip("no /ev-chart in this version of the command table")
+    async with serving(fake, ctx, adapter()):
+        token = await fake.send_interaction(
+            "ev-chart", [{"name": "subject", "type": 3, "value": "alliance"}]
+        )
+        got = await answer(fake, token)
+        _, body = got[-1]
+        data = body.get("data", body)  # an immediate callback, or a followup after a deferral
+        (upload,) = body["_files"]
+        assert upload["data"].startswith(b"\x89PNG")
+        assert embed_of(data)["image"] == {"url": f"attachment://{upload['filename']}"}
+
+
+def test_embed_timestamp_must_be_aware() -> None:
+    from datetime import UTC, datetime
+
+    from adapters.render_discord import render_embed
+
+    when = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    assert render_embed(Message(title="t", body="b"), when)["timestamp"] == when.isoformat()
+    assert "timestamp" not in render_embed(Message(title="t", body="b"))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        render_embed(Message(title="t", body="b"), datetime(2026, 11, 25))
+
+
+async def test_a_global_429_holds_every_request_then_posts(fake: FakeDiscord) -> None:
+    bot = adapter()
+    try:
+        fake.fail(429, times=1, retry_after=0.3, global_=True)
+        message_id = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-4")
+        creates = fake.requests_to("POST", "/messages")
+        assert [r.status for r in creates] == [429, 200]
+        assert creates[1].at - creates[0].at >= 0.3 - 0.01
+        assert [m.payload["id"] for m in fake.messages()] == [message_id]
+    finally:
+        await bot.close()
+
+
+async def test_the_callers_locale_formats_the_answer(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    async with serving(fake, ctx, adapter()):
+        token = await fake.send_interaction(
+            "ev-total", [{"name": "subject", "type": 3, "value": "alliance"}], locale="fr"
+        )
+        description = embed_of(final(await answer(fake, token)))["description"]
+    assert "377\u202f700" in description or "377\u00a0700" in description, description
+
+
+async def test_a_failing_command_is_answered_and_logged(
+    fake: FakeDiscord, ctx: CommandContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(ctx, inv, name, args):
+        raise RuntimeError("a bug in a handler")
+
+    bot = DiscordAdapter(
+        token=TOKEN, settings=DiscordSettings(), guild_ready_timeout=0.05, run_command=broken
+    )
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction("ev-help")
+        kind, seen, body = await fake.next_callback()
+    assert (kind, seen, body["type"]) == ("callback", token, 4)
+    assert body["data"]["flags"] & 64
+    assert "went wrong" in body["data"]["content"]
+    assert "a bug in a handler" not in json.dumps(body)
+    assert any("command failed" in r.getMessage() for r in caplog.records)
