@@ -28,6 +28,9 @@ MAX_FIELD_NAME: Final = 300
 MAX_BLOCKS: Final = 50
 MAX_BODY_SECTIONS: Final = 10
 MAX_FALLBACK: Final = 3000
+MAX_BUTTON_TEXT: Final = 75
+MAX_BUTTON_VALUE: Final = 2000
+MAX_ACTIONS: Final = 25
 
 # Slack's mrkdwn has no escape character for these, so they become look-alikes that Slack does
 # not treat as markup: ∗ (U+2217), ˍ (U+02CD), ∼ (U+223C), ˋ (U+02CB).
@@ -90,6 +93,29 @@ def render_blocks(msg: Message) -> tuple[list[dict[str, Any]], str]:
     body = escape_mrkdwn(msg.body.strip())
     fallback = _fit("\n".join(part for part in (title, body) if part), MAX_FALLBACK)
     return blocks, fallback
+
+
+def suggestion_block(choices: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """An actions block of "did you mean" buttons: (label, value) pairs, at most 25; a value
+    over Slack's 2,000 characters is left out. None when no button remains."""
+    buttons: list[dict[str, Any]] = []
+    for label, value in choices:
+        if utf16_len(value) > MAX_BUTTON_VALUE or len(buttons) == MAX_ACTIONS:
+            continue
+        text = _fit(escape_plain_text(label), MAX_BUTTON_TEXT, _safe_cut_plain)
+        if not text:
+            continue
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": f"evbot_suggest_{len(buttons)}",
+                "text": {"type": "plain_text", "text": text},
+                "value": value,
+            }
+        )
+    if not buttons:
+        return None
+    return {"type": "actions", "block_id": "evbot_suggestions", "elements": buttons}
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

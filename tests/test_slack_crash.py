@@ -1,0 +1,192 @@
+"""The outbox crash test against the fake Slack: SIGKILL the bot at random moments while it posts
+a 1,000-channel fan-out, start it again, and check that every delivery was posted exactly once.
+
+Unlike the webhook receiver, Slack does not deduplicate: a second `chat.postMessage` is a second
+message. What keeps duplicates at zero is the reconciliation on start: each delivery left in
+flight is looked up in the channel's `conversations.history` by the key in its message metadata,
+and marked posted when found instead of being posted again.
+
+The fake Slack runs as its own process (`tests/fake_slack.py`); the bot runs as `evbot run` with
+a Slack configuration (HTTP mode, its Web API pointed at the fake) and, as a second case, as the
+bare worker in `tests/crash_runner_slack.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import default_config
+from bot.delivery import Channel
+from bot.detector import Detector
+from bot.outbox import DeliveryWorker
+from bot.sqlite_store import SqliteStore
+from bot.subscriptions import SubscriptionSpec
+from tests.crash_runner import LEAF, Feed
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = ROOT / "tests" / "fake_slack.py"
+RUNNER = ROOT / "tests" / "crash_runner_slack.py"
+CHANNELS = 1_000
+SEED = 20_261_125
+RATE = 2_000.0
+CONCURRENCY = inspect.signature(DeliveryWorker).parameters["concurrency"].default
+ENV = os.environ | {
+    "PYTHONPATH": str(ROOT),
+    "CRASH_SLACK_BOT": "xoxb-T0001-crash",
+    "CRASH_SLACK_SIGNING": "crash-signing-secret",
+}
+
+
+def fake_stats(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=5) as response:
+        found: dict[str, Any] = json.load(response)
+    return found
+
+
+def counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db, timeout=10) as conn:
+        rows = conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
+    conn.close()
+    return {str(status): int(n) for status, n in rows}
+
+
+def start_fake(state: Path) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(FAKE), "--port", "0", "--state", str(state)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening on "), line
+    return proc, int(line.split()[-1])
+
+
+def bot_command(runner: str, db: Path, config: Path, api: str) -> list[str]:
+    if runner == "evbot-run":
+        return [sys.executable, "-m", "bot", "run", "--db", str(db), "--config", str(config)]
+    return [
+        sys.executable,
+        str(RUNNER),
+        "--db",
+        str(db),
+        "--api",
+        api,
+        "--rate",
+        str(RATE),
+        "--concurrency",
+        str(CONCURRENCY),
+    ]
+
+
+async def build(db: Path) -> list[int]:
+    """1,000 Slack channels following the Leaf, and one milestone fanned out to them."""
+    config = default_config()
+    async with SqliteStore(db) as store:
+        await store.sync_groups(config.groups)
+        for i in range(CHANNELS):
+            channel = Channel("slack", "T0001", f"C{i:05d}")
+            await store.subscribe(SubscriptionSpec(channel, LEAF, charts=False))
+        feed = Feed(store, Detector(store, config))
+        await feed.history()
+        await feed.news()
+        return [d.id for d in await store.deliveries(limit=10 * CHANNELS)]
+
+
+@pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
+def test_sigkill_at_random_moments_posts_everything_once_on_slack(
+    runner: str, tmp_path: Path
+) -> None:
+    rng = random.Random(f"{SEED}-{runner}")
+    db = tmp_path / "bot.sqlite3"
+    state = tmp_path / "fake.json"
+    fake, port = start_fake(state)
+    api = f"http://127.0.0.1:{port}/api/"
+    config = tmp_path / "evbot.toml"
+    config.write_text(
+        "[platforms.slack]\n"
+        "enabled = true\n"
+        'mode = "http"\n'
+        'host = "127.0.0.1"\n'
+        "port = 0\n"
+        f'api_base_url = "{api}"\n'
+        f"rate_per_second = {RATE}\n"
+        "channel_rate_per_second = 5\n"
+        'bot_token_env = "CRASH_SLACK_BOT"\n'
+        'signing_secret_env = "CRASH_SLACK_SIGNING"\n',
+        encoding="utf-8",
+    )
+    bot: subprocess.Popen[bytes] | None = None
+    kills: list[tuple[int, int]] = []  # (messages the fake had, deliveries left in flight)
+    try:
+        ids = asyncio.run(build(db))
+        assert len(ids) == CHANNELS and counts(db) == {"pending": CHANNELS}
+        command = bot_command(runner, db, config, api)
+
+        for _ in range(rng.randint(4, 6)):
+            before = fake_stats(port)["messages"]
+            bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
+            wanted = before + rng.randint(30, 120)
+            deadline = time.monotonic() + 30
+            while fake_stats(port)["messages"] < wanted:
+                assert bot.poll() is None, f"the bot exited early with {bot.returncode}"
+                assert time.monotonic() < deadline, "the bot makes no progress"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.03))  # a random moment in the middle of posting
+            bot.send_signal(signal.SIGKILL)
+            bot.wait(timeout=10)
+            bot = None
+            kills.append((fake_stats(port)["messages"], counts(db).get("inflight", 0)))
+
+        bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while counts(db).get("posted", 0) < CHANNELS:
+            assert bot.poll() is None or runner == "crash-runner", bot.returncode
+            assert time.monotonic() < deadline, f"not finished: {counts(db)}"
+            time.sleep(0.05)
+        if runner == "evbot-run":
+            bot.send_signal(signal.SIGTERM)  # a clean stop this time
+        assert bot.wait(timeout=20) == 0
+        bot = None
+    finally:
+        if bot is not None and bot.poll() is None:
+            bot.kill()
+            bot.wait()
+        fake.send_signal(signal.SIGTERM)
+        fake.wait(timeout=10)
+
+    received = json.loads(state.read_text(encoding="utf-8"))
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, status, message_id FROM deliveries").fetchall()
+    conn.close()
+    keys = {f"evbot-delivery-{i}": (status, mid) for i, status, mid in rows}
+    print(
+        f"\n{runner}: {len(kills)} kills at {[k[0] for k in kills]} messages, leaving "
+        f"{[k[1] for k in kills]} in flight; {received['requests']} chat.postMessage, "
+        f"{received['messages']} messages, {received['duplicates']} duplicates, "
+        f"{received['history_calls']} conversations.history lookups"
+    )
+
+    assert {status for status, _ in keys.values()} == {"posted"}  # every delivery posted
+    assert set(received["keys"]) == set(keys)  # every key reached Slack: none lost
+    assert received["duplicates"] == 0  # and none twice: reconciliation found them
+    assert received["messages"] == CHANNELS
+    for key, (_, message_id) in keys.items():  # the ids recorded are Slack's ts
+        assert [message_id] == received["keys"][key]
+    assert sum(left for _, left in kills) > 0  # the kills did land mid-delivery
+    assert received["history_calls"] >= 1  # and the restarts looked before posting again
