@@ -9,8 +9,10 @@ the same database, so persistence can be checked):
         def make_store(self, tmp_path):
             return lambda: SqliteStore(tmp_path / "contract.sqlite3")
 
-The tests use the port's methods only (`bot/store.py`), never SQL, so that PostgreSQL can run them
-unchanged.
+The tests use the port's methods only (`bot/store.py`), never SQL, so that PostgreSQL runs them
+unchanged: `tests/test_sqlite_store.py` runs them on SQLite files, `tests/test_pg_store.py` on a
+fresh PostgreSQL schema each (where `EVBOT_TEST_POSTGRES_DSN` is set; skipped otherwise).
+`tests/test_pg_outbox.py` holds the same for detection, subscriptions and the outbox, run on both.
 """
 
 from __future__ import annotations

@@ -1,0 +1,195 @@
+"""The PostgreSQL connection pool shared by the store's parts: open, migrations, counted statements.
+
+Besides the pool, each open store keeps one dedicated connection that holds a session advisory
+lock on its replica id. Deliveries it claims carry that id; when the replica dies its connection
+goes, the lock goes with it, and another replica can tell that the deliveries it left in flight
+are orphans (see `PgOutbox.inflight`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bot.pg_migrations import PG_MIGRATIONS
+from bot.records import StoreStats
+from bot.store import StoreError
+
+# Two-int advisory lock classes (pg_locks shows them with objsubid = 2); single-bigint locks
+# (the leader's) live in another space (objsubid = 1), so the numbers cannot clash.
+MIGRATION_LOCK = (0x45564201, 1)
+REPLICA_CLASS = 0x45564202
+JOURNAL_LOCK = (0x45564203, 1)
+POOL_SIZE = 8
+CONNECT_TIMEOUT = 10.0
+
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Runner = asyncpg.Pool | Connection
+
+
+def is_postgres(database: str) -> bool:
+    """Whether a `database` setting names a PostgreSQL server rather than a SQLite file."""
+    return database.startswith(("postgresql://", "postgres://"))
+
+
+def safe_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages and logs."""
+    parts = urlsplit(dsn)
+    query = "&".join(
+        f"{k}=***" if k.lower() == "password" else (f"{k}={v}" if sep else k)
+        for k, sep, v in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    if parts.password is None:
+        return urlunsplit(parts._replace(query=query))
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, query, parts.fragment))
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection, with failures turned into a `StoreError` that names the server."""
+    try:
+        return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
+    except (OSError, asyncpg.PostgresError, TimeoutError, ValueError) as exc:
+        raise StoreError(f"{safe_dsn(dsn)}: cannot connect: {exc}") from exc
+
+
+async def _take_replica_id(con: asyncpg.Connection) -> int:
+    """A random id no live replica holds, locked for as long as `con` lives."""
+    while True:
+        candidate = secrets.randbelow(2**31 - 1) + 1  # the two-int lock form takes int4 keys
+        if await con.fetchval("SELECT pg_try_advisory_lock($1, $2)", REPLICA_CLASS, candidate):
+            return candidate
+
+
+class PgBase:
+    """An asyncpg pool; every write that must be atomic runs in one transaction."""
+
+    def __init__(self, dsn: str, *, pool_size: int = POOL_SIZE) -> None:
+        if not is_postgres(dsn):
+            raise StoreError(f"{dsn}: not a PostgreSQL URL (postgresql://user@host/db)")
+        self.dsn = dsn
+        self.path = safe_dsn(dsn)  # what messages name, as SqliteStore.path does
+        self.pool_size = pool_size
+        self.stats = StoreStats()
+        self.replica_id = 0
+        self._pool: asyncpg.Pool | None = None
+        self._life: asyncpg.Connection | None = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        life = await connect(self.dsn)
+        try:
+            await self._migrate(life)
+            self.replica_id = await _take_replica_id(life)
+            pool = await asyncpg.create_pool(
+                self.dsn, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT
+            )
+        except BaseException:
+            await life.close()
+            raise
+        self._life, self._pool = life, pool
+
+    async def close(self) -> None:
+        pool, life = self._pool, self._life
+        self._pool = self._life = None
+        if pool is not None:
+            await pool.close()
+        if life is not None:
+            await life.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("the store is not open")
+        return self._pool
+
+    async def _fetch(self, con: Runner, sql: str, *args: Any, table: str = "") -> list[Any]:
+        self.stats.statements += 1
+        rows = list(await con.fetch(sql, *args))
+        if table:
+            self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
+        return rows
+
+    async def _val(self, con: Runner, sql: str, *args: Any) -> Any:
+        self.stats.statements += 1
+        return await con.fetchval(sql, *args)
+
+    async def _run(self, con: Runner, sql: str, *args: Any) -> int:
+        """Run a statement; returns the rows it touched (from the command tag)."""
+        self.stats.statements += 1
+        tag = await con.execute(sql, *args)
+        last = tag.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def _many(self, con: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self.stats.statements += 1
+            await con.executemany(sql, rows)
+
+    async def _migrate(self, con: asyncpg.Connection) -> None:
+        # replicas starting together must not race on CREATE TABLE
+        await con.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)
+        try:
+            await con.execute("CREATE TABLE IF NOT EXISTS evbot_schema (version INTEGER NOT NULL)")
+            version = await con.fetchval("SELECT max(version) FROM evbot_schema") or 0
+            if version > len(PG_MIGRATIONS):
+                raise StoreError(
+                    f"{self.path}: schema version {version} is newer than this evbot knows "
+                    f"({len(PG_MIGRATIONS)}); upgrade evbot"
+                )
+            for number, script in enumerate(PG_MIGRATIONS[version:], start=version + 1):
+                async with con.transaction():
+                    await con.execute(script)
+                    await con.execute("INSERT INTO evbot_schema (version) VALUES ($1)", number)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"{self.path}: cannot migrate the schema: {exc}") from exc
+        finally:
+            await con.execute("SELECT pg_advisory_unlock($1, $2)", *MIGRATION_LOCK)
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(await self._val(self.pool, "SELECT max(version) FROM evbot_schema"))
+
+    async def ping(self) -> None:
+        """Raise unless the database answers (for /healthz)."""
+        await asyncio.wait_for(self._val(self.pool, "SELECT 1"), CONNECT_TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def scratch_schema(dsn: str, prefix: str = "evbot_scratch") -> AsyncIterator[str]:
+    """A throwaway schema in the database at `dsn`, dropped on exit; yields a DSN whose
+    `search_path` points there (for benchmarks and tests that must not touch real data)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    con = await connect(dsn)
+    try:
+        await con.execute(f'CREATE SCHEMA "{name}"')
+    finally:
+        await con.close()
+    try:
+        yield f"{dsn}{'&' if '?' in dsn else '?'}search_path={name}"
+    finally:
+        con = await connect(dsn)
+        try:
+            await con.execute(f'DROP SCHEMA "{name}" CASCADE')
+        finally:
+            await con.close()

@@ -1,0 +1,256 @@
+"""PostgreSQL schema migrations, applied in order on open; `evbot_schema.version` is the version.
+
+The tables mirror the SQLite schema (`bot/migrations.py`) so that `evbot migrate-store` copies
+row for row; the differences are PostgreSQL's types (BIGSERIAL ids, booleans for flags, a row
+number where SQLite relied on rowid) and `deliveries.claimed_by`, the replica holding an
+in-flight delivery. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+_NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+V1_SALES = """
+CREATE TABLE sources (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    metric TEXT NOT NULL CHECK (metric IN ('sales', 'stock')),
+    priority INTEGER NOT NULL DEFAULT 100,
+    imports INTEGER NOT NULL DEFAULT 0,
+    latest_month TEXT,
+    running BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE makes (
+    make_key TEXT PRIMARY KEY,
+    display TEXT NOT NULL
+);
+CREATE TABLE models (
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    display TEXT NOT NULL,
+    PRIMARY KEY (make_key, model_key)
+);
+CREATE TABLE records (
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    period TEXT NOT NULL,
+    powertrain TEXT NOT NULL,
+    cumulative BOOLEAN NOT NULL,
+    units BIGINT NOT NULL CHECK (units >= 0),
+    PRIMARY KEY (source_id, make_key, model_key, region, month, period, powertrain)
+);
+CREATE TABLE cells (
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    period_units BIGINT NOT NULL,
+    running_units BIGINT,
+    inc BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (source_id, make_key, model_key, region, month)
+);
+CREATE INDEX cells_by_model ON cells (make_key, model_key, month);
+CREATE TABLE make_cells (
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    inc BIGINT NOT NULL,
+    PRIMARY KEY (make_key, source_id, region, month)
+);
+CREATE TABLE all_cells (
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    inc BIGINT NOT NULL,
+    PRIMARY KEY (source_id, region, month)
+);
+CREATE TABLE imports (
+    id BIGSERIAL PRIMARY KEY,
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    file TEXT NOT NULL,
+    imported_at TEXT NOT NULL DEFAULT @NOW@,
+    rows_read INTEGER NOT NULL,
+    new INTEGER NOT NULL,
+    revised INTEGER NOT NULL,
+    unchanged INTEGER NOT NULL,
+    first_import BOOLEAN NOT NULL
+);
+CREATE TABLE journal (
+    seq BIGSERIAL PRIMARY KEY,
+    import_id BIGINT NOT NULL REFERENCES imports (id),
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    month TEXT NOT NULL,
+    history BOOLEAN NOT NULL
+);
+CREATE TABLE groups (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+    id BIGSERIAL PRIMARY KEY,
+    group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+    make_key TEXT NOT NULL,
+    make TEXT NOT NULL,
+    valid_from TEXT,
+    valid_to TEXT
+);
+CREATE TABLE group_aliases (
+    id BIGSERIAL PRIMARY KEY,
+    group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+    alias TEXT NOT NULL
+);
+CREATE TABLE watermarks (
+    name TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL
+);
+CREATE TABLE milestones (
+    subject_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    threshold BIGINT NOT NULL,
+    subject_name TEXT NOT NULL,
+    period TEXT NOT NULL,
+    value BIGINT NOT NULL,
+    below BOOLEAN NOT NULL DEFAULT false,
+    history BOOLEAN NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT @NOW@,
+    PRIMARY KEY (subject_key, region, metric, threshold)
+);
+CREATE TABLE corrections (
+    id BIGSERIAL PRIMARY KEY,
+    subject_key TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    threshold BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    old_period TEXT NOT NULL,
+    new_period TEXT,
+    old_value BIGINT NOT NULL,
+    new_value BIGINT,
+    recorded_at TEXT NOT NULL DEFAULT @NOW@
+);
+CREATE TABLE share_levels (
+    model_key TEXT NOT NULL,
+    parent_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    level DOUBLE PRECISION,
+    PRIMARY KEY (model_key, parent_key, region, metric)
+);
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    period TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT @NOW@
+);
+CREATE INDEX events_by_subject ON events (subject_key, region, id);
+CREATE TABLE subscriptions (
+    id BIGSERIAL PRIMARY KEY,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    region TEXT NOT NULL,
+    kinds TEXT NOT NULL,
+    instant_kinds TEXT NOT NULL,
+    ladder TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    digest_at TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT @NOW@,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused')),
+    paused_reason TEXT,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    charts INTEGER NOT NULL DEFAULT 1 CHECK (charts IN (0, 1)),
+    UNIQUE (platform, workspace, channel, subject_key, region)
+);
+CREATE INDEX subscriptions_by_subject ON subscriptions (subject_key, region);
+CREATE TABLE deliveries (
+    id BIGSERIAL PRIMARY KEY,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event_ids TEXT NOT NULL,
+    subscription_ids TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    payload TEXT,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'inflight', 'posted', 'failed', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DOUBLE PRECISION NOT NULL,
+    last_error TEXT,
+    reason TEXT,
+    message_id TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    posted_at DOUBLE PRECISION,
+    claimed_by BIGINT
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_pending ON deliveries (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX deliveries_by_channel ON deliveries (platform, workspace, channel, status);
+CREATE INDEX deliveries_next_by_channel ON deliveries
+    (platform, workspace, channel, next_attempt_at, id) WHERE status = 'pending';
+CREATE TABLE series_state (
+    subject_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    first_month INTEGER NOT NULL,
+    first_nonzero INTEGER,
+    last_month INTEGER NOT NULL,
+    total BIGINT NOT NULL,
+    peak BIGINT NOT NULL,
+    best BIGINT,
+    best_month INTEGER,
+    recent_from INTEGER NOT NULL,
+    recent TEXT NOT NULL,
+    year_sources TEXT NOT NULL,
+    flagged BIGINT NOT NULL,
+    PRIMARY KEY (subject_key, region, metric)
+);
+CREATE TABLE slack_installations (
+    enterprise_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    installed_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (enterprise_id, team_id, user_id)
+);
+CREATE TABLE slack_bots (
+    enterprise_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    installed_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (enterprise_id, team_id)
+);
+CREATE TABLE slack_oauth_states (
+    state TEXT PRIMARY KEY,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE digest_items (
+    subscription_id BIGINT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    event_id BIGINT NOT NULL REFERENCES events (id),
+    PRIMARY KEY (subscription_id, event_id)
+)
+""".replace("@NOW@", _NOW)
+
+PG_MIGRATIONS: list[str] = [V1_SALES]
