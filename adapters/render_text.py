@@ -110,7 +110,8 @@ def render_text(msg: Message) -> str:
 def _field_line(name: str, value: str) -> str:
     name = _fit(_inert(clean_text(name, keep_newlines=False).strip()), MAX_TITLE)
     value = _fit(_inert(clean_text(value, keep_newlines=False).strip()), MAX_FIELD)
-    return f"{name}: {value}" if name else value
+    # again on the joined line: a name ending in "<" plus the ": " would read as "<:" (an emoji)
+    return _inert(f"{name}: {value}") if name else value
 
 
 def _inert(text: str) -> str:

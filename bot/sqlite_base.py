@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -30,6 +32,13 @@ class SqliteBase:
             parent = Path(self.path).parent
             if not parent.exists():
                 raise StoreError(f"{self.path}: folder {parent} does not exist")
+            head = await asyncio.to_thread(_head, self.path)
+            # SQLite takes a short file for an empty database and overwrites it
+            if head and not head.startswith(SQLITE_MAGIC):
+                raise StoreError(
+                    f"{self.path}: not an EV bot database (not an SQLite file); nothing was "
+                    "written to it"
+                )
         try:
             db = await aiosqlite.connect(self.path, isolation_level=None)
         except Exception as exc:  # sqlite3 raises a bare OperationalError with no path
@@ -38,6 +47,7 @@ class SqliteBase:
         try:
             await db.execute("PRAGMA busy_timeout = 5000")
             await db.execute("PRAGMA foreign_keys = ON")
+            await self._refuse_foreign()  # before WAL mode, which rewrites the file's header
             if self.path != ":memory:":
                 await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
@@ -71,19 +81,47 @@ class SqliteBase:
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
         self.stats.statements += 1
-        return await self.db.execute(sql, params)
+        if sql == "ROLLBACK" and not self.db.in_transaction:
+            # The BEGIN failed (locked, disk full): nothing to undo, and SQLite's "no
+            # transaction is active" would replace the error that says what happened.
+            return await self.db.execute("SELECT 0")
+        with self._faults():
+            return await self.db.execute(sql, params)
 
     async def _rows(self, sql: str, params: Sequence[Any] = (), table: str = "") -> list[Any]:
         self.stats.statements += 1
-        async with self.db.execute(sql, params) as cursor:
-            rows = list(await cursor.fetchall())
+        with self._faults():
+            async with self.db.execute(sql, params) as cursor:
+                rows = list(await cursor.fetchall())
         if table:
             self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
         return rows
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.stats.statements += 1
-        await self.db.executemany(sql, rows)
+        with self._faults():
+            await self.db.executemany(sql, rows)
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Turn SQLite's faults of the file (locked, full, unwritable, damaged) into a
+        StoreError that names the file and says what to do; bugs (SQL errors) pass through."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            reason = _fault(str(exc))
+            if reason is None:
+                raise
+            raise StoreError(f"{self.path}: {reason} ({exc})") from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # IntegrityError and the like: bugs
+                raise
+            damaged = "malformed" in str(exc)
+            raise StoreError(
+                f"{self.path}: not an EV bot database"
+                + (": the file is damaged" if damaged else "")
+                + f" ({exc})"
+            ) from exc
 
     def transaction(self) -> Transaction:
         """One write transaction; other writers on this connection wait for it."""
@@ -103,13 +141,65 @@ class SqliteBase:
                     await self._run(statement)
                 await self._run(f"PRAGMA user_version = {number}")
                 await self._run("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 await self._run("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    # DDL is transactional in SQLite: the rollback undid this step entirely
+                    raise StoreError(
+                        f"{self.path}: migration to schema version {number} failed ({exc}); "
+                        f"the database is unchanged at version {number - 1}"
+                    ) from exc
                 raise
+
+    async def _refuse_foreign(self) -> None:
+        """A file with tables but no schema version belongs to another application: adding
+        ours to it would mix two programs' data, so refuse it."""
+        (version,) = (await self._rows("PRAGMA user_version"))[0]
+        if version != 0:
+            return
+        rows = await self._rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name LIMIT 6"
+        )
+        if rows:
+            names = ", ".join(str(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            raise StoreError(
+                f"{self.path}: not an EV bot database: it holds another application's tables "
+                f"({names}) and no evbot schema version; give evbot a file of its own"
+            )
 
     async def schema_version(self) -> int:
         """The schema version of the open database."""
         return int((await self._rows("PRAGMA user_version"))[0][0])
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _head(path: str) -> bytes:
+    """The first bytes of a file, or b"" when there is none (a new database)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_MAGIC))
+    except (FileNotFoundError, IsADirectoryError):
+        return b""
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+_FAULTS = (
+    ("database is locked", "the database is locked by another writer; try again later"),
+    ("database table is locked", "the database is locked by another writer; try again later"),
+    ("database or disk is full", "the disk is full; free space and try again"),
+    ("disk i/o error", "the disk could not be written (full, or failing); check it and try again"),
+    ("attempt to write a readonly database", "the database file is read-only"),
+    ("unable to open database file", "the database file cannot be opened"),
+)
+
+
+def _fault(message: str) -> str | None:
+    text = message.lower()
+    return next((reason for prefix, reason in _FAULTS if text.startswith(prefix)), None)
 
 
 def _statements(script: str) -> list[str]:
