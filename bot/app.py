@@ -3,15 +3,21 @@
 The scheduler (APScheduler 3.11, `AsyncIOScheduler`) runs the poll, the digests and the source
 watch. The delivery worker is a task the app owns, not a scheduler job: APScheduler's shutdown
 cancels running coroutine jobs, and a post must be allowed to finish.
+
+Replicas on PostgreSQL: given a `Leadership`, the scheduler starts paused and runs only while
+this replica holds the leader lock (`bot/leader.py`); every replica serves commands and
+delivers, and every few seconds settles the deliveries that dead replicas left in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,15 +25,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.charts import StoreCharts
 from bot.commands import CommandContext, open_context
 from bot.config import Config
 from bot.delivery import ChatAdapter, CommandHost
 from bot.detector import Detector
 from bot.importer import import_file
 from bot.ingest import ImportFailed
+from bot.leader import Leadership
 from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
-from bot.store import StoreError
+from bot.store import BotStore, StoreError
 from bot.subscriptions import Subscription, ladder_objects
 
 log = logging.getLogger("evbot.app")
@@ -35,6 +42,7 @@ log = logging.getLogger("evbot.app")
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 SOURCE_CHECK_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+ORPHAN_CHECK_SECONDS = 2.0  # replicas: how often to look for deliveries a dead replica left
 
 
 def digest_trigger(sub: Subscription) -> CronTrigger:
@@ -56,9 +64,10 @@ class App:
     def __init__(
         self,
         config: Config,
-        store: SqliteStore,
+        store: BotStore,
         adapters: Mapping[str, ChatAdapter],
         clock: Callable[[], float] = time.time,
+        leadership: Leadership | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -66,15 +75,26 @@ class App:
         self.clock = clock
         self.detector = Detector(store, config, clock)
         self.worker = DeliveryWorker(
-            store, self.adapters, ladder_objects(config.ladders), clock=clock
+            store,
+            self.adapters,
+            ladder_objects(config.ladders),
+            clock=clock,
+            charts=StoreCharts(store, config),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._host_tasks: list[asyncio.Task[None]] = []
         self.commands: CommandContext | None = None
+        self.command_observers: list[Callable[[float], None]] = []  # each command's seconds
         self._source_mtimes: dict[str, float] = {}
         self._digest_settings: dict[str, tuple[str, str, str]] = {}
+        self.leadership = leadership
+        if leadership is not None:
+            leadership.on_change = self._leadership_changed
+        self._replica_tasks: list[asyncio.Task[None]] = []
+        self.polls = 0
+        self.last_poll_at: float | None = None  # when a poll last finished, here
 
     async def start(self, poll: bool = True) -> None:
         """Open the store, reconcile, start the worker and the scheduled jobs."""
@@ -96,16 +116,48 @@ class App:
             )
             await self._remember_sources()
         await self.schedule_digests()
-        self.scheduler.start()
+        # a replica's jobs wait for the lead; a lone bot's run at once
+        self.scheduler.start(paused=self.leadership is not None)
         await self._serve_commands()
-        if poll:
+        if self.leadership is not None:
+            self._replica_tasks = [
+                asyncio.create_task(self.leadership.run(self.stopping)),
+                asyncio.create_task(self._settle_orphans()),
+            ]
+        elif poll:
             await self.poll()  # catch up at once rather than after a whole interval
+
+    async def _leadership_changed(self, leading: bool) -> None:
+        """Run the jobs only while leading; a new leader polls at once (catching up)."""
+        if not self.scheduler.running or self.stopping.is_set():
+            return
+        if not leading:
+            self.scheduler.pause()
+            return
+        self.scheduler.resume()
+        job = self.scheduler.get_job("poll")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    async def _settle_orphans(self) -> None:
+        """Replicas: settle what dead replicas left in flight (the store hands each such
+        delivery to one replica only), as a restart settles its own."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), ORPHAN_CHECK_SECONDS)
+            if self.stopping.is_set():
+                return
+            try:
+                await self.worker.reconcile()
+            except Exception:  # the database may be briefly away: try again next round
+                log.exception("settling deliveries left in flight failed")
 
     async def _serve_commands(self) -> None:
         hosts = [a for a in self.adapters.values() if isinstance(a, CommandHost)]
         if not hosts:
             return
         self.commands = await open_context(self.store, self.config, self.clock)
+        self.commands.latency_observers = self.command_observers  # shared: added to later too
         for host in hosts:
             self._host_tasks.append(asyncio.create_task(host.serve(self.commands, self.stopping)))
 
@@ -138,6 +190,8 @@ class App:
         except StoreError as exc:  # e.g. another detector moved the watermark: next poll
             log.warning("poll skipped: %s", exc)
             return 0
+        self.polls += 1
+        self.last_poll_at = self.clock()
         if stored:
             self.worker.wake()
         return len(stored)
@@ -179,6 +233,8 @@ class App:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.stopping.set()
+        if self._replica_tasks:
+            await asyncio.wait(self._replica_tasks, timeout=grace)
         if self._worker_task is not None:
             try:
                 await asyncio.wait_for(self._worker_task, grace)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
-from pathlib import Path
 
 from bot.commands import Invocation, open_context, run_text
 from bot.config import Config
 from bot.delivery import Channel
 from bot.event_codec import message_to_dict
-from bot.sqlite_store import SqliteStore
+from bot.store import BotStore
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
 
@@ -24,21 +22,20 @@ def console_user() -> str:
         return "console"
 
 
-async def ask(config: Config, db_path: str, text: str, as_json: bool) -> tuple[int, str]:
-    """Run one command as the console user (who manages the console channel); returns the exit
-    status (0 answered, 1 refused or failed) and the text to print."""
-    if db_path != ":memory:" and not await asyncio.to_thread(Path(db_path).exists):
-        return 1, (
-            f"no database at {db_path} "
-            f"(import figures first, e.g. evbot import --demo --db {db_path})"
-        )
-    async with SqliteStore(db_path) as store:
+async def ask(config: Config, store: BotStore, text: str, as_json: bool) -> tuple[int, str]:
+    """Run one command as the console user (who manages the console channel) on `store` (not
+    yet open; SQLite or PostgreSQL); returns the exit status (0 answered, 1 refused or failed)
+    and the text to print."""
+    await store.open()
+    try:
         await store.sync_groups(config.groups)
         ctx = await open_context(store, config)
         invocation = Invocation(
             CONSOLE_CHANNEL, console_user(), can_manage=True, locale=config.locale
         )
         reply = await run_text(ctx, invocation, text)
+    finally:
+        await store.close()
     status = 0 if reply.ok else 1
     if as_json:
         payload = {

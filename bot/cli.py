@@ -8,18 +8,21 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
-from bot.config import Config, ConfigError, load_config, redacted
-from bot.delivery import Channel
+from bot.config import Config, ConfigError, load_config, redact_secrets, redacted
+from bot.delivery import Channel, ChatAdapter
 from bot.formatting import format_month, format_percent, format_units
 from bot.importer import ImportReport, import_demo, import_file
 from bot.ingest import ImportFailed
 from bot.messages import Message
 from bot.periods import Month, PeriodError
+from bot.pg_base import is_postgres
+from bot.pg_store import PgStore
 from bot.queries import SeriesReader, TotalAnswer, load_catalog, region_tree, total
 from bot.series import WORLD
 from bot.sqlite_store import SqliteStore
@@ -32,6 +35,9 @@ from bot.subscriptions import (
     SubscriptionError,
     SubscriptionSpec,
 )
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -50,10 +56,15 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-def _store(args: argparse.Namespace, config: Config, *, read: bool = False) -> SqliteStore:
+def _store(
+    args: argparse.Namespace, config: Config, *, read: bool = False
+) -> SqliteStore | PgStore:
     """The store; a command that only reads refuses a database that does not exist yet,
-    rather than creating an empty one (a typo in --db would otherwise look like "no data")."""
+    rather than creating an empty one (a typo in --db would otherwise look like "no data").
+    A postgresql:// URL selects PostgreSQL, whose database must exist (the schema is made)."""
     path = resolve_database(args.db, config)
+    if is_postgres(path):
+        return PgStore(path)
     if path != ":memory:" and not Path(path).exists():
         if read:
             raise CliError(
@@ -206,7 +217,7 @@ def _total_text(answer: TotalAnswer, locale: str) -> str:
 async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     settings = redacted(config)
-    settings["database_used"] = resolve_database(args.db, config)
+    settings["database_used"] = redact_secrets(resolve_database(args.db, config))
     print(json.dumps(settings, indent=2, ensure_ascii=False), file=out)
     return EXIT_OK
 
@@ -319,6 +330,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
             digest_at=args.at,
             timezone=args.timezone,
             created_by=args.by or os.environ.get("USER", "cli"),
+            charts=args.charts,
         )
         result = await subscribe(store, config, spec, time.time())
     sub = result.subscription
@@ -377,6 +389,7 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
                         "ladder": spec.ladder,
                         "locale": spec.locale,
                         "mode": spec.mode,
+                        "charts": spec.charts,
                         "status": sub.status,
                         "paused_reason": sub.paused_reason,
                         "last_error": sub.last_error,
@@ -392,7 +405,8 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"#{sub.id} {spec.channel}: {spec.subject.name} ({spec.region}) "
             f"{','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} {spec.locale} "
-            f"[{status}] by {spec.created_by or '?'} at {sub.created_at}{error}",
+            f"{'' if spec.charts else 'charts=off '}[{status}] by {spec.created_by or '?'} "
+            f"at {sub.created_at}{error}",
             file=out,
         )
     if not subs and not args.json:
@@ -437,6 +451,38 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- chart ----------------------------------------------------------------------------------
+
+
+async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.charts import ChartError, describe, store_chart
+
+    config = _config(args)
+    async with _store(args, config, read=True) as store:
+        await store.sync_groups(config.groups)
+        try:
+            data, chart = await store_chart(
+                store, config, args.subject, args.kind, args.region, args.locale
+            )
+        except (ChartError, ValueError) as exc:
+            raise CliError(str(exc)) from exc
+    path = Path(args.out or chart.name)
+    try:
+        await asyncio.to_thread(_write_file, path, chart.png)
+    except OSError as exc:
+        raise CliError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+    print(
+        f"wrote {path} ({chart.width}x{chart.height}, {len(chart.png):,} bytes): {describe(data)}",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 # -- ask ------------------------------------------------------------------------------------
 
 
@@ -445,7 +491,7 @@ async def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
     config = _config(args)
     store = _store(args, config, read=True)  # refuses a missing database, with the reason
-    status, text = await ask(config, store.path, args.text, args.json)
+    status, text = await ask(config, store, args.text, args.json)
     print(text, file=out)
     return status
 
@@ -455,12 +501,34 @@ async def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from bot.app import App
+    from bot.leader import Leadership
+    from bot.ops import Ops
     from bot.wiring import build_adapters
 
     config = _config(args)
     adapters = build_adapters(config, out)
-    app = App(config, _store(args, config), adapters)
+    store = _store(args, config)
+    # replicas share PostgreSQL: one of them at a time leads (polls and runs the jobs)
+    leadership = Leadership(store.dsn) if isinstance(store, PgStore) else None
+    app = App(config, store, adapters, leadership=leadership)
+    ops_address = args.ops or os.environ.get("EVBOT_OPS_ADDRESS")
+    ops = Ops(app, ops_address) if ops_address else None  # checks the address before starting
     await app.start()
+    if ops is not None:
+        try:
+            await ops.start()
+        except OSError as exc:
+            await app.stop()
+            raise CliError(f"--ops {ops_address}: cannot listen: {exc.strerror or exc}") from exc
+        print(f"ops listening on {ops.host}:{ops.port} (/healthz, /metrics)", file=out, flush=True)
+    try:
+        return await _serve(app, adapters, config, out)
+    finally:
+        if ops is not None:
+            await ops.stop()
+
+
+async def _serve(app: App, adapters: dict[str, ChatAdapter], config: Config, out: TextIO) -> int:
     console = adapters.get("console")
     prompt = isinstance(console, ConsoleAdapter) and sys.stdin.isatty()
     print(
@@ -487,6 +555,43 @@ async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- discord --------------------------------------------------------------------------------
+
+
+async def cmd_discord(args: argparse.Namespace, out: TextIO) -> int:
+    from adapters.discord_cli import run_discord_command
+
+    config = _config(args)
+    database = resolve_database(args.db, config)
+    return await run_discord_command(args.action, config, database, out, force=args.force)
+
+
+async def cmd_slack_manifest(args: argparse.Namespace, out: TextIO) -> int:
+    from adapters.slack_manifest import cmd_manifest
+
+    try:
+        return await cmd_manifest(args, out)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+# -- migrate-store --------------------------------------------------------------------------
+
+
+async def cmd_migrate_store(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.migrate_store import migrate_store
+
+    report = await migrate_store(args.from_, args.to)
+    for table, n in report.counts.items():
+        print(f"{table:<14} {n:>10,}", file=out)
+    print(
+        f"copied {report.total:,} rows from {report.source} to {report.target}; "
+        "every table's count verified",
+        file=out,
+    )
+    return EXIT_OK
+
+
 # -- demo -----------------------------------------------------------------------------------
 
 
@@ -502,7 +607,11 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="PATH", help="SQLite database (default: $EVBOT_DB, config)")
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file or postgresql:// URL (default: $EVBOT_DB, config)",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
 
 
@@ -577,6 +686,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timezone", default="UTC", metavar="TZ", help="e.g. Europe/Paris")
     p.add_argument("--locale", help="e.g. en, fr, de (default: the configuration's)")
     p.add_argument("--by", metavar="WHO", help="who is subscribing (default: $USER)")
+    p.add_argument(
+        "--charts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="attach the cumulative chart to milestones (default: yes)",
+    )
     _common(p)
     p.set_defaults(run=cmd_subscribe)
 
@@ -605,15 +720,59 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(run=cmd_deliveries)
 
+    p = sub.add_parser("chart", help="draw a subject's chart to a PNG (what the bot posts)")
+    p.add_argument("subject", help='a model, make, group or region, e.g. "Renault-Nissan Alliance"')
+    p.add_argument(
+        "--kind",
+        choices=("cumulative", "shares", "monthly"),
+        default="cumulative",
+        help="running total with milestones (default), model shares, or months against a "
+        "year earlier",
+    )
+    p.add_argument("--region", metavar="R", help="region (default: World)")
+    p.add_argument("--locale", help="numbers and months, e.g. en, fr, de (default: config)")
+    p.add_argument("--out", metavar="FILE", help="PNG to write (default: SUBJECT-KIND.png)")
+    _common(p)
+    p.set_defaults(run=cmd_chart)
+
     p = sub.add_parser("ask", help="run one slash command through the console adapter")
     p.add_argument("text", help='e.g. "/ev-total nissan leaf region:USA as-of:2015-06"')
     p.add_argument("--json", action="store_true", help="one JSON object")
     _common(p)
     p.set_defaults(run=cmd_ask)
 
+    p = sub.add_parser("discord", help="Discord: sync the slash commands, print the invite URL")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("sync", help="sync the slash commands to Discord now")
+    q.add_argument("--force", action="store_true", help="even when they did not change")
+    _common(q)
+    q.set_defaults(run=cmd_discord)
+    q = actions.add_parser("invite-url", help="the URL that adds the bot to a server")
+    _common(q)
+    q.set_defaults(run=cmd_discord, force=False)
+
+    p = sub.add_parser(
+        "migrate-store", help="copy a SQLite store into an empty PostgreSQL one, verified"
+    )
+    p.add_argument("--from", dest="from_", required=True, metavar="sqlite:PATH")
+    p.add_argument("--to", required=True, metavar="postgresql://USER@HOST/DB")
+    p.set_defaults(run=cmd_migrate_store)
+
     p = sub.add_parser("run", help="run the bot with every enabled adapter")
+    p.add_argument(
+        "--ops",
+        metavar="HOST:PORT",
+        help="serve /healthz and /metrics here (default: $EVBOT_OPS_ADDRESS; none)",
+    )
     _common(p)
     p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("slack", help="Slack helpers (the app manifest)")
+    slack = p.add_subparsers(dest="slack_command", metavar="SLACK_COMMAND", required=True)
+    p = slack.add_parser("manifest", help="print a Slack app manifest (JSON) to paste")
+    p.add_argument("--url", help="HTTP mode: the bot's public https:// base URL")
+    p.add_argument("--name", default="EV Milestone Bot", help="the app's name in Slack")
+    p.set_defaults(run=cmd_slack_manifest)
 
     return parser
 
@@ -635,10 +794,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print("import failed: nothing was written", file=sys.stderr)
         return EXIT_FAIL
     except (ConfigError, StoreError, CliError, UnknownSubject, SubscriptionError) as exc:
-        print(f"evbot {args.command}: {exc}", file=sys.stderr)
+        print(f"evbot {args.command}: {redact_secrets(str(exc))}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `evbot replay | head`: the reader has gone, which is fine
         sys.stderr.close()
         return EXIT_OK
+    except Exception as exc:
+        # A bug: keep the traceback for the report, but never a password or token in it.
+        crash = "".join(traceback.format_exception(exc))
+        print(redact_secrets(crash), file=sys.stderr, end="")
+        print(f"evbot {args.command}: internal error (a bug; please report it)", file=sys.stderr)
+        return EXIT_FAIL

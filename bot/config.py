@@ -119,6 +119,7 @@ PLATFORM_SECRETS: dict[str, dict[str, str]] = {
         "bot_token": "SLACK_BOT_TOKEN",
         "app_token": "SLACK_APP_TOKEN",
         "signing_secret": "SLACK_SIGNING_SECRET",
+        "client_secret": "SLACK_CLIENT_SECRET",
     },
     "webhook": {"signing_secret": "EVBOT_WEBHOOK_SECRET"},
 }
@@ -129,8 +130,11 @@ PLATFORM_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "guilds": list,
         "shard_count": int,
         "shard_ids": list,
-        "api_base": str,
-        "gateway_url": str,
+        "api_base": str,  # test-only: the local fake Discord's REST base
+        "gateway_url": str,  # test-only: the local fake Discord's gateway
+        "rate_per_second": (int, float),
+        "channel_rate_per_second": (int, float),
+        "timeout": (int, float),
     },
     "slack": {
         "mode": str,
@@ -139,6 +143,7 @@ PLATFORM_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "api_base_url": str,
         "admins": list,
         "client_id": str,
+        "rate_per_second": (int, float),
         "channel_rate_per_second": (int, float),
     },
     "webhook": {
@@ -151,8 +156,13 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # which secrets an enabled platform cannot start without (slack: depends on its mode)
 _REQUIRED_SECRETS: dict[str, Callable[[Mapping[str, Any]], tuple[str, ...]]] = {
     "discord": lambda o: ("token",),
+    # slack: HTTP mode with a client_id installs through OAuth (tokens come from the store)
     "slack": lambda o: (
-        ("bot_token", "signing_secret") if o.get("mode") == "http" else ("bot_token", "app_token")
+        ("bot_token", "app_token")
+        if o.get("mode", "socket") != "http"
+        else ("signing_secret", "client_secret")
+        if o.get("client_id")
+        else ("bot_token", "signing_secret")
     ),
     "webhook": lambda o: (),
 }
@@ -285,6 +295,8 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nested arrays or tables
+        raise ConfigError(f"{file}: not valid TOML: arrays or tables nested too deeply") from exc
     return _apply(config, data, file, os.environ if environ is None else environ)
 
 
@@ -296,6 +308,7 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         raise r.fail("database", "must not be empty")
     if "database" in data and "://" not in database and not Path(database).is_absolute():
         database = str(Path(file).parent / database)  # relative to the file, like sources
+    _check_database(r, database)
     locale = r.string(data, "locale", "locale", config.locale)
     _check_locale(r, locale)
     schedule = r.table(data.get("schedule", {}), "schedule", {"poll_seconds"})
@@ -385,6 +398,22 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         sources=sources,
         platforms=platforms,
     )
+
+
+def _check_database(r: _Reader, database: str) -> None:
+    """A file path, or a postgresql:// URL that carries no password (secrets stay out of
+    files: PostgreSQL clients read PGPASSWORD or ~/.pgpass)."""
+    if "://" not in database:
+        return
+    scheme = database.split("://", 1)[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise r.fail("database", f"{scheme}:// is not a database evbot knows (postgresql://)")
+    userinfo = database.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+    if ":" in userinfo or "password=" in database.partition("?")[2]:
+        raise r.fail(
+            "database",
+            "the URL holds a password: leave it out and set PGPASSWORD (or ~/.pgpass) instead",
+        )
 
 
 def _check_locale(r: _Reader, locale: str) -> None:
@@ -480,7 +509,7 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
     encoding = r.string(s, "encoding", f"{path}.encoding", "utf-8-sig")
     try:
         "".encode(encoding)
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
         raise r.fail(f"{path}.encoding", f"unknown encoding {encoding!r}") from exc
     return SourceConfig(
         name=name,
@@ -573,12 +602,36 @@ def _option(r: _Reader, path: str, value: Any, kind: type | tuple[type, ...]) ->
     return value
 
 
+# greedy to the last "@": a password may hold one (over-redacting a query is harmless)
+_DSN_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s'\"]*@")
+_KV_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd|sslpassword)=)[^&\s'\"]*", re.I)
+MIN_SECRET = 4  # shorter values would blank out ordinary words
+
+
+def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`text` with the password of any URL (`postgresql://user:***@host/db`), any `password=`
+    value, and the value of every platform secret set in the environment replaced by `***`.
+
+    For the places a secret could slip through on its way out: check-config, error messages,
+    crash output.
+    """
+    env = os.environ if environ is None else environ
+    text = _DSN_PASSWORD.sub(r"\g<head>***@", text)
+    text = _KV_PASSWORD.sub(r"\g<head>***", text)
+    names = {var for secrets in PLATFORM_SECRETS.values() for var in secrets.values()}
+    names.add("PGPASSWORD")  # the database password, which PostgreSQL clients read
+    values = sorted({env[n] for n in names if len(env.get(n, "")) >= MIN_SECRET}, key=len)
+    for value in reversed(values):  # longest first: one secret may contain another
+        text = text.replace(value, "***")
+    return text
+
+
 def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The effective settings as plain data, with every secret shown only as set or unset."""
     env = os.environ if environ is None else environ
     return {
         "config": config.path or "(defaults)",
-        "database": config.database,
+        "database": redact_secrets(config.database, env),
         "locale": config.locale,
         "schedule": {"poll_seconds": config.poll_seconds},
         "groups": [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.announcer import following_message
 from bot.config import Config
@@ -13,7 +13,7 @@ from bot.ladders import union_next_above
 from bot.projection import project
 from bot.queries import SeriesReader, region_tree
 from bot.series import cumulative
-from bot.sqlite_store import SqliteStore
+from bot.store import BotStore
 from bot.subscriptions import (
     SPECIFICITY,
     PlannedDelivery,
@@ -49,22 +49,47 @@ def _covers(outer: Subject, inner: Subject, config: Config) -> bool:
     return False
 
 
+def _overlaps(
+    mine: list[Subscription], spec: SubscriptionSpec, config: Config
+) -> list[Subscription]:
+    """The channel's other subscriptions in the same region that cover or are covered."""
+    return [
+        s
+        for s in mine
+        if s.spec.region == spec.region
+        and s.spec.subject.key != spec.subject.key
+        and (
+            _covers(s.spec.subject, spec.subject, config)
+            or _covers(spec.subject, s.spec.subject, config)
+        )
+    ]
+
+
 async def subscribe(
-    store: SqliteStore, config: Config, spec: SubscriptionSpec, now: float
+    store: BotStore, config: Config, spec: SubscriptionSpec, now: float
 ) -> SubscribeResult:
-    """Store a subscription and queue its baseline message; raises SubscriptionError."""
+    """Store a subscription and queue its baseline message; raises SubscriptionError.
+
+    Subscribing again with the same settings to an active subscription changes nothing and
+    posts nothing: a repeated (or replayed) command must not post to the channel each time.
+    """
     validate_spec(spec, config.ladders)
-    existing = [
-        s
-        for s in await store.subscriptions(spec.channel)
-        if s.spec.region == spec.region and s.spec.subject.key != spec.subject.key
-    ]
-    overlaps = [
-        s
-        for s in existing
-        if _covers(s.spec.subject, spec.subject, config)
-        or _covers(spec.subject, s.spec.subject, config)
-    ]
+    mine = await store.subscriptions(spec.channel)
+    prior = next(
+        (
+            s
+            for s in mine
+            if s.spec.region == spec.region and s.spec.subject.key == spec.subject.key
+        ),
+        None,
+    )
+    if (
+        prior is not None
+        and prior.active
+        and replace(spec, created_by=prior.spec.created_by) == prior.spec
+    ):
+        return SubscribeResult(prior, False, _overlaps(mine, spec, config))
+    overlaps = _overlaps(mine, spec, config)
     sub, created = await store.subscribe(spec)
     reader = SeriesReader(store, region_tree(config), list(config.groups))
     monthly = await reader.monthly(spec.subject, spec.region)

@@ -24,7 +24,7 @@ STATUSES = ("pending", "inflight", "posted", "failed", "cancelled")
 _SUB_COLUMNS = (
     "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
     "instant_kinds, ladder, locale, mode, digest_at, timezone, created_by, created_at, status, "
-    "paused_reason, last_error, failures"
+    "paused_reason, last_error, failures, charts"
 )
 _DELIVERY_COLUMNS = (
     "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
@@ -71,6 +71,7 @@ def _subscription(row: Sequence[Any]) -> Subscription:
         digest_at=row[13],
         timezone=row[14],
         created_by=row[15],
+        charts=bool(row[21]),
     )
     return Subscription(row[0], spec, row[16], row[17], row[18], row[19], row[20])
 
@@ -122,12 +123,14 @@ class SqliteOutbox(SqliteBase):
                 spec.mode,
                 spec.digest_at,
                 spec.timezone,
+                int(spec.charts),
             )
             if existing:
                 await self._run(
                     "UPDATE subscriptions SET subject_kind = ?, subject_name = ?, kinds = ?, "
                     "instant_kinds = ?, ladder = ?, locale = ?, mode = ?, digest_at = ?, "
-                    "timezone = ?, status = 'active', paused_reason = NULL, failures = 0 "
+                    "timezone = ?, charts = ?, status = 'active', paused_reason = NULL, "
+                    "failures = 0 "
                     "WHERE id = ?",
                     (*values, existing[0][0]),
                 )
@@ -136,8 +139,8 @@ class SqliteOutbox(SqliteBase):
                 cursor = await self._run(
                     "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
                     "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
-                    "digest_at, timezone, region, created_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "digest_at, timezone, charts, region, created_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         c.platform,
                         c.workspace,
@@ -526,3 +529,31 @@ class SqliteOutbox(SqliteBase):
             "ON CONFLICT DO NOTHING",
             plan.digest_items,
         )
+
+    # -- preview ----------------------------------------------------------------------------
+
+    async def channel_deliveries(
+        self, channel: Channel, event_ids: Sequence[int]
+    ) -> dict[int, DeliveryRow]:
+        """The newest delivery to `channel` of each of `event_ids` that it was sent in.
+
+        Reads the channel's deliveries through `deliveries_by_channel` and returns only those
+        carrying one of the events: other channels and other events cost nothing.
+        """
+        if not event_ids:
+            return {}
+        marks = ", ".join("?" for _ in event_ids)
+        rows = await self._rows(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE platform = ? AND workspace = ? "
+            "AND channel = ? AND EXISTS (SELECT 1 FROM json_each(deliveries.event_ids) "
+            f"WHERE json_each.value IN ({marks})) ORDER BY id",
+            (channel.platform, channel.workspace, channel.channel, *event_ids),
+            table="deliveries",
+        )
+        wanted = set(event_ids)
+        out: dict[int, DeliveryRow] = {}
+        for row in map(_delivery, rows):
+            for event_id in row.event_ids:
+                if event_id in wanted:
+                    out[event_id] = row  # ascending ids: the newest delivery wins
+        return out

@@ -18,6 +18,20 @@ def build_adapters(config: Config, out: TextIO) -> dict[str, ChatAdapter]:
             from adapters.webhook import WebhookAdapter
 
             adapters[name] = WebhookAdapter(platform)
+        elif name == "discord":
+            from adapters.discord import DiscordAdapter
+
+            try:
+                adapters[name] = DiscordAdapter(platform)
+            except ConfigError as exc:  # the adapter's checks name the key, not the file
+                raise ConfigError(f"{config.path or 'configuration'}: {exc}") from None
+        elif name == "slack":
+            from adapters.slack import SlackAdapter
+
+            try:
+                adapters[name] = SlackAdapter.from_config(platform)
+            except ConfigError as exc:  # the adapter's checks name the key, not the file
+                raise ConfigError(f"{config.path or 'configuration'}: {exc}") from None
         else:
             raise ConfigError(
                 f"{config.path or 'configuration'}: platforms.{name}: the {name} adapter is not "

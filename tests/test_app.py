@@ -312,7 +312,9 @@ def test_evbot_run_refuses_a_platform_it_cannot_start(
 ) -> None:
     monkeypatch.delenv("EVBOT_DB", raising=False)
     monkeypatch.delenv("EVBOT_CONFIG", raising=False)
-    monkeypatch.setenv("DISCORD_TOKEN", "fake-token-not-a-secret")
+    # Discord enabled without its token: refused before anything connects anywhere
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "fake-token-not-a-secret")  # never shown either
     toml = tmp_path / "evbot.toml"
     toml.write_text("[platforms.discord]\nenabled = true\n", encoding="utf-8")
     db = str(tmp_path / "run.sqlite3")
@@ -320,6 +322,6 @@ def test_evbot_run_refuses_a_platform_it_cannot_start(
     out, err = capsys.readouterr()
     assert status == 1
     assert err.startswith("evbot run: ")
-    assert "platforms.discord" in err and str(toml) in err
+    assert "platforms.discord" in err and str(toml) in err and "DISCORD_TOKEN" in err
     assert "fake-token-not-a-secret" not in err + out
     assert "evbot running" not in out
