@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner.py`
@@ -98,11 +99,17 @@ async def deliver(args: argparse.Namespace) -> int:
         channel_rate_per_second=args.channel_rate,
         timeout=args.timeout,
     )
+    return await drain(store, "webhook", adapter, args.concurrency)
+
+
+async def drain(store: SqliteStore, platform: str, adapter: Any, concurrency: int) -> int:
+    """Run the real delivery worker with `adapter` until nothing is pending or in flight, then
+    close both and print what it did (the crash tests read the line). Returns exit status 0."""
     worker = DeliveryWorker(
         store,
-        {"webhook": adapter},
+        {platform: adapter},
         ladder_objects(default_config().ladders),
-        concurrency=args.concurrency,
+        concurrency=concurrency,
     )
     stop = asyncio.Event()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -29,10 +28,9 @@ from adapters.discord import DiscordAdapter, DiscordSettings  # noqa: E402
 from bot.config import default_config  # noqa: E402
 from bot.delivery import Channel  # noqa: E402
 from bot.detector import Detector  # noqa: E402
-from bot.outbox import DeliveryWorker  # noqa: E402
 from bot.sqlite_store import SqliteStore  # noqa: E402
-from bot.subscriptions import SubscriptionSpec, ladder_objects  # noqa: E402
-from tests.crash_runner import LEAF, Feed  # noqa: E402
+from bot.subscriptions import SubscriptionSpec  # noqa: E402
+from tests.crash_runner import LEAF, Feed, drain  # noqa: E402
 
 
 async def prepare(store: SqliteStore, channels: Sequence[Channel], *, rounds: int = 1) -> Feed:
@@ -60,38 +58,7 @@ async def deliver(args: argparse.Namespace) -> int:
             timeout=args.timeout,
         ),
     )
-    worker = DeliveryWorker(
-        store,
-        {"discord": adapter},
-        ladder_objects(default_config().ladders),
-        concurrency=args.concurrency,
-    )
-    stop = asyncio.Event()
-
-    async def until_done() -> None:
-        while True:
-            counts = await store.delivery_counts()
-            if counts["pending"] == 0 and counts["inflight"] == 0:
-                stop.set()
-                return
-            await asyncio.sleep(0.1)
-
-    watcher = asyncio.create_task(until_done())
-    try:
-        await worker.run(stop)
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        await adapter.close()
-        counts = await store.delivery_counts()
-        await store.close()
-    print(
-        f"posted {worker.stats.posted} retried {worker.stats.retried} "
-        f"failed {worker.stats.failed} reconciled {worker.stats.reconciled}; outbox {counts}",
-        flush=True,
-    )
-    return 0
+    return await drain(store, "discord", adapter, args.concurrency)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from pathlib import Path
 
@@ -20,10 +19,8 @@ if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_slack.py
     sys.path.insert(0, str(ROOT))
 
 from adapters.slack import SlackAdapter, SlackSettings  # noqa: E402
-from bot.config import default_config  # noqa: E402
-from bot.outbox import DeliveryWorker  # noqa: E402
 from bot.sqlite_store import SqliteStore  # noqa: E402
-from bot.subscriptions import ladder_objects  # noqa: E402
+from tests.crash_runner import drain  # noqa: E402
 
 BOT_TOKEN = "xoxb-T0001-crash"
 
@@ -41,38 +38,7 @@ async def deliver(args: argparse.Namespace) -> int:
             channel_rate_per_second=args.channel_rate,
         )
     )
-    worker = DeliveryWorker(
-        store,
-        {"slack": adapter},
-        ladder_objects(default_config().ladders),
-        concurrency=args.concurrency,
-    )
-    stop = asyncio.Event()
-
-    async def until_done() -> None:
-        while True:
-            counts = await store.delivery_counts()
-            if counts["pending"] == 0 and counts["inflight"] == 0:
-                stop.set()
-                return
-            await asyncio.sleep(0.1)
-
-    watcher = asyncio.create_task(until_done())
-    try:
-        await worker.run(stop)
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        await adapter.close()
-        counts = await store.delivery_counts()
-        await store.close()
-    print(
-        f"posted {worker.stats.posted} retried {worker.stats.retried} "
-        f"failed {worker.stats.failed} reconciled {worker.stats.reconciled}; outbox {counts}",
-        flush=True,
-    )
-    return 0
+    return await drain(store, "slack", adapter, args.concurrency)
 
 
 def main(argv: list[str] | None = None) -> int:
