@@ -12,27 +12,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.event_codec import event_from_dict
-from bot.events import Event, Subject
+from bot.events import Event
 from bot.pg_base import REPLICA_CLASS, Connection, PgBase, Runner
 from bot.records import StoredEvent
-from bot.sqlite_outbox import STATUSES, DeliveryRow
+from bot.sqlite_outbox import (
+    _DELIVERY_COLUMNS,
+    _SUB_COLUMNS,
+    STATUSES,
+    DeliveryRow,
+    _delivery,
+    _subscription,
+)
 from bot.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
 
 CHANNEL_CLASS = 0x45564204  # transaction advisory locks on channels, while claiming
 
-_SUB_COLUMNS = (
-    "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
-    "instant_kinds, ladder, locale, mode, digest_at, timezone, created_by, created_at, status, "
-    "paused_reason, last_error, failures, charts"
-)
-_DELIVERY_COLUMNS = (
-    "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
-    "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at"
-)
 _CHANNEL = "platform = $1 AND workspace = $2 AND channel = $3"
 # a delivery's claimant is alive while its replica lock is held (the lock dies with the session)
 _CLAIMANT_ALIVE = (
@@ -41,44 +38,6 @@ _CLAIMANT_ALIVE = (
     "AND l.objid = d.claimed_by::oid "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
 )
-
-
-def _subscription(row: Sequence[Any]) -> Subscription:
-    spec = SubscriptionSpec(
-        channel=Channel(row[1], row[2], row[3]),
-        subject=Subject(row[5], row[4], row[6]),
-        region=row[7],
-        kinds=tuple(row[8].split(",")) if row[8] else (),
-        instant_kinds=tuple(row[9].split(",")) if row[9] else (),
-        ladder=row[10],
-        locale=row[11],
-        mode=row[12],
-        digest_at=row[13],
-        timezone=row[14],
-        created_by=row[15],
-        charts=bool(row[21]),
-    )
-    return Subscription(row[0], spec, row[16], row[17], row[18], row[19], row[20])
-
-
-def _delivery(row: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(
-        row[0],
-        Channel(row[1], row[2], row[3]),
-        row[4],
-        tuple(json.loads(row[5])),
-        tuple(json.loads(row[6])),
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-        row[13],
-        row[14],
-        row[15],
-        row[16],
-    )
 
 
 class PgOutbox(PgBase):

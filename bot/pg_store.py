@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
@@ -37,9 +37,15 @@ from bot.records import (
     SourceSpec,
     StoredEvent,
 )
-from bot.series import increments
 from bot.series_state import SeriesState, parse_month
-from bot.sqlite_store import _stage_chunk, _Staging, _state_rows, _states_from_rows
+from bot.sqlite_store import (
+    _inc_rows,
+    _increment_updates,
+    _stage_chunk,
+    _Staging,
+    _state_rows,
+    _states_from_rows,
+)
 from bot.store import BotStore, SlackInstallationRows, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -967,53 +973,6 @@ def _collect(
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows as columns, for `unnest` (one statement instead of one per row)."""
     return [[row[i] for row in rows] for i in range(width)]
-
-
-def _increment_updates(
-    rows: list[tuple[Any, ...]],
-) -> tuple[
-    list[tuple[int, int, str, str, str, str]],
-    dict[tuple[int, str, str, str], int],
-    dict[tuple[int, str, str], int],
-]:
-    """New increments for every cell of the touched series, and the deltas for the sums
-    (the same arithmetic as SqliteStore's, on PostgreSQL's rows)."""
-    updates: list[tuple[int, int, str, str, str, str]] = []
-    make_deltas: dict[tuple[int, str, str, str], int] = defaultdict(int)
-    all_deltas: dict[tuple[int, str, str], int] = defaultdict(int)
-    start = 0
-    while start < len(rows):
-        end = start
-        series = rows[start][:4]
-        while end < len(rows) and rows[end][:4] == series:
-            end += 1
-        chunk = rows[start:end]
-        for row, inc in zip(chunk, increments([(r[5], r[6]) for r in chunk]), strict=True):
-            source_id, make_key, model_key, region, month, _, _, old = row
-            delta = inc - old
-            if delta:
-                updates.append((inc, source_id, make_key, model_key, region, month))
-                make_deltas[(source_id, make_key, region, month)] += delta
-                all_deltas[(source_id, region, month)] += delta
-            elif old == 0 and inc == 0:
-                # keep an all-zero cell visible in the sums, so the month counts as covered
-                make_deltas[(source_id, make_key, region, month)] += 0
-                all_deltas[(source_id, region, month)] += 0
-        start = end
-    return updates, make_deltas, all_deltas
-
-
-_MONTHS: dict[str, Month] = {}  # "2015-06" -> Month: a few thousand at most, parsed once
-
-
-def _inc_rows(rows: Iterable[Any]) -> list[IncRow]:
-    out = []
-    for source_id, region, make_key, model_key, month, inc in rows:
-        m = _MONTHS.get(month)
-        if m is None:
-            m = _MONTHS[month] = Month.parse(month)
-        out.append(IncRow(source_id, region, make_key, model_key, m, inc))
-    return out
 
 
 if TYPE_CHECKING:  # both backends provide the whole port (mypy checks it here)
