@@ -1,10 +1,10 @@
-"""One import, end to end: parse a file in a thread, streaming its records to the store, which
-writes them in one transaction."""
+"""One import, end to end: parse a file in a thread (or, when large, in a process), streaming its
+rows to the store, which writes them in one transaction."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -12,13 +12,18 @@ from typing import Any
 
 from bot.bulk import without_gc
 from bot.config import Config, SourceConfig
-from bot.ingest import ImportFailed, Parsed, Progress, parse_canonical, parse_iea, parse_mapped
-from bot.records import ImportSummary, SalesRecord, SourceSpec
+from bot.ingest import ImportFailed, Parsed, Progress, parse_file
+from bot.parse_worker import Job, ProcessFeed
+from bot.records import ImportSummary, SourceSpec
+from bot.staging import ChunkSink, StagedChunk
 from bot.store import SalesStore
 
 DEMO_SOURCE = "alliance-demo"
 FORMATS = ("canonical", "iea")
-CHUNK_ROWS = 20_000  # rows per chunk handed from the parser thread to the store
+CHUNK_ROWS = 20_000  # rows per chunk handed from the parser to the store
+# Files this big are parsed in a process of their own (bot/parse_worker.py): starting one costs
+# about 0.2 s, which a file of this size repays.
+PROCESS_BYTES = 8_000_000
 
 
 @dataclass
@@ -56,8 +61,10 @@ async def import_file(
     fmt: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    processes: bool | None = None,
 ) -> ImportReport:
-    """Import a file (or a configured source's file) and return what happened.
+    """Import a file (or a configured source's file) and return what happened. It is parsed in
+    a process of its own when `processes` says so, or (None) when it is large.
 
     Raises `ImportFailed` with every `FILE:LINE: reason` when any row is bad; nothing is written.
     """
@@ -76,28 +83,21 @@ async def import_file(
         raise ImportFailed([f"unknown format {kind!r} (expected one of: {', '.join(FORMATS)})"])
     if kind == "iea":
         name = source or "iea"
-    stream = _Stream(asyncio.get_running_loop())
+    in_process = processes if processes is not None else _size(path) >= PROCESS_BYTES
+    feed: _ThreadFeed | ProcessFeed
+    if in_process:
+        feed = ProcessFeed(Job(kind, str(path), name, configured, CHUNK_ROWS), progress)
+    else:
+        feed = _ThreadFeed(kind, path, name, configured, progress)
 
-    def parse() -> Parsed:
-        try:
-            if kind == "iea":
-                return parse_iea(path, name, progress, stream)
-            if kind == "mapped":
-                assert configured is not None  # config validation ties "mapped" to a source
-                return parse_mapped(path, configured, progress, stream)
-            return parse_canonical(path, name, progress, stream)
-        finally:
-            stream.close()
-
-    parsing = asyncio.ensure_future(asyncio.to_thread(without_gc, parse))
-
-    async def chunks() -> AsyncIterator[Sequence[tuple[str, SalesRecord]] | None]:
-        while (chunk := await stream.queue.get()) is not _END:
+    async def chunks() -> AsyncIterator[StagedChunk | None]:
+        async for chunk in feed.chunks():
             yield chunk
-        parsed = await parsing
+        parsed = feed.parsed
+        assert parsed is not None
         if parsed.problems:
             raise ImportFailed(parsed.problems)
-        if not stream.sent:
+        if not feed.sent:
             raise ImportFailed(
                 [
                     f"{path}: no figures to import ({parsed.rows_read} rows read, "
@@ -114,8 +114,9 @@ async def import_file(
             aggregate=bool(configured and kind == "mapped" and configured.aggregate),
         )
     finally:
-        await stream.cancel(parsing)
-    parsed = parsing.result()  # done and clean: the store read the stream to its end
+        await feed.close()
+    parsed = feed.parsed
+    assert parsed is not None  # the store read the stream to its end
     duplicates = sum(s.duplicates for s in summaries)
     for summary in summaries:
         summary.rows_read = parsed.rows_read
@@ -130,56 +131,70 @@ async def import_file(
     )
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the parser says what is wrong with it
+
+
 _END = object()
 
 
-class _Stream:
-    """The parser thread's sink: records go to the store in chunks through a short queue, so
+class _ThreadFeed:
+    """A parse in a thread of this process, its chunks handed over through a short queue, so
     parsing and writing overlap and at most a few chunks are ever held in memory."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, size: int = CHUNK_ROWS) -> None:
-        self.loop = loop
-        self.size = size
+    def __init__(
+        self,
+        kind: str,
+        path: Path,
+        name: str,
+        configured: SourceConfig | None,
+        progress: Progress | None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2)
-        self.chunk: list[tuple[str, SalesRecord]] = []
-        self.sent = 0
+        self.sink = ChunkSink(self._put, CHUNK_ROWS)
         self.cancelled = False
+        self.parsed: Parsed | None = None
 
-    def add(self, source: str, record: SalesRecord) -> None:
-        self.chunk.append((source, record))
-        if len(self.chunk) >= self.size:
-            self._put(self.chunk)
-            self.chunk = []
+        def parse() -> Parsed:
+            try:
+                parsed = parse_file(kind, path, name, configured, progress, self.sink)
+                if not self.cancelled:
+                    self.sink.flush()
+                return parsed
+            finally:
+                self._put(_END)
 
-    def restart(self) -> None:
-        self.chunk = []
-        self.sent = 0
-        self._put(None)
+        self.parsing = asyncio.ensure_future(asyncio.to_thread(without_gc, parse))
 
-    def close(self) -> None:
-        if self.chunk and not self.cancelled:
-            self._put(self.chunk)
-        self.chunk = []
-        self._put(_END)
+    @property
+    def sent(self) -> int:
+        return self.sink.sent
+
+    async def chunks(self) -> AsyncIterator[StagedChunk | None]:
+        while (chunk := await self.queue.get()) is not _END:
+            yield chunk
+        self.parsed = await self.parsing
 
     def _put(self, item: Any) -> None:
         if self.cancelled:
             if item is _END:
                 return
             raise _Cancelled
-        if isinstance(item, list):
-            self.sent += len(item)
         asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop).result()
 
-    async def cancel(self, parsing: asyncio.Future[Parsed]) -> None:
+    async def close(self) -> None:
         """After the store is done (or failed): let a parser still running end, unblocked."""
         self.cancelled = True
-        while not parsing.done():
+        while not self.parsing.done():
             try:
                 self.queue.get_nowait()
             except asyncio.QueueEmpty:
                 await asyncio.sleep(0.01)
-        parsing.exception()  # retrieved: when it matters, the store has already raised it
+        self.parsing.exception()  # retrieved: when it matters, the store has already raised it
 
 
 class _Cancelled(Exception):

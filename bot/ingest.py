@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from bot.config import SourceConfig
 from bot.names import clean_label, name_key
 from bot.periods import PeriodError, normalize_period
 from bot.records import POWERTRAINS, SalesRecord
+
+if TYPE_CHECKING:
+    from bot.staging import Row
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
 CANONICAL_OPTIONAL = ("powertrain", "source", "cumulative")
@@ -34,6 +37,7 @@ _INT = re.compile(r"^\d+$")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
 _NULLS = {"", "null", "none", "n/a", "na"}
+_CACHED = 65_536  # distinct texts the fast path remembers per column, at most
 
 Progress = Callable[[int], None]  # called with the bytes read so far
 
@@ -74,9 +78,19 @@ _Key = tuple[str, str, str, str, str, str]
 
 
 class Sink(Protocol):
-    """Where a streamed parse sends its records, in file order: the store de-duplicates them."""
+    """Where a streamed parse sends its records, in file order: the store de-duplicates them.
+
+    A parser sends records with `add`, or, on the fast path, rows (`bot.staging.Row`) with
+    `append`, whose keys it had from `names` and months from `month`.
+    """
 
     def add(self, source: str, record: SalesRecord) -> None: ...
+
+    def names(self, make: str, model: str) -> tuple[str, str]: ...
+
+    def month(self, period: str) -> str: ...
+
+    def append(self, source: str, row: Row) -> None: ...
 
     def restart(self) -> None:
         """Forget what was sent: the parse starts again from the first row."""
@@ -283,6 +297,24 @@ def _table(
         parsed.problem(file, 1, empty)
 
 
+def parse_file(
+    kind: str,
+    path: str | Path,
+    name: str,
+    configured: SourceConfig | None,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
+) -> Parsed:
+    """Parse a file of the given kind (canonical, iea, or mapped by `configured`)."""
+    if kind == "iea":
+        return parse_iea(path, name, progress, sink)
+    if kind == "mapped":
+        if configured is None:
+            raise ImportFailed([f"{path}: a mapped file needs its configured source"])
+        return parse_mapped(path, configured, progress, sink)
+    return parse_canonical(path, name, progress, sink)
+
+
 def parse_canonical(
     path: str | Path,
     default_source: str,
@@ -339,11 +371,20 @@ def _fast_canonical(
 ) -> Parsed | None:
     """The common case at C speed: a clean UTF-8 canonical file read in one pass with the csv
     module over a decoded stream. It gives up (None) at the first thing that is not plainly
-    valid; the line-by-line path then reads the file again and reports every problem."""
+    valid; the line-by-line path then reads the file again and reports every problem.
+
+    A file repeats a few thousand periods, regions and names a million times: each distinct
+    text is checked and cleaned once, and looked up after that.
+    """
     file = str(path)
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
+    periods: dict[str, tuple[str, str]] = {}  # text -> (period, month)
+    regions: dict[str, str] = {}
+    names: dict[tuple[str, str], tuple[str, str, str, str]] = {}  # -> (make, model, keys)
+    powertrains: dict[str, str] = {}
+    sources: dict[str, str] = {}
     csv.field_size_limit(MAX_FIELD * 10)
     try:
         with path.open("rb") as raw, io.TextIOWrapper(raw, "utf-8-sig", newline="") as handle:
@@ -363,45 +404,86 @@ def _fast_canonical(
             end = reader.line_num
             for row in reader:
                 line, end = end + 1, reader.line_num
-                if len(row) != width or max(map(len, row)) > MAX_FIELD:
+                if len(row) != width:
                     if not any(c.strip() for c in row):
                         continue  # a blank line
                     raise _NotClean
+                text = row[i_period]
+                period = periods.get(text)
+                if period is None:
+                    if not any(c.strip() for c in row):
+                        continue  # a line of empty fields is a blank line
+                    if len(periods) >= _CACHED:
+                        periods.clear()
+                    period = periods[text] = _fast_period(text, sink)
                 parsed.rows_read += 1
                 if progress is not None and parsed.rows_read % 20_000 == 0:
                     progress(raw.tell())
-                region = clean_label(row[i_region])
-                make = clean_label(row[i_make])
-                model = clean_label(row[i_model])
-                units_text = row[i_units]
-                if not (region and (make or not model) and units_text.isascii()):
-                    raise _NotClean
-                units = (
-                    int(units_text)
-                    if units_text.isdigit() and len(units_text) <= 12
-                    else _units(units_text, "")
-                )
-                powertrain = _powertrain(row[i_power]) if i_power is not None else ""
-                cumulative = False
+                text = row[i_region]
+                region = regions.get(text)
+                if region is None:
+                    if len(regions) >= _CACHED:
+                        regions.clear()
+                    region = regions[text] = _fast_label(text)
+                pair = (row[i_make], row[i_model])
+                name = names.get(pair)
+                if name is None:
+                    if len(names) >= _CACHED:
+                        names.clear()  # a file of endless distinct names: stay bounded
+                    name = names[pair] = _fast_names(*pair, sink)
+                text = row[i_units]
+                if text.isdigit() and text.isascii() and len(text) <= 12:
+                    units = int(text)
+                else:
+                    value = _units(text, "")
+                    if isinstance(value, str):
+                        raise _NotClean
+                    units = value
+                powertrain = ""
+                if i_power is not None:
+                    text = row[i_power]
+                    known_power = powertrains.get(text)
+                    if known_power is None:
+                        if len(powertrains) >= _CACHED:
+                            powertrains.clear()
+                        known_power = powertrains[text] = _fast_powertrain(text)
+                    powertrain = known_power
+                cumulative = 0
                 if i_cumul is not None:
                     flag = row[i_cumul].strip().lower()
-                    if flag not in _TRUE and flag not in _FALSE:
+                    if flag in _TRUE:
+                        cumulative = 1
+                    elif flag not in _FALSE:
                         raise _NotClean
-                    cumulative = flag in _TRUE
-                if isinstance(units, str) or powertrain is None:
-                    raise _NotClean
+                source = default_source
+                if i_source is not None:
+                    text = row[i_source]
+                    known_source = sources.get(text)
+                    if known_source is None:
+                        if len(text) > MAX_FIELD or len(sources) >= _CACHED:
+                            raise _NotClean
+                        known_source = sources[text] = text.strip() or default_source
+                    source = known_source
+                if sink is not None:
+                    sink.append(
+                        source,
+                        (
+                            name[2],
+                            name[3],
+                            region,
+                            period[1],
+                            period[0],
+                            powertrain,
+                            cumulative,
+                            units,
+                            line,
+                        ),
+                    )
+                    continue
                 record = SalesRecord(
-                    normalize_period(row[i_period]),
-                    region,
-                    make,
-                    model,
-                    units,
-                    powertrain,
-                    cumulative,
-                    line,
+                    period[0], region, name[0], name[1], units, powertrain, bool(cumulative), line
                 )
-                source = row[i_source].strip() if i_source is not None else ""
-                collector.add(source or default_source, record)
+                collector.add(source, record)
                 if parsed.problem_count:
                     raise _NotClean  # a conflicting duplicate
             if progress is not None:
@@ -412,6 +494,37 @@ def _fast_canonical(
         return None
     collector.done()
     return parsed.finish()
+
+
+def _fast_period(text: str, sink: Sink | None) -> tuple[str, str]:
+    if len(text) > MAX_FIELD:
+        raise _NotClean
+    period = normalize_period(text)
+    return period, sink.month(period) if sink is not None else ""
+
+
+def _fast_label(text: str, empty_ok: bool = False) -> str:
+    if len(text) > MAX_FIELD:
+        raise _NotClean
+    label = clean_label(text)
+    if not (label or empty_ok):
+        raise _NotClean
+    return label
+
+
+def _fast_names(make: str, model: str, sink: Sink | None) -> tuple[str, str, str, str]:
+    make, model = _fast_label(make, True), _fast_label(model, True)
+    if model and not make:
+        raise _NotClean
+    keys = sink.names(make, model) if sink is not None else ("", "")
+    return make, model, *keys
+
+
+def _fast_powertrain(text: str) -> str:
+    powertrain = _powertrain(text) if len(text) <= MAX_FIELD else None
+    if powertrain is None:
+        raise _NotClean
+    return powertrain
 
 
 def _canonical_record(

@@ -266,6 +266,12 @@ V8_SUBSCRIPTION_CHARTS = """
 ALTER TABLE subscriptions ADD COLUMN charts INTEGER NOT NULL DEFAULT 1 CHECK (charts IN (0, 1))
 """
 
+# Where in its file each figure was read: a first import writes straight into `records`, and a
+# repeated key is told from its first by this line.
+V9_RECORD_LINES = """
+ALTER TABLE records ADD COLUMN line INTEGER NOT NULL DEFAULT 0
+"""
+
 MIGRATIONS: list[str] = [
     V1_SALES,
     V2_DETECTION,
@@ -275,4 +281,5 @@ MIGRATIONS: list[str] = [
     V6_SERIES_STATE,
     V7_PREVIEW_INDEX,
     V8_SUBSCRIPTION_CHARTS,
+    V9_RECORD_LINES,
 ]

@@ -41,11 +41,10 @@ from bot.series_state import SeriesState, parse_month
 from bot.sqlite_store import (
     _inc_rows,
     _increment_updates,
-    _stage_chunk,
-    _Staging,
     _state_rows,
     _states_from_rows,
 )
+from bot.staging import Repeats, Row, StagedChunk, chunk_of
 from bot.store import BotStore, SlackInstallationRows, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -114,26 +113,26 @@ class PgStore(PgOutbox, PgInstallations):
     ) -> list[ImportSummary]:
         """Import figures held in memory: the streamed path with one chunk."""
         specs = {spec.name: spec for spec, _ in batches}
-        chunk = [(spec.name, record) for spec, records in batches for record in records]
+        chunk = chunk_of([(spec.name, records) for spec, records in batches])
 
-        async def one() -> AsyncIterator[list[tuple[str, SalesRecord]] | None]:
-            if chunk:
+        async def one() -> AsyncIterator[StagedChunk | None]:
+            if len(chunk):
                 yield chunk
 
         return await self.import_stream(one(), specs.__getitem__, file=file, dry_run=dry_run)
 
     async def import_stream(
         self,
-        chunks: AsyncIterable[Sequence[tuple[str, SalesRecord]] | None],
+        chunks: AsyncIterable[StagedChunk | None],
         spec_for: Callable[[str], SourceSpec],
         *,
         file: str = "",
         dry_run: bool = False,
         aggregate: bool = False,
     ) -> list[ImportSummary]:
-        """Import streamed `(source name, record)` chunks in one transaction: all or nothing.
+        """Import streamed chunks of rows in one transaction: all or nothing.
 
-        Repeated keys are handled as SqliteStore handles them (the same `_Staging` rules and
+        Repeated keys are handled as SqliteStore handles them (the same `Repeats` rules and
         wording): an exact repeat is counted once, a conflicting one is a problem, and with
         `aggregate` repeats are summed. Unlike SQLite's temporary table, one import's distinct
         figures are held in memory until the stream ends. A `None` chunk restarts the stream.
@@ -144,19 +143,21 @@ class PgStore(PgOutbox, PgInstallations):
                 async with con.transaction():
                     # imports write the journal one at a time, so sequences commit in order
                     await self._run(con, "SELECT pg_advisory_xact_lock($1, $2)", *JOURNAL_LOCK)
-                    staging = _Staging(file, aggregate)
+                    staging = Repeats(file, aggregate)
                     figures: dict[tuple[Any, ...], list[Any]] = {}
                     infos: dict[str, SourceInfo] = {}
                     try:
                         async for chunk in chunks:
                             if chunk is None:
-                                staging, figures = _Staging(file, aggregate), {}
+                                staging, figures = Repeats(file, aggregate), {}
                                 continue
-                            for name in sorted({n for n, _ in chunk} - infos.keys()):
+                            for name in sorted(chunk.rows.keys() - infos.keys()):
                                 infos[name] = await self._ensure_source(con, spec_for(name))
-                            ids = {name: info.id for name, info in infos.items()}
-                            rows = await asyncio.to_thread(_stage_chunk, chunk, ids, staging)
-                            _collect(rows, figures, staging)
+                            staging.names(chunk)
+                            for name, rows in chunk.rows.items():
+                                await asyncio.to_thread(
+                                    _collect, infos[name].id, rows, figures, staging
+                                )
                     except ImportFailed as exc:
                         raise ImportFailed(staging.with_problems(exc.problems)) from None
                     if staging.problems:
@@ -182,7 +183,7 @@ class PgStore(PgOutbox, PgInstallations):
         con: Connection,
         info: SourceInfo,
         staged: list[tuple[Any, ...]],
-        staging: _Staging,
+        staging: Repeats,
         file: str,
         dry_run: bool,
     ) -> ImportSummary:
@@ -954,20 +955,23 @@ class PgStore(PgOutbox, PgInstallations):
 
 
 def _collect(
-    rows: list[tuple[Any, ...]], figures: dict[tuple[Any, ...], list[Any]], staging: _Staging
+    source_id: int,
+    rows: list[Row],
+    figures: dict[tuple[Any, ...], list[Any]],
+    staging: Repeats,
 ) -> None:
-    """Staged rows into one figure per key: a repeat is summed (aggregate) or judged as
-    SqliteStore judges it (an exact duplicate, or a conflict)."""
+    """Rows into one figure per key, `[source_id, *row]`: a repeat is summed (aggregate) or
+    judged as SqliteStore judges it (an exact duplicate, or a conflict)."""
     for row in rows:
-        key = row[:7]
+        key = (source_id, *row[:6])
         first = figures.get(key)
         if first is None:
-            figures[key] = list(row)
+            figures[key] = [source_id, *row]
         elif staging.aggregate:
-            first[8] += row[8]
+            first[8] += row[7]
         else:
             # (source, line, first line, units, first units, same kind of figure)
-            staging.repeat(row[0], row[10], first[10], row[8], first[8], row[7] == first[7])
+            staging.repeat(source_id, row[8], first[9], row[7], first[8], row[6] == first[7])
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:

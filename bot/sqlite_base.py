@@ -55,6 +55,10 @@ class SqliteBase:
         except aiosqlite.DatabaseError as exc:
             await self.close()
             raise StoreError(f"{self.path}: not an EV bot database ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            # damage in the schema's text: sqlite3 cannot even decode SQLite's error message
+            await self.close()
+            raise StoreError(_damaged_text(self.path, exc)) from exc
         except StoreError:
             await self.close()
             raise
@@ -122,6 +126,8 @@ class SqliteBase:
                 + (": the file is damaged" if damaged else "")
                 + f" ({exc})"
             ) from exc
+        except UnicodeDecodeError as exc:
+            raise StoreError(_damaged_text(self.path, exc)) from exc
 
     def transaction(self) -> Transaction:
         """One write transaction; other writers on this connection wait for it."""
@@ -195,6 +201,10 @@ _FAULTS = (
     ("attempt to write a readonly database", "the database file is read-only"),
     ("unable to open database file", "the database file cannot be opened"),
 )
+
+
+def _damaged_text(path: str, exc: UnicodeDecodeError) -> str:
+    return f"{path}: not an EV bot database: the file is damaged (text that is not UTF-8: {exc})"
 
 
 def _fault(message: str) -> str | None:

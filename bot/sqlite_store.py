@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from bot.bulk import without_gc
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
-from bot.ingest import MAX_PROBLEMS, ImportFailed
+from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
-from bot.periods import Month, end_month
+from bot.periods import Month
 from bot.records import (
     DetectionWrite,
     GroupMember,
@@ -47,6 +48,7 @@ from bot.series_state import (
 )
 from bot.sqlite_installations import SqliteInstallations
 from bot.sqlite_outbox import SqliteOutbox
+from bot.staging import ROW_WIDTH, MakeCell, Repeats, Row, StagedChunk, chunk_of
 from bot.store import StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -55,38 +57,59 @@ HISTORY_MONTHS = 3  # a change this many months older than the source's latest i
 _KEY = "source_id, make_key, model_key, region, month"
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
 
-# One import's figures as they stream in, keyed like `records`: repeats meet here.
-_STAGING_COLUMNS = (
+# A source's first import is written straight into `records` (where repeated keys meet, told
+# apart by their lines); an import over figures a source already holds is staged here first, to
+# be compared with them.
+_ROW_COLUMNS = (
     "source_id INTEGER NOT NULL, make_key TEXT NOT NULL, model_key TEXT NOT NULL, "
     "region TEXT NOT NULL, month TEXT NOT NULL, period TEXT NOT NULL, powertrain TEXT NOT NULL, "
-    "cumulative INTEGER NOT NULL, units INTEGER NOT NULL, seq INTEGER NOT NULL, "
-    "line INTEGER NOT NULL"
+    "cumulative INTEGER NOT NULL, units INTEGER NOT NULL, line INTEGER NOT NULL"
 )
-_STAGING_KEY = "source_id, make_key, model_key, region, month, period, powertrain"
+_ROW_KEY = "source_id, make_key, model_key, region, month, period, powertrain"
 _STAGING_TABLE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS staging ({_STAGING_COLUMNS}, "
-    f"PRIMARY KEY ({_STAGING_KEY})) WITHOUT ROWID"
+    f"CREATE TEMP TABLE IF NOT EXISTS staging ({_ROW_COLUMNS}, PRIMARY KEY ({_ROW_KEY})) "
+    "WITHOUT ROWID"
 )
-_CHUNK_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS chunk ({_STAGING_COLUMNS})"
-_STAGE_VALUES = "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_STAGE_ONCE = f"INSERT INTO temp.staging {_STAGE_VALUES} ON CONFLICT ({_STAGING_KEY}) DO NOTHING"
-_STAGE_SUM = (
-    f"INSERT INTO temp.staging {_STAGE_VALUES} ON CONFLICT ({_STAGING_KEY}) "
-    "DO UPDATE SET units = units + excluded.units"
-)
+_CHUNK_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS chunk ({_ROW_COLUMNS})"
 
-# A first import's cells from its staged figures: period units summed per month, running totals
-# kept.
-# Without running totals a cell's increment is its period units.
+
+ROWS_PER_INSERT = 50
+MAKE_SUMS_HELD = 100_000  # make sums held in memory during a first import, at most
+
+
+def _insert_rows(table: str, source_id: int, conflict: str = "", rows: int = 1) -> str:
+    """An INSERT of `rows` `bot.staging.Row`s for one source. The id is our own integer, written
+    into the statement so that each of a million rows binds only its own nine values."""
+    values = ", ".join([f"({int(source_id)}, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    on_conflict = f" ON CONFLICT ({_ROW_KEY}) {conflict}" if conflict else ""
+    return f"INSERT INTO {table} ({_ROW_KEY}, cumulative, units, line) VALUES {values}{on_conflict}"
+
+
+def _batched(rows: list[Row]) -> tuple[list[list[Any]], list[Row]]:
+    """Rows as flat runs of `ROWS_PER_INSERT` rows, and the rows left over. SQLite lets go of
+    Python's lock once per statement: a statement per row hands it back and forth a million times
+    with the parser's thread, and each of them waits."""
+    whole = len(rows) - len(rows) % ROWS_PER_INSERT
+    flat = list(chain.from_iterable(rows[:whole]))
+    width = ROW_WIDTH * ROWS_PER_INSERT
+    return [flat[i : i + width] for i in range(0, len(flat), width)], rows[whole:]
+
+
+# A first import's cells from its records. Without running totals a cell's increment is its
+# period units: each record is added to its cell as it is read (the rare cell of several records,
+# a model sold as BEV and PHEV say, takes the upsert), which costs half of a GROUP BY.
+_FRESH_CELLS = (
+    f"INSERT INTO cells ({_KEY}, period_units, running_units, inc) "
+    f"SELECT {_KEY}, units, NULL, units FROM records WHERE source_id = ? "
+    f"ON CONFLICT ({_KEY}) DO UPDATE SET period_units = period_units + excluded.period_units, "
+    "inc = inc + excluded.inc"
+)
+# With running totals: period units summed per month, running totals kept.
 _CELL_SUMS = (
     "SELECT source_id, make_key, model_key, region, month, "
     "COALESCE(SUM(CASE WHEN cumulative = 0 THEN units END), 0) AS pu, "
     "SUM(CASE WHEN cumulative = 1 THEN units END) AS ru "
-    "FROM temp.staging WHERE source_id = ? GROUP BY make_key, model_key, region, month"
-)
-_FRESH_CELLS = (
-    f"INSERT INTO cells ({_KEY}, period_units, running_units, inc) "
-    f"SELECT {_KEY}, pu, NULL, pu FROM ({_CELL_SUMS})"
+    "FROM records WHERE source_id = ? GROUP BY make_key, model_key, region, month"
 )
 # With running totals, `series.increments` in SQL: a cell's value is the latest running total
 # at or before it (0 before the first) plus the period units since; its increment is the
@@ -121,31 +144,32 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     ) -> list[ImportSummary]:
         """Import figures held in memory: the streamed path with one chunk."""
         specs = {spec.name: spec for spec, _ in batches}
-        chunk = [(spec.name, record) for spec, records in batches for record in records]
+        chunk = chunk_of([(spec.name, records) for spec, records in batches])
 
-        async def one() -> AsyncIterator[list[tuple[str, SalesRecord]] | None]:
-            if chunk:
+        async def one() -> AsyncIterator[StagedChunk | None]:
+            if len(chunk):
                 yield chunk
 
         return await self.import_stream(one(), specs.__getitem__, file=file, dry_run=dry_run)
 
     async def import_stream(
         self,
-        chunks: AsyncIterable[Sequence[tuple[str, SalesRecord]] | None],
+        chunks: AsyncIterable[StagedChunk | None],
         spec_for: Callable[[str], SourceSpec],
         *,
         file: str = "",
         dry_run: bool = False,
         aggregate: bool = False,
     ) -> list[ImportSummary]:
-        """Import streamed `(source name, record)` chunks in one transaction: all or nothing.
+        """Import streamed chunks of rows in one transaction: all or nothing.
 
-        Chunks are staged in a temporary table as they arrive, so memory stays flat whatever the
-        file's size, and de-duplicated there by natural key: an exact duplicate is counted once,
-        a conflicting one is a problem (with `aggregate`, duplicates are summed instead). A
+        Rows are written as they arrive, so memory stays flat whatever the file's size: a
+        source's first import straight into `records`, any other into a temporary table to be
+        compared with what the source holds. Repeated keys meet there: an exact repeat is counted
+        once, a conflicting one is a problem (with `aggregate`, repeats are summed instead). A
         `None` chunk restarts the stream. When the stream ends without raising, each source's
-        staged figures are written; an `ImportFailed` from the stream (the parser's problems)
-        or from the staging (duplicates) rolls everything back.
+        figures are finished (cells, sums, journal); an `ImportFailed` from the stream (the
+        parser's problems) or from the repeats rolls everything back.
         """
         async with self._lock:
             # created once per connection, outside any transaction, and emptied, never
@@ -154,25 +178,29 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             await self._run("BEGIN IMMEDIATE")
             try:
                 await self._run("DELETE FROM temp.staging")
-                staging = _Staging(file, aggregate)
+                load = _Load(file, aggregate)
                 infos: dict[str, SourceInfo] = {}
                 try:
                     async for chunk in chunks:
                         if chunk is None:
-                            await self._run("DELETE FROM temp.staging")
-                            staging = _Staging(file, aggregate)
+                            await self._restart(load)
                             continue
-                        for name in sorted({n for n, _ in chunk} - infos.keys()):
-                            infos[name] = await self._ensure_source(spec_for(name))
-                        await self._stage(chunk, infos, staging)
+                        for name in sorted(chunk.rows.keys() - infos.keys()):
+                            info = infos[name] = await self._ensure_source(spec_for(name))
+                            if info.imports == 0 and not await self._rows(
+                                "SELECT 1 FROM records WHERE source_id = ? LIMIT 1", (info.id,)
+                            ):
+                                load.first[info.id] = _First()
+                        load.repeats.names(chunk)
+                        for name, rows in chunk.rows.items():
+                            await self._stage(infos[name].id, rows, chunk.sums.get(name, {}), load)
                 except ImportFailed as exc:
-                    raise ImportFailed(staging.with_problems(exc.problems)) from None
-                if staging.problems:
-                    raise ImportFailed(staging.with_problems([]))
-                await self._save_names(staging.makes, staging.models)
+                    raise ImportFailed(load.repeats.with_problems(exc.problems)) from None
+                if load.repeats.problems:
+                    raise ImportFailed(load.repeats.with_problems([]))
+                await self._save_names(load.repeats.makes, load.repeats.models)
                 summaries = [
-                    await self._import_staged(info, staging, file, dry_run)
-                    for info in infos.values()
+                    await self._import_source(info, load, file, dry_run) for info in infos.values()
                 ]
                 await self._run("ROLLBACK" if dry_run else "COMMIT")
             except BaseException:
@@ -182,86 +210,115 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 await self._run("DELETE FROM temp.staging")  # an empty table costs nothing
             return summaries
 
+    async def _restart(self, load: _Load) -> None:
+        """Forget what the stream sent so far: it starts again from its first row."""
+        await self._run("DELETE FROM temp.staging")
+        for source_id in load.first:
+            await self._run("DELETE FROM records WHERE source_id = ?", (source_id,))
+            await self._run("DELETE FROM make_cells WHERE source_id = ?", (source_id,))
+        load.restart()
+
     async def _stage(
-        self,
-        chunk: Sequence[tuple[str, SalesRecord]],
-        infos: dict[str, SourceInfo],
-        staging: _Staging,
+        self, source_id: int, rows: list[Row], sums: dict[MakeCell, int], load: _Load
     ) -> None:
-        ids = {name: info.id for name, info in infos.items()}
-        rows = await asyncio.to_thread(without_gc, _stage_chunk, chunk, ids, staging)
+        first = load.first.get(source_id)
+        table = "records" if first is not None else "temp.staging"
+        conflict = "DO UPDATE SET units = units + excluded.units" if load.aggregate else None
         before = self.db.total_changes
-        await self._many(_STAGE_SUM if staging.aggregate else _STAGE_ONCE, rows)
-        if staging.aggregate or self.db.total_changes - before == len(rows):
+        runs, rest = _batched(rows)
+        on_conflict = conflict or "DO NOTHING"
+        await self._many(_insert_rows(table, source_id, on_conflict, ROWS_PER_INSERT), runs)
+        await self._many(_insert_rows(table, source_id, on_conflict), rest)
+        if first is not None:
+            first.add(rows, sums)
+            if len(first.sums) > MAKE_SUMS_HELD:
+                await self._add_make_sums(source_id, first)
+        if conflict or self.db.total_changes - before == len(rows):
             return
-        # some rows repeat a key staged before: say which, and whether the figures agree
+        # some rows repeat a key written before: say which, and whether the figures agree
         await self._run(_CHUNK_TABLE)
         await self._run("DELETE FROM temp.chunk")
-        await self._many(f"INSERT INTO temp.chunk {_STAGE_VALUES}", rows)
+        await self._many(_insert_rows("temp.chunk", source_id), rows)
         repeats = await self._rows(
-            "SELECT c.line, s.line, c.units, s.units, c.cumulative = s.cumulative, c.source_id "
-            "FROM temp.chunk c JOIN temp.staging s USING (source_id, make_key, model_key, "
-            "region, month, period, powertrain) WHERE c.seq != s.seq ORDER BY c.seq"
+            "SELECT c.line, s.line, c.units, s.units, c.cumulative = s.cumulative, "
+            f"c.cumulative, c.make_key, c.region, c.month FROM temp.chunk c JOIN {table} s "
+            f"USING ({_ROW_KEY}) WHERE c.line != s.line ORDER BY c.line"
         )
         await self._run("DELETE FROM temp.chunk")
-        for line, first_line, units, first_units, same_flag, source_id in repeats:
-            staging.repeat(source_id, line, first_line, units, first_units, bool(same_flag))
+        for line, first_line, units, first_units, same, running, make, region, month in repeats:
+            exact = load.repeats.repeat(source_id, line, first_line, units, first_units, same)
+            if exact and first is not None and not running:
+                first.sums[(make, region, month)] -= units  # counted once, not twice
 
-    async def _import_staged(
-        self, info: SourceInfo, staging: _Staging, file: str, dry_run: bool
+    async def _add_make_sums(self, source_id: int, first: _First) -> None:
+        """Add the make sums held so far to `make_cells` and let go of them: held to the end,
+        they would grow with a file of many makes, regions and months."""
+        await self._many(
+            "INSERT INTO make_cells (source_id, make_key, region, month, inc) "
+            f"VALUES ({int(source_id)}, ?, ?, ?, ?) ON CONFLICT (make_key, source_id, region, "
+            "month) DO UPDATE SET inc = inc + excluded.inc",
+            [(*cell, inc) for cell, inc in sorted(first.sums.items())],
+        )
+        first.sums.clear()
+
+    async def _import_source(
+        self, info: SourceInfo, load: _Load, file: str, dry_run: bool
     ) -> ImportSummary:
-        count, latest, running = (
-            await self._rows(
-                "SELECT COUNT(*), MAX(month), MAX(cumulative) FROM temp.staging "
-                "WHERE source_id = ?",
-                (info.id,),
-            )
-        )[0]
+        first = load.first.get(info.id)
+        if first is not None:
+            (count,) = (
+                await self._rows("SELECT COUNT(*) FROM records WHERE source_id = ?", (info.id,))
+            )[0]
+            latest, running = first.latest, first.running
+        else:
+            count, latest, running = (
+                await self._rows(
+                    "SELECT COUNT(*), MAX(month), MAX(cumulative) FROM temp.staging "
+                    "WHERE source_id = ?",
+                    (info.id,),
+                )
+            )[0]
         summary = ImportSummary(
             source=info.name,
             records=int(count),
-            duplicates=staging.duplicates.get(info.id, 0),
+            duplicates=load.repeats.duplicates.get(info.id, 0),
             first_import=info.imports == 0,
             dry_run=dry_run,
-            notices=staging.notices.get(info.id, []),
+            notices=load.repeats.notices.get(info.id, []),
         )
         if running:
             await self._run("UPDATE sources SET running = 1 WHERE id = ?", (info.id,))
-        fresh = info.imports == 0 and not await self._rows(
-            "SELECT 1 FROM records WHERE source_id = ? LIMIT 1", (info.id,)
-        )
-        if fresh:
-            await self._write_fresh(info.id, bool(running))
+        if first is not None:
+            await self._write_first(info.id, first)
             summary.new = summary.records
         else:
             await self._write_revisions(info.id, summary)
         latest_month = Month.parse(latest) if latest else None
-        return await self._finish_import(info, summary, latest_month, fresh, file, dry_run)
+        return await self._finish_import(
+            info, summary, latest_month, first is not None, file, dry_run
+        )
 
-    async def _write_fresh(self, source_id: int, running: bool) -> None:
-        """A source's first import: nothing to compare with or revise, so the figures are
-        copied from the staging once and their cells, increments and sums computed by SQLite
-        in a few set statements (in Python a million rows took seconds more)."""
-        await self._run(
-            f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
-            f"SELECT {_KEY}, period, powertrain, cumulative, units FROM temp.staging "
-            f"WHERE source_id = ? ORDER BY {_KEY}, period, powertrain",
-            (source_id,),
-        )
-        await self._run(_FRESH_RUNNING_CELLS if running else _FRESH_CELLS, (source_id,))
-        await self._run(
-            "INSERT INTO make_cells (source_id, make_key, region, month, inc) "
-            "SELECT source_id, make_key, region, month, SUM(inc) FROM cells "
-            "WHERE source_id = ? GROUP BY make_key, region, month "
-            "ON CONFLICT (make_key, source_id, region, month) "
-            "DO UPDATE SET inc = inc + excluded.inc",
-            (source_id,),
-        )
+    async def _write_first(self, source_id: int, first: _First) -> None:
+        """A source's first import, already in `records`: nothing to compare with or revise, so
+        its cells, increments and sums are computed by SQLite in a few set statements (in
+        Python a million rows took seconds more), the make sums from the parser's."""
+        if first.running:
+            await self._run(_FRESH_RUNNING_CELLS, (source_id,))
+            # the parser's sums are of period units, not of a running total's increments
+            await self._run("DELETE FROM make_cells WHERE source_id = ?", (source_id,))
+            await self._run(
+                "INSERT INTO make_cells (source_id, make_key, region, month, inc) "
+                "SELECT source_id, make_key, region, month, SUM(inc) FROM cells "
+                "WHERE source_id = ? GROUP BY make_key, region, month",
+                (source_id,),
+            )
+        else:
+            await self._run(_FRESH_CELLS, (source_id,))
+            await self._add_make_sums(source_id, first)
         await self._run(
             "INSERT INTO all_cells (source_id, region, month, inc) "
             "SELECT source_id, region, month, SUM(inc) FROM make_cells "
-            "WHERE source_id = ? GROUP BY region, month "
-            "ON CONFLICT (source_id, region, month) DO UPDATE SET inc = inc + excluded.inc",
+            "WHERE source_id = ? GROUP BY region, month",
             (source_id,),
         )
 
@@ -293,10 +350,10 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             (source_id,),
         )
         await self._run(
-            f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
-            f"SELECT {_KEY}, period, powertrain, cumulative, units FROM temp.staging "
-            f"WHERE source_id = ? ON CONFLICT ({_KEY}, period, powertrain) DO UPDATE SET "
-            "units = excluded.units, cumulative = excluded.cumulative "
+            f"INSERT INTO records ({_ROW_KEY}, cumulative, units, line) "
+            f"SELECT {_ROW_KEY}, cumulative, units, line FROM temp.staging "
+            f"WHERE source_id = ? ON CONFLICT ({_ROW_KEY}) DO UPDATE SET "
+            "units = excluded.units, cumulative = excluded.cumulative, line = excluded.line "
             "WHERE units != excluded.units OR cumulative != excluded.cumulative",
             (source_id,),
         )
@@ -960,96 +1017,34 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in reversed(rows)]
 
 
-class _Staging:
-    """What staging one import found: the names it saw, repeated keys and their problems."""
+class _First:
+    """A source's first import as it streams into `records`: what its rows said in passing."""
+
+    def __init__(self) -> None:
+        self.latest = ""
+        self.running = False
+        self.sums: dict[MakeCell, int] = defaultdict(int)
+
+    def add(self, rows: list[Row], sums: dict[MakeCell, int]) -> None:
+        if rows:
+            self.latest = max(self.latest, max(map(itemgetter(3), rows)))
+            self.running = self.running or any(map(itemgetter(6), rows))
+        for cell, units in sums.items():
+            self.sums[cell] += units
+
+
+class _Load:
+    """One import in progress: its repeats, and the sources it imports for the first time."""
 
     def __init__(self, file: str, aggregate: bool) -> None:
         self.file = file
         self.aggregate = aggregate
-        self.seq = 0  # the order rows arrived in, which tells a repeat from its first
-        self.makes: dict[str, str] = {}
-        self.models: dict[tuple[str, str], str] = {}
-        self.duplicates: dict[int, int] = {}
-        self.notices: dict[int, list[str]] = {}
-        self.problems: list[str] = []
+        self.repeats = Repeats(file, aggregate)
+        self.first: dict[int, _First] = {}
 
-    def repeat(
-        self, source_id: int, line: int, first: int, units: int, first_units: int, same: bool
-    ) -> None:
-        if same and units == first_units:
-            self.duplicates[source_id] = self.duplicates.get(source_id, 0) + 1
-            self.notices.setdefault(source_id, []).append(
-                f"{self.file}:{line}: duplicate of line {first}, counted once"
-            )
-        else:
-            self.problems.append(
-                f"{self.file}:{line}: conflicting duplicate of line {first}: same period, "
-                f"region, make, model and powertrain with {units} units instead of {first_units}"
-            )
-
-    def with_problems(self, parsed: list[str]) -> list[str]:
-        """The parser's problems and the repeats', in line order, capped as the parser caps."""
-        more = 0
-        lines = []
-        for problem in parsed:
-            match = _MORE.fullmatch(problem)
-            if match:
-                more += int(match.group(1))
-            else:
-                lines.append(problem)
-        lines = sorted([*lines, *self.problems], key=_line_of)
-        more += max(0, len(lines) - MAX_PROBLEMS)
-        return lines[:MAX_PROBLEMS] + ([f"... and {more} more problems"] if more else [])
-
-
-_MORE = re.compile(r"\.\.\. and (\d+) more problems")
-_LINE = re.compile(r":(\d+): ")
-
-
-def _line_of(problem: str) -> int:
-    match = _LINE.search(problem)
-    return int(match.group(1)) if match else 0
-
-
-def _stage_chunk(
-    chunk: Sequence[tuple[str, SalesRecord]], ids: dict[str, int], staging: _Staging
-) -> list[tuple[Any, ...]]:
-    keys: dict[str, str] = {}  # a file repeats a few thousand names and periods a million times
-    months: dict[str, str] = {}
-    makes, models = staging.makes, staging.models
-    seq = staging.seq
-    rows = []
-    for source, r in chunk:
-        make_key = keys.get(r.make)
-        if make_key is None:
-            make_key = keys[r.make] = name_key(r.make)
-        model_key = keys.get(r.model)
-        if model_key is None:
-            model_key = keys[r.model] = name_key(r.model)
-        month = months.get(r.period)
-        if month is None:
-            month = months[r.period] = str(end_month(r.period))
-        if (make_key, model_key) not in models:
-            makes.setdefault(make_key, r.make)
-            models[(make_key, model_key)] = r.model
-        rows.append(
-            (
-                ids[source],
-                make_key,
-                model_key,
-                r.region,
-                month,
-                r.period,
-                r.powertrain,
-                int(r.cumulative),
-                r.units,
-                seq,
-                r.line,
-            )
-        )
-        seq += 1
-    staging.seq = seq
-    return rows
+    def restart(self) -> None:
+        self.repeats = Repeats(self.file, self.aggregate)
+        self.first = {source_id: _First() for source_id in self.first}
 
 
 def _increment_updates(

@@ -19,6 +19,7 @@ from bot.records import (
     SourceSpec,
     StoreStats,
 )
+from bot.staging import StagedChunk
 
 if TYPE_CHECKING:
     from bot.delivery import Channel
@@ -61,14 +62,14 @@ class SalesStore(Protocol):
 
     async def import_stream(
         self,
-        chunks: AsyncIterable[Sequence[tuple[str, SalesRecord]] | None],
+        chunks: AsyncIterable[StagedChunk | None],
         spec_for: Callable[[str], SourceSpec],
         *,
         file: str = "",
         dry_run: bool = False,
         aggregate: bool = False,
     ) -> list[ImportSummary]:
-        """Write `(source name, record)` chunks as one import, holding only a chunk at a time.
+        """Write chunks of rows (`bot.staging`) as one import, holding only a chunk at a time.
 
         Repeated keys are de-duplicated (an exact repeat counted once with a notice in its
         source's summary, a conflicting one an `ImportFailed` problem) or, with `aggregate`,

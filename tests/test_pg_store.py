@@ -16,6 +16,7 @@ from bot.pg_store import PgStore
 from bot.records import SalesRecord
 from bot.sqlite_outbox import STATUSES
 from bot.sqlite_store import SqliteStore
+from bot.staging import StagedChunk, chunk_of
 from bot.store import BotStore
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec
 
@@ -87,9 +88,9 @@ async def _judge_repeats(either: BotStore) -> None:
     ]
     assert await either.journal_head() == before  # nothing was written
 
-    async def chunks() -> AsyncIterator[list[tuple[str, SalesRecord]] | None]:
-        yield [("monthly", _line(rec("2014-04", 5), 1))]
-        yield [("monthly", _line(rec("2014-04", 7), 2))]
+    async def chunks() -> AsyncIterator[StagedChunk | None]:
+        yield chunk_of([("monthly", [_line(rec("2014-04", 5), 1)])])
+        yield chunk_of([("monthly", [_line(rec("2014-04", 7), 2)])])
 
     [summed] = await either.import_stream(chunks(), {"monthly": SALES}.__getitem__, aggregate=True)
     assert summed.records == 1

@@ -61,7 +61,7 @@ async def test_foreign_keys_are_enforced(store: SqliteStore) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         await store.db.execute(
             "INSERT INTO records VALUES (999, 'nissan', 'leaf', 'World', '2014-01', '2014-01', "
-            "'', 0, 5)"
+            "'', 0, 5, 2)"
         )
 
 
@@ -243,15 +243,17 @@ def test_first_import_cells_equal_the_revision_paths(
 ) -> None:
     """The first import computes cells with SQL window functions; a later import recomputes them
     in Python. Both must give the same period units, running totals and increments."""
-    records, seen = [], set()
+    records: list[SalesRecord] = []
+    seen: dict[tuple[str, str], SalesRecord] = {}
     for month, units, cumulative, powertrain in figures:
         period = f"{2014 + month // 12}-{month % 12 + 1:02d}"
         if (period, powertrain) in seen:
+            records.append(seen[(period, powertrain)])  # an exact repeat: counted once
             continue
-        seen.add((period, powertrain))
-        records.append(
-            SalesRecord(period, "World", "Nissan", "Leaf", units, powertrain, cumulative)
+        seen[(period, powertrain)] = record = SalesRecord(
+            period, "World", "Nissan", "Leaf", units, powertrain, cumulative
         )
+        records.append(record)
 
     async def cells(first: bool) -> list[tuple[object, ...]]:
         with tempfile.TemporaryDirectory() as tmp:
