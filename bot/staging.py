@@ -1,5 +1,5 @@
-"""Figures on their way to a store: plain rows keyed as the store keys them, built in the parser's
-thread and handed over in chunks.
+"""Figures on their way to a store: plain rows keyed as the store keys them, built where the
+parser runs and handed over in chunks.
 
 A file repeats a few thousand names and periods a million times, so every key, month and cleaned
 label is computed once per distinct text and looked up after that. Building rows here, in the
@@ -44,10 +44,16 @@ class StagedChunk:
         return sum(map(len, self.rows.values()))
 
 
-class RowBuilder:
-    """Turns records (or fields already cleaned) into a `StagedChunk`, one row at a time."""
+class ChunkSink:
+    """A parser's sink (`bot.ingest.Sink`): turns records, or fields the parser has already
+    cleaned, into rows, and hands them on in `StagedChunk`s of `size` rows through `emit`;
+    `emit(None)` says the parse starts again from its first row."""
 
-    def __init__(self) -> None:
+    def __init__(self, emit: Callable[[StagedChunk | None], None], size: int) -> None:
+        self.emit = emit
+        self.size = size
+        self.count = 0  # rows in the chunk being built
+        self.sent = 0  # rows handed on
         self.chunk = StagedChunk()
         self._keys: dict[tuple[str, str], tuple[str, str]] = {}
         self._months: dict[str, str] = {}
@@ -79,12 +85,16 @@ class RowBuilder:
 
     def append(self, source: str, row: Row) -> None:
         """Add a row whose keys came from `names` and month from `month`."""
+        # a million calls: kept to the few steps every row needs
         if source != self._source:
             self._switch(source)
         self._rows.append(row)
         if not row[6]:
             cell = (row[0], row[2], row[3])
             self._sums[cell] = self._sums.get(cell, 0) + row[7]
+        self.count += 1
+        if self.count >= self.size:
+            self.flush()
 
     def add(self, source: str, record: SalesRecord) -> None:
         """Add a parsed record."""
@@ -104,18 +114,23 @@ class RowBuilder:
             ),
         )
 
-    def take(self) -> StagedChunk:
-        """The rows built so far; the builder starts a new chunk (its caches stay)."""
-        chunk, self.chunk = self.chunk, StagedChunk()
-        self._source = None
-        return chunk
-
-    def reset(self) -> None:
-        """Forget everything, caches included: the stream starts again."""
+    def restart(self) -> None:
+        """Forget everything, caches included, and say so: the parse starts again."""
         self.chunk = StagedChunk()
         self._keys.clear()
         self._months.clear()
         self._source = None
+        self.count = self.sent = 0
+        self.emit(None)
+
+    def flush(self) -> None:
+        """Hand on the rows built so far, if any (the caches stay)."""
+        if self.count:
+            chunk, self.chunk = self.chunk, StagedChunk()
+            self._source = None
+            self.sent += self.count
+            self.count = 0
+            self.emit(chunk)
 
     def _switch(self, source: str) -> None:
         self._source = source
@@ -123,61 +138,20 @@ class RowBuilder:
         self._sums = self.chunk.sums.setdefault(source, {})
 
 
-class ChunkSink:
-    """A parser's sink (`bot.ingest.Sink`) that hands its rows on in chunks of `size` rows
-    through `emit`; `emit(None)` says the parse starts again from its first row."""
-
-    def __init__(self, emit: Callable[[StagedChunk | None], None], size: int) -> None:
-        self.emit = emit
-        self.size = size
-        self.builder = RowBuilder()
-        self.count = 0  # rows in the chunk being built
-        self.sent = 0  # rows handed on
-
-    def names(self, make: str, model: str) -> tuple[str, str]:
-        return self.builder.names(make, model)
-
-    def month(self, period: str) -> str:
-        return self.builder.month(period)
-
-    def append(self, source: str, row: Row) -> None:
-        self.builder.append(source, row)
-        self.count += 1
-        if self.count >= self.size:
-            self.flush()
-
-    def add(self, source: str, record: SalesRecord) -> None:
-        self.builder.add(source, record)
-        self.count += 1
-        if self.count >= self.size:
-            self.flush()
-
-    def restart(self) -> None:
-        self.builder.reset()
-        self.count = self.sent = 0
-        self.emit(None)
-
-    def flush(self) -> None:
-        """Hand on the rows built so far, if any."""
-        if self.count:
-            chunk = self.builder.take()
-            self.sent += self.count
-            self.count = 0
-            self.emit(chunk)
-
-
 def chunk_of(batches: Sequence[tuple[str, Sequence[SalesRecord]]]) -> StagedChunk:
     """Records held in memory as one chunk. Their lines tell repeats apart, so unless they are
     all distinct and in order (as a parser numbers them), they are numbered 1, 2, 3... here."""
     lines = [r.line for _, records in batches for r in records]
     numbered = all(a < b for a, b in zip([0, *lines], lines, strict=False))
-    builder = RowBuilder()
+    chunks: list[StagedChunk | None] = []
+    sink = ChunkSink(chunks.append, len(lines) + 1)
     position = 0
     for source, records in batches:
         for record in records:
             position += 1
-            builder.add(source, record if numbered else replace(record, line=position))
-    return builder.take()
+            sink.add(source, record if numbered else replace(record, line=position))
+    sink.flush()
+    return next((c for c in chunks if c is not None), StagedChunk())
 
 
 class Repeats:
