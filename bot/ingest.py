@@ -385,6 +385,7 @@ def _fast_canonical(
     names: dict[tuple[str, str], tuple[str, str, str, str]] = {}  # -> (make, model, keys)
     powertrains: dict[str, str] = {}
     sources: dict[str, str] = {}
+    figures: dict[str, int] = {}  # units text -> units
     csv.field_size_limit(MAX_FIELD * 10)
     try:
         with path.open("rb") as raw, io.TextIOWrapper(raw, "utf-8-sig", newline="") as handle:
@@ -402,6 +403,8 @@ def _fast_canonical(
             i_power, i_source, i_cumul = (at.get(c) for c in CANONICAL_OPTIONAL)
             width = len(header)
             end = reader.line_num
+            read = 0
+            append = sink.append if sink is not None else None
             for row in reader:
                 line, end = end + 1, reader.line_num
                 if len(row) != width:
@@ -416,8 +419,8 @@ def _fast_canonical(
                     if len(periods) >= _CACHED:
                         periods.clear()
                     period = periods[text] = _fast_period(text, sink)
-                parsed.rows_read += 1
-                if progress is not None and parsed.rows_read % 20_000 == 0:
+                read += 1
+                if progress is not None and read % 20_000 == 0:
                     progress(raw.tell())
                 text = row[i_region]
                 region = regions.get(text)
@@ -432,13 +435,14 @@ def _fast_canonical(
                         names.clear()  # a file of endless distinct names: stay bounded
                     name = names[pair] = _fast_names(*pair, sink)
                 text = row[i_units]
-                if text.isdigit() and text.isascii() and len(text) <= 12:
-                    units = int(text)
-                else:
+                units = figures.get(text)
+                if units is None:
                     value = _units(text, "")
-                    if isinstance(value, str):
+                    if isinstance(value, str) or not text.isascii():
                         raise _NotClean
-                    units = value
+                    if len(figures) >= _CACHED:
+                        figures.clear()
+                    units = figures[text] = value
                 powertrain = ""
                 if i_power is not None:
                     text = row[i_power]
@@ -464,8 +468,8 @@ def _fast_canonical(
                             raise _NotClean
                         known_source = sources[text] = text.strip() or default_source
                     source = known_source
-                if sink is not None:
-                    sink.append(
+                if append is not None:
+                    append(
                         source,
                         (
                             name[2],
@@ -486,6 +490,7 @@ def _fast_canonical(
                 collector.add(source, record)
                 if parsed.problem_count:
                     raise _NotClean  # a conflicting duplicate
+            parsed.rows_read = read
             if progress is not None:
                 progress(raw.tell())
     except (_NotClean, UnicodeDecodeError, csv.Error, PeriodError, OSError):
