@@ -151,6 +151,47 @@ async def test_a_failing_migration_is_rolled_back(tmp_path: Path) -> None:
         plain.close()
 
 
+async def test_version_9_keeps_the_figures_and_rekeys_the_cells(tmp_path: Path) -> None:
+    """A store written by schema 8 opens at the current version with its figures intact: the
+    records gain a line (0: not known), the cells are keyed model first."""
+    path = tmp_path / "v8.sqlite3"
+    plain = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:8]:
+        plain.executescript(script)
+    plain.executescript(
+        "INSERT INTO sources (id, name, metric, priority) VALUES (1, 'old', 'sales', 100);"
+        "INSERT INTO records VALUES (1, 'nissan', 'leaf', 'World', '2014-01', '2014-01', '', 0,"
+        " 5);"
+        "INSERT INTO cells VALUES (1, 'nissan', 'leaf', 'World', '2014-01', 5, NULL, 5);"
+        "PRAGMA user_version = 8;"
+    )
+    plain.close()
+    async with SqliteStore(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+        [row] = await store.model_increments("nissan", "leaf")
+        assert (row.source_id, row.region, str(row.month), row.inc) == (1, "World", "2014-01", 5)
+        assert [tuple(r) for r in await store.db.execute_fetchall("SELECT line FROM records")] == [
+            (0,)
+        ]
+        indexes = await store.db.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cells'"
+        )
+        assert list(indexes) == []  # the key is the only order kept
+        columns = await store.db.execute_fetchall("PRAGMA table_info(cells)")
+        key = sorted((r[5], r[1]) for r in columns if r[5])  # (position in the key, name)
+        assert [name for _, name in key] == [
+            "make_key",
+            "model_key",
+            "month",
+            "source_id",
+            "region",
+        ]
+        # and it takes a revision of that figure as any store does
+        await store.import_records([(SourceSpec("old"), [rec("2014-01", 7)])])
+        [row] = await store.model_increments("nissan", "leaf")
+        assert row.inc == 7
+
+
 # -- reads use the kept aggregates, never the sales rows --------------------------------------
 
 
