@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Protocol, cast
+from typing import Protocol
 
 from bot.bulk import without_gc
 from bot.config import Config
@@ -57,7 +57,7 @@ from bot.records import (
     StoredEvent,
 )
 from bot.series import WORLD, RegionTree, cumulative, regional_increments, total_as_of
-from bot.series_state import SeriesState, SeriesView, continue_view, whole_view
+from bot.series_state import SeriesState, SeriesView, continue_one, continue_view, whole_view
 from bot.shares import ShareState, step_share
 from bot.store import BotStore
 from bot.subjects import ALL, Catalog
@@ -347,12 +347,11 @@ class Detection:
     continued: int = 0  # series continued from their state (the rest were read whole)
 
 
+# what a detection found, and the events that still need a projection pace or a leader
+Found = tuple[Detection, list[tuple[int, SeriesKey]], list[tuple[int, SeriesKey]]]
 Triple = tuple[str, str, str]  # subject key, region, metric: how the store keys a series
 YearSources = frozenset[tuple[str, int]]
-
-
-def _triple(key: SeriesKey) -> Triple:
-    return (key.subject.key, key.region, key.metric)
+Parent = tuple[Subject, SeriesKey, int | None]  # a parent, and its total when a view gave it
 
 
 @dataclass(slots=True)
@@ -366,7 +365,7 @@ class _Work:
     state: SeriesState | None = None  # set while it may continue from its kept state
     view: SeriesView | None = None
     year_sources: YearSources = frozenset()
-    parents: list[tuple[Subject, SeriesKey]] = field(default_factory=list)  # a model's
+    parents: Sequence[Parent] = ()  # a model's, as of its latest month
     model_keys: tuple[str, str] = ("", "")  # a model's make and model keys
 
 
@@ -405,16 +404,20 @@ class Detector:
         if head <= start:
             return []  # nothing new: no sales figures are read
         cells = await self.store.journal_changes(start, head)
-        names = PollNames(
-            await self.store.make_names(),
-            await self.store.model_names(),
-            lambda: load_catalog(self.store, self.config),
-        )
+        makes, models = await self.store.make_names(), await self.store.model_names()
         sources = {s.id: s for s in await self.store.sources()}
+
+        def touched_by() -> tuple[
+            PollNames, dict[SeriesKey, Month | None], dict[SeriesKey, Month], str
+        ]:
+            names = PollNames(makes, models, lambda: load_catalog(self.store, self.config))
+            touched, changed = self._touched(cells, sources, names)
+            told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
+            return names, touched, changed, told
+
         # the CPU-bound steps of a poll run off the event loop, without the cyclic collector
         # walking every live object at each burst of small allocations (see bot.bulk)
-        touched, changed = await asyncio.to_thread(without_gc, self._touched, cells, sources, names)
-        told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
+        names, touched, changed, told = await asyncio.to_thread(without_gc, touched_by)
         self.reader.snapshot = list(sources.values())
         try:
             detection = await self._detect(touched, names, told, changed)
@@ -422,7 +425,9 @@ class Detector:
             self.reader.snapshot = None
         self.continued = detection.continued
         write = detection.write
-        write.event_keys = [self.covering(e.subject, e.period, names) for e in write.events]
+        write.event_keys = await asyncio.to_thread(
+            without_gc, lambda: [self.covering(e.subject, e.period, names) for e in write.events]
+        )
         ladders = self.subscription_ladders
 
         def plan_for(
@@ -444,35 +449,60 @@ class Detector:
         earliest month a news (not history) change moved it from (None: history only), and
         the earliest month any change did."""
         # keyed by (subject key, region, metric) while collecting: cheap to hash
-        touched: dict[Triple, Month | None] = {}
-        changed: dict[Triple, Month] = {}
+        touched: dict[tuple[str, str, Metric], Month | None] = {}
+        changed: dict[tuple[str, str, Metric], Month] = {}
         subjects: dict[str, Subject] = {ALL.key: ALL}
         regions: dict[str, list[str]] = {}
+        makes: dict[str, str] = {}  # make key -> subject key
+        metrics: dict[int, Metric] = {
+            i: "stock" if s.metric == "stock" else "sales" for i, s in sources.items()
+        }
         for source_id, region, make_key, model_key, earliest, news_from in cells:
-            metric: Metric = "stock" if sources[source_id].metric == "stock" else "sales"
+            metric = metrics[source_id]
             where = regions.get(region)
             if where is None:
                 where = regions[region] = self._regions_of(region)
-            for subject_key, moved, news in self._moves(
-                make_key, model_key, earliest, news_from, names, subjects
-            ):
+            moves: Iterable[tuple[str, Month, Month | None]]
+            if make_key in self._memberships or not (make_key and model_key):
+                moves = self._moves(make_key, model_key, earliest, news_from, names, subjects)
+            else:
+                # the usual cell, of a model whose make is in no group: `_moves` inline
+                make = makes.get(make_key)
+                if make is None:
+                    make = makes[make_key] = f"make:{make_key}"
+                    if make not in subjects:
+                        subjects[make] = Subject("make", make, names.makes.get(make_key, make_key))
+                model = f"model:{make_key}/{model_key}"
+                if model not in subjects:
+                    found = names.model(make_key, model_key)
+                    name = f"{found.make} {found.model}" if found else model_key
+                    subjects[model] = Subject("model", model, name)
+                moves = (
+                    (ALL.key, earliest, news_from),
+                    (make, earliest, news_from),
+                    (model, earliest, news_from),
+                )
+            for subject_key, moved, news in moves:
                 for place in where:
                     triple = (subject_key, place, metric)
                     was = changed.get(triple)
                     if was is None:
                         changed[triple], touched[triple] = moved, news
                         continue
-                    if moved < was:
+                    # months parsed once are shared: the same month is usually the same object
+                    if moved is not was and moved < was:
                         changed[triple] = moved
                     if news is not None:
                         told = touched[triple]
-                        if told is None or news < told:
+                        if told is None or (news is not told and news < told):
                             touched[triple] = news
-        keys = {t: SeriesKey(subjects[t[0]], t[1], cast(Metric, t[2])) for t in changed}
-        return (
-            {keys[t]: news for t, news in touched.items()},
-            {keys[t]: moved for t, moved in changed.items()},
-        )
+        out_touched: dict[SeriesKey, Month | None] = {}
+        out_changed: dict[SeriesKey, Month] = {}
+        for (subject_key, place, metric), moved in changed.items():
+            key = SeriesKey(subjects[subject_key], place, metric)
+            out_touched[key] = touched[(subject_key, place, metric)]
+            out_changed[key] = moved
+        return out_touched, out_changed
 
     def _moves(
         self,
@@ -585,25 +615,13 @@ class Detector:
         """
         known = self.reader.snapshot or await self.store.sources()
         fingerprint, valid = fingerprints(self.config, self.ladders, known)
-        works = [
-            _Work(key, _triple(key), touched[key], changed.get(key) if changed else None)
-            for key in sorted(touched, key=_order)
-        ]
-        for work in works:
-            if work.key.subject.kind == "model":
-                work.model_keys = _model_keys(work.key.subject)
+        works = await asyncio.to_thread(without_gc, _works, touched, changed)
         if changed:
             await self._continuable(works, valid, known)
             await self._continue(works, known)
-        # a continued series needs only the milestones above its kept peak, and has none
-        # unless its state says some fell back below
-        recorded_all = await self.store.recorded_milestones_of(
-            [
-                (*w.triple, w.state.peak if w.state else None)
-                for w in works
-                if w.state is None or w.state.flagged
-            ]
-        )
+        wanted, told_models = await asyncio.to_thread(without_gc, _wanted, works)
+        levels = await self.store.share_levels_of(told_models)
+        recorded_all = await self.store.recorded_milestones_of(wanted)
         # above the kept peak nothing was reached, so all recorded there is flagged below;
         # where not, the state does not match the milestones: read the series whole
         dropped = [
@@ -630,24 +648,21 @@ class Detector:
                     work.year_sources = _year_sources(
                         [r for r in rows if moves(r.region)], work.view.latest
                     )
-        views = {w.key: w.view for w in works}
-        for pkey in await asyncio.to_thread(
-            without_gc, self._unanswered_parents, works, views, names
-        ):
+
+        def find() -> Found:
+            return self._find(works, wholes, recorded_all, levels, source, fingerprint)
+
+        def parents_then_find() -> tuple[set[SeriesKey], Found | None]:
+            # one step off the event loop when every parent's total is at hand (the usual poll)
+            missing = self._unanswered_parents(works, names)
+            return missing, None if missing else find()
+
+        missing, found = await asyncio.to_thread(without_gc, parents_then_find)
+        for pkey in missing:
             wholes[pkey], _ = await self._read_series(pkey, known)
-        told_models = [w.triple for w in works if w.key.subject.kind == "model" and w.news_from]
-        levels = await self.store.share_levels_of(told_models)
-        detection, pace, leaders = await asyncio.to_thread(
-            without_gc,
-            self._find,
-            works,
-            views,
-            wholes,
-            recorded_all,
-            levels,
-            source,
-            fingerprint,
-        )
+        if found is None:
+            found = await asyncio.to_thread(without_gc, find)
+        detection, pace, leaders = found
         detection.continued = continued
         events = detection.write.events
         for index, key in pace:  # the pace needs months from before the kept state's window
@@ -665,87 +680,91 @@ class Detector:
             events[index] = _with_leader(event, leader)
         return detection
 
-    def _unanswered_parents(
-        self,
-        works: Sequence[_Work],
-        views: Mapping[SeriesKey, SeriesView | None],
-        names: NameBook,
-    ) -> set[SeriesKey]:
-        """Give each model with news its parents as of its latest month, and return those whose
-        total then this poll's views cannot give (not touched, or continued from after that
-        month): they are read whole."""
+    def _unanswered_parents(self, works: Sequence[_Work], names: NameBook) -> set[SeriesKey]:
+        """Give each model with news its parents as of its latest month, each with its total
+        then where this poll's views give it, and return those whose total they cannot give
+        (not touched, or continued from after that month): they are read whole."""
+        # a parent is a make or a group
+        views = {w.key: w.view for w in works if w.key.subject.kind != "model"}
         missing: set[SeriesKey] = set()
-        parents: dict[tuple[str, Month], list[Subject]] = {}
+        # the models of a make mostly share their latest month: their parents, once
+        parents: dict[tuple[str, str, str, int, int], list[Parent]] = {}
         keys: dict[Triple, SeriesKey] = {}
         for work in works:
             view = work.view
             if work.key.subject.kind != "model" or work.news_from is None or view is None:
                 continue
             latest = view.latest
+            region, metric = work.key.region, work.key.metric
             make_key = work.model_keys[0]
-            found = parents.get((make_key, latest))
+            memo = (make_key, region, metric, latest.year, latest.month)
+            found = parents.get(memo)
             if found is None:
-                found = parents[(make_key, latest)] = self._parents(work.key.subject, names, latest)
-            for parent in found:
-                triple = (parent.key, work.key.region, work.key.metric)
-                pkey = keys.get(triple)
-                if pkey is None:
-                    pkey = keys[triple] = SeriesKey(parent, work.key.region, work.key.metric)
-                work.parents.append((parent, pkey))
-                pview = views.get(pkey)
-                if pview is None or pview.total_as_of(latest) is None:
-                    missing.add(pkey)
+                found = parents[memo] = []
+                for parent in self._parents(work.key.subject, names, latest):
+                    triple = (parent.key, region, metric)
+                    pkey = keys.get(triple)
+                    if pkey is None:
+                        pkey = keys[triple] = SeriesKey(parent, region, metric)
+                    pview = views.get(pkey)
+                    units = pview.total_as_of(latest) if pview is not None else None
+                    if units is None:
+                        missing.add(pkey)
+                    found.append((parent, pkey, units))
+            work.parents = found
         return missing
 
     def _find(
         self,
         works: Sequence[_Work],
-        views: Mapping[SeriesKey, SeriesView | None],
         wholes: Mapping[SeriesKey, dict[Month, int]],
         recorded_all: Mapping[Triple, dict[int, Recorded]],
         levels: Mapping[tuple[str, str, str, str], float | None],
         source: str,
         fingerprint: str,
-    ) -> tuple[Detection, list[tuple[int, SeriesKey]], list[tuple[int, SeriesKey]]]:
+    ) -> Found:
         """Everything the series' views show: milestones, corrections, events, share levels,
         the states to keep; and which events still need a projection from the whole series
         or a leading model, by their index."""
         detection = Detection(DetectionWrite())
         write = detection.write
+        states = detection.states
+        events = write.events
+        share_levels = write.share_levels
+        config = self.config
+        next_above = _next_above(self.ladders)
         pace: list[tuple[int, SeriesKey]] = []
         leaders: list[tuple[int, SeriesKey]] = []
-        totals: dict[tuple[SeriesKey, Month], int] = {}  # a parent's total, once per month
+        totals: dict[tuple[SeriesKey, Month], int] = {}  # a parent's total read whole, per month
         for work in works:
             key, view, news_from = work.key, work.view, work.news_from
-            news = news_from is not None
-            recorded = recorded_all.get(work.triple, {})
-            crossing = True
+            recorded = recorded_all.get(work.triple)
+            flagged = 0
             if view is not None and view.prior_peak is not None and not recorded:
                 # the usual month of a continued series: no threshold above the kept peak
-                upcoming = union_next_above(self.ladders, view.prior_peak)
+                upcoming = next_above(view.prior_peak)
                 crossing = upcoming is not None and view.peak >= upcoming
-            flagged = 0
+            else:
+                crossing = True
             if crossing:
-                kept = self._milestones(work, recorded, source, write, pace, leaders)
+                kept = self._milestones(work, recorded or {}, source, write, pace, leaders)
                 if view is not None:
-                    flagged = sum(1 for t in kept if t > view.peak)
+                    peak = view.peak
+                    flagged = sum(1 for t in kept if t > peak)
             if view is None:
                 continue
-            detection.states.append(
+            kind = key.subject.kind
+            states.append(
                 view.state(
-                    *work.triple,
-                    fingerprint,
-                    key.subject.kind in SUMMED_KINDS,
-                    work.year_sources,
-                    flagged,
+                    *work.triple, fingerprint, kind in SUMMED_KINDS, work.year_sources, flagged
                 )
             )
-            if not news:
+            if news_from is None:
                 continue
             latest = view.latest
             # a model is told of a record month only (no year to date): most months, nothing
-            if key.subject.kind != "model" or _record(view) is not None:
-                write.events.extend(
+            if kind != "model" or _record(view) is not None:
+                events.extend(
                     growth_events_from(
                         key,
                         view.monthly,
@@ -753,29 +772,27 @@ class Detector:
                         view.first_nonzero or latest,
                         view.total,
                         partial(_record, view),
-                        self.config,
+                        config,
                         source,
                     )
                 )
-            if key.subject.kind != "model":
+            if kind != "model":
                 continue
-            for parent, pkey in work.parents:
-                parent_units = totals.get((pkey, latest))
+            for parent, pkey, parent_units in work.parents:
                 if parent_units is None:
-                    pview = views.get(pkey)
-                    parent_units = pview.total_as_of(latest) if pview is not None else None
+                    parent_units = totals.get((pkey, latest))
                     if parent_units is None:
                         parent_units, _ = total_as_of(wholes[pkey], latest)
-                    totals[(pkey, latest)] = parent_units
+                        totals[(pkey, latest)] = parent_units
                 level_key = (key.subject.key, parent.key, key.region, key.metric)
                 level = levels.get(level_key)
                 new_level, boundary, direction = share_step(
-                    level, view.total, parent_units, view.first, latest, self.config
+                    level, view.total, parent_units, view.first, latest, config
                 )
-                if level_key not in levels or new_level != level:
-                    write.share_levels[level_key] = new_level
+                if new_level != level or level_key not in levels:
+                    share_levels[level_key] = new_level
                 if boundary is not None:
-                    write.events.append(
+                    events.append(
                         share_event(
                             key,
                             parent,
@@ -839,19 +856,28 @@ class Detector:
             for metric in ("sales",)
             if not any(s.running for s in sources if s.metric == metric)
         }
-        candidates = [w for w in works if w.changed is not None and w.key.metric in continuable]
-        if not candidates:
-            return
-        states = await self.store.series_states([w.triple for w in candidates])
-        for work in candidates:
-            state = states.get(work.triple)
-            if (
-                state is not None
-                and work.changed is not None
-                and work.changed > state.last
-                and state.fingerprint in valid
-            ):
-                work.state = state
+
+        def candidates() -> list[Triple]:
+            return [
+                w.triple for w in works if w.changed is not None and w.key.metric in continuable
+            ]
+
+        def give(states: Mapping[Triple, SeriesState]) -> None:
+            for work in works:
+                state = states.get(work.triple)
+                if (
+                    state is not None
+                    and work.changed is not None
+                    and work.key.metric in continuable
+                    and work.changed > state.last
+                    and state.fingerprint in valid
+                ):
+                    work.state = state
+
+        wanted = await asyncio.to_thread(without_gc, candidates)
+        if wanted:
+            states = await self.store.series_states(wanted)
+            await asyncio.to_thread(without_gc, give, states)
 
     async def _continue(self, works: Sequence[_Work], sources: Sequence[SourceInfo]) -> None:
         """Continue each series that has a state from one read of the cells after its last
@@ -863,9 +889,28 @@ class Detector:
         that bring no (region, source) the year's detected cells did not have therefore leave
         the detected months as they were, and give the new months as the whole read would.
         """
-        going = [w for w in works if w.state is not None]
+        going, models, makes, everything, members = await asyncio.to_thread(
+            without_gc, self._reads_after, works
+        )
         if not going:
             return
+        rows = await self.store.increments_after(models, makes, everything)
+        priority = {s.id: s.priority for s in sources if s.metric == "sales"}
+        await asyncio.to_thread(without_gc, self._continue_with, going, rows, members, priority)
+
+    def _reads_after(
+        self, works: Sequence[_Work]
+    ) -> tuple[
+        list[_Work],
+        list[tuple[str, str, Month]],
+        list[tuple[str, Month]],
+        Month | None,
+        dict[SeriesKey, dict[str, list[GroupMember]]],
+    ]:
+        """The series that continue, and what `BotStore.increments_after` should read for them:
+        each model and make after the earliest month one of them was detected to, everything
+        after the all-EVs series' month, and each group's members."""
+        going = [w for w in works if w.state is not None]
         models: dict[tuple[str, str], Month] = {}
         makes: dict[str, Month] = {}
         everything: Month | None = None
@@ -889,11 +934,7 @@ class Detector:
                     makes[make_key] = after if was is None or after < was else was
             else:
                 everything = after if everything is None else min(everything, after)
-        rows = await self.store.increments_after(
-            [(*k, m) for k, m in models.items()], list(makes.items()), everything
-        )
-        priority = {s.id: s.priority for s in sources if s.metric == "sales"}
-        await asyncio.to_thread(without_gc, self._continue_with, going, rows, members, priority)
+        return going, [(*k, m) for k, m in models.items()], list(makes.items()), everything, members
 
     def _continue_with(
         self,
@@ -913,9 +954,15 @@ class Detector:
             state = work.state
             assert state is not None
             kind = work.key.subject.kind
-            found: Iterable[IncRow]
+            found: Sequence[IncRow]
             if kind == "model":
                 found = by_model.get(work.model_keys, ())
+                one = _one_more(found, state, work.key.region, priority)
+                if one is not None:
+                    # the usual poll, made as the general path below would make it
+                    work.view = continue_one(state, one.month, one.inc)
+                    work.year_sources = state.year_sources
+                    continue
             elif kind == "make":
                 found = by_make.get(work.key.subject.key.removeprefix("make:"), ())
             elif kind == "group":
@@ -995,9 +1042,52 @@ class Detector:
         return Leader(top.name, top.units, top.units / parent_total)
 
 
+def _works(
+    touched: Mapping[SeriesKey, Month | None], changed: Mapping[SeriesKey, Month] | None
+) -> list[_Work]:
+    """The touched series in the order detection goes through them (and tells their events)."""
+    works = []
+    for key, news_from in sorted(touched.items(), key=_item_order):
+        subject = key.subject
+        work = _Work(
+            key,
+            (subject.key, key.region, key.metric),
+            news_from,
+            changed.get(key) if changed else None,
+        )
+        if subject.kind == "model":
+            work.model_keys = _model_keys(subject)
+        works.append(work)
+    return works
+
+
+def _wanted(
+    works: Sequence[_Work],
+) -> tuple[list[tuple[str, str, str, int | None]], list[Triple]]:
+    """The recorded milestones the series need, each with its floor, and the models with news
+    (whose share levels are wanted)."""
+    # a continued series needs only the milestones above its kept peak, and has none
+    # unless its state says some fell back below
+    milestones = [
+        (*w.triple, w.state.peak if w.state else None)
+        for w in works
+        if w.state is None or w.state.flagged
+    ]
+    models = [w.triple for w in works if w.key.subject.kind == "model" and w.news_from]
+    return milestones, models
+
+
 def _model_keys(subject: Subject) -> tuple[str, str]:
     make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
     return make_key, model_key
+
+
+def _next_above(ladders: Sequence[Ladder]) -> Callable[[int], int | None]:
+    """`union_next_above` over `ladders`, asked once per series: with the usual one ladder,
+    that ladder's own."""
+    if len(ladders) == 1:
+        return ladders[0].next_above
+    return partial(union_next_above, ladders)
 
 
 def _record(view: SeriesView) -> tuple[int, Month] | None:
@@ -1006,6 +1096,26 @@ def _record(view: SeriesView) -> tuple[int, Month] | None:
     if view.best is None or units <= view.best[0]:
         return None
     return view.best
+
+
+def _one_more(
+    rows: Sequence[IncRow], state: SeriesState, region: str, priority: Mapping[int, int]
+) -> IncRow | None:
+    """The one cell after the state's last month, when it is all that continues the series
+    and comes from the one region and source the state's year had (the usual poll of a
+    model): the series then goes on by that cell's figure, from the same year sources."""
+    if len(rows) != 1 or len(state.year_sources) != 1:
+        return None
+    (row,) = rows
+    ((own, source),) = state.year_sources
+    if (
+        row.region == own == region
+        and row.source_id == source
+        and source in priority
+        and row.month > state.last
+    ):
+        return row
+    return None
 
 
 def _year_sources(rows: Iterable[IncRow], latest: Month) -> YearSources:
@@ -1064,4 +1174,10 @@ _KIND_ORDER = {"group": 0, "make": 1, "model": 2, "all": 3, "region": 4}
 
 
 def _order(key: SeriesKey) -> tuple[int, str, str, str]:
+    return (_KIND_ORDER[key.subject.kind], key.subject.name, key.region, key.metric)
+
+
+def _item_order(item: tuple[SeriesKey, object]) -> tuple[int, str, str, str]:
+    """`_order` of a (key, value) item."""
+    key = item[0]
     return (_KIND_ORDER[key.subject.kind], key.subject.name, key.region, key.metric)

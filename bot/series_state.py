@@ -108,21 +108,22 @@ class SeriesView:
             recent = tuple((m, v) for m, v in sorted(self.monthly.items()) if m >= start)
         else:
             start, recent = latest, ((latest, self.monthly[latest]),)
+        # positional: a poll keeps a state for every series it touched
         return SeriesState(
-            subject_key=subject_key,
-            region=region,
-            metric=metric,
-            fingerprint=fingerprint,
-            first=self.first,
-            first_nonzero=self.first_nonzero,
-            last=self.latest,
-            total=self.total,
-            peak=self.peak,
-            best=self.best,
-            recent_from=start,
-            recent=recent,
-            year_sources=year_sources,
-            flagged=flagged,
+            subject_key,
+            region,
+            metric,
+            fingerprint,
+            self.first,
+            self.first_nonzero,
+            latest,
+            self.total,
+            self.peak,
+            self.best,
+            start,
+            recent,
+            year_sources,
+            flagged,
         )
 
 
@@ -211,6 +212,53 @@ def continue_view(state: SeriesState, fresh: Mapping[Month, int]) -> SeriesView:
         total=total,
         peak=peak,
         best=best,
+    )
+
+
+def continue_one(state: SeriesState, month: Month, units: int) -> SeriesView:
+    """`continue_view(state, {month: units})`, the usual poll of a series, without its
+    generality (a test holds the two equal)."""
+    last = state.last
+    if month <= last:
+        raise ValueError(f"{month} is not after the last detected month {last}")
+    recent = state.recent
+    total = state.total + units
+    peak = state.peak
+    if total > peak:
+        peak = total
+    if len(recent) == 1:
+        ((only, previous_units),) = recent
+        monthly = {only: previous_units, month: units}
+        points = [(only, state.total), (month, total)]
+        if only != last:
+            previous_units = 0
+    else:
+        monthly = dict(recent)
+        running = state.total - sum(monthly.values())
+        points = []
+        for m, v in recent:
+            running += v
+            points.append((m, running))
+        previous_units = monthly.get(last, 0)
+        monthly[month] = units
+        points.append((month, total))
+    best = state.best
+    if previous_units > 0 and (best is None or previous_units > best[0]):
+        best = (previous_units, last)
+    first_nonzero = state.first_nonzero
+    if units and first_nonzero is None:
+        first_nonzero = month
+    return SeriesView(
+        monthly,
+        points,
+        state.recent_from,
+        state.peak,
+        state.first,
+        first_nonzero,
+        month,
+        total,
+        peak,
+        best,
     )
 
 

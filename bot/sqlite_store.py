@@ -687,10 +687,13 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             (after, upto),
             table="journal",
         )
-        return [
-            (r[0], r[1], r[2], r[3], parse_month(r[4]), parse_month(r[5]) if r[5] else None)
-            for r in rows
-        ]
+        return await asyncio.to_thread(
+            without_gc,
+            lambda: [
+                (r[0], r[1], r[2], r[3], parse_month(r[4]), parse_month(r[5]) if r[5] else None)
+                for r in rows
+            ],
+        )
 
     async def recorded_milestones_of(
         self, series: Sequence[tuple[str, str, str, int | None]]
@@ -727,10 +730,15 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             "SELECT l.model_key, l.parent_key, l.region, l.metric, l.level "
             "FROM json_each(?) j JOIN share_levels l ON l.model_key = j.value ->> 0 "
             "AND l.region = j.value ->> 1 AND l.metric = j.value ->> 2",
-            (json.dumps(models),),
+            (await asyncio.to_thread(json.dumps, models),),
             table="share_levels",
         )
-        return {(r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows}
+        return await asyncio.to_thread(
+            without_gc,
+            lambda: {
+                (r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows
+            },
+        )
 
     async def series_states(
         self, series: Sequence[tuple[str, str, str]]
@@ -776,13 +784,22 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         """The monthly increments of many series after a month each, three reads in all: of
         (make key, model key, after) models, of (make key, after) whole makes, and of
         everything after a month (None: not wanted)."""
+
+        def wanted() -> tuple[str, str]:
+            # in key order, the index is walked forwards; thousands of keys: off the event loop
+            texts: dict[Month, str] = {}
+            return json.dumps(
+                [(a, b, texts.get(m) or texts.setdefault(m, str(m))) for a, b, m in sorted(models)]
+            ), json.dumps([(a, texts.get(m) or texts.setdefault(m, str(m))) for a, m in makes])
+
+        model_keys, make_keys = await asyncio.to_thread(without_gc, wanted)
         model_rows: list[Any] = []
         if models:
             model_rows = await self._rows(
                 "SELECT c.source_id, c.region, c.make_key, c.model_key, c.month, c.inc "
                 "FROM json_each(?) j JOIN cells c ON c.make_key = j.value ->> 0 "
                 "AND c.model_key = j.value ->> 1 AND c.month > j.value ->> 2",
-                (json.dumps([(a, b, str(m)) for a, b, m in models]),),
+                (model_keys,),
                 table="cells",
             )
         make_rows: list[Any] = []
@@ -791,7 +808,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
                 "FROM json_each(?) j JOIN make_cells c ON c.make_key = j.value ->> 0 "
                 "AND c.month > j.value ->> 1",
-                (json.dumps([(a, str(m)) for a, m in makes]),),
+                (make_keys,),
                 table="make_cells",
             )
         all_rows: list[Any] = []
@@ -801,7 +818,10 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 (str(everything),),
                 table="all_cells",
             )
-        return _inc_rows(model_rows), _inc_rows(make_rows), _inc_rows(all_rows)
+        # thousands of rows each: made into records off the event loop
+        return await asyncio.to_thread(
+            without_gc, lambda: (_inc_rows(model_rows), _inc_rows(make_rows), _inc_rows(all_rows))
+        )
 
     async def save_detection(
         self,
@@ -847,29 +867,20 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         if not states:
             return
         rows = await asyncio.to_thread(without_gc, _state_rows, states)
+        # each row whole (nothing refers to a state): replacing it is the upsert, and faster
         await self._many(
-            "INSERT INTO series_state (subject_key, region, metric, fingerprint, first_month, "
-            "first_nonzero, last_month, total, peak, best, best_month, recent_from, recent, "
-            "year_sources, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (subject_key, region, metric) DO UPDATE SET "
-            "fingerprint = excluded.fingerprint, first_month = excluded.first_month, "
-            "first_nonzero = excluded.first_nonzero, last_month = excluded.last_month, "
-            "total = excluded.total, peak = excluded.peak, best = excluded.best, "
-            "best_month = excluded.best_month, recent_from = excluded.recent_from, "
-            "recent = excluded.recent, year_sources = excluded.year_sources, "
-            "flagged = excluded.flagged",
+            "INSERT OR REPLACE INTO series_state (subject_key, region, metric, fingerprint, "
+            "first_month, first_nonzero, last_month, total, peak, best, best_month, "
+            "recent_from, recent, year_sources, flagged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 
     async def _write_detection(
         self, write: DetectionWrite
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
-        await self._many(
-            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
-            "period, value, below, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (subject_key, region, metric, threshold) DO UPDATE SET "
-            "period = excluded.period, value = excluded.value, below = excluded.below",
-            [
+        def prepare() -> tuple[list[Any], list[Any], list[Any], list[str], str]:
+            milestones = [
                 (
                     ref.subject_key,
                     ref.region,
@@ -882,13 +893,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                     int(history),
                 )
                 for ref, rec, history in write.milestones
-            ],
-        )
-        await self._many(
-            "INSERT INTO corrections (subject_key, subject_name, region, metric, threshold, "
-            "reason, old_period, new_period, old_value, new_value) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+            ]
+            corrections = [
                 (
                     ref.subject_key,
                     ref.subject_name,
@@ -902,19 +908,51 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                     c.new_value,
                 )
                 for ref, c in write.corrections
-            ],
+            ]
+            levels = [(*key, level) for key, level in write.share_levels.items()]
+            dedupes = [dedupe_key(event) for event in write.events]
+            events = json.dumps(
+                [
+                    (
+                        dedupe,
+                        event.kind,
+                        event.subject.key,
+                        event.region,
+                        str(event.period),
+                        json.dumps(event_to_dict(event)),
+                    )
+                    for dedupe, event in zip(dedupes, write.events, strict=True)
+                ]
+            )
+            return milestones, corrections, levels, dedupes, events
+
+        # a poll can find thousands of each: made into rows off the event loop
+        milestones, corrections, levels, dedupes, events = await asyncio.to_thread(
+            without_gc, prepare
+        )
+        await self._many(
+            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
+            "period, value, below, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject_key, region, metric, threshold) DO UPDATE SET "
+            "period = excluded.period, value = excluded.value, below = excluded.below",
+            milestones,
+        )
+        await self._many(
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, threshold, "
+            "reason, old_period, new_period, old_value, new_value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            corrections,
         )
         await self._many(
             "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_key, parent_key, region, metric) "
             "DO UPDATE SET level = excluded.level",
-            [(*key, level) for key, level in write.share_levels.items()],
+            levels,
         )
         stored: list[tuple[StoredEvent, Sequence[str]]] = []
         if not write.events:
             return stored
         keys = write.event_keys or [[event.subject.key] for event in write.events]
-        dedupes = [dedupe_key(event) for event in write.events]
         # one statement for every event (a poll can find thousands): an event already stored
         # is skipped, and RETURNING names the ones that were new
         rows = await self._rows(
@@ -922,21 +960,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
             "j.value ->> 5 FROM json_each(?) j WHERE true ORDER BY j.key "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
-            (
-                json.dumps(
-                    [
-                        (
-                            dedupe,
-                            event.kind,
-                            event.subject.key,
-                            event.region,
-                            str(event.period),
-                            json.dumps(event_to_dict(event)),
-                        )
-                        for dedupe, event in zip(dedupes, write.events, strict=True)
-                    ]
-                ),
-            ),
+            (events,),
         )
         new = {dedupe: event_id for event_id, dedupe in rows}
         for dedupe, event, covering in zip(dedupes, write.events, keys, strict=True):
@@ -1122,24 +1146,36 @@ def _states_from_rows(rows: Iterable[Any]) -> dict[tuple[str, str, str], SeriesS
 
 
 def _state_rows(states: Iterable[SeriesState]) -> list[tuple[Any, ...]]:
-    """Series states as rows of `series_state`."""
-    return [
-        (
-            s.subject_key,
-            s.region,
-            s.metric,
-            s.fingerprint,
-            month_index(s.first),
-            month_index(s.first_nonzero) if s.first_nonzero else None,
-            month_index(s.last),
-            s.total,
-            s.peak,
-            s.best[0] if s.best else None,
-            month_index(s.best[1]) if s.best else None,
-            month_index(s.recent_from),
-            encode_recent(s.recent),
-            encode_sources(s.year_sources),
-            s.flagged,
+    """Series states as rows of `series_state`, in key order (thousands of them are written
+    about a quarter faster in the table's own order)."""
+    rows = []
+    for s in states:
+        # `month_index` inline, and a model's usual one recent month without a generator:
+        # a poll writes a row for every series it touched
+        first, last, nonzero, best, recent = s.first, s.last, s.first_nonzero, s.best, s.recent
+        if len(recent) == 1:
+            ((month, units),) = recent
+            text = f"{month.year * 12 + month.month - 1}:{units}"
+        else:
+            text = encode_recent(recent)
+        rows.append(
+            (
+                s.subject_key,
+                s.region,
+                s.metric,
+                s.fingerprint,
+                first.year * 12 + first.month - 1,
+                nonzero.year * 12 + nonzero.month - 1 if nonzero else None,
+                last.year * 12 + last.month - 1,
+                s.total,
+                s.peak,
+                best[0] if best else None,
+                best[1].year * 12 + best[1].month - 1 if best else None,
+                month_index(s.recent_from),
+                text,
+                encode_sources(s.year_sources),
+                s.flagged,
+            )
         )
-        for s in states
-    ]
+    rows.sort(key=itemgetter(0, 1, 2))
+    return rows

@@ -23,15 +23,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import bot.detector as detector_module
 from bot.config import Config, MilestoneConfig, default_config
 from bot.detector import Detector, SeriesKey, _order
 from bot.event_codec import event_to_dict
 from bot.events import Subject
+from bot.names import name_key
 from bot.periods import Month
 from bot.queries import SeriesReader, region_tree
 from bot.records import GroupMember, GroupSpec, SalesRecord, SourceSpec
 from bot.series_state import (
     SeriesState,
+    SeriesView,
+    continue_one,
     continue_view,
     decode_recent,
     decode_sources,
@@ -160,7 +164,7 @@ cell = st.tuples(
     st.integers(0, 0),
     st.integers(0, 300),
 )
-step = st.one_of(
+step: st.SearchStrategy[tuple[str, int, list[Cell]]] = st.one_of(
     # the next month (or a later one, across a year end) for a few cells
     st.tuples(st.just("next"), st.integers(1, 14), st.lists(cell, min_size=1, max_size=5)),
     # months already imported, revised or filled in
@@ -588,3 +592,138 @@ async def test_states_kept_in_memory_serve_only_while_no_other_detection_saved(
     finally:
         await one.close()
         await two.close()
+
+
+# -- the fast paths against the general ones --------------------------------------------------
+
+
+@given(figures, st.integers(0, 40), st.booleans(), st.integers(1, 14), st.integers(-50, 400))
+def test_one_more_month_continues_as_the_general_continuation(
+    monthly: dict[Month, int], cut: int, keep_year: bool, ahead: int, units: int
+) -> None:
+    """`continue_one`, the usual poll's continuation, is `continue_view` with one month."""
+    months = sorted(monthly)
+    head = {m: v for m, v in monthly.items() if m <= months[min(cut, len(months) - 1)]}
+    seen = whole_view(head)
+    assert seen is not None
+    state = seen.state("k", "World", "sales", "fp", keep_year, frozenset())
+    month = state.last.plus(ahead)
+    one = continue_one(state, month, units)
+    general = continue_view(state, {month: units})
+    for field in dataclasses.fields(SeriesView):
+        assert getattr(one, field.name) == getattr(general, field.name), field.name
+    assert list(one.monthly) == list(general.monthly)
+    with pytest.raises(ValueError, match="is not after the last detected month"):
+        continue_one(state, state.last, units)
+
+
+async def _polled(folder: Path, first: Sequence[Cell], steps: Sequence[Any]) -> dict[str, Any]:
+    """Everything a store records over the steps, polled after each, with its events."""
+    cfg = config()
+    store = await open_store(folder / "s.db", cfg)
+    try:
+        await load(store, first)
+        told = [event_to_dict(s.event) for s in await Detector(store, cfg).poll()]
+        latest = max(c[3] for c in first)
+        for kind, months, cells in steps:
+            if kind != "poll":
+                month = latest + months if kind == "next" else max(0, latest - months)
+                await load(store, [(m, r, s, month, u) for m, r, s, _, u in cells])
+                latest = max(latest, month)
+            told += [event_to_dict(s.event) for s in await Detector(store, cfg).poll()]
+        found: dict[str, Any] = {"events": told}
+        for sql in (MILESTONES, CORRECTIONS, LEVELS, EVENTS, STATES):
+            found[sql] = await table(store, sql)
+        return found
+    finally:
+        await store.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(MODELS) - 1),
+            st.sampled_from((0, 0, 0, 1)),
+            st.sampled_from((0, 0, 0, 1)),
+            st.integers(0, 8),
+            st.integers(0, 300),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(step, min_size=1, max_size=8),
+)
+def test_the_one_more_month_path_gives_what_the_general_continuation_gives(
+    first: list[Cell], steps: list[Any]
+) -> None:
+    """A detector whose models never take the one-more-month path (`_one_more` finds none)
+    records and tells exactly what the usual detector does."""
+    with tempfile.TemporaryDirectory(prefix="evbot-one-") as tmp:
+        for name in ("fast", "general"):
+            (Path(tmp) / name).mkdir()
+        fast = asyncio.run(_polled(Path(tmp) / "fast", first, steps))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(detector_module, "_one_more", lambda *_: None)
+            general = asyncio.run(_polled(Path(tmp) / "general", first, steps))
+    assert fast == general
+
+
+_PLACES = tuple(f"R{i:02d}" for i in range(20))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from((1, 2, 3, 20)),  # regions
+    st.lists(
+        st.tuples(
+            st.integers(0, len(MODELS) - 1),
+            st.integers(0, 19),
+            st.integers(0, 1),
+            st.integers(0, 30),
+            st.integers(0, 300),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(-1, 31),
+)
+def test_increments_after_reads_what_the_whole_reads_have_after(
+    regions: int, cells: list[Cell], after: int
+) -> None:
+    async def run(folder: Path) -> None:
+        store = await open_store(folder / "s.db", config())
+        try:
+            batches = []
+            for s, spec in enumerate(SOURCES):
+                records = {
+                    (m, r % regions, month): SalesRecord(
+                        str(START.plus(month)),
+                        _PLACES[r % regions],
+                        MODELS[m][0],
+                        MODELS[m][1],
+                        units,
+                    )
+                    for m, r, source, month, units in cells
+                    if source == s
+                }
+                if records:
+                    batches.append((spec, list(records.values())))
+            await store.import_records(batches)
+            month = START.plus(after)
+            keys = sorted({(name_key(a), name_key(b)) for a, b in MODELS})
+            makes = sorted({a for a, _ in keys})
+            models, by_make, _ = await store.increments_after(
+                [(a, b, month) for a, b in keys], [(a, month) for a in makes], None
+            )
+            expected = [
+                r for a, b in keys for r in await store.model_increments(a, b) if r.month > month
+            ]
+            assert sorted(models, key=repr) == sorted(expected, key=repr)
+            expected = [r for r in await store.make_increments(makes) if r.month > month]
+            assert sorted(by_make, key=repr) == sorted(expected, key=repr)
+        finally:
+            await store.close()
+
+    with tempfile.TemporaryDirectory(prefix="evbot-after-") as tmp:
+        asyncio.run(run(Path(tmp)))
