@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -22,12 +23,21 @@ def without_gc(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     a third slower. The objects hold no cycles, so pausing loses nothing; reference counting
     still frees them. Pauses from several threads nest, and the collector resumes with the last.
     """
+    with gc_paused():
+        return fn(*args, **kwargs)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic collector paused for a block, which may span awaits (a poll of thousands of
+    series, say, whose rows are decoded on the event loop's side as well as in threads). Other
+    tasks run meanwhile with it paused too: for a second, cycles wait to be collected."""
     global _pausers
     with _lock:
         _pausers += 1
         gc.disable()
     try:
-        return fn(*args, **kwargs)
+        yield
     finally:
         with _lock:
             _pausers -= 1

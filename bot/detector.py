@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
-from bot.bulk import without_gc
+from bot.bulk import gc_paused, without_gc
 from bot.config import Config
 from bot.events import (
     Event,
@@ -398,6 +398,12 @@ class Detector:
 
     async def poll(self) -> list[StoredEvent]:
         """Detect what changed since the watermark; returns the new events (news only)."""
+        # tens of thousands of short-lived rows and records, none in a cycle: a collection at
+        # each burst walked every live object for nothing (0.05-0.1 s of a 10,000-model poll)
+        with gc_paused():
+            return await self._poll()
+
+    async def _poll(self) -> list[StoredEvent]:
         self.continued = 0
         start = await self.store.watermark(WATERMARK)
         head = await self.store.journal_head()
