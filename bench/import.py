@@ -14,6 +14,7 @@ and prints rows, seconds and rows/s for each, the ratio (b)/(a) and whether the 
     python bench/import.py                 # 1,000,000 rows
     python bench/import.py --rows 100000   # quicker
     python bench/import.py --rows 100000 --profile   # also cProfile (b), top 15 by cumulative
+    python bench/import.py --thread        # parse in a thread, as files under 8 MB are
 """
 
 from __future__ import annotations
@@ -112,16 +113,18 @@ def baseline(csv_path: Path, db_path: Path) -> float:
     return time.perf_counter() - start
 
 
-async def _evbot(csv_path: Path, db_path: Path) -> int:
+async def _evbot(csv_path: Path, db_path: Path, processes: bool | None = None) -> int:
     async with SqliteStore(db_path) as store:
-        report = await import_file(store, default_config(), csv_path, source="bench")
+        report = await import_file(
+            store, default_config(), csv_path, source="bench", processes=processes
+        )
         return sum(s.records for s in report.summaries)
 
 
-def evbot(csv_path: Path, db_path: Path) -> tuple[float, int]:
+def evbot(csv_path: Path, db_path: Path, processes: bool | None = None) -> tuple[float, int]:
     """(b): the evbot import path; returns seconds and figures written."""
     start = time.perf_counter()
-    records = asyncio.run(_evbot(csv_path, db_path))
+    records = asyncio.run(_evbot(csv_path, db_path, processes))
     return time.perf_counter() - start, records
 
 
@@ -183,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows to generate")
     parser.add_argument("--profile", action="store_true", help="cProfile the evbot import")
+    parser.add_argument(
+        "--thread",
+        action="store_true",
+        help="parse in a thread, as files under 8 MB are, instead of in a process of its own",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         size = csv_path.stat().st_size
         print(f"generated {rows:,} canonical rows ({size / 1e6:.1f} MB)")
         base = baseline(csv_path, folder / "baseline.sqlite3")
-        ours, records = evbot(csv_path, folder / "evbot.sqlite3")
+        ours, records = evbot(csv_path, folder / "evbot.sqlite3", False if args.thread else None)
         if records != rows:
             print(f"error: evbot wrote {records:,} figures for {rows:,} rows", file=sys.stderr)
             return 1
