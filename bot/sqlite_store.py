@@ -74,7 +74,7 @@ _CHUNK_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS chunk ({_ROW_COLUMNS})"
 
 
 ROWS_PER_INSERT = 50
-MAKE_SUMS_HELD = 100_000  # make sums held in memory during a first import, at most
+MAKE_SUMS_HELD = 20_000  # make sums held in memory during a first import, at most
 
 
 def _insert_rows(table: str, source_id: int, conflict: str = "", rows: int = 1) -> str:
