@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
@@ -44,7 +44,7 @@ from bot.sqlite_store import (
     _state_rows,
     _states_from_rows,
 )
-from bot.staging import Repeats, Row, StagedChunk, chunk_of
+from bot.staging import Repeats, Row, StagedChunk, in_memory
 from bot.store import BotStore, SlackInstallationRows, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -112,14 +112,8 @@ class PgStore(PgOutbox, PgInstallations):
         dry_run: bool = False,
     ) -> list[ImportSummary]:
         """Import figures held in memory: the streamed path with one chunk."""
-        specs = {spec.name: spec for spec, _ in batches}
-        chunk = chunk_of([(spec.name, records) for spec, records in batches])
-
-        async def one() -> AsyncIterator[StagedChunk | None]:
-            if len(chunk):
-                yield chunk
-
-        return await self.import_stream(one(), specs.__getitem__, file=file, dry_run=dry_run)
+        chunks, spec_for = in_memory(batches)
+        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run)
 
     async def import_stream(
         self,

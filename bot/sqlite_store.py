@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -48,7 +48,7 @@ from bot.series_state import (
 )
 from bot.sqlite_installations import SqliteInstallations
 from bot.sqlite_outbox import SqliteOutbox
-from bot.staging import ROW_WIDTH, MakeCell, Repeats, Row, StagedChunk, chunk_of
+from bot.staging import ROW_WIDTH, MakeCell, Repeats, Row, StagedChunk, in_memory
 from bot.store import StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -144,14 +144,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         dry_run: bool = False,
     ) -> list[ImportSummary]:
         """Import figures held in memory: the streamed path with one chunk."""
-        specs = {spec.name: spec for spec, _ in batches}
-        chunk = chunk_of([(spec.name, records) for spec, records in batches])
-
-        async def one() -> AsyncIterator[StagedChunk | None]:
-            if len(chunk):
-                yield chunk
-
-        return await self.import_stream(one(), specs.__getitem__, file=file, dry_run=dry_run)
+        chunks, spec_for = in_memory(batches)
+        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run)
 
     async def import_stream(
         self,

@@ -9,13 +9,13 @@ thread that parses, leaves the store's thread nothing to do per row but bind it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.ingest import MAX_PROBLEMS
 from bot.names import name_key
 from bot.periods import end_month
-from bot.records import SalesRecord
+from bot.records import SalesRecord, SourceSpec
 
 # make_key, model_key, region, month, period, powertrain, cumulative (0/1), units, line
 Row = tuple[str, str, str, str, str, str, int, int, int]
@@ -152,6 +152,21 @@ def chunk_of(batches: Sequence[tuple[str, Sequence[SalesRecord]]]) -> StagedChun
             sink.add(source, record if numbered else replace(record, line=position))
     sink.flush()
     return next((c for c in chunks if c is not None), StagedChunk())
+
+
+def in_memory(
+    batches: Sequence[tuple[SourceSpec, Sequence[SalesRecord]]],
+) -> tuple[AsyncIterator[StagedChunk | None], Callable[[str], SourceSpec]]:
+    """Figures held in memory as a store's `import_stream` takes them: one chunk, and the
+    sources' specs by name."""
+    specs = {spec.name: spec for spec, _ in batches}
+    chunk = chunk_of([(spec.name, records) for spec, records in batches])
+
+    async def one() -> AsyncIterator[StagedChunk | None]:
+        if len(chunk):
+            yield chunk
+
+    return one(), specs.__getitem__
 
 
 class Repeats:
