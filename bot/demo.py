@@ -102,7 +102,9 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
         interval = SECONDS_PER_MONTH / speed
 
         async def tick_and_again() -> None:
-            # the next tick is scheduled when this one ends, so ticks never pile up
+            # the next tick is scheduled when this one ends, so ticks never pile up; that next
+            # run can fire before this one has returned (at --speed 50 it is due in 0.01 s),
+            # and with one instance allowed the scheduler skipped it and the demo stalled
             await tick()
             if not done.is_set():
                 app.scheduler.add_job(
@@ -110,9 +112,12 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
                     DateTrigger(datetime.now(UTC) + timedelta(seconds=interval)),
                     id="demo-feed",
                     replace_existing=True,
+                    max_instances=2,
                 )
 
-        app.scheduler.add_job(tick_and_again, DateTrigger(datetime.now(UTC)), id="demo-feed")
+        app.scheduler.add_job(
+            tick_and_again, DateTrigger(datetime.now(UTC)), id="demo-feed", max_instances=2
+        )
         await done.wait()
     else:
         while not done.is_set():

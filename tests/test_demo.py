@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -75,6 +76,21 @@ def demo_run() -> tuple[list[Message], str]:
     assert status == 0
     assert {channel for channel, _ in adapter.posts} == {DEMO_CHANNEL}
     return [m for _, m in adapter.posts], out.getvalue()
+
+
+def test_scheduled_ticks_due_at_once_never_stall_the_demo(
+    demo_run: tuple[list[Message], str],
+) -> None:
+    # each tick schedules the next, here due at once: it fires while the tick that scheduled it
+    # is still returning, and must run rather than be skipped (the demo then waited forever)
+    adapter = CollectingAdapter()
+    out = io.StringIO()
+    demo = run_demo(default_config(), out, speed=1e9, adapter=adapter)
+    assert asyncio.run(asyncio.wait_for(demo, timeout=120)) == 0
+    # the same messages; a chart is drawn when its message is posted, from the data then
+    assert [replace(m, image=None) for _, m in adapter.posts] == [
+        replace(m, image=None) for m in demo_run[0]
+    ]
 
 
 def test_the_demo_starts_with_the_baseline(demo_run: tuple[list[Message], str]) -> None:
