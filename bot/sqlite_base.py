@@ -95,8 +95,10 @@ class SqliteBase:
     async def _rows(self, sql: str, params: Sequence[Any] = (), table: str = "") -> list[Any]:
         self.stats.statements += 1
         with self._faults():
-            async with self.db.execute(sql, params) as cursor:
-                rows = list(await cursor.fetchall())
+            # Executed and fetched in one call on the connection's thread: between a separate
+            # execute and fetch another task's write could change the table under the open
+            # cursor, and SQLite then returns garbage (a GROUP BY on a NOT NULL column gave None).
+            rows = list(await self.db.execute_fetchall(sql, params))
         if table:
             self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
         return rows

@@ -314,3 +314,21 @@ def test_first_import_cells_equal_the_revision_paths(
                 return [*rows, ("make", *makes)]
 
     assert asyncio.run(cells(first=True)) == asyncio.run(cells(first=False))
+
+
+async def test_a_write_between_a_reads_execute_and_fetch_cannot_reach_the_read(
+    store: SqliteStore,
+) -> None:
+    """Tasks share one connection: another task's write queued while a read is under way must
+    wait until the read has all its rows (reads once saw a NOT NULL status as None)."""
+    await store._run("CREATE TEMP TABLE t (id INTEGER PRIMARY KEY, status TEXT NOT NULL)")
+    await store._run("CREATE INDEX temp.t_by_status ON t (status)")
+    await store._many("INSERT INTO t (status) VALUES (?)", [("a",)] * 100 + [("b",)] * 100)
+    for flip in range(40):
+        new, old = ("b", "a") if flip % 2 == 0 else ("a", "b")
+        counts, _ = await asyncio.gather(
+            store._rows("SELECT status, COUNT(*) FROM t GROUP BY status"),
+            store._run("UPDATE t SET status = ? WHERE id % 2 = 0 AND status = ?", (new, old)),
+        )
+        assert {s for s, _ in counts} <= {"a", "b"}, counts
+        assert sum(n for _, n in counts) == 200, counts
