@@ -52,7 +52,7 @@ from bot.importer import import_demo
 from bot.messages import Field, Message
 from bot.outbox import DeliveryWorker
 from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionSpec, ladder_objects
+from bot.subscriptions import Subscription, SubscriptionSpec, ladder_objects
 from tests.crash_runner import LEAF, Feed
 from tests.fake_discord import (
     APP_ID,
@@ -278,14 +278,30 @@ async def test_slow_commands_are_deferred_then_followed_up(
         assert follow["allowed_mentions"] == {"parse": []}
         assert not follow.get("flags", 0) & 64
 
-        # an ephemeral answer after a public deferral: the "thinking" message is removed
-        token = await fake.send_interaction("ev-subscriptions")
-        kinds = []
-        while True:
-            kind, _, body = await fake.next_callback()
-            kinds.append(kind)
-            if kind == "followup":
-                break
+        # an ephemeral answer after a public deferral: the "thinking" message is removed.
+        # A one-read command can finish before the adapter looks: hold its read until the
+        # deferral is seen, so that it is deferred on any machine.
+        gate = asyncio.Event()
+        read = ctx.store.subscriptions
+
+        async def held(channel: Channel | None = None) -> list[Subscription]:
+            await gate.wait()
+            return await read(channel)
+
+        ctx.store.subscriptions = held  # type: ignore[method-assign]
+        try:
+            await fake.send_interaction("ev-subscriptions")
+            first, _, deferral = await fake.next_callback()
+            assert (first, deferral["type"]) == ("callback", 5)
+            gate.set()
+            kinds = [first]
+            while True:
+                kind, _, body = await fake.next_callback()
+                kinds.append(kind)
+                if kind == "followup":
+                    break
+        finally:
+            ctx.store.subscriptions = read  # type: ignore[method-assign]
         assert kinds == ["callback", "delete_original", "followup"]
         assert body["flags"] & 64
         assert "Renault-Nissan Alliance" in embed_of(body)["description"]
