@@ -1,11 +1,21 @@
-"""The SQLite connection shared by the store's parts: open, migrations, counted statements."""
+"""The SQLite connections shared by the store's parts: open, migrations, counted statements.
+
+Two connections to one file. Writes, and the reads of a task inside its own write, go to the
+writer; every other read goes to the reader, which in WAL mode sees only what is committed.
+Tasks share the writer, and one task's open transaction would otherwise show the others its
+uncommitted rows: a poll running beside an import that then failed would have recorded
+milestones from rows that never existed, and moved its watermark past journal numbers that
+the rollback hands out again. An in-memory database has no second connection; its reads share
+the writer (tests and dry runs only).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Self
 
@@ -15,14 +25,19 @@ from bot.migrations import MIGRATIONS
 from bot.records import StoreStats
 from bot.store import StoreError
 
+# The store this context is writing to (inside its transaction): its reads see its own writes.
+# A context variable rather than the task, so that tasks a transaction gathers are inside it.
+_WRITING: ContextVar[object | None] = ContextVar("evbot_sqlite_writing", default=None)
+
 
 class SqliteBase:
-    """One aiosqlite connection in autocommit mode; transactions are explicit."""
+    """A writer and a reader connection in autocommit mode; transactions are explicit."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.stats = StoreStats()
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -52,6 +67,10 @@ class SqliteBase:
                 await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await self._migrate()
+            if self.path != ":memory:":
+                self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+                await self._reader.execute("PRAGMA busy_timeout = 5000")
+                await self._reader.execute("PRAGMA query_only = ON")
         except aiosqlite.DatabaseError as exc:
             await self.close()
             raise StoreError(f"{self.path}: not an EV bot database ({exc})") from exc
@@ -64,6 +83,9 @@ class SqliteBase:
             raise
 
     async def close(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await reader.close()
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
@@ -94,11 +116,14 @@ class SqliteBase:
 
     async def _rows(self, sql: str, params: Sequence[Any] = (), table: str = "") -> list[Any]:
         self.stats.statements += 1
+        db = self.db
+        if self._reader is not None and _WRITING.get() is not self:
+            db = self._reader
         with self._faults():
             # Executed and fetched in one call on the connection's thread: between a separate
             # execute and fetch another task's write could change the table under the open
             # cursor, and SQLite then returns garbage (a GROUP BY on a NOT NULL column gave None).
-            rows = list(await self.db.execute_fetchall(sql, params))
+            rows = list(await db.execute_fetchall(sql, params))
         if table:
             self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
         return rows
@@ -134,6 +159,17 @@ class SqliteBase:
     def transaction(self) -> Transaction:
         """One write transaction; other writers on this connection wait for it."""
         return Transaction(self)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Hold the writer: other tasks' writes wait, and this context's reads see its own
+        uncommitted rows (everyone else's see only what is committed)."""
+        async with self._lock:
+            token = _WRITING.set(self)
+            try:
+                yield
+            finally:
+                _WRITING.reset(token)
 
     async def _migrate(self) -> None:
         (version,) = (await self._rows("PRAGMA user_version"))[0]
@@ -223,17 +259,18 @@ class Transaction:
 
     def __init__(self, base: SqliteBase) -> None:
         self.base = base
+        self._held = base._writing()
 
     async def __aenter__(self) -> None:
-        await self.base._lock.acquire()
+        await self._held.__aenter__()
         try:
             await self.base._run("BEGIN IMMEDIATE")
-        except BaseException:
-            self.base._lock.release()
+        except BaseException as exc:
+            await self._held.__aexit__(type(exc), exc, exc.__traceback__)
             raise
 
     async def __aexit__(self, exc_type: object, *exc: object) -> None:
         try:
             await self.base._run("ROLLBACK" if exc_type is not None else "COMMIT")
         finally:
-            self.base._lock.release()
+            await self._held.__aexit__(None, None, None)

@@ -13,26 +13,37 @@ from bot.sqlite_base import SqliteBase
 class SqliteInstallations(SqliteBase):
     """The SQL of `bot.store.SlackInstallationRows` on SQLite."""
 
+    async def _write(self, *statements: tuple[str, tuple[object, ...]]) -> int:
+        """Run statements in one transaction (alone, a statement would join any other task's
+        open one, and go with its rollback); returns the first one's row count."""
+        async with self.transaction():
+            counts = [(await self._run(sql, params)).rowcount for sql, params in statements]
+        return counts[0]
+
     async def save_slack_installation(
         self, enterprise_id: str, team_id: str, user_id: str, data: str, installed_at: float
     ) -> None:
         """Insert or replace the installation by one user in one workspace."""
-        await self._run(
-            "INSERT INTO slack_installations (enterprise_id, team_id, user_id, data, installed_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (enterprise_id, team_id, user_id) "
-            "DO UPDATE SET data = excluded.data, installed_at = excluded.installed_at",
-            (enterprise_id, team_id, user_id, data, installed_at),
+        await self._write(
+            (
+                "INSERT INTO slack_installations (enterprise_id, team_id, user_id, data, "
+                "installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (enterprise_id, team_id, "
+                "user_id) DO UPDATE SET data = excluded.data, installed_at = excluded.installed_at",
+                (enterprise_id, team_id, user_id, data, installed_at),
+            )
         )
 
     async def save_slack_bot(
         self, enterprise_id: str, team_id: str, data: str, installed_at: float
     ) -> None:
         """Insert or replace a workspace's bot (its token)."""
-        await self._run(
-            "INSERT INTO slack_bots (enterprise_id, team_id, data, installed_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (enterprise_id, team_id) "
-            "DO UPDATE SET data = excluded.data, installed_at = excluded.installed_at",
-            (enterprise_id, team_id, data, installed_at),
+        await self._write(
+            (
+                "INSERT INTO slack_bots (enterprise_id, team_id, data, installed_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (enterprise_id, team_id) "
+                "DO UPDATE SET data = excluded.data, installed_at = excluded.installed_at",
+                (enterprise_id, team_id, data, installed_at),
+            )
         )
 
     async def find_slack_installation(
@@ -66,34 +77,43 @@ class SqliteInstallations(SqliteBase):
     ) -> None:
         """Forget one user's installation, or every installation in the workspace."""
         if user_id is None:
-            await self._run(
-                "DELETE FROM slack_installations WHERE enterprise_id = ? AND team_id = ?",
-                (enterprise_id, team_id),
+            await self._write(
+                (
+                    "DELETE FROM slack_installations WHERE enterprise_id = ? AND team_id = ?",
+                    (enterprise_id, team_id),
+                )
             )
         else:
-            await self._run(
-                "DELETE FROM slack_installations WHERE enterprise_id = ? AND team_id = ? "
-                "AND user_id = ?",
-                (enterprise_id, team_id, user_id),
+            await self._write(
+                (
+                    "DELETE FROM slack_installations WHERE enterprise_id = ? AND team_id = ? "
+                    "AND user_id = ?",
+                    (enterprise_id, team_id, user_id),
+                )
             )
 
     async def delete_slack_bot(self, enterprise_id: str, team_id: str) -> None:
         """Forget a workspace's bot."""
-        await self._run(
-            "DELETE FROM slack_bots WHERE enterprise_id = ? AND team_id = ?",
-            (enterprise_id, team_id),
+        await self._write(
+            (
+                "DELETE FROM slack_bots WHERE enterprise_id = ? AND team_id = ?",
+                (enterprise_id, team_id),
+            )
         )
 
     async def issue_slack_state(self, state: str, expires_at: float) -> None:
         """Remember an OAuth state until it expires."""
-        await self._run(
-            "INSERT INTO slack_oauth_states (state, expires_at) VALUES (?, ?)", (state, expires_at)
+        await self._write(
+            (
+                "INSERT INTO slack_oauth_states (state, expires_at) VALUES (?, ?)",
+                (state, expires_at),
+            )
         )
 
     async def consume_slack_state(self, state: str, now: float) -> bool:
         """True once for a state issued and not expired; it is forgotten either way."""
-        cursor = await self._run(
-            "DELETE FROM slack_oauth_states WHERE state = ? AND expires_at >= ?", (state, now)
+        consumed = await self._write(
+            ("DELETE FROM slack_oauth_states WHERE state = ? AND expires_at >= ?", (state, now)),
+            ("DELETE FROM slack_oauth_states WHERE expires_at < ?", (now,)),
         )
-        await self._run("DELETE FROM slack_oauth_states WHERE expires_at < ?", (now,))
-        return cursor.rowcount == 1
+        return consumed == 1

@@ -166,7 +166,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         figures are finished (cells, sums, journal); an `ImportFailed` from the stream (the
         parser's problems) or from the repeats rolls everything back.
         """
-        async with self._lock:
+        async with self._writing():
             # created once per connection, outside any transaction, and emptied, never
             # dropped: a DROP fails while another task's statement is open on the connection
             await self._run(_STAGING_TABLE)
@@ -587,7 +587,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         ]
 
     async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
-        async with self._lock:
+        async with self._writing():
             await self._run("BEGIN IMMEDIATE")
             try:
                 await self._run("DELETE FROM group_members")

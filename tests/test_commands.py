@@ -379,7 +379,9 @@ async def test_preview_reads_do_not_grow_with_unrelated_events(tmp_path: Path) -
             steps += 1
             return 0  # 0: carry on
 
-        await store.db.set_progress_handler(step, 100)
+        assert store._reader is not None
+        for db in (store.db, store._reader):  # reads go to the reader, writes to the writer
+            await db.set_progress_handler(step, 100)
 
         async def preview() -> tuple[int, dict[str, int], int, Reply]:
             nonlocal steps

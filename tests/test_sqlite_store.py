@@ -211,7 +211,9 @@ async def test_reads_never_touch_the_records_table(tmp_path: Path) -> None:
                 tables_read.add(arg1)
             return sqlite3.SQLITE_OK
 
-        await store.db.set_authorizer(authorizer)
+        assert store._reader is not None  # reads go to the reader connection
+        for db in (store.db, store._reader):
+            await db.set_authorizer(authorizer)
         store.stats = StoreStats()
         head = await store.journal_head()
         assert await store.journal_since(head) == []
@@ -316,19 +318,74 @@ def test_first_import_cells_equal_the_revision_paths(
     assert asyncio.run(cells(first=True)) == asyncio.run(cells(first=False))
 
 
-async def test_a_write_between_a_reads_execute_and_fetch_cannot_reach_the_read(
+async def test_a_write_between_a_reads_execute_and_fetch_cannot_reach_the_read() -> None:
+    """Tasks share the writer connection (an in-memory store has no other): another task's write
+    queued while a read is under way must wait until the read has all its rows (reads once saw
+    a NOT NULL status as None)."""
+    async with SqliteStore(":memory:") as store:
+        await store._run("CREATE TABLE t (id INTEGER PRIMARY KEY, status TEXT NOT NULL)")
+        await store._run("CREATE INDEX t_by_status ON t (status)")
+        await store._many("INSERT INTO t (status) VALUES (?)", [("a",)] * 100 + [("b",)] * 100)
+        for flip in range(40):
+            new, old = ("b", "a") if flip % 2 == 0 else ("a", "b")
+            counts, _ = await asyncio.gather(
+                store._rows("SELECT status, COUNT(*) FROM t GROUP BY status"),
+                store._run("UPDATE t SET status = ? WHERE id % 2 = 0 AND status = ?", (new, old)),
+            )
+            assert {s for s, _ in counts} <= {"a", "b"}, counts
+            assert sum(n for _, n in counts) == 200, counts
+
+
+async def test_other_tasks_read_only_what_is_committed(store: SqliteStore) -> None:
+    """A task inside a transaction reads its own writes; every other task reads only what is
+    committed (a poll beside an import that then fails must not see the import's rows)."""
+    count = "SELECT COUNT(*) FROM slack_oauth_states"
+    written, looked = asyncio.Event(), asyncio.Event()
+
+    async def other() -> list[int]:
+        await written.wait()
+        seen = [(await store._rows(count))[0][0]]
+        looked.set()
+        return seen
+
+    task = asyncio.create_task(other())  # its own context, made outside the transaction
+    async with store.transaction():
+        await store._run("INSERT INTO slack_oauth_states (state, expires_at) VALUES ('s', 1)")
+        inside = await asyncio.gather(store._rows(count))  # gathered: inside the transaction
+        written.set()
+        await looked.wait()
+    assert inside == [[(1,)]]
+    assert await task == [0]
+    assert (await store._rows(count))[0][0] == 1
+
+    with pytest.raises(RuntimeError):
+        async with store.transaction():
+            await store._run("INSERT INTO slack_oauth_states (state, expires_at) VALUES ('t', 1)")
+            raise RuntimeError("the import failed")
+    assert (await store._rows(count))[0][0] == 1
+
+
+async def test_a_write_beside_a_transaction_does_not_go_with_its_rollback(
     store: SqliteStore,
 ) -> None:
-    """Tasks share one connection: another task's write queued while a read is under way must
-    wait until the read has all its rows (reads once saw a NOT NULL status as None)."""
-    await store._run("CREATE TEMP TABLE t (id INTEGER PRIMARY KEY, status TEXT NOT NULL)")
-    await store._run("CREATE INDEX temp.t_by_status ON t (status)")
-    await store._many("INSERT INTO t (status) VALUES (?)", [("a",)] * 100 + [("b",)] * 100)
-    for flip in range(40):
-        new, old = ("b", "a") if flip % 2 == 0 else ("a", "b")
-        counts, _ = await asyncio.gather(
-            store._rows("SELECT status, COUNT(*) FROM t GROUP BY status"),
-            store._run("UPDATE t SET status = ? WHERE id % 2 = 0 AND status = ?", (new, old)),
-        )
-        assert {s for s, _ in counts} <= {"a", "b"}, counts
-        assert sum(n for _, n in counts) == 200, counts
+    """A one-statement write made while another task's transaction is open waits for it; it
+    used to join that transaction and be rolled back with it."""
+    begun, release = asyncio.Event(), asyncio.Event()
+
+    async def failing_import() -> None:
+        async with store.transaction():
+            await store._run("INSERT INTO slack_oauth_states (state, expires_at) VALUES ('x', 1)")
+            begun.set()
+            await release.wait()
+            raise RuntimeError("bad row")
+
+    task = asyncio.create_task(failing_import())
+    await begun.wait()
+    saving = asyncio.create_task(store.save_slack_bot("", "T1", "{}", 1.0))
+    await asyncio.sleep(0.05)
+    release.set()
+    with pytest.raises(RuntimeError):
+        await task
+    await saving
+    assert await store.find_slack_bot("", "T1") == "{}"
+    assert await store._rows("SELECT state FROM slack_oauth_states") == []
