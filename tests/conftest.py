@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.demo_once import DemoRun, run_once
+
 POSTGRES_ENV = "EVBOT_TEST_POSTGRES_DSN"
 
 
@@ -48,3 +50,9 @@ async def pg_dsn() -> AsyncIterator[str]:
             await con.execute(f'DROP SCHEMA "{schema}" CASCADE')
         finally:
             await con.close()
+
+
+@pytest.fixture(scope="session")
+def demo_once(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo run once at full speed for the whole session (read it, never change it)."""
+    return run_once(tmp_path_factory.mktemp("demo-once"))

@@ -18,6 +18,7 @@ from bot.config import default_config
 from bot.delivery import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.demo import DEMO_CHANNEL, run_demo
 from bot.messages import Message
+from tests.demo_once import DemoRun
 
 MONTHS = {
     name: number
@@ -68,14 +69,11 @@ def data_month(message: Message) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def demo_run() -> tuple[list[Message], str]:
-    """One in-process demo at full speed (speed 0: no waiting between months)."""
-    adapter = CollectingAdapter()
-    out = io.StringIO()
-    status = asyncio.run(run_demo(default_config(), out, speed=0, adapter=adapter))
-    assert status == 0
-    assert {channel for channel, _ in adapter.posts} == {DEMO_CHANNEL}
-    return [m for _, m in adapter.posts], out.getvalue()
+def demo_run(demo_once: DemoRun) -> tuple[list[Message], str]:
+    """The shared in-process demo at full speed (speed 0: no waiting between months)."""
+    assert {channel for channel, _, _ in demo_once.posts} == {DEMO_CHANNEL}
+    assert len({key for _, _, key in demo_once.posts}) == len(demo_once.posts)  # none twice
+    return [m for _, m, _ in demo_once.posts], demo_once.out
 
 
 def test_scheduled_ticks_due_at_once_never_stall_the_demo(

@@ -4,7 +4,6 @@ the real store: the issue's done-when, the filters, and the demo's one message p
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import sqlite3
@@ -17,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import default_config
-from bot.delivery import Channel, Limits
-from bot.demo import run_demo
+from bot.delivery import Channel
 from bot.messages import Message
 from bot.sqlite_store import SqliteStore
+from tests.demo_once import DemoRun
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLIANCE = "Renault-Nissan Alliance"
@@ -211,38 +209,17 @@ def test_replay_does_not_touch_the_detector_state(demo_db: Path) -> None:
 # -- the demo: one grouped message per poll -------------------------------------------------
 
 
-class CollectingAdapter:
-    """A chat platform that keeps what it is sent."""
-
-    platform = "console"
-    limits = Limits(global_per_second=1000.0, channel_per_second=1000.0)
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[Channel, Message, str]] = []
-
-    async def post(self, channel: Channel, message: Message, key: str) -> str:
-        self.posts.append((channel, message, key))
-        return f"fake-{len(self.posts)}"
-
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
-        return next((f"fake-{i}" for i, p in enumerate(self.posts, 1) if p[2] == key), None)
-
-
 def _mentions(message: Message, threshold: int) -> bool:
     text = f"{message.title}\n{message.body}"
     return any(f"{ALLIANCE} {verb} {threshold:,} " in text for verb in ("passes", "has passed"))
 
 
 def test_demo_posts_each_alliance_milestone_once_in_one_message_per_poll(
-    tmp_path: Path,
+    demo_once: DemoRun,
 ) -> None:
-    db = tmp_path / "demo.sqlite3"
-    adapter = CollectingAdapter()
-    out = io.StringIO()
-    status = asyncio.run(run_demo(default_config(), out, speed=0, db=str(db), adapter=adapter))
-    assert status == 0
-    assert "Demo done" in out.getvalue()
-    posts = adapter.posts
+    db = demo_once.db
+    assert "Demo done" in demo_once.out
+    posts = demo_once.posts
     assert posts
     assert len({key for _, _, key in posts}) == len(posts)  # nothing posted twice
     assert {channel for channel, _, _ in posts} == {Channel("console", "local", "terminal")}
