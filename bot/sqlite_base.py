@@ -156,9 +156,18 @@ class SqliteBase:
         except UnicodeDecodeError as exc:
             raise StoreError(_damaged_text(self.path, exc)) from exc
 
-    def transaction(self) -> Transaction:
-        """One write transaction; other writers on this connection wait for it."""
-        return Transaction(self)
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """`async with store.transaction():` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any
+        error; other writers wait for it."""
+        async with self._writing():
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+            await self._run("COMMIT")
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
@@ -252,25 +261,3 @@ def _fault(message: str) -> str | None:
 
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
-
-
-class Transaction:
-    """`async with store.transaction():` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
-
-    def __init__(self, base: SqliteBase) -> None:
-        self.base = base
-        self._held = base._writing()
-
-    async def __aenter__(self) -> None:
-        await self._held.__aenter__()
-        try:
-            await self.base._run("BEGIN IMMEDIATE")
-        except BaseException as exc:
-            await self._held.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-
-    async def __aexit__(self, exc_type: object, *exc: object) -> None:
-        try:
-            await self.base._run("ROLLBACK" if exc_type is not None else "COMMIT")
-        finally:
-            await self._held.__aexit__(None, None, None)
