@@ -291,6 +291,17 @@ DROP TABLE cells;
 ALTER TABLE cells_v9 RENAME TO cells
 """
 
+# Which years each source gives whole (a yearly figure): a year is never told as its December.
+V10_YEARLY_SOURCES = """
+ALTER TABLE sources ADD COLUMN yearly TEXT NOT NULL DEFAULT '';
+UPDATE sources SET yearly = COALESCE((
+    SELECT group_concat(y, ',') FROM (
+        SELECT DISTINCT substr(period, 1, 4) AS y FROM records r
+        WHERE r.source_id = sources.id AND length(period) = 4 ORDER BY y
+    )
+), '')
+"""
+
 MIGRATIONS: list[str] = [
     V1_SALES,
     V2_DETECTION,
@@ -301,4 +312,5 @@ MIGRATIONS: list[str] = [
     V7_PREVIEW_INDEX,
     V8_SUBSCRIPTION_CHARTS,
     V9_FIRST_IMPORTS,
+    V10_YEARLY_SOURCES,
 ]

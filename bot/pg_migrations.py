@@ -253,4 +253,13 @@ CREATE TABLE digest_items (
 )
 """.replace("@NOW@", _NOW)
 
-PG_MIGRATIONS: list[str] = [V1_SALES]
+# Which years each source gives whole (a yearly figure): a year is never told as its December.
+V2_YEARLY_SOURCES = """
+ALTER TABLE sources ADD COLUMN yearly TEXT NOT NULL DEFAULT '';
+UPDATE sources SET yearly = COALESCE((
+    SELECT string_agg(DISTINCT substr(period, 1, 4), ',' ORDER BY substr(period, 1, 4))
+    FROM records r WHERE r.source_id = sources.id AND length(period) = 4
+), '')
+"""
+
+PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES]

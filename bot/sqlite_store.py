@@ -21,7 +21,7 @@ from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
-from bot.periods import Month
+from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.records import (
     DetectionWrite,
     GroupMember,
@@ -49,10 +49,8 @@ from bot.series_state import (
 from bot.sqlite_installations import SqliteInstallations
 from bot.sqlite_outbox import SqliteOutbox
 from bot.staging import ROW_WIDTH, MakeCell, Repeats, Row, StagedChunk, in_memory
-from bot.store import StoreError
+from bot.store import YEARLY_YEARS_SQL, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
-
-HISTORY_MONTHS = 3  # a change this many months older than the source's latest is history
 
 _KEY = "source_id, make_key, model_key, region, month"
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
@@ -379,7 +377,10 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             ),
         )
         import_id = cursor.lastrowid
-        cutoff = str(new_latest.plus(-HISTORY_MONTHS)) if new_latest else ""
+        yearly = frozenset(
+            int(y) for (y,) in await self._rows(YEARLY_YEARS_SQL.replace("$1", "?"), (info.id,))
+        )
+        cutoff = str(news_cutoff(new_latest, yearly)) if new_latest else ""
         before = await self.journal_head()
         if fresh:
             # a first import is all history: one entry per series, from its first month, says
@@ -404,8 +405,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(
-            "UPDATE sources SET imports = imports + 1, latest_month = ? WHERE id = ?",
-            (str(new_latest) if new_latest else None, info.id),
+            "UPDATE sources SET imports = imports + 1, latest_month = ?, yearly = ? WHERE id = ?",
+            (str(new_latest) if new_latest else None, encode_years(yearly), info.id),
         )
         return summary
 
@@ -507,13 +508,20 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
 
     async def sources(self) -> list[SourceInfo]:
         rows = await self._rows(
-            "SELECT id, name, metric, priority, imports, latest_month, running FROM sources "
-            "ORDER BY id",
+            "SELECT id, name, metric, priority, imports, latest_month, running, yearly "
+            "FROM sources ORDER BY id",
             table="sources",
         )
         return [
             SourceInfo(
-                r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]) if r[5] else None, bool(r[6])
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                Month.parse(r[5]) if r[5] else None,
+                bool(r[6]),
+                decode_years(r[7]),
             )
             for r in rows
         ]
