@@ -10,6 +10,8 @@ from bot.periods import Month
 SubjectKind = Literal["model", "make", "group", "region", "all"]
 Metric = Literal["sales", "stock"]
 EventKind = Literal["milestone", "share", "growth", "record"]
+# A yearly figure is held as its year's last month, `granularity` says it is a year.
+Granularity = Literal["month", "year"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,10 @@ class MilestoneEvent:
     leader: Leader | None = None
     next_threshold: int | None = None
     projected: Month | None = None  # when `next_threshold` is reached at the trailing pace
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="milestone", init=False)
 
     @property
@@ -66,6 +72,10 @@ class ShareEvent:
     parent_units: int
     period: Month
     source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="share", init=False)
 
 
@@ -80,6 +90,10 @@ class GrowthEvent:
     value: int  # units from January to `period`
     previous: int  # units in the same months a year earlier
     source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="growth", init=False)
 
     @property
@@ -100,6 +114,10 @@ class RecordEvent:
     previous_best: int
     previous_best_period: Month | None
     source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="record", init=False)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.announcer import announce
+from bot.event_codec import event_from_dict, event_to_dict
+from bot.events import GrowthEvent, MilestoneEvent, RecordEvent, Subject
 from bot.periods import Month, news_cutoff
 from bot.records import SalesRecord, SourceSpec
 from bot.sqlite_store import SqliteStore
@@ -74,3 +77,87 @@ def test_the_iea_stock_is_a_source_of_its_own(tmp_path: Path) -> None:
     assert [(r.period, r.units, r.cumulative) for r in sales] == [("2015", 320000, False)]
     # projections, percentages and other vehicle modes are never units
     assert [(r.period, r.units, r.cumulative) for r in stock] == [("2015", 730000, True)]
+
+
+EVERYTHING = Subject("all", "all", "all EVs")
+LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")
+
+
+def test_a_yearly_milestone_is_dated_by_its_year_and_so_is_its_pace() -> None:
+    event = MilestoneEvent(
+        EVERYTHING,
+        "World",
+        "sales",
+        (40_000_000,),
+        Month(2023, 12),
+        40_512_000,
+        source="IEA (2024), Global EV Data Explorer, CC BY 4.0",
+        next_threshold=50_000_000,
+        projected=Month(2025, 12),
+        granularity="year",
+    )
+    msg = announce(event)
+    assert msg.body == (
+        "Electric car sales have passed 40,000,000 (40,512,000 through 2023)."
+        " At this pace, 50,000,000 around 2025."
+    )
+    assert "December" not in f"{msg.title} {msg.body} {msg.footer} {msg.fields}"
+    assert msg.footer == (
+        "Source: IEA (2024), Global EV Data Explorer, CC BY 4.0 · data through 2023"
+    )
+    data = event_to_dict(event)
+    assert (data["period"], data["projected"]) == ("2023", "2025")
+    assert event_from_dict(data) == event
+
+
+def test_a_yearly_record_is_the_best_year_and_growth_compares_years() -> None:
+    record = RecordEvent(
+        EVERYTHING,
+        "Norway",
+        "sales",
+        Month(2023, 12),
+        114_000,
+        100_000,
+        Month(2022, 12),
+        granularity="year",
+    )
+    msg = announce(record)
+    assert msg.body == (
+        "Electric car sales had their best year yet in Norway: 114,000 in 2023"
+        " (previous best 100,000 in 2022)."
+    )
+    assert "month" not in msg.title
+    growth = GrowthEvent(
+        EVERYTHING, "Norway", "sales", Month(2023, 12), 135, 100, granularity="year"
+    )
+    text = announce(growth)
+    assert text.title == "Electric car sales in Norway up 35.0% on 2022"
+    assert text.body == "Electric car sales in Norway reached 135 in 2023, up 35.0% on 2022's 100."
+
+
+def test_a_figure_made_of_some_regions_names_them_never_worldwide() -> None:
+    us_only = MilestoneEvent(
+        EVERYTHING, "World", "sales", (100_000,), Month(2013, 6), 101_000, covers=("USA",)
+    )
+    msg = announce(us_only)
+    assert "worldwide" not in msg.title
+    assert msg.title == "100,000 electric cars sold in the USA"
+    assert msg.body.startswith("Electric car sales in the USA have passed 100,000")
+    model = MilestoneEvent(
+        LEAF, "World", "sales", (100_000,), Month(2016, 6), 101_000, covers=("USA", "Norway")
+    )
+    assert announce(model).title == "Nissan Leaf passes 100,000 sales in the USA and Norway"
+    many = MilestoneEvent(
+        LEAF,
+        "World",
+        "sales",
+        (100_000,),
+        Month(2016, 6),
+        101_000,
+        covers=tuple(f"C{i}" for i in range(14)),
+    )
+    assert announce(many).title.endswith("in 14 regions")
+    wa = MilestoneEvent(
+        EVERYTHING, "USA", "stock", (50_000,), Month(2019, 7), 50_632, covers=("WA",)
+    )
+    assert announce(wa).title == "50,000 electric vehicles registered in the USA (WA only)"
