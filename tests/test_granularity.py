@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bot.announcer import announce
+from bot.config import Config, MilestoneConfig, SourceConfig, default_config
 from bot.event_codec import event_from_dict, event_to_dict
-from bot.events import GrowthEvent, MilestoneEvent, RecordEvent, Subject
+from bot.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
 from bot.periods import Month, news_cutoff
+from bot.queries import series_reader
 from bot.records import SalesRecord, SourceSpec
+from bot.replay import replay
 from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL
 
 YEARLY = SourceSpec("yearly-feed")
 MONTHLY = SourceSpec("monthly-feed")
@@ -161,3 +166,108 @@ def test_a_figure_made_of_some_regions_names_them_never_worldwide() -> None:
         EVERYTHING, "USA", "stock", (50_000,), Month(2019, 7), 50_632, covers=("WA",)
     )
     assert announce(wa).title == "50,000 electric vehicles registered in the USA (WA only)"
+
+
+# -- through the detector and replay, on small stores written here ---------------------------
+
+
+def _config(**sources: SourceConfig) -> Config:
+    return dataclasses.replace(
+        default_config(),
+        ladders={"small": (100, 200, 500, 1000)},
+        milestones=MilestoneConfig(ladders=("small",), min_months=1, min_parent_total=1),
+        sources=dict(sources),
+    )
+
+
+async def _replayed(
+    path: Path, config: Config, *loads: tuple[SourceSpec, list[SalesRecord]]
+) -> list[Event]:
+    store = await open_store(path)
+    try:
+        await store.sync_groups(config.groups)
+        for spec, records in loads:
+            await store.import_records([(spec, records)])
+        return await replay(store, config)
+    finally:
+        await store.close()
+
+
+def _all(region: str, period: str, units: int) -> SalesRecord:
+    return SalesRecord(period, region, "", "", units)
+
+
+async def test_yearly_only_data_is_never_told_as_months(tmp_path: Path) -> None:
+    events = await _replayed(
+        tmp_path / "s.db",
+        _config(),
+        (YEARLY, [_all("World", "2022", 150), _all("World", "2023", 700)]),
+    )
+    assert events, "the yearly figures cross thresholds"
+    texts = [announce(e).body for e in events]
+    assert all(e.granularity == "year" for e in events)
+    assert not any("December" in t or "month" in t for t in texts), texts
+    assert (
+        "Electric car sales had their best year yet: 700 in 2023 (previous best 150 in 2022)."
+        in texts
+    )
+    assert {event_to_dict(e)["period"] for e in events} == {"2022", "2023"}
+
+
+async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
+    # 2019 from a yearly source, 2020 from a monthly one of better priority: no comparison
+    monthly = [_all("USA", f"2020-{m:02d}", 10) for m in range(1, 13)]
+    events = await _replayed(
+        tmp_path / "s.db",
+        _config(),
+        (SourceSpec("yearly-feed", priority=50), [_all("USA", "2019", 500)]),
+        (SourceSpec("monthly-feed", priority=20), monthly),
+    )
+    assert not [e for e in events if e.kind == "growth"], [announce(e).body for e in events]
+    # the same months of one source compare
+    more = [_all("USA", f"2021-{m:02d}", 12) for m in range(1, 13)]
+    events = await _replayed(
+        tmp_path / "t.db",
+        _config(),
+        (SourceSpec("monthly-feed", priority=20), monthly + more),
+    )
+    assert [e for e in events if e.kind == "growth" and e.region == "USA"]
+
+
+async def test_a_world_made_of_one_country_is_named_as_that_country(tmp_path: Path) -> None:
+    leaf = [SalesRecord(f"2011-{m:02d}", "USA", "Nissan", "Leaf", 60) for m in range(1, 13)]
+    events = await _replayed(tmp_path / "s.db", _config(), (MONTHLY, leaf))
+    world = [e for e in events if e.region == "World"]
+    assert world
+    for event in world:
+        assert event.covers == ("USA",)
+        text = announce(event)
+        assert "worldwide" not in text.title
+        assert "in the USA" in text.title, text.title
+
+
+async def test_a_sample_source_never_makes_a_total(tmp_path: Path) -> None:
+    config = _config(sample=SourceConfig("sample", metric="stock", coverage="sample"))
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records(
+            [(SourceSpec("sample", metric="stock"), [_all("WA", "2026-01", 5000)])]
+        )
+        reader = series_reader(store, config)
+        assert await reader.monthly(ALL, "WA", "stock") == {}
+        assert await replay(store, config) == []
+    finally:
+        await store.close()
+
+
+async def test_stock_is_never_told_as_a_month_of_registrations(tmp_path: Path) -> None:
+    stock = SourceSpec("stock-feed", metric="stock")
+    levels = [
+        SalesRecord(f"2019-{m:02d}", "WA", "", "", 100 * m, cumulative=True) for m in range(1, 13)
+    ] + [
+        SalesRecord(f"2020-{m:02d}", "WA", "", "", 1300 + 150 * m, cumulative=True)
+        for m in range(1, 13)
+    ]
+    events = await _replayed(tmp_path / "s.db", _config(), (stock, levels))
+    assert events
+    assert {e.kind for e in events} == {"milestone"}
