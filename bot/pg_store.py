@@ -20,6 +20,7 @@ from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
+from bot.overlaps import overlapping
 from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.pg_base import JOURNAL_LOCK, Connection
 from bot.pg_installations import PgInstallations
@@ -152,6 +153,8 @@ class PgStore(PgOutbox, PgInstallations):
                                 )
                     except ImportFailed as exc:
                         raise ImportFailed(staging.with_problems(exc.problems)) from None
+                    for info in infos.values():
+                        staging.problems.extend(await self._overlaps(con, info, figures, file))
                     if staging.problems:
                         raise ImportFailed(staging.with_problems([]))
                     await self._save_names(con, staging.makes, staging.models)
@@ -169,6 +172,41 @@ class PgStore(PgOutbox, PgInstallations):
             except _DryRun:
                 pass
         return summaries
+
+    async def _overlaps(
+        self,
+        con: Connection,
+        info: SourceInfo,
+        figures: dict[tuple[Any, ...], list[Any]],
+        file: str,
+    ) -> list[str]:
+        """Rows of one key whose periods overlap, in this import or with what the source
+        holds (the rule and wording of SqliteStore's); read only where the periods are of
+        more than one granularity."""
+        # [source_id, make_key, model_key, region, month, period, powertrain, ..., line]
+        mine = [(f[1], f[2], f[3], f[6], f[5], f[9]) for f in figures.values() if f[0] == info.id]
+        lengths = {len(row[4]) for row in mine}
+        held = await self._fetch(
+            con,
+            "SELECT DISTINCT length(period) FROM records WHERE source_id = $1",
+            info.id,
+        )
+        before = bool({r[0] for r in held} - lengths) or (bool(held) and len(lengths) > 1)
+        if len(lengths) < 2 and not before:
+            return []
+        rows = list(mine)
+        if before:
+            rows += [
+                (r[0], r[1], r[2], r[3], r[4], 0)
+                for r in await self._fetch(
+                    con,
+                    "SELECT make_key, model_key, region, powertrain, period FROM records "
+                    "WHERE source_id = $1",
+                    info.id,
+                )
+            ]
+        rows.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], -r[5]))
+        return overlapping(rows, file)
 
     async def _import(
         self,

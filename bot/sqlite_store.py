@@ -21,6 +21,7 @@ from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
+from bot.overlaps import overlapping
 from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.records import (
     DetectionWrite,
@@ -189,6 +190,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                             await self._stage(infos[name].id, rows, chunk.sums.get(name, {}), load)
                 except ImportFailed as exc:
                     raise ImportFailed(load.repeats.with_problems(exc.problems)) from None
+                for info in infos.values():
+                    load.repeats.problems.extend(await self._overlaps(info, load))
                 if load.repeats.problems:
                     raise ImportFailed(load.repeats.with_problems([]))
                 await self._save_names(load.repeats.makes, load.repeats.models)
@@ -203,6 +206,39 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 await self._run("DELETE FROM temp.staging")  # an empty table costs nothing
             return summaries
 
+    async def _overlaps(self, info: SourceInfo, load: _Load) -> list[str]:
+        """Rows of one key whose periods overlap, in this import or with what the source
+        holds; read only where the periods are of more than one granularity."""
+        lengths = load.lengths.get(info.id, set())
+        first = info.id in load.first
+        before = not first and (
+            bool(info.yearly and lengths - {4})
+            or (
+                4 in lengths
+                and bool(
+                    await self._rows(
+                        "SELECT 1 FROM records WHERE source_id = ? AND length(period) != 4 LIMIT 1",
+                        (info.id,),
+                    )
+                )
+            )
+        )
+        if len(lengths) < 2 and not before:
+            return []
+        table = "records" if first else "temp.staging"
+        sql = (
+            "SELECT make_key, model_key, region, powertrain, period, line "
+            f"FROM {table} WHERE source_id = ?"
+        )
+        params: tuple[int, ...] = (info.id,)
+        if before:
+            sql += (
+                " UNION ALL SELECT make_key, model_key, region, powertrain, period, 0 "
+                "FROM records WHERE source_id = ?"
+            )
+            params = (info.id, info.id)
+        return overlapping(await self._rows(sql + " ORDER BY 1, 2, 3, 4, 5", params), load.file)
+
     async def _restart(self, load: _Load) -> None:
         """Forget what the stream sent so far: it starts again from its first row."""
         await self._run("DELETE FROM temp.staging")
@@ -216,6 +252,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     ) -> None:
         first = load.first.get(source_id)
         table = "records" if first is not None else "temp.staging"
+        load.lengths.setdefault(source_id, set()).update({len(row[4]) for row in rows})
         conflict = "DO UPDATE SET units = units + excluded.units" if load.aggregate else None
         before = self.db.total_changes
         runs, rest = _batched(rows)
@@ -1068,10 +1105,12 @@ class _Load:
         self.aggregate = aggregate
         self.repeats = Repeats(file, aggregate)
         self.first: dict[int, _First] = {}
+        self.lengths: dict[int, set[int]] = {}  # the period lengths (granularities) staged
 
     def restart(self) -> None:
         self.repeats = Repeats(self.file, self.aggregate)
         self.first = {source_id: _First() for source_id in self.first}
+        self.lengths = {}
 
 
 def _increment_updates(
