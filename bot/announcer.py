@@ -19,6 +19,7 @@ from bot.events import (
     Subject,
 )
 from bot.formatting import (
+    covered,
     format_change,
     format_month,
     format_month_name,
@@ -26,6 +27,7 @@ from bot.formatting import (
     format_period,
     format_units,
     format_year,
+    place,
     validate_locale,
 )
 from bot.messages import Field, Message
@@ -420,27 +422,6 @@ def _as_of(metric: Metric) -> str:
 
 def _is_world(region: str) -> bool:
     return region.strip().casefold() in ("", "world")
-
-
-# region names that read with "the" inside a sentence ("in the USA")
-_REGIONS_WITH_ARTICLE = frozenset(
-    {"usa", "us", "uk", "eu", "eu27", "uae", "netherlands", "philippines", "czech republic"}
-)
-
-
-def place(region: str) -> str:
-    """A region's name as used after "in": "the USA", "Norway"."""
-    key = region.strip().casefold()
-    if key in _REGIONS_WITH_ARTICLE or key.startswith(("united ", "republic of ")):
-        return f"the {region.strip()}"
-    return region.strip()
-
-
-def covered(covers: Sequence[str]) -> str:
-    """What a partial figure covers: "the USA", "the USA and Norway", "14 regions"."""
-    if len(covers) > 3:
-        return f"{len(covers)} regions"
-    return _and([place(r) for r in covers])
 
 
 def _in_region(region: str, covers: Sequence[str] = ()) -> str:

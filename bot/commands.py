@@ -738,7 +738,7 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
 async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
     """A subject's chart as a PNG. The figures are read from the read model here; the drawing
     runs in a worker thread, so the loop keeps answering other commands meanwhile."""
-    from bot.charts import ChartError, describe, model_chart_data, render_off_loop, source_line
+    from bot.charts import ChartError, describe, model_chart_data, render_off_loop
 
     text, kind = args.get("subject", ""), args.get("kind")
     words = text.split()
@@ -748,16 +748,9 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     subject = resolved.subject
     region = _region(ctx, resolved, args.get("region"))
     loc = inv.locale
-    sources = source_line(s.name for s in await ctx.store.sources() if s.metric == "sales")
     try:
         data = model_chart_data(
-            ctx.model,
-            kind or "cumulative",
-            subject,
-            region,
-            ladders=ctx.ladders,
-            locale=loc,
-            source=sources,
+            ctx.model, kind or "cumulative", subject, region, ladders=ctx.ladders, locale=loc
         )
     except ChartError as exc:
         raise ArgumentError(str(exc)) from exc

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from bot.config import Config
+from bot.coverage import SourceFacts, source_facts
 from bot.events import Subject
 from bot.names import name_key, slug
 from bot.periods import Month
@@ -119,6 +120,11 @@ class ReadModel:
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
         self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
         self._size = 0  # increment rows loaded
+
+    @property
+    def facts(self) -> SourceFacts:
+        """What telling the figures needs to know of the store's sources."""
+        return source_facts(self._sources, self.config)
 
     # -- loading and refreshing -------------------------------------------------------------
 

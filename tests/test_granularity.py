@@ -271,3 +271,30 @@ async def test_stock_is_never_told_as_a_month_of_registrations(tmp_path: Path) -
     events = await _replayed(tmp_path / "s.db", _config(), (stock, levels))
     assert events
     assert {e.kind for e in events} == {"milestone"}
+
+
+def test_a_chart_of_yearly_figures_draws_years_and_says_so() -> None:
+    from bot.charts import Frame, monthly_data, render
+
+    monthly = {Month(y, 12): 1000 * (y - 2014) for y in range(2015, 2024)}
+    frame = Frame(subject="all EVs", region="Norway", yearly=True, as_of=Month(2023, 12))
+    data = monthly_data(frame, monthly)
+    assert [m.year for m in data.months] == list(range(2016, 2024))
+    assert data.units == tuple(1000 * (y - 2014) for y in range(2016, 2024))
+    assert data.year_before == tuple(1000 * (y - 2015) for y in range(2016, 2024))
+    chart = render(data)
+    texts = " ".join(chart.plotted.texts)
+    assert "each year, beside the year before" in texts
+    assert "Data through 2023" in texts
+    assert "Dec" not in texts and "December" not in texts
+
+
+def test_a_chart_of_a_partial_figure_never_says_worldwide() -> None:
+    from bot.charts import Frame, cumulative_data, describe, render
+
+    frame = Frame(subject="Nissan Leaf", covers=("USA",), as_of=Month(2019, 12))
+    data = cumulative_data(frame, {Month(2019, m): 100 for m in range(1, 13)}, [])
+    texts = " ".join(render(data).plotted.texts)
+    assert "worldwide" not in texts
+    assert "in the USA" in texts
+    assert describe(data).startswith("Nissan Leaf in the USA: 1,200")
