@@ -27,7 +27,7 @@ from bot.formatting import (
     format_period,
     format_units,
     format_year,
-    place,
+    in_region,
     validate_locale,
 )
 from bot.messages import Field, Message
@@ -425,12 +425,7 @@ def _is_world(region: str) -> bool:
 
 
 def _in_region(region: str, covers: Sequence[str] = ()) -> str:
-    """ " in Norway"; "" for the world's own figure; what a partial figure covers, named."""
-    if covers:
-        if _is_world(region):
-            return f" in {covered(covers)}"
-        return f" in {place(region)} ({covered(covers)} only)"
-    return "" if _is_world(region) else f" in {place(region)}"
+    return in_region(region, covers)
 
 
 def _region_field(region: str, covers: Sequence[str]) -> str:

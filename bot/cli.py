@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
 from bot.config import Config, ConfigError, load_config, redact_secrets, redacted
+from bot.coverage import source_facts
 from bot.delivery import Channel, ChatAdapter
-from bot.formatting import format_month, format_percent, format_units
+from bot.formatting import format_percent, format_period, format_units, in_region
 from bot.importer import ImportReport, import_demo, import_file
 from bot.ingest import ImportFailed
 from bot.messages import Message
@@ -184,7 +185,10 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
         resolved = catalog.resolve(args.subject)
         region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
         reader = series_reader(store, config)
-        answer = await total(reader, catalog, resolved.subject, region, as_of, args.metric)
+        facts = source_facts(await store.sources(), config)
+        answer = await total(
+            reader, catalog, resolved.subject, region, as_of, args.metric, facts, args.explain
+        )
     if args.json:
         data = answer.as_json()
         data["requested_as_of"] = str(as_of) if as_of else None
@@ -196,18 +200,24 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
 
 def _total_text(answer: TotalAnswer, locale: str) -> str:
     what = "registered" if answer.metric == "stock" else "sold"
-    where = "" if answer.region == WORLD else f" in {answer.region}"
+    where = in_region(answer.region, answer.told.covers)
     if answer.as_of is None:
         return f"{answer.subject.name}{where}: no figures yet."
+    through = format_period(answer.as_of, answer.told.granularity, locale)
     lines = [
         f"{answer.subject.name}{where}: {format_units(answer.total, locale)} electric vehicles "
-        f"{what} through {format_month(answer.as_of, locale)}"
+        f"{what} through {through}"
     ]
     for share in answer.breakdown[:10]:
         lines.append(
             f"  {share.name:<28} {format_units(share.units, locale):>12}  "
             f"{format_percent(share.share, locale):>5}"
         )
+    if answer.told.note:
+        lines.append(f"Note: {answer.told.note}.")
+    if answer.told.source:
+        lines.append(f"Source: {answer.told.source}")
+    lines.extend(f"  {line}" for line in answer.explanation)
     return "\n".join(lines)
 
 
@@ -228,6 +238,7 @@ async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
 async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.announcer import announce
     from bot.event_codec import event_to_dict
+    from bot.events import Event
     from bot.replay import KINDS, replay
 
     config = _config(args)
@@ -240,7 +251,15 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"--kinds: {kind!r} is not one of {', '.join(KINDS)}")
     async with _store(args, config, read=True) as store:
         await store.sync_groups(config.groups)
-        events = await replay(store, config, first, last, kinds)
+        untold: list[tuple[Event, str]] | None = [] if args.explain else None
+        events = await replay(store, config, first, last, kinds, untold=untold)
+    for event, reason in untold or ():
+        if args.json:
+            data = event_to_dict(event)
+            data["untold"] = reason
+            print(json.dumps(data, ensure_ascii=False), file=out)
+        else:
+            print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
     for event in events:
         message = announce(event, config.locale)
         if args.json:
@@ -638,6 +657,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", metavar="YYYY-MM", help="total up to and including this month")
     p.add_argument("--metric", choices=("sales", "stock"), default="sales")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="which regions, sources, years and metric made the figure, and what was left out",
+    )
     _common(p)
     p.set_defaults(run=cmd_total)
 
@@ -655,6 +679,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="YYYY-MM", help="last month shown")
     p.add_argument("--kinds", metavar="K,K", help="milestone,share,growth,record (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list what is not told for comparing unlike figures, and why",
+    )
     _common(p)
     p.set_defaults(run=cmd_replay)
 

@@ -120,6 +120,17 @@ def covered(covers: Sequence[str]) -> str:
     return _and([place(r) for r in covers])
 
 
+def in_region(region: str, covers: Sequence[str] = ()) -> str:
+    """ " in Norway"; "" for the world's own figure; what a partial figure covers, named:
+    " in the USA" (the world from US figures), " in the USA (WA only)"."""
+    world = region.strip().casefold() in ("", "world")
+    if covers:
+        return (
+            f" in {covered(covers)}" if world else f" in {place(region)} ({covered(covers)} only)"
+        )
+    return "" if world else f" in {place(region)}"
+
+
 def _and(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.coverage import source_facts, tell
+from bot.coverage import dressed, source_facts, tell, why_not
 from bot.detector import (
     Detector,
     SeriesKey,
@@ -49,8 +49,10 @@ async def replay(
     last: Month | None = None,
     kinds: Sequence[str] = KINDS,
     regions: Sequence[str] | None = None,
+    untold: list[tuple[Event, str]] | None = None,
 ) -> list[Event]:
-    """The events of every month from the first figure on, those from `first` to `last` kept."""
+    """The events of every month from the first figure on, those from `first` to `last` kept;
+    `untold` receives those not told for comparing unlike figures, each with the reason."""
     detector = Detector(store, config)
     catalog = await load_catalog(store, config)
     subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
@@ -125,6 +127,9 @@ async def replay(
                 told = tell(found, bases[about], table[about].monthly, facts)
                 if told is not None:
                     out.append(told)
+                elif untold is not None:
+                    reason = why_not(found, bases[about], facts)
+                    untold.append((dressed(found, bases[about], facts), reason))
     return out
 
 

@@ -310,9 +310,10 @@ def test_iea_format_and_a_bad_database(tmp_path: Path, capsys: pytest.CaptureFix
     status, out, _ = run(capsys, "import", str(path), "--format", "iea", "--db", db)
     assert status == 0 and "as source 'iea': 3 rows read, 3 figures" in out
     _, out, _ = run(capsys, "total", "all", "--db", db)
-    assert out == "all EVs: 200,000 electric vehicles sold through December 2014\n"
+    # a yearly figure is told as its year, with the source behind it
+    assert out == "all EVs: 200,000 electric vehicles sold through 2014\nSource: iea\n"
     _, out, _ = run(capsys, "total", "norway", "--db", db)
-    assert out == "all EVs in Norway: 20,000 electric vehicles sold through December 2014\n"
+    assert out == "all EVs in Norway: 20,000 electric vehicles sold through 2014\nSource: iea\n"
     with pytest.raises(SystemExit) as usage:  # argparse's usage errors exit with status 2
         main(["import", str(path), "--format", "xlsx", "--db", db])
     assert usage.value.code == 2 and "invalid choice: 'xlsx'" in capsys.readouterr().err

@@ -220,10 +220,24 @@ async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
     events = await _replayed(
         tmp_path / "s.db",
         _config(),
-        (SourceSpec("yearly-feed", priority=50), [_all("USA", "2019", 500)]),
+        (
+            SourceSpec("yearly-feed", priority=50),
+            [_all("USA", "2018", 400), _all("USA", "2019", 500)],
+        ),
         (SourceSpec("monthly-feed", priority=20), monthly),
     )
     assert not [e for e in events if e.kind == "growth"], [announce(e).body for e in events]
+    # `replay --explain` says why
+    store = await open_store(tmp_path / "s.db")
+    try:
+        untold: list[tuple[Event, str]] = []
+        await replay(store, _config(), untold=untold)
+    finally:
+        await store.close()
+    reasons = {reason for event, reason in untold if event.kind == "growth"}
+    assert reasons == {
+        "2020 is taken from USA (monthly-feed) and 2019 from USA (yearly-feed): not like for like"
+    }
     # the same months of one source compare
     more = [_all("USA", f"2021-{m:02d}", 12) for m in range(1, 13)]
     events = await _replayed(
@@ -298,3 +312,31 @@ def test_a_chart_of_a_partial_figure_never_says_worldwide() -> None:
     assert "worldwide" not in texts
     assert "in the USA" in texts
     assert describe(data).startswith("Nissan Leaf in the USA: 1,200")
+
+
+async def test_a_total_asked_inside_a_yearly_year_runs_to_the_year_before_and_says_why(
+    tmp_path: Path,
+) -> None:
+    from bot.coverage import source_facts
+    from bot.queries import load_catalog, total
+
+    config = _config()
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records(
+            [(YEARLY, [_all("Norway", "2022", 100), _all("Norway", "2023", 50)])]
+        )
+        reader = series_reader(store, config)
+        catalog = await load_catalog(store, config)
+        facts = source_facts(await store.sources(), config)
+        answer = await total(reader, catalog, ALL, "Norway", Month(2023, 6), "sales", facts, True)
+        assert answer.total == 100
+        assert answer.as_json()["as_of"] == "2022"
+        assert answer.told.note == (
+            "2023 is known only as a whole year (yearly-feed), so the figure runs through 2022"
+        )
+        assert answer.explanation[0] == "2022: Norway's own figures, whole years, from yearly-feed"
+        whole = await total(reader, catalog, ALL, "World", None, "sales", facts)
+        assert (whole.total, whole.told.covers) == (150, ("Norway",))
+    finally:
+        await store.close()

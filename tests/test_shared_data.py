@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -407,3 +409,59 @@ def test_reimporting_an_unchanged_file_changes_nothing(loaded: Loaded) -> None:
 async def _journal_head(db: Path) -> int:
     async with SqliteStore(db) as store:
         return await store.journal_head()
+
+
+# -- what the bot tells on the four files imported through config.example.toml --------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
+EXAMPLE_SOURCES = ("us-monthly", "wa-history", "wa-vehicles", "iea", "iea-stock")
+
+
+@pytest.fixture(scope="module")
+def example_replay(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """`evbot replay --json` over the four files imported through config.example.toml."""
+    db = tmp_path_factory.mktemp("example") / "example.sqlite3"
+    common = ("--config", str(EXAMPLE), "--db", str(db))
+    for source in EXAMPLE_SOURCES:
+        _cli("import", "--source", source, *common)
+    return [json.loads(line) for line in _cli("replay", "--json", *common).splitlines()]
+
+
+def test_the_example_replay_makes_no_monthly_claim_from_yearly_data(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    yearly = [e for e in example_replay if e["granularity"] == "year"]
+    assert yearly, "the IEA's figures are yearly"
+    for event in yearly:
+        assert len(event["period"]) == 4, event
+        assert "best month" not in event["text"] and "December" not in event["text"], event
+    # the IEA's own World figures are told as such, yearly
+    assert any(e["subject"] == "all EVs" and e["region"] == "World" for e in yearly)
+
+
+def test_the_example_replay_never_says_worldwide_of_partial_coverage(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    leaf = [e for e in example_replay if e["subject"] == "Nissan Leaf" and e["region"] == "World"]
+    assert leaf, "the Leaf's figures are US figures only"
+    for event in leaf:
+        assert event["covers"] == ["USA"]
+        assert "in the USA" in event["text"], event
+    for event in example_replay:
+        if event.get("covers"):
+            assert "worldwide" not in event["text"], event
+
+
+def test_the_example_replay_compares_growth_only_like_with_like(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    growth = [e for e in example_replay if e["kind"] == "growth"]
+    assert growth
+    for event in growth:
+        assert event["metric"] == "sales"  # stock is a level: no growth of registrations
+    # the USA: US monthly sales (2010-2019) and the IEA's yearly figures are not compared
+    usa_years = {e["period"][:4] for e in growth if e["region"] == "USA"}
+    assert "2020" not in usa_years, "2020 (IEA) against 2019 (US monthly) is unlike"
+    # every event cites the sources behind its own figure, never the store's list
+    assert all("," not in e["source"] or "IEA (2024)" in e["source"] for e in example_replay)
+    assert all(e["source"] for e in example_replay)
