@@ -43,6 +43,7 @@ class SourceConfig:
     granularity: str = ""  # year, month or day: truncate parsed periods to it
     thousands: str = ","
     encoding: str = "utf-8-sig"
+    regions: str = "mixed"  # or "countries": its two-letter regions are country codes (FR)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Config:
     aliases: Mapping[str, str] = field(default_factory=dict)
     region_aggregates: frozenset[str] = frozenset()
     region_parents: Mapping[str, str] = field(default_factory=dict)
+    region_residuals: frozenset[str] = frozenset()  # more names of "the rest" (bot.regions)
     region_aliases: Mapping[str, str] = field(default_factory=dict)
     ladders: Mapping[str, str | tuple[int, ...]] = field(default_factory=dict)
     milestones: MilestoneConfig = field(default_factory=MilestoneConfig)
@@ -276,6 +278,7 @@ _SOURCE_KEYS = {
     "granularity",
     "thousands",
     "encoding",
+    "regions",
 }
 
 
@@ -329,7 +332,9 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if not isinstance(v, str) or not v.strip():
             raise r.fail(f"aliases.{k}", "must name a subject (a non-empty string)")
 
-    regions = r.table(data.get("regions", {}), "regions", {"aggregates", "parents", "aliases"})
+    regions = r.table(
+        data.get("regions", {}), "regions", {"aggregates", "parents", "aliases", "residuals"}
+    )
     aggregates = frozenset(r.strings(regions, "aggregates", "regions.aggregates")) | {WORLD}
     if "aggregates" not in regions:
         aggregates = config.region_aggregates
@@ -340,6 +345,8 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if k == WORLD:
             raise r.fail(f"regions.parents.{k}", "the world has no parent region")
     _check_cycles(r, parents)
+    residuals = frozenset(r.strings(regions, "residuals", "regions.residuals"))
+    residuals = residuals if "residuals" in regions else config.region_residuals
     region_aliases = dict(config.region_aliases)
     for k, v in r.table(regions.get("aliases", {}), "regions.aliases").items():
         if not isinstance(v, str):
@@ -392,6 +399,7 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         aliases={str(k): str(v) for k, v in aliases.items()},
         region_aggregates=aggregates,
         region_parents=parents,
+        region_residuals=residuals,
         region_aliases=region_aliases,
         ladders=ladders,
         milestones=milestones,
@@ -526,6 +534,7 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
         granularity=granularity,
         thousands=r.string(s, "thousands", f"{path}.thousands", ","),
         encoding=encoding,
+        regions=r.choice(s, "regions", f"{path}.regions", ("mixed", "countries"), "mixed"),
     )
 
 
