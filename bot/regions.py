@@ -322,26 +322,35 @@ def region_warnings(
             for outer in tree.containers(spellings[0]):
                 if outer in keys:
                     inside.setdefault(outer, []).append(spellings[0])
-        for outer in sorted(inside, key=lambda o: (-len(inside[o]), o)):
-            parts = sorted(inside[outer])
+        if inside:
+            outers = sorted(inside, key=lambda o: (-len(inside[o]), o))
+            if len(outers) == 1 and len(inside[outers[0]]) <= 3:
+                held = f"holds {_listed(sorted(inside[outers[0]]))}"
+            else:
+                counts = _listed(str(len(inside[o])) for o in outers)
+                held = f"hold other regions of the file ({counts})"
             out.append(
-                f"{source}: {by_key[outer][0]} holds {_listed(parts)}: totals count "
-                f"{by_key[outer][0]}'s own figure where it has one, never with theirs"
+                f"{source}: {_listed(by_key[o][0] for o in outers)} {held}: a total counts "
+                "a region's own figure where it has one, never with the regions inside it"
             )
-        # a region summed from its parts (it has no figure of its own here) while a residual
+        # a continent summed from its parts (it has no figure of its own here) while a residual
         # outside it, in a region that holds it, may hold more of it: partial
         rests = [ks for ks in keys if tree.is_residual(by_key[ks][0])]
         built = {c for ks in keys for c in tree.containers(by_key[ks][0])} - keys
         partial: list[str] = []
+        beside: set[str] = set()
         for whole in sorted(built, key=tree.display):
+            if tree.kind(whole) not in ("continent", "region"):
+                continue  # the world and the table's inner aggregates (EU28): nobody asked
             holders = set(tree.containers(whole))
-            beside = sorted(by_key[r][0] for r in rests if tree.parent(r) in holders)
-            if beside:
-                partial.append(f"{tree.display(whole)} (beside {_listed(beside)})")
+            outside = [by_key[r][0] for r in rests if tree.parent(r) in holders]
+            if outside:
+                partial.append(tree.display(whole))
+                beside.update(outside)
         if partial:
             out.append(
-                f"{source}: regions with no figure of their own, summed from their parts while "
-                f"a residual may hold more of them, so partial: {_listed(partial)}"
+                f"{source}: {_listed(partial)} have no figure of their own here: summed from "
+                f"their parts, they are partial ({_listed(sorted(beside))} may hold more of them)"
             )
     return out
 
@@ -350,4 +359,6 @@ def _listed(names: Iterable[str], most: int = 12) -> str:
     items = list(names)
     if len(items) > most:
         return ", ".join(items[:most]) + f" and {len(items) - most} more"
-    return ", ".join(items)
+    if len(items) > 1:
+        return ", ".join(items[:-1]) + f" and {items[-1]}"
+    return "".join(items)
