@@ -17,6 +17,7 @@ know it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -50,6 +51,7 @@ class RegionTable:
     regions: Mapping[str, Region]
     spellings: Mapping[str, str]  # name_key of a name or alias -> region key
     codes: Mapping[str, str]  # ISO 3166 alpha-2 code -> region key
+    digest: str = ""  # of the table's text: a state computed under another table is stale
 
     def find(self, name: str) -> str | None:
         """The key of the region a name stands for, or None when the table does not know it."""
@@ -71,7 +73,7 @@ def read_table(text: str) -> RegionTable:
         for row in rows
     }
     codes = {row["code"].upper(): name_key(row["name"]) for row in rows if row["code"]}
-    return RegionTable(regions, spellings, codes)
+    return RegionTable(regions, spellings, codes, hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +122,18 @@ class RegionTree:
         )
         self._memo: dict[str, _Place] = {}
         self._kids: dict[frozenset[str], dict[str, list[str]]] = {}
+
+    @property
+    def shape(self) -> str:
+        """Everything that decides how regions add up, for fingerprints of kept states."""
+        return repr(
+            (
+                self.table.digest,
+                sorted(self._own_aggregates),
+                sorted(self._own_parents.items()),
+                sorted(self._own_residuals),
+            )
+        )
 
     def __repr__(self) -> str:
         return (

@@ -133,7 +133,8 @@ def _regional(
             for source, cells in per_source.items():
                 slot[(source, name)] = cells
     kids = tree.kids(direct.keys())
-    out, used = _figure(tree.key(region), direct, kids, priority, set(), levels, track)
+    below: dict[str, set[int]] = {}
+    out, used = _figure(tree.key(region), direct, kids, priority, set(), levels, track, below)
     present = {name: set(years) for name, years in by_region.items()} if track else {}
     return out, used, present
 
@@ -146,6 +147,7 @@ def _figure(
     seen: set[str],
     levels: bool | Collection[int],
     track: bool,
+    below: dict[str, set[int]],
 ) -> tuple[dict[Month, int], _Used]:
     if region in seen:  # a configuration cycle; config validation refuses them, be safe anyway
         return {}, {}
@@ -167,7 +169,9 @@ def _figure(
         if track:
             used[year] = ({best[1]}, {best[0]})
     for child in kids.get(region, ()):
-        figures, child_used = _figure(child, direct, kids, priority, seen, levels, track)
+        if own and _years_below(child, direct, kids, below, seen) <= own.keys():
+            continue  # the region's own figures stand for the child's every year
+        figures, child_used = _figure(child, direct, kids, priority, seen, levels, track, below)
         for month, inc in figures.items():
             if month.year not in own:
                 out[month] += inc
@@ -177,6 +181,23 @@ def _figure(
                 mine[0].update(names)
                 mine[1].update(sources)
     return out, used
+
+
+def _years_below(
+    region: str,
+    direct: Mapping[str, Mapping[int, object]],
+    kids: Mapping[str, Sequence[str]],
+    memo: dict[str, set[int]],
+    seen: set[str],
+) -> set[int]:
+    """The years a region or any region inside it has figures."""
+    found = memo.get(region)
+    if found is None:
+        found = memo[region] = set(direct.get(region, ()))
+        if region not in seen:
+            for child in kids.get(region, ()):
+                found |= _years_below(child, direct, kids, memo, seen | {region})
+    return found
 
 
 def _levels(
