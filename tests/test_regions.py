@@ -18,11 +18,13 @@ from bot.importer import import_file
 from bot.ingest import parse_mapped
 from bot.names import name_key
 from bot.periods import Month
-from bot.queries import region_tree
+from bot.queries import SeriesReader, load_catalog, region_tree
+from bot.queries import total as queries_total
 from bot.records import IncRow
 from bot.regions import Coverage, RegionTree, country_name, region_warnings, shipped_table
 from bot.series import regional_coverage, regional_increments
 from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL
 
 PRIORITY = {1: 10, 2: 20}
 # The IEA Global EV Data Explorer's 54 regions, as the file writes them.
@@ -504,6 +506,42 @@ async def test_an_import_says_what_its_regions_mean(tmp_path: Path, store: Sqlit
         "continents: Europe holds France: a total counts a region's own figure where it has one, "
         "never with the regions inside it"
     ) in report.notices
+
+
+async def world_total(store: SqliteStore, region: str = "World") -> int:
+    config = default_config()
+    reader = SeriesReader(store, region_tree(config), list(config.groups))
+    catalog = await load_catalog(store, config)
+    return (await queries_total(reader, catalog, ALL, region)).total
+
+
+async def test_the_issue_files_continents_alone_and_continents_with_countries(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    """Issue 15: "a file whose regions are continents gives a world total without Europe; a
+    file with continents and their countries counts both; the import says nothing"."""
+    continents = tmp_path / "continents.csv"
+    continents.write_text(
+        "period,region,make,model,units\n"
+        "2023,Europe,,,300\n2023,Asia,,,500\n2023,North America,,,200\n"
+    )
+    report = await import_file(store, default_config(), continents)
+    assert report.notices == []  # nothing overlaps, nothing unknown
+    assert await world_total(store) == 1000  # was 700: Europe left out
+    both = tmp_path / "both.csv"
+    both.write_text(
+        "period,region,make,model,units\n"
+        "2023,Europe,,,300\n2023,France,,,100\n2023,Germany,,,120\n2023,China,,,450\n"
+        "2023,Asia,,,500\n"
+    )
+    async with SqliteStore(tmp_path / "both.sqlite3") as other:
+        report = await import_file(other, default_config(), both)
+        assert await world_total(other) == 800  # was 1170 (Asia and China, France, Germany)
+        assert await world_total(other, "Europe") == 300
+    assert report.notices == [
+        "both: Europe and Asia hold other regions of the file (2 and 1): a total counts a "
+        "region's own figure where it has one, never with the regions inside it"
+    ]
 
 
 def test_a_country_level_source_reads_two_letter_codes_as_countries(tmp_path: Path) -> None:
