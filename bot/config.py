@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.periods import Month, PeriodError
 from bot.records import GroupMember, GroupSpec
+from bot.regions import RegionTree
 
 DEFAULT_DB = "evbot.sqlite3"
 WORLD = "World"
@@ -442,6 +443,10 @@ def _check_cycles(r: _Reader, parents: Mapping[str, str]) -> None:
                 raise r.fail(f"regions.parents.{start}", "regions form a cycle")
             seen.add(region)
             region = parents[region]
+    tree = RegionTree(parents=parents)  # the shipped table's nesting counts too
+    for start in parents:
+        if cycle := tree.cycle(start):
+            raise r.fail(f"regions.parents.{start}", f"regions form a cycle: {' > '.join(cycle)}")
 
 
 def _group(r: _Reader, data: Any, path: str) -> GroupSpec:

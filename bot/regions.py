@@ -186,6 +186,17 @@ class RegionTree:
             parent = self.parent(parent)
         return out
 
+    def cycle(self, name: str) -> list[str]:
+        """The regions (names) of a cycle through `name`, which the configuration made against
+        the table (Europe = "France"); empty when there is none."""
+        start = self.key(name)
+        chain = [start]
+        parent = self.parent(name)
+        while parent is not None and parent not in chain:
+            chain.append(parent)
+            parent = self.parent(parent)
+        return [self.display(k) for k in [*chain, start]] if parent == start else []
+
     def contains(self, outer: str, inner: str) -> bool:
         """Whether region `outer` holds region `inner` (names or keys), itself excluded."""
         return self.key(outer) in self.containers(inner)

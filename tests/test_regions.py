@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import SourceConfig, default_config, load_config
+from bot.config import ConfigError, SourceConfig, default_config, load_config
 from bot.importer import import_file
 from bot.ingest import parse_mapped
 from bot.names import name_key
@@ -567,3 +567,14 @@ def test_the_configuration_reads_regions_rules(tmp_path: Path) -> None:
     assert config.sources["codes"].regions == "countries"
     tree = region_tree(config)
     assert tree.is_residual("Remaining EU") and tree.contains("EU27", "Remaining EU")
+
+
+def test_a_cycle_through_the_table_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evbot.toml"
+    path.write_text('[regions.parents]\nEurope = "France"\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == (
+        f"{path}: regions.parents.Europe: regions form a cycle: "
+        "Europe > France > EU27 > EU28 > Europe"
+    )
