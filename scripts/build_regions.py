@@ -4,8 +4,11 @@ The bot never imports country_converter (it pulls pandas, ~70 MB, and fails unde
 this script runs once, by hand, in an environment of its own, and its output is committed.
 
     python -m venv /tmp/regions-build
-    /tmp/regions-build/bin/pip install -e '.[regions-build]'   # pinned in pyproject.toml
+    /tmp/regions-build/bin/pip install 'country_converter==1.3.2' 'pandas>=2.2,<3'
     /tmp/regions-build/bin/python scripts/build_regions.py
+
+(the pins are the `regions-build` extra of pyproject.toml). It checks every alias it adds against
+country_converter's own matcher and stops on any disagreement.
 
 The table holds one row per region: `name,kind,parent,code,aliases`, where `kind` is one of
 world, continent, aggregate, country or residual; `parent` the region that contains it (empty for

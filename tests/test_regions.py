@@ -3,6 +3,7 @@ coverage, and what an import says about its regions."""
 
 from __future__ import annotations
 
+import csv
 import importlib
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -180,6 +181,29 @@ def test_two_letter_codes_are_countries_only_through_country_name() -> None:
     assert country_name("XX") is None and country_name("France") is None
     tree = RegionTree()
     assert not tree.knows("FR") and not tree.knows("CA")  # California? Canada? Not here
+
+
+def test_the_shipped_table_is_one_tree_with_one_meaning_per_spelling() -> None:
+    table = shipped_table()
+    kinds = {r.kind for r in table.regions.values()}
+    assert kinds == {"world", "continent", "aggregate", "country", "residual"}
+    for key, region in table.regions.items():
+        seen = {key}
+        parent = region.parent
+        while parent is not None:
+            assert parent in table.regions and parent not in seen, region.name
+            seen.add(parent)
+            parent = table.regions[parent].parent
+        assert region.kind == "world" or name_key("World") in seen
+    meaning: dict[str, set[str]] = {}
+    with (Path(__file__).parents[1] / "bot" / "data" / "regions.csv").open(encoding="utf-8") as f:
+        for line in csv.DictReader(f):
+            for spelling in (line["name"], *filter(None, line["aliases"].split("|"))):
+                meaning.setdefault(name_key(spelling), set()).add(line["name"])
+    assert [k for k, names in meaning.items() if len(names) > 1] == []
+    assert all(table.find(k) is not None for k in meaning)
+    countries = [r for r in table.regions.values() if r.kind == "country"]
+    assert len(countries) == 249 and len(table.codes) == 249
 
 
 def test_the_core_does_not_import_the_library_that_built_the_table() -> None:
