@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from bot.names import name_key
 
@@ -79,8 +79,7 @@ def read_table(text: str) -> RegionTable:
 @lru_cache(maxsize=1)
 def shipped_table() -> RegionTable:
     """The table shipped in the package (read once, about 270 regions)."""
-    path = resources.files("bot") / "data" / "regions.csv"
-    return read_table(path.read_text(encoding="utf-8"))
+    return read_table((Path(__file__).parent / "data" / "regions.csv").read_text(encoding="utf-8"))
 
 
 def country_name(code: str, table: RegionTable | None = None) -> str | None:
