@@ -277,7 +277,10 @@ class RegionTree:
         whole = match.group(1)
         if whole in self._own_parents or whole in self._own_aggregates:
             return whole
-        return self.table.spellings.get(whole)
+        found = self.table.spellings.get(whole)
+        if found is None and any(name_key(v) == whole for v in self._own_parents.values()):
+            return whole  # a configured parent the table does not know ("Other Nordics")
+        return found
 
 
 @dataclass(frozen=True, slots=True)

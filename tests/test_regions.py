@@ -343,6 +343,8 @@ def test_configured_residuals_are_leaves_inside_their_parent() -> None:
     plain = RegionTree()
     assert plain.is_residual("Others Europe") and plain.contains("Europe", "Others Europe")
     assert coverage([row("France", 50), row("Other Europe", 9)], "EU27")[2023].partial
+    nordics = RegionTree(parents={"Norway": "Nordics", "Sweden": "Nordics"})
+    assert nordics.is_residual("Other Nordics") and nordics.contains("Nordics", "Other Nordics")
 
 
 def test_levels_still_carry_across_sources_in_a_region_summed_from_parts() -> None:
