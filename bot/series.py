@@ -172,9 +172,14 @@ def _figure(
         if own and _years_below(child, direct, kids, below, seen) <= own.keys():
             continue  # the region's own figures stand for the child's every year
         figures, child_used = _figure(child, direct, kids, priority, seen, levels, track, below)
+        if not own and not out and not used:
+            # the first part of a region with no figures of its own (USA inside North America
+            # inside the World): taken as it is, not copied level by level
+            out, used = figures, child_used
+            continue
         for month, inc in figures.items():
             if month.year not in own:
-                out[month] += inc
+                out[month] = out.get(month, 0) + inc
         for year, (names, sources) in child_used.items():
             if year not in own:
                 mine = used.setdefault(year, (set(), set()))
