@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.periods import Month, PeriodError
 from bot.records import GroupMember, GroupSpec
+from bot.regions import RegionTree
 
 DEFAULT_DB = "evbot.sqlite3"
 WORLD = "World"
@@ -61,6 +62,8 @@ class SourceConfig:
         """How messages and charts name this source."""
         return self.attribution or self.name
 
+    regions: str = "mixed"  # or "countries": its two-letter regions are country codes (FR)
+
 
 @dataclass(frozen=True)
 class PlatformConfig:
@@ -106,6 +109,7 @@ class Config:
     aliases: Mapping[str, str] = field(default_factory=dict)
     region_aggregates: frozenset[str] = frozenset()
     region_parents: Mapping[str, str] = field(default_factory=dict)
+    region_residuals: frozenset[str] = frozenset()  # more names of "the rest" (bot.regions)
     region_aliases: Mapping[str, str] = field(default_factory=dict)
     ladders: Mapping[str, str | tuple[int, ...]] = field(default_factory=dict)
     milestones: MilestoneConfig = field(default_factory=MilestoneConfig)
@@ -297,6 +301,7 @@ _SOURCE_KEYS = {
     "coverage",
     "equivalent_to",
     "parameter",
+    "regions",
 }
 
 
@@ -350,7 +355,9 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if not isinstance(v, str) or not v.strip():
             raise r.fail(f"aliases.{k}", "must name a subject (a non-empty string)")
 
-    regions = r.table(data.get("regions", {}), "regions", {"aggregates", "parents", "aliases"})
+    regions = r.table(
+        data.get("regions", {}), "regions", {"aggregates", "parents", "aliases", "residuals"}
+    )
     aggregates = frozenset(r.strings(regions, "aggregates", "regions.aggregates")) | {WORLD}
     if "aggregates" not in regions:
         aggregates = config.region_aggregates
@@ -361,6 +368,8 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if k == WORLD:
             raise r.fail(f"regions.parents.{k}", "the world has no parent region")
     _check_cycles(r, parents)
+    residuals = frozenset(r.strings(regions, "residuals", "regions.residuals"))
+    residuals = residuals if "residuals" in regions else config.region_residuals
     region_aliases = dict(config.region_aliases)
     for k, v in r.table(regions.get("aliases", {}), "regions.aliases").items():
         if not isinstance(v, str):
@@ -420,6 +429,7 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         aliases={str(k): str(v) for k, v in aliases.items()},
         region_aggregates=aggregates,
         region_parents=parents,
+        region_residuals=residuals,
         region_aliases=region_aliases,
         ladders=ladders,
         milestones=milestones,
@@ -462,6 +472,10 @@ def _check_cycles(r: _Reader, parents: Mapping[str, str]) -> None:
                 raise r.fail(f"regions.parents.{start}", "regions form a cycle")
             seen.add(region)
             region = parents[region]
+    tree = RegionTree(parents=parents)  # the shipped table's nesting counts too
+    for start in parents:
+        if cycle := tree.cycle(start):
+            raise r.fail(f"regions.parents.{start}", f"regions form a cycle: {' > '.join(cycle)}")
 
 
 def _group(r: _Reader, data: Any, path: str) -> GroupSpec:
@@ -558,6 +572,7 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
         coverage=r.choice(s, "coverage", f"{path}.coverage", ("full", "sample"), "full"),
         equivalent_to=r.string(s, "equivalent_to", f"{path}.equivalent_to"),
         parameter=r.choice(s, "parameter", f"{path}.parameter", ("", *IEA_PARAMETERS), ""),
+        regions=r.choice(s, "regions", f"{path}.regions", ("mixed", "countries"), "mixed"),
     )
 
 

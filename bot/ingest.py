@@ -21,6 +21,7 @@ from bot.config import SourceConfig
 from bot.names import clean_label, name_key
 from bot.periods import PeriodError, normalize_period
 from bot.records import POWERTRAINS, SalesRecord
+from bot.regions import COUNTRY_LEVEL, country_name
 
 if TYPE_CHECKING:
     from bot.staging import Row
@@ -653,6 +654,8 @@ def _mapped_record(
     if not region:
         parsed.problem(file, line, "region is empty")
         return None
+    if source.regions == COUNTRY_LEVEL:
+        region = country_name(region) or region  # FR is France only where the source says so
     units = _units(value("units"), source.thousands)
     if isinstance(units, str):
         parsed.problem(file, line, units)

@@ -18,7 +18,11 @@ from bot.subjects import Catalog
 
 def region_tree(config: Config) -> RegionTree:
     """The region rules of a configuration."""
-    return RegionTree(frozenset(config.region_aggregates) | {WORLD}, dict(config.region_parents))
+    return RegionTree(
+        frozenset(config.region_aggregates) | {WORLD},
+        dict(config.region_parents),
+        frozenset(config.region_residuals),
+    )
 
 
 async def load_catalog(store: SalesStore, config: Config) -> Catalog:

@@ -24,6 +24,9 @@ from bot.events import Subject
 from bot.ingest import parse_iea, parse_mapped
 from bot.periods import Month
 from bot.queries import SeriesReader, load_catalog, period_total, region_tree, total
+from bot.records import IncRow
+from bot.regions import RegionTree, region_warnings
+from bot.series import regional_coverage, regional_increments
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL, Catalog
 
@@ -353,6 +356,72 @@ async def test_iea_world_is_the_world_row_never_the_sum_of_parts(loaded: Loaded)
         await store.close()
     assert europe == {y: sums.get(("Europe", y), 0) for y in range(2010, 2024)}
     assert norway == 20_000 + 1_700 + 4  # BEV, PHEV and FCEV cars
+
+
+# The IEA's European regions, by hand (an oracle independent of the region table).
+IEA_EUROPE = set(
+    [
+        "Austria",
+        "Belgium",
+        "Bulgaria",
+        "Croatia",
+        "Cyprus",
+        "Denmark",
+        "Estonia",
+        "Finland",
+        "France",
+        "Germany",
+        "Greece",
+        "Hungary",
+        "Iceland",
+        "Ireland",
+        "Italy",
+        "Latvia",
+        "Lithuania",
+        "Luxembourg",
+        "Netherlands",
+        "Norway",
+        "Poland",
+        "Portugal",
+        "Romania",
+        "Slovakia",
+        "Slovenia",
+        "Spain",
+        "Sweden",
+        "Switzerland",
+        "Turkiye",
+    ]
+) | {"Czech Republic", "United Kingdom"}
+
+
+def test_iea_regions_all_resolve_and_its_world_without_the_world_row_counts_europe_once() -> None:
+    tree = RegionTree()
+    regions = {r["region"] for r in _read_csv(IEA)}
+    assert len(regions) == 54 and sorted(r for r in regions if not tree.knows(r)) == []
+    assert all(tree.contains("Europe", r) for r in IEA_EUROPE)
+    warnings = region_warnings({"iea": regions}, tree)
+    assert not any("does not know" in w or "two-letter" in w for w in warnings)
+    sums = _iea_sales()
+    rows = [
+        IncRow(1, region, "", "", Month(y, 12), v)
+        for (region, y), v in sums.items()
+        if region != "World"
+    ]
+    figures = regional_increments(rows, {1: 1}, tree, "World")
+    cover = regional_coverage(rows, {1: 1}, tree, "World")
+    for year in sorted({y for (_, y) in sums}):
+        # Europe's own figure (never with EU27 or its countries), the other countries, the rest
+        expected = sums[("Europe", year)] + sum(
+            v
+            for (region, y), v in sums.items()
+            if y == year and region not in IEA_EUROPE | {"World", "Europe", "EU27"}
+        )
+        assert sum(v for m, v in figures.items() if m.year == year) == expected
+        assert "Europe" in cover[year].regions and not cover[year].partial
+        assert not cover[year].regions & (IEA_EUROPE | {"EU27"})
+    # 2023: within 0.4 % of the IEA's own World row, where the countries alone miss 1.6 %
+    world = sums[("World", 2023)]
+    assert abs(sum(v for m, v in figures.items() if m.year == 2023) - world) < 0.004 * world
 
 
 def test_iea_import_report(loaded: Loaded) -> None:
