@@ -531,6 +531,15 @@ def test_the_example_replay_compares_growth_only_like_with_like(
     # the USA: US monthly sales (2010-2019) and the IEA's yearly figures are not compared
     usa_years = {e["period"][:4] for e in growth if e["region"] == "USA"}
     assert "2020" not in usa_years, "2020 (IEA) against 2019 (US monthly) is unlike"
-    # every event cites the sources behind its own figure, never the store's list
-    assert all("," not in e["source"] or "IEA (2024)" in e["source"] for e in example_replay)
-    assert all(e["source"] for e in example_replay)
+    # every event cites the sources behind its own figure, by their attribution, never the
+    # store's list: the Leaf's cite the US file alone, the world's the IEA alone
+    config = load_config(EXAMPLE)
+    attributions = {s.cited for s in config.sources.values()}
+    for event in example_replay:
+        assert event["source"] and set(event["source"].split("; ")) <= attributions, event
+    us = config.sources["us-monthly"].cited
+    assert {e["source"] for e in example_replay if e["subject"] == "Nissan Leaf"} == {us}
+    world = {
+        e["source"] for e in example_replay if e["subject"] == "all EVs" and e["region"] == "World"
+    }
+    assert world == {config.sources["iea"].cited, config.sources["iea-stock"].cited}
