@@ -33,6 +33,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
+from bot.facts import basis_of, candidate_groups, mark_same, window
 from bot.growth import eligible, record_month, year_to_date
 from bot.ladders import Ladder, parse_ladder, union_next_above, union_up_to
 from bot.milestones import (
@@ -431,6 +432,7 @@ class Detector:
             self.reader.snapshot = None
         self.continued = detection.continued
         write = detection.write
+        write.events[:] = await self.bases(write.events)
         write.event_keys = await asyncio.to_thread(
             without_gc, lambda: [self.covering(e.subject, e.period, names) for e in write.events]
         )
@@ -1032,6 +1034,101 @@ class Detector:
             and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
         ]
         return regional_increments(kept, priority, self.tree, key.region, None, levels), kept
+
+    async def bases(
+        self, events: Sequence[Event], cache: dict[str, list[IncRow]] | None = None
+    ) -> list[Event]:
+        """The events, those whose figures another of them repeats with their basis (the
+        cells they are made of: `bot.facts`) and each told which others tell the same fact.
+        The rest keep none: nothing in this detection could be the same fact.
+
+        `cache` keeps each subject's cells between calls over an unchanged store (replay)."""
+        groups = candidate_groups(events, self._related)
+        if not groups:
+            return list(events)
+        cache = {} if cache is None else cache
+        metric_of = {s.id: s.metric for s in self.reader.snapshot or await self.store.sources()}
+        out = list(events)
+        for group in groups:
+            # one subject in several regions: its own cells tell them apart (for "all EVs" a
+            # read of every model would cost a poll far more)
+            one = len({events[i].subject.key for i in group}) == 1
+            for i in group:
+                event = events[i]
+                cells = await self._basis_cells(event, event.subject, one, cache, metric_of)
+                if isinstance(event, ShareEvent):
+                    parent = await self._basis_cells(event, event.parent, False, cache, metric_of)
+                    out[i] = replace(event, basis=f"{basis_of(cells)}/{basis_of(parent)}")
+                else:
+                    out[i] = replace(event, basis=basis_of(cells))
+        return mark_same(out)
+
+    async def _basis_cells(
+        self,
+        event: Event,
+        subject: Subject,
+        own: bool,
+        cache: dict[str, list[IncRow]],
+        metric_of: Mapping[int, str],
+    ) -> list[tuple[str, str, str, int]]:
+        """The (make, model, region, source) cells with units that make `event`'s figure of
+        `subject` (`own`: the subject's own aggregated cells, for comparing regions only)."""
+        rows = await self._subject_cells(subject, own, cache)
+        within_window = window(event)
+        region = event.region
+        members = self.reader.members(subject) if subject.kind == "group" else None
+        inside: dict[str, bool] = {}
+        out = []
+        for row in rows:
+            within = inside.get(row.region)
+            if within is None:
+                within = inside[row.region] = region in self._regions_of(row.region)
+            if (
+                row.inc == 0
+                or not within_window(row.month)
+                or metric_of.get(row.source_id) != event.metric
+                or not within
+            ):
+                continue
+            if members is not None and not any(
+                m.covers(row.month) for m in members.get(row.make_key, ())
+            ):
+                continue
+            out.append((row.make_key, row.model_key, row.region, row.source_id))
+        return out
+
+    async def _subject_cells(
+        self, subject: Subject, own: bool, cache: dict[str, list[IncRow]]
+    ) -> list[IncRow]:
+        """A subject's cells, per model (or per make, or in all, with `own`)."""
+        key = f"{subject.key}|{own}"
+        found = cache.get(key)
+        if found is not None:
+            return found
+        if subject.kind == "model":
+            rows = await self.store.model_increments(*_model_keys(subject))
+        elif own and subject.kind == "all":
+            rows = await self.store.all_increments()
+        else:
+            if subject.kind == "make":
+                makes = [subject.key.removeprefix("make:")]
+            elif subject.kind == "group":
+                makes = sorted(self.reader.members(subject))
+            else:
+                makes = sorted({"", *await self.store.make_names()})
+            wanted = set(makes)
+            models = [m for m in await self.store.model_names() if m.make_key in wanted]
+            rows = []
+            for make_key in makes:  # the make's own figures (no model), then each model's
+                rows += await self.store.model_increments(make_key, "")
+            for model in models:
+                rows += await self.store.model_increments(model.make_key, model.model_key)
+        cache[key] = rows
+        return rows
+
+    def _related(self, a: str, b: str) -> bool:
+        """Whether one region contains the other (or they are one)."""
+        return a == b or a in self._regions_of(b) or b in self._regions_of(a)
 
     def _parents(self, model: Subject, catalog: NameBook, month: Month) -> list[Subject]:
         make_key = model.key.removeprefix("model:").split("/", 1)[0]

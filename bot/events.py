@@ -1,4 +1,9 @@
-"""Events the detector finds: the plain records the announcer turns into messages."""
+"""Events the detector finds: the plain records the announcer turns into messages.
+
+Two events tell the same fact when they have the same kind, metric, threshold and period over
+the same contributing figures (`basis`): the world that is only the USA, a make with one model.
+Detection keeps both; each channel hears the fact once (bot.facts, bot.subscriptions).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +49,9 @@ class MilestoneEvent:
     leader: Leader | None = None
     next_threshold: int | None = None
     projected: Month | None = None  # when `next_threshold` is reached at the trailing pace
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="milestone", init=False)
 
     @property
@@ -66,6 +74,9 @@ class ShareEvent:
     parent_units: int
     period: Month
     source: str = ""
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="share", init=False)
 
 
@@ -80,6 +91,9 @@ class GrowthEvent:
     value: int  # units from January to `period`
     previous: int  # units in the same months a year earlier
     source: str = ""
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="growth", init=False)
 
     @property
@@ -100,6 +114,9 @@ class RecordEvent:
     previous_best: int
     previous_best_period: Month | None
     source: str = ""
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="record", init=False)
 
 

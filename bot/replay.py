@@ -2,7 +2,9 @@
 
 It starts from an empty detector state and feeds each series one month at a time through the
 same per-series detection the running bot uses, so what it prints is what subscribers would have
-been told (all of it news: replay has no history).
+been told (all of it news: replay has no history). Each fact is shown once, as one channel
+following everything with every kind would hear it: by its most specific event (the Leaf in the
+USA, not the Leaf worldwide nor Nissan, when those are the Leaf in the USA alone).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from bot.detector import (
     share_step,
 )
 from bot.events import Event, Metric, Subject
+from bot.facts import one_per_fact
 from bot.ladders import union_next_above
 from bot.milestones import Recorded
 from bot.periods import Month, month_range
 from bot.queries import load_catalog
+from bot.records import IncRow
 from bot.series import WORLD, cumulative
 from bot.store import BotStore
 from bot.subjects import ALL, Catalog
@@ -85,6 +89,7 @@ async def replay(
     recorded: dict[SeriesKey, dict[int, Recorded]] = {k: {} for k in table}
     levels: dict[tuple[str, str, str, str], float | None] = {}
     out: list[Event] = []
+    cells: dict[str, list[IncRow]] = {}  # each subject's cells, read once: the store is still
     ordered = sorted(table, key=_order)
     for month in month_range(start, end):
         month_events: list[Event] = []
@@ -112,7 +117,8 @@ async def replay(
                     _shares(detector, catalog, table, levels, key, series, month, config, source)
                 )
         if (first is None or month >= first) and (last is None or month <= last):
-            out.extend(e for e in month_events if e.kind in kinds)
+            told = one_per_fact(await detector.bases(month_events, cells))
+            out.extend(e for e in told if e.kind in kinds)
     return out
 
 
