@@ -33,7 +33,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
-from bot.facts import basis_of, candidate_groups, mark_same, window
+from bot.facts import basis_of, candidate_groups, mark_same, month_index, window
 from bot.growth import eligible, record_month, year_to_date
 from bot.ladders import Ladder, parse_ladder, union_next_above, union_up_to
 from bot.milestones import (
@@ -352,6 +352,8 @@ class Detection:
 Found = tuple[Detection, list[tuple[int, SeriesKey]], list[tuple[int, SeriesKey]]]
 Triple = tuple[str, str, str]  # subject key, region, metric: how the store keys a series
 YearSources = frozenset[tuple[str, int]]
+# a cell with units, as a fact's basis needs it: month index, month, source, region, make, model
+BasisCell = tuple[int, Month, int, str, str, str]
 Parent = tuple[Subject, SeriesKey, int | None]  # a parent, and its total when a view gave it
 
 
@@ -1036,7 +1038,7 @@ class Detector:
         return regional_increments(kept, priority, self.tree, key.region, None, levels), kept
 
     async def bases(
-        self, events: Sequence[Event], cache: dict[str, list[IncRow]] | None = None
+        self, events: Sequence[Event], cache: dict[str, list[BasisCell]] | None = None
     ) -> list[Event]:
         """The events, those whose figures another of them repeats with their basis (the
         cells they are made of: `bot.facts`) and each told which others tell the same fact.
@@ -1068,39 +1070,34 @@ class Detector:
         event: Event,
         subject: Subject,
         own: bool,
-        cache: dict[str, list[IncRow]],
+        cache: dict[str, list[BasisCell]],
         metric_of: Mapping[int, str],
     ) -> list[tuple[str, str, str, int]]:
         """The (make, model, region, source) cells with units that make `event`'s figure of
         `subject` (`own`: the subject's own aggregated cells, for comparing regions only)."""
         rows = await self._subject_cells(subject, own, cache)
-        within_window = window(event)
+        ranges = window(event)
         region = event.region
         members = self.reader.members(subject) if subject.kind == "group" else None
         inside: dict[str, bool] = {}
         out = []
-        for row in rows:
-            within = inside.get(row.region)
+        for index, month, source_id, where, make_key, model_key in rows:
+            if not any(lo <= index <= hi for lo, hi in ranges):
+                continue
+            within = inside.get(where)
             if within is None:
-                within = inside[row.region] = region in self._regions_of(row.region)
-            if (
-                row.inc == 0
-                or not within_window(row.month)
-                or metric_of.get(row.source_id) != event.metric
-                or not within
-            ):
+                within = inside[where] = region in self._regions_of(where)
+            if not within or metric_of.get(source_id) != event.metric:
                 continue
-            if members is not None and not any(
-                m.covers(row.month) for m in members.get(row.make_key, ())
-            ):
+            if members is not None and not any(m.covers(month) for m in members.get(make_key, ())):
                 continue
-            out.append((row.make_key, row.model_key, row.region, row.source_id))
+            out.append((make_key, model_key, where, source_id))
         return out
 
     async def _subject_cells(
-        self, subject: Subject, own: bool, cache: dict[str, list[IncRow]]
-    ) -> list[IncRow]:
-        """A subject's cells, per model (or per make, or in all, with `own`)."""
+        self, subject: Subject, own: bool, cache: dict[str, list[BasisCell]]
+    ) -> list[BasisCell]:
+        """A subject's cells with units, per model (or per make, or in all, with `own`)."""
         key = f"{subject.key}|{own}"
         found = cache.get(key)
         if found is not None:
@@ -1123,8 +1120,13 @@ class Detector:
                 rows += await self.store.model_increments(make_key, "")
             for model in models:
                 rows += await self.store.model_increments(model.make_key, model.model_key)
-        cache[key] = rows
-        return rows
+        cells = [
+            (month_index(r.month), r.month, r.source_id, r.region, r.make_key, r.model_key)
+            for r in rows
+            if r.inc != 0
+        ]
+        cache[key] = cells
+        return cells
 
     def _related(self, a: str, b: str) -> bool:
         """Whether one region contains the other (or they are one)."""

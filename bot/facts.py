@@ -40,14 +40,19 @@ def basis_of(cells: Iterable[tuple[str, str, str, int]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def window(event: Event) -> Callable[[Month], bool]:
-    """Whether a month's figures make an event: all up to its period, but for year-to-date
-    growth only the months of the two years it compares."""
-    end = event.period
+def month_index(month: Month) -> int:
+    """A month as one integer, cheap to compare over many cells."""
+    return month.year * 12 + month.month - 1
+
+
+def window(event: Event) -> tuple[tuple[int, int], ...]:
+    """The months (as `month_index`, inclusive ranges) whose figures make an event: all up to
+    its period, but for year-to-date growth only the months of the two years it compares."""
+    end = month_index(event.period)
     if isinstance(event, GrowthEvent):
-        last_year = Month(end.year - 1, end.month)
-        return lambda m: Month(end.year, 1) <= m <= end or Month(end.year - 1, 1) <= m <= last_year
-    return lambda m: m <= end
+        first = month_index(Month(event.period.year, 1))
+        return ((first - 12, end - 12), (first, end))
+    return ((0, end),)
 
 
 def figures_key(event: Event) -> tuple[Hashable, ...]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.config import Config
 from bot.detector import (
+    BasisCell,
     Detector,
     SeriesKey,
     _order,
@@ -29,7 +30,6 @@ from bot.ladders import union_next_above
 from bot.milestones import Recorded
 from bot.periods import Month, month_range
 from bot.queries import load_catalog
-from bot.records import IncRow
 from bot.series import WORLD, cumulative
 from bot.store import BotStore
 from bot.subjects import ALL, Catalog
@@ -89,7 +89,7 @@ async def replay(
     recorded: dict[SeriesKey, dict[int, Recorded]] = {k: {} for k in table}
     levels: dict[tuple[str, str, str, str], float | None] = {}
     out: list[Event] = []
-    cells: dict[str, list[IncRow]] = {}  # each subject's cells, read once: the store is still
+    cells: dict[str, list[BasisCell]] = {}  # each subject's cells, read once: the store is still
     ordered = sorted(table, key=_order)
     for month in month_range(start, end):
         month_events: list[Event] = []
