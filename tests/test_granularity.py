@@ -249,12 +249,26 @@ async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
 
 
 async def test_a_world_made_of_one_country_is_named_as_that_country(tmp_path: Path) -> None:
-    leaf = [SalesRecord(f"2011-{m:02d}", "USA", "Nissan", "Leaf", 60) for m in range(1, 13)]
-    events = await _replayed(tmp_path / "s.db", _config(), (MONTHLY, leaf))
+    from bot.detector import Detector
+
+    config = _config()
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.sync_groups(config.groups)
+        history = [SalesRecord(f"2010-{m:02d}", "USA", "Nissan", "Leaf", 5) for m in (1, 2)]
+        await store.import_records([(MONTHLY, history)])
+        detector = Detector(store, config)
+        await detector.poll()  # the first import is history
+        news = [SalesRecord(f"2010-{m:02d}", "USA", "Nissan", "Leaf", 60) for m in (3, 4)]
+        await store.import_records([(MONTHLY, news)])
+        events = [s.event for s in await detector.poll()]
+    finally:
+        await store.close()
     world = [e for e in events if e.region == "World"]
-    assert world
+    assert world, "the world's series moved with the USA's"
     for event in world:
         assert event.covers == ("USA",)
+        assert event.source == "monthly-feed"
         text = announce(event)
         assert "worldwide" not in text.title
         assert "in the USA" in text.title, text.title

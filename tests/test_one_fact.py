@@ -60,12 +60,10 @@ async def test_the_world_that_is_only_the_usa_is_told_once_under_the_usa(tmp_pat
         assert ("Nissan Leaf", "World", 100_000) in milestones([s.event for s in events])
         posts = dict(await bot.drain())
         # C1 follows both: the fact once, under the more specific region
-        assert posts[C1].title == "Nissan Leaf passes 100,000 sales in USA"
+        assert posts[C1].title == "Nissan Leaf passes 100,000 sales in the USA"
         assert "Also" not in posts[C1].body
-        # C2 follows the world: it hears the world's event, named as what it is
-        assert posts[C2].title == (
-            "Nissan Leaf passes 100,000 sales in USA (all the figures held so far)"
-        )
+        # C2 follows the world: it hears the world's event, named as what it covers
+        assert posts[C2].title == "Nissan Leaf passes 100,000 sales in the USA"
         # replay: once, "in USA", never also without a region
         told = milestones(await replay(bot.store, bot.config))
         assert told.count(("Nissan Leaf", "USA", 100_000)) == 1
