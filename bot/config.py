@@ -809,8 +809,10 @@ def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
     crash output.
     """
     env = os.environ if environ is None else environ
-    text = _DSN_PASSWORD.sub(_hide_dsn_password, text)
-    text = _KV_PASSWORD.sub(r"\g<head>***", text)
+    if "://" in text:
+        text = _DSN_PASSWORD.sub(_hide_dsn_password, text)
+    if "=" in text:
+        text = _KV_PASSWORD.sub(r"\g<head>***", text)
     names = {var for secrets in PLATFORM_SECRETS.values() for var in secrets.values()}
     names.add("PGPASSWORD")  # the database password, which PostgreSQL clients read
     values = sorted({env[n] for n in names if len(env.get(n, "")) >= MIN_SECRET}, key=len)
