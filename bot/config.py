@@ -719,7 +719,7 @@ _OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
     "channel_rate_per_second": (0, 1_000_000, True),
     "timeout": (0, 600, True),
     "shard_count": (1, 100_000, False),
-    "port": (1, 65535, False),
+    "port": (0, 65535, False),  # 0: any free port (what the tests' servers use)
 }
 SLACK_MODES = ("socket", "http")
 
@@ -740,7 +740,7 @@ def _check_options(r: _Reader, path: str, options: Mapping[str, Any]) -> None:
             if key == "port":  # says what it is, in the words the Slack settings use
                 if not low <= value <= high:
                     port = value if abs(value) < 10**9 else _num(value)  # no 5,000 digits
-                    raise r.fail(where, f"{port} is not a TCP port (1-65535)")
+                    raise r.fail(where, f"{port} is not a TCP port (1-65535, or 0: any free one)")
             elif key == "shard_count":
                 r.integer(options, key, where, 0, int(low), int(high))
             else:

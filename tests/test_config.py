@@ -502,7 +502,7 @@ FINDINGS = [
     ),
     (
         "[platforms.slack]\nmode = 'http'\nport = 99999999\n",
-        "platforms.slack.port: 99999999 is not a TCP port (1-65535)",
+        "platforms.slack.port: 99999999 is not a TCP port (1-65535, or 0: any free one)",
     ),
 ]
 
@@ -626,14 +626,18 @@ def test_every_numeric_setting_is_finite_and_in_range(
             "[milestones]\nshare_band = -1\n",
             "milestones.share_band: must be between 0 and 50 percentage points",
         ),
-        ("[platforms.slack]\nport = 0\n", "platforms.slack.port: 0 is not a TCP port (1-65535)"),
+        (
+            "[platforms.slack]\nport = 65536\n",
+            "platforms.slack.port: 65536 is not a TCP port (1-65535, or 0: any free one)",
+        ),
         (
             "[platforms.slack]\nport = -80\n",
-            "platforms.slack.port: -80 is not a TCP port (1-65535)",
+            "platforms.slack.port: -80 is not a TCP port (1-65535, or 0: any free one)",
         ),
         (
             f"[platforms.slack]\nport = {10**20}\n",
-            "platforms.slack.port: 100,000,000,000,000,000,000 is not a TCP port (1-65535)",
+            "platforms.slack.port: 100,000,000,000,000,000,000 is not a TCP port "
+            "(1-65535, or 0: any free one)",
         ),
         (
             "[platforms.slack]\nhost = ' '\n",
