@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from adapters.console import ConsoleAdapter
 from bot.config import Config, ConfigError, load_config, redact_secrets, redacted
 from bot.coverage import source_facts
+from bot.defuse import defuse_json, map_strings
 from bot.delivery import Channel, ChatAdapter
 from bot.formatting import format_percent, format_period, format_units, in_region
 from bot.importer import ImportReport, import_demo, import_file
@@ -75,6 +76,13 @@ def _store(
         if getattr(args, "dry_run", False):
             return SqliteStore(":memory:")  # a dry run against a new database writes nothing
     return SqliteStore(path)
+
+
+def _print_json(
+    data: Any, out: TextIO, *, ensure_ascii: bool = True, indent: int | None = None
+) -> None:
+    """One JSON document with every text in it defused: scripts forward it to chat."""
+    print(json.dumps(defuse_json(data), ensure_ascii=ensure_ascii, indent=indent), file=out)
 
 
 def _month(text: str | None, what: str) -> Month | None:
@@ -192,7 +200,7 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         data = answer.as_json()
         data["requested_as_of"] = str(as_of) if as_of else None
-        print(json.dumps(data), file=out)
+        _print_json(data, out)
     else:
         print(_total_text(answer, config.locale), file=out)
     return EXIT_OK
@@ -227,8 +235,9 @@ def _total_text(answer: TotalAnswer, locale: str) -> str:
 async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     settings = redacted(config)
-    settings["database_used"] = redact_secrets(resolve_database(args.db, config))
-    print(json.dumps(settings, indent=2, ensure_ascii=False), file=out)
+    settings["database_used"] = resolve_database(args.db, config)
+    # every text redacted, not only the database: a secret may be pasted anywhere in the file
+    _print_json(map_strings(settings, redact_secrets), out, ensure_ascii=False, indent=2)
     return EXIT_OK
 
 
@@ -257,7 +266,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             data = event_to_dict(event)
             data["untold"] = reason
-            print(json.dumps(data, ensure_ascii=False), file=out)
+            _print_json(data, out, ensure_ascii=False)
         else:
             print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
     for event in events:
@@ -265,7 +274,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             data = event_to_dict(event)
             data["text"] = message.body
-            print(json.dumps(data, ensure_ascii=False), file=out)
+            _print_json(data, out, ensure_ascii=False)  # the codec's dict stays raw data
         else:
             period = event.period.year if event.granularity == "year" else event.period
             print(f"{period!s:<7}  {message.body}", file=out)
@@ -278,7 +287,7 @@ async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
         rows = await (store.correction_log() if args.corrections else store.milestone_log())
     if args.json:
         for row in rows:
-            print(json.dumps(row), file=out)
+            _print_json(row, out)
     elif args.corrections:
         for r in rows:
             new = f"{r['new_period']} ({r['new_value']:,})" if r["new_period"] else "no longer"
@@ -398,26 +407,24 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
     for sub in subs:
         spec = sub.spec
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "id": sub.id,
-                        "channel": str(spec.channel),
-                        "subject": spec.subject.name,
-                        "region": spec.region,
-                        "kinds": list(spec.kinds),
-                        "ladder": spec.ladder,
-                        "locale": spec.locale,
-                        "mode": spec.mode,
-                        "charts": spec.charts,
-                        "status": sub.status,
-                        "paused_reason": sub.paused_reason,
-                        "last_error": sub.last_error,
-                        "created_by": spec.created_by,
-                        "created_at": sub.created_at,
-                    }
-                ),
-                file=out,
+            _print_json(
+                {
+                    "id": sub.id,
+                    "channel": str(spec.channel),
+                    "subject": spec.subject.name,
+                    "region": spec.region,
+                    "kinds": list(spec.kinds),
+                    "ladder": spec.ladder,
+                    "locale": spec.locale,
+                    "mode": spec.mode,
+                    "charts": spec.charts,
+                    "status": sub.status,
+                    "paused_reason": sub.paused_reason,
+                    "last_error": sub.last_error,
+                    "created_by": spec.created_by,
+                    "created_at": sub.created_at,
+                },
+                out,
             )
             continue
         status = sub.status if sub.active else f"PAUSED ({sub.paused_reason})"
@@ -442,20 +449,18 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
         counts = await store.delivery_counts()
     for d in rows:
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "id": d.id,
-                        "channel": str(d.channel),
-                        "kind": d.kind,
-                        "status": d.status,
-                        "attempts": d.attempts,
-                        "reason": d.reason,
-                        "last_error": d.last_error,
-                        "message_id": d.message_id,
-                    }
-                ),
-                file=out,
+            _print_json(
+                {
+                    "id": d.id,
+                    "channel": str(d.channel),
+                    "kind": d.kind,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "reason": d.reason,
+                    "last_error": d.last_error,
+                    "message_id": d.message_id,
+                },
+                out,
             )
         else:
             why = (
