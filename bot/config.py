@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.periods import Month, PeriodError
-from bot.records import GroupMember, GroupSpec
+from bot.records import POWERTRAINS, GroupMember, GroupSpec
 
 DEFAULT_DB = "evbot.sqlite3"
 WORLD = "World"
@@ -43,6 +43,7 @@ class SourceConfig:
     granularity: str = ""  # year, month or day: truncate parsed periods to it
     thousands: str = ","
     encoding: str = "utf-8-sig"
+    powertrains: Mapping[str, str] = field(default_factory=dict)  # their value -> BEV/PHEV/FCEV
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ _SOURCE_KEYS = {
     "granularity",
     "thousands",
     "encoding",
+    "powertrains",
 }
 
 
@@ -511,6 +513,7 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
         "".encode(encoding)
     except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
         raise r.fail(f"{path}.encoding", f"unknown encoding {encoding!r}") from exc
+    powertrains = r.table(s.get("powertrains", {}), f"{path}.powertrains")
     return SourceConfig(
         name=name,
         file=file,
@@ -526,6 +529,10 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
         granularity=granularity,
         thousands=r.string(s, "thousands", f"{path}.thousands", ","),
         encoding=encoding,
+        powertrains={
+            k: r.choice(powertrains, k, f"{path}.powertrains.{k}", POWERTRAINS, "")
+            for k in powertrains
+        },
     )
 
 

@@ -10,16 +10,16 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from bot.config import SourceConfig
 from bot.names import clean_label, name_key
 from bot.periods import PeriodError, normalize_period
+from bot.powertrains import powertrain_of, powertrain_table, refusal
 from bot.records import POWERTRAINS, SalesRecord
 
 if TYPE_CHECKING:
@@ -257,18 +257,6 @@ def _short(text: str) -> str:
     return repr(text) if len(text) <= 20 else f"{text[:10]!r}... ({len(text)} digits)"
 
 
-@lru_cache(maxsize=4096)
-def _powertrain(text: str) -> str | None:
-    """BEV, PHEV, FCEV, "" when absent, or None when it is something else."""
-    value = text.strip().upper()
-    if value.lower() in _NULLS:
-        return ""
-    for p in ("PHEV", "FCEV", "BEV"):  # PHEV first: "PLUG-IN HYBRID ... (PHEV)" contains "EV"
-        if p in value:
-            return p
-    return None
-
-
 def _table(
     path: Path,
     encoding: str,
@@ -312,7 +300,8 @@ def parse_file(
         if configured is None:
             raise ImportFailed([f"{path}: a mapped file needs its configured source"])
         return parse_mapped(path, configured, progress, sink)
-    return parse_canonical(path, name, progress, sink)
+    own = configured.powertrains if configured is not None else None
+    return parse_canonical(path, name, progress, sink, own)
 
 
 def parse_canonical(
@@ -320,26 +309,35 @@ def parse_canonical(
     default_source: str,
     progress: Progress | None = None,
     sink: Sink | None = None,
+    powertrains: Mapping[str, str] | None = None,
 ) -> Parsed:
     """Read a canonical CSV (`period,region,make,model,units[,powertrain,source,cumulative]`);
-    with a `sink`, the records stream to it instead of being collected."""
+    with a `sink`, the records stream to it instead of being collected. `powertrains` maps a
+    source's own powertrain spellings to BEV, PHEV or FCEV."""
     path = Path(path)
-    fast = _fast_canonical(path, default_source, progress, sink)
+    table = powertrain_table(powertrains)
+    fast = _fast_canonical(path, default_source, progress, sink, table)
     if fast is not None:
         return fast
     if sink is not None:
         sink.restart()
-    return _careful_canonical(path, default_source, progress, sink)
+    return _careful_canonical(path, default_source, progress, sink, table, powertrains)
 
 
 def _careful_canonical(
-    path: Path, default_source: str, progress: Progress | None, sink: Sink | None = None
+    path: Path,
+    default_source: str,
+    progress: Progress | None,
+    sink: Sink | None = None,
+    table: Mapping[str, str] | None = None,
+    own: Mapping[str, str] | None = None,
 ) -> Parsed:
     """Line by line, every problem reported with its line."""
     file = str(path)
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
+    table = powertrain_table(own) if table is None else table
 
     def only_known(index: dict[str, int], line: int) -> bool:
         unknown = [c for c in index if c not in known]
@@ -354,7 +352,7 @@ def _careful_canonical(
     empty = "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
     rows = _table(path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known)
     for line, row, index in rows:
-        record = _canonical_record(row, index, file, line, parsed)
+        record = _canonical_record(row, index, file, line, parsed, table, own)
         if record is not None:
             source = row[index["source"]].strip() if "source" in index else ""
             collector.add(source or default_source, record)
@@ -367,7 +365,11 @@ class _NotClean(Exception):
 
 
 def _fast_canonical(
-    path: Path, default_source: str, progress: Progress | None, sink: Sink | None = None
+    path: Path,
+    default_source: str,
+    progress: Progress | None,
+    sink: Sink | None = None,
+    table: Mapping[str, str] | None = None,
 ) -> Parsed | None:
     """The common case at C speed: a clean UTF-8 canonical file read in one pass with the csv
     module over a decoded stream. It gives up (None) at the first thing that is not plainly
@@ -380,6 +382,7 @@ def _fast_canonical(
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
+    table = powertrain_table() if table is None else table
     periods: dict[str, tuple[str, str]] = {}  # text -> (period, month)
     regions: dict[str, str] = {}
     names: dict[tuple[str, str], tuple[str, str, str, str]] = {}  # -> (make, model, keys)
@@ -450,7 +453,7 @@ def _fast_canonical(
                     if known_power is None:
                         if len(powertrains) >= _CACHED:
                             powertrains.clear()
-                        known_power = powertrains[text] = _fast_powertrain(text)
+                        known_power = powertrains[text] = _fast_powertrain(text, table)
                     powertrain = known_power
                 cumulative = 0
                 if i_cumul is not None:
@@ -525,15 +528,21 @@ def _fast_names(make: str, model: str, sink: Sink | None) -> tuple[str, str, str
     return make, model, *keys
 
 
-def _fast_powertrain(text: str) -> str:
-    powertrain = _powertrain(text) if len(text) <= MAX_FIELD else None
+def _fast_powertrain(text: str, table: Mapping[str, str]) -> str:
+    powertrain = powertrain_of(text, table) if len(text) <= MAX_FIELD else None
     if powertrain is None:
         raise _NotClean
     return powertrain
 
 
 def _canonical_record(
-    row: list[str], index: dict[str, int], file: str, line: int, parsed: Parsed
+    row: list[str],
+    index: dict[str, int],
+    file: str,
+    line: int,
+    parsed: Parsed,
+    table: Mapping[str, str],
+    own: Mapping[str, str] | None,
 ) -> SalesRecord | None:
     if max(map(len, row)) > MAX_FIELD:
         parsed.problem(file, line, f"a field is longer than {MAX_FIELD} characters")
@@ -556,14 +565,9 @@ def _canonical_record(
     if isinstance(units, str):
         parsed.problem(file, line, units)
         return None
-    powertrain = _powertrain(row[index["powertrain"]]) if "powertrain" in index else ""
+    powertrain = powertrain_of(row[index["powertrain"]], table) if "powertrain" in index else ""
     if powertrain is None:
-        parsed.problem(
-            file,
-            line,
-            f"powertrain {row[index['powertrain']].strip()!r} is not one of "
-            f"{', '.join(POWERTRAINS)} (or empty)",
-        )
+        parsed.problem(file, line, refusal(row[index["powertrain"]], own))
         return None
     cumulative = False
     if "cumulative" in index:
@@ -588,6 +592,7 @@ def parse_mapped(
     collector = _Collector(parsed, file, aggregate=source.aggregate, sink=sink)
     columns = dict(source.columns)
     include: dict[str, set[str]] = {k: {v.lower() for v in vs} for k, vs in source.include.items()}
+    table = powertrain_table(source.powertrains)
 
     def filters_known(index: dict[str, int], line: int) -> bool:
         for key in include:
@@ -603,7 +608,7 @@ def parse_mapped(
         if not _included(row, index, columns, include):
             parsed.skipped += 1
             continue
-        record = _mapped_record(row, index, source, file, line, parsed)
+        record = _mapped_record(row, index, source, file, line, parsed, table)
         if record is not None:
             collector.add(source.name, record)
     collector.done()
@@ -627,6 +632,7 @@ def _mapped_record(
     file: str,
     line: int,
     parsed: Parsed,
+    table: Mapping[str, str],
 ) -> SalesRecord | None:
     def value(name: str) -> str:
         column = source.columns.get(name)
@@ -656,13 +662,13 @@ def _mapped_record(
     if isinstance(units, str):
         parsed.problem(file, line, units)
         return None
-    powertrain = _powertrain(value("powertrain"))
+    powertrain = powertrain_of(value("powertrain"), table)
     if powertrain is None:
         parsed.problem(
             file,
             line,
-            f"powertrain {value('powertrain')!r} is not {', '.join(POWERTRAINS)}: "
-            "filter it out with an include rule",
+            f"{refusal(value('powertrain'), source.powertrains)} (leave such rows out with "
+            "an include rule, or map the value with the source's `powertrains`)",
         )
         return None
     make, model = clean_label(value("make")), clean_label(value("model"))
