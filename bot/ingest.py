@@ -12,14 +12,14 @@ import io
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from bot.config import SourceConfig
-from bot.names import clean_label, name_key
+from bot.names import Spellings, clean_label, name_key
 from bot.periods import PeriodError, normalize_period
 from bot.powertrains import powertrain_of, powertrain_table, refusal
 from bot.records import POWERTRAINS, SalesRecord
@@ -102,6 +102,10 @@ class Sink(Protocol):
 
     def append(self, source: str, row: Row) -> None: ...
 
+    def region(self, region: str) -> str:
+        """The spelling that stands for a region's key in this parse (a fast-path row's)."""
+        ...
+
     def restart(self) -> None:
         """Forget what was sent: the parse starts again from the first row."""
         ...
@@ -119,15 +123,21 @@ class _Collector:
         self.aggregate = aggregate
         self.sink = sink
         self.seen: dict[_Key, tuple[int, SalesRecord]] = {}
+        self.regions = Spellings()
+        self.sources = Spellings()
 
     def add(self, source: str, record: SalesRecord) -> None:
         if self.sink is not None:
             self.sink.add(source, record)
             return
+        source = self.sources(source)
+        region = self.regions(record.region)
+        if region != record.region:
+            record = replace(record, region=region)
         key = (
             source,
             record.period,
-            record.region,
+            name_key(region),
             name_key(record.make),
             name_key(record.model),
             record.powertrain,
@@ -616,7 +626,8 @@ def _fast_canonical(
                 if region is None:
                     if len(regions) >= _CACHED:
                         regions.clear()
-                    region = regions[text] = region_of(text)
+                    region = region_of(text)
+                    region = regions[text] = sink.region(region) if sink is not None else region
                 pair = (row[i_make], row[i_model])
                 name = names.get(pair)
                 if name is None:
