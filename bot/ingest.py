@@ -252,7 +252,14 @@ def _split(text: str, encoding: str, number: int, report: Report) -> list[str]:
         data = text.encode("ascii")
         plain = len(data.translate(None, _ASCII_CONTROLS)) == len(data)
     else:
-        plain = _BAD.search(text) is None and not _ODD_ENDS.search(text)
+        # in UTF-8, C0 bytes are only C0 characters, and C1 controls (C2 80-9F), surrogates
+        # (ED A0-BF) and U+2028/9 (E2 80 A8-A9) need one of these lead bytes
+        data = text.encode("utf-8", "surrogatepass")
+        plain = len(data.translate(None, _ASCII_CONTROLS)) == len(data) and not (
+            b"\xc2" in data or b"\xed" in data or b"\xe2\x80" in data
+        )
+        if not plain:
+            plain = _BAD.search(text) is None and not _ODD_ENDS.search(text)
     if plain:
         return text.splitlines(keepends=True)
     lines = _LINE.findall(text)

@@ -313,3 +313,17 @@ def test_undecodable_bytes_are_found_on_the_decoded_text(tmp_path: Path) -> None
     bom.write_bytes(codecs.BOM_UTF8 + b"period,region,make,model,units\n2020-01,World,N,L,5")
     fast = _fast_canonical(bom, "src", None)
     assert fast is not None and [r.units for r in fast.records["src"]] == [5]
+
+
+@pytest.mark.parametrize("make", ["현대", "Citroën °", "A\u2028B", "Zoé\u00a0E"])
+def test_text_that_looks_like_a_control_in_its_bytes_is_no_control(
+    tmp_path: Path, make: str
+) -> None:
+    """Hangul (lead byte ED, as a surrogate's), U+00B0 and U+00A0 (lead byte C2, as a C1
+    control's), U+2028 (a line end to `str.splitlines`, not to CSV): plain text, one row."""
+    path = tmp_path / "text.csv"
+    path.write_text(f'period,region,make,model,units\n2020-01,World,"{make}",,5\n', "utf-8")
+    fast = _fast_canonical(path, "src", None)
+    assert fast is not None
+    assert [r.units for r in fast.records["src"]] == [5]
+    _same(fast, _careful_canonical(path, "src", None))
