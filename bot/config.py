@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.periods import Month, PeriodError
-from bot.records import GroupMember, GroupSpec
+from bot.records import POWERTRAINS, GroupMember, GroupSpec
 from bot.regions import RegionTree
 
 DEFAULT_DB = "evbot.sqlite3"
@@ -67,6 +67,7 @@ class SourceConfig:
         return self.attribution or self.name
 
     regions: str = "mixed"  # or "countries": its two-letter regions are country codes (FR)
+    powertrains: Mapping[str, str] = field(default_factory=dict)  # their value -> BEV/PHEV/FCEV
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,7 @@ _SOURCE_KEYS = {
     "equivalent_to",
     "parameter",
     "regions",
+    "powertrains",
 }
 
 
@@ -681,6 +683,7 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
     thousands = r.string(s, "thousands", f"{path}.thousands", ",")
     if len(thousands) > 3 or any(c.isdigit() for c in thousands):
         raise r.fail(f"{path}.thousands", "must be a separator of at most 3 characters, not digits")
+    powertrains = r.table(s.get("powertrains", {}), f"{path}.powertrains")
     return SourceConfig(
         name=name,
         file=file,
@@ -701,6 +704,10 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
         equivalent_to=r.string(s, "equivalent_to", f"{path}.equivalent_to"),
         parameter=r.choice(s, "parameter", f"{path}.parameter", ("", *IEA_PARAMETERS), ""),
         regions=r.choice(s, "regions", f"{path}.regions", ("mixed", "countries"), "mixed"),
+        powertrains={
+            k: r.choice(powertrains, k, f"{path}.powertrains.{k}", POWERTRAINS, "")
+            for k in powertrains
+        },
     )
 
 

@@ -56,7 +56,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "[sources.us]\ncolums = {}\n",
             "sources.us.colums: unknown key (expected one of: aggregate, attribution, columns, "
             "constants, coverage, encoding, equivalent_to, figures, file, format, granularity, "
-            "include, metric, parameter, period_format, priority, regions, thousands)",
+            "include, metric, parameter, period_format, powertrains, priority, regions, "
+            "thousands)",
         ),
         (
             "[sources.us]\ncolumns = { period = 'p', units = 'u', region = 'r', colour = 'c' }\n",
