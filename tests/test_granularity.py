@@ -9,6 +9,7 @@ from bot.announcer import announce
 from bot.config import Config, MilestoneConfig, SourceConfig, default_config
 from bot.event_codec import event_from_dict, event_to_dict
 from bot.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
+from bot.formatting import in_region
 from bot.periods import Month, news_cutoff
 from bot.queries import series_reader
 from bot.records import SalesRecord, SourceSpec
@@ -352,5 +353,35 @@ async def test_a_total_asked_inside_a_yearly_year_runs_to_the_year_before_and_sa
         assert answer.explanation[0] == "2022: Norway's own figures, whole years, from yearly-feed"
         whole = await total(reader, catalog, ALL, "World", None, "sales", facts)
         assert (whole.total, whole.told.covers) == (150, ("Norway",))
+    finally:
+        await store.close()
+
+
+async def test_a_sub_region_never_stands_for_its_parent_nor_the_world(tmp_path: Path) -> None:
+    from bot.coverage import source_facts
+    from bot.queries import load_catalog, total
+
+    config = dataclasses.replace(_config(), region_parents={"WA": "USA"})
+    wa = SourceSpec("wa-history", metric="stock")
+    world = SourceSpec("iea-stock", metric="stock", priority=50)
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records(
+            [(wa, [SalesRecord("2021-10", "WA", "", "", 82_851, cumulative=True)])]
+        )
+        reader = series_reader(store, config)
+        catalog = await load_catalog(store, config)
+        facts = source_facts(await store.sources(), config)
+        usa = await total(reader, catalog, ALL, "USA", None, "stock", facts)
+        assert (usa.total, usa.told.covers) == (82_851, ("WA",))
+        assert in_region("USA", usa.told.covers) == " in the USA (WA only)"
+        # the world's own stock, once a source gives it, is the world's: never WA's
+        await store.import_records(
+            [(world, [SalesRecord("2021", "World", "", "", 16_000_000, cumulative=True)])]
+        )
+        facts = source_facts(await store.sources(), config)
+        everywhere = await total(reader, catalog, ALL, "World", None, "stock", facts)
+        assert (everywhere.total, everywhere.told.covers) == (16_000_000, ())
+        assert everywhere.told.granularity == "year"
     finally:
         await store.close()
