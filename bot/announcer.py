@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from bot.events import (
+    CorrectionEvent,
     Event,
     GrowthEvent,
     Metric,
@@ -39,7 +40,7 @@ _ARTICLE_WORDS = frozenset(
     {"alliance", "group", "consortium", "partnership", "association", "corporation", "company"}
 )
 
-_KIND_ORDER = {"milestone": 0, "record": 1, "share": 2, "growth": 3}
+_KIND_ORDER = {"correction": -1, "milestone": 0, "record": 1, "share": 2, "growth": 3}
 
 _DIGEST_SECTIONS = (
     ("milestone", "Milestones"),
@@ -60,6 +61,8 @@ def announce(event: Event, locale: str = "en") -> Message:
         return _growth(event, loc)
     if isinstance(event, RecordEvent):
         return _record(event, loc)
+    if isinstance(event, CorrectionEvent):
+        return _correction(event, loc)
     assert_never(event)
 
 
@@ -326,6 +329,82 @@ def _record(e: RecordEvent, loc: str) -> Message:
     )
 
 
+def _correction(e: CorrectionEvent, loc: str) -> Message:
+    where = _in_region(e.region)
+    threshold = format_units(e.threshold, loc)
+    noun = _milestone_noun(e.subject, e.metric)
+    subject = _the(e.subject)
+    now = f"{format_units(e.value, loc)} {_as_of(e.metric)} {format_month(e.period, loc)}"
+    announced = format_month(e.old_period, loc)
+    fields = [
+        Field("Total", format_units(e.value, loc)),
+        Field("Period", format_month(e.period, loc)),
+    ]
+    if e.reason == "restored":
+        title = f"{e.subject.name} passes {threshold} {noun}{where} again"
+        passed = format_month(e.new_period, loc) if e.new_period else format_month(e.period, loc)
+        body = (
+            f"{_cap(subject)} has passed {threshold} {noun}{where} again, in {passed} ({now}),"
+            " after revised figures had taken it back below."
+        )
+        accent = "milestone"
+    elif e.reason == "moved" and e.new_period is not None:
+        moved = format_month(e.new_period, loc)
+        title = f"Correction: {e.subject.name} passed {threshold} {noun}{where} in {moved}"
+        body = (
+            f"Correction: revised figures put {subject}'s {threshold} {noun}{where} in {moved},"
+            f" not {announced} as announced ({now})."
+        )
+        fields.append(Field("Announced", announced))
+        accent = "info"
+    else:
+        title = f"Correction: {e.subject.name} is below {threshold} {noun}{where}"
+        body = (
+            f"Correction: revised figures put {subject} at {now}{where}, below {threshold};"
+            f" the milestone announced for {announced} no longer holds."
+        )
+        fields.append(Field("Announced", announced))
+        accent = "info"
+    return Message(
+        title=title,
+        body=body,
+        fields=tuple(fields),
+        footer=_footer(e.source, e.period, loc),
+        accent=accent,
+        locale=loc,
+        kind="correction",
+    )
+
+
+def corrected(original: Message, corrections: Sequence[CorrectionEvent], locale: str) -> Message:
+    """An announcement as edited in place after `corrections` made some of it untrue: marked
+    corrected in its title, with each correction's sentence after its body."""
+    loc = validate_locale(locale)
+    notes = [_correction(c, loc).body for c in corrections if c.reason != "restored"]
+    if not notes:
+        return original
+    title = original.title
+    if not title.startswith("[Corrected] "):
+        title = f"[Corrected] {title}"
+    body = original.body.split("\n\nCorrection: ", 1)[0]  # an earlier note is replaced
+    return Message(
+        title=title,
+        body="\n\n".join([body, *notes]),
+        fields=original.fields,
+        footer=original.footer,
+        accent=original.accent,
+        locale=original.locale,
+        kind=original.kind,
+    )
+
+
+def _milestone_noun(subject: Subject, metric: Metric) -> str:
+    stock = metric == "stock"
+    if subject.kind == "model":
+        return "on the road" if stock else "sales"
+    return "electric vehicles registered" if stock else "electric cars sold"
+
+
 def _lines(events: Sequence[Event], loc: str) -> list[str]:
     shown = events[:MAX_LINES]
     lines = [f"• {announce(e, loc).title}" for e in shown]
@@ -343,6 +422,8 @@ def _importance(event: Event) -> tuple[int, float]:
         size = event.value
     elif isinstance(event, ShareEvent):
         size = event.share
+    elif isinstance(event, CorrectionEvent):
+        size = event.threshold
     else:
         size = abs(event.change)
     return (_KIND_ORDER[event.kind], -size)

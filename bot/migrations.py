@@ -291,6 +291,20 @@ DROP TABLE cells;
 ALTER TABLE cells_v9 RENAME TO cells
 """
 
+# Corrections of announced milestones (issue 15): a subscription may opt out of them; a
+# delivery keeps the message it was first claimed with, which every retry sends and a correction
+# edits; a migration that re-records figures sets a flag that silences the next detection's
+# corrections.
+V_CORRECTIONS = """
+ALTER TABLE subscriptions ADD COLUMN corrections INTEGER NOT NULL DEFAULT 1
+    CHECK (corrections IN (0, 1));
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+CREATE TABLE store_flags (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL DEFAULT ''
+)
+"""
+
 MIGRATIONS: list[str] = [
     V1_SALES,
     V2_DETECTION,
@@ -301,4 +315,5 @@ MIGRATIONS: list[str] = [
     V7_PREVIEW_INDEX,
     V8_SUBSCRIPTION_CHARTS,
     V9_FIRST_IMPORTS,
+    V_CORRECTIONS,
 ]

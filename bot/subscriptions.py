@@ -47,6 +47,7 @@ class SubscriptionSpec:
     timezone: str = "UTC"
     created_by: str = ""
     charts: bool = True  # milestone announcements carry the cumulative chart
+    corrections: bool = True  # corrections of milestones it heard (they follow the milestone kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,8 @@ def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, La
 
 def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Event | None:
     """The event as this subscription should hear it, or None when it filters it out."""
+    if event.kind == "correction":
+        return event if "milestone" in sub.spec.kinds and sub.spec.corrections else None
     if event.kind not in sub.spec.kinds:
         return None
     if isinstance(event, MilestoneEvent):
