@@ -281,7 +281,7 @@ class DeliveryWorker:
         retry and reconciliation sends the same text; None when it has no one to go to."""
         text = row.rendered
         if text is None:
-            composed = await self.compose(row)
+            composed = await self._compose(row)
             if composed is None:
                 return None
             message, chart = composed
@@ -307,12 +307,17 @@ class DeliveryWorker:
         assert isinstance(event, MilestoneEvent)
         return await self._with_chart(message, event, chart["ladder"], row)
 
-    async def compose(
+    async def compose(self, row: DeliveryRow) -> Message | None:
+        """The message a delivery stands for, as its subscriptions now want it (without its
+        chart); None when no subscription that covered it is still active (unsubscribed or
+        paused meanwhile)."""
+        composed = await self._compose(row)
+        return composed[0] if composed is not None else None
+
+    async def _compose(
         self, row: DeliveryRow
     ) -> tuple[Message, tuple[MilestoneEvent, str] | None] | None:
-        """The message a delivery stands for, as its subscriptions now want it, with the
-        milestone whose chart it carries; None when no subscription that covered it is still
-        active (unsubscribed or paused meanwhile)."""
+        """`compose`, with the milestone whose chart the message carries and its ladder."""
         live = {
             s.id: s
             for s in await self.store.subscriptions(row.channel)
