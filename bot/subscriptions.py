@@ -124,13 +124,14 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
 CHART_SWITCH = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 
-def parse_charts(text: str | None, default: bool = True) -> bool:
-    """`charts:on` / `charts:off` (also yes/no, true/false) as a subscription's chart setting."""
+def parse_charts(text: str | None, default: bool = True, name: str = "charts") -> bool:
+    """`charts:on` / `charts:off` (also yes/no, true/false) as a subscription's chart setting
+    (or, by `name`, another on/off setting such as `corrections`)."""
     if text is None or not text.strip():
         return default
     value = CHART_SWITCH.get(text.strip().lower())
     if value is None:
-        raise SubscriptionError(f"charts: {text!r} is not on or off")
+        raise SubscriptionError(f"{name}: {text!r} is not on or off")
     return value
 
 
