@@ -230,7 +230,7 @@ class DeliveryWorker:
             await pacer.acquire(row.channel)
             try:
                 if row.kind == "correction":
-                    after = await self._edit_originals(row, adapter)
+                    after = await self.edit_originals(row, adapter)
                     if after is not None:
                         # an original is still to be posted: the correction goes after it
                         await self.store.release(row.id, after)
@@ -366,7 +366,7 @@ class DeliveryWorker:
             self._events.update(await self.store.events_by_id(missing))
         return {i: self._events[i] for i in row.event_ids if i in self._events}
 
-    async def _edit_originals(self, row: DeliveryRow, adapter: ChatAdapter) -> float | None:
+    async def edit_originals(self, row: DeliveryRow, adapter: ChatAdapter) -> float | None:
         """Mark the messages a correction corrects as corrected, where the platform can edit
         (an edit sets the whole text, so doing it again after a crash changes nothing).
 
