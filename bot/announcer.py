@@ -384,8 +384,8 @@ def corrected(original: Message, corrections: Sequence[CorrectionEvent], locale:
     if not notes:
         return original
     title = original.title
-    if not title.startswith("[Corrected] "):
-        title = f"[Corrected] {title}"
+    if not title.startswith("Corrected: "):
+        title = f"Corrected: {title}"
     body = original.body.split("\n\nCorrection: ", 1)[0]  # an earlier note is replaced
     return Message(
         title=title,

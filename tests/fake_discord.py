@@ -680,7 +680,16 @@ class FakeDiscord:
             body = {"message": "Cannot edit a message authored by another user", "code": 50005}
             return self._answer(seen, body, 403)
         body = seen.json or {}
-        allowed = {"content", "embeds", "allowed_mentions", "flags", "components", "attachments"}
+        # what an edit may carry (discord.py also sends `tts`, which Discord ignores on an edit)
+        allowed = {
+            "content",
+            "embeds",
+            "allowed_mentions",
+            "flags",
+            "components",
+            "attachments",
+            "tts",
+        }
         unknown = sorted(set(body) - allowed)
         if unknown:
             return self._answer(

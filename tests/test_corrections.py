@@ -15,8 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
+import yarl
 
+from adapters.discord import DiscordAdapter, DiscordSettings
+from adapters.slack import SlackAdapter
+from adapters.webhook import WebhookAdapter
 from bot.config import default_config
 from bot.corrections import SILENT_FLAG
 from bot.delivery import Channel, DeliveryFailure, Limits
@@ -36,6 +41,10 @@ from bot.sqlite_store import SqliteStore
 from bot.store import BotStore
 from bot.subscriptions import SubscriptionSpec, ladder_objects
 from tests.crash_runner import LEAF, SOURCE, leaf
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
+from tests.fake_slack import FakeSlack
+from tests.fake_webhook import FakeWebhook
+from tests.test_slack_support import http_settings
 
 LADDERS = ladder_objects(default_config().ladders)
 
@@ -229,7 +238,7 @@ async def test_a_correction_reaches_exactly_the_channels_that_got_the_original(
     (edit,) = adapter.edits
     original_id = next(i for i, c, m in adapter.posted.values() if c == here(1))
     assert edit[0] == here(1) and edit[1] == original_id
-    assert edit[2].title == "[Corrected] Nissan Leaf passes 2,500 sales"
+    assert edit[2].title == "Corrected: Nissan Leaf passes 2,500 sales"
     assert "no longer holds" in edit[2].body
 
 
@@ -381,3 +390,99 @@ async def test_a_retry_sends_the_text_of_the_first_claim(store: BotStore) -> Non
     await w().drain()
     (sent,) = adapter.to(here(1))
     assert sent.body == first
+
+
+# -- the platforms, through their real client libraries against the local fakes ----------------
+
+
+@pytest.fixture
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
+        )
+        yield server
+
+
+async def test_the_original_is_edited_on_slack_and_discord_and_named_by_the_webhook(
+    tmp_path: Path, fake_discord: FakeDiscord
+) -> None:
+    slack_channel = Channel("slack", "T0001", "C0001")
+    late_slack = Channel("slack", "T0001", "C0002")
+    discord_channel = Channel("discord", str(GUILD_ID), str(CHANNEL_ID))
+    async with (
+        SqliteStore(tmp_path / "bot.sqlite3") as store,
+        FakeSlack() as fake_slack,
+        FakeWebhook() as fake_hook,
+    ):
+        hook_channel = Channel("webhook", "default", fake_hook.url("news"))
+        await store.sync_groups(default_config().groups)
+        slack = SlackAdapter(http_settings(fake_slack))
+        bot = DiscordAdapter(token=TOKEN, settings=DiscordSettings(), guild_ready_timeout=0.05)
+        hook = WebhookAdapter(rate_per_second=200.0, channel_rate_per_second=50.0, timeout=2.0)
+        adapters = {"slack": slack, "discord": bot, "webhook": hook}
+        try:
+            for channel in (slack_channel, discord_channel, hook_channel):
+                await subscribe(store, channel)
+            story = Story(store)
+            await story.crossing()
+            await DeliveryWorker(store, adapters, LADDERS).drain()
+            (original_slack,) = fake_slack.in_channel("C0001")
+            (original_discord,) = fake_discord.messages(CHANNEL_ID)
+            (original_hook,) = fake_hook.accepted("news")
+            await subscribe(store, late_slack)  # never heard the milestone
+
+            await story.figures((3, 1_200))
+            await DeliveryWorker(store, adapters, LADDERS).drain()
+
+            # Slack: the original is updated in place, and the correction follows it
+            (update,) = fake_slack.calls_to("chat.update")
+            assert update.params["ts"] == original_slack.ts and update.error is None
+            assert original_slack.text.startswith("Corrected: Nissan Leaf passes 2,500")
+            assert original_slack.edits and original_slack.key is not None  # metadata kept
+            told = fake_slack.in_channel("C0001")[1]
+            assert told.text.startswith("Correction: Nissan Leaf is below 2,500 sales")
+            assert fake_slack.in_channel("C0002") == []
+            # Discord: the original's embed is edited; the correction is a message of its own
+            (edit,) = original_discord.edits
+            assert edit["embeds"][0]["title"].startswith("Corrected: Nissan Leaf passes 2,500")
+            assert original_discord.payload["edited_timestamp"] is not None
+            correction = fake_discord.messages(CHANNEL_ID)[1].body
+            assert correction["embeds"][0]["title"].startswith("Correction: Nissan Leaf")
+            # the webhook cannot edit: its correction names the original's delivery key
+            correcting = fake_hook.accepted("news")[1]
+            assert correcting.json["corrects"] == [original_hook.key]
+            assert fake_hook.corrected == {original_hook.key: [correcting.key]}
+            assert {d.status for d in await store.deliveries()} == {"posted"}
+        finally:
+            await slack.close()
+            await bot.close()
+            await hook.close()
+
+
+async def test_a_deleted_original_does_not_hold_the_correction_back(
+    tmp_path: Path, fake_discord: FakeDiscord
+) -> None:
+    discord_channel = Channel("discord", str(GUILD_ID), str(CHANNEL_ID))
+    async with SqliteStore(tmp_path / "bot.sqlite3") as store:
+        await store.sync_groups(default_config().groups)
+        bot = DiscordAdapter(token=TOKEN, settings=DiscordSettings(), guild_ready_timeout=0.05)
+        try:
+            await subscribe(store, discord_channel)
+            story = Story(store)
+            await story.crossing()
+            await DeliveryWorker(store, {"discord": bot}, LADDERS).drain()
+            fake_discord.channel_messages[str(CHANNEL_ID)].clear()  # someone deleted it
+
+            await story.figures((3, 1_200))
+            w = DeliveryWorker(store, {"discord": bot}, LADDERS)
+            await w.drain()
+
+            assert w.stats.edited == 0 and w.stats.posted == 1
+            (correction,) = fake_discord.messages(CHANNEL_ID)
+            assert correction.body["embeds"][0]["title"].startswith("Correction:")
+            (sub,) = await store.subscriptions(discord_channel)
+            assert sub.active  # an original that is gone never pauses the channel
+        finally:
+            await bot.close()
