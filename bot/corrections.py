@@ -19,7 +19,7 @@ from bot.delivery import Channel
 from bot.events import CorrectionEvent, Event, Metric, MilestoneEvent, Subject
 from bot.milestones import Correction
 from bot.periods import Month
-from bot.records import StoredEvent
+from bot.records import DetectionWrite, StoredEvent
 from bot.subscriptions import PlannedDelivery, Subscription, admit, most_specific
 
 SILENT_FLAG = "silent_redetection"
@@ -59,6 +59,31 @@ def correction_events(
             )
         )
     return out
+
+
+MilestoneKey = tuple[str, str, str, int]  # subject key, region, metric, threshold
+
+
+def corrected_milestones(write: DetectionWrite) -> list[MilestoneKey]:
+    """The recorded milestones a detection's correction events are about."""
+    return sorted(
+        {(e.subject.key, e.region, e.metric, e.threshold) for e in corrections_of(write.events)}
+    )
+
+
+def keep_told(write: DetectionWrite, told: set[MilestoneKey]) -> None:
+    """Drop the correction events of milestones never told (recorded as history): the
+    correction log keeps them, but there is nothing to correct in any channel."""
+    keys = write.event_keys or [[] for _ in write.events]
+    kept = [
+        (event, covering)
+        for event, covering in zip(write.events, keys, strict=True)
+        if not isinstance(event, CorrectionEvent)
+        or (event.subject.key, event.region, event.metric, event.threshold) in told
+    ]
+    write.events = [event for event, _ in kept]
+    if write.event_keys:
+        write.event_keys = [list(covering) for _, covering in kept]
 
 
 @dataclass(frozen=True, slots=True)

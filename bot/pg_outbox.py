@@ -13,12 +13,18 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
-from bot.corrections import SILENT_FLAG, milestones_corrected, plan_corrections
+from bot.corrections import (
+    SILENT_FLAG,
+    corrected_milestones,
+    keep_told,
+    milestones_corrected,
+    plan_corrections,
+)
 from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.event_codec import event_from_dict
 from bot.events import Event
 from bot.pg_base import REPLICA_CLASS, Connection, PgBase, Runner
-from bot.records import StoredEvent
+from bot.records import DetectionWrite, StoredEvent
 from bot.sqlite_outbox import (
     _DELIVERY_COLUMNS,
     _SUB_COLUMNS,
@@ -670,6 +676,24 @@ class PgOutbox(PgBase):
             plan.withdrawn_digest_items,
         )
         await self._insert_deliveries(con, plan.deliveries, now)
+
+    async def _keep_told_corrections(self, con: Connection, write: DetectionWrite) -> None:
+        """Before a detection is written: corrections only of milestones that were told."""
+        wanted = corrected_milestones(write)
+        if not wanted:
+            return
+        rows = await self._fetch(
+            con,
+            "SELECT m.subject_key, m.region, m.metric, m.threshold FROM unnest($1::text[], "
+            "$2::text[], $3::text[], $4::bigint[]) AS w(s, r, x, t) JOIN milestones m "
+            "ON m.subject_key = w.s AND m.region = w.r AND m.metric = w.x AND m.threshold = w.t "
+            "WHERE NOT m.history",
+            [w[0] for w in wanted],
+            [w[1] for w in wanted],
+            [w[2] for w in wanted],
+            [w[3] for w in wanted],
+        )
+        keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})
 
     # -- rendering and flags ----------------------------------------------------------------
 

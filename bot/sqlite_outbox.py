@@ -12,11 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.corrections import SILENT_FLAG, Original, milestones_corrected, plan_corrections
+from bot.corrections import (
+    SILENT_FLAG,
+    Original,
+    corrected_milestones,
+    keep_told,
+    milestones_corrected,
+    plan_corrections,
+)
 from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.event_codec import event_from_dict
 from bot.events import Event, Subject
-from bot.records import StoredEvent
+from bot.records import DetectionWrite, StoredEvent
 from bot.sqlite_base import SqliteBase
 from bot.subscriptions import PlannedDelivery, Subscription, SubscriptionSpec
 
@@ -616,6 +623,19 @@ class SqliteOutbox(SqliteBase):
             plan.withdrawn_digest_items,
         )
         await self._insert_deliveries(plan.deliveries, now)
+
+    async def _keep_told_corrections(self, write: DetectionWrite) -> None:
+        """Before a detection is written: corrections only of milestones that were told."""
+        wanted = corrected_milestones(write)
+        if not wanted:
+            return
+        rows = await self._rows(
+            "SELECT m.subject_key, m.region, m.metric, m.threshold FROM json_each(?) j "
+            "JOIN milestones m ON m.subject_key = j.value ->> 0 AND m.region = j.value ->> 1 "
+            "AND m.metric = j.value ->> 2 AND m.threshold = j.value ->> 3 WHERE m.history = 0",
+            (json.dumps(wanted),),
+        )
+        keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})
 
     # -- rendering and flags ----------------------------------------------------------------
 

@@ -486,3 +486,17 @@ async def test_a_deleted_original_does_not_hold_the_correction_back(
             assert sub.active  # an original that is gone never pauses the channel
         finally:
             await bot.close()
+
+
+async def test_a_milestone_recorded_as_history_has_nothing_to_correct(store: BotStore) -> None:
+    story = Story(store)
+    await subscribe(store, here(1))
+    await story.figures((1, 600), (2, 2_000))  # the first import: 2,500 passed, as history
+
+    found = await story.figures((2, 600))  # revised below: logged, told to no one
+
+    assert corrections(found) == []
+    assert [c["reason"] for c in await store.correction_log() if c["subject"] == LEAF.name] == [
+        "fell_below"
+    ]
+    assert not [s for s in await store.events() if s.event.kind == "correction"]
