@@ -528,3 +528,22 @@ async def test_a_correction_waits_for_an_original_still_being_retried(store: Bot
         now[0] += 10
     assert [m.kind for m in adapter.to(here(1))] == ["milestone", "correction"]
     assert len(adapter.edits) == 1
+
+
+async def test_ev_subscribe_takes_corrections_on_or_off(tmp_path: Path) -> None:
+    from bot.commands import Invocation, open_context, run_text
+
+    channel = Channel("discord", "1", "2")
+    who = Invocation(channel, "alice", can_manage=True)
+    async with SqliteStore(tmp_path / "bot.sqlite3") as store:
+        await store.sync_groups(default_config().groups)
+        await store.import_records([(SOURCE, [leaf(1, 600)])])  # the Leaf is known
+        ctx = await open_context(store, default_config())
+        reply = await run_text(ctx, who, "/ev-subscribe nissan leaf corrections:off")
+        assert reply.ok, reply.message.body
+        (sub,) = await store.subscriptions(channel)
+        assert sub.spec.corrections is False
+        listing = await run_text(ctx, who, "/ev-subscriptions")
+        assert "no corrections" in listing.message.body
+        bad = await run_text(ctx, who, "/ev-subscribe nissan leaf corrections:maybe")
+        assert not bad.ok and "corrections: 'maybe' is not one of on, off" in bad.message.body
