@@ -547,3 +547,32 @@ async def test_ev_subscribe_takes_corrections_on_or_off(tmp_path: Path) -> None:
         assert "no corrections" in listing.message.body
         bad = await run_text(ctx, who, "/ev-subscribe nissan leaf corrections:maybe")
         assert not bad.ok and "corrections: 'maybe' is not one of on, off" in bad.message.body
+
+
+async def test_a_slack_original_that_is_gone_is_logged_and_the_correction_still_goes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack_channel = Channel("slack", "T0001", "C0001")
+    async with SqliteStore(tmp_path / "bot.sqlite3") as store, FakeSlack() as fake_slack:
+        await store.sync_groups(default_config().groups)
+        slack = SlackAdapter(http_settings(fake_slack))
+        try:
+            await subscribe(store, slack_channel)
+            story = Story(store)
+            await story.crossing()
+            await DeliveryWorker(store, {"slack": slack}, LADDERS).drain()
+            fake_slack.messages.clear()  # deleted in Slack
+
+            await story.figures((3, 1_200))
+            w = DeliveryWorker(store, {"slack": slack}, LADDERS)
+            await w.drain()
+
+            (update,) = fake_slack.calls_to("chat.update")
+            assert update.error == "message_not_found"
+            (told,) = fake_slack.in_channel("C0001")
+            assert told.text.startswith("Correction: Nissan Leaf is below 2,500 sales")
+            assert "not marked corrected" in caplog.text
+            (sub,) = await store.subscriptions(slack_channel)
+            assert sub.active and sub.failures == 0
+        finally:
+            await slack.close()
