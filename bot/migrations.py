@@ -302,6 +302,20 @@ UPDATE sources SET yearly = COALESCE((
 ), '')
 """
 
+# Corrections of announced milestones (issue 15): a subscription may opt out of them; a
+# delivery keeps the message it was first claimed with, which every retry sends and a correction
+# edits; a migration that re-records figures sets a flag that silences the next detection's
+# corrections.
+V_CORRECTIONS = """
+ALTER TABLE subscriptions ADD COLUMN corrections INTEGER NOT NULL DEFAULT 1
+    CHECK (corrections IN (0, 1));
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+CREATE TABLE store_flags (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL DEFAULT ''
+)
+"""
+
 MIGRATIONS: list[str] = [
     V1_SALES,
     V2_DETECTION,
@@ -313,4 +327,5 @@ MIGRATIONS: list[str] = [
     V8_SUBSCRIPTION_CHARTS,
     V9_FIRST_IMPORTS,
     V10_YEARLY_SOURCES,
+    V_CORRECTIONS,
 ]

@@ -262,4 +262,16 @@ UPDATE sources SET yearly = COALESCE((
 ), '')
 """
 
-PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES]
+
+# Corrections of announced milestones (issue 15); see `bot/migrations.py` V_CORRECTIONS.
+V_CORRECTIONS = """
+ALTER TABLE subscriptions ADD COLUMN corrections INTEGER NOT NULL DEFAULT 1
+    CHECK (corrections IN (0, 1));
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+CREATE TABLE store_flags (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL DEFAULT ''
+)
+"""
+
+PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V_CORRECTIONS]

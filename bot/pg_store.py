@@ -858,6 +858,7 @@ class PgStore(PgOutbox, PgInstallations):
     async def _write_detection(
         self, con: Connection, write: DetectionWrite
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
+        await self._keep_told_corrections(con, write)
         await self._many(
             con,
             "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "

@@ -21,6 +21,7 @@ import pytest
 
 from bot.delivery import Channel
 from bot.leader import Leadership
+from bot.pg_migrations import PG_MIGRATIONS
 from bot.pg_store import PgStore
 from bot.records import DetectionWrite
 from bot.sqlite_store import SqliteStore
@@ -331,7 +332,7 @@ async def test_migrations_are_versioned_and_replicas_may_open_together(pg_dsn: s
     stores = [PgStore(pg_dsn) for _ in range(3)]
     await asyncio.gather(*(s.open() for s in stores))
     try:
-        assert {await s.schema_version() for s in stores} == {1}
+        assert {await s.schema_version() for s in stores} == {len(PG_MIGRATIONS)}
     finally:
         for s in stores:
             await s.close()
