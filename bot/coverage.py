@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from bot.config import Config
 from bot.events import Event, Granularity, GrowthEvent, RecordEvent
 from bot.periods import Month
-from bot.records import SourceInfo
+from bot.records import GroupMember, IncRow, SourceInfo
 
 Pairs = frozenset[tuple[str, int]]  # (region, source id)
 Basis = Mapping[int, set[tuple[str, int]]]  # year -> the pairs its figures were taken from
@@ -238,3 +238,44 @@ def _same(
     a: set[tuple[str, int]], b: set[tuple[str, int]], ya: int, yb: int, facts: SourceFacts
 ) -> bool:
     return a == b and granularity(a, ya, facts) == granularity(b, yb, facts)
+
+
+def unlike_parts(
+    rows: Sequence[IncRow],
+    basis: Basis,
+    end: Month,
+    members: Mapping[str, Sequence[GroupMember]] | None = None,
+) -> str:
+    """Why year-to-date growth to `end` compares unlike parts: a model (or, for all EVs, a
+    make) with figures in one window and none in the other, as when one model's figure for a
+    new month is all there is of it yet; "" when the parts are alike. `rows` are the cells of
+    both windows; `members` limit a group's makes to the months they belonged to it."""
+
+    def parts(year: int) -> set[tuple[str, str]]:
+        pairs = basis.get(year, set())
+        last = Month(year, end.month)
+        return {
+            (r.make_key, r.model_key)
+            for r in rows
+            if r.month.year == year
+            and r.month <= last
+            and (r.region, r.source_id) in pairs
+            and (members is None or any(m.covers(r.month) for m in members.get(r.make_key, ())))
+        }
+
+    now, before = parts(end.year), parts(end.year - 1)
+    if now == before:
+        return ""
+    missing = sorted("/".join(filter(None, p)) or "no make" for p in before - now)
+    new = sorted("/".join(filter(None, p)) or "no make" for p in now - before)
+    said = []
+    if missing:
+        said.append(f"{_listed(missing)} had figures in {end.year - 1}, none in {end.year}")
+    if new:
+        said.append(f"{_listed(new)} had figures in {end.year}, none in {end.year - 1}")
+    return "; ".join(said) + ": not like for like"
+
+
+def _listed(names: Sequence[str], most: int = 5) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

@@ -24,7 +24,7 @@ from typing import Protocol
 from bot.bulk import gc_paused, without_gc
 from bot.config import Config
 from bot.corrections import correction_events
-from bot.coverage import source_facts, tell
+from bot.coverage import Basis, source_facts, tell, unlike_parts
 from bot.events import (
     Event,
     GrowthEvent,
@@ -712,6 +712,8 @@ class Detector:
                 basis = bases[key] = {}
                 wholes[key], _ = await self._read_series(key, known, basis)
             dressed = tell(event, basis, wholes[key], facts)
+            if isinstance(dressed, GrowthEvent) and await self.unlike_parts(dressed, basis):
+                continue
             if dressed is not None:
                 told.append(dressed)
         events[:] = told
@@ -1171,6 +1173,25 @@ class Detector:
     def _related(self, a: str, b: str) -> bool:
         """Whether one region contains the other (or they are one)."""
         return a == b or a in self._regions_of(b) or b in self._regions_of(a)
+
+    async def unlike_parts(self, event: GrowthEvent, basis: Basis) -> str:
+        """Why a growth event of a make, group or all EVs compares unlike parts (a model with
+        figures in one window and none in the other); "" when they are alike."""
+        subject = event.subject
+        members: dict[str, list[GroupMember]] | None = None
+        makes: list[str] | None
+        if subject.kind == "make":
+            makes = [subject.key.removeprefix("make:")]
+        elif subject.kind == "group":
+            members = self.reader.members(subject)
+            makes = sorted(members)
+        elif subject.kind == "all":
+            makes = None
+        else:
+            return ""
+        end = event.period
+        rows = await self.store.parts_between(makes, Month(end.year - 1, 1), end)
+        return unlike_parts(rows, basis, end, members)
 
     def _parents(self, model: Subject, catalog: NameBook, month: Month) -> list[Subject]:
         make_key = model.key.removeprefix("model:").split("/", 1)[0]

@@ -532,6 +532,32 @@ class PgStore(PgOutbox, PgInstallations):
         )
         return _inc_rows(rows)
 
+    async def parts_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[IncRow]:
+        if make_keys is None:
+            rows = await self._fetch(
+                self.pool,
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                "WHERE month BETWEEN $1 AND $2 AND inc != 0",
+                str(first),
+                str(last),
+                table="make_cells",
+            )
+            return _inc_rows(rows)
+        if not make_keys:
+            return []
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE make_key = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND inc != 0",
+            list(make_keys),
+            str(first),
+            str(last),
+            table="cells",
+        )
+        return _inc_rows(rows)
+
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
             return []

@@ -25,7 +25,7 @@ from bot.detector import (
     share_event,
     share_step,
 )
-from bot.events import Event, Metric, Subject
+from bot.events import Event, GrowthEvent, Metric, Subject
 from bot.facts import one_per_fact
 from bot.ladders import union_next_above
 from bot.milestones import Recorded
@@ -129,10 +129,14 @@ async def replay(
             for found in month_events:
                 about = SeriesKey(found.subject, found.region, found.metric)
                 told = tell(found, bases[about], table[about].monthly, facts)
-                if told is not None:
+                reason = ""
+                if told is None:
+                    reason = why_not(found, bases[about], facts)
+                elif isinstance(told, GrowthEvent):
+                    reason = await detector.unlike_parts(told, bases[about])
+                if not reason and told is not None:
                     kept.append(told)
                 elif untold is not None and found.kind in kinds:
-                    reason = why_not(found, bases[about], facts)
                     untold.append((dressed(found, bases[about], facts), reason))
             once = one_per_fact(await detector.bases(kept, cells))
             out.extend(e for e in once if e.kind in kinds)

@@ -616,6 +616,28 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         )
         return _inc_rows(rows)
 
+    async def parts_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[IncRow]:
+        if make_keys is None:
+            rows = await self._rows(
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                "WHERE month BETWEEN ? AND ? AND inc != 0",
+                (str(first), str(last)),
+                table="make_cells",
+            )
+            return _inc_rows(rows)
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ? AND inc != 0",
+            [*make_keys, str(first), str(last)],
+            table="cells",
+        )
+        return _inc_rows(rows)
+
     async def all_increments(self) -> list[IncRow]:
         rows = await self._rows(
             "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",

@@ -104,6 +104,12 @@ class SalesStore(Protocol):
     async def all_increments(self) -> list[IncRow]:
         """Monthly increments of everything, per source and region, ordered by month."""
 
+    async def parts_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[IncRow]:
+        """The cells with units from `first` to `last`: of the models of `make_keys`, or with
+        None, of every make (what a total of all EVs is made of)."""
+
     async def every_model_increment(self) -> list[IncRow]:
         """Every model's increments at once, for building an in-memory read model."""
 

@@ -385,3 +385,31 @@ async def test_a_sub_region_never_stands_for_its_parent_nor_the_world(tmp_path: 
         assert everywhere.told.granularity == "year"
     finally:
         await store.close()
+
+
+async def test_one_models_new_month_is_never_compared_with_all_models_a_year_before(
+    tmp_path: Path,
+) -> None:
+    def leaf(period: str, units: int, model: str) -> SalesRecord:
+        return SalesRecord(period, "USA", "Nissan", model, units)
+
+    both = [leaf(f"2019-{m:02d}", 100, model) for m in range(1, 13) for model in ("Leaf", "Note")]
+    # January 2020: the Leaf's figure is in, the Note's not yet
+    config = _config()
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.sync_groups(config.groups)
+        await store.import_records([(MONTHLY, [*both, leaf("2020-01", 120, "Leaf")])])
+        untold: list[tuple[Event, str]] = []
+        events = await replay(store, config, untold=untold)
+        told = [e for e in events if e.kind == "growth" and e.subject.key == "make:nissan"]
+        assert [str(e.period) for e in told] == [], [announce(e).body for e in told]
+        reasons = {r for e, r in untold if e.kind == "growth" and e.subject.key == "make:nissan"}
+        assert reasons == {"nissan/note had figures in 2019, none in 2020: not like for like"}
+        # once the Note's January is in, the months compare like for like
+        await store.import_records([(MONTHLY, [leaf("2020-01", 90, "Note")])])
+        events = await replay(store, config)
+        growth = [e for e in events if e.kind == "growth" and e.subject.key == "make:nissan"]
+        assert [(e.value, e.previous) for e in growth] == [(210, 200)]
+    finally:
+        await store.close()
