@@ -13,6 +13,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
+from bot.ladders import RungRange
 from bot.messages import Field, Message
 from bot.periods import Month
 
@@ -38,7 +39,12 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     }
     if isinstance(event, MilestoneEvent):
         base.update(
-            thresholds=list(event.thresholds),
+            thresholds={
+                "ladder": event.thresholds.ladder,
+                "lowest": event.thresholds.lowest,
+                "highest": event.thresholds.highest,
+                "count": event.thresholds.count,
+            },
             value=event.value,
             next_threshold=event.next_threshold,
             projected=_month(event.projected),
@@ -88,7 +94,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if kind == "milestone":
         leader = data.get("leader")
         return MilestoneEvent(
-            thresholds=tuple(data["thresholds"]),
+            thresholds=_rung_range(data["thresholds"]),
             value=data["value"],
             leader=Leader(leader["name"], leader["units"], leader["share"]) if leader else None,
             next_threshold=data.get("next_threshold"),
@@ -117,6 +123,15 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             **common,
         )
     raise ValueError(f"unknown event kind {kind!r}")
+
+
+def _rung_range(data: Any) -> RungRange:
+    """A milestone event's thresholds: a range, or the list an older version stored (whose
+    own rungs it then names, so that they can still be listed)."""
+    if isinstance(data, dict):
+        return RungRange(data["ladder"], data["lowest"], data["highest"], data["count"])
+    rungs = sorted({int(t) for t in data})
+    return RungRange(",".join(str(t) for t in rungs), rungs[0], rungs[-1], len(rungs))
 
 
 def dedupe_key(event: Event) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.ladders import RungRange
 from bot.periods import Month
 
 SubjectKind = Literal["model", "make", "group", "region", "all"]
@@ -32,12 +33,13 @@ class Leader:
 
 @dataclass(frozen=True, slots=True)
 class MilestoneEvent:
-    """One or more thresholds of one subject crossed in one detection: one event, highest first."""
+    """One or more thresholds of one subject crossed in one detection: one event, however many
+    thresholds (a range of them: never one by one)."""
 
     subject: Subject
     region: str
     metric: Metric
-    thresholds: tuple[int, ...]  # ascending; the last is the headline
+    thresholds: RungRange  # the highest is the headline
     period: Month  # the month in which the highest threshold was first reached
     value: int  # the cumulative figure at `period`
     source: str = ""
@@ -48,7 +50,7 @@ class MilestoneEvent:
 
     @property
     def headline(self) -> int:
-        return self.thresholds[-1]
+        return self.thresholds.highest
 
 
 @dataclass(frozen=True, slots=True)

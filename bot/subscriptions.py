@@ -152,10 +152,15 @@ def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Eve
         ladder = ladders.get(sub.spec.ladder)
         if ladder is None:
             return None
-        kept = tuple(t for t in event.thresholds if t in ladder)
-        if not kept:
+        kept = event.thresholds.within(ladder)
+        if kept is None:
             return None
-        return replace(event, thresholds=kept) if kept != event.thresholds else event
+        same = (kept.lowest, kept.highest, kept.count) == (
+            event.thresholds.lowest,
+            event.thresholds.highest,
+            event.thresholds.count,
+        )
+        return event if same else replace(event, thresholds=kept)
     return event
 
 
