@@ -13,7 +13,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
-from bot.ladders import RungRange
+from bot.ladders import RungRange, listed_range
 from bot.messages import Field, Message
 from bot.periods import Month
 
@@ -130,8 +130,7 @@ def _rung_range(data: Any) -> RungRange:
     own rungs it then names, so that they can still be listed)."""
     if isinstance(data, dict):
         return RungRange(data["ladder"], data["lowest"], data["highest"], data["count"])
-    rungs = sorted({int(t) for t in data})
-    return RungRange(",".join(str(t) for t in rungs), rungs[0], rungs[-1], len(rungs))
+    return listed_range(data)
 
 
 def dedupe_key(event: Event) -> str:

@@ -397,3 +397,12 @@ class RungRange:
         if self.count == 1:
             return f"{self.highest:,}"
         return f"{self.lowest:,} to {self.highest:,} ({self.count:,} thresholds)"
+
+
+def listed_range(thresholds: Iterable[int]) -> RungRange:
+    """A range of exactly these thresholds (they name their own ladder), for events stored
+    by an older version as a list, and for tests."""
+    rungs = sorted({int(t) for t in thresholds})
+    if not rungs:
+        raise LadderError("a range of thresholds needs at least one")
+    return RungRange(",".join(str(t) for t in rungs), rungs[0], rungs[-1], len(rungs))
