@@ -25,8 +25,8 @@ from bot.config import Config, default_config
 from bot.delivery import MISSING_ACCESS, Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent, Subject
-from bot.ladders import listed_range
 from bot.importer import import_demo
+from bot.ladders import listed_range
 from bot.periods import Month
 from bot.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
 from bot.series import WORLD
