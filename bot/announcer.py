@@ -23,7 +23,9 @@ from bot.formatting import (
     format_month,
     format_month_name,
     format_percent,
+    format_period,
     format_units,
+    format_year,
     validate_locale,
 )
 from bot.ladders import RungRange
@@ -159,7 +161,8 @@ def following_message(
 def _milestone(e: MilestoneEvent, loc: str) -> Message:
     headline = format_units(e.headline, loc)
     passed = _passed(e.thresholds, loc)
-    where = _in_region(e.region)
+    where = _in_region(e.region, e.covers)
+    when = format_period(e.period, e.granularity, loc)
     stock = e.metric == "stock"
     if e.subject.kind == "all":
         if stock:
@@ -175,13 +178,13 @@ def _milestone(e: MilestoneEvent, loc: str) -> Message:
             noun = "electric vehicles registered" if stock else "electric cars sold"
         title = f"{e.subject.name} passes {headline} {noun}{where}"
         body = f"{_cap(_the(e.subject))} has passed {passed} {noun}{where}"
-    body += f" ({format_units(e.value, loc)} {_as_of(e.metric)} {format_month(e.period, loc)})."
+    body += f" ({format_units(e.value, loc)} {_as_of(e.metric)} {when})."
     fields = [
         Field("Total", format_units(e.value, loc)),
-        Field("Period", format_month(e.period, loc)),
+        Field("Period", when),
     ]
-    if not _is_world(e.region):
-        fields.append(Field("Region", e.region))
+    if not _is_world(e.region) or e.covers:
+        fields.append(Field("Region", _region_field(e.region, e.covers)))
     if e.leader is not None:
         share = format_percent(e.leader.share, loc)
         body += (
@@ -193,14 +196,19 @@ def _milestone(e: MilestoneEvent, loc: str) -> Message:
         if e.projected is not None:
             body += (
                 f" At this pace, {format_units(e.next_threshold, loc)}"
-                f" around {format_month(e.projected, loc)}."
+                f" around {format_period(e.projected, e.granularity, loc)}."
             )
-        fields.append(Field("Next milestone", _next_value(e.next_threshold, e.projected, loc)))
+        fields.append(
+            Field(
+                "Next milestone",
+                _next_value(e.next_threshold, e.projected, loc, e.granularity),
+            )
+        )
     return Message(
         title=title,
         body=body,
         fields=tuple(fields),
-        footer=_footer(e.source, e.period, loc),
+        footer=_footer(e.source, when, loc),
         accent="milestone",
         locale=loc,
         kind="milestone",
@@ -208,7 +216,8 @@ def _milestone(e: MilestoneEvent, loc: str) -> Message:
 
 
 def _share(e: ShareEvent, loc: str) -> Message:
-    where = _in_region(e.region)
+    where = _in_region(e.region, e.covers)
+    when = format_period(e.period, e.granularity, loc)
     noun = "electric vehicles on the road" if e.metric == "stock" else "electric car sales"
     boundary = format_percent(e.boundary, loc)
     share = _share_text(e.share, e.boundary, e.direction, loc)
@@ -219,7 +228,7 @@ def _share(e: ShareEvent, loc: str) -> Message:
         parent_body = f"{_possessive(_the(e.parent))} {noun}"
     figures = (
         f"{format_units(e.units, loc)} of {format_units(e.parent_units, loc)}"
-        f" {_as_of(e.metric)} {format_month(e.period, loc)}"
+        f" {_as_of(e.metric)} {when}"
     )
     subject = _cap(_the(e.subject))
     if e.direction == "up":
@@ -234,13 +243,13 @@ def _share(e: ShareEvent, loc: str) -> Message:
     fields = (
         Field("Share", share),
         Field("Units", f"{format_units(e.units, loc)} of {format_units(e.parent_units, loc)}"),
-        Field("Period", format_month(e.period, loc)),
+        Field("Period", when),
     )
     return Message(
         title=title,
         body=body,
         fields=fields,
-        footer=_footer(e.source, e.period, loc),
+        footer=_footer(e.source, when, loc),
         accent="share",
         locale=loc,
         kind="share",
@@ -248,7 +257,10 @@ def _share(e: ShareEvent, loc: str) -> Message:
 
 
 def _growth(e: GrowthEvent, loc: str) -> Message:
-    where = _in_region(e.region)
+    where = _in_region(e.region, e.covers)
+    yearly = e.granularity == "year"
+    year = format_year(e.period.year, loc)
+    last_year = format_year(e.period.year - 1, loc) if yearly else "last year"
     stock = e.metric == "stock"
     if e.subject.kind == "all":
         lead = "Electric vehicle registrations" if stock else "Electric car sales"
@@ -261,32 +273,32 @@ def _growth(e: GrowthEvent, loc: str) -> Message:
             vehicles = "electric vehicles" if stock else "electric cars"
             lead = f"{what} of {_possessive(_the(e.subject))} {vehicles}"
         title_lead = f"{e.subject.name} {what.lower()}"
-    window = _window(e.period, loc)
+    window = f"in {year}" if yearly else _window(e.period, loc)
     value = format_units(e.value, loc)
     previous = format_units(e.previous, loc)
     if e.previous == 0:
-        title = f"{title_lead}{where} reach {value} in {e.period.year} so far"
-        change = "with none in the same months last year"
+        title = f"{title_lead}{where} reach {value} in {year}" + ("" if yearly else " so far")
+        change = f"with none in {last_year}" if yearly else "with none in the same months last year"
     elif round(abs(e.change) * 100, 1) == 0:
-        title = f"{title_lead}{where} level with last year"
-        change = f"level with last year's {previous}"
+        title = f"{title_lead}{where} level with {last_year}"
+        change = f"level with {_possessive(last_year)} {previous}"
     else:
         direction = "up" if e.change > 0 else "down"
         amount = format_percent(abs(e.change), loc, digits=1)
-        title = f"{title_lead}{where} {direction} {amount} on last year"
-        change = f"{direction} {amount} on last year's {previous}"
+        title = f"{title_lead}{where} {direction} {amount} on {last_year}"
+        change = f"{direction} {amount} on {_possessive(last_year)} {previous}"
     body = f"{lead}{where} reached {value} {window}, {change}."
     fields = (
-        Field("Year to date", value),
-        Field("Last year", previous),
+        Field("Year" if yearly else "Year to date", value),
+        Field(last_year.capitalize() if not yearly else last_year, previous),
         Field("Change", format_change(e.change, loc) if e.previous else "new"),
-        Field("Period", _window(e.period, loc, bare=True)),
+        Field("Period", year if yearly else _window(e.period, loc, bare=True)),
     )
     return Message(
         title=title,
         body=body,
         fields=fields,
-        footer=_footer(e.source, e.period, loc),
+        footer=_footer(e.source, year if yearly else format_month(e.period, loc), loc),
         accent="growth",
         locale=loc,
         kind="growth",
@@ -294,33 +306,34 @@ def _growth(e: GrowthEvent, loc: str) -> Message:
 
 
 def _record(e: RecordEvent, loc: str) -> Message:
-    where = _in_region(e.region)
+    where = _in_region(e.region, e.covers)
     value = format_units(e.value, loc)
     if e.metric == "stock":
         value += " registered"
-    month = format_month(e.period, loc)
+    month = format_period(e.period, e.granularity, loc)
+    unit = "year" if e.granularity == "year" else "month"
     if e.subject.kind == "all":
         noun = "Electric vehicle registrations" if e.metric == "stock" else "Electric car sales"
-        title = f"{noun} set a monthly record{where}: {value} in {month}"
-        body = f"{noun} had their best month yet{where}: {value} in {month}"
+        title = f"{noun} set a {unit}ly record{where}: {value} in {month}"
+        body = f"{noun} had their best {unit} yet{where}: {value} in {month}"
     else:
-        title = f"{e.subject.name} sets a monthly record{where}: {value} in {month}"
-        body = f"{_cap(_the(e.subject))} had its best month yet{where}: {value} in {month}"
-    fields = [Field("Best month", format_units(e.value, loc)), Field("Period", month)]
+        title = f"{e.subject.name} sets a {unit}ly record{where}: {value} in {month}"
+        body = f"{_cap(_the(e.subject))} had its best {unit} yet{where}: {value} in {month}"
+    fields = [Field(f"Best {unit}", format_units(e.value, loc)), Field("Period", month)]
     if e.previous_best_period is not None or e.previous_best:
         previous = format_units(e.previous_best, loc)
         if e.previous_best_period is None:
             body += f" (previous best {previous})"
             fields.append(Field("Previous best", previous))
         else:
-            previous_month = format_month(e.previous_best_period, loc)
+            previous_month = format_period(e.previous_best_period, e.granularity, loc)
             body += f" (previous best {previous} in {previous_month})"
             fields.append(Field("Previous best", f"{previous} ({previous_month})"))
     return Message(
         title=title,
         body=body + ".",
         fields=tuple(fields),
-        footer=_footer(e.source, e.period, loc),
+        footer=_footer(e.source, month, loc),
         accent="record",
         locale=loc,
         kind="record",
@@ -350,19 +363,23 @@ def _importance(event: Event) -> tuple[int, float]:
 
 
 def _footer_for(events: Sequence[Event], loc: str) -> str:
-    sources = list(dict.fromkeys(e.source for e in events if e.source))
-    latest = max(e.period for e in events)
-    return _footer(", ".join(sources), latest, loc)
+    sources = list(dict.fromkeys(name for e in events if e.source for name in e.source.split("; ")))
+    latest = max(events, key=lambda e: e.period)
+    return _footer("; ".join(sources), format_period(latest.period, latest.granularity, loc), loc)
 
 
-def _footer(source: str, period: Month, loc: str) -> str:
-    through = f"data through {format_month(period, loc)}"
+def _footer(source: str, when: str, loc: str) -> str:
+    through = f"data through {when}"
     return f"Source: {source} · {through}" if source else _cap(through)
 
 
-def _next_value(threshold: int, projected: Month | None, loc: str) -> str:
+def _next_value(
+    threshold: int, projected: Month | None, loc: str, granularity: str = "month"
+) -> str:
     text = format_units(threshold, loc)
-    return f"{text} (around {format_month(projected, loc)})" if projected is not None else text
+    if projected is None:
+        return text
+    return f"{text} (around {format_period(projected, granularity, loc)})"
 
 
 LISTED_RUNGS = 3  # a longer run names its first few and counts the rest
@@ -411,8 +428,40 @@ def _is_world(region: str) -> bool:
     return region.strip().casefold() in ("", "world")
 
 
-def _in_region(region: str) -> str:
-    return "" if _is_world(region) else f" in {region}"
+# region names that read with "the" inside a sentence ("in the USA")
+_REGIONS_WITH_ARTICLE = frozenset(
+    {"usa", "us", "uk", "eu", "eu27", "uae", "netherlands", "philippines", "czech republic"}
+)
+
+
+def place(region: str) -> str:
+    """A region's name as used after "in": "the USA", "Norway"."""
+    key = region.strip().casefold()
+    if key in _REGIONS_WITH_ARTICLE or key.startswith(("united ", "republic of ")):
+        return f"the {region.strip()}"
+    return region.strip()
+
+
+def covered(covers: Sequence[str]) -> str:
+    """What a partial figure covers: "the USA", "the USA and Norway", "14 regions"."""
+    if len(covers) > 3:
+        return f"{len(covers)} regions"
+    return _and([place(r) for r in covers])
+
+
+def _in_region(region: str, covers: Sequence[str] = ()) -> str:
+    """ " in Norway"; "" for the world's own figure; what a partial figure covers, named."""
+    if covers:
+        if _is_world(region):
+            return f" in {covered(covers)}"
+        return f" in {place(region)} ({covered(covers)} only)"
+    return "" if _is_world(region) else f" in {place(region)}"
+
+
+def _region_field(region: str, covers: Sequence[str]) -> str:
+    if not covers:
+        return region
+    return f"{covered(covers)} only" if _is_world(region) else f"{region} ({covered(covers)} only)"
 
 
 def _the(subject: Subject) -> str:

@@ -293,9 +293,9 @@ class StoreCharts:
         """The cumulative chart of the event's subject, its milestones on `ladder` (else the
         configured ones), the event's own threshold stressed."""
         from bot.detector import configured_ladders
-        from bot.queries import SeriesReader, region_tree
+        from bot.queries import series_reader
 
-        reader = SeriesReader(self.store, region_tree(self.config), list(self.config.groups))
+        reader = series_reader(self.store, self.config)
         sources = await self.store.sources()
         reader.snapshot = sources
         monthly = await reader.monthly(event.subject, event.region, event.metric)

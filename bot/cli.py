@@ -23,7 +23,7 @@ from bot.messages import Message
 from bot.periods import Month, PeriodError
 from bot.pg_base import is_postgres
 from bot.pg_store import PgStore
-from bot.queries import SeriesReader, TotalAnswer, load_catalog, region_tree, total
+from bot.queries import TotalAnswer, load_catalog, series_reader, total
 from bot.series import WORLD
 from bot.sqlite_store import SqliteStore
 from bot.store import StoreError
@@ -183,7 +183,7 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
         catalog = await load_catalog(store, config)
         resolved = catalog.resolve(args.subject)
         region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
-        reader = SeriesReader(store, region_tree(config), list(config.groups))
+        reader = series_reader(store, config)
         answer = await total(reader, catalog, resolved.subject, region, as_of, args.metric)
     if args.json:
         data = answer.as_json()
@@ -248,7 +248,8 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             data["text"] = message.body
             print(json.dumps(data, ensure_ascii=False), file=out)
         else:
-            print(f"{event.period}  {message.body}", file=out)
+            period = event.period.year if event.granularity == "year" else event.period
+            print(f"{period!s:<7}  {message.body}", file=out)
     return EXIT_OK
 
 

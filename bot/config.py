@@ -25,6 +25,10 @@ class ConfigError(ValueError):
     """A configuration problem, worded `FILE: key: reason`."""
 
 
+# what the IEA Global EV Data Explorer's `parameter` column holds, as a source may import it
+IEA_PARAMETERS = ("EV sales", "EV stock")
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """How to read one kind of CSV people really have into sales records."""
@@ -43,6 +47,19 @@ class SourceConfig:
     granularity: str = ""  # year, month or day: truncate parsed periods to it
     thousands: str = ","
     encoding: str = "utf-8-sig"
+    # who published the figures, as messages and charts cite them ("IEA (2024), Global EV Data
+    # Explorer, CC BY 4.0"); the source's name when empty
+    attribution: str = ""
+    # "full": the figures are the region's; "sample": a sample of it, good for shares only,
+    # never for a regional total
+    coverage: str = "full"
+    equivalent_to: str = ""  # another source whose figures compare with these like for like
+    parameter: str = ""  # iea format: "EV sales" (default) or "EV stock"
+
+    @property
+    def cited(self) -> str:
+        """How messages and charts name this source."""
+        return self.attribution or self.name
 
 
 @dataclass(frozen=True)
@@ -276,6 +293,10 @@ _SOURCE_KEYS = {
     "granularity",
     "thousands",
     "encoding",
+    "attribution",
+    "coverage",
+    "equivalent_to",
+    "parameter",
 }
 
 
@@ -375,6 +396,13 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
     sources = dict(config.sources)
     for name, raw_source in r.table(data.get("sources", {}), "sources").items():
         sources[name] = _source(r, name, raw_source, base)
+    for name, source in sources.items():
+        if source.equivalent_to and source.equivalent_to not in sources:
+            known = ", ".join(sorted(sources))
+            raise r.fail(
+                f"sources.{name}.equivalent_to",
+                f"{source.equivalent_to!r} is not a configured source ({known})",
+            )
 
     platforms = dict(config.platforms)
     for name, raw_platform in r.table(
@@ -526,6 +554,10 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
         granularity=granularity,
         thousands=r.string(s, "thousands", f"{path}.thousands", ","),
         encoding=encoding,
+        attribution=r.string(s, "attribution", f"{path}.attribution"),
+        coverage=r.choice(s, "coverage", f"{path}.coverage", ("full", "sample"), "full"),
+        equivalent_to=r.string(s, "equivalent_to", f"{path}.equivalent_to"),
+        parameter=r.choice(s, "parameter", f"{path}.parameter", ("", *IEA_PARAMETERS), ""),
     )
 
 

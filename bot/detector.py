@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.bulk import gc_paused, without_gc
 from bot.config import Config
+from bot.coverage import source_facts, tell
 from bot.events import (
     Event,
     GrowthEvent,
@@ -39,7 +40,14 @@ from bot.milestones import Correction, Recorded, crossing_ranges, group_new, rec
 from bot.names import name_key, slug
 from bot.periods import Month
 from bot.projection import project
-from bot.queries import SeriesReader, load_catalog, region_tree, total
+from bot.queries import (
+    SeriesReader,
+    counted,
+    load_catalog,
+    region_tree,
+    sample_sources,
+    total,
+)
 from bot.records import (
     DetectionWrite,
     GroupMember,
@@ -196,6 +204,8 @@ def growth_events_from(
     figure at `month`, and `record`, the previous best month when `month` beats it (asked for
     only when the subject is eligible)."""
     ms = config.milestones
+    if key.metric == "stock":
+        return []  # stock is a level: told as vehicles registered, never as a month's additions
     if not eligible(first, month, total, ms.min_months, ms.min_parent_total):
         return []
     events: list[Event] = []
@@ -397,7 +407,7 @@ class Detector:
             for make_key, member in members:
                 self._memberships[make_key].append((subject, member))
         self.tree = region_tree(config)
-        self.reader = SeriesReader(store, self.tree, list(config.groups))
+        self.reader = SeriesReader(store, self.tree, list(config.groups), sample_sources(config))
         self.ladders = configured_ladders(config)
         self.rungs = union_rungs(self.ladders)  # what milestones are detected over
         self.continued = 0  # series the last poll continued from their kept state
@@ -651,9 +661,11 @@ class Detector:
                 recorded_all[work.triple] = again.get(work.triple, {})
         continued = sum(1 for w in works if w.view is not None)
         wholes: dict[SeriesKey, dict[Month, int]] = {}
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
         for work in works:
             if work.view is None:
-                monthly, rows = await self._read_series(work.key, known)
+                bases[work.key] = {}
+                monthly, rows = await self._read_series(work.key, known, bases[work.key])
                 wholes[work.key] = monthly
                 work.view = whole_view(monthly)
                 if work.view is not None:
@@ -691,6 +703,20 @@ class Detector:
             catalog = names if isinstance(names, Catalog) else await names.catalog()
             leader = await self._leader(key, catalog, event.period, event.value)
             events[index] = _with_leader(event, leader)
+        # what each event's figure is made of: its granularity, coverage and sources, and
+        # whether its comparison is like with like (a continued series reads its whole for it)
+        facts = source_facts(known, self.config)
+        told: list[Event] = []
+        for event in events:
+            key = SeriesKey(event.subject, event.region, event.metric)
+            basis = bases.get(key)
+            if basis is None:
+                basis = bases[key] = {}
+                wholes[key], _ = await self._read_series(key, known, basis)
+            dressed = tell(event, basis, wholes[key], facts)
+            if dressed is not None:
+                told.append(dressed)
+        events[:] = told
         return detection
 
     def _unanswered_parents(self, works: Sequence[_Work], names: NameBook) -> set[SeriesKey]:
@@ -908,7 +934,8 @@ class Detector:
         if not going:
             return
         rows = await self.store.increments_after(models, makes, everything)
-        priority = {s.id: s.priority for s in sources if s.metric == "sales"}
+        counted_sales = counted(sources, "sales", self.reader.samples)
+        priority = {s.id: s.priority for s in counted_sales}
         await asyncio.to_thread(without_gc, self._continue_with, going, rows, members, priority)
 
     def _reads_after(
@@ -1011,14 +1038,18 @@ class Detector:
                     work.year_sources |= state.year_sources
 
     async def _read_series(
-        self, key: SeriesKey, sources: Sequence[SourceInfo]
+        self,
+        key: SeriesKey,
+        sources: Sequence[SourceInfo],
+        basis: dict[int, set[tuple[str, int]]] | None = None,
     ) -> tuple[dict[Month, int], list[IncRow]]:
-        """A whole series' monthly figures, and the cells they were made of.
+        """A whole series' monthly figures, and the cells they were made of; `basis` receives
+        each year's (region, source) pairs the figures were taken from.
 
         The same reading as `SeriesReader.monthly` (a test holds them equal), keeping the
         cells: a series' state remembers which regions and sources its last year had.
         """
-        chosen = [s for s in sources if s.metric == key.metric]
+        chosen = counted(sources, key.metric, self.reader.samples)
         priority = {s.id: s.priority for s in chosen}
         levels: bool | set[int] = key.metric == "stock" or {s.id for s in chosen if s.running}
         subject = key.subject
@@ -1038,7 +1069,8 @@ class Detector:
             if r.source_id in priority
             and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
         ]
-        return regional_increments(kept, priority, self.tree, key.region, None, levels), kept
+        figures = regional_increments(kept, priority, self.tree, key.region, None, levels, basis)
+        return figures, kept
 
     def _parents(self, model: Subject, catalog: NameBook, month: Month) -> list[Subject]:
         make_key = model.key.removeprefix("model:").split("/", 1)[0]
@@ -1169,18 +1201,7 @@ def _figures_after(
 
 
 def _with_leader(event: MilestoneEvent, leader: Leader | None) -> MilestoneEvent:
-    return MilestoneEvent(
-        subject=event.subject,
-        region=event.region,
-        metric=event.metric,
-        thresholds=event.thresholds,
-        period=event.period,
-        value=event.value,
-        source=event.source,
-        leader=leader,
-        next_threshold=event.next_threshold,
-        projected=event.projected,
-    )
+    return replace(event, leader=leader)
 
 
 _KIND_ORDER = {"group": 0, "make": 1, "model": 2, "all": 3, "region": 4}

@@ -15,15 +15,22 @@ from bot.events import (
 )
 from bot.ladders import RungRange, listed_range
 from bot.messages import Field, Message
-from bot.periods import Month
+from bot.periods import Month, end_month, normalize_period
 
 
 def _subject(s: Subject) -> dict[str, str]:
     return {"kind": s.kind, "key": s.key, "name": s.name}
 
 
-def _month(m: Month | None) -> str | None:
-    return str(m) if m is not None else None
+def _month(m: Month | None, granularity: str = "month") -> str | None:
+    if m is None:
+        return None
+    return str(m.year) if granularity == "year" else str(m)
+
+
+def _parse(text: str) -> Month:
+    """A month, or a year (held as its December)."""
+    return end_month(normalize_period(text))
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -34,9 +41,12 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "subject_ref": _subject(event.subject),
         "region": event.region,
         "metric": event.metric,
-        "period": str(event.period),
+        "period": _month(event.period, event.granularity),
+        "granularity": event.granularity,
         "source": event.source,
     }
+    if event.covers:
+        base["covers"] = list(event.covers)
     if isinstance(event, MilestoneEvent):
         base.update(
             thresholds={
@@ -47,7 +57,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             },
             value=event.value,
             next_threshold=event.next_threshold,
-            projected=_month(event.projected),
+            projected=_month(event.projected, event.granularity),
             leader=(
                 {
                     "name": event.leader.name,
@@ -73,7 +83,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         base.update(
             value=event.value,
             previous_best=event.previous_best,
-            previous_best_period=_month(event.previous_best_period),
+            previous_best_period=_month(event.previous_best_period, event.granularity),
         )
     return base
 
@@ -82,7 +92,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     """The event a dict from `event_to_dict` describes."""
     s = data["subject_ref"]
     subject = Subject(s["kind"], s["key"], s["name"])
-    period = Month.parse(data["period"])
+    period = _parse(data["period"])
     kind = data["kind"]
     common: dict[str, Any] = {
         "subject": subject,
@@ -90,6 +100,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         "metric": data["metric"],
         "period": period,
         "source": data.get("source", ""),
+        "granularity": data.get("granularity", "month"),
+        "covers": tuple(data.get("covers", ())),
     }
     if kind == "milestone":
         leader = data.get("leader")
@@ -98,7 +110,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             value=data["value"],
             leader=Leader(leader["name"], leader["units"], leader["share"]) if leader else None,
             next_threshold=data.get("next_threshold"),
-            projected=Month.parse(data["projected"]) if data.get("projected") else None,
+            projected=_parse(data["projected"]) if data.get("projected") else None,
             **common,
         )
     if kind == "share":
@@ -119,7 +131,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         return RecordEvent(
             value=data["value"],
             previous_best=data["previous_best"],
-            previous_best_period=Month.parse(prev) if prev else None,
+            previous_best_period=_parse(prev) if prev else None,
             **common,
         )
     raise ValueError(f"unknown event kind {kind!r}")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.ladders import RungRange
+from bot.ladders import RungRange, listed_range
 from bot.periods import Month
 
 SubjectKind = Literal["model", "make", "group", "region", "all"]
 Metric = Literal["sales", "stock"]
 EventKind = Literal["milestone", "share", "growth", "record"]
+# A yearly figure is held as its year's last month, `granularity` says it is a year.
+Granularity = Literal["month", "year"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,16 @@ class MilestoneEvent:
     leader: Leader | None = None
     next_threshold: int | None = None
     projected: Month | None = None  # when `next_threshold` is reached at the trailing pace
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="milestone", init=False)
+
+    def __post_init__(self) -> None:
+        # thresholds given one by one (as events were built before ranges) name their own rungs
+        if not isinstance(self.thresholds, RungRange):
+            object.__setattr__(self, "thresholds", listed_range(self.thresholds))
 
     @property
     def headline(self) -> int:
@@ -68,6 +79,10 @@ class ShareEvent:
     parent_units: int
     period: Month
     source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="share", init=False)
 
 
@@ -82,6 +97,10 @@ class GrowthEvent:
     value: int  # units from January to `period`
     previous: int  # units in the same months a year earlier
     source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="growth", init=False)
 
     @property
@@ -102,6 +121,10 @@ class RecordEvent:
     previous_best: int
     previous_best_period: Month | None
     source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    # the regions the figure is made of when they are not all of `region` (the world's figure
+    # from US figures alone: ("USA",)); empty when the figure is the region's own
+    covers: tuple[str, ...] = ()
     kind: EventKind = field(default="record", init=False)
 
 

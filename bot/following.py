@@ -11,7 +11,7 @@ from bot.event_codec import message_to_dict
 from bot.events import Subject
 from bot.ladders import union_next_above
 from bot.projection import project
-from bot.queries import SeriesReader, region_tree
+from bot.queries import series_reader
 from bot.series import cumulative
 from bot.store import BotStore
 from bot.subscriptions import (
@@ -91,7 +91,7 @@ async def subscribe(
         return SubscribeResult(prior, False, _overlaps(mine, spec, config))
     overlaps = _overlaps(mine, spec, config)
     sub, created = await store.subscribe(spec)
-    reader = SeriesReader(store, region_tree(config), list(config.groups))
+    reader = series_reader(store, config)
     monthly = await reader.monthly(spec.subject, spec.region)
     points = cumulative(monthly)
     total = points[-1][1] if points else 0

@@ -79,6 +79,16 @@ def format_month(month: Month, locale: str = "en") -> str:
     return str(format_skeleton("yMMMM", _date(month), locale=_locale(locale)))
 
 
+def format_year(year: int, locale: str = "en") -> str:
+    """A year as the locale writes it on its own: `2023`."""
+    return str(format_skeleton("y", datetime.date(year, 1, 1), locale=_locale(locale)))
+
+
+def format_period(month: Month, granularity: str = "month", locale: str = "en") -> str:
+    """A month (`June 2015`), or the year a yearly figure stands for (`2015`)."""
+    return format_year(month.year, locale) if granularity == "year" else format_month(month, locale)
+
+
 def format_month_name(month: Month, locale: str = "en") -> str:
     """The month's stand-alone name without the year: en `January`, fr `janvier`."""
     return str(format_date(_date(month), "LLLL", locale=_locale(locale)))

@@ -307,7 +307,8 @@ def parse_file(
 ) -> Parsed:
     """Parse a file of the given kind (canonical, iea, or mapped by `configured`)."""
     if kind == "iea":
-        return parse_iea(path, name, progress, sink)
+        parameter = configured.parameter if configured and configured.parameter else "EV sales"
+        return parse_iea(path, name, progress, sink, parameter)
     if kind == "mapped":
         if configured is None:
             raise ImportFailed([f"{path}: a mapped file needs its configured source"])
@@ -679,8 +680,13 @@ def parse_iea(
     source_name: str,
     progress: Progress | None = None,
     sink: Sink | None = None,
+    parameter: str = "EV sales",
 ) -> Parsed:
-    """Read the IEA Global EV Data Explorer export: historical EV car sales, by country, yearly."""
+    """Read the IEA Global EV Data Explorer export: historical car figures by region, yearly.
+
+    `parameter` is "EV sales" (cars sold in each year) or "EV stock" (cars on the road at the
+    end of each year: a running total). Projections, shares and other modes are never units.
+    """
     path = Path(path)
     file = str(path)
     parsed = Parsed()
@@ -693,7 +699,7 @@ def parse_iea(
 
         if (get("category"), get("parameter"), get("mode"), get("unit")) != (
             "Historical",
-            "EV sales",
+            parameter,
             "Cars",
             "Vehicles",
         ) or get("powertrain") not in POWERTRAINS:
@@ -715,7 +721,7 @@ def parse_iea(
             "",
             round(number),
             get("powertrain"),
-            False,
+            parameter == "EV stock",
             line,
         )
         collector.add(source_name, record)

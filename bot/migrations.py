@@ -291,10 +291,21 @@ DROP TABLE cells;
 ALTER TABLE cells_v9 RENAME TO cells
 """
 
+# Which years each source gives whole (a yearly figure): a year is never told as its December.
+V10_YEARLY_SOURCES = """
+ALTER TABLE sources ADD COLUMN yearly TEXT NOT NULL DEFAULT '';
+UPDATE sources SET yearly = COALESCE((
+    SELECT group_concat(y, ',') FROM (
+        SELECT DISTINCT substr(period, 1, 4) AS y FROM records r
+        WHERE r.source_id = sources.id AND length(period) = 4 ORDER BY y
+    )
+), '')
+"""
+
 # Milestones as ranges: the thresholds a series first reached in one month are one row, from
 # `lowest` to `highest` (`count` of them, rungs of `ladder`), however many there are. A stored
 # row of one threshold becomes a range of one.
-V10_MILESTONE_RANGES = """
+V11_MILESTONE_RANGES = """
 ALTER TABLE milestones RENAME COLUMN threshold TO lowest;
 ALTER TABLE milestones ADD COLUMN highest INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE milestones ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
@@ -317,5 +328,6 @@ MIGRATIONS: list[str] = [
     V7_PREVIEW_INDEX,
     V8_SUBSCRIPTION_CHARTS,
     V9_FIRST_IMPORTS,
-    V10_MILESTONE_RANGES,
+    V10_YEARLY_SOURCES,
+    V11_MILESTONE_RANGES,
 ]

@@ -98,3 +98,27 @@ def end_month(period: str) -> Month:
 def month_range(first: Month, last: Month) -> list[Month]:
     """Every month from `first` to `last`, both included."""
     return [Month.from_index(i) for i in range(first.index, last.index + 1)]
+
+
+HISTORY_MONTHS = 3  # a change this many months older than a monthly source's latest is history
+
+
+def news_cutoff(latest: Month, yearly: frozenset[int]) -> Month:
+    """The first month whose changes are news for a source whose latest month is `latest`.
+
+    For monthly figures that is 3 months back; for a source whose latest year is a yearly
+    figure (`yearly` holds the years it gives whole), the latest year and the one before.
+    """
+    if latest.year in yearly:
+        return Month(latest.year - 1, 1)
+    return latest.plus(-HISTORY_MONTHS)
+
+
+def encode_years(years: frozenset[int] | set[int]) -> str:
+    """Years as stored: `2010,2011`."""
+    return ",".join(str(y) for y in sorted(years))
+
+
+def decode_years(text: str | None) -> frozenset[int]:
+    """The years `encode_years` wrote."""
+    return frozenset(int(y) for y in text.split(",") if y) if text else frozenset()

@@ -253,8 +253,17 @@ CREATE TABLE digest_items (
 )
 """.replace("@NOW@", _NOW)
 
-# Milestones as ranges (SQLite's V10_MILESTONE_RANGES): a stored threshold becomes a range of one.
-V2_MILESTONE_RANGES = """
+# Which years each source gives whole (a yearly figure): a year is never told as its December.
+V2_YEARLY_SOURCES = """
+ALTER TABLE sources ADD COLUMN yearly TEXT NOT NULL DEFAULT '';
+UPDATE sources SET yearly = COALESCE((
+    SELECT string_agg(DISTINCT substr(period, 1, 4), ',' ORDER BY substr(period, 1, 4))
+    FROM records r WHERE r.source_id = sources.id AND length(period) = 4
+), '')
+"""
+
+# Milestones as ranges (SQLite's V11_MILESTONE_RANGES): a stored threshold becomes a range of one.
+V3_MILESTONE_RANGES = """
 ALTER TABLE milestones RENAME COLUMN threshold TO lowest;
 ALTER TABLE milestones ADD COLUMN highest BIGINT;
 UPDATE milestones SET highest = lowest;
@@ -269,4 +278,4 @@ ALTER TABLE corrections ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT ''
 """
 
-PG_MIGRATIONS: list[str] = [V1_SALES, V2_MILESTONE_RANGES]
+PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V3_MILESTONE_RANGES]

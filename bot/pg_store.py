@@ -20,7 +20,8 @@ from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
-from bot.periods import Month
+from bot.overlaps import overlapping
+from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.pg_base import JOURNAL_LOCK, Connection
 from bot.pg_installations import PgInstallations
 from bot.pg_outbox import PgOutbox
@@ -45,10 +46,8 @@ from bot.sqlite_store import (
     _states_from_rows,
 )
 from bot.staging import Repeats, Row, StagedChunk, in_memory
-from bot.store import BotStore, SlackInstallationRows, StoreError
+from bot.store import YEARLY_YEARS_SQL, BotStore, SlackInstallationRows, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
-
-HISTORY_MONTHS = 3  # a change this many months older than the source's latest is history
 
 _KEY = "source_id, make_key, model_key, region, month"
 _SERIES_KEY = ("source_id", "make_key", "model_key", "region")
@@ -154,6 +153,8 @@ class PgStore(PgOutbox, PgInstallations):
                                 )
                     except ImportFailed as exc:
                         raise ImportFailed(staging.with_problems(exc.problems)) from None
+                    for info in infos.values():
+                        staging.problems.extend(await self._overlaps(con, info, figures, file))
                     if staging.problems:
                         raise ImportFailed(staging.with_problems([]))
                     await self._save_names(con, staging.makes, staging.models)
@@ -171,6 +172,41 @@ class PgStore(PgOutbox, PgInstallations):
             except _DryRun:
                 pass
         return summaries
+
+    async def _overlaps(
+        self,
+        con: Connection,
+        info: SourceInfo,
+        figures: dict[tuple[Any, ...], list[Any]],
+        file: str,
+    ) -> list[str]:
+        """Rows of one key whose periods overlap, in this import or with what the source
+        holds (the rule and wording of SqliteStore's); read only where the periods are of
+        more than one granularity."""
+        # [source_id, make_key, model_key, region, month, period, powertrain, ..., line]
+        mine = [(f[1], f[2], f[3], f[6], f[5], f[9]) for f in figures.values() if f[0] == info.id]
+        lengths = {len(row[4]) for row in mine}
+        held = await self._fetch(
+            con,
+            "SELECT DISTINCT length(period) FROM records WHERE source_id = $1",
+            info.id,
+        )
+        before = bool({r[0] for r in held} - lengths) or (bool(held) and len(lengths) > 1)
+        if len(lengths) < 2 and not before:
+            return []
+        rows = list(mine)
+        if before:
+            rows += [
+                (r[0], r[1], r[2], r[3], r[4], 0)
+                for r in await self._fetch(
+                    con,
+                    "SELECT make_key, model_key, region, powertrain, period FROM records "
+                    "WHERE source_id = $1",
+                    info.id,
+                )
+            ]
+        rows.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], -r[5]))
+        return overlapping(rows, file)
 
     async def _import(
         self,
@@ -209,6 +245,7 @@ class PgStore(PgOutbox, PgInstallations):
             summary.unchanged,
             summary.first_import,
         )
+        yearly = frozenset(int(r[0]) for r in await self._fetch(con, YEARLY_YEARS_SQL, info.id))
         before = await self._journal_head(con)
         if fresh:
             # a first import is all history: one entry per series, from its first month, tells
@@ -224,7 +261,7 @@ class PgStore(PgOutbox, PgInstallations):
                 info.id,
             )
         else:
-            cutoff = str(new_latest.plus(-HISTORY_MONTHS)) if new_latest else ""
+            cutoff = str(news_cutoff(new_latest, yearly)) if new_latest else ""
             await self._run(
                 con,
                 "INSERT INTO journal (import_id, source_id, make_key, model_key, region, month, "
@@ -239,8 +276,10 @@ class PgStore(PgOutbox, PgInstallations):
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(
             con,
-            "UPDATE sources SET imports = imports + 1, latest_month = $1 WHERE id = $2",
+            "UPDATE sources SET imports = imports + 1, latest_month = $1, yearly = $2 "
+            "WHERE id = $3",
             str(new_latest) if new_latest else None,
+            encode_years(yearly),
             info.id,
         )
         return summary
@@ -436,13 +475,20 @@ class PgStore(PgOutbox, PgInstallations):
     async def _sources(self, con: Any) -> list[SourceInfo]:
         rows = await self._fetch(
             con,
-            "SELECT id, name, metric, priority, imports, latest_month, running FROM sources "
-            "ORDER BY id",
+            "SELECT id, name, metric, priority, imports, latest_month, running, yearly "
+            "FROM sources ORDER BY id",
             table="sources",
         )
         return [
             SourceInfo(
-                r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]) if r[5] else None, bool(r[6])
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                Month.parse(r[5]) if r[5] else None,
+                bool(r[6]),
+                decode_years(r[7]),
             )
             for r in rows
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.config import Config
@@ -84,19 +84,32 @@ class PeriodAnswer:
 class SeriesReader:
     """Computes subjects' monthly series from the store's kept aggregates."""
 
-    def __init__(self, store: SalesStore, tree: RegionTree, groups: list[GroupSpec]) -> None:
+    def __init__(
+        self,
+        store: SalesStore,
+        tree: RegionTree,
+        groups: list[GroupSpec],
+        samples: frozenset[str] = frozenset(),
+    ) -> None:
         self.store = store
         self.tree = tree
+        # sources that hold a sample of their region: good for shares, never for a total
+        self.samples = samples
         # set for a batch of reads (a poll) so each series does not ask for the sources again
         self.snapshot: list[SourceInfo] | None = None
         self.groups = {f"group:{slug(g.name)}": g for g in groups}
 
     async def monthly(
-        self, subject: Subject, region: str, metric: str = "sales"
+        self,
+        subject: Subject,
+        region: str,
+        metric: str = "sales",
+        chosen: dict[int, set[tuple[str, int]]] | None = None,
     ) -> dict[Month, int]:
-        """Units added in each month (sales, or change in stock) for a subject in a region."""
+        """Units added in each month (sales, or change in stock) for a subject in a region;
+        `chosen` receives each year's (region, source) pairs they were taken from."""
         known = self.snapshot if self.snapshot is not None else await self.store.sources()
-        sources = [s for s in known if s.metric == metric]
+        sources = counted(known, metric, self.samples)
         priority = {s.id: s.priority for s in sources}
         levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
         rows: list[IncRow]
@@ -112,7 +125,7 @@ class SeriesReader:
             keep = _member_filter(members)
         else:
             rows = await self.store.all_increments()
-        return regional_increments(rows, priority, self.tree, region, keep, levels)
+        return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)
 
     def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
         """A group's makes by key, each with its validity periods."""
@@ -122,6 +135,23 @@ class SeriesReader:
             for m in group.members:
                 out.setdefault(name_key(m.make), []).append(m)
         return out
+
+
+def counted(
+    sources: Iterable[SourceInfo], metric: str, samples: frozenset[str]
+) -> list[SourceInfo]:
+    """The sources whose figures of `metric` add up to totals: not those holding a sample."""
+    return [s for s in sources if s.metric == metric and s.name not in samples]
+
+
+def sample_sources(config: Config) -> frozenset[str]:
+    """The configured sources that hold a sample of their region (`coverage = "sample"`)."""
+    return frozenset(name for name, s in config.sources.items() if s.coverage == "sample")
+
+
+def series_reader(store: SalesStore, config: Config) -> SeriesReader:
+    """The reader of every subject's series under a configuration."""
+    return SeriesReader(store, region_tree(config), list(config.groups), sample_sources(config))
 
 
 def _member_filter(members: dict[str, list[GroupMember]]) -> Callable[[IncRow], bool]:

@@ -27,8 +27,10 @@ from bot.queries import (
     SeriesReader,
     TotalAnswer,
     _member_filter,
+    counted,
     load_catalog,
     region_tree,
+    sample_sources,
 )
 from bot.records import GroupMember, IncRow, JournalEntry, SourceInfo
 from bot.series import WORLD, RegionTree, regional_increments
@@ -103,7 +105,7 @@ class ReadModel:
         self.config = config
         self.tree: RegionTree = region_tree(config)
         self.groups = {f"group:{slug(g.name)}": g for g in config.groups}
-        self._reader = SeriesReader(store, self.tree, list(config.groups))
+        self._reader = SeriesReader(store, self.tree, list(config.groups), sample_sources(config))
         self.catalog = Catalog()
         self.watermark = 0
         # bumped by every load and every refresh that applied entries: whatever was derived
@@ -248,9 +250,15 @@ class ReadModel:
         self._series.setdefault(subject.key, {})[(region, metric)] = series
         return series
 
-    def monthly(self, subject: Subject, region: str, metric: str = "sales") -> dict[Month, int]:
+    def monthly(
+        self,
+        subject: Subject,
+        region: str,
+        metric: str = "sales",
+        chosen: dict[int, set[tuple[str, int]]] | None = None,
+    ) -> dict[Month, int]:
         """Units added in each month, exactly as `SeriesReader.monthly` computes them."""
-        sources = [s for s in self._sources if s.metric == metric]
+        sources = counted(self._sources, metric, self._reader.samples)
         priority = {s.id: s.priority for s in sources}
         levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
         keep: Callable[[IncRow], bool] | None = None
@@ -266,7 +274,7 @@ class ReadModel:
             keep = _member_filter(members)
         else:
             rows = self._all_rows
-        return regional_increments(rows, priority, self.tree, region, keep, levels)
+        return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)
 
     def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
         """A group's makes by key, each with its validity periods."""

@@ -41,6 +41,7 @@ class SourceInfo:
     imports: int
     latest_month: Month | None
     running: bool = False  # publishes running totals (its figures are levels)
+    yearly: frozenset[int] = frozenset()  # years it gives whole (yearly figures), not by month
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.coverage import source_facts, tell
 from bot.detector import (
     Detector,
     SeriesKey,
@@ -65,15 +66,20 @@ async def replay(
     metrics: list[Metric] = sorted(
         {"stock" if s.metric == "stock" else "sales" for s in await store.sources()}
     )
-    source = ", ".join(s.name for s in await store.sources())
+    known = await store.sources()
+    source = ""  # each event cites the sources behind its own figure (`bot.coverage.tell`)
+    facts = source_facts(known, config)
+    bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
     table: dict[SeriesKey, _Series] = {}
     for metric in metrics:
         for subject in subjects:
             for region in chosen_regions:
                 key = SeriesKey(subject, region, metric)
-                monthly = await detector.reader.monthly(subject, region, metric)
+                basis: dict[int, set[tuple[str, int]]] = {}
+                monthly = await detector.reader.monthly(subject, region, metric, basis)
                 if not monthly:
                     continue
+                bases[key] = basis
                 points = cumulative(monthly)
                 table[key] = _Series(
                     key, monthly, points, {m: i for i, (m, _) in enumerate(points)}
@@ -113,7 +119,13 @@ async def replay(
                     _shares(detector, catalog, table, levels, key, series, month, config, source)
                 )
         if (first is None or month >= first) and (last is None or month <= last):
-            out.extend(e for e in month_events if e.kind in kinds)
+            for found in month_events:
+                if found.kind not in kinds:
+                    continue
+                about = SeriesKey(found.subject, found.region, found.metric)
+                told = tell(found, bases[about], table[about].monthly, facts)
+                if told is not None:
+                    out.append(told)
     return out
 
 

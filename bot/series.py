@@ -79,11 +79,14 @@ def regional_increments(
     region: str,
     keep: Callable[[IncRow], bool] | None = None,
     levels: bool | Collection[int] = False,
+    chosen: dict[int, set[tuple[str, int]]] | None = None,
 ) -> dict[Month, int]:
     """Monthly increments of one subject in `region`, choosing sources and summing sub-regions.
 
     `levels` is True for registered stock, or the sources that publish running totals: where
     such a source takes over from another, its own level is carried, not added on top.
+    `chosen`, when given, receives each year's (region, source) pairs the figures were taken
+    from: what the figure covers and whom it cites.
     """
     by_region: dict[str, dict[int, dict[int, list[tuple[Month, int]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
@@ -92,7 +95,7 @@ def regional_increments(
         if row.source_id not in priority or (keep is not None and not keep(row)):
             continue
         by_region[row.region][row.month.year][row.source_id].append((row.month, row.inc))
-    return dict(_figure(region, by_region, priority, tree, set(), levels))
+    return dict(_figure(region, by_region, priority, tree, set(), levels, chosen))
 
 
 def _figure(
@@ -102,6 +105,7 @@ def _figure(
     tree: RegionTree,
     seen: set[str],
     levels: bool | Collection[int] = False,
+    chosen: dict[int, set[tuple[str, int]]] | None = None,
 ) -> dict[Month, int]:
     if region in seen:  # a configuration cycle; config validation refuses them, be safe anyway
         return {}
@@ -113,6 +117,8 @@ def _figure(
     for year in sorted(direct):
         per_source = direct[year]
         best = min(per_source, key=lambda s: (priority[s], s))
+        if chosen is not None:
+            chosen.setdefault(year, set()).add((region, best))
         is_level = levels is True or (not isinstance(levels, bool) and best in levels)
         for month, inc in sorted(per_source[best]):
             if is_level:
@@ -120,9 +126,14 @@ def _figure(
             shown += inc
             out[month] += inc
     for child in tree.children(region, by_region.keys()):
-        for month, inc in _figure(child, by_region, priority, tree, seen, levels).items():
+        taken: dict[int, set[tuple[str, int]]] | None = {} if chosen is not None else None
+        for month, inc in _figure(child, by_region, priority, tree, seen, levels, taken).items():
             if month.year not in direct:
                 out[month] += inc
+        if chosen is not None and taken:
+            for year, pairs in taken.items():
+                if year not in direct:
+                    chosen.setdefault(year, set()).update(pairs)
     return out
 
 

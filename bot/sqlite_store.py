@@ -21,7 +21,8 @@ from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import better_display, name_key
-from bot.periods import Month
+from bot.overlaps import overlapping
+from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.records import (
     DetectionWrite,
     GroupMember,
@@ -49,10 +50,8 @@ from bot.series_state import (
 from bot.sqlite_installations import SqliteInstallations
 from bot.sqlite_outbox import SqliteOutbox
 from bot.staging import ROW_WIDTH, MakeCell, Repeats, Row, StagedChunk, in_memory
-from bot.store import StoreError
+from bot.store import YEARLY_YEARS_SQL, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
-
-HISTORY_MONTHS = 3  # a change this many months older than the source's latest is history
 
 _KEY = "source_id, make_key, model_key, region, month"
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
@@ -191,6 +190,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                             await self._stage(infos[name].id, rows, chunk.sums.get(name, {}), load)
                 except ImportFailed as exc:
                     raise ImportFailed(load.repeats.with_problems(exc.problems)) from None
+                for info in infos.values():
+                    load.repeats.problems.extend(await self._overlaps(info, load))
                 if load.repeats.problems:
                     raise ImportFailed(load.repeats.with_problems([]))
                 await self._save_names(load.repeats.makes, load.repeats.models)
@@ -205,6 +206,39 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 await self._run("DELETE FROM temp.staging")  # an empty table costs nothing
             return summaries
 
+    async def _overlaps(self, info: SourceInfo, load: _Load) -> list[str]:
+        """Rows of one key whose periods overlap, in this import or with what the source
+        holds; read only where the periods are of more than one granularity."""
+        lengths = load.lengths.get(info.id, set())
+        first = info.id in load.first
+        before = not first and (
+            bool(info.yearly and lengths - {4})
+            or (
+                4 in lengths
+                and bool(
+                    await self._rows(
+                        "SELECT 1 FROM records WHERE source_id = ? AND length(period) != 4 LIMIT 1",
+                        (info.id,),
+                    )
+                )
+            )
+        )
+        if len(lengths) < 2 and not before:
+            return []
+        table = "records" if first else "temp.staging"
+        sql = (
+            "SELECT make_key, model_key, region, powertrain, period, line "
+            f"FROM {table} WHERE source_id = ?"
+        )
+        params: tuple[int, ...] = (info.id,)
+        if before:
+            sql += (
+                " UNION ALL SELECT make_key, model_key, region, powertrain, period, 0 "
+                "FROM records WHERE source_id = ?"
+            )
+            params = (info.id, info.id)
+        return overlapping(await self._rows(sql + " ORDER BY 1, 2, 3, 4, 5", params), load.file)
+
     async def _restart(self, load: _Load) -> None:
         """Forget what the stream sent so far: it starts again from its first row."""
         await self._run("DELETE FROM temp.staging")
@@ -218,6 +252,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     ) -> None:
         first = load.first.get(source_id)
         table = "records" if first is not None else "temp.staging"
+        load.lengths.setdefault(source_id, set()).update({len(row[4]) for row in rows})
         conflict = "DO UPDATE SET units = units + excluded.units" if load.aggregate else None
         before = self.db.total_changes
         runs, rest = _batched(rows)
@@ -379,7 +414,10 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             ),
         )
         import_id = cursor.lastrowid
-        cutoff = str(new_latest.plus(-HISTORY_MONTHS)) if new_latest else ""
+        yearly = frozenset(
+            int(y) for (y,) in await self._rows(YEARLY_YEARS_SQL.replace("$1", "?"), (info.id,))
+        )
+        cutoff = str(news_cutoff(new_latest, yearly)) if new_latest else ""
         before = await self.journal_head()
         if fresh:
             # a first import is all history: one entry per series, from its first month, says
@@ -404,8 +442,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(
-            "UPDATE sources SET imports = imports + 1, latest_month = ? WHERE id = ?",
-            (str(new_latest) if new_latest else None, info.id),
+            "UPDATE sources SET imports = imports + 1, latest_month = ?, yearly = ? WHERE id = ?",
+            (str(new_latest) if new_latest else None, encode_years(yearly), info.id),
         )
         return summary
 
@@ -507,13 +545,20 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
 
     async def sources(self) -> list[SourceInfo]:
         rows = await self._rows(
-            "SELECT id, name, metric, priority, imports, latest_month, running FROM sources "
-            "ORDER BY id",
+            "SELECT id, name, metric, priority, imports, latest_month, running, yearly "
+            "FROM sources ORDER BY id",
             table="sources",
         )
         return [
             SourceInfo(
-                r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]) if r[5] else None, bool(r[6])
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                Month.parse(r[5]) if r[5] else None,
+                bool(r[6]),
+                decode_years(r[7]),
             )
             for r in rows
         ]
@@ -1088,10 +1133,12 @@ class _Load:
         self.aggregate = aggregate
         self.repeats = Repeats(file, aggregate)
         self.first: dict[int, _First] = {}
+        self.lengths: dict[int, set[int]] = {}  # the period lengths (granularities) staged
 
     def restart(self) -> None:
         self.repeats = Repeats(self.file, self.aggregate)
         self.first = {source_id: _First() for source_id in self.first}
+        self.lengths = {}
 
 
 def _increment_updates(

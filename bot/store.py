@@ -21,6 +21,12 @@ from bot.records import (
 )
 from bot.staging import StagedChunk
 
+# The years a source gives whole (as a yearly figure), read after each of its imports; written
+# with PostgreSQL's placeholders, SQLite's store swaps in its own.
+YEARLY_YEARS_SQL = (
+    "SELECT DISTINCT substr(period, 1, 4) FROM records WHERE source_id = $1 AND length(period) = 4"
+)
+
 if TYPE_CHECKING:
     from bot.delivery import Channel
     from bot.events import Event

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from bot.ingest import ImportFailed
 from bot.periods import Month
 from bot.records import (
     GroupMember,
@@ -182,6 +183,33 @@ class StoreContract:
         }
         assert by_month(await store.model_increments("renault", "zoe")) == {"2014-02": 7}
         assert by_month(await store.all_increments()) == {"2014-01": 100, "2014-02": 207}
+
+    async def test_a_year_and_a_month_of_it_for_one_key_are_refused(
+        self, store: SalesStore
+    ) -> None:
+        year = SalesRecord("2015", "World", "Nissan", "Leaf", 12_000, line=2)
+        june = SalesRecord("2015-06", "World", "Nissan", "Leaf", 5_000, line=3)
+        day = SalesRecord("2016-03-09", "World", "Nissan", "Leaf", 10, line=4)
+        march = SalesRecord("2016-03", "World", "Nissan", "Leaf", 500, line=5)
+        with pytest.raises(ImportFailed) as failed:
+            await store.import_records([(SALES, [year, june, day, march])], file="f.csv")
+        assert failed.value.problems == [
+            "f.csv:2: 2015 overlaps 2015-06 of the same key (line 3)",
+            "f.csv:5: 2016-03 overlaps 2016-03-09 of the same key (line 4)",
+        ]
+        assert await store.sources() == []  # nothing written
+        # across imports of the source, too; another key, or another source, is no overlap
+        await store.import_records([(SALES, [year])], file="f.csv")
+        before = await snapshot(store)
+        with pytest.raises(ImportFailed) as again:
+            await store.import_records([(SALES, [june])], file="g.csv")
+        assert again.value.problems == [
+            "g.csv:3: 2015-06 overlaps 2015 of the same key, imported before"
+        ]
+        assert await snapshot(store) == before
+        other = SalesRecord("2015-06", "World", "Nissan", "e-NV200", 50, line=3)
+        await store.import_records([(SALES, [other])], file="g.csv")
+        await store.import_records([(PRESS, [june])], file="h.csv")
 
     async def test_a_revision_replaces_the_figure_never_adds(self, store: SalesStore) -> None:
         await store.import_records([(SALES, [rec("2014-01", 100), rec("2014-02", 200)])])

@@ -104,8 +104,10 @@ def test_next_threshold_without_projection_is_a_field_only() -> None:
 def test_model_milestone_in_a_region() -> None:
     event = MilestoneEvent(LEAF, "US", "sales", listed_range([50_000]), JUNE_2015, 50_400)
     msg = announce(event)
-    assert msg.title == "Nissan Leaf passes 50,000 sales in US"
-    assert msg.body == "The Nissan Leaf has passed 50,000 sales in US (50,400 through June 2015)."
+    assert msg.title == "Nissan Leaf passes 50,000 sales in the US"
+    assert msg.body == (
+        "The Nissan Leaf has passed 50,000 sales in the US (50,400 through June 2015)."
+    )
     assert msg.footer == "Data through June 2015"
     assert Field("Region", "US") in msg.fields
 
@@ -236,8 +238,8 @@ def test_record() -> None:
 
 def test_first_record_in_a_region() -> None:
     msg = announce(RecordEvent(NISSAN, "US", "sales", Month(2014, 12), 9_400, 0, None))
-    assert msg.title == "Nissan sets a monthly record in US: 9,400 in December 2014"
-    assert msg.body == "Nissan had its best month yet in US: 9,400 in December 2014."
+    assert msg.title == "Nissan sets a monthly record in the US: 9,400 in December 2014"
+    assert msg.body == "Nissan had its best month yet in the US: 9,400 in December 2014."
 
 
 def test_french_locale_formats_numbers_and_months() -> None:
@@ -266,9 +268,9 @@ def test_group_of_milestones_headlines_the_biggest_first() -> None:
     assert msg.body.splitlines() == [
         "• Renault-Nissan Alliance passes 250,000 electric cars sold",
         "• Nissan passes 200,000 electric cars sold",
-        "• Nissan Leaf passes 50,000 sales in US",
+        "• Nissan Leaf passes 50,000 sales in the US",
     ]
-    assert msg.footer == "Source: EV Volumes, Other · data through June 2015"
+    assert msg.footer == "Source: EV Volumes; Other · data through June 2015"
     assert (msg.kind, msg.accent) == ("group", "milestone")
 
 

@@ -54,9 +54,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             "[sources.us]\ncolums = {}\n",
-            "sources.us.colums: unknown key (expected one of: aggregate, columns, constants, "
-            "encoding, figures, file, format, granularity, include, metric, period_format, "
-            "priority, thousands)",
+            "sources.us.colums: unknown key (expected one of: aggregate, attribution, columns, "
+            "constants, coverage, encoding, equivalent_to, figures, file, format, granularity, "
+            "include, metric, parameter, period_format, priority, thousands)",
         ),
         (
             "[sources.us]\ncolumns = { period = 'p', units = 'u', region = 'r', colour = 'c' }\n",

@@ -1,0 +1,140 @@
+"""What a figure is made of, and what may be said of it.
+
+Every year of a series is taken from chosen (region, source) pairs (`bot.series`). From them an
+event learns its granularity (a year given whole is told as the year, never as its December),
+what it covers (the world's figure made of US figures alone is "in the USA", never
+"worldwide") and whom it cites. Comparisons are made only like with like: growth and records
+compare years taken from the same regions and sources (or sources declared equivalent), at the
+same granularity; where no such comparison exists there is no event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from bot.config import Config
+from bot.events import Event, Granularity, GrowthEvent, RecordEvent
+from bot.periods import Month
+from bot.records import SourceInfo
+
+Pairs = frozenset[tuple[str, int]]  # (region, source id)
+Basis = Mapping[int, set[tuple[str, int]]]  # year -> the pairs its figures were taken from
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What telling a figure needs to know of each source, by id."""
+
+    yearly: Mapping[int, frozenset[int]]  # the years a source gives whole
+    cites: Mapping[int, str]  # how messages cite it
+    family: Mapping[int, int]  # the source it compares with like for like (itself by default)
+
+
+def source_facts(sources: Sequence[SourceInfo], config: Config) -> SourceFacts:
+    """The facts of the store's sources under a configuration."""
+    ids = {s.name: s.id for s in sources}
+    cites: dict[int, str] = {}
+    family: dict[int, int] = {}
+    for s in sources:
+        configured = config.sources.get(s.name)
+        cites[s.id] = configured.cited if configured is not None else s.name
+        other = configured.equivalent_to if configured is not None else ""
+        family[s.id] = ids.get(other, s.id)
+    return SourceFacts({s.id: s.yearly for s in sources}, cites, family)
+
+
+def granularity(pairs: Pairs | set[tuple[str, int]], year: int, facts: SourceFacts) -> Granularity:
+    """A year is told whole when any figure it sums is a yearly one (months cannot be split
+    out of a year)."""
+    return "year" if any(year in facts.yearly.get(s, ()) for _, s in pairs) else "month"
+
+
+def covers(pairs: Pairs | set[tuple[str, int]], region: str) -> tuple[str, ...]:
+    """The regions a figure of `region` is made of, when it is not the region's own."""
+    regions = {r for r, _ in pairs}
+    if not regions or region in regions:
+        return ()
+    return tuple(sorted(regions))
+
+
+def cite(pairs: Pairs | set[tuple[str, int]], facts: SourceFacts) -> str:
+    """The sources behind a figure, as messages cite them."""
+    return "; ".join(sorted({facts.cites.get(s, str(s)) for _, s in pairs}))
+
+
+def alike(basis: Basis, year: int, other: int, facts: SourceFacts) -> bool:
+    """Whether two years of a series are taken from the same regions and sources (or
+    equivalent ones) at the same granularity, so that comparing them means something."""
+    a, b = basis.get(year), basis.get(other)
+    if not a or not b:
+        return False
+    if granularity(a, year, facts) != granularity(b, other, facts):
+        return False
+    return {(r, facts.family.get(s, s)) for r, s in a} == {
+        (r, facts.family.get(s, s)) for r, s in b
+    }
+
+
+def tell(
+    event: Event, basis: Basis, monthly: Mapping[Month, int], facts: SourceFacts
+) -> Event | None:
+    """The event with its granularity, coverage and sources; None when it compares unlike
+    figures (growth against a year of other sources or coverage, a record against months of
+    another source)."""
+    year = event.period.year
+    pairs = basis.get(year)
+    if not pairs:
+        return event
+    if isinstance(event, GrowthEvent) and not alike(basis, year, year - 1, facts):
+        return None
+    if isinstance(event, RecordEvent):
+        found = _like_record(event, basis, monthly, facts)
+        if found is None:
+            return None
+        event = found
+    return replace(
+        event,
+        granularity=granularity(pairs, year, facts),
+        covers=covers(pairs, event.region),
+        source=cite(pairs, facts),
+    )
+
+
+def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
+    """Why `tell` drops an event, for `/ev-preview` and `replay --explain`."""
+    year = event.period.year
+    if isinstance(event, GrowthEvent):
+        a, b = basis.get(year, set()), basis.get(year - 1, set())
+        if not b:
+            return f"no figures for {year - 1} to compare with"
+        return (
+            f"{year} is taken from {_pairs_text(a, facts)} and {year - 1} from "
+            f"{_pairs_text(b, facts)}: not like for like"
+        )
+    if isinstance(event, RecordEvent):
+        return f"no earlier period of {_pairs_text(basis.get(year, set()), facts)} to compare with"
+    return ""
+
+
+def _like_record(
+    event: RecordEvent, basis: Basis, monthly: Mapping[Month, int], facts: SourceFacts
+) -> RecordEvent | None:
+    """The record against the best earlier period taken like for like; None when there is none
+    or it is not beaten."""
+    year = event.period.year
+    like = {y for y in basis if y == year or alike(basis, y, year, facts)}
+    earlier = [(v, m) for m, v in monthly.items() if m < event.period and m.year in like and v]
+    if not earlier:
+        return None
+    best, when = max(earlier, key=lambda item: (item[0], -item[1].index))
+    if event.value <= best:
+        return None
+    return replace(event, previous_best=best, previous_best_period=when)
+
+
+def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts) -> str:
+    if not pairs:
+        return "nothing"
+    regions = ", ".join(sorted({r for r, _ in pairs}))
+    return f"{regions} ({cite(pairs, facts)})"

@@ -1,0 +1,273 @@
+"""A figure keeps its granularity: a year is a year, from the import to the message."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from bot.announcer import announce
+from bot.config import Config, MilestoneConfig, SourceConfig, default_config
+from bot.event_codec import event_from_dict, event_to_dict
+from bot.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
+from bot.periods import Month, news_cutoff
+from bot.queries import series_reader
+from bot.records import SalesRecord, SourceSpec
+from bot.replay import replay
+from bot.sqlite_store import SqliteStore
+from bot.subjects import ALL
+
+YEARLY = SourceSpec("yearly-feed")
+MONTHLY = SourceSpec("monthly-feed")
+
+
+def rec(period: str, units: int, region: str = "World") -> SalesRecord:
+    return SalesRecord(period, region, "Nissan", "Leaf", units)
+
+
+async def open_store(path: Path) -> SqliteStore:
+    store = SqliteStore(path)
+    await store.open()
+    return store
+
+
+async def test_a_source_knows_the_years_it_gives_whole(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records([(YEARLY, [rec("2022", 10), rec("2023", 20)])])
+        await store.import_records([(MONTHLY, [rec("2023-01", 1), rec("2023-02", 2)])])
+        by_name = {s.name: s for s in await store.sources()}
+        assert by_name["yearly-feed"].yearly == frozenset({2022, 2023})
+        assert by_name["monthly-feed"].yearly == frozenset()
+    finally:
+        await store.close()
+
+
+def test_for_yearly_figures_the_latest_year_and_the_one_before_are_news() -> None:
+    latest = Month(2023, 12)
+    assert news_cutoff(latest, frozenset({2023})) == Month(2022, 1)
+    assert news_cutoff(latest, frozenset()) == Month(2023, 9)  # three months, for months
+    assert news_cutoff(Month(2024, 3), frozenset({2023})) == Month(2023, 12)
+
+
+async def test_a_revised_yearly_figure_of_the_year_before_the_latest_is_news(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records([(YEARLY, [rec("2021", 5), rec("2022", 10), rec("2023", 20)])])
+        head = await store.journal_head()
+        await store.import_records([(YEARLY, [rec("2021", 6), rec("2022", 11), rec("2023", 20)])])
+        changes = {str(e.month): e.history for e in await store.journal_since(head)}
+        # with monthly figures the cut-off would be 2023-09, and 2022 history
+        assert changes == {"2021-12": True, "2022-12": False}
+    finally:
+        await store.close()
+
+
+def test_the_iea_stock_is_a_source_of_its_own(tmp_path: Path) -> None:
+    from bot.ingest import parse_iea
+
+    path = tmp_path / "iea.csv"
+    path.write_text(
+        "region,category,parameter,mode,powertrain,year,unit,value\n"
+        "World,Historical,EV sales,Cars,BEV,2015,Vehicles,320000\n"
+        "World,Historical,EV stock,Cars,BEV,2015,Vehicles,730000\n"
+        "World,Projection-STEPS,EV stock,Cars,BEV,2030,Vehicles,90000000\n"
+        "World,Historical,EV stock share,Cars,EV,2015,percent,0.1\n"
+        "World,Historical,EV stock,Buses,BEV,2015,Vehicles,170000\n",
+        encoding="utf-8",
+    )
+    sales = parse_iea(path, "iea").records["iea"]
+    stock = parse_iea(path, "iea-stock", parameter="EV stock").records["iea-stock"]
+    assert [(r.period, r.units, r.cumulative) for r in sales] == [("2015", 320000, False)]
+    # projections, percentages and other vehicle modes are never units
+    assert [(r.period, r.units, r.cumulative) for r in stock] == [("2015", 730000, True)]
+
+
+EVERYTHING = Subject("all", "all", "all EVs")
+LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")
+
+
+def test_a_yearly_milestone_is_dated_by_its_year_and_so_is_its_pace() -> None:
+    event = MilestoneEvent(
+        EVERYTHING,
+        "World",
+        "sales",
+        (40_000_000,),
+        Month(2023, 12),
+        40_512_000,
+        source="IEA (2024), Global EV Data Explorer, CC BY 4.0",
+        next_threshold=50_000_000,
+        projected=Month(2025, 12),
+        granularity="year",
+    )
+    msg = announce(event)
+    assert msg.body == (
+        "Electric car sales have passed 40,000,000 (40,512,000 through 2023)."
+        " At this pace, 50,000,000 around 2025."
+    )
+    assert "December" not in f"{msg.title} {msg.body} {msg.footer} {msg.fields}"
+    assert msg.footer == (
+        "Source: IEA (2024), Global EV Data Explorer, CC BY 4.0 · data through 2023"
+    )
+    data = event_to_dict(event)
+    assert (data["period"], data["projected"]) == ("2023", "2025")
+    assert event_from_dict(data) == event
+
+
+def test_a_yearly_record_is_the_best_year_and_growth_compares_years() -> None:
+    record = RecordEvent(
+        EVERYTHING,
+        "Norway",
+        "sales",
+        Month(2023, 12),
+        114_000,
+        100_000,
+        Month(2022, 12),
+        granularity="year",
+    )
+    msg = announce(record)
+    assert msg.body == (
+        "Electric car sales had their best year yet in Norway: 114,000 in 2023"
+        " (previous best 100,000 in 2022)."
+    )
+    assert "month" not in msg.title
+    growth = GrowthEvent(
+        EVERYTHING, "Norway", "sales", Month(2023, 12), 135, 100, granularity="year"
+    )
+    text = announce(growth)
+    assert text.title == "Electric car sales in Norway up 35.0% on 2022"
+    assert text.body == "Electric car sales in Norway reached 135 in 2023, up 35.0% on 2022's 100."
+
+
+def test_a_figure_made_of_some_regions_names_them_never_worldwide() -> None:
+    us_only = MilestoneEvent(
+        EVERYTHING, "World", "sales", (100_000,), Month(2013, 6), 101_000, covers=("USA",)
+    )
+    msg = announce(us_only)
+    assert "worldwide" not in msg.title
+    assert msg.title == "100,000 electric cars sold in the USA"
+    assert msg.body.startswith("Electric car sales in the USA have passed 100,000")
+    model = MilestoneEvent(
+        LEAF, "World", "sales", (100_000,), Month(2016, 6), 101_000, covers=("USA", "Norway")
+    )
+    assert announce(model).title == "Nissan Leaf passes 100,000 sales in the USA and Norway"
+    many = MilestoneEvent(
+        LEAF,
+        "World",
+        "sales",
+        (100_000,),
+        Month(2016, 6),
+        101_000,
+        covers=tuple(f"C{i}" for i in range(14)),
+    )
+    assert announce(many).title.endswith("in 14 regions")
+    wa = MilestoneEvent(
+        EVERYTHING, "USA", "stock", (50_000,), Month(2019, 7), 50_632, covers=("WA",)
+    )
+    assert announce(wa).title == "50,000 electric vehicles registered in the USA (WA only)"
+
+
+# -- through the detector and replay, on small stores written here ---------------------------
+
+
+def _config(**sources: SourceConfig) -> Config:
+    return dataclasses.replace(
+        default_config(),
+        ladders={"small": (100, 200, 500, 1000)},
+        milestones=MilestoneConfig(ladders=("small",), min_months=1, min_parent_total=1),
+        sources=dict(sources),
+    )
+
+
+async def _replayed(
+    path: Path, config: Config, *loads: tuple[SourceSpec, list[SalesRecord]]
+) -> list[Event]:
+    store = await open_store(path)
+    try:
+        await store.sync_groups(config.groups)
+        for spec, records in loads:
+            await store.import_records([(spec, records)])
+        return await replay(store, config)
+    finally:
+        await store.close()
+
+
+def _all(region: str, period: str, units: int) -> SalesRecord:
+    return SalesRecord(period, region, "", "", units)
+
+
+async def test_yearly_only_data_is_never_told_as_months(tmp_path: Path) -> None:
+    events = await _replayed(
+        tmp_path / "s.db",
+        _config(),
+        (YEARLY, [_all("World", "2022", 150), _all("World", "2023", 700)]),
+    )
+    assert events, "the yearly figures cross thresholds"
+    texts = [announce(e).body for e in events]
+    assert all(e.granularity == "year" for e in events)
+    assert not any("December" in t or "month" in t for t in texts), texts
+    assert (
+        "Electric car sales had their best year yet: 700 in 2023 (previous best 150 in 2022)."
+        in texts
+    )
+    assert {event_to_dict(e)["period"] for e in events} == {"2022", "2023"}
+
+
+async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
+    # 2019 from a yearly source, 2020 from a monthly one of better priority: no comparison
+    monthly = [_all("USA", f"2020-{m:02d}", 10) for m in range(1, 13)]
+    events = await _replayed(
+        tmp_path / "s.db",
+        _config(),
+        (SourceSpec("yearly-feed", priority=50), [_all("USA", "2019", 500)]),
+        (SourceSpec("monthly-feed", priority=20), monthly),
+    )
+    assert not [e for e in events if e.kind == "growth"], [announce(e).body for e in events]
+    # the same months of one source compare
+    more = [_all("USA", f"2021-{m:02d}", 12) for m in range(1, 13)]
+    events = await _replayed(
+        tmp_path / "t.db",
+        _config(),
+        (SourceSpec("monthly-feed", priority=20), monthly + more),
+    )
+    assert [e for e in events if e.kind == "growth" and e.region == "USA"]
+
+
+async def test_a_world_made_of_one_country_is_named_as_that_country(tmp_path: Path) -> None:
+    leaf = [SalesRecord(f"2011-{m:02d}", "USA", "Nissan", "Leaf", 60) for m in range(1, 13)]
+    events = await _replayed(tmp_path / "s.db", _config(), (MONTHLY, leaf))
+    world = [e for e in events if e.region == "World"]
+    assert world
+    for event in world:
+        assert event.covers == ("USA",)
+        text = announce(event)
+        assert "worldwide" not in text.title
+        assert "in the USA" in text.title, text.title
+
+
+async def test_a_sample_source_never_makes_a_total(tmp_path: Path) -> None:
+    config = _config(sample=SourceConfig("sample", metric="stock", coverage="sample"))
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records(
+            [(SourceSpec("sample", metric="stock"), [_all("WA", "2026-01", 5000)])]
+        )
+        reader = series_reader(store, config)
+        assert await reader.monthly(ALL, "WA", "stock") == {}
+        assert await replay(store, config) == []
+    finally:
+        await store.close()
+
+
+async def test_stock_is_never_told_as_a_month_of_registrations(tmp_path: Path) -> None:
+    stock = SourceSpec("stock-feed", metric="stock")
+    levels = [
+        SalesRecord(f"2019-{m:02d}", "WA", "", "", 100 * m, cumulative=True) for m in range(1, 13)
+    ] + [
+        SalesRecord(f"2020-{m:02d}", "WA", "", "", 1300 + 150 * m, cumulative=True)
+        for m in range(1, 13)
+    ]
+    events = await _replayed(tmp_path / "s.db", _config(), (stock, levels))
+    assert events
+    assert {e.kind for e in events} == {"milestone"}
