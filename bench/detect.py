@@ -9,6 +9,12 @@ detector catch up once, then times two polls after 10,000 new rows each:
      the new month's cells alone;
   B. 100 months revised for 100 models (1 % of the subjects touched): those are read whole.
 
+Then C: detection costs what it tells (issue 26). Three more polls of the next month for the
+same models: C0 normal figures; C1 the same, but one model's figure is the accepted maximum
+(10**12 units: a million thresholds of the default ladder, one range); C2 the month after, with
+that figure in the store. The three times are printed with C1 / C0 and C2 / C0 (about 1: a
+figure's size costs nothing); not asserted anywhere.
+
 The baseline is a full recompute of every subject: the same per-series detection
 (`Detector._detect`) over every model, make, group and "all" series, on the same data, with
 nothing written; it skips the growth and share work that news series get in a poll, so the
@@ -48,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import Config, default_config
 from bot.detector import WATERMARK, Detection, Detector, SeriesKey
 from bot.events import Subject
+from bot.ingest import MAX_UNITS
 from bot.periods import Month
 from bot.pg_base import scratch_schema
 from bot.pg_store import PgStore
@@ -182,6 +189,42 @@ async def case(
     return {"import": import_time, "full": full_time, "poll": poll_time, "ratio": ratio}
 
 
+async def polled(store: BotStore, config: Config, rows: list[SalesRecord]) -> tuple[float, int]:
+    """Import `rows`, then time one poll: (seconds, statements)."""
+    await store.import_records([(SOURCE, rows)])
+    gc.collect()
+    await store.journal_head()
+    detector = Detector(store, config)
+    statements = store.stats.statements
+    _, seconds = await timed(detector.poll)
+    return seconds, store.stats.statements - statements
+
+
+async def maximal_figure(
+    store: BotStore, config: Config, count: int, months: int
+) -> dict[str, float]:
+    """Case C: polls over the next months, with and without a figure of the accepted maximum."""
+    print(f"\nC. a figure of {MAX_UNITS:,} units (the accepted maximum) among {count:,} rows")
+    normal, normal_statements = await polled(
+        store, config, list(records(range(count), range(months + 1, months + 2)))
+    )
+    rows = list(records(range(count), range(months + 2, months + 3)))
+    rows[0] = SalesRecord(rows[0].period, WORLD, rows[0].make, rows[0].model, MAX_UNITS)
+    huge, huge_statements = await polled(store, config, rows)
+    after, after_statements = await polled(
+        store, config, list(records(range(count), range(months + 3, months + 4)))
+    )
+    for label, seconds, statements in (
+        ("C0 poll, normal figures:", normal, normal_statements),
+        ("C1 poll, one maximal figure:", huge, huge_statements),
+        ("C2 poll, maximal one stored:", after, after_statements),
+    ):
+        print(f"  {label:<33}{seconds:8.3f} s  ({statements:,} statements)")
+    print(f"  C1 / C0:                         {huge / normal:8.2f}x")
+    print(f"  C2 / C0:                         {after / normal:8.2f}x")
+    return {"c_normal": normal, "c_huge": huge, "c_after": after}
+
+
 async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> dict[str, float]:
     """The whole run on one store: build, catch up, then cases A and B; returns the figures."""
     models, months = args.models, args.months
@@ -228,9 +271,12 @@ async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> 
         list(records(range(0, few * MODELS_PER_MAKE, MODELS_PER_MAKE), range(months), 3)),
         args.profile,
     )
-    return {"build": build, "catch_up": catch_up} | {
-        f"{case_}_{k}": v for case_, found in (("a", a), ("b", b)) for k, v in found.items()
-    }
+    c = await maximal_figure(store, config, count, months)
+    return (
+        {"build": build, "catch_up": catch_up}
+        | c
+        | {f"{case_}_{k}": v for case_, found in (("a", a), ("b", b)) for k, v in found.items()}
+    )
 
 
 async def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@ figure of 10,000 (issue 26; `bench/detect.py` shows the time)."""
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from bot.config import default_config
@@ -12,6 +14,7 @@ from bot.delivery import Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent
 from bot.ingest import MAX_UNITS
+from bot.migrations import MIGRATIONS, V11_MILESTONE_RANGES
 from bot.records import SalesRecord, SourceSpec
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL
@@ -95,5 +98,63 @@ async def test_the_revision_back_is_one_correction_per_series(tmp_path: Path) ->
             ("all EVs", "fell_below"),
         ]
         assert {(r["lowest"], r["highest"]) for r in log} == {(1_000, MAX_UNITS)}
+    finally:
+        await store.close()
+
+
+async def test_a_store_of_one_row_per_threshold_is_migrated_to_ranges(tmp_path: Path) -> None:
+    """Rows from before ranges become ranges of one threshold, and detection goes on from
+    them: nothing is announced again, and a revision corrects them as ranges."""
+    path = tmp_path / "old.db"
+    before = MIGRATIONS.index(V11_MILESTONE_RANGES)
+    with closing(sqlite3.connect(path)) as db:
+        for script in MIGRATIONS[:before]:
+            db.executescript(script)
+        db.execute(f"PRAGMA user_version = {before}")
+        db.executemany(
+            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
+            "period, value, below, history) VALUES (?, 'World', 'sales', ?, ?, ?, ?, 0, 0)",
+            [
+                ("model:nissan/leaf", 1_000, "Nissan Leaf", "2020-02", 1_200),
+                ("model:nissan/leaf", 2_500, "Nissan Leaf", "2020-03", 2_600),
+            ],
+        )
+        db.execute(
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, threshold, "
+            "reason, old_period, new_period, old_value, new_value) VALUES "
+            "('model:nissan/leaf', 'Nissan Leaf', 'World', 'sales', 2500, 'moved', '2020-04', "
+            "'2020-03', 2550, 2600)"
+        )
+        db.commit()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        leaf = await store.recorded_milestones("model:nissan/leaf", "World", "sales")
+        assert sorted((r.lowest, r.highest, r.count) for r in leaf.values()) == [
+            (1_000, 1_000, 1),
+            (2_500, 2_500, 1),
+        ]
+        (moved,) = await store.correction_log()
+        assert (moved["lowest"], moved["highest"], moved["count"]) == (2_500, 2_500, 1)
+        # the Leaf's figures as they were; a revision takes March back below 2,500
+        detector = Detector(store, default_config())
+        months = [("2020-01", 600), ("2020-02", 600), ("2020-03", 1_400)]
+        await store.import_records(
+            [(SOURCE, [SalesRecord(p, "World", "Nissan", "Leaf", u) for p, u in months])]
+        )
+        await detector.poll()
+        await store.import_records([(SOURCE, [july(1)])])
+        await store.import_records(
+            [(SOURCE, [SalesRecord("2020-03", "World", "Nissan", "Leaf", 100)])]
+        )
+        stored = await detector.poll()
+        leaf_told = [
+            s.event
+            for s in stored
+            if isinstance(s.event, MilestoneEvent) and s.event.subject.key == "model:nissan/leaf"
+        ]
+        assert leaf_told == []  # 1,000 and 2,500 were recorded: never announced again
+        after = await store.recorded_milestones("model:nissan/leaf", "World", "sales")
+        assert after[2_500].below and not after[1_000].below
     finally:
         await store.close()
