@@ -158,3 +158,34 @@ async def test_a_store_of_one_row_per_threshold_is_migrated_to_ranges(tmp_path: 
         assert after[2_500].below and not after[1_000].below
     finally:
         await store.close()
+
+
+async def test_postgresql_rows_of_one_threshold_are_migrated_to_ranges(pg_dsn: str) -> None:
+    import asyncpg
+
+    from bot.pg_migrations import PG_MIGRATIONS, V3_MILESTONE_RANGES
+    from bot.pg_store import PgStore
+
+    before = PG_MIGRATIONS.index(V3_MILESTONE_RANGES)
+    con = await asyncpg.connect(pg_dsn)
+    try:
+        await con.execute("CREATE TABLE evbot_schema (version INTEGER NOT NULL)")
+        for number, script in enumerate(PG_MIGRATIONS[:before], start=1):
+            await con.execute(script)
+            await con.execute("INSERT INTO evbot_schema (version) VALUES ($1)", number)
+        await con.execute(
+            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
+            "period, value, below, history) VALUES ('model:nissan/leaf', 'World', 'sales', "
+            "5000, 'Nissan Leaf', '2020-03', 5100, true, false)"
+        )
+    finally:
+        await con.close()
+    store = PgStore(pg_dsn)
+    await store.open()
+    try:
+        leaf = await store.recorded_milestones("model:nissan/leaf", "World", "sales")
+        assert [(r.lowest, r.highest, r.count, r.below) for r in leaf.values()] == [
+            (5_000, 5_000, 1, True)
+        ]
+    finally:
+        await store.close()

@@ -21,6 +21,7 @@ import pytest
 
 from bot.delivery import Channel
 from bot.leader import Leadership
+from bot.pg_migrations import PG_MIGRATIONS
 from bot.pg_store import PgStore
 from bot.records import DetectionWrite
 from bot.sqlite_store import SqliteStore
@@ -153,7 +154,7 @@ async def test_the_detector_fans_out_once_per_channel_and_records_once(
     assert await feed.detector.poll() == []
     assert len(await store.deliveries(limit=100)) == 25
     milestones = await store.milestone_log()
-    assert [(m["threshold"], m["history"]) for m in milestones][:1] == [(2500, 0)]
+    assert [(m["highest"], m["history"]) for m in milestones][:1] == [(2500, 0)]
 
 
 async def test_digests_take_what_was_collected_once(store: BotStore) -> None:
@@ -331,7 +332,7 @@ async def test_migrations_are_versioned_and_replicas_may_open_together(pg_dsn: s
     stores = [PgStore(pg_dsn) for _ in range(3)]
     await asyncio.gather(*(s.open() for s in stores))
     try:
-        assert {await s.schema_version() for s in stores} == {1}
+        assert {await s.schema_version() for s in stores} == {len(PG_MIGRATIONS)}
     finally:
         for s in stores:
             await s.close()
