@@ -384,7 +384,7 @@ class RungRange:
         try:
             # a ladder detection ran over: its rungs in the range are all in the range
             inside = "&" not in self.ladder and ladder.spec in self.ladder.split(";")
-            rungs = own if inside else own.meet(rungs_of(self.ladder))
+            rungs = own if inside else rungs_of(f"{ladder.spec}&{self.ladder}")  # cached
         except LadderError:
             rungs = own
         found = rungs.crossed(self.lowest - 1, self.highest)
