@@ -10,6 +10,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from bot.defuse import ZWSP as ZWSP  # re-exported: the renderers' escapes use it too
+from bot.defuse import defuse
 from bot.messages import Message
 
 MAX_TITLE = 256
@@ -18,7 +20,6 @@ MAX_FIELDS = 25
 MAX_FIELD = 1024
 MAX_FOOTER = 2048
 ELLIPSIS = "…"
-ZWSP = "\u200b"
 
 _ANSI = re.compile(
     r"""
@@ -34,8 +35,6 @@ _ANSI = re.compile(
 _BIDI = dict.fromkeys(
     [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)], None
 )
-_MENTION_AT = re.compile(r"@(?=everyone|here|channel)", re.IGNORECASE)
-_MENTION_LT = re.compile(r"<(?=[@!#:/&]|[at]:)")
 
 
 def clean_text(text: str, *, keep_newlines: bool = True) -> str:
@@ -89,8 +88,8 @@ def utf16_prefix(text: str, units: int) -> str:
 
 def render_text(msg: Message) -> str:
     """Plain text for a terminal: title, underline, body, `name: value` fields, footer."""
-    title = _fit(_inert(clean_text(msg.title, keep_newlines=False).strip()), MAX_TITLE)
-    body = _fit(_inert(clean_text(msg.body).strip()), MAX_BODY)
+    title = _fit(defuse(clean_text(msg.title, keep_newlines=False).strip()), MAX_TITLE)
+    body = _fit(defuse(clean_text(msg.body).strip()), MAX_BODY)
     blocks: list[str] = []
     if title:
         blocks.append(f"{title}\n{'=' * _width(title)}")
@@ -101,22 +100,17 @@ def render_text(msg: Message) -> str:
         lines.append(f"{ELLIPSIS} and {len(msg.fields) - MAX_FIELDS} more")
     if lines:
         blocks.append("\n".join(lines))
-    footer = _fit(_inert(clean_text(msg.footer, keep_newlines=False).strip()), MAX_FOOTER)
+    footer = _fit(defuse(clean_text(msg.footer, keep_newlines=False).strip()), MAX_FOOTER)
     if footer:
         blocks.append(footer)
     return "\n\n".join(blocks) + "\n"
 
 
 def _field_line(name: str, value: str) -> str:
-    name = _fit(_inert(clean_text(name, keep_newlines=False).strip()), MAX_TITLE)
-    value = _fit(_inert(clean_text(value, keep_newlines=False).strip()), MAX_FIELD)
+    name = _fit(defuse(clean_text(name, keep_newlines=False).strip()), MAX_TITLE)
+    value = _fit(defuse(clean_text(value, keep_newlines=False).strip()), MAX_FIELD)
     # again on the joined line: a name ending in "<" plus the ": " would read as "<:" (an emoji)
-    return _inert(f"{name}: {value}") if name else value
-
-
-def _inert(text: str) -> str:
-    # Console output gets pasted into chat; keep it from pinging anyone when it is.
-    return _MENTION_LT.sub("<" + ZWSP, _MENTION_AT.sub("@" + ZWSP, text))
+    return defuse(f"{name}: {value}") if name else value
 
 
 def _fit(text: str, limit: int) -> str:

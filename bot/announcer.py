@@ -19,6 +19,7 @@ from bot.events import (
     Subject,
 )
 from bot.formatting import (
+    covered,
     format_change,
     format_month,
     format_month_name,
@@ -26,6 +27,8 @@ from bot.formatting import (
     format_period,
     format_units,
     format_year,
+    in_region,
+    place,
     validate_locale,
 )
 from bot.ladders import RungRange
@@ -69,8 +72,9 @@ def announce(event: Event, locale: str = "en") -> Message:
 def announce_group(events: Sequence[Event], locale: str = "en") -> Message:
     """One message for all the events of one poll for one channel, the biggest news first.
 
-    A single event gets its full message; several get a title like "3 EV milestones" and one
-    line per event.
+    The headline event gets its full message (title, text, fields); each of the others follows
+    as one compact line that keeps its figure and period (and, for a make or group, its
+    leading model and share).
     """
     if not events:
         raise ValueError("announce_group needs at least one event")
@@ -78,10 +82,14 @@ def announce_group(events: Sequence[Event], locale: str = "en") -> Message:
     if len(events) == 1:
         return announce(events[0], loc)
     ordered = sorted(events, key=_importance)
-    noun = "milestones" if all(e.kind == "milestone" for e in events) else "updates"
+    head = announce(ordered[0], loc)
+    rest = ordered[1:]
+    noun = "milestones" if all(e.kind == "milestone" for e in rest) else "updates"
+    also = f"Also {format_units(len(rest), loc)} more {noun}" if len(rest) > 1 else "Also"
     return Message(
-        title=f"{len(events)} EV {noun}",
-        body="\n".join(_lines(ordered, loc)),
+        title=head.title,
+        body="\n".join([head.body, "", f"{also}:", *_lines(rest, loc)]),
+        fields=head.fields,
         footer=_footer_for(ordered, loc),
         accent=ordered[0].kind if len({e.kind for e in events}) == 1 else "info",
         locale=loc,
@@ -161,7 +169,7 @@ def following_message(
 def _milestone(e: MilestoneEvent, loc: str) -> Message:
     headline = format_units(e.headline, loc)
     passed = _passed(e.thresholds, loc)
-    where = _in_region(e.region, e.covers)
+    where = _where(e)
     when = format_period(e.period, e.granularity, loc)
     stock = e.metric == "stock"
     if e.subject.kind == "all":
@@ -176,8 +184,8 @@ def _milestone(e: MilestoneEvent, loc: str) -> Message:
             noun = "on the road" if stock else "sales"
         else:
             noun = "electric vehicles registered" if stock else "electric cars sold"
-        title = f"{e.subject.name} passes {headline} {noun}{where}"
-        body = f"{_cap(_the(e.subject))} has passed {passed} {noun}{where}"
+        title = f"{_titled(e)} passes {headline} {noun}{where}"
+        body = f"{_cap(_named(e))} has passed {passed} {noun}{where}"
     body += f" ({format_units(e.value, loc)} {_as_of(e.metric)} {when})."
     fields = [
         Field("Total", format_units(e.value, loc)),
@@ -216,7 +224,7 @@ def _milestone(e: MilestoneEvent, loc: str) -> Message:
 
 
 def _share(e: ShareEvent, loc: str) -> Message:
-    where = _in_region(e.region, e.covers)
+    where = _where(e)
     when = format_period(e.period, e.granularity, loc)
     noun = "electric vehicles on the road" if e.metric == "stock" else "electric car sales"
     boundary = format_percent(e.boundary, loc)
@@ -257,7 +265,7 @@ def _share(e: ShareEvent, loc: str) -> Message:
 
 
 def _growth(e: GrowthEvent, loc: str) -> Message:
-    where = _in_region(e.region, e.covers)
+    where = _where(e)
     yearly = e.granularity == "year"
     year = format_year(e.period.year, loc)
     last_year = format_year(e.period.year - 1, loc) if yearly else "last year"
@@ -268,11 +276,11 @@ def _growth(e: GrowthEvent, loc: str) -> Message:
     else:
         what = "Registrations" if stock else "Sales"
         if e.subject.kind == "model":
-            lead = f"{what} of {_the(e.subject)}"
+            lead = f"{what} of {_named(e)}"
         else:
             vehicles = "electric vehicles" if stock else "electric cars"
-            lead = f"{what} of {_possessive(_the(e.subject))} {vehicles}"
-        title_lead = f"{e.subject.name} {what.lower()}"
+            lead = f"{what} of {_possessive(_the(e.subject))} {vehicles}{_alone(e)}"
+        title_lead = f"{_titled(e)} {what.lower()}"
     window = f"in {year}" if yearly else _window(e.period, loc)
     value = format_units(e.value, loc)
     previous = format_units(e.previous, loc)
@@ -306,7 +314,7 @@ def _growth(e: GrowthEvent, loc: str) -> Message:
 
 
 def _record(e: RecordEvent, loc: str) -> Message:
-    where = _in_region(e.region, e.covers)
+    where = _where(e)
     value = format_units(e.value, loc)
     if e.metric == "stock":
         value += " registered"
@@ -317,8 +325,8 @@ def _record(e: RecordEvent, loc: str) -> Message:
         title = f"{noun} set a {unit}ly record{where}: {value} in {month}"
         body = f"{noun} had their best {unit} yet{where}: {value} in {month}"
     else:
-        title = f"{e.subject.name} sets a {unit}ly record{where}: {value} in {month}"
-        body = f"{_cap(_the(e.subject))} had its best {unit} yet{where}: {value} in {month}"
+        title = f"{_titled(e)} sets a {unit}ly record{where}: {value} in {month}"
+        body = f"{_cap(_named(e))} had its best {unit} yet{where}: {value} in {month}"
     fields = [Field(f"Best {unit}", format_units(e.value, loc)), Field("Period", month)]
     if e.previous_best_period is not None or e.previous_best:
         previous = format_units(e.previous_best, loc)
@@ -342,10 +350,52 @@ def _record(e: RecordEvent, loc: str) -> Message:
 
 def _lines(events: Sequence[Event], loc: str) -> list[str]:
     shown = events[:MAX_LINES]
-    lines = [f"• {announce(e, loc).title}" for e in shown]
+    lines = [f"• {_line(e, loc)}" for e in shown]
     if len(events) > len(shown):
         lines.append(f"…and {format_units(len(events) - len(shown), loc)} more")
     return lines
+
+
+def _line(event: Event, loc: str) -> str:
+    """One event in one line: its title, with the figure and period it stands on."""
+    title = announce(event, loc).title
+    if isinstance(event, MilestoneEvent):
+        figures = (
+            f"{format_units(event.value, loc)} {_as_of(event.metric)}"
+            f" {format_period(event.period, event.granularity, loc)}"
+        )
+        if event.leader is not None:
+            figures += (
+                f"; {_the_model(event.leader.name)} leads with"
+                f" {format_percent(event.leader.share, loc)}"
+            )
+        return f"{title} ({figures})"
+    if isinstance(event, ShareEvent):
+        share = _share_text(event.share, event.boundary, event.direction, loc)
+        return (
+            f"{title} ({share}: {format_units(event.units, loc)} of"
+            f" {format_units(event.parent_units, loc)} {_as_of(event.metric)}"
+            f" {format_period(event.period, event.granularity, loc)})"
+        )
+    if isinstance(event, GrowthEvent):
+        window = (
+            f"in {format_year(event.period.year, loc)}"
+            if event.granularity == "year"
+            else _window(event.period, loc)
+        )
+        return (
+            f"{title} ({format_units(event.value, loc)} {window},"
+            f" against {format_units(event.previous, loc)})"
+        )
+    if event.previous_best_period is not None:
+        previous = format_units(event.previous_best, loc)
+        when = format_period(event.previous_best_period, event.granularity, loc)
+        return f"{title} (previous best {previous} in {when})"
+    return title
+
+
+def _the_model(name: str) -> str:
+    return name if name.casefold().startswith("the ") else f"the {name}"
 
 
 def _importance(event: Event) -> tuple[int, float]:
@@ -428,40 +478,48 @@ def _is_world(region: str) -> bool:
     return region.strip().casefold() in ("", "world")
 
 
-# region names that read with "the" inside a sentence ("in the USA")
-_REGIONS_WITH_ARTICLE = frozenset(
-    {"usa", "us", "uk", "eu", "eu27", "uae", "netherlands", "philippines", "czech republic"}
-)
-
-
-def place(region: str) -> str:
-    """A region's name as used after "in": "the USA", "Norway"."""
-    key = region.strip().casefold()
-    if key in _REGIONS_WITH_ARTICLE or key.startswith(("united ", "republic of ")):
-        return f"the {region.strip()}"
-    return region.strip()
-
-
-def covered(covers: Sequence[str]) -> str:
-    """What a partial figure covers: "the USA", "the USA and Norway", "14 regions"."""
-    if len(covers) > 3:
-        return f"{len(covers)} regions"
-    return _and([place(r) for r in covers])
-
-
 def _in_region(region: str, covers: Sequence[str] = ()) -> str:
-    """ " in Norway"; "" for the world's own figure; what a partial figure covers, named."""
-    if covers:
-        if _is_world(region):
-            return f" in {covered(covers)}"
-        return f" in {place(region)} ({covered(covers)} only)"
-    return "" if _is_world(region) else f" in {place(region)}"
+    return in_region(region, covers)
 
 
 def _region_field(region: str, covers: Sequence[str]) -> str:
     if not covers:
         return region
     return f"{covered(covers)} only" if _is_world(region) else f"{region} ({covered(covers)} only)"
+
+
+def _where(e: Event) -> str:
+    """ " in Norway"; what a partial figure covers ("in the USA", never worldwide); for the
+    world, when its figures are one region's alone, that region (a World subscription still
+    hears the world's news)."""
+    if e.covers or not _is_world(e.region):
+        return _in_region(e.region, e.covers)
+    alone = sorted(r for s, r in e.same_as if s.key == e.subject.key and not _is_world(r))
+    return f" in {place(alone[0])}" if alone else ""
+
+
+def _alone(e: Event) -> str:
+    """ ", all of Nissan's EVs so far," where the event is told to a subscription to Nissan
+    and its figures are all of Nissan's."""
+    told = e.told_as
+    if told is None:
+        return ""
+    if told.kind == "all":
+        whole = "all EVs"
+    elif told.kind == "model":
+        whole = f"all of {_the(told)}"
+    else:
+        whole = f"all of {_possessive(_the(told))} EVs"
+    return f", {whole} so far,"
+
+
+def _named(e: Event) -> str:
+    """The event's subject inside a sentence, with what it stands for in this channel."""
+    return f"{_the(e.subject)}{_alone(e)}"
+
+
+def _titled(e: Event) -> str:
+    return f"{e.subject.name}{_alone(e)}"
 
 
 def _the(subject: Subject) -> str:

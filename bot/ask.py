@@ -7,6 +7,7 @@ import json
 
 from bot.commands import Invocation, open_context, run_text
 from bot.config import Config
+from bot.defuse import defuse_json
 from bot.delivery import Channel
 from bot.event_codec import message_to_dict
 from bot.store import BotStore
@@ -44,7 +45,8 @@ async def ask(config: Config, store: BotStore, text: str, as_json: bool) -> tupl
             "message": message_to_dict(reply.message),
             "data": dict(reply.data) if reply.data is not None else None,
         }
-        return status, json.dumps(payload, ensure_ascii=False)
+        # defused: scripts forward this to chat (the plain text below is defused as it renders)
+        return status, json.dumps(defuse_json(payload), ensure_ascii=False)
     from adapters.render_text import render_text
 
     return status, render_text(reply.message).rstrip("\n")

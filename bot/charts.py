@@ -25,18 +25,22 @@ import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from babel.dates import format_date, format_skeleton
 
 from bot.config import Config
+from bot.coverage import Basis, SourceFacts, cite, covers, granularity, source_facts
 from bot.events import MilestoneEvent, Subject
 from bot.formatting import (
+    covered,
     format_change,
     format_month,
     format_percent,
+    format_period,
     format_units,
+    place,
     validate_locale,
 )
 from bot.ladders import Ladder, union_next_above, union_rungs
@@ -59,6 +63,7 @@ KINDS = ("cumulative", "shares", "monthly")
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 100  # 16:9, sharp at chat preview size
 MAX_BYTES = 1_000_000
 MONTHLY_WINDOW = 12  # months shown by the monthly chart
+YEARLY_WINDOW = 8  # years it shows instead where the figures are yearly
 MAX_BARS = 8  # the shares chart's bars; smaller models are summed as "Other"
 
 # Okabe & Ito's palette, distinguishable with every common colour-vision deficiency.
@@ -87,6 +92,8 @@ class Frame:
     locale: str = "en"
     source: str = ""
     as_of: Month | None = None  # the last month with figures
+    yearly: bool = False  # the latest figures are whole years (`as_of` is a year's December)
+    covers: tuple[str, ...] = ()  # the regions the figures are made of, when not all of `region`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,12 +230,29 @@ def monthly_data(
     end = last or (max(monthly) if monthly else None)
     if end is None:
         return MonthlyData(frame=frame, months=(), units=(), year_before=())
-    months = tuple(end.plus(i) for i in range(1 - window, 1))
+    # yearly figures are drawn as years (a year is never split into months): the last
+    # `YEARLY_WINDOW` years, each beside the year before
+    step, count = (12, YEARLY_WINDOW) if frame.yearly else (1, window)
+    months = tuple(end.plus(step * i) for i in range(1 - count, 1))
     return MonthlyData(
         frame=frame,
         months=months,
         units=tuple(monthly.get(m, 0) for m in months),
         year_before=tuple(monthly.get(m.plus(-12), 0) for m in months),
+    )
+
+
+def framed(frame: Frame, basis: Basis, facts: SourceFacts) -> Frame:
+    """The frame of figures taken from `basis`: its latest year's granularity, what it covers
+    and, unless given, the sources it cites."""
+    if frame.as_of is None or not basis.get(frame.as_of.year):
+        return frame
+    pairs = basis[frame.as_of.year]
+    return replace(
+        frame,
+        yearly=granularity(pairs, frame.as_of.year, facts) == "year",
+        covers=covers(pairs, frame.region),
+        source=frame.source or cite(pairs, facts),
     )
 
 
@@ -256,13 +280,19 @@ def model_chart_data(
     if kind not in KINDS:
         raise ChartError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     series = model.series(subject, region, metric)
-    frame = Frame(
-        subject=subject.name,
-        region=region,
-        metric=metric,
-        locale=validate_locale(locale),
-        source=source,
-        as_of=series.latest,
+    basis: dict[int, set[tuple[str, int]]] = {}
+    model.monthly(subject, region, metric, basis)
+    frame = framed(
+        Frame(
+            subject=subject.name,
+            region=region,
+            metric=metric,
+            locale=validate_locale(locale),
+            source=source,
+            as_of=series.latest,
+        ),
+        basis,
+        model.facts,
     )
     if kind == "cumulative":
         return cumulative_data(frame, series.monthly, ladders)
@@ -298,14 +328,18 @@ class StoreCharts:
         reader = series_reader(self.store, self.config)
         sources = await self.store.sources()
         reader.snapshot = sources
-        monthly = await reader.monthly(event.subject, event.region, event.metric)
-        frame = Frame(
-            subject=event.subject.name,
-            region=event.region,
-            metric=event.metric,
-            locale=validate_locale(locale),
-            source=source_line(s.name for s in sources if s.metric == event.metric),
-            as_of=max(monthly) if monthly else None,
+        basis: dict[int, set[tuple[str, int]]] = {}
+        monthly = await reader.monthly(event.subject, event.region, event.metric, basis)
+        frame = framed(
+            Frame(
+                subject=event.subject.name,
+                region=event.region,
+                metric=event.metric,
+                locale=validate_locale(locale),
+                as_of=max(monthly) if monthly else None,
+            ),
+            basis,
+            source_facts(sources, self.config),
         )
         ladders = [ladder] if ladder is not None else configured_ladders(self.config)
         data = cumulative_data(frame, monthly, ladders, highlight=event.headline)
@@ -333,7 +367,6 @@ async def store_chart(
     await model.load()
     resolved = model.catalog.resolve(subject)
     where = model.catalog.region(region) if region else (resolved.region or WORLD)
-    sources = await store.sources()
     data = model_chart_data(
         model,
         kind,
@@ -341,7 +374,6 @@ async def store_chart(
         where,
         ladders=configured_ladders(config),
         locale=locale or config.locale,
-        source=source_line(s.name for s in sources if s.metric == "sales"),
     )
     if data.frame.as_of is None:
         place = "" if where == WORLD else f" in {where}"
@@ -433,14 +465,22 @@ def _footer(fig: Figure, frame: Frame) -> None:
     if frame.source:
         parts.append(f"Source: {frame.source}")
     if frame.as_of is not None:
-        parts.append(f"data through {format_month(frame.as_of, frame.locale)}")
+        parts.append(f"data through {_when(frame, frame.as_of)}")
     parts.append("EV Milestone Bot")
     text = " · ".join(parts)
     fig.text(0.02, 0.03, text[:1].upper() + text[1:], fontsize=11.5, color=GREY, va="center")
 
 
 def _where(frame: Frame) -> str:
-    return "worldwide" if frame.region == WORLD else f"in {frame.region}"
+    if frame.covers:
+        inside = "" if frame.region == WORLD else f"{place(frame.region)}, "
+        return f"in {inside}{covered(frame.covers)}" + (" only" if inside else "")
+    return "worldwide" if frame.region == WORLD else f"in {place(frame.region)}"
+
+
+def _when(frame: Frame, month: Month) -> str:
+    """A month, or the year a yearly figure stands for."""
+    return format_period(month, "year" if frame.yearly else "month", frame.locale)
 
 
 def _verb(frame: Frame) -> str:
@@ -662,11 +702,16 @@ def _draw_monthly(fig: Figure, data: MonthlyData) -> Axes:
     first, last = data.months[0], data.months[-1]
     now, before = sum(data.units), sum(data.year_before)
     change = f", {format_change((now - before) / before, loc)}" if before else ""
+    each = (
+        "each year, beside the year before"
+        if frame.yearly
+        else "each month, beside the same month a year earlier"
+    )
+    span = _years(first, last) if frame.yearly else _span(first, last, loc)
     _title(
         fig,
-        f"{frame.subject}: {format_units(now, loc)} in {_span(first, last, loc)}{change}",
-        f"Electric vehicles {_verb(frame)} {_where(frame)} each month, "
-        "beside the same month a year earlier",
+        f"{frame.subject}: {format_units(now, loc)} in {span}{change}",
+        f"Electric vehicles {_verb(frame)} {_where(frame)} {each}",
     )
     positions = list(range(len(data.months)))
     width = 0.4
@@ -675,7 +720,11 @@ def _draw_monthly(fig: Figure, data: MonthlyData) -> Axes:
         data.year_before,
         width=width,
         color=SKY,
-        label=_span(first.plus(-12), last.plus(-12), loc),
+        label=(
+            _years(first.plus(-12), last.plus(-12))
+            if frame.yearly
+            else _span(first.plus(-12), last.plus(-12), loc)
+        ),
         gid="year_before",
     )
     ax.bar(
@@ -683,11 +732,14 @@ def _draw_monthly(fig: Figure, data: MonthlyData) -> Axes:
         data.units,
         width=width,
         color=BLUE,
-        label=_span(first, last, loc),
+        label=span,
         gid="series",
     )
     labels = []
     for i, m in enumerate(data.months):
+        if frame.yearly:
+            labels.append(str(m.year))
+            continue
         name = str(
             format_date(datetime.date(m.year, m.month, 1), "LLL", locale=validate_locale(loc))
         )
@@ -698,6 +750,11 @@ def _draw_monthly(fig: Figure, data: MonthlyData) -> Axes:
     _units_axis(ax, loc)
     ax.legend(loc="upper left", frameon=False, fontsize=13, ncols=2, bbox_to_anchor=(0, 1.08))
     return ax
+
+
+def _years(first: Month, last: Month) -> str:
+    """`2016 – 2023`: the years of a chart of yearly figures."""
+    return str(first.year) if first.year == last.year else f"{first.year} – {last.year}"
 
 
 def _span(first: Month, last: Month, locale: str) -> str:
@@ -788,18 +845,18 @@ def describe(data: ChartData) -> str:
     """What the chart shows, in one or two sentences: the message text beside the image and its
     alternative text where a platform cannot show it."""
     frame, loc = data.frame, data.frame.locale
-    where = "" if frame.region == WORLD else f" in {frame.region}"
-    through = f" through {format_month(frame.as_of, loc)}" if frame.as_of else ""
+    where = "" if frame.region == WORLD and not frame.covers else f" {_where(frame)}"
+    through = f" through {_when(frame, frame.as_of)}" if frame.as_of else ""
     if isinstance(data, CumulativeData):
         latest = data.points[-1][1] if data.points else 0
         text = f"{frame.subject}{where}: {format_units(latest, loc)} {_verb(frame)}{through}."
         if data.milestones:
             threshold, month, _ = data.milestones[-1]
-            text += f" Passed {format_units(threshold, loc)} in {format_month(month, loc)}."
+            text += f" Passed {format_units(threshold, loc)} in {_when(frame, month)}."
         if data.next_threshold is not None and data.projected is not None:
             text += (
                 f" {format_units(data.next_threshold, loc)} around "
-                f"{format_month(data.projected, loc)} at the recent pace."
+                f"{_when(frame, data.projected)} at the recent pace."
             )
         return text
     if isinstance(data, SharesData):
@@ -814,7 +871,8 @@ def describe(data: ChartData) -> str:
     if not data.months:
         return f"No monthly figures for {frame.subject}{where}."
     now, before = sum(data.units), sum(data.year_before)
-    span = _span(data.months[0], data.months[-1], loc)
+    first, last = data.months[0], data.months[-1]
+    span = _years(first, last) if frame.yearly else _span(first, last, loc)
     text = f"{frame.subject}{where}: {format_units(now, loc)} in {span}"
     if before:
         text += f", {format_change((now - before) / before, loc)} on a year earlier"

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
 from bot.config import Config, ConfigError, load_config, redact_secrets, redacted
+from bot.coverage import source_facts
+from bot.defuse import defuse_json, map_strings
 from bot.delivery import Channel, ChatAdapter
-from bot.formatting import format_month, format_percent, format_units
+from bot.formatting import format_percent, format_period, format_units, in_region
 from bot.importer import ImportReport, import_demo, import_file
 from bot.ingest import ImportFailed
 from bot.messages import Message
@@ -74,6 +76,13 @@ def _store(
         if getattr(args, "dry_run", False):
             return SqliteStore(":memory:")  # a dry run against a new database writes nothing
     return SqliteStore(path)
+
+
+def _print_json(
+    data: Any, out: TextIO, *, ensure_ascii: bool = True, indent: int | None = None
+) -> None:
+    """One JSON document with every text in it defused: scripts forward it to chat."""
+    print(json.dumps(defuse_json(data), ensure_ascii=ensure_ascii, indent=indent), file=out)
 
 
 def _month(text: str | None, what: str) -> Month | None:
@@ -184,11 +193,14 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
         resolved = catalog.resolve(args.subject)
         region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
         reader = series_reader(store, config)
-        answer = await total(reader, catalog, resolved.subject, region, as_of, args.metric)
+        facts = source_facts(await store.sources(), config)
+        answer = await total(
+            reader, catalog, resolved.subject, region, as_of, args.metric, facts, args.explain
+        )
     if args.json:
         data = answer.as_json()
         data["requested_as_of"] = str(as_of) if as_of else None
-        print(json.dumps(data), file=out)
+        _print_json(data, out)
     else:
         print(_total_text(answer, config.locale), file=out)
     return EXIT_OK
@@ -196,18 +208,24 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
 
 def _total_text(answer: TotalAnswer, locale: str) -> str:
     what = "registered" if answer.metric == "stock" else "sold"
-    where = "" if answer.region == WORLD else f" in {answer.region}"
+    where = in_region(answer.region, answer.told.covers)
     if answer.as_of is None:
         return f"{answer.subject.name}{where}: no figures yet."
+    through = format_period(answer.as_of, answer.told.granularity, locale)
     lines = [
         f"{answer.subject.name}{where}: {format_units(answer.total, locale)} electric vehicles "
-        f"{what} through {format_month(answer.as_of, locale)}"
+        f"{what} through {through}"
     ]
     for share in answer.breakdown[:10]:
         lines.append(
             f"  {share.name:<28} {format_units(share.units, locale):>12}  "
             f"{format_percent(share.share, locale):>5}"
         )
+    if answer.told.note:
+        lines.append(f"Note: {answer.told.note}.")
+    if answer.told.source:
+        lines.append(f"Source: {answer.told.source}")
+    lines.extend(f"  {line}" for line in answer.explanation)
     return "\n".join(lines)
 
 
@@ -217,8 +235,9 @@ def _total_text(answer: TotalAnswer, locale: str) -> str:
 async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     settings = redacted(config)
-    settings["database_used"] = redact_secrets(resolve_database(args.db, config))
-    print(json.dumps(settings, indent=2, ensure_ascii=False), file=out)
+    settings["database_used"] = resolve_database(args.db, config)
+    # every text redacted, not only the database: a secret may be pasted anywhere in the file
+    _print_json(map_strings(settings, redact_secrets), out, ensure_ascii=False, indent=2)
     return EXIT_OK
 
 
@@ -228,6 +247,7 @@ async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
 async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.announcer import announce
     from bot.event_codec import event_to_dict
+    from bot.events import Event
     from bot.replay import KINDS, replay
 
     config = _config(args)
@@ -240,13 +260,21 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"--kinds: {kind!r} is not one of {', '.join(KINDS)}")
     async with _store(args, config, read=True) as store:
         await store.sync_groups(config.groups)
-        events = await replay(store, config, first, last, kinds)
+        untold: list[tuple[Event, str]] | None = [] if args.explain else None
+        events = await replay(store, config, first, last, kinds, untold=untold)
+    for event, reason in untold or ():
+        if args.json:
+            data = event_to_dict(event)
+            data["untold"] = reason
+            _print_json(data, out, ensure_ascii=False)
+        else:
+            print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
     for event in events:
         message = announce(event, config.locale)
         if args.json:
             data = event_to_dict(event)
             data["text"] = message.body
-            print(json.dumps(data, ensure_ascii=False), file=out)
+            _print_json(data, out, ensure_ascii=False)  # the codec's dict stays raw data
         else:
             period = event.period.year if event.granularity == "year" else event.period
             print(f"{period!s:<7}  {message.body}", file=out)
@@ -266,7 +294,7 @@ async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
         rows = await (store.correction_log() if args.corrections else store.milestone_log())
     if args.json:
         for row in rows:
-            print(json.dumps(row), file=out)
+            _print_json(row, out)
     elif args.corrections:
         for r in rows:
             new = f"{r['new_period']} ({r['new_value']:,})" if r["new_period"] else "no longer"
@@ -386,26 +414,24 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
     for sub in subs:
         spec = sub.spec
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "id": sub.id,
-                        "channel": str(spec.channel),
-                        "subject": spec.subject.name,
-                        "region": spec.region,
-                        "kinds": list(spec.kinds),
-                        "ladder": spec.ladder,
-                        "locale": spec.locale,
-                        "mode": spec.mode,
-                        "charts": spec.charts,
-                        "status": sub.status,
-                        "paused_reason": sub.paused_reason,
-                        "last_error": sub.last_error,
-                        "created_by": spec.created_by,
-                        "created_at": sub.created_at,
-                    }
-                ),
-                file=out,
+            _print_json(
+                {
+                    "id": sub.id,
+                    "channel": str(spec.channel),
+                    "subject": spec.subject.name,
+                    "region": spec.region,
+                    "kinds": list(spec.kinds),
+                    "ladder": spec.ladder,
+                    "locale": spec.locale,
+                    "mode": spec.mode,
+                    "charts": spec.charts,
+                    "status": sub.status,
+                    "paused_reason": sub.paused_reason,
+                    "last_error": sub.last_error,
+                    "created_by": spec.created_by,
+                    "created_at": sub.created_at,
+                },
+                out,
             )
             continue
         status = sub.status if sub.active else f"PAUSED ({sub.paused_reason})"
@@ -430,20 +456,18 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
         counts = await store.delivery_counts()
     for d in rows:
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "id": d.id,
-                        "channel": str(d.channel),
-                        "kind": d.kind,
-                        "status": d.status,
-                        "attempts": d.attempts,
-                        "reason": d.reason,
-                        "last_error": d.last_error,
-                        "message_id": d.message_id,
-                    }
-                ),
-                file=out,
+            _print_json(
+                {
+                    "id": d.id,
+                    "channel": str(d.channel),
+                    "kind": d.kind,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "reason": d.reason,
+                    "last_error": d.last_error,
+                    "message_id": d.message_id,
+                },
+                out,
             )
         else:
             why = (
@@ -645,6 +669,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", metavar="YYYY-MM", help="total up to and including this month")
     p.add_argument("--metric", choices=("sales", "stock"), default="sales")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="which regions, sources, years and metric made the figure, and what was left out",
+    )
     _common(p)
     p.set_defaults(run=cmd_total)
 
@@ -662,6 +691,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="YYYY-MM", help="last month shown")
     p.add_argument("--kinds", metavar="K,K", help="milestone,share,growth,record (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list what is not told for comparing unlike figures, and why",
+    )
     _common(p)
     p.set_defaults(run=cmd_replay)
 

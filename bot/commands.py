@@ -35,10 +35,18 @@ from bot.arguments import (
 )
 from bot.charts import KINDS as CHART_KINDS
 from bot.config import Config
+from bot.coverage import explain, told
 from bot.delivery import Channel
 from bot.detector import Detector, configured_ladders
 from bot.events import Event, MilestoneEvent, Subject
-from bot.formatting import format_month, format_percent, format_units, validate_locale
+from bot.formatting import (
+    format_month,
+    format_percent,
+    format_period,
+    format_units,
+    in_region,
+    validate_locale,
+)
 from bot.ladders import Ladder, union_next_above, union_rungs
 from bot.messages import Field, Message
 from bot.names import loose_key
@@ -562,16 +570,26 @@ def _reply(answer: _Answer) -> Reply:
 async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
     resolved = _resolve(ctx, args.get("subject"))
     region = _region(ctx, resolved, args.get("region"))
-    return _reply(_total(ctx, resolved.subject, region, args.get("as-of"), inv.locale))
+    explained = args.get("explain", "no") == "yes"
+    return _reply(_total(ctx, resolved.subject, region, args.get("as-of"), inv.locale, explained))
 
 
 def _total(
-    ctx: CommandContext, subject: Subject, region: str, text: str | None, loc: str
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    text: str | None,
+    loc: str,
+    explained: bool = False,
 ) -> _Answer:
     series = ctx.model.series(subject, region)
     as_of = _as_of(text, series.latest)
     answer = ctx.model.total(subject, region, as_of)
-    where = _where(region)
+    facts = ctx.model.facts
+    how = told(series.basis, region, answer.as_of, as_of, facts)
+    lines = explain(region, "sales", series.basis, facts, (), answer.as_of) if explained else []
+    answer = replace(answer, told=how, explanation=lines)
+    where = in_region(region, how.covers)
     if answer.as_of is None:
         return (
             Message(
@@ -583,7 +601,7 @@ def _total(
             ),
             answer.as_json(),
         )
-    through = _month(answer.as_of, loc)
+    through = format_period(answer.as_of, how.granularity, loc)
     body = (
         f"{subject.name}{where}: {_units(answer.total, loc)} electric vehicles "
         f"{_sold(answer.metric)} through {through}."
@@ -596,12 +614,19 @@ def _total(
             fields.append(
                 Field(share.name, f"{_units(share.units, loc)} ({_percent(share.share, loc)})")
             )
+    if how.note:
+        body += f" Note: {how.note}."
+    if lines:
+        body += "\n" + "\n".join(f"• {line}" for line in lines)
+    footer = f"Data through {through}"
+    if how.source:
+        footer = f"Source: {how.source} · data through {through}"
     return (
         Message(
             title=f"{subject.name}{where}: {_units(answer.total, loc)}",
             body=body,
             fields=tuple(fields),
-            footer=f"Data through {through}",
+            footer=footer,
             accent="info",
             locale=loc,
         ),
@@ -741,7 +766,7 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
 async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
     """A subject's chart as a PNG. The figures are read from the read model here; the drawing
     runs in a worker thread, so the loop keeps answering other commands meanwhile."""
-    from bot.charts import ChartError, describe, model_chart_data, render_off_loop, source_line
+    from bot.charts import ChartError, describe, model_chart_data, render_off_loop
 
     text, kind = args.get("subject", ""), args.get("kind")
     words = text.split()
@@ -751,16 +776,9 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     subject = resolved.subject
     region = _region(ctx, resolved, args.get("region"))
     loc = inv.locale
-    sources = source_line(s.name for s in await ctx.store.sources() if s.metric == "sales")
     try:
         data = model_chart_data(
-            ctx.model,
-            kind or "cumulative",
-            subject,
-            region,
-            ladders=ctx.ladders,
-            locale=loc,
-            source=sources,
+            ctx.model, kind or "cumulative", subject, region, ladders=ctx.ladders, locale=loc
         )
     except ChartError as exc:
         raise ArgumentError(str(exc)) from exc
@@ -1079,6 +1097,11 @@ COMMANDS: dict[str, Command] = {
                 _SUBJECT,
                 _REGION,
                 OptionSpec("as-of", f"up to a period: {PERIOD_EXAMPLES}", "period"),
+                OptionSpec(
+                    "explain",
+                    "yes: which regions, sources and years made the figure",
+                    choices=("yes", "no"),
+                ),
             ],
             cmd_total,
             False,

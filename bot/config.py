@@ -5,6 +5,7 @@ Every error names the file and the key: `config.toml: sources.us.columns.units: 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -14,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.periods import Month, PeriodError
-from bot.records import GroupMember, GroupSpec
+from bot.records import POWERTRAINS, GroupMember, GroupSpec
+from bot.regions import RegionTree
 
 DEFAULT_DB = "evbot.sqlite3"
+MAX_POLL_SECONDS = 30 * 24 * 3600  # a longer wait between polls is a typo
+MAX_WHOLE = 10**18  # thresholds and totals: within the store's 64-bit integers
+MAX_PRIORITY = 1_000_000
 WORLD = "World"
 SOURCE_FIELDS = ("period", "region", "make", "model", "units", "powertrain")
 
@@ -60,6 +65,9 @@ class SourceConfig:
     def cited(self) -> str:
         """How messages and charts name this source."""
         return self.attribution or self.name
+
+    regions: str = "mixed"  # or "countries": its two-letter regions are country codes (FR)
+    powertrains: Mapping[str, str] = field(default_factory=dict)  # their value -> BEV/PHEV/FCEV
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ class Config:
     aliases: Mapping[str, str] = field(default_factory=dict)
     region_aggregates: frozenset[str] = frozenset()
     region_parents: Mapping[str, str] = field(default_factory=dict)
+    region_residuals: frozenset[str] = frozenset()  # more names of "the rest" (bot.regions)
     region_aliases: Mapping[str, str] = field(default_factory=dict)
     ladders: Mapping[str, str | tuple[int, ...]] = field(default_factory=dict)
     milestones: MilestoneConfig = field(default_factory=MilestoneConfig)
@@ -200,13 +209,27 @@ def default_config() -> Config:
 
 
 class _Reader:
-    """Walks a parsed TOML table, refusing unknown keys and wrong types with the key's path."""
+    """Walks a parsed TOML table, refusing unknown keys and wrong types with the key's path.
 
-    def __init__(self, file: str) -> None:
+    What the file said is quoted back only through `shown`/`fail`: secrets redacted first over
+    the whole text, then cut, so neither a secret nor a 5 MB value reaches an error.
+    """
+
+    def __init__(self, file: str, environ: Mapping[str, str]) -> None:
         self.file = file
+        self.environ = environ
 
     def fail(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(f"{self.file}: {key}: {reason}")
+        return ConfigError(f"{self.file}: {self.shown(key, quote=False)}: {reason}")
+
+    def shown(self, value: object, *, quote: bool = True) -> str:
+        """`value` as it may appear in an error: redacted, then cut, then quoted."""
+        if isinstance(value, bool) or not isinstance(value, str | int | float | Exception):
+            return _kind(value)
+        if isinstance(value, int | float):
+            return _num(value)
+        text = clip(redact_secrets(str(value), self.environ))
+        return repr(text) if quote else text
 
     def table(self, data: Any, key: str, allowed: set[str] | None = None) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -226,17 +249,54 @@ class _Reader:
             raise self.fail(path, f"must be a string, not {_kind(value)}")
         return value
 
-    def integer(self, data: Mapping[str, Any], key: str, path: str, default: int) -> int:
+    def integer(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: int,
+        low: int | None = None,
+        high: int | None = None,
+    ) -> int:
+        """A whole number, within `low`..`high` (inclusive) where given."""
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(path, f"must be a whole number, not {_kind(value)}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.fail(path, f"must be a whole number {_range(low, high)}, not {_num(value)}")
         return value
 
-    def number(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:
+    def number(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: float,
+        low: float | None = None,
+        high: float | None = None,
+        *,
+        above: bool = False,
+    ) -> float:
+        """A finite number (never nan or inf), within `low`..`high` where given; `above`: the
+        low end itself is excluded."""
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(path, f"must be a number, not {_kind(value)}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a whole number past any float: TOML has no limit
+            number = math.inf
+        if not math.isfinite(number) and low is None and high is None:
+            raise self.fail(path, f"must be a finite number, not {_num(value)}")
+        if (
+            not math.isfinite(number)
+            or (low is not None and (number <= low if above else number < low))
+            or (high is not None and number > high)
+        ):
+            raise self.fail(
+                path, f"must be a number {_range(low, high, above=above)}, not {_num(value)}"
+            )
+        return number
 
     def boolean(self, data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
         value = data.get(key, default)
@@ -257,8 +317,37 @@ class _Reader:
     ) -> str:
         value = self.string(data, key, path, default)
         if value not in options:
-            raise self.fail(path, f"{value!r} is not one of {', '.join(options)}")
+            raise self.fail(path, f"{self.shown(value)} is not one of {', '.join(options)}")
         return value
+
+
+CLIP = 200  # characters of a value quoted back in an error, counted after redaction
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """`text` cut to `limit` characters (with "…"); redact before cutting, never after."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _range(low: float | None, high: float | None, *, above: bool = False) -> str:
+    if high is None:
+        return f"{'above' if above else 'of at least'} {_num(low)}"
+    if low is None:
+        return f"of at most {_num(high)}"
+    if above:
+        return f"above {_num(low)} and at most {_num(high)}"
+    return f"from {_num(low)} to {_num(high)}"
+
+
+def _num(value: float | None) -> str:
+    """A number as an error shows it: whole numbers without exponent, grouped past 9,999."""
+    if isinstance(value, int) and abs(value) >= 10**30:  # str() past 4,300 digits raises
+        return "a number of more than 30 digits"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 10**16:
+        value = int(value)
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)
 
 
 def _kind(value: Any) -> str:
@@ -297,6 +386,8 @@ _SOURCE_KEYS = {
     "coverage",
     "equivalent_to",
     "parameter",
+    "regions",
+    "powertrains",
 }
 
 
@@ -318,24 +409,27 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
     except RecursionError as exc:  # tomllib recurses once per level of nested arrays or tables
         raise ConfigError(f"{file}: not valid TOML: arrays or tables nested too deeply") from exc
+    except ValueError as exc:  # int() of a whole number past 4,300 digits
+        reason = "a number with too many digits" if "digits" in str(exc) else clip(str(exc))
+        raise ConfigError(f"{file}: not valid TOML: {reason}") from exc
     return _apply(config, data, file, os.environ if environ is None else environ)
 
 
 def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str, str]) -> Config:
-    r = _Reader(file)
+    r = _Reader(file, environ)
     r.table(data, "", _TOP)
     database = r.string(data, "database", "database", config.database)
     if not database:
         raise r.fail("database", "must not be empty")
     if "database" in data and "://" not in database and not Path(database).is_absolute():
         database = str(Path(file).parent / database)  # relative to the file, like sources
-    _check_database(r, database)
+    _check_database(r, database, "database" in data)
     locale = r.string(data, "locale", "locale", config.locale)
     _check_locale(r, locale)
     schedule = r.table(data.get("schedule", {}), "schedule", {"poll_seconds"})
-    poll = r.number(schedule, "poll_seconds", "schedule.poll_seconds", config.poll_seconds)
-    if poll <= 0:
-        raise r.fail("schedule.poll_seconds", "must be above 0")
+    poll = r.number(
+        schedule, "poll_seconds", "schedule.poll_seconds", config.poll_seconds, 1, MAX_POLL_SECONDS
+    )
 
     groups = {g.name: g for g in config.groups}
     raw_groups = data.get("groups", [])
@@ -350,7 +444,9 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if not isinstance(v, str) or not v.strip():
             raise r.fail(f"aliases.{k}", "must name a subject (a non-empty string)")
 
-    regions = r.table(data.get("regions", {}), "regions", {"aggregates", "parents", "aliases"})
+    regions = r.table(
+        data.get("regions", {}), "regions", {"aggregates", "parents", "aliases", "residuals"}
+    )
     aggregates = frozenset(r.strings(regions, "aggregates", "regions.aggregates")) | {WORLD}
     if "aggregates" not in regions:
         aggregates = config.region_aggregates
@@ -361,6 +457,8 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if k == WORLD:
             raise r.fail(f"regions.parents.{k}", "the world has no parent region")
     _check_cycles(r, parents)
+    residuals = frozenset(r.strings(regions, "residuals", "regions.residuals"))
+    residuals = residuals if "residuals" in regions else config.region_residuals
     region_aliases = dict(config.region_aliases)
     for k, v in r.table(regions.get("aliases", {}), "regions.aliases").items():
         if not isinstance(v, str):
@@ -379,13 +477,15 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
     chosen = r.strings(ms, "ladders", "milestones.ladders") or config.milestones.ladders
     for name in chosen:
         if name not in ladders:
-            raise r.fail("milestones.ladders", f"no ladder named {name!r} in [ladders]")
+            raise r.fail("milestones.ladders", f"no ladder named {r.shown(name)} in [ladders]")
     milestones = MilestoneConfig(
         ladders=chosen,
         share_band=r.number(ms, "share_band", "milestones.share_band", 5.0),
         share_hysteresis=r.number(ms, "share_hysteresis", "milestones.share_hysteresis", 2.0),
-        min_months=r.integer(ms, "min_months", "milestones.min_months", 12),
-        min_parent_total=r.integer(ms, "min_parent_total", "milestones.min_parent_total", 10_000),
+        min_months=r.integer(ms, "min_months", "milestones.min_months", 12, 0, 1200),
+        min_parent_total=r.integer(
+            ms, "min_parent_total", "milestones.min_parent_total", 10_000, 0, MAX_WHOLE
+        ),
     )
     if not 0 < milestones.share_band <= 50:
         raise r.fail("milestones.share_band", "must be between 0 and 50 percentage points")
@@ -420,6 +520,7 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         aliases={str(k): str(v) for k, v in aliases.items()},
         region_aggregates=aggregates,
         region_parents=parents,
+        region_residuals=residuals,
         region_aliases=region_aliases,
         ladders=ladders,
         milestones=milestones,
@@ -428,19 +529,43 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
     )
 
 
-def _check_database(r: _Reader, database: str) -> None:
-    """A file path, or a postgresql:// URL that carries no password (secrets stay out of
-    files: PostgreSQL clients read PGPASSWORD or ~/.pgpass)."""
+def _check_database(r: _Reader, database: str, written: bool) -> None:
+    """A file path in a folder that exists (`written`: the file named one), or a postgresql://
+    URL that carries no password (secrets stay out of files: PostgreSQL clients read PGPASSWORD
+    or ~/.pgpass)."""
     if "://" not in database:
+        if written:
+            _check_database_file(r, database)
         return
     scheme = database.split("://", 1)[0]
     if scheme not in ("postgresql", "postgres"):
-        raise r.fail("database", f"{scheme}:// is not a database evbot knows (postgresql://)")
+        raise r.fail(
+            "database",
+            f"{r.shown(scheme, quote=False)}:// is not a database evbot knows (postgresql://)",
+        )
     userinfo = database.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
     if ":" in userinfo or "password=" in database.partition("?")[2]:
         raise r.fail(
             "database",
             "the URL holds a password: leave it out and set PGPASSWORD (or ~/.pgpass) instead",
+        )
+
+
+def _check_database_file(r: _Reader, database: str) -> None:
+    """The SQLite file's folder exists and the path is not itself a folder: both would only
+    fail later, when the store opens."""
+    path = Path(database)
+    try:
+        if "\x00" in database:  # pathlib answers False for it rather than refusing
+            raise ValueError("a NUL character")
+        is_folder, folder_exists = path.is_dir(), path.parent.is_dir()
+    except (OSError, ValueError) as exc:  # a NUL character, a name too long for the system
+        raise r.fail("database", f"{r.shown(database)} is not a usable file path") from exc
+    if is_folder:
+        raise r.fail("database", f"{r.shown(database)} is a folder, not a database file")
+    if not folder_exists:
+        raise r.fail(
+            "database", f"the folder {r.shown(str(path.parent))} does not exist (create it)"
         )
 
 
@@ -450,7 +575,9 @@ def _check_locale(r: _Reader, locale: str) -> None:
     try:
         Locale.parse(locale.replace("-", "_"))
     except (ValueError, UnknownLocaleError) as exc:
-        raise r.fail("locale", f"unknown locale {locale!r} (e.g. en, fr, de, en_GB)") from exc
+        raise r.fail(
+            "locale", f"unknown locale {r.shown(locale)} (e.g. en, fr, de, en_GB)"
+        ) from exc
 
 
 def _check_cycles(r: _Reader, parents: Mapping[str, str]) -> None:
@@ -462,6 +589,10 @@ def _check_cycles(r: _Reader, parents: Mapping[str, str]) -> None:
                 raise r.fail(f"regions.parents.{start}", "regions form a cycle")
             seen.add(region)
             region = parents[region]
+    tree = RegionTree(parents=parents)  # the shipped table's nesting counts too
+    for start in parents:
+        if cycle := tree.cycle(start):
+            raise r.fail(f"regions.parents.{start}", f"regions form a cycle: {' > '.join(cycle)}")
 
 
 def _group(r: _Reader, data: Any, path: str) -> GroupSpec:
@@ -486,7 +617,9 @@ def _group(r: _Reader, data: Any, path: str) -> GroupSpec:
             start = Month.parse(m["from"]) if m.get("from") else None
             end = Month.parse(m["to"]) if m.get("to") else None
         except (PeriodError, AttributeError) as exc:
-            raise r.fail(mpath, f"from/to must be months YYYY-MM ({exc})") from exc
+            raise r.fail(
+                mpath, f"from/to must be months YYYY-MM ({r.shown(exc, quote=False)})"
+            ) from exc
         if start and end and end < start:
             raise r.fail(mpath, f"'to' {end} is before 'from' {start}")
         members.append(GroupMember(make, start, end))
@@ -500,14 +633,22 @@ def _ladder(r: _Reader, name: str, spec: Any) -> str | tuple[int, ...]:
             raise r.fail(path, "a list ladder must hold whole numbers")
         if any(v <= 0 for v in spec):
             raise r.fail(path, "thresholds must be above 0")
+        if any(v > MAX_WHOLE for v in spec):
+            raise r.fail(path, f"thresholds must be at most {_num(MAX_WHOLE)}")
         return tuple(sorted(set(spec)))
     if not isinstance(spec, str):
         raise r.fail(path, 'must be "default", "every:N" or a list of numbers')
     if spec == "default":
         return spec
-    if spec.startswith("every:") and spec[6:].isdigit() and int(spec[6:]) > 0:
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses
+    step = re.fullmatch(r"every:([0-9]{1,19})", spec)
+    if step and 0 < int(step[1]) <= MAX_WHOLE:
         return spec
-    raise r.fail(path, f'{spec!r} is not "default", "every:N" (N above 0) or a list of numbers')
+    raise r.fail(
+        path,
+        f'{r.shown(spec)} is not "default", "every:N" (N from 1 to {_num(MAX_WHOLE)}) '
+        "or a list of numbers",
+    )
 
 
 def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
@@ -538,26 +679,35 @@ def _source(r: _Reader, name: str, data: Any, base: Path) -> SourceConfig:
     try:
         "".encode(encoding)
     except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
-        raise r.fail(f"{path}.encoding", f"unknown encoding {encoding!r}") from exc
+        raise r.fail(f"{path}.encoding", f"unknown encoding {r.shown(encoding)}") from exc
+    thousands = r.string(s, "thousands", f"{path}.thousands", ",")
+    if len(thousands) > 3 or any(c.isdigit() for c in thousands):
+        raise r.fail(f"{path}.thousands", "must be a separator of at most 3 characters, not digits")
+    powertrains = r.table(s.get("powertrains", {}), f"{path}.powertrains")
     return SourceConfig(
         name=name,
         file=file,
         format=fmt,
         metric=r.choice(s, "metric", f"{path}.metric", ("sales", "stock"), "sales"),
         figures=r.choice(s, "figures", f"{path}.figures", ("period", "running"), "period"),
-        priority=r.integer(s, "priority", f"{path}.priority", 100),
+        priority=r.integer(s, "priority", f"{path}.priority", 100, 0, MAX_PRIORITY),
         aggregate=r.boolean(s, "aggregate", f"{path}.aggregate", False),
         columns=dict(columns),
         constants=dict(constants),
         include=include,
         period_format=r.string(s, "period_format", f"{path}.period_format"),
         granularity=granularity,
-        thousands=r.string(s, "thousands", f"{path}.thousands", ","),
+        thousands=thousands,
         encoding=encoding,
         attribution=r.string(s, "attribution", f"{path}.attribution"),
         coverage=r.choice(s, "coverage", f"{path}.coverage", ("full", "sample"), "full"),
         equivalent_to=r.string(s, "equivalent_to", f"{path}.equivalent_to"),
         parameter=r.choice(s, "parameter", f"{path}.parameter", ("", *IEA_PARAMETERS), ""),
+        regions=r.choice(s, "regions", f"{path}.regions", ("mixed", "countries"), "mixed"),
+        powertrains={
+            k: r.choice(powertrains, k, f"{path}.powertrains.{k}", POWERTRAINS, "")
+            for k in powertrains
+        },
     )
 
 
@@ -603,17 +753,77 @@ def _platform(
                 + [f"{k}_file" for k in known]
             )
             raise r.fail(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
+    _check_options(r, path, options)
     platform = PlatformConfig(name, enabled, secrets, files, options)
     if enabled:
         for needed in _REQUIRED_SECRETS[name](options):
             if platform.secret(needed, environ) is None:
                 where = (
-                    f"file {files[needed]} is missing or empty"
+                    f"file {r.shown(files[needed], quote=False)} is missing or empty"
                     if needed in files
-                    else f"environment variable {secrets[needed]} is not set"
+                    else f"environment variable {r.shown(secrets[needed], quote=False)} is not set"
                 )
                 raise r.fail(f"{path}.{needed}", f"missing secret: {where}")
     return platform
+
+
+# numeric platform options: (lowest, highest, lowest itself excluded)
+_OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
+    "rate_per_second": (0, 1_000_000, True),
+    "channel_rate_per_second": (0, 1_000_000, True),
+    "timeout": (0, 600, True),
+    "shard_count": (1, 100_000, False),
+    "port": (0, 65535, False),  # 0: any free port (what the tests' servers use)
+}
+SLACK_MODES = ("socket", "http")
+
+
+def _snowflake(value: Any) -> bool:
+    """A Discord id: a positive 64-bit number, or its digits."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**64
+
+
+def _check_options(r: _Reader, path: str, options: Mapping[str, Any]) -> None:
+    """Ranges, enumerations and list items of a platform's options, whatever their order."""
+    for key, value in options.items():
+        where = f"{path}.{key}"
+        if key in _OPTION_RANGES:
+            low, high, above = _OPTION_RANGES[key]
+            if key == "port":  # says what it is, in the words the Slack settings use
+                if not low <= value <= high:
+                    port = value if abs(value) < 10**9 else _num(value)  # no 5,000 digits
+                    raise r.fail(where, f"{port} is not a TCP port (1-65535, or 0: any free one)")
+            elif key == "shard_count":
+                r.integer(options, key, where, 0, int(low), int(high))
+            else:
+                r.number(options, key, where, 0, low, high, above=above)
+        elif key == "mode" and value not in SLACK_MODES:
+            raise r.fail(where, f"{r.shown(value)} is not one of {', '.join(SLACK_MODES)}")
+        elif key == "host" and not value.strip():
+            raise r.fail(where, "must name an address to listen on, e.g. 0.0.0.0")
+        elif key == "application_id" and not _snowflake(value):
+            raise r.fail(where, f"must be a Discord id (digits), not {r.shown(value)}")
+        elif key == "guilds":
+            for i, guild in enumerate(value):
+                if not _snowflake(guild):
+                    raise r.fail(
+                        f"{where}[{i}]", f"must be a Discord id (digits), not {r.shown(guild)}"
+                    )
+        elif key == "admins" and not all(isinstance(a, str) for a in value):
+            raise r.fail(where, 'must be a list of user ids, e.g. ["U012AB"]')
+    if "shard_ids" in options:
+        count = options.get("shard_count")
+        if count is None:
+            raise r.fail(f"{path}.shard_ids", "needs shard_count as well")
+        ids = options["shard_ids"]
+        if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in ids):
+            raise r.fail(
+                f"{path}.shard_ids", f"must be a list of shard numbers from 0 to {count - 1}"
+            )
+        if len(set(ids)) != len(ids):
+            raise r.fail(f"{path}.shard_ids", "names a shard twice")
 
 
 def _option(r: _Reader, path: str, value: Any, kind: type | tuple[type, ...]) -> Any:
@@ -634,9 +844,14 @@ def _option(r: _Reader, path: str, value: Any, kind: type | tuple[type, ...]) ->
     return value
 
 
-# greedy to the last "@": a password may hold one (over-redacting a query is harmless)
-_DSN_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s'\"]*@")
-_KV_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd|sslpassword)=)[^&\s'\"]*", re.I)
+# `scheme://user:` and the rest of the word. Every repeat is possessive and a scheme starts only
+# where a run of scheme characters does, so no character is scanned twice: linear in the text
+# (a backtracking pattern here took minutes over a 5 MB value). The password is then cut at the
+# word's last "@" (a password may hold one; over-redacting a query is harmless).
+_DSN_PASSWORD = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<head>[A-Za-z0-9+.-]++://[^:/@\s]*+:)(?P<rest>[^\s'\"]*+)"
+)
+_KV_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd|sslpassword)=)[^&\s'\"]*+", re.I)
 MIN_SECRET = 4  # shorter values would blank out ordinary words
 
 
@@ -648,14 +863,22 @@ def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
     crash output.
     """
     env = os.environ if environ is None else environ
-    text = _DSN_PASSWORD.sub(r"\g<head>***@", text)
-    text = _KV_PASSWORD.sub(r"\g<head>***", text)
+    if "://" in text:
+        text = _DSN_PASSWORD.sub(_hide_dsn_password, text)
+    if "=" in text:
+        text = _KV_PASSWORD.sub(r"\g<head>***", text)
     names = {var for secrets in PLATFORM_SECRETS.values() for var in secrets.values()}
     names.add("PGPASSWORD")  # the database password, which PostgreSQL clients read
     values = sorted({env[n] for n in names if len(env.get(n, "")) >= MIN_SECRET}, key=len)
     for value in reversed(values):  # longest first: one secret may contain another
         text = text.replace(value, "***")
     return text
+
+
+def _hide_dsn_password(match: re.Match[str]) -> str:
+    rest = match["rest"]
+    at = rest.rfind("@")
+    return match[0] if at < 0 else f"{match['head']}***{rest[at:]}"
 
 
 def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

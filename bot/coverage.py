@@ -93,9 +93,17 @@ def tell(
         if found is None:
             return None
         event = found
+    return dressed(event, basis, facts)
+
+
+def dressed(event: Event, basis: Basis, facts: SourceFacts) -> Event:
+    """The event with the granularity, coverage and sources of its period's year."""
+    pairs = basis.get(event.period.year)
+    if not pairs:
+        return event
     return replace(
         event,
-        granularity=granularity(pairs, year, facts),
+        granularity=granularity(pairs, event.period.year, facts),
         covers=covers(pairs, event.region),
         source=cite(pairs, facts),
     )
@@ -138,3 +146,95 @@ def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts) -> str:
         return "nothing"
     regions = ", ".join(sorted({r for r, _ in pairs}))
     return f"{regions} ({cite(pairs, facts)})"
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a total says of itself: its granularity, coverage and sources, and why the period
+    asked for was cut short."""
+
+    granularity: Granularity = "month"
+    covers: tuple[str, ...] = ()
+    source: str = ""
+    note: str = ""
+
+
+def told(
+    basis: Basis,
+    region: str,
+    last: Month | None,
+    asked: Month | None,
+    facts: SourceFacts,
+) -> Told:
+    """How to tell a cumulative figure that runs to `last`, when `asked` was asked for."""
+    if last is None or not basis.get(last.year):
+        return Told()
+    pairs = basis[last.year]
+    note = ""
+    if (
+        asked is not None
+        and asked.month != 12
+        and basis.get(asked.year)
+        and granularity(basis[asked.year], asked.year, facts) == "year"
+    ):
+        note = (
+            f"{asked.year} is known only as a whole year ({cite(basis[asked.year], facts)}), "
+            f"so the figure runs through {last.year if last.month == 12 else last}"
+        )
+    return Told(
+        granularity(pairs, last.year, facts), covers(pairs, region), cite(pairs, facts), note
+    )
+
+
+def explain(
+    region: str,
+    metric: str,
+    basis: Basis,
+    facts: SourceFacts,
+    samples: Sequence[str] = (),
+    last: Month | None = None,
+) -> list[str]:
+    """Which regions, sources, years and granularity made a figure, and what was left out and
+    why: `evbot total --explain` and `/ev-total explain:yes`."""
+    years = sorted(y for y in basis if basis[y] and (last is None or y <= last.year))
+    if not years:
+        return [f"No {metric} figures for this subject in {region}."]
+    lines: list[str] = []
+    start = years[0]
+    for i, year in enumerate(years):
+        following = years[i + 1] if i + 1 < len(years) else None
+        if following == year + 1 and _same(basis[following], basis[year], following, year, facts):
+            continue
+        span = str(start) if start == year else f"{start}–{year}"
+        pairs = basis[year]
+        regions = sorted({r for r, _ in pairs})
+        whole = "whole years" if granularity(pairs, year, facts) == "year" else "months"
+        if regions == [region]:
+            what = f"{region}'s own figures"
+        elif len(regions) == 1:
+            what = f"{regions[0]} only ({region} has no figure of its own)"
+        else:
+            what = f"the sum of {', '.join(regions)} ({region} has no figure of its own)"
+        lines.append(f"{span}: {what}, {whole}, from {cite(pairs, facts)}")
+        start = following if following is not None else year
+    lines.append(
+        f"Metric: {metric} only ("
+        + ("registered vehicles, a level" if metric == "stock" else "units sold")
+        + "); sales and stock are never added together."
+    )
+    lines.append(
+        "Where several sources have the same region and year, the one of best priority is "
+        "used; a region's own figure is used where there is one, else its sub-regions' sum."
+    )
+    if samples:
+        lines.append(
+            f"Left out: {', '.join(sorted(samples))} (a sample of its region: shares only, "
+            "never a total)."
+        )
+    return lines
+
+
+def _same(
+    a: set[tuple[str, int]], b: set[tuple[str, int]], ya: int, yb: int, facts: SourceFacts
+) -> bool:
+    return a == b and granularity(a, ya, facts) == granularity(b, yb, facts)

@@ -47,6 +47,11 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     }
     if event.covers:
         base["covers"] = list(event.covers)
+    if event.basis:
+        base["basis"] = event.basis
+        base["same_as"] = [
+            {"subject": _subject(subject), "region": region} for subject, region in event.same_as
+        ]
     if isinstance(event, MilestoneEvent):
         base.update(
             thresholds={
@@ -102,6 +107,12 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         "source": data.get("source", ""),
         "granularity": data.get("granularity", "month"),
         "covers": tuple(data.get("covers", ())),
+        # events stored before bases were kept have none: they are never merged
+        "basis": data.get("basis", ""),
+        "same_as": tuple(
+            (Subject(o["subject"]["kind"], o["subject"]["key"], o["subject"]["name"]), o["region"])
+            for o in data.get("same_as", ())
+        ),
     }
     if kind == "milestone":
         leader = data.get("leader")

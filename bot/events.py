@@ -1,4 +1,9 @@
-"""Events the detector finds: the plain records the announcer turns into messages."""
+"""Events the detector finds: the plain records the announcer turns into messages.
+
+Two events tell the same fact when they have the same kind, metric, threshold and period over
+the same contributing figures (`basis`): the world that is only the USA, a make with one model.
+Detection keeps both; each channel hears the fact once (bot.facts, bot.subscriptions).
+"""
 
 from __future__ import annotations
 
@@ -52,6 +57,9 @@ class MilestoneEvent:
     # the regions the figure is made of when they are not all of `region` (the world's figure
     # from US figures alone: ("USA",)); empty when the figure is the region's own
     covers: tuple[str, ...] = ()
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="milestone", init=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +91,9 @@ class ShareEvent:
     # the regions the figure is made of when they are not all of `region` (the world's figure
     # from US figures alone: ("USA",)); empty when the figure is the region's own
     covers: tuple[str, ...] = ()
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="share", init=False)
 
 
@@ -101,6 +112,9 @@ class GrowthEvent:
     # the regions the figure is made of when they are not all of `region` (the world's figure
     # from US figures alone: ("USA",)); empty when the figure is the region's own
     covers: tuple[str, ...] = ()
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="growth", init=False)
 
     @property
@@ -125,6 +139,9 @@ class RecordEvent:
     # the regions the figure is made of when they are not all of `region` (the world's figure
     # from US figures alone: ("USA",)); empty when the figure is the region's own
     covers: tuple[str, ...] = ()
+    basis: str = ""  # which figures it is made of (bot.facts); "" = never the same as another
+    same_as: tuple[tuple[Subject, str], ...] = ()  # (subject, region) telling the same fact
+    told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="record", init=False)
 
 

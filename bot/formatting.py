@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from collections.abc import Sequence
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -96,3 +97,41 @@ def format_month_name(month: Month, locale: str = "en") -> str:
 
 def _date(month: Month) -> datetime.date:
     return datetime.date(month.year, month.month, 1)
+
+
+# region names that read with "the" inside a sentence ("in the USA")
+_REGIONS_WITH_ARTICLE = frozenset(
+    {"usa", "us", "uk", "eu", "eu27", "uae", "netherlands", "philippines", "czech republic"}
+)
+
+
+def place(region: str) -> str:
+    """A region's name as used after "in": "the USA", "Norway"."""
+    key = region.strip().casefold()
+    if key in _REGIONS_WITH_ARTICLE or key.startswith(("united ", "republic of ")):
+        return f"the {region.strip()}"
+    return region.strip()
+
+
+def covered(covers: Sequence[str]) -> str:
+    """What a partial figure covers: "the USA", "the USA and Norway", "14 regions"."""
+    if len(covers) > 3:
+        return f"{len(covers)} regions"
+    return _and([place(r) for r in covers])
+
+
+def in_region(region: str, covers: Sequence[str] = ()) -> str:
+    """ " in Norway"; "" for the world's own figure; what a partial figure covers, named:
+    " in the USA" (the world from US figures), " in the USA (WA only)"."""
+    world = region.strip().casefold() in ("", "world")
+    if covers:
+        return (
+            f" in {covered(covers)}" if world else f" in {place(region)} ({covered(covers)} only)"
+        )
+    return "" if world else f" in {place(region)}"
+
+
+def _and(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from bot.bulk import without_gc
 from bot.config import Config, SourceConfig
 from bot.ingest import ImportFailed, Parsed, Progress, parse_file
 from bot.parse_worker import Job, ProcessFeed
+from bot.queries import region_tree
 from bot.records import ImportSummary, SourceSpec
+from bot.regions import COUNTRY_LEVEL, region_warnings
 from bot.staging import ChunkSink, StagedChunk
 from bot.store import SalesStore
 
@@ -90,8 +93,12 @@ async def import_file(
     else:
         feed = _ThreadFeed(kind, path, name, configured, progress)
 
+    regions: dict[str, set[str]] = {}  # each source's regions, for `region_warnings`
+
     async def chunks() -> AsyncIterator[StagedChunk | None]:
         async for chunk in feed.chunks():
+            for src, rows in chunk.rows.items() if chunk is not None else ():
+                regions.setdefault(src, set()).update(map(itemgetter(2), rows))
             yield chunk
         parsed = feed.parsed
         assert parsed is not None
@@ -127,8 +134,16 @@ async def import_file(
         rows_read=parsed.rows_read,
         duplicates=duplicates,
         skipped=parsed.skipped,
-        notices=[*parsed.notices, *(n for s in summaries for n in s.notices)],
+        notices=[
+            *parsed.notices,
+            *(n for s in summaries for n in s.notices),
+            *region_warnings(regions, region_tree(config), _country_level(config)),
+        ],
     )
+
+
+def _country_level(config: Config) -> set[str]:
+    return {n for n, s in config.sources.items() if s.regions == COUNTRY_LEVEL}
 
 
 def _size(path: Path) -> int:

@@ -6,21 +6,24 @@ Parsing never touches the store. It reads the whole file, collects every problem
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from bot.config import SourceConfig
-from bot.names import clean_label, name_key
+from bot.names import Spellings, clean_label, name_key
 from bot.periods import PeriodError, normalize_period
+from bot.powertrains import powertrain_of, powertrain_table, refusal
 from bot.records import POWERTRAINS, SalesRecord
+from bot.regions import COUNTRY_LEVEL, country_name
 
 if TYPE_CHECKING:
     from bot.staging import Row
@@ -33,7 +36,15 @@ MAX_FIELD = 10_000  # a longer field is refused rather than stored
 # A trillion vehicles in one row is no count of cars (the world buys under 100 million a year);
 # far larger figures would overflow the store's 64-bit sums or the threshold ladders.
 MAX_UNITS = 10**12
-_INT = re.compile(r"^\d+$")
+MAX_LINE = 1 << 20  # characters in one physical line
+_READ = 1 << 16  # characters decoded at a time
+_TELL = 1 << 20  # bytes read between two progress calls
+_INT = re.compile(r"[0-9]+")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+# C0 and C1 controls but tab and line ends, and the undecodable bytes (`_undecodable`)
+_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_ASCII_CONTROLS = bytes([*range(9), 11, 12, *range(14, 32), 127])  # _BAD's ASCII part
+_ODD_ENDS = re.compile("[\x85\u2028\u2029]")  # line ends to `str.splitlines`, not to CSV
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
 _NULLS = {"", "null", "none", "n/a", "na"}
@@ -92,6 +103,10 @@ class Sink(Protocol):
 
     def append(self, source: str, row: Row) -> None: ...
 
+    def region(self, region: str) -> str:
+        """The spelling that stands for a region's key in this parse (a fast-path row's)."""
+        ...
+
     def restart(self) -> None:
         """Forget what was sent: the parse starts again from the first row."""
         ...
@@ -109,15 +124,21 @@ class _Collector:
         self.aggregate = aggregate
         self.sink = sink
         self.seen: dict[_Key, tuple[int, SalesRecord]] = {}
+        self.regions = Spellings()
+        self.sources = Spellings()
 
     def add(self, source: str, record: SalesRecord) -> None:
         if self.sink is not None:
             self.sink.add(source, record)
             return
+        source = self.sources(source)
+        region = self.regions(record.region)
+        if region != record.region:
+            record = replace(record, region=region)
         key = (
             source,
             record.period,
-            record.region,
+            name_key(region),
             name_key(record.make),
             name_key(record.model),
             record.powertrain,
@@ -157,28 +178,112 @@ class _Collector:
             self.parsed.records.setdefault(source, []).append(record)
 
 
+def _undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Undecodable bytes become lone surrogates, which no decoder produces from good text: the
+    line check finds them with the control characters, and says where they are."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(chr(0xDC00 + b) for b in bad), error.end
+
+
+codecs.register_error("evbot-undecodable", _undecodable)
+
+Report = Callable[[int, str], None]  # a problem on a physical line
+
+
 def _lines(
-    handle: IO[bytes], file: str, encoding: str, parsed: Parsed, progress: Progress | None
+    raw: IO[bytes], encoding: str, report: Report, progress: Progress | None
 ) -> Iterator[str]:
-    """Decoded physical lines; undecodable bytes are reported with their line number."""
-    done = 0
-    for number, raw in enumerate(handle, start=1):
-        done += len(raw)
-        if progress is not None and number % 20_000 == 0:
-            progress(done)
-        if b"\x00" in raw:
-            parsed.problem(file, number, "contains a NUL byte: this is not a text CSV file")
-            raw = raw.replace(b"\x00", b"")
-        enc = encoding if number == 1 else encoding.removesuffix("-sig")
-        try:
-            yield raw.decode(enc)
-        except UnicodeDecodeError as exc:
-            parsed.problem(
-                file, number, f"undecodable bytes at column {exc.start + 1} (not {encoding} text)"
-            )
-            yield raw.decode(enc, errors="replace")
+    """Decoded physical lines, each with its line end (\r\n, \n or \r), read a bounded piece at
+    a time: a line past `MAX_LINE` characters is reported and ends the reading, whatever the
+    file holds (a binary file, /dev/zero). NUL and other control characters and undecodable
+    bytes are found in the decoded text (a UTF-16 file's zero bytes are no NULs), reported, and
+    taken out so that the rest of the line is still read. Both parse paths read through this."""
+    text = io.TextIOWrapper(raw, encoding, errors="evbot-undecodable", newline="")
+    return chain.from_iterable(_line_runs(raw, text, encoding, report, progress))
+
+
+def _line_runs(
+    raw: IO[bytes],
+    text: io.TextIOWrapper,
+    encoding: str,
+    report: Report,
+    progress: Progress | None,
+) -> Iterator[list[str]]:
+    number = 0  # lines handed on
+    carry = ""  # the start of a line whose end is not read yet
+    told = 0
+    while True:
+        piece = text.read(_READ)
+        held = carry + piece
+        if not piece:
+            if not held:
+                break
+            if not held.endswith(("\n", "\r")):
+                held += "\n"  # the last line, without a line end of its own
+        # a \r at the end of a piece may be the first half of a \r\n
+        stop = len(held) - 1 if piece and held.endswith("\r") else len(held)
+        end = max(held.rfind("\n", 0, stop), held.rfind("\r", 0, stop)) + 1
+        complete, carry = held[:end], held[end:]
+        lines = _split(complete, encoding, number, report)
+        if (lines and len(lines[0]) > MAX_LINE) or len(carry) > MAX_LINE:
+            report(number + 1, f"line too long (more than {MAX_LINE:,} characters)")
+            return
+        number += len(lines)
+        if progress is not None and (not piece or raw.tell() - told >= _TELL):
+            told = raw.tell()
+            progress(told)
+        if lines:
+            yield lines
+        if not piece:
+            break
     if progress is not None:
-        progress(done)
+        progress(raw.tell())
+
+
+def _split(text: str, encoding: str, number: int, report: Report) -> list[str]:
+    """Whole lines (`text` ends with a line end), checked; `number` lines came before them.
+
+    Scanning text with a regular expression costs ten times what the bytes of ASCII text cost,
+    and `str.splitlines` also splits on characters that are no line end in CSV (U+2028, and
+    controls), so each is used only where the text is plain.
+    """
+    if text.isascii():  # known without reading the text
+        data = text.encode("ascii")
+        plain = len(data.translate(None, _ASCII_CONTROLS)) == len(data)
+    else:
+        # in UTF-8, C0 bytes are only C0 characters, and C1 controls (C2 80-9F), surrogates
+        # (ED A0-BF) and U+2028/9 (E2 80 A8-A9) need one of these lead bytes
+        data = text.encode("utf-8", "surrogatepass")
+        plain = len(data.translate(None, _ASCII_CONTROLS)) == len(data) and not (
+            b"\xc2" in data or b"\xed" in data or b"\xe2\x80" in data
+        )
+        if not plain:
+            plain = _BAD.search(text) is None and not _ODD_ENDS.search(text)
+    if plain:
+        return text.splitlines(keepends=True)
+    lines = _LINE.findall(text)
+    return [_checked(t, number + i, encoding, report) for i, t in enumerate(lines, 1)]
+
+
+def _checked(line: str, number: int, encoding: str, report: Report) -> str:
+    bad = _BAD.search(line)
+    if bad is None:
+        return line
+    char = bad.group()
+    if "\ud800" <= char <= "\udfff":
+        report(number, f"undecodable bytes at column {bad.start() + 1} (not {encoding} text)")
+    elif char == "\x00":
+        report(number, "contains a NUL character: this is not a text CSV file")
+    else:
+        report(number, f"control character U+{ord(char):04X} at column {bad.start() + 1}")
+    return _BAD.sub(_replacement, line)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    """Undecodable bytes read as U+FFFD, as a decoder would; control characters are dropped."""
+    return "\ufffd" if match.group() >= "\ud800" else ""
 
 
 def _rows(
@@ -191,8 +296,12 @@ def _rows(
         raise ImportFailed([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
     file = str(path)
     csv.field_size_limit(MAX_FIELD * 10)
+
+    def report(line: int, reason: str) -> None:
+        parsed.problem(file, line, reason)
+
     with handle:
-        lines = _lines(handle, file, encoding, parsed, progress)
+        lines = _lines(handle, encoding, report, progress)
         reader = csv.reader(lines, strict=True)
         header_seen = False
         start = 1
@@ -244,9 +353,9 @@ def _units(text: str, thousands: str) -> int | str:
         return int(value)
     if thousands:
         value = value.replace(thousands, "")
-    if value.startswith("-") and _INT.match(value[1:]):
+    if value.startswith("-") and _INT.fullmatch(value[1:]):
         return f"negative units {text.strip()!r}: figures are never below 0"
-    if not _INT.match(value):
+    if not _INT.fullmatch(value):
         return f"units {text.strip()!r} is not a whole number"
     if len(value) > 13 or int(value) > MAX_UNITS:
         return f"units {_short(text.strip())} are more than {MAX_UNITS:,}: not a count of vehicles"
@@ -255,18 +364,6 @@ def _units(text: str, thousands: str) -> int | str:
 
 def _short(text: str) -> str:
     return repr(text) if len(text) <= 20 else f"{text[:10]!r}... ({len(text)} digits)"
-
-
-@lru_cache(maxsize=4096)
-def _powertrain(text: str) -> str | None:
-    """BEV, PHEV, FCEV, "" when absent, or None when it is something else."""
-    value = text.strip().upper()
-    if value.lower() in _NULLS:
-        return ""
-    for p in ("PHEV", "FCEV", "BEV"):  # PHEV first: "PLUG-IN HYBRID ... (PHEV)" contains "EV"
-        if p in value:
-            return p
-    return None
 
 
 def _table(
@@ -293,7 +390,7 @@ def _table(
             parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
             continue
         yield line, row, index
-    if index is None:
+    if index is None and not parsed.problem_count:  # not when the reading was cut short
         parsed.problem(file, 1, empty)
 
 
@@ -313,7 +410,8 @@ def parse_file(
         if configured is None:
             raise ImportFailed([f"{path}: a mapped file needs its configured source"])
         return parse_mapped(path, configured, progress, sink)
-    return parse_canonical(path, name, progress, sink)
+    own = configured.powertrains if configured is not None else None
+    return parse_canonical(path, name, progress, sink, own)
 
 
 def parse_canonical(
@@ -321,26 +419,35 @@ def parse_canonical(
     default_source: str,
     progress: Progress | None = None,
     sink: Sink | None = None,
+    powertrains: Mapping[str, str] | None = None,
 ) -> Parsed:
     """Read a canonical CSV (`period,region,make,model,units[,powertrain,source,cumulative]`);
-    with a `sink`, the records stream to it instead of being collected."""
+    with a `sink`, the records stream to it instead of being collected. `powertrains` maps a
+    source's own powertrain spellings to BEV, PHEV or FCEV."""
     path = Path(path)
-    fast = _fast_canonical(path, default_source, progress, sink)
+    table = powertrain_table(powertrains)
+    fast = _fast_canonical(path, default_source, progress, sink, table, powertrains)
     if fast is not None:
         return fast
     if sink is not None:
         sink.restart()
-    return _careful_canonical(path, default_source, progress, sink)
+    return _careful_canonical(path, default_source, progress, sink, table, powertrains)
 
 
 def _careful_canonical(
-    path: Path, default_source: str, progress: Progress | None, sink: Sink | None = None
+    path: Path,
+    default_source: str,
+    progress: Progress | None,
+    sink: Sink | None = None,
+    table: Mapping[str, str] | None = None,
+    own: Mapping[str, str] | None = None,
 ) -> Parsed:
     """Line by line, every problem reported with its line."""
     file = str(path)
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
+    checks = CanonicalChecks(default_source, powertrain_table(own) if table is None else table, own)
 
     def only_known(index: dict[str, int], line: int) -> bool:
         unknown = [c for c in index if c not in known]
@@ -355,24 +462,118 @@ def _careful_canonical(
     empty = "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
     rows = _table(path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known)
     for line, row, index in rows:
-        record = _canonical_record(row, index, file, line, parsed)
-        if record is not None:
-            source = row[index["source"]].strip() if "source" in index else ""
-            collector.add(source or default_source, record)
+        try:
+            source, record = checks.record(row, index, line)
+        except RowProblem as exc:
+            parsed.problem(file, line, str(exc))
+            continue
+        collector.add(source, record)
     collector.done()
     return parsed.finish()
 
 
-class _NotClean(Exception):
-    """The fast path met something it leaves to the careful path, which words the problem."""
+class RowProblem(ValueError):
+    """What is wrong with a row, in the words the user sees after `FILE:LINE: `."""
+
+
+class CanonicalChecks:
+    """The checks of a canonical row's fields, one function per column, shared by the careful
+    path (which reports a `RowProblem`) and the fast one (which gives up on it)."""
+
+    def __init__(
+        self, default_source: str, table: Mapping[str, str], own: Mapping[str, str] | None
+    ) -> None:
+        self.default_source = default_source
+        self.table = table
+        self.own = own
+
+    def record(self, row: list[str], index: dict[str, int], line: int) -> tuple[str, SalesRecord]:
+        """The row's source and record, or the first `RowProblem` in it."""
+        for text in row:
+            field_text(text)
+        period = period_of(row[index["period"]])
+        region = region_of(row[index["region"]])
+        make, model = names_of(row[index["make"]], row[index["model"]])
+        units = units_of(row[index["units"]])
+        powertrain = self.powertrain(row[index["powertrain"]]) if "powertrain" in index else ""
+        cumulative = cumulative_of(row[index["cumulative"]]) if "cumulative" in index else False
+        source = self.source(row[index["source"]]) if "source" in index else self.default_source
+        record = SalesRecord(period, region, make, model, units, powertrain, cumulative, line)
+        return source, record
+
+    def powertrain(self, text: str) -> str:
+        """BEV, PHEV, FCEV or "" (none given)."""
+        field_text(text)
+        powertrain = powertrain_of(text, self.table)
+        if powertrain is None:
+            raise RowProblem(refusal(text, self.own))
+        return powertrain
+
+    def source(self, text: str) -> str:
+        """The row's source, or the file's when the cell is empty."""
+        field_text(text)
+        return text.strip() or self.default_source
+
+
+def field_text(text: str) -> str:
+    """A field's text, refused when it is longer than anything a name or figure needs."""
+    if len(text) > MAX_FIELD:
+        raise RowProblem(f"a field is longer than {MAX_FIELD} characters")
+    return text
+
+
+def period_of(text: str) -> str:
+    """A period in canonical form."""
+    try:
+        return normalize_period(field_text(text))
+    except PeriodError as exc:
+        raise RowProblem(f"bad period: {exc}") from None
+
+
+def region_of(text: str) -> str:
+    """A region's label; never empty."""
+    region = clean_label(field_text(text))
+    if not region:
+        raise RowProblem("region is empty")
+    return region
+
+
+def names_of(make: str, model: str) -> tuple[str, str]:
+    """A make's and model's labels; either may be empty (a total), but a model needs its make."""
+    make, model = clean_label(field_text(make)), clean_label(field_text(model))
+    if model and not make:
+        raise RowProblem(f"model {model!r} has no make")
+    return make, model
+
+
+def units_of(text: str, thousands: str = "") -> int:
+    """A count of vehicles."""
+    units = _units(field_text(text), thousands)
+    if isinstance(units, str):
+        raise RowProblem(units)
+    return units
+
+
+def cumulative_of(text: str) -> bool:
+    """Whether the figure is a running total."""
+    flag = field_text(text).strip().lower()
+    if flag not in _TRUE | _FALSE:
+        raise RowProblem(f"cumulative {flag!r} is not true or false")
+    return flag in _TRUE
 
 
 def _fast_canonical(
-    path: Path, default_source: str, progress: Progress | None, sink: Sink | None = None
+    path: Path,
+    default_source: str,
+    progress: Progress | None,
+    sink: Sink | None = None,
+    table: Mapping[str, str] | None = None,
+    own: Mapping[str, str] | None = None,
 ) -> Parsed | None:
-    """The common case at C speed: a clean UTF-8 canonical file read in one pass with the csv
-    module over a decoded stream. It gives up (None) at the first thing that is not plainly
-    valid; the line-by-line path then reads the file again and reports every problem.
+    """The common case at C speed: a clean canonical file read in one pass with the csv module
+    over the same decoded lines as the careful path, each field checked by the same functions
+    (`CanonicalChecks`). It gives up (None) at the first problem; the careful path then reads
+    the file again and reports every problem.
 
     A file repeats a few thousand periods, regions and names a million times: each distinct
     text is checked and cleaned once, and looked up after that.
@@ -381,16 +582,22 @@ def _fast_canonical(
     parsed = Parsed()
     collector = _Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
+    checks = CanonicalChecks(default_source, powertrain_table(own) if table is None else table, own)
     periods: dict[str, tuple[str, str]] = {}  # text -> (period, month)
     regions: dict[str, str] = {}
     names: dict[tuple[str, str], tuple[str, str, str, str]] = {}  # -> (make, model, keys)
     powertrains: dict[str, str] = {}
     sources: dict[str, str] = {}
     figures: dict[str, int] = {}  # units text -> units
+    flags: dict[str, bool] = {}
     csv.field_size_limit(MAX_FIELD * 10)
+
+    def give_up(line: int, reason: str) -> None:
+        raise RowProblem(reason)
+
     try:
-        with path.open("rb") as raw, io.TextIOWrapper(raw, "utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, strict=True)
+        with path.open("rb") as raw:
+            reader = csv.reader(_lines(raw, "utf-8-sig", give_up, progress), strict=True)
             header = [c.strip() for c in next(reader, [])]
             if (
                 not header
@@ -411,7 +618,7 @@ def _fast_canonical(
                 if len(row) != width:
                     if not any(c.strip() for c in row):
                         continue  # a blank line
-                    raise _NotClean
+                    return None
                 text = row[i_period]
                 period = periods.get(text)
                 if period is None:
@@ -419,31 +626,31 @@ def _fast_canonical(
                         continue  # a line of empty fields is a blank line
                     if len(periods) >= _CACHED:
                         periods.clear()
-                    period = periods[text] = _fast_period(text, sink)
+                    canonical = period_of(text)
+                    month = sink.month(canonical) if sink is not None else ""
+                    period = periods[text] = (canonical, month)
                 read += 1
-                if progress is not None and read % 20_000 == 0:
-                    progress(raw.tell())
                 text = row[i_region]
                 region = regions.get(text)
                 if region is None:
                     if len(regions) >= _CACHED:
                         regions.clear()
-                    region = regions[text] = _fast_label(text)
+                    region = region_of(text)
+                    region = regions[text] = sink.region(region) if sink is not None else region
                 pair = (row[i_make], row[i_model])
                 name = names.get(pair)
                 if name is None:
                     if len(names) >= _CACHED:
                         names.clear()  # a file of endless distinct names: stay bounded
-                    name = names[pair] = _fast_names(*pair, sink)
+                    make, model = names_of(*pair)
+                    keys = sink.names(make, model) if sink is not None else ("", "")
+                    name = names[pair] = (make, model, *keys)
                 text = row[i_units]
                 units = figures.get(text)
                 if units is None:
-                    value = _units(text, "")
-                    if isinstance(value, str) or not text.isascii():
-                        raise _NotClean
                     if len(figures) >= _CACHED:
                         figures.clear()
-                    units = figures[text] = value
+                    units = figures[text] = units_of(text)
                 powertrain = ""
                 if i_power is not None:
                     text = row[i_power]
@@ -451,23 +658,25 @@ def _fast_canonical(
                     if known_power is None:
                         if len(powertrains) >= _CACHED:
                             powertrains.clear()
-                        known_power = powertrains[text] = _fast_powertrain(text)
+                        known_power = powertrains[text] = checks.powertrain(text)
                     powertrain = known_power
-                cumulative = 0
+                cumulative = False
                 if i_cumul is not None:
-                    flag = row[i_cumul].strip().lower()
-                    if flag in _TRUE:
-                        cumulative = 1
-                    elif flag not in _FALSE:
-                        raise _NotClean
+                    text = row[i_cumul]
+                    flag = flags.get(text)
+                    if flag is None:
+                        if len(flags) >= _CACHED:
+                            flags.clear()
+                        flag = flags[text] = cumulative_of(text)
+                    cumulative = flag
                 source = default_source
                 if i_source is not None:
                     text = row[i_source]
                     known_source = sources.get(text)
                     if known_source is None:
-                        if len(text) > MAX_FIELD or len(sources) >= _CACHED:
-                            raise _NotClean
-                        known_source = sources[text] = text.strip() or default_source
+                        if len(sources) >= _CACHED:
+                            sources.clear()
+                        known_source = sources[text] = checks.source(text)
                     source = known_source
                 if append is not None:
                     append(
@@ -479,101 +688,25 @@ def _fast_canonical(
                             period[1],
                             period[0],
                             powertrain,
-                            cumulative,
+                            int(cumulative),
                             units,
                             line,
                         ),
                     )
                     continue
                 record = SalesRecord(
-                    period[0], region, name[0], name[1], units, powertrain, bool(cumulative), line
+                    period[0], region, name[0], name[1], units, powertrain, cumulative, line
                 )
                 collector.add(source, record)
                 if parsed.problem_count:
-                    raise _NotClean  # a conflicting duplicate
+                    return None  # a conflicting duplicate
             parsed.rows_read = read
-            if progress is not None:
-                progress(raw.tell())
-    except (_NotClean, UnicodeDecodeError, csv.Error, PeriodError, OSError):
+    except (RowProblem, csv.Error, OSError):
         return None
     if not parsed.rows_read and not header:
         return None
     collector.done()
     return parsed.finish()
-
-
-def _fast_period(text: str, sink: Sink | None) -> tuple[str, str]:
-    if len(text) > MAX_FIELD:
-        raise _NotClean
-    period = normalize_period(text)
-    return period, sink.month(period) if sink is not None else ""
-
-
-def _fast_label(text: str, empty_ok: bool = False) -> str:
-    if len(text) > MAX_FIELD:
-        raise _NotClean
-    label = clean_label(text)
-    if not (label or empty_ok):
-        raise _NotClean
-    return label
-
-
-def _fast_names(make: str, model: str, sink: Sink | None) -> tuple[str, str, str, str]:
-    make, model = _fast_label(make, True), _fast_label(model, True)
-    if model and not make:
-        raise _NotClean
-    keys = sink.names(make, model) if sink is not None else ("", "")
-    return make, model, *keys
-
-
-def _fast_powertrain(text: str) -> str:
-    powertrain = _powertrain(text) if len(text) <= MAX_FIELD else None
-    if powertrain is None:
-        raise _NotClean
-    return powertrain
-
-
-def _canonical_record(
-    row: list[str], index: dict[str, int], file: str, line: int, parsed: Parsed
-) -> SalesRecord | None:
-    if max(map(len, row)) > MAX_FIELD:
-        parsed.problem(file, line, f"a field is longer than {MAX_FIELD} characters")
-        return None
-    try:
-        period = normalize_period(row[index["period"]])
-    except PeriodError as exc:
-        parsed.problem(file, line, f"bad period: {exc}")
-        return None
-    region = clean_label(row[index["region"]])
-    make = clean_label(row[index["make"]])
-    model = clean_label(row[index["model"]])
-    if not region:
-        parsed.problem(file, line, "region is empty")
-        return None
-    if model and not make:
-        parsed.problem(file, line, f"model {model!r} has no make")
-        return None
-    units = _units(row[index["units"]], "")
-    if isinstance(units, str):
-        parsed.problem(file, line, units)
-        return None
-    powertrain = _powertrain(row[index["powertrain"]]) if "powertrain" in index else ""
-    if powertrain is None:
-        parsed.problem(
-            file,
-            line,
-            f"powertrain {row[index['powertrain']].strip()!r} is not one of "
-            f"{', '.join(POWERTRAINS)} (or empty)",
-        )
-        return None
-    cumulative = False
-    if "cumulative" in index:
-        flag = row[index["cumulative"]].strip().lower()
-        if flag not in _TRUE | _FALSE:
-            parsed.problem(file, line, f"cumulative {flag!r} is not true or false")
-            return None
-        cumulative = flag in _TRUE
-    return SalesRecord(period, region, make, model, units, powertrain, cumulative, line)
 
 
 def parse_mapped(
@@ -589,6 +722,7 @@ def parse_mapped(
     collector = _Collector(parsed, file, aggregate=source.aggregate, sink=sink)
     columns = dict(source.columns)
     include: dict[str, set[str]] = {k: {v.lower() for v in vs} for k, vs in source.include.items()}
+    table = powertrain_table(source.powertrains)
 
     def filters_known(index: dict[str, int], line: int) -> bool:
         for key in include:
@@ -604,7 +738,7 @@ def parse_mapped(
         if not _included(row, index, columns, include):
             parsed.skipped += 1
             continue
-        record = _mapped_record(row, index, source, file, line, parsed)
+        record = _mapped_record(row, index, source, file, line, parsed, table)
         if record is not None:
             collector.add(source.name, record)
     collector.done()
@@ -628,14 +762,25 @@ def _mapped_record(
     file: str,
     line: int,
     parsed: Parsed,
+    table: Mapping[str, str],
 ) -> SalesRecord | None:
     def value(name: str) -> str:
         column = source.columns.get(name)
         if column is None:
             return source.constants.get(name, "")
-        text = row[index[column]].strip()
+        text = field_text(row[index[column]]).strip()
         return "" if text.lower() in _NULLS else text
 
+    try:
+        return _mapped_fields(value, source, table, line)
+    except RowProblem as exc:
+        parsed.problem(file, line, str(exc))
+        return None
+
+
+def _mapped_fields(
+    value: Callable[[str], str], source: SourceConfig, table: Mapping[str, str], line: int
+) -> SalesRecord:
     raw_period = value("period")
     try:
         if source.period_format:
@@ -647,29 +792,18 @@ def _mapped_record(
             period = period[: {"year": 4, "month": 7, "day": 10}[source.granularity]]
     except ValueError as exc:
         expected = source.period_format or "YYYY, YYYY-MM or YYYY-MM-DD"
-        parsed.problem(file, line, f"bad period {raw_period!r} (expected {expected}): {exc}")
-        return None
-    region = clean_label(value("region"))
-    if not region:
-        parsed.problem(file, line, "region is empty")
-        return None
-    units = _units(value("units"), source.thousands)
-    if isinstance(units, str):
-        parsed.problem(file, line, units)
-        return None
-    powertrain = _powertrain(value("powertrain"))
+        raise RowProblem(f"bad period {raw_period!r} (expected {expected}): {exc}") from None
+    region = region_of(value("region"))
+    if source.regions == COUNTRY_LEVEL:
+        region = country_name(region) or region  # FR is France only where the source says so
+    units = units_of(value("units"), source.thousands)
+    powertrain = powertrain_of(value("powertrain"), table)
     if powertrain is None:
-        parsed.problem(
-            file,
-            line,
-            f"powertrain {value('powertrain')!r} is not {', '.join(POWERTRAINS)}: "
-            "filter it out with an include rule",
+        raise RowProblem(
+            f"{refusal(value('powertrain'), source.powertrains)} (leave such rows out with "
+            "an include rule, or map the value with the source's `powertrains`)"
         )
-        return None
-    make, model = clean_label(value("make")), clean_label(value("model"))
-    if model and not make:
-        parsed.problem(file, line, f"model {model!r} has no make")
-        return None
+    make, model = names_of(value("make"), value("model"))
     return SalesRecord(
         period, region, make, model, units, powertrain, source.figures == "running", line
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
@@ -42,3 +43,17 @@ def better_display(current: str | None, candidate: str) -> str:
 def clean_label(text: str) -> str:
     """Collapse white space in a label read from data."""
     return _SPACE.sub(" ", text).strip()
+
+
+class Spellings:
+    """One spelling per `name_key`: the first seen (or given beforehand) stands for every other,
+    so that `Chile` and `chile` are one region, whichever a row says."""
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        self.by_key: dict[str, str] = {}
+        for spelling in known:
+            self.by_key.setdefault(name_key(spelling), spelling)
+
+    def __call__(self, text: str) -> str:
+        """The spelling that stands for `text`'s key."""
+        return self.by_key.setdefault(name_key(text), text)

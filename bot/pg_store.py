@@ -14,12 +14,13 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
-from bot.names import better_display, name_key
+from bot.names import Spellings, better_display, name_key
 from bot.overlaps import overlapping
 from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.pg_base import JOURNAL_LOCK, Connection
@@ -45,7 +46,7 @@ from bot.sqlite_store import (
     _state_rows,
     _states_from_rows,
 )
-from bot.staging import Repeats, Row, StagedChunk, in_memory
+from bot.staging import Repeats, Row, StagedChunk, in_memory, respell_regions, source_named
 from bot.store import YEARLY_YEARS_SQL, BotStore, SlackInstallationRows, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -139,11 +140,16 @@ class PgStore(PgOutbox, PgInstallations):
                     staging = Repeats(file, aggregate)
                     figures: dict[tuple[Any, ...], list[Any]] = {}
                     infos: dict[str, SourceInfo] = {}
+                    regions = Spellings(
+                        r[0]
+                        for r in await self._fetch(con, "SELECT DISTINCT region FROM all_cells")
+                    )
                     try:
                         async for chunk in chunks:
                             if chunk is None:
                                 staging, figures = Repeats(file, aggregate), {}
                                 continue
+                            respell_regions(chunk, regions)
                             for name in sorted(chunk.rows.keys() - infos.keys()):
                                 infos[name] = await self._ensure_source(con, spec_for(name))
                             staging.names(chunk)
@@ -414,6 +420,9 @@ class PgStore(PgOutbox, PgInstallations):
             )
 
     async def _ensure_source(self, con: Connection, source: SourceSpec) -> SourceInfo:
+        known = source_named(await self._sources(con), source.name)
+        if known is not None:  # under the name it was first imported as
+            source = replace(source, name=known.name)
         rows = await self._fetch(
             con, "SELECT id, metric FROM sources WHERE name = $1", source.name, table="sources"
         )

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.config import Config
+from bot.coverage import SourceFacts, Told, explain, told
 from bot.events import Subject
 from bot.names import name_key, slug
 from bot.periods import Month
@@ -17,7 +18,11 @@ from bot.subjects import Catalog
 
 def region_tree(config: Config) -> RegionTree:
     """The region rules of a configuration."""
-    return RegionTree(frozenset(config.region_aggregates) | {WORLD}, dict(config.region_parents))
+    return RegionTree(
+        frozenset(config.region_aggregates) | {WORLD},
+        dict(config.region_parents),
+        frozenset(config.region_residuals),
+    )
 
 
 async def load_catalog(store: SalesStore, config: Config) -> Catalog:
@@ -49,20 +54,34 @@ class TotalAnswer:
     as_of: Month | None  # the last month with figures up to the one asked for
     total: int
     breakdown: list[ModelShare] = field(default_factory=list)
+    told: Told = field(default_factory=Told)  # its granularity, coverage and sources
+    explanation: list[str] = field(default_factory=list)  # what made it, when asked
 
     def as_json(self) -> dict[str, object]:
-        return {
+        as_of: str | None = None
+        if self.as_of is not None:
+            yearly = self.told.granularity == "year"
+            as_of = str(self.as_of.year) if yearly else str(self.as_of)
+        data: dict[str, object] = {
             "subject": self.subject.name,
             "kind": self.subject.kind,
             "region": self.region,
             "metric": self.metric,
-            "as_of": str(self.as_of) if self.as_of else None,
+            "as_of": as_of,
+            "granularity": self.told.granularity,
+            "covers": list(self.told.covers),
+            "source": self.told.source,
             "total": self.total,
             "breakdown": [
                 {"model": b.name, "units": b.units, "share": round(b.share, 4)}
                 for b in self.breakdown
             ],
         }
+        if self.told.note:
+            data["note"] = self.told.note
+        if self.explanation:
+            data["explanation"] = self.explanation
+        return data
 
 
 @dataclass(frozen=True)
@@ -168,14 +187,30 @@ async def total(
     region: str = WORLD,
     as_of: Month | None = None,
     metric: str = "sales",
+    facts: SourceFacts | None = None,
+    explained: bool = False,
 ) -> TotalAnswer:
-    """The cumulative total as of a month, and for a make or group each model's share."""
-    monthly = await reader.monthly(subject, region, metric)
+    """The cumulative total as of a month, and for a make or group each model's share; with
+    `facts`, what the figure is made of (and with `explained`, each part of it)."""
+    basis: dict[int, set[tuple[str, int]]] = {}
+    monthly = await reader.monthly(subject, region, metric, basis if facts else None)
     value, last = total_as_of(monthly, as_of)
     breakdown: list[ModelShare] = []
     if subject.kind in ("make", "group"):
         breakdown = await _breakdown(reader, catalog, subject, region, as_of, metric, value)
-    return TotalAnswer(subject, region, metric, last, value, breakdown)
+    if facts is None:
+        return TotalAnswer(subject, region, metric, last, value, breakdown)
+    lines = explain(region, metric, basis, facts, sorted(reader.samples), last) if explained else []
+    return TotalAnswer(
+        subject,
+        region,
+        metric,
+        last,
+        value,
+        breakdown,
+        told(basis, region, last, as_of, facts),
+        lines,
+    )
 
 
 async def _breakdown(

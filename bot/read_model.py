@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from bot.config import Config
+from bot.coverage import Basis, SourceFacts, source_facts
 from bot.events import Subject
 from bot.names import name_key, slug
 from bot.periods import Month
@@ -49,12 +50,13 @@ class Series:
     index: tuple[int, ...]  # Month.index of each month, for bisect
     cum: tuple[int, ...]  # running total at each month
     monthly: Mapping[Month, int]  # the increments, as SeriesReader.monthly gives them
+    basis: Basis  # each year's (region, source) pairs the figures were taken from
 
     @classmethod
-    def of(cls, monthly: Mapping[Month, int]) -> Series:
+    def of(cls, monthly: Mapping[Month, int], basis: Basis | None = None) -> Series:
         months = tuple(sorted(monthly))
         cum = tuple(accumulate([monthly[m] for m in months]))
-        return cls(months, tuple(m.index for m in months), cum, dict(monthly))
+        return cls(months, tuple(m.index for m in months), cum, dict(monthly), basis or {})
 
     @property
     def latest(self) -> Month | None:
@@ -119,6 +121,11 @@ class ReadModel:
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
         self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
         self._size = 0  # increment rows loaded
+
+    @property
+    def facts(self) -> SourceFacts:
+        """What telling the figures needs to know of the store's sources."""
+        return source_facts(self._sources, self.config)
 
     # -- loading and refreshing -------------------------------------------------------------
 
@@ -245,8 +252,9 @@ class ReadModel:
             found = per_subject.get((region, metric))
             if found is not None:
                 return found
-        monthly = self.monthly(subject, region, metric)
-        series = Series.of(monthly) if monthly else EMPTY
+        basis: dict[int, set[tuple[str, int]]] = {}
+        monthly = self.monthly(subject, region, metric, basis)
+        series = Series.of(monthly, basis) if monthly else EMPTY
         self._series.setdefault(subject.key, {})[(region, metric)] = series
         return series
 

@@ -2,7 +2,9 @@
 
 It starts from an empty detector state and feeds each series one month at a time through the
 same per-series detection the running bot uses, so what it prints is what subscribers would have
-been told (all of it news: replay has no history).
+been told (all of it news: replay has no history). Each fact is shown once, as one channel
+following everything with every kind would hear it: by its most specific event (the Leaf in the
+USA, not the Leaf worldwide nor Nissan, when those are the Leaf in the USA alone).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.coverage import source_facts, tell
+from bot.coverage import dressed, source_facts, tell, why_not
 from bot.detector import (
+    BasisCell,
     Detector,
     SeriesKey,
     _order,
@@ -23,6 +26,7 @@ from bot.detector import (
     share_step,
 )
 from bot.events import Event, Metric, Subject
+from bot.facts import one_per_fact
 from bot.ladders import union_next_above
 from bot.milestones import Recorded
 from bot.periods import Month, month_range
@@ -49,8 +53,10 @@ async def replay(
     last: Month | None = None,
     kinds: Sequence[str] = KINDS,
     regions: Sequence[str] | None = None,
+    untold: list[tuple[Event, str]] | None = None,
 ) -> list[Event]:
-    """The events of every month from the first figure on, those from `first` to `last` kept."""
+    """The events of every month from the first figure on, those from `first` to `last` kept;
+    `untold` receives those not told for comparing unlike figures, each with the reason."""
     detector = Detector(store, config)
     catalog = await load_catalog(store, config)
     subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
@@ -91,6 +97,7 @@ async def replay(
     recorded: dict[SeriesKey, dict[int, Recorded]] = {k: {} for k in table}
     levels: dict[tuple[str, str, str, str], float | None] = {}
     out: list[Event] = []
+    cells: dict[str, list[BasisCell]] = {}  # each subject's cells, read once: the store is still
     ordered = sorted(table, key=_order)
     for month in month_range(start, end):
         month_events: list[Event] = []
@@ -119,13 +126,17 @@ async def replay(
                     _shares(detector, catalog, table, levels, key, series, month, config, source)
                 )
         if (first is None or month >= first) and (last is None or month <= last):
+            kept: list[Event] = []
             for found in month_events:
-                if found.kind not in kinds:
-                    continue
                 about = SeriesKey(found.subject, found.region, found.metric)
                 told = tell(found, bases[about], table[about].monthly, facts)
                 if told is not None:
-                    out.append(told)
+                    kept.append(told)
+                elif untold is not None and found.kind in kinds:
+                    reason = why_not(found, bases[about], facts)
+                    untold.append((dressed(found, bases[about], facts), reason))
+            once = one_per_fact(await detector.bases(kept, cells))
+            out.extend(e for e in once if e.kind in kinds)
     return out
 
 

@@ -13,20 +13,33 @@ The rules (DESIGN.md, "Counting rules"):
   from another from one year to the next, its own level replaces the old one (its first figure
   is not added on top).
 - A region's figure is its own (direct) figure where some source has one for that year, else the
-  sum of its sub-regions. The world's sub-regions are the top-level regions: those that are not
-  aggregates (Europe, EU27, ...) and not inside another region.
+  sum of its sub-regions that have figures (`bot.regions.RegionTree`: the shipped membership
+  table, under the configuration). Regions are related by what they contain, not by name: below
+  the region asked, the outermost regions with figures are summed, so an aggregate (a continent,
+  EU27, a publisher's own Europe) stands for its members where it has a figure and is never
+  added to them, and is summed like any other region where it is alone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from bot.periods import Month
 from bot.records import IncRow
+from bot.regions import WORLD, Coverage, RegionTree
 
-WORLD = "World"
+__all__ = [
+    "WORLD",
+    "Coverage",
+    "RegionTree",
+    "cumulative",
+    "increments",
+    "regional_coverage",
+    "regional_increments",
+    "total_as_of",
+    "window_total",
+]
 
 
 def increments(cells: Sequence[tuple[int, int | None]]) -> list[int]:
@@ -38,38 +51,6 @@ def increments(cells: Sequence[tuple[int, int | None]]) -> list[int]:
         out.append(value - cumulative)
         cumulative = value
     return out
-
-
-@dataclass(frozen=True)
-class RegionTree:
-    """Which regions overlap: aggregates are never summed, sub-regions roll into their parent."""
-
-    aggregates: frozenset[str] = frozenset({WORLD})
-    parents: Mapping[str, str] = field(default_factory=dict)
-
-    def children(self, region: str, known: Iterable[str]) -> list[str]:
-        """The regions whose figures add up to `region` when it has none of its own."""
-        if region == WORLD:
-            # the top ancestor of every region with figures: a parent known only through its
-            # sub-regions (USA through WA) is still part of the world
-            return sorted(
-                {self.top(r) for r in known if r not in self.aggregates and r != WORLD}
-                - self.aggregates
-            )
-        return sorted(r for r, parent in self.parents.items() if parent == region)
-
-    def top(self, region: str) -> str:
-        """The outermost region that contains `region` (itself when it has no parent); an
-        aggregate parent (Norway in Europe) is not climbed into, since aggregates never add up."""
-        seen = {region}
-        while (
-            region in self.parents
-            and self.parents[region] not in seen
-            and self.parents[region] not in self.aggregates
-        ):
-            region = self.parents[region]
-            seen.add(region)
-        return region
 
 
 def regional_increments(
@@ -86,8 +67,62 @@ def regional_increments(
     `levels` is True for registered stock, or the sources that publish running totals: where
     such a source takes over from another, its own level is carried, not added on top.
     `chosen`, when given, receives each year's (region, source) pairs the figures were taken
-    from: what the figure covers and whom it cites.
+    from (every region with every source of that year): what the figure covers and cites.
     """
+    out, used, _ = _regional(rows, priority, tree, region, keep, levels, chosen is not None)
+    if chosen is not None:
+        for year, (names, sources) in used.items():
+            chosen.setdefault(year, set()).update((n, s) for n in names for s in sources)
+    return dict(out)
+
+
+def regional_coverage(
+    rows: Iterable[IncRow],
+    priority: Mapping[int, int],
+    tree: RegionTree,
+    region: str,
+    keep: Callable[[IncRow], bool] | None = None,
+    levels: bool | Collection[int] = False,
+) -> dict[int, Coverage]:
+    """Per year, what `regional_increments` (same arguments) summed into the region's figure:
+    the regions whose own figures it took, their sources, and whether it is partial (built
+    from parts while a residual outside the region, Rest of the world, may hold more of it)."""
+    _, used, present = _regional(rows, priority, tree, region, keep, levels, True)
+    target = tree.key(region)
+    outer = set(tree.containers(region))
+    # residuals outside the region, in a region that holds it: they may hold more of it
+    rests = [
+        years
+        for name, years in present.items()
+        if tree.is_residual(name) and tree.parent(name) in outer and tree.key(name) != target
+    ]
+    own = {year for name, years in present.items() if tree.key(name) == target for year in years}
+    return {
+        year: Coverage(
+            frozenset(names),
+            frozenset(sources),
+            year not in own and any(year in years for years in rests),
+        )
+        for year, (names, sources) in sorted(used.items())
+    }
+
+
+_Unit = tuple[int, str]  # (source id, region name as the data writes it)
+_Used = dict[int, tuple[set[str], set[int]]]  # year -> (region names, sources) summed
+
+
+def _regional(
+    rows: Iterable[IncRow],
+    priority: Mapping[int, int],
+    tree: RegionTree,
+    region: str,
+    keep: Callable[[IncRow], bool] | None,
+    levels: bool | Collection[int],
+    track: bool,
+) -> tuple[dict[Month, int], _Used, dict[str, set[int]]]:
+    """The choice code of `regional_increments` and `regional_coverage`: rows by region, year
+    and source, then each region's own figure or its sub-regions' sum, year by year; with
+    `track`, also what was summed, and each region name's years."""
     by_region: dict[str, dict[int, dict[int, list[tuple[Month, int]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
@@ -95,57 +130,97 @@ def regional_increments(
         if row.source_id not in priority or (keep is not None and not keep(row)):
             continue
         by_region[row.region][row.month.year][row.source_id].append((row.month, row.inc))
-    return dict(_figure(region, by_region, priority, tree, set(), levels, chosen))
+    # one region may come under several names (USA, United States): each (source, name) is a
+    # choice of its own, so two names of one region are never added together
+    direct: dict[str, dict[int, dict[_Unit, list[tuple[Month, int]]]]] = {}
+    for name, years in by_region.items():
+        mine = direct.setdefault(tree.key(name), {})
+        for year, per_source in years.items():
+            slot = mine.setdefault(year, {})
+            for source, cells in per_source.items():
+                slot[(source, name)] = cells
+    kids = tree.kids(direct.keys())
+    below: dict[str, set[int]] = {}
+    out, used = _figure(tree.key(region), direct, kids, priority, set(), levels, track, below)
+    present = {name: set(years) for name, years in by_region.items()} if track else {}
+    return out, used, present
 
 
 def _figure(
     region: str,
-    by_region: Mapping[str, Mapping[int, Mapping[int, list[tuple[Month, int]]]]],
+    direct: Mapping[str, Mapping[int, Mapping[_Unit, list[tuple[Month, int]]]]],
+    kids: Mapping[str, Sequence[str]],
     priority: Mapping[int, int],
-    tree: RegionTree,
     seen: set[str],
-    levels: bool | Collection[int] = False,
-    chosen: dict[int, set[tuple[str, int]]] | None = None,
-) -> dict[Month, int]:
+    levels: bool | Collection[int],
+    track: bool,
+    below: dict[str, set[int]],
+) -> tuple[dict[Month, int], _Used]:
     if region in seen:  # a configuration cycle; config validation refuses them, be safe anyway
-        return {}
+        return {}, {}
     seen = seen | {region}
     out: dict[Month, int] = defaultdict(int)
-    direct = by_region.get(region, {})
-    level_of: dict[int, dict[Month, int]] = _levels(direct) if levels else {}
+    used: _Used = {}
+    own = direct.get(region, {})
+    level_of: dict[_Unit, dict[Month, int]] = _levels(own) if levels else {}
     shown = 0  # the cumulative figure reached so far
-    for year in sorted(direct):
-        per_source = direct[year]
-        best = min(per_source, key=lambda s: (priority[s], s))
-        if chosen is not None:
-            chosen.setdefault(year, set()).add((region, best))
-        is_level = levels is True or (not isinstance(levels, bool) and best in levels)
-        for month, inc in sorted(per_source[best]):
+    for year in sorted(own):
+        per_unit = own[year]
+        best = min(per_unit, key=lambda u: (priority[u[0]], u[0], u[1]))
+        is_level = levels is True or (not isinstance(levels, bool) and best[0] in levels)
+        for month, inc in sorted(per_unit[best]):
             if is_level:
                 inc = level_of[best][month] - shown
             shown += inc
             out[month] += inc
-    for child in tree.children(region, by_region.keys()):
-        taken: dict[int, set[tuple[str, int]]] | None = {} if chosen is not None else None
-        for month, inc in _figure(child, by_region, priority, tree, seen, levels, taken).items():
-            if month.year not in direct:
-                out[month] += inc
-        if chosen is not None and taken:
-            for year, pairs in taken.items():
-                if year not in direct:
-                    chosen.setdefault(year, set()).update(pairs)
-    return out
+        if track:
+            used[year] = ({best[1]}, {best[0]})
+    for child in kids.get(region, ()):
+        if own and _years_below(child, direct, kids, below, seen) <= own.keys():
+            continue  # the region's own figures stand for the child's every year
+        figures, child_used = _figure(child, direct, kids, priority, seen, levels, track, below)
+        if not own and not out and not used:
+            # the first part of a region with no figures of its own (USA inside North America
+            # inside the World): taken as it is, not copied level by level
+            out, used = figures, child_used
+            continue
+        for month, inc in figures.items():
+            if month.year not in own:
+                out[month] = out.get(month, 0) + inc
+        for year, (names, sources) in child_used.items():
+            if year not in own:
+                mine = used.setdefault(year, (set(), set()))
+                mine[0].update(names)
+                mine[1].update(sources)
+    return out, used
+
+
+def _years_below(
+    region: str,
+    direct: Mapping[str, Mapping[int, object]],
+    kids: Mapping[str, Sequence[str]],
+    memo: dict[str, set[int]],
+    seen: set[str],
+) -> set[int]:
+    """The years a region or any region inside it has figures."""
+    found = memo.get(region)
+    if found is None:
+        found = memo[region] = set(direct.get(region, ()))
+        if region not in seen:
+            for child in kids.get(region, ()):
+                found |= _years_below(child, direct, kids, memo, seen | {region})
+    return found
 
 
 def _levels(
-    direct: Mapping[int, Mapping[int, list[tuple[Month, int]]]],
-) -> dict[int, dict[Month, int]]:
+    direct: Mapping[int, Mapping[_Unit, list[tuple[Month, int]]]],
+) -> dict[_Unit, dict[Month, int]]:
     """Each source's own cumulative level at each of its months."""
-    rows: dict[int, list[tuple[Month, int]]] = defaultdict(list)
+    rows: dict[_Unit, list[tuple[Month, int]]] = defaultdict(list)
     for per_source in direct.values():
         for source, cells in per_source.items():
             rows[source].extend(cells)
-    out: dict[int, dict[Month, int]] = {}
+    out: dict[_Unit, dict[Month, int]] = {}
     for source, cells in rows.items():
         level = 0
         out[source] = {}

@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from dataclasses import replace
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -20,7 +21,7 @@ from bot.bulk import without_gc
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
-from bot.names import better_display, name_key
+from bot.names import Spellings, better_display, name_key
 from bot.overlaps import overlapping
 from bot.periods import Month, decode_years, encode_years, news_cutoff
 from bot.records import (
@@ -49,7 +50,16 @@ from bot.series_state import (
 )
 from bot.sqlite_installations import SqliteInstallations
 from bot.sqlite_outbox import SqliteOutbox
-from bot.staging import ROW_WIDTH, MakeCell, Repeats, Row, StagedChunk, in_memory
+from bot.staging import (
+    ROW_WIDTH,
+    MakeCell,
+    Repeats,
+    Row,
+    StagedChunk,
+    in_memory,
+    respell_regions,
+    source_named,
+)
 from bot.store import YEARLY_YEARS_SQL, StoreError
 from bot.subscriptions import FanoutPlan, Subscription
 
@@ -174,11 +184,13 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 await self._run("DELETE FROM temp.staging")
                 load = _Load(file, aggregate)
                 infos: dict[str, SourceInfo] = {}
+                regions = Spellings(await self.regions())
                 try:
                     async for chunk in chunks:
                         if chunk is None:
                             await self._restart(load)
                             continue
+                        respell_regions(chunk, regions)
                         for name in sorted(chunk.rows.keys() - infos.keys()):
                             info = infos[name] = await self._ensure_source(spec_for(name))
                             if info.imports == 0 and not await self._rows(
@@ -497,6 +509,9 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             )
 
     async def _ensure_source(self, source: SourceSpec) -> SourceInfo:
+        known = source_named(await self.sources(), source.name)
+        if known is not None:  # under the name it was first imported as
+            source = replace(source, name=known.name)
         rows = await self._rows(
             "SELECT id, metric FROM sources WHERE name = ?", (source.name,), table="sources"
         )

@@ -9,13 +9,13 @@ thread that parses, leaves the store's thread nothing to do per row but bind it.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.ingest import MAX_PROBLEMS
-from bot.names import name_key
+from bot.names import Spellings, name_key
 from bot.periods import end_month
-from bot.records import SalesRecord, SourceSpec
+from bot.records import SalesRecord, SourceInfo, SourceSpec
 
 # make_key, model_key, region, month, period, powertrain, cumulative (0/1), units, line
 Row = tuple[str, str, str, str, str, str, int, int, int]
@@ -60,6 +60,12 @@ class ChunkSink:
         self._source: str | None = None
         self._rows: list[Row] = []
         self._sums: dict[MakeCell, int] = {}
+        self._regions = Spellings()
+        self._sources = Spellings()
+
+    def region(self, region: str) -> str:
+        """The spelling that stands for a (cleaned) region's key in this parse: its first."""
+        return self._regions(region)
 
     def names(self, make: str, model: str) -> tuple[str, str]:
         """The keys of a (cleaned) make and model; the first spelling seen is kept for display."""
@@ -104,7 +110,7 @@ class ChunkSink:
             (
                 make_key,
                 model_key,
-                record.region,
+                self._regions(record.region),
                 self.month(record.period),
                 record.period,
                 record.powertrain,
@@ -119,6 +125,8 @@ class ChunkSink:
         self.chunk = StagedChunk()
         self._keys.clear()
         self._months.clear()
+        self._regions = Spellings()
+        self._sources = Spellings()
         self._source = None
         self.count = self.sent = 0
         self.emit(None)
@@ -134,8 +142,9 @@ class ChunkSink:
 
     def _switch(self, source: str) -> None:
         self._source = source
-        self._rows = self.chunk.rows.setdefault(source, [])
-        self._sums = self.chunk.sums.setdefault(source, {})
+        spelling = self._sources(source)  # a source's name is a key like any other
+        self._rows = self.chunk.rows.setdefault(spelling, [])
+        self._sums = self.chunk.sums.setdefault(spelling, {})
 
 
 def chunk_of(batches: Sequence[tuple[str, Sequence[SalesRecord]]]) -> StagedChunk:
@@ -167,6 +176,32 @@ def in_memory(
             yield chunk
 
     return one(), specs.__getitem__
+
+
+def source_named(sources: Iterable[SourceInfo], name: str) -> SourceInfo | None:
+    """The known source whose name is `name` by `name_key`, if any."""
+    key = name_key(name)
+    return next((s for s in sources if name_key(s.name) == key), None)
+
+
+def respell_regions(chunk: StagedChunk, known: Spellings) -> None:
+    """Give each region of the chunk the store's spelling of its key (`known`, which learns the
+    chunk's new ones): a region spelled otherwise in the store is the same region."""
+    used = {row[2] for rows in chunk.rows.values() for row in rows}
+    change = {s: known(s) for s in used}
+    change = {a: b for a, b in change.items() if a != b}
+    if not change:
+        return
+    for source, rows in chunk.rows.items():
+        chunk.rows[source] = [
+            r if r[2] not in change else (r[0], r[1], change[r[2]], *r[3:]) for r in rows
+        ]
+    for source, sums in chunk.sums.items():
+        respelled: dict[MakeCell, int] = {}
+        for (make, region, month), units in sums.items():
+            cell = (make, change.get(region, region), month)
+            respelled[cell] = respelled.get(cell, 0) + units
+        chunk.sums[source] = respelled
 
 
 class Repeats:

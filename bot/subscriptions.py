@@ -1,10 +1,13 @@
 """Subscriptions and fan-out: which channel hears which event, once, with whose settings.
 
 A subscription to a subject also covers what lies inside it: the Alliance covers its makes and
-their models, `all` covers everything. Where a channel's subscriptions overlap, each event goes
-to the channel once, under the most specific subscription (model, then make, then group, then
-all), whose kinds, ladder and locale apply. All events of one detection for one channel become
-one delivery: one grouped message.
+their models, `all` covers everything. Where a channel's subscriptions overlap, each fact goes
+to the channel once: among the subscriptions that admit (by kind and ladder) any of the events
+telling it (`bot.facts`: the Leaf, Nissan and the Alliance passing 10,000 on the Leaf's figures
+alone), the most specific one (model, then make, then group, then all; a region before the
+world) applies, with its kinds, ladder and locale, and hears the fact's most specific event it
+admits, named after its own subject when that is not the one told. All events of one detection
+for one channel become one delivery: one grouped message.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.delivery import Channel
 from bot.events import Event, MilestoneEvent, Subject
+from bot.facts import event_rank, fact_key, region_rank
 from bot.formatting import validate_locale
 from bot.ladders import Ladder, LadderError, parse_ladder
 from bot.records import StoredEvent
@@ -145,7 +149,8 @@ def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, La
 
 
 def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Event | None:
-    """The event as this subscription should hear it, or None when it filters it out."""
+    """The event as this subscription should hear it, or None when it filters it out; named
+    after the subscription's subject when that tells the same fact (`told_as`)."""
     if event.kind not in sub.spec.kinds:
         return None
     if isinstance(event, MilestoneEvent):
@@ -160,13 +165,20 @@ def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Eve
             event.thresholds.highest,
             event.thresholds.count,
         )
-        return event if same else replace(event, thresholds=kept)
+        if not same:
+            event = replace(event, thresholds=kept)
+    subject = sub.spec.subject
+    if subject.key != event.subject.key and (subject, sub.spec.region) in event.same_as:
+        event = replace(event, told_as=subject)
     return event
 
 
 def most_specific(candidates: Sequence[Subscription]) -> Subscription:
     """The subscription whose settings apply where several cover one event."""
-    return max(candidates, key=lambda s: (SPECIFICITY.get(s.spec.subject.kind, 0), -s.id))
+    return max(
+        candidates,
+        key=lambda s: (SPECIFICITY.get(s.spec.subject.kind, 0), region_rank(s.spec.region), -s.id),
+    )
 
 
 def plan_fanout(
@@ -188,17 +200,26 @@ def plan_fanout(
     for channel in sorted(by_channel):
         subs = by_channel[channel]
         instant: list[tuple[int, int]] = []
+        # kinds and ladder first: a Leaf subscription to shares alone must not take the Leaf's
+        # milestones from an Alliance subscription that wants them
+        facts: dict[object, list[tuple[StoredEvent, list[Subscription]]]] = {}
         for stored, keys in events:
-            covering = [
+            admitting = [
                 s
                 for s in subs
-                if s.spec.subject.key in keys and s.spec.region == stored.event.region
+                if s.spec.subject.key in keys
+                and s.spec.region == stored.event.region
+                and admit(stored.event, s, ladders) is not None
             ]
-            if not covering:
-                continue
-            sub = most_specific(covering)
-            if admit(stored.event, sub, ladders) is None:
-                continue
+            if admitting:
+                fact = fact_key(stored.event) or ("event", stored.id)
+                facts.setdefault(fact, []).append((stored, admitting))
+        for told in facts.values():
+            sub = most_specific([s for _, admitting in told for s in admitting])
+            stored = max(
+                (st for st, admitting in told if sub in admitting),
+                key=lambda st: (event_rank(st.event), -st.id),
+            )
             if sub.spec.mode == "instant" and stored.event.kind in sub.spec.instant_kinds:
                 instant.append((stored.id, sub.id))
             else:

@@ -264,11 +264,16 @@ def test_group_of_milestones_headlines_the_biggest_first() -> None:
         ),
     ]
     msg = announce_group(events)
-    assert msg.title == "3 EV milestones"
+    # the headline event's whole message, then one line per other event with its figures
+    headline = announce(alliance_250k())
+    assert msg.title == headline.title
+    assert msg.fields == headline.fields
     assert msg.body.splitlines() == [
-        "• Renault-Nissan Alliance passes 250,000 electric cars sold",
-        "• Nissan passes 200,000 electric cars sold",
-        "• Nissan Leaf passes 50,000 sales in the US",
+        headline.body,
+        "",
+        "Also 2 more milestones:",
+        "• Nissan passes 200,000 electric cars sold (201,000 through June 2015)",
+        "• Nissan Leaf passes 50,000 sales in the US (50,400 through June 2015)",
     ]
     assert msg.footer == "Source: EV Volumes; Other · data through June 2015"
     assert (msg.kind, msg.accent) == ("group", "milestone")
@@ -277,10 +282,47 @@ def test_group_of_milestones_headlines_the_biggest_first() -> None:
 def test_group_of_mixed_kinds() -> None:
     record = RecordEvent(LEAF, "World", "sales", Month(2015, 6), 9_400, 8_100, Month(2014, 3))
     msg = announce_group([growth_event(31_700, 27_590), record, alliance_250k()])
-    assert msg.title == "3 EV updates"
-    assert msg.body.splitlines()[0].startswith("• Renault-Nissan Alliance passes")
-    assert msg.body.splitlines()[1].startswith("• Nissan Leaf sets a monthly record")
+    assert msg.title == "Renault-Nissan Alliance passes 250,000 electric cars sold"
+    assert msg.body.splitlines()[2:] == [
+        "Also 2 more updates:",
+        "• Nissan Leaf sets a monthly record: 9,400 in June 2015"
+        " (previous best 8,100 in March 2014)",
+        "• Nissan Leaf sales up 14.9% on last year"
+        " (31,700 from January to May 2015, against 27,590)",
+    ]
     assert msg.accent == "info"
+
+
+def test_grouped_lines_keep_figures_period_leader_and_share() -> None:
+    # issue 15: four of the demo's five Alliance milestones came as bare bullets ("• Renault-
+    # Nissan Alliance passes 250,000 electric cars sold"), with no total, month or leader
+    leaf_75k = MilestoneEvent(LEAF, "World", "sales", (75_000,), JUNE_2015, 75_200)
+    share = ShareEvent(
+        LEAF, ALLIANCE, "World", "sales", "up", 0.70, 0.7184, 180_400, 251_100, JUNE_2015
+    )
+    msg = announce_group([leaf_75k, share, alliance_250k(next_threshold=300_000)])
+    assert msg.body.startswith(
+        "The Renault-Nissan Alliance has passed 250,000 electric cars sold"
+        " (251,100 through June 2015). The Nissan Leaf leads with 180,400, 72% of the total."
+    )
+    assert msg.body.splitlines()[2:] == [
+        "Also 2 more updates:",
+        "• Nissan Leaf passes 75,000 sales (75,200 through June 2015)",
+        "• Nissan Leaf passes 70% of Renault-Nissan Alliance electric car sales"
+        " (72%: 180,400 of 251,100 through June 2015)",
+    ]
+    nissan = MilestoneEvent(
+        NISSAN,
+        "World",
+        "sales",
+        (200_000,),
+        MAY_2015,
+        200_700,
+        leader=Leader("Nissan Leaf", 180_000, 0.897),
+    )
+    digest = announce_digest([nissan, alliance_250k()], "en", "June 2015")
+    assert "• Nissan passes 200,000 electric cars sold (200,700 through May 2015;" in digest.body
+    assert "the Nissan Leaf leads with 90%)" in digest.body
 
 
 def test_group_of_one_is_the_full_message() -> None:
@@ -297,10 +339,12 @@ def test_big_group_is_capped() -> None:
         MilestoneEvent(LEAF, f"R{i}", "sales", listed_range([1_000 + i]), JUNE_2015, 2_000)
         for i in range(100)
     ]
-    lines = announce_group(events).body.splitlines()
+    msg = announce_group(events)
+    assert msg.title == "Nissan Leaf passes 1,099 sales in R99"
+    lines = msg.body.splitlines()[3:]
     assert len(lines) == MAX_LINES + 1
-    assert lines[-1] == "…and 80 more"
-    assert lines[0] == "• Nissan Leaf passes 1,099 sales in R99"
+    assert lines[-1] == "…and 79 more"
+    assert lines[0] == "• Nissan Leaf passes 1,098 sales in R98 (2,000 through June 2015)"
 
 
 def test_digest() -> None:
@@ -310,9 +354,12 @@ def test_digest() -> None:
     )
     assert msg.title == "EV digest: week to 14 June 2015"
     assert msg.body == (
-        "Milestones\n• Renault-Nissan Alliance passes 250,000 electric cars sold\n\n"
-        "Records\n• Nissan Leaf sets a monthly record: 9,400 in June 2015\n\n"
+        "Milestones\n• Renault-Nissan Alliance passes 250,000 electric cars sold"
+        " (251,100 through June 2015; the Nissan Leaf leads with 72%)\n\n"
+        "Records\n• Nissan Leaf sets a monthly record: 9,400 in June 2015"
+        " (previous best 8,100 in March 2014)\n\n"
         "Growth\n• Nissan Leaf sales up 14.9% on last year"
+        " (31,700 from January to May 2015, against 27,590)"
     )
     assert msg.fields == (Field("Milestones", "1"), Field("Records", "1"), Field("Growth", "1"))
     assert msg.kind == "digest"

@@ -6,13 +6,17 @@ import asyncio
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bot.cli import main
+from bot.defuse import ZWSP, defuse, defuse_json
 from bot.sqlite_store import SqliteStore
 
 HEADER = "period,region,make,model,units,powertrain\n"
@@ -310,9 +314,10 @@ def test_iea_format_and_a_bad_database(tmp_path: Path, capsys: pytest.CaptureFix
     status, out, _ = run(capsys, "import", str(path), "--format", "iea", "--db", db)
     assert status == 0 and "as source 'iea': 3 rows read, 3 figures" in out
     _, out, _ = run(capsys, "total", "all", "--db", db)
-    assert out == "all EVs: 200,000 electric vehicles sold through December 2014\n"
+    # a yearly figure is told as its year, with the source behind it
+    assert out == "all EVs: 200,000 electric vehicles sold through 2014\nSource: iea\n"
     _, out, _ = run(capsys, "total", "norway", "--db", db)
-    assert out == "all EVs in Norway: 20,000 electric vehicles sold through December 2014\n"
+    assert out == "all EVs in Norway: 20,000 electric vehicles sold through 2014\nSource: iea\n"
     with pytest.raises(SystemExit) as usage:  # argparse's usage errors exit with status 2
         main(["import", str(path), "--format", "xlsx", "--db", db])
     assert usage.value.code == 2 and "invalid choice: 'xlsx'" in capsys.readouterr().err
@@ -321,6 +326,130 @@ def test_iea_format_and_a_bad_database(tmp_path: Path, capsys: pytest.CaptureFix
     status, out, err = run(capsys, "total", "all", "--db", str(not_a_db))
     assert (status, out) == (1, "")
     assert err.startswith(f"evbot total: {not_a_db}: not an EV bot database")
+
+
+# -- --json output pings nobody --------------------------------------------------------------
+
+# what would ping if a script forwarded the output to chat (as the console check in tests/hostile)
+MENTION = re.compile(r"@(?:everyone|here|channel)|<[@!#:/&]|<[at]:", re.IGNORECASE)
+HOSTILE_DATA = (
+    HEADER
+    + "2020-01,USA,@everyone Motors,<!channel> Hype,5000,BEV\n"
+    + "2020-02,USA,@everyone Motors,<!channel> Hype,6000,BEV\n"
+    + "2020-01,<@&123>land,@everyone Motors,<!channel> Hype,500,BEV\n"
+)
+HOSTILE_NEWS = (
+    HEADER
+    + "2020-03,USA,@everyone Motors,<!channel> Hype,90000,BEV\n"
+    + "2020-03,<@&123>land,@everyone Motors,<!channel> Hype,20000,BEV\n"
+)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_every_json_printer_defuses_mentions_from_data_and_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Subject and region names from an imported file, a channel, a creator and a platform's
+    error text all carry mentions; no `--json` printout holds one raw, in its text or in any
+    decoded value (keys included), while the plain output of `ask` was already inert."""
+    db = str(tmp_path / "hostile.sqlite3")
+    (tmp_path / "a.csv").write_text(HOSTILE_DATA, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(HOSTILE_NEWS, encoding="utf-8")
+    for argv in (
+        ["import", str(tmp_path / "a.csv"), "--source", "<!here>", "--db", db],
+        ["import", str(tmp_path / "b.csv"), "--source", "<!here>", "--db", db],
+        ["detect", "--db", db],
+        ["subscribe", "@everyone Motors", "--channel", "<!channel>", "--by", "@here", "--db", db],
+    ):
+        assert run(capsys, *argv)[0] == 0, argv
+
+    async def fail_one() -> None:
+        async with SqliteStore(db) as store:
+            [delivery] = await store.deliveries(limit=10)
+            await store.mark_failed(delivery, "rejected", "<@&42> @everyone: no such channel")
+
+    asyncio.run(fail_one())
+    config = tmp_path / "evbot.toml"
+    config.write_text(
+        "[aliases]\n'<!channel>' = '@everyone Motors'\n"
+        "[[groups]]\nname = '@here Group'\nmembers = ['@everyone Motors']\n",
+        encoding="utf-8",
+    )
+    commands = [
+        ["total", "@everyone Motors", "--json"],
+        ["total", "<!channel> Hype", "--region", "<@&123>land", "--json"],
+        ["replay", "--json"],
+        ["milestones", "--json"],
+        ["subscriptions", "--json"],
+        ["deliveries", "--json"],
+        ["ask", "/ev-milestones @everyone", "--json"],
+        ["ask", "/ev-total @everyone Motors", "--json"],
+        ["ask", "/ev-subscriptions", "--json"],
+        ["check-config", "--config", str(config)],
+    ]
+    seen: list[str] = []
+    for argv in commands:
+        status, out, err = run(capsys, *argv, "--db", db)
+        assert status in (0, 1) and "Traceback" not in err, (argv, err)
+        assert out.strip(), argv
+        assert MENTION.search(out) is None, (argv, out)
+        lines = [out] if argv[0] == "check-config" else out.splitlines()
+        for line in lines:
+            for text in _strings(json.loads(line)):
+                assert MENTION.search(text) is None, (argv, text)
+                seen.append(text)
+    # the hostile names did reach every kind of output, defused
+    every = "\n".join(seen)
+    for inert in ("@\u200beveryone Motors", "<\u200b!channel> Hype", "<\u200b@&123>land"):
+        assert inert in every, inert
+    assert "<\u200b@&42> @\u200beveryone: no such channel" in every  # a delivery's error
+    assert "@\u200bhere Group" in every  # check-config
+    # the plain output escapes them as before, through the same function
+    status, out, _ = run(capsys, "ask", "/ev-milestones @everyone Motors", "--db", db)
+    assert status == 0 and "@\u200beveryone Motors" in out and MENTION.search(out) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.sampled_from(["@", "<", "everyone", "HERE", "channel", "!", "&", "#", "A:", "t:"]),
+            st.text(max_size=6),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+@example(text="<<@@everyone<A:x>")
+def test_defuse_only_adds_zero_width_spaces_and_leaves_no_mention(text: str) -> None:
+    inert = defuse(text)
+    assert MENTION.search(inert) is None, inert
+    assert inert.replace(ZWSP, "") == text.replace(ZWSP, "")
+    assert defuse(inert) == inert
+    assert defuse_json({text: [text, 5, None]}) == {inert: [inert, 5, None]}
+
+
+def test_the_outbox_keeps_raw_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Defusing is for output: the stored event holds the names as imported (each adapter
+    escapes for its platform when it posts; stored defused, a post would be escaped twice)."""
+    db = str(tmp_path / "raw.sqlite3")
+    (tmp_path / "a.csv").write_text(HOSTILE_DATA, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(HOSTILE_NEWS, encoding="utf-8")
+    run(capsys, "import", str(tmp_path / "a.csv"), "--source", "s", "--db", db)
+    run(capsys, "subscribe", "@everyone Motors", "--db", db)
+    run(capsys, "import", str(tmp_path / "b.csv"), "--source", "s", "--db", db)
+    run(capsys, "detect", "--db", db)
+    with sqlite3.connect(db) as conn:
+        payloads = "\n".join(str(row[0]) for row in conn.execute("SELECT payload FROM events"))
+    assert "@everyone Motors" in payloads and "\u200b" not in payloads
 
 
 # -- a real process ---------------------------------------------------------------------------

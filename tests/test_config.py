@@ -56,7 +56,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "[sources.us]\ncolums = {}\n",
             "sources.us.colums: unknown key (expected one of: aggregate, attribution, columns, "
             "constants, coverage, encoding, equivalent_to, figures, file, format, granularity, "
-            "include, metric, parameter, period_format, priority, thousands)",
+            "include, metric, parameter, period_format, powertrains, priority, regions, "
+            "thousands)",
         ),
         (
             "[sources.us]\ncolumns = { period = 'p', units = 'u', region = 'r', colour = 'c' }\n",
@@ -77,7 +78,10 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "[schedule]\npoll_seconds = 'often'\n",
             "schedule.poll_seconds: must be a number, not a string",
         ),
-        ("[schedule]\npoll_seconds = 0\n", "schedule.poll_seconds: must be above 0"),
+        (
+            "[schedule]\npoll_seconds = 0\n",
+            "schedule.poll_seconds: must be a number from 1 to 2,592,000, not 0",
+        ),
         (
             "[sources.us]\nformat = 'canonical'\npriority = 'high'\n",
             "sources.us.priority: must be a whole number, not a string",
@@ -150,12 +154,13 @@ def test_unknown_keys_and_wrong_types(tmp_path: Path, text: str, expected: str) 
     [
         (
             "[ladders]\nbig = 'every:0'\n",
-            'ladders.big: \'every:0\' is not "default", "every:N" (N above 0) or a list of numbers',
+            'ladders.big: \'every:0\' is not "default", "every:N" '
+            "(N from 1 to 1,000,000,000,000,000,000) or a list of numbers",
         ),
         (
             "[ladders]\nbig = 'sometimes'\n",
-            'ladders.big: \'sometimes\' is not "default", "every:N" (N above 0) '
-            "or a list of numbers",
+            'ladders.big: \'sometimes\' is not "default", "every:N" '
+            "(N from 1 to 1,000,000,000,000,000,000) or a list of numbers",
         ),
         ("[ladders]\nbig = [1000, 0]\n", "ladders.big: thresholds must be above 0"),
         ("[ladders]\nbig = []\n", "ladders.big: a list ladder must hold whole numbers"),
@@ -478,3 +483,259 @@ def test_database_order_flag_then_environment_then_config_then_default(
     monkeypatch.delenv("EVBOT_DB")
     assert used("--config", path) == from_config
     assert used() == "evbot.sqlite3"
+
+
+# -- checked whole: numbers finite and in range, enumerations, ports, the database file -------
+
+FINDINGS = [
+    # the configurations the fuzz of issue 26 found accepted, with what they now get
+    (
+        "[schedule]\npoll_seconds = nan\n",
+        "schedule.poll_seconds: must be a number from 1 to 2,592,000, not nan",
+    ),
+    (
+        "[schedule]\npoll_seconds = inf\n",
+        "schedule.poll_seconds: must be a number from 1 to 2,592,000, not inf",
+    ),
+    (
+        "[platforms.slack]\nmode = 'websocket'\n",
+        "platforms.slack.mode: 'websocket' is not one of socket, http",
+    ),
+    (
+        "[platforms.slack]\nmode = 'http'\nport = 99999999\n",
+        "platforms.slack.port: 99999999 is not a TCP port (1-65535, or 0: any free one)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FINDINGS)
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_what_cannot_work_is_refused_by_check_config_and_on_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    # a store that cannot open: were the configuration accepted, `run` would stop there
+    # (with another message) rather than serve
+    db = tmp_path / "absent" / "x.sqlite3"
+    assert main([command, "--config", str(path), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"evbot {command}: {path}: {expected}\n"
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_a_database_in_a_missing_folder_or_that_is_a_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    path = write(tmp_path, "database = 'missing/evbot.sqlite3'\n")
+    assert main([command, "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    folder = tmp_path / "missing"
+    assert (
+        err == f"evbot {command}: {path}: database: the folder {str(folder)!r} does not exist "
+        "(create it)\n"
+    )
+    folder.mkdir()
+    (folder / "evbot.sqlite3").mkdir()
+    assert main([command, "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    where = str(folder / "evbot.sqlite3")
+    assert err == f"evbot {command}: {path}: database: {where!r} is a folder, not a database file\n"
+
+
+def test_a_database_path_that_cannot_be_a_file_is_refused(tmp_path: Path) -> None:
+    assert error(tmp_path, 'database = "a\\u0000b.sqlite3"\n').endswith("is not a usable file path")
+    too_long = error(tmp_path, f"database = '{'x' * 5000}.sqlite3'\n")  # past the file system's
+    assert too_long.startswith(f"database: '{tmp_path}/xxxxxxxx")
+    assert too_long.endswith("…' is not a usable file path")
+    # a folder that exists, a file that does not yet: fine (the store creates it)
+    (tmp_path / "data").mkdir()
+    config = load_config(write(tmp_path, "database = 'data/evbot.sqlite3'\n"), environ={})
+    assert config.database == str(tmp_path / "data" / "evbot.sqlite3")
+
+
+NUMBERS = [
+    # (section and key, a good value, the range said in the error)
+    ("[schedule]\npoll_seconds", "300", "must be a number from 1 to 2,592,000"),
+    ("[milestones]\nmin_months", "12", "must be a whole number from 0 to 1200"),
+    (
+        "[milestones]\nmin_parent_total",
+        "10000",
+        "must be a whole number from 0 to 1,000,000,000,000,000,000",
+    ),
+    (
+        "[sources.us]\nformat = 'canonical'\npriority",
+        "100",
+        "must be a whole number from 0 to 1,000,000",
+    ),
+    (
+        "[platforms.webhook]\nrate_per_second",
+        "5",
+        "must be a number above 0 and at most 1,000,000",
+    ),
+    (
+        "[platforms.webhook]\nchannel_rate_per_second",
+        "1",
+        "must be a number above 0 and at most 1,000,000",
+    ),
+    ("[platforms.webhook]\ntimeout", "10", "must be a number above 0 and at most 600"),
+    ("[platforms.discord]\ntimeout", "10", "must be a number above 0 and at most 600"),
+    (
+        "[platforms.discord]\nrate_per_second",
+        "50",
+        "must be a number above 0 and at most 1,000,000",
+    ),
+    (
+        "[platforms.slack]\nchannel_rate_per_second",
+        "1",
+        "must be a number above 0 and at most 1,000,000",
+    ),
+    ("[platforms.discord]\nshard_count", "2", "must be a whole number from 1 to 100,000"),
+]
+
+
+@pytest.mark.parametrize(("setting", "good", "wanted"), NUMBERS)
+def test_every_numeric_setting_is_finite_and_in_range(
+    tmp_path: Path, setting: str, good: str, wanted: str
+) -> None:
+    head, key = setting.rsplit("\n", 1)
+    section = head.split("\n", 1)[0].strip("[]")
+    load_config(write(tmp_path, f"{setting} = {good}\n"), environ={})
+    for bad in ("nan", "inf", "-inf", "-1", "1e400", "99999999999999999999999"):
+        if "whole" in wanted and not bad.lstrip("-").isdigit():
+            expected = f"{section}.{key}: must be a whole number, not a number"
+        else:
+            shown = {"1e400": "inf", "99999999999999999999999": "99,999,999,999,999,999,999,999"}
+            expected = f"{section}.{key}: {wanted}, not {shown.get(bad, bad)}"
+        assert error(tmp_path, f"{setting} = {bad}\n") == expected, bad
+    # zero where zero means nothing (a poll every 0 s, a rate of 0, no shards)
+    if "from 0" not in wanted:
+        assert error(tmp_path, f"{setting} = 0\n") == f"{section}.{key}: {wanted}, not 0"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[milestones]\nshare_band = nan\n",
+            "milestones.share_band: must be a finite number, not nan",
+        ),
+        (
+            "[milestones]\nshare_hysteresis = -inf\n",
+            "milestones.share_hysteresis: must be a finite number, not -inf",
+        ),
+        (
+            "[milestones]\nshare_band = -1\n",
+            "milestones.share_band: must be between 0 and 50 percentage points",
+        ),
+        (
+            "[platforms.slack]\nport = 65536\n",
+            "platforms.slack.port: 65536 is not a TCP port (1-65535, or 0: any free one)",
+        ),
+        (
+            "[platforms.slack]\nport = -80\n",
+            "platforms.slack.port: -80 is not a TCP port (1-65535, or 0: any free one)",
+        ),
+        (
+            f"[platforms.slack]\nport = {10**20}\n",
+            "platforms.slack.port: 100,000,000,000,000,000,000 is not a TCP port "
+            "(1-65535, or 0: any free one)",
+        ),
+        (
+            "[platforms.slack]\nhost = ' '\n",
+            "platforms.slack.host: must name an address to listen on, e.g. 0.0.0.0",
+        ),
+        (
+            "[platforms.slack]\nadmins = ['U1', 2]\n",
+            'platforms.slack.admins: must be a list of user ids, e.g. ["U012AB"]',
+        ),
+        (
+            "[platforms.discord]\nshard_ids = [0]\n",
+            "platforms.discord.shard_ids: needs shard_count as well",
+        ),
+        (
+            "[platforms.discord]\nshard_ids = [0, 2]\nshard_count = 2\n",
+            "platforms.discord.shard_ids: must be a list of shard numbers from 0 to 1",
+        ),
+        (
+            "[platforms.discord]\nshard_count = 2\nshard_ids = [1, 1]\n",
+            "platforms.discord.shard_ids: names a shard twice",
+        ),
+        (
+            "[platforms.discord]\napplication_id = -5\n",
+            "platforms.discord.application_id: must be a Discord id (digits), not -5",
+        ),
+        (
+            "[platforms.discord]\napplication_id = 'abc'\n",
+            "platforms.discord.application_id: must be a Discord id (digits), not 'abc'",
+        ),
+        (
+            f"[platforms.discord]\nguilds = [45, '{2**64}']\n",
+            f"platforms.discord.guilds[1]: must be a Discord id (digits), not '{2**64}'",
+        ),
+        (
+            "[platforms.discord]\nguilds = [[1]]\n",
+            "platforms.discord.guilds[0]: must be a Discord id (digits), not a list",
+        ),
+        (
+            "[ladders]\nbig = [1000, 10000000000000000000]\n",
+            "ladders.big: thresholds must be at most 1,000,000,000,000,000,000",
+        ),
+        (
+            "[ladders]\nbig = 'every:²'\n",
+            'ladders.big: \'every:²\' is not "default", "every:N" '
+            "(N from 1 to 1,000,000,000,000,000,000) or a list of numbers",
+        ),
+        (
+            "[ladders]\nbig = 'every:99999999999999999999'\n",
+            'ladders.big: \'every:99999999999999999999\' is not "default", "every:N" '
+            "(N from 1 to 1,000,000,000,000,000,000) or a list of numbers",
+        ),
+        (
+            "[sources.us]\nformat = 'canonical'\nfigures = 'cumulative'\n",
+            "sources.us.figures: 'cumulative' is not one of period, running",
+        ),
+        (
+            "[sources.us]\nformat = 'canonical'\nthousands = '0'\n",
+            "sources.us.thousands: must be a separator of at most 3 characters, not digits",
+        ),
+        (
+            "[sources.us]\nformat = 'canonical'\nthousands = '-----'\n",
+            "sources.us.thousands: must be a separator of at most 3 characters, not digits",
+        ),
+        ("a = " + "9" * 5000 + "\n", None),
+    ],
+)
+def test_enumerations_ports_and_ids(tmp_path: Path, text: str, expected: str | None) -> None:
+    if expected is None:  # past Python's 4,300 digits: tomllib raises a bare ValueError
+        path = write(tmp_path, text)
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, environ={})
+        assert str(caught.value) == f"{path}: not valid TOML: a number with too many digits"
+        return
+    assert error(tmp_path, text) == expected
+
+
+def test_good_platform_options_still_pass(tmp_path: Path) -> None:
+    text = (
+        "[platforms.slack]\nmode = 'http'\nhost = '0.0.0.0'\nport = 65535\nadmins = ['U1']\n"
+        "rate_per_second = 0.5\n"
+        "[platforms.discord]\napplication_id = '123'\nguilds = [45, '67']\nshard_count = 2\n"
+        "shard_ids = [1, 0]\ntimeout = 600\n"
+        "[platforms.webhook]\nrate_per_second = 5000\ntimeout = 0.25\n"
+    )
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.platforms["slack"].options["port"] == 65535
+    assert config.platforms["discord"].options["shard_ids"] == [1, 0]
+
+
+def test_values_quoted_in_errors_are_cut(tmp_path: Path) -> None:
+    """A 5 MB value is named, not repeated: what an error quotes is cut to 200 characters."""
+    for text in (
+        f"[platforms.slack]\nmode = '{'m' * 5_000_000}'\n",
+        f"locale = '{'l' * 100_000}'\n",
+        f"[sources.us]\nformat = '{'f' * 100_000}'\n",
+        f"{'k' * 100_000} = 1\n",
+    ):
+        message = error(tmp_path, text)
+        assert len(message) < 500, message[:600]
+        assert "…" in message

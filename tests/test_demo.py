@@ -123,6 +123,26 @@ def test_the_alliance_milestones_appear_once_each_in_month_order(
     assert list(where.values()) == sorted(where.values())
 
 
+def test_each_headline_alliance_milestone_is_shown_whole_with_total_month_and_leader(
+    demo_run: tuple[list[Message], str],
+) -> None:
+    # issue 15: four of the five came as bare bullets inside "N EV milestones"; the README's
+    # showcase message was never shown
+    messages, _ = demo_run
+    for threshold in ("100,000", "200,000", "250,000", "350,000"):
+        [message] = [m for m in messages if ALLIANCE.format(threshold) in m.title]
+        assert message.body.startswith(
+            f"The Renault-Nissan Alliance has passed {threshold} electric cars sold ("
+        ), message.body
+        names = [f.name for f in message.fields]
+        assert {"Total", "Period", "Leader"} <= set(names), names
+    [showcase] = [m for m in messages if ALLIANCE.format("250,000") in m.title]
+    assert showcase.body.startswith(
+        "The Renault-Nissan Alliance has passed 250,000 electric cars sold"
+        " (256,132 through June 2015). The Nissan Leaf leads with 184,190, 72% of the total."
+    )
+
+
 def test_at_most_one_message_per_month_plus_yearly_digests(
     demo_run: tuple[list[Message], str],
 ) -> None:

@@ -798,7 +798,16 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
             expected = Counter(
                 (key, t) for key, points in final.items() for t in ever_reached(points)
             )
-            assert set(replayed) == set(expected)
+            # replay tells each fact once: a subject whose crossing was the same figures as a
+            # more specific one's (Nissan with only the Leaf) is in that event's `same_as`
+            covered = set(replayed) | {
+                (other["subject"]["key"], t)
+                for e in mine
+                if e["kind"] == "milestone"
+                for other in e.get("same_as", ())
+                for t in e["thresholds"]
+            }
+            assert covered == set(expected)
             assert all(n == 1 for n in replayed.values())
         finally:
             await other.close()

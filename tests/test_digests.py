@@ -211,13 +211,15 @@ async def test_growth_and_records_wait_for_the_digest(harness: Harness) -> None:
     assert digest.kind == "digest"
     assert digest.title == "EV digest: this week"
     # each subject's year to date once, the latest (January to June) figure
-    assert lines(digest, "Growth") == [
+    # each line keeps its figure and period (issue 15, point 7)
+    assert [line.split(" (")[0] for line in lines(digest, "Growth")] == [
         "• Renault sales up 31.5% on last year",
         "• Renault-Nissan Alliance sales up 9.0% on last year",
         "• Nissan sales up 1.9% on last year",
     ]
+    assert lines(digest, "Growth")[0].endswith("(11,199 from January to June 2015, against 8,516)")
     assert "14.9%" not in digest.body and "14.4%" not in digest.body
-    assert lines(digest, "Records") == [
+    assert [line.split(" (")[0] for line in lines(digest, "Records")] == [
         "• Renault sets a monthly record: 2,568 in June 2015",
         "• Renault Zoe sets a monthly record: 2,026 in June 2015",
         "• Renault Zoe sets a monthly record: 1,674 in May 2015",
@@ -248,9 +250,10 @@ async def test_a_digest_mode_subscription_gets_everything_in_its_digest(harness:
     [digest] = await harness.drain()
     assert digest.title == "EV digest: today"
     assert digest.locale == "fr"
-    assert "• Renault-Nissan Alliance passes 250\u202f000 electric cars sold" in lines(
-        digest, "Milestones"
-    )
+    assert (
+        "• Renault-Nissan Alliance passes 250\u202f000 electric cars sold"
+        " (250\u202f158 through juin 2015; the Nissan Leaf leads with 72\xa0%)"
+    ) in lines(digest, "Milestones")
     assert len([line for line in lines(digest, "Growth") if "Alliance" in line]) == 1
 
 

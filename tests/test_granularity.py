@@ -9,6 +9,7 @@ from bot.announcer import announce
 from bot.config import Config, MilestoneConfig, SourceConfig, default_config
 from bot.event_codec import event_from_dict, event_to_dict
 from bot.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
+from bot.formatting import in_region
 from bot.periods import Month, news_cutoff
 from bot.queries import series_reader
 from bot.records import SalesRecord, SourceSpec
@@ -220,10 +221,24 @@ async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
     events = await _replayed(
         tmp_path / "s.db",
         _config(),
-        (SourceSpec("yearly-feed", priority=50), [_all("USA", "2019", 500)]),
+        (
+            SourceSpec("yearly-feed", priority=50),
+            [_all("USA", "2018", 400), _all("USA", "2019", 500)],
+        ),
         (SourceSpec("monthly-feed", priority=20), monthly),
     )
     assert not [e for e in events if e.kind == "growth"], [announce(e).body for e in events]
+    # `replay --explain` says why
+    store = await open_store(tmp_path / "s.db")
+    try:
+        untold: list[tuple[Event, str]] = []
+        await replay(store, _config(), untold=untold)
+    finally:
+        await store.close()
+    reasons = {reason for event, reason in untold if event.kind == "growth"}
+    assert reasons == {
+        "2020 is taken from USA (monthly-feed) and 2019 from USA (yearly-feed): not like for like"
+    }
     # the same months of one source compare
     more = [_all("USA", f"2021-{m:02d}", 12) for m in range(1, 13)]
     events = await _replayed(
@@ -235,12 +250,26 @@ async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
 
 
 async def test_a_world_made_of_one_country_is_named_as_that_country(tmp_path: Path) -> None:
-    leaf = [SalesRecord(f"2011-{m:02d}", "USA", "Nissan", "Leaf", 60) for m in range(1, 13)]
-    events = await _replayed(tmp_path / "s.db", _config(), (MONTHLY, leaf))
+    from bot.detector import Detector
+
+    config = _config()
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.sync_groups(config.groups)
+        history = [SalesRecord(f"2010-{m:02d}", "USA", "Nissan", "Leaf", 5) for m in (1, 2)]
+        await store.import_records([(MONTHLY, history)])
+        detector = Detector(store, config)
+        await detector.poll()  # the first import is history
+        news = [SalesRecord(f"2010-{m:02d}", "USA", "Nissan", "Leaf", 60) for m in (3, 4)]
+        await store.import_records([(MONTHLY, news)])
+        events = [s.event for s in await detector.poll()]
+    finally:
+        await store.close()
     world = [e for e in events if e.region == "World"]
-    assert world
+    assert world, "the world's series moved with the USA's"
     for event in world:
         assert event.covers == ("USA",)
+        assert event.source == "monthly-feed"
         text = announce(event)
         assert "worldwide" not in text.title
         assert "in the USA" in text.title, text.title
@@ -271,3 +300,88 @@ async def test_stock_is_never_told_as_a_month_of_registrations(tmp_path: Path) -
     events = await _replayed(tmp_path / "s.db", _config(), (stock, levels))
     assert events
     assert {e.kind for e in events} == {"milestone"}
+
+
+def test_a_chart_of_yearly_figures_draws_years_and_says_so() -> None:
+    from bot.charts import Frame, monthly_data, render
+
+    monthly = {Month(y, 12): 1000 * (y - 2014) for y in range(2015, 2024)}
+    frame = Frame(subject="all EVs", region="Norway", yearly=True, as_of=Month(2023, 12))
+    data = monthly_data(frame, monthly)
+    assert [m.year for m in data.months] == list(range(2016, 2024))
+    assert data.units == tuple(1000 * (y - 2014) for y in range(2016, 2024))
+    assert data.year_before == tuple(1000 * (y - 2015) for y in range(2016, 2024))
+    chart = render(data)
+    texts = " ".join(chart.plotted.texts)
+    assert "each year, beside the year before" in texts
+    assert "Data through 2023" in texts
+    assert "Dec" not in texts and "December" not in texts
+
+
+def test_a_chart_of_a_partial_figure_never_says_worldwide() -> None:
+    from bot.charts import Frame, cumulative_data, describe, render
+
+    frame = Frame(subject="Nissan Leaf", covers=("USA",), as_of=Month(2019, 12))
+    data = cumulative_data(frame, {Month(2019, m): 100 for m in range(1, 13)}, [])
+    texts = " ".join(render(data).plotted.texts)
+    assert "worldwide" not in texts
+    assert "in the USA" in texts
+    assert describe(data).startswith("Nissan Leaf in the USA: 1,200")
+
+
+async def test_a_total_asked_inside_a_yearly_year_runs_to_the_year_before_and_says_why(
+    tmp_path: Path,
+) -> None:
+    from bot.coverage import source_facts
+    from bot.queries import load_catalog, total
+
+    config = _config()
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records(
+            [(YEARLY, [_all("Norway", "2022", 100), _all("Norway", "2023", 50)])]
+        )
+        reader = series_reader(store, config)
+        catalog = await load_catalog(store, config)
+        facts = source_facts(await store.sources(), config)
+        answer = await total(reader, catalog, ALL, "Norway", Month(2023, 6), "sales", facts, True)
+        assert answer.total == 100
+        assert answer.as_json()["as_of"] == "2022"
+        assert answer.told.note == (
+            "2023 is known only as a whole year (yearly-feed), so the figure runs through 2022"
+        )
+        assert answer.explanation[0] == "2022: Norway's own figures, whole years, from yearly-feed"
+        whole = await total(reader, catalog, ALL, "World", None, "sales", facts)
+        assert (whole.total, whole.told.covers) == (150, ("Norway",))
+    finally:
+        await store.close()
+
+
+async def test_a_sub_region_never_stands_for_its_parent_nor_the_world(tmp_path: Path) -> None:
+    from bot.coverage import source_facts
+    from bot.queries import load_catalog, total
+
+    config = dataclasses.replace(_config(), region_parents={"WA": "USA"})
+    wa = SourceSpec("wa-history", metric="stock")
+    world = SourceSpec("iea-stock", metric="stock", priority=50)
+    store = await open_store(tmp_path / "s.db")
+    try:
+        await store.import_records(
+            [(wa, [SalesRecord("2021-10", "WA", "", "", 82_851, cumulative=True)])]
+        )
+        reader = series_reader(store, config)
+        catalog = await load_catalog(store, config)
+        facts = source_facts(await store.sources(), config)
+        usa = await total(reader, catalog, ALL, "USA", None, "stock", facts)
+        assert (usa.total, usa.told.covers) == (82_851, ("WA",))
+        assert in_region("USA", usa.told.covers) == " in the USA (WA only)"
+        # the world's own stock, once a source gives it, is the world's: never WA's
+        await store.import_records(
+            [(world, [SalesRecord("2021", "World", "", "", 16_000_000, cumulative=True)])]
+        )
+        facts = source_facts(await store.sources(), config)
+        everywhere = await total(reader, catalog, ALL, "World", None, "stock", facts)
+        assert (everywhere.total, everywhere.told.covers) == (16_000_000, ())
+        assert everywhere.told.granularity == "year"
+    finally:
+        await store.close()

@@ -129,13 +129,19 @@ async def test_a_conflicting_duplicate_in_a_later_chunk_writes_nothing(
 async def test_the_fast_path_giving_up_midway_restarts_without_counting_twice(
     store: SqliteStore, tmp_path: Path, processes: bool
 ) -> None:
-    # the fast path streams two chunks, then meets a figure it leaves to the careful path
-    # (non-ASCII digits); the careful path starts again from the first row
+    # the fast path streams two chunks, then meets a row it leaves to the careful path (a
+    # figure in non-ASCII digits); the careful path starts again from the first row, so the
+    # store hears of the problem once and writes none of the chunks it was sent
+    before = await _state(store)
     rows = _rows(CHUNK_ROWS * 2 + 50)
     rows.append("2030-01,World,Nissan,Leaf,١٢")
-    report = await import_file(
-        store, default_config(), _write(tmp_path / "r.csv", rows), processes=processes
-    )
+    path = _write(tmp_path / "r.csv", rows)
+    with pytest.raises(ImportFailed) as caught:
+        await import_file(store, default_config(), path, processes=processes)
+    assert caught.value.problems == [f"{path}:{len(rows) + 1}: units '١٢' is not a whole number"]
+    assert await _state(store) == before
+    rows[-1] = "2030-01,World,Nissan,Leaf,12"
+    report = await import_file(store, default_config(), _write(path, rows), processes=processes)
     assert report.rows_read == len(rows)
     assert await store.count_records() == len(rows)
     [summary] = report.summaries

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,9 @@ from bot.events import Subject
 from bot.ingest import parse_iea, parse_mapped
 from bot.periods import Month
 from bot.queries import SeriesReader, load_catalog, period_total, region_tree, total
+from bot.records import IncRow
+from bot.regions import RegionTree, region_warnings
+from bot.series import regional_coverage, regional_increments
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL, Catalog
 
@@ -353,6 +358,72 @@ async def test_iea_world_is_the_world_row_never_the_sum_of_parts(loaded: Loaded)
     assert norway == 20_000 + 1_700 + 4  # BEV, PHEV and FCEV cars
 
 
+# The IEA's European regions, by hand (an oracle independent of the region table).
+IEA_EUROPE = set(
+    [
+        "Austria",
+        "Belgium",
+        "Bulgaria",
+        "Croatia",
+        "Cyprus",
+        "Denmark",
+        "Estonia",
+        "Finland",
+        "France",
+        "Germany",
+        "Greece",
+        "Hungary",
+        "Iceland",
+        "Ireland",
+        "Italy",
+        "Latvia",
+        "Lithuania",
+        "Luxembourg",
+        "Netherlands",
+        "Norway",
+        "Poland",
+        "Portugal",
+        "Romania",
+        "Slovakia",
+        "Slovenia",
+        "Spain",
+        "Sweden",
+        "Switzerland",
+        "Turkiye",
+    ]
+) | {"Czech Republic", "United Kingdom"}
+
+
+def test_iea_regions_all_resolve_and_its_world_without_the_world_row_counts_europe_once() -> None:
+    tree = RegionTree()
+    regions = {r["region"] for r in _read_csv(IEA)}
+    assert len(regions) == 54 and sorted(r for r in regions if not tree.knows(r)) == []
+    assert all(tree.contains("Europe", r) for r in IEA_EUROPE)
+    warnings = region_warnings({"iea": regions}, tree)
+    assert not any("does not know" in w or "two-letter" in w for w in warnings)
+    sums = _iea_sales()
+    rows = [
+        IncRow(1, region, "", "", Month(y, 12), v)
+        for (region, y), v in sums.items()
+        if region != "World"
+    ]
+    figures = regional_increments(rows, {1: 1}, tree, "World")
+    cover = regional_coverage(rows, {1: 1}, tree, "World")
+    for year in sorted({y for (_, y) in sums}):
+        # Europe's own figure (never with EU27 or its countries), the other countries, the rest
+        expected = sums[("Europe", year)] + sum(
+            v
+            for (region, y), v in sums.items()
+            if y == year and region not in IEA_EUROPE | {"World", "Europe", "EU27"}
+        )
+        assert sum(v for m, v in figures.items() if m.year == year) == expected
+        assert "Europe" in cover[year].regions and not cover[year].partial
+        assert not cover[year].regions & (IEA_EUROPE | {"EU27"})
+    # 2023: within 0.4 % of the IEA's own World row, where the countries alone miss 1.6 %
+    world = sums[("World", 2023)]
+    assert abs(sum(v for m, v in figures.items() if m.year == 2023) - world) < 0.004 * world
+
+
 def test_iea_import_report(loaded: Loaded) -> None:
     figures = len(parse_iea(IEA, "iea").records["iea"])
     assert loaded.outputs["iea"].startswith(
@@ -407,3 +478,149 @@ def test_reimporting_an_unchanged_file_changes_nothing(loaded: Loaded) -> None:
 async def _journal_head(db: Path) -> int:
     async with SqliteStore(db) as store:
         return await store.journal_head()
+
+
+# -- one fact, one line (issue 15, point 5) ----------------------------------------------------
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config.example.toml"
+ALLIANCE_MAKES = {"make:nissan", "make:renault", "make:mitsubishi"}
+STELLANTIS_MAKES = {"make:peugeot", "make:citroen", "make:fiat", "make:jeep"}
+GROUP_MAKES = {
+    "group:renault-nissan-alliance": ALLIANCE_MAKES,
+    "group:stellantis": STELLANTIS_MAKES,
+}
+EXAMPLE = EXAMPLE_CONFIG
+EXAMPLE_SOURCES = ("us-monthly", "wa-history", "wa-vehicles", "iea", "iea-stock")
+
+
+@pytest.fixture(scope="module")
+def example_replay(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """`evbot replay --json` on the four files imported through config.example.toml."""
+    folder = tmp_path_factory.mktemp("example")
+    config_path = folder / "config.toml"
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace('"../shared/data/', f'"{DATA}/')
+    config_path.write_text(text, encoding="utf-8")
+    common = ("--config", str(config_path), "--db", str(folder / "example.sqlite3"))
+    for source in EXAMPLE_SOURCES:
+        _cli("import", "--source", source, *common)
+    return [json.loads(line) for line in _cli("replay", "--json", *common).splitlines()]
+
+
+def test_the_example_replay_makes_no_monthly_claim_from_yearly_data(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    yearly = [e for e in example_replay if e["granularity"] == "year"]
+    assert yearly, "the IEA's figures are yearly"
+    for event in yearly:
+        assert len(event["period"]) == 4, event
+        assert "best month" not in event["text"] and "December" not in event["text"], event
+    # the IEA's own World figures are told as such, yearly
+    assert any(e["subject"] == "all EVs" and e["region"] == "World" for e in yearly)
+
+
+def test_the_example_replay_never_says_worldwide_of_partial_coverage(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    # the Leaf's figures are US figures only: each of its facts is told of the USA (the
+    # world's event, the same fact, is told once, under the USA)
+    leaf = [e for e in example_replay if e["subject"] == "Nissan Leaf"]
+    assert leaf
+    for event in leaf:
+        assert event["region"] == "USA" or event.get("covers") == ["USA"], event
+        assert "in the USA" in event["text"], event
+    for event in example_replay:
+        if event.get("covers"):
+            assert "worldwide" not in event["text"], event
+
+
+def test_the_example_replay_compares_growth_only_like_with_like(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    growth = [e for e in example_replay if e["kind"] == "growth"]
+    assert growth
+    for event in growth:
+        assert event["metric"] == "sales"  # stock is a level: no growth of registrations
+    # the USA: US monthly sales (2010-2019) and the IEA's yearly figures are not compared
+    usa_years = {e["period"][:4] for e in growth if e["region"] == "USA"}
+    assert "2020" not in usa_years, "2020 (IEA) against 2019 (US monthly) is unlike"
+    # every event cites the sources behind its own figure, by their attribution, never the
+    # store's list: the Leaf's cite the US file alone, the world's the IEA alone
+    config = load_config(EXAMPLE)
+    attributions = {s.cited for s in config.sources.values()}
+    for event in example_replay:
+        assert event["source"] and set(event["source"].split("; ")) <= attributions, event
+    us = config.sources["us-monthly"].cited
+    assert {e["source"] for e in example_replay if e["subject"] == "Nissan Leaf"} == {us}
+    world = {
+        e["source"] for e in example_replay if e["subject"] == "all EVs" and e["region"] == "World"
+    }
+    assert world == {config.sources["iea"].cited, config.sources["iea-stock"].cited}
+
+
+def _subject_contains(outer: str, inner: str) -> bool:
+    """Whether every figure of subject `inner` is one of `outer`'s (by subject key)."""
+    if outer == inner or outer == "all":
+        return True
+    make = "make:" + inner.removeprefix("model:").split("/", 1)[0]
+    if outer.startswith("make:"):
+        return inner.startswith("model:") and make == outer
+    if outer in GROUP_MAKES:
+        return (inner if inner.startswith("make:") else make) in GROUP_MAKES[outer]
+    return False
+
+
+def _region_contains(outer: str, inner: str) -> bool:
+    return outer == inner or outer == "World" or (outer, inner) == ("USA", "WA")
+
+
+def _nested(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    sa, sb = a["subject_ref"]["key"], b["subject_ref"]["key"]
+    ra, rb = a["region"], b["region"]
+    return (_subject_contains(sa, sb) and _region_contains(ra, rb)) or (
+        _subject_contains(sb, sa) and _region_contains(rb, ra)
+    )
+
+
+def test_replay_of_the_example_sources_tells_no_fact_twice(
+    example_replay: list[dict[str, Any]],
+) -> None:
+    # before: 3,582 lines, 1,394 of them a fact already told ("passes 100,000 sales in USA" and
+    # "passes 100,000 sales"; the Leaf, Nissan, the Alliance and all EVs on one crossing)
+    milestones: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for event in example_replay:
+        if event["kind"] == "milestone":
+            key = (event["metric"], event["period"], event["thresholds"][-1], event["value"])
+            milestones[key].append(event)
+    # an oracle apart from the bases: one cumulative figure of a subject and region that holds
+    # another's, equal to it, is the same figures (units are never negative)
+    twice = [
+        (a["text"], b["text"])
+        for told in milestones.values()
+        for i, a in enumerate(told)
+        for b in told[i + 1 :]
+        if _nested(a, b)
+    ]
+    assert twice == []
+    facts = Counter(
+        (
+            e["kind"],
+            e["metric"],
+            e["period"],
+            e["basis"],
+            str(e.get("thresholds", e.get("boundary"))),
+            e.get("direction"),
+        )
+        for e in example_replay
+        if e.get("basis")
+    )
+    assert [fact for fact, n in facts.items() if n > 1] == []
+    # the Leaf in the USA is all the world's Leafs: told once, in the USA
+    leaf = [
+        e["region"]
+        for e in example_replay
+        if e["kind"] == "milestone"
+        and e["subject"] == "Nissan Leaf"
+        and e["metric"] == "sales"
+        and e["thresholds"][-1] == 100_000
+    ]
+    assert leaf == ["USA"]

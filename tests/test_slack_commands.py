@@ -273,7 +273,7 @@ async def test_every_command_works_over_socket_mode(fake: FakeSlack, ctx: Comman
             assert header(reply) != "Cannot do that", (name, reply)
     opened = fake.calls_to("apps.connections.open")
     assert [c.token for c in opened] == ["xapp-1-test"]
-    assert "Nissan Leaf in USA" in json.dumps(fake.responses[0][1])
+    assert "Nissan Leaf in the USA" in json.dumps(fake.responses[0][1])
 
 
 # -- through the app ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from bot.config import SourceConfig, default_config
 from bot.importer import ImportReport, import_file
 from bot.ingest import (
     MAX_FIELD,
+    MAX_LINE,
     ImportFailed,
     Parsed,
     parse_canonical,
@@ -218,13 +219,30 @@ def test_formula_and_mention_payloads_are_stored_as_plain_labels(
     rows = [
         ["2020-01", "World", "Evil", p, "5", "BEV", "", "false"]
         for p in PAYLOADS
-        if "\n" not in p and "\u2028" not in p
+        if "\n" not in p and "\u2028" not in p and "\x1b" not in p
     ]
     path = tmp_path / "payloads.csv"
     path.write_text(_csv_text(rows), encoding="utf-8")
     report = _import(runner, store, db, path, "canonical")
     assert report is not None
     assert report.summaries[0].records == len(rows)
+
+
+def test_control_characters_are_refused_where_they_are(
+    tmp_path: Path, runner: asyncio.Runner, store_path: tuple[SqliteStore, Path]
+) -> None:
+    """A terminal escape in a name is no label: refused with its line and column, like a NUL."""
+    store, db = store_path
+    path = tmp_path / "escape.csv"
+    path.write_text(
+        _csv_text([["2020-01", "World", "Evil", "\x1b[31mred", "5", "BEV", "", "false"]]),
+        encoding="utf-8",
+    )
+    before = table_counts(db)
+    with pytest.raises(ImportFailed) as info:
+        runner.run(import_file(store, default_config(), path, source="fuzz"))
+    assert info.value.problems == [f"{path}:2: control character U+001B at column 20"]
+    assert table_counts(db) == before
 
 
 @st.composite
@@ -378,10 +396,13 @@ def test_very_many_columns(
     before = table_counts(db)
     with pytest.raises(ImportFailed) as info:
         runner.run(import_file(store, default_config(), path, source="fuzz"))
-    assert info.value.problems == [
-        f"{path}:1: unknown column 'c0' (the canonical columns are "
-        "period, region, make, model, units, powertrain, source, cumulative)"
-    ]
+    if len(extra) > MAX_LINE:  # 7 MB on one line: no header reads that far
+        assert info.value.problems == [f"{path}:1: line too long (more than 1,048,576 characters)"]
+    else:
+        assert info.value.problems == [
+            f"{path}:1: unknown column 'c0' (the canonical columns are "
+            "period, region, make, model, units, powertrain, source, cumulative)"
+        ]
     assert table_counts(db) == before
 
 

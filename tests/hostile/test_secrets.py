@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from bot.messages import Message
 from tests.fake_webhook import FakeWebhook
 from tests.hostile.support import DB_PASSWORD, SECRET_VALUES, SECRETS
 
+ROOT = Path(__file__).resolve().parents[2]
 DSN = f"postgresql://evbot:{DB_PASSWORD}@127.0.0.1:1/evbot"  # as typed on a command line
 CONFIG = """
 database = "postgresql://evbot@127.0.0.1:1/evbot"
@@ -207,3 +211,67 @@ async def test_forged_and_replayed_webhook_signatures_are_refused(
         assert not verify_signature(secret, bad, sent.body, sign(secret, bad, sent.body), now=now)
     # the same request sent again (a replay inside the window) never makes a second message
     assert time.time() - now < 300
+
+
+# -- what an error quotes back: redacted over the whole text, then cut ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "before"),
+    [
+        (SECRETS["SLACK_BOT_TOKEN"], ""),
+        (SECRETS["DISCORD_TOKEN"], ""),
+        (DB_PASSWORD, "postgresql://evbot:"),  # a DSN's password, cut before its "@"
+        (DB_PASSWORD, "password="),
+    ],
+)
+def test_a_secret_across_the_cut_point_leaves_no_part_of_itself(
+    secret_env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    secret: str,
+    before: str,
+) -> None:
+    """An error quotes at most 200 characters of a value; cutting first would keep the head of
+    a secret that straddles the cut, which no redaction then recognises."""
+    for offset in (3, len(secret) // 2, len(secret) - 2):
+        # the quoted value is cut to 199 characters and "…": the secret starts `offset` before
+        head = "." * (199 - offset - len(before)) + before
+        value = f"{head}{secret}@db.example/evbot" + " and more" * 50
+        path = tmp_path / "evbot.toml"
+        path.write_text(f'[platforms.slack]\nmode = "{value}"\n', encoding="utf-8")
+        status, out, err = _run(capsys, "check-config", "--config", str(path))
+        assert status == 1 and out == ""
+        assert err.startswith(f"evbot check-config: {path}: platforms.slack.mode: '....")
+        assert len(err) < 400 and err.count("and more") < 3, err  # cut
+        fragments = [secret[:k] for k in range(3, len(secret) + 1) if secret[:k] in err]
+        assert fragments == [], err
+
+
+@pytest.mark.slow
+def test_a_5_mb_value_is_refused_quickly(tmp_path: Path) -> None:
+    """Redaction is linear: 5 MB takes about a second here, where the backtracking pattern it
+    replaced took 1.6 s for 40,000 characters and grew with the square (hours for 5 MB). The
+    generous timeouts bound a hang; they do not measure speed."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    path = tmp_path / "evbot.toml"
+    path.write_text(f'[platforms.slack]\nmode = "{"a" * 5_000_000}"\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"evbot check-config: {path}: platforms.slack.mode: 'aaaa")
+    assert len(done.stderr) < 400
+    # the shapes that make a DSN pattern work hardest: many schemes and no "@", many "@"
+    shapes = (
+        "from bot.config import redact_secrets\n"
+        "for text in ('a://u:' * 800_000, 'postgresql://evbot:' + '@' * 5_000_000,\n"
+        "             'password=' * 500_000, 'x' * 5_000_000 + '://u:p@h'):\n"
+        "    assert '***' in redact_secrets(text, {}) or '@' not in text\n"
+    )
+    subprocess.run([sys.executable, "-c", shapes], timeout=120, env=env, check=True)
