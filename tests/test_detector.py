@@ -805,7 +805,7 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
                 for e in mine
                 if e["kind"] == "milestone"
                 for other in e.get("same_as", ())
-                for t in e["thresholds"]
+                for t in spread(*e["thresholds"].values())
             }
             assert covered == set(expected)
             assert all(n == 1 for n in replayed.values())
