@@ -617,6 +617,26 @@ class DiscordAdapter:
             raise failure(exc) from exc
         return str(sent.id)
 
+    async def edit(self, channel: Channel, message_id: str, message: Message) -> None:
+        """Replace a posted message's embed (PATCH the channel message); its attachments stay.
+        Raises DeliveryFailure with a reason code."""
+        target = self._messageable(channel)
+        if not message_id.isdigit():
+            raise DeliveryFailure(
+                REJECTED_PAYLOAD, permanent=True, detail=f"not a message id: {message_id!r}"
+            )
+        parts = reply_parts(message, timestamp=datetime.now(UTC))
+        parts.pop("files", None)
+        parts.pop("file", None)
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                await self.login()
+                await target.get_partial_message(int(message_id)).edit(
+                    allowed_mentions=discord.AllowedMentions.none(), **parts
+                )
+        except Exception as exc:
+            raise failure(exc) from exc
+
     async def find_posted(self, channel: Channel, key: str) -> str | None:
         """The id of our message carrying the key's nonce among the channel's recent ones."""
         target = self._messageable(channel)

@@ -120,6 +120,10 @@ PERMANENT_ERRORS: dict[str, str] = {
     "invalid_metadata_format": REJECTED_PAYLOAD,
     "invalid_metadata_schema": REJECTED_PAYLOAD,
     "metadata_too_large": REJECTED_PAYLOAD,
+    # chat.update: the message is gone or no longer ours to edit
+    "message_not_found": REJECTED_PAYLOAD,
+    "cant_update_message": REJECTED_PAYLOAD,
+    "edit_window_closed": REJECTED_PAYLOAD,
 }
 TRANSIENT_ERRORS: dict[str, str] = {
     "ratelimited": RATE_LIMITED,
@@ -418,6 +422,24 @@ class SlackAdapter:
         if message.image is not None:
             await self._upload_chart(client, channel, ts, message)
         return ts
+
+    async def edit(self, channel: Channel, message_id: str, message: Message) -> None:
+        """Replace a posted message's text and blocks (`chat.update`), keeping its metadata.
+        Raises DeliveryFailure with a reason code."""
+        blocks, text = render_blocks(message)
+        client = await self._client(channel, reading=False)
+        try:
+            await client.chat_update(
+                channel=channel.channel, ts=message_id, text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            raise failure(exc) from exc
+        except TimeoutError as exc:
+            raise DeliveryFailure(TIMEOUT, permanent=False, detail="no answer from Slack") from exc
+        except (aiohttp.ClientError, SlackClientError, OSError) as exc:
+            raise DeliveryFailure(
+                NETWORK, permanent=False, detail=f"{type(exc).__name__} talking to Slack"
+            ) from exc
 
     async def _upload_chart(
         self, client: AsyncWebClient, channel: Channel, ts: str, message: Message

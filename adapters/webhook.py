@@ -105,7 +105,7 @@ def payload(channel: Channel, message: Message, key: str) -> dict[str, Any]:
     def line(text: str) -> str:
         return clean_text(text, keep_newlines=False)
 
-    return {
+    out: dict[str, Any] = {
         "delivery": key,
         "channel": channel.channel,
         "message": {
@@ -121,6 +121,10 @@ def payload(channel: Channel, message: Message, key: str) -> dict[str, Any]:
             "locale": message.locale,
         },
     }
+    if message.corrects:
+        # a webhook cannot be edited: a correction names the deliveries it corrects
+        out["corrects"] = list(message.corrects)
+    return out
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from bot.events import (
+    CorrectionEvent,
     Event,
     GrowthEvent,
     Metric,
@@ -45,7 +46,7 @@ _ARTICLE_WORDS = frozenset(
     {"alliance", "group", "consortium", "partnership", "association", "corporation", "company"}
 )
 
-_KIND_ORDER = {"milestone": 0, "record": 1, "share": 2, "growth": 3}
+_KIND_ORDER = {"correction": -1, "milestone": 0, "record": 1, "share": 2, "growth": 3}
 
 _DIGEST_SECTIONS = (
     ("milestone", "Milestones"),
@@ -66,6 +67,8 @@ def announce(event: Event, locale: str = "en") -> Message:
         return _growth(event, loc)
     if isinstance(event, RecordEvent):
         return _record(event, loc)
+    if isinstance(event, CorrectionEvent):
+        return _correction(event, loc)
     assert_never(event)
 
 
@@ -140,6 +143,7 @@ def following_message(
     next_threshold: int | None,
     projected: Month | None,
     locale: str = "en",
+    granularity: str = "month",
 ) -> Message:
     """The one status message a channel gets when it subscribes, instead of old news.
 
@@ -148,18 +152,20 @@ def following_message(
     loc = validate_locale(locale)
     body = f"Now following {subject_name}: {format_units(total, loc)} so far"
     if as_of is not None:
-        body += f" (through {format_month(as_of, loc)})"
+        body += f" (through {format_period(as_of, granularity, loc)})"
     fields = [Field("Total", format_units(total, loc))]
     if next_threshold is not None:
         body += f"; next milestone {format_units(next_threshold, loc)}"
         fields.append(Field("Next milestone", _next_value(next_threshold, projected, loc)))
         if projected is not None:
-            body += f", around {format_month(projected, loc)}"
+            body += f", around {format_period(projected, granularity, loc)}"
     return Message(
         title=f"Now following {subject_name}",
         body=body + ".",
         fields=tuple(fields),
-        footer=f"Data through {format_month(as_of, loc)}" if as_of is not None else "",
+        footer=f"Data through {format_period(as_of, granularity, loc)}"
+        if as_of is not None
+        else "",
         accent="info",
         locale=loc,
         kind="following",
@@ -348,6 +354,87 @@ def _record(e: RecordEvent, loc: str) -> Message:
     )
 
 
+def _correction(e: CorrectionEvent, loc: str) -> Message:
+    where = _in_region(e.region, e.covers)
+    threshold = format_units(e.threshold, loc)
+    noun = _milestone_noun(e.subject, e.metric)
+    subject = _the(e.subject)
+    when = format_period(e.period, e.granularity, loc)
+    now = f"{format_units(e.value, loc)} {_as_of(e.metric)} {when}"
+    announced = format_period(e.old_period, e.granularity, loc)
+    fields = [
+        Field("Total", format_units(e.value, loc)),
+        Field("Period", format_period(e.period, e.granularity, loc)),
+    ]
+    if e.reason == "restored":
+        title = f"{e.subject.name} passes {threshold} {noun}{where} again"
+        passed = (
+            format_period(e.new_period, e.granularity, loc)
+            if e.new_period
+            else format_period(e.period, e.granularity, loc)
+        )
+        body = (
+            f"{_cap(subject)} has passed {threshold} {noun}{where} again, in {passed} ({now}),"
+            " after revised figures had taken it back below."
+        )
+        accent = "milestone"
+    elif e.reason == "moved" and e.new_period is not None:
+        moved = format_period(e.new_period, e.granularity, loc)
+        title = f"Correction: {e.subject.name} passed {threshold} {noun}{where} in {moved}"
+        body = (
+            f"Correction: revised figures put {subject}'s {threshold} {noun}{where} in {moved},"
+            f" not {announced} as announced ({now})."
+        )
+        fields.append(Field("Announced", announced))
+        accent = "info"
+    else:
+        title = f"Correction: {e.subject.name} is below {threshold} {noun}{where}"
+        body = (
+            f"Correction: revised figures put {subject} at {now}{where}, below {threshold};"
+            f" the milestone announced for {announced} no longer holds."
+        )
+        fields.append(Field("Announced", announced))
+        accent = "info"
+    return Message(
+        title=title,
+        body=body,
+        fields=tuple(fields),
+        footer=_footer(e.source, format_period(e.period, e.granularity, loc), loc),
+        accent=accent,
+        locale=loc,
+        kind="correction",
+    )
+
+
+def corrected(original: Message, corrections: Sequence[CorrectionEvent], locale: str) -> Message:
+    """An announcement as edited in place after `corrections` made some of it untrue: marked
+    corrected in its title, with each correction's sentence after its body."""
+    loc = validate_locale(locale)
+    notes = [_correction(c, loc).body for c in corrections if c.reason != "restored"]
+    if not notes:
+        return original
+    title = original.title
+    if not title.startswith("Corrected: "):
+        title = f"Corrected: {title}"
+    body = original.body.split("\n\nCorrection: ", 1)[0]  # an earlier note is replaced
+    return Message(
+        title=title,
+        body="\n\n".join([body, *notes]),
+        fields=original.fields,
+        footer=original.footer,
+        accent=original.accent,
+        locale=original.locale,
+        kind=original.kind,
+    )
+
+
+def _milestone_noun(subject: Subject, metric: Metric) -> str:
+    stock = metric == "stock"
+    if subject.kind == "model":
+        return "on the road" if stock else "sales"
+    return "electric vehicles registered" if stock else "electric cars sold"
+
+
 def _lines(events: Sequence[Event], loc: str) -> list[str]:
     shown = events[:MAX_LINES]
     lines = [f"• {_line(e, loc)}" for e in shown]
@@ -387,6 +474,8 @@ def _line(event: Event, loc: str) -> str:
             f"{title} ({format_units(event.value, loc)} {window},"
             f" against {format_units(event.previous, loc)})"
         )
+    if isinstance(event, CorrectionEvent):
+        return title
     if event.previous_best_period is not None:
         previous = format_units(event.previous_best, loc)
         when = format_period(event.previous_best_period, event.granularity, loc)
@@ -407,6 +496,8 @@ def _importance(event: Event) -> tuple[int, float]:
         size = event.value
     elif isinstance(event, ShareEvent):
         size = event.share
+    elif isinstance(event, CorrectionEvent):
+        size = event.threshold
     else:
         size = abs(event.change)
     return (_KIND_ORDER[event.kind], -size)

@@ -30,6 +30,7 @@ from bot.commands import CommandContext, open_context
 from bot.config import Config
 from bot.delivery import ChatAdapter, CommandHost
 from bot.detector import Detector
+from bot.following import following_now
 from bot.importer import import_file
 from bot.ingest import ImportFailed
 from bot.leader import Leadership
@@ -80,6 +81,7 @@ class App:
             ladder_objects(config.ladders),
             clock=clock,
             charts=StoreCharts(store, config),
+            following=lambda sub: following_now(store, config, sub.spec),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
         self.stopping = asyncio.Event()

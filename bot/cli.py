@@ -367,6 +367,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
             timezone=args.timezone,
             created_by=args.by or os.environ.get("USER", "cli"),
             charts=args.charts,
+            corrections=args.corrections,
         )
         result = await subscribe(store, config, spec, time.time())
     sub = result.subscription
@@ -425,6 +426,7 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
                     "locale": spec.locale,
                     "mode": spec.mode,
                     "charts": spec.charts,
+                    "corrections": spec.corrections,
                     "status": sub.status,
                     "paused_reason": sub.paused_reason,
                     "last_error": sub.last_error,
@@ -439,7 +441,9 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"#{sub.id} {spec.channel}: {spec.subject.name} ({spec.region}) "
             f"{','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} {spec.locale} "
-            f"{'' if spec.charts else 'charts=off '}[{status}] by {spec.created_by or '?'} "
+            f"{'' if spec.charts else 'charts=off '}"
+            f"{'' if spec.corrections else 'corrections=off '}"
+            f"[{status}] by {spec.created_by or '?'} "
             f"at {sub.created_at}{error}",
             file=out,
         )
@@ -733,6 +737,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="attach the cumulative chart to milestones (default: yes)",
+    )
+    p.add_argument(
+        "--corrections",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tell corrections of the milestones the channel heard (default: yes)",
     )
     _common(p)
     p.set_defaults(run=cmd_subscribe)

@@ -876,6 +876,7 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
         mode=args.get("mode", "instant"),
         created_by=inv.user,
         charts=parse_charts(args.get("charts")),
+        corrections=parse_charts(args.get("corrections"), name="corrections"),
     )
     result = await subscribe(ctx.store, ctx.config, spec, ctx.clock())
     sub = result.subscription
@@ -927,7 +928,8 @@ def _describe(sub: Subscription) -> str:
     status = "" if sub.active else f" [paused: {sub.paused_reason}]"
     return (
         f"• {s.subject.name}{_where(s.region)}: {','.join(s.kinds)}, ladder {s.ladder}, "
-        f"{s.mode}, {s.locale}{'' if s.charts else ', no charts'}{status} "
+        f"{s.mode}, {s.locale}{'' if s.charts else ', no charts'}"
+        f"{'' if s.corrections else ', no corrections'}{status} "
         f"(by {s.created_by or '?'})"
     )
 
@@ -1154,6 +1156,11 @@ COMMANDS: dict[str, Command] = {
                 OptionSpec("mode", "when to send", choices=MODES),
                 OptionSpec("locale", "numbers and months, e.g. en, fr, de"),
                 OptionSpec("charts", "a chart with milestones: on or off", choices=("on", "off")),
+                OptionSpec(
+                    "corrections",
+                    "tell corrections of milestones this channel heard: on or off",
+                    choices=("on", "off"),
+                ),
                 _REGION,
             ],
             cmd_subscribe,

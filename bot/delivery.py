@@ -96,6 +96,16 @@ class ChatAdapter(Protocol):
 
 
 @runtime_checkable
+class MessageEditor(Protocol):
+    """An adapter that can change a message it posted (Slack `chat.update`, Discord's message
+    edit): a correction marks the original announcement corrected in place."""
+
+    async def edit(self, channel: Channel, message_id: str, message: Message) -> None:
+        """Replace the content of message `message_id`. Raises `DeliveryFailure`."""
+        ...
+
+
+@runtime_checkable
 class CommandHost(Protocol):
     """An adapter that also takes slash commands from its platform (Discord, Slack).
 

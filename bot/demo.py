@@ -85,6 +85,8 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
         time.time(),
     )
     app.worker.wake()
+    # the baseline is rendered when the worker claims it: out before the first month comes in
+    await _delivered(app)
     pending = iter(months[1:])
     done = asyncio.Event()
 
@@ -122,14 +124,19 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
     else:
         while not done.is_set():
             await tick()
-    while True:  # let the worker post what is queued
-        counts = await app.store.delivery_counts()
-        if counts["pending"] + counts["inflight"] == 0:
-            break
-        await asyncio.sleep(0.05)
+    await _delivered(app)
     counts = await app.store.delivery_counts()
     print(
         f"Demo done: {counts['posted']} messages posted to the terminal "
         f"({counts['failed']} failed).",
         file=out,
     )
+
+
+async def _delivered(app: App) -> None:
+    """Until the worker has posted what is queued."""
+    while True:
+        counts = await app.store.delivery_counts()
+        if counts["pending"] + counts["inflight"] == 0:
+            return
+        await asyncio.sleep(0.05)

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.bulk import gc_paused, without_gc
 from bot.config import Config
+from bot.corrections import correction_events
 from bot.coverage import source_facts, tell
 from bot.events import (
     Event,
@@ -880,6 +881,13 @@ class Detector:
                 write.corrections.append((ref, correction))
             for lowest in outcome.dropped:
                 write.milestone_drops.append((ref, lowest))
+            # told (to the channels that heard the milestone) whatever the revised period's age
+            latest = view.points[-1] if view is not None and view.points else None
+            write.events.extend(
+                correction_events(
+                    key.subject, key.region, key.metric, outcome.corrections, latest, source
+                )
+            )
         if outcome.event is not None:
             if view is not None and not view.covers_pace() and outcome.event.next_threshold:
                 pace.append((len(write.events), key))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.events import (
+    CorrectionEvent,
     Event,
     GrowthEvent,
     Leader,
@@ -84,6 +85,16 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         )
     elif isinstance(event, GrowthEvent):
         base.update(value=event.value, previous=event.previous, change=round(event.change, 6))
+    elif isinstance(event, CorrectionEvent):
+        base.update(
+            value=event.value,
+            threshold=event.threshold,
+            reason=event.reason,
+            old_period=str(event.old_period),
+            old_value=event.old_value,
+            new_period=_month(event.new_period),
+            new_value=event.new_value,
+        )
     else:
         base.update(
             value=event.value,
@@ -145,6 +156,18 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             previous_best_period=_parse(prev) if prev else None,
             **common,
         )
+    if kind == "correction":
+        new = data.get("new_period")
+        return CorrectionEvent(
+            threshold=data["threshold"],
+            reason=data["reason"],
+            value=data["value"],
+            old_period=Month.parse(data["old_period"]),
+            old_value=data["old_value"],
+            new_period=Month.parse(new) if new else None,
+            new_value=data.get("new_value"),
+            **common,
+        )
     raise ValueError(f"unknown event kind {kind!r}")
 
 
@@ -163,6 +186,12 @@ def dedupe_key(event: Event) -> str:
         return f"{base}|{event.headline}"
     if isinstance(event, ShareEvent):
         return f"{base}|{event.parent.key}|{event.direction}|{event.boundary:.4f}|{event.period}"
+    if isinstance(event, CorrectionEvent):
+        # a milestone can be corrected more than once: each change of what is true is its own
+        return (
+            f"{base}|{event.threshold}|{event.reason}|{event.old_period}|{event.old_value}"
+            f"|{event.new_period}|{event.new_value}|{event.period}|{event.value}"
+        )
     return f"{base}|{event.period}"
 
 
@@ -176,6 +205,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "accent": message.accent,
         "locale": message.locale,
         "kind": message.kind,
+        "corrects": list(message.corrects),
     }
 
 
@@ -189,4 +219,5 @@ def message_from_dict(data: dict[str, Any]) -> Message:
         accent=data.get("accent", "info"),
         locale=data.get("locale", "en"),
         kind=data.get("kind", "info"),
+        corrects=tuple(data.get("corrects") or ()),
     )

@@ -15,7 +15,8 @@ from bot.periods import Month
 
 SubjectKind = Literal["model", "make", "group", "region", "all"]
 Metric = Literal["sales", "stock"]
-EventKind = Literal["milestone", "share", "growth", "record"]
+EventKind = Literal["milestone", "share", "growth", "record", "correction"]
+CorrectionReason = Literal["moved", "fell_below", "restored"]
 # A yearly figure is held as its year's last month, `granularity` says it is a year.
 Granularity = Literal["month", "year"]
 
@@ -145,4 +146,43 @@ class RecordEvent:
     kind: EventKind = field(default="record", init=False)
 
 
-Event = MilestoneEvent | ShareEvent | GrowthEvent | RecordEvent
+@dataclass(frozen=True, slots=True)
+class CorrectionEvent:
+    """A revision changed an announced milestone of a subject: it moved to another period
+    (`moved`), the figure fell back below it (`fell_below`), or passed it again (`restored`).
+
+    `period` and `value` are the cumulative figure now (its latest month); `old_period` and
+    `old_value` are what was announced; `new_period` and `new_value` the crossing now (None
+    when the figure is below the threshold).
+    """
+
+    subject: Subject
+    region: str
+    metric: Metric
+    threshold: int
+    reason: CorrectionReason
+    period: Month
+    value: int
+    old_period: Month
+    old_value: int
+    new_period: Month | None = None
+    new_value: int | None = None
+    source: str = ""
+    granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
+    covers: tuple[str, ...] = ()  # as for the other events: what the figure is made of
+    basis: str = ""  # corrections are never merged as one fact with another event
+    same_as: tuple[tuple[Subject, str], ...] = ()
+    told_as: Subject | None = None
+    kind: EventKind = field(default="correction", init=False)
+
+    def corrects(self, event: MilestoneEvent) -> bool:
+        """Whether `event` announced the milestone this corrects."""
+        return (
+            event.subject.key == self.subject.key
+            and event.region == self.region
+            and event.metric == self.metric
+            and self.threshold in event.thresholds
+        )
+
+
+Event = MilestoneEvent | ShareEvent | GrowthEvent | RecordEvent | CorrectionEvent

@@ -14,7 +14,15 @@ import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
 
-from bot.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, ShareEvent, Subject
+from bot.events import (
+    CorrectionEvent,
+    Event,
+    GrowthEvent,
+    MilestoneEvent,
+    RecordEvent,
+    ShareEvent,
+    Subject,
+)
 from bot.periods import Month
 
 SUBJECT_RANK = {"model": 3, "make": 2, "group": 1, "region": 0, "all": 0}
@@ -88,6 +96,8 @@ def candidate_groups(
     that can share cells (`related` says whether two regions can). Only these need a basis."""
     by_figures: dict[tuple[Hashable, ...], list[int]] = {}
     for i, event in enumerate(events):
+        if isinstance(event, CorrectionEvent):
+            continue  # told to the channels that got each original, never merged
         by_figures.setdefault(figures_key(event), []).append(i)
     out = []
     for indices in by_figures.values():

@@ -7,9 +7,11 @@ from dataclasses import dataclass, replace
 
 from bot.announcer import following_message
 from bot.config import Config
+from bot.coverage import source_facts, told
 from bot.event_codec import message_to_dict
 from bot.events import Subject
 from bot.ladders import union_next_above
+from bot.messages import Message
 from bot.projection import project
 from bot.queries import series_reader
 from bot.series import cumulative
@@ -91,15 +93,9 @@ async def subscribe(
         return SubscribeResult(prior, False, _overlaps(mine, spec, config))
     overlaps = _overlaps(mine, spec, config)
     sub, created = await store.subscribe(spec)
-    reader = series_reader(store, config)
-    monthly = await reader.monthly(spec.subject, spec.region)
-    points = cumulative(monthly)
-    total = points[-1][1] if points else 0
-    as_of = points[-1][0] if points else None
-    ladder = ladder_objects(config.ladders)[spec.ladder]
-    upcoming = union_next_above([ladder], total)
-    projected = project(points, upcoming) if upcoming and points else None
-    message = following_message(spec.subject.name, total, as_of, upcoming, projected, spec.locale)
+    # the figures of now go in the payload only as a fallback: the delivery worker renders the
+    # notice again when it first claims it (`following_now`), with the figures of then
+    message = await following_now(store, config, spec)
     await store.enqueue(
         [
             PlannedDelivery(
@@ -114,3 +110,20 @@ async def subscribe(
         now,
     )
     return SubscribeResult(sub, created, overlaps)
+
+
+async def following_now(store: BotStore, config: Config, spec: SubscriptionSpec) -> Message:
+    """The "now following" notice of a subscription, with the store's figures as they are."""
+    reader = series_reader(store, config)
+    basis: dict[int, set[tuple[str, int]]] = {}
+    monthly = await reader.monthly(spec.subject, spec.region, "sales", basis)
+    points = cumulative(monthly)
+    total = points[-1][1] if points else 0
+    as_of = points[-1][0] if points else None
+    ladder = ladder_objects(config.ladders)[spec.ladder]
+    upcoming = union_next_above([ladder], total)
+    projected = project(points, upcoming) if upcoming and points else None
+    how = told(basis, spec.region, as_of, None, source_facts(await store.sources(), config))
+    return following_message(
+        spec.subject.name, total, as_of, upcoming, projected, spec.locale, how.granularity
+    )

@@ -378,6 +378,17 @@ class RungRange:
             found = sorted({self.lowest, self.highest})[:limit]
         return found
 
+    def __contains__(self, threshold: object) -> bool:
+        """Whether `threshold` is one of the range's rungs (by arithmetic)."""
+        if not isinstance(threshold, int) or not self.lowest <= threshold <= self.highest:
+            return False
+        if threshold in (self.lowest, self.highest):
+            return True
+        try:
+            return threshold in rungs_of(self.ladder)
+        except LadderError:
+            return False
+
     def within(self, ladder: Ladder) -> RungRange | None:
         """The range's rungs that are also rungs of `ladder` (a subscription's), or None."""
         own = ladder_rungs(ladder)

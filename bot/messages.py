@@ -38,6 +38,7 @@ class Message:
     image_name: str | None = None
     locale: str = "en"
     kind: str = "info"
+    corrects: tuple[str, ...] = ()  # delivery keys of the messages this one corrects
 
     def __post_init__(self) -> None:
         if self.accent not in ACCENTS:

@@ -50,6 +50,7 @@ TABLES = (
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",
+    "store_flags",
 )
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {

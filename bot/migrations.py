@@ -302,10 +302,24 @@ UPDATE sources SET yearly = COALESCE((
 ), '')
 """
 
+# Corrections of announced milestones (issue 15): a subscription may opt out of them; a
+# delivery keeps the message it was first claimed with, which every retry sends and a correction
+# edits; a migration that re-records figures sets a flag that silences the next detection's
+# corrections.
+V_CORRECTIONS = """
+ALTER TABLE subscriptions ADD COLUMN corrections INTEGER NOT NULL DEFAULT 1
+    CHECK (corrections IN (0, 1));
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+CREATE TABLE store_flags (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL DEFAULT ''
+)
+"""
+
 # Milestones as ranges: the thresholds a series first reached in one month are one row, from
 # `lowest` to `highest` (`count` of them, rungs of `ladder`), however many there are. A stored
 # row of one threshold becomes a range of one.
-V11_MILESTONE_RANGES = """
+V_MILESTONE_RANGES = """
 ALTER TABLE milestones RENAME COLUMN threshold TO lowest;
 ALTER TABLE milestones ADD COLUMN highest INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE milestones ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
@@ -329,5 +343,6 @@ MIGRATIONS: list[str] = [
     V8_SUBSCRIPTION_CHARTS,
     V9_FIRST_IMPORTS,
     V10_YEARLY_SOURCES,
-    V11_MILESTONE_RANGES,
+    V_CORRECTIONS,
+    V_MILESTONE_RANGES,
 ]

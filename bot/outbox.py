@@ -13,18 +13,25 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
-from bot.announcer import announce_digest, announce_group
-from bot.delivery import TIMEOUT, UNKNOWN, Channel, ChatAdapter, DeliveryFailure
-from bot.event_codec import message_from_dict
-from bot.events import Event, MilestoneEvent
+from bot.announcer import announce_digest, announce_group, corrected
+from bot.delivery import (
+    TIMEOUT,
+    UNKNOWN,
+    Channel,
+    ChatAdapter,
+    DeliveryFailure,
+    MessageEditor,
+)
+from bot.event_codec import event_from_dict, event_to_dict, message_from_dict, message_to_dict
+from bot.events import CorrectionEvent, Event, MilestoneEvent
 from bot.ladders import Ladder
 from bot.messages import Message
 from bot.pacing import Pacer
-from bot.sqlite_outbox import DeliveryRow
+from bot.sqlite_outbox import DeliveryRow, delivery_key
 from bot.store import BotStore
 from bot.subscriptions import Subscription, admit
 
@@ -58,6 +65,7 @@ class WorkerStats:
     failed: int = 0
     cancelled: int = 0
     reconciled: int = 0
+    edited: int = 0
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -95,9 +103,12 @@ class DeliveryWorker:
         post_timeout: float = POST_TIMEOUT,
         rng: random.Random | None = None,
         charts: MilestoneCharts | None = None,
+        following: Callable[[Subscription], Awaitable[Message]] | None = None,
     ) -> None:
         self.store = store
         self.charts = charts
+        # a "now following" notice is rendered at its first claim, with the figures of then
+        self.following = following
         # one drawing per event, ladder and locale, however many channels it goes to
         self._drawn: dict[tuple[object, ...], asyncio.Future[tuple[bytes, str]]] = {}
         self.adapters = dict(adapters)
@@ -204,7 +215,7 @@ class DeliveryWorker:
         """Post one claimed delivery and record the outcome."""
         lock = self._channel_locks.setdefault(row.channel, asyncio.Lock())
         async with lock:
-            message = await self.compose(row)
+            message = await self.rendered(row)
             if message is None:
                 await self.store.mark_cancelled(row.id, "no longer subscribed")
                 self.stats.cancelled += 1
@@ -218,6 +229,12 @@ class DeliveryWorker:
                 return
             await pacer.acquire(row.channel)
             try:
+                if row.kind == "correction":
+                    after = await self.edit_originals(row, adapter)
+                    if after is not None:
+                        # an original is still to be posted: the correction goes after it
+                        await self.store.release(row.id, after)
+                        return
                 message_id = await asyncio.wait_for(
                     adapter.post(row.channel, message, row.key), self.post_timeout
                 )
@@ -259,22 +276,60 @@ class DeliveryWorker:
         await self.store.mark_retry(row.id, self.clock() + wait, exc.reason, exc.detail or str(exc))
         self.stats.retried += 1
 
+    async def rendered(self, row: DeliveryRow) -> Message | None:
+        """The message a delivery sends: rendered at its first claim and kept with it, so every
+        retry and reconciliation sends the same text; None when it has no one to go to."""
+        text = row.rendered
+        if text is None:
+            composed = await self._compose(row)
+            if composed is None:
+                return None
+            message, chart = composed
+            text = await self.store.keep_rendered(
+                row.id,
+                json.dumps(
+                    {
+                        "message": message_to_dict(message),
+                        "chart": (
+                            {"event": event_to_dict(chart[0]), "ladder": chart[1]}
+                            if chart is not None
+                            else None
+                        ),
+                    }
+                ),
+            )
+        kept = json.loads(text)
+        message = message_from_dict(kept["message"])
+        chart = kept.get("chart")
+        if chart is None:
+            return message
+        event = event_from_dict(chart["event"])
+        assert isinstance(event, MilestoneEvent)
+        return await self._with_chart(message, event, chart["ladder"], row)
+
     async def compose(self, row: DeliveryRow) -> Message | None:
-        """The message a delivery stands for, as its subscriptions now want it; None when no
-        subscription that covered it is still active (unsubscribed or paused meanwhile)."""
+        """The message a delivery stands for, as its subscriptions now want it (without its
+        chart); None when no subscription that covered it is still active (unsubscribed or
+        paused meanwhile)."""
+        composed = await self._compose(row)
+        return composed[0] if composed is not None else None
+
+    async def _compose(
+        self, row: DeliveryRow
+    ) -> tuple[Message, tuple[MilestoneEvent, str] | None] | None:
+        """`compose`, with the milestone whose chart the message carries and its ladder."""
         live = {
             s.id: s
             for s in await self.store.subscriptions(row.channel)
             if s.active and s.id in set(row.subscription_ids)
         }
         if row.kind == "following":
-            return message_from_dict(json.loads(row.payload or "{}")) if live else None
-        missing = [i for i in row.event_ids if i not in self._events]
-        if missing:
-            if len(self._events) > EVENT_CACHE:
-                self._events.clear()
-            self._events.update(await self.store.events_by_id(missing))
-        events = {i: self._events[i] for i in row.event_ids if i in self._events}
+            if not live:
+                return None
+            if self.following is not None:
+                return await self.following(next(iter(live.values()))), None
+            return message_from_dict(json.loads(row.payload or "{}")), None
+        events = await self._events_of(row)
         kept: list[Event] = []
         charted: list[tuple[MilestoneEvent, Subscription]] = []
         for event_id, sub_id in zip(row.event_ids, row.subscription_ids, strict=True):
@@ -293,22 +348,84 @@ class DeliveryWorker:
             payload = json.loads(row.payload or "{}")
             mode = payload.get("mode", "daily")
             label = payload.get("label") or DIGEST_LABELS.get(mode, mode)
-            return announce_digest(latest_growth(kept), row.locale, label)
-        return await self._with_chart(announce_group(kept, row.locale), charted, row)
+            return announce_digest(latest_growth(kept), row.locale, label), None
+        message = announce_group(kept, row.locale)
+        if row.kind == "correction":
+            originals = json.loads(row.payload or "{}").get("originals", [])
+            return replace(message, corrects=tuple(delivery_key(i) for i in originals)), None
+        if not charted:
+            return message, None
+        event, sub = max(charted, key=lambda pair: pair[0].headline)
+        return message, (event, sub.spec.ladder)
+
+    async def _events_of(self, row: DeliveryRow) -> dict[int, Event]:
+        missing = [i for i in row.event_ids if i not in self._events]
+        if missing:
+            if len(self._events) > EVENT_CACHE:
+                self._events.clear()
+            self._events.update(await self.store.events_by_id(missing))
+        return {i: self._events[i] for i in row.event_ids if i in self._events}
+
+    async def edit_originals(self, row: DeliveryRow, adapter: ChatAdapter) -> float | None:
+        """Mark the messages a correction corrects as corrected, where the platform can edit
+        (an edit sets the whole text, so doing it again after a crash changes nothing).
+
+        Returns when to try again if an original is still waiting to be posted (the
+        correction must follow it), else None. A message that cannot be edited (deleted,
+        too old) is logged and the correction still goes out.
+        """
+        originals: list[Any] = json.loads(row.payload or "{}").get("originals", [])
+        corrections = [
+            e for e in (await self._events_of(row)).values() if isinstance(e, CorrectionEvent)
+        ]
+        for original_id in originals:
+            original = await self.store.delivery(int(original_id))
+            if original is None:
+                continue
+            if original.status in ("pending", "inflight"):
+                return max(original.next_attempt_at, self.clock()) + 1.0
+            if (
+                original.status != "posted"
+                or not original.message_id
+                or original.rendered is None
+                or not isinstance(adapter, MessageEditor)
+            ):
+                continue
+            told = [e for e in (await self._events_of(original)).values()]
+            relevant = [
+                c
+                for c in corrections
+                if any(isinstance(e, MilestoneEvent) and c.corrects(e) for e in told)
+            ]
+            before = message_from_dict(json.loads(original.rendered)["message"])
+            after = corrected(before, relevant, original.locale)
+            if after == before:
+                continue
+            try:
+                await asyncio.wait_for(
+                    adapter.edit(original.channel, original.message_id, after), self.post_timeout
+                )
+            except TimeoutError as exc:
+                raise DeliveryFailure(TIMEOUT, permanent=False, detail="editing") from exc
+            except DeliveryFailure as exc:
+                if not exc.permanent:
+                    raise
+                log.warning(
+                    "delivery %s: original %s not marked corrected: %s", row.id, original.id, exc
+                )
+                continue
+            self.stats.edited += 1
+        return None
 
     async def _with_chart(
-        self,
-        message: Message,
-        charted: list[tuple[MilestoneEvent, Subscription]],
-        row: DeliveryRow,
+        self, message: Message, event: MilestoneEvent, ladder_name: str, row: DeliveryRow
     ) -> Message:
         """The message with the cumulative chart of its biggest milestone attached. A chart that
         cannot be drawn never holds an announcement back: it goes without, and the log says why."""
-        if self.charts is None or not charted:
+        if self.charts is None:
             return message
-        event, sub = max(charted, key=lambda pair: pair[0].headline)
-        ladder = self.ladders.get(sub.spec.ladder)
-        key = (event, sub.spec.ladder, row.locale)
+        ladder = self.ladders.get(ladder_name)
+        key = (event, ladder_name, row.locale)
         drawing = self._drawn.get(key)
         if drawing is None:
             if len(self._drawn) >= CHART_CACHE:

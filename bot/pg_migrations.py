@@ -262,8 +262,20 @@ UPDATE sources SET yearly = COALESCE((
 ), '')
 """
 
-# Milestones as ranges (SQLite's V11_MILESTONE_RANGES): a stored threshold becomes a range of one.
-V3_MILESTONE_RANGES = """
+
+# Corrections of announced milestones (issue 15); see `bot/migrations.py` V_CORRECTIONS.
+V_CORRECTIONS = """
+ALTER TABLE subscriptions ADD COLUMN corrections INTEGER NOT NULL DEFAULT 1
+    CHECK (corrections IN (0, 1));
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+CREATE TABLE store_flags (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL DEFAULT ''
+)
+"""
+
+# Milestones as ranges (SQLite's V_MILESTONE_RANGES): a stored threshold becomes a range of one.
+V_MILESTONE_RANGES = """
 ALTER TABLE milestones RENAME COLUMN threshold TO lowest;
 ALTER TABLE milestones ADD COLUMN highest BIGINT;
 UPDATE milestones SET highest = lowest;
@@ -278,4 +290,4 @@ ALTER TABLE corrections ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT ''
 """
 
-PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V3_MILESTONE_RANGES]
+PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V_CORRECTIONS, V_MILESTONE_RANGES]

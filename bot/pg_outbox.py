@@ -13,11 +13,18 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
+from bot.corrections import (
+    SILENT_FLAG,
+    corrected_milestones,
+    keep_told,
+    milestones_corrected,
+    plan_corrections,
+)
 from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.event_codec import event_from_dict
 from bot.events import Event
 from bot.pg_base import REPLICA_CLASS, Connection, PgBase, Runner
-from bot.records import StoredEvent
+from bot.records import DetectionWrite, StoredEvent
 from bot.sqlite_outbox import (
     _DELIVERY_COLUMNS,
     _SUB_COLUMNS,
@@ -25,6 +32,7 @@ from bot.sqlite_outbox import (
     DeliveryRow,
     _delivery,
     _subscription,
+    original,
 )
 from bot.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
 
@@ -56,14 +64,16 @@ class PgOutbox(PgBase):
                 self.pool,
                 "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
                 "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
-                "digest_at, timezone, region, created_by, charts) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+                "digest_at, timezone, region, created_by, charts, corrections) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+                "$17) "
                 "ON CONFLICT (platform, workspace, channel, subject_key, region) DO UPDATE SET "
                 "subject_kind = excluded.subject_kind, subject_name = excluded.subject_name, "
                 "kinds = excluded.kinds, instant_kinds = excluded.instant_kinds, "
                 "ladder = excluded.ladder, locale = excluded.locale, mode = excluded.mode, "
                 "digest_at = excluded.digest_at, timezone = excluded.timezone, "
-                "charts = excluded.charts, status = 'active', paused_reason = NULL, failures = 0 "
+                "charts = excluded.charts, corrections = excluded.corrections, status = 'active', "
+                "paused_reason = NULL, failures = 0 "
                 "RETURNING id, (xmax = 0) AS created",
                 c.platform,
                 c.workspace,
@@ -81,6 +91,7 @@ class PgOutbox(PgBase):
                 spec.region,
                 spec.created_by,
                 int(spec.charts),
+                int(spec.corrections),
             )
         )[0]
         found = await self.subscription(int(row[0]))
@@ -557,17 +568,28 @@ class PgOutbox(PgBase):
         ],
         now: float,
     ) -> None:
-        """Inside the detection's transaction: one delivery per channel, digest items."""
-        if not stored:
+        """Inside the detection's transaction: one delivery per channel, digest items, and
+        the corrections of milestones told (unless a migration asked for silence)."""
+        silent = bool(
+            await self._fetch(
+                con, "DELETE FROM store_flags WHERE name = $1 RETURNING name", SILENT_FLAG
+            )
+        )
+        pairs = list(zip(stored, keys, strict=True))
+        corrections = [p for p in pairs if p[0].event.kind == "correction"]
+        news = [p for p in pairs if p[0].event.kind != "correction"]
+        if corrections and not silent:
+            await self._route_corrections(con, corrections, now)
+        if not news:
             return
-        regions = {s.event.region for s in stored}
-        all_keys = sorted({k for ks in keys for k in ks})
+        regions = {s.event.region for s, _ in news}
+        all_keys = sorted({k for _, ks in news for k in ks})
         subs: list[Subscription] = []
         for region in sorted(regions):
             subs.extend(await self.subscriptions_for(all_keys, region, con))
         if not subs:
             return
-        plan = plan_for(list(zip(stored, keys, strict=True)), subs)
+        plan = plan_for(news, subs)
         await self._insert_deliveries(con, plan.deliveries, now)
         if plan.digest_items:
             await self._run(
@@ -577,3 +599,129 @@ class PgOutbox(PgBase):
                 [s for s, _ in plan.digest_items],
                 [e for _, e in plan.digest_items],
             )
+
+    async def _route_corrections(
+        self,
+        con: Connection,
+        corrections: Sequence[tuple[StoredEvent, Sequence[str]]],
+        now: float,
+    ) -> None:
+        """Withdraw corrected milestones still pending; queue each correction for the
+        channels that received what it corrects (`bot.corrections.plan_corrections`)."""
+        candidates: list[StoredEvent] = []
+        series = sorted({(s.event.subject.key, s.event.region) for s, _ in corrections})
+        for subject_key, region in series:
+            rows = await self._fetch(
+                con,
+                "SELECT id, payload FROM events WHERE subject_key = $1 AND region = $2 "
+                "AND kind = 'milestone' ORDER BY id",
+                subject_key,
+                region,
+                table="events",
+            )
+            candidates += [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+        originals_of = milestones_corrected([s for s, _ in corrections], candidates)
+        ids = sorted({m for ms in originals_of.values() for m in ms})
+        if not ids:
+            return
+        # corrections are rare: a scan of the outbox costs less than an index every delivery
+        # would pay for
+        rows = await self._fetch(
+            con,
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
+            "AND EXISTS (SELECT 1 FROM json_array_elements_text(event_ids::json) v "
+            "WHERE v::bigint = ANY($1::bigint[])) ORDER BY id FOR UPDATE",
+            ids,
+            table="deliveries",
+        )
+        originals = [original(d) for d in map(_delivery, rows)]
+        items = await self._fetch(
+            con,
+            "SELECT subscription_id, event_id FROM digest_items WHERE event_id = ANY($1::bigint[])",
+            ids,
+        )
+        subs: dict[Channel, list[Subscription]] = {}
+        for channel in sorted({o.channel for o in originals}):
+            found = await self._fetch(
+                con,
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
+                channel.platform,
+                channel.workspace,
+                channel.channel,
+            )
+            subs[channel] = [_subscription(r) for r in found]
+        plan = plan_corrections(
+            corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
+        )
+        for delivery_id, (event_ids, sub_ids) in plan.rewrites.items():
+            if event_ids:
+                await self._run(
+                    con,
+                    "UPDATE deliveries SET event_ids = $1, subscription_ids = $2 "
+                    "WHERE id = $3 AND status = 'pending' AND rendered IS NULL",
+                    json.dumps(list(event_ids)),
+                    json.dumps(list(sub_ids)),
+                    delivery_id,
+                )
+            else:
+                await self._run(
+                    con,
+                    "UPDATE deliveries SET status = 'cancelled', reason = 'withdrawn' "
+                    "WHERE id = $1 AND status = 'pending' AND rendered IS NULL",
+                    delivery_id,
+                )
+        await self._many(
+            con,
+            "DELETE FROM digest_items WHERE subscription_id = $1 AND event_id = $2",
+            plan.withdrawn_digest_items,
+        )
+        await self._insert_deliveries(con, plan.deliveries, now)
+
+    async def _keep_told_corrections(self, con: Connection, write: DetectionWrite) -> None:
+        """Before a detection is written: corrections only of milestones that were told."""
+        wanted = corrected_milestones(write)
+        if not wanted:
+            return
+        rows = await self._fetch(
+            con,
+            "SELECT m.subject_key, m.region, m.metric, w.t FROM unnest($1::text[], "
+            "$2::text[], $3::text[], $4::bigint[]) AS w(s, r, x, t) JOIN milestones m "
+            "ON m.subject_key = w.s AND m.region = w.r AND m.metric = w.x "
+            "AND m.lowest <= w.t AND w.t <= m.highest WHERE NOT m.history",
+            [w[0] for w in wanted],
+            [w[1] for w in wanted],
+            [w[2] for w in wanted],
+            [w[3] for w in wanted],
+        )
+        keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})
+
+    # -- rendering and flags ----------------------------------------------------------------
+
+    async def keep_rendered(self, delivery_id: int, rendered: str) -> str:
+        """Keep a delivery's message as first rendered; returns the one kept (an earlier
+        claim's, if there was one): every retry and reconciliation sends that."""
+        rows = await self._fetch(
+            self.pool,
+            "UPDATE deliveries SET rendered = COALESCE(rendered, $1) WHERE id = $2 "
+            "RETURNING rendered",
+            rendered,
+            delivery_id,
+        )
+        return str(rows[0][0]) if rows else rendered
+
+    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
+        """One delivery by id."""
+        rows = await self._fetch(
+            self.pool, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = $1", delivery_id
+        )
+        return _delivery(rows[0]) if rows else None
+
+    async def set_flag(self, name: str, value: str = "") -> None:
+        """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""
+        await self._run(
+            self.pool,
+            "INSERT INTO store_flags (name, value) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            name,
+            value,
+        )

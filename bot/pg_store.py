@@ -862,6 +862,7 @@ class PgStore(PgOutbox, PgInstallations):
     async def _write_detection(
         self, con: Connection, write: DetectionWrite
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
+        await self._keep_told_corrections(con, write)
         await self._many(
             con,
             "DELETE FROM milestones WHERE subject_key = $1 AND region = $2 AND metric = $3 "

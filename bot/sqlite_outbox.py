@@ -12,10 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.corrections import (
+    SILENT_FLAG,
+    Original,
+    corrected_milestones,
+    keep_told,
+    milestones_corrected,
+    plan_corrections,
+)
 from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.event_codec import event_from_dict
 from bot.events import Event, Subject
-from bot.records import StoredEvent
+from bot.records import DetectionWrite, StoredEvent
 from bot.sqlite_base import SqliteBase
 from bot.subscriptions import PlannedDelivery, Subscription, SubscriptionSpec
 
@@ -24,11 +32,12 @@ STATUSES = ("pending", "inflight", "posted", "failed", "cancelled")
 _SUB_COLUMNS = (
     "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
     "instant_kinds, ladder, locale, mode, digest_at, timezone, created_by, created_at, status, "
-    "paused_reason, last_error, failures, charts"
+    "paused_reason, last_error, failures, charts, corrections"
 )
 _DELIVERY_COLUMNS = (
     "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
-    "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at"
+    "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at, "
+    "rendered"
 )
 
 
@@ -51,11 +60,29 @@ class DeliveryRow:
     message_id: str | None
     created_at: float
     posted_at: float | None
+    rendered: str | None = None  # the message as first claimed (JSON): every retry sends it
 
     @property
     def key(self) -> str:
         """The idempotency key the platform sees: stable across retries and restarts."""
-        return f"evbot-delivery-{self.id}"
+        return delivery_key(self.id)
+
+
+def delivery_key(delivery_id: int) -> str:
+    """The idempotency key of delivery `delivery_id`."""
+    return f"evbot-delivery-{delivery_id}"
+
+
+def original(row: DeliveryRow) -> Original:
+    """A delivery as the correction plan sees it."""
+    return Original(
+        row.id,
+        row.channel,
+        row.status,
+        row.rendered is not None,
+        row.event_ids,
+        row.subscription_ids,
+    )
 
 
 def _subscription(row: Sequence[Any]) -> Subscription:
@@ -72,6 +99,7 @@ def _subscription(row: Sequence[Any]) -> Subscription:
         timezone=row[14],
         created_by=row[15],
         charts=bool(row[21]),
+        corrections=bool(row[22]),
     )
     return Subscription(row[0], spec, row[16], row[17], row[18], row[19], row[20])
 
@@ -93,6 +121,7 @@ def _delivery(row: Sequence[Any]) -> DeliveryRow:
         row[14],
         row[15],
         row[16],
+        row[17],
     )
 
 
@@ -124,13 +153,14 @@ class SqliteOutbox(SqliteBase):
                 spec.digest_at,
                 spec.timezone,
                 int(spec.charts),
+                int(spec.corrections),
             )
             if existing:
                 await self._run(
                     "UPDATE subscriptions SET subject_kind = ?, subject_name = ?, kinds = ?, "
                     "instant_kinds = ?, ladder = ?, locale = ?, mode = ?, digest_at = ?, "
-                    "timezone = ?, charts = ?, status = 'active', paused_reason = NULL, "
-                    "failures = 0 "
+                    "timezone = ?, charts = ?, corrections = ?, status = 'active', "
+                    "paused_reason = NULL, failures = 0 "
                     "WHERE id = ?",
                     (*values, existing[0][0]),
                 )
@@ -139,8 +169,8 @@ class SqliteOutbox(SqliteBase):
                 cursor = await self._run(
                     "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
                     "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
-                    "digest_at, timezone, charts, region, created_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "digest_at, timezone, charts, corrections, region, created_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         c.platform,
                         c.workspace,
@@ -512,23 +542,135 @@ class SqliteOutbox(SqliteBase):
         plan_for: Any,
         now: float,
     ) -> None:
-        """Inside the detection's transaction: one delivery per channel, digest items."""
-        if not stored:
+        """Inside the detection's transaction: one delivery per channel, digest items, and
+        the corrections of milestones told (unless a migration asked for silence)."""
+        silent = await self._take_flag(SILENT_FLAG)
+        pairs = list(zip(stored, keys, strict=True))
+        corrections = [p for p in pairs if p[0].event.kind == "correction"]
+        news = [p for p in pairs if p[0].event.kind != "correction"]
+        if corrections and not silent:
+            await self._route_corrections(corrections, now)
+        if not news:
             return
-        regions = {s.event.region for s in stored}
-        all_keys = sorted({k for ks in keys for k in ks})
+        regions = {s.event.region for s, _ in news}
+        all_keys = sorted({k for _, ks in news for k in ks})
         subs: list[Subscription] = []
         for region in sorted(regions):
             subs.extend(await self.subscriptions_for(all_keys, region))
         if not subs:
             return
-        plan = plan_for(list(zip(stored, keys, strict=True)), subs)
+        plan = plan_for(news, subs)
         await self._insert_deliveries(plan.deliveries, now)
         await self._many(
             "INSERT INTO digest_items (subscription_id, event_id) VALUES (?, ?) "
             "ON CONFLICT DO NOTHING",
             plan.digest_items,
         )
+
+    async def _route_corrections(
+        self, corrections: Sequence[tuple[StoredEvent, Sequence[str]]], now: float
+    ) -> None:
+        """Withdraw corrected milestones still pending; queue each correction for the
+        channels that received what it corrects (`bot.corrections.plan_corrections`)."""
+        candidates: list[StoredEvent] = []
+        for subject_key, region in sorted(
+            {(s.event.subject.key, s.event.region) for s, _ in corrections}
+        ):
+            rows = await self._rows(
+                "SELECT id, payload FROM events WHERE subject_key = ? AND region = ? "
+                "AND kind = 'milestone' ORDER BY id",
+                (subject_key, region),
+                table="events",
+            )
+            candidates += [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+        originals_of = milestones_corrected([s for s, _ in corrections], candidates)
+        ids = sorted({m for ms in originals_of.values() for m in ms})
+        if not ids:
+            return
+        marks = ", ".join("?" for _ in ids)
+        # corrections are rare: reading the deliveries that carry the milestones by a scan of
+        # the outbox costs less than an index every delivery would pay for
+        rows = await self._rows(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
+            "AND EXISTS (SELECT 1 FROM json_each(deliveries.event_ids) "
+            f"WHERE json_each.value IN ({marks})) ORDER BY id",
+            ids,
+            table="deliveries",
+        )
+        originals = [original(d) for d in map(_delivery, rows)]
+        items = await self._rows(
+            f"SELECT subscription_id, event_id FROM digest_items WHERE event_id IN ({marks})", ids
+        )
+        subs = {c: await self.subscriptions(c) for c in sorted({o.channel for o in originals})}
+        plan = plan_corrections(
+            corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
+        )
+        for delivery_id, (event_ids, sub_ids) in plan.rewrites.items():
+            if event_ids:
+                await self._run(
+                    "UPDATE deliveries SET event_ids = ?, subscription_ids = ? "
+                    "WHERE id = ? AND status = 'pending' AND rendered IS NULL",
+                    (json.dumps(list(event_ids)), json.dumps(list(sub_ids)), delivery_id),
+                )
+            else:
+                await self._run(
+                    "UPDATE deliveries SET status = 'cancelled', reason = 'withdrawn' "
+                    "WHERE id = ? AND status = 'pending' AND rendered IS NULL",
+                    (delivery_id,),
+                )
+        await self._many(
+            "DELETE FROM digest_items WHERE subscription_id = ? AND event_id = ?",
+            plan.withdrawn_digest_items,
+        )
+        await self._insert_deliveries(plan.deliveries, now)
+
+    async def _keep_told_corrections(self, write: DetectionWrite) -> None:
+        """Before a detection is written: corrections only of milestones that were told."""
+        wanted = corrected_milestones(write)
+        if not wanted:
+            return
+        rows = await self._rows(
+            "SELECT m.subject_key, m.region, m.metric, j.value ->> 3 FROM json_each(?) j "
+            "JOIN milestones m ON m.subject_key = j.value ->> 0 AND m.region = j.value ->> 1 "
+            "AND m.metric = j.value ->> 2 AND m.lowest <= j.value ->> 3 "
+            "AND j.value ->> 3 <= m.highest WHERE m.history = 0",
+            (json.dumps(wanted),),
+        )
+        keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})
+
+    # -- rendering and flags ----------------------------------------------------------------
+
+    async def keep_rendered(self, delivery_id: int, rendered: str) -> str:
+        """Keep a delivery's message as first rendered; returns the one kept (an earlier
+        claim's, if there was one): every retry and reconciliation sends that."""
+        async with self.transaction():
+            rows = await self._rows(
+                "UPDATE deliveries SET rendered = COALESCE(rendered, ?) WHERE id = ? "
+                "RETURNING rendered",
+                (rendered, delivery_id),
+            )
+        return str(rows[0][0]) if rows else rendered
+
+    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
+        """One delivery by id."""
+        rows = await self._rows(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
+        )
+        return _delivery(rows[0]) if rows else None
+
+    async def set_flag(self, name: str, value: str = "") -> None:
+        """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""
+        async with self.transaction():
+            await self._run(
+                "INSERT INTO store_flags (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    async def _take_flag(self, name: str) -> bool:
+        """Whether the flag was raised; lowers it (inside the caller's transaction)."""
+        rows = await self._rows("DELETE FROM store_flags WHERE name = ? RETURNING name", (name,))
+        return bool(rows)
 
     # -- preview ----------------------------------------------------------------------------
 

@@ -938,6 +938,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     async def _write_detection(
         self, write: DetectionWrite
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
+        await self._keep_told_corrections(write)
+
         def prepare() -> tuple[list[Any], list[Any], list[Any], list[Any], list[str], str]:
             milestones = [
                 (

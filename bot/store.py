@@ -306,6 +306,18 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         """A delivery reached its channel."""
         ...
 
+    async def keep_rendered(self, delivery_id: int, rendered: str) -> str:
+        """Keep a delivery's message as first rendered; returns the one kept."""
+        ...
+
+    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
+        """One delivery by id."""
+        ...
+
+    async def set_flag(self, name: str, value: str = "") -> None:
+        """Raise a store flag that the next detection consumes (`bot.corrections.SILENT_FLAG`)."""
+        ...
+
     async def mark_retry(
         self, delivery_id: int, next_attempt_at: float, reason: str, error: str
     ) -> None:

@@ -51,6 +51,7 @@ class SubscriptionSpec:
     timezone: str = "UTC"
     created_by: str = ""
     charts: bool = True  # milestone announcements carry the cumulative chart
+    corrections: bool = True  # corrections of milestones it heard (they follow the milestone kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +128,14 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
 CHART_SWITCH = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 
-def parse_charts(text: str | None, default: bool = True) -> bool:
-    """`charts:on` / `charts:off` (also yes/no, true/false) as a subscription's chart setting."""
+def parse_charts(text: str | None, default: bool = True, name: str = "charts") -> bool:
+    """`charts:on` / `charts:off` (also yes/no, true/false) as a subscription's chart setting
+    (or, by `name`, another on/off setting such as `corrections`)."""
     if text is None or not text.strip():
         return default
     value = CHART_SWITCH.get(text.strip().lower())
     if value is None:
-        raise SubscriptionError(f"charts: {text!r} is not on or off")
+        raise SubscriptionError(f"{name}: {text!r} is not on or off")
     return value
 
 
@@ -151,6 +153,8 @@ def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, La
 def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Event | None:
     """The event as this subscription should hear it, or None when it filters it out; named
     after the subscription's subject when that tells the same fact (`told_as`)."""
+    if event.kind == "correction":
+        return event if "milestone" in sub.spec.kinds and sub.spec.corrections else None
     if event.kind not in sub.spec.kinds:
         return None
     if isinstance(event, MilestoneEvent):

@@ -114,6 +114,7 @@ class Posted:
     body: dict[str, Any]
     files: list[dict[str, Any]]
     at: float
+    edits: list[dict[str, Any]] = field(default_factory=list)  # each PATCH body, in order
 
 
 class Shard:
@@ -335,6 +336,7 @@ class FakeDiscord:
         r.add_get(f"{api}/channels/{{cid}}", self._get_channel)
         r.add_get(f"{api}/channels/{{cid}}/messages", self._history)
         r.add_post(f"{api}/channels/{{cid}}/messages", self._create_message)
+        r.add_patch(f"{api}/channels/{{cid}}/messages/{{mid}}", self._edit_message)
         r.add_get("/gateway", self._gateway)
         return app
 
@@ -655,6 +657,50 @@ class FakeDiscord:
         if fault is not None and fault.delay > 0:  # "slow": created, but answered late
             await asyncio.sleep(fault.delay)
         return self._answer(seen, payload, 200, **self._rl_headers())
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        """PATCH a message: only the bot's own, in a known channel; content, embeds and
+        allowed mentions may change, the rest (nonce, attachments unless given) stays."""
+        seen = await self._record(request)
+        refused = self._unauthorized(seen)
+        if refused:
+            return refused
+        cid, mid = request.match_info["cid"], request.match_info["mid"]
+        fault = self._fault_for(cid)
+        if fault is not None and fault.kind != "slow":
+            return self._fault_answer(seen, fault)
+        if self._guild_of(cid) is None:
+            return self._answer(seen, {"message": "Unknown Channel", "code": 10003}, 404)
+        found = next(
+            (m for m in self.channel_messages.get(cid, []) if m.payload["id"] == mid), None
+        )
+        if found is None:
+            return self._answer(seen, {"message": "Unknown Message", "code": 10008}, 404)
+        if found.payload["author"]["id"] != BOT_USER["id"]:
+            body = {"message": "Cannot edit a message authored by another user", "code": 50005}
+            return self._answer(seen, body, 403)
+        body = seen.json or {}
+        # what an edit may carry (discord.py also sends `tts`, which Discord ignores on an edit)
+        allowed = {
+            "content",
+            "embeds",
+            "allowed_mentions",
+            "flags",
+            "components",
+            "attachments",
+            "tts",
+        }
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            return self._answer(
+                seen, {"message": "Invalid Form Body", "code": 50035, "errors": unknown}, 400
+            )
+        found.edits.append(body)
+        for name in ("content", "embeds", "components", "flags"):
+            if name in body:
+                found.payload[name] = body[name]
+        found.payload["edited_timestamp"] = now_iso()
+        return self._answer(seen, found.payload, 200, **self._rl_headers())
 
     def _fault_answer(self, seen: Recorded, fault: Fault) -> web.Response:
         status = int(fault.kind)

@@ -2,11 +2,12 @@
 and a Socket Mode websocket, for real slack-bolt / slack_sdk code to talk to.
 
 Web API (`POST /api/<method>`; parameters from the query, a form or JSON, as slack_sdk sends
-them): auth.test, chat.postMessage, conversations.history (metadata only with
-include_all_metadata), users.info, files.getUploadURLExternal (+ the upload URL it hands out),
-files.completeUploadExternal, apps.connections.open (+ the websocket it points at) and
-oauth.v2.access. A bot token `xoxb-<team>-...` belongs to workspace `<team>` (`xoxb-anything`
-else to T0001); `oauth.v2.access` with code `<team>-...` installs workspace `<team>`.
+them): auth.test, chat.postMessage, chat.update (the bot's own messages), conversations.history
+(metadata only with include_all_metadata), users.info, files.getUploadURLExternal (+ the upload
+URL it hands out), files.completeUploadExternal, apps.connections.open (+ the websocket it
+points at) and oauth.v2.access. A bot token `xoxb-<team>-...` belongs to workspace `<team>`
+(`xoxb-anything` else to T0001); `oauth.v2.access` with code `<team>-...` installs workspace
+`<team>`.
 
 Response URLs are `/respond/<n>` (`fake.response_url()`); like Slack's they take at most 5 uses.
 
@@ -56,6 +57,7 @@ class Posted:
     metadata: Any
     thread_ts: str | None = None
     at: float = 0.0
+    edits: list[str] = field(default_factory=list)  # the texts it had before each chat.update
 
     @property
     def key(self) -> str | None:
@@ -353,6 +355,25 @@ class FakeSlack:
                 )
             )
             return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
+        if method == "chat.update":
+            channel = str(p.get("channel") or "")
+            ts = str(p.get("ts") or "")
+            if not channel:
+                return {"ok": False, "error": "channel_not_found"}
+            blocks = p.get("blocks")
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            if not p.get("text") and not blocks:
+                return {"ok": False, "error": "no_text"}
+            found = next((m for m in self.in_channel(channel) if m.ts == ts), None)
+            if found is None:
+                return {"ok": False, "error": "message_not_found"}
+            if found.team != team:
+                return {"ok": False, "error": "cant_update_message"}
+            found.edits.append(found.text)
+            found.text = str(p.get("text", ""))
+            found.blocks = blocks
+            return {"ok": True, "channel": channel, "ts": ts, "text": found.text}
         if method == "conversations.history":
             channel = str(p.get("channel", ""))
             with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")

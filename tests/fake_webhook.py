@@ -122,6 +122,7 @@ class FakeWebhook:
         self.requests: list[Received] = []
         self.messages: dict[str, Received] = {}  # the first accepted request of each key
         self.duplicate_keys: Counter[str] = Counter()
+        self.corrected: dict[str, list[str]] = {}  # original key -> the keys correcting it
         self.statuses: Counter[int] = Counter()
         self.rate_limited = 0
         self.faults: dict[str | None, Fault] = {}  # by path; None: every path
@@ -294,6 +295,10 @@ class FakeWebhook:
             return web.json_response(body, status=status, headers=headers), 0.0
         if seen.key is None or seen.signature_ok is False or not isinstance(seen.json, dict):
             return web.json_response({"message": "bad request"}, status=400), 0.0
+        corrects = seen.json.get("corrects", [])
+        if not isinstance(corrects, list) or any(k not in self.messages for k in corrects):
+            # a correction must name deliveries this receiver has
+            return web.json_response({"message": "corrects an unknown delivery"}, status=400), 0.0
         first = self.messages.get(seen.key)
         if first is not None:
             seen.duplicate = True
@@ -303,6 +308,8 @@ class FakeWebhook:
             self._ids += 1
             seen.message_id = f"m{self._ids}"
             self.messages[seen.key] = seen
+            for original in corrects:
+                self.corrected.setdefault(original, []).append(seen.key)
             self.first_at = self.first_at or seen.at
             self.last_at = seen.at
         delay = fault.delay if fault is not None else 0.0

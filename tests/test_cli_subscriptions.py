@@ -309,3 +309,18 @@ def test_commands_on_a_database_that_cannot_be_opened(
         status, out, err = run(capsys, *command, "--db", missing)
         assert (status, out) == (1, "")
         assert err.startswith(f"evbot {command[0]}: ") and missing in err
+
+
+def test_no_corrections_opts_a_subscription_out_of_corrections(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "subscribe", "nissan leaf", "--db", db, "--no-corrections")[0] == 0
+    assert run(capsys, "subscribe", "alliance", "--db", db)[0] == 0
+    leaf, alliance = stored(db)[0]
+    assert (leaf.spec.corrections, alliance.spec.corrections) == (False, True)
+    status, out, _ = run(capsys, "subscriptions", "--db", db)
+    assert status == 0
+    assert [("corrections=off" in line) for line in out.splitlines() if line.startswith("#")] == [
+        True,
+        False,
+    ]

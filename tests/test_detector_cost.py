@@ -14,7 +14,7 @@ from bot.delivery import Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent
 from bot.ingest import MAX_UNITS
-from bot.migrations import MIGRATIONS, V11_MILESTONE_RANGES
+from bot.migrations import MIGRATIONS, V_MILESTONE_RANGES
 from bot.records import SalesRecord, SourceSpec
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL
@@ -106,7 +106,7 @@ async def test_a_store_of_one_row_per_threshold_is_migrated_to_ranges(tmp_path: 
     """Rows from before ranges become ranges of one threshold, and detection goes on from
     them: nothing is announced again, and a revision corrects them as ranges."""
     path = tmp_path / "old.db"
-    before = MIGRATIONS.index(V11_MILESTONE_RANGES)
+    before = MIGRATIONS.index(V_MILESTONE_RANGES)
     with closing(sqlite3.connect(path)) as db:
         for script in MIGRATIONS[:before]:
             db.executescript(script)
@@ -163,10 +163,10 @@ async def test_a_store_of_one_row_per_threshold_is_migrated_to_ranges(tmp_path: 
 async def test_postgresql_rows_of_one_threshold_are_migrated_to_ranges(pg_dsn: str) -> None:
     import asyncpg
 
-    from bot.pg_migrations import PG_MIGRATIONS, V3_MILESTONE_RANGES
+    from bot.pg_migrations import PG_MIGRATIONS, V_MILESTONE_RANGES
     from bot.pg_store import PgStore
 
-    before = PG_MIGRATIONS.index(V3_MILESTONE_RANGES)
+    before = PG_MIGRATIONS.index(V_MILESTONE_RANGES)
     con = await asyncpg.connect(pg_dsn)
     try:
         await con.execute("CREATE TABLE evbot_schema (version INTEGER NOT NULL)")
