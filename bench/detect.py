@@ -9,6 +9,12 @@ detector catch up once, then times two polls after 10,000 new rows each:
      the new month's cells alone;
   B. 100 months revised for 100 models (1 % of the subjects touched): those are read whole.
 
+Then C: detection costs what it tells (issue 26). Two like stores (up to 2,000 models x 24
+months) take the same three polls: the next month for every model, that month's figure of one
+model revised, and the month after; on one of them that figure is first the accepted maximum
+(10**12 units: a million thresholds of the default ladder, one range). The times are printed
+side by side with their ratio (about 1: a figure's size costs nothing); not asserted anywhere.
+
 The baseline is a full recompute of every subject: the same per-series detection
 (`Detector._detect`) over every model, make, group and "all" series, on the same data, with
 nothing written; it skips the growth and share work that news series get in a poll, so the
@@ -48,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import Config, default_config
 from bot.detector import WATERMARK, Detection, Detector, SeriesKey
 from bot.events import Subject
+from bot.ingest import MAX_UNITS
 from bot.periods import Month
 from bot.pg_base import scratch_schema
 from bot.pg_store import PgStore
@@ -62,6 +69,8 @@ MODELS_PER_MAKE = 10
 FIRST_MONTH = Month(2010, 1)
 SOURCE = SourceSpec("bench")
 TARGET = 20.0
+C_MONTHS = 24  # months of history of case C's stores
+C_RUNS = 3  # case C's polls are timed this many times on new stores; the best counts
 T = TypeVar("T")
 
 
@@ -182,6 +191,63 @@ async def case(
     return {"import": import_time, "full": full_time, "poll": poll_time, "ratio": ratio}
 
 
+async def three_polls(path: Path, config: Config, models: int, figure: int | None) -> list[float]:
+    """On a fresh store of `models` models x C_MONTHS months (history, caught up): the times of
+    the poll after the next month arrives (one model's figure `figure` when given), of the
+    poll after that figure is revised back to its normal value, and of the month after's."""
+    async with SqliteStore(path) as store:
+        await store.sync_groups(config.groups)
+        await store.import_records([(SOURCE, list(records(range(models), range(C_MONTHS))))])
+        await Detector(store, config).poll()
+        nxt = list(records(range(models), range(C_MONTHS, C_MONTHS + 1)))
+        first = nxt[0]
+        if figure is not None:
+            nxt[0] = SalesRecord(first.period, WORLD, first.make, first.model, figure)
+        # revised on both stores (to a figure neither had), so that both polls have work
+        revised = SalesRecord(first.period, WORLD, first.make, first.model, first.units + 1)
+        later = list(records(range(models), range(C_MONTHS + 1, C_MONTHS + 2)))
+        batches = [nxt, [revised], later]
+        times = []
+        for batch in batches:
+            await store.import_records([(SOURCE, batch)])
+            gc.collect()
+            await store.journal_head()
+            _, seconds = await timed(Detector(store, config).poll)
+            times.append(seconds)
+        return times
+
+
+async def maximal_figure(config: Config, models: int) -> None:
+    """Case C: the same three polls on two like stores, one of which gets a figure of the
+    accepted maximum; their times side by side."""
+    print(
+        f"\nC. a figure of {MAX_UNITS:,} units (the accepted maximum), {models:,} models x "
+        f"{C_MONTHS} months, on two like stores"
+    )
+    # the best of C_RUNS, alternating: one slow moment of a shared machine is not the figure's
+    without, with_it = [float("inf")] * 3, [float("inf")] * 3
+    for run in range(C_RUNS):
+        with tempfile.TemporaryDirectory(prefix="evbot-bench-c-") as tmp:
+            a = await three_polls(Path(tmp) / f"without{run}.db", config, models, None)
+            b = await three_polls(Path(tmp) / f"with{run}.db", config, models, MAX_UNITS)
+        without = [min(x, y) for x, y in zip(without, a, strict=True)]
+        with_it = [min(x, y) for x, y in zip(with_it, b, strict=True)]
+    print(
+        f"  {'seconds (best of ' + str(C_RUNS) + ')':<36}{'without':>9}{'with it':>9}{'ratio':>8}"
+    )
+    for label, a, b in zip(
+        (
+            "poll after the next month:",
+            "poll after revising it back:",
+            "poll of the month after:",
+        ),
+        without,
+        with_it,
+        strict=True,
+    ):
+        print(f"  {label:<36}{a:>9.3f}{b:>9.3f}{b / a:>7.2f}x")
+
+
 async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> dict[str, float]:
     """The whole run on one store: build, catch up, then cases A and B; returns the figures."""
     models, months = args.models, args.months
@@ -268,6 +334,7 @@ async def main(argv: list[str] | None = None) -> int:
         async with scratch_schema(args.database, "evbot_bench") as dsn, PgStore(dsn) as pg:
             print("\n== PostgreSQL")
             results["postgresql"] = await measure(pg, config, args)
+    await maximal_figure(config, min(models, 2_000))
     ratio_a, ratio_b = results["sqlite"]["a_ratio"], results["sqlite"]["b_ratio"]
     print(
         f"\nsummary: A {ratio_a:.1f}x, B {ratio_b:.1f}x "

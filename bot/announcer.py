@@ -32,6 +32,7 @@ from bot.formatting import (
     place,
     validate_locale,
 )
+from bot.ladders import RungRange
 from bot.messages import Field, Message
 from bot.periods import Month
 
@@ -522,12 +523,17 @@ def _next_value(
     return f"{text} (around {format_period(projected, granularity, loc)})"
 
 
-def _passed(thresholds: Sequence[int], loc: str) -> str:
-    """ "250,000"; "200,000 and 250,000"; or, for a long run, "7 milestones from 10,000 to …"."""
-    texts = [format_units(t, loc) for t in thresholds]
-    if len(texts) <= 3:
-        return _and(texts)
-    return f"{len(texts)} milestones from {texts[0]} to {texts[-1]}"
+LISTED_RUNGS = 3  # a longer run names its first few and counts the rest
+
+
+def _passed(thresholds: RungRange, loc: str) -> str:
+    """ "250,000"; "200,000 and 250,000"; or, for a long run, "10,000, 25,000, 50,000 and 4
+    more up to 250,000" (the rungs are counted, never listed one by one)."""
+    if thresholds.count <= LISTED_RUNGS + 1:
+        return _and([format_units(t, loc) for t in thresholds.rungs(thresholds.count)])
+    first = ", ".join(format_units(t, loc) for t in thresholds.rungs(LISTED_RUNGS))
+    more = format_units(thresholds.count - LISTED_RUNGS, loc)
+    return f"{first} and {more} more up to {format_units(thresholds.highest, loc)}"
 
 
 def _and(items: Sequence[str]) -> str:

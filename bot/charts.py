@@ -43,8 +43,8 @@ from bot.formatting import (
     place,
     validate_locale,
 )
-from bot.ladders import Ladder, union_next_above, union_up_to
-from bot.milestones import first_crossings
+from bot.ladders import Ladder, union_next_above, union_rungs
+from bot.milestones import crossing_ranges
 from bot.names import slug
 from bot.periods import Month
 from bot.projection import project
@@ -171,6 +171,9 @@ def cumulative_points(monthly: Mapping[Month, int]) -> tuple[tuple[Month, int], 
     return tuple(out)
 
 
+CHART_RUNGS = 8  # thresholds marked of one month's run, besides its highest
+
+
 def cumulative_data(
     frame: Frame,
     monthly: Mapping[Month, int],
@@ -180,8 +183,14 @@ def cumulative_data(
     """The running total of `monthly`, every threshold of `ladders` it crossed (with the month
     first reached), the next threshold and when the recent pace reaches it."""
     points = cumulative_points(monthly)
-    peak = max((v for _, v in points), default=0)
-    crossed = first_crossings(points, union_up_to(ladders, peak))
+    rungs = union_rungs(ladders)
+    # a month's run of thresholds by its first few and its highest: a run of a million is a
+    # few marks, not a million
+    crossed = {
+        t: (r.period, r.value)
+        for r in crossing_ranges(points, rungs)
+        for t in [*rungs.first(r.lowest - 1, r.highest, CHART_RUNGS), r.highest]
+    }
     latest = points[-1][1] if points else 0
     upcoming = union_next_above(ladders, latest) if points else None
     projected = project(points, upcoming) if upcoming is not None else None

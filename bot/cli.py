@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -281,6 +281,13 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _rungs(row: Mapping[str, Any]) -> str:
+    """A logged range of thresholds: "5,000", or "5,000 to 1,000,000 (42 thresholds)"."""
+    if row["count"] == 1:
+        return f"{row['highest']:,}"
+    return f"{row['lowest']:,} to {row['highest']:,} ({row['count']:,} thresholds)"
+
+
 async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     async with _store(args, config, read=True) as store:
@@ -292,7 +299,7 @@ async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
         for r in rows:
             new = f"{r['new_period']} ({r['new_value']:,})" if r["new_period"] else "no longer"
             print(
-                f"{r['subject']} ({r['region']}) {r['threshold']:,}: {r['reason']}: "
+                f"{r['subject']} ({r['region']}) {_rungs(r)}: {r['reason']}: "
                 f"{r['old_period']} ({r['old_value']:,}) -> {new}",
                 file=out,
             )
@@ -302,7 +309,7 @@ async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
             flags += " [since revised below]" if r["below"] else ""
             print(
                 f"{r['period']}  {r['subject']} ({r['region']}, {r['metric']}) passed "
-                f"{r['threshold']:,} at {r['value']:,}{flags}",
+                f"{_rungs(r)} at {r['value']:,}{flags}",
                 file=out,
             )
     if not rows:

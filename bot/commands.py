@@ -47,7 +47,7 @@ from bot.formatting import (
     in_region,
     validate_locale,
 )
-from bot.ladders import Ladder, union_next_above, union_up_to
+from bot.ladders import Ladder, union_next_above, union_rungs
 from bot.messages import Field, Message
 from bot.names import loose_key
 from bot.periods import Month
@@ -701,12 +701,15 @@ def _milestone_facts(ctx: CommandContext, series: Series) -> _MilestoneFacts:
     # as first_crossings over the whole series, for the newest thresholds only: the running
     # peak reaches every threshold up to the peak, first where a value does
     peaks = series.peaks()
-    thresholds = union_up_to(ctx.ladders, peaks[-1] if peaks else 0)
+    rungs = union_rungs(ctx.ladders)
     recent: list[tuple[int, tuple[Month, int]]] = []
-    for threshold in reversed(thresholds[-RECENT_MILESTONES:]):
+    # the newest thresholds counted down from the peak by arithmetic, however high it is
+    threshold = rungs.at_or_below(peaks[-1]) if peaks else None
+    while threshold is not None and len(recent) < RECENT_MILESTONES:
         i = bisect_left(peaks, threshold)
         if i < len(peaks):
             recent.append((threshold, (series.months[i], series.cum[i])))
+        threshold = rungs.at_or_below(threshold - 1)
     latest = series.cum[-1] if series.cum else 0
     upcoming = union_next_above(ctx.ladders, latest)
     # the projection reads only the trailing pace window
@@ -979,7 +982,7 @@ def why(
             f"outside the subscription's kinds ({event.kind} is not in {','.join(sub.spec.kinds)})"
         )
     if isinstance(event, MilestoneEvent) and admit(event, sub, ctx.subscription_ladders) is None:
-        crossed = ", ".join(f"{t:,}" for t in event.thresholds)
+        crossed = event.thresholds.describe()
         return f"below the ladder: {crossed} is not on the {sub.spec.ladder!r} ladder"
     if sub.spec.mode != "instant" or event.kind not in sub.spec.instant_kinds:
         mode = sub.spec.mode if sub.spec.mode != "instant" else "weekly"

@@ -47,7 +47,7 @@ def correction_events(
                 subject=subject,
                 region=region,
                 metric=metric,
-                threshold=c.threshold,
+                threshold=c.lowest,  # a range's first: in the one event that told it
                 reason=c.reason,
                 period=period,
                 value=value,

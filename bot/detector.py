@@ -37,15 +37,8 @@ from bot.events import (
 )
 from bot.facts import basis_of, candidate_groups, mark_same, month_index, window
 from bot.growth import eligible, record_month, year_to_date
-from bot.ladders import Ladder, parse_ladder, union_next_above, union_up_to
-from bot.milestones import (
-    Correction,
-    Recorded,
-    apply_reconciliation,
-    first_crossings,
-    group_new,
-    reconcile,
-)
+from bot.ladders import Ladder, RungSet, parse_ladder, union_next_above, union_rungs
+from bot.milestones import Correction, Recorded, crossing_ranges, group_new, reconcile
 from bot.names import name_key, slug
 from bot.periods import Month
 from bot.projection import project
@@ -102,11 +95,16 @@ class SeriesKey:
 
 @dataclass
 class MilestoneOutcome:
-    """What one series' detection found: milestones to record, corrections, and the event."""
+    """What one series' detection found: the ranges to write and drop, corrections, the event.
+
+    `recorded` is what is recorded for the series after it, by lowest threshold.
+    """
 
     recorded: dict[int, Recorded]
     new: list[Recorded] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)
+    written: list[Recorded] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
     event: MilestoneEvent | None = None
 
 
@@ -114,46 +112,54 @@ def detect_milestones(
     key: SeriesKey,
     series: Sequence[tuple[Month, int]],
     recorded: Mapping[int, Recorded],
-    ladders: Sequence[Ladder],
+    ladders: Sequence[Ladder] | RungSet,
     news: bool,
     source: str = "",
     news_from: Month | None = None,
     prior_peak: int | None = None,
 ) -> MilestoneOutcome:
-    """Reconcile a series' first crossings with what is recorded; one event for the new ones.
+    """Reconcile a series' crossings with what is recorded; one event for the new ones.
 
     A change moves the series only from its own month on, so a crossing before `news_from` (the
     earliest month a news change touched) was made by history alone: recorded, not announced.
+    New ranges carry `history` accordingly.
 
     With `prior_peak`, `series` is only the part since a kept state whose peak it was: every
     threshold up to that peak is recorded and stands (its first crossing is older), so only the
     thresholds above it are looked for, and `recorded` need only hold those (and any flagged
-    below).
+    below). Which thresholds were crossed is arithmetic on the ladders: the cost is that of
+    the series' months, never of the thresholds between its figures.
     """
     if not series and not recorded:
         return MilestoneOutcome(dict(recorded))
-    peak = max((v for _, v in series), default=0)
-    if prior_peak is None:
-        thresholds = sorted(set(union_up_to(ladders, peak)) | set(recorded))
-    else:
-        if not recorded and peak < (union_next_above(ladders, prior_peak) or peak + 1):
+    rungs = ladders if isinstance(ladders, RungSet) else union_rungs(ladders)
+    if prior_peak is not None and not recorded:
+        peak = max((v for _, v in series), default=0)
+        if peak < (rungs.next_above(prior_peak) or peak + 1):
             return MilestoneOutcome({})  # the usual month: no threshold above the kept peak
-        above = {t for ladder in ladders for t in ladder.crossed(prior_peak, peak)}
-        thresholds = sorted(above | {t for t in recorded if t > prior_peak})
-        if not thresholds:
-            return MilestoneOutcome(dict(recorded))
-    reconciliation = reconcile(recorded, first_crossings(series, thresholds))
+    computed = crossing_ranges(series, rungs, prior_peak)
+    found = reconcile(recorded, computed, rungs, prior_peak)
+    announced = [r for r in found.new if news and (news_from is None or r.period >= news_from)]
+    told = {r.lowest for r in announced}
+    # a new range is history unless it is told; the rest keep what they were
+    fresh = {r.lowest for r in found.new}
+    written = [
+        replace(r, history=r.lowest not in told) if r.lowest in fresh else r for r in found.written
+    ]
+    for r in written:
+        found.recorded[r.lowest] = r
     outcome = MilestoneOutcome(
-        apply_reconciliation(recorded, reconciliation),
-        [Recorded(t, m, v) for t, m, v in reconciliation.new],
-        reconciliation.corrections,
+        found.recorded,
+        [replace(r, history=r.lowest not in told) for r in found.new],
+        found.corrections,
+        written,
+        found.dropped,
     )
-    announced = [item for item in reconciliation.new if news_from is None or item[1] >= news_from]
-    grouped = group_new(announced)
-    if grouped and news:
-        crossed, period, value = grouped[0]
+    grouped = group_new(announced, rungs.spec)
+    if grouped is not None:
+        crossed, period, value = grouped
         latest = series[-1][1]
-        upcoming = union_next_above(ladders, latest)
+        upcoming = rungs.next_above(latest)
         outcome.event = MilestoneEvent(
             subject=key.subject,
             region=key.region,
@@ -407,6 +413,7 @@ class Detector:
         self.tree = region_tree(config)
         self.reader = SeriesReader(store, self.tree, list(config.groups), sample_sources(config))
         self.ladders = configured_ladders(config)
+        self.rungs = union_rungs(self.ladders)  # what milestones are detected over
         self.continued = 0  # series the last poll continued from their kept state
         self._chains: dict[str, frozenset[str]] | None = None  # region -> regions it moves
 
@@ -765,7 +772,7 @@ class Detector:
         """Everything the series' views show: milestones, corrections, events, share levels,
         the states to keep; and which events still need a projection from the whole series
         or a leading model, by their index."""
-        detection = Detection(DetectionWrite())
+        detection = Detection(DetectionWrite(ladder=self.rungs.spec))
         write = detection.write
         states = detection.states
         events = write.events
@@ -789,7 +796,7 @@ class Detector:
                 kept = self._milestones(work, recorded or {}, source, write, pace, leaders)
                 if view is not None:
                     peak = view.peak
-                    flagged = sum(1 for t in kept if t > peak)
+                    flagged = sum(r.count for r in kept.values() if r.highest > peak)
             if view is None:
                 continue
             kind = key.subject.kind
@@ -862,20 +869,20 @@ class Detector:
             key,
             view.points if view is not None else [],
             recorded,
-            self.ladders,
+            self.rungs,
             news,
             source,
             news_from,
             view.prior_peak if view is not None else None,
         )
-        if outcome.new or outcome.corrections:
+        if outcome.written or outcome.dropped or outcome.corrections:
             ref = key.ref()
-            told = set(outcome.event.thresholds) if outcome.event else set()
-            for rec in outcome.new:
-                write.milestones.append((ref, rec, rec.threshold not in told))
+            for rec in outcome.written:
+                write.milestones.append((ref, rec, rec.history))
             for correction in outcome.corrections:
                 write.corrections.append((ref, correction))
-                write.milestones.append((ref, outcome.recorded[correction.threshold], not news))
+            for lowest in outcome.dropped:
+                write.milestone_drops.append((ref, lowest))
             # told (to the channels that heard the milestone) whatever the revised period's age
             latest = view.points[-1] if view is not None and view.points else None
             write.events.extend(

@@ -14,6 +14,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
+from bot.ladders import RungRange, listed_range
 from bot.messages import Field, Message
 from bot.periods import Month, end_month, normalize_period
 
@@ -54,7 +55,12 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         ]
     if isinstance(event, MilestoneEvent):
         base.update(
-            thresholds=list(event.thresholds),
+            thresholds={
+                "ladder": event.thresholds.ladder,
+                "lowest": event.thresholds.lowest,
+                "highest": event.thresholds.highest,
+                "count": event.thresholds.count,
+            },
             value=event.value,
             next_threshold=event.next_threshold,
             projected=_month(event.projected, event.granularity),
@@ -122,7 +128,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if kind == "milestone":
         leader = data.get("leader")
         return MilestoneEvent(
-            thresholds=tuple(data["thresholds"]),
+            thresholds=_rung_range(data["thresholds"]),
             value=data["value"],
             leader=Leader(leader["name"], leader["units"], leader["share"]) if leader else None,
             next_threshold=data.get("next_threshold"),
@@ -163,6 +169,14 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             **common,
         )
     raise ValueError(f"unknown event kind {kind!r}")
+
+
+def _rung_range(data: Any) -> RungRange:
+    """A milestone event's thresholds: a range, or the list an older version stored (whose
+    own rungs it then names, so that they can still be listed)."""
+    if isinstance(data, dict):
+        return RungRange(data["ladder"], data["lowest"], data["highest"], data["count"])
+    return listed_range(data)
 
 
 def dedupe_key(event: Event) -> str:

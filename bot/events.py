@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.ladders import RungRange, listed_range
 from bot.periods import Month
 
 SubjectKind = Literal["model", "make", "group", "region", "all"]
@@ -40,12 +41,13 @@ class Leader:
 
 @dataclass(frozen=True, slots=True)
 class MilestoneEvent:
-    """One or more thresholds of one subject crossed in one detection: one event, highest first."""
+    """One or more thresholds of one subject crossed in one detection: one event, however many
+    thresholds (a range of them: never one by one)."""
 
     subject: Subject
     region: str
     metric: Metric
-    thresholds: tuple[int, ...]  # ascending; the last is the headline
+    thresholds: RungRange  # the highest is the headline
     period: Month  # the month in which the highest threshold was first reached
     value: int  # the cumulative figure at `period`
     source: str = ""
@@ -61,9 +63,14 @@ class MilestoneEvent:
     told_as: Subject | None = None  # the subscribed subject it is told to, when not its own
     kind: EventKind = field(default="milestone", init=False)
 
+    def __post_init__(self) -> None:
+        # thresholds given one by one (as events were built before ranges) name their own rungs
+        if not isinstance(self.thresholds, RungRange):
+            object.__setattr__(self, "thresholds", listed_range(self.thresholds))
+
     @property
     def headline(self) -> int:
-        return self.thresholds[-1]
+        return self.thresholds.highest
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,6 +316,22 @@ CREATE TABLE store_flags (
 )
 """
 
+# Milestones as ranges: the thresholds a series first reached in one month are one row, from
+# `lowest` to `highest` (`count` of them, rungs of `ladder`), however many there are. A stored
+# row of one threshold becomes a range of one.
+V_MILESTONE_RANGES = """
+ALTER TABLE milestones RENAME COLUMN threshold TO lowest;
+ALTER TABLE milestones ADD COLUMN highest INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE milestones ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE milestones ADD COLUMN ladder TEXT NOT NULL DEFAULT '';
+UPDATE milestones SET highest = lowest;
+ALTER TABLE corrections RENAME COLUMN threshold TO lowest;
+ALTER TABLE corrections ADD COLUMN highest INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE corrections ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT '';
+UPDATE corrections SET highest = lowest
+"""
+
 MIGRATIONS: list[str] = [
     V1_SALES,
     V2_DETECTION,
@@ -328,4 +344,5 @@ MIGRATIONS: list[str] = [
     V9_FIRST_IMPORTS,
     V10_YEARLY_SOURCES,
     V_CORRECTIONS,
+    V_MILESTONE_RANGES,
 ]

@@ -274,4 +274,20 @@ CREATE TABLE store_flags (
 )
 """
 
-PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V_CORRECTIONS]
+# Milestones as ranges (SQLite's V_MILESTONE_RANGES): a stored threshold becomes a range of one.
+V_MILESTONE_RANGES = """
+ALTER TABLE milestones RENAME COLUMN threshold TO lowest;
+ALTER TABLE milestones ADD COLUMN highest BIGINT;
+UPDATE milestones SET highest = lowest;
+ALTER TABLE milestones ALTER COLUMN highest SET NOT NULL;
+ALTER TABLE milestones ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE milestones ADD COLUMN ladder TEXT NOT NULL DEFAULT '';
+ALTER TABLE corrections RENAME COLUMN threshold TO lowest;
+ALTER TABLE corrections ADD COLUMN highest BIGINT;
+UPDATE corrections SET highest = lowest;
+ALTER TABLE corrections ALTER COLUMN highest SET NOT NULL;
+ALTER TABLE corrections ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT ''
+"""
+
+PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V_CORRECTIONS, V_MILESTONE_RANGES]

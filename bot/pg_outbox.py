@@ -684,10 +684,10 @@ class PgOutbox(PgBase):
             return
         rows = await self._fetch(
             con,
-            "SELECT m.subject_key, m.region, m.metric, m.threshold FROM unnest($1::text[], "
+            "SELECT m.subject_key, m.region, m.metric, w.t FROM unnest($1::text[], "
             "$2::text[], $3::text[], $4::bigint[]) AS w(s, r, x, t) JOIN milestones m "
-            "ON m.subject_key = w.s AND m.region = w.r AND m.metric = w.x AND m.threshold = w.t "
-            "WHERE NOT m.history",
+            "ON m.subject_key = w.s AND m.region = w.r AND m.metric = w.x "
+            "AND m.lowest <= w.t AND w.t <= m.highest WHERE NOT m.history",
             [w[0] for w in wanted],
             [w[1] for w in wanted],
             [w[2] for w in wanted],

@@ -674,17 +674,20 @@ class PgStore(PgOutbox, PgInstallations):
     async def recorded_milestones(
         self, subject_key: str, region: str, metric: str
     ) -> dict[int, Recorded]:
-        """The milestones recorded for one series, by threshold."""
+        """The milestone ranges recorded for one series, by lowest threshold."""
         rows = await self._fetch(
             self.pool,
-            "SELECT threshold, period, value, below FROM milestones "
+            "SELECT lowest, highest, count, period, value, below, history FROM milestones "
             "WHERE subject_key = $1 AND region = $2 AND metric = $3",
             subject_key,
             region,
             metric,
             table="milestones",
         )
-        return {r[0]: Recorded(r[0], Month.parse(r[1]), r[2], bool(r[3])) for r in rows}
+        return {
+            r[0]: Recorded(r[0], r[1], r[2], Month.parse(r[3]), r[4], bool(r[5]), bool(r[6]))
+            for r in rows
+        }
 
     async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
         """The last announced or baselined share band of (model, parent, region, metric)."""
@@ -726,18 +729,19 @@ class PgStore(PgOutbox, PgInstallations):
             return {}
         rows = await self._fetch(
             self.pool,
-            "SELECT m.subject_key, m.region, m.metric, m.threshold, m.period, m.value, m.below "
+            "SELECT m.subject_key, m.region, m.metric, m.lowest, m.highest, m.count, m.period, "
+            "m.value, m.below, m.history "
             "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
             "AS j(subject_key, region, metric, floor) JOIN milestones m "
             "USING (subject_key, region, metric) "
-            "WHERE m.threshold > COALESCE(j.floor, -1)",
+            "WHERE m.highest > COALESCE(j.floor, -1)",
             *_columns(series, 4),
             table="milestones",
         )
         out: dict[tuple[str, str, str], dict[int, Recorded]] = defaultdict(dict)
-        for subject_key, region, metric, threshold, period, value, below in rows:
-            out[(subject_key, region, metric)][threshold] = Recorded(
-                threshold, parse_month(period), value, bool(below)
+        for subject_key, region, metric, lowest, highest, count, period, value, below, hist in rows:
+            out[(subject_key, region, metric)][lowest] = Recorded(
+                lowest, highest, count, parse_month(period), value, bool(below), bool(hist)
             )
         return dict(out)
 
@@ -887,16 +891,30 @@ class PgStore(PgOutbox, PgInstallations):
         await self._keep_told_corrections(con, write)
         await self._many(
             con,
-            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
-            "period, value, below, history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-            "ON CONFLICT (subject_key, region, metric, threshold) DO UPDATE SET "
+            "DELETE FROM milestones WHERE subject_key = $1 AND region = $2 AND metric = $3 "
+            "AND lowest = $4",
+            [
+                (ref.subject_key, ref.region, ref.metric, lowest)
+                for ref, lowest in write.milestone_drops
+            ],
+        )
+        await self._many(
+            con,
+            "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
+            "subject_name, period, value, below, history) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+            "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
+            "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
             "period = excluded.period, value = excluded.value, below = excluded.below",
             [
                 (
                     ref.subject_key,
                     ref.region,
                     ref.metric,
-                    rec.threshold,
+                    rec.lowest,
+                    rec.highest,
+                    rec.count,
+                    write.ladder,
                     ref.subject_name,
                     str(rec.period),
                     rec.value,
@@ -908,16 +926,19 @@ class PgStore(PgOutbox, PgInstallations):
         )
         await self._many(
             con,
-            "INSERT INTO corrections (subject_key, subject_name, region, metric, threshold, "
-            "reason, old_period, new_period, old_value, new_value) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
+            "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             [
                 (
                     ref.subject_key,
                     ref.subject_name,
                     ref.region,
                     ref.metric,
-                    c.threshold,
+                    c.lowest,
+                    c.highest,
+                    c.count,
+                    write.ladder,
                     c.reason,
                     str(c.old_period),
                     str(c.new_period) if c.new_period else None,
@@ -968,9 +989,9 @@ class PgStore(PgOutbox, PgInstallations):
         """Recorded milestones, newest crossing first."""
         rows = await self._fetch(
             self.pool,
-            "SELECT subject_name, region, metric, threshold, period, value, below::int, "
-            "history::int, recorded_at FROM milestones ORDER BY period DESC, threshold DESC "
-            "LIMIT $1",
+            "SELECT subject_name, region, metric, lowest, highest, count, period, value, "
+            "below::int, history::int, recorded_at FROM milestones "
+            "ORDER BY period DESC, highest DESC LIMIT $1",
             limit,
             table="milestones",
         )
@@ -978,7 +999,9 @@ class PgStore(PgOutbox, PgInstallations):
             "subject",
             "region",
             "metric",
-            "threshold",
+            "lowest",
+            "highest",
+            "count",
             "period",
             "value",
             "below",
@@ -991,15 +1014,18 @@ class PgStore(PgOutbox, PgInstallations):
         """Corrections to recorded milestones, newest first."""
         rows = await self._fetch(
             self.pool,
-            "SELECT subject_name, region, metric, threshold, reason, old_period, new_period, "
-            "old_value, new_value, recorded_at FROM corrections ORDER BY id DESC LIMIT $1",
+            "SELECT subject_name, region, metric, lowest, highest, count, reason, old_period, "
+            "new_period, old_value, new_value, recorded_at FROM corrections "
+            "ORDER BY id DESC LIMIT $1",
             limit,
         )
         keys = (
             "subject",
             "region",
             "metric",
-            "threshold",
+            "lowest",
+            "highest",
+            "count",
             "reason",
             "old_period",
             "new_period",

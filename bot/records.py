@@ -153,6 +153,9 @@ class DetectionWrite:
     """Everything one detection run records, written with the watermark in one transaction."""
 
     milestones: list[tuple[SeriesRef, Recorded, bool]] = field(default_factory=list)  # history?
+    # stored milestone ranges replaced by others, by their lowest threshold
+    milestone_drops: list[tuple[SeriesRef, int]] = field(default_factory=list)
+    ladder: str = ""  # the spec of the rungs the milestones are ranges of
     corrections: list[tuple[SeriesRef, Correction]] = field(default_factory=list)
     share_levels: dict[tuple[str, str, str, str], float | None] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)

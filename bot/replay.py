@@ -107,7 +107,8 @@ async def replay(
             if i is None:
                 continue
             value = series.points[i][1]
-            upcoming = union_next_above(detector.ladders, max(recorded[key], default=0))
+            done = max((r.highest for r in recorded[key].values()), default=0)
+            upcoming = union_next_above(detector.ladders, done)
             if upcoming is not None and value >= upcoming:
                 outcome = detect_milestones(
                     key, series.points[: i + 1], recorded[key], detector.ladders, True, source

@@ -630,9 +630,10 @@ class SqliteOutbox(SqliteBase):
         if not wanted:
             return
         rows = await self._rows(
-            "SELECT m.subject_key, m.region, m.metric, m.threshold FROM json_each(?) j "
+            "SELECT m.subject_key, m.region, m.metric, j.value ->> 3 FROM json_each(?) j "
             "JOIN milestones m ON m.subject_key = j.value ->> 0 AND m.region = j.value ->> 1 "
-            "AND m.metric = j.value ->> 2 AND m.threshold = j.value ->> 3 WHERE m.history = 0",
+            "AND m.metric = j.value ->> 2 AND m.lowest <= j.value ->> 3 "
+            "AND j.value ->> 3 <= m.highest WHERE m.history = 0",
             (json.dumps(wanted),),
         )
         keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})

@@ -732,14 +732,17 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     async def recorded_milestones(
         self, subject_key: str, region: str, metric: str
     ) -> dict[int, Recorded]:
-        """The milestones recorded for one series, by threshold."""
+        """The milestone ranges recorded for one series, by lowest threshold."""
         rows = await self._rows(
-            "SELECT threshold, period, value, below FROM milestones "
+            "SELECT lowest, highest, count, period, value, below, history FROM milestones "
             "WHERE subject_key = ? AND region = ? AND metric = ?",
             (subject_key, region, metric),
             table="milestones",
         )
-        return {r[0]: Recorded(r[0], Month.parse(r[1]), r[2], bool(r[3])) for r in rows}
+        return {
+            r[0]: Recorded(r[0], r[1], r[2], Month.parse(r[3]), r[4], bool(r[5]), bool(r[6]))
+            for r in rows
+        }
 
     async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
         """The last announced or baselined share band of (model, parent, region, metric)."""
@@ -774,24 +777,26 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     async def recorded_milestones_of(
         self, series: Sequence[tuple[str, str, str, int | None]]
     ) -> dict[tuple[str, str, str], dict[int, Recorded]]:
-        """The milestones recorded for many series at once, by (subject key, region, metric)
-        and threshold. Each series comes with a floor: None reads all its milestones, a number
-        only those above it (a series continued from its kept state needs no more)."""
+        """The milestone ranges recorded for many series at once, by (subject key, region,
+        metric) and lowest threshold. Each series comes with a floor: None reads all its
+        milestones, a number only the ranges reaching above it (a series continued from its
+        kept state needs no more)."""
         if not series:
             return {}
         floors = [(a, b, c, -1 if floor is None else floor) for a, b, c, floor in series]
         rows = await self._rows(
-            "SELECT m.subject_key, m.region, m.metric, m.threshold, m.period, m.value, m.below "
+            "SELECT m.subject_key, m.region, m.metric, m.lowest, m.highest, m.count, m.period, "
+            "m.value, m.below, m.history "
             "FROM json_each(?) j JOIN milestones m ON m.subject_key = j.value ->> 0 "
             "AND m.region = j.value ->> 1 AND m.metric = j.value ->> 2 "
-            "AND m.threshold > j.value ->> 3",
+            "AND m.highest > j.value ->> 3",
             (json.dumps(floors),),
             table="milestones",
         )
         out: dict[tuple[str, str, str], dict[int, Recorded]] = defaultdict(dict)
-        for subject_key, region, metric, threshold, period, value, below in rows:
-            out[(subject_key, region, metric)][threshold] = Recorded(
-                threshold, parse_month(period), value, bool(below)
+        for subject_key, region, metric, lowest, highest, count, period, value, below, hist in rows:
+            out[(subject_key, region, metric)][lowest] = Recorded(
+                lowest, highest, count, parse_month(period), value, bool(below), bool(hist)
             )
         return dict(out)
 
@@ -957,13 +962,16 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
         await self._keep_told_corrections(write)
 
-        def prepare() -> tuple[list[Any], list[Any], list[Any], list[str], str]:
+        def prepare() -> tuple[list[Any], list[Any], list[Any], list[Any], list[str], str]:
             milestones = [
                 (
                     ref.subject_key,
                     ref.region,
                     ref.metric,
-                    rec.threshold,
+                    rec.lowest,
+                    rec.highest,
+                    rec.count,
+                    write.ladder,
                     ref.subject_name,
                     str(rec.period),
                     rec.value,
@@ -972,13 +980,20 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 )
                 for ref, rec, history in write.milestones
             ]
+            drops = [
+                (ref.subject_key, ref.region, ref.metric, lowest)
+                for ref, lowest in write.milestone_drops
+            ]
             corrections = [
                 (
                     ref.subject_key,
                     ref.subject_name,
                     ref.region,
                     ref.metric,
-                    c.threshold,
+                    c.lowest,
+                    c.highest,
+                    c.count,
+                    write.ladder,
                     c.reason,
                     str(c.old_period),
                     str(c.new_period) if c.new_period else None,
@@ -1002,23 +1017,31 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                     for dedupe, event in zip(dedupes, write.events, strict=True)
                 ]
             )
-            return milestones, corrections, levels, dedupes, events
+            return milestones, drops, corrections, levels, dedupes, events
 
         # a poll can find thousands of each: made into rows off the event loop
-        milestones, corrections, levels, dedupes, events = await asyncio.to_thread(
+        milestones, drops, corrections, levels, dedupes, events = await asyncio.to_thread(
             without_gc, prepare
         )
+        if drops:
+            await self._many(
+                "DELETE FROM milestones WHERE subject_key = ? AND region = ? AND metric = ? "
+                "AND lowest = ?",
+                drops,
+            )
         await self._many(
-            "INSERT INTO milestones (subject_key, region, metric, threshold, subject_name, "
-            "period, value, below, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (subject_key, region, metric, threshold) DO UPDATE SET "
+            "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
+            "subject_name, period, value, below, history) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
+            "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
             "period = excluded.period, value = excluded.value, below = excluded.below",
             milestones,
         )
         await self._many(
-            "INSERT INTO corrections (subject_key, subject_name, region, metric, threshold, "
-            "reason, old_period, new_period, old_value, new_value) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
+            "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             corrections,
         )
         await self._many(
@@ -1059,8 +1082,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recorded milestones, newest crossing first."""
         rows = await self._rows(
-            "SELECT subject_name, region, metric, threshold, period, value, below, history, "
-            "recorded_at FROM milestones ORDER BY period DESC, threshold DESC LIMIT ?",
+            "SELECT subject_name, region, metric, lowest, highest, count, period, value, below, "
+            "history, recorded_at FROM milestones ORDER BY period DESC, highest DESC LIMIT ?",
             (limit,),
             table="milestones",
         )
@@ -1068,7 +1091,9 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             "subject",
             "region",
             "metric",
-            "threshold",
+            "lowest",
+            "highest",
+            "count",
             "period",
             "value",
             "below",
@@ -1080,15 +1105,18 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Corrections to recorded milestones, newest first."""
         rows = await self._rows(
-            "SELECT subject_name, region, metric, threshold, reason, old_period, new_period, "
-            "old_value, new_value, recorded_at FROM corrections ORDER BY id DESC LIMIT ?",
+            "SELECT subject_name, region, metric, lowest, highest, count, reason, old_period, "
+            "new_period, old_value, new_value, recorded_at FROM corrections "
+            "ORDER BY id DESC LIMIT ?",
             (limit,),
         )
         keys = (
             "subject",
             "region",
             "metric",
-            "threshold",
+            "lowest",
+            "highest",
+            "count",
             "reason",
             "old_period",
             "new_period",

@@ -182,7 +182,7 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
     async def recorded_milestones(
         self, subject_key: str, region: str, metric: str
     ) -> dict[int, Recorded]:
-        """The milestones recorded for one series, by threshold."""
+        """The milestone ranges recorded for one series, by lowest threshold."""
         ...
 
     async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
@@ -204,8 +204,9 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
     async def recorded_milestones_of(
         self, series: Sequence[tuple[str, str, str, int | None]]
     ) -> dict[tuple[str, str, str], dict[int, Recorded]]:
-        """The milestones of many (subject key, region, metric, floor): all of a series when
-        its floor is None, else only those with a threshold above the floor."""
+        """The milestone ranges of many (subject key, region, metric, floor), by lowest
+        threshold: all of a series when its floor is None, else only the ranges reaching above
+        the floor."""
         ...
 
     async def share_levels_of(
@@ -260,11 +261,11 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         ...
 
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Recorded milestones, newest crossing first."""
+        """Recorded milestone ranges (lowest, highest, count), newest crossing first."""
         ...
 
     async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Corrections to recorded milestones, newest first."""
+        """Corrections to recorded milestone ranges (lowest, highest, count), newest first."""
         ...
 
     # -- subscriptions ----------------------------------------------------------------------

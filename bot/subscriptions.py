@@ -161,10 +161,15 @@ def admit(event: Event, sub: Subscription, ladders: Mapping[str, Ladder]) -> Eve
         ladder = ladders.get(sub.spec.ladder)
         if ladder is None:
             return None
-        kept = tuple(t for t in event.thresholds if t in ladder)
-        if not kept:
+        kept = event.thresholds.within(ladder)
+        if kept is None:
             return None
-        if kept != event.thresholds:
+        same = (kept.lowest, kept.highest, kept.count) == (
+            event.thresholds.lowest,
+            event.thresholds.highest,
+            event.thresholds.count,
+        )
+        if not same:
             event = replace(event, thresholds=kept)
     subject = sub.spec.subject
     if subject.key != event.subject.key and (subject, sub.spec.region) in event.same_as:

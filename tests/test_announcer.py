@@ -12,6 +12,7 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
+from bot.ladders import DEFAULT_LADDER, ladder_rungs, listed_range
 from bot.messages import Field, Message
 from bot.periods import Month
 
@@ -28,7 +29,7 @@ def alliance_250k(**changes: object) -> MilestoneEvent:
         "subject": ALLIANCE,
         "region": "World",
         "metric": "sales",
-        "thresholds": (250_000,),
+        "thresholds": listed_range([250_000]),
         "period": JUNE_2015,
         "value": 251_100,
         "source": "EV Volumes",
@@ -56,21 +57,36 @@ def test_group_milestone_with_leader() -> None:
 
 
 def test_several_thresholds_are_mentioned_and_the_highest_headlined() -> None:
-    msg = announce(alliance_250k(thresholds=(200_000, 250_000), leader=None))
+    msg = announce(alliance_250k(thresholds=listed_range([200_000, 250_000]), leader=None))
     assert msg.title == "Renault-Nissan Alliance passes 250,000 electric cars sold"
     assert msg.body == (
         "The Renault-Nissan Alliance has passed 200,000 and 250,000 electric cars sold"
         " (251,100 through June 2015)."
     )
-    three = announce(alliance_250k(thresholds=(150_000, 200_000, 250_000), leader=None))
+    three = announce(
+        alliance_250k(thresholds=listed_range([150_000, 200_000, 250_000]), leader=None)
+    )
     assert "has passed 150,000, 200,000 and 250,000 electric cars sold" in three.body
 
 
 def test_a_long_run_of_thresholds_is_summarised() -> None:
-    rungs = (10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 250_000)
+    rungs = listed_range([10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 250_000])
     msg = announce(alliance_250k(thresholds=rungs, leader=None))
-    assert "has passed 7 milestones from 10,000 to 250,000 electric cars sold" in msg.body
+    assert (
+        "has passed 10,000, 25,000, 50,000 and 4 more up to 250,000 electric cars sold" in msg.body
+    )
     assert msg.title == "Renault-Nissan Alliance passes 250,000 electric cars sold"
+    four = announce(alliance_250k(thresholds=listed_range(rungs.rungs(4)), leader=None))
+    assert "has passed 10,000, 25,000, 50,000 and 100,000 electric cars sold" in four.body
+
+
+def test_a_run_of_a_million_thresholds_names_a_few_and_counts_the_rest() -> None:
+    crossed = ladder_rungs(DEFAULT_LADDER).crossed(0, 10**12)
+    assert crossed is not None and crossed.count > 1_000_000
+    msg = announce(alliance_250k(thresholds=crossed, value=10**12, leader=None))
+    assert msg.title == "Renault-Nissan Alliance passes 1,000,000,000,000 electric cars sold"
+    more = f"{crossed.count - 3:,}"
+    assert f"has passed 1,000, 2,500, 5,000 and {more} more up to 1,000,000,000,000" in msg.body
 
 
 def test_projection_is_appended() -> None:
@@ -86,7 +102,7 @@ def test_next_threshold_without_projection_is_a_field_only() -> None:
 
 
 def test_model_milestone_in_a_region() -> None:
-    event = MilestoneEvent(LEAF, "US", "sales", (50_000,), JUNE_2015, 50_400)
+    event = MilestoneEvent(LEAF, "US", "sales", listed_range([50_000]), JUNE_2015, 50_400)
     msg = announce(event)
     assert msg.title == "Nissan Leaf passes 50,000 sales in the US"
     assert msg.body == (
@@ -97,33 +113,39 @@ def test_model_milestone_in_a_region() -> None:
 
 
 def test_make_milestone_takes_no_article() -> None:
-    event = MilestoneEvent(NISSAN, "World", "sales", (200_000,), JUNE_2015, 201_000)
+    event = MilestoneEvent(NISSAN, "World", "sales", listed_range([200_000]), JUNE_2015, 201_000)
     assert announce(event).body.startswith("Nissan has passed 200,000 electric cars sold")
 
 
 def test_stock_is_worded_as_registered() -> None:
-    everything = MilestoneEvent(ALL, "WA", "stock", (50_000,), JUNE_2015, 51_234)
+    everything = MilestoneEvent(ALL, "WA", "stock", listed_range([50_000]), JUNE_2015, 51_234)
     msg = announce(everything)
     assert msg.title == "50,000 electric vehicles registered in WA"
     assert msg.body == (
         "Electric vehicles registered in WA have passed 50,000 (51,234 as of June 2015)."
     )
-    make = announce(MilestoneEvent(NISSAN, "WA", "stock", (10_000,), JUNE_2015, 10_100))
+    make = announce(
+        MilestoneEvent(NISSAN, "WA", "stock", listed_range([10_000]), JUNE_2015, 10_100)
+    )
     assert make.title == "Nissan passes 10,000 electric vehicles registered in WA"
-    model = announce(MilestoneEvent(LEAF, "WA", "stock", (10_000,), JUNE_2015, 10_100))
+    model = announce(MilestoneEvent(LEAF, "WA", "stock", listed_range([10_000]), JUNE_2015, 10_100))
     assert model.title == "Nissan Leaf passes 10,000 on the road in WA"
     assert all("sold" not in m.title + m.body for m in (msg, make, model))
 
 
 def test_all_evs_worldwide() -> None:
-    msg = announce(MilestoneEvent(ALL, "World", "sales", (1_000_000,), JUNE_2015, 1_002_000))
+    msg = announce(
+        MilestoneEvent(ALL, "World", "sales", listed_range([1_000_000]), JUNE_2015, 1_002_000)
+    )
     assert msg.title == "1,000,000 electric cars sold worldwide"
     assert msg.body == "Electric car sales have passed 1,000,000 (1,002,000 through June 2015)."
 
 
 def test_brand_like_group_names_take_no_article() -> None:
     stellantis = Subject("group", "group:stellantis", "Stellantis")
-    msg = announce(MilestoneEvent(stellantis, "World", "sales", (100_000,), JUNE_2015, 100_500))
+    msg = announce(
+        MilestoneEvent(stellantis, "World", "sales", listed_range([100_000]), JUNE_2015, 100_500)
+    )
     assert msg.body.startswith("Stellantis has passed")
 
 
@@ -235,9 +257,11 @@ def test_unknown_locale() -> None:
 
 def test_group_of_milestones_headlines_the_biggest_first() -> None:
     events: list[Event] = [
-        MilestoneEvent(LEAF, "US", "sales", (50_000,), JUNE_2015, 50_400),
+        MilestoneEvent(LEAF, "US", "sales", listed_range([50_000]), JUNE_2015, 50_400),
         alliance_250k(),
-        MilestoneEvent(NISSAN, "World", "sales", (200_000,), JUNE_2015, 201_000, source="Other"),
+        MilestoneEvent(
+            NISSAN, "World", "sales", listed_range([200_000]), JUNE_2015, 201_000, source="Other"
+        ),
     ]
     msg = announce_group(events)
     # the headline event's whole message, then one line per other event with its figures
@@ -312,7 +336,8 @@ def test_empty_group_is_an_error() -> None:
 
 def test_big_group_is_capped() -> None:
     events = [
-        MilestoneEvent(LEAF, f"R{i}", "sales", (1_000 + i,), JUNE_2015, 2_000) for i in range(100)
+        MilestoneEvent(LEAF, f"R{i}", "sales", listed_range([1_000 + i]), JUNE_2015, 2_000)
+        for i in range(100)
     ]
     msg = announce_group(events)
     assert msg.title == "Nissan Leaf passes 1,099 sales in R99"

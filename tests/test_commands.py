@@ -26,6 +26,7 @@ from bot.delivery import MISSING_ACCESS, Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent, Subject
 from bot.importer import import_demo
+from bot.ladders import listed_range
 from bot.periods import Month
 from bot.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
 from bot.series import WORLD
@@ -399,7 +400,7 @@ async def test_preview_reads_do_not_grow_with_unrelated_events(tmp_path: Path) -
                 Subject("model", f"model:make{i}/model", f"Make{i} Model"),
                 WORLD,
                 "sales",
-                (1_000,),
+                listed_range([1_000]),
                 Month(2015, 1),
                 1_000,
             )
@@ -487,7 +488,7 @@ def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> Non
 
     from bot.commands import _milestone_facts
     from bot.detector import configured_ladders
-    from bot.ladders import union_next_above, union_up_to
+    from bot.ladders import union_next_above
     from bot.milestones import first_crossings
     from bot.projection import project
     from bot.read_model import Series
@@ -503,7 +504,9 @@ def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> Non
     ctx = SimpleNamespace(ladders=configured_ladders(default_config()), milestone_memo={})
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)  # type: ignore[arg-type]
     points = series.points()
-    crossed = first_crossings(points, union_up_to(ctx.ladders, max(series.cum, default=0)))
+    peak = max(series.cum, default=0)
+    every = sorted({t for ladder in ctx.ladders for t in ladder.up_to(peak)})
+    crossed = first_crossings(points, every)
     assert recent == sorted(crossed.items(), reverse=True)[:5]
     assert latest == (series.cum[-1] if series.cum else 0)
     assert upcoming == union_next_above(ctx.ladders, latest)

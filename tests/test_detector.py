@@ -21,7 +21,7 @@ from bot.config import Config, MilestoneConfig, default_config
 from bot.detector import WATERMARK, Detector
 from bot.event_codec import event_to_dict
 from bot.events import MilestoneEvent, Subject
-from bot.ladders import DEFAULT_LADDER
+from bot.ladders import DEFAULT_LADDER, RungRange, rungs_of
 from bot.milestones import Recorded
 from bot.periods import Month
 from bot.records import DetectionWrite, SalesRecord, SeriesRef, SourceSpec, StoredEvent
@@ -68,29 +68,45 @@ def milestone_events(stored: Iterable[StoredEvent]) -> list[MilestoneEvent]:
     return [s.event for s in stored if isinstance(s.event, MilestoneEvent)]
 
 
+def listed(crossed: RungRange) -> tuple[int, ...]:
+    """The thresholds of a range one by one (the ladders here are small)."""
+    return tuple(crossed.rungs(crossed.count))
+
+
+def spread(ladder: str, lowest: int, highest: int, count: int) -> list[int]:
+    """The thresholds a stored range holds, one by one."""
+    found = rungs_of(ladder).first(lowest - 1, highest, count)
+    assert (found[0], found[-1], len(found)) == (lowest, highest, count)
+    return found
+
+
 async def recorded(store: SqliteStore) -> dict[tuple[str, int], dict[str, Any]]:
-    """Every milestones row by (subject key, threshold); region World and sales only here."""
+    """Every recorded threshold by (subject key, threshold), the stored ranges spread out;
+    region World and sales only here."""
     rows = await store.db.execute_fetchall(
-        "SELECT subject_key, region, metric, threshold, period, value, below, history "
-        "FROM milestones"
+        "SELECT subject_key, region, metric, ladder, lowest, highest, count, period, value, "
+        "below, history FROM milestones"
     )
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for key, region, metric, threshold, period, value, below, history in rows:
+    for key, region, metric, ladder, lowest, highest, count, period, value, below, hist in rows:
         assert (region, metric) == ("World", "sales")
-        out[(key, threshold)] = {
-            "period": period,
-            "value": value,
-            "below": bool(below),
-            "history": bool(history),
-        }
+        for threshold in spread(ladder, lowest, highest, count):
+            out[(key, threshold)] = {
+                "period": period,
+                "value": value,
+                "below": bool(below),
+                "history": bool(hist),
+            }
     return out
 
 
 async def corrections(store: SqliteStore) -> list[tuple[str, int, str, str, str | None]]:
+    """Every correction, the ranges spread out one threshold each."""
     rows = await store.db.execute_fetchall(
-        "SELECT subject_key, threshold, reason, old_period, new_period FROM corrections ORDER BY id"
+        "SELECT subject_key, ladder, lowest, highest, count, reason, old_period, new_period "
+        "FROM corrections ORDER BY id"
     )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [(r[0], t, r[5], r[6], r[7]) for r in rows for t in spread(r[1], r[2], r[3], r[4])]
 
 
 # -- history and news ------------------------------------------------------------------------
@@ -117,7 +133,11 @@ async def test_first_import_is_history_and_later_imports_are_news(tmp_path: Path
         events = milestone_events(await detector.poll())
         assert sorted(e.subject.key for e in events) == sorted(SERIES)
         for event in events:
-            assert (event.thresholds, str(event.period), event.value) == ((200,), "2020-04", 240)
+            assert (listed(event.thresholds), str(event.period), event.value) == (
+                (200,),
+                "2020-04",
+                240,
+            )
         rows = await recorded(store)
         assert all(not rows[(k, 200)]["history"] for k in SERIES)
         assert all(rows[(k, 100)]["history"] for k in SERIES)  # the old ones stay history
@@ -146,13 +166,13 @@ async def test_change_more_than_three_months_older_than_the_source_latest_is_his
         await load(store, rec("2020-05", 150, model="Ariya"))
         events = milestone_events(await detector.poll())
         # the Ariya passes 100 and the sums pass 200 (150 + 150 by 2020-05), all news
-        assert {(e.subject.key, e.thresholds, str(e.period)) for e in events} == {
+        assert {(e.subject.key, listed(e.thresholds), str(e.period)) for e in events} == {
             ("model:nissan/ariya", (100,), "2020-05"),
             *((k, (200,), "2020-05") for k in SUMMED),
         }
         await load(store, rec("2020-09", 250))  # a new latest month, 2020-09
         events = milestone_events(await detector.poll())
-        assert {e.subject.key: e.thresholds for e in events} == {
+        assert {e.subject.key: listed(e.thresholds) for e in events} == {
             LEAF: (100, 200),
             NISSAN: (500,),
             ALLIANCE: (500,),
@@ -205,7 +225,7 @@ async def _region_events(tmp_path: Path, child: str, parent: str) -> set[tuple[s
         await detector.poll()
         await load(store, SalesRecord("2020-02", child, "Nissan", "Leaf", 150))
         events = milestone_events(await detector.poll())
-        assert all(e.thresholds == (100,) for e in events)
+        assert all(listed(e.thresholds) == (100,) for e in events)
         pairs = [(e.subject.key, e.region) for e in events]
         assert len(pairs) == len(set(pairs))  # one event per series
         return set(pairs)
@@ -238,7 +258,7 @@ async def test_one_change_crossing_several_thresholds_is_one_event(tmp_path: Pat
         by_subject = Counter(e.subject.key for e in events)
         assert by_subject == Counter(SERIES)  # one event per series, not one per threshold
         for event in events:
-            assert event.thresholds == (100, 200, 500)
+            assert listed(event.thresholds) == (100, 200, 500)
             assert event.headline == 500
             assert (str(event.period), event.value) == ("2020-02", 610)
         rows = await recorded(store)
@@ -260,7 +280,7 @@ async def test_thresholds_crossed_in_different_months_of_one_import_are_one_even
         events = [e for e in milestone_events(await detector.poll()) if e.subject.key == LEAF]
         assert len(events) == 1
         (event,) = events
-        assert event.thresholds == (100, 200, 500)
+        assert listed(event.thresholds) == (100, 200, 500)
         assert (str(event.period), event.value) == ("2020-04", 560)  # the headline's month
         rows = await recorded(store)
         assert [rows[(LEAF, t)]["period"] for t in SMALL] == ["2020-02", "2020-03", "2020-04"]
@@ -339,7 +359,7 @@ def test_downward_revision_is_a_correction_and_shows_in_the_cli(
             await store.close()
 
     polls = asyncio.run(scenario())
-    assert [sorted(e.thresholds for e in p) for p in polls] == [
+    assert [sorted(listed(e.thresholds) for e in p) for p in polls] == [
         [(100,)] * 4,  # announced once
         [],  # fell below: a correction, not news
         [],  # restored: not announced again
@@ -373,7 +393,8 @@ def test_downward_revision_is_a_correction_and_shows_in_the_cli(
     assert {line["reason"] for line in lines} == {"fell_below", "restored"}
     assert cli_main(["milestones", "--db", str(db)]) == 0
     text = capsys.readouterr().out
-    assert "Nissan Leaf (World, sales) passed 500 at 610" in text
+    # 200 and 500 were first reached in one month: one range
+    assert "Nissan Leaf (World, sales) passed 200 to 500 (2 thresholds) at 610" in text
 
 
 def test_a_milestone_still_below_shows_as_revised_below(
@@ -482,10 +503,12 @@ async def test_regions_counts_its_rows_as_all_cells(tmp_path: Path) -> None:
 def _write(threshold: int) -> DetectionWrite:
     subject = Subject("model", LEAF, "Nissan Leaf")
     ref = SeriesRef(LEAF, "Nissan Leaf", "World", "sales")
-    write = DetectionWrite()
-    write.milestones.append((ref, Recorded(threshold, Month(2020, 1), threshold + 1), False))
+    write = DetectionWrite(ladder="100,200,500")
+    one = Recorded(threshold, threshold, 1, Month(2020, 1), threshold + 1)
+    write.milestones.append((ref, one, False))
+    crossed = RungRange("100,200,500", threshold, threshold, 1)
     write.events.append(
-        MilestoneEvent(subject, "World", "sales", (threshold,), Month(2020, 1), threshold + 1)
+        MilestoneEvent(subject, "World", "sales", crossed, Month(2020, 1), threshold + 1)
     )
     return write
 
@@ -508,7 +531,7 @@ async def test_save_detection_with_a_stale_watermark_records_nothing(tmp_path: P
         with pytest.raises(StoreError, match="moved from 0 to 5"):
             await store.save_detection(WATERMARK, 0, 6, _write(500))
         assert set(await recorded(store)) == {(LEAF, 200)}
-        assert [e.thresholds for e in milestone_events(await store.events())] == [(200,)]
+        assert [listed(e.thresholds) for e in milestone_events(await store.events())] == [(200,)]
         assert await store.watermark(WATERMARK) == 5
         # the store is usable after the refusal
         assert len(await store.save_detection(WATERMARK, 5, 6, _write(500))) == 1
@@ -711,7 +734,7 @@ async def _run_steps(
                 key = event.subject.key
                 months = [news[m] for m in SERIES_MODELS[key] if m in news]
                 assert months, f"{key}: an event from history only"
-                for threshold in event.thresholds:
+                for threshold in listed(event.thresholds):
                     assert (key, threshold) not in before, f"{key} {threshold}: announced again"
                     assert after[(key, threshold)]["period"] >= min(months), (
                         f"{key} {threshold}: crossed before any news change, announced"
@@ -753,10 +776,10 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
             if threshold not in ever_reached(final[key]):
                 assert row["below"], f"{key} {threshold} no longer reached, not flagged"
         # announced at most once per series and threshold, and grouped ascending
-        announced = Counter((e.subject.key, t) for e in events for t in e.thresholds)
+        announced = Counter((e.subject.key, t) for e in events for t in listed(e.thresholds))
         assert all(n == 1 for n in announced.values()), announced
-        assert all(list(e.thresholds) == sorted(set(e.thresholds)) for e in events)
-        assert all(set(e.thresholds) <= set(LADDER) for e in events)
+        assert all(list(listed(e.thresholds)) == sorted(set(listed(e.thresholds))) for e in events)
+        assert all(set(listed(e.thresholds)) <= set(LADDER) for e in events)
         stored = [s.event for s in await store.events()]
         assert len([e for e in stored if e.kind == "milestone"]) == len(events)
         # replay sees the same store whatever the import order: compare with one that got
@@ -775,7 +798,7 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
                 (e["subject_ref"]["key"], t)
                 for e in mine
                 if e["kind"] == "milestone"
-                for t in e["thresholds"]
+                for t in spread(*e["thresholds"].values())
             )
             expected = Counter(
                 (key, t) for key, points in final.items() for t in ever_reached(points)
@@ -787,7 +810,7 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
                 for e in mine
                 if e["kind"] == "milestone"
                 for other in e.get("same_as", ())
-                for t in e["thresholds"]
+                for t in spread(*e["thresholds"].values())
             }
             assert covered == set(expected)
             assert all(n == 1 for n in replayed.values())

@@ -96,10 +96,12 @@ async def table(store: SqliteStore, sql: str) -> list[tuple[Any, ...]]:
 
 
 MILESTONES = (
-    "SELECT subject_key, region, metric, threshold, period, value, below, history FROM milestones"
+    "SELECT subject_key, region, metric, lowest, highest, count, period, value, below, history "
+    "FROM milestones"
 )
 CORRECTIONS = (
-    "SELECT subject_key, region, metric, threshold, reason, old_period, new_period, old_value, "
+    "SELECT subject_key, region, metric, lowest, highest, count, reason, old_period, new_period, "
+    "old_value, "
     "new_value FROM corrections"
 )
 LEVELS = "SELECT model_key, parent_key, region, metric, level FROM share_levels"
@@ -259,7 +261,7 @@ def test_detected_month_by_month_records_what_one_detection_at_the_end_records(
             await load(once, everything)
             await Detector(once, cfg).poll()
             sql = (
-                "SELECT subject_key, region, metric, threshold, period, value, below "
+                "SELECT subject_key, region, metric, lowest, highest, count, period, value, below "
                 "FROM milestones"
             )
             assert await table(monthly, sql) == await table(once, sql)

@@ -9,9 +9,14 @@ from bot.ladders import (
     DEFAULT_LADDER_SPEC,
     Ladder,
     LadderError,
+    Progression,
+    RungRange,
+    ladder_rungs,
+    listed_range,
     parse_ladder,
+    rungs_of,
     union_next_above,
-    union_up_to,
+    union_rungs,
 )
 
 DEFAULT_START = [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000]
@@ -178,19 +183,94 @@ def test_up_to_next_above_and_contains_agree(ladder: Ladder, value: int) -> None
     assert (value in ladder) == (value in every)
 
 
-@given(st.lists(ladders, max_size=4), values)
-def test_unions(group: list[Ladder], value: int) -> None:
+@given(st.lists(ladders, max_size=4), values, values)
+def test_unions_count_by_arithmetic(group: list[Ladder], low: int, high: int) -> None:
     every = sorted({t for ladder in group for t in materialise(ladder, 13_000_000)})
-    assert union_up_to(group, value) == [t for t in every if t <= value]
-    above = [t for t in every if t > value]
-    assert union_next_above(group, value) == (above[0] if above else None)
+    rungs = union_rungs(group)
+    inside = [t for t in every if low < t <= high]
+    assert rungs.count(low, high) == len(inside)
+    assert rungs.first(low, high, 3) == inside[:3]
+    above = [t for t in every if t > low]
+    assert union_next_above(group, low) == (above[0] if above else None)
+    assert rungs.next_above(low) == (above[0] if above else None)
+    below = [t for t in every if t <= high]
+    assert rungs.at_or_below(high) == (below[-1] if below else None)
+    assert (low in rungs) == (low in every)
+    crossed = rungs.crossed(low, high)
+    if inside:
+        assert crossed == RungRange(rungs.spec, inside[0], inside[-1], len(inside))
+        assert crossed.rungs(len(inside)) == inside
+    else:
+        assert crossed is None
+    # the spec names the same rungs again (how a stored range is read back)
+    if group:
+        assert rungs_of(rungs.spec).count(low, high) == len(inside)
+
+
+@given(ladders, st.lists(ladders, min_size=1, max_size=3), values, values)
+def test_a_subscription_ladder_keeps_its_rungs_of_a_range(
+    mine: Ladder, group: list[Ladder], low: int, high: int
+) -> None:
+    every = {t for ladder in group for t in materialise(ladder, 13_000_000)}
+    own = set(materialise(mine, 13_000_000))
+    crossed = union_rungs(group).crossed(low, high)
+    if crossed is None:
+        return
+    kept = sorted(t for t in own & every if low < t <= high)
+    found = crossed.within(mine)
+    if not kept:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.lowest, found.highest, found.count) == (kept[0], kept[-1], len(kept))
+        assert found.rungs(4) == kept[:4]
+
+
+@given(st.integers(1, 50), st.integers(1, 12), st.integers(1, 50), st.integers(1, 12), values)
+def test_progressions_meet_where_both_have_rungs(
+    a: int, s: int, b: int, t: int, value: int
+) -> None:
+    p, q = Progression(a, s), Progression(b, t)
+    both = [x for x in range(0, 2_000) if x in p and x in q]
+    met = p.meet(q)
+    if not both:
+        assert met is None
+    else:
+        assert met is not None and met.first == both[0]
+        assert [x for x in range(0, 2_000) if x in met] == both
+
+
+def test_a_figure_of_a_trillion_is_counted_not_walked() -> None:
+    rungs = ladder_rungs(DEFAULT_LADDER)
+    # 8 + 18 + 16 rungs up to 5,000,000, then one a million
+    assert rungs.count(0, 10**12) == 42 + (10**12 - 5_000_000) // 1_000_000
+    assert rungs.count(0, 10**30) == 42 + (10**30 - 5_000_000) // 1_000_000
+    crossed = rungs.crossed(999, 10**30)
+    assert crossed is not None
+    assert (crossed.lowest, crossed.highest) == (1_000, 10**30)
+    assert crossed.rungs(3) == [1_000, 2_500, 5_000]
+    assert crossed.describe() == f"1,000 to {10**30:,} ({crossed.count:,} thresholds)"
+    headline = crossed.within(parse_ladder("h", [100_000, 250_000, 500_000, 1_000_000]))
+    assert headline is not None
+    assert (headline.lowest, headline.highest, headline.count) == (100_000, 1_000_000, 4)
+
+
+def test_listed_ranges_and_unreadable_ladders() -> None:
+    assert listed_range([500, 100, 200, 100]) == RungRange("100,200,500", 100, 500, 3)
+    assert listed_range([500, 100, 200]).rungs(2) == [100, 200]
+    # a ladder no version can read any more still gives the ends
+    assert RungRange("nonsense", 10, 90, 5).rungs(4) == [10, 90]
+    with pytest.raises(LadderError):
+        listed_range([])
 
 
 def test_union_examples() -> None:
     group = [parse_ladder("a", "every:3000"), parse_ladder("b", [1000, 3000, 3500])]
-    assert union_up_to(group, 6_000) == [1_000, 3_000, 3_500, 6_000]
+    rungs = union_rungs(group)
+    assert rungs.first(0, 6_000, 10) == [1_000, 3_000, 3_500, 6_000]
+    assert rungs.spec == "every:3000;1000,3000,3500"
     assert union_next_above(group, 3_000) == 3_500
     assert union_next_above(group, 3_500) == 6_000
     assert union_next_above([parse_ladder("b", [1000])], 1_000) is None
     assert union_next_above([], 0) is None
-    assert union_up_to(iter(group), 999) == []
+    assert rungs.count(0, 999) == 0

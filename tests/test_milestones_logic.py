@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.ladders import parse_ladder
+from bot.ladders import RungRange, RungSet, ladder_rungs, parse_ladder
 from bot.milestones import (
     Correction,
-    Reconciliation,
     Recorded,
-    apply_reconciliation,
+    crossing_ranges,
     first_crossings,
     group_new,
     reconcile,
@@ -119,102 +118,134 @@ def test_first_crossings_matches_brute_force(
     assert first_crossings(series, thresholds) == oracle(series, thresholds)
 
 
-# reconcile
+# crossing ranges and reconcile
+
+SMALL = ladder_rungs(parse_ladder("s", [1_000, 2_500, 5_000, 10_000]))
 
 
-def rec(threshold: int, period: Month, value: int, below: bool = False) -> Recorded:
-    return Recorded(threshold, period, value, below)
+def rng(lowest: int, highest: int, count: int, period: Month, value: int) -> Recorded:
+    return Recorded(lowest, highest, count, period, value)
+
+
+def test_crossing_ranges_one_per_month_that_reached_some() -> None:
+    series = months(900, 1_200, 800, 6_000, 6_100, 12_000)
+    assert crossing_ranges(series, SMALL) == [
+        rng(1_000, 1_000, 1, Month(2015, 2), 1_200),
+        rng(2_500, 5_000, 2, Month(2015, 4), 6_000),
+        rng(10_000, 10_000, 1, Month(2015, 6), 12_000),
+    ]
+    # above a kept peak only
+    assert crossing_ranges(series[3:], SMALL, above=5_500) == [
+        rng(10_000, 10_000, 1, Month(2015, 6), 12_000)
+    ]
+    with pytest.raises(ValueError, match="ascend"):
+        crossing_ranges([(Month(2015, 2), 10), (Month(2015, 2), 20)], SMALL)
+
+
+def test_a_trillion_is_one_range() -> None:
+    rungs = ladder_rungs(parse_ladder("d", "default"))
+    (found,) = crossing_ranges(months(10**12), rungs)
+    assert (found.lowest, found.highest) == (1_000, 10**12)
+    assert found.count == rungs.count(0, 10**12)
 
 
 def test_reconcile_new_only() -> None:
-    computed = first_crossings(months(900, 1_200, 2_600), [1_000, 2_500, 5_000])
-    result = reconcile({}, computed)
-    assert result == Reconciliation(
-        new=[(1_000, Month(2015, 2), 1_200), (2_500, Month(2015, 3), 2_600)]
-    )
+    result = reconcile({}, crossing_ranges(months(900, 1_200, 2_600), SMALL), SMALL)
+    assert result.new == [
+        rng(1_000, 1_000, 1, Month(2015, 2), 1_200),
+        rng(2_500, 2_500, 1, Month(2015, 3), 2_600),
+    ]
+    assert result.written == result.new and result.dropped == []
     assert result.corrections == []
 
 
 def test_reconcile_recorded_is_never_new_again() -> None:
-    recorded = {1_000: rec(1_000, Month(2015, 2), 1_200)}
-    computed = {1_000: (Month(2015, 2), 1_250), 2_500: (Month(2015, 4), 2_700)}
-    result = reconcile(recorded, computed)
-    # Same month, different figure: no correction, and nothing new but 2,500.
-    assert result == Reconciliation(new=[(2_500, Month(2015, 4), 2_700)])
+    recorded = {1_000: rng(1_000, 1_000, 1, Month(2015, 2), 1_200)}
+    computed = crossing_ranges(months(900, 1_250, 2_000, 2_700), SMALL)
+    result = reconcile(recorded, computed, SMALL)
+    # same month, different figure: no correction, nothing written, and nothing new but 2,500
+    assert result.new == [rng(2_500, 2_500, 1, Month(2015, 4), 2_700)]
+    assert result.written == result.new and result.corrections == []
 
 
-def test_reconcile_moved() -> None:
-    recorded = {1_000: rec(1_000, Month(2015, 3), 1_100)}
-    result = reconcile(recorded, {1_000: (Month(2015, 2), 1_050)})
-    assert result.new == []
+def test_reconcile_splits_a_range_only_where_it_changes() -> None:
+    recorded = {1_000: rng(1_000, 5_000, 3, Month(2015, 3), 6_000)}
+    # 1,000 is now reached a month earlier; 2,500 and 5,000 stay in March
+    result = reconcile(recorded, crossing_ranges(months(900, 1_100, 6_000), SMALL), SMALL)
+    assert result.new == [] and result.fell_below == [] and result.restored == []
     assert result.moved == [
-        Correction(1_000, Month(2015, 3), Month(2015, 2), 1_100, 1_050, "moved")
+        Correction(1_000, 1_000, 1, Month(2015, 3), Month(2015, 2), 6_000, 1_100, "moved")
     ]
-    assert result.fell_below == [] and result.restored == []
-    assert apply_reconciliation(recorded, result) == {1_000: rec(1_000, Month(2015, 2), 1_050)}
+    assert sorted(result.recorded.values(), key=lambda r: r.lowest) == [
+        rng(1_000, 1_000, 1, Month(2015, 2), 1_100),
+        rng(2_500, 5_000, 2, Month(2015, 3), 6_000),
+    ]
+    assert result.written == sorted(result.recorded.values(), key=lambda r: r.lowest)
+    assert result.dropped == []
 
 
 def test_reconcile_fell_below_then_restored() -> None:
     recorded = {
-        1_000: rec(1_000, Month(2015, 2), 1_200),
-        2_500: rec(2_500, Month(2015, 4), 2_600),
+        1_000: rng(1_000, 1_000, 1, Month(2015, 2), 1_200),
+        2_500: rng(2_500, 5_000, 2, Month(2015, 4), 5_600),
     }
-    down = reconcile(recorded, first_crossings(months(900, 1_200, 2_400), [1_000, 2_500]))
-    assert down.new == [] and down.moved == [] and down.restored == []
-    assert down.fell_below == [Correction(2_500, Month(2015, 4), None, 2_600, None, "fell_below")]
-    after_down = apply_reconciliation(recorded, down)
-    assert after_down[2_500] == rec(2_500, Month(2015, 4), 2_600, below=True)
-    assert after_down[1_000] == recorded[1_000]
+    down = reconcile(recorded, crossing_ranges(months(900, 1_200, 2_600), SMALL), SMALL)
+    assert down.new == [] and down.restored == []
+    # 2,500 now first reached in March, 5,000 no longer: the range splits
+    assert down.moved == [
+        Correction(2_500, 2_500, 1, Month(2015, 4), Month(2015, 3), 5_600, 2_600, "moved")
+    ]
+    assert down.fell_below == [
+        Correction(5_000, 5_000, 1, Month(2015, 4), None, 5_600, None, "fell_below")
+    ]
+    assert down.recorded[5_000].below
+    # still below: nothing to say a second time
+    again = reconcile(down.recorded, crossing_ranges(months(900, 1_200, 2_600), SMALL), SMALL)
+    assert again.corrections == [] and again.new == [] and again.written == []
 
-    # Still below: nothing to say a second time.
-    assert reconcile(after_down, {1_000: (Month(2015, 2), 1_200)}) == Reconciliation()
-
-    up = reconcile(after_down, first_crossings(months(900, 1_200, 2_400, 2_550), [1_000, 2_500]))
+    series = months(900, 1_200, 2_600, 5_100)
+    up = reconcile(down.recorded, crossing_ranges(series, SMALL), SMALL)
     assert up.new == [] and up.moved == [] and up.fell_below == []
     assert up.restored == [
-        Correction(2_500, Month(2015, 4), Month(2015, 4), 2_600, 2_550, "restored")
+        Correction(5_000, 5_000, 1, Month(2015, 4), Month(2015, 4), 5_600, 5_100, "restored")
     ]
-    assert apply_reconciliation(after_down, up)[2_500] == rec(2_500, Month(2015, 4), 2_550)
+    assert up.recorded[5_000] == rng(5_000, 5_000, 1, Month(2015, 4), 5_100)
 
 
-def test_reconcile_lists_are_sorted_and_corrections_merge() -> None:
-    recorded = {
-        5: rec(5, Month(2015, 5), 5),
-        3: rec(3, Month(2015, 3), 3, below=True),
-        1: rec(1, Month(2015, 1), 1),
-    }
-    computed = {9: (Month(2015, 9), 9), 7: (Month(2015, 7), 7), 3: (Month(2015, 4), 4)}
-    result = reconcile(recorded, computed)
-    assert [t for t, _, _ in result.new] == [7, 9]
-    assert [c.threshold for c in result.fell_below] == [1, 5]
-    assert [(c.threshold, c.reason) for c in result.corrections] == [
-        (1, "fell_below"),
-        (3, "restored"),
-        (5, "fell_below"),
+def test_a_trillion_revised_away_is_one_correction() -> None:
+    rungs = ladder_rungs(parse_ladder("d", "default"))
+    first = reconcile({}, crossing_ranges(months(900, 10**12), rungs), rungs)
+    assert len(first.new) == 1 and first.new[0].count == rungs.count(0, 10**12)
+    back = reconcile(first.recorded, crossing_ranges(months(900, 3_000), rungs), rungs)
+    # 1,000 and 2,500 stand (still first reached in February); the rest fell back, as one
+    assert [(c.lowest, c.highest, c.reason) for c in back.corrections] == [
+        (5_000, 10**12, "fell_below")
     ]
+    assert [(r.lowest, r.highest, r.below) for r in back.written] == [
+        (1_000, 2_500, False),
+        (5_000, 10**12, True),
+    ]
+    assert back.dropped == []
 
 
-def test_apply_reconciliation_does_not_mutate_its_input() -> None:
-    recorded = {1_000: rec(1_000, Month(2015, 3), 1_100)}
-    apply_reconciliation(recorded, reconcile(recorded, {2_000: (Month(2015, 4), 2_000)}))
-    assert recorded == {1_000: rec(1_000, Month(2015, 3), 1_100)}
-
-
-# group_new
+def test_reconcile_keeps_what_lies_at_or_below_the_floor() -> None:
+    recorded = {1_000: rng(1_000, 5_000, 3, Month(2015, 3), 6_000)}
+    # the part of the series after a kept state whose peak was 6,000: nothing below it changes
+    result = reconcile(recorded, crossing_ranges(months(7_000), SMALL, 6_000), SMALL, 6_000)
+    assert result.corrections == [] and result.written == [] and result.new == []
 
 
 def test_group_new_folds_into_one_event_headed_by_the_highest() -> None:
     new = [
-        (5_000, Month(2016, 3), 5_100),
-        (1_000, Month(2014, 1), 1_020),
-        (2_500, Month(2015, 6), 2_700),
+        rng(5_000, 10_000, 2, Month(2016, 3), 10_100),
+        rng(1_000, 1_000, 1, Month(2014, 1), 1_020),
+        rng(2_500, 2_500, 1, Month(2015, 6), 2_700),
     ]
-    assert group_new(new) == [((1_000, 2_500, 5_000), Month(2016, 3), 5_100)]
-    assert group_new([(1_000, Month(2014, 1), 1_020)]) == [((1_000,), Month(2014, 1), 1_020)]
-    assert group_new([]) == []
+    assert group_new(new, "s") == (RungRange("s", 1_000, 10_000, 4), Month(2016, 3), 10_100)
+    assert group_new([], "s") is None
 
 
-# reconcile over a history of imports
+# reconcile over a history of imports, against the per-threshold rules
 
 
 def store_series(store: dict[int, int], running_total: bool) -> Series:
@@ -238,18 +269,55 @@ ladder_specs = st.one_of(
     st.lists(st.integers(1, 400), min_size=1, max_size=12).map(lambda xs: ",".join(map(str, xs))),
 )
 
+Entry = tuple[Month, int, bool]  # period, value, below
+
+
+def spread(rungs: RungSet, ranges: Iterable[Recorded]) -> dict[int, Entry]:
+    """Recorded ranges one threshold each."""
+    out: dict[int, Entry] = {}
+    for r in ranges:
+        listed = rungs.first(r.lowest - 1, r.highest, r.count)
+        assert (listed[0], listed[-1], len(listed)) == (r.lowest, r.highest, r.count)
+        for t in listed:
+            assert t not in out, f"{t} in two ranges"
+            out[t] = (r.period, r.value, r.below)
+    return out
+
+
+def per_threshold(
+    recorded: dict[int, Entry], expected: dict[int, tuple[Month, int]]
+) -> tuple[dict[int, Entry], set[tuple[int, str]]]:
+    """The rules one threshold at a time (as milestones were kept before ranges)."""
+    after = dict(recorded)
+    said: set[tuple[int, str]] = set()
+    for t, (month, value) in expected.items():
+        if t not in recorded:
+            after[t] = (month, value, False)
+            said.add((t, "new"))
+        elif recorded[t][2]:
+            after[t] = (month, value, False)
+            said.add((t, "restored"))
+        elif recorded[t][0] != month:
+            after[t] = (month, value, False)
+            said.add((t, "moved"))
+    for t, (month, value, below) in recorded.items():
+        if t not in expected and not below:
+            after[t] = (month, value, True)
+            said.add((t, "fell_below"))
+    return after, said
+
 
 @settings(max_examples=300)
 @given(imports, ladder_specs, st.booleans())
-def test_reconcile_over_revisions_announces_each_milestone_once(
+def test_reconcile_over_revisions_does_what_the_per_threshold_rules_do(
     history: list[list[tuple[int, int | None]]], spec: str, running_total: bool
 ) -> None:
     ladder = parse_ladder("t", spec)
+    rungs = ladder_rungs(ladder)
     store: dict[int, int] = {}
     recorded: dict[int, Recorded] = {}
+    oracle_state: dict[int, Entry] = {}
     announced: Counter[int] = Counter()
-    ever_reached: set[int] = set()
-    series: Series = []
     for batch in history:
         for index, figure in batch:
             if figure is None:
@@ -258,37 +326,31 @@ def test_reconcile_over_revisions_announces_each_milestone_once(
                 store[index] = figure
         series = store_series(store, running_total)
         peak = max((v for _, v in series), default=0)
-        thresholds = set(ladder.up_to(peak)) | recorded.keys()
-        computed = first_crossings(series, thresholds)
-        expected = oracle(series, thresholds)
-        assert computed == expected
+        expected = oracle(series, ladder.up_to(peak))
+        computed = crossing_ranges(series, rungs)
+        assert spread(rungs, computed) == {t: (m, v, False) for t, (m, v) in expected.items()}
 
-        result = reconcile(recorded, computed)
-        assert [t for t, _, _ in result.new] == sorted(expected.keys() - recorded.keys())
-        for threshold, month, value in result.new:
-            assert threshold not in recorded
-            assert (month, value) == expected[threshold]
-            announced[threshold] += 1
-        for c in result.moved:
-            old = recorded[c.threshold]
-            assert not old.below and c.old_period == old.period != c.new_period
-            assert (c.new_period, c.new_value) == expected[c.threshold]
-        for c in result.fell_below:
-            assert not recorded[c.threshold].below and c.threshold not in expected
-        for c in result.restored:
-            assert recorded[c.threshold].below
-            assert (c.new_period, c.new_value) == expected[c.threshold]
-        ever_reached |= expected.keys()
-        recorded = apply_reconciliation(recorded, result)
-
-    final = oracle(series, ladder.up_to(10_000))
-    assert all(announced[t] == 1 for t in final)
-    assert set(announced) == ever_reached
+        result = reconcile(recorded, computed, rungs)
+        oracle_state, said = per_threshold(oracle_state, expected)
+        got = {(t, "new") for t in spread(rungs, result.new)}
+        for c in result.corrections:
+            listed = rungs.first(c.lowest - 1, c.highest, c.count)
+            got |= {(t, c.reason) for t in listed}
+            assert all(recorded_at(recorded, t).period == c.old_period for t in listed)
+        assert got == said
+        assert spread(rungs, result.recorded.values()) == oracle_state
+        announced.update(list(spread(rungs, result.new)))
+        # what is written is what changed: a store holding the old ranges, with `written`
+        # upserted and `dropped` deleted, holds the new ones
+        stored = {r.lowest: r for r in recorded.values()}
+        for lowest in result.dropped:
+            del stored[lowest]
+        stored.update({r.lowest: r for r in result.written})
+        assert stored == result.recorded
+        recorded = result.recorded
     assert max(announced.values(), default=1) == 1
-    assert set(recorded) == ever_reached
-    for threshold, entry in recorded.items():
-        if threshold in final:
-            assert not entry.below
-            assert entry.period == final[threshold][0]
-        else:
-            assert entry.below
+
+
+def recorded_at(recorded: dict[int, Recorded], threshold: int) -> Recorded:
+    (found,) = [r for r in recorded.values() if r.lowest <= threshold <= r.highest]
+    return found

@@ -154,7 +154,7 @@ async def test_the_detector_fans_out_once_per_channel_and_records_once(
     assert await feed.detector.poll() == []
     assert len(await store.deliveries(limit=100)) == 25
     milestones = await store.milestone_log()
-    assert [(m["threshold"], m["history"]) for m in milestones][:1] == [(2500, 0)]
+    assert [(m["highest"], m["history"]) for m in milestones][:1] == [(2500, 0)]
 
 
 async def test_digests_take_what_was_collected_once(store: BotStore) -> None:

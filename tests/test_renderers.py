@@ -38,6 +38,7 @@ from adapters.render_slack import (
 from adapters.render_text import clean_text, render_text, utf16_len
 from bot.announcer import announce
 from bot.events import Leader, MilestoneEvent, Subject
+from bot.ladders import listed_range
 from bot.messages import ACCENTS, Field, Message
 from bot.periods import Month
 
@@ -56,7 +57,7 @@ def evil_message() -> Message:
         subject=Subject("model", "model:evil", EVIL_MODEL),
         region="World",
         metric="sales",
-        thresholds=(250_000,),
+        thresholds=listed_range([250_000]),
         period=Month(2015, 6),
         value=251_100,
         source=EVIL_SUBJECT,
