@@ -59,7 +59,14 @@ from bot.records import (
     SourceInfo,
     StoredEvent,
 )
-from bot.series import WORLD, RegionTree, cumulative, regional_increments, total_as_of
+from bot.series import (
+    WORLD,
+    RegionTree,
+    cumulative,
+    own_region_basis,
+    regional_increments,
+    total_as_of,
+)
 from bot.series_state import SeriesState, SeriesView, continue_one, continue_view, whole_view
 from bot.shares import ShareState, step_share
 from bot.store import BotStore
@@ -389,6 +396,17 @@ class _Work:
     model_keys: tuple[str, str] = ("", "")  # a model's make and model keys
 
 
+@dataclass
+class Window:
+    """The makes' cells from `first` to `last`, read once for a poll's events."""
+
+    first: Month
+    last: Month
+    by_make: dict[str, list[IncRow]] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)  # the makes read, with cells or not
+    everything: list[IncRow] | None = None  # all makes' sums, when a total of all EVs asks
+
+
 class Detector:
     """Incremental detection over the store's change journal."""
 
@@ -711,20 +729,94 @@ class Detector:
         # what each event's figure is made of: its granularity, coverage and sources, and
         # whether its comparison is like with like (a continued series reads its whole for it)
         facts = source_facts(known, self.config)
-        told: list[Event] = []
-        for event in events:
-            key = SeriesKey(event.subject, event.region, event.metric)
-            basis = bases.get(key)
-            if basis is None:
-                basis = bases[key] = {}
-                wholes[key], _ = await self._read_series(key, known, basis)
-            dressed = tell(event, basis, wholes[key], facts)
-            if isinstance(dressed, GrowthEvent) and await self.unlike_parts(dressed, basis):
-                continue
-            if dressed is not None:
-                told.append(dressed)
-        events[:] = told
+        window = await self._read_bases(events, bases, wholes, known)
+        dressed_all = [
+            tell(e, bases[k], wholes.get(k, {}), facts)
+            for e in events
+            for k in (SeriesKey(e.subject, e.region, e.metric),)
+        ]
+        growth = [
+            (e, bases[SeriesKey(e.subject, e.region, e.metric)])
+            for e in dressed_all
+            if isinstance(e, GrowthEvent)
+        ]
+        unlike = await self.unlike_parts_of(growth, window)
+        events[:] = [e for e in dressed_all if e is not None and id(e) not in unlike]
         return detection
+
+    async def _read_bases(
+        self,
+        events: Sequence[Event],
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
+        wholes: dict[SeriesKey, dict[Month, int]],
+        known: Sequence[SourceInfo],
+    ) -> Window | None:
+        """Give every event's series its basis where this poll has not read it whole (a series
+        continued from its state). A record compares with the best of like years, so its
+        series is read whole; the others need only their event's year and the year before,
+        from one read of the makes' cells since then (returned, for `unlike_parts_of`)."""
+        wanted = [
+            (k, e.kind == "record")
+            for e in events
+            for k in (SeriesKey(e.subject, e.region, e.metric),)
+            if k not in bases
+        ]
+        whole = list(dict.fromkeys(k for k, record in wanted if record))
+        recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
+        for key in whole:
+            bases[key] = {}
+            wholes[key], _ = await self._read_series(key, known, bases[key])
+        if not events:
+            return None
+        periods = [e.period for e in events]
+        window = await self._window(
+            Month(min(periods).year - 1, 1),
+            max(periods),
+            {m for k in recent for m in self._makes_of(k.subject)},
+        )
+        priority = {
+            metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
+            for metric in ("sales", "stock")
+        }
+        for key in recent:
+            rows = await self._window_rows(key.subject, window)
+            found = own_region_basis(rows, priority[key.metric], key.region)
+            if found is None:  # sub-regions take part: the whole choice of `regional_increments`
+                found = {}
+                self._series_of(key, rows, known, found)
+            bases[key] = found
+        return window
+
+    async def _window(self, first: Month, last: Month, makes: Iterable[str]) -> Window:
+        """The makes' cells with units from `first` to `last`, in one read."""
+        window = Window(first, last)
+        wanted = sorted(set(makes))
+        window.asked.update(wanted)
+        if wanted:
+            for row in await self.store.parts_between(wanted, first, last):
+                window.by_make.setdefault(row.make_key, []).append(row)
+        return window
+
+    def _makes_of(self, subject: Subject) -> list[str]:
+        """The makes whose cells a subject's figures are made of (none named for all EVs)."""
+        if subject.kind == "model":
+            return [_model_keys(subject)[0]]
+        if subject.kind == "make":
+            return [subject.key.removeprefix("make:")]
+        if subject.kind == "group":
+            return sorted(self.reader.members(subject))
+        return []
+
+    async def _window_rows(self, subject: Subject, window: Window) -> list[IncRow]:
+        """A subject's cells in the window (all EVs' read once, when first asked)."""
+        if subject.kind == "all":
+            if window.everything is None:
+                window.everything = await self.store.parts_between(None, window.first, window.last)
+            return window.everything
+        if subject.kind == "model":
+            make_key, model_key = _model_keys(subject)
+            return [r for r in window.by_make.get(make_key, ()) if r.model_key == model_key]
+        return [r for m in self._makes_of(subject) for r in window.by_make.get(m, ())]
 
     def _unanswered_parents(self, works: Sequence[_Work], names: NameBook) -> set[SeriesKey]:
         """Give each model with news its parents as of its latest month, each with its total
@@ -1063,20 +1155,29 @@ class Detector:
         The same reading as `SeriesReader.monthly` (a test holds them equal), keeping the
         cells: a series' state remembers which regions and sources its last year had.
         """
-        chosen = counted(sources, key.metric, self.reader.samples)
-        priority = {s.id: s.priority for s in chosen}
-        levels: bool | set[int] = key.metric == "stock" or {s.id for s in chosen if s.running}
         subject = key.subject
-        keep: dict[str, list[GroupMember]] | None = None
         if subject.kind == "model":
             rows = await self.store.model_increments(*_model_keys(subject))
         elif subject.kind == "make":
             rows = await self.store.make_increments([subject.key.removeprefix("make:")])
         elif subject.kind == "group":
-            keep = self.reader.members(subject)
-            rows = await self.store.make_increments(sorted(keep))
+            rows = await self.store.make_increments(sorted(self.reader.members(subject)))
         else:
             rows = await self.store.all_increments()
+        return self._series_of(key, rows, sources, basis)
+
+    def _series_of(
+        self,
+        key: SeriesKey,
+        rows: Iterable[IncRow],
+        sources: Sequence[SourceInfo],
+        basis: dict[int, set[tuple[str, int]]] | None = None,
+    ) -> tuple[dict[Month, int], list[IncRow]]:
+        """`_read_series` from cells already read (a group's: its members' in their months)."""
+        chosen = counted(sources, key.metric, self.reader.samples)
+        priority = {s.id: s.priority for s in chosen}
+        levels: bool | set[int] = key.metric == "stock" or {s.id for s in chosen if s.running}
+        keep = self.reader.members(key.subject) if key.subject.kind == "group" else None
         kept = [
             r
             for r in rows
@@ -1184,21 +1285,34 @@ class Detector:
     async def unlike_parts(self, event: GrowthEvent, basis: Basis) -> str:
         """Why a growth event of a make, group or all EVs compares unlike parts (a model with
         figures in one window and none in the other); "" when they are alike."""
-        subject = event.subject
-        members: dict[str, list[GroupMember]] | None = None
-        makes: list[str] | None
-        if subject.kind == "make":
-            makes = [subject.key.removeprefix("make:")]
-        elif subject.kind == "group":
-            members = self.reader.members(subject)
-            makes = sorted(members)
-        elif subject.kind == "all":
-            makes = None
-        else:
-            return ""
-        end = event.period
-        rows = await self.store.parts_between(makes, Month(end.year - 1, 1), end)
-        return unlike_parts(rows, basis, end, members)
+        return (await self.unlike_parts_of([(event, basis)])).get(id(event), "")
+
+    async def unlike_parts_of(
+        self, growth: Sequence[tuple[GrowthEvent, Basis]], window: Window | None = None
+    ) -> dict[int, str]:
+        """`unlike_parts` of many growth events, by `id` of each event that compares unlike;
+        the cells are read once for all of them (or taken from `window`, read already)."""
+        told = [(e, b) for e, b in growth if e.subject.kind in SUMMED_KINDS]
+        if not told:
+            return {}
+        first = Month(min(e.period for e, _ in told).year - 1, 1)
+        last = max(e.period for e, _ in told)
+        makes = {m for e, _ in told for m in self._makes_of(e.subject)}
+        if (
+            window is None
+            or first < window.first
+            or last > window.last
+            or not makes <= window.asked
+        ):
+            window = await self._window(first, last, makes)
+        out: dict[int, str] = {}
+        for event, basis in told:
+            rows = await self._window_rows(event.subject, window)
+            members = self.reader.members(event.subject) if event.subject.kind == "group" else None
+            reason = unlike_parts(rows, basis, event.period, members)
+            if reason:
+                out[id(event)] = reason
+        return out
 
     def _parents(self, model: Subject, catalog: NameBook, month: Month) -> list[Subject]:
         make_key = model.key.removeprefix("model:").split("/", 1)[0]

@@ -35,6 +35,7 @@ __all__ = [
     "RegionTree",
     "cumulative",
     "increments",
+    "own_region_basis",
     "regional_coverage",
     "regional_increments",
     "total_as_of",
@@ -74,6 +75,25 @@ def regional_increments(
         for year, (names, sources) in used.items():
             chosen.setdefault(year, set()).update((n, s) for n in names for s in sources)
     return dict(out)
+
+
+def own_region_basis(
+    rows: Iterable[IncRow], priority: Mapping[int, int], region: str
+) -> dict[int, set[tuple[str, int]]] | None:
+    """The `chosen` pairs `regional_increments` gives when every row is in `region` itself (the
+    usual series): each year's best source among those with figures; None when rows of other
+    regions take part, whose choice is the whole tree's."""
+    best: dict[int, tuple[int, int]] = {}
+    for row in rows:
+        if row.source_id not in priority:
+            continue
+        if row.region != region:
+            return None
+        rank = (priority[row.source_id], row.source_id)
+        year = row.month.year
+        if year not in best or rank < best[year]:
+            best[year] = rank
+    return {year: {(region, rank[1])} for year, rank in best.items()}
 
 
 def regional_coverage(

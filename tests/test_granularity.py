@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.announcer import announce
 from bot.config import Config, MilestoneConfig, SourceConfig, default_config
 from bot.event_codec import event_from_dict, event_to_dict
@@ -413,3 +416,29 @@ async def test_one_models_new_month_is_never_compared_with_all_models_a_year_bef
         assert [(e.value, e.previous) for e in growth] == [(210, 200)]
     finally:
         await store.close()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3), st.integers(2018, 2021), st.integers(1, 12), st.integers(1, 50)
+        ),
+        max_size=40,
+    ),
+    st.dictionaries(st.integers(1, 3), st.integers(1, 3), min_size=3, max_size=3),
+)
+def test_the_own_region_basis_is_the_choice_regional_increments_makes(
+    cells: list[tuple[int, int, int, int]], priority: dict[int, int]
+) -> None:
+    from bot.queries import region_tree
+    from bot.records import IncRow
+    from bot.series import own_region_basis, regional_increments
+
+    rows = [IncRow(s, "USA", "nissan", "leaf", Month(y, m), inc) for s, y, m, inc in cells]
+    chosen: dict[int, set[tuple[str, int]]] = {}
+    regional_increments(rows, priority, region_tree(default_config()), "USA", chosen=chosen)
+    assert own_region_basis(rows, priority, "USA") == chosen
+    assert (
+        own_region_basis([*rows, IncRow(1, "WA", "", "", Month(2020, 1), 1)], priority, "USA")
+        is None
+    )
