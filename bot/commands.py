@@ -35,7 +35,7 @@ from bot.arguments import (
 )
 from bot.charts import KINDS as CHART_KINDS
 from bot.config import Config
-from bot.coverage import explain, told
+from bot.coverage import explain, told, unlike_years
 from bot.delivery import Channel
 from bot.detector import Detector, configured_ladders
 from bot.events import Event, MilestoneEvent, Subject
@@ -1028,13 +1028,23 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
             lines.append(f"Next: no milestones; the subscription{via} takes {sub.spec.kinds}.")
         elif upcoming is not None:
             when = project(series.points(), upcoming)
-            around = f", around {_month(when, loc)} at the recent pace" if when else ""
+            how = told(series.basis, region, series.latest, None, ctx.model.facts)
+            around = (
+                f", around {format_period(when, how.granularity, loc)} at the recent pace"
+                if when
+                else ""
+            )
             lines.append(
                 f"Next: {subject.name}{where} passing {_units(upcoming, loc)} on the "
                 f"{sub.spec.ladder!r} ladder{via}{around} (now {_units(total, loc)})."
             )
         if sub.active and subject.kind == "model" and "share" in sub.spec.kinds:
             lines.extend(await _share_lines(ctx, subject, region, total, loc))
+        latest = series.latest
+        if sub.active and "growth" in sub.spec.kinds and latest is not None:
+            unlike = unlike_years(series.basis, latest.year, ctx.model.facts)
+            if unlike:
+                lines.append(f"Growth in {latest.year}: not told ({unlike}).")
     events = await _recent_events(ctx, subject, region)
     deliveries = await ctx.store.channel_deliveries(inv.channel, [i for i, _ in events])
     reasons = []

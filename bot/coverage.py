@@ -113,16 +113,25 @@ def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
     """Why `tell` drops an event, for `/ev-preview` and `replay --explain`."""
     year = event.period.year
     if isinstance(event, GrowthEvent):
-        a, b = basis.get(year, set()), basis.get(year - 1, set())
-        if not b:
-            return f"no figures for {year - 1} to compare with"
-        return (
-            f"{year} is taken from {_pairs_text(a, facts)} and {year - 1} from "
-            f"{_pairs_text(b, facts)}: not like for like"
-        )
+        return unlike_years(basis, year, facts)
     if isinstance(event, RecordEvent):
         return f"no earlier period of {_pairs_text(basis.get(year, set()), facts)} to compare with"
     return ""
+
+
+def unlike_years(basis: Basis, year: int, facts: SourceFacts) -> str:
+    """Why `year` is not compared with the year before ("" when it is, like for like)."""
+    if alike(basis, year, year - 1, facts):
+        return ""
+    a, b = basis.get(year, set()), basis.get(year - 1, set())
+    if not b:
+        return f"no figures for {year - 1} to compare with"
+    if a == b:
+        return f"{year} and {year - 1} are not of the same granularity: not like for like"
+    return (
+        f"{year} is taken from {_pairs_text(a, facts)} and {year - 1} from "
+        f"{_pairs_text(b, facts)}: not like for like"
+    )
 
 
 def _like_record(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.announcer import announce
@@ -442,3 +443,70 @@ def test_the_own_region_basis_is_the_choice_regional_increments_makes(
         own_region_basis([*rows, IncRow(1, "WA", "", "", Month(2020, 1), 1)], priority, "USA")
         is None
     )
+
+
+def test_ev_preview_says_why_growth_is_not_told(tmp_path: Path, capsys: Any) -> None:
+    from bot.cli import main
+
+    yearly = tmp_path / "yearly.csv"
+    yearly.write_text("period,region,make,model,units\n2018,USA,,,400\n2019,USA,,,500\n")
+    monthly = tmp_path / "monthly.csv"
+    monthly.write_text(
+        "period,region,make,model,units\n"
+        + "".join(f"2020-{m:02d},USA,,,10\n" for m in range(1, 13))
+    )
+    db = str(tmp_path / "p.db")
+    assert main(["import", str(yearly), "--source", "yearly", "--db", db]) == 0
+    assert main(["import", str(monthly), "--source", "monthly", "--db", db]) == 0
+    assert main(["subscribe", "all", "--region", "USA", "--kinds", "growth", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["ask", "/ev-preview all region:USA", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Growth in 2020: not told (2020 is taken from USA (monthly) and 2019 from USA (yearly): "
+        "not like for like)." in " ".join(out.split())
+    ), out
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["2015", "2016", *(f"2015-{m:02d}" for m in range(1, 13)), "2016-03"]),
+        st.integers(1, 1000),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_a_total_never_counts_a_period_twice(figures: dict[str, int]) -> None:
+    """Rows of one key: refused when a year and a month of it are both there, else summed once."""
+    import asyncio
+
+    from bot.ingest import ImportFailed
+    from bot.queries import load_catalog, total
+
+    overlapping = any(p[:4] in figures for p in figures if len(p) == 7)
+    records = [
+        SalesRecord(p, "Norway", "", "", u, line=i + 2) for i, (p, u) in enumerate(figures.items())
+    ]
+
+    async def run() -> int | None:
+        store = SqliteStore(":memory:")
+        await store.open()
+        try:
+            try:
+                await store.import_records([(YEARLY, records)], file="f.csv")
+            except ImportFailed as failed:
+                assert all("overlaps" in p for p in failed.problems)
+                return None
+            config = _config()
+            answer = await total(
+                series_reader(store, config), await load_catalog(store, config), ALL, "Norway"
+            )
+            return answer.total
+        finally:
+            await store.close()
+
+    result = asyncio.run(run())
+    assert (result is None) == overlapping
+    if result is not None:
+        assert result == sum(figures.values())
