@@ -583,6 +583,9 @@ def _where(e: Event) -> str:
     """ " in Norway"; what a partial figure covers ("in the USA", never worldwide); for the
     world, when its figures are one region's alone, that region (a World subscription still
     hears the world's news)."""
+    if isinstance(e, MilestoneEvent) and e.since and not e.covers:
+        here = " worldwide" if _is_world(e.region) else f" in {place(e.region)}"
+        return f"{here} since {e.since} ({covered(e.before)} only before)"
     if e.covers or not _is_world(e.region):
         return _in_region(e.region, e.covers)
     alone = sorted(r for s, r in e.same_as if s.key == e.subject.key and not _is_world(r))

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.config import Config
-from bot.events import Event, Granularity, GrowthEvent, RecordEvent
+from bot.events import Event, Granularity, GrowthEvent, MilestoneEvent, RecordEvent
+from bot.formatting import covered
 from bot.periods import Month
 from bot.records import GroupMember, IncRow, SourceInfo
 
@@ -56,6 +57,20 @@ def covers(pairs: Pairs | set[tuple[str, int]], region: str) -> tuple[str, ...]:
     if not regions or region in regions:
         return ()
     return tuple(sorted(regions))
+
+
+def widened(basis: Basis, region: str, year: int) -> tuple[int, tuple[str, ...]] | None:
+    """For a cumulative figure to `year` that is the region's own now but summed fewer regions
+    in earlier years: the year since which it is whole, and what the years before covered
+    ("worldwide since 2015, the USA before"); None when no earlier year was narrower."""
+    years = sorted(y for y in basis if y <= year and basis[y])
+    if not years or year not in basis or covers(basis[year], region):
+        return None
+    earlier = [y for y in years if covers(basis[y], region)]
+    if not earlier:
+        return None
+    since = min(y for y in years if y > max(earlier))
+    return since, tuple(sorted({r for y in earlier for r in covers(basis[y], region)}))
 
 
 def cite(pairs: Pairs | set[tuple[str, int]], facts: SourceFacts) -> str:
@@ -101,6 +116,11 @@ def dressed(event: Event, basis: Basis, facts: SourceFacts) -> Event:
     pairs = basis.get(event.period.year)
     if not pairs:
         return event
+    if isinstance(event, MilestoneEvent):
+        # a cumulative figure is as narrow as the narrowest year it sums
+        found = widened(basis, event.region, event.period.year)
+        if found is not None:
+            event = replace(event, since=found[0], before=found[1])
     return replace(
         event,
         granularity=granularity(pairs, event.period.year, facts),
@@ -180,13 +200,16 @@ def told(
         return Told()
     pairs = basis[last.year]
     note = ""
+    found = widened(basis, region, last.year)
+    if found is not None:
+        note = f"{region}'s own figures since {found[0]}, {covered(found[1])} only before"
     if (
         asked is not None
         and asked.month != 12
         and basis.get(asked.year)
         and granularity(basis[asked.year], asked.year, facts) == "year"
     ):
-        note = (
+        note = (note + "; " if note else "") + (
             f"{asked.year} is known only as a whole year ({cite(basis[asked.year], facts)}), "
             f"so the figure runs through {last.year if last.month == 12 else last}"
         )

@@ -54,6 +54,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             {"subject": _subject(subject), "region": region} for subject, region in event.same_as
         ]
     if isinstance(event, MilestoneEvent):
+        if event.since:
+            base.update(since=event.since, before=list(event.before))
         base.update(
             thresholds={
                 "ladder": event.thresholds.ladder,
@@ -133,6 +135,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             leader=Leader(leader["name"], leader["units"], leader["share"]) if leader else None,
             next_threshold=data.get("next_threshold"),
             projected=_parse(data["projected"]) if data.get("projected") else None,
+            since=data.get("since", 0),
+            before=tuple(data.get("before", ())),
             **common,
         )
     if kind == "share":

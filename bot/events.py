@@ -54,6 +54,9 @@ class MilestoneEvent:
     leader: Leader | None = None
     next_threshold: int | None = None
     projected: Month | None = None  # when `next_threshold` is reached at the trailing pace
+    # a cumulative figure that is its region's own since a year, of fewer regions before
+    since: int = 0
+    before: tuple[str, ...] = ()
     granularity: Granularity = "month"  # "year": `period` (and other months) stand for years
     # the regions the figure is made of when they are not all of `region` (the world's figure
     # from US figures alone: ("USA",)); empty when the figure is the region's own

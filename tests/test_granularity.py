@@ -510,3 +510,21 @@ def test_a_total_never_counts_a_period_twice(figures: dict[str, int]) -> None:
     assert (result is None) == overlapping
     if result is not None:
         assert result == sum(figures.values())
+
+
+async def test_a_cumulative_figure_says_when_it_became_worldwide(tmp_path: Path) -> None:
+    usa = [_all("USA", f"{y}-{m:02d}", 30) for y in (2013, 2014) for m in range(1, 13)]
+    events = await _replayed(
+        tmp_path / "s.db",
+        _config(),
+        (SourceSpec("us-feed", priority=20), usa),
+        (SourceSpec("world-feed", priority=50), [_all("World", "2015", 400)]),
+    )
+    world = [e for e in events if e.kind == "milestone" and e.region == "World"]
+    late = [e for e in world if e.period.year == 2015]
+    assert late, [announce(e).body for e in world]
+    assert announce(late[-1]).body.startswith(
+        "Electric car sales worldwide since 2015 (the USA only before) have passed 1,000"
+    )
+    early = [e for e in world if e.period.year < 2015]
+    assert all(e.covers == ("USA",) and not e.since for e in early)
