@@ -277,35 +277,31 @@ def unlike_parts(
     basis: Basis,
     end: Month,
     members: Mapping[str, Sequence[GroupMember]] | None = None,
+    yearly: bool = False,
 ) -> str:
-    """Why year-to-date growth to `end` compares unlike parts: a model (or, for all EVs, a
-    make) with figures in one window and none in the other, as when one model's figure for a
-    new month is all there is of it yet; "" when the parts are alike. `rows` are the cells of
-    both windows; `members` limit a group's makes to the months they belonged to it."""
+    """Why year-to-date growth to `end` would compare an incomplete period: a model (or, for
+    all EVs, a make) with figures in the period before `end`'s (the month before, or the year
+    before for yearly figures) and none in `end`'s, as when one model's figure for a new month
+    is all there is of it yet; "" when the period is as complete as the one before. A model
+    that is new in `end`'s period is growth, not a gap. `rows` are the cells of both periods;
+    `members` limit a group's makes to the months they belonged to it."""
+    before = Month(end.year - 1, 12) if yearly else end.plus(-1)
 
-    def parts(year: int) -> set[tuple[str, str]]:
-        pairs = basis.get(year, set())
-        last = Month(year, end.month)
+    def parts(month: Month) -> set[tuple[str, str]]:
+        pairs = basis.get(month.year, set())
         return {
             (r.make_key, r.model_key)
             for r in rows
-            if r.month.year == year
-            and r.month <= last
+            if r.month == month
             and (r.region, r.source_id) in pairs
-            and (members is None or any(m.covers(r.month) for m in members.get(r.make_key, ())))
+            and (members is None or any(m.covers(month) for m in members.get(r.make_key, ())))
         }
 
-    now, before = parts(end.year), parts(end.year - 1)
-    if now == before:
+    missing = sorted("/".join(filter(None, p)) or "no make" for p in parts(before) - parts(end))
+    if not missing:
         return ""
-    missing = sorted("/".join(filter(None, p)) or "no make" for p in before - now)
-    new = sorted("/".join(filter(None, p)) or "no make" for p in now - before)
-    said = []
-    if missing:
-        said.append(f"{_listed(missing)} had figures in {end.year - 1}, none in {end.year}")
-    if new:
-        said.append(f"{_listed(new)} had figures in {end.year}, none in {end.year - 1}")
-    return "; ".join(said) + ": not like for like"
+    when = f"{end.year - 1}, none in {end.year}" if yearly else f"{before}, none yet in {end}"
+    return f"{_listed(missing)} had figures in {when}: not like for like"
 
 
 def _listed(names: Sequence[str], most: int = 5) -> str:

@@ -1309,7 +1309,7 @@ class Detector:
         for event, basis in told:
             rows = await self._window_rows(event.subject, window)
             members = self.reader.members(event.subject) if event.subject.kind == "group" else None
-            reason = unlike_parts(rows, basis, event.period, members)
+            reason = unlike_parts(rows, basis, event.period, members, event.granularity == "year")
             if reason:
                 out[id(event)] = reason
         return out

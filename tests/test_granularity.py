@@ -409,7 +409,9 @@ async def test_one_models_new_month_is_never_compared_with_all_models_a_year_bef
         told = [e for e in events if e.kind == "growth" and e.subject.key == "make:nissan"]
         assert [str(e.period) for e in told] == [], [announce(e).body for e in told]
         reasons = {r for e, r in untold if e.kind == "growth" and e.subject.key == "make:nissan"}
-        assert reasons == {"nissan/note had figures in 2019, none in 2020: not like for like"}
+        assert reasons == {
+            "nissan/note had figures in 2019-12, none yet in 2020-01: not like for like"
+        }
         # once the Note's January is in, the months compare like for like
         await store.import_records([(MONTHLY, [leaf("2020-01", 90, "Note")])])
         events = await replay(store, config)
@@ -528,3 +530,14 @@ async def test_a_cumulative_figure_says_when_it_became_worldwide(tmp_path: Path)
     )
     early = [e for e in world if e.period.year < 2015]
     assert all(e.covers == ("USA",) and not e.since for e in early)
+
+
+async def test_a_new_model_is_growth_not_a_gap(tmp_path: Path) -> None:
+    def car(period: str, units: int, model: str) -> SalesRecord:
+        return SalesRecord(period, "USA", "Nissan", model, units)
+
+    leaf = [car(f"2019-{m:02d}", 100, "Leaf") for m in range(1, 13)]
+    launch = [car("2020-01", 100, "Leaf"), car("2020-01", 50, "Ariya")]
+    events = await _replayed(tmp_path / "s.db", _config(), (MONTHLY, [*leaf, *launch]))
+    growth = [e for e in events if e.kind == "growth" and e.subject.key == "make:nissan"]
+    assert [(e.value, e.previous) for e in growth] == [(150, 100)]

@@ -589,7 +589,7 @@ def test_replay_of_the_example_sources_tells_no_fact_twice(
     milestones: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for event in example_replay:
         if event["kind"] == "milestone":
-            key = (event["metric"], event["period"], event["thresholds"][-1], event["value"])
+            key = (event["metric"], event["period"], event["thresholds"]["highest"], event["value"])
             milestones[key].append(event)
     # an oracle apart from the bases: one cumulative figure of a subject and region that holds
     # another's, equal to it, is the same figures (units are never negative)
@@ -621,6 +621,6 @@ def test_replay_of_the_example_sources_tells_no_fact_twice(
         if e["kind"] == "milestone"
         and e["subject"] == "Nissan Leaf"
         and e["metric"] == "sales"
-        and e["thresholds"][-1] == 100_000
+        and e["thresholds"]["highest"] == 100_000
     ]
     assert leaf == ["USA"]
