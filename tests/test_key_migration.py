@@ -37,6 +37,7 @@ from bot.records import SalesRecord, SourceInfo, SourceSpec
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL
 from bot.subscriptions import SubscriptionSpec
+from tests.test_corrections import Recorder, worker
 
 Store = SqliteStore | PgStore
 HERE = Channel("test", "guild", "c1")
@@ -104,22 +105,26 @@ def sale(period: str, region: str, make: str, model: str, units: int) -> SalesRe
     return SalesRecord(period, region, make, model, units)
 
 
-# Chile's figures as two files spelled it: the Leaf of January in both (8 is the later import)
+# Chile's figures as two files spelled it: the Leaf of January in both (100 is the later import);
+# counted twice, 2,500 was reached in January, counted once in February: a correction, silent
+BASE = [sale("2019-12", "Chile", "Kia", "EV6", 1)]  # a first import is history: then news
 FIRST = [
-    sale("2020-01", "Chile", "Nissan", "Leaf", 7),
+    sale("2020-01", "Chile", "Nissan", "Leaf", 2600),
     sale("2020-02", "Chile", "Tesla", "3", 3000),
 ]
 SECOND = [
-    sale("2020-01", "chile", "Nissan", "Leaf", 8),
+    sale("2020-01", "chile", "Nissan", "Leaf", 100),
     sale("2020-03", "chile", "BYD", "Seal", 2000),
 ]
 
 
 async def _imports(store: Store, batches: Sequence[tuple[str, list[SalesRecord]]]) -> None:
+    """Import and poll each batch, and post what it told (so that a correction would be told)."""
     detector = Detector(store, default_config())
     for source, records in batches:
         await store.import_records([(SourceSpec(source), records)])
         await detector.poll()
+        await worker(store, Recorder()).drain()
 
 
 async def _figures(store: Store) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
@@ -162,14 +167,16 @@ async def _check_merged(
         assert (cells, totals) == reference
         assert await store.regions() == ["Chile"]
         # the whole of the world is the region's: each figure counted once
-        assert totals == {"Chile": 8 + 3000 + 2000}
+        assert totals == {"Chile": 1 + 100 + 3000 + 2000}
         assert [s.spec.region for s in await store.subscriptions(HERE)] == ["Chile"]
         assert {m["region"] for m in await store.milestone_log()} <= {"Chile", "World"}
         deliveries = await backend.count("deliveries")
         flags = await backend.sql(f"SELECT name FROM store_flags WHERE name = '{SILENT_FLAG}'")
         assert len(flags) == 1
         detector = Detector(store, default_config())
+        corrected = len(await store.correction_log())
         told = await detector.poll()
+        assert len(await store.correction_log()) > corrected  # recorded, told to no one
         assert [e.event.kind for e in told if e.event.kind != "correction"] == []
         assert await backend.count("deliveries") == deliveries  # the re-recording tells nothing
         assert await backend.sql("SELECT name FROM store_flags") == []
@@ -185,7 +192,7 @@ async def _check_merged(
 async def test_two_spellings_of_a_region_become_one(
     backend: Callable[[str], Backend], caplog: pytest.LogCaptureFixture
 ) -> None:
-    batches = [("s", FIRST), ("s", SECOND)]
+    batches = [("s", BASE), ("s", FIRST), ("s", SECOND)]
     old = backend("old")
     await _old_store(old, batches)
     # as written before: two regions, the world counting the Leaf's January twice
@@ -198,11 +205,18 @@ async def test_two_spellings_of_a_region_become_one(
         await _check_merged(old, batches, reference)
     merged = [r.getMessage() for r in caplog.records if r.name == "bot.key_merge"]
     assert len(merged) == 1 and merged[0].startswith("merged region 'chile' into 'Chile': ")
-    assert "records 2" in merged[0] and "1 records of one key in both: the later import's stands" in merged[0]
+    assert (
+        "records 2" in merged[0]
+        and "1 records of one key in both: the later import's stands" in merged[0]
+    )
 
 
 async def test_two_spellings_of_a_source_become_one(backend: Callable[[str], Backend]) -> None:
-    batches = [("Press", FIRST), ("press", [*SECOND, sale("2020-02", "Chile", "Tesla", "3", 3000)])]
+    batches = [
+        ("Press", BASE),
+        ("Press", FIRST),
+        ("press", [*SECOND, sale("2020-02", "Chile", "Tesla", "3", 3000)]),
+    ]
     old = backend("old")
     await _old_store(old, batches)
     assert sorted(r[0] for r in await old.sql("SELECT name FROM sources")) == ["Press", "press"]
@@ -210,7 +224,7 @@ async def test_two_spellings_of_a_source_become_one(backend: Callable[[str], Bac
     store = await _check_merged(old, batches, reference)
     async with store:
         assert [s.name for s in await store.sources()] == ["Press"]
-        assert (await store.sources())[0].imports == 3  # two before, one after the merge
+        assert (await store.sources())[0].imports == 4  # three before, one after the merge
 
 
 async def test_a_store_with_nothing_to_merge_is_left_as_it_was(tmp_path: Path) -> None:
