@@ -40,6 +40,7 @@ from bot.event_codec import dedupe_key, event_from_dict
 from bot.migration_steps import MigrationSql
 from bot.names import better_display, name_key
 from bot.periods import decode_years, encode_years
+from bot.regions import WORLD
 from bot.series import increments
 
 log = logging.getLogger(__name__)
@@ -64,22 +65,25 @@ _MILESTONE_COLUMNS = (
 )
 
 
-def plan_merges(names: Iterable[str]) -> dict[str, str]:
+def plan_merges(names: Iterable[str], fixed: Iterable[str] = ()) -> dict[str, str]:
     """Which names merge into which: `{old: kept}` for every name that shares its `name_key`
     with another, the kept spelling chosen by `better_display` in the order given (first seen
-    first). A name alone under its key is left as it is."""
+    first), or the `fixed` name of that key (the built-in `World`). A name alone under its key is
+    left as it is."""
     groups: dict[str, list[str]] = {}
     for name in names:
         group = groups.setdefault(name_key(name), [])
         if name not in group:
             group.append(name)
+    pinned = {name_key(name): name for name in fixed}
     out: dict[str, str] = {}
-    for group in groups.values():
+    for key, group in groups.items():
         if len(group) < 2:
             continue
-        kept: str | None = None
-        for name in group:
-            kept = better_display(kept, name)
+        kept: str | None = pinned.get(key)
+        if kept is None:
+            for name in group:
+                kept = better_display(kept, name)
         assert kept is not None
         out.update({name: kept for name in group if name != kept})
     return out
@@ -134,9 +138,8 @@ async def merge_spellings(db: MigrationSql) -> None:
     regions: set[str] = set(first_seen)
     for table in REGION_TABLES:
         regions.update(str(r) for (r,) in await db.rows(f"SELECT DISTINCT region FROM {table}"))
-    region_moves = plan_merges(
-        sorted(regions, key=lambda r: (r not in first_seen, first_seen.get(r, 0), r))
-    )
+    in_order = sorted(regions, key=lambda r: (r not in first_seen, first_seen.get(r, 0), r))
+    region_moves = plan_merges(in_order, fixed=(WORLD,))
     if not source_moves and not region_moves:
         return
     ids = sorted({*source_moves, *source_moves.values()})
@@ -215,17 +218,35 @@ async def _counts(
     db: MigrationSql, source_moves: dict[int, int], region_moves: dict[str, str]
 ) -> dict[tuple[str, str], dict[str, int]]:
     """Rows per table under each name that goes, for the log."""
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for old in source_moves:
-        counts[("source", str(old))] = {
-            t: int((await db.rows(f"SELECT COUNT(*) FROM {t} WHERE source_id = ?", (old,)))[0][0])
-            for t in SOURCE_TABLES
-        }
-    for region in region_moves:
-        counts[("region", region)] = {
-            t: int((await db.rows(f"SELECT COUNT(*) FROM {t} WHERE region = ?", (region,)))[0][0])
-            for t in REGION_TABLES
-        }
+    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    if source_moves:
+        olds = sorted(source_moves)
+        marks = ", ".join("?" for _ in olds)
+        for table in SOURCE_TABLES:
+            found: dict[Any, Any] = {
+                r[0]: r[1]
+                for r in await db.rows(
+                    f"SELECT source_id, COUNT(*) FROM {table} WHERE source_id IN ({marks}) "
+                    "GROUP BY source_id",
+                    olds,
+                )
+            }
+            for old in olds:
+                counts[("source", str(old))][table] = int(found.get(old, 0))
+    if region_moves:
+        regions = sorted(region_moves)
+        marks = ", ".join("?" for _ in regions)
+        for table in REGION_TABLES:
+            found = {
+                r[0]: r[1]
+                for r in await db.rows(
+                    f"SELECT region, COUNT(*) FROM {table} WHERE region IN ({marks}) "
+                    "GROUP BY region",
+                    regions,
+                )
+            }
+            for region in regions:
+                counts[("region", region)][table] = int(found.get(region, 0))
     return counts
 
 

@@ -28,7 +28,7 @@ from bot.config import default_config
 from bot.corrections import SILENT_FLAG
 from bot.delivery import Channel
 from bot.detector import Detector
-from bot.key_merge import plan_merges
+from bot.key_merge import plan_merges, plan_source_merges
 from bot.migrations import MIGRATIONS
 from bot.names import name_key
 from bot.pg_migrations import PG_MIGRATIONS
@@ -241,6 +241,21 @@ async def test_a_store_with_nothing_to_merge_is_left_as_it_was(tmp_path: Path) -
 def _dump(path: Path) -> list[str]:
     with sqlite3.connect(path) as con:
         return [line for line in con.iterdump() if "user_version" not in line]
+
+
+def test_the_kept_spelling_is_the_first_unless_shouted_and_world_stays_world() -> None:
+    assert plan_merges(["Chile", "chile", "CHILE"]) == {"chile": "Chile", "CHILE": "Chile"}
+    assert plan_merges(["CHILE", "Chile "]) == {"CHILE": "Chile", "Chile ": "Chile"}
+    assert plan_merges(["Peru", "Chile"]) == {}
+    assert plan_merges(["world", "World"], fixed=["World"]) == {"world": "World"}
+
+
+def test_sources_of_one_key_but_two_metrics_stay_apart(caplog: pytest.LogCaptureFixture) -> None:
+    moves, names = plan_source_merges(
+        [(1, "PRESS", "sales"), (2, "press", "stock"), (3, "Press", "sales")]
+    )
+    assert (moves, names) == ({3: 1}, {1: "Press"})
+    assert "'PRESS', 'Press', 'press' differ only in spelling" in caplog.text
 
 
 # -- properties -------------------------------------------------------------------------------
