@@ -22,13 +22,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import bot.pg_base
 import bot.pg_store
+import bot.sqlite_base
 import bot.sqlite_store
 from bot.config import default_config
 from bot.corrections import SILENT_FLAG
 from bot.delivery import Channel
 from bot.detector import Detector
 from bot.key_merge import plan_merges, plan_source_merges
+from bot.migration_steps import MigrationSql
 from bot.migrations import MIGRATIONS
 from bot.names import name_key
 from bot.pg_migrations import PG_MIGRATIONS
@@ -68,8 +71,11 @@ class Backend:
 
     async def sql(self, statement: str) -> list[Any]:
         if self.kind == "sqlite":
-            with sqlite3.connect(self.where) as con:
-                return con.execute(statement).fetchall()
+            plain = sqlite3.connect(self.where, isolation_level=None)
+            try:
+                return plain.execute(statement).fetchall()
+            finally:
+                plain.close()
         con = await asyncpg.connect(self.where)
         try:
             return list(await con.fetch(statement))
@@ -320,3 +326,44 @@ def test_two_spellings_give_one_key_and_one_total(
             assert sum(r.inc for r in await store.all_increments()) == later
 
     asyncio.run(run())
+
+
+# -- Python migration steps -----------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def runner(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Backend, Any, str]:
+    """A store's place, and where its backend's runner finds its migration list."""
+    if request.param == "sqlite":
+        return Backend("sqlite", str(tmp_path / "s.sqlite3")), bot.sqlite_base, "MIGRATIONS"
+    return Backend("postgres", request.getfixturevalue("pg_dsn")), bot.pg_base, "PG_MIGRATIONS"
+
+
+async def test_a_python_step_runs_in_its_migrations_transaction(
+    runner: tuple[Backend, Any, str],
+) -> None:
+    """A step that fails leaves nothing of what it wrote and the version where it was; one that
+    succeeds moves the version like a script."""
+    backend, module, name = runner
+    steps = getattr(module, name)
+
+    async def write(db: MigrationSql) -> None:
+        await db.run("INSERT INTO store_flags (name, value) VALUES (?, ?)", ("step", "ran"))
+
+    async def fail(db: MigrationSql) -> None:
+        await write(db)
+        raise RuntimeError("a step that fails")
+
+    async with backend.store() as store:
+        assert await store.schema_version() == len(steps)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, name, [*steps, fail])
+        with pytest.raises(RuntimeError):
+            await backend.store().open()
+        assert await backend.sql("SELECT name FROM store_flags") == []
+        patch.setattr(module, name, [*steps, write])
+        async with backend.store() as store:
+            assert await store.schema_version() == len(steps) + 1
+    assert [tuple(r) for r in await backend.sql("SELECT name, value FROM store_flags")] == [
+        ("step", "ran")
+    ]
