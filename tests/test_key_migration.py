@@ -36,7 +36,9 @@ from bot.migrations import MIGRATIONS
 from bot.names import name_key
 from bot.pg_migrations import PG_MIGRATIONS
 from bot.pg_store import PgStore
+from bot.queries import SeriesReader, load_catalog, region_tree, total
 from bot.records import SalesRecord, SourceInfo, SourceSpec
+from bot.regions import WORLD
 from bot.sqlite_store import SqliteStore
 from bot.subjects import ALL
 from bot.subscriptions import SubscriptionSpec
@@ -174,6 +176,12 @@ async def _check_merged(
         assert await store.regions() == ["Chile"]
         # the whole of the world is the region's: each figure counted once
         assert totals == {"Chile": 1 + 100 + 3000 + 2000}
+        config = default_config()
+        catalog = await load_catalog(store, config)
+        reader = SeriesReader(store, region_tree(config), list(config.groups))
+        world = await total(reader, catalog, ALL, WORLD)
+        chile = await total(reader, catalog, ALL, "chile")
+        assert world.total == chile.total == 1 + 100 + 3000 + 2000
         assert [s.spec.region for s in await store.subscriptions(HERE)] == ["Chile"]
         assert {m["region"] for m in await store.milestone_log()} <= {"Chile", "World"}
         deliveries = await backend.count("deliveries")
