@@ -5,6 +5,9 @@ Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from bot.key_merge import merge_spellings
+from bot.migration_steps import Migration
+
 V1_SALES = """
 CREATE TABLE sources (
     id INTEGER PRIMARY KEY,
@@ -332,7 +335,7 @@ ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT '';
 UPDATE corrections SET highest = lowest
 """
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_DETECTION,
     V3_DELIVERY,
@@ -345,4 +348,5 @@ MIGRATIONS: list[str] = [
     V10_YEARLY_SOURCES,
     V_CORRECTIONS,
     V_MILESTONE_RANGES,
+    merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
 ]

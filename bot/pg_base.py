@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bot.migration_steps import Migration, numbered
 from bot.pg_migrations import PG_MIGRATIONS
 from bot.records import StoreStats
 from bot.store import StoreError
@@ -157,9 +158,9 @@ class PgBase:
                     f"{self.path}: schema version {version} is newer than this evbot knows "
                     f"({len(PG_MIGRATIONS)}); upgrade evbot"
                 )
-            for number, script in enumerate(PG_MIGRATIONS[version:], start=version + 1):
+            for number, step in enumerate(PG_MIGRATIONS[version:], start=version + 1):
                 async with con.transaction():
-                    await con.execute(script)
+                    await _step(con, step)
                     await con.execute("INSERT INTO evbot_schema (version) VALUES ($1)", number)
         except asyncpg.PostgresError as exc:
             raise StoreError(f"{self.path}: cannot migrate the schema: {exc}") from exc
@@ -173,6 +174,34 @@ class PgBase:
     async def ping(self) -> None:
         """Raise unless the database answers (for /healthz)."""
         await asyncio.wait_for(self._val(self.pool, "SELECT 1"), CONNECT_TIMEOUT)
+
+
+async def _step(con: asyncpg.Connection, step: Migration) -> None:
+    """One migration: a script, or a Python step on the migration's connection."""
+    if isinstance(step, str):
+        await con.execute(step)
+    else:
+        await step(PgSteps(con))
+
+
+class PgSteps:
+    """A Python migration step's view of the migration's connection (`MigrationSql`)."""
+
+    backend: Literal["sqlite", "postgres"] = "postgres"
+
+    def __init__(self, con: asyncpg.Connection) -> None:
+        self.con = con
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return [tuple(r) for r in await self.con.fetch(numbered(sql), *params)]
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self.con.execute(numbered(sql), *params)
+
+    async def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            await self.con.executemany(numbered(sql), rows)
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,9 @@ in-flight delivery. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from bot.key_merge import merge_spellings
+from bot.migration_steps import Migration
+
 _NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 V1_SALES = """
@@ -290,4 +293,10 @@ ALTER TABLE corrections ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT ''
 """
 
-PG_MIGRATIONS: list[str] = [V1_SALES, V2_YEARLY_SOURCES, V_CORRECTIONS, V_MILESTONE_RANGES]
+PG_MIGRATIONS: list[Migration] = [
+    V1_SALES,
+    V2_YEARLY_SOURCES,
+    V_CORRECTIONS,
+    V_MILESTONE_RANGES,
+    merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
+]

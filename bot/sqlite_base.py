@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import aiosqlite
 
+from bot.migration_steps import Migration
 from bot.migrations import MIGRATIONS
 from bot.records import StoreStats
 from bot.store import StoreError
@@ -187,11 +188,10 @@ class SqliteBase:
                 f"{self.path}: schema version {version} is newer than this evbot knows "
                 f"({len(MIGRATIONS)}); upgrade evbot"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             await self._run("BEGIN IMMEDIATE")
             try:
-                for statement in _statements(script):
-                    await self._run(statement)
+                await self._step(step)
                 await self._run(f"PRAGMA user_version = {number}")
                 await self._run("COMMIT")
             except BaseException as exc:
@@ -203,6 +203,14 @@ class SqliteBase:
                         f"the database is unchanged at version {number - 1}"
                     ) from exc
                 raise
+
+    async def _step(self, step: Migration) -> None:
+        """One migration: a script's statements in turn, or a Python step on this connection."""
+        if isinstance(step, str):
+            for statement in _statements(step):
+                await self._run(statement)
+        else:
+            await step(_SqliteSteps(self))
 
     async def _refuse_foreign(self) -> None:
         """A file with tables but no schema version belongs to another application: adding
@@ -224,6 +232,24 @@ class SqliteBase:
     async def schema_version(self) -> int:
         """The schema version of the open database."""
         return int((await self._rows("PRAGMA user_version"))[0][0])
+
+
+class _SqliteSteps:
+    """A Python migration step's view of the migration's connection (`MigrationSql`)."""
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+
+    def __init__(self, base: SqliteBase) -> None:
+        self.base = base
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(await self.base._rows(sql, params))
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self.base._run(sql, params)
+
+    async def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.base._many(sql, rows)
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
