@@ -752,11 +752,13 @@ class Detector:
         known: Sequence[SourceInfo],
     ) -> Window | None:
         """Give every event's series its basis where this poll has not read it whole (a series
-        continued from its state). A record compares with the best of like years, so its
-        series is read whole; the others need only their event's year and the year before,
+        continued from its state). Records and milestones need every year, so their series are
+        read whole; the others need only their event's year and the year before,
         from one read of the makes' cells since then (returned, for `unlike_parts_of`)."""
+        # a record compares with every like year, a milestone's cumulative figure is as
+        # narrow as its narrowest year: both need every year's basis
         wanted = [
-            (k, e.kind == "record")
+            (k, e.kind in ("record", "milestone"))
             for e in events
             for k in (SeriesKey(e.subject, e.region, e.metric),)
             if k not in bases
