@@ -26,6 +26,7 @@ from bot.config import Config
 from bot.corrections import correction_events
 from bot.coverage import Basis, source_facts, tell, unlike_parts
 from bot.events import (
+    CorrectionEvent,
     Event,
     GrowthEvent,
     Leader,
@@ -41,6 +42,7 @@ from bot.ladders import Ladder, RungSet, parse_ladder, union_next_above, union_r
 from bot.milestones import Correction, Recorded, crossing_ranges, group_new, reconcile
 from bot.names import name_key, slug
 from bot.periods import Month
+from bot.plausibility import Hold
 from bot.projection import project
 from bot.queries import (
     SeriesReader,
@@ -474,6 +476,9 @@ class Detector:
         write.event_keys = await asyncio.to_thread(
             without_gc, lambda: [self.covering(e.subject, e.period, names) for e in write.events]
         )
+        held = await self.store.holds()
+        if held:
+            write.holds = self.held_by(write.events, held, names)
         ladders = self.subscription_ladders
 
         def plan_for(
@@ -595,6 +600,41 @@ class Detector:
         if ALL.key not in keys:
             keys.append(ALL.key)
         return keys
+
+    def held_by(
+        self, events: Sequence[Event], holds: Sequence[Hold], catalog: NameBook
+    ) -> list[tuple[int, ...]]:
+        """The holds each event depends on (issue 26): an event about the held model, its make,
+        its groups or everything, in the figure's region or one holding it, of its metric, from
+        its month on. A milestone depends on it when some threshold it tells was crossed only
+        because of it (its value less the held figure is below its highest threshold); a
+        correction never does (it tells of what was told)."""
+        reach = []
+        for hold in holds:
+            month = Month.parse(hold.month)
+            model = Subject("model", f"model:{hold.make_key}/{hold.model_key}", "")
+            subjects = frozenset(self.covering(model, month, catalog))
+            regions = frozenset([self.tree.key(hold.region), *self.tree.containers(hold.region)])
+            reach.append((hold, month, subjects, regions))
+        out: list[tuple[int, ...]] = []
+        for event in events:
+            ids: list[int] = []
+            if not isinstance(event, CorrectionEvent):
+                for hold, month, subjects, regions in reach:
+                    if (
+                        event.metric != hold.metric
+                        or event.subject.key not in subjects
+                        or self.tree.key(event.region) not in regions
+                        or event.period < month
+                    ):
+                        continue
+                    if isinstance(event, MilestoneEvent) and (
+                        event.value - hold.units >= event.thresholds.highest
+                    ):
+                        continue
+                    ids.append(hold.id)
+            out.append(tuple(ids))
+        return out
 
     def _groups_of(self, make_key: str, month: Month) -> list[Subject]:
         """The groups a make belonged to in a month, in configuration order."""
