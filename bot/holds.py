@@ -122,7 +122,7 @@ async def _revise(fetch: Fetch, run: Run, first: int, last: int) -> None:
     rows = await fetch(
         "SELECT h.id, h.units, (SELECT SUM(r.units) FROM records r WHERE "
         "r.source_id = h.source_id AND r.make_key = h.make_key AND r.model_key = h.model_key "
-        "AND r.region = h.region AND r.period = h.period AND r.cumulative = 0) FROM holds h "
+        "AND r.region = h.region AND r.period = h.period AND NOT r.cumulative) FROM holds h "
         "WHERE h.state = 'held' AND EXISTS (SELECT 1 FROM journal j WHERE j.seq >= $1 "
         "AND j.seq <= $2 AND j.source_id = h.source_id AND j.make_key = h.make_key "
         "AND j.model_key = h.model_key AND j.region = h.region AND j.month = h.month)",

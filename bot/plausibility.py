@@ -97,7 +97,7 @@ WITH fig AS (
           FROM journal WHERE seq >= $1 AND seq <= $2) j
     JOIN records r ON r.source_id = j.source_id AND r.make_key = j.make_key
         AND r.model_key = j.model_key AND r.region = j.region AND r.month = j.month
-    WHERE r.cumulative = 0
+    WHERE NOT r.cumulative
     GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.period
 ), earlier AS (
     SELECT f.source_id, f.make_key, f.model_key, f.region, f.period,
@@ -107,7 +107,7 @@ WITH fig AS (
     JOIN sources es ON es.metric = fs.metric
     JOIN records r ON r.source_id = es.id AND r.make_key = f.make_key
         AND r.model_key = f.model_key AND r.region = f.region AND r.month < f.month
-        AND r.cumulative = 0 AND length(r.period) = length(f.period)
+        AND NOT r.cumulative AND length(r.period) = length(f.period)
     GROUP BY f.source_id, f.make_key, f.model_key, f.region, f.period, r.source_id, r.period
 )
 SELECT f.source_id, f.make_key, f.model_key, f.region, f.period, f.month, f.units, f.line,
