@@ -40,6 +40,8 @@ from bot.subscriptions import (
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.events import Event
+    from bot.store import BotStore
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -248,7 +250,6 @@ async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
 async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.announcer import announce
     from bot.event_codec import event_to_dict
-    from bot.events import Event
     from bot.replay import KINDS, replay
 
     config = _config(args)
@@ -263,6 +264,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         await store.sync_groups(config.groups)
         untold: list[tuple[Event, str]] | None = [] if args.explain else None
         events = await replay(store, config, first, last, kinds, untold=untold)
+        held = await _held_marks(store, config, events)
     for event, reason in untold or ():
         if args.json:
             data = event_to_dict(event)
@@ -270,16 +272,31 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             _print_json(data, out, ensure_ascii=False)
         else:
             print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
-    for event in events:
+    for event, holds in zip(events, held, strict=True):
         message = announce(event, config.locale)
         if args.json:
             data = event_to_dict(event)
             data["text"] = message.body
+            if holds:
+                data["held"] = list(holds)
             _print_json(data, out, ensure_ascii=False)  # the codec's dict stays raw data
         else:
             period = event.period.year if event.granularity == "year" else event.period
-            print(f"{period!s:<7}  {message.body}", file=out)
+            mark = f" (unconfirmed: held, hold {', '.join(map(str, holds))})" if holds else ""
+            print(f"{period!s:<7}  {message.body}{mark}", file=out)
     return EXIT_OK
+
+
+async def _held_marks(
+    store: BotStore, config: Config, events: Sequence[Event]
+) -> list[tuple[int, ...]]:
+    """The holds each replayed event depends on (`Detector.held_by`): none when nothing is held."""
+    from bot.detector import Detector
+
+    holds = await store.holds()
+    if not holds:
+        return [()] * len(events)
+    return Detector(store, config).held_by(events, holds)
 
 
 def _rungs(row: Mapping[str, Any]) -> str:

@@ -478,7 +478,7 @@ class Detector:
         )
         held = await self.store.holds()
         if held:
-            write.holds = self.held_by(write.events, held, names)
+            write.holds = self.held_by(write.events, held)
         ladders = self.subscription_ladders
 
         def plan_for(
@@ -601,33 +601,19 @@ class Detector:
             keys.append(ALL.key)
         return keys
 
-    def held_by(
-        self, events: Sequence[Event], holds: Sequence[Hold], catalog: NameBook
-    ) -> list[tuple[int, ...]]:
+    def held_by(self, events: Sequence[Event], holds: Sequence[Hold]) -> list[tuple[int, ...]]:
         """The holds each event depends on (issue 26): an event about the held model, its make,
         its groups or everything, in the figure's region or one holding it, of its metric, from
         its month on. A milestone depends on it when some threshold it tells was crossed only
         because of it (its value less the held figure is below its highest threshold); a
         correction never does (it tells of what was told)."""
-        reach = []
-        for hold in holds:
-            month = Month.parse(hold.month)
-            model = Subject("model", f"model:{hold.make_key}/{hold.model_key}", "")
-            subjects = frozenset(self.covering(model, month, catalog))
-            regions = frozenset([self.tree.key(hold.region), *self.tree.containers(hold.region)])
-            reach.append((hold, month, subjects, regions))
         out: list[tuple[int, ...]] = []
         for event in events:
             ids: list[int] = []
             if not isinstance(event, CorrectionEvent):
-                for hold, month, subjects, regions in reach:
-                    if (
-                        event.metric != hold.metric
-                        or event.subject.key not in subjects
-                        or self.tree.key(event.region) not in regions
-                        or event.period < month
-                    ):
-                        continue
+                for hold in self.holds_under(
+                    event.subject.key, event.region, event.metric, event.period, holds
+                ):
                     if isinstance(event, MilestoneEvent) and (
                         event.value - hold.units >= event.thresholds.highest
                     ):
@@ -635,6 +621,31 @@ class Detector:
                     ids.append(hold.id)
             out.append(tuple(ids))
         return out
+
+    def holds_under(
+        self, subject_key: str, region: str, metric: str, month: Month, holds: Sequence[Hold]
+    ) -> list[Hold]:
+        """The held figures a figure of the subject in the region through `month` sums: of its
+        metric, about a model it covers, in the region or one inside it, not after `month`."""
+        found = []
+        place = self.tree.key(region)
+        for hold in holds:
+            held_month = Month.parse(hold.month)
+            if hold.metric != metric or month < held_month:
+                continue
+            if place != self.tree.key(hold.region) and place not in self.tree.containers(
+                hold.region
+            ):
+                continue
+            subjects = {
+                f"model:{hold.make_key}/{hold.model_key}",
+                f"make:{hold.make_key}",
+                ALL.key,
+                *(g.key for g in self._groups_of(hold.make_key, held_month)),
+            }
+            if subject_key in subjects:
+                found.append(hold)
+        return found
 
     def _groups_of(self, make_key: str, month: Month) -> list[Subject]:
         """The groups a make belonged to in a month, in configuration order."""

@@ -206,3 +206,27 @@ def test_the_ceiling_holds_a_figure_whatever_its_history(
     )
     assert status == 0 and "above the ceiling of 1,000,000,000 units in one period" in out
     assert poll(db) == [] and outbox(db) == []
+
+
+def test_answers_and_replay_say_a_held_figure_is_unconfirmed(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(history)
+    typo = write(tmp_path / "typo.csv", leaf(9, 1_000_000))
+    cli(capsys, "import", typo, "--source", "feed", "--db", db)
+    poll(history)
+    status, out, _ = cli(capsys, "ask", "/ev-total nissan leaf", "--db", db)
+    assert status == 0 and "1,008,000" in out
+    assert "Unconfirmed: it counts 1 figure held as implausible, not yet confirmed (hold 1)" in out
+    data = json.loads(cli(capsys, "ask", "/ev-total nissan", "--json", "--db", db)[1])
+    assert "unconfirmed" in json.dumps(data)
+    # as of August, before the held figure, nothing is unconfirmed
+    out = cli(capsys, "ask", "/ev-total nissan leaf as-of:2020-08", "--db", db)[1]
+    assert "8,000" in out and "nconfirmed" not in out
+    lines = cli(capsys, "replay", "--db", db)[1].splitlines()
+    september = [line for line in lines if line.startswith("2020-09")]
+    assert september and all("(unconfirmed: held, hold 1)" in line for line in september)
+    assert all("unconfirmed" not in line for line in lines if not line.startswith("2020-09"))
+    cli(capsys, "release", "1", "--db", db)
+    assert "nconfirmed" not in cli(capsys, "ask", "/ev-total nissan leaf", "--db", db)[1]
+    assert "unconfirmed" not in cli(capsys, "replay", "--db", db)[1]
