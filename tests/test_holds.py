@@ -15,9 +15,12 @@ from bot.config import default_config
 from bot.delivery import Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent, Subject
+from bot.pg_store import PgStore
+from bot.records import SalesRecord, SourceSpec
 from bot.sqlite_store import SqliteStore
+from bot.store import BotStore
 from bot.subjects import ALL
-from bot.subscriptions import SubscriptionSpec
+from bot.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
 
 HEADER = "period,region,make,model,units,powertrain\n"
 LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")
@@ -230,3 +233,49 @@ def test_answers_and_replay_say_a_held_figure_is_unconfirmed(
     cli(capsys, "release", "1", "--db", db)
     assert "nconfirmed" not in cli(capsys, "ask", "/ev-total nissan leaf", "--db", db)[1]
     assert "unconfirmed" not in cli(capsys, "replay", "--db", db)[1]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> BotStore:
+    if request.param == "sqlite":
+        return SqliteStore(tmp_path / "s.db")
+    return PgStore(request.getfixturevalue("pg_dsn"))
+
+
+async def test_both_stores_hold_and_release_the_same(any_store: BotStore) -> None:
+    store = any_store
+    await store.open()
+    try:
+        config = default_config()
+        await store.sync_groups(config.groups)
+        await store.subscribe(SubscriptionSpec(HERE, LEAF, charts=False))
+        detector = Detector(store, config)
+
+        def record(month: int, units: int) -> SalesRecord:
+            return SalesRecord(f"2020-{month:02d}", "World", "Nissan", "Leaf", units)
+
+        feed = SourceSpec("feed")
+        await store.import_records([(feed, [record(m, 1_000) for m in range(1, 9)])])
+        await detector.poll()
+        summaries = await store.import_records([(feed, [record(9, 50_000)])], file="typo.csv")
+        assert summaries[0].notices == [
+            "typo.csv:1: Nissan Leaf in World, 2020-09: held, not announced: 50,000 units is "
+            "more than 20 times the largest of the 8 earlier figures of its series (1,000) "
+            "(hold 1: `evbot held`, `evbot release 1`)"
+        ]
+        assert await detector.poll() == []
+        [hold] = await store.holds()
+        assert (hold.id, hold.units, hold.region, hold.period) == (1, 50_000, "World", "2020-09")
+        held = await store.held_event_ids()
+        assert len(held) == hold.events >= 3  # the Leaf, Nissan, the Alliance, all EVs
+        ladders = ladder_objects(config.ladders)
+        released = await store.release_hold(1, lambda e, s: plan_fanout(e, s, ladders), 0.0)
+        assert {s.id for s in released} == held
+        assert await store.held_event_ids() == set()
+        with pytest.raises(ValueError, match="hold 1 is released, not held"):
+            await store.release_hold(1, lambda e, s: plan_fanout(e, s, ladders), 0.0)
+        with pytest.raises(LookupError, match="no hold 7"):
+            await store.release_hold(7, lambda e, s: plan_fanout(e, s, ladders), 0.0)
+        assert [h.released for h in await store.holds(everything=True)] == [True]
+    finally:
+        await store.close()
