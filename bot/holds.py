@@ -60,24 +60,25 @@ async def judge_import(
     if rule is None:
         return []
     notices = []
-    for row in await fetch(FIGURES_TO_JUDGE_SQL.format(line=line), first, last):
-        source_id, make, model, region, period, month, units, line, metric, count, top = row
+    for row in await fetch(FIGURES_TO_JUDGE_SQL, first, last):
+        source_id, make, model, region, period, month, units, metric, count, top = row
         reason = judge(int(units), int(count or 0), None if top is None else int(top), rule)
         if reason is None:
             continue
+        key = (source_id, make, model, region, period)
         same = await fetch(
             "SELECT id FROM holds WHERE source_id = $1 AND make_key = $2 AND model_key = $3 "
             "AND region = $4 AND period = $5 AND units = $6 AND state = 'held'",
-            source_id,
-            make,
-            model,
-            region,
-            period,
+            *key,
             units,
         )
         if same:
             continue
-        place = source if aggregate else f"{file}:{line}"
+        if aggregate:
+            place = source
+        else:
+            found = await fetch(line, source_id, make, model, region, month, period)
+            place = f"{file}:{found[0][0]}" if found and found[0][0] is not None else file
         ids = await fetch(
             "INSERT INTO holds (source_id, make_key, model_key, region, period, month, metric, "
             "units, reason, place) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",

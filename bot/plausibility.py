@@ -78,49 +78,52 @@ class Hold:
     released: bool = False
 
 
-# The line of a figure: SQLite keeps it in `records`; PostgreSQL in the import's staging table.
-LINE_IN_RECORDS = "MIN(r.line)"
-LINE_IN_STAGING = (
-    "(SELECT MIN(s.ord) FROM staging s WHERE s.source_id = r.source_id AND s.make_key = "
-    "r.make_key AND s.model_key = r.model_key AND s.region = r.region AND s.period = r.period)"
-)
-# The period figures (running totals aside) of the cells one import journaled, summed over
-# powertrains (an aggregated source's rows are summed on import already), each with the number
-# and the largest of the earlier figures of its series: same model, region, metric and
-# granularity (length of the period), from any source. $1, $2: the journal's range; {line}: one
-# of the two expressions above.
+# The period figures (running totals aside) of the cells a journal range ($1, $2) names, each
+# summed over powertrains (an aggregated source's rows are summed on import already), with the
+# number and the largest of the earlier figures of its series: same model, region, metric and
+# granularity (length of the period), from any source, in month order. Each touched series is
+# read once, in one window pass: never a scan of the history per figure.
 FIGURES_TO_JUDGE_SQL = """
-WITH fig AS (
-    SELECT r.source_id, r.make_key, r.model_key, r.region, r.period,
-        MIN(r.month) AS month, SUM(r.units) AS units, {line} AS line
-    FROM (SELECT DISTINCT source_id, make_key, model_key, region, month
-          FROM journal WHERE seq >= $1 AND seq <= $2) j
-    JOIN records r ON r.source_id = j.source_id AND r.make_key = j.make_key
-        AND r.model_key = j.model_key AND r.region = j.region AND r.month = j.month
+WITH cells AS (
+    SELECT DISTINCT source_id, make_key, model_key, region, month
+    FROM journal WHERE seq >= $1 AND seq <= $2
+), series AS (
+    SELECT DISTINCT make_key, model_key, region FROM cells
+), figs AS (
+    SELECT r.source_id, r.make_key, r.model_key, r.region, r.period, s.metric,
+        MIN(r.month) AS month, SUM(r.units) AS units
+    FROM series t JOIN sources s ON true
+    JOIN records r ON r.source_id = s.id AND r.make_key = t.make_key
+        AND r.model_key = t.model_key AND r.region = t.region
     WHERE NOT r.cumulative
-    GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.period
-), earlier AS (
-    SELECT f.source_id, f.make_key, f.model_key, f.region, f.period,
-        r.source_id AS e_source, r.period AS e_period, SUM(r.units) AS units
-    FROM fig f
-    JOIN sources fs ON fs.id = f.source_id
-    JOIN sources es ON es.metric = fs.metric
-    JOIN records r ON r.source_id = es.id AND r.make_key = f.make_key
-        AND r.model_key = f.model_key AND r.region = f.region AND r.month < f.month
-        AND NOT r.cumulative AND length(r.period) = length(f.period)
-    GROUP BY f.source_id, f.make_key, f.model_key, f.region, f.period, r.source_id, r.period
+    GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.period, s.metric
+), ranked AS (
+    SELECT f.*,
+        COUNT(*) OVER w AS earlier,
+        MAX(f.units) OVER w AS largest
+    FROM figs f
+    WINDOW w AS (
+        PARTITION BY f.make_key, f.model_key, f.region, f.metric, length(f.period)
+        ORDER BY f.month, f.source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    )
 )
-SELECT f.source_id, f.make_key, f.model_key, f.region, f.period, f.month, f.units, f.line,
-    fs.metric,
-    (SELECT COUNT(DISTINCT e.e_period) FROM earlier e WHERE e.source_id = f.source_id
-        AND e.make_key = f.make_key AND e.model_key = f.model_key AND e.region = f.region
-        AND e.period = f.period),
-    (SELECT MAX(e.units) FROM earlier e WHERE e.source_id = f.source_id
-        AND e.make_key = f.make_key AND e.model_key = f.model_key AND e.region = f.region
-        AND e.period = f.period)
-FROM fig f JOIN sources fs ON fs.id = f.source_id
-ORDER BY f.line, f.make_key, f.model_key, f.region, f.period
+SELECT k.source_id, k.make_key, k.model_key, k.region, k.period, k.month, k.units, k.metric,
+    k.earlier, k.largest
+FROM ranked k JOIN cells c ON c.source_id = k.source_id AND c.make_key = k.make_key
+    AND c.model_key = k.model_key AND c.region = k.region AND c.month = k.month
+ORDER BY k.month, k.make_key, k.model_key, k.region, k.period
 """
+
+# The first line of a held figure ($1 source, $2 make, $3 model, $4 region, $5 month, $6
+# period): SQLite keeps it in `records`; PostgreSQL in the import's staging table.
+LINE_IN_RECORDS = (
+    "SELECT MIN(line) FROM records WHERE source_id = $1 AND make_key = $2 AND model_key = $3 "
+    "AND region = $4 AND month = $5 AND period = $6"
+)
+LINE_IN_STAGING = (
+    "SELECT MIN(ord) FROM staging WHERE source_id = $1 AND make_key = $2 AND model_key = $3 "
+    "AND region = $4 AND month = $5 AND period = $6"
+)
 
 
 def judge(figure: int, count: int, largest: int | None, rule: HoldRule) -> str | None:
