@@ -12,7 +12,14 @@ from typing import Any
 
 from bot.event_codec import event_from_dict
 from bot.events import MilestoneEvent
-from bot.plausibility import FIGURES_TO_JUDGE_SQL, Hold, HoldRule, hold_notice, judge
+from bot.plausibility import (
+    FIGURES_TO_JUDGE_SQL,
+    JOURNALED_CELLS_SQL,
+    Hold,
+    HoldRule,
+    hold_notice,
+    judge,
+)
 from bot.records import DetectionWrite, StoredEvent
 
 Fetch = Callable[..., Awaitable[Sequence[Sequence[Any]]]]
@@ -60,8 +67,12 @@ async def judge_import(
     if rule is None:
         return []
     notices = []
-    for row in await fetch(FIGURES_TO_JUDGE_SQL, first, last):
+    cells = {tuple(c) for c in await fetch(JOURNALED_CELLS_SQL, first, last)}
+    figures = await fetch(FIGURES_TO_JUDGE_SQL, first, last)
+    for row in sorted(figures, key=lambda r: (r[5], r[1], r[2], r[3], r[4])):
         source_id, make, model, region, period, month, units, metric, count, top = row
+        if (source_id, make, model, region, month) not in cells:
+            continue  # an earlier figure of a touched series: judged when it came
         reason = judge(int(units), int(count or 0), None if top is None else int(top), rule)
         if reason is None:
             continue

@@ -78,40 +78,35 @@ class Hold:
     released: bool = False
 
 
-# The period figures (running totals aside) of the cells a journal range ($1, $2) names, each
-# summed over powertrains (an aggregated source's rows are summed on import already), with the
-# number and the largest of the earlier figures of its series: same model, region, metric and
-# granularity (length of the period), from any source, in month order. Each touched series is
-# read once, in one window pass: never a scan of the history per figure.
+# The cells a journal range ($1, $2) names.
+JOURNALED_CELLS_SQL = """
+SELECT DISTINCT source_id, make_key, model_key, region, month
+FROM journal WHERE seq >= $1 AND seq <= $2
+"""
+
+# Every period figure (running totals aside) of the series a journal range ($1, $2) touches,
+# each summed over powertrains (an aggregated source's rows are summed on import already), with
+# the number and the largest of the earlier figures of its series: same model, region, metric
+# and granularity (length of the period), from any source, in month order. Each touched series
+# is read once, by its key (the series drive the join), in one window pass.
 FIGURES_TO_JUDGE_SQL = """
-WITH cells AS (
-    SELECT DISTINCT source_id, make_key, model_key, region, month
-    FROM journal WHERE seq >= $1 AND seq <= $2
-), series AS (
-    SELECT DISTINCT make_key, model_key, region FROM cells
+WITH series AS (
+    SELECT DISTINCT make_key, model_key, region FROM journal WHERE seq >= $1 AND seq <= $2
 ), figs AS (
     SELECT r.source_id, r.make_key, r.model_key, r.region, r.period, s.metric,
         MIN(r.month) AS month, SUM(r.units) AS units
-    FROM series t JOIN sources s ON true
-    JOIN records r ON r.source_id = s.id AND r.make_key = t.make_key
-        AND r.model_key = t.model_key AND r.region = t.region
-    WHERE NOT r.cumulative
+    FROM series t CROSS JOIN sources s CROSS JOIN records r
+    WHERE r.source_id = s.id AND r.make_key = t.make_key AND r.model_key = t.model_key
+        AND r.region = t.region AND NOT r.cumulative
     GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.period, s.metric
-), ranked AS (
-    SELECT f.*,
-        COUNT(*) OVER w AS earlier,
-        MAX(f.units) OVER w AS largest
-    FROM figs f
-    WINDOW w AS (
-        PARTITION BY f.make_key, f.model_key, f.region, f.metric, length(f.period)
-        ORDER BY f.month, f.source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    )
 )
-SELECT k.source_id, k.make_key, k.model_key, k.region, k.period, k.month, k.units, k.metric,
-    k.earlier, k.largest
-FROM ranked k JOIN cells c ON c.source_id = k.source_id AND c.make_key = k.make_key
-    AND c.model_key = k.model_key AND c.region = k.region AND c.month = k.month
-ORDER BY k.month, k.make_key, k.model_key, k.region, k.period
+SELECT f.source_id, f.make_key, f.model_key, f.region, f.period, f.month, f.units, f.metric,
+    COUNT(*) OVER w, MAX(f.units) OVER w
+FROM figs f
+WINDOW w AS (
+    PARTITION BY f.make_key, f.model_key, f.region, f.metric, length(f.period)
+    ORDER BY f.month, f.source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+)
 """
 
 # The first line of a held figure ($1 source, $2 make, $3 model, $4 region, $5 month, $6
