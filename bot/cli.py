@@ -40,6 +40,8 @@ from bot.subscriptions import (
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.events import Event
+    from bot.store import BotStore
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -117,6 +119,7 @@ async def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     fmt=args.format,
                     dry_run=args.dry_run,
                     progress=progress,
+                    accept_jumps=args.accept_jumps,
                 )
     _print_report(report, out)
     return EXIT_OK
@@ -247,7 +250,6 @@ async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
 async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.announcer import announce
     from bot.event_codec import event_to_dict
-    from bot.events import Event
     from bot.replay import KINDS, replay
 
     config = _config(args)
@@ -262,6 +264,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         await store.sync_groups(config.groups)
         untold: list[tuple[Event, str]] | None = [] if args.explain else None
         events = await replay(store, config, first, last, kinds, untold=untold)
+        held = await _held_marks(store, config, events)
     for event, reason in untold or ():
         if args.json:
             data = event_to_dict(event)
@@ -269,16 +272,31 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             _print_json(data, out, ensure_ascii=False)
         else:
             print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
-    for event in events:
+    for event, holds in zip(events, held, strict=True):
         message = announce(event, config.locale)
         if args.json:
             data = event_to_dict(event)
             data["text"] = message.body
+            if holds:
+                data["held"] = list(holds)
             _print_json(data, out, ensure_ascii=False)  # the codec's dict stays raw data
         else:
             period = event.period.year if event.granularity == "year" else event.period
-            print(f"{period!s:<7}  {message.body}", file=out)
+            mark = f" (unconfirmed: held, hold {', '.join(map(str, holds))})" if holds else ""
+            print(f"{period!s:<7}  {message.body}{mark}", file=out)
     return EXIT_OK
+
+
+async def _held_marks(
+    store: BotStore, config: Config, events: Sequence[Event]
+) -> list[tuple[int, ...]]:
+    """The holds each replayed event depends on (`Detector.held_by`): none when nothing is held."""
+    from bot.detector import Detector
+
+    holds = await store.holds()
+    if not holds:
+        return [()] * len(events)
+    return Detector(store, config).held_by(events, holds)
 
 
 def _rungs(row: Mapping[str, Any]) -> str:
@@ -328,6 +346,67 @@ async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
     for item in stored:
         print(f"{item.event.period}  {announce(item.event, config.locale).body}", file=out)
     print(f"{len(stored)} new events", file=out)
+    return EXIT_OK
+
+
+# -- held figures ----------------------------------------------------------------------------
+
+
+async def cmd_held(args: argparse.Namespace, out: TextIO) -> int:
+    config = _config(args)
+    async with _store(args, config) as store:
+        holds = await store.holds(everything=args.all)
+    if args.json:
+        _print_json(
+            {
+                "holds": [
+                    {
+                        "id": h.id,
+                        "source": h.source,
+                        "make_key": h.make_key,
+                        "model_key": h.model_key,
+                        "region": h.region,
+                        "period": h.period,
+                        "metric": h.metric,
+                        "units": h.units,
+                        "reason": h.reason,
+                        "where": h.place,
+                        "events": h.events,
+                        "released": h.released,
+                    }
+                    for h in holds
+                ]
+            },
+            out,
+        )
+        return EXIT_OK
+    for h in holds:
+        state = " (released)" if h.released else ""
+        print(
+            f"{h.id}  {h.place}: {h.make_key}/{h.model_key} in {h.region}, {h.period} "
+            f"({h.metric}): {h.reason}; {h.events} events held{state}",
+            file=out,
+        )
+    if not holds:
+        print("nothing held", file=out)
+    return EXIT_OK
+
+
+async def cmd_release(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.subscriptions import ladder_objects, plan_fanout
+
+    config = _config(args)
+    subscription_ladders = ladder_objects(config.ladders)
+    async with _store(args, config) as store:
+        try:
+            released = await store.release_hold(
+                args.id,
+                lambda events, subs: plan_fanout(events, subs, subscription_ladders),
+                time.time(),
+            )
+        except (LookupError, ValueError) as exc:
+            raise CliError(f"release: {exc.args[0]}") from None
+    print(f"hold {args.id} released: {len(released)} events go out", file=out)
     return EXIT_OK
 
 
@@ -664,8 +743,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("canonical", "iea"), help="file format")
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     p.add_argument("--demo", action="store_true", help="load the shipped Alliance demo data")
+    p.add_argument(
+        "--accept-jumps",
+        action="store_true",
+        help="hold nothing: figures far outside their series' history are announced as usual",
+    )
     _common(p)
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("held", help="figures held as implausible, and the events they hold")
+    p.add_argument("--all", action="store_true", help="released and revised holds too")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    _common(p)
+    p.set_defaults(run=cmd_held)
+
+    p = sub.add_parser("release", help="let a held figure's announcements go out")
+    p.add_argument("id", type=int, help="the hold's id (see `evbot held`)")
+    _common(p)
+    p.set_defaults(run=cmd_release)
 
     p = sub.add_parser("total", help="cumulative total of a subject")
     p.add_argument("subject", help='a model, make, group or region, e.g. "nissan leaf"')

@@ -51,6 +51,7 @@ from bot.ladders import Ladder, union_next_above, union_rungs
 from bot.messages import Field, Message
 from bot.names import loose_key
 from bot.periods import Month
+from bot.plausibility import Hold
 from bot.projection import project
 from bot.read_model import ReadModel, Series
 from bot.series import WORLD
@@ -157,11 +158,25 @@ class CommandContext:
         self._names: NameIndex | None = None
         self._names_version = -1
         self.milestone_memo: dict[int, tuple[Series, _MilestoneFacts]] = {}
+        self.holds: list[Hold] = []  # figures held as implausible: answers say "unconfirmed"
 
     async def refresh(self) -> int:
         """Bring the read model up to the journal's head now."""
         self.last_refresh = self.clock()
-        return await self.model.refresh()
+        version = await self.model.refresh()
+        self.holds = await self.store.holds()
+        return version
+
+    def unconfirmed(self, subject: Subject, region: str, metric: str, month: Month) -> str:
+        """What a figure through `month` says of the held figures it sums ("" when none)."""
+        held = self.detector.holds_under(subject.key, region, metric, month, self.holds)
+        if not held:
+            return ""
+        ids = ", ".join(str(h.id) for h in held)
+        return (
+            f"Unconfirmed: it counts {len(held)} figure{'s' if len(held) > 1 else ''} held as "
+            f"implausible, not yet confirmed (hold {ids})."
+        )
 
     async def maybe_refresh(self) -> None:
         """Refresh when stale; concurrent commands do not wait for a refresh under way."""
@@ -185,7 +200,9 @@ async def open_context(
     """A context over an open store: loads the read model."""
     model = ReadModel(store, config)
     await model.load()
-    return CommandContext(store, config, model, clock)
+    ctx = CommandContext(store, config, model, clock)
+    ctx.holds = await store.holds()
+    return ctx
 
 
 # -- running --------------------------------------------------------------------------------
@@ -616,6 +633,11 @@ def _total(
             )
     if how.note:
         body += f" Note: {how.note}."
+    unconfirmed = ctx.unconfirmed(subject, region, answer.metric, answer.as_of)
+    data = answer.as_json()
+    if unconfirmed:
+        body += f" {unconfirmed}"
+        data["unconfirmed"] = True
     if lines:
         body += "\n" + "\n".join(f"• {line}" for line in lines)
     footer = f"Data through {through}"
@@ -623,14 +645,15 @@ def _total(
         footer = f"Source: {how.source} · data through {through}"
     return (
         Message(
-            title=f"{subject.name}{where}: {_units(answer.total, loc)}",
+            title=f"{subject.name}{where}: {_units(answer.total, loc)}"
+            + (" (unconfirmed)" if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
             footer=footer,
             accent="info",
             locale=loc,
         ),
-        answer.as_json(),
+        data,
     )
 
 

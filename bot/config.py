@@ -100,6 +100,11 @@ class MilestoneConfig:
     share_hysteresis: float = 2.0
     min_months: int = 12
     min_parent_total: int = 10_000
+    # the hold rule (bot.plausibility): a figure above hold_factor times the largest of at least
+    # hold_min_periods earlier figures of its series, or above hold_ceiling units, is held
+    hold_factor: float = 20.0
+    hold_min_periods: int = 6
+    hold_ceiling: int = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -472,7 +477,16 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
     ms = r.table(
         data.get("milestones", {}),
         "milestones",
-        {"ladders", "share_band", "share_hysteresis", "min_months", "min_parent_total"},
+        {
+            "ladders",
+            "share_band",
+            "share_hysteresis",
+            "min_months",
+            "min_parent_total",
+            "hold_factor",
+            "hold_min_periods",
+            "hold_ceiling",
+        },
     )
     chosen = r.strings(ms, "ladders", "milestones.ladders") or config.milestones.ladders
     for name in chosen:
@@ -485,6 +499,13 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         min_months=r.integer(ms, "min_months", "milestones.min_months", 12, 0, 1200),
         min_parent_total=r.integer(
             ms, "min_parent_total", "milestones.min_parent_total", 10_000, 0, MAX_WHOLE
+        ),
+        hold_factor=r.number(ms, "hold_factor", "milestones.hold_factor", 20.0, 1.0, 1e6),
+        hold_min_periods=r.integer(
+            ms, "hold_min_periods", "milestones.hold_min_periods", 6, 1, 1200
+        ),
+        hold_ceiling=r.integer(
+            ms, "hold_ceiling", "milestones.hold_ceiling", 1_000_000_000, 1, MAX_WHOLE
         ),
     )
     if not 0 < milestones.share_band <= 50:
@@ -917,6 +938,9 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
             "share_hysteresis": config.milestones.share_hysteresis,
             "min_months": config.milestones.min_months,
             "min_parent_total": config.milestones.min_parent_total,
+            "hold_factor": config.milestones.hold_factor,
+            "hold_min_periods": config.milestones.hold_min_periods,
+            "hold_ceiling": config.milestones.hold_ceiling,
         },
         "sources": {
             name: {

@@ -26,6 +26,7 @@ from bot.config import Config
 from bot.corrections import correction_events
 from bot.coverage import Basis, source_facts, tell, unlike_parts
 from bot.events import (
+    CorrectionEvent,
     Event,
     GrowthEvent,
     Leader,
@@ -41,6 +42,7 @@ from bot.ladders import Ladder, RungSet, parse_ladder, union_next_above, union_r
 from bot.milestones import Correction, Recorded, crossing_ranges, group_new, reconcile
 from bot.names import name_key, slug
 from bot.periods import Month
+from bot.plausibility import Hold
 from bot.projection import project
 from bot.queries import (
     SeriesReader,
@@ -474,6 +476,9 @@ class Detector:
         write.event_keys = await asyncio.to_thread(
             without_gc, lambda: [self.covering(e.subject, e.period, names) for e in write.events]
         )
+        held = await self.store.holds()
+        if held:
+            write.holds = self.held_by(write.events, held)
         ladders = self.subscription_ladders
 
         def plan_for(
@@ -595,6 +600,52 @@ class Detector:
         if ALL.key not in keys:
             keys.append(ALL.key)
         return keys
+
+    def held_by(self, events: Sequence[Event], holds: Sequence[Hold]) -> list[tuple[int, ...]]:
+        """The holds each event depends on (issue 26): an event about the held model, its make,
+        its groups or everything, in the figure's region or one holding it, of its metric, from
+        its month on. A milestone depends on it when some threshold it tells was crossed only
+        because of it (its value less the held figure is below its highest threshold); a
+        correction never does (it tells of what was told)."""
+        out: list[tuple[int, ...]] = []
+        for event in events:
+            ids: list[int] = []
+            if not isinstance(event, CorrectionEvent):
+                for hold in self.holds_under(
+                    event.subject.key, event.region, event.metric, event.period, holds
+                ):
+                    if isinstance(event, MilestoneEvent) and (
+                        event.value - hold.units >= event.thresholds.highest
+                    ):
+                        continue
+                    ids.append(hold.id)
+            out.append(tuple(ids))
+        return out
+
+    def holds_under(
+        self, subject_key: str, region: str, metric: str, month: Month, holds: Sequence[Hold]
+    ) -> list[Hold]:
+        """The held figures a figure of the subject in the region through `month` sums: of its
+        metric, about a model it covers, in the region or one inside it, not after `month`."""
+        found = []
+        place = self.tree.key(region)
+        for hold in holds:
+            held_month = Month.parse(hold.month)
+            if hold.metric != metric or month < held_month:
+                continue
+            if place != self.tree.key(hold.region) and place not in self.tree.containers(
+                hold.region
+            ):
+                continue
+            subjects = {
+                f"model:{hold.make_key}/{hold.model_key}",
+                f"make:{hold.make_key}",
+                ALL.key,
+                *(g.key for g in self._groups_of(hold.make_key, held_month)),
+            }
+            if subject_key in subjects:
+                found.append(hold)
+        return found
 
     def _groups_of(self, make_key: str, month: Month) -> list[Subject]:
         """The groups a make belonged to in a month, in configuration order."""

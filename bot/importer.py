@@ -15,6 +15,7 @@ from bot.bulk import without_gc
 from bot.config import Config, SourceConfig
 from bot.ingest import ImportFailed, Parsed, Progress, parse_file
 from bot.parse_worker import Job, ProcessFeed
+from bot.plausibility import rule_of
 from bot.queries import region_tree
 from bot.records import ImportSummary, SourceSpec
 from bot.regions import COUNTRY_LEVEL, region_warnings
@@ -65,9 +66,13 @@ async def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     processes: bool | None = None,
+    accept_jumps: bool = False,
 ) -> ImportReport:
     """Import a file (or a configured source's file) and return what happened. It is parsed in
     a process of its own when `processes` says so, or (None) when it is large.
+
+    A figure the hold rule finds implausible (`[milestones] hold_*`) is imported and its
+    announcements held, with a notice; `accept_jumps` holds nothing.
 
     Raises `ImportFailed` with every `FILE:LINE: reason` when any row is bad; nothing is written.
     """
@@ -119,6 +124,7 @@ async def import_file(
             file=str(path),
             dry_run=dry_run,
             aggregate=bool(configured and kind == "mapped" and configured.aggregate),
+            hold=None if accept_jumps else rule_of(config),
         )
     finally:
         await feed.close()

@@ -51,6 +51,8 @@ TABLES = (
     "slack_bots",
     "slack_oauth_states",
     "store_flags",
+    "holds",
+    "held_events",
 )
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {

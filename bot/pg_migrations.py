@@ -293,10 +293,38 @@ ALTER TABLE corrections ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE corrections ADD COLUMN ladder TEXT NOT NULL DEFAULT ''
 """
 
+# Hold the implausible (issue 26): a figure far outside its series' history is kept, and the
+# events that depend on it are held (`held_events`, with the subjects covering each, to fan
+# out on release) until `evbot release`; a revision of the figure drops them.
+V_HOLDS = """
+CREATE TABLE holds (
+    id BIGSERIAL PRIMARY KEY,
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    make_key TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    period TEXT NOT NULL,
+    month TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    units BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    place TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'released', 'revised'))
+);
+CREATE TABLE held_events (
+    hold_id BIGINT NOT NULL REFERENCES holds (id),
+    event_id BIGINT NOT NULL,
+    covering TEXT NOT NULL,
+    PRIMARY KEY (hold_id, event_id)
+);
+CREATE INDEX held_events_by_event ON held_events (event_id)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
     V_CORRECTIONS,
     V_MILESTONE_RANGES,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
+    V_HOLDS,
 ]

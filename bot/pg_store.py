@@ -17,15 +17,17 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from bot import holds as hold_rows
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import Spellings, better_display, name_key
 from bot.overlaps import overlapping
 from bot.periods import Month, decode_years, encode_years, news_cutoff
-from bot.pg_base import JOURNAL_LOCK, Connection
+from bot.pg_base import JOURNAL_LOCK, Connection, Runner
 from bot.pg_installations import PgInstallations
 from bot.pg_outbox import PgOutbox
+from bot.plausibility import DEFAULT_RULE, LINE_IN_STAGING, Hold, HoldRule
 from bot.records import (
     DetectionWrite,
     GroupMember,
@@ -110,10 +112,11 @@ class PgStore(PgOutbox, PgInstallations):
         *,
         file: str = "",
         dry_run: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
     ) -> list[ImportSummary]:
         """Import figures held in memory: the streamed path with one chunk."""
         chunks, spec_for = in_memory(batches)
-        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run)
+        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run, hold=hold)
 
     async def import_stream(
         self,
@@ -123,8 +126,11 @@ class PgStore(PgOutbox, PgInstallations):
         file: str = "",
         dry_run: bool = False,
         aggregate: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
     ) -> list[ImportSummary]:
         """Import streamed chunks of rows in one transaction: all or nothing.
+
+        Each figure written is judged by `hold` as SqliteStore judges it.
 
         Repeated keys are handled as SqliteStore handles them (the same `Repeats` rules and
         wording): an exact repeat is counted once, a conflicting one is a problem, and with
@@ -170,7 +176,13 @@ class PgStore(PgOutbox, PgInstallations):
                     for info in infos.values():
                         summaries.append(
                             await self._import(
-                                con, info, by_source.get(info.id, []), staging, file, dry_run
+                                con,
+                                info,
+                                by_source.get(info.id, []),
+                                staging,
+                                file,
+                                dry_run,
+                                (hold, aggregate),
                             )
                         )
                     if dry_run:
@@ -222,6 +234,7 @@ class PgStore(PgOutbox, PgInstallations):
         staging: Repeats,
         file: str,
         dry_run: bool,
+        judging: tuple[HoldRule | None, bool] = (DEFAULT_RULE, False),
     ) -> ImportSummary:
         summary = ImportSummary(
             source=info.name,
@@ -278,6 +291,19 @@ class PgStore(PgOutbox, PgInstallations):
                 cutoff,
             )
         after = await self._journal_head(con)
+        if after > before:
+            summary.notices.extend(
+                await hold_rows.judge_import(
+                    self._fetch_on(con),
+                    self._run_on(con),
+                    (before + 1, after),
+                    info.name,
+                    file,
+                    judging[1],
+                    judging[0],
+                    LINE_IN_STAGING,
+                )
+            )
         if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(
@@ -289,6 +315,45 @@ class PgStore(PgOutbox, PgInstallations):
             info.id,
         )
         return summary
+
+    def _fetch_on(self, con: Runner) -> hold_rows.Fetch:
+        async def fetch(sql: str, *args: Any) -> list[Any]:
+            return await self._fetch(con, sql, *args)
+
+        return fetch
+
+    def _run_on(self, con: Runner) -> hold_rows.Run:
+        async def run(sql: str, *args: Any) -> int:
+            return await self._run(con, sql, *args)
+
+        return run
+
+    async def holds(self, everything: bool = False) -> list[Hold]:
+        """The figures held (with `everything`, released and revised ones too)."""
+        return await hold_rows.holds(self._fetch_on(self.pool), everything)
+
+    async def held_event_ids(self) -> set[int]:
+        """The events held now."""
+        return await hold_rows.held_event_ids(self._fetch_on(self.pool))
+
+    async def release_hold(
+        self,
+        hold_id: int,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ],
+        now: float,
+    ) -> list[StoredEvent]:
+        """Release a hold and fan out, in the same transaction, the events it no longer holds
+        back (once: the hold is released and its rows gone when it commits)."""
+        async with self.pool.acquire() as con, con.transaction():
+            free = await hold_rows.release(self._fetch_on(con), self._run_on(con), hold_id)
+            found = await self.events_by_id([i for i, _ in free])
+            stored = [StoredEvent(i, found[i]) for i, _ in free if i in found]
+            keys = [k for i, k in free if i in found]
+            if stored:
+                await self._fan_out(con, stored, keys, plan_for, now)
+        return stored
 
     async def _write(
         self, con: Connection, staged: list[tuple[Any, ...]], summary: ImportSummary, fresh: bool
@@ -857,7 +922,9 @@ class PgStore(PgOutbox, PgInstallations):
             )
             if current != expected:
                 raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
-            stored = await self._write_detection(con, write)
+            stored = await hold_rows.held_back(
+                await self._write_detection(con, write), write, self._run_on(con)
+            )
             await self._save_states(con, states)
             if plan_for is not None:
                 await self._fan_out(

@@ -160,6 +160,9 @@ class DetectionWrite:
     share_levels: dict[tuple[str, str, str, str], float | None] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     event_keys: list[list[str]] = field(default_factory=list)  # subjects covering each event
+    # the holds (ids) each event depends on, parallel to `events` (empty: none, or not judged);
+    # a held event is stored but not fanned out (`bot.holds`)
+    holds: list[tuple[int, ...]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

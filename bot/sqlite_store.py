@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import replace
@@ -17,6 +18,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+from bot import holds as hold_rows
 from bot.bulk import without_gc
 from bot.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.ingest import ImportFailed
@@ -24,6 +26,7 @@ from bot.milestones import Recorded
 from bot.names import Spellings, better_display, name_key
 from bot.overlaps import overlapping
 from bot.periods import Month, decode_years, encode_years, news_cutoff
+from bot.plausibility import DEFAULT_RULE, LINE_IN_RECORDS, Hold, HoldRule
 from bot.records import (
     DetectionWrite,
     GroupMember,
@@ -143,6 +146,8 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     # the series states this connection saved last, with the watermark they were saved at
     _kept: tuple[str, int, dict[tuple[str, str, str], SeriesState]] | None = None
 
+    _judging: tuple[HoldRule | None, bool] = (DEFAULT_RULE, False)  # the import's hold rule
+
     # -- writing ----------------------------------------------------------------------------
 
     async def import_records(
@@ -151,10 +156,11 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         *,
         file: str = "",
         dry_run: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
     ) -> list[ImportSummary]:
         """Import figures held in memory: the streamed path with one chunk."""
         chunks, spec_for = in_memory(batches)
-        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run)
+        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run, hold=hold)
 
     async def import_stream(
         self,
@@ -164,8 +170,12 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         file: str = "",
         dry_run: bool = False,
         aggregate: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
     ) -> list[ImportSummary]:
         """Import streamed chunks of rows in one transaction: all or nothing.
+
+        Each figure written is judged by `hold` (None: `--accept-jumps`, nothing is held); a
+        held one is kept, and a notice says where and why.
 
         Rows are written as they arrive, so memory stays flat whatever the file's size: a
         source's first import straight into `records`, any other into a temporary table to be
@@ -183,6 +193,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             try:
                 await self._run("DELETE FROM temp.staging")
                 load = _Load(file, aggregate)
+                self._judging = (hold, aggregate)
                 infos: dict[str, SourceInfo] = {}
                 regions = Spellings(await self.regions())
                 try:
@@ -451,6 +462,21 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 (import_id, int(summary.first_import), cutoff),
             )
         after = await self.journal_head()
+        if after > before:
+            rule, aggregate = self._judging
+            summary.notices.extend(
+                await hold_rows.judge_import(
+                    self._fetch_q,
+                    self._run_q,
+                    (before + 1, after),
+                    info.name,
+                    file,
+                    aggregate,
+                    rule,
+                    LINE_IN_RECORDS,
+                )
+            )
+            self._kept = None  # a revised held figure may have dropped series states
         if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(
@@ -928,7 +954,9 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             current = await self.watermark(name)
             if current != expected:
                 raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
-            stored = await self._write_detection(write)
+            stored = await hold_rows.held_back(
+                await self._write_detection(write), write, self._run_q
+            )
             await self._save_states(states)
             if plan_for is not None:
                 await self._fan_out([s for s, _ in stored], [k for _, k in stored], plan_for, now)
@@ -1068,6 +1096,39 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             event_id = new.pop(dedupe, None)  # pop: a repeat within the batch is not new
             if event_id is not None:
                 stored.append((StoredEvent(event_id, event), covering))
+        return stored
+
+    async def _fetch_q(self, sql: str, *args: Any) -> list[Any]:
+        return await self._rows(_positional(sql), args)
+
+    async def _run_q(self, sql: str, *args: Any) -> None:
+        await self._run(_positional(sql), args)
+
+    async def holds(self, everything: bool = False) -> list[Hold]:
+        """The figures held (with `everything`, released and revised ones too)."""
+        return await hold_rows.holds(self._fetch_q, everything)
+
+    async def held_event_ids(self) -> set[int]:
+        """The events held now."""
+        return await hold_rows.held_event_ids(self._fetch_q)
+
+    async def release_hold(
+        self,
+        hold_id: int,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ],
+        now: float,
+    ) -> list[StoredEvent]:
+        """Release a hold and fan out, in the same transaction, the events it no longer holds
+        back (once: the hold is released and its rows gone when it commits)."""
+        async with self.transaction():
+            free = await hold_rows.release(self._fetch_q, self._run_q, hold_id)
+            found = await self.events_by_id([i for i, _ in free])
+            stored = [StoredEvent(i, found[i]) for i, _ in free if i in found]
+            keys = [k for i, k in free if i in found]
+            if stored:
+                await self._fan_out(stored, keys, plan_for, now)
         return stored
 
     async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
@@ -1287,3 +1348,8 @@ def _state_rows(states: Iterable[SeriesState]) -> list[tuple[Any, ...]]:
         )
     rows.sort(key=itemgetter(0, 1, 2))
     return rows
+
+
+def _positional(sql: str) -> str:
+    """`$N` placeholders (used in order, once each) as SQLite's `?`."""
+    return re.sub(r"\$\d+", "?", sql)

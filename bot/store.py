@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.plausibility import DEFAULT_RULE, Hold, HoldRule
 from bot.records import (
     GroupSpec,
     ImportSummary,
@@ -59,6 +60,7 @@ class SalesStore(Protocol):
         *,
         file: str = "",
         dry_run: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
     ) -> list[ImportSummary]:
         """Write one import (records by source) as one transaction; a known key is a revision.
 
@@ -74,8 +76,13 @@ class SalesStore(Protocol):
         file: str = "",
         dry_run: bool = False,
         aggregate: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
     ) -> list[ImportSummary]:
         """Write chunks of rows (`bot.staging`) as one import, holding only a chunk at a time.
+
+        Each figure written is judged by `hold` (None: nothing is held): a held figure is kept,
+        its source's summary gets a notice (FILE:LINE, or the source when aggregated, and why),
+        and the events that depend on it are held (`bot.holds`) until released.
 
         Repeated keys are de-duplicated (an exact repeat counted once with a notice in its
         source's summary, a conflicting one an `ImportFailed` problem) or, with `aggregate`,
@@ -254,6 +261,26 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
 
     async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Recorded events with an id above `after_id`, oldest first."""
+        ...
+
+    async def holds(self, everything: bool = False) -> list[Hold]:
+        """The figures held (with `everything`, released and revised ones too), oldest first."""
+        ...
+
+    async def held_event_ids(self) -> set[int]:
+        """The events held now (never fanned out until their holds are released)."""
+        ...
+
+    async def release_hold(
+        self,
+        hold_id: int,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ],
+        now: float,
+    ) -> list[StoredEvent]:
+        """Release a hold and fan out the events it alone held back, once, atomically;
+        LookupError for no such hold, ValueError for one not held."""
         ...
 
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:

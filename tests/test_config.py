@@ -562,6 +562,13 @@ NUMBERS = [
         "10000",
         "must be a whole number from 0 to 1,000,000,000,000,000,000",
     ),
+    ("[milestones]\nhold_factor", "20", "must be a number from 1 to 1,000,000"),
+    ("[milestones]\nhold_min_periods", "6", "must be a whole number from 1 to 1200"),
+    (
+        "[milestones]\nhold_ceiling",
+        "1000000000",
+        "must be a whole number from 1 to 1,000,000,000,000,000,000",
+    ),
     (
         "[sources.us]\nformat = 'canonical'\npriority",
         "100",
