@@ -375,6 +375,6 @@ MIGRATIONS: list[Migration] = [
     V10_YEARLY_SOURCES,
     V_CORRECTIONS,
     V_MILESTONE_RANGES,
-    merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
     V_HOLDS,
+    merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
 ]

@@ -325,6 +325,6 @@ PG_MIGRATIONS: list[Migration] = [
     V2_YEARLY_SOURCES,
     V_CORRECTIONS,
     V_MILESTONE_RANGES,
-    merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
     V_HOLDS,
+    merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
 ]
