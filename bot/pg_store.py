@@ -291,7 +291,8 @@ class PgStore(PgOutbox, PgInstallations):
                 cutoff,
             )
         after = await self._journal_head(con)
-        if after > before:
+        # a source's first import is all history: nothing of it is announced, so nothing held
+        if after > before and not fresh:
             summary.notices.extend(
                 await hold_rows.judge_import(
                     self._fetch_on(con),

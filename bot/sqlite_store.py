@@ -462,7 +462,9 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 (import_id, int(summary.first_import), cutoff),
             )
         after = await self.journal_head()
-        if after > before:
+        # a source's first import is all history: nothing of it is announced, so nothing held
+        # (and judging it would read every figure it wrote)
+        if after > before and not fresh:
             rule, aggregate = self._judging
             summary.notices.extend(
                 await hold_rows.judge_import(
