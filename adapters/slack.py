@@ -30,7 +30,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,18 +429,10 @@ class SlackAdapter:
         Raises DeliveryFailure with a reason code."""
         blocks, text = render_blocks(message)
         client = await self._client(channel, reading=False)
-        try:
+        with _delivery_failures():
             await client.chat_update(
                 channel=channel.channel, ts=message_id, text=text, blocks=blocks
             )
-        except SlackApiError as exc:
-            raise failure(exc) from exc
-        except TimeoutError as exc:
-            raise DeliveryFailure(TIMEOUT, permanent=False, detail="no answer from Slack") from exc
-        except (aiohttp.ClientError, SlackClientError, OSError) as exc:
-            raise DeliveryFailure(
-                NETWORK, permanent=False, detail=f"{type(exc).__name__} talking to Slack"
-            ) from exc
 
     async def _upload_chart(
         self, client: AsyncWebClient, channel: Channel, ts: str, message: Message
@@ -463,7 +456,7 @@ class SlackAdapter:
         1,000; None when there is none."""
         client = await self._client(channel, reading=True)
         cursor: str | None = None
-        try:
+        with _delivery_failures():
             for _ in range(HISTORY_PAGES):
                 response = await client.conversations_history(
                     channel=channel.channel,
@@ -477,14 +470,6 @@ class SlackAdapter:
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if not response.get("has_more") or not cursor:
                     return None
-        except SlackApiError as exc:
-            raise failure(exc) from exc
-        except TimeoutError as exc:
-            raise DeliveryFailure(TIMEOUT, permanent=False, detail="no answer from Slack") from exc
-        except (aiohttp.ClientError, SlackClientError, OSError) as exc:
-            raise DeliveryFailure(
-                NETWORK, permanent=False, detail=f"{type(exc).__name__} talking to Slack"
-            ) from exc
         return None
 
     # -- commands -------------------------------------------------------------------------
@@ -765,3 +750,18 @@ def _respond_args(
         "blocks": blocks,
         "response_type": "ephemeral" if reply.ephemeral or not reply.ok else "in_channel",
     }
+
+
+@contextmanager
+def _delivery_failures() -> Iterator[None]:
+    """Slack's errors, timeouts and network errors as `DeliveryFailure`s with reason codes."""
+    try:
+        yield
+    except SlackApiError as exc:
+        raise failure(exc) from exc
+    except TimeoutError as exc:
+        raise DeliveryFailure(TIMEOUT, permanent=False, detail="no answer from Slack") from exc
+    except (aiohttp.ClientError, SlackClientError, OSError) as exc:
+        raise DeliveryFailure(
+            NETWORK, permanent=False, detail=f"{type(exc).__name__} talking to Slack"
+        ) from exc
