@@ -25,7 +25,7 @@ from bot.ingest import ImportFailed
 from bot.milestones import Recorded
 from bot.names import Spellings, better_display, name_key
 from bot.overlaps import overlapping
-from bot.periods import Month, decode_years, encode_years, news_cutoff
+from bot.periods import Month, encode_years, news_cutoff
 from bot.plausibility import DEFAULT_RULE, LINE_IN_RECORDS, Hold, HoldRule
 from bot.records import (
     DetectionWrite,
@@ -63,7 +63,7 @@ from bot.staging import (
     respell_regions,
     source_named,
 )
-from bot.store import YEARLY_YEARS_SQL, StoreError
+from bot.store import SOURCE_COLUMNS, YEARLY_YEARS_SQL, StoreError, source_info
 from bot.subscriptions import FanoutPlan, Subscription
 
 _KEY = "source_id, make_key, model_key, region, month"
@@ -588,23 +588,10 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
 
     async def sources(self) -> list[SourceInfo]:
         rows = await self._rows(
-            "SELECT id, name, metric, priority, imports, latest_month, running, yearly "
-            "FROM sources ORDER BY id",
+            f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY id",
             table="sources",
         )
-        return [
-            SourceInfo(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                Month.parse(r[5]) if r[5] else None,
-                bool(r[6]),
-                decode_years(r[7]),
-            )
-            for r in rows
-        ]
+        return [source_info(r) for r in rows]
 
     async def model_names(self) -> list[ModelName]:
         rows = await self._rows(

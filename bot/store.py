@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.periods import Month, decode_years
 from bot.plausibility import DEFAULT_RULE, Hold, HoldRule
 from bot.records import (
     GroupSpec,
@@ -28,11 +29,27 @@ YEARLY_YEARS_SQL = (
     "SELECT DISTINCT substr(period, 1, 4) FROM records WHERE source_id = $1 AND length(period) = 4"
 )
 
+SOURCE_COLUMNS = "id, name, metric, priority, imports, latest_month, running, yearly"
+
+
+def source_info(row: Sequence[Any]) -> SourceInfo:
+    """A `sources` row, read as `SOURCE_COLUMNS`, as both stores return it."""
+    return SourceInfo(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        Month.parse(row[5]) if row[5] else None,
+        bool(row[6]),
+        decode_years(row[7]),
+    )
+
+
 if TYPE_CHECKING:
     from bot.delivery import Channel
     from bot.events import Event
     from bot.milestones import Recorded
-    from bot.periods import Month
     from bot.records import DetectionWrite, StoredEvent
     from bot.series_state import SeriesState
     from bot.sqlite_outbox import DeliveryRow
