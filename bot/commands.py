@@ -904,20 +904,36 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
     result = await subscribe(ctx.store, ctx.config, spec, ctx.clock())
     sub = result.subscription
     what = f"{sub.spec.subject.name}{_where(sub.spec.region)}"
-    body = (
-        f"This channel now follows {what}: {', '.join(sub.spec.kinds)}, ladder "
-        f"{sub.spec.ladder}, {sub.spec.mode}. It gets one status message now, then only news."
-        if result.created
-        else f"This channel already followed {what}; its settings are updated."
-    )
+    if result.unchanged:
+        body = (
+            f"This channel already follows {what} with these settings; nothing changed and "
+            "nothing is posted."
+        )
+    elif result.created:
+        body = (
+            f"This channel now follows {what}: {', '.join(sub.spec.kinds)}, ladder "
+            f"{sub.spec.ladder}, {sub.spec.mode}. It gets one status message now, then only news."
+        )
+    else:
+        body = (
+            f"This channel already followed {what}; its settings are updated and a status "
+            "message under them follows."
+        )
     for other in result.overlaps:
         body += (
             f"\nNote: this channel also follows {other.spec.subject.name}, which overlaps. Each "
             "event is sent once, with the most specific subscription's settings."
         )
+    # only to the caller: the channel hears the outbox's "now following" message, once
     return Reply(
         Message(title=f"Following {what}", body=body, accent="info", locale=inv.locale),
-        data={"id": sub.id, "created": result.created, "overlaps": [o.id for o in result.overlaps]},
+        ephemeral=True,
+        data={
+            "id": sub.id,
+            "created": result.created,
+            "unchanged": result.unchanged,
+            "overlaps": [o.id for o in result.overlaps],
+        },
     )
 
 

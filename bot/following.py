@@ -31,6 +31,7 @@ class SubscribeResult:
     subscription: Subscription
     created: bool
     overlaps: list[Subscription]  # the channel's other subscriptions that cover or are covered
+    unchanged: bool = False  # already in place with these settings: nothing stored or queued
 
 
 def _covers(outer: Subject, inner: Subject, config: Config) -> bool:
@@ -90,7 +91,7 @@ async def subscribe(
         and prior.active
         and replace(spec, created_by=prior.spec.created_by) == prior.spec
     ):
-        return SubscribeResult(prior, False, _overlaps(mine, spec, config))
+        return SubscribeResult(prior, False, _overlaps(mine, spec, config), unchanged=True)
     overlaps = _overlaps(mine, spec, config)
     sub, created = await store.subscribe(spec)
     # the figures of now go in the payload only as a fallback: the delivery worker renders the

@@ -247,6 +247,33 @@ async def test_subscribing_needs_the_manage_capability(ctx: CommandContext) -> N
     assert (await ask(ctx, "/ev-subscriptions", MEMBER)).ok
 
 
+async def test_subscribing_puts_one_message_in_the_channel(ctx: CommandContext) -> None:
+    """The channel hears the outbox's "now following" message; the command's answer goes to
+    the caller alone, and a repeated subscribe posts nothing."""
+
+    async def following() -> int:
+        return len([d for d in await ctx.store.deliveries(limit=100) if d.kind == "following"])
+
+    first = await ask(ctx, "/ev-subscribe alliance")
+    assert first.ok and first.ephemeral
+    assert "now follows Renault-Nissan Alliance" in first.message.body
+    assert first.data is not None and (first.data["created"], first.data["unchanged"]) == (
+        True,
+        False,
+    )
+    assert await following() == 1
+    again = await ask(ctx, "/ev-subscribe Renault-Nissan")  # the same, under another name
+    assert again.ok and again.ephemeral
+    assert "already follows Renault-Nissan Alliance with these settings" in again.message.body
+    assert "nothing is posted" in again.message.body
+    assert again.data is not None and again.data["unchanged"] is True
+    assert await following() == 1  # no second "now following"
+    changed = await ask(ctx, "/ev-subscribe alliance ladder:default kinds:milestone")
+    assert changed.ephemeral and "its settings are updated" in changed.message.body
+    assert await following() == 2  # new settings: one status message under them
+    assert [s.spec.kinds for s in await ctx.store.subscriptions(HERE)] == [("milestone",)]
+
+
 async def test_subscribe_overlap_list_and_unsubscribe(ctx: CommandContext) -> None:
     first = await ask(ctx, "/ev-subscribe alliance kinds:milestone,share")
     assert first.ok and "now follows Renault-Nissan Alliance" in first.message.body

@@ -112,7 +112,7 @@ async def test_every_command_over_http_is_acknowledged_and_answered_through_the_
             assert header(reply) != "Cannot do that", (name, reply)
             visible = (
                 "ephemeral"
-                if name in ("ev-help", "ev-subscriptions", "ev-preview")
+                if name in ("ev-help", "ev-subscriptions", "ev-preview", "ev-subscribe")
                 else ("in_channel")
             )
             assert reply["response_type"] == visible, name
@@ -158,7 +158,9 @@ async def test_subscribing_needs_a_workspace_admin_or_the_allow_list(
         body, response_url = command_body(fake, "ev-subscribe", "alliance", user="U0777")
         await post_signed(url, body)
         allowed = await answer(fake, response_url)
-        assert allowed["response_type"] == "in_channel", allowed
+        # the channel hears the "now following" message; the command's answer is the caller's
+        assert allowed["response_type"] == "ephemeral", allowed
+        assert "now follows" in json.dumps(allowed)
         assert len(fake.calls_to("users.info")) == 1  # the allow list needs no lookup
 
         fake.admins.add("U0003")
@@ -315,7 +317,7 @@ async def test_the_app_serves_slack_commands_and_announces_what_a_channel_subscr
             },
         )
         reply = await answer(fake, response_url)
-        assert reply["response_type"] == "in_channel", reply
+        assert reply["response_type"] == "ephemeral", reply  # to the caller only
         await fake.wait_for(lambda: len(fake.in_channel("C0777")) == 1)  # the status message
         assert await feed.news() >= 1  # the milestone (and events for the digest)
         app.worker.wake()
