@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
-from bot.config import Config, ConfigError, load_config, redact_secrets, redacted
+from bot.config import LOG_LEVELS, Config, ConfigError, load_config, redact_secrets, redacted
 from bot.coverage import source_facts
 from bot.defuse import defuse_json, map_strings
 from bot.delivery import Channel, ChatAdapter
@@ -33,9 +34,12 @@ from bot.subjects import UnknownSubject
 from bot.subscriptions import (
     INSTANT_BY_DEFAULT,
     KINDS,
+    KNOWN_PLATFORMS,
     MODES,
     SubscriptionError,
     SubscriptionSpec,
+    check_platform,
+    waiting_reason,
 )
 
 if TYPE_CHECKING:
@@ -43,11 +47,44 @@ if TYPE_CHECKING:
     from bot.events import Event
     from bot.store import BotStore
 
+log = logging.getLogger("evbot.cli")
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DEFAULT_LOG_LEVEL = "info"
+# libraries whose INFO lines are chatter (APScheduler logs every job run): warnings only,
+# unless debugging
+QUIET_LIBRARIES = ("apscheduler",)
 
 
 class CliError(Exception):
     """A failure to report in one line on stderr, with exit status 1."""
+
+
+class _StderrLog(logging.Handler):
+    """Log lines to whatever `sys.stderr` is when they are written (tests swap it), with every
+    secret the environment holds redacted."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(redact_secrets(self.format(record)) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never take the bot down
+            self.handleError(record)
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Set up the standard `logging` module once per process (one handler, on stderr) and
+    set its level by name; calling it again only changes the level."""
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrLog) for h in root.handlers):
+        handler = _StderrLog()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    name = (level or DEFAULT_LOG_LEVEL).upper()
+    root.setLevel(name)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel("DEBUG" if name == "DEBUG" else "WARNING")
 
 
 def resolve_database(flag: str | None, config: Config) -> str:
@@ -57,7 +94,10 @@ def resolve_database(flag: str | None, config: Config) -> str:
 
 def _config(args: argparse.Namespace) -> Config:
     path = args.config or os.environ.get("EVBOT_CONFIG")
-    return load_config(path)
+    config = load_config(path)
+    if getattr(args, "log_level", None) is None:  # --log-level wins over [logging] level
+        configure_logging(config.log_level)
+    return config
 
 
 def _store(
@@ -428,6 +468,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     from bot.following import subscribe
 
     config = _config(args)
+    check_platform(args.platform)  # before the store: a refused subscription creates nothing
     async with _store(args, config) as store:
         await store.sync_groups(config.groups)
         catalog = await load_catalog(store, config)
@@ -450,8 +491,21 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
         )
         result = await subscribe(store, config, spec, time.time())
     sub = result.subscription
-    verb = "now follows" if result.created else "already followed; settings updated for"
+    verb = (
+        "now follows"
+        if result.created
+        else "already follows, with these settings,"
+        if result.unchanged
+        else "already followed; settings updated for"
+    )
     print(f"{sub.channel} {verb} {sub.spec.subject.name} ({sub.spec.region}) [#{sub.id}]", file=out)
+    waiting = waiting_reason(sub.channel.platform, config.served_platforms)
+    if waiting is not None:
+        print(
+            f"evbot subscribe: warning: {waiting}; its deliveries wait until it is enabled "
+            "(`evbot run` serves only the enabled platforms)",
+            file=sys.stderr,
+        )
     for other in result.overlaps:
         print(
             f"note: this channel also follows {other.spec.subject.name}; each event is sent "
@@ -636,6 +690,7 @@ async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             await app.stop()
             raise CliError(f"--ops {ops_address}: cannot listen: {exc.strerror or exc}") from exc
         print(f"ops listening on {ops.host}:{ops.port} (/healthz, /metrics)", file=out, flush=True)
+        log.info("health and metrics on %s port %d (/healthz, /metrics)", ops.host, ops.port)
     try:
         return await _serve(app, adapters, config, out)
     finally:
@@ -728,6 +783,17 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="SQLite file or postgresql:// URL (default: $EVBOT_DB, config)",
     )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
+    _log_level(p, argparse.SUPPRESS)  # also after the command; the global one otherwise
+
+
+def _log_level(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=default,
+        help="how much to log on stderr (default: the configuration's [logging] level, info)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -735,6 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evbot",
         description="EV Milestone Bot: electric-vehicle sales milestones, told in chat.",
     )
+    _log_level(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import a CSV file of sales figures")
@@ -809,7 +876,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_milestones)
 
     def channel_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--platform", default="console", help="console, webhook, discord, slack")
+        p.add_argument("--platform", default="console", help=", ".join(KNOWN_PLATFORMS))
         p.add_argument(
             "--workspace", help="workspace or guild id (default: local; webhook: default)"
         )
@@ -932,6 +999,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.command is None:
         parser.print_help(stream)
         return EXIT_USAGE
+    configure_logging(args.log_level)  # once, here; a command's configuration may set the level
     runner: Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]] = args.run
     try:
         return asyncio.run(runner(args, stream))

@@ -24,6 +24,9 @@ MAX_WHOLE = 10**18  # thresholds and totals: within the store's 64-bit integers
 MAX_PRIORITY = 1_000_000
 WORLD = "World"
 SOURCE_FIELDS = ("period", "region", "make", "model", "units", "powertrain")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+RETRY_WARNING_SECONDS = 900.0  # a delivery still retrying after this long is logged as a warning
+MAX_RETRY_WARNING_SECONDS = 7 * 24 * 3600.0
 
 
 class ConfigError(ValueError):
@@ -125,6 +128,15 @@ class Config:
     milestones: MilestoneConfig = field(default_factory=MilestoneConfig)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
+    log_level: str = "info"  # [logging] level; `evbot --log-level` wins
+    retry_warning_seconds: float = RETRY_WARNING_SECONDS  # [delivery] retry_warning_seconds
+
+    @property
+    def served_platforms(self) -> tuple[str, ...]:
+        """The platforms `evbot run` delivers to: the enabled ones, or the console alone when
+        none is enabled (as `bot.wiring.build_adapters` builds them)."""
+        enabled = tuple(name for name, p in self.platforms.items() if p.enabled)
+        return enabled or ("console",)
 
 
 ALLIANCE = GroupSpec(
@@ -372,6 +384,8 @@ _TOP = {
     "milestones",
     "sources",
     "platforms",
+    "logging",
+    "delivery",
 }
 _SOURCE_KEYS = {
     "file",
@@ -525,6 +539,19 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
                 f"{source.equivalent_to!r} is not a configured source ({known})",
             )
 
+    logging_ = r.table(data.get("logging", {}), "logging", {"level"})
+    log_level = r.choice(logging_, "level", "logging.level", LOG_LEVELS, config.log_level)
+    delivery = r.table(data.get("delivery", {}), "delivery", {"retry_warning_seconds"})
+    retry_warning = r.number(
+        delivery,
+        "retry_warning_seconds",
+        "delivery.retry_warning_seconds",
+        config.retry_warning_seconds,
+        0,
+        MAX_RETRY_WARNING_SECONDS,
+        above=True,
+    )
+
     platforms = dict(config.platforms)
     for name, raw_platform in r.table(
         data.get("platforms", {}), "platforms", set(PLATFORM_SECRETS)
@@ -547,6 +574,8 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         milestones=milestones,
         sources=sources,
         platforms=platforms,
+        log_level=log_level,
+        retry_warning_seconds=retry_warning,
     )
 
 
@@ -910,6 +939,8 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
         "database": redact_secrets(config.database, env),
         "locale": config.locale,
         "schedule": {"poll_seconds": config.poll_seconds},
+        "logging": {"level": config.log_level},
+        "delivery": {"retry_warning_seconds": config.retry_warning_seconds},
         "groups": [
             {
                 "name": g.name,

@@ -49,8 +49,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (
             "colour = 'blue'\n",
-            "colour: unknown key (expected one of: aliases, database, groups, ladders, locale, "
-            "milestones, platforms, regions, schedule, sources)",
+            "colour: unknown key (expected one of: aliases, database, delivery, groups, ladders, "
+            "locale, logging, milestones, platforms, regions, schedule, sources)",
         ),
         (
             "[sources.us]\ncolums = {}\n",
