@@ -35,8 +35,9 @@ from bot.importer import import_file
 from bot.ingest import ImportFailed
 from bot.leader import Leadership
 from bot.outbox import DeliveryWorker
+from bot.retry_warnings import RetryWarnings, duration
 from bot.store import BotStore, StoreError
-from bot.subscriptions import Subscription, ladder_objects
+from bot.subscriptions import Subscription, ladder_objects, waiting_reason
 
 log = logging.getLogger("evbot.app")
 
@@ -83,6 +84,7 @@ class App:
             charts=StoreCharts(store, config),
             following=lambda sub: following_now(store, config, sub.spec),
         )
+        self.worker.retry_warnings = RetryWarnings(config.retry_warning_seconds)
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
@@ -102,6 +104,7 @@ class App:
         """Open the store, reconcile, start the worker and the scheduled jobs."""
         await self.store.open()
         await self.store.sync_groups(self.config.groups)
+        await self._log_start()
         self._worker_task = asyncio.create_task(self.worker.run(self.stopping))
         if poll:
             self.scheduler.add_job(
@@ -128,6 +131,23 @@ class App:
             ]
         elif poll:
             await self.poll()  # catch up at once rather than after a whole interval
+
+    async def _log_start(self) -> None:
+        """Say at start which platforms this bot serves and how, and which deliveries it
+        cannot send (a platform not enabled, or unknown), so that none wait unseen."""
+        log.info(
+            "starting: %s; polling every %g s",
+            ", ".join(f"{n} ({platform_mode(n, a)})" for n, a in sorted(self.adapters.items())),
+            self.config.poll_seconds,
+        )
+        for name, pending in (await self.store.pending_by_platform()).items():
+            reason = waiting_reason(name, self.adapters)
+            age = duration(self.clock() - pending.oldest_created_at)
+            what = f"{pending.count} {'delivery' if pending.count == 1 else 'deliveries'}"
+            if reason is None:
+                log.info("%s to %s pending (oldest %s)", what, name, age)
+            else:
+                log.warning("%s to %s cannot go out (oldest %s): %s", what, name, age, reason)
 
     async def _leadership_changed(self, leading: bool) -> None:
         """Run the jobs only while leading; a new leader polls at once (catching up)."""
@@ -263,6 +283,26 @@ class App:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+
+def platform_mode(name: str, adapter: object) -> str:
+    """How an adapter reaches its platform, for the start-up log, read from its settings where
+    it has them. (The adapter registry of a later version lets each adapter say it.)"""
+    settings = getattr(adapter, "settings", None)
+    if name == "discord":
+        shards = getattr(settings, "shard_count", None)
+        return f"gateway, {shards} shards" if shards else "gateway"
+    if name == "slack":
+        if getattr(settings, "mode", "socket") != "http":
+            return "Socket Mode"
+        port = getattr(settings, "port", None)
+        where = "any free port" if port == 0 else f"port {port}"
+        return f"HTTP on {getattr(settings, 'host', '?')}, {where}"
+    if name == "webhook":
+        return "HTTP posts to each subscribed URL"
+    if name == "console":
+        return "this terminal"
+    return "its own connection"
 
 
 def _mtime(path: str) -> float:

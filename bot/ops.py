@@ -3,8 +3,11 @@
 Served by aiohttp on the address given to `evbot run --ops HOST:PORT` (or `EVBOT_OPS_ADDRESS`).
 `/healthz` answers 200 when the store answers and 503 when it does not, with a JSON body naming
 the store's state, each adapter's connection (where the adapter can tell) and this replica's
-scheduler role. `/metrics` gives deliveries by status and platform, poll counts and lag, the
-delivery worker's counters and a command-latency histogram, each with HELP and TYPE lines.
+scheduler role, the age of the oldest delivery not out yet and the deliveries waiting on a
+platform this replica does not serve (not enabled, or unknown). `/metrics` gives deliveries by
+status and platform, those waiting and why, the oldest pending delivery's age by platform, poll
+counts and lag, the delivery worker's counters and a command-latency histogram, each with HELP
+and TYPE lines.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.config import ConfigError
+from bot.store import Pending
+from bot.subscriptions import KNOWN_PLATFORMS, waiting_reason
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -112,12 +117,25 @@ class Ops:
     async def healthz(self, request: web.Request) -> web.Response:
         """200 when the store answers; 503 (and why) when it does not."""
         store = "ok"
+        pending: dict[str, Pending] = {}
         try:
             await asyncio.wait_for(self.app.store.journal_head(), STORE_TIMEOUT)
+            pending = await asyncio.wait_for(self.app.store.pending_by_platform(), STORE_TIMEOUT)
         except Exception as exc:  # whatever the reason, the answer is "not healthy"
             store = f"unreachable: {type(exc).__name__}"
         adapters = {
             name: _connected(adapter) for name, adapter in sorted(self.app.adapters.items())
+        }
+        now = self.app.clock()
+        served = [p for name, p in pending.items() if name in self.app.adapters]
+        waiting = {
+            name: {
+                "deliveries": p.count,
+                "oldest_seconds": round(max(0.0, now - p.oldest_created_at), 3),
+                "reason": reason,
+            }
+            for name, p in pending.items()
+            if (reason := waiting_reason(name, self.app.adapters)) is not None
         }
         body = {
             "status": "ok" if store == "ok" else "unhealthy",
@@ -125,6 +143,13 @@ class Ops:
             "adapters": adapters,
             "scheduler": self.role(),
             "last_poll_at": self.app.last_poll_at,
+            # of the deliveries this replica can send; those it cannot are under "waiting"
+            "oldest_pending_seconds": (
+                round(max(0.0, now - min(p.oldest_created_at for p in served)), 3)
+                if served
+                else None
+            ),
+            "waiting": waiting,
         }
         return web.json_response(body, status=200 if store == "ok" else 503)
 
@@ -139,6 +164,30 @@ class Ops:
             (
                 f'evbot_deliveries{{platform="{_label(p)}",status="{_label(s)}"}} {n}'
                 for (p, s), n in sorted(counts.items())
+            ),
+        )
+        pending = await self.app.store.pending_by_platform()
+        now = self.app.clock()
+        lines += _metric(
+            "evbot_deliveries_waiting",
+            "gauge",
+            "Deliveries queued for a platform this replica does not serve "
+            "(reason: disabled, or unknown).",
+            (
+                f'evbot_deliveries_waiting{{platform="{_label(name)}",'
+                f'reason="{"unknown" if name not in KNOWN_PLATFORMS else "disabled"}"}} {p.count}'
+                for name, p in pending.items()
+                if name not in self.app.adapters
+            ),
+        )
+        lines += _metric(
+            "evbot_delivery_oldest_pending_seconds",
+            "gauge",
+            "Age of the oldest delivery not out yet (pending or in flight), by platform.",
+            (
+                f'evbot_delivery_oldest_pending_seconds{{platform="{_label(name)}"}} '
+                f"{max(0.0, now - p.oldest_created_at):.3f}"
+                for name, p in pending.items()
             ),
         )
         stats = self.app.worker.stats
@@ -184,12 +233,7 @@ class Ops:
         return web.Response(text="\n".join(lines) + "\n", headers={"Content-Type": CONTENT_TYPE})
 
     async def _delivery_counts(self) -> dict[tuple[str, str], int]:
-        by_platform = getattr(self.app.store, "delivery_counts_by_platform", None)
-        if by_platform is not None:
-            found: dict[tuple[str, str], int] = await by_platform()
-            return found
-        # a store that cannot split by platform: one series labelled "all"
-        return {("all", s): n for s, n in (await self.app.store.delivery_counts()).items()}
+        return await self.app.store.delivery_counts_by_platform()
 
 
 def _connected(adapter: object) -> str:

@@ -31,6 +31,7 @@ from bot.events import CorrectionEvent, Event, MilestoneEvent
 from bot.ladders import Ladder
 from bot.messages import Message
 from bot.pacing import Pacer
+from bot.retry_warnings import RetryWarnings
 from bot.sqlite_outbox import DeliveryRow, delivery_key
 from bot.store import BotStore
 from bot.subscriptions import Subscription, admit
@@ -91,6 +92,9 @@ def latest_growth(events: list[Event]) -> list[Event]:
 
 class DeliveryWorker:
     """A long-running task owned by the app (not a scheduler job: those get cancelled)."""
+
+    # set by the app: warns once about a delivery still retried after the configured time
+    retry_warnings: RetryWarnings | None = None
 
     def __init__(
         self,
@@ -262,6 +266,8 @@ class DeliveryWorker:
             reason = exc.reason if exc.permanent else f"gave_up_{exc.reason}"
             paused = await self.store.mark_failed(row, reason, exc.detail or str(exc))
             self.stats.failed += 1
+            if self.retry_warnings is not None:
+                self.retry_warnings.settled(row.id)
             log.warning(
                 "delivery %s to %s failed (%s)%s",
                 row.id,
@@ -275,6 +281,8 @@ class DeliveryWorker:
             wait = max(exc.retry_after, 0.0) + self.rng.random() * 0.1
         await self.store.mark_retry(row.id, self.clock() + wait, exc.reason, exc.detail or str(exc))
         self.stats.retried += 1
+        if self.retry_warnings is not None:
+            self.retry_warnings.retrying(row, exc, self.clock(), wait)
 
     async def rendered(self, row: DeliveryRow) -> Message | None:
         """The message a delivery sends: rendered at its first claim and kept with it, so every

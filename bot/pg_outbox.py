@@ -34,6 +34,12 @@ from bot.sqlite_outbox import (
     _subscription,
     original,
 )
+from bot.store import (
+    DELIVERY_COUNTS_BY_PLATFORM_SQL,
+    PENDING_BY_PLATFORM_SQL,
+    Pending,
+    pending_by_platform,
+)
 from bot.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
 
 CHANNEL_CLASS = 0x45564204  # transaction advisory locks on channels, while claiming
@@ -456,11 +462,12 @@ class PgOutbox(PgBase):
 
     async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
         """How many deliveries each platform has in each status (for /metrics)."""
-        rows = await self._fetch(
-            self.pool,
-            "SELECT platform, status, COUNT(*) FROM deliveries GROUP BY platform, status",
-        )
+        rows = await self._fetch(self.pool, DELIVERY_COUNTS_BY_PLATFORM_SQL)
         return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def pending_by_platform(self) -> dict[str, Pending]:
+        """Deliveries not out yet (pending or in flight), by platform."""
+        return pending_by_platform(await self._fetch(self.pool, PENDING_BY_PLATFORM_SQL))
 
     async def next_due(self) -> float | None:
         """When the earliest pending delivery is due (None: nothing pending)."""

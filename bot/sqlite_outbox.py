@@ -25,6 +25,12 @@ from bot.event_codec import event_from_dict
 from bot.events import Event, Subject
 from bot.records import DetectionWrite, StoredEvent
 from bot.sqlite_base import SqliteBase
+from bot.store import (
+    DELIVERY_COUNTS_BY_PLATFORM_SQL,
+    PENDING_BY_PLATFORM_SQL,
+    Pending,
+    pending_by_platform,
+)
 from bot.subscriptions import PlannedDelivery, Subscription, SubscriptionSpec
 
 STATUSES = ("pending", "inflight", "posted", "failed", "cancelled")
@@ -471,6 +477,15 @@ class SqliteOutbox(SqliteBase):
         """How many deliveries are in each status."""
         rows = await self._rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
         return {s: 0 for s in STATUSES} | {r[0]: int(r[1]) for r in rows}
+
+    async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
+        """How many deliveries each platform has in each status (for /metrics)."""
+        rows = await self._rows(DELIVERY_COUNTS_BY_PLATFORM_SQL)
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def pending_by_platform(self) -> dict[str, Pending]:
+        """Deliveries not out yet (pending or in flight), by platform."""
+        return pending_by_platform(await self._rows(PENDING_BY_PLATFORM_SQL))
 
     async def next_due(self) -> float | None:
         """When the earliest pending delivery is due (None: nothing pending)."""

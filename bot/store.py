@@ -6,6 +6,7 @@ Every implementation passes the contract suite in `tests/store_contract.py`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.periods import Month, decode_years
@@ -30,6 +31,30 @@ YEARLY_YEARS_SQL = (
 )
 
 SOURCE_COLUMNS = "id, name, metric, priority, imports, latest_month, running, yearly"
+
+# What the outbox still has to send, by platform (start-up log, /healthz, /metrics); no
+# parameters, so both stores run it as written. Reads the queue through the status index.
+PENDING_BY_PLATFORM_SQL = (
+    "SELECT platform, COUNT(*), MIN(created_at) FROM deliveries "
+    "WHERE status IN ('pending', 'inflight') GROUP BY platform ORDER BY platform"
+)
+DELIVERY_COUNTS_BY_PLATFORM_SQL = (
+    "SELECT platform, status, COUNT(*) FROM deliveries GROUP BY platform, status"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A platform's deliveries not out yet (pending or in flight): how many, and when the
+    oldest of them was queued."""
+
+    count: int
+    oldest_created_at: float
+
+
+def pending_by_platform(rows: Sequence[Sequence[Any]]) -> dict[str, Pending]:
+    """`PENDING_BY_PLATFORM_SQL`'s rows, as both stores return them."""
+    return {str(r[0]): Pending(int(r[1]), float(r[2])) for r in rows}
 
 
 def source_info(row: Sequence[Any]) -> SourceInfo:
@@ -396,6 +421,14 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
 
     async def delivery_counts(self) -> dict[str, int]:
         """How many deliveries are in each status."""
+        ...
+
+    async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
+        """How many deliveries each platform has in each status."""
+        ...
+
+    async def pending_by_platform(self) -> dict[str, Pending]:
+        """Deliveries not out yet (pending or in flight), by platform."""
         ...
 
     async def next_due(self) -> float | None:

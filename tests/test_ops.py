@@ -99,9 +99,8 @@ async def test_metrics_in_prometheus_text(sqlite_ops: Ops) -> None:
     status, kind, text = await get(sqlite_ops, "/metrics")
     assert status == 200 and kind.startswith("text/plain; version=0.0.4")
     found = samples(text)
-    # SQLite's store does not split by platform: one series labelled "all"
-    assert found['evbot_deliveries{platform="all",status="pending"}'] == 2
-    assert found['evbot_deliveries{platform="all",status="inflight"}'] == 1
+    assert found['evbot_deliveries{platform="webhook",status="pending"}'] == 2
+    assert found['evbot_deliveries{platform="webhook",status="inflight"}'] == 1
     assert found["evbot_polls_total"] == 0 and found["evbot_poll_lag_seconds"] == -1
     assert found["evbot_leader"] == 1  # a single bot runs its own jobs
     assert found['evbot_command_latency_seconds_bucket{le="0.05"}'] == 1
