@@ -104,7 +104,7 @@ class App:
         """Open the store, reconcile, start the worker and the scheduled jobs."""
         await self.store.open()
         await self.store.sync_groups(self.config.groups)
-        await self._log_start()
+        await self.log_start()
         self._worker_task = asyncio.create_task(self.worker.run(self.stopping))
         if poll:
             self.scheduler.add_job(
@@ -132,7 +132,7 @@ class App:
         elif poll:
             await self.poll()  # catch up at once rather than after a whole interval
 
-    async def _log_start(self) -> None:
+    async def log_start(self) -> None:
         """Say at start which platforms this bot serves and how, and which deliveries it
         cannot send (a platform not enabled, or unknown), so that none wait unseen."""
         log.info(

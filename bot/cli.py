@@ -468,7 +468,9 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     from bot.following import subscribe
 
     config = _config(args)
-    check_platform(args.platform)  # before the store: a refused subscription creates nothing
+    # before the store: a refused subscription creates nothing. (The CLI is where a platform is
+    # named by hand; a slash command's is the platform of the adapter that received it.)
+    check_platform(args.platform)
     async with _store(args, config) as store:
         await store.sync_groups(config.groups)
         catalog = await load_catalog(store, config)
@@ -769,6 +771,8 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from bot.demo import run_demo
 
     config = _config(args)
+    if args.log_level is None:  # the demo is a show on stdout: its start-up lines would clutter it
+        configure_logging("warning")
     status: int = await run_demo(config, out, speed=args.speed, db=args.db)
     return status
 

@@ -248,6 +248,37 @@ def test_the_settings_and_their_defaults(tmp_path: Path) -> None:
     assert app.worker.retry_warnings is not None and app.worker.retry_warnings.after == 60
 
 
+async def test_the_start_line_names_each_platform_and_how_it_is_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The adapters `evbot run` builds, as the start-up line describes them."""
+    from bot.wiring import build_adapters
+
+    monkeypatch.setenv("DISCORD_TOKEN", "MTIz.NDU2.Nzg5")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing")
+    path = tmp_path / "platforms.toml"
+    path.write_text(
+        "[platforms.discord]\nenabled = true\nshard_count = 2\n"
+        '[platforms.slack]\nenabled = true\nmode = "http"\nhost = "0.0.0.0"\nport = 3456\n'
+        "[platforms.webhook]\nenabled = true\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    adapters = build_adapters(config, sys.stdout)
+    app = App(config, SqliteStore(tmp_path / "start.sqlite3"), adapters)
+    caplog.set_level(logging.INFO, logger="evbot.app")
+    await app.store.open()
+    try:
+        await app.log_start()  # nothing connects: the line is said before anything does
+    finally:
+        await app.store.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "evbot.app"] == [
+        "starting: discord (gateway, 2 shards), slack (HTTP on 0.0.0.0, port 3456), "
+        "webhook (HTTP posts to each subscribed URL); polling every 300 s"
+    ]
+
+
 # -- /healthz and /metrics ----------------------------------------------------------------------
 
 
