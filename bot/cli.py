@@ -504,8 +504,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     waiting = waiting_reason(sub.channel.platform, config.served_platforms)
     if waiting is not None:
         print(
-            f"evbot subscribe: warning: {waiting}; its deliveries wait until it is enabled "
-            "(`evbot run` serves only the enabled platforms)",
+            f"evbot subscribe: warning: {waiting}; its deliveries wait until `evbot run` serves it",
             file=sys.stderr,
         )
     for other in result.overlaps:

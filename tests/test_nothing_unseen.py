@@ -114,8 +114,7 @@ def test_a_known_platform_that_is_not_enabled_is_accepted_with_a_warning(
     assert status == 0 and out.startswith("discord:1/2 now follows Nissan Leaf")
     assert err == (
         "evbot subscribe: warning: discord is not enabled in the configuration "
-        "([platforms.discord] enabled); its deliveries wait until it is enabled "
-        "(`evbot run` serves only the enabled platforms)\n"
+        "([platforms.discord] enabled); its deliveries wait until `evbot run` serves it\n"
     )
     # with a platform enabled, `evbot run` has no console either
     status, _, err = run(capsys, "subscribe", "zoe", "--config", config, "--db", db)
