@@ -25,6 +25,7 @@ from bot.delivery import (
     ChatAdapter,
     DeliveryFailure,
     MessageEditor,
+    carries_images,
 )
 from bot.event_codec import event_from_dict, event_to_dict, message_from_dict, message_to_dict
 from bot.events import CorrectionEvent, Event, MilestoneEvent
@@ -304,8 +305,8 @@ class DeliveryWorker:
         kept = json.loads(text)
         message = message_from_dict(kept["message"])
         chart = kept.get("chart")
-        if chart is None:
-            return message
+        if chart is None or not carries_images(self.adapters[row.channel.platform]):
+            return message  # nothing to draw, or the platform would drop the drawing
         event = event_from_dict(chart["event"])
         assert isinstance(event, MilestoneEvent)
         return await self._with_chart(message, event, chart["ladder"], row)
