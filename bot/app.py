@@ -163,6 +163,9 @@ class App:
                 await self.worker.reconcile()
             except Exception:  # the database may be briefly away: try again next round
                 log.exception("settling deliveries left in flight failed")
+                continue
+            # what was settled is due again: look now, not at the worker's idle backstop
+            self.worker.wake()
 
     async def _serve_commands(self) -> None:
         hosts = [a for a in self.adapters.values() if isinstance(a, CommandHost)]

@@ -1,4 +1,5 @@
-"""Which replica polls: the one holding a PostgreSQL session advisory lock.
+"""Which replica polls (the one holding a PostgreSQL session advisory lock), and each one's
+share of a platform's rate limit.
 
 Every replica serves commands and delivers; only the leader runs the scheduled jobs (poll, source
 watch, digests). Each replica keeps one dedicated connection and tries

@@ -100,7 +100,6 @@ class Pacer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.global_rate = global_rate
-        self.replicas = 1
         self.platform = TokenBucket(global_rate, burst(global_rate), clock, sleep)
         self.channel_rate = channel_rate
         self._clock = clock
@@ -109,8 +108,7 @@ class Pacer:
 
     def share(self, replicas: int) -> None:
         """Pace the platform at its limit divided among `replicas` live replicas (at least 1)."""
-        self.replicas = max(1, replicas)
-        rate = self.global_rate / self.replicas
+        rate = self.global_rate / max(1, replicas)
         self.platform.set_rate(rate, burst(rate))
 
     def channel(self, key: object) -> TokenBucket:
