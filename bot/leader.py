@@ -193,7 +193,13 @@ class RateShare:
             self._changed.clear()
             try:
                 await self._recount()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, StoreError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                StoreError,
+                TimeoutError,
+            ) as exc:
                 # the shares stay as they were until a count succeeds (the store opens a lost
                 # session again, so this replica is counted again)
                 log.warning("counting the live replicas failed: %s", exc)

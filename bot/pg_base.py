@@ -138,7 +138,7 @@ class PgBase:
         if life is not None and self._heard is not None and not life.is_closed():
             # leave before the session ends, and say so: the others take our share at once
             # (close comes after the worker's last post, so they never overlap with it)
-            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            with contextlib.suppress(*_SESSION_ERRORS):
                 await life.execute(
                     f"SELECT pg_advisory_unlock_shared({LIVE_CLASS}, {_DEPLOYMENT}), "
                     "pg_notify($1, coalesce(current_schema(), ''))",
