@@ -39,6 +39,7 @@ class ConsoleAdapter:
 
     platform = "console"
     limits = Limits(global_per_second=1000.0, channel_per_second=1000.0)
+    carries_images = False  # a terminal panel shows text only
 
     def __init__(self, out: TextIO | None = None, width: int | None = None) -> None:
         self.console = _Console(file=out, width=width, highlight=False, soft_wrap=False)

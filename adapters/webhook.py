@@ -171,6 +171,7 @@ class WebhookAdapter:
     """Posts messages as signed JSON to webhook URLs; one URL is one channel."""
 
     platform = PLATFORM
+    carries_images = False  # the JSON carries text only: no chart is drawn for a webhook
 
     def __init__(
         self,

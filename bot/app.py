@@ -6,7 +6,9 @@ cancels running coroutine jobs, and a post must be allowed to finish.
 
 Replicas on PostgreSQL: given a `Leadership`, the scheduler starts paused and runs only while
 this replica holds the leader lock (`bot/leader.py`); every replica serves commands and
-delivers, and every few seconds settles the deliveries that dead replicas left in flight.
+delivers, and every few seconds settles the deliveries that dead replicas left in flight. Each
+paces at its share of every platform's limit, divided among the live replicas, and is woken by
+NOTIFY when any replica queues deliveries (`RateShare`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from bot.detector import Detector
 from bot.following import following_now
 from bot.importer import import_file
 from bot.ingest import ImportFailed
-from bot.leader import Leadership
+from bot.leader import FALLBACK_POLL_SECONDS, Leadership, RateShare, ReplicaRegistry
 from bot.outbox import DeliveryWorker
 from bot.retry_warnings import RetryWarnings, duration
 from bot.store import BotStore, StoreError
@@ -97,6 +99,9 @@ class App:
         if leadership is not None:
             leadership.on_change = self._leadership_changed
         self._replica_tasks: list[asyncio.Task[None]] = []
+        self.rate_share: RateShare | None = None
+        if leadership is not None and isinstance(store, ReplicaRegistry):
+            self.rate_share = RateShare(store, self.worker.pacers, self.worker.wake)
         self.polls = 0
         self.last_poll_at: float | None = None  # when a poll last finished, here
 
@@ -105,6 +110,9 @@ class App:
         await self.store.open()
         await self.store.sync_groups(self.config.groups)
         await self.log_start()
+        if self.rate_share is not None:
+            await self.rate_share.join()  # this replica's share, before its first post
+            self.worker.idle_poll = FALLBACK_POLL_SECONDS  # NOTIFY wakes it; this is a backstop
         self._worker_task = asyncio.create_task(self.worker.run(self.stopping))
         if poll:
             self.scheduler.add_job(
@@ -129,6 +137,8 @@ class App:
                 asyncio.create_task(self.leadership.run(self.stopping)),
                 asyncio.create_task(self._settle_orphans()),
             ]
+            if self.rate_share is not None:
+                self._replica_tasks.append(asyncio.create_task(self.rate_share.run(self.stopping)))
         elif poll:
             await self.poll()  # catch up at once rather than after a whole interval
 
@@ -173,6 +183,9 @@ class App:
                 await self.worker.reconcile()
             except Exception:  # the database may be briefly away: try again next round
                 log.exception("settling deliveries left in flight failed")
+                continue
+            # what was settled is due again: look now, not at the worker's idle backstop
+            self.worker.wake()
 
     async def _serve_commands(self) -> None:
         hosts = [a for a in self.adapters.values() if isinstance(a, CommandHost)]

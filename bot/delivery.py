@@ -81,7 +81,12 @@ class DeliveryFailure(Exception):
 
 
 class ChatAdapter(Protocol):
-    """One chat platform, as the outbox sees it."""
+    """One chat platform, as the outbox sees it.
+
+    An adapter whose messages never show an image (a webhook's JSON, the console) sets
+    `carries_images = False`, and no chart is drawn for it; without the attribute it is taken
+    to carry them (`carries_images`).
+    """
 
     platform: str
     limits: Limits
@@ -93,6 +98,11 @@ class ChatAdapter(Protocol):
     async def find_posted(self, channel: Channel, key: str) -> str | None:
         """The id of a message already posted under `key`, if the platform can tell."""
         ...
+
+
+def carries_images(adapter: ChatAdapter) -> bool:
+    """Whether a message's image reaches the platform (True unless the adapter says False)."""
+    return bool(getattr(adapter, "carries_images", True))
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from bot.delivery import (
     ChatAdapter,
     DeliveryFailure,
     MessageEditor,
+    carries_images,
 )
 from bot.event_codec import event_from_dict, event_to_dict, message_from_dict, message_to_dict
 from bot.events import CorrectionEvent, Event, MilestoneEvent
@@ -47,6 +48,7 @@ CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 DIGEST_LABELS = {"daily": "today", "weekly": "this week", "monthly": "this month"}
 CHART_TIMEOUT = 20.0  # seconds a milestone's chart may take before it goes without
 CHART_CACHE = 32  # drawn charts kept: a fan-out sends one event to thousands of channels
+IDLE_POLL_SECONDS = 1.0  # the longest idle wait when nothing tells the worker of new deliveries
 
 
 class MilestoneCharts(Protocol):
@@ -127,6 +129,8 @@ class DeliveryWorker:
             for name, a in self.adapters.items()
         }
         self._wake = asyncio.Event()
+        # longer when the store tells every replica of new deliveries (PostgreSQL NOTIFY)
+        self.idle_poll = IDLE_POLL_SECONDS
         self._channel_locks: dict[Channel, asyncio.Lock] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._events: dict[int, Event] = {}  # stored events never change: read each once
@@ -176,11 +180,11 @@ class DeliveryWorker:
     async def _wait(self, stop: asyncio.Event) -> None:
         """Until a slot frees, new work is queued, something falls due, or `stop`."""
         free = self.concurrency - len(self._running)
-        delay = 1.0
+        delay = self.idle_poll
         if free > 0:
             due = await self.store.next_due()
             if due is not None:
-                delay = min(1.0, due - self.clock())
+                delay = min(self.idle_poll, due - self.clock())
                 if delay <= 0:
                     # due, but its channel has a post under way: that post's end wakes us
                     delay = 1.0 if self._running else 0.25
@@ -309,8 +313,8 @@ class DeliveryWorker:
         kept = json.loads(text)
         message = message_from_dict(kept["message"])
         chart = kept.get("chart")
-        if chart is None:
-            return message
+        if chart is None or not carries_images(self.adapters[row.channel.platform]):
+            return message  # nothing to draw, or the platform would drop the drawing
         event = event_from_dict(chart["event"])
         assert isinstance(event, MilestoneEvent)
         return await self._with_chart(message, event, chart["ladder"], row)

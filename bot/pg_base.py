@@ -4,14 +4,23 @@ Besides the pool, each open store keeps one dedicated connection that holds a se
 lock on its replica id. Deliveries it claims carry that id; when the replica dies its connection
 goes, the lock goes with it, and another replica can tell that the deliveries it left in flight
 are orphans (see `PgOutbox.inflight`).
+
+A running replica (`evbot run`, not a one-off command) also joins the deployment's replicas on
+that connection (`join_replicas`): it holds a shared advisory lock on its database and schema,
+so the number of such locks granted is the number of live replicas, and a replica that dies is
+no longer counted the moment PostgreSQL ends its session (see `bot/leader.py`, `RateShare`).
+The same connection LISTENs: a transaction that queues deliveries NOTIFYs
+`evbot_deliveries`, and a replica joining or leaving NOTIFYs `evbot_replicas`, each with the
+schema as payload (notifications are per database; a listener ignores other schemas').
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,11 +36,27 @@ from bot.store import StoreError
 MIGRATION_LOCK = (0x45564201, 1)
 REPLICA_CLASS = 0x45564202
 JOURNAL_LOCK = (0x45564203, 1)
+LIVE_CLASS = 0x45564206  # shared, on hashtext(database.schema): one per live replica
+DELIVERIES_CHANNEL = "evbot_deliveries"
+REPLICAS_CHANNEL = "evbot_replicas"
+_DEPLOYMENT = "hashtext(current_database() || '.' || current_schema())"
 POOL_SIZE = 8
+REGAIN_TRIES = 20  # a lost session's replica id is tried again for up to 2 s
 CONNECT_TIMEOUT = 10.0
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Runner = asyncpg.Pool | Connection
+
+log = logging.getLogger("evbot.store")
+
+# what a broken session raises (InternalClientError: a query sent as the server hung up)
+_SESSION_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 
 
 def is_postgres(database: str) -> bool:
@@ -63,8 +88,13 @@ async def connect(dsn: str) -> asyncpg.Connection:
         raise StoreError(f"{safe_dsn(dsn)}: cannot connect: {exc}") from exc
 
 
-async def _take_replica_id(con: asyncpg.Connection) -> int:
-    """A random id no live replica holds, locked for as long as `con` lives."""
+async def _take_replica_id(con: asyncpg.Connection, wanted: int = 0) -> int:
+    """A random id no live replica holds (`wanted`, if still free), locked for as long as
+    `con` lives."""
+    for _ in range(REGAIN_TRIES if wanted else 0):
+        if await con.fetchval("SELECT pg_try_advisory_lock($1, $2)", REPLICA_CLASS, wanted):
+            return wanted
+        await asyncio.sleep(0.1)  # the server may not have ended the old session yet
     while True:
         candidate = secrets.randbelow(2**31 - 1) + 1  # the two-int lock form takes int4 keys
         if await con.fetchval("SELECT pg_try_advisory_lock($1, $2)", REPLICA_CLASS, candidate):
@@ -84,6 +114,8 @@ class PgBase:
         self.replica_id = 0
         self._pool: asyncpg.Pool | None = None
         self._life: asyncpg.Connection | None = None
+        # set by join_replicas: what to call when a notification comes
+        self._heard: tuple[Callable[[], None], Callable[[], None]] | None = None
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -103,6 +135,16 @@ class PgBase:
     async def close(self) -> None:
         pool, life = self._pool, self._life
         self._pool = self._life = None
+        if life is not None and self._heard is not None and not life.is_closed():
+            # leave before the session ends, and say so: the others take our share at once
+            # (close comes after the worker's last post, so they never overlap with it)
+            with contextlib.suppress(*_SESSION_ERRORS):
+                await life.execute(
+                    f"SELECT pg_advisory_unlock_shared({LIVE_CLASS}, {_DEPLOYMENT}), "
+                    "pg_notify($1, coalesce(current_schema(), ''))",
+                    REPLICAS_CHANNEL,
+                )
+        self._heard = None
         if pool is not None:
             await pool.close()
         if life is not None:
@@ -114,6 +156,83 @@ class PgBase:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # -- replicas ---------------------------------------------------------------------------
+
+    async def join_replicas(
+        self, on_deliveries: Callable[[], None], on_replicas: Callable[[], None]
+    ) -> None:
+        """Count this process among the live replicas until its session ends; call
+        `on_deliveries` when any replica queues deliveries, `on_replicas` when one joins or
+        leaves (the others hear this one join)."""
+        self._heard = (on_deliveries, on_replicas)
+        await self._join(self._life_connection())
+
+    async def _join(self, life: asyncpg.Connection) -> None:
+        assert self._heard is not None
+        on_deliveries, on_replicas = self._heard
+        schema = await life.fetchval("SELECT coalesce(current_schema(), '')")
+
+        def heard(con: Connection, pid: int, channel: str, payload: object) -> None:
+            if payload == schema:
+                (on_deliveries if channel == DELIVERIES_CHANNEL else on_replicas)()
+
+        await life.add_listener(DELIVERIES_CHANNEL, heard)
+        await life.add_listener(REPLICAS_CHANNEL, heard)
+        await life.execute(
+            f"SELECT pg_advisory_lock_shared({LIVE_CLASS}, {_DEPLOYMENT}), "
+            "pg_notify($1, coalesce(current_schema(), ''))",
+            REPLICAS_CHANNEL,
+        )
+
+    async def live_replicas(self) -> int:
+        """How many replicas are live now (this one included, once joined).
+
+        A count that fails means this replica's own session cannot be trusted (the server
+        restarted, the connection was cut): it is opened again, with the same replica id when
+        that is free, and joined again. A replica that delivers must stay counted, or the
+        others would take its share as well.
+        """
+        life = self._life_connection()
+        try:
+            if not life.is_closed():
+                return int(await life.fetchval(_LIVE_COUNT, LIVE_CLASS))
+        except _SESSION_ERRORS:
+            pass
+        try:
+            life = await self._reopen_life(life)
+            return int(await life.fetchval(_LIVE_COUNT, LIVE_CLASS))
+        except _SESSION_ERRORS as exc:
+            raise StoreError(f"{self.path}: cannot count the live replicas: {exc}") from exc
+
+    def _life_connection(self) -> asyncpg.Connection:
+        if self._life is None:
+            raise StoreError("the store is not open")
+        return self._life
+
+    async def _reopen_life(self, old: asyncpg.Connection) -> asyncpg.Connection:
+        log.warning("the replica's own session to %s was lost; opening it again", self.path)
+        old.terminate()
+        life = await connect(self.dsn)
+        try:
+            replica_id = await _take_replica_id(life, self.replica_id)
+            if self._heard is not None:
+                await self._join(life)
+        except BaseException:
+            life.terminate()
+            raise
+        if replica_id != self.replica_id:
+            # deliveries claimed under the old id are settled by whoever sees them first
+            log.warning("replica id %d was taken meanwhile; now %d", self.replica_id, replica_id)
+            self.replica_id = replica_id
+        self._life = life
+        return life
+
+    async def notify_deliveries(self, con: Runner) -> None:
+        """Wake every replica's worker when `con`'s transaction commits (at once, if none)."""
+        await self._run(
+            con, "SELECT pg_notify($1, coalesce(current_schema(), ''))", DELIVERIES_CHANNEL
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -174,6 +293,14 @@ class PgBase:
     async def ping(self) -> None:
         """Raise unless the database answers (for /healthz)."""
         await asyncio.wait_for(self._val(self.pool, "SELECT 1"), CONNECT_TIMEOUT)
+
+
+# granted shared locks on this deployment's key, in this database: one per live replica
+_LIVE_COUNT = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+    f"AND classid = $1::oid AND objid = {_DEPLOYMENT}::oid "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 async def _step(con: asyncpg.Connection, step: Migration) -> None:

@@ -5,6 +5,8 @@ cancelled). What replicas add: a claim locks its rows with `FOR UPDATE SKIP LOCK
 replicas never claim one delivery, and takes a transaction advisory lock per channel, so a
 channel's messages still go out one at a time and in order; a claimed delivery records the
 claiming replica, and `inflight` hands a replica only the deliveries of replicas that died.
+A transaction that queues deliveries NOTIFYs the replicas (`PgBase.notify_deliveries`), so
+every replica starts on a fan-out at once, not at its next idle look.
 """
 
 from __future__ import annotations
@@ -206,12 +208,15 @@ class PgOutbox(PgBase):
                     sorted(PAUSE_AT_ONCE),
                 )
                 when = time.time() if now is None else now
+                again = [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed]
                 await self._many(
                     con,
                     "UPDATE deliveries SET status = 'pending', attempts = 0, "
                     "next_attempt_at = $1, last_error = NULL WHERE id = $2",
-                    [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed],
+                    again,
                 )
+                if again:
+                    await self.notify_deliveries(con)
         return len(resumed)
 
     # -- deliveries -------------------------------------------------------------------------
@@ -243,6 +248,8 @@ class PgOutbox(PgBase):
             [d.payload for d in planned],
             now,
         )
+        # in the same transaction: replicas hear of the rows when they can claim them
+        await self.notify_deliveries(con)
         return sorted(int(r[0]) for r in rows)
 
     async def claim_due(

@@ -122,11 +122,81 @@ async def test_delay_tells_the_wait_without_taking_a_token() -> None:
     assert bucket.delay() >= 2.0
 
 
+async def test_set_rate_paces_at_the_new_rate_from_then_on() -> None:
+    clock = FakeTime()
+    bucket = TokenBucket(4.0, 1.0, clock, clock.sleep)
+    first = await times_of(bucket, clock, 3)
+    assert first == pytest.approx([0.0, 0.25, 0.5])
+    bucket.set_rate(2.0)  # a replica joined: half as fast
+    assert await times_of(bucket, clock, 3) == pytest.approx([0.5, 1.0, 1.5])
+    bucket.set_rate(8.0)  # two replicas died: four times as fast as that
+    assert await times_of(bucket, clock, 3) == pytest.approx([0.125, 0.25, 0.375])
+
+
+async def test_set_rate_keeps_what_was_earned_at_the_old_rate() -> None:
+    clock = FakeTime()
+    bucket = TokenBucket(2.0, 4.0, clock, clock.sleep)
+    await times_of(bucket, clock, 4)  # empty
+    clock.now += 1.0  # two tokens earned at 2/s
+    bucket.set_rate(0.5)
+    # the two saved tokens are spent at once; the next comes at the new rate, 2 s later
+    assert await times_of(bucket, clock, 3) == pytest.approx([0.0, 0.0, 2.0])
+
+
+async def test_set_rate_clamps_the_saved_tokens_to_a_smaller_capacity() -> None:
+    clock = FakeTime()
+    bucket = TokenBucket(8.0, 8.0, clock, clock.sleep)  # full: 8 saved
+    bucket.set_rate(4.0, 2.0)
+    assert bucket.capacity == 2.0
+    assert await times_of(bucket, clock, 4) == pytest.approx([0.0, 0.0, 0.25, 0.5])
+
+
+async def test_set_rate_does_not_lift_a_hold() -> None:
+    clock = FakeTime()
+    bucket = TokenBucket(8.0, 1.0, clock, clock.sleep)
+    bucket.hold(3.0)
+    bucket.set_rate(16.0, 2.0)
+    times = await times_of(bucket, clock, 3)
+    # nobody before the hold ends; then the new capacity's two and the new rate's 1/16 s
+    assert times == pytest.approx([3.0, 3.0, 3.0625])
+
+
+async def test_set_rate_applies_to_a_caller_already_waiting() -> None:
+    now = [1024.0]
+    naps: list[tuple[float, asyncio.Future[None]]] = []
+
+    async def nap(seconds: float) -> None:
+        """A sleep the test ends by moving the clock."""
+        done = asyncio.get_running_loop().create_future()
+        naps.append((seconds, done))
+        await done
+
+    bucket = TokenBucket(1.0, 1.0, lambda: now[0], nap)
+    await bucket.acquire()  # empty now: the next waits 1 s at 1/s
+    waiting = asyncio.ensure_future(bucket.acquire())
+    await asyncio.sleep(0)
+    assert [s for s, _ in naps] == [1.0]
+    now[0] += 0.5  # half a token earned at 1/s, then the rate halves
+    bucket.set_rate(0.5)
+    now[0] += 0.5  # the nap ends, as asked: a quarter more at the new rate
+    naps[0][1].set_result(None)
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    assert naps[1][0] == pytest.approx(0.5)  # the remaining quarter at 0.5/s
+    now[0] += 0.5
+    naps[1][1].set_result(None)
+    await waiting
+
+
 def test_a_bucket_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="rate above 0"):
         TokenBucket(0.0)
     with pytest.raises(ValueError, match="capacity of at least 1"):
         TokenBucket(1.0, 0.5)
+    bucket = TokenBucket(1.0)
+    with pytest.raises(ValueError, match="rate above 0"):
+        bucket.set_rate(0.0)
+    assert bucket.rate == 1.0  # refused: unchanged
 
 
 # -- Pacer ------------------------------------------------------------------------------------
@@ -171,6 +241,22 @@ async def test_a_platform_hold_delays_every_channel() -> None:
     assert clock() - start == 2.0
     await pacer.acquire("b")
     assert clock() - start == 2.125
+
+
+async def test_pacer_share_divides_the_platform_limit_among_replicas() -> None:
+    clock = FakeTime()
+    pacer = Pacer(global_rate=32.0, channel_rate=64.0, clock=clock, sleep=clock.sleep)
+    assert (pacer.platform.rate, pacer.platform.capacity) == (32.0, 3.2)
+    pacer.share(4)
+    assert (pacer.platform.rate, pacer.platform.capacity) == (8.0, 1.0)
+    await pacer.acquire("a")
+    start = clock()
+    for name in "bcd":
+        await pacer.acquire(name)
+    assert clock() - start == pytest.approx(3 / 8)  # 8 a second: this replica's quarter
+    pacer.share(0)  # nonsense counts as alone, never a division by zero
+    assert pacer.platform.rate == 32.0
+    assert pacer.channel("a").rate == 64.0  # channels are not divided: one replica posts to each
 
 
 # -- backoff ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Three replicas on one PostgreSQL database deliver a 5,000-channel fan-out while two die.
+"""Three replicas on one PostgreSQL database deliver a 5,000-channel fan-out while two die; and
+three replicas keep one rate limit between them, re-divided when one dies.
 
 Each replica is a real `evbot run` process (PostgreSQL store, webhook adapter, /healthz on a
 port of its own); the fake webhook receiver is its own process too (`tests/fake_webhook.py`,
@@ -12,6 +13,12 @@ SIGKILLed. Then:
 - the receiver holds exactly one message per delivery (duplicates 0): the deliveries the dead
   replicas left in flight were settled by one survivor and re-posted under the same key, which
   the receiver answers with the first message (those re-posts are printed and bounded).
+
+The rate test runs the receiver in a thread of the test (it stamps each request as it comes)
+and three `evbot run` replicas with `rate_per_second = 20`; a 200-channel fan-out goes out, a
+follower is SIGKILLed a quarter of the way, and the receiver's stamps are counted per window:
+never more than the limit allows in any window, and after the kill more than the two survivors
+could post at their old thirds, so they took the dead replica's share.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +41,7 @@ from bot.delivery import Channel
 from bot.pg_store import PgStore
 from bot.subscriptions import SubscriptionSpec
 from tests.crash_runner import LEAF, SOURCE, leaf
+from tests.fake_webhook import FakeWebhook
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = ROOT / "tests" / "fake_webhook.py"
@@ -226,3 +235,151 @@ def _leads(replica: Replica) -> bool:
 
 def _fake(port: int) -> dict[str, Any]:
     return get_json(f"http://127.0.0.1:{port}/_stats")[1]
+
+
+# -- one rate limit for the deployment ----------------------------------------------------------
+
+RATE = 20.0  # rate_per_second: the deployment's limit, whatever the number of replicas
+FANOUT = 200
+WINDOW = 2.0  # seconds: the sliding window the receiver's requests are counted in
+BURST = REPLICAS  # each replica's platform bucket saves at most one token at a third of 20/s
+# the receiver is a process on a shared machine: if it is descheduled, requests queue in the
+# kernel and get stamped together when it runs again; a second of that is allowed for
+STAMP_SLACK = 1.0
+LOWER_WINDOW = 4.0  # seconds: the window in which the survivors must beat their old thirds
+
+
+class ThreadedFake:
+    """The fake receiver on its own event loop in a thread: the test's waiting (blocking HTTP
+    calls, sleeps) never delays its stamps."""
+
+    def __init__(self) -> None:
+        self.fake = FakeWebhook()
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.fake.start())
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self._ready.wait(30), "the fake receiver did not start"
+
+    def messages(self) -> int:
+        return len(self.fake.messages)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+        self.loop.close()
+
+
+def most_in_a_window(stamps: list[float], width: float) -> tuple[int, float]:
+    """The most stamps in any window [t, t + width) starting at a stamp, and where it starts."""
+    best, at, end = 0, stamps[0] if stamps else 0.0, 0
+    for start, t in enumerate(stamps):
+        while end < len(stamps) and stamps[end] < t + width:
+            end += 1
+        if end - start > best:
+            best, at = end - start, t
+    return best, at
+
+
+def test_most_in_a_window_counts_a_sliding_window() -> None:
+    assert most_in_a_window([], 1.0) == (0, 0.0)
+    assert most_in_a_window([0.0, 0.5, 0.9, 1.0, 1.2, 5.0], 1.0) == (4, 0.5)
+    assert most_in_a_window([0.0, 2.0, 4.0], 1.0) == (1, 0.0)
+
+
+def test_three_replicas_keep_one_rate_limit_and_survivors_take_a_dead_ones_share(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    receiver = ThreadedFake()
+    receiver.start()
+    port = receiver.fake.port
+    config = tmp_path / "evbot.toml"
+    config.write_text(
+        f'database = "{pg_dsn}"\n'
+        "[schedule]\npoll_seconds = 1\n"
+        f"[platforms.webhook]\nenabled = true\nrate_per_second = {RATE:g}\n"
+        "channel_rate_per_second = 5\ntimeout = 5\n",
+        encoding="utf-8",
+    )
+    urls = [f"http://127.0.0.1:{port}/hook/r{i:03d}" for i in range(FANOUT)]
+    replicas: list[Replica] = []
+
+    async def prepare() -> None:
+        async with PgStore(pg_dsn) as store:
+            await store.sync_groups(default_config().groups)
+            specs = [SubscriptionSpec(Channel("webhook", "default", u), LEAF) for u in urls]
+            await asyncio.gather(*(store.subscribe(s) for s in specs))
+            await store.import_records([(SOURCE, [leaf(1, 600), leaf(2, 600)])])
+
+    async def news() -> None:
+        async with PgStore(pg_dsn) as store:
+            await store.import_records([(SOURCE, [leaf(3, 1_500)])])
+
+    async def posted() -> int:
+        async with PgStore(pg_dsn) as store:
+            return (await store.delivery_counts()).get("posted", 0)
+
+    try:
+        asyncio.run(prepare())
+        deadline = time.monotonic() + 120  # catches no progress, not a slow machine
+        for i in range(REPLICAS):
+            replicas.append(Replica(f"r{i}", config, tmp_path / f"rate{i}.log"))
+        for r in replicas:
+            r.wait_ready(deadline)  # ready = joined: each paces at a third from here on
+        while not any(_leads(r) and r.health()["last_poll_at"] is not None for r in replicas):
+            assert time.monotonic() < deadline, [r.health() for r in replicas]
+            time.sleep(0.05)
+        asyncio.run(news())
+        while receiver.messages() < FANOUT // 4:
+            assert time.monotonic() < deadline, f"no progress: {receiver.fake.stats()}"
+            assert all(r.proc.poll() is None for r in replicas), "a replica exited"
+            time.sleep(0.01)
+        victim = next(r for r in replicas if not _leads(r))
+        killed_at = time.time()
+        victim.kill()
+        at_kill = receiver.messages()
+        while asyncio.run(posted()) < FANOUT:
+            assert time.monotonic() < deadline, f"not finished: {receiver.fake.stats()}"
+            time.sleep(0.2)
+        for r in replicas:
+            if r is not victim:
+                r.proc.send_signal(signal.SIGTERM)
+                assert r.proc.wait(timeout=20) == 0
+    finally:
+        for r in replicas:
+            r.close()
+        receiver.stop()
+
+    fake = receiver.fake
+    stamps = sorted(r.at for r in fake.requests)
+    assert len(fake.messages) == FANOUT and fake.statuses.keys() == {200}
+    # never above the limit: in any window, the rate's worth plus the replicas' saved tokens
+    # (plus what a descheduled receiver stamps late); three replicas each at the full rate
+    # would put about three times the rate's worth in a window
+    most, at = most_in_a_window(stamps, WINDOW)
+    allowed = RATE * (WINDOW + STAMP_SLACK) + BURST
+    # after the kill (and a second to notice it, two to settle what it left in flight): the
+    # two survivors at their old thirds could post at most this many in a window
+    after = [t for t in stamps if t >= killed_at + 1.0]
+    thirds = 2 * (RATE / REPLICAS * LOWER_WINDOW + 1)
+    best_after, _ = most_in_a_window(after, LOWER_WINDOW)
+    print(
+        f"\n{REPLICAS} replicas sharing {RATE:g}/s, {FANOUT} channels, {len(stamps)} requests: "
+        f"at most {most} in {WINDOW:g} s (allowed {allowed:g}, at {at - stamps[0]:.1f} s); "
+        f"a follower killed at {at_kill} messages; afterwards at most {best_after} in "
+        f"{LOWER_WINDOW:g} s (two thirds' worth: {thirds:.1f}); "
+        f"{(stamps[-1] - stamps[0]):.1f} s from first to last"
+    )
+    assert most <= allowed
+    assert best_after > thirds  # the survivors took the dead replica's share
