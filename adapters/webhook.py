@@ -58,6 +58,7 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
+    ImageMode,
     Limits,
 )
 from bot.messages import Message
@@ -171,6 +172,7 @@ class WebhookAdapter:
     """Posts messages as signed JSON to webhook URLs; one URL is one channel."""
 
     platform = PLATFORM
+    images: ImageMode = "none"  # the payload carries no image
 
     def __init__(
         self,

@@ -342,6 +342,18 @@ class PgOutbox(PgBase):
             delivery_id,
         )
 
+    async def mark_step(self, delivery_id: int, entry: str, message_id: str | None = None) -> None:
+        """Record a step of an in-flight delivery as done (`bot.delivery_steps`); the post's
+        step keeps the message id even while later steps are still to do."""
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET steps = (steps::jsonb || jsonb_build_array($1::text))::text, "
+            "message_id = COALESCE($2, message_id) WHERE id = $3 AND status = 'inflight'",
+            entry,
+            message_id,
+            delivery_id,
+        )
+
     async def mark_retry(
         self, delivery_id: int, next_attempt_at: float, reason: str, error: str
     ) -> None:
