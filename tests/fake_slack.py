@@ -23,9 +23,10 @@ Faults, per method and optionally per channel:
     fake.slow["files.completeUploadExternal"] = 0.2  # done, then answered 0.2 s later
 
 As its own process (the crash test): `python tests/fake_slack.py --port 0 --state state.json`
-prints `listening on <port>`, serves `GET /_stats`, and writes its state (every posted message
-with its delivery key, and the files in its thread) to `--state` every half second and when
-stopped; `--slow METHOD=SECONDS` answers a method late (after doing it).
+prints `listening on <port>`, serves `GET /_stats` and `GET /_charts` (the files in each
+announcement's thread), and writes its state (every posted message with its delivery key, and
+the files in its thread) to `--state` every half second and when stopped;
+`--slow METHOD=SECONDS` answers a method late (after doing it).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class FakeSlack:
         self.app.router.add_post("/respond/{n}", self._respond)
         self.app.router.add_get("/socket", self._socket)
         self.app.router.add_get("/_stats", self._stats)
+        self.app.router.add_get("/_charts", self._charts)
         self._runner: web.AppRunner | None = None
 
     # -- life -------------------------------------------------------------------------------
@@ -526,6 +528,9 @@ class FakeSlack:
         self.responses.append((request.path, await request.json()))
         await self._changed()
         return web.Response(text="ok")
+
+    async def _charts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state()["charts"])
 
     async def _stats(self, request: web.Request) -> web.Response:
         stats = self.state()
