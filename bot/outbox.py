@@ -88,7 +88,9 @@ def step_failure(exc: DeliveryFailure | TimeoutError, doing: str) -> DeliveryFai
     """A step's failure as a DeliveryFailure: a timeout is a transient one."""
     if isinstance(exc, DeliveryFailure):
         return exc
-    return DeliveryFailure(TIMEOUT, permanent=False, detail=doing)
+    failure = DeliveryFailure(TIMEOUT, permanent=False, detail=doing)
+    failure.__cause__ = exc
+    return failure
 
 
 def charted(row: DeliveryRow) -> bool:
@@ -167,7 +169,6 @@ class DeliveryWorker:
                 log.warning("delivery %s: cannot check whether it was posted: %s", row.id, exc)
                 found = None
             if found is not None:
-                await self.store.mark_step(row.id, POST, found)
                 await self._reconcile_followups(row, adapter, found)
             else:
                 await self.store.release(row.id)
@@ -176,9 +177,11 @@ class DeliveryWorker:
         self, row: DeliveryRow, adapter: ChatAdapter, message_id: str
     ) -> None:
         """A delivery whose post is there: posted if its follow-up is there too (recorded when
-        found), else back to the queue to send the follow-up (and nothing else)."""
+        found), else back to the queue, its post recorded, to send the follow-up alone."""
         if self._needs_followup(row, adapter, charted(row)):
             assert isinstance(adapter, FollowupPoster)
+            if not row.done(POST):
+                await self.store.mark_step(row.id, POST, message_id)
             try:
                 found = await adapter.find_followup(row.channel, message_id, row.key)
             except DeliveryFailure as exc:
@@ -282,7 +285,7 @@ class DeliveryWorker:
                         # an original is still to be posted: the correction goes after it
                         await self.store.release(row.id, after)
                         return
-                message_id = await self._post(row, message, adapter)
+                message_id = await self._post(row, message, adapter, with_chart)
                 await self._followups(row, message, adapter, message_id, with_chart)
             except DeliveryFailure as exc:
                 await self._failed(row, exc, pacer)
@@ -322,8 +325,11 @@ class DeliveryWorker:
         await self.store.mark_retry(row.id, self.clock() + wait, exc.reason, exc.detail or str(exc))
         self.stats.retried += 1
 
-    async def _post(self, row: DeliveryRow, message: Message, adapter: ChatAdapter) -> str:
-        """The post step, once: its message id is recorded at once, before any follow-up."""
+    async def _post(
+        self, row: DeliveryRow, message: Message, adapter: ChatAdapter, with_chart: bool
+    ) -> str:
+        """The post step, once. Where a follow-up remains, the step and its message id are
+        recorded at once; else `mark_posted` records them, in the write it makes anyway."""
         if row.done(POST) and row.message_id is not None:
             return row.message_id
         if image_mode(adapter) != "inline":
@@ -332,7 +338,8 @@ class DeliveryWorker:
         message_id = await asyncio.wait_for(
             adapter.post(row.channel, message, row.key), self.post_timeout
         )
-        await self.store.mark_step(row.id, POST, message_id)
+        if self._needs_followup(row, adapter, with_chart):
+            await self.store.mark_step(row.id, POST, message_id)
         return message_id
 
     def _needs_followup(self, row: DeliveryRow, adapter: ChatAdapter, with_chart: bool) -> bool:
@@ -367,7 +374,7 @@ class DeliveryWorker:
         except (DeliveryFailure, TimeoutError) as exc:
             failure = step_failure(exc, "the chart")
             if not failure.permanent and row.attempts < MAX_ATTEMPTS:
-                raise failure from exc
+                raise failure from failure.__cause__
             await self._settle(row, CHART, failure.reason, f"chart not sent ({failure})")
             return
         await self.store.mark_step(row.id, CHART)
@@ -521,7 +528,7 @@ class DeliveryWorker:
             except (DeliveryFailure, TimeoutError) as exc:
                 failure = step_failure(exc, "editing")
                 if not failure.permanent and row.attempts < MAX_ATTEMPTS:
-                    raise failure from exc
+                    raise failure from failure.__cause__
                 what = f"original {original.id} not marked corrected: {failure}"
                 await self._settle(row, step, failure.reason, what)
                 continue

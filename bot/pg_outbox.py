@@ -332,7 +332,8 @@ class PgOutbox(PgBase):
         await self._run(
             self.pool,
             "WITH d AS (UPDATE deliveries SET status = 'posted', message_id = $1, "
-            "posted_at = $2, last_error = NULL WHERE id = $3 "
+            "posted_at = $2, last_error = NULL, steps = CASE WHEN steps::jsonb ? 'post' "
+            "THEN steps ELSE (steps::jsonb || '[\"post\"]')::text END WHERE id = $3 "
             "RETURNING platform, workspace, channel) "
             "UPDATE subscriptions s SET failures = 0, last_error = NULL FROM d "
             "WHERE s.platform = d.platform AND s.workspace = d.workspace "

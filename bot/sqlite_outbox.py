@@ -42,6 +42,14 @@ _DELIVERY_COLUMNS = (
 )
 
 
+# `steps` with the post's step at its end unless it is there (a delivery posted in one go
+# records it with its status)
+_WITH_POST = (
+    "CASE WHEN EXISTS (SELECT 1 FROM json_each(steps) WHERE value = 'post') THEN steps "
+    "ELSE json_insert(steps, '$[#]', 'post') END"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryRow:
     """One stored delivery."""
@@ -372,10 +380,12 @@ class SqliteOutbox(SqliteBase):
         return [d for d in found if platforms is None or d.channel.platform in platforms]
 
     async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
+        """A delivery reached its channel: every step done, the post's among them."""
         async with self.transaction():
             row = await self._rows(
                 "UPDATE deliveries SET status = 'posted', message_id = ?, posted_at = ?, "
-                "last_error = NULL WHERE id = ? RETURNING platform, workspace, channel",
+                f"last_error = NULL, steps = {_WITH_POST} "
+                "WHERE id = ? RETURNING platform, workspace, channel",
                 (message_id, now, delivery_id),
             )
             if row:
