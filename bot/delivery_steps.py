@@ -39,3 +39,8 @@ def step_name(entry: str) -> str:
 def done_steps(entries: Iterable[str]) -> frozenset[str]:
     """The steps that need nothing more: done or settled."""
     return frozenset(step_name(e) for e in entries)
+
+
+def settled_entries(entries: Iterable[str]) -> list[str]:
+    """The entries of steps settled as impossible (`"chart: missing_scope"`)."""
+    return [e for e in entries if _SETTLED in e]

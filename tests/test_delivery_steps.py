@@ -10,7 +10,9 @@ cannot be done is settled and the correction still goes out.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -451,3 +453,33 @@ async def test_an_edit_that_cannot_be_done_is_settled_and_the_correction_goes(
     )
     assert adapter.edits == [] and f"original {original} not marked corrected" in caplog.text
     assert [m.kind for m in adapter.to(here())] == ["milestone", "correction"]
+
+
+def test_evbot_deliveries_shows_the_steps_that_never_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    db = tmp_path / "cli.sqlite3"
+
+    async def settle() -> int:
+        async with SqliteStore(db) as store:
+            (delivery_id,) = await store.enqueue(
+                [PlannedDelivery(HERE, "following", (), (1,), "en", "{}")], 10.0
+            )
+            await store.claim_due(10.0, 5)
+            await store.mark_step(delivery_id, POST, "m1")
+            await store.mark_step(delivery_id, settled(CHART, "missing_permissions"))
+            await store.mark_posted(delivery_id, "m1", 20.0)
+            return delivery_id
+
+    delivery_id = asyncio.run(settle())
+    assert main(["deliveries", "--db", str(db)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line == (
+        f"#{delivery_id} {HERE} following posted after 1 tries; "
+        "not done: chart: missing_permissions"
+    )
+    assert main(["deliveries", "--json", "--db", str(db)]) == 0
+    (row,) = [json.loads(r) for r in capsys.readouterr().out.splitlines()]
+    assert row["steps"] == ["post", "chart: missing_permissions"]
