@@ -188,6 +188,7 @@ class DeliveryWorker:
                 log.warning("delivery %s: cannot check for its chart: %s", row.id, exc)
                 found = None
             if found is None:
+                log.info("delivery %s: posted without its chart: sending the chart", row.id)
                 await self.store.release(row.id)
                 return
             await self.store.mark_step(row.id, CHART)
