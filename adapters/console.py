@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from adapters.render_text import clean_text
-from bot.delivery import CHANNEL_GONE, Channel, DeliveryFailure, Limits
+from bot.delivery import CHANNEL_GONE, Channel, DeliveryFailure, ImageMode, Limits
 from bot.messages import Message
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
@@ -38,8 +38,8 @@ class ConsoleAdapter:
     """Prints messages as rich panels; text is passed as `Text`, so data is never markup."""
 
     platform = "console"
+    images: ImageMode = "none"  # a terminal shows no image
     limits = Limits(global_per_second=1000.0, channel_per_second=1000.0)
-    carries_images = False  # a terminal panel shows text only
 
     def __init__(self, out: TextIO | None = None, width: int | None = None) -> None:
         self.console = _Console(file=out, width=width, highlight=False, soft_wrap=False)

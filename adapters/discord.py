@@ -67,6 +67,7 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
+    ImageMode,
     Limits,
 )
 from bot.messages import Message
@@ -447,6 +448,7 @@ class DiscordAdapter:
     """Posts announcements to Discord channels and serves the slash commands."""
 
     platform = PLATFORM
+    images: ImageMode = "inline"  # the file goes with the create
 
     def __init__(
         self,

@@ -2,10 +2,12 @@
 
 Posting (the outbox's `ChatAdapter`): `chat.postMessage` with Block Kit blocks, a plain fallback
 text and `metadata` `{"event_type": "ev_announcement", "event_payload": {"delivery": key}}`.
-Uploads carry no metadata, so a chart goes after the message, into its thread
-(`files_upload_v2`). `find_posted` looks for the key in `conversations.history` (with
-`include_all_metadata`): that is how a restart after a crash settles a delivery left in flight
-without posting it twice. A 429 becomes `rate_limited` with its Retry-After, which the worker
+Uploads carry no metadata, so a chart is a follow-up part of the delivery (`FollowupPoster`): a
+file uploaded into the message's thread (`files_upload_v2`, with alt text), whose file name
+starts with the delivery key. `find_posted` looks for the key in `conversations.history` (with
+`include_all_metadata`) and `find_followup` for the file in the thread (`conversations.replies`):
+that is how a restart after a crash settles a delivery left in flight without posting it, or
+its chart, twice. A 429 becomes `rate_limited` with its Retry-After, which the worker
 honours for the channel (slack_sdk does not retry 429s unless told to); `channel_not_found`,
 `is_archived`, `not_in_channel`, `missing_scope` and revoked tokens are permanent and pause the
 channel's subscriptions with a reason code.
@@ -77,6 +79,7 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
+    ImageMode,
     Limits,
 )
 from bot.messages import Message
@@ -95,6 +98,8 @@ DEFAULT_CHANNEL_RATE = 1.0  # Slack: "one message per second per channel"
 DEFAULT_TIMEOUT = 10.0
 HISTORY_PAGE = 200
 HISTORY_PAGES = 5  # how far back find_posted looks: the newest 1,000 messages of the channel
+REPLY_PAGES = 5  # how far find_followup looks into a thread: its first 1,000 replies
+MAX_ALT_TEXT = 1000  # Slack's limit on a file's alt text
 ADMIN_CACHE_SECONDS = 300.0
 MAX_SUGGESTIONS = 5
 _MAX_RETRY_AFTER = 3600.0
@@ -289,6 +294,7 @@ class SlackAdapter:
     `Channel("slack", team_id, channel_id)`."""
 
     platform = PLATFORM
+    images: ImageMode = "followup"  # a file in the post's thread: uploads carry no metadata
 
     def __init__(
         self,
@@ -308,6 +314,7 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[tuple[str, bool], AsyncWebClient] = {}
         self._uncertain: set[str] = set()  # keys whose post may have landed: check first
+        self._uncertain_followups: set[str] = set()  # the same, for charts in threads
         self._admins: dict[tuple[str, str], tuple[float, bool]] = {}
         self.port: int | None = None  # the HTTP server's port, once listening
         self.app: AsyncApp | None = None
@@ -389,7 +396,7 @@ class SlackAdapter:
     # -- posting --------------------------------------------------------------------------
 
     async def post(self, channel: Channel, message: Message, key: str) -> str:
-        """Post as blocks with the key in the metadata; the chart follows in the thread.
+        """Post as blocks with the key in the metadata (an image goes with `post_followup`).
         Returns the message's ts. Raises DeliveryFailure with a reason code."""
         if key in self._uncertain:
             # an earlier try ended without an answer: it may have landed
@@ -419,10 +426,7 @@ class SlackAdapter:
                 NETWORK, permanent=False, detail=f"{type(exc).__name__} talking to Slack"
             ) from exc
         self._uncertain.discard(key)
-        ts = str(response["ts"])
-        if message.image is not None:
-            await self._upload_chart(client, channel, ts, message)
-        return ts
+        return str(response["ts"])
 
     async def edit(self, channel: Channel, message_id: str, message: Message) -> None:
         """Replace a posted message's text and blocks (`chat.update`), keeping its metadata.
@@ -434,22 +438,56 @@ class SlackAdapter:
                 channel=channel.channel, ts=message_id, text=text, blocks=blocks
             )
 
-    async def _upload_chart(
-        self, client: AsyncWebClient, channel: Channel, ts: str, message: Message
-    ) -> None:
-        # The message is posted: failing the delivery now would post it twice. A lost chart is
-        # logged instead.
+    async def post_followup(
+        self, channel: Channel, message_id: str, message: Message, key: str
+    ) -> str:
+        """Upload the message's image into the thread of post `message_id`, with its alt text,
+        under a file name that starts with the key. Returns the file's id. Raises
+        DeliveryFailure with a reason code."""
         assert message.image is not None
+        if key in self._uncertain_followups:
+            # an earlier upload ended without an answer: it may have landed
+            found = await self.find_followup(channel, message_id, key)
+            if found is not None:
+                self._uncertain_followups.discard(key)
+                return found
+        client = await self._client(channel, reading=False)
+        self._uncertain_followups.add(key)
         try:
-            await client.files_upload_v2(
-                channel=channel.channel,
-                thread_ts=ts,
-                content=message.image,
-                filename=message.image_name or "chart.png",
-                title=message.title[:250] or "chart",
-            )
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.warning("chart for %s not uploaded: %s", channel.safe(), type(exc).__name__)
+            with _delivery_failures():
+                response = await client.files_upload_v2(
+                    channel=channel.channel,
+                    thread_ts=message_id,
+                    content=message.image,
+                    filename=followup_name(key, message.image_name or "chart.png"),
+                    title=message.title[:250] or "chart",
+                    alt_txt=alt_text(message),
+                )
+        except DeliveryFailure as exc:
+            if isinstance(exc.__cause__, SlackApiError):
+                self._uncertain_followups.discard(key)  # Slack answered: nothing was shared
+            raise
+        self._uncertain_followups.discard(key)
+        return str((response.get("file") or {}).get("id") or "")
+
+    async def find_followup(self, channel: Channel, message_id: str, key: str) -> str | None:
+        """The id of a file in the thread of `message_id` whose name starts with the key, among
+        its first 1,000 replies; None when there is none."""
+        client = await self._client(channel, reading=True)
+        cursor: str | None = None
+        with _delivery_failures():
+            for _ in range(REPLY_PAGES):
+                response = await client.conversations_replies(
+                    channel=channel.channel, ts=message_id, limit=HISTORY_PAGE, cursor=cursor
+                )
+                for item in response.get("messages") or []:
+                    for file in item.get("files") or []:
+                        if followup_key(str(file.get("name") or "")) == key:
+                            return str(file.get("id") or item.get("ts"))
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not response.get("has_more") or not cursor:
+                    return None
+        return None
 
     async def find_posted(self, channel: Channel, key: str) -> str | None:
         """The ts of a message in the channel whose metadata carries `key`, among the newest
@@ -534,6 +572,7 @@ class SlackAdapter:
                 content=message.image,
                 filename=message.image_name or "chart.png",
                 title=message.title[:250] or "chart",
+                alt_txt=alt_text(message),
             )
         except SlackApiError as exc:
             await respond(
@@ -705,6 +744,23 @@ async def _refuse_bad_timestamps(
         if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
             return web.Response(status=401)
     return await handler(request)
+
+
+def followup_name(key: str, name: str) -> str:
+    """The file name of a delivery's chart: the key first, so the thread tells it was sent."""
+    return f"{key}.{name}"
+
+
+def followup_key(name: str) -> str | None:
+    """The delivery key a chart's file name starts with (None: not one of ours)."""
+    key, dot, _ = name.partition(".")
+    return key if dot and key else None
+
+
+def alt_text(message: Message) -> str:
+    """The image's alt text (Slack takes up to 1,000 characters): what it shows, else the
+    message's title."""
+    return (message.image_alt or message.title or "chart")[:MAX_ALT_TEXT]
 
 
 def _delivery_key(item: Mapping[str, Any]) -> str | None:

@@ -58,6 +58,7 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
+    ImageMode,
     Limits,
 )
 from bot.messages import Message
@@ -171,7 +172,7 @@ class WebhookAdapter:
     """Posts messages as signed JSON to webhook URLs; one URL is one channel."""
 
     platform = PLATFORM
-    carries_images = False  # the JSON carries text only: no chart is drawn for a webhook
+    images: ImageMode = "none"  # the JSON carries text only: no chart is drawn for a webhook
 
     def __init__(
         self,

@@ -635,3 +635,19 @@ def _possessive(name: str) -> str:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def chart_alt(e: MilestoneEvent, loc: str = "en") -> str:
+    """A milestone's chart in words, for people who cannot see it: "Chart of the cumulative
+    sales of the Nissan Leaf, passing 250,000 in June 2015"."""
+    stock = e.metric == "stock"
+    the = _the(e.subject)
+    if e.subject.kind == "all":
+        what = "electric vehicles registered" if stock else "cumulative electric car sales"
+    elif e.subject.kind == "model":
+        what = f"{the} on the road" if stock else f"the cumulative sales of {the}"
+    else:
+        noun = "electric vehicles registered" if stock else "cumulative electric car sales"
+        what = f"{_possessive(the)} {noun}"
+    when = format_period(e.period, e.granularity, loc)
+    return f"Chart of {what}{_where(e)}, passing {format_units(e.headline, loc)} in {when}"

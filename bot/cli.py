@@ -19,6 +19,7 @@ from bot.config import LOG_LEVELS, Config, ConfigError, load_config, redact_secr
 from bot.coverage import source_facts
 from bot.defuse import defuse_json, map_strings
 from bot.delivery import Channel, ChatAdapter
+from bot.delivery_steps import settled_entries
 from bot.formatting import format_percent, format_period, format_units, in_region
 from bot.importer import ImportReport, import_demo, import_file
 from bot.ingest import ImportFailed
@@ -604,6 +605,7 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
                     "reason": d.reason,
                     "last_error": d.last_error,
                     "message_id": d.message_id,
+                    "steps": list(d.steps_done),
                 },
                 out,
             )
@@ -613,6 +615,8 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
                 if d.status in ("failed", "pending") and d.reason
                 else ""
             )
+            if settled := settled_entries(d.steps_done):
+                why += f"; not done: {', '.join(settled)}"
             print(
                 f"#{d.id} {d.channel} {d.kind} {d.status} after {d.attempts} tries{why}", file=out
             )

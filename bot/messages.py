@@ -25,8 +25,8 @@ class Message:
     """A message ready to render for any platform.
 
     `accent` picks the colour (one of ACCENTS); `image` is an optional PNG attached as
-    `image_name`; `kind` says what the message is about (an event kind, "group", "digest",
-    "following", "info" or "error").
+    `image_name` and told in words by `image_alt`; `kind` says what the message is about (an
+    event kind, "group", "digest", "following", "info" or "error").
     """
 
     title: str
@@ -39,6 +39,7 @@ class Message:
     locale: str = "en"
     kind: str = "info"
     corrects: tuple[str, ...] = ()  # delivery keys of the messages this one corrects
+    image_alt: str = ""  # the image in words (alt text)
 
     def __post_init__(self) -> None:
         if self.accent not in ACCENTS:

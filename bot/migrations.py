@@ -362,6 +362,13 @@ CREATE TABLE held_events (
 CREATE INDEX held_events_by_event ON held_events (event_id)
 """
 
+# A delivery is its whole message (issue 16): the parts done of it (a correction's edits, the
+# post, its chart in the thread), a JSON list, each recorded as soon as it is done, so that a
+# retried or reconciled delivery does what is missing and nothing twice (`bot.delivery_steps`).
+V_DELIVERY_STEPS = """
+ALTER TABLE deliveries ADD COLUMN steps TEXT NOT NULL DEFAULT '[]'
+"""
+
 MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_DETECTION,
@@ -377,4 +384,5 @@ MIGRATIONS: list[Migration] = [
     V_MILESTONE_RANGES,
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
+    V_DELIVERY_STEPS,
 ]

@@ -1,9 +1,13 @@
 """The delivery worker: posts what the outbox holds, paced, retried, and never twice.
 
-Each delivery is marked in flight (committed) before it is posted. On start, in-flight
-deliveries are reconciled first: the adapter is asked whether the platform already has the
-message (by the delivery's idempotency key); if so it is marked posted, else it is posted again
-under the same key, which deduplicating platforms answer with the first message.
+Each delivery is marked in flight (committed) before it is posted. A delivery is its whole
+message, done in steps (`bot.delivery_steps`): a correction's edits of the messages it corrects,
+the post, then what the platform takes after the post (Slack: the chart in the post's thread).
+Each step is recorded as soon as it is done, and the delivery is posted when all are done (or
+settled as impossible). On start, in-flight deliveries are reconciled first: the adapter is
+asked whether the platform already has the post (by the delivery's idempotency key) and its
+follow-up; what it has is recorded, what is missing is done by the worker (a post again under
+the same key, which deduplicating platforms answer with the first message).
 """
 
 from __future__ import annotations
@@ -17,16 +21,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot.announcer import announce_digest, announce_group, corrected
+from bot.announcer import announce_digest, announce_group, chart_alt, corrected
 from bot.delivery import (
     TIMEOUT,
     UNKNOWN,
     Channel,
     ChatAdapter,
     DeliveryFailure,
+    FollowupPoster,
     MessageEditor,
-    carries_images,
+    image_mode,
 )
+from bot.delivery_steps import CHART, POST, edit_step, settled
 from bot.event_codec import event_from_dict, event_to_dict, message_from_dict, message_to_dict
 from bot.events import CorrectionEvent, Event, MilestoneEvent
 from bot.ladders import Ladder
@@ -69,6 +75,8 @@ class WorkerStats:
     cancelled: int = 0
     reconciled: int = 0
     edited: int = 0
+    followed_up: int = 0  # follow-up parts sent (Slack: charts in the thread)
+    settled: int = 0  # steps that could never be done, logged and recorded
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -76,6 +84,20 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
     draw: float = (rng or random.Random()).random()
     return ceiling * (0.5 + 0.5 * draw)
+
+
+def step_failure(exc: DeliveryFailure | TimeoutError, doing: str) -> DeliveryFailure:
+    """A step's failure as a DeliveryFailure: a timeout is a transient one."""
+    if isinstance(exc, DeliveryFailure):
+        return exc
+    failure = DeliveryFailure(TIMEOUT, permanent=False, detail=doing)
+    failure.__cause__ = exc
+    return failure
+
+
+def charted(row: DeliveryRow) -> bool:
+    """Whether a delivery's message, as first rendered, carries a chart."""
+    return row.rendered is not None and json.loads(row.rendered).get("chart") is not None
 
 
 def latest_growth(events: list[Event]) -> list[Event]:
@@ -140,19 +162,45 @@ class DeliveryWorker:
         self._wake.set()
 
     async def reconcile(self) -> None:
-        """Settle deliveries a crash left in flight, before anything is posted again."""
+        """Settle deliveries a crash left in flight, before anything is posted again: record
+        what the platform already has (the post, its follow-up); what is missing goes back to
+        the queue, where the worker completes it."""
         for row in await self.store.inflight(list(self.adapters)):
             adapter = self.adapters[row.channel.platform]
+            if row.done(POST) and row.message_id is not None:
+                await self._reconcile_followups(row, adapter, row.message_id)
+                continue
             try:
                 found = await adapter.find_posted(row.channel, row.key)
             except DeliveryFailure as exc:
                 log.warning("delivery %s: cannot check whether it was posted: %s", row.id, exc)
                 found = None
             if found is not None:
-                await self.store.mark_posted(row.id, found, self.clock())
-                self.stats.reconciled += 1
+                await self._reconcile_followups(row, adapter, found)
             else:
                 await self.store.release(row.id)
+
+    async def _reconcile_followups(
+        self, row: DeliveryRow, adapter: ChatAdapter, message_id: str
+    ) -> None:
+        """A delivery whose post is there: posted if its follow-up is there too (recorded when
+        found), else back to the queue, its post recorded, to send the follow-up alone."""
+        if self._needs_followup(row, adapter, charted(row)):
+            assert isinstance(adapter, FollowupPoster)
+            if not row.done(POST):
+                await self.store.mark_step(row.id, POST, message_id)
+            try:
+                found = await adapter.find_followup(row.channel, message_id, row.key)
+            except DeliveryFailure as exc:
+                log.warning("delivery %s: cannot check for its chart: %s", row.id, exc)
+                found = None
+            if found is None:
+                log.info("delivery %s: posted without its chart: sending the chart", row.id)
+                await self.store.release(row.id)
+                return
+            await self.store.mark_step(row.id, CHART)
+        await self.store.mark_posted(row.id, message_id, self.clock())
+        self.stats.reconciled += 1
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then let posts under way finish (bounded by their
@@ -220,14 +268,16 @@ class DeliveryWorker:
             slots.release()
 
     async def deliver(self, row: DeliveryRow) -> None:
-        """Post one claimed delivery and record the outcome."""
+        """Do what is missing of one claimed delivery (a correction's edits, the post, its
+        follow-up), recording each step, and record the outcome."""
         lock = self._channel_locks.setdefault(row.channel, asyncio.Lock())
         async with lock:
-            message = await self.rendered(row)
-            if message is None:
+            found = await self._rendered(row)
+            if found is None:
                 await self.store.mark_cancelled(row.id, "no longer subscribed")
                 self.stats.cancelled += 1
                 return
+            message, with_chart = found
             adapter = self.adapters[row.channel.platform]
             pacer = self.pacers[row.channel.platform]
             wait = pacer.channel(row.channel).delay()
@@ -237,15 +287,14 @@ class DeliveryWorker:
                 return
             await pacer.acquire(row.channel)
             try:
-                if row.kind == "correction":
+                if row.kind == "correction" and not row.done(POST):
                     after = await self.edit_originals(row, adapter)
                     if after is not None:
                         # an original is still to be posted: the correction goes after it
                         await self.store.release(row.id, after)
                         return
-                message_id = await asyncio.wait_for(
-                    adapter.post(row.channel, message, row.key), self.post_timeout
-                )
+                message_id = await self._post(row, message, adapter, with_chart)
+                await self._followups(row, message, adapter, message_id, with_chart)
             except DeliveryFailure as exc:
                 await self._failed(row, exc, pacer)
                 return
@@ -288,9 +337,75 @@ class DeliveryWorker:
         if self.retry_warnings is not None:
             self.retry_warnings.retrying(row, exc, self.clock(), wait)
 
+    async def _post(
+        self, row: DeliveryRow, message: Message, adapter: ChatAdapter, with_chart: bool
+    ) -> str:
+        """The post step, once. Where a follow-up remains, the step and its message id are
+        recorded at once; else `mark_posted` records them, in the write it makes anyway."""
+        if row.done(POST) and row.message_id is not None:
+            return row.message_id
+        if image_mode(adapter) != "inline":
+            # the image goes after the post, or nowhere
+            message = replace(message, image=None, image_name=None, image_alt="")
+        message_id = await asyncio.wait_for(
+            adapter.post(row.channel, message, row.key), self.post_timeout
+        )
+        if self._needs_followup(row, adapter, with_chart):
+            await self.store.mark_step(row.id, POST, message_id)
+        return message_id
+
+    def _needs_followup(self, row: DeliveryRow, adapter: ChatAdapter, with_chart: bool) -> bool:
+        """Whether the delivery's chart is a follow-up part still to send."""
+        return (
+            with_chart
+            and self.charts is not None
+            and image_mode(adapter) == "followup"
+            and not row.done(CHART)
+        )
+
+    async def _followups(
+        self,
+        row: DeliveryRow,
+        message: Message,
+        adapter: ChatAdapter,
+        message_id: str,
+        with_chart: bool,
+    ) -> None:
+        """The chart after the post, where the platform takes it so (Slack: in its thread)."""
+        if not self._needs_followup(row, adapter, with_chart):
+            return
+        assert isinstance(adapter, FollowupPoster)
+        if message.image is None:  # not drawn (`_with_chart` logged why)
+            await self._settle(row, CHART, "not_drawn", "chart not sent")
+            return
+        try:
+            await asyncio.wait_for(
+                adapter.post_followup(row.channel, message_id, message, row.key),
+                self.post_timeout,
+            )
+        except (DeliveryFailure, TimeoutError) as exc:
+            failure = step_failure(exc, "the chart")
+            if not failure.permanent and row.attempts < MAX_ATTEMPTS:
+                raise failure from failure.__cause__
+            await self._settle(row, CHART, failure.reason, f"chart not sent ({failure})")
+            return
+        await self.store.mark_step(row.id, CHART)
+        self.stats.followed_up += 1
+
+    async def _settle(self, row: DeliveryRow, step: str, reason: str, what: str) -> None:
+        """Record a step that can never be done, so it holds the delivery back no longer."""
+        log.warning("delivery %s to %s: %s", row.id, row.channel.safe(), what)
+        await self.store.mark_step(row.id, settled(step, reason))
+        self.stats.settled += 1
+
     async def rendered(self, row: DeliveryRow) -> Message | None:
         """The message a delivery sends: rendered at its first claim and kept with it, so every
         retry and reconciliation sends the same text; None when it has no one to go to."""
+        found = await self._rendered(row)
+        return found[0] if found is not None else None
+
+    async def _rendered(self, row: DeliveryRow) -> tuple[Message, bool] | None:
+        """`rendered`, and whether the message was to carry a chart (drawn or not)."""
         text = row.rendered
         if text is None:
             composed = await self._compose(row)
@@ -313,11 +428,11 @@ class DeliveryWorker:
         kept = json.loads(text)
         message = message_from_dict(kept["message"])
         chart = kept.get("chart")
-        if chart is None or not carries_images(self.adapters[row.channel.platform]):
-            return message  # nothing to draw, or the platform would drop the drawing
+        if chart is None or image_mode(self.adapters[row.channel.platform]) == "none":
+            return message, False  # nothing to draw, or the platform would drop the drawing
         event = event_from_dict(chart["event"])
         assert isinstance(event, MilestoneEvent)
-        return await self._with_chart(message, event, chart["ladder"], row)
+        return await self._with_chart(message, event, chart["ladder"], row), True
 
     async def compose(self, row: DeliveryRow) -> Message | None:
         """The message a delivery stands for, as its subscriptions now want it (without its
@@ -379,18 +494,23 @@ class DeliveryWorker:
         return {i: self._events[i] for i in row.event_ids if i in self._events}
 
     async def edit_originals(self, row: DeliveryRow, adapter: ChatAdapter) -> float | None:
-        """Mark the messages a correction corrects as corrected, where the platform can edit
-        (an edit sets the whole text, so doing it again after a crash changes nothing).
+        """Mark the messages a correction corrects as corrected, where the platform can edit:
+        each edit is a step of the correction, recorded when done (an edit sets the whole
+        text, so one a crash left unrecorded is simply done again).
 
         Returns when to try again if an original is still waiting to be posted (the
-        correction must follow it), else None. A message that cannot be edited (deleted,
-        too old) is logged and the correction still goes out.
+        correction must follow it), else None. A failing edit fails the correction's attempt,
+        to be retried like a post; one that can never work (the message deleted, too old) or
+        still fails after the last attempt is settled, logged, and the correction goes out.
         """
         originals: list[Any] = json.loads(row.payload or "{}").get("originals", [])
         corrections = [
             e for e in (await self._events_of(row)).values() if isinstance(e, CorrectionEvent)
         ]
         for original_id in originals:
+            step = edit_step(int(original_id))
+            if row.done(step):
+                continue
             original = await self.store.delivery(int(original_id))
             if original is None:
                 continue
@@ -417,15 +537,14 @@ class DeliveryWorker:
                 await asyncio.wait_for(
                     adapter.edit(original.channel, original.message_id, after), self.post_timeout
                 )
-            except TimeoutError as exc:
-                raise DeliveryFailure(TIMEOUT, permanent=False, detail="editing") from exc
-            except DeliveryFailure as exc:
-                if not exc.permanent:
-                    raise
-                log.warning(
-                    "delivery %s: original %s not marked corrected: %s", row.id, original.id, exc
-                )
+            except (DeliveryFailure, TimeoutError) as exc:
+                failure = step_failure(exc, "editing")
+                if not failure.permanent and row.attempts < MAX_ATTEMPTS:
+                    raise failure from failure.__cause__
+                what = f"original {original.id} not marked corrected: {failure}"
+                await self._settle(row, step, failure.reason, what)
                 continue
+            await self.store.mark_step(row.id, step)
             self.stats.edited += 1
         return None
 
@@ -458,4 +577,4 @@ class DeliveryWorker:
                 exc_info=True,
             )
             return message
-        return replace(message, image=png, image_name=name)
+        return replace(message, image=png, image_name=name, image_alt=chart_alt(event, row.locale))

@@ -320,6 +320,11 @@ CREATE TABLE held_events (
 CREATE INDEX held_events_by_event ON held_events (event_id)
 """
 
+# The steps done of each delivery (SQLite's V_DELIVERY_STEPS): a JSON list, as text.
+V_DELIVERY_STEPS = """
+ALTER TABLE deliveries ADD COLUMN steps TEXT NOT NULL DEFAULT '[]'
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -327,4 +332,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_MILESTONE_RANGES,
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
+    V_DELIVERY_STEPS,
 ]

@@ -345,13 +345,26 @@ class PgOutbox(PgBase):
         await self._run(
             self.pool,
             "WITH d AS (UPDATE deliveries SET status = 'posted', message_id = $1, "
-            "posted_at = $2, last_error = NULL WHERE id = $3 "
+            "posted_at = $2, last_error = NULL, steps = CASE WHEN steps::jsonb ? 'post' "
+            "THEN steps ELSE (steps::jsonb || '[\"post\"]')::text END WHERE id = $3 "
             "RETURNING platform, workspace, channel) "
             "UPDATE subscriptions s SET failures = 0, last_error = NULL FROM d "
             "WHERE s.platform = d.platform AND s.workspace = d.workspace "
             "AND s.channel = d.channel AND s.failures > 0",
             message_id,
             now,
+            delivery_id,
+        )
+
+    async def mark_step(self, delivery_id: int, entry: str, message_id: str | None = None) -> None:
+        """Record a step of an in-flight delivery as done (`bot.delivery_steps`); the post's
+        step keeps the message id even while later steps are still to do."""
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET steps = (steps::jsonb || jsonb_build_array($1::text))::text, "
+            "message_id = COALESCE($2, message_id) WHERE id = $3 AND status = 'inflight'",
+            entry,
+            message_id,
             delivery_id,
         )
 

@@ -21,6 +21,7 @@ from bot.corrections import (
     plan_corrections,
 )
 from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
+from bot.delivery_steps import done_steps
 from bot.event_codec import event_from_dict
 from bot.events import Event, Subject
 from bot.records import DetectionWrite, StoredEvent
@@ -43,7 +44,15 @@ _SUB_COLUMNS = (
 _DELIVERY_COLUMNS = (
     "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
     "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at, "
-    "rendered"
+    "rendered, steps"
+)
+
+
+# `steps` with the post's step at its end unless it is there (a delivery posted in one go
+# records it with its status)
+_WITH_POST = (
+    "CASE WHEN EXISTS (SELECT 1 FROM json_each(steps) WHERE value = 'post') THEN steps "
+    "ELSE json_insert(steps, '$[#]', 'post') END"
 )
 
 
@@ -67,11 +76,16 @@ class DeliveryRow:
     created_at: float
     posted_at: float | None
     rendered: str | None = None  # the message as first claimed (JSON): every retry sends it
+    steps_done: tuple[str, ...] = ()  # the parts done or settled (`bot.delivery_steps`)
 
     @property
     def key(self) -> str:
         """The idempotency key the platform sees: stable across retries and restarts."""
         return delivery_key(self.id)
+
+    def done(self, step: str) -> bool:
+        """Whether `step` needs nothing more (done, or settled as impossible)."""
+        return step in done_steps(self.steps_done)
 
 
 def delivery_key(delivery_id: int) -> str:
@@ -128,6 +142,7 @@ def _delivery(row: Sequence[Any]) -> DeliveryRow:
         row[15],
         row[16],
         row[17],
+        steps_done=tuple(json.loads(row[-1] or "[]")),  # `steps` is the last column
     )
 
 
@@ -371,10 +386,12 @@ class SqliteOutbox(SqliteBase):
         return [d for d in found if platforms is None or d.channel.platform in platforms]
 
     async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
+        """A delivery reached its channel: every step done, the post's among them."""
         async with self.transaction():
             row = await self._rows(
                 "UPDATE deliveries SET status = 'posted', message_id = ?, posted_at = ?, "
-                "last_error = NULL WHERE id = ? RETURNING platform, workspace, channel",
+                f"last_error = NULL, steps = {_WITH_POST} "
+                "WHERE id = ? RETURNING platform, workspace, channel",
                 (message_id, now, delivery_id),
             )
             if row:
@@ -383,6 +400,16 @@ class SqliteOutbox(SqliteBase):
                     "WHERE platform = ? AND workspace = ? AND channel = ? AND failures > 0",
                     tuple(row[0]),
                 )
+
+    async def mark_step(self, delivery_id: int, entry: str, message_id: str | None = None) -> None:
+        """Record a step of an in-flight delivery as done (`bot.delivery_steps`), committed at
+        once; the post's step keeps the message id even while later steps are still to do."""
+        async with self.transaction():
+            await self._run(
+                "UPDATE deliveries SET steps = json_insert(steps, '$[#]', ?), "
+                "message_id = COALESCE(?, message_id) WHERE id = ? AND status = 'inflight'",
+                (entry, message_id, delivery_id),
+            )
 
     async def mark_retry(
         self, delivery_id: int, next_attempt_at: float, reason: str, error: str

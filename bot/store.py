@@ -381,6 +381,10 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         """A delivery reached its channel."""
         ...
 
+    async def mark_step(self, delivery_id: int, entry: str, message_id: str | None = None) -> None:
+        """Record a step of an in-flight delivery as done (with the post's message id)."""
+        ...
+
     async def keep_rendered(self, delivery_id: int, rendered: str) -> str:
         """Keep a delivery's message as first rendered; returns the one kept."""
         ...

@@ -3,9 +3,12 @@ and a Socket Mode websocket, for real slack-bolt / slack_sdk code to talk to.
 
 Web API (`POST /api/<method>`; parameters from the query, a form or JSON, as slack_sdk sends
 them): auth.test, chat.postMessage, chat.update (the bot's own messages), conversations.history
-(metadata only with include_all_metadata), users.info, files.getUploadURLExternal (+ the upload
-URL it hands out), files.completeUploadExternal, apps.connections.open (+ the websocket it
-points at) and oauth.v2.access. A bot token `xoxb-<team>-...` belongs to workspace `<team>`
+(metadata only with include_all_metadata; thread replies are not in it, as in Slack),
+conversations.replies (a thread: its parent, then its replies), users.info,
+files.getUploadURLExternal (+ the upload URL it hands out; it keeps the file name and alt text),
+files.completeUploadExternal (shares the files: into a thread with `thread_ts`, as a reply
+carrying them in `files`, the way Slack shows an upload), apps.connections.open (+ the websocket
+it points at) and oauth.v2.access. A bot token `xoxb-<team>-...` belongs to workspace `<team>`
 (`xoxb-anything` else to T0001); `oauth.v2.access` with code `<team>-...` installs workspace
 `<team>`.
 
@@ -17,10 +20,13 @@ Faults, per method and optionally per channel:
     fake.fail("chat.postMessage", "ratelimited", times=2, retry_after=1)  # HTTP 429
     fake.fail("chat.postMessage", "drop", times=1)  # posted, but the connection drops
     fake.clear()
+    fake.slow["files.completeUploadExternal"] = 0.2  # done, then answered 0.2 s later
 
 As its own process (the crash test): `python tests/fake_slack.py --port 0 --state state.json`
-prints `listening on <port>`, serves `GET /_stats`, and writes its state (every posted message
-with its delivery key) to `--state` every half second and when stopped.
+prints `listening on <port>`, serves `GET /_stats` and `GET /_charts` (the files in each
+announcement's thread), and writes its state (every posted message with its delivery key, and
+the files in its thread) to `--state` every half second and when stopped;
+`--slow METHOD=SECONDS` answers a method late (after doing it).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class Posted:
     thread_ts: str | None = None
     at: float = 0.0
     edits: list[str] = field(default_factory=list)  # the texts it had before each chat.update
+    files: list[dict[str, Any]] = field(default_factory=list)  # an upload's share: its files
 
     @property
     def key(self) -> str | None:
@@ -96,7 +103,10 @@ class FakeSlack:
     messages: list[Posted] = field(default_factory=list)
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
+    upload_urls: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> its ask
     completed: list[dict[str, Any]] = field(default_factory=list)
+    shares: list[Posted] = field(default_factory=list)  # messages that share uploaded files
+    slow: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     installed: dict[str, str] = field(default_factory=dict)  # team -> bot token from OAuth
     port: int = 0
@@ -115,6 +125,7 @@ class FakeSlack:
         self.app.router.add_post("/respond/{n}", self._respond)
         self.app.router.add_get("/socket", self._socket)
         self.app.router.add_get("/_stats", self._stats)
+        self.app.router.add_get("/_charts", self._charts)
         self._runner: web.AppRunner | None = None
 
     # -- life -------------------------------------------------------------------------------
@@ -173,6 +184,19 @@ class FakeSlack:
     def in_channel(self, channel: str) -> list[Posted]:
         return [m for m in self.messages if m.channel == channel]
 
+    def thread(self, channel: str, ts: str) -> list[Posted]:
+        """The replies in the thread of message `ts` (messages and file shares), oldest first."""
+        replies = [
+            m
+            for m in self.messages + self.shares
+            if m.channel == channel and m.thread_ts == ts and m.ts != ts
+        ]
+        return sorted(replies, key=lambda m: float(m.ts))
+
+    def files_in_thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """Every file shared in the thread of message `ts`."""
+        return [f for m in self.thread(channel, ts) for f in m.files]
+
     async def wait_for(self, predicate: Any, seconds: float = 10.0) -> None:
         """Until `predicate()` holds (re-checked whenever the fake's state changes)."""
         async with asyncio.timeout(seconds), self.changed:
@@ -187,12 +211,18 @@ class FakeSlack:
         for m in self.messages:
             if m.key is not None:
                 keys.setdefault(m.key, []).append(m.ts)
+        charts = {
+            m.key: self.files_in_thread(m.channel, m.ts) for m in self.messages if m.key is not None
+        }
         return {
             "requests": len(self.calls_to("chat.postMessage")),
             "messages": len(self.messages),
             "duplicates": sum(len(v) - 1 for v in keys.values()),
             "history_calls": len(self.calls_to("conversations.history")),
+            "replies_calls": len(self.calls_to("conversations.replies")),
+            "shared_files": sum(len(m.files) for m in self.shares),
             "keys": keys,
+            "charts": charts,
         }
 
     # -- Socket Mode ------------------------------------------------------------------------
@@ -270,7 +300,7 @@ class FakeSlack:
         call = Call(method, params, token, time.time())
         self.calls.append(call)
         try:
-            fault = self._fault(method, params.get("channel"))
+            fault = self._fault(method, params.get("channel") or params.get("channel_id"))
             if fault is not None and fault.error == "drop":
                 # done, but the answer is lost: the connection closes before it is sent
                 await self._answer(method, params, token, request)
@@ -289,6 +319,8 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": fault.error})
             answer = await self._answer(method, params, token, request)
             call.error = None if answer.get("ok") else answer.get("error")
+            if self.slow.get(method):
+                await asyncio.sleep(self.slow[method])  # done; the answer comes late
             return web.json_response(answer)
         finally:
             await self._changed()
@@ -378,7 +410,10 @@ class FakeSlack:
             channel = str(p.get("channel", ""))
             with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
             limit = int(p.get("limit") or 100)
-            newest_first = list(reversed(self.in_channel(channel)))
+            # a thread's replies are not in the channel's history (unless broadcast)
+            newest_first = [
+                m for m in reversed(self.in_channel(channel)) if m.thread_ts in (None, m.ts)
+            ]
             start = int(p.get("cursor") or 0)
             page = newest_first[start : start + limit]
             out = []
@@ -388,6 +423,29 @@ class FakeSlack:
                     item["metadata"] = m.metadata
                 out.append(item)
             more = start + limit < len(newest_first)
+            return {
+                "ok": True,
+                "messages": out,
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            }
+        if method == "conversations.replies":
+            channel = str(p.get("channel", ""))
+            ts = str(p.get("ts", ""))
+            parent = next((m for m in self.in_channel(channel) if m.ts == ts), None)
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            limit = int(p.get("limit") or 100)
+            thread = [parent, *self.thread(channel, ts)]
+            start = int(p.get("cursor") or 0)
+            page = thread[start : start + limit]
+            out = []
+            for m in page:
+                item = {"type": "message", "ts": m.ts, "thread_ts": ts, "text": m.text}
+                if m.files:
+                    item["files"] = m.files
+                out.append(item)
+            more = start + limit < len(thread)
             return {
                 "ok": True,
                 "messages": out,
@@ -407,6 +465,11 @@ class FakeSlack:
             }
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ids):06d}"
+            self.upload_urls[file_id] = {
+                "name": str(p.get("filename") or ""),
+                "alt_txt": p.get("alt_txt"),
+                "length": int(p.get("length") or 0),
+            }
             return {
                 "ok": True,
                 "file_id": file_id,
@@ -414,7 +477,36 @@ class FakeSlack:
             }
         if method == "files.completeUploadExternal":
             files = json.loads(p["files"]) if isinstance(p.get("files"), str) else p["files"]
+            if any(f["id"] not in self.uploads for f in files):
+                return {"ok": False, "error": "file_not_found"}  # asked for, never uploaded
             self.completed.append({**p, "files": files})
+            channel = str(p.get("channel_id") or "")
+            if channel:
+                thread_ts = p.get("thread_ts")
+                if thread_ts and not any(m.ts == thread_ts for m in self.in_channel(channel)):
+                    return {"ok": False, "error": "invalid_thread_ts"}
+                shared = [
+                    {
+                        "id": f["id"],
+                        "name": self.upload_urls.get(f["id"], {}).get("name", ""),
+                        "title": f.get("title"),
+                        "alt_txt": self.upload_urls.get(f["id"], {}).get("alt_txt"),
+                    }
+                    for f in files
+                ]
+                self.shares.append(
+                    Posted(
+                        channel,
+                        team,
+                        f"{1_700_000_000 + next(self._ts)}.000100",
+                        str(p.get("initial_comment") or ""),
+                        None,
+                        None,
+                        str(thread_ts) if thread_ts else None,
+                        time.time(),
+                        files=shared,
+                    )
+                )
             return {
                 "ok": True,
                 "files": [
@@ -437,9 +529,13 @@ class FakeSlack:
         await self._changed()
         return web.Response(text="ok")
 
+    async def _charts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state()["charts"])
+
     async def _stats(self, request: web.Request) -> web.Response:
         stats = self.state()
         stats.pop("keys")
+        stats.pop("charts")
         return web.json_response(stats)
 
 
@@ -454,8 +550,8 @@ def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]
     }
 
 
-async def _serve(port: int, state: Path) -> None:
-    fake = await FakeSlack().start(port)
+async def _serve(port: int, state: Path, slow: dict[str, float]) -> None:
+    fake = await FakeSlack(slow=slow).start(port)
     print(f"listening on {fake.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -479,8 +575,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a fake Slack Web API on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument(
+        "--slow", action="append", default=[], metavar="METHOD=SECONDS", help="answer late"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.port, args.state))
+    slow = {m: float(v) for m, _, v in (item.partition("=") for item in args.slow)}
+    asyncio.run(_serve(args.port, args.state, slow))
     return 0
 
 

@@ -577,3 +577,42 @@ async def test_a_slack_original_that_is_gone_is_logged_and_the_correction_still_
             assert sub.active and sub.failures == 0
         finally:
             await slack.close()
+
+
+async def test_a_slack_edit_that_fails_for_a_while_is_retried_before_the_correction_goes(
+    tmp_path: Path,
+) -> None:
+    slack_channel = Channel("slack", "T0001", "C0001")
+    async with SqliteStore(tmp_path / "bot.sqlite3") as store, FakeSlack() as fake_slack:
+        await store.sync_groups(default_config().groups)
+        slack = SlackAdapter(http_settings(fake_slack))
+        now = [4e9]  # later than the detector's clock (the real one)
+
+        def w() -> DeliveryWorker:
+            return DeliveryWorker(store, {"slack": slack}, LADDERS, clock=lambda: now[0])
+
+        try:
+            await subscribe(store, slack_channel)
+            story = Story(store)
+            await story.crossing()
+            await w().drain()
+            (original,) = fake_slack.in_channel("C0001")
+            (original_row,) = await store.deliveries()
+            await story.figures((3, 1_200))
+            fake_slack.fail("chat.update", "internal_error", times=1)
+
+            await w().drain()
+            assert fake_slack.in_channel("C0001") == [original]  # the correction waits
+            (row,) = [d for d in await store.deliveries() if d.kind == "correction"]
+            assert (row.status, row.steps_done) == ("pending", ())
+
+            now[0] += 10_000
+            await w().drain()
+            assert [c.error for c in fake_slack.calls_to("chat.update")] == ["internal_error", None]
+            assert original.text.startswith("Corrected: Nissan Leaf passes 2,500")
+            told = fake_slack.in_channel("C0001")[1]
+            assert told.text.startswith("Correction: Nissan Leaf is below 2,500 sales")
+            (row,) = [d for d in await store.deliveries() if d.kind == "correction"]
+            assert (row.status, row.steps_done) == ("posted", (f"edit:{original_row.id}", "post"))
+        finally:
+            await slack.close()

@@ -5,6 +5,8 @@ a revision of the earlier, totals counted once, and the next poll tells nothing.
 The old stores are written by this version with the two places that respell a name as the
 store knows it (`respell_regions`, `source_named`) put back to what they did before (nothing,
 an exact match), and the schema version set back by one: exactly what an older evbot left.
+Migrations appended after the merge only add to the schema, so these tests apply the merge last
+(`merge_last`): "back by one" is then before the merge, however many came after it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bot.config import default_config
 from bot.corrections import SILENT_FLAG
 from bot.delivery import Channel
 from bot.detector import Detector
-from bot.key_merge import plan_merges, plan_source_merges
+from bot.key_merge import merge_spellings, plan_merges, plan_source_merges
 from bot.migration_steps import MigrationSql
 from bot.migrations import MIGRATIONS
 from bot.names import name_key
@@ -60,6 +62,17 @@ def old_spelling_rules() -> Iterator[None]:
             patch.setattr(module, "respell_regions", lambda chunk, known: None)
             patch.setattr(module, "source_named", exact)
         yield
+
+
+@pytest.fixture(autouse=True)
+def merge_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores that apply the key merge as their last migration (see the module's docstring)."""
+    for module, name, steps in (
+        (bot.sqlite_base, "MIGRATIONS", MIGRATIONS),
+        (bot.pg_base, "PG_MIGRATIONS", PG_MIGRATIONS),
+    ):
+        reordered = [m for m in steps if m is not merge_spellings] + [merge_spellings]
+        monkeypatch.setattr(module, name, reordered)
 
 
 class Backend:

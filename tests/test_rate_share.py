@@ -25,7 +25,7 @@ from adapters.console import ConsoleAdapter
 from adapters.webhook import WebhookAdapter
 from bot.charts import StoreCharts
 from bot.config import default_config
-from bot.delivery import Channel, Limits, carries_images
+from bot.delivery import Channel, Limits, image_mode
 from bot.event_codec import message_to_dict
 from bot.leader import RateShare
 from bot.messages import Message
@@ -244,13 +244,13 @@ async def test_a_worker_is_woken_by_a_notification_not_its_idle_look(
 
 
 def test_webhook_and_console_say_they_carry_no_image() -> None:
-    assert carries_images(WebhookAdapter()) is False
-    assert carries_images(ConsoleAdapter()) is False
+    assert image_mode(WebhookAdapter()) == "none"
+    assert image_mode(ConsoleAdapter()) == "none"
 
-    class Plain:  # an adapter that does not say: it carries them (Discord, Slack)
+    class Plain:  # an adapter that does not say sends the image with its post
         platform = "plain"
 
-    assert carries_images(Plain()) is True  # type: ignore[arg-type]
+    assert image_mode(Plain()) == "inline"
 
 
 class Collecting:
@@ -258,7 +258,7 @@ class Collecting:
     limits = Limits(global_per_second=1000.0, channel_per_second=1000.0)
 
     def __init__(self, images: bool) -> None:
-        self.carries_images = images
+        self.images = "inline" if images else "none"
         self.posts: list[Message] = []
 
     async def post(self, channel: Channel, message: Message, key: str) -> str:

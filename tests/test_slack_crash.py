@@ -9,6 +9,10 @@ and marked posted when found instead of being posted again.
 The fake Slack runs as its own process (`tests/fake_slack.py`); the bot runs as `evbot run` with
 a Slack configuration (HTTP mode, its Web API pointed at the fake) and, as a second case, as the
 bare worker in `tests/crash_runner_slack.py`.
+
+The second test does the same to a fan-out with charts, killing the bot between a post and the
+upload of its chart into the post's thread (and between the upload and its record): every
+channel must end with one announcement and one chart, with alt text, in its thread.
 """
 
 from __future__ import annotations
@@ -64,9 +68,9 @@ def counts(db: Path) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
-def start_fake(state: Path) -> tuple[subprocess.Popen[str], int]:
+def start_fake(state: Path, *options: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, str(FAKE), "--port", "0", "--state", str(state)],
+        [sys.executable, str(FAKE), "--port", "0", "--state", str(state), *options],
         stdout=subprocess.PIPE,
         text=True,
         env=ENV,
@@ -94,31 +98,9 @@ def bot_command(runner: str, db: Path, config: Path, api: str) -> list[str]:
     ]
 
 
-async def build(db: Path) -> list[int]:
-    """1,000 Slack channels following the Leaf, and one milestone fanned out to them."""
-    config = default_config()
-    async with SqliteStore(db) as store:
-        await store.sync_groups(config.groups)
-        for i in range(CHANNELS):
-            channel = Channel("slack", "T0001", f"C{i:05d}")
-            await store.subscribe(SubscriptionSpec(channel, LEAF, charts=False))
-        feed = Feed(store, Detector(store, config))
-        await feed.history()
-        await feed.news()
-        return [d.id for d in await store.deliveries(limit=10 * CHANNELS)]
-
-
-@pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
-def test_sigkill_at_random_moments_posts_everything_once_on_slack(
-    runner: str, tmp_path: Path
-) -> None:
-    rng = random.Random(f"{SEED}-{runner}")
-    db = tmp_path / "bot.sqlite3"
-    state = tmp_path / "fake.json"
-    fake, port = start_fake(state)
-    api = f"http://127.0.0.1:{port}/api/"
-    config = tmp_path / "evbot.toml"
-    config.write_text(
+def write_config(path: Path, api: str) -> Path:
+    """`evbot run`'s configuration: Slack in HTTP mode, its Web API the fake's."""
+    path.write_text(
         "[platforms.slack]\n"
         "enabled = true\n"
         'mode = "http"\n'
@@ -131,6 +113,33 @@ def test_sigkill_at_random_moments_posts_everything_once_on_slack(
         'signing_secret_env = "CRASH_SLACK_SIGNING"\n',
         encoding="utf-8",
     )
+    return path
+
+
+async def build(db: Path, channels: int = CHANNELS, charts: bool = False) -> list[int]:
+    """Slack channels following the Leaf (1,000), and one milestone fanned out to them."""
+    config = default_config()
+    async with SqliteStore(db) as store:
+        await store.sync_groups(config.groups)
+        for i in range(channels):
+            channel = Channel("slack", "T0001", f"C{i:05d}")
+            await store.subscribe(SubscriptionSpec(channel, LEAF, charts=charts))
+        feed = Feed(store, Detector(store, config))
+        await feed.history()
+        await feed.news()
+        return [d.id for d in await store.deliveries(limit=10 * channels)]
+
+
+@pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
+def test_sigkill_at_random_moments_posts_everything_once_on_slack(
+    runner: str, tmp_path: Path
+) -> None:
+    rng = random.Random(f"{SEED}-{runner}")
+    db = tmp_path / "bot.sqlite3"
+    state = tmp_path / "fake.json"
+    fake, port = start_fake(state)
+    api = f"http://127.0.0.1:{port}/api/"
+    config = write_config(tmp_path / "evbot.toml", api)
     bot: subprocess.Popen[bytes] | None = None
     kills: list[tuple[int, int]] = []  # (messages the fake had, deliveries left in flight)
     try:
@@ -190,3 +199,118 @@ def test_sigkill_at_random_moments_posts_everything_once_on_slack(
         assert [message_id] == received["keys"][key]
     assert sum(left for _, left in kills) > 0  # the kills did land mid-delivery
     assert received["history_calls"] >= 1  # and the restarts looked before posting again
+
+
+CHARTED = 32  # channels of the fan-out with charts
+ALT = "Chart of the cumulative sales of the Nissan Leaf, passing 2,500 in March 2020"
+
+
+def fake_charts(port: int) -> dict[str, list[Any]]:
+    """The files in each announcement's thread (by delivery key), as the fake has them now."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_charts", timeout=5) as response:
+        found: dict[str, list[Any]] = json.load(response)
+    return found
+
+
+def in_flight_steps(db: Path) -> dict[str, list[str]]:
+    """The steps recorded of each delivery in flight, by key."""
+    with sqlite3.connect(db, timeout=10) as conn:
+        rows = conn.execute("SELECT id, steps FROM deliveries WHERE status = 'inflight'").fetchall()
+    conn.close()
+    return {f"evbot-delivery-{i}": list(json.loads(steps)) for i, steps in rows}
+
+
+def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_each(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(f"{SEED}-charts")
+    db = tmp_path / "bot.sqlite3"
+    state = tmp_path / "fake.json"
+    # uploads answered late: the bot spends most of each delivery between its post and the
+    # record of its chart, before the share (getUploadURLExternal) and after it (complete)
+    fake, port = start_fake(
+        state,
+        "--slow",
+        "files.getUploadURLExternal=0.2",
+        "--slow",
+        "files.completeUploadExternal=0.3",
+    )
+    api = f"http://127.0.0.1:{port}/api/"
+    command = bot_command("evbot-run", db, write_config(tmp_path / "evbot.toml", api), api)
+    bot: subprocess.Popen[bytes] | None = None
+    # per kill: posts without a chart in their thread, and charts shared but not recorded
+    kills: list[tuple[int, int]] = []
+
+    def progress() -> int:
+        stats = fake_stats(port)
+        return int(stats["messages"]) + int(stats["shared_files"])
+
+    def both_windows_hit() -> bool:
+        return sum(k[0] for k in kills) > 0 and sum(k[1] for k in kills) > 0
+
+    try:
+        ids = asyncio.run(build(db, CHARTED, charts=True))
+        assert len(ids) == CHARTED
+        # kill at random moments until both windows were hit, while work is left to kill in
+        while progress() < 2 * CHARTED - 6 and len(kills) < 12:
+            if len(kills) >= 3 and both_windows_hit():
+                break
+            before = progress()
+            bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
+            wanted = before + rng.randint(2, 6)
+            deadline = time.monotonic() + 60
+            while progress() < wanted:
+                assert bot.poll() is None, f"the bot exited early with {bot.returncode}"
+                assert time.monotonic() < deadline, "the bot makes no progress"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.3))  # a moment among posts and uploads
+            bot.send_signal(signal.SIGKILL)
+            bot.wait(timeout=10)
+            bot = None
+            charts = fake_charts(port)
+            steps = in_flight_steps(db)
+            kills.append(
+                (
+                    sum(1 for files in charts.values() if not files),
+                    sum(1 for k, s in steps.items() if "chart" not in s and charts.get(k)),
+                )
+            )
+
+        bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while counts(db).get("posted", 0) < CHARTED:
+            assert bot.poll() is None, bot.returncode
+            assert time.monotonic() < deadline, f"not finished: {counts(db)}"
+            time.sleep(0.05)
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(timeout=20) == 0
+        bot = None
+    finally:
+        if bot is not None and bot.poll() is None:
+            bot.kill()
+            bot.wait()
+        fake.send_signal(signal.SIGTERM)
+        fake.wait(timeout=10)
+
+    received = json.loads(state.read_text(encoding="utf-8"))
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, status, message_id, steps FROM deliveries").fetchall()
+    conn.close()
+    print(
+        f"\ncharts: {len(kills)} kills leaving {[k[0] for k in kills]} posts without their "
+        f"chart and {[k[1] for k in kills]} charts shared but unrecorded; "
+        f"{received['messages']} messages, {received['shared_files']} charts, "
+        f"{received['replies_calls']} conversations.replies lookups"
+    )
+    assert both_windows_hit()  # killed between posts and charts, and between charts and records
+
+    assert {status for _, status, _, _ in rows} == {"posted"}
+    assert received["duplicates"] == 0 and received["messages"] == CHARTED
+    assert set(received["charts"]) == {f"evbot-delivery-{i}" for i, *_ in rows}
+    for delivery_id, _, message_id, steps in rows:
+        key = f"evbot-delivery-{delivery_id}"
+        assert received["keys"][key] == [message_id]  # one announcement, its ts recorded
+        (chart,) = received["charts"][key]  # one chart in its thread, with alt text
+        assert chart["name"].startswith(f"{key}.") and chart["alt_txt"] == ALT
+        assert json.loads(steps) == ["post", "chart"]
+    assert received["shared_files"] == CHARTED  # no chart shared twice, nor anywhere else

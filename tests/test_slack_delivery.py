@@ -1,5 +1,6 @@
 """Announcements to Slack through the real outbox worker and slack_sdk, against the fake Slack:
-blocks with metadata, the chart in the thread, 429s, permanent errors, reconciliation."""
+blocks with metadata, the chart in the thread (a step of its own, with alt text), 429s,
+permanent errors, reconciliation of posts and of charts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.render_slack import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
-from adapters.slack import EVENT_TYPE, SlackAdapter, failure
+from adapters.slack import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
 from bot.config import default_config
 from bot.delivery import (
     CHANNEL_GONE,
@@ -21,7 +22,10 @@ from bot.delivery import (
     Channel,
     DeliveryFailure,
 )
+from bot.delivery_steps import POST
 from bot.detector import Detector
+from bot.events import MilestoneEvent
+from bot.ladders import Ladder
 from bot.messages import Field, Message
 from bot.outbox import DeliveryWorker
 from bot.sqlite_store import SqliteStore
@@ -57,9 +61,20 @@ def slack(channel: str, team: str = "T0001") -> Channel:
     return Channel("slack", team, channel)
 
 
-async def fan_out(store: SqliteStore, channels: list[Channel], rounds: int = 1) -> Feed:
+class Charts:
+    """Draws the same small picture for every milestone."""
+
+    async def milestone_chart(
+        self, event: MilestoneEvent, ladder: Ladder | None, locale: str
+    ) -> tuple[bytes, str]:
+        return PNG, "leaf.png"
+
+
+async def fan_out(
+    store: SqliteStore, channels: list[Channel], rounds: int = 1, charts: bool = False
+) -> Feed:
     for channel in channels:
-        await store.subscribe(SubscriptionSpec(channel, LEAF, charts=False))
+        await store.subscribe(SubscriptionSpec(channel, LEAF, charts=charts))
     feed = Feed(store, Detector(store, default_config()))
     await feed.history()
     for _ in range(rounds):
@@ -67,8 +82,14 @@ async def fan_out(store: SqliteStore, channels: list[Channel], rounds: int = 1) 
     return feed
 
 
-def worker(store: SqliteStore, adapter: SlackAdapter) -> DeliveryWorker:
-    return DeliveryWorker(store, {"slack": adapter}, ladder_objects(default_config().ladders))
+def worker(store: SqliteStore, adapter: SlackAdapter, clock: float | None = None) -> DeliveryWorker:
+    return DeliveryWorker(
+        store,
+        {"slack": adapter},
+        ladder_objects(default_config().ladders),
+        charts=Charts(),
+        **({"clock": lambda: clock} if clock is not None else {}),
+    )
 
 
 async def test_an_announcement_is_posted_as_blocks_with_its_delivery_key_in_the_metadata(
@@ -89,7 +110,7 @@ async def test_an_announcement_is_posted_as_blocks_with_its_delivery_key_in_the_
     assert call.params["unfurl_links"] is False and call.params["unfurl_media"] is False
 
 
-async def test_a_chart_is_uploaded_into_the_announcements_thread_after_it(
+async def test_a_chart_is_uploaded_into_the_posts_thread_marked_with_the_key_and_alt_text(
     fake: FakeSlack, adapter: SlackAdapter
 ) -> None:
     message = Message(
@@ -97,30 +118,105 @@ async def test_a_chart_is_uploaded_into_the_announcements_thread_after_it(
         body="100,200 sold.",
         image=PNG,
         image_name="leaf.png",
+        image_alt="Chart of the cumulative sales of the Nissan Leaf, passing 100,000 in May 2015",
     )
-    ts = await adapter.post(slack("C0001"), message, "evbot-delivery-7")
+    channel = slack("C0001")
+    ts = await adapter.post(channel, message, "evbot-delivery-7")
+    assert fake.uploads == {}  # the post carries no file: uploads carry no metadata
+    assert await adapter.find_followup(channel, ts, "evbot-delivery-7") is None
+
+    file_id = await adapter.post_followup(channel, ts, message, "evbot-delivery-7")
+
     (upload,) = fake.uploads.values()
     assert upload == PNG
     (done,) = fake.completed
     assert done["channel_id"] == "C0001" and done["thread_ts"] == ts
     assert done["files"][0]["title"] == "Nissan Leaf passes 100,000"
+    ask = fake.calls_to("files.getUploadURLExternal")[0]
+    assert ask.params["filename"] == "evbot-delivery-7.leaf.png"
+    assert int(ask.params["length"]) == len(PNG)
+    assert ask.params["alt_txt"] == message.image_alt
+    (shared,) = fake.files_in_thread("C0001", ts)
+    assert shared["id"] == file_id and shared["alt_txt"] == message.image_alt
+    assert await adapter.find_followup(channel, ts, "evbot-delivery-7") == file_id
+    assert await adapter.find_followup(channel, ts, "evbot-delivery-70") is None
     methods = [c.method for c in fake.calls if c.method != "auth.test"]
     assert methods == [
         "chat.postMessage",
+        "conversations.replies",
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
+        "conversations.replies",
+        "conversations.replies",
     ]
-    ask = fake.calls_to("files.getUploadURLExternal")[0]
-    assert ask.params["filename"] == "leaf.png" and int(ask.params["length"]) == len(PNG)
 
 
-async def test_a_failed_chart_upload_does_not_fail_the_posted_announcement(
-    fake: FakeSlack, adapter: SlackAdapter
+def test_a_charts_file_name_carries_its_delivery_key() -> None:
+    assert followup_name("evbot-delivery-7", "leaf.png") == "evbot-delivery-7.leaf.png"
+    assert followup_key("evbot-delivery-7.leaf.png") == "evbot-delivery-7"
+    assert followup_key("leaf.png") == "leaf"  # not a key, so it matches none
+    assert followup_key("chart") is None
+
+
+async def test_a_chart_refused_for_good_is_logged_and_recorded_and_the_delivery_posted(
+    fake: FakeSlack, store: SqliteStore, adapter: SlackAdapter, caplog: pytest.LogCaptureFixture
 ) -> None:
+    await fan_out(store, [slack("C0001")], charts=True)
     fake.fail("files.getUploadURLExternal", "missing_scope")
-    message = Message(title="t", body="b", image=PNG, image_name="c.png")
-    ts = await adapter.post(slack("C0001"), message, "evbot-delivery-8")
-    assert [m.ts for m in fake.messages] == [ts]  # posted once; not failed, so not re-posted
+    await worker(store, adapter).drain()
+    (posted,) = fake.messages  # posted once; not failed, so not posted again
+    (row,) = await store.deliveries()
+    assert (row.status, row.message_id) == ("posted", posted.ts)
+    assert row.steps_done == (POST, "chart: missing_permissions")
+    assert "chart not sent" in caplog.text and "missing_scope" in caplog.text
+    (sub,) = await store.subscriptions()
+    assert sub.active
+
+
+async def test_a_chart_whose_upload_failed_for_a_while_follows_the_post_once(
+    fake: FakeSlack, store: SqliteStore, adapter: SlackAdapter
+) -> None:
+    await fan_out(store, [slack("C0001")], charts=True)
+    fake.fail("files.completeUploadExternal", "internal_error", times=1)
+    fake.fail("files.completeUploadExternal", "drop", times=1)  # shared, answer lost
+    now = 4e9
+    for _ in range(3):
+        await worker(store, adapter, clock=now).drain()
+        now += 10_000
+    (posted,) = fake.messages
+    (chart,) = fake.files_in_thread("C0001", posted.ts)
+    assert followup_key(chart["name"]) == f"evbot-delivery-{(await store.deliveries())[0].id}"
+    (row,) = await store.deliveries()
+    assert (row.status, row.message_id, row.steps_done) == ("posted", posted.ts, (POST, "chart"))
+    assert len(fake.calls_to("files.completeUploadExternal")) == 2  # the lost answer: looked up
+
+
+@pytest.mark.parametrize("crash", ["after-the-post", "after-the-chart"])
+async def test_a_delivery_found_after_a_crash_gets_its_missing_chart_and_no_second_one(
+    fake: FakeSlack, store: SqliteStore, adapter: SlackAdapter, crash: str
+) -> None:
+    await fan_out(store, [slack("C0001")], charts=True)
+    crashed = worker(store, adapter)
+    (row,) = await store.claim_due(4e9, 10, ["slack"])
+    message = await crashed.rendered(row)
+    assert message is not None and message.image is not None
+    ts = await adapter.post(row.channel, message, row.key)  # then it dies, nothing recorded
+    if crash == "after-the-chart":
+        await adapter.post_followup(row.channel, ts, message, row.key)
+
+    restarted = worker(store, adapter)
+    await restarted.drain()
+
+    (posted,) = fake.messages
+    (chart,) = fake.files_in_thread("C0001", posted.ts)
+    assert chart["alt_txt"] == (
+        "Chart of the cumulative sales of the Nissan Leaf, passing 2,500 in March 2020"
+    )
+    (done,) = await store.deliveries()
+    assert (done.status, done.message_id, done.steps_done) == ("posted", ts, (POST, "chart"))
+    assert len(fake.completed) == 1
+    assert fake.calls_to("conversations.history")  # the post was found by its metadata
+    assert fake.calls_to("conversations.replies")  # and the chart looked for in its thread
 
 
 async def test_a_429_slows_the_worker_without_loss(
@@ -292,5 +388,8 @@ async def test_a_milestones_real_chart_follows_the_announcement_in_its_thread(
     assert png.startswith(b"\x89PNG")
     (done,) = fake.completed
     assert (done["channel_id"], done["thread_ts"]) == ("C0001", posted.ts)
+    (shared,) = fake.files_in_thread("C0001", posted.ts)
+    assert shared["alt_txt"].startswith("Chart of the cumulative sales of the Nissan Leaf")
     (row,) = await store.deliveries()
     assert (row.status, row.message_id) == ("posted", posted.ts)
+    assert row.steps_done == (POST, "chart")
