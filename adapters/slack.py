@@ -451,7 +451,9 @@ class SlackAdapter:
         except (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("chart for %s not uploaded: %s", channel.safe(), type(exc).__name__)
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         """The ts of a message in the channel whose metadata carries `key`, among the newest
         1,000; None when there is none."""
         client = await self._client(channel, reading=True)

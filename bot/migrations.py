@@ -362,6 +362,13 @@ CREATE TABLE held_events (
 CREATE INDEX held_events_by_event ON held_events (event_id)
 """
 
+# When a delivery first went in flight (issue 16): reconciliation after a crash looks on the
+# platform only at messages created since then (Discord's history shows no nonce, so the bot's
+# own messages of that time are compared instead).
+V_CLAIMED_AT = """
+ALTER TABLE deliveries ADD COLUMN claimed_at REAL
+"""
+
 MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_DETECTION,
@@ -377,4 +384,5 @@ MIGRATIONS: list[Migration] = [
     V_MILESTONE_RANGES,
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
+    V_CLAIMED_AT,
 ]

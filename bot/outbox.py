@@ -136,9 +136,15 @@ class DeliveryWorker:
         for row in await self.store.inflight(list(self.adapters)):
             adapter = self.adapters[row.channel.platform]
             try:
-                found = await adapter.find_posted(row.channel, row.key)
+                found = await adapter.find_posted(row.channel, row.key, since=row.claimed_at)
             except DeliveryFailure as exc:
-                log.warning("delivery %s: cannot check whether it was posted: %s", row.id, exc)
+                log.warning(
+                    "delivery %s to %s: cannot check whether it was posted (%s); posting it "
+                    "again may duplicate it",
+                    row.id,
+                    row.channel.safe(),
+                    exc,
+                )
                 found = None
             if found is not None:
                 await self.store.mark_posted(row.id, found, self.clock())

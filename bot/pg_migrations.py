@@ -320,6 +320,11 @@ CREATE TABLE held_events (
 CREATE INDEX held_events_by_event ON held_events (event_id)
 """
 
+# When a delivery first went in flight; see `bot/migrations.py` V_CLAIMED_AT.
+V_CLAIMED_AT = """
+ALTER TABLE deliveries ADD COLUMN claimed_at DOUBLE PRECISION
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -327,4 +332,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_MILESTONE_RANGES,
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
+    V_CLAIMED_AT,
 ]

@@ -37,7 +37,7 @@ _SUB_COLUMNS = (
 _DELIVERY_COLUMNS = (
     "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
     "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at, "
-    "rendered"
+    "rendered, claimed_at"
 )
 
 
@@ -61,6 +61,7 @@ class DeliveryRow:
     created_at: float
     posted_at: float | None
     rendered: str | None = None  # the message as first claimed (JSON): every retry sends it
+    claimed_at: float | None = None  # when it first went in flight (epoch seconds)
 
     @property
     def key(self) -> str:
@@ -122,6 +123,7 @@ def _delivery(row: Sequence[Any]) -> DeliveryRow:
         row[15],
         row[16],
         row[17],
+        row[18],
     )
 
 
@@ -350,9 +352,10 @@ class SqliteOutbox(SqliteBase):
             if not chosen:
                 return []
             rows = await self._rows(
-                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
+                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1, "
+                "claimed_at = COALESCE(claimed_at, ?) "
                 f"WHERE id IN ({', '.join('?' for _ in chosen)}) RETURNING {_DELIVERY_COLUMNS}",
-                chosen,
+                (now, *chosen),
             )
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
