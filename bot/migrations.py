@@ -6,7 +6,7 @@ Never edit a released migration: append a new one.
 from __future__ import annotations
 
 from bot.key_merge import merge_spellings
-from bot.migration_steps import Migration
+from bot.migration_steps import Migration, added_column
 
 V1_SALES = """
 CREATE TABLE sources (
@@ -364,10 +364,9 @@ CREATE INDEX held_events_by_event ON held_events (event_id)
 
 # When a delivery first went in flight (issue 16): reconciliation after a crash looks on the
 # platform only at messages created since then (Discord's history shows no nonce, so the bot's
-# own messages of that time are compared instead).
-V_CLAIMED_AT = """
-ALTER TABLE deliveries ADD COLUMN claimed_at REAL
-"""
+# own messages of that time are compared instead). Re-runnable, as every step after the key
+# merge: the merge's tests replay it by setting the version back.
+V_CLAIMED_AT = added_column("deliveries", "claimed_at", "REAL")
 
 MIGRATIONS: list[Migration] = [
     V1_SALES,

@@ -320,9 +320,10 @@ CREATE TABLE held_events (
 CREATE INDEX held_events_by_event ON held_events (event_id)
 """
 
-# When a delivery first went in flight; see `bot/migrations.py` V_CLAIMED_AT.
+# When a delivery first went in flight; see `bot/migrations.py` V_CLAIMED_AT (re-runnable, as
+# every step after the key merge).
 V_CLAIMED_AT = """
-ALTER TABLE deliveries ADD COLUMN claimed_at DOUBLE PRECISION
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claimed_at DOUBLE PRECISION
 """
 
 PG_MIGRATIONS: list[Migration] = [
