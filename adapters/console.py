@@ -78,7 +78,9 @@ class ConsoleAdapter:
         self.posted[key] = message_id
         return message_id
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         """A terminal keeps no history to look in: only this process's own posts are known."""
         return self.posted.get(key)
 

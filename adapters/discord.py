@@ -1,13 +1,30 @@
 """The Discord adapter: announcements posted as embeds, and the slash commands, on discord.py.
 
 Posting (the `ChatAdapter` port) goes over REST only, so a replica that does not hold the gateway
-can still deliver: each delivery is sent with a `nonce` derived from its idempotency key, and
-discord.py adds `enforce_nonce`, so Discord answers a retried create (after a timeout, a crash or
-a restart within its nonce window, a few minutes) with the first message instead of a second one.
-`find_posted` scans the channel's recent messages for one of ours carrying the nonce. Discord only
-echoes a nonce to the sender (the create answer and the gateway's MESSAGE_CREATE), so outside the
-nonce window this lookup may miss, and the re-post is then a duplicate only if the crash happened
-in the instant between Discord creating the message and the outbox recording it.
+can still deliver. Two defences keep a delivery to one message:
+
+- The nonce, first: each create carries a `nonce` derived from the delivery's idempotency key,
+  and discord.py adds `enforce_nonce`, so Discord answers a repeated create (after a timeout, a
+  crash or a restart) with the first message instead of a second one, but only within its
+  nonce window ("the past few minutes").
+- The mark, after any downtime: each announcement's embed footer ends with `ref` and a digest
+  of the key (`reference_for`), the same at every try. Discord never shows a nonce in the
+  history (only to the sender, at once), so `find_posted` looks for the bot's own messages
+  (author = the bot user) created since the delivery first went in flight (less 5 s for clock
+  skew), oldest first, and compares their footer's mark: two deliveries, even of the same text,
+  are never confused; messages of members are never taken for the bot's.
+
+What is left: (1) the scan is bounded to the first `RECONCILE_SCAN` (200) messages of the
+channel created since the delivery first went in flight; a message of ours behind more than that
+(a very busy channel, or a delivery retried for long before the crash) is not found, and the
+re-post is a duplicate once the nonce window has passed. (2) Without Read Message History in the
+channel, Discord answers an empty history (not an error): nothing can be found, and a delivery a
+crash left unrecorded there is posted again, a duplicate past the nonce window. The bot warns at
+start about every subscribed channel where the gateway's cache shows the permission missing, and
+at reconciliation names each delivery it could not check. (3) A correction's edit rewrites the
+embed without the mark (it is only needed until the post is recorded). (4) One database per bot
+token: another deployment posting under the same token with the same delivery ids could be
+mistaken for this one's within the window looked at.
 
 Failures map to the outbox's reason codes: 50001 Missing Access, 50013 Missing Permissions and
 10003 Unknown Channel are permanent (the channel's subscriptions pause at once), a 400 is a
@@ -40,7 +57,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +68,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.render_discord import image_filename, render_embed
+from adapters.render_discord import alt_text, image_filename, render_embed
 from bot.commands import COMMANDS, Command, CommandContext, Invocation, Reply, autocomplete
 from bot.commands import run_command as core_run_command
 from bot.config import ConfigError, PlatformConfig
@@ -82,7 +99,10 @@ DEFAULT_CHANNEL_RATE = 1.0  # message creates a second in one channel
 DEFAULT_TIMEOUT = 15.0  # seconds for one post, retries of discord.py's own included
 DEFER_AFTER = 1.0  # seconds a command may take before its answer is deferred (Discord: 3 s)
 MAX_RATELIMIT_WAIT = 30.0  # longer 429 waits come back to the worker (discord.py's minimum)
-RECONCILE_SCAN = 100  # recent messages looked at for a nonce
+RECONCILE_SCAN = 200  # messages looked at, from when the delivery went in flight, for its mark
+CLOCK_SKEW = 5.0  # seconds: the scan starts this much before the delivery went in flight
+REFERENCE = "ref "  # the footer's mark of a delivery: this and a digest of its key
+REFERENCE_DIGITS = 10  # hex digits of the digest: 40 bits
 MAX_NONCE = 25  # characters Discord accepts in a nonce
 MAX_DESCRIPTION = 100  # characters in a command or option description
 # Manage Channels (1 << 4) or Administrator (1 << 3): who may change what a channel receives
@@ -202,6 +222,17 @@ def nonce_for(key: str) -> str:
     if len(key) <= MAX_NONCE:
         return key
     return "evbot-" + hashlib.sha256(key.encode()).hexdigest()[: MAX_NONCE - 6]
+
+
+def reference_for(key: str) -> str:
+    """The mark a delivery's message carries at the end of its embed footer: stable across
+    retries and restarts (from the key), different for every delivery, short."""
+    return REFERENCE + hashlib.sha256(key.encode()).hexdigest()[:REFERENCE_DIGITS]
+
+
+def carries(message: discord.Message, reference: str) -> bool:
+    """Whether a message's embed footer ends with a delivery's mark."""
+    return any((embed.footer.text or "").endswith(reference) for embed in message.embeds)
 
 
 def can_manage(permissions: int) -> bool:
@@ -488,6 +519,7 @@ class DiscordAdapter:
         self._ctx: CommandContext | None = None
         self._login_lock = asyncio.Lock()
         self._logged_in = False
+        self._history_checked = False
         self.ready = asyncio.Event()  # set on the gateway's READY (and again on each resume)
         kwargs: dict[str, Any] = {
             "intents": discord.Intents.default(),
@@ -535,10 +567,20 @@ class DiscordAdapter:
             await self.client.close()
 
     async def on_ready(self) -> None:
-        self.ready.set()
         log.info(
             "discord: connected as %s to %d servers", self.client.user, len(self.client.guilds)
         )
+        ctx = self._ctx
+        try:
+            if ctx is not None and not self._history_checked:
+                # once a process: the gateway's cache now knows the bot's permissions
+                self._history_checked = True
+                subscriptions = await ctx.store.subscriptions()
+                self.check_history_access(s.spec.channel for s in subscriptions if s.active)
+        except Exception:  # a check that cannot run must not keep the bot from serving
+            log.warning("discord: cannot check the permissions where it posts", exc_info=True)
+        finally:
+            self.ready.set()
 
     async def on_resumed(self) -> None:
         self.ready.set()
@@ -613,7 +655,9 @@ class DiscordAdapter:
                 sent = await target.send(
                     nonce=nonce_for(key),
                     allowed_mentions=discord.AllowedMentions.none(),
-                    **reply_parts(message, timestamp=datetime.now(UTC)),
+                    **reply_parts(
+                        message, timestamp=datetime.now(UTC), reference=reference_for(key)
+                    ),
                 )
         except Exception as exc:  # every failure becomes a reason code the outbox acts on
             raise failure(exc) from exc
@@ -639,20 +683,61 @@ class DiscordAdapter:
         except Exception as exc:
             raise failure(exc) from exc
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
-        """The id of our message carrying the key's nonce among the channel's recent ones."""
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
+        """The id of the bot's message carrying the key's mark (`reference_for`), among the
+        first `RECONCILE_SCAN` messages of the channel created since the delivery went in
+        flight (a little earlier, for clock skew), oldest first; without `since`, among the
+        newest. Discord's history shows no nonce, so the mark in the embed is what is compared."""
         target = self._messageable(channel)
-        nonce = nonce_for(key)
+        mark = reference_for(key)
+        after = (
+            datetime.fromtimestamp(max(since - CLOCK_SKEW, 0.0), UTC) if since is not None else None
+        )
         try:
             async with asyncio.timeout(self.settings.timeout):
                 await self.login()
                 me = self.client.user.id if self.client.user else None
-                async for found in target.history(limit=RECONCILE_SCAN):
-                    if str(found.nonce) == nonce and found.author.id == me:
+                async for found in target.history(limit=RECONCILE_SCAN, after=after):
+                    if found.author.id == me and carries(found, mark):
                         return str(found.id)
         except Exception as exc:
             raise failure(exc) from exc
+        if self.reads_history(channel) is False:
+            # Discord answers an empty history then, not an error
+            log.warning(
+                "discord: cannot check whether delivery %s was posted in %s: the bot lacks "
+                "Read Message History there; posting it again may duplicate it",
+                key,
+                channel,
+            )
         return None
+
+    def reads_history(self, channel: Channel) -> bool | None:
+        """Whether the bot may read the channel's history, as the gateway's cache tells (it
+        lists the bot's roles and the channel's overwrites); None when it cannot tell."""
+        if not channel.channel.isdigit():
+            return None
+        found = self.client.get_channel(int(channel.channel))
+        if not isinstance(found, discord.abc.GuildChannel) or found.guild.me is None:
+            return None
+        return found.permissions_for(found.guild.me).read_message_history
+
+    def check_history_access(self, channels: Iterable[Channel]) -> list[Channel]:
+        """Warn about each of these Discord channels where the bot cannot read the history (so
+        cannot tell after a crash whether a delivery there was posted); returns them."""
+        blind = sorted(
+            {c for c in channels if c.platform == PLATFORM and self.reads_history(c) is False}
+        )
+        for channel in blind:
+            log.warning(
+                "discord: no Read Message History in %s: after a crash the bot cannot check "
+                "whether a delivery there was posted, and posting it again may duplicate it "
+                "(once Discord's nonce window of a few minutes has passed)",
+                channel,
+            )
+        return blind
 
     def _messageable(self, channel: Channel) -> discord.PartialMessageable:
         if not channel.channel.isdigit():
@@ -731,12 +816,19 @@ class DiscordAdapter:
                 await interaction.response.send_message(text, ephemeral=True)
 
 
-def reply_parts(message: Message, timestamp: datetime | None = None) -> dict[str, Any]:
-    """The embed (and the image file it shows) of a message, as discord.py send arguments."""
+def reply_parts(
+    message: Message, timestamp: datetime | None = None, reference: str | None = None
+) -> dict[str, Any]:
+    """The embed (and the image file it shows, with its alt text) of a message, as discord.py
+    send arguments."""
     parts: dict[str, Any] = {
-        "embed": discord.Embed.from_dict(render_embed(message, timestamp=timestamp))
+        "embed": discord.Embed.from_dict(
+            render_embed(message, timestamp=timestamp, reference=reference)
+        )
     }
     name = image_filename(message)
     if message.image is not None and name is not None:
-        parts["file"] = discord.File(io.BytesIO(message.image), filename=name)
+        parts["file"] = discord.File(
+            io.BytesIO(message.image), filename=name, description=alt_text(message)
+        )
     return parts

@@ -28,6 +28,8 @@ MAX_FIELD_VALUE: Final = 1024
 MAX_FOOTER: Final = 2048
 MAX_EMBED_TOTAL: Final = 6000
 MAX_CONTENT: Final = 2000
+MAX_ALT_TEXT: Final = 1024  # an attachment's description, Discord's alt text
+REFERENCE_SEPARATOR: Final = " · "
 
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 COLOURS: Final[dict[str, int]] = {
@@ -69,11 +71,19 @@ def escape_discord(text: str, *, markdown: bool = True) -> str:
     return text.replace("@", "@" + ZWSP).replace("<", "<" + ZWSP)
 
 
-def render_embed(msg: Message, timestamp: datetime | None = None) -> dict[str, Any]:
+def render_embed(
+    msg: Message, timestamp: datetime | None = None, reference: str | None = None
+) -> dict[str, Any]:
     """The embed JSON for a message, truncated with "…" to fit every Discord embed limit;
-    `timestamp` (aware) is shown by Discord in the reader's time zone."""
+    `timestamp` (aware) is shown by Discord in the reader's time zone; `reference` (plain,
+    short) ends the footer whole, however long the message's own footer is."""
     title = _fit(escape_discord(_one_line(msg.title)), MAX_TITLE)
-    footer = _fit(escape_discord(_one_line(msg.footer), markdown=False), MAX_FOOTER)
+    footer = escape_discord(_one_line(msg.footer), markdown=False)
+    tail = ""
+    if reference:
+        reference = escape_discord(_one_line(reference), markdown=False)
+        tail = REFERENCE_SEPARATOR + reference if footer else reference
+    footer = _fit(footer, MAX_FOOTER - utf16_len(tail)) + tail
     fields = _fields(msg.fields)
     room = MAX_EMBED_TOTAL - utf16_len(title) - utf16_len(footer)
     fields_len = sum(_field_len(f) for f in fields)
@@ -119,6 +129,15 @@ def image_filename(msg: Message) -> str | None:
         return None
     name = _FILENAME_BAD.sub("_", msg.image_name or "")[:100].strip("._")
     return name or "image.png"
+
+
+def alt_text(msg: Message) -> str | None:
+    """The alt text of the message's image: what it illustrates, the message's title (plain:
+    Discord shows alt text literally)."""
+    if msg.image is None:
+        return None
+    text = _one_line(clean_text(msg.title)) or _one_line(clean_text(msg.body))
+    return _fit(text, MAX_ALT_TEXT) or None
 
 
 def split_content(text: str, limit: int = MAX_CONTENT) -> list[str]:

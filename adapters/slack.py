@@ -489,7 +489,9 @@ class SlackAdapter:
                     return None
         return None
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         """The ts of a message in the channel whose metadata carries `key`, among the newest
         1,000; None when there is none."""
         client = await self._client(channel, reading=True)

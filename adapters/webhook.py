@@ -304,7 +304,9 @@ class WebhookAdapter:
             ) from exc
         return _outcome(status, text, retry_after, key, where)
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         """Always None: a webhook cannot be asked what it has. The receiver deduplicates by
         `Idempotency-Key` instead, so posting again under the same key is safe."""
         return None

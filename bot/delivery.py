@@ -100,8 +100,15 @@ class ChatAdapter(Protocol):
         """Post `message`; returns the platform's message id. Raises `DeliveryFailure`."""
         ...
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
-        """The id of a message already posted under `key`, if the platform can tell."""
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
+        """The id of a message already posted under `key`, if the platform can tell.
+
+        `since` is when the delivery first went in flight (epoch seconds; None: unknown): a
+        message it posted cannot be older, so a platform that can only compare messages looks
+        no further back than that.
+        """
         ...
 
 

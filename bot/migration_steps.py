@@ -33,6 +33,19 @@ PythonStep = Callable[[MigrationSql], Awaitable[None]]
 Migration = str | PythonStep
 
 
+def added_column(table: str, column: str, definition: str) -> PythonStep:
+    """A SQLite step adding a column unless the table has it already (SQLite has no `ADD COLUMN
+    IF NOT EXISTS`): steps after the key merge run again, as no-ops, on a store whose schema
+    version was set back to replay the merge (`tests/test_key_migration.py`)."""
+
+    async def step(db: MigrationSql) -> None:
+        columns = {str(row[1]) for row in await db.rows(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            await db.run(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    return step
+
+
 def numbered(sql: str) -> str:
     """`?` placeholders as PostgreSQL's `$1, $2, ...` (the steps' SQL quotes no `?`)."""
     parts = sql.split("?")

@@ -6,7 +6,7 @@ Never edit a released migration: append a new one.
 from __future__ import annotations
 
 from bot.key_merge import merge_spellings
-from bot.migration_steps import Migration
+from bot.migration_steps import Migration, added_column
 
 V1_SALES = """
 CREATE TABLE sources (
@@ -365,9 +365,15 @@ CREATE INDEX held_events_by_event ON held_events (event_id)
 # A delivery is its whole message (issue 16): the parts done of it (a correction's edits, the
 # post, its chart in the thread), a JSON list, each recorded as soon as it is done, so that a
 # retried or reconciled delivery does what is missing and nothing twice (`bot.delivery_steps`).
-V_DELIVERY_STEPS = """
-ALTER TABLE deliveries ADD COLUMN steps TEXT NOT NULL DEFAULT '[]'
-"""
+# Re-runnable, as every step after the key merge: the merge's tests replay it by setting the
+# version back.
+V_DELIVERY_STEPS = added_column("deliveries", "steps", "TEXT NOT NULL DEFAULT '[]'")
+
+# When a delivery first went in flight (issue 16): reconciliation after a crash looks on the
+# platform only at messages created since then (Discord's history shows no nonce, so the bot's
+# own messages of that time are compared instead). Re-runnable, as every step after the key
+# merge: the merge's tests replay it by setting the version back.
+V_CLAIMED_AT = added_column("deliveries", "claimed_at", "REAL")
 
 MIGRATIONS: list[Migration] = [
     V1_SALES,
@@ -385,4 +391,5 @@ MIGRATIONS: list[Migration] = [
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
     V_DELIVERY_STEPS,
+    V_CLAIMED_AT,
 ]

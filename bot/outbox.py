@@ -171,9 +171,15 @@ class DeliveryWorker:
                 await self._reconcile_followups(row, adapter, row.message_id)
                 continue
             try:
-                found = await adapter.find_posted(row.channel, row.key)
+                found = await adapter.find_posted(row.channel, row.key, since=row.claimed_at)
             except DeliveryFailure as exc:
-                log.warning("delivery %s: cannot check whether it was posted: %s", row.id, exc)
+                log.warning(
+                    "delivery %s to %s: cannot check whether it was posted (%s); posting it "
+                    "again may duplicate it",
+                    row.id,
+                    row.channel.safe(),
+                    exc,
+                )
                 found = None
             if found is not None:
                 await self._reconcile_followups(row, adapter, found)

@@ -322,7 +322,13 @@ CREATE INDEX held_events_by_event ON held_events (event_id)
 
 # The steps done of each delivery (SQLite's V_DELIVERY_STEPS): a JSON list, as text.
 V_DELIVERY_STEPS = """
-ALTER TABLE deliveries ADD COLUMN steps TEXT NOT NULL DEFAULT '[]'
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS steps TEXT NOT NULL DEFAULT '[]'
+"""
+
+# When a delivery first went in flight; see `bot/migrations.py` V_CLAIMED_AT (re-runnable, as
+# every step after the key merge).
+V_CLAIMED_AT = """
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claimed_at DOUBLE PRECISION
 """
 
 PG_MIGRATIONS: list[Migration] = [
@@ -333,4 +339,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/key_merge.py)
     V_DELIVERY_STEPS,
+    V_CLAIMED_AT,
 ]

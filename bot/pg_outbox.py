@@ -314,12 +314,14 @@ class PgOutbox(PgBase):
             rows = await self._fetch(
                 con,
                 "UPDATE deliveries d SET status = 'inflight', attempts = attempts + 1, "
-                "claimed_by = $2 WHERE d.id = ANY($1::bigint[]) AND d.status = 'pending' "
+                "claimed_by = $2, claimed_at = COALESCE(d.claimed_at, $3) "
+                "WHERE d.id = ANY($1::bigint[]) AND d.status = 'pending' "
                 "AND NOT EXISTS (SELECT 1 FROM deliveries i WHERE i.platform = d.platform "
                 "AND i.workspace = d.workspace AND i.channel = d.channel "
                 f"AND i.status = 'inflight') RETURNING {_DELIVERY_COLUMNS}",
                 [r[0] for r in locked],
                 self.replica_id,
+                now,
             )
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 

@@ -44,7 +44,7 @@ _SUB_COLUMNS = (
 _DELIVERY_COLUMNS = (
     "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
     "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at, "
-    "rendered, steps"
+    "rendered, claimed_at, steps"
 )
 
 
@@ -76,6 +76,7 @@ class DeliveryRow:
     created_at: float
     posted_at: float | None
     rendered: str | None = None  # the message as first claimed (JSON): every retry sends it
+    claimed_at: float | None = None  # when it first went in flight (epoch seconds)
     steps_done: tuple[str, ...] = ()  # the parts done or settled (`bot.delivery_steps`)
 
     @property
@@ -142,7 +143,8 @@ def _delivery(row: Sequence[Any]) -> DeliveryRow:
         row[15],
         row[16],
         row[17],
-        steps_done=tuple(json.loads(row[-1] or "[]")),  # `steps` is the last column
+        row[18],
+        tuple(json.loads(row[19] or "[]")),
     )
 
 
@@ -371,9 +373,10 @@ class SqliteOutbox(SqliteBase):
             if not chosen:
                 return []
             rows = await self._rows(
-                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1 "
+                "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1, "
+                "claimed_at = COALESCE(claimed_at, ?) "
                 f"WHERE id IN ({', '.join('?' for _ in chosen)}) RETURNING {_DELIVERY_COLUMNS}",
-                chosen,
+                (now, *chosen),
             )
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 

@@ -5,7 +5,8 @@
 opens the store, runs the real `DeliveryWorker.run()` with the real `DiscordAdapter` (real
 discord.py over REST, pointed at `--api-base`) until no delivery is pending or in flight, and
 exits 0. The crash test SIGKILLs it at random moments and starts it again; each start reconciles
-what the last one left in flight (by nonce, in the channel's recent messages) before posting.
+what the last one left in flight (the bot's own messages created since, compared on the
+delivery's mark in the embed footer) before posting.
 
 `prepare()` builds such an outbox: Discord channels subscribed to the Nissan Leaf, one import that
 is history, then one that crosses a threshold, fanned out into one delivery per channel.

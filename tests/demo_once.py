@@ -27,7 +27,9 @@ class CollectingAdapter:
         self.posts.append((channel, message, key))
         return f"fake-{len(self.posts)}"
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         return next((f"fake-{i}" for i, p in enumerate(self.posts, 1) if p[2] == key), None)
 
 

@@ -4,14 +4,23 @@ It speaks what the bot uses (see ../shared/notes/platform-facts.md, section 2):
 
 - REST under `/api/v10`: `users/@me`, `oauth2/applications/@me`, `gateway(/bot)`, application
   commands bulk overwrite (global and per guild), channels (`GET`), channel messages (create, JSON
-  or multipart with `payload_json` + `files[n]`; history, which echoes each message's nonce),
+  or multipart with `payload_json` + `files[n]`; history with `before`/`after`, as Discord: no
+  nonce in it unless `echo_nonce` is on),
   interaction callbacks (`?with_response=1` answered with a JSON body), and the interaction
   webhooks (followups, `@original` edit and delete). Every JSON answer has `Content-Type:
   application/json` exactly, as discord.py requires.
 - Message creates honour `nonce` + `enforce_nonce`: a second create with a known nonce from the
-  same author in the same channel returns the first message (and counts a duplicate); Discord
-  does so within a few minutes, the fake forever. The history echoes nonces unless
-  `echo_nonce` is off (as on Discord, which shows a nonce only to the sender, at once).
+  same author in the same channel within `nonce_window` seconds returns the first message (and
+  counts a duplicate); later, it creates a new message. Discord says "the past few minutes";
+  the fake's default is five, tests set a second or two. Discord shows a nonce only to the
+  sender, at once (the create answer, MESSAGE_CREATE), never in the history; `echo_nonce` turns
+  on the fake's old, unrealistic echo.
+- Message ids are snowflakes of their creation time (ms since Discord's epoch << 22), so
+  `history(after=datetime)` works as on Discord.
+- Permissions: the bot's own member is in each GUILD_CREATE, and `deny(channel, bits)` adds a
+  member overwrite to a channel (e.g. Read Message History), so discord.py's
+  `permissions_for(guild.me)` sees it; a history read without Read Message History answers an
+  empty list, as Discord does.
 - The gateway: HELLO, heartbeats and ACKs, IDENTIFY (with shards: each shard gets the guilds
   whose id maps to it) -> READY + GUILD_CREATE, RESUME -> RESUMED (replaying what was missed)
   or INVALID_SESSION when `resume_ok` is off, and INTERACTION_CREATE (commands and autocomplete)
@@ -21,7 +30,9 @@ It speaks what the bot uses (see ../shared/notes/platform-facts.md, section 2):
 - Fault switches: `fail(429, channel, retry_after=0.3)` (with `Via`, JSON body, optionally
   `global_=True`), `fail(403, channel, code=50013)`, `fail(404, channel, code=10003)`,
   `fail(500, ...)`, `fail("slow", channel, delay=2)` (the message is created, the answer comes
-  late), each `times=N` or until `clear()`; `drop_gateway()` cuts every websocket.
+  late), each `times=N` or until `clear()`; `hold()` creates messages but answers no create
+  until `release()` (posts accepted, their answers never seen by a bot killed meanwhile);
+  `drop_gateway()` cuts every websocket.
 
 Every request is recorded (`requests`, `messages`, `callbacks`), so tests assert on the exact
 JSON Discord would get.
@@ -30,7 +41,6 @@ JSON Discord would get.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections import Counter
@@ -67,6 +77,9 @@ HUMAN = {
 ALL_PERMISSIONS = "2251799813685247"
 MANAGE_CHANNELS = str(1 << 4)
 NO_PERMISSIONS = "0"
+READ_MESSAGE_HISTORY = 1 << 16
+DISCORD_EPOCH = 1420070400000  # ms
+NONCE_WINDOW = 300.0  # seconds a nonce is remembered (Discord: "the past few minutes")
 
 
 def now_iso() -> str:
@@ -164,16 +177,20 @@ class FakeDiscord:
         self.rate_limited = 0
         self.ack_deadline = 3.0
         self.resume_ok = True
-        # real Discord echoes a nonce only to the sender (the create answer, MESSAGE_CREATE);
-        # off, the history is as Discord's, and only enforce_nonce prevents a duplicate
-        self.echo_nonce = True
+        # real Discord echoes a nonce only to the sender (the create answer, MESSAGE_CREATE),
+        # never in the history; on, the history shows it (unlike Discord)
+        self.echo_nonce = False
+        self.nonce_window = NONCE_WINDOW
+        self.denied: dict[str, int] = {}  # channel id -> permission bits denied to the bot
+        self._held: asyncio.Event | None = None  # set: create answers go out
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.shards: list[Shard] = []
         self.sessions: dict[str, Session] = {}
         self.connected = asyncio.Condition()
         self.created = asyncio.Condition()  # notified on every message created
-        self._ids = itertools.count(500000000000000001)
+        self._last_id = 0
+        self._waiting = 0
         self._runner: web.AppRunner | None = None
 
     # -- control --------------------------------------------------------------------------
@@ -187,7 +204,29 @@ class FakeDiscord:
         return f"ws://{self.host}:{self.port}/gateway"
 
     def snowflake(self) -> str:
-        return str(next(self._ids))
+        """A new id: the time now as Discord encodes it, unique and increasing."""
+        now = (int(time.time() * 1000) - DISCORD_EPOCH) << 22
+        self._last_id = max(self._last_id + 1, now)
+        return str(self._last_id)
+
+    def deny(self, channel: int | str, bits: int) -> None:
+        """Deny the bot these permissions in a channel (a member overwrite), from the next
+        GUILD_CREATE on."""
+        self.denied[str(channel)] = self.denied.get(str(channel), 0) | bits
+
+    def hold(self) -> None:
+        """From now on, messages are created but no create is answered until `release()`."""
+        if self._held is None or self._held.is_set():
+            self._held = asyncio.Event()
+
+    def release(self) -> None:
+        """Answer the held creates (and the next ones at once)."""
+        if self._held is not None:
+            self._held.set()
+
+    def held(self) -> int:
+        """Create requests waiting for their answer."""
+        return self._waiting
 
     def fail(
         self,
@@ -209,6 +248,23 @@ class FakeDiscord:
             self.faults.clear()
         else:
             self.faults.pop(str(channel), None)
+
+    async def say(
+        self,
+        channel: int | str,
+        content: str = "",
+        *,
+        embeds: list[dict[str, Any]] | None = None,
+        author: dict[str, Any] = HUMAN,
+    ) -> Posted:
+        """Someone (a member, by default) posts a message in a channel."""
+        body = {"content": content, "embeds": embeds or []}
+        payload = self._message(str(channel), body, []) | {"author": author}
+        posted = Posted(payload, body, [], time.monotonic())
+        async with self.created:
+            self.channel_messages.setdefault(str(channel), []).append(posted)
+            self.created.notify_all()
+        return posted
 
     def messages(self, channel: int | str | None = None) -> list[Posted]:
         """The messages created (each once), in one channel or all, in order."""
@@ -350,6 +406,7 @@ class FakeDiscord:
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self.release()  # held answers go out (to a bot that may be gone)
         for shard in list(self.shards):
             if not shard.ws.closed:
                 await shard.ws.close()
@@ -417,7 +474,11 @@ class FakeDiscord:
             "name": f"channel-{channel_id}",
             "guild_id": str(guild_id),
             "position": 0,
-            "permission_overwrites": [],
+            "permission_overwrites": (
+                [{"id": str(BOT_ID), "type": 1, "allow": "0", "deny": str(denied)}]
+                if (denied := self.denied.get(str(channel_id), 0))
+                else []
+            ),
             "nsfw": False,
         }
 
@@ -618,13 +679,20 @@ class FakeDiscord:
         if self._guild_of(cid) is None:
             return self._answer(seen, {"message": "Unknown Channel", "code": 10003}, 404)
         limit = min(int(request.query.get("limit", "50")), 100)
+        if self.denied.get(cid, 0) & READ_MESSAGE_HISTORY:
+            return self._answer(seen, [])  # Discord: no messages, not an error
         before = request.query.get("before")
-        found = [m.payload for m in reversed(self.channel_messages.get(cid, []))]
+        after = request.query.get("after")
+        newest_first = [m.payload for m in reversed(self.channel_messages.get(cid, []))]
         if not self.echo_nonce:
-            found = [{k: v for k, v in m.items() if k != "nonce"} for m in found]
+            newest_first = [{k: v for k, v in m.items() if k != "nonce"} for m in newest_first]
+        if after is not None:
+            # the `limit` messages right after `after`, newest first (as discord.py expects)
+            later = [m for m in newest_first if int(m["id"]) > int(after)]
+            return self._answer(seen, later[-limit:])
         if before is not None:
-            found = [m for m in found if int(m["id"]) < int(before)]
-        return self._answer(seen, found[:limit])
+            newest_first = [m for m in newest_first if int(m["id"]) < int(before)]
+        return self._answer(seen, newest_first[:limit])
 
     async def _create_message(self, request: web.Request) -> web.Response:
         seen = await self._record(request)
@@ -641,8 +709,13 @@ class FakeDiscord:
         nonce = body.get("nonce")
         first = None
         if nonce is not None and body.get("enforce_nonce"):
+            since = time.monotonic() - self.nonce_window
             first = next(
-                (m for m in self.channel_messages.get(cid, []) if m.body.get("nonce") == nonce),
+                (
+                    m
+                    for m in self.channel_messages.get(cid, [])
+                    if m.body.get("nonce") == nonce and m.at >= since
+                ),
                 None,
             )
         if first is not None:
@@ -656,6 +729,13 @@ class FakeDiscord:
                 self.created.notify_all()
         if fault is not None and fault.delay > 0:  # "slow": created, but answered late
             await asyncio.sleep(fault.delay)
+        held = self._held
+        if held is not None and not held.is_set():
+            self._waiting += 1
+            try:
+                await held.wait()
+            finally:
+                self._waiting -= 1
         return self._answer(seen, payload, 200, **self._rl_headers())
 
     async def _edit_message(self, request: web.Request) -> web.Response:
@@ -855,7 +935,17 @@ class FakeDiscord:
                 }
             ],
             "channels": [self._channel_json(guild_id, c) for c in self.guilds[guild_id]],
-            "members": [],
+            # Discord sends the bot's own member even without the members intent
+            "members": [
+                {
+                    "user": BOT_USER,
+                    "roles": [],
+                    "joined_at": now_iso(),
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                }
+            ],
             "emojis": [],
             "stickers": [],
             "threads": [],

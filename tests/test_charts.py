@@ -427,7 +427,9 @@ class CollectingAdapter:
         self.by_key[key] = f"msg-{len(self.posts)}"
         return self.by_key[key]
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         return self.by_key.get(key)
 
 

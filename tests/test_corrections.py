@@ -68,7 +68,9 @@ class Recorder:
             self.posted[key] = (f"m{len(self.posted) + 1}", channel, message)
         return self.posted[key][0]
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         found = self.posted.get(key)
         return found[0] if found else None
 

@@ -123,7 +123,9 @@ class CollectingAdapter:
         self.posts.append(message)
         return f"msg-{len(self.posts)}"
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         return None
 
 

@@ -5,10 +5,13 @@ the demo data, the real command layer and the real delivery worker.
 Covers login and the sync of every command (options, choices, autocomplete, permissions) only
 when the definitions changed; each command through INTERACTION_CREATE answered through the
 callback, or deferred and followed up; autocomplete; a non-manager refused; announcements as
-embeds with no mentions allowed and a nonce, a chart attached as a file; 429 slowing the worker
-without losing anything; 50001/50013/10003 pausing the subscription with its reason; 5xx and
-timeouts retried under the same nonce without a duplicate; reconciliation by nonce; a dropped
-gateway resuming (or identifying afresh) and serving again; sharding.
+embeds with no mentions allowed, a nonce and the delivery's mark in the footer, a chart attached
+as a file with its alt text; 429 slowing the worker without losing anything; 50001/50013/10003
+pausing the subscription with its reason; 5xx and timeouts retried under the same nonce without a
+duplicate; reconciliation by the mark among the bot's own messages since the delivery went in
+flight (Discord's history has no nonce), after the nonce window; no Read Message History warned
+at start and at reconciliation; a dropped gateway resuming (or identifying afresh) and serving
+again; sharding.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ import pytest
 import yarl
 
 from adapters.discord import (
+    RECONCILE_SCAN,
     DiscordAdapter,
     DiscordSettings,
     SyncRecord,
@@ -34,6 +39,7 @@ from adapters.discord import (
     failure,
     invite_url,
     nonce_for,
+    reference_for,
 )
 from bot.commands import COMMANDS, CommandContext, open_context
 from bot.config import ConfigError, PlatformConfig, default_config
@@ -56,10 +62,13 @@ from bot.subscriptions import Subscription, SubscriptionSpec, ladder_objects
 from tests.crash_runner import LEAF, Feed
 from tests.fake_discord import (
     APP_ID,
+    BOT_ID,
     CHANNEL_ID,
     GUILD_ID,
+    HUMAN,
     MANAGE_CHANNELS,
     NO_PERMISSIONS,
+    READ_MESSAGE_HISTORY,
     TOKEN,
     FakeDiscord,
 )
@@ -425,6 +434,8 @@ async def test_announcement_posted_as_embed_with_nonce_and_no_mentions(
         assert embed["type"] == "rich" and embed["color"]
         assert "Nissan Leaf" in embed["title"] and "2,500" in embed["title"]
         assert embed["timestamp"].endswith("+00:00")
+        # the delivery's mark, for reconciliation: Discord's history shows no nonce
+        assert embed["footer"]["text"].endswith(" · " + reference_for(delivery.key))
         assert delivery.status == "posted" and delivery.message_id == posted.payload["id"]
     finally:
         await bot.close()
@@ -459,7 +470,10 @@ async def test_chart_attached_as_a_file(fake: FakeDiscord, ctx: CommandContext) 
         assert [(f["field"], f["filename"], f["data"]) for f in posted.files] == [
             ("files[0]", "leaf_chart.png", PNG)
         ]
-        assert posted.body["attachments"] == [{"id": 0, "filename": "leaf_chart.png"}]
+        # the attachment's description is Discord's alt text
+        assert posted.body["attachments"] == [
+            {"id": 0, "filename": "leaf_chart.png", "description": "Leaf"}
+        ]
         assert embed_of(posted.body)["image"] == {"url": "attachment://leaf_chart.png"}
         assert posted.body["nonce"] == "evbot-delivery-7"
     finally:
@@ -482,6 +496,7 @@ async def test_chart_attached_as_a_file(fake: FakeDiscord, ctx: CommandContext) 
         ((_, body),) = await answer(fake, token)
         assert [f["filename"] for f in body["_files"]] == ["c.png"]
         assert body["data"]["embeds"][0]["image"] == {"url": "attachment://c.png"}
+        assert body["data"]["attachments"][0]["description"] == "Chart"
 
 
 async def test_429_slows_the_worker_and_loses_nothing(fake: FakeDiscord, tmp_path: Path) -> None:
@@ -588,38 +603,165 @@ async def test_a_500_is_retried_by_discord_py(fake: FakeDiscord) -> None:
         await bot.close()
 
 
-async def test_find_posted_finds_the_nonce_in_recent_messages(fake: FakeDiscord) -> None:
+async def test_find_posted_finds_the_bots_marked_message_since_it_went_in_flight(
+    fake: FakeDiscord,
+) -> None:
+    """Discord's history shows no nonce: the bot's own message carrying the delivery's mark,
+    created since the delivery went in flight, is what is found."""
     bot = adapter()
     try:
-        assert await bot.find_posted(HERE, "evbot-delivery-5") is None
-        posted = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5")
-        await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-6")
-        assert await bot.find_posted(HERE, "evbot-delivery-5") == posted
+        since = time.time()
+        assert await bot.find_posted(HERE, "evbot-delivery-5", since) is None
+        same = Message(title="t", body="b")  # two deliveries of one text: told apart by mark
+        five = await bot.post(HERE, same, "evbot-delivery-5")
+        six = await bot.post(HERE, same, "evbot-delivery-6")
+        assert all("nonce" not in m for m in await history(fake))  # as on Discord
+        # a member quoting the mark is not the bot; a busy channel since does not hide it
+        footer = {"text": reference_for("evbot-delivery-7")}
+        await fake.say(CHANNEL_ID, embeds=[{"title": "t", "footer": footer}])
+        for n in range(250):
+            await fake.say(CHANNEL_ID, f"chatter {n}")
+        assert await bot.find_posted(HERE, "evbot-delivery-5", since) == five
+        assert await bot.find_posted(HERE, "evbot-delivery-6", since) == six
+        assert await bot.find_posted(HERE, "evbot-delivery-7", since) is None
+        # bounded to messages created since it went in flight (less the clock skew allowed)
+        assert await bot.find_posted(HERE, "evbot-delivery-5", time.time() + 60) is None
         with pytest.raises(DeliveryFailure) as caught:
-            await bot.find_posted(Channel("discord", "1", "999"), "evbot-delivery-5")
+            await bot.find_posted(Channel("discord", "1", "999"), "evbot-delivery-5", since)
         assert caught.value.reason == CHANNEL_GONE
     finally:
         await bot.close()
 
 
-async def test_reconcile_marks_inflight_posted_without_posting_again(
+async def test_find_posted_without_since_looks_at_the_newest_messages(fake: FakeDiscord) -> None:
+    bot = adapter()
+    try:
+        posted = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5")
+        assert await bot.find_posted(HERE, "evbot-delivery-5") == posted
+        for n in range(RECONCILE_SCAN):
+            await fake.say(CHANNEL_ID, f"chatter {n}")
+        assert await bot.find_posted(HERE, "evbot-delivery-5") is None  # the bound: stated
+    finally:
+        await bot.close()
+
+
+async def test_the_fakes_nonce_window_ends(fake: FakeDiscord) -> None:
+    """As on Discord: a repeated nonce within the window gets the first message back; after
+    it, a new message."""
+    bot = adapter()
+    try:
+        first = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5")
+        assert await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5") == first
+        fake.nonce_window = 0.0
+        later = await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5")
+        assert later != first and len(fake.messages(CHANNEL_ID)) == 2
+    finally:
+        await bot.close()
+
+
+async def test_reconcile_after_the_nonce_window_marks_inflight_posted_without_posting_again(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
     store = await fresh_store(tmp_path)
     bot = adapter()
     try:
         await fan_out(store, [HERE])
-        (row,) = await store.claim_due(1e12, 10, ["discord"])  # in flight, then "crash"
-        posted = await bot.post(HERE, Message(title="t", body="b"), row.key)
+        (row,) = await store.claim_due(time.time(), 10, ["discord"])  # in flight, then "crash"
+        message = await DeliveryWorker(store, {"discord": bot}, LADDERS).rendered(row)
+        assert message is not None
+        posted = await bot.post(HERE, message, row.key)
+        await fake.say(CHANNEL_ID, "a member says something meanwhile")
+        fake.nonce_window = 0.0  # the restart comes after Discord has forgotten the nonce
         worker = DeliveryWorker(store, {"discord": bot}, LADDERS)
         await worker.drain()
         assert worker.stats.reconciled == 1 and worker.stats.posted == 0
         (delivery,) = await store.deliveries()
         assert delivery.status == "posted" and delivery.message_id == posted
-        assert len(fake.messages(CHANNEL_ID)) == 1
+        assert [m.payload["author"]["id"] for m in fake.messages(CHANNEL_ID)] == [
+            str(BOT_ID),
+            str(HUMAN["id"]),
+        ]
     finally:
         await bot.close()
         await store.close()
+
+
+async def test_reconcile_that_cannot_look_says_a_repost_may_duplicate(
+    fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = Channel("discord", str(GUILD_ID), "999")
+    store = await fresh_store(tmp_path)
+    bot = adapter()
+    try:
+        await fan_out(store, [gone])
+        (row,) = await store.claim_due(time.time(), 10, ["discord"])
+        worker = DeliveryWorker(store, {"discord": bot}, LADDERS)
+        with caplog.at_level(logging.WARNING, logger="evbot.outbox"):
+            await worker.reconcile()
+        assert f"delivery {row.id} to {gone}: cannot check whether it was posted" in caplog.text
+        assert "posting it again may duplicate it" in caplog.text
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_no_read_message_history_is_warned_at_start_and_when_reconciling(
+    fake: FakeDiscord, ctx: CommandContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without Read Message History Discord answers an empty history, not an error: the
+    gateway's cache (the bot's permissions in the channel) is what tells."""
+    other = CHANNEL_ID + 1
+    fake.guilds = {GUILD_ID: [CHANNEL_ID, other]}
+    fake.deny(CHANNEL_ID, READ_MESSAGE_HISTORY)
+    there = Channel("discord", str(GUILD_ID), str(other))
+    await ctx.store.subscribe(SubscriptionSpec(HERE, LEAF))
+    await ctx.store.subscribe(SubscriptionSpec(there, LEAF))
+    bot = adapter()
+    with caplog.at_level(logging.WARNING, logger="evbot.discord"):
+        async with serving(fake, ctx, bot):
+            assert (bot.reads_history(HERE), bot.reads_history(there)) == (False, True)
+            since = time.time()
+            await bot.post(HERE, Message(title="t", body="b"), "evbot-delivery-5")
+            assert await bot.find_posted(HERE, "evbot-delivery-5", since) is None
+            await bot.post(there, Message(title="t", body="b"), "evbot-delivery-6")
+            assert await bot.find_posted(there, "evbot-delivery-6", since) is not None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w for w in warnings if "no Read Message History" in w] == [
+        f"discord: no Read Message History in {HERE}: after a crash the bot cannot check "
+        "whether a delivery there was posted, and posting it again may duplicate it (once "
+        "Discord's nonce window of a few minutes has passed)"
+    ]
+    assert [w for w in warnings if "cannot check whether delivery" in w] == [
+        f"discord: cannot check whether delivery evbot-delivery-5 was posted in {HERE}: the "
+        "bot lacks Read Message History there; posting it again may duplicate it"
+    ]
+    assert adapter().reads_history(HERE) is None  # no gateway: it cannot tell
+
+
+def test_the_reference_ends_the_footer_whole() -> None:
+    from adapters.render_discord import MAX_FOOTER, render_embed
+
+    mark = reference_for("evbot-delivery-5")
+    assert render_embed(Message(title="t", body="b"), reference=mark)["footer"] == {"text": mark}
+    footer = render_embed(Message(title="t", body="b", footer="x" * 3000), reference=mark)
+    assert len(footer["footer"]["text"]) == MAX_FOOTER
+    assert footer["footer"]["text"].endswith("… · " + mark)
+    assert reference_for("evbot-delivery-5") == mark != reference_for("evbot-delivery-6")
+
+
+async def history(fake: FakeDiscord) -> list[dict[str, Any]]:
+    """The channel's history as Discord answers it (newest first)."""
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{fake.api_base}/channels/{CHANNEL_ID}/messages",
+            headers={"Authorization": f"Bot {TOKEN}"},
+        ) as answer,
+    ):
+        found: list[dict[str, Any]] = await answer.json()
+    return found
 
 
 def test_failure_mapping_of_other_answers() -> None:
@@ -751,7 +893,9 @@ async def test_milestone_announcement_carries_its_chart_as_a_file(
         assert upload["field"] == "files[0]" and upload["data"].startswith(b"\x89PNG")
         embed = embed_of(posted.body)
         assert embed["image"] == {"url": f"attachment://{upload['filename']}"}
-        assert posted.body["attachments"] == [{"id": 0, "filename": upload["filename"]}]
+        (attachment,) = posted.body["attachments"]
+        assert attachment["filename"] == upload["filename"]
+        assert attachment["description"] == embed["title"]  # the alt text: what it shows
         assert posted.payload["attachments"][0]["filename"] == upload["filename"]
     finally:
         await bot.close()

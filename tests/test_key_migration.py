@@ -4,9 +4,8 @@ a revision of the earlier, totals counted once, and the next poll tells nothing.
 
 The old stores are written by this version with the two places that respell a name as the
 store knows it (`respell_regions`, `source_named`) put back to what they did before (nothing,
-an exact match), and the schema version set back by one: exactly what an older evbot left.
-Migrations appended after the merge only add to the schema, so these tests apply the merge last
-(`merge_last`): "back by one" is then before the merge, however many came after it.
+an exact match), and the schema version set back to before the merge step: exactly what an
+older evbot left (the steps after it are no-ops on a store that has what they add).
 """
 
 from __future__ import annotations
@@ -47,6 +46,9 @@ from bot.subscriptions import SubscriptionSpec
 from tests.test_corrections import Recorder, worker
 
 Store = SqliteStore | PgStore
+# the schema version an older evbot left: the steps after the merge are re-runnable no-ops
+BEFORE_MERGE = MIGRATIONS.index(merge_spellings)
+PG_BEFORE_MERGE = PG_MIGRATIONS.index(merge_spellings)
 HERE = Channel("test", "guild", "c1")
 
 
@@ -62,17 +64,6 @@ def old_spelling_rules() -> Iterator[None]:
             patch.setattr(module, "respell_regions", lambda chunk, known: None)
             patch.setattr(module, "source_named", exact)
         yield
-
-
-@pytest.fixture(autouse=True)
-def merge_last(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stores that apply the key merge as their last migration (see the module's docstring)."""
-    for module, name, steps in (
-        (bot.sqlite_base, "MIGRATIONS", MIGRATIONS),
-        (bot.pg_base, "PG_MIGRATIONS", PG_MIGRATIONS),
-    ):
-        reordered = [m for m in steps if m is not merge_spellings] + [merge_spellings]
-        monkeypatch.setattr(module, name, reordered)
 
 
 class Backend:
@@ -100,9 +91,9 @@ class Backend:
     async def as_before(self) -> None:
         """Set the schema version back to before the merge step, as an older evbot left it."""
         if self.kind == "sqlite":
-            await self.sql(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+            await self.sql(f"PRAGMA user_version = {BEFORE_MERGE}")
         else:
-            await self.sql(f"DELETE FROM evbot_schema WHERE version = {len(PG_MIGRATIONS)}")
+            await self.sql(f"DELETE FROM evbot_schema WHERE version > {PG_BEFORE_MERGE}")
 
     async def count(self, table: str) -> int:
         return int((await self.sql(f"SELECT COUNT(*) FROM {table}"))[0][0])
@@ -259,7 +250,7 @@ async def test_a_store_with_nothing_to_merge_is_left_as_it_was(tmp_path: Path) -
     async with SqliteStore(path) as store:
         await _imports(store, [("s", FIRST)])
     before = _dump(path)
-    sqlite3.connect(path).execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}").connection.close()
+    sqlite3.connect(path).execute(f"PRAGMA user_version = {BEFORE_MERGE}").connection.close()
     async with SqliteStore(path) as store:
         assert await store.schema_version() == len(MIGRATIONS)
     assert _dump(path) == before
@@ -338,9 +329,7 @@ def test_two_spellings_give_one_key_and_one_total(
             async with SqliteStore(path) as store:
                 await store.import_records([(SourceSpec(a), [sale("2020-01", a, "M", "X", first)])])
                 await store.import_records([(SourceSpec(b), [sale("2020-01", b, "M", "X", later)])])
-        sqlite3.connect(path).execute(
-            f"PRAGMA user_version = {len(MIGRATIONS) - 1}"
-        ).connection.close()
+        sqlite3.connect(path).execute(f"PRAGMA user_version = {BEFORE_MERGE}").connection.close()
         async with SqliteStore(path) as store:
             assert len(await store.regions()) == 1
             assert len(await store.sources()) == 1

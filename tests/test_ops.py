@@ -158,7 +158,9 @@ async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path
         async def post(self, channel: Channel, message: object, key: str) -> str:
             raise AssertionError("nothing is posted here")
 
-        async def find_posted(self, channel: Channel, key: str) -> str | None:
+        async def find_posted(
+            self, channel: Channel, key: str, since: float | None = None
+        ) -> str | None:
             return None
 
         async def serve(self, commands: CommandContext, stopping: asyncio.Event) -> None:

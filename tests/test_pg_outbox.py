@@ -110,6 +110,18 @@ async def test_retry_release_and_defer(store: BotStore) -> None:
     assert (rows[a].next_attempt_at, rows[b].next_attempt_at) == (50.0, 30.0)
 
 
+async def test_a_claim_records_when_the_delivery_first_went_in_flight(store: BotStore) -> None:
+    [a] = await store.enqueue([planned(channel(1))], 0.0)
+    assert [d.claimed_at for d in await store.deliveries()] == [None]
+    [claimed] = await store.claim_due(12.5, 10)
+    assert claimed.claimed_at == 12.5
+    await store.mark_retry(a, 20.0, "timeout", "slow")
+    [again] = await store.claim_due(21.0, 10)  # a retry: reconciliation looks back to the first
+    assert (again.claimed_at, again.attempts) == (12.5, 2)
+    [left] = await store.deliveries("inflight")
+    assert left.claimed_at == 12.5
+
+
 async def test_a_failure_that_cannot_heal_pauses_the_channel(store: BotStore) -> None:
     sub, _ = await store.subscribe(SubscriptionSpec(channel(1), LEAF))
     ids = await store.enqueue([planned(channel(1), sub.id), planned(channel(1), sub.id)], 0.0)
