@@ -91,7 +91,9 @@ class Thread:
         self.messages.append((message_id, channel, key, message))
         return message_id
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         return next((m for m, c, k, _ in self.messages if (c, k) == (channel, key)), None)
 
     async def post_followup(

@@ -265,7 +265,9 @@ class Collecting:
         self.posts.append(message)
         return f"m{len(self.posts)}"
 
-    async def find_posted(self, channel: Channel, key: str) -> str | None:
+    async def find_posted(
+        self, channel: Channel, key: str, since: float | None = None
+    ) -> str | None:
         return None
 
 
