@@ -6,7 +6,8 @@ or uses `--db`, and opens the command context (the in-memory read model) over it
 1. the p50 (and p99) time to draw each kind of chart of SUBJECT, `bot.charts.render` called
    directly (the drawing alone), against a floor drawn in turn with it: a bare matplotlib figure
    of the same size and dpi on the same Agg canvas, a plain line of as many points, written to a
-   PNG by `savefig` (what matplotlib costs out of the box, on this machine, under this load);
+   PNG by `savefig` (what matplotlib costs out of the box, on this machine, under this load,
+   with the process's settings: the charts set text unhinted for the process);
    and /ev-chart end to end (the command, drawing in a thread). The target: a chart at most
    1.5x the floor and p50 under 60 ms;
 2. /ev-total latency with nothing else running: the baseline, measured in this run;
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import io
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -181,6 +183,8 @@ async def main() -> None:
                 await import_demo(store, config)
             ctx = await open_context(store, config)
             print(f"store: {path}; {await store.count_records():,} sales rows; {args.subject}")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"load average {load} on {os.cpu_count()} CPUs (other work slows both sides)")
             data = [chart_data(ctx, args.subject, kind) for kind in KINDS]
             for item in data:  # the first draws import matplotlib and load fonts: not timed
                 render(item)
