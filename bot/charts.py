@@ -10,8 +10,9 @@ runs on the event loop. Drawing (`render`) is pure data in, PNG out, and slow (t
 milliseconds), so it runs in a worker thread or process (`render_off_loop`). It uses
 matplotlib's object-oriented API with the Agg canvas and never `pyplot`: pyplot keeps global
 state, while a `Figure` of our own is safe to draw in any thread (matplotlib caches its fonts per
-thread). matplotlib is imported only when a chart is drawn, so commands that never draw do not
-pay for the import.
+thread). Each thread keeps one figure and draws all its charts on it (`_Sheet`): a chart is
+drawn the same whatever the thread drew before. matplotlib is imported only when a chart is
+drawn, so commands that never draw do not pay for the import.
 
 `render` returns the PNG with the figures it plotted, read back from the drawn artists, so tests
 can hold the picture to the store's numbers.

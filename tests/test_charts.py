@@ -383,7 +383,7 @@ async def test_render_off_loop_runs_in_a_worker_thread(ctx: CommandContext) -> N
 async def test_charts_drawn_at_once_in_threads_are_the_charts_drawn_alone(
     ctx: CommandContext,
 ) -> None:
-    """Each draw has its own Figure and no pyplot state, so concurrent draws do not mix."""
+    """Each thread draws on its own figure, with no pyplot state, so concurrent draws do not mix."""
     data = [await model_data(ctx, kind, "alliance") for kind in ("cumulative", "shares")] * 2
     alone = [render(d).png for d in data]
     with ThreadPoolExecutor(len(data)) as pool:
