@@ -762,7 +762,7 @@ def _draw_shares(fig: Figure, ax: Axes, data: SharesData) -> None:
     ax.set_position((left, 0.1, 0.97 - left, 0.7))
     colours = [BLUE] * min(len(rows), MAX_BARS) + [GREY] * (len(rows) - MAX_BARS)
     positions = list(range(len(rows)))
-    ax.barh(positions, units, color=colours, height=0.68, gid="bars")
+    _bars(ax, positions, units, colours, thickness=0.68, gid="bars", horizontal=True)
     ax.set_yticks(positions, names)
     widest = max(units)
     ax.set_xlim(0, widest * 1.22)
@@ -817,25 +817,24 @@ def _draw_monthly(fig: Figure, ax: Axes, data: MonthlyData) -> None:
     )
     positions = list(range(len(data.months)))
     width = 0.4
-    ax.bar(
-        [p - width / 2 for p in positions],
-        data.year_before,
-        width=width,
-        color=SKY,
-        label=(
-            _years(first.plus(-12), last.plus(-12))
-            if frame.yearly
-            else _span(first.plus(-12), last.plus(-12), loc)
-        ),
-        gid="year_before",
+    earlier = (
+        _years(first.plus(-12), last.plus(-12))
+        if frame.yearly
+        else _span(first.plus(-12), last.plus(-12), loc)
     )
-    ax.bar(
-        [p + width / 2 for p in positions],
-        data.units,
-        width=width,
-        color=BLUE,
-        label=span,
-        gid="series",
+    before_at = [p - width / 2 for p in positions]
+    _bars(
+        ax,
+        before_at,
+        data.year_before,
+        [SKY] * len(positions),
+        thickness=width,
+        gid="year_before",
+        label=earlier,
+    )
+    now_at = [p + width / 2 for p in positions]
+    _bars(
+        ax, now_at, data.units, [BLUE] * len(positions), thickness=width, gid="series", label=span
     )
     labels = []
     for i, m in enumerate(data.months):
@@ -851,6 +850,49 @@ def _draw_monthly(fig: Figure, ax: Axes, data: MonthlyData) -> None:
     ax.set_ylim(0, max(max(data.units), max(data.year_before)) * 1.12)
     _units_axis(ax, loc)
     ax.legend(loc="upper left", frameon=False, fontsize=13, ncols=2, bbox_to_anchor=(0, 1.08))
+
+
+def _bars(
+    ax: Axes,
+    centres: Sequence[float],
+    lengths: Sequence[int],
+    colours: Sequence[str],
+    *,
+    thickness: float,
+    gid: str,
+    label: str = "_nolegend_",
+    horizontal: bool = False,
+) -> None:
+    """Bars centred on `centres`, the rectangles `Axes.bar` (or `barh`) would draw.
+
+    `Axes.bar` updates the data limits bar by bar, walking each rectangle's path: that was a
+    third of a monthly chart's drawing. These are the same rectangles in the same kind of
+    container (the legend finds its entries there), the data limits updated once for all.
+    """
+    from matplotlib.container import BarContainer
+    from matplotlib.patches import Rectangle
+
+    rects = []
+    for centre, length, colour in zip(centres, lengths, colours, strict=True):
+        start = centre - thickness / 2
+        corner, width, height = (
+            ((0.0, start), float(length), thickness)
+            if horizontal
+            else ((start, 0.0), thickness, float(length))
+        )
+        rect = Rectangle(corner, width, height, facecolor=colour, label="_nolegend_", gid=gid)
+        ax.add_artist(rect)
+        rects.append(rect)
+    ax.add_container(
+        BarContainer(
+            rects,
+            datavalues=lengths,
+            orientation="horizontal" if horizontal else "vertical",
+            label=label,
+        )
+    )
+    ax.update_datalim([point for rect in rects for point in rect.get_bbox().get_points()])
+    ax.autoscale_view()
 
 
 def _years(first: Month, last: Month) -> str:
