@@ -4,7 +4,12 @@ Loads the demo data (the Renault-Nissan Alliance, 2010-12 to 2016-12) into a tem
 or uses `--db`, and opens the command context (the in-memory read model) over it. Then:
 
 1. the p50 (and p99) time to draw each kind of chart of SUBJECT, `bot.charts.render` called
-   directly (the drawing alone), and /ev-chart end to end (the command, drawing in a thread);
+   directly (the drawing alone), against a floor drawn in turn with it: a bare matplotlib figure
+   of the same size and dpi on the same Agg canvas, a plain line of as many points, written to a
+   PNG by `savefig` (what matplotlib costs out of the box, on this machine, under this load,
+   with the process's settings: the charts set text unhinted for the process);
+   and /ev-chart end to end (the command, drawing in a thread). The target: a chart at most
+   1.5x the floor and p50 under 60 ms;
 2. /ev-total latency with nothing else running: the baseline, measured in this run;
 3. /ev-total latency while charts are drawn back to back by `--renderers` tasks in the loop's
    worker threads (what /ev-chart and the delivery worker do), and again in a process pool
@@ -12,9 +17,11 @@ or uses `--db`, and opens the command context (the in-memory read model) over it
 
 Each /ev-total is timed around `bot.commands.run_text`, one at a time with a short pause
 between (`--gap`), as commands arrive; the ratio of each p99 to the baseline p99 shows what
-charts cost the loop. No targets are asserted: the figures are printed.
+charts cost the loop. No targets are asserted: the figures are printed. `--totals 0` draws
+only (1.).
 
     python bench/charts.py
+    python bench/charts.py --draws 30 --totals 0
     python bench/charts.py --totals 5000 --renderers 2 --db demo.sqlite3
 """
 
@@ -22,17 +29,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.charts import KINDS, ChartData, model_chart_data, render, render_off_loop
+from bot.charts import (
+    DPI,
+    HEIGHT_PX,
+    KINDS,
+    MAX_BARS,
+    WIDTH_PX,
+    ChartData,
+    CumulativeData,
+    SharesData,
+    model_chart_data,
+    render,
+    render_off_loop,
+)
 from bot.commands import CommandContext, Invocation, open_context, run_text
 from bot.config import default_config
 from bot.delivery import Channel
@@ -54,6 +77,34 @@ def chart_data(ctx: CommandContext, subject: str, kind: str) -> ChartData:
     return model_chart_data(
         ctx.model, kind, resolved.subject, WORLD, ladders=ctx.ladders, source="bench"
     )
+
+
+def points(data: ChartData) -> int:
+    """How many points (or bars) a chart plots."""
+    if isinstance(data, CumulativeData):
+        return len(data.points)
+    if isinstance(data, SharesData):
+        return min(len(data.shares), MAX_BARS + 1)
+    return 2 * len(data.months)
+
+
+def floor(n: int) -> bytes:
+    """The floor a chart is held to: a bare figure of the chart's size, a line of `n` points."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.add_subplot().plot(range(n), range(n))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def timed(draw: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    draw()
+    return time.perf_counter() - start
 
 
 async def totals(ctx: CommandContext, n: int, gap: float) -> list[float]:
@@ -132,17 +183,25 @@ async def main() -> None:
                 await import_demo(store, config)
             ctx = await open_context(store, config)
             print(f"store: {path}; {await store.count_records():,} sales rows; {args.subject}")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"load average {load} on {os.cpu_count()} CPUs (other work slows both sides)")
             data = [chart_data(ctx, args.subject, kind) for kind in KINDS]
-            render(data[0])  # the first draw imports matplotlib and loads fonts: not timed
+            for item in data:  # the first draws import matplotlib and load fonts: not timed
+                render(item)
+            floor(points(data[0]))
 
-            print(f"draw time, {args.draws} draws of each kind:")
+            print(f"draw time, {args.draws} draws of each kind, each beside a floor's:")
+            all_times: list[float] = []
+            all_floors: list[float] = []
             for kind, item in zip(KINDS, data, strict=True):
-                times = []
+                times, floors = [], []
                 for _ in range(args.draws):
-                    start = time.perf_counter()
-                    chart = render(item)
-                    times.append(time.perf_counter() - start)
+                    times.append(timed(partial(render, item)))
+                    floors.append(timed(partial(floor, points(item))))
                 times.sort()
+                floors.sort()
+                all_times += times
+                all_floors += floors
                 command = []
                 for _ in range(max(5, args.draws // 3)):
                     start = time.perf_counter()
@@ -150,12 +209,24 @@ async def main() -> None:
                     command.append(time.perf_counter() - start)
                     assert reply.message.image is not None, reply.message.body
                 command.sort()
+                p50, base = percentile(times, 50), percentile(floors, 50)
                 print(
-                    f"  {kind:<10} render p50 {percentile(times, 50) * 1e3:6.1f} ms, "
+                    f"  {kind:<10} render p50 {p50 * 1e3:6.1f} ms, "
                     f"p99 {percentile(times, 99) * 1e3:6.1f} ms, "
-                    f"{len(chart.png) / 1024:5.1f} KiB; /ev-chart end to end p50 "
+                    f"{len(render(item).png) / 1024:5.1f} KiB; floor p50 {base * 1e3:5.1f} ms "
+                    f"({points(item)} points): {p50 / base:4.2f}x; /ev-chart end to end p50 "
                     f"{percentile(command, 50) * 1e3:6.1f} ms"
                 )
+            all_times.sort()
+            all_floors.sort()
+            p50, base = percentile(all_times, 50), percentile(all_floors, 50)
+            verdict = "met" if p50 <= 1.5 * base and p50 < 0.060 else "NOT met"
+            print(
+                f"  all kinds  render p50 {p50 * 1e3:6.1f} ms, floor p50 {base * 1e3:5.1f} ms: "
+                f"{p50 / base:4.2f}x (target: at most 1.5x and under 60 ms: {verdict})"
+            )
+            if args.totals == 0:
+                return
 
             await totals(ctx, 500, args.gap)  # warm the caches the commands use
             alone = await totals(ctx, args.totals, args.gap)

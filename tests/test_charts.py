@@ -275,6 +275,91 @@ def test_a_highlighted_milestone_is_labelled_even_when_crowded() -> None:
     assert f"2,500 · {format_month(Month(2020, 7))}" in texts
 
 
+def drawn_in_a_new_thread(data: Any) -> Chart:
+    """`render` in a thread that has drawn nothing before (each thread keeps its own figure)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(render, data).result()
+
+
+def assorted_charts() -> list[Any]:
+    """Charts of every kind that differ in what a kept figure could carry over: bars (nine, then
+    three), legends, limits, tick labels, locales, a highlight and a projection."""
+    from bot.queries import ModelShare
+
+    many = [ModelShare(f"Model {i}", 1000 - 50 * i, 0.05) for i in range(12)]
+    few = [ModelShare("Alpha", 700, 0.7), ModelShare("Beta", 300, 0.3)]
+    rising = {Month(2019, 1).plus(i): 900 + 40 * i for i in range(40)}
+    return [
+        cumulative_data(frame("Alpha Motors", as_of=Month(2022, 4)), rising, LADDERS, 25_000),
+        shares_data(frame("Big Make", "fr", Month(2020, 1)), many, 9_000),
+        shares_data(frame("Small Make", as_of=Month(2020, 1)), few, 1_000),
+        monthly_data(frame("Zoe", "de"), rising),
+        monthly_data(frame("Leaf"), {Month(2020, 1).plus(i): 50 + i for i in range(30)}),
+        cumulative_data(frame("Beta Cars"), {Month(2015, 3): 40, Month(2015, 4): 70}, LADDERS),
+    ]
+
+
+def test_a_chart_is_drawn_the_same_whatever_its_thread_drew_before() -> None:
+    """A thread's figure is kept between charts: each chart, drawn after all the others (and
+    after charts that failed), is byte for byte the chart drawn first in a new thread."""
+    charts = assorted_charts()
+    alone = [drawn_in_a_new_thread(d).png for d in charts]
+    assert len(set(alone)) == len(charts)
+
+    def in_turn() -> list[bytes]:
+        out = []
+        for data in [*charts, *reversed(charts), *charts]:
+            with pytest.raises(ChartError):
+                render(SharesData(frame=frame("Empty"), shares=(), total=0))
+            out.append(render(data).png)
+        return out
+
+    with ThreadPoolExecutor(1) as pool:
+        drawn = pool.submit(in_turn).result()
+    n = len(charts)
+    assert drawn[:n] == alone
+    assert drawn[n : 2 * n] == alone[::-1]
+    assert drawn[2 * n :] == alone
+
+
+def test_nothing_of_one_chart_shows_in_the_next() -> None:
+    """Titles, labels, marks and bars of one chart are gone from the next one on the same figure."""
+    first, shares, last = assorted_charts()[0], assorted_charts()[1], assorted_charts()[-1]
+
+    def three() -> list[Chart]:
+        return [render(first), render(shares), render(last)]
+
+    with ThreadPoolExecutor(1) as pool:
+        one, two, three_ = pool.submit(three).result()
+    assert any("Alpha Motors" in t for t in one.plotted.texts)
+    assert any(t.startswith("25,000 · ") for t in one.plotted.texts)  # the highlighted mark
+    assert one.plotted.milestones and one.plotted.projection
+    for later in (two, three_):
+        assert not any("Alpha" in t or "25,000" in t for t in later.plotted.texts)
+    assert three_.plotted.texts[0] == "Beta Cars: 110 sold"
+    assert three_.plotted.series == last.points
+    assert three_.plotted.milestones == tuple((m, v) for _, m, v in last.milestones)
+    assert two.plotted.bars[-1][0] == "4 other models" and len(two.plotted.bars) == MAX_BARS + 1
+
+
+def test_the_png_is_the_figure_it_drew() -> None:
+    """The PNG (written from the Agg buffer, not by Pillow) decodes to the opaque picture drawn."""
+    import io
+
+    from PIL import Image
+
+    chart = render(assorted_charts()[0])
+    image = Image.open(io.BytesIO(chart.png))
+    image.load()  # checks every chunk's CRC and the compressed rows
+    assert image.size == (1200, 675) and image.mode == "RGB"
+    colours = {colour for _, colour in image.getcolors(1200 * 675) or []}
+    assert (255, 255, 255) in colours and (0x00, 0x72, 0xB2) in colours  # white, the blue line
+    assert (0xD5, 0x5E, 0x00) in colours  # the vermillion milestones
+    assert image.getpixel((0, 0)) == (255, 255, 255)
+    assert image.info["dpi"] == pytest.approx((100, 100), abs=0.01)
+    assert png_software(chart.png).startswith("EV Milestone Bot (matplotlib ")
+
+
 # -- off the loop ---------------------------------------------------------------------------
 
 
@@ -298,7 +383,7 @@ async def test_render_off_loop_runs_in_a_worker_thread(ctx: CommandContext) -> N
 async def test_charts_drawn_at_once_in_threads_are_the_charts_drawn_alone(
     ctx: CommandContext,
 ) -> None:
-    """Each draw has its own Figure and no pyplot state, so concurrent draws do not mix."""
+    """Each thread draws on its own figure, with no pyplot state, so concurrent draws do not mix."""
     data = [await model_data(ctx, kind, "alliance") for kind in ("cumulative", "shares")] * 2
     alone = [render(d).png for d in data]
     with ThreadPoolExecutor(len(data)) as pool:
