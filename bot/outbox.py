@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 from bot.announcer import announce_digest, announce_group, chart_alt, corrected
 from bot.delivery import (
+    NETWORK,
+    SERVER_ERROR,
     TIMEOUT,
     UNKNOWN,
     Channel,
@@ -53,6 +55,8 @@ EVENT_CACHE = 10_000
 CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 DIGEST_LABELS = {"daily": "today", "weekly": "this week", "monthly": "this month"}
 CHART_TIMEOUT = 20.0  # seconds a milestone's chart may take before it goes without
+# failures after which a post may have landed all the same (no answer came back)
+UNCERTAIN = frozenset({TIMEOUT, NETWORK, SERVER_ERROR, UNKNOWN})
 CHART_CACHE = 32  # drawn charts kept: a fan-out sends one event to thousands of channels
 IDLE_POLL_SECONDS = 1.0  # the longest idle wait when nothing tells the worker of new deliveries
 
@@ -350,6 +354,17 @@ class DeliveryWorker:
         recorded at once; else `mark_posted` records them, in the write it makes anyway."""
         if row.done(POST) and row.message_id is not None:
             return row.message_id
+        if row.reason in UNCERTAIN and row.attempts > 1:
+            # the last try got no answer: it may have landed, and the platform's own
+            # deduplication (Discord's nonce) may have expired since; ask before posting again
+            found = await asyncio.wait_for(
+                adapter.find_posted(row.channel, row.key, since=row.claimed_at), self.post_timeout
+            )
+            if found is not None:
+                self.stats.reconciled += 1
+                if self._needs_followup(row, adapter, with_chart):
+                    await self.store.mark_step(row.id, POST, found)
+                return found
         if image_mode(adapter) != "inline":
             # the image goes after the post, or nowhere
             message = replace(message, image=None, image_name=None, image_alt="")

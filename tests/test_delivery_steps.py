@@ -196,6 +196,41 @@ async def test_steps_are_recorded_in_order_with_the_posts_id_and_outlive_a_retry
     assert posted.steps_done == ("post", "chart: missing_scope")
 
 
+# -- a post that got no answer ----------------------------------------------------------------
+
+
+class Landing(Thread):
+    """Posts land, but the first answer is lost on the way back (a timeout), and the platform
+    no longer deduplicates by key when the retry comes (Discord past its nonce window)."""
+
+    images = "inline"
+    lost_answers = 1
+
+    async def post(self, channel: Channel, message: Message, key: str) -> str:
+        message_id = f"m{next(self._ids)}"
+        self.messages.append((message_id, channel, key, message))
+        if self.lost_answers:
+            self.lost_answers -= 1
+            raise DeliveryFailure("timeout", permanent=False, detail="no answer")
+        return message_id
+
+
+@pytest.mark.parametrize("lost", [1, 0], ids=["answer-lost", "answered"])
+async def test_a_retry_after_a_post_without_an_answer_finds_it_instead_of_posting_again(
+    store: BotStore, lost: int
+) -> None:
+    await milestone_for(store)
+    adapter = Landing()
+    adapter.lost_answers = lost
+    clock = Clock()
+    for _ in range(2):
+        await worker(store, adapter, clock).drain()
+        clock.now += 10_000
+    ((message_id, *_),) = adapter.messages  # once, however the first try ended
+    (row,) = await store.deliveries()
+    assert (row.status, row.message_id) == ("posted", message_id)
+
+
 # -- a chart after the post -------------------------------------------------------------------
 
 
