@@ -158,4 +158,7 @@ async def test_fault_mix_during_a_discord_fan_out_while_interactions_arrive(
     for c in ids:
         nonces = [m.body.get("nonce") for m in fake.messages(c)]
         assert len(nonces) == 3 and len(set(nonces)) == 3, (c, nonces)
-    assert fake.rate_limited >= 1 and fake.duplicates, "the faults did not happen"
+    # a create answered too late is found again, by the nonce (a retry Discord deduplicates) or
+    # by the worker looking before it posts again
+    found_again = sum(fake.duplicates.values()) + worker.stats.reconciled
+    assert fake.rate_limited >= 1 and found_again >= 1, "the faults did not happen"
