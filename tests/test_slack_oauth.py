@@ -77,7 +77,9 @@ async def test_an_oauth_install_of_a_second_workspace_then_a_command_and_a_post_
         body, _ = command_body(fake, "ev-subscribe", "alliance", team="T0002")
         assert (await post_signed(url, body))[0] == 200
         await fake.wait_for(lambda: len(fake.responses) == 1)
-        assert fake.responses[0][1]["response_type"] == "in_channel", fake.responses
+        # answered to the caller only: the channel hears the outbox's "now following" post
+        assert fake.responses[0][1]["response_type"] == "ephemeral", fake.responses
+        assert "now follows Renault-Nissan Alliance" in fake.responses[0][1]["text"]
         (lookup,) = fake.calls_to("users.info")
         assert lookup.token == "xoxb-T0002-T0002-code1"  # the workspace's own token
 
