@@ -14,7 +14,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from adapters.render_text import clean_text
-from bot.delivery import CHANNEL_GONE, Channel, DeliveryFailure, ImageMode, Limits
+from bot.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
+from bot.delivery import ImageMode
 from bot.messages import Message
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")

@@ -69,10 +69,7 @@ import yarl
 from discord import app_commands
 
 from adapters.render_discord import alt_text, image_filename, render_embed
-from bot.commands import COMMANDS, Command, CommandContext, Invocation, Reply, autocomplete
-from bot.commands import run_command as core_run_command
-from bot.config import ConfigError, PlatformConfig
-from bot.delivery import (
+from bot.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -84,9 +81,12 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
-    ImageMode,
     Limits,
 )
+from bot.commands import COMMANDS, Command, CommandContext, Invocation, Reply, autocomplete
+from bot.commands import run_command as core_run_command
+from bot.config import ConfigError, PlatformConfig
+from bot.delivery import ImageMode
 from bot.messages import Message
 
 log = logging.getLogger("evbot.discord")

@@ -57,17 +57,7 @@ from adapters.render_slack import MAX_BLOCKS, render_blocks, suggestion_block
 from adapters.slack_manifest import BOT_SCOPES, EVENTS_PATH, REDIRECT_PATH
 from adapters.slack_oauth import DatabaseInstallationStore, DatabaseStateStore
 from bot.arguments import ArgumentError, parse_command
-from bot.commands import (
-    COMMANDS,
-    Command,
-    CommandContext,
-    Invocation,
-    Reply,
-    error_reply,
-    run_command,
-)
-from bot.config import ConfigError, PlatformConfig
-from bot.delivery import (
+from bot.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -79,9 +69,19 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
-    ImageMode,
     Limits,
 )
+from bot.commands import (
+    COMMANDS,
+    Command,
+    CommandContext,
+    Invocation,
+    Reply,
+    error_reply,
+    run_command,
+)
+from bot.config import ConfigError, PlatformConfig
+from bot.delivery import ImageMode
 from bot.messages import Message
 from bot.store import SlackInstallationRows
 from bot.subjects import UnknownSubject

@@ -45,8 +45,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.render_text import clean_text
-from bot.config import ConfigError, PlatformConfig
-from bot.delivery import (
+from bot.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -58,9 +57,10 @@ from bot.delivery import (
     UNKNOWN,
     Channel,
     DeliveryFailure,
-    ImageMode,
     Limits,
 )
+from bot.config import ConfigError, PlatformConfig
+from bot.delivery import ImageMode
 from bot.messages import Message
 
 PLATFORM = "webhook"

@@ -43,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.channels import Channel
 from bot.charts import (
     DPI,
     HEIGHT_PX,
@@ -58,7 +59,6 @@ from bot.charts import (
 )
 from bot.commands import CommandContext, Invocation, open_context, run_text
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.importer import import_demo
 from bot.series import WORLD
 from bot.sqlite_store import SqliteStore

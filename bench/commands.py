@@ -43,9 +43,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.channels import Channel
 from bot.commands import CommandContext, Invocation, open_context, run_text
 from bot.config import Config, default_config
-from bot.delivery import Channel
 from bot.periods import Month
 from bot.pg_base import connect, scratch_schema
 from bot.pg_store import PgStore

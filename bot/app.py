@@ -28,9 +28,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.charts import StoreCharts
-from bot.commands import CommandContext, open_context
+from bot.commands import CommandContext, CommandHost, open_context
 from bot.config import Config
-from bot.delivery import ChatAdapter, CommandHost
+from bot.delivery import ChatAdapter
 from bot.detector import Detector
 from bot.following import following_now
 from bot.importer import import_file

@@ -5,10 +5,10 @@ from __future__ import annotations
 import getpass
 import json
 
+from bot.channels import Channel
 from bot.commands import Invocation, open_context, run_text
 from bot.config import Config
 from bot.defuse import defuse_json
-from bot.delivery import Channel
 from bot.event_codec import message_to_dict
 from bot.store import BotStore
 

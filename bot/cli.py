@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
+from bot.channels import Channel
 from bot.config import LOG_LEVELS, Config, ConfigError, load_config, redact_secrets, redacted
 from bot.coverage import source_facts
 from bot.defuse import defuse_json, map_strings
-from bot.delivery import Channel, ChatAdapter
+from bot.delivery import ChatAdapter
 from bot.delivery_steps import settled_entries
 from bot.formatting import format_percent, format_period, format_units, in_region
 from bot.importer import ImportReport, import_demo, import_file

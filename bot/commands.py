@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_group_symbol
@@ -33,10 +33,11 @@ from bot.arguments import (
     parse_command,
     parse_period,
 )
+from bot.channels import Channel
 from bot.charts import KINDS as CHART_KINDS
 from bot.config import Config
 from bot.coverage import explain, told, unlike_years
-from bot.delivery import Channel
+from bot.deliveries import DeliveryRow
 from bot.detector import Detector, configured_ladders
 from bot.events import Event, MilestoneEvent, Subject
 from bot.formatting import (
@@ -55,7 +56,6 @@ from bot.plausibility import Hold
 from bot.projection import project
 from bot.read_model import ReadModel, Series
 from bot.series import WORLD
-from bot.sqlite_outbox import DeliveryRow
 from bot.store import BotStore
 from bot.subjects import ALL, Resolved, UnknownSubject
 from bot.subscriptions import (
@@ -1243,3 +1243,14 @@ COMMANDS: dict[str, Command] = {
         Command("ev-help", "Every command with an example", [], cmd_help, False, "/ev-help"),
     )
 }
+
+
+@runtime_checkable
+class CommandHost(Protocol):
+    """An adapter that also takes slash commands from its platform (Discord, Slack).
+
+    `serve` connects, answers commands through `commands` until `stopping` is set, then returns;
+    the app runs it as a task beside the delivery worker.
+    """
+
+    async def serve(self, commands: CommandContext, stopping: asyncio.Event) -> None: ...

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.delivery import Channel
+from bot.channels import Channel
 from bot.events import CorrectionEvent, Event, Metric, MilestoneEvent, Subject
 from bot.milestones import Correction
 from bot.periods import Month

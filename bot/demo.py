@@ -21,8 +21,9 @@ from typing import TextIO
 from apscheduler.triggers.date import DateTrigger
 
 from bot.app import App
+from bot.channels import Channel
 from bot.config import Config
-from bot.delivery import Channel, ChatAdapter
+from bot.delivery import ChatAdapter
 from bot.following import subscribe
 from bot.importer import DEMO_SOURCE, demo_data_path
 from bot.ingest import ImportFailed, parse_canonical

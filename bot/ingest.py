@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, Protocol
 
 from bot.config import SourceConfig
 from bot.names import Spellings, clean_label, name_key
@@ -24,14 +24,11 @@ from bot.periods import PeriodError, normalize_period
 from bot.powertrains import powertrain_of, powertrain_table, refusal
 from bot.records import POWERTRAINS, SalesRecord
 from bot.regions import COUNTRY_LEVEL, country_name
-
-if TYPE_CHECKING:
-    from bot.staging import Row
+from bot.staging import MAX_PROBLEMS, Row
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
 CANONICAL_OPTIONAL = ("powertrain", "source", "cumulative")
 IEA_COLUMNS = ("region", "category", "parameter", "mode", "powertrain", "year", "unit", "value")
-MAX_PROBLEMS = 200  # past this, a summary line: nobody reads ten thousand errors
 MAX_FIELD = 10_000  # a longer field is refused rather than stored
 # A trillion vehicles in one row is no count of cars (the world buys under 100 million a year);
 # far larger figures would overflow the store's 64-bit sums or the threshold ladders.

@@ -22,18 +22,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.announcer import announce_digest, announce_group, chart_alt, corrected
-from bot.delivery import (
-    NETWORK,
-    SERVER_ERROR,
-    TIMEOUT,
-    UNKNOWN,
-    Channel,
-    ChatAdapter,
-    DeliveryFailure,
-    FollowupPoster,
-    MessageEditor,
-    image_mode,
-)
+from bot.channels import NETWORK, SERVER_ERROR, TIMEOUT, UNKNOWN, Channel, DeliveryFailure
+from bot.deliveries import DeliveryRow, delivery_key
+from bot.delivery import ChatAdapter, FollowupPoster, MessageEditor, image_mode
 from bot.delivery_steps import CHART, POST, edit_step, settled
 from bot.event_codec import event_from_dict, event_to_dict, message_from_dict, message_to_dict
 from bot.events import CorrectionEvent, Event, MilestoneEvent
@@ -41,7 +32,6 @@ from bot.ladders import Ladder
 from bot.messages import Message
 from bot.pacing import Pacer
 from bot.retry_warnings import RetryWarnings
-from bot.sqlite_outbox import DeliveryRow, delivery_key
 from bot.store import BotStore
 from bot.subscriptions import Subscription, admit
 

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
+from bot.channels import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.corrections import (
     SILENT_FLAG,
     corrected_milestones,
@@ -22,20 +23,17 @@ from bot.corrections import (
     milestones_corrected,
     plan_corrections,
 )
-from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
+from bot.deliveries import STATUSES, DeliveryRow, original
 from bot.event_codec import event_from_dict
 from bot.events import Event
+from bot.outbox_rows import (
+    DELIVERY_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    delivery_row,
+    subscription_row,
+)
 from bot.pg_base import REPLICA_CLASS, Connection, PgBase, Runner
 from bot.records import DetectionWrite, StoredEvent
-from bot.sqlite_outbox import (
-    _DELIVERY_COLUMNS,
-    _SUB_COLUMNS,
-    STATUSES,
-    DeliveryRow,
-    _delivery,
-    _subscription,
-    original,
-)
 from bot.store import (
     DELIVERY_COUNTS_BY_PLATFORM_SQL,
     PENDING_BY_PLATFORM_SQL,
@@ -108,25 +106,25 @@ class PgOutbox(PgBase):
 
     async def subscription(self, sub_id: int) -> Subscription | None:
         rows = await self._fetch(
-            self.pool, f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = $1", sub_id
+            self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1", sub_id
         )
-        return _subscription(rows[0]) if rows else None
+        return subscription_row(rows[0]) if rows else None
 
     async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
         """Every subscription, or a channel's."""
         if channel is None:
             rows = await self._fetch(
-                self.pool, f"SELECT {_SUB_COLUMNS} FROM subscriptions ORDER BY id"
+                self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
             )
         else:
             rows = await self._fetch(
                 self.pool,
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
                 channel.platform,
                 channel.workspace,
                 channel.channel,
             )
-        return [_subscription(r) for r in rows]
+        return [subscription_row(r) for r in rows]
 
     async def subscriptions_for(
         self, subject_keys: Sequence[str], region: str, con: Runner | None = None
@@ -136,12 +134,12 @@ class PgOutbox(PgBase):
             return []
         rows = await self._fetch(
             con or self.pool,
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE status = 'active' "
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE status = 'active' "
             "AND region = $1 AND subject_key = ANY($2::text[])",
             region,
             list(subject_keys),
         )
-        return [_subscription(r) for r in rows]
+        return [subscription_row(r) for r in rows]
 
     async def unsubscribe(self, channel: Channel, subject_key: str | None) -> int:
         """Remove a channel's subscription to a subject (None: all of them); queued deliveries
@@ -318,12 +316,12 @@ class PgOutbox(PgBase):
                 "WHERE d.id = ANY($1::bigint[]) AND d.status = 'pending' "
                 "AND NOT EXISTS (SELECT 1 FROM deliveries i WHERE i.platform = d.platform "
                 "AND i.workspace = d.workspace AND i.channel = d.channel "
-                f"AND i.status = 'inflight') RETURNING {_DELIVERY_COLUMNS}",
+                f"AND i.status = 'inflight') RETURNING {DELIVERY_COLUMNS}",
                 [r[0] for r in locked],
                 self.replica_id,
                 now,
             )
-        return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+        return sorted((delivery_row(r) for r in rows), key=lambda d: d.id)
 
     async def inflight(self, platforms: Sequence[str] | None = None) -> list[DeliveryRow]:
         """Deliveries a crash left between "about to post" and "posted": those of replicas that
@@ -335,11 +333,11 @@ class PgOutbox(PgBase):
             "UPDATE deliveries SET claimed_by = $1 WHERE id IN (SELECT d.id FROM deliveries d "
             "WHERE d.status = 'inflight' AND ($2::text[] IS NULL OR d.platform = ANY($2)) "
             f"AND (d.claimed_by IS NULL OR NOT {_CLAIMANT_ALIVE}) FOR UPDATE SKIP LOCKED) "
-            f"RETURNING {_DELIVERY_COLUMNS}",
+            f"RETURNING {DELIVERY_COLUMNS}",
             self.replica_id,
             list(platforms) if platforms is not None else None,
         )
-        return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+        return sorted((delivery_row(r) for r in rows), key=lambda d: d.id)
 
     async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
         # one statement, so atomic without a transaction's extra round trips (it runs once
@@ -468,12 +466,12 @@ class PgOutbox(PgBase):
         """Deliveries, newest first, optionally of one status."""
         rows = await self._fetch(
             self.pool,
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries "
             "WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2",
             status,
             limit,
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_row(r) for r in rows]
 
     async def delivery_counts(self) -> dict[str, int]:
         """How many deliveries are in each status."""
@@ -519,7 +517,7 @@ class PgOutbox(PgBase):
             return {}
         rows = await self._fetch(
             self.pool,
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE {_CHANNEL} "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {_CHANNEL} "
             "AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.event_ids::jsonb) e "
             "WHERE e::bigint = ANY($4::bigint[])) ORDER BY id",
             channel.platform,
@@ -530,7 +528,7 @@ class PgOutbox(PgBase):
         )
         wanted = set(event_ids)
         out: dict[int, DeliveryRow] = {}
-        for row in map(_delivery, rows):
+        for row in map(delivery_row, rows):
             for event_id in row.event_ids:
                 if event_id in wanted:
                     out[event_id] = row  # ascending ids: the newest delivery wins
@@ -543,13 +541,14 @@ class PgOutbox(PgBase):
         async with self.pool.acquire() as con, con.transaction():
             subs = await self._fetch(
                 con,
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = $1 AND status = 'active' "
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
+                "WHERE id = $1 AND status = 'active' "
                 "FOR UPDATE",
                 sub_id,
             )
             if not subs:
                 return None
-            sub = _subscription(subs[0])
+            sub = subscription_row(subs[0])
             # deleting is the claim: a concurrent digest of the same subscription gets nothing
             items = await self._fetch(
                 con,
@@ -657,13 +656,13 @@ class PgOutbox(PgBase):
         # would pay for
         rows = await self._fetch(
             con,
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
             "AND EXISTS (SELECT 1 FROM json_array_elements_text(event_ids::json) v "
             "WHERE v::bigint = ANY($1::bigint[])) ORDER BY id FOR UPDATE",
             ids,
             table="deliveries",
         )
-        originals = [original(d) for d in map(_delivery, rows)]
+        originals = [original(d) for d in map(delivery_row, rows)]
         items = await self._fetch(
             con,
             "SELECT subscription_id, event_id FROM digest_items WHERE event_id = ANY($1::bigint[])",
@@ -673,12 +672,12 @@ class PgOutbox(PgBase):
         for channel in sorted({o.channel for o in originals}):
             found = await self._fetch(
                 con,
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
                 channel.platform,
                 channel.workspace,
                 channel.channel,
             )
-            subs[channel] = [_subscription(r) for r in found]
+            subs[channel] = [subscription_row(r) for r in found]
         plan = plan_corrections(
             corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
         )
@@ -741,9 +740,9 @@ class PgOutbox(PgBase):
     async def delivery(self, delivery_id: int) -> DeliveryRow | None:
         """One delivery by id."""
         rows = await self._fetch(
-            self.pool, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = $1", delivery_id
+            self.pool, f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1", delivery_id
         )
-        return _delivery(rows[0]) if rows else None
+        return delivery_row(rows[0]) if rows else None
 
     async def set_flag(self, name: str, value: str = "") -> None:
         """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+from bot.channels import DeliveryFailure
 from bot.config import RETRY_WARNING_SECONDS
-from bot.delivery import DeliveryFailure
-from bot.sqlite_outbox import DeliveryRow
+from bot.deliveries import DeliveryRow
 
 log = logging.getLogger("evbot.outbox")
 

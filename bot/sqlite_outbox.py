@@ -9,21 +9,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from bot.channels import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
 from bot.corrections import (
     SILENT_FLAG,
-    Original,
     corrected_milestones,
     keep_told,
     milestones_corrected,
     plan_corrections,
 )
-from bot.delivery import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
-from bot.delivery_steps import done_steps
+from bot.deliveries import STATUSES, DeliveryRow, original
 from bot.event_codec import event_from_dict
-from bot.events import Event, Subject
+from bot.events import Event
+from bot.outbox_rows import (
+    DELIVERY_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    delivery_row,
+    subscription_row,
+)
 from bot.records import DetectionWrite, StoredEvent
 from bot.sqlite_base import SqliteBase
 from bot.store import (
@@ -34,118 +38,12 @@ from bot.store import (
 )
 from bot.subscriptions import PlannedDelivery, Subscription, SubscriptionSpec
 
-STATUSES = ("pending", "inflight", "posted", "failed", "cancelled")
-
-_SUB_COLUMNS = (
-    "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
-    "instant_kinds, ladder, locale, mode, digest_at, timezone, created_by, created_at, status, "
-    "paused_reason, last_error, failures, charts, corrections"
-)
-_DELIVERY_COLUMNS = (
-    "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
-    "status, attempts, next_attempt_at, last_error, reason, message_id, created_at, posted_at, "
-    "rendered, claimed_at, steps"
-)
-
-
 # `steps` with the post's step at its end unless it is there (a delivery posted in one go
 # records it with its status)
 _WITH_POST = (
     "CASE WHEN EXISTS (SELECT 1 FROM json_each(steps) WHERE value = 'post') THEN steps "
     "ELSE json_insert(steps, '$[#]', 'post') END"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRow:
-    """One stored delivery."""
-
-    id: int
-    channel: Channel
-    kind: str
-    event_ids: tuple[int, ...]
-    subscription_ids: tuple[int, ...]
-    locale: str
-    payload: str | None
-    status: str
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    reason: str | None
-    message_id: str | None
-    created_at: float
-    posted_at: float | None
-    rendered: str | None = None  # the message as first claimed (JSON): every retry sends it
-    claimed_at: float | None = None  # when it first went in flight (epoch seconds)
-    steps_done: tuple[str, ...] = ()  # the parts done or settled (`bot.delivery_steps`)
-
-    @property
-    def key(self) -> str:
-        """The idempotency key the platform sees: stable across retries and restarts."""
-        return delivery_key(self.id)
-
-    def done(self, step: str) -> bool:
-        """Whether `step` needs nothing more (done, or settled as impossible)."""
-        return step in done_steps(self.steps_done)
-
-
-def delivery_key(delivery_id: int) -> str:
-    """The idempotency key of delivery `delivery_id`."""
-    return f"evbot-delivery-{delivery_id}"
-
-
-def original(row: DeliveryRow) -> Original:
-    """A delivery as the correction plan sees it."""
-    return Original(
-        row.id,
-        row.channel,
-        row.status,
-        row.rendered is not None,
-        row.event_ids,
-        row.subscription_ids,
-    )
-
-
-def _subscription(row: Sequence[Any]) -> Subscription:
-    spec = SubscriptionSpec(
-        channel=Channel(row[1], row[2], row[3]),
-        subject=Subject(row[5], row[4], row[6]),
-        region=row[7],
-        kinds=tuple(row[8].split(",")) if row[8] else (),
-        instant_kinds=tuple(row[9].split(",")) if row[9] else (),
-        ladder=row[10],
-        locale=row[11],
-        mode=row[12],
-        digest_at=row[13],
-        timezone=row[14],
-        created_by=row[15],
-        charts=bool(row[21]),
-        corrections=bool(row[22]),
-    )
-    return Subscription(row[0], spec, row[16], row[17], row[18], row[19], row[20])
-
-
-def _delivery(row: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(
-        row[0],
-        Channel(row[1], row[2], row[3]),
-        row[4],
-        tuple(json.loads(row[5])),
-        tuple(json.loads(row[6])),
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-        row[13],
-        row[14],
-        row[15],
-        row[16],
-        row[17],
-        row[18],
-        tuple(json.loads(row[19] or "[]")),
-    )
 
 
 class SqliteOutbox(SqliteBase):
@@ -211,20 +109,23 @@ class SqliteOutbox(SqliteBase):
         return found, created
 
     async def subscription(self, sub_id: int) -> Subscription | None:
-        rows = await self._rows(f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,))
-        return _subscription(rows[0]) if rows else None
+        rows = await self._rows(
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,)
+        )
+        return subscription_row(rows[0]) if rows else None
 
     async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
         """Every subscription, or a channel's."""
         if channel is None:
-            rows = await self._rows(f"SELECT {_SUB_COLUMNS} FROM subscriptions ORDER BY id")
+            rows = await self._rows(f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id")
         else:
             rows = await self._rows(
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE platform = ? AND workspace = ? "
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
+                "WHERE platform = ? AND workspace = ? "
                 "AND channel = ? ORDER BY id",
                 (channel.platform, channel.workspace, channel.channel),
             )
-        return [_subscription(r) for r in rows]
+        return [subscription_row(r) for r in rows]
 
     async def subscriptions_for(
         self, subject_keys: Sequence[str], region: str
@@ -234,11 +135,11 @@ class SqliteOutbox(SqliteBase):
             return []
         marks = ", ".join("?" for _ in subject_keys)
         rows = await self._rows(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE status = 'active' "
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE status = 'active' "
             f"AND region = ? AND subject_key IN ({marks})",
             (region, *subject_keys),
         )
-        return [_subscription(r) for r in rows]
+        return [subscription_row(r) for r in rows]
 
     async def unsubscribe(self, channel: Channel, subject_key: str | None) -> int:
         """Remove a channel's subscription to a subject (None: all of them); queued deliveries
@@ -375,17 +276,17 @@ class SqliteOutbox(SqliteBase):
             rows = await self._rows(
                 "UPDATE deliveries SET status = 'inflight', attempts = attempts + 1, "
                 "claimed_at = COALESCE(claimed_at, ?) "
-                f"WHERE id IN ({', '.join('?' for _ in chosen)}) RETURNING {_DELIVERY_COLUMNS}",
+                f"WHERE id IN ({', '.join('?' for _ in chosen)}) RETURNING {DELIVERY_COLUMNS}",
                 (now, *chosen),
             )
-        return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+        return sorted((delivery_row(r) for r in rows), key=lambda d: d.id)
 
     async def inflight(self, platforms: Sequence[str] | None = None) -> list[DeliveryRow]:
         """Deliveries a crash may have left between "about to post" and "posted"."""
         rows = await self._rows(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status = 'inflight' ORDER BY id"
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'inflight' ORDER BY id"
         )
-        found = [_delivery(r) for r in rows]
+        found = [delivery_row(r) for r in rows]
         return [d for d in found if platforms is None or d.channel.platform in platforms]
 
     async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
@@ -493,15 +394,15 @@ class SqliteOutbox(SqliteBase):
         """Deliveries, newest first, optionally of one status."""
         if status is None:
             rows = await self._rows(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?", (limit,)
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?", (limit,)
             )
         else:
             rows = await self._rows(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status = ? "
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = ? "
                 "ORDER BY id DESC LIMIT ?",
                 (status, limit),
             )
-        return [_delivery(r) for r in rows]
+        return [delivery_row(r) for r in rows]
 
     async def delivery_counts(self) -> dict[str, int]:
         """How many deliveries are in each status."""
@@ -540,12 +441,13 @@ class SqliteOutbox(SqliteBase):
         """Turn a subscription's collected events into one digest delivery; None if empty."""
         async with self.transaction():
             subs = await self._rows(
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ? AND status = 'active'",
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
+                "WHERE id = ? AND status = 'active'",
                 (sub_id,),
             )
             if not subs:
                 return None
-            sub = _subscription(subs[0])
+            sub = subscription_row(subs[0])
             items = await self._rows(
                 "SELECT event_id FROM digest_items WHERE subscription_id = ? ORDER BY event_id",
                 (sub_id,),
@@ -636,13 +538,13 @@ class SqliteOutbox(SqliteBase):
         # corrections are rare: reading the deliveries that carry the milestones by a scan of
         # the outbox costs less than an index every delivery would pay for
         rows = await self._rows(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
             "AND EXISTS (SELECT 1 FROM json_each(deliveries.event_ids) "
             f"WHERE json_each.value IN ({marks})) ORDER BY id",
             ids,
             table="deliveries",
         )
-        originals = [original(d) for d in map(_delivery, rows)]
+        originals = [original(d) for d in map(delivery_row, rows)]
         items = await self._rows(
             f"SELECT subscription_id, event_id FROM digest_items WHERE event_id IN ({marks})", ids
         )
@@ -699,9 +601,9 @@ class SqliteOutbox(SqliteBase):
     async def delivery(self, delivery_id: int) -> DeliveryRow | None:
         """One delivery by id."""
         rows = await self._rows(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
         )
-        return _delivery(rows[0]) if rows else None
+        return delivery_row(rows[0]) if rows else None
 
     async def set_flag(self, name: str, value: str = "") -> None:
         """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""
@@ -731,7 +633,7 @@ class SqliteOutbox(SqliteBase):
             return {}
         marks = ", ".join("?" for _ in event_ids)
         rows = await self._rows(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE platform = ? AND workspace = ? "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE platform = ? AND workspace = ? "
             "AND channel = ? AND EXISTS (SELECT 1 FROM json_each(deliveries.event_ids) "
             f"WHERE json_each.value IN ({marks})) ORDER BY id",
             (channel.platform, channel.workspace, channel.channel, *event_ids),
@@ -739,7 +641,7 @@ class SqliteOutbox(SqliteBase):
         )
         wanted = set(event_ids)
         out: dict[int, DeliveryRow] = {}
-        for row in map(_delivery, rows):
+        for row in map(delivery_row, rows):
             for event_id in row.event_ids:
                 if event_id in wanted:
                     out[event_id] = row  # ascending ids: the newest delivery wins

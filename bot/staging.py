@@ -12,7 +12,6 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.ingest import MAX_PROBLEMS
 from bot.names import Spellings, name_key
 from bot.periods import end_month
 from bot.records import SalesRecord, SourceInfo, SourceSpec
@@ -20,6 +19,7 @@ from bot.records import SalesRecord, SourceInfo, SourceSpec
 # make_key, model_key, region, month, period, powertrain, cumulative (0/1), units, line
 Row = tuple[str, str, str, str, str, str, int, int, int]
 ROW_WIDTH = 9
+MAX_PROBLEMS = 200  # past this, a summary line: nobody reads ten thousand errors
 _CACHED = 65_536  # distinct names and periods remembered, at most
 # (make_key, region, month): a make's period units in one region and month
 MakeCell = tuple[str, str, str]

@@ -72,12 +72,12 @@ def source_info(row: Sequence[Any]) -> SourceInfo:
 
 
 if TYPE_CHECKING:
-    from bot.delivery import Channel
+    from bot.channels import Channel
+    from bot.deliveries import DeliveryRow
     from bot.events import Event
     from bot.milestones import Recorded
     from bot.records import DetectionWrite, StoredEvent
     from bot.series_state import SeriesState
-    from bot.sqlite_outbox import DeliveryRow
     from bot.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
 
 

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.delivery import Channel
+from bot.channels import Channel
 from bot.events import Event, MilestoneEvent, Subject
 from bot.facts import event_rank, fact_key, region_rank
 from bot.formatting import validate_locale

@@ -27,8 +27,8 @@ if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner.py`
     sys.path.insert(0, str(ROOT))
 
 from adapters.webhook import WebhookAdapter  # noqa: E402
+from bot.channels import Channel  # noqa: E402
 from bot.config import default_config  # noqa: E402
-from bot.delivery import Channel  # noqa: E402
 from bot.detector import Detector  # noqa: E402
 from bot.events import Subject  # noqa: E402
 from bot.outbox import DeliveryWorker  # noqa: E402

@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_discord.
     sys.path.insert(0, str(ROOT))
 
 from adapters.discord import DiscordAdapter, DiscordSettings  # noqa: E402
+from bot.channels import Channel  # noqa: E402
 from bot.config import default_config  # noqa: E402
-from bot.delivery import Channel  # noqa: E402
 from bot.detector import Detector  # noqa: E402
 from bot.sqlite_store import SqliteStore  # noqa: E402
 from bot.subscriptions import SubscriptionSpec  # noqa: E402

@@ -8,8 +8,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.channels import Channel, Limits
 from bot.config import default_config
-from bot.delivery import Channel, Limits
 from bot.demo import run_demo
 from bot.messages import Message
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import JOB_DEFAULTS, App
+from bot.channels import Channel, Limits
 from bot.cli import main
 from bot.config import Config, default_config, load_config
-from bot.delivery import Channel, Limits
 from bot.following import subscribe
 from bot.messages import Message
 from bot.queries import load_catalog

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from bot.channels import Channel, Limits
 from bot.charts import (
     MAX_BARS,
     Chart,
@@ -38,7 +39,6 @@ from bot.charts import (
 from bot.cli import build_parser, main
 from bot.commands import CommandContext, Invocation, Reply, open_context, run_text
 from bot.config import Config, default_config
-from bot.delivery import Channel, Limits
 from bot.detector import Detector
 from bot.events import MilestoneEvent
 from bot.formatting import format_month, format_percent, format_units

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import MISSING_ACCESS
 from bot.cli import main
-from bot.delivery import MISSING_ACCESS
-from bot.sqlite_outbox import DeliveryRow
+from bot.deliveries import DeliveryRow
 from bot.sqlite_store import SqliteStore
 from bot.subscriptions import Subscription
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.channels import MISSING_ACCESS, Channel
 from bot.commands import (
     COMMANDS,
     REFRESH_SECONDS,
@@ -22,7 +23,6 @@ from bot.commands import (
     run_text,
 )
 from bot.config import Config, default_config
-from bot.delivery import MISSING_ACCESS, Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent, Subject
 from bot.importer import import_demo

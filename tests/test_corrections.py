@@ -22,9 +22,9 @@ import yarl
 from adapters.discord import DiscordAdapter, DiscordSettings
 from adapters.slack import SlackAdapter
 from adapters.webhook import WebhookAdapter
+from bot.channels import Channel, DeliveryFailure, Limits
 from bot.config import default_config
 from bot.corrections import SILENT_FLAG
-from bot.delivery import Channel, DeliveryFailure, Limits
 from bot.detector import Detector
 from bot.event_codec import event_from_dict, event_to_dict
 from bot.events import CorrectionEvent

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from bot.channels import Channel, DeliveryFailure, Limits
 from bot.config import default_config
-from bot.delivery import Channel, DeliveryFailure, Limits, image_mode
+from bot.delivery import image_mode
 from bot.delivery_steps import CHART, POST, done_steps, edit_step, settled
 from bot.detector import Detector
 from bot.events import MilestoneEvent

@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 
 from adapters.console import ConsoleAdapter
+from bot.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.config import default_config
-from bot.delivery import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.demo import DEMO_CHANNEL, run_demo
 from bot.messages import Message
 from tests.demo_once import DemoRun

@@ -9,8 +9,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from bot.channels import Channel
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent
 from bot.ingest import MAX_UNITS

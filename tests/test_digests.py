@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import App, digest_trigger
+from bot.channels import Channel, Limits
 from bot.config import default_config
-from bot.delivery import Channel, Limits
 from bot.following import subscribe
 from bot.importer import DEMO_SOURCE, demo_data_path
 from bot.ingest import parse_canonical

@@ -41,9 +41,7 @@ from adapters.discord import (
     nonce_for,
     reference_for,
 )
-from bot.commands import COMMANDS, CommandContext, open_context
-from bot.config import ConfigError, PlatformConfig, default_config
-from bot.delivery import (
+from bot.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -54,6 +52,8 @@ from bot.delivery import (
     Channel,
     DeliveryFailure,
 )
+from bot.commands import COMMANDS, CommandContext, open_context
+from bot.config import ConfigError, PlatformConfig, default_config
 from bot.importer import import_demo
 from bot.messages import Field, Message
 from bot.outbox import DeliveryWorker

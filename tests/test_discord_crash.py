@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import Channel
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.following import subscribe
 from bot.outbox import DeliveryWorker

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yarl
 
+from bot.channels import Channel
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.sqlite_store import SqliteStore
 from bot.subscriptions import SubscriptionSpec

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import Channel
 from bot.cli import main
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.events import MilestoneEvent, Subject
 from bot.pg_store import PgStore

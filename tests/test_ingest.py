@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from bot.config import SourceConfig, default_config
 from bot.importer import import_file
 from bot.ingest import (
-    MAX_PROBLEMS,
     ImportFailed,
     Parsed,
     _careful_canonical,
@@ -27,6 +26,7 @@ from bot.ingest import (
 )
 from bot.records import SalesRecord
 from bot.sqlite_store import SqliteStore
+from bot.staging import MAX_PROBLEMS
 
 HEADER = "period,region,make,model,units\n"
 IEA_HEADER = "region,category,parameter,mode,powertrain,year,unit,value\n"

@@ -27,9 +27,9 @@ import bot.pg_base
 import bot.pg_store
 import bot.sqlite_base
 import bot.sqlite_store
+from bot.channels import Channel
 from bot.config import default_config
 from bot.corrections import SILENT_FLAG
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.key_merge import merge_spellings, plan_merges, plan_source_merges
 from bot.migration_steps import MigrationSql

@@ -24,9 +24,9 @@ import pytest
 
 from adapters.webhook import WebhookAdapter
 from bot.app import App
+from bot.channels import Channel
 from bot.cli import main
 from bot.config import ConfigError, default_config, load_config
-from bot.delivery import Channel
 from bot.ops import Ops
 from bot.outbox import DeliveryWorker
 from bot.pg_store import PgStore

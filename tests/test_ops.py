@@ -11,8 +11,8 @@ import pytest
 
 from adapters.webhook import WebhookAdapter
 from bot.app import App
+from bot.channels import Channel
 from bot.config import ConfigError, default_config
-from bot.delivery import Channel
 from bot.leader import Leadership
 from bot.ops import Histogram, Ops, parse_address
 from bot.pg_store import PgStore

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.delivery import Channel
+from bot.channels import Channel
 from bot.leader import Leadership
 from bot.pg_migrations import PG_MIGRATIONS
 from bot.pg_store import PgStore

@@ -11,10 +11,10 @@ import pytest
 
 from bot.cli import CliError, _store
 from bot.config import ConfigError, default_config, load_config
+from bot.deliveries import STATUSES
 from bot.ingest import ImportFailed
 from bot.pg_store import PgStore
 from bot.records import SalesRecord
-from bot.sqlite_outbox import STATUSES
 from bot.sqlite_store import SqliteStore
 from bot.staging import StagedChunk, chunk_of
 from bot.store import BotStore

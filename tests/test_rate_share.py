@@ -23,9 +23,10 @@ import pytest
 
 from adapters.console import ConsoleAdapter
 from adapters.webhook import WebhookAdapter
+from bot.channels import Channel, Limits
 from bot.charts import StoreCharts
 from bot.config import default_config
-from bot.delivery import Channel, Limits, image_mode
+from bot.delivery import image_mode
 from bot.event_codec import message_to_dict
 from bot.leader import RateShare
 from bot.messages import Message

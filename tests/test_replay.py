@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import Channel
+from bot.channels import Channel
 from bot.ladders import RungRange
 from bot.messages import Message
 from bot.sqlite_store import SqliteStore

@@ -36,8 +36,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bot.channels import Channel
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.pg_store import PgStore
 from bot.subscriptions import SubscriptionSpec
 from tests.crash_runner import LEAF, SOURCE, leaf

@@ -16,9 +16,9 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from adapters.render_slack import render_blocks
 from adapters.slack import SlackAdapter
 from bot.app import App
+from bot.channels import Channel
 from bot.commands import COMMANDS, CommandContext, Invocation, run_text
 from bot.config import ConfigError, load_config
-from bot.delivery import Channel
 from bot.sqlite_store import SqliteStore
 from bot.wiring import build_adapters
 from tests.crash_runner import Feed

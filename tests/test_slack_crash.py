@@ -33,8 +33,8 @@ from typing import Any
 
 import pytest
 
+from bot.channels import Channel
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.outbox import DeliveryWorker
 from bot.sqlite_store import SqliteStore

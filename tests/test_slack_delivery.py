@@ -13,8 +13,7 @@ import pytest
 
 from adapters.render_slack import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
 from adapters.slack import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
-from bot.config import default_config
-from bot.delivery import (
+from bot.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -22,6 +21,7 @@ from bot.delivery import (
     Channel,
     DeliveryFailure,
 )
+from bot.config import default_config
 from bot.delivery_steps import POST
 from bot.detector import Detector
 from bot.events import MilestoneEvent

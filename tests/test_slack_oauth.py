@@ -13,8 +13,8 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.slack import SlackAdapter
 from adapters.slack_oauth import DatabaseInstallationStore, DatabaseStateStore
+from bot.channels import MISSING_ACCESS, Channel, DeliveryFailure
 from bot.commands import CommandContext
-from bot.delivery import MISSING_ACCESS, Channel, DeliveryFailure
 from bot.messages import Message
 from bot.sqlite_store import SqliteStore
 from tests.fake_slack import FakeSlack

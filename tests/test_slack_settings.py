@@ -12,9 +12,9 @@ from adapters.render_slack import suggestion_block
 from adapters.slack import DEFAULT_API, SlackAdapter, SlackSettings
 from adapters.slack_manifest import BOT_SCOPES, manifest
 from bot.cli import main
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, CommandHost
 from bot.config import ConfigError, load_config
-from bot.delivery import ChatAdapter, CommandHost
+from bot.delivery import ChatAdapter
 from bot.wiring import build_adapters
 
 ENV = {

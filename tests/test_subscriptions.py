@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
+from bot.channels import MISSING_ACCESS, Channel, DeliveryFailure, Limits
 from bot.config import Config, default_config
-from bot.delivery import MISSING_ACCESS, Channel, DeliveryFailure, Limits
+from bot.deliveries import DeliveryRow
 from bot.detector import Detector
 from bot.following import SubscribeResult, subscribe
 from bot.formatting import format_units
@@ -33,7 +34,6 @@ from bot.messages import Message
 from bot.outbox import DeliveryWorker
 from bot.queries import load_catalog
 from bot.records import SalesRecord, SourceSpec, StoredEvent
-from bot.sqlite_outbox import DeliveryRow
 from bot.sqlite_store import SqliteStore
 from bot.subscriptions import SubscriptionError, SubscriptionSpec, ladder_objects
 

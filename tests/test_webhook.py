@@ -33,8 +33,7 @@ from adapters.webhook import (
     sign,
     verify_signature,
 )
-from bot.config import ConfigError, PlatformConfig, default_config
-from bot.delivery import (
+from bot.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -47,11 +46,12 @@ from bot.delivery import (
     Channel,
     DeliveryFailure,
 )
+from bot.config import ConfigError, PlatformConfig, default_config
+from bot.deliveries import DeliveryRow
 from bot.detector import Detector
 from bot.messages import Field, Message
 from bot.outbox import DeliveryWorker, backoff
 from bot.pacing import Pacer
-from bot.sqlite_outbox import DeliveryRow
 from bot.sqlite_store import SqliteStore
 from bot.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from tests.crash_runner import LEAF, Feed, prepare

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.webhook import WebhookAdapter
+from bot.channels import Channel
 from bot.commands import CommandContext, Invocation, open_context, run_text
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.outbox import DeliveryWorker
 from bot.sqlite_store import SqliteStore
 from bot.subscriptions import ladder_objects

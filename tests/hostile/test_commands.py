@@ -14,9 +14,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.arguments import MAX_LENGTH, ArgumentError, CommandCall, parse_command
+from bot.channels import Channel
 from bot.commands import COMMANDS, CommandContext, Invocation, Reply, open_context, run_text
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.importer import import_demo
 from bot.sqlite_store import SqliteStore
 from tests.hostile.inert import check_all

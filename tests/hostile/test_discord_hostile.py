@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import bot.outbox
+from bot.channels import Channel
 from bot.commands import CommandContext
-from bot.delivery import Channel
 from bot.outbox import DeliveryWorker
 from tests.fake_discord import (
     CHANNEL_ID,

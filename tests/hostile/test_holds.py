@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.channels import Channel
 from bot.config import default_config
-from bot.delivery import Channel
 from bot.detector import Detector
 from bot.events import Subject
 from bot.records import SalesRecord, SourceSpec

@@ -16,9 +16,9 @@ import pytest
 
 import bot.cli
 from adapters.webhook import WebhookAdapter, sign, verify_signature
+from bot.channels import REJECTED_PAYLOAD, DeliveryFailure
 from bot.cli import main
 from bot.config import load_config, redact_secrets
-from bot.delivery import REJECTED_PAYLOAD, DeliveryFailure
 from bot.messages import Message
 from tests.fake_webhook import FakeWebhook
 from tests.hostile.support import DB_PASSWORD, SECRET_VALUES, SECRETS
