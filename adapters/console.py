@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from adapters.render_text import clean_text
-from bot.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
-from bot.delivery import ImageMode
-from bot.messages import Message
+from adapters.text import clean_text
+from bot.domain.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
+from bot.domain.messages import Message
+from bot.ports import ImageMode
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
 _STYLE = {

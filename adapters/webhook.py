@@ -44,8 +44,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from adapters.render_text import clean_text
-from bot.channels import (
+from adapters.text import clean_text
+from bot.config.load import ConfigError, PlatformConfig
+from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -59,9 +60,8 @@ from bot.channels import (
     DeliveryFailure,
     Limits,
 )
-from bot.config import ConfigError, PlatformConfig
-from bot.delivery import ImageMode
-from bot.messages import Message
+from bot.domain.messages import Message
+from bot.ports import ImageMode
 
 PLATFORM = "webhook"
 WORKSPACE = "default"

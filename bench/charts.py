@@ -3,7 +3,7 @@
 Loads the demo data (the Renault-Nissan Alliance, 2010-12 to 2016-12) into a temporary store,
 or uses `--db`, and opens the command context (the in-memory read model) over it. Then:
 
-1. the p50 (and p99) time to draw each kind of chart of SUBJECT, `bot.charts.render` called
+1. the p50 (and p99) time to draw each kind of chart of SUBJECT, `bot.charts.render.render` called
    directly (the drawing alone), against a floor drawn in turn with it: a bare matplotlib figure
    of the same size and dpi on the same Agg canvas, a plain line of as many points, written to a
    PNG by `savefig` (what matplotlib costs out of the box, on this machine, under this load,
@@ -15,7 +15,7 @@ or uses `--db`, and opens the command context (the in-memory read model) over it
    worker threads (what /ev-chart and the delivery worker do), and again in a process pool
    (drawing holds the GIL most of the time, which a process does not share).
 
-Each /ev-total is timed around `bot.commands.run_text`, one at a time with a short pause
+Each /ev-total is timed around `bot.commands.core.run_text`, one at a time with a short pause
 between (`--gap`), as commands arrive; the ratio of each p99 to the baseline p99 shows what
 charts cost the loop. No targets are asserted: the figures are printed. `--totals 0` draws
 only (1.).
@@ -43,8 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.channels import Channel
-from bot.charts import (
+from bot.charts.render import (
     DPI,
     HEIGHT_PX,
     KINDS,
@@ -57,11 +56,12 @@ from bot.charts import (
     render,
     render_off_loop,
 )
-from bot.commands import CommandContext, Invocation, open_context, run_text
-from bot.config import default_config
-from bot.importer import import_demo
-from bot.series import WORLD
-from bot.sqlite_store import SqliteStore
+from bot.commands.core import CommandContext, Invocation, open_context, run_text
+from bot.config.load import default_config
+from bot.domain.channels import Channel
+from bot.domain.series import WORLD
+from bot.ingest.importer import import_demo
+from bot.store.sqlite.sales import SqliteStore
 
 INVOCATION = Invocation(Channel("console", "local", "bench"), "bench", can_manage=False)
 TOTALS = ["/ev-total alliance", "/ev-total nissan leaf", "/ev-total renault", "/ev-total"]

@@ -4,7 +4,7 @@ Builds a store of MODELS models (10 per make) x MONTHS months in region World (b
 10,000 x 100 = 1,000,000 sales rows, one first import), loads the read model (and warms every
 World series), then runs COMMANDS mixed text commands (/ev-total of models, makes, the Alliance
 and the world, some as of a month; /ev-share of a make for a year; /ev-milestones of a model)
-through `bot.commands.run_text`, with 10 and with 200 in flight. Prints throughput, p50 and p99
+through `bot.commands.core.run_text`, with 10 and with 200 in flight. Prints throughput, p50 and p99
 at each, and the ratio of the command p50 to a raw SQLite point lookup (`sqlite3`, a primary-key
 SELECT on `cells`) measured in the same run.
 
@@ -43,16 +43,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.channels import Channel
-from bot.commands import CommandContext, Invocation, open_context, run_text
-from bot.config import Config, default_config
-from bot.periods import Month
-from bot.pg_base import connect, scratch_schema
-from bot.pg_store import PgStore
-from bot.records import SalesRecord, SourceSpec
-from bot.series import WORLD
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
+from bot.commands.core import CommandContext, Invocation, open_context, run_text
+from bot.config.load import Config, default_config
+from bot.domain.channels import Channel
+from bot.domain.periods import Month
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.series import WORLD
+from bot.store.common import BotStore
+from bot.store.postgres.base import connect, scratch_schema
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 
 MODELS_PER_MAKE = 10
 FIRST_MONTH = Month(2010, 1)

@@ -5,7 +5,7 @@ Builds a store of MODELS models (10 per make) x MONTHS months in region World (b
 detector catch up once, then times two polls after 10,000 new rows each:
 
   A. the next month for every model: every series is touched, but only after the month it
-     was last detected at, so each continues from its kept state (bot/series_state.py) with
+     was last detected at, so each continues from its kept state (bot/domain/series_state.py) with
      the new month's cells alone;
   B. 100 months revised for 100 models (1 % of the subjects touched): those are read whole.
 
@@ -51,19 +51,19 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import Config, default_config
-from bot.detector import WATERMARK, Detection, Detector, SeriesKey
-from bot.events import Subject
-from bot.ingest import MAX_UNITS
-from bot.periods import Month
-from bot.pg_base import scratch_schema
-from bot.pg_store import PgStore
-from bot.queries import load_catalog
-from bot.records import SalesRecord, SourceSpec
-from bot.series import WORLD
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
-from bot.subjects import ALL
+from bot.config.load import Config, default_config
+from bot.detection.detector import WATERMARK, Detection, Detector, SeriesKey
+from bot.domain.events import Subject
+from bot.domain.periods import Month
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.series import WORLD
+from bot.domain.subjects import ALL
+from bot.ingest.parse import MAX_UNITS
+from bot.reading.queries import load_catalog
+from bot.store.common import BotStore
+from bot.store.postgres.base import scratch_schema
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 
 MODELS_PER_MAKE = 10
 FIRST_MONTH = Month(2010, 1)

@@ -39,12 +39,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python bench/fanout.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from adapters.webhook import WebhookAdapter  # noqa: E402
-from bot.config import default_config  # noqa: E402
-from bot.outbox import DeliveryWorker  # noqa: E402
-from bot.sqlite_store import SqliteStore  # noqa: E402
-from bot.subscriptions import ladder_objects  # noqa: E402
-from tests.crash_runner import prepare  # noqa: E402
+from adapters.webhook import WebhookAdapter
+from bot.config.load import default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.subscriptions import ladder_objects
+from bot.store.sqlite.sales import SqliteStore
+from tests.crash_runner import prepare
 
 TARGET_FRACTION = 0.9
 FAKE = ROOT / "tests" / "fake_webhook.py"

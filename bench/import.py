@@ -6,7 +6,8 @@ subject in one region) into a temporary CSV, then measures
   (a) baseline: read the CSV with the csv module and `executemany` the rows into a plain table
       keyed on the natural key (columns in the order of evbot's own key), in one transaction,
       in a fresh file (WAL, synchronous=NORMAL);
-  (b) evbot: `bot.importer.import_file` into a fresh `SqliteStore` (parse, validate, de-duplicate,
+  (b) evbot: `bot.ingest.importer.import_file` into a fresh `SqliteStore` (parse, validate,
+  de-duplicate,
       write the records, the kept aggregates and the journal).
 
 and prints rows, seconds and rows/s for each, the ratio (b)/(a) and whether the 2x target is met.
@@ -39,9 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python bench/import.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from bot.config import default_config  # noqa: E402
-from bot.importer import import_file  # noqa: E402
-from bot.sqlite_store import SqliteStore  # noqa: E402
+from bot.config.load import default_config
+from bot.ingest.importer import import_file
+from bot.store.sqlite.sales import SqliteStore
 
 TARGET = 2.0
 MONTHS = 100

@@ -4,7 +4,7 @@ huge import in constant memory.
 Runs twice in the same process, the same size both times: a baseline on a well-behaved fake
 platform, then with faults (429 storms, global and per channel; 5xx bursts; answers slower than
 the client's timeout; the receiver going down and coming back), repeated for at least
-`--seconds`, while commands arrive through `bot.commands.run_text`. Prints for each run
+`--seconds`, while commands arrive through `bot.commands.core.run_text`. Prints for each run
 
   deliveries (posted, failed), deliveries lost (must be 0), extra messages (must be 0),
   duplicates on the wire (a key sent again after a timeout; the platform deduplicates),
@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python bench/soak.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-import bot.outbox  # noqa: E402
-from tests.hostile.chaos import MAX_ROUNDS, Plan, Result, main_result_lines, run  # noqa: E402
-from tests.hostile.test_memory import import_in_child, write_csv  # noqa: E402
+import bot.delivery.worker
+from tests.hostile.chaos import MAX_ROUNDS, Plan, Result, main_result_lines, run
+from tests.hostile.test_memory import import_in_child, write_csv
 
 
 def _plan(args: argparse.Namespace, faults: bool) -> Plan:
@@ -131,12 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backoff-base",
         type=float,
-        default=bot.outbox.BACKOFF_BASE,
-        help=f"first retry delay, s (production: {bot.outbox.BACKOFF_BASE:g})",
+        default=bot.delivery.worker.BACKOFF_BASE,
+        help=f"first retry delay, s (production: {bot.delivery.worker.BACKOFF_BASE:g})",
     )
     parser.add_argument("--import-gb", type=float, default=0.0, help="also import N GB of CSV")
     args = parser.parse_args(argv)
-    bot.outbox.BACKOFF_BASE = args.backoff_base
+    bot.delivery.worker.BACKOFF_BASE = args.backoff_base
     ok = True
     if args.deliveries > 0:
         ok = asyncio.run(_soak(args)) and ok

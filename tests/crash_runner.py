@@ -26,15 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner.py`
     sys.path.insert(0, str(ROOT))
 
-from adapters.webhook import WebhookAdapter  # noqa: E402
-from bot.channels import Channel  # noqa: E402
-from bot.config import default_config  # noqa: E402
-from bot.detector import Detector  # noqa: E402
-from bot.events import Subject  # noqa: E402
-from bot.outbox import DeliveryWorker  # noqa: E402
-from bot.records import SalesRecord, SourceSpec  # noqa: E402
-from bot.sqlite_store import SqliteStore  # noqa: E402
-from bot.subscriptions import SubscriptionSpec, ladder_objects  # noqa: E402
+from adapters.webhook import WebhookAdapter
+from bot.config.load import default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.events import Subject
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
+from bot.store.sqlite.sales import SqliteStore
 
 LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")
 SOURCE = SourceSpec("feed")

@@ -25,13 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_discord.py`
     sys.path.insert(0, str(ROOT))
 
-from adapters.discord import DiscordAdapter, DiscordSettings  # noqa: E402
-from bot.channels import Channel  # noqa: E402
-from bot.config import default_config  # noqa: E402
-from bot.detector import Detector  # noqa: E402
-from bot.sqlite_store import SqliteStore  # noqa: E402
-from bot.subscriptions import SubscriptionSpec  # noqa: E402
-from tests.crash_runner import LEAF, Feed, drain  # noqa: E402
+from adapters.discord.adapter import DiscordAdapter, DiscordSettings
+from bot.config.load import default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.store.sqlite.sales import SqliteStore
+from tests.crash_runner import LEAF, Feed, drain
 
 
 async def prepare(store: SqliteStore, channels: Sequence[Channel], *, rounds: int = 1) -> Feed:

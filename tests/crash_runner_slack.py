@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_slack.py`
     sys.path.insert(0, str(ROOT))
 
-from adapters.slack import SlackAdapter, SlackSettings  # noqa: E402
-from bot.sqlite_store import SqliteStore  # noqa: E402
-from tests.crash_runner import drain  # noqa: E402
+from adapters.slack.adapter import SlackAdapter, SlackSettings
+from bot.store.sqlite.sales import SqliteStore
+from tests.crash_runner import drain
 
 BOT_TOKEN = "xoxb-T0001-crash"
 

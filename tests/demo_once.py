@@ -8,10 +8,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.channels import Channel, Limits
-from bot.config import default_config
-from bot.demo import run_demo
-from bot.messages import Message
+from bot.cli.demo import run_demo
+from bot.config.load import default_config
+from bot.domain.channels import Channel, Limits
+from bot.domain.messages import Message
 
 
 class CollectingAdapter:

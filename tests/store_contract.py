@@ -9,7 +9,8 @@ the same database, so persistence can be checked):
         def make_store(self, tmp_path):
             return lambda: SqliteStore(tmp_path / "contract.sqlite3")
 
-The tests use the port's methods only (`bot/store.py`), never SQL, so that PostgreSQL runs them
+The tests use the port's methods only (`bot/store/common.py`), never SQL, so that PostgreSQL runs
+them
 unchanged: `tests/test_sqlite_store.py` runs them on SQLite files, `tests/test_pg_store.py` on a
 fresh PostgreSQL schema each (where `EVBOT_TEST_POSTGRES_DSN` is set; skipped otherwise).
 `tests/test_pg_outbox.py` holds the same for detection, subscriptions and the outbox, run on both.
@@ -24,16 +25,10 @@ from typing import Any
 
 import pytest
 
-from bot.ingest import ImportFailed
-from bot.periods import Month
-from bot.records import (
-    GroupMember,
-    GroupSpec,
-    IncRow,
-    SalesRecord,
-    SourceSpec,
-)
-from bot.store import SalesStore, StoreError
+from bot.domain.periods import Month
+from bot.domain.records import GroupMember, GroupSpec, IncRow, SalesRecord, SourceSpec
+from bot.ingest.parse import ImportFailed
+from bot.store.common import SalesStore, StoreError
 
 StoreFactory = Callable[[], SalesStore]
 

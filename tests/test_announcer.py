@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.announcer import MAX_LINES, announce, announce_digest, announce_group, following_message
-from bot.events import (
+from bot.domain.announcer import (
+    MAX_LINES,
+    announce,
+    announce_digest,
+    announce_group,
+    following_message,
+)
+from bot.domain.events import (
     Event,
     GrowthEvent,
     Leader,
@@ -12,9 +18,9 @@ from bot.events import (
     ShareEvent,
     Subject,
 )
-from bot.ladders import DEFAULT_LADDER, ladder_rungs, listed_range
-from bot.messages import Field, Message
-from bot.periods import Month
+from bot.domain.ladders import DEFAULT_LADDER, ladder_rungs, listed_range
+from bot.domain.messages import Field, Message
+from bot.domain.periods import Month
 
 ALLIANCE = Subject("group", "group:renault-nissan-alliance", "Renault-Nissan Alliance")
 NISSAN = Subject("make", "make:nissan", "Nissan")

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import JOB_DEFAULTS, App
-from bot.channels import Channel, Limits
-from bot.cli import main
-from bot.config import Config, default_config, load_config
-from bot.following import subscribe
-from bot.messages import Message
-from bot.queries import load_catalog
-from bot.records import SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import SubscriptionSpec
+from bot.app.runtime import JOB_DEFAULTS, App
+from bot.cli.main import main
+from bot.config.load import Config, default_config, load_config
+from bot.delivery.following import subscribe
+from bot.domain.channels import Channel, Limits
+from bot.domain.messages import Message
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.reading.queries import load_catalog
+from bot.store.sqlite.sales import SqliteStore
 
 CHANNEL = Channel("test", "guild", "news")
 HEADER = "period,region,make,model,units,powertrain\n"
@@ -180,7 +180,7 @@ async def test_check_sources_reimports_a_changed_file_and_delivers_the_news(
     await app.start()
     try:
         assert await app.check_sources() == []  # unchanged since start
-        from bot.importer import import_file
+        from bot.ingest.importer import import_file
 
         await import_file(app.store, config, None, source="feed")  # first import: history
         assert await app.poll() == 0

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.arguments import ArgumentError, CommandCall, PeriodSpec, parse_command, parse_period
-from bot.periods import Month
+from bot.commands.arguments import (
+    ArgumentError,
+    CommandCall,
+    PeriodSpec,
+    parse_command,
+    parse_period,
+)
+from bot.domain.periods import Month
 
 
 def test_subject_words_and_options() -> None:

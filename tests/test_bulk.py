@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from bot.bulk import gc_paused, without_gc
+from bot.domain.bulk import gc_paused, without_gc
 
 
 def test_pauses_nest_and_the_collector_resumes_with_the_last() -> None:

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import App
-from bot.channels import Channel, Limits
-from bot.charts import (
+from bot.app.runtime import App
+from bot.charts.render import (
     MAX_BARS,
     Chart,
     ChartError,
@@ -36,31 +35,32 @@ from bot.charts import (
     render_off_loop,
     shares_data,
 )
-from bot.cli import build_parser, main
-from bot.commands import CommandContext, Invocation, Reply, open_context, run_text
-from bot.config import Config, default_config
-from bot.detector import Detector
-from bot.events import MilestoneEvent
-from bot.formatting import format_month, format_percent, format_units
-from bot.importer import import_demo
-from bot.ladders import parse_ladder
-from bot.messages import Message
-from bot.milestones import first_crossings
-from bot.outbox import DeliveryWorker
-from bot.periods import Month
-from bot.projection import project
-from bot.queries import SeriesReader, load_catalog, region_tree, total
-from bot.records import SalesRecord, SourceSpec
-from bot.series import WORLD, cumulative
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import (
+from bot.cli.main import build_parser, main
+from bot.commands.core import CommandContext, Invocation, Reply, open_context, run_text
+from bot.config.load import Config, default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel, Limits
+from bot.domain.events import MilestoneEvent
+from bot.domain.formatting import format_month, format_percent, format_units
+from bot.domain.ladders import parse_ladder
+from bot.domain.messages import Message
+from bot.domain.milestones import first_crossings
+from bot.domain.periods import Month
+from bot.domain.projection import project
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.series import WORLD, cumulative
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import (
     SubscriptionError,
     SubscriptionSpec,
     ladder_objects,
     parse_charts,
     validate_spec,
 )
+from bot.ingest.importer import import_demo
+from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
+from bot.store.sqlite.sales import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = SourceSpec("feed")
@@ -226,7 +226,7 @@ async def test_axis_numbers_and_month_names_follow_the_locale(ctx: CommandContex
 
 
 def test_many_models_fold_into_other_and_the_total_still_adds_up() -> None:
-    from bot.queries import ModelShare
+    from bot.reading.queries import ModelShare
 
     total_units = sum(1000 - 50 * i for i in range(12))
     breakdown = [
@@ -284,7 +284,7 @@ def drawn_in_a_new_thread(data: Any) -> Chart:
 def assorted_charts() -> list[Any]:
     """Charts of every kind that differ in what a kept figure could carry over: bars (nine, then
     three), legends, limits, tick labels, locales, a highlight and a projection."""
-    from bot.queries import ModelShare
+    from bot.reading.queries import ModelShare
 
     many = [ModelShare(f"Model {i}", 1000 - 50 * i, 0.05) for i in range(12)]
     few = [ModelShare("Alpha", 700, 0.7), ModelShare("Beta", 300, 0.3)]
@@ -520,7 +520,7 @@ class CollectingAdapter:
 
 async def leaf_crosses(store: SqliteStore, config: Config, charts: bool = True) -> None:
     """History, a subscription to the Leaf, then a month that takes it past 150,000."""
-    from bot.following import subscribe
+    from bot.delivery.following import subscribe
 
     catalog = await load_catalog(store, config)
     spec = SubscriptionSpec(CHANNEL, catalog.resolve("leaf").subject, charts=charts)
@@ -550,7 +550,7 @@ async def test_a_milestone_announcement_carries_its_cumulative_chart(store: Sqli
 
 async def test_a_fan_out_draws_each_chart_once(store: SqliteStore) -> None:
     """The same milestone to many channels: one drawing, the same picture in every post."""
-    from bot.following import subscribe
+    from bot.delivery.following import subscribe
 
     config = default_config()
     catalog = await load_catalog(store, config)

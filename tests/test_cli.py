@@ -1,4 +1,4 @@
-"""The `evbot` command line end to end: `bot.cli.main([...])`, and a real `python -m bot`."""
+"""The `evbot` command line end to end: `bot.cli.main.main([...])`, and a real `python -m bot`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.cli import main
-from bot.defuse import ZWSP, defuse, defuse_json
-from bot.sqlite_store import SqliteStore
+from bot.cli.main import main
+from bot.domain.defuse import ZWSP, defuse, defuse_json
+from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units,powertrain\n"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import MISSING_ACCESS
-from bot.cli import main
-from bot.deliveries import DeliveryRow
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import Subscription
+from bot.cli.main import main
+from bot.domain.channels import MISSING_ACCESS
+from bot.domain.deliveries import DeliveryRow
+from bot.domain.subscriptions import Subscription
+from bot.store.sqlite.sales import SqliteStore
 
 TERMINAL = "console:local/terminal"
 

@@ -10,8 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.channels import MISSING_ACCESS, Channel
-from bot.commands import (
+from bot.commands.core import (
     COMMANDS,
     REFRESH_SECONDS,
     CommandContext,
@@ -22,17 +21,18 @@ from bot.commands import (
     run_command,
     run_text,
 )
-from bot.config import Config, default_config
-from bot.detector import Detector
-from bot.events import MilestoneEvent, Subject
-from bot.importer import import_demo
-from bot.ladders import listed_range
-from bot.periods import Month
-from bot.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
-from bot.series import WORLD
-from bot.sqlite_store import SqliteStore
-from bot.subjects import Catalog
-from bot.subscriptions import PlannedDelivery
+from bot.config.load import Config, default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import MISSING_ACCESS, Channel
+from bot.domain.events import MilestoneEvent, Subject
+from bot.domain.ladders import listed_range
+from bot.domain.periods import Month
+from bot.domain.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
+from bot.domain.series import WORLD
+from bot.domain.subjects import Catalog
+from bot.domain.subscriptions import PlannedDelivery
+from bot.ingest.importer import import_demo
+from bot.store.sqlite.sales import SqliteStore
 
 HERE = Channel("discord", "guild", "general")
 MANAGER = Invocation(HERE, "alice", can_manage=True)
@@ -491,8 +491,8 @@ def test_fast_number_formatting_is_babels_in_every_locale() -> None:
 
     import babel
 
-    from bot.commands import _percent, _units
-    from bot.formatting import format_percent, format_units
+    from bot.commands.core import _percent, _units
+    from bot.domain.formatting import format_percent, format_units
 
     rng = random.Random(5)
     numbers = [0, 7, 999, 1_000, 12_345, 377_700, 1_234_567, -42_000]
@@ -513,12 +513,12 @@ def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> Non
     whole series, for rising series and for series that fall back (stock, revisions)."""
     import random
 
-    from bot.commands import _milestone_facts
-    from bot.detector import configured_ladders
-    from bot.ladders import union_next_above
-    from bot.milestones import first_crossings
-    from bot.projection import project
-    from bot.read_model import Series
+    from bot.commands.core import _milestone_facts
+    from bot.detection.detector import configured_ladders
+    from bot.domain.ladders import union_next_above
+    from bot.domain.milestones import first_crossings
+    from bot.domain.projection import project
+    from bot.reading.read_model import Series
 
     rng = random.Random(seed)
     months = sorted(rng.sample(range(200), rng.randrange(0, 80)))

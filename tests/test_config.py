@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main, resolve_database
-from bot.config import (
-    ALLIANCE,
-    DEFAULT_DB,
-    ConfigError,
-    default_config,
-    load_config,
-    redacted,
-)
-from bot.periods import Month
-from bot.records import GroupMember
+from bot.cli.main import main, resolve_database
+from bot.config.load import ALLIANCE, DEFAULT_DB, ConfigError, default_config, load_config, redacted
+from bot.domain.periods import Month
+from bot.domain.records import GroupMember
 
 
 def write(tmp_path: Path, text: str, name: str = "evbot.toml") -> Path:

@@ -6,11 +6,11 @@ import asyncio
 import io
 
 from adapters.console import CONSOLE_CHANNEL, ConsoleAdapter
-from bot.commands import Invocation, open_context, run_text
-from bot.config import default_config
-from bot.importer import import_demo
-from bot.messages import Message
-from bot.sqlite_store import SqliteStore
+from bot.commands.core import Invocation, open_context, run_text
+from bot.config.load import default_config
+from bot.domain.messages import Message
+from bot.ingest.importer import import_demo
+from bot.store.sqlite.sales import SqliteStore
 
 
 async def test_the_prompt_answers_slash_commands_until_the_input_ends(tmp_path) -> None:

@@ -19,27 +19,27 @@ import discord
 import pytest
 import yarl
 
-from adapters.discord import DiscordAdapter, DiscordSettings
-from adapters.slack import SlackAdapter
+from adapters.discord.adapter import DiscordAdapter, DiscordSettings
+from adapters.slack.adapter import SlackAdapter
 from adapters.webhook import WebhookAdapter
-from bot.channels import Channel, DeliveryFailure, Limits
-from bot.config import default_config
-from bot.corrections import SILENT_FLAG
-from bot.detector import Detector
-from bot.event_codec import event_from_dict, event_to_dict
-from bot.events import CorrectionEvent
-from bot.following import following_now
-from bot.following import subscribe as follow
-from bot.messages import Message
-from bot.migrations import MIGRATIONS
-from bot.outbox import DeliveryWorker
-from bot.periods import Month
-from bot.pg_migrations import PG_MIGRATIONS
-from bot.pg_store import PgStore
-from bot.records import StoredEvent
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
-from bot.subscriptions import SubscriptionSpec, ladder_objects
+from bot.config.load import default_config
+from bot.delivery.following import following_now
+from bot.delivery.following import subscribe as follow
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel, DeliveryFailure, Limits
+from bot.domain.corrections import SILENT_FLAG
+from bot.domain.event_codec import event_from_dict, event_to_dict
+from bot.domain.events import CorrectionEvent
+from bot.domain.messages import Message
+from bot.domain.periods import Month
+from bot.domain.records import StoredEvent
+from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
+from bot.store.common import BotStore
+from bot.store.postgres.migrations import PG_MIGRATIONS
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.migrations import MIGRATIONS
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, SOURCE, leaf
 from tests.fake_discord import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
 from tests.fake_slack import FakeSlack
@@ -164,7 +164,7 @@ def test_a_correction_event_goes_to_json_and_back() -> None:
 
 
 def test_the_correction_messages_say_what_changed() -> None:
-    from bot.announcer import announce
+    from bot.domain.announcer import announce
 
     below = CorrectionEvent(
         LEAF, "World", "sales", 10_000, "fell_below", Month(2015, 3), 9_870, Month(2015, 3), 10_050
@@ -534,7 +534,7 @@ async def test_a_correction_waits_for_an_original_still_being_retried(store: Bot
 
 
 async def test_ev_subscribe_takes_corrections_on_or_off(tmp_path: Path) -> None:
-    from bot.commands import Invocation, open_context, run_text
+    from bot.commands.core import Invocation, open_context, run_text
 
     channel = Channel("discord", "1", "2")
     who = Invocation(channel, "alice", can_manage=True)

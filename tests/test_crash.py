@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
+from bot.delivery.worker import DeliveryWorker
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import prepare
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""A delivery is its whole message, done in steps the outbox records (`bot.delivery_steps`).
+"""A delivery is its whole message, done in steps the outbox records (`bot.domain.delivery_steps`).
 
 On both backends (PostgreSQL skips without EVBOT_TEST_POSTGRES_DSN): the store keeps each step
 and the post's message id as soon as they are done; the worker sends a chart that goes after the
@@ -20,19 +20,19 @@ from typing import Any
 
 import pytest
 
-from bot.channels import Channel, DeliveryFailure, Limits
-from bot.config import default_config
-from bot.delivery import image_mode
-from bot.delivery_steps import CHART, POST, done_steps, edit_step, settled
-from bot.detector import Detector
-from bot.events import MilestoneEvent
-from bot.ladders import Ladder
-from bot.messages import Message
-from bot.outbox import MAX_ATTEMPTS, DeliveryWorker
-from bot.pg_store import PgStore
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
-from bot.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.config.load import default_config
+from bot.delivery.worker import MAX_ATTEMPTS, DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel, DeliveryFailure, Limits
+from bot.domain.delivery_steps import CHART, POST, done_steps, edit_step, settled
+from bot.domain.events import MilestoneEvent
+from bot.domain.ladders import Ladder
+from bot.domain.messages import Message
+from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.ports import image_mode
+from bot.store.common import BotStore
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 from tests.test_corrections import Recorder, Story
 
@@ -368,7 +368,7 @@ async def test_after_a_crash_what_is_there_is_recorded_and_only_what_is_missing_
 
 def test_the_image_mode_of_adapters() -> None:
     from adapters.console import ConsoleAdapter
-    from adapters.slack import SlackAdapter
+    from adapters.slack.adapter import SlackAdapter
     from adapters.webhook import WebhookAdapter
 
     assert image_mode(Thread()) == "followup"
@@ -496,7 +496,7 @@ async def test_an_edit_that_cannot_be_done_is_settled_and_the_correction_goes(
 def test_evbot_deliveries_shows_the_steps_that_never_went(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     db = tmp_path / "cli.sqlite3"
 

@@ -14,10 +14,10 @@ from dataclasses import replace
 import pytest
 
 from adapters.console import ConsoleAdapter
-from bot.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
-from bot.config import default_config
-from bot.demo import DEMO_CHANNEL, run_demo
-from bot.messages import Message
+from bot.cli.demo import DEMO_CHANNEL, run_demo
+from bot.config.load import default_config
+from bot.domain.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
+from bot.domain.messages import Message
 from tests.demo_once import DemoRun
 
 MONTHS = {

@@ -16,18 +16,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cli import main as cli_main
-from bot.config import Config, MilestoneConfig, default_config
-from bot.detector import WATERMARK, Detector
-from bot.event_codec import event_to_dict
-from bot.events import MilestoneEvent, Subject
-from bot.ladders import DEFAULT_LADDER, RungRange, rungs_of
-from bot.milestones import Recorded
-from bot.periods import Month
-from bot.records import DetectionWrite, SalesRecord, SeriesRef, SourceSpec, StoredEvent
-from bot.replay import replay
-from bot.sqlite_store import SqliteStore
-from bot.store import StoreError
+from bot.cli.main import main as cli_main
+from bot.config.load import Config, MilestoneConfig, default_config
+from bot.detection.detector import WATERMARK, Detector
+from bot.detection.replay import replay
+from bot.domain.event_codec import event_to_dict
+from bot.domain.events import MilestoneEvent, Subject
+from bot.domain.ladders import DEFAULT_LADDER, RungRange, rungs_of
+from bot.domain.milestones import Recorded
+from bot.domain.periods import Month
+from bot.domain.records import DetectionWrite, SalesRecord, SeriesRef, SourceSpec, StoredEvent
+from bot.store.common import StoreError
+from bot.store.sqlite.sales import SqliteStore
 
 SMALL = (100, 200, 500)
 SOURCE = SourceSpec("feed")

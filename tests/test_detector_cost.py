@@ -9,16 +9,16 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from bot.channels import Channel
-from bot.config import default_config
-from bot.detector import Detector
-from bot.events import MilestoneEvent
-from bot.ingest import MAX_UNITS
-from bot.migrations import MIGRATIONS, V_MILESTONE_RANGES
-from bot.records import SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import SubscriptionSpec
+from bot.config.load import default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.events import MilestoneEvent
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.ingest.parse import MAX_UNITS
+from bot.store.sqlite.migrations import MIGRATIONS, V_MILESTONE_RANGES
+from bot.store.sqlite.sales import SqliteStore
 
 SOURCE = SourceSpec("feed")
 HISTORY = [SalesRecord(f"2020-{m:02d}", "World", "Nissan", "Leaf", 100) for m in range(1, 7)]
@@ -165,8 +165,8 @@ async def test_a_store_of_one_row_per_threshold_is_migrated_to_ranges(tmp_path: 
 async def test_postgresql_rows_of_one_threshold_are_migrated_to_ranges(pg_dsn: str) -> None:
     import asyncpg
 
-    from bot.pg_migrations import PG_MIGRATIONS, V_MILESTONE_RANGES
-    from bot.pg_store import PgStore
+    from bot.store.postgres.migrations import PG_MIGRATIONS, V_MILESTONE_RANGES
+    from bot.store.postgres.sales import PgStore
 
     before = PG_MIGRATIONS.index(V_MILESTONE_RANGES)
     con = await asyncpg.connect(pg_dsn)

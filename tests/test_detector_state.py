@@ -23,16 +23,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import bot.detector as detector_module
-from bot.config import Config, MilestoneConfig, default_config
-from bot.detector import Detector, SeriesKey, _order
-from bot.event_codec import event_to_dict
-from bot.events import Subject
-from bot.names import name_key
-from bot.periods import Month
-from bot.queries import SeriesReader, region_tree
-from bot.records import GroupMember, GroupSpec, SalesRecord, SourceSpec
-from bot.series_state import (
+import bot.detection.detector as detector_module
+from bot.config.load import Config, MilestoneConfig, default_config
+from bot.detection.detector import Detector, SeriesKey, _order
+from bot.domain.event_codec import event_to_dict
+from bot.domain.events import Subject
+from bot.domain.names import name_key
+from bot.domain.periods import Month
+from bot.domain.records import GroupMember, GroupSpec, SalesRecord, SourceSpec
+from bot.domain.series_state import (
     SeriesState,
     SeriesView,
     continue_one,
@@ -43,8 +42,9 @@ from bot.series_state import (
     encode_sources,
     whole_view,
 )
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
+from bot.domain.subjects import ALL
+from bot.reading.queries import SeriesReader, region_tree
+from bot.store.sqlite.sales import SqliteStore
 
 MODELS = (("Alpha", "A1"), ("Alpha", "A2"), ("Beta", "B1"), ("Gamma", "G1"))
 REGIONS = ("World", "USA", "WA", "Norway")

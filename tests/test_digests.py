@@ -15,18 +15,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import App, digest_trigger
-from bot.channels import Channel, Limits
-from bot.config import default_config
-from bot.following import subscribe
-from bot.importer import DEMO_SOURCE, demo_data_path
-from bot.ingest import parse_canonical
-from bot.messages import Message
-from bot.queries import load_catalog
-from bot.records import SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import Subscription, SubscriptionSpec
+from bot.app.runtime import App, digest_trigger
+from bot.config.load import default_config
+from bot.delivery.following import subscribe
+from bot.domain.channels import Channel, Limits
+from bot.domain.messages import Message
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import Subscription, SubscriptionSpec
+from bot.ingest.importer import DEMO_SOURCE, demo_data_path
+from bot.ingest.parse import parse_canonical
+from bot.reading.queries import load_catalog
+from bot.store.sqlite.sales import SqliteStore
 
 FROZEN_AT = datetime(2025, 3, 31, 7, 0, tzinfo=UTC)
 FROZEN = FROZEN_AT.timestamp()

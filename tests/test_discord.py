@@ -30,7 +30,7 @@ import discord
 import pytest
 import yarl
 
-from adapters.discord import (
+from adapters.discord.adapter import (
     RECONCILE_SCAN,
     DiscordAdapter,
     DiscordSettings,
@@ -41,7 +41,10 @@ from adapters.discord import (
     nonce_for,
     reference_for,
 )
-from bot.channels import (
+from bot.commands.core import COMMANDS, CommandContext, open_context
+from bot.config.load import ConfigError, PlatformConfig, default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -52,13 +55,10 @@ from bot.channels import (
     Channel,
     DeliveryFailure,
 )
-from bot.commands import COMMANDS, CommandContext, open_context
-from bot.config import ConfigError, PlatformConfig, default_config
-from bot.importer import import_demo
-from bot.messages import Field, Message
-from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import Subscription, SubscriptionSpec, ladder_objects
+from bot.domain.messages import Field, Message
+from bot.domain.subscriptions import Subscription, SubscriptionSpec, ladder_objects
+from bot.ingest.importer import import_demo
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 from tests.fake_discord import (
     APP_ID,
@@ -403,7 +403,7 @@ async def fresh_store(tmp_path: Path, name: str = "out.sqlite3") -> SqliteStore:
 
 
 async def fan_out(store: SqliteStore, channels: list[Channel], rounds: int = 1) -> Feed:
-    from bot.detector import Detector
+    from bot.detection.detector import Detector
 
     for channel in channels:
         await subscribe(store, channel)
@@ -481,7 +481,7 @@ async def test_chart_attached_as_a_file(fake: FakeDiscord, ctx: CommandContext) 
 
     # the same through a command reply: the file goes with the callback
     async def chart_command(ctx, inv, name, args):
-        from bot.commands import Reply
+        from bot.commands.core import Reply
 
         return Reply(Message(title="Chart", body="x", image=PNG, image_name="c.png"))
 
@@ -739,7 +739,7 @@ async def test_no_read_message_history_is_warned_at_start_and_when_reconciling(
 
 
 def test_the_reference_ends_the_footer_whole() -> None:
-    from adapters.render_discord import MAX_FOOTER, render_embed
+    from adapters.discord.render import MAX_FOOTER, render_embed
 
     mark = reference_for("evbot-delivery-5")
     assert render_embed(Message(title="t", body="b"), reference=mark)["footer"] == {"text": mark}
@@ -868,7 +868,10 @@ def test_discord_is_not_imported_by_the_core() -> None:
     import subprocess
     import sys
 
-    code = "import bot.app, bot.cli, bot.wiring, sys; print('discord' in sys.modules)"
+    code = (
+        "import bot.app.runtime, bot.cli.main, bot.app.bootstrap, sys; "
+        "print('discord' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -918,7 +921,7 @@ async def test_chart_command_answers_with_the_png(fake: FakeDiscord, ctx: Comman
 def test_embed_timestamp_must_be_aware() -> None:
     from datetime import UTC, datetime
 
-    from adapters.render_discord import render_embed
+    from adapters.discord.render import render_embed
 
     when = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     assert render_embed(Message(title="t", body="b"), when)["timestamp"] == when.isoformat()

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import Channel
-from bot.config import default_config
-from bot.detector import Detector
-from bot.following import subscribe
-from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionSpec
+from bot.config.load import default_config
+from bot.delivery.following import subscribe
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, SOURCE, Feed, leaf
 from tests.crash_runner_discord import prepare
 from tests.fake_discord import CHANNEL_ID, GUILD_ID, NONCE_WINDOW, TOKEN, FakeDiscord

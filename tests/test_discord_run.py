@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yarl
 
-from bot.channels import Channel
-from bot.config import default_config
-from bot.detector import Detector
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionSpec
+from bot.config.load import default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, SOURCE, Feed, leaf
 from tests.fake_discord import APP_ID, CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
 

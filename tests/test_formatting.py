@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.formatting import (
+from bot.domain.formatting import (
     format_change,
     format_month,
     format_month_name,
@@ -12,7 +12,7 @@ from bot.formatting import (
     format_units,
     validate_locale,
 )
-from bot.periods import Month
+from bot.domain.periods import Month
 
 NNBSP = "\u202f"  # Babel's narrow no-break space, the French group separator
 NBSP = "\xa0"

@@ -9,17 +9,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.announcer import announce
-from bot.config import Config, MilestoneConfig, SourceConfig, default_config
-from bot.event_codec import event_from_dict, event_to_dict
-from bot.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
-from bot.formatting import in_region
-from bot.periods import Month, news_cutoff
-from bot.queries import series_reader
-from bot.records import SalesRecord, SourceSpec
-from bot.replay import replay
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
+from bot.config.load import Config, MilestoneConfig, SourceConfig, default_config
+from bot.detection.replay import replay
+from bot.domain.announcer import announce
+from bot.domain.event_codec import event_from_dict, event_to_dict
+from bot.domain.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
+from bot.domain.formatting import in_region
+from bot.domain.periods import Month, news_cutoff
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subjects import ALL
+from bot.reading.queries import series_reader
+from bot.store.sqlite.sales import SqliteStore
 
 YEARLY = SourceSpec("yearly-feed")
 MONTHLY = SourceSpec("monthly-feed")
@@ -70,7 +70,7 @@ async def test_a_revised_yearly_figure_of_the_year_before_the_latest_is_news(
 
 
 def test_the_iea_stock_is_a_source_of_its_own(tmp_path: Path) -> None:
-    from bot.ingest import parse_iea
+    from bot.ingest.parse import parse_iea
 
     path = tmp_path / "iea.csv"
     path.write_text(
@@ -254,7 +254,7 @@ async def test_growth_across_unlike_sources_is_not_told(tmp_path: Path) -> None:
 
 
 async def test_a_world_made_of_one_country_is_named_as_that_country(tmp_path: Path) -> None:
-    from bot.detector import Detector
+    from bot.detection.detector import Detector
 
     config = _config()
     store = await open_store(tmp_path / "s.db")
@@ -307,7 +307,7 @@ async def test_stock_is_never_told_as_a_month_of_registrations(tmp_path: Path) -
 
 
 def test_a_chart_of_yearly_figures_draws_years_and_says_so() -> None:
-    from bot.charts import Frame, monthly_data, render
+    from bot.charts.render import Frame, monthly_data, render
 
     monthly = {Month(y, 12): 1000 * (y - 2014) for y in range(2015, 2024)}
     frame = Frame(subject="all EVs", region="Norway", yearly=True, as_of=Month(2023, 12))
@@ -323,7 +323,7 @@ def test_a_chart_of_yearly_figures_draws_years_and_says_so() -> None:
 
 
 def test_a_chart_of_a_partial_figure_never_says_worldwide() -> None:
-    from bot.charts import Frame, cumulative_data, describe, render
+    from bot.charts.render import Frame, cumulative_data, describe, render
 
     frame = Frame(subject="Nissan Leaf", covers=("USA",), as_of=Month(2019, 12))
     data = cumulative_data(frame, {Month(2019, m): 100 for m in range(1, 13)}, [])
@@ -336,8 +336,8 @@ def test_a_chart_of_a_partial_figure_never_says_worldwide() -> None:
 async def test_a_total_asked_inside_a_yearly_year_runs_to_the_year_before_and_says_why(
     tmp_path: Path,
 ) -> None:
-    from bot.coverage import source_facts
-    from bot.queries import load_catalog, total
+    from bot.domain.coverage import source_facts
+    from bot.reading.queries import load_catalog, total
 
     config = _config()
     store = await open_store(tmp_path / "s.db")
@@ -362,8 +362,8 @@ async def test_a_total_asked_inside_a_yearly_year_runs_to_the_year_before_and_sa
 
 
 async def test_a_sub_region_never_stands_for_its_parent_nor_the_world(tmp_path: Path) -> None:
-    from bot.coverage import source_facts
-    from bot.queries import load_catalog, total
+    from bot.domain.coverage import source_facts
+    from bot.reading.queries import load_catalog, total
 
     config = dataclasses.replace(_config(), region_parents={"WA": "USA"})
     wa = SourceSpec("wa-history", metric="stock")
@@ -433,9 +433,9 @@ async def test_one_models_new_month_is_never_compared_with_all_models_a_year_bef
 def test_the_own_region_basis_is_the_choice_regional_increments_makes(
     cells: list[tuple[int, int, int, int]], priority: dict[int, int]
 ) -> None:
-    from bot.queries import region_tree
-    from bot.records import IncRow
-    from bot.series import own_region_basis, regional_increments
+    from bot.domain.records import IncRow
+    from bot.domain.series import own_region_basis, regional_increments
+    from bot.reading.queries import region_tree
 
     rows = [IncRow(s, "USA", "nissan", "leaf", Month(y, m), inc) for s, y, m, inc in cells]
     chosen: dict[int, set[tuple[str, int]]] = {}
@@ -448,7 +448,7 @@ def test_the_own_region_basis_is_the_choice_regional_increments_makes(
 
 
 def test_ev_preview_says_why_growth_is_not_told(tmp_path: Path, capsys: Any) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     yearly = tmp_path / "yearly.csv"
     yearly.write_text("period,region,make,model,units\n2018,USA,,,400\n2019,USA,,,500\n")
@@ -483,8 +483,8 @@ def test_a_total_never_counts_a_period_twice(figures: dict[str, int]) -> None:
     """Rows of one key: refused when a year and a month of it are both there, else summed once."""
     import asyncio
 
-    from bot.ingest import ImportFailed
-    from bot.queries import load_catalog, total
+    from bot.ingest.parse import ImportFailed
+    from bot.reading.queries import load_catalog, total
 
     overlapping = any(p[:4] in figures for p in figures if len(p) == 7)
     records = [

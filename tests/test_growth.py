@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.growth import eligible, record_month, year_to_date
-from bot.periods import Month
+from bot.domain.growth import eligible, record_month, year_to_date
+from bot.domain.periods import Month
 
 
 def test_year_to_date() -> None:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import Channel
-from bot.cli import main
-from bot.config import default_config
-from bot.detector import Detector
-from bot.events import MilestoneEvent, Subject
-from bot.pg_store import PgStore
-from bot.records import SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
-from bot.subjects import ALL
-from bot.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
+from bot.cli.main import main
+from bot.config.load import default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.events import MilestoneEvent, Subject
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
+from bot.store.common import BotStore
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units,powertrain\n"
 LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")

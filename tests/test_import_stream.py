@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bot import sqlite_store
-from bot.config import default_config
-from bot.importer import CHUNK_ROWS, import_file
-from bot.ingest import ImportFailed
-from bot.parse_worker import Job, ProcessFeed
-from bot.records import SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.store import StoreError
+from bot.store.sqlite import sales as sqlite_store
+from bot.config.load import default_config
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.ingest.importer import CHUNK_ROWS, import_file
+from bot.ingest.parse import ImportFailed
+from bot.ingest.worker import Job, ProcessFeed
+from bot.store.common import StoreError
+from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,9 +251,9 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
                 handle.write("\n".join(_rows(min(50_000, rows - start), start)) + "\n")
         script = (
             "import asyncio, resource, sys\n"
-            "from bot.config import default_config\n"
-            "from bot.importer import import_file\n"
-            "from bot.sqlite_store import SqliteStore\n"
+            "from bot.config.load import default_config\n"
+            "from bot.ingest.importer import import_file\n"
+            "from bot.store.sqlite.sales import SqliteStore\n"
             "async def main():\n"
             "    async with SqliteStore(sys.argv[2]) as s:\n"
             "        await import_file(s, default_config(), sys.argv[1])\n"

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import SourceConfig, default_config
-from bot.importer import import_file
-from bot.ingest import (
+from bot.config.load import SourceConfig, default_config
+from bot.domain.records import SalesRecord
+from bot.domain.staging import MAX_PROBLEMS
+from bot.ingest.importer import import_file
+from bot.ingest.parse import (
     ImportFailed,
     Parsed,
     _careful_canonical,
@@ -24,9 +26,7 @@ from bot.ingest import (
     parse_iea,
     parse_mapped,
 )
-from bot.records import SalesRecord
-from bot.sqlite_store import SqliteStore
-from bot.staging import MAX_PROBLEMS
+from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"
 IEA_HEADER = "region,category,parameter,mode,powertrain,year,unit,value\n"

@@ -23,26 +23,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.pg_base
-import bot.pg_store
-import bot.sqlite_base
-import bot.sqlite_store
-from bot.channels import Channel
-from bot.config import default_config
-from bot.corrections import SILENT_FLAG
-from bot.detector import Detector
-from bot.key_merge import merge_spellings, plan_merges, plan_source_merges
-from bot.migration_steps import MigrationSql
-from bot.migrations import MIGRATIONS
-from bot.names import name_key
-from bot.pg_migrations import PG_MIGRATIONS
-from bot.pg_store import PgStore
-from bot.queries import SeriesReader, load_catalog, region_tree, total
-from bot.records import SalesRecord, SourceInfo, SourceSpec
-from bot.regions import WORLD
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import SubscriptionSpec
+import bot.store.postgres.base
+import bot.store.postgres.sales
+import bot.store.sqlite.base
+import bot.store.sqlite.sales
+from bot.config.load import default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.corrections import SILENT_FLAG
+from bot.domain.names import name_key
+from bot.domain.records import SalesRecord, SourceInfo, SourceSpec
+from bot.domain.regions import WORLD
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
+from bot.store.key_merge import merge_spellings, plan_merges, plan_source_merges
+from bot.store.migration_steps import MigrationSql
+from bot.store.postgres.migrations import PG_MIGRATIONS
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.migrations import MIGRATIONS
+from bot.store.sqlite.sales import SqliteStore
 from tests.test_corrections import Recorder, worker
 
 Store = SqliteStore | PgStore
@@ -60,7 +60,7 @@ def old_spelling_rules() -> Iterator[None]:
         return next((s for s in sources if s.name == name), None)
 
     with pytest.MonkeyPatch.context() as patch:
-        for module in (bot.sqlite_store, bot.pg_store):
+        for module in (bot.store.sqlite.sales, bot.store.postgres.sales):
             patch.setattr(module, "respell_regions", lambda chunk, known: None)
             patch.setattr(module, "source_named", exact)
         yield
@@ -219,9 +219,9 @@ async def test_two_spellings_of_a_region_become_one(
         "chile",
     ]
     reference = await _reference(backend("new"), batches)
-    with caplog.at_level(logging.INFO, logger="bot.key_merge"):
+    with caplog.at_level(logging.INFO, logger="bot.store.key_merge"):
         await _check_merged(old, batches, reference)
-    merged = [r.getMessage() for r in caplog.records if r.name == "bot.key_merge"]
+    merged = [r.getMessage() for r in caplog.records if r.name == "bot.store.key_merge"]
     assert len(merged) == 1 and merged[0].startswith("merged region 'chile' into 'Chile': ")
     assert (
         "records 2" in merged[0]
@@ -345,8 +345,12 @@ def test_two_spellings_give_one_key_and_one_total(
 def runner(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Backend, Any, str]:
     """A store's place, and where its backend's runner finds its migration list."""
     if request.param == "sqlite":
-        return Backend("sqlite", str(tmp_path / "s.sqlite3")), bot.sqlite_base, "MIGRATIONS"
-    return Backend("postgres", request.getfixturevalue("pg_dsn")), bot.pg_base, "PG_MIGRATIONS"
+        return Backend("sqlite", str(tmp_path / "s.sqlite3")), bot.store.sqlite.base, "MIGRATIONS"
+    return (
+        Backend("postgres", request.getfixturevalue("pg_dsn")),
+        bot.store.postgres.base,
+        "PG_MIGRATIONS",
+    )
 
 
 async def test_a_python_step_runs_in_its_migrations_transaction(

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.ladders import (
+from bot.domain.ladders import (
     DEFAULT_LADDER,
     DEFAULT_LADDER_SPEC,
     Ladder,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.ladders import RungRange, RungSet, ladder_rungs, parse_ladder
-from bot.milestones import (
+from bot.domain.ladders import RungRange, RungSet, ladder_rungs, parse_ladder
+from bot.domain.milestones import (
     Correction,
     Recorded,
     crossing_ranges,
@@ -17,7 +17,7 @@ from bot.milestones import (
     group_new,
     reconcile,
 )
-from bot.periods import Month
+from bot.domain.periods import Month
 
 Series = list[tuple[Month, int]]
 START = Month(2015, 1)

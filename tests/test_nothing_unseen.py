@@ -23,17 +23,17 @@ import aiohttp
 import pytest
 
 from adapters.webhook import WebhookAdapter
-from bot.app import App
-from bot.channels import Channel
-from bot.cli import main
-from bot.config import ConfigError, default_config, load_config
-from bot.ops import Ops
-from bot.outbox import DeliveryWorker
-from bot.pg_store import PgStore
-from bot.retry_warnings import RetryWarnings
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.app.ops import Ops
+from bot.app.runtime import App
+from bot.cli.main import main
+from bot.config.load import ConfigError, default_config, load_config
+from bot.delivery.retry_warnings import RetryWarnings
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.channels import Channel
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.fake_webhook import FakeWebhook
 
 KNOWN = "known: console, discord, slack, webhook"
@@ -192,7 +192,7 @@ def test_the_log_level_comes_from_the_flag_or_the_configuration(
 def test_log_lines_are_redacted(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import configure_logging
+    from bot.cli.main import configure_logging
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret-token")
     configure_logging("info")
@@ -251,7 +251,7 @@ async def test_the_start_line_names_each_platform_and_how_it_is_reached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The adapters `evbot run` builds, as the start-up line describes them."""
-    from bot.wiring import build_adapters
+    from bot.app.bootstrap import build_adapters
 
     monkeypatch.setenv("DISCORD_TOKEN", "MTIz.NDU2.Nzg5")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.event_codec import event_from_dict, event_to_dict
-from bot.events import Event, MilestoneEvent, Subject
-from bot.periods import Month
-from bot.records import SalesRecord
-from bot.replay import replay
+from bot.detection.replay import replay
+from bot.domain.event_codec import event_from_dict, event_to_dict
+from bot.domain.events import Event, MilestoneEvent, Subject
+from bot.domain.periods import Month
+from bot.domain.records import SalesRecord
 from tests.test_subscriptions import C1, C2, C3, Bot, bullets, rec, start_bot
 
 LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import default_config
-from bot.importer import import_file
-from bot.ingest import ImportFailed, parse_canonical
-from bot.pg_store import PgStore
-from bot.sqlite_store import SqliteStore
-from bot.store import SalesStore
+from bot.config.load import default_config
+from bot.ingest.importer import import_file
+from bot.ingest.parse import ImportFailed, parse_canonical
+from bot.store.common import SalesStore
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units,source\n"
 

@@ -10,15 +10,15 @@ import aiohttp
 import pytest
 
 from adapters.webhook import WebhookAdapter
-from bot.app import App
-from bot.channels import Channel
-from bot.config import ConfigError, default_config
-from bot.leader import Leadership
-from bot.ops import Histogram, Ops, parse_address
-from bot.pg_store import PgStore
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
-from bot.subscriptions import PlannedDelivery
+from bot.app.ops import Histogram, Ops, parse_address
+from bot.app.runtime import App
+from bot.config.load import ConfigError, default_config
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import PlannedDelivery
+from bot.store.common import BotStore
+from bot.store.postgres.leader import Leadership
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 
 
 async def get(ops: Ops, path: str) -> tuple[int, str, str]:
@@ -147,7 +147,7 @@ def test_addresses_and_histograms() -> None:
 
 async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path: Path) -> None:
     """A command host's commands are timed into /metrics: the histogram counts each one."""
-    from bot.commands import CommandContext, Invocation, run_text
+    from bot.commands.core import CommandContext, Invocation, run_text
 
     answered: list[str] = []
 

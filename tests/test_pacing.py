@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from bot.outbox import BACKOFF_BASE, BACKOFF_CAP, backoff
-from bot.pacing import Pacer, TokenBucket
+from bot.delivery.pacing import Pacer, TokenBucket
+from bot.delivery.worker import BACKOFF_BASE, BACKOFF_CAP, backoff
 
 
 class FakeTime:

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
-from bot.config import default_config
-from bot.importer import import_demo
-from bot.pg_store import PgStore
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore
-from bot.subscriptions import PlannedDelivery
+from bot.cli.main import main
+from bot.config.load import default_config
+from bot.domain.subscriptions import PlannedDelivery
+from bot.ingest.importer import import_demo
+from bot.store.common import BotStore
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import prepare
 from tests.store_contract import snapshot
 

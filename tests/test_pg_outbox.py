@@ -19,14 +19,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.channels import Channel
-from bot.leader import Leadership
-from bot.pg_migrations import PG_MIGRATIONS
-from bot.pg_store import PgStore
-from bot.records import DetectionWrite
-from bot.sqlite_store import SqliteStore
-from bot.store import BotStore, StoreError
-from bot.subscriptions import PlannedDelivery, SubscriptionSpec
+from bot.domain.channels import Channel
+from bot.domain.records import DetectionWrite
+from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec
+from bot.store.common import BotStore, StoreError
+from bot.store.postgres.leader import Leadership
+from bot.store.postgres.migrations import PG_MIGRATIONS
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, prepare
 
 Factory = Callable[[], Any]

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from bot.cli import CliError, _store
-from bot.config import ConfigError, default_config, load_config
-from bot.deliveries import STATUSES
-from bot.ingest import ImportFailed
-from bot.pg_store import PgStore
-from bot.records import SalesRecord
-from bot.sqlite_store import SqliteStore
-from bot.staging import StagedChunk, chunk_of
-from bot.store import BotStore
+from bot.cli.main import CliError, _store
+from bot.config.load import ConfigError, default_config, load_config
+from bot.domain.deliveries import STATUSES
+from bot.domain.records import SalesRecord
+from bot.domain.staging import StagedChunk, chunk_of
+from bot.ingest.parse import ImportFailed
+from bot.store.common import BotStore
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec
 
 
@@ -43,7 +43,7 @@ def test_the_database_setting_takes_a_postgresql_url_without_a_password(tmp_path
 
 
 async def test_the_cli_chooses_the_store_from_the_url(pg_dsn: str, tmp_path: Path) -> None:
-    from bot.cli import build_parser
+    from bot.cli.main import build_parser
 
     args = build_parser().parse_args(["deliveries", "--db", pg_dsn])
     store = _store(args, default_config(), read=True)

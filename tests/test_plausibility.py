@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.plausibility import HoldRule, implausible
+from bot.domain.plausibility import HoldRule, implausible
 
 
 def test_a_typo_of_a_few_zeros_is_held_and_a_good_month_is_not() -> None:

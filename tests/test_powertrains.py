@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
-from bot.powertrains import SYNONYMS, powertrain_of, powertrain_table
+from bot.config.load import ConfigError, load_config
+from bot.domain.powertrains import SYNONYMS, powertrain_of, powertrain_table
 
 
 def test_every_built_in_spelling_names_one_of_the_three() -> None:

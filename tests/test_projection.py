@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.periods import Month
-from bot.projection import project
+from bot.domain.periods import Month
+from bot.domain.projection import project
 
 START = Month(2020, 1)
 

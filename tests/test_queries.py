@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, default_config
-from bot.events import Subject
-from bot.importer import import_demo
-from bot.periods import Month
-from bot.queries import (
+from bot.config.load import Config, default_config
+from bot.domain.events import Subject
+from bot.domain.periods import Month
+from bot.domain.records import GroupMember, GroupSpec, ModelName, SalesRecord, SourceSpec
+from bot.domain.subjects import ALL, Catalog, UnknownSubject
+from bot.ingest.importer import import_demo
+from bot.reading.queries import (
     SeriesReader,
     TotalAnswer,
     load_catalog,
@@ -20,9 +22,7 @@ from bot.queries import (
     region_tree,
     total,
 )
-from bot.records import GroupMember, GroupSpec, ModelName, SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL, Catalog, UnknownSubject
+from bot.store.sqlite.sales import SqliteStore
 
 SALES = SourceSpec("monthly")
 

@@ -23,19 +23,19 @@ import pytest
 
 from adapters.console import ConsoleAdapter
 from adapters.webhook import WebhookAdapter
-from bot.channels import Channel, Limits
-from bot.charts import StoreCharts
-from bot.config import default_config
-from bot.delivery import image_mode
-from bot.event_codec import message_to_dict
-from bot.leader import RateShare
-from bot.messages import Message
-from bot.outbox import DeliveryWorker
-from bot.pacing import Pacer
-from bot.pg_base import REPLICA_CLASS, scratch_schema
-from bot.pg_store import PgStore
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.charts.render import StoreCharts
+from bot.config.load import default_config
+from bot.delivery.pacing import Pacer
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.channels import Channel, Limits
+from bot.domain.event_codec import message_to_dict
+from bot.domain.messages import Message
+from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.ports import image_mode
+from bot.store.postgres.base import REPLICA_CLASS, scratch_schema
+from bot.store.postgres.leader import RateShare
+from bot.store.postgres.sales import PgStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.conftest import postgres_dsn
 from tests.crash_runner import LEAF
 from tests.fake_webhook import FakeWebhook

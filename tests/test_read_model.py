@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, default_config
-from bot.events import Subject
-from bot.importer import import_demo
-from bot.periods import Month
-from bot.queries import SeriesReader, load_catalog, period_total, region_tree, total
-from bot.read_model import ReadModel, Series
-from bot.records import SalesRecord, SourceSpec
-from bot.series import WORLD
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL, Catalog
+from bot.config.load import Config, default_config
+from bot.domain.events import Subject
+from bot.domain.periods import Month
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.series import WORLD
+from bot.domain.subjects import ALL, Catalog
+from bot.ingest.importer import import_demo
+from bot.reading.queries import SeriesReader, load_catalog, period_total, region_tree, total
+from bot.reading.read_model import ReadModel, Series
+from bot.store.sqlite.sales import SqliteStore
 
 REGIONS = ["USA", "WA", "France", "Europe", WORLD]
 

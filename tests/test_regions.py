@@ -14,18 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, SourceConfig, default_config, load_config
-from bot.importer import import_file
-from bot.ingest import parse_mapped
-from bot.names import name_key
-from bot.periods import Month
-from bot.queries import SeriesReader, load_catalog, region_tree
-from bot.queries import total as queries_total
-from bot.records import IncRow
-from bot.regions import Coverage, RegionTree, country_name, region_warnings, shipped_table
-from bot.series import regional_coverage, regional_increments
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
+from bot.config.load import ConfigError, SourceConfig, default_config, load_config
+from bot.domain.names import name_key
+from bot.domain.periods import Month
+from bot.domain.records import IncRow
+from bot.domain.regions import Coverage, RegionTree, country_name, region_warnings, shipped_table
+from bot.domain.series import regional_coverage, regional_increments
+from bot.domain.subjects import ALL
+from bot.ingest.importer import import_file
+from bot.ingest.parse import parse_mapped
+from bot.reading.queries import SeriesReader, load_catalog, region_tree
+from bot.reading.queries import total as queries_total
+from bot.store.sqlite.sales import SqliteStore
 
 PRIORITY = {1: 10, 2: 20}
 # The IEA Global EV Data Explorer's 54 regions, as the file writes them.
@@ -207,7 +207,7 @@ def test_the_shipped_table_is_one_tree_with_one_meaning_per_spelling() -> None:
 
 
 def test_the_core_does_not_import_the_library_that_built_the_table() -> None:
-    for name in ("bot.regions", "bot.series", "bot.importer"):
+    for name in ("bot.domain.regions", "bot.domain.series", "bot.ingest.importer"):
         importlib.import_module(name)
     assert "country_converter" not in sys.modules and "pandas" not in sys.modules
     assert len(shipped_table().regions) > 250

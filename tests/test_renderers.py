@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.render_discord import (
+from adapters.discord.render import (
     ALLOWED_MENTIONS_NONE,
     COLOURS,
     MAX_DESCRIPTION,
@@ -25,7 +25,7 @@ from adapters.render_discord import (
     render_embed,
     split_content,
 )
-from adapters.render_slack import (
+from adapters.slack.render import (
     MAX_BLOCKS,
     MAX_FALLBACK,
     MAX_FIELD_TEXT,
@@ -35,12 +35,12 @@ from adapters.render_slack import (
     escape_mrkdwn,
     render_blocks,
 )
-from adapters.render_text import clean_text, render_text, utf16_len
-from bot.announcer import announce
-from bot.events import Leader, MilestoneEvent, Subject
-from bot.ladders import listed_range
-from bot.messages import ACCENTS, Field, Message
-from bot.periods import Month
+from adapters.text import clean_text, render_text, utf16_len
+from bot.domain.announcer import announce
+from bot.domain.events import Leader, MilestoneEvent, Subject
+from bot.domain.ladders import listed_range
+from bot.domain.messages import ACCENTS, Field, Message
+from bot.domain.periods import Month
 
 ROOT = Path(__file__).resolve().parents[1]
 ZWSP = "\u200b"
@@ -487,12 +487,12 @@ def test_fuzz_escapers_round_trip(text: str) -> None:
 
 FORBIDDEN = {"discord", "slack_bolt", "slack_sdk"}
 PURE_FILES = [
-    "bot/messages.py",
-    "bot/formatting.py",
-    "bot/announcer.py",
-    "adapters/render_text.py",
-    "adapters/render_discord.py",
-    "adapters/render_slack.py",
+    "bot/domain/messages.py",
+    "bot/domain/formatting.py",
+    "bot/domain/announcer.py",
+    "adapters/text.py",
+    "adapters/discord/render.py",
+    "adapters/slack/render.py",
 ]
 
 

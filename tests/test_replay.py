@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from bot.channels import Channel
-from bot.ladders import RungRange
-from bot.messages import Message
-from bot.sqlite_store import SqliteStore
+from bot.domain.channels import Channel
+from bot.domain.ladders import RungRange
+from bot.domain.messages import Message
+from bot.store.sqlite.sales import SqliteStore
 from tests.demo_once import DemoRun
 
 ROOT = Path(__file__).resolve().parent.parent

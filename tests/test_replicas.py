@@ -36,10 +36,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.channels import Channel
-from bot.config import default_config
-from bot.pg_store import PgStore
-from bot.subscriptions import SubscriptionSpec
+from bot.config.load import default_config
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.store.postgres.sales import PgStore
 from tests.crash_runner import LEAF, SOURCE, leaf
 from tests.fake_webhook import FakeWebhook
 

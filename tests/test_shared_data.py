@@ -18,17 +18,17 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
-from bot.config import Config, SourceConfig, load_config
-from bot.events import Subject
-from bot.ingest import parse_iea, parse_mapped
-from bot.periods import Month
-from bot.queries import SeriesReader, load_catalog, period_total, region_tree, total
-from bot.records import IncRow
-from bot.regions import RegionTree, region_warnings
-from bot.series import regional_coverage, regional_increments
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL, Catalog
+from bot.cli.main import main
+from bot.config.load import Config, SourceConfig, load_config
+from bot.domain.events import Subject
+from bot.domain.periods import Month
+from bot.domain.records import IncRow
+from bot.domain.regions import RegionTree, region_warnings
+from bot.domain.series import regional_coverage, regional_increments
+from bot.domain.subjects import ALL, Catalog
+from bot.ingest.parse import parse_iea, parse_mapped
+from bot.reading.queries import SeriesReader, load_catalog, period_total, region_tree, total
+from bot.store.sqlite.sales import SqliteStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 US = DATA / "us_ev_monthly_sales_by_model_2006_2019.csv"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.shares import ShareCrossing, ShareState, step_share
+from bot.domain.shares import ShareCrossing, ShareState, step_share
 
 
 def run(

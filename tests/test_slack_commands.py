@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from adapters.render_slack import render_blocks
-from adapters.slack import SlackAdapter
-from bot.app import App
-from bot.channels import Channel
-from bot.commands import COMMANDS, CommandContext, Invocation, run_text
-from bot.config import ConfigError, load_config
-from bot.sqlite_store import SqliteStore
-from bot.wiring import build_adapters
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.render import render_blocks
+from bot.app.bootstrap import build_adapters
+from bot.app.runtime import App
+from bot.commands.core import COMMANDS, CommandContext, Invocation, run_text
+from bot.config.load import ConfigError, load_config
+from bot.domain.channels import Channel
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import Feed
 from tests.fake_slack import FakeSlack
 from tests.test_slack_support import (

@@ -33,12 +33,12 @@ from typing import Any
 
 import pytest
 
-from bot.channels import Channel
-from bot.config import default_config
-from bot.detector import Detector
-from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionSpec
+from bot.config.load import default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 
 ROOT = Path(__file__).resolve().parent.parent

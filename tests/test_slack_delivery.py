@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.render_slack import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
-from adapters.slack import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
-from bot.channels import (
+from adapters.slack.adapter import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
+from adapters.slack.render import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
+from bot.config.load import default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -21,15 +24,12 @@ from bot.channels import (
     Channel,
     DeliveryFailure,
 )
-from bot.config import default_config
-from bot.delivery_steps import POST
-from bot.detector import Detector
-from bot.events import MilestoneEvent
-from bot.ladders import Ladder
-from bot.messages import Field, Message
-from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionSpec, ladder_objects
+from bot.domain.delivery_steps import POST
+from bot.domain.events import MilestoneEvent
+from bot.domain.ladders import Ladder
+from bot.domain.messages import Field, Message
+from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 from tests.fake_slack import FakeSlack
 from tests.test_slack_support import http_settings
@@ -370,7 +370,7 @@ def test_failure_mapping_without_a_json_answer() -> None:
 async def test_a_milestones_real_chart_follows_the_announcement_in_its_thread(
     fake: FakeSlack, store: SqliteStore, adapter: SlackAdapter
 ) -> None:
-    charts = pytest.importorskip("bot.charts")
+    charts = pytest.importorskip("bot.charts.render")
     channel = slack("C0001")
     await store.subscribe(SubscriptionSpec(channel, LEAF, charts=True))
     feed = Feed(store, Detector(store, default_config()))

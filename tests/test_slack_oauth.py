@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
-from adapters.slack import SlackAdapter
-from adapters.slack_oauth import DatabaseInstallationStore, DatabaseStateStore
-from bot.channels import MISSING_ACCESS, Channel, DeliveryFailure
-from bot.commands import CommandContext
-from bot.messages import Message
-from bot.sqlite_store import SqliteStore
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
+from bot.commands.core import CommandContext
+from bot.domain.channels import MISSING_ACCESS, Channel, DeliveryFailure
+from bot.domain.messages import Message
+from bot.store.sqlite.sales import SqliteStore
 from tests.fake_slack import FakeSlack
 from tests.test_slack_support import (
     command_body,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.render_slack import suggestion_block
-from adapters.slack import DEFAULT_API, SlackAdapter, SlackSettings
-from adapters.slack_manifest import BOT_SCOPES, manifest
-from bot.cli import main
-from bot.commands import COMMANDS, CommandHost
-from bot.config import ConfigError, load_config
-from bot.delivery import ChatAdapter
-from bot.wiring import build_adapters
+from adapters.slack.adapter import DEFAULT_API, SlackAdapter, SlackSettings
+from adapters.slack.manifest import BOT_SCOPES, manifest
+from adapters.slack.render import suggestion_block
+from bot.app.bootstrap import build_adapters
+from bot.cli.main import main
+from bot.commands.core import COMMANDS, CommandHost
+from bot.config.load import ConfigError, load_config
+from bot.ports import ChatAdapter
 
 ENV = {
     "SLACK_BOT_TOKEN": "xoxb-T1-secret-bot",
@@ -178,7 +178,7 @@ def test_slack_libraries_are_not_imported_by_the_core() -> None:
     import sys
 
     code = (
-        "import bot.app, bot.cli, bot.wiring, bot.sqlite_store, sys; "
+        "import bot.app.runtime, bot.cli.main, bot.app.bootstrap, bot.store.sqlite.sales, sys; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('slack_bolt', 'slack_sdk')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,11 +13,11 @@ from typing import Any
 
 import aiohttp
 
-from adapters.slack import SlackAdapter, SlackSettings
-from bot.commands import CommandContext, open_context
-from bot.config import default_config
-from bot.importer import import_demo
-from bot.sqlite_store import SqliteStore
+from adapters.slack.adapter import SlackAdapter, SlackSettings
+from bot.commands.core import CommandContext, open_context
+from bot.config.load import default_config
+from bot.ingest.importer import import_demo
+from bot.store.sqlite.sales import SqliteStore
 from tests.fake_slack import FakeSlack, sign
 
 SECRET = "test-signing-secret"

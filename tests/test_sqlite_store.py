@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import default_config
-from bot.migrations import MIGRATIONS
-from bot.queries import SeriesReader, load_catalog, region_tree, total
-from bot.records import SalesRecord, SourceSpec, StoreStats
-from bot.sqlite_store import SqliteStore
-from bot.store import StoreError
+from bot.config.load import default_config
+from bot.domain.records import SalesRecord, SourceSpec, StoreStats
+from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
+from bot.store.common import StoreError
+from bot.store.sqlite.migrations import MIGRATIONS
+from bot.store.sqlite.sales import SqliteStore
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec
 
 

@@ -22,20 +22,20 @@ from typing import Any
 
 import pytest
 
-from bot.channels import MISSING_ACCESS, Channel, DeliveryFailure, Limits
-from bot.config import Config, default_config
-from bot.deliveries import DeliveryRow
-from bot.detector import Detector
-from bot.following import SubscribeResult, subscribe
-from bot.formatting import format_units
-from bot.importer import DEMO_SOURCE, demo_data_path
-from bot.ingest import parse_canonical
-from bot.messages import Message
-from bot.outbox import DeliveryWorker
-from bot.queries import load_catalog
-from bot.records import SalesRecord, SourceSpec, StoredEvent
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import SubscriptionError, SubscriptionSpec, ladder_objects
+from bot.config.load import Config, default_config
+from bot.delivery.following import SubscribeResult, subscribe
+from bot.delivery.worker import DeliveryWorker
+from bot.detection.detector import Detector
+from bot.domain.channels import MISSING_ACCESS, Channel, DeliveryFailure, Limits
+from bot.domain.deliveries import DeliveryRow
+from bot.domain.formatting import format_units
+from bot.domain.messages import Message
+from bot.domain.records import SalesRecord, SourceSpec, StoredEvent
+from bot.domain.subscriptions import SubscriptionError, SubscriptionSpec, ladder_objects
+from bot.ingest.importer import DEMO_SOURCE, demo_data_path
+from bot.ingest.parse import parse_canonical
+from bot.reading.queries import load_catalog
+from bot.store.sqlite.sales import SqliteStore
 
 C1 = Channel("test", "guild", "c1")
 C2 = Channel("test", "guild", "c2")

@@ -33,7 +33,11 @@ from adapters.webhook import (
     sign,
     verify_signature,
 )
-from bot.channels import (
+from bot.config.load import ConfigError, PlatformConfig, default_config
+from bot.delivery.pacing import Pacer
+from bot.delivery.worker import DeliveryWorker, backoff
+from bot.detection.detector import Detector
+from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
@@ -46,14 +50,10 @@ from bot.channels import (
     Channel,
     DeliveryFailure,
 )
-from bot.config import ConfigError, PlatformConfig, default_config
-from bot.deliveries import DeliveryRow
-from bot.detector import Detector
-from bot.messages import Field, Message
-from bot.outbox import DeliveryWorker, backoff
-from bot.pacing import Pacer
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.domain.deliveries import DeliveryRow
+from bot.domain.messages import Field, Message
+from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed, prepare
 from tests.fake_webhook import FakeWebhook
 

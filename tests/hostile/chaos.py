@@ -1,6 +1,6 @@
 """Platform faults together, against the fake webhook platform: 429 storms (global and per
 channel), 5xx bursts, answers slower than the client's timeout and a receiver that goes down and
-comes back, during fan-outs, while commands arrive through `bot.commands.run_text`.
+comes back, during fan-outs, while commands arrive through `bot.commands.core.run_text`.
 
 The real detector fans milestones out (`tests/crash_runner.prepare`), the real `DeliveryWorker`
 posts them through the real `WebhookAdapter` over sockets to `tests/fake_webhook.FakeWebhook`,
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.webhook import WebhookAdapter
-from bot.channels import Channel
-from bot.commands import CommandContext, Invocation, open_context, run_text
-from bot.config import default_config
-from bot.outbox import DeliveryWorker
-from bot.sqlite_store import SqliteStore
-from bot.subscriptions import ladder_objects
+from bot.commands.core import CommandContext, Invocation, open_context, run_text
+from bot.config.load import default_config
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.channels import Channel
+from bot.domain.subscriptions import ladder_objects
+from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import TOTALS, prepare
 from tests.fake_webhook import FakeWebhook
 

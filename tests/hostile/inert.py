@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.render_discord import render_embed, split_content
-from adapters.render_slack import render_blocks
-from adapters.render_text import ZWSP, render_text
-from bot.messages import Message
+from adapters.discord.render import render_embed, split_content
+from adapters.slack.render import render_blocks
+from adapters.text import ZWSP, render_text
+from bot.domain.messages import Message
 
 _DISCORD_MARKDOWN = re.compile(r"[*_~`|>\[\]()#]")
 _LIST_MARKER = re.compile(r"^[ ]*(?:[-+*]|\d+\.)(?:\s|$)", re.MULTILINE)

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.arguments import MAX_LENGTH, ArgumentError, CommandCall, parse_command
-from bot.channels import Channel
-from bot.commands import COMMANDS, CommandContext, Invocation, Reply, open_context, run_text
-from bot.config import default_config
-from bot.importer import import_demo
-from bot.sqlite_store import SqliteStore
+from bot.commands.arguments import MAX_LENGTH, ArgumentError, CommandCall, parse_command
+from bot.commands.core import COMMANDS, CommandContext, Invocation, Reply, open_context, run_text
+from bot.config.load import default_config
+from bot.domain.channels import Channel
+from bot.ingest.importer import import_demo
+from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.inert import check_all
 from tests.hostile.support import ATTACKS, FUZZ
 

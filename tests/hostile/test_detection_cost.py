@@ -12,15 +12,15 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels import Channel
-from bot.config import default_config
-from bot.detector import Detector
-from bot.ingest import MAX_UNITS
-from bot.ladders import DEFAULT_LADDER
-from bot.records import SalesRecord, SourceSpec
-from bot.sqlite_store import SqliteStore
-from bot.subjects import ALL
-from bot.subscriptions import SubscriptionSpec
+from bot.config.load import default_config
+from bot.detection.detector import Detector
+from bot.domain.channels import Channel
+from bot.domain.ladders import DEFAULT_LADDER
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.subjects import ALL
+from bot.domain.subscriptions import SubscriptionSpec
+from bot.ingest.parse import MAX_UNITS
+from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ
 
 SOURCE = SourceSpec("feed")

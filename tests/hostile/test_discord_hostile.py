@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-import bot.outbox
-from bot.channels import Channel
-from bot.commands import CommandContext
-from bot.outbox import DeliveryWorker
+import bot.delivery.worker
+from bot.commands.core import CommandContext
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.channels import Channel
 from tests.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
@@ -108,7 +108,7 @@ async def test_fault_mix_during_a_discord_fan_out_while_interactions_arrive(
     """Global 429s, 503 bursts, creates answered past the client's timeout, and the gateway
     dropped, while a fan-out to ten channels runs and interactions keep arriving: every
     interaction is answered, every delivery is one message in its channel."""
-    monkeypatch.setattr(bot.outbox, "BACKOFF_BASE", 0.05)
+    monkeypatch.setattr(bot.delivery.worker, "BACKOFF_BASE", 0.05)
     ids = [CHANNEL_ID + i for i in range(10)]
     fake.guilds[GUILD_ID] = ids
     channels = [Channel("discord", str(GUILD_ID), str(c)) for c in ids]

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.cli import main
-from bot.config import (
+from bot.cli.main import main
+from bot.config.load import (
     _SOURCE_KEYS,
     _TOP,
     PLATFORM_OPTIONS,

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import SourceConfig, default_config
-from bot.importer import ImportReport, import_file
-from bot.ingest import (
+from bot.config.load import SourceConfig, default_config
+from bot.ingest.importer import ImportReport, import_file
+from bot.ingest.parse import (
     MAX_FIELD,
     MAX_LINE,
     ImportFailed,
@@ -26,7 +26,7 @@ from bot.ingest import (
     parse_iea,
     parse_mapped,
 )
-from bot.sqlite_store import SqliteStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ, table_counts
 
 HEADER = "period,region,make,model,units,powertrain,source,cumulative"

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import default_config
-from bot.importer import import_file
-from bot.names import name_key
-from bot.sqlite_store import SqliteStore
-from bot.store import SalesStore
+from bot.config.load import default_config
+from bot.domain.names import name_key
+from bot.ingest.importer import import_file
+from bot.store.common import SalesStore
+from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ
 
 HEADER = "period,region,make,model,units,source\n"

@@ -19,9 +19,9 @@ HEADER = "period,region,make,model,units\n"
 _CHILD = textwrap.dedent(
     """
     import asyncio, resource, sys
-    from bot.config import default_config
-    from bot.importer import import_file
-    from bot.sqlite_store import SqliteStore
+    from bot.config.load import default_config
+    from bot.ingest.importer import import_file
+    from bot.store.sqlite.sales import SqliteStore
 
     async def main(db, csv):
         async with SqliteStore(db) as store:

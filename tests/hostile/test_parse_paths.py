@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import SourceConfig, default_config
-from bot.importer import import_file
-from bot.ingest import (
+from bot.config.load import SourceConfig, default_config
+from bot.domain.staging import ChunkSink, Row, StagedChunk
+from bot.ingest.importer import import_file
+from bot.ingest.parse import (
     MAX_FIELD,
     MAX_LINE,
     ImportFailed,
@@ -26,9 +27,8 @@ from bot.ingest import (
     parse_file,
     parse_mapped,
 )
-from bot.parse_worker import Job, ProcessFeed
-from bot.sqlite_store import SqliteStore
-from bot.staging import ChunkSink, Row, StagedChunk
+from bot.ingest.worker import Job, ProcessFeed
+from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ, LONG, table_counts
 
 COLUMNS = ["period", "region", "make", "model", "units", "powertrain", "source", "cumulative"]

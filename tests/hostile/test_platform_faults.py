@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.outbox
+import bot.delivery.worker
 from tests.hostile.chaos import Plan, main_result_lines, run
 
 
@@ -17,7 +17,7 @@ async def test_fault_mix_during_fanout_while_commands_arrive(
 ) -> None:
     # Retries back off from 2 s in production; scaled down so the run takes seconds, as the
     # fake's limits are scaled up.
-    monkeypatch.setattr(bot.outbox, "BACKOFF_BASE", 0.05)
+    monkeypatch.setattr(bot.delivery.worker, "BACKOFF_BASE", 0.05)
     plan = Plan(channels=30, rounds=3, commands=60, storm=16, give_up_seconds=120)
     result = await run(tmp_path, plan)
     report = "\n".join(main_result_lines(result, plan))

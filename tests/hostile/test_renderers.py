@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.messages import Field, Message
+from bot.domain.messages import Field, Message
 from tests.hostile.inert import check_all, check_discord, check_slack, check_text
 from tests.hostile.support import ATTACKS, FUZZ
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-import bot.cli
+import bot.cli.main
 from adapters.webhook import WebhookAdapter, sign, verify_signature
-from bot.channels import REJECTED_PAYLOAD, DeliveryFailure
-from bot.cli import main
-from bot.config import load_config, redact_secrets
-from bot.messages import Message
+from bot.cli.main import main
+from bot.config.load import load_config, redact_secrets
+from bot.domain.channels import REJECTED_PAYLOAD, DeliveryFailure
+from bot.domain.messages import Message
 from tests.fake_webhook import FakeWebhook
 from tests.hostile.support import DB_PASSWORD, SECRET_VALUES, SECRETS
 
@@ -128,7 +128,7 @@ def test_crash_output_keeps_the_traceback_but_not_the_secrets(
             f"cannot reach {DSN} with token {SECRETS['DISCORD_TOKEN']} password={DB_PASSWORD}"
         )
 
-    monkeypatch.setattr(bot.cli, "cmd_total", crashing)
+    monkeypatch.setattr(bot.cli.main, "cmd_total", crashing)
     status, out, err = _run(capsys, "total", "all")
     assert status == 1
     assert "Traceback (most recent call last)" in err and "RuntimeError: cannot reach" in err
@@ -149,7 +149,7 @@ def test_redact_secrets_covers_dsn_forms(secret_env: dict[str, str]) -> None:
 
 
 def test_store_errors_name_a_dsn_without_a_password_in_its_query() -> None:
-    from bot.pg_base import safe_dsn
+    from bot.store.postgres.base import safe_dsn
 
     assert DB_PASSWORD not in safe_dsn(f"postgresql://evbot@db/evbot?password={DB_PASSWORD}")
 
@@ -269,7 +269,7 @@ def test_a_5_mb_value_is_refused_quickly(tmp_path: Path) -> None:
     assert len(done.stderr) < 400
     # the shapes that make a DSN pattern work hardest: many schemes and no "@", many "@"
     shapes = (
-        "from bot.config import redact_secrets\n"
+        "from bot.config.load import redact_secrets\n"
         "for text in ('a://u:' * 800_000, 'postgresql://evbot:' + '@' * 5_000_000,\n"
         "             'password=' * 500_000, 'x' * 5_000_000 + '://u:p@h'):\n"
         "    assert '***' in redact_secrets(text, {}) or '@' not in text\n"

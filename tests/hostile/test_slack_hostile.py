@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.slack import SlackAdapter
-from bot.commands import CommandContext
+from adapters.slack.adapter import SlackAdapter
+from bot.commands.core import CommandContext
 from tests.fake_slack import FakeSlack, sign
 from tests.test_slack_support import (
     SECRET,

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-import bot.sqlite_base
-from bot.cli import main
-from bot.config import default_config
-from bot.importer import import_file
-from bot.migrations import MIGRATIONS
-from bot.sqlite_store import SqliteStore
-from bot.store import StoreError
+import bot.store.sqlite.base
+from bot.cli.main import main
+from bot.config.load import default_config
+from bot.ingest.importer import import_file
+from bot.store.common import StoreError
+from bot.store.sqlite.migrations import MIGRATIONS
+from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import table_counts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,10 +101,10 @@ _FULL_DISK_CHILD = textwrap.dedent(
     """
     import asyncio, resource, signal, sys
     from pathlib import Path
-    from bot.config import default_config
-    from bot.importer import import_file
-    from bot.sqlite_store import SqliteStore
-    from bot.store import StoreError
+    from bot.config.load import default_config
+    from bot.ingest.importer import import_file
+    from bot.store.sqlite.sales import SqliteStore
+    from bot.store.common import StoreError
 
     async def main(db, csv, limit):
         store = SqliteStore(db)
@@ -233,7 +233,7 @@ async def test_a_failing_migration_leaves_the_version_and_a_retry_succeeds(
     before = table_counts(db)
     version = len(MIGRATIONS)
     broken = "CREATE TABLE half_done (x INTEGER); INSERT INTO half_done VALUES (1); SELECT nope"
-    monkeypatch.setattr(bot.sqlite_base, "MIGRATIONS", [*MIGRATIONS, broken])
+    monkeypatch.setattr(bot.store.sqlite.base, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(StoreError) as info:
         await SqliteStore(db).open()
     assert str(info.value).startswith(
@@ -246,7 +246,7 @@ async def test_a_failing_migration_leaves_the_version_and_a_retry_succeeds(
     assert "half_done" not in names
     assert table_counts(db) == before
     fixed = "CREATE TABLE half_done (x INTEGER); INSERT INTO half_done VALUES (1)"
-    monkeypatch.setattr(bot.sqlite_base, "MIGRATIONS", [*MIGRATIONS, fixed])
+    monkeypatch.setattr(bot.store.sqlite.base, "MIGRATIONS", [*MIGRATIONS, fixed])
     async with SqliteStore(db) as store:
         assert await store.schema_version() == version + 1
     assert table_counts(db) == before
@@ -255,9 +255,9 @@ async def test_a_failing_migration_leaves_the_version_and_a_retry_succeeds(
 _SLOW_MIGRATION_CHILD = textwrap.dedent(
     """
     import asyncio, sys
-    import bot.sqlite_base
-    from bot.migrations import MIGRATIONS
-    from bot.sqlite_store import SqliteStore
+    import bot.store.sqlite.base
+    from bot.store.sqlite.migrations import MIGRATIONS
+    from bot.store.sqlite.sales import SqliteStore
 
     SLOW = (
         "CREATE TABLE big (x INTEGER); "
@@ -266,7 +266,7 @@ _SLOW_MIGRATION_CHILD = textwrap.dedent(
     )
 
     async def main(db):
-        bot.sqlite_base.MIGRATIONS = [*MIGRATIONS, SLOW]
+        bot.store.sqlite.base.MIGRATIONS = [*MIGRATIONS, SLOW]
         print("migrating", flush=True)
         async with SqliteStore(db):
             pass

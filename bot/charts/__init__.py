@@ -1,0 +1,1 @@
+"""The charts the bot draws (the only importer of matplotlib)."""

@@ -1,0 +1,1 @@
+"""The `evbot` command line."""

@@ -1,0 +1,1 @@
+"""The slash commands every platform serves: arguments, the command table, the answers."""

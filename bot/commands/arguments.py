@@ -1,0 +1,254 @@
+"""Command arguments in text form: `/ev-total nissan leaf region:US as-of:2015-06`, and periods.
+
+The subject is free words; options are `name:value` (quote a value with spaces:
+`region:"United Kingdom"`). Periods are `2015`, `2015-06`, `june 2015` (English, French, German,
+Spanish, Dutch or Italian month names, full or abbreviated), `06/2015`, `ytd` or `ytd 2015`, and
+`all`. Every error says what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from babel.dates import get_month_names
+
+from bot.domain.names import name_key
+from bot.domain.periods import Month
+
+MAX_LENGTH = 500
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<opt>[A-Za-z][A-Za-z0-9_-]*):(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>\S*))
+      | "(?P<wdq>[^"]*)"
+      | (?P<word>\S+)
+    )""",
+    re.VERBOSE,
+)
+_YEAR_AFTER = re.compile(r"\s+(\d{4})(?=\s|$)")
+_COMMAND = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def _month_words() -> dict[str, int]:
+    words: dict[str, int] = {}
+    for locale in ("en", "fr", "de", "es", "nl", "it"):
+        for width in ("wide", "abbreviated"):
+            for number, name in get_month_names(width, locale=locale).items():
+                key = name_key(str(name)).rstrip(".")
+                words.setdefault(key, int(number))
+    words.setdefault("sept", 9)
+    return words
+
+
+MONTH_WORDS = _month_words()
+PERIOD_EXAMPLES = "2015, 2015-06, june 2015, ytd or all"
+
+
+class ArgumentError(ValueError):
+    """A command argument that cannot be used; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """A command as typed: its name, the free words of the subject, and `name:value` options."""
+
+    name: str
+    words: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        return " ".join(self.words)
+
+
+def check_length(text: str, what: str = "The command") -> None:
+    """Refuse, politely, text longer than MAX_LENGTH characters."""
+    if len(text) > MAX_LENGTH:
+        raise ArgumentError(
+            f"{what} is {len(text):,} characters long; please keep it under {MAX_LENGTH}."
+        )
+
+
+def option_name(text: str) -> str:
+    """The canonical spelling of an option name: `As_Of` -> `as-of`."""
+    return text.strip().lower().replace("_", "-")
+
+
+def parse_command(text: str) -> CommandCall:
+    """Split `/ev-total nissan leaf region:US as-of:2015-06` into name, words and options."""
+    check_length(text)
+    stripped = text.strip()
+    if not stripped:
+        raise ArgumentError("Expected a command, e.g. /ev-total nissan leaf (see /ev-help).")
+    head, _, rest = stripped.partition(" ")
+    name = head.lstrip("/").lower()
+    if not _COMMAND.match(name):
+        raise ArgumentError(
+            f"{head!r} is not a command name: expected e.g. /ev-total nissan leaf (see /ev-help)."
+        )
+    words: list[str] = []
+    options: dict[str, str] = {}
+    pos = 0
+    rest = rest.strip()
+    if '"' not in rest and "'" not in rest:
+        return _simple(name, rest.split())
+    while pos < len(rest):
+        match = _TOKEN.match(rest, pos)
+        if match is None or match.end() == pos:
+            break
+        pos = match.end()
+        if match.group("opt") is not None:
+            key = option_name(match.group("opt"))
+            value = next(
+                (v for v in (match.group("dq"), match.group("sq"), match.group("bare")) if v),
+                "",
+            )
+            if key in options:
+                raise ArgumentError(f"Option {key}: is given twice; give it once.")
+            if not value.strip():
+                raise ArgumentError(f"Option {key}: has no value; write it as {key}:VALUE.")
+            follow = _YEAR_AFTER.match(rest, pos)
+            if follow and value.isalpha():  # as-of:june 2015
+                value, pos = f"{value} {follow.group(1)}", follow.end()
+            options[key] = value.strip()
+        elif match.group("wdq") is not None:
+            words.extend(match.group("wdq").split())
+        elif match.group("word") is not None:
+            word = match.group("word")
+            if word.count('"') % 2:
+                raise ArgumentError(f'Unbalanced quote in {word!r}: close it with another ".')
+            words.append(word.replace('"', ""))
+    return CommandCall(name, tuple(w for w in words if w), options)
+
+
+_OPTION = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.*)$")
+
+
+def _simple(name: str, tokens: list[str]) -> CommandCall:
+    """The common case with no quotes: split on white space."""
+    words: list[str] = []
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        match = _OPTION.match(token) if ":" in token else None
+        if match is None:
+            words.append(token)
+            continue
+        key, value = option_name(match.group(1)), match.group(2)
+        if value.isalpha() and i < len(tokens) and len(tokens[i]) == 4 and tokens[i].isdigit():
+            value, i = f"{value} {tokens[i]}", i + 1  # as-of:june 2015
+        if key in options:
+            raise ArgumentError(f"Option {key}: is given twice; give it once.")
+        if not value:
+            raise ArgumentError(f"Option {key}: has no value; write it as {key}:VALUE.")
+        options[key] = value
+    return CommandCall(name, tuple(words), options)
+
+
+PeriodKind = Literal["all", "year", "month", "ytd"]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSpec:
+    """A period a command was asked about; `bounds` turns it into first and last months."""
+
+    kind: PeriodKind
+    year: int | None = None
+    month: int | None = None
+
+    def bounds(self, latest: Month | None) -> tuple[Month, Month] | None:
+        """(first, last) month of the window; None for all time (or ytd with no figures).
+
+        `latest` is the last month with figures, which year to date runs to.
+        """
+        if self.kind == "year" and self.year is not None:
+            return Month(self.year, 1), Month(self.year, 12)
+        if self.kind == "month" and self.year is not None and self.month is not None:
+            return Month(self.year, self.month), Month(self.year, self.month)
+        if self.kind == "ytd":
+            if latest is None:
+                return None
+            year = latest.year if self.year is None else self.year
+            # another year's "year to date" covers the same months as this year's
+            return Month(year, 1), Month(year, latest.month)
+        return None
+
+    def end(self, latest: Month | None) -> Month | None:
+        """The last month of the window (for an as-of); None for all time."""
+        window = self.bounds(latest)
+        return window[1] if window else None
+
+    def label(self, latest: Month | None = None) -> str:
+        if self.kind == "all":
+            return "all time"
+        if self.kind == "year":
+            return str(self.year)
+        if self.kind == "month":
+            return f"{self.year:04d}-{self.month:02d}"
+        window = self.bounds(latest)
+        return f"year to date ({window[0]} to {window[1]})" if window else "year to date"
+
+
+def _year(text: str, raw: str) -> int:
+    year = int(raw)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ArgumentError(
+            f"{text!r}: year {year} is outside {FIRST_YEAR}-{LAST_YEAR}; "
+            f"expected a period such as {PERIOD_EXAMPLES}."
+        )
+    return year
+
+
+def _month_number(text: str, raw: str) -> int:
+    if raw.isdigit():
+        number = int(raw)
+        if 1 <= number <= 12:
+            return number
+        raise ArgumentError(f"{text!r}: month {raw} is not between 1 and 12.")
+    number_or_none = MONTH_WORDS.get(name_key(raw).rstrip("."))
+    if number_or_none is None:
+        raise ArgumentError(
+            f"{text!r}: {raw!r} is not a month name; expected a period such as {PERIOD_EXAMPLES}."
+        )
+    return number_or_none
+
+
+_NUMERIC = re.compile(r"^(\d{4})(?:[-/.](\d{1,2}))?$")
+_NUMERIC_MY = re.compile(r"^(\d{1,2})[-/.](\d{4})$")
+_WORDY = re.compile(r"^(?:([^\d\s\-/.,]+)[\s\-/.,]*(\d{4})|(\d{4})[\s\-/.,]*([^\d\s\-/.,]+))$")
+_YTD = re.compile(r"^(?:ytd|year[\s\-]*to[\s\-]*date)(?:[\s:\-]*(\d{4}))?$")
+_ALL = {"", "all", "all time", "alltime", "ever", "total"}
+
+
+def parse_period(text: str) -> PeriodSpec:
+    """`2015`, `2015-06`, `june 2015`, `juin 2015`, `06/2015`, `ytd`, `ytd 2015` or `all`."""
+    check_length(text, "The period")
+    raw = " ".join(text.strip().split())
+    low = name_key(raw)
+    if low in _ALL:
+        return PeriodSpec("all")
+    ytd = _YTD.match(low)
+    if ytd:
+        return PeriodSpec("ytd", _year(text, ytd.group(1)) if ytd.group(1) else None)
+    numeric = _NUMERIC.match(low)
+    if numeric:
+        year = _year(text, numeric.group(1))
+        if numeric.group(2) is None:
+            return PeriodSpec("year", year)
+        return PeriodSpec("month", year, _month_number(text, numeric.group(2)))
+    numeric = _NUMERIC_MY.match(low)
+    if numeric:
+        return PeriodSpec(
+            "month", _year(text, numeric.group(2)), _month_number(text, numeric.group(1))
+        )
+    wordy = _WORDY.match(low)
+    if wordy:
+        word = wordy.group(1) or wordy.group(4)
+        year = _year(text, wordy.group(2) or wordy.group(3))
+        return PeriodSpec("month", year, _month_number(text, word))
+    raise ArgumentError(f"{raw!r} is not a period: expected {PERIOD_EXAMPLES}.")

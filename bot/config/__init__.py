@@ -1,0 +1,1 @@
+"""The configuration file: loading, checks, secrets and redaction."""

@@ -1,0 +1,1 @@
+"""The outbox worker: posting, pacing, retries, and the "now following" notices."""

@@ -1,0 +1,1 @@
+"""Milestones, shares and records found in the journal of changes, and the replay of history."""

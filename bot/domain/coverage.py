@@ -1,0 +1,310 @@
+"""What a figure is made of, and what may be said of it.
+
+Every year of a series is taken from chosen (region, source) pairs (`bot.domain.series`). From them
+an
+event learns its granularity (a year given whole is told as the year, never as its December),
+what it covers (the world's figure made of US figures alone is "in the USA", never
+"worldwide") and whom it cites. Comparisons are made only like with like: growth and records
+compare years taken from the same regions and sources (or sources declared equivalent), at the
+same granularity; where no such comparison exists there is no event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from bot.config.load import Config
+from bot.domain.events import Event, Granularity, GrowthEvent, MilestoneEvent, RecordEvent
+from bot.domain.formatting import covered
+from bot.domain.periods import Month
+from bot.domain.records import GroupMember, IncRow, SourceInfo
+
+Pairs = frozenset[tuple[str, int]]  # (region, source id)
+Basis = Mapping[int, set[tuple[str, int]]]  # year -> the pairs its figures were taken from
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What telling a figure needs to know of each source, by id."""
+
+    yearly: Mapping[int, frozenset[int]]  # the years a source gives whole
+    cites: Mapping[int, str]  # how messages cite it
+    family: Mapping[int, int]  # the source it compares with like for like (itself by default)
+
+
+def source_facts(sources: Sequence[SourceInfo], config: Config) -> SourceFacts:
+    """The facts of the store's sources under a configuration."""
+    ids = {s.name: s.id for s in sources}
+    cites: dict[int, str] = {}
+    family: dict[int, int] = {}
+    for s in sources:
+        configured = config.sources.get(s.name)
+        cites[s.id] = configured.cited if configured is not None else s.name
+        other = configured.equivalent_to if configured is not None else ""
+        family[s.id] = ids.get(other, s.id)
+    return SourceFacts({s.id: s.yearly for s in sources}, cites, family)
+
+
+def granularity(pairs: Pairs | set[tuple[str, int]], year: int, facts: SourceFacts) -> Granularity:
+    """A year is told whole when any figure it sums is a yearly one (months cannot be split
+    out of a year)."""
+    return "year" if any(year in facts.yearly.get(s, ()) for _, s in pairs) else "month"
+
+
+def covers(pairs: Pairs | set[tuple[str, int]], region: str) -> tuple[str, ...]:
+    """The regions a figure of `region` is made of, when it is not the region's own."""
+    regions = {r for r, _ in pairs}
+    if not regions or region in regions:
+        return ()
+    return tuple(sorted(regions))
+
+
+def widened(basis: Basis, region: str, year: int) -> tuple[int, tuple[str, ...]] | None:
+    """For a cumulative figure to `year` that is the region's own now but summed fewer regions
+    in earlier years: the year since which it is whole, and what the years before covered
+    ("worldwide since 2015, the USA before"); None when no earlier year was narrower."""
+    years = sorted(y for y in basis if y <= year and basis[y])
+    if not years or year not in basis or covers(basis[year], region):
+        return None
+    earlier = [y for y in years if covers(basis[y], region)]
+    if not earlier:
+        return None
+    since = min(y for y in years if y > max(earlier))
+    return since, tuple(sorted({r for y in earlier for r in covers(basis[y], region)}))
+
+
+def cite(pairs: Pairs | set[tuple[str, int]], facts: SourceFacts) -> str:
+    """The sources behind a figure, as messages cite them."""
+    return "; ".join(sorted({facts.cites.get(s, str(s)) for _, s in pairs}))
+
+
+def alike(basis: Basis, year: int, other: int, facts: SourceFacts) -> bool:
+    """Whether two years of a series are taken from the same regions and sources (or
+    equivalent ones) at the same granularity, so that comparing them means something."""
+    a, b = basis.get(year), basis.get(other)
+    if not a or not b:
+        return False
+    if granularity(a, year, facts) != granularity(b, other, facts):
+        return False
+    return {(r, facts.family.get(s, s)) for r, s in a} == {
+        (r, facts.family.get(s, s)) for r, s in b
+    }
+
+
+def tell(
+    event: Event, basis: Basis, monthly: Mapping[Month, int], facts: SourceFacts
+) -> Event | None:
+    """The event with its granularity, coverage and sources; None when it compares unlike
+    figures (growth against a year of other sources or coverage, a record against months of
+    another source)."""
+    year = event.period.year
+    pairs = basis.get(year)
+    if not pairs:
+        return event
+    if isinstance(event, GrowthEvent) and not alike(basis, year, year - 1, facts):
+        return None
+    if isinstance(event, RecordEvent):
+        found = _like_record(event, basis, monthly, facts)
+        if found is None:
+            return None
+        event = found
+    return dressed(event, basis, facts)
+
+
+def dressed(event: Event, basis: Basis, facts: SourceFacts) -> Event:
+    """The event with the granularity, coverage and sources of its period's year."""
+    pairs = basis.get(event.period.year)
+    if not pairs:
+        return event
+    if isinstance(event, MilestoneEvent):
+        # a cumulative figure is as narrow as the narrowest year it sums
+        found = widened(basis, event.region, event.period.year)
+        if found is not None:
+            event = replace(event, since=found[0], before=found[1])
+    return replace(
+        event,
+        granularity=granularity(pairs, event.period.year, facts),
+        covers=covers(pairs, event.region),
+        source=cite(pairs, facts),
+    )
+
+
+def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
+    """Why `tell` drops an event, for `/ev-preview` and `replay --explain`."""
+    year = event.period.year
+    if isinstance(event, GrowthEvent):
+        return unlike_years(basis, year, facts)
+    if isinstance(event, RecordEvent):
+        return f"no earlier period of {_pairs_text(basis.get(year, set()), facts)} to compare with"
+    return ""
+
+
+def unlike_years(basis: Basis, year: int, facts: SourceFacts) -> str:
+    """Why `year` is not compared with the year before ("" when it is, like for like)."""
+    if alike(basis, year, year - 1, facts):
+        return ""
+    a, b = basis.get(year, set()), basis.get(year - 1, set())
+    if not b:
+        return f"no figures for {year - 1} to compare with"
+    if a == b:
+        return f"{year} and {year - 1} are not of the same granularity: not like for like"
+    return (
+        f"{year} is taken from {_pairs_text(a, facts)} and {year - 1} from "
+        f"{_pairs_text(b, facts)}: not like for like"
+    )
+
+
+def _like_record(
+    event: RecordEvent, basis: Basis, monthly: Mapping[Month, int], facts: SourceFacts
+) -> RecordEvent | None:
+    """The record against the best earlier period taken like for like; None when there is none
+    or it is not beaten."""
+    year = event.period.year
+    like = {y for y in basis if y == year or alike(basis, y, year, facts)}
+    earlier = [(v, m) for m, v in monthly.items() if m < event.period and m.year in like and v]
+    if not earlier:
+        return None
+    best, when = max(earlier, key=lambda item: (item[0], -item[1].index))
+    if event.value <= best:
+        return None
+    return replace(event, previous_best=best, previous_best_period=when)
+
+
+def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts) -> str:
+    if not pairs:
+        return "nothing"
+    regions = ", ".join(sorted({r for r, _ in pairs}))
+    return f"{regions} ({cite(pairs, facts)})"
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a total says of itself: its granularity, coverage and sources, and why the period
+    asked for was cut short."""
+
+    granularity: Granularity = "month"
+    covers: tuple[str, ...] = ()
+    source: str = ""
+    note: str = ""
+
+
+def told(
+    basis: Basis,
+    region: str,
+    last: Month | None,
+    asked: Month | None,
+    facts: SourceFacts,
+) -> Told:
+    """How to tell a cumulative figure that runs to `last`, when `asked` was asked for."""
+    if last is None or not basis.get(last.year):
+        return Told()
+    pairs = basis[last.year]
+    note = ""
+    found = widened(basis, region, last.year)
+    if found is not None:
+        note = f"{region}'s own figures since {found[0]}, {covered(found[1])} only before"
+    if (
+        asked is not None
+        and asked.month != 12
+        and basis.get(asked.year)
+        and granularity(basis[asked.year], asked.year, facts) == "year"
+    ):
+        note = (note + "; " if note else "") + (
+            f"{asked.year} is known only as a whole year ({cite(basis[asked.year], facts)}), "
+            f"so the figure runs through {last.year if last.month == 12 else last}"
+        )
+    return Told(
+        granularity(pairs, last.year, facts), covers(pairs, region), cite(pairs, facts), note
+    )
+
+
+def explain(
+    region: str,
+    metric: str,
+    basis: Basis,
+    facts: SourceFacts,
+    samples: Sequence[str] = (),
+    last: Month | None = None,
+) -> list[str]:
+    """Which regions, sources, years and granularity made a figure, and what was left out and
+    why: `evbot total --explain` and `/ev-total explain:yes`."""
+    years = sorted(y for y in basis if basis[y] and (last is None or y <= last.year))
+    if not years:
+        return [f"No {metric} figures for this subject in {region}."]
+    lines: list[str] = []
+    start = years[0]
+    for i, year in enumerate(years):
+        following = years[i + 1] if i + 1 < len(years) else None
+        if following == year + 1 and _same(basis[following], basis[year], following, year, facts):
+            continue
+        span = str(start) if start == year else f"{start}–{year}"
+        pairs = basis[year]
+        regions = sorted({r for r, _ in pairs})
+        whole = "whole years" if granularity(pairs, year, facts) == "year" else "months"
+        if regions == [region]:
+            what = f"{region}'s own figures"
+        elif len(regions) == 1:
+            what = f"{regions[0]} only ({region} has no figure of its own)"
+        else:
+            what = f"the sum of {', '.join(regions)} ({region} has no figure of its own)"
+        lines.append(f"{span}: {what}, {whole}, from {cite(pairs, facts)}")
+        start = following if following is not None else year
+    lines.append(
+        f"Metric: {metric} only ("
+        + ("registered vehicles, a level" if metric == "stock" else "units sold")
+        + "); sales and stock are never added together."
+    )
+    lines.append(
+        "Where several sources have the same region and year, the one of best priority is "
+        "used; a region's own figure is used where there is one, else its sub-regions' sum."
+    )
+    if samples:
+        lines.append(
+            f"Left out: {', '.join(sorted(samples))} (a sample of its region: shares only, "
+            "never a total)."
+        )
+    return lines
+
+
+def _same(
+    a: set[tuple[str, int]], b: set[tuple[str, int]], ya: int, yb: int, facts: SourceFacts
+) -> bool:
+    return a == b and granularity(a, ya, facts) == granularity(b, yb, facts)
+
+
+def unlike_parts(
+    rows: Sequence[IncRow],
+    basis: Basis,
+    end: Month,
+    members: Mapping[str, Sequence[GroupMember]] | None = None,
+    yearly: bool = False,
+) -> str:
+    """Why year-to-date growth to `end` would compare an incomplete period: a model (or, for
+    all EVs, a make) with figures in the period before `end`'s (the month before, or the year
+    before for yearly figures) and none in `end`'s, as when one model's figure for a new month
+    is all there is of it yet; "" when the period is as complete as the one before. A model
+    that is new in `end`'s period is growth, not a gap. `rows` are the cells of both periods;
+    `members` limit a group's makes to the months they belonged to it."""
+    before = Month(end.year - 1, 12) if yearly else end.plus(-1)
+
+    def parts(month: Month) -> set[tuple[str, str]]:
+        pairs = basis.get(month.year, set())
+        return {
+            (r.make_key, r.model_key)
+            for r in rows
+            if r.month == month
+            and (r.region, r.source_id) in pairs
+            and (members is None or any(m.covers(month) for m in members.get(r.make_key, ())))
+        }
+
+    missing = sorted("/".join(filter(None, p)) or "no make" for p in parts(before) - parts(end))
+    if not missing:
+        return ""
+    when = f"{end.year - 1}, none in {end.year}" if yearly else f"{before}, none yet in {end}"
+    return f"{_listed(missing)} had figures in {when}: not like for like"
+
+
+def _listed(names: Sequence[str], most: int = 5) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

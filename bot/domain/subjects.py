@@ -1,0 +1,152 @@
+"""Subjects people name (models, makes, groups, regions, everything), aliases, "did you mean"."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.domain.events import Subject
+from bot.domain.names import loose_key, name_key, slug
+from bot.domain.records import GroupSpec, ModelName
+
+ALL = Subject("all", "all", "all EVs")
+_ALL_WORDS = ("all", "everything", "all evs", "all ev", "evs", "*")
+_RESOLVED_LIMIT = 50_000  # remembered resolutions of typed names
+
+
+class UnknownSubject(LookupError):
+    """A name that matches nothing; carries the closest names for "did you mean"."""
+
+    def __init__(self, text: str, suggestions: Sequence[str]) -> None:
+        hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"No subject called {text!r}.{hint}")
+        self.text = text
+        self.suggestions = list(suggestions)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A subject, and the region the name implied (a region's name means all EVs there)."""
+
+    subject: Subject
+    region: str | None = None
+
+
+@dataclass
+class Catalog:
+    """Every name the bot knows, built from the store's names and the configuration."""
+
+    models: list[ModelName] = field(default_factory=list)
+    makes: dict[str, str] = field(default_factory=dict)
+    groups: list[GroupSpec] = field(default_factory=list)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    regions: list[str] = field(default_factory=list)
+    region_aliases: Mapping[str, str] = field(default_factory=dict)
+    _index: dict[str, Resolved] = field(default_factory=dict, init=False)
+    _names: dict[str, str] = field(default_factory=dict, init=False)  # loose key -> shown name
+    _models: dict[tuple[str, str], ModelName] = field(default_factory=dict, init=False)
+    _alias_keys: dict[str, str] = field(default_factory=dict, init=False)  # loose key -> target
+    _resolved: dict[str, Resolved] = field(default_factory=dict, init=False)  # text -> answer
+
+    def __post_init__(self) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Recompute the lookup tables after a change to the names."""
+        index: dict[str, Resolved] = {}
+        names: dict[str, str] = {}
+
+        def add(text: str, resolved: Resolved, shown: str | None = None) -> None:
+            key = loose_key(text)
+            if key and key not in index:
+                index[key] = resolved
+                names[key] = shown or text
+
+        for word in _ALL_WORDS:
+            add(word, Resolved(ALL), "all")
+        for group in self.groups:
+            subject = Subject("group", f"group:{slug(group.name)}", group.name)
+            add(group.name, Resolved(subject))
+            for alias in group.aliases:
+                add(alias, Resolved(subject), group.name)
+        for make_key, display in self.makes.items():
+            if make_key:
+                add(display, Resolved(Subject("make", f"make:{make_key}", display)))
+        by_model: dict[str, list[ModelName]] = {}
+        for m in self.models:
+            full = f"{m.make} {m.model}"
+            subject = Subject("model", f"model:{m.make_key}/{m.model_key}", full)
+            add(full, Resolved(subject))
+            by_model.setdefault(loose_key(m.model), []).append(m)
+        for key, same in by_model.items():
+            if len(same) == 1 and key not in index:  # a bare model name, when it is unambiguous
+                m = same[0]
+                subject = Subject(
+                    "model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}"
+                )
+                index[key] = Resolved(subject)
+                names[key] = m.model
+        for region in self.regions:
+            add(region, Resolved(ALL, region))
+        for alias, region in self.region_aliases.items():
+            add(alias, Resolved(ALL, region), region)
+        self._index, self._names = index, names
+        self._models = {(m.make_key, m.model_key): m for m in self.models}
+        alias_keys: dict[str, str] = {}
+        for alias, target in self.aliases.items():
+            alias_keys.setdefault(loose_key(alias), target)  # the first spelling wins, as before
+        self._alias_keys = alias_keys
+        self._resolved = {}
+
+    def model(self, make_key: str, model_key: str) -> ModelName | None:
+        """A model's names by its keys."""
+        return self._models.get((make_key, model_key))
+
+    def resolve(self, text: str) -> Resolved:
+        """The subject a name means; raises `UnknownSubject` with suggestions."""
+        found = self._resolved.get(text)
+        if found is not None:
+            return found
+        seen: set[str] = set()
+        current = text
+        while True:
+            key = loose_key(current)
+            if not key:
+                return Resolved(ALL)
+            target = self._alias_keys.get(key)
+            if target is None or key in seen:
+                break
+            seen.add(key)
+            current = target
+        found = self._index.get(key)
+        if found is None:
+            raise UnknownSubject(text, self.suggest(text))
+        if len(self._resolved) >= _RESOLVED_LIMIT:
+            self._resolved.clear()
+        self._resolved[text] = found  # names only change by rebuilding, which forgets these
+        return found
+
+    def suggest(self, text: str, limit: int = 3) -> list[str]:
+        """The closest known names to a misspelt one."""
+        key = loose_key(text)
+        keys = list(self._names)
+        close = difflib.get_close_matches(key, keys, n=limit, cutoff=0.6)
+        if len(close) < limit:
+            close += [k for k in keys if k.startswith(key) and k not in close][: limit - len(close)]
+        return [self._names[k] for k in close]
+
+    def region(self, text: str) -> str:
+        """A region's stored name from what was typed (aliases, any case), else as typed."""
+        wanted = name_key(text)
+        for alias, region in self.region_aliases.items():
+            if name_key(alias) == wanted:
+                return region
+        for region in self.regions:
+            if name_key(region) == wanted:
+                return region
+        return text.strip()
+
+    def subject_names(self) -> list[str]:
+        """Every name a user can type, for autocomplete."""
+        return sorted(set(self._names.values()))

@@ -1,0 +1,1 @@
+"""Reading figures from files into the store: parsing, the parse worker, the importer."""

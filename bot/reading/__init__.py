@@ -1,0 +1,1 @@
+"""Answers from the stored figures: queries and the in-memory read model."""

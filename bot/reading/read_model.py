@@ -1,0 +1,390 @@
+"""An in-memory read model for commands: every series' cumulative figures, kept current from the
+change journal, so that a question is a few bisects and never a database read.
+
+`load` reads every model's, make's and the all-EVs series' monthly increments once (the store's
+kept aggregates, not its sales rows). A subject's series in a region is computed on first use
+with the same rules as `bot.reading.queries.SeriesReader` (`bot.domain.series.regional_increments`)
+and kept as
+cumulative arrays; `refresh` reads the journal since its watermark, re-reads only the subjects
+the entries touch and recomputes the series that were in use.
+"""
+
+from __future__ import annotations
+
+import gc
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+from bot.config.load import Config
+from bot.domain.coverage import Basis, SourceFacts, source_facts
+from bot.domain.events import Subject
+from bot.domain.names import name_key, slug
+from bot.domain.periods import Month
+from bot.domain.records import GroupMember, IncRow, JournalEntry, SourceInfo
+from bot.domain.series import WORLD, RegionTree, regional_increments
+from bot.domain.subjects import ALL, Catalog
+from bot.reading.queries import (
+    ModelShare,
+    PeriodAnswer,
+    SeriesReader,
+    TotalAnswer,
+    _member_filter,
+    counted,
+    load_catalog,
+    region_tree,
+    sample_sources,
+)
+from bot.store.common import SalesStore
+
+SeriesKey = tuple[str, str, str]  # (subject key, region, metric)
+SETTLE_ROWS = 200_000  # from this many loaded increments on, the model is kept out of GC passes
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One subject's cumulative series in one region: each month with a figure, ascending."""
+
+    months: tuple[Month, ...]
+    index: tuple[int, ...]  # Month.index of each month, for bisect
+    cum: tuple[int, ...]  # running total at each month
+    monthly: Mapping[Month, int]  # the increments, as SeriesReader.monthly gives them
+    basis: Basis  # each year's (region, source) pairs the figures were taken from
+
+    @classmethod
+    def of(cls, monthly: Mapping[Month, int], basis: Basis | None = None) -> Series:
+        months = tuple(sorted(monthly))
+        cum = tuple(accumulate([monthly[m] for m in months]))
+        return cls(months, tuple(m.index for m in months), cum, dict(monthly), basis or {})
+
+    @property
+    def latest(self) -> Month | None:
+        return self.months[-1] if self.months else None
+
+    def at(self, as_of: Month | None) -> tuple[int, Month | None]:
+        """The cumulative figure up to and including `as_of` (all when None), and its month."""
+        i = len(self.index) if as_of is None else bisect_right(self.index, as_of.index)
+        if i == 0:
+            return 0, None
+        return self.cum[i - 1], self.months[i - 1]
+
+    def window(self, first: Month | None, last: Month | None) -> int:
+        """Units from `first` to `last`, both included (None: open on that side)."""
+        lo = 0 if first is None else bisect_left(self.index, first.index)
+        hi = len(self.index) if last is None else bisect_right(self.index, last.index)
+        if hi <= lo:
+            return 0
+        return self.cum[hi - 1] - (self.cum[lo - 1] if lo else 0)
+
+    def points(self) -> list[tuple[Month, int]]:
+        """(month, cumulative) pairs, as `bot.domain.series.cumulative` gives them."""
+        return list(zip(self.months, self.cum, strict=True))
+
+    def peaks(self) -> Sequence[int]:
+        """The running peak of the cumulative figures: the figures themselves unless they fall
+        somewhere (as a stock metric or a downward revision can make them)."""
+        if list(self.cum) == sorted(self.cum):
+            return self.cum
+        return tuple(accumulate(self.cum, max))
+
+    def recent_points(self, months: int) -> list[tuple[Month, int]]:
+        """The (month, cumulative) pairs from `months` months before the latest one onward."""
+        if not self.index:
+            return []
+        i = bisect_left(self.index, self.index[-1] - months)
+        return list(zip(self.months[i:], self.cum[i:], strict=True))
+
+
+EMPTY = Series.of({})
+
+
+class ReadModel:
+    """Totals, breakdowns, shares and windows from memory, current as of `watermark`."""
+
+    def __init__(self, store: SalesStore, config: Config) -> None:
+        self.store = store
+        self.config = config
+        self.tree: RegionTree = region_tree(config)
+        self.groups = {f"group:{slug(g.name)}": g for g in config.groups}
+        self._reader = SeriesReader(store, self.tree, list(config.groups), sample_sources(config))
+        self.catalog = Catalog()
+        self.watermark = 0
+        # bumped by every load and every refresh that applied entries: whatever was derived
+        # from an older version (names, answers) is stale
+        self.version = 0
+        self._sources: list[SourceInfo] = []
+        self._model_rows: dict[tuple[str, str], list[IncRow]] = {}
+        self._make_rows: dict[str, list[IncRow]] = {}
+        self._all_rows: list[IncRow] = []
+        self._series: dict[str, dict[tuple[str, str], Series]] = {}
+        self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
+        self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
+        self._size = 0  # increment rows loaded
+
+    @property
+    def facts(self) -> SourceFacts:
+        """What telling the figures needs to know of the store's sources."""
+        return source_facts(self._sources, self.config)
+
+    # -- loading and refreshing -------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read every series' increments and the names once."""
+        head = await self.store.journal_head()  # first: later changes are caught by refresh
+        sources = await self.store.sources()
+        catalog = await load_catalog(self.store, self.config)
+        models: dict[tuple[str, str], list[IncRow]] = defaultdict(list)
+        for row in await self.store.every_model_increment():
+            models[(row.make_key, row.model_key)].append(row)
+        makes: dict[str, list[IncRow]] = defaultdict(list)
+        for row in await self.store.make_increments(sorted(catalog.makes)):
+            makes[row.make_key].append(row)
+        all_rows = await self.store.all_increments()
+        self._sources, self.catalog = sources, catalog
+        self._model_rows, self._make_rows, self._all_rows = dict(models), dict(makes), all_rows
+        self._series.clear()
+        self._parts.clear()
+        self._totals.clear()
+        self.watermark = head
+        self.version += 1
+        self._size = len(all_rows) + sum(map(len, models.values())) + sum(map(len, makes.values()))
+        self._settle()
+
+    async def refresh(self, page: int = 50_000) -> int:
+        """Apply the journal since the watermark; returns how many entries were read."""
+        entries: list[JournalEntry] = []
+        cursor = self.watermark
+        while True:
+            batch = await self.store.journal_since(cursor, page)
+            entries.extend(batch)
+            if len(batch) < page:
+                break
+            cursor = batch[-1].seq
+        if not entries:
+            return 0
+        models = sorted({(e.make_key, e.model_key) for e in entries if e.model_key})
+        makes = sorted({e.make_key for e in entries if e.make_key} | {m for m, _ in models})
+        sources = await self.store.sources()
+        catalog = await load_catalog(self.store, self.config)
+        model_rows = {m: await self.store.model_increments(*m) for m in models}
+        make_rows: dict[str, list[IncRow]] = {m: [] for m in makes}
+        for row in await self.store.make_increments(makes):
+            make_rows[row.make_key].append(row)
+        all_rows = await self.store.all_increments()
+        # no await below: readers never see half an update
+        sources_changed = [(s.id, s.metric, s.priority, s.running) for s in sources] != [
+            (s.id, s.metric, s.priority, s.running) for s in self._sources
+        ]
+        self._sources, self.catalog, self._all_rows = sources, catalog, all_rows
+        self._model_rows.update(model_rows)
+        self._make_rows.update(make_rows)
+        touched = {ALL.key, *(f"model:{a}/{b}" for a, b in models)}
+        touched |= {f"make:{m}" for m in makes}
+        touched |= {key for key, g in self.groups.items() if _has_member(g.members, makes)}
+        if sources_changed:
+            touched |= set(self._series) | set(self._parts)
+        self._totals.clear()
+        self._recompute(touched)
+        self.watermark = entries[-1].seq
+        self.version += 1
+        return len(entries)
+
+    def _recompute(self, touched: Iterable[str]) -> None:
+        """Drop the touched subjects' series and recompute those that were in use."""
+        dropped = [(key, self._series.pop(key, {}), self._parts.pop(key, {})) for key in touched]
+        for key, used, parts in dropped:
+            subject = self._subject_of(key)
+            if subject is None:
+                continue
+            for region, metric in used:
+                self.series(subject, region, metric)
+            for region, metric in parts:
+                self._model_parts(subject, region, metric)
+
+    def _subject_of(self, key: str) -> Subject | None:
+        if key == ALL.key:
+            return ALL
+        kind, _, rest = key.partition(":")
+        if kind == "model":
+            return Subject("model", key, rest)
+        if kind == "make":
+            return Subject("make", key, self.catalog.makes.get(rest, rest))
+        if kind == "group" and key in self.groups:
+            return Subject("group", key, self.groups[key].name)
+        return None
+
+    def _settle(self) -> None:
+        """Exempt what exists now (a big loaded model, mostly) from garbage collection passes.
+
+        A big model holds millions of objects for the life of the process; left in the
+        collected generations, every full collection walks them all (a second or more on a busy
+        machine, in the middle of some command). Their memory is still freed by reference
+        counting when a reload drops them; only garbage cycles among what is frozen would stay,
+        so a small model (tests, the demo), cheap to walk anyway, is left alone.
+        """
+        if self._size >= SETTLE_ROWS:
+            gc.freeze()
+
+    def warm(self, regions: Sequence[str] = (WORLD,), metric: str = "sales") -> int:
+        """Compute every subject's series (and breakdowns) in `regions` ahead of questions."""
+        subjects: list[Subject] = [ALL]
+        subjects += [
+            Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+            for m in self.catalog.models
+        ]
+        subjects += [Subject("make", f"make:{k}", v) for k, v in self.catalog.makes.items()]
+        subjects += [Subject("group", k, g.name) for k, g in self.groups.items()]
+        for region in regions:
+            for subject in subjects:
+                self.series(subject, region, metric)
+                if subject.kind in ("make", "group"):
+                    self._model_parts(subject, region, metric)
+        self._settle()
+        return len(subjects) * len(regions)
+
+    # -- series -----------------------------------------------------------------------------
+
+    def series(self, subject: Subject, region: str = WORLD, metric: str = "sales") -> Series:
+        """The subject's cumulative series in a region (computed once, then kept)."""
+        per_subject = self._series.get(subject.key)
+        if per_subject is not None:
+            found = per_subject.get((region, metric))
+            if found is not None:
+                return found
+        basis: dict[int, set[tuple[str, int]]] = {}
+        monthly = self.monthly(subject, region, metric, basis)
+        series = Series.of(monthly, basis) if monthly else EMPTY
+        self._series.setdefault(subject.key, {})[(region, metric)] = series
+        return series
+
+    def monthly(
+        self,
+        subject: Subject,
+        region: str,
+        metric: str = "sales",
+        chosen: dict[int, set[tuple[str, int]]] | None = None,
+    ) -> dict[Month, int]:
+        """Units added in each month, exactly as `SeriesReader.monthly` computes them."""
+        sources = counted(self._sources, metric, self._reader.samples)
+        priority = {s.id: s.priority for s in sources}
+        levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
+        keep: Callable[[IncRow], bool] | None = None
+        rows: list[IncRow]
+        if subject.kind == "model":
+            make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
+            rows = self._model_rows.get((make_key, model_key), [])
+        elif subject.kind == "make":
+            rows = self._make_rows.get(subject.key.removeprefix("make:"), [])
+        elif subject.kind == "group":
+            members = self.members(subject)
+            rows = [r for make in sorted(members) for r in self._make_rows.get(make, [])]
+            keep = _member_filter(members)
+        else:
+            rows = self._all_rows
+        return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)
+
+    def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
+        """A group's makes by key, each with its validity periods."""
+        return self._reader.members(subject)
+
+    def _model_parts(self, subject: Subject, region: str, metric: str) -> list[tuple[str, Series]]:
+        """Each model of a make or group with its series there (a group's limited to the
+        months its make belonged to the group)."""
+        per_subject = self._parts.get(subject.key)
+        if per_subject is not None and (region, metric) in per_subject:
+            return per_subject[(region, metric)]
+        members: dict[str, list[GroupMember]] | None = None
+        if subject.kind == "make":
+            makes: Mapping[str, object] = {subject.key.removeprefix("make:"): None}
+        else:
+            members = self.members(subject)
+            makes = members
+        parts: list[tuple[str, Series]] = []
+        for m in self.catalog.models:
+            if m.make_key not in makes:
+                continue
+            model = Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+            series = self.series(model, region, metric)
+            if members is not None:
+                spans = members[m.make_key]
+                series = Series.of(
+                    {k: v for k, v in series.monthly.items() if any(s.covers(k) for s in spans)}
+                )
+            parts.append((model.name, series))
+        self._parts.setdefault(subject.key, {})[(region, metric)] = parts
+        return parts
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def total(
+        self,
+        subject: Subject,
+        region: str = WORLD,
+        as_of: Month | None = None,
+        metric: str = "sales",
+    ) -> TotalAnswer:
+        """As `bot.reading.queries.total`: the cumulative figure and, for a make or group, its
+        models."""
+        key = (subject.key, region, metric, as_of)
+        found = self._totals.get(key)
+        if found is not None and found.subject == subject:
+            return found
+        value, last = self.series(subject, region, metric).at(as_of)
+        breakdown: list[ModelShare] = []
+        if subject.kind in ("make", "group"):
+            breakdown = self.breakdown(subject, region, None, as_of, metric, value)
+        answer = TotalAnswer(subject, region, metric, last, value, breakdown)
+        if len(self._totals) > 200_000:
+            self._totals.clear()
+        self._totals[key] = answer
+        return answer
+
+    def breakdown(
+        self,
+        subject: Subject,
+        region: str,
+        first: Month | None,
+        last: Month | None,
+        metric: str = "sales",
+        parent_total: int | None = None,
+    ) -> list[ModelShare]:
+        """Each model's units from `first` to `last` (None: open) and share of the parent's,
+        biggest first; models with no units are left out."""
+        if parent_total is None:
+            parent_total = self.series(subject, region, metric).window(first, last)
+        shares = []
+        # Series.window inlined: a make's or group's models are many, and this is per command
+        lo_index = None if first is None else first.index
+        hi_index = None if last is None else last.index
+        for name, series in self._model_parts(subject, region, metric):
+            index, cum = series.index, series.cum
+            lo = 0 if lo_index is None else bisect_left(index, lo_index)
+            hi = len(index) if hi_index is None else bisect_right(index, hi_index)
+            if hi <= lo:
+                continue
+            units = cum[hi - 1] - (cum[lo - 1] if lo else 0)
+            if units > 0:
+                shares.append(ModelShare(name, units, units / parent_total if parent_total else 0))
+        shares.sort(key=lambda s: (-s.units, s.name))
+        return shares
+
+    def period_total(
+        self, subject: Subject, region: str, first: Month, last: Month, metric: str = "sales"
+    ) -> PeriodAnswer:
+        """As `bot.reading.queries.period_total`: a window and the same window a year earlier."""
+        series = self.series(subject, region, metric)
+        return PeriodAnswer(
+            subject,
+            region,
+            first,
+            last,
+            series.window(first, last),
+            series.window(first.plus(-12), last.plus(-12)),
+        )
+
+
+def _has_member(members: Iterable[GroupMember], makes: Iterable[str]) -> bool:
+    wanted = set(makes)
+    return any(name_key(m.make) in wanted for m in members)

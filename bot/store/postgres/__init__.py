@@ -1,0 +1,1 @@
+"""The PostgreSQL backend, with the leader election and rate shares of replicas."""

@@ -1,0 +1,750 @@
+"""Subscriptions and the outbox on PostgreSQL, shared by several replicas.
+
+The same states as `bot/store/sqlite/outbox.py` (pending -> inflight -> posted, retried, failed,
+cancelled). What replicas add: a claim locks its rows with `FOR UPDATE SKIP LOCKED`, so two
+replicas never claim one delivery, and takes a transaction advisory lock per channel, so a
+channel's messages still go out one at a time and in order; a claimed delivery records the
+claiming replica, and `inflight` hands a replica only the deliveries of replicas that died.
+A transaction that queues deliveries NOTIFYs the replicas (`PgBase.notify_deliveries`), so
+every replica starts on a fan-out at once, not at its next idle look.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+
+from bot.domain.channels import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
+from bot.domain.corrections import (
+    SILENT_FLAG,
+    corrected_milestones,
+    keep_told,
+    milestones_corrected,
+    plan_corrections,
+)
+from bot.domain.deliveries import STATUSES, DeliveryRow, original
+from bot.domain.event_codec import event_from_dict
+from bot.domain.events import Event
+from bot.domain.records import DetectionWrite, StoredEvent
+from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
+from bot.store.common import (
+    DELIVERY_COUNTS_BY_PLATFORM_SQL,
+    PENDING_BY_PLATFORM_SQL,
+    Pending,
+    pending_by_platform,
+)
+from bot.store.postgres.base import REPLICA_CLASS, Connection, PgBase, Runner
+from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row
+
+CHANNEL_CLASS = 0x45564204  # transaction advisory locks on channels, while claiming
+
+_CHANNEL = "platform = $1 AND workspace = $2 AND channel = $3"
+# a delivery's claimant is alive while its replica lock is held (the lock dies with the session)
+_CLAIMANT_ALIVE = (
+    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+    f"AND l.objsubid = 2 AND l.classid = {REPLICA_CLASS}::oid "
+    "AND l.objid = d.claimed_by::oid "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
+
+
+class PgOutbox(PgBase):
+    """Subscriptions, deliveries and digests."""
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def subscribe(self, spec: SubscriptionSpec) -> tuple[Subscription, bool]:
+        """Create a subscription, or update the settings of the same channel, subject and region.
+
+        Returns it and whether it is new. Subscribing again also resumes a paused one.
+        """
+        c = spec.channel
+        row = (
+            await self._fetch(
+                self.pool,
+                "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
+                "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
+                "digest_at, timezone, region, created_by, charts, corrections) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+                "$17) "
+                "ON CONFLICT (platform, workspace, channel, subject_key, region) DO UPDATE SET "
+                "subject_kind = excluded.subject_kind, subject_name = excluded.subject_name, "
+                "kinds = excluded.kinds, instant_kinds = excluded.instant_kinds, "
+                "ladder = excluded.ladder, locale = excluded.locale, mode = excluded.mode, "
+                "digest_at = excluded.digest_at, timezone = excluded.timezone, "
+                "charts = excluded.charts, corrections = excluded.corrections, status = 'active', "
+                "paused_reason = NULL, failures = 0 "
+                "RETURNING id, (xmax = 0) AS created",
+                c.platform,
+                c.workspace,
+                c.channel,
+                spec.subject.key,
+                spec.subject.kind,
+                spec.subject.name,
+                ",".join(spec.kinds),
+                ",".join(spec.instant_kinds),
+                spec.ladder,
+                spec.locale,
+                spec.mode,
+                spec.digest_at,
+                spec.timezone,
+                spec.region,
+                spec.created_by,
+                int(spec.charts),
+                int(spec.corrections),
+            )
+        )[0]
+        found = await self.subscription(int(row[0]))
+        assert found is not None
+        return found, bool(row[1])
+
+    async def subscription(self, sub_id: int) -> Subscription | None:
+        rows = await self._fetch(
+            self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1", sub_id
+        )
+        return subscription_row(rows[0]) if rows else None
+
+    async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
+        """Every subscription, or a channel's."""
+        if channel is None:
+            rows = await self._fetch(
+                self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
+            )
+        else:
+            rows = await self._fetch(
+                self.pool,
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
+                channel.platform,
+                channel.workspace,
+                channel.channel,
+            )
+        return [subscription_row(r) for r in rows]
+
+    async def subscriptions_for(
+        self, subject_keys: Sequence[str], region: str, con: Runner | None = None
+    ) -> list[Subscription]:
+        """Active subscriptions to any of these subjects in a region."""
+        if not subject_keys:
+            return []
+        rows = await self._fetch(
+            con or self.pool,
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE status = 'active' "
+            "AND region = $1 AND subject_key = ANY($2::text[])",
+            region,
+            list(subject_keys),
+        )
+        return [subscription_row(r) for r in rows]
+
+    async def unsubscribe(self, channel: Channel, subject_key: str | None) -> int:
+        """Remove a channel's subscription to a subject (None: all of them); queued deliveries
+        that no remaining subscription covers are cancelled at once. Returns how many went."""
+        key = (channel.platform, channel.workspace, channel.channel)
+        async with self.pool.acquire() as con, con.transaction():
+            if subject_key is None:
+                removed = await self._run(con, f"DELETE FROM subscriptions WHERE {_CHANNEL}", *key)
+            else:
+                removed = await self._run(
+                    con,
+                    f"DELETE FROM subscriptions WHERE {_CHANNEL} AND subject_key = $4",
+                    *key,
+                    subject_key,
+                )
+            await self._cancel_orphans(con, channel)
+        return removed
+
+    async def _cancel_orphans(self, con: Connection, channel: Channel) -> None:
+        key = (channel.platform, channel.workspace, channel.channel)
+        live = {
+            r[0]
+            for r in await self._fetch(
+                con, f"SELECT id FROM subscriptions WHERE {_CHANNEL} AND status = 'active'", *key
+            )
+        }
+        pending = await self._fetch(
+            con,
+            f"SELECT id, subscription_ids FROM deliveries WHERE {_CHANNEL} AND status = 'pending'",
+            *key,
+        )
+        orphans = [(r[0],) for r in pending if not set(json.loads(r[1])) & live]
+        await self._many(
+            con,
+            "UPDATE deliveries SET status = 'cancelled', reason = 'unsubscribed' WHERE id = $1",
+            orphans,
+        )
+
+    async def resume(
+        self, channel: Channel, subject_key: str | None = None, now: float | None = None
+    ) -> int:
+        """Resume a channel's paused subscriptions (one subject, or all), and send what the
+        pause held back: the queue it stopped and the delivery whose failure paused it."""
+        key = (channel.platform, channel.workspace, channel.channel)
+        async with self.pool.acquire() as con, con.transaction():
+            sql = (
+                "UPDATE subscriptions SET status = 'active', paused_reason = NULL, failures = 0 "
+                f"WHERE {_CHANNEL} AND status = 'paused'"
+            )
+            if subject_key is None:
+                rows = await self._fetch(con, sql + " RETURNING id", *key)
+            else:
+                rows = await self._fetch(
+                    con, sql + " AND subject_key = $4 RETURNING id", *key, subject_key
+                )
+            resumed = {int(r[0]) for r in rows}
+            if resumed:
+                candidates = await self._fetch(
+                    con,
+                    f"SELECT id, subscription_ids FROM deliveries WHERE {_CHANNEL} "
+                    "AND status = 'failed' "
+                    "AND (last_error = 'channel paused' OR reason = ANY($4::text[]))",
+                    *key,
+                    sorted(PAUSE_AT_ONCE),
+                )
+                when = time.time() if now is None else now
+                again = [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed]
+                await self._many(
+                    con,
+                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
+                    "next_attempt_at = $1, last_error = NULL WHERE id = $2",
+                    again,
+                )
+                if again:
+                    await self.notify_deliveries(con)
+        return len(resumed)
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    async def enqueue(self, planned: Sequence[PlannedDelivery], now: float) -> list[int]:
+        """Queue deliveries made outside a detection (a "now following" notice, a digest)."""
+        async with self.pool.acquire() as con, con.transaction():
+            return await self._insert_deliveries(con, planned, now)
+
+    async def _insert_deliveries(
+        self, con: Connection, planned: Sequence[PlannedDelivery], now: float
+    ) -> list[int]:
+        if not planned:
+            return []
+        self.stats.statements += 1
+        rows = await con.fetch(
+            "INSERT INTO deliveries (platform, workspace, channel, kind, event_ids, "
+            "subscription_ids, locale, payload, next_attempt_at, created_at) "
+            "SELECT p, w, c, k, e, s, l, y, $9, $9 FROM unnest($1::text[], $2::text[], "
+            "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) "
+            "WITH ORDINALITY AS t(p, w, c, k, e, s, l, y, n) ORDER BY n RETURNING id",
+            [d.channel.platform for d in planned],
+            [d.channel.workspace for d in planned],
+            [d.channel.channel for d in planned],
+            [d.kind for d in planned],
+            [json.dumps(list(d.event_ids)) for d in planned],
+            [json.dumps(list(d.subscription_ids)) for d in planned],
+            [d.locale for d in planned],
+            [d.payload for d in planned],
+            now,
+        )
+        # in the same transaction: replicas hear of the rows when they can claim them
+        await self.notify_deliveries(con)
+        return sorted(int(r[0]) for r in rows)
+
+    async def claim_due(
+        self, now: float, limit: int, platforms: Sequence[str] | None = None
+    ) -> list[DeliveryRow]:
+        """Mark up to `limit` due deliveries in flight (committed) and return them.
+
+        At most one per channel, its next message, and none for a channel that has a post
+        under way, whichever replica made it: a channel's messages go out in order. Rows another
+        replica is claiming at this moment are skipped (`FOR UPDATE SKIP LOCKED`), never waited
+        for.
+        """
+        if limit <= 0:
+            return []
+        async with self.pool.acquire() as con, con.transaction():
+            candidates = await self._fetch(
+                con,
+                "SELECT d.id, d.platform, d.workspace, d.channel FROM deliveries d "
+                "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 "
+                "AND ($3::text[] IS NULL OR d.platform = ANY($3::text[])) "
+                # Per-row subqueries, not NOT EXISTS: PostgreSQL would turn those into an anti
+                # join over the whole queue; these let it walk the due index and stop at the
+                # limit, so a claim costs the rows looked at, not the queue's length.
+                "AND (SELECT 1 FROM deliveries i WHERE i.platform = d.platform "
+                "AND i.workspace = d.workspace AND i.channel = d.channel "
+                "AND i.status = 'inflight' LIMIT 1) IS NULL "
+                # only the next message of each channel: when another replica holds it, the
+                # channel is skipped rather than its later messages taken out of turn
+                "AND (SELECT 1 FROM deliveries e WHERE e.status = 'pending' "
+                "AND e.platform = d.platform AND e.workspace = d.workspace "
+                "AND e.channel = d.channel "
+                "AND (e.next_attempt_at, e.id) < (d.next_attempt_at, d.id) LIMIT 1) IS NULL "
+                "ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                now,
+                limit * 4,
+                list(platforms) if platforms is not None else None,
+            )
+            chosen: list[int] = []
+            names: list[str] = []
+            seen: set[tuple[str, str, str]] = set()
+            for delivery_id, *channel in candidates:
+                key = (channel[0], channel[1], channel[2])
+                if key not in seen and len(chosen) < limit:
+                    seen.add(key)
+                    chosen.append(delivery_id)
+                    names.append("\x1f".join(key))
+            if not chosen:
+                return []
+            # Another replica may be claiming the same channel's next message right now: the
+            # channel lock lets one through, and the update, a statement of its own so that
+            # its snapshot is taken after the lock, re-checks for a post under way and so sees
+            # what that replica committed before letting go of the lock.
+            locked = await self._fetch(
+                con,
+                "SELECT id FROM unnest($1::bigint[], $2::text[]) AS t(id, name) "
+                f"WHERE pg_try_advisory_xact_lock({CHANNEL_CLASS}, hashtext(name))",
+                chosen,
+                names,
+            )
+            if not locked:
+                return []
+            rows = await self._fetch(
+                con,
+                "UPDATE deliveries d SET status = 'inflight', attempts = attempts + 1, "
+                "claimed_by = $2, claimed_at = COALESCE(d.claimed_at, $3) "
+                "WHERE d.id = ANY($1::bigint[]) AND d.status = 'pending' "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries i WHERE i.platform = d.platform "
+                "AND i.workspace = d.workspace AND i.channel = d.channel "
+                f"AND i.status = 'inflight') RETURNING {DELIVERY_COLUMNS}",
+                [r[0] for r in locked],
+                self.replica_id,
+                now,
+            )
+        return sorted((delivery_row(r) for r in rows), key=lambda d: d.id)
+
+    async def inflight(self, platforms: Sequence[str] | None = None) -> list[DeliveryRow]:
+        """Deliveries a crash left between "about to post" and "posted": those of replicas that
+        are gone (or of a store with no replica, copied from SQLite). They become this
+        replica's, so two replicas never settle the same one; those of live replicas,
+        including this one's own posts under way, are never returned."""
+        rows = await self._fetch(
+            self.pool,
+            "UPDATE deliveries SET claimed_by = $1 WHERE id IN (SELECT d.id FROM deliveries d "
+            "WHERE d.status = 'inflight' AND ($2::text[] IS NULL OR d.platform = ANY($2)) "
+            f"AND (d.claimed_by IS NULL OR NOT {_CLAIMANT_ALIVE}) FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {DELIVERY_COLUMNS}",
+            self.replica_id,
+            list(platforms) if platforms is not None else None,
+        )
+        return sorted((delivery_row(r) for r in rows), key=lambda d: d.id)
+
+    async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
+        # one statement, so atomic without a transaction's extra round trips (it runs once
+        # per delivery)
+        await self._run(
+            self.pool,
+            "WITH d AS (UPDATE deliveries SET status = 'posted', message_id = $1, "
+            "posted_at = $2, last_error = NULL, steps = CASE WHEN steps::jsonb ? 'post' "
+            "THEN steps ELSE (steps::jsonb || '[\"post\"]')::text END WHERE id = $3 "
+            "RETURNING platform, workspace, channel) "
+            "UPDATE subscriptions s SET failures = 0, last_error = NULL FROM d "
+            "WHERE s.platform = d.platform AND s.workspace = d.workspace "
+            "AND s.channel = d.channel AND s.failures > 0",
+            message_id,
+            now,
+            delivery_id,
+        )
+
+    async def mark_step(self, delivery_id: int, entry: str, message_id: str | None = None) -> None:
+        """Record a step of an in-flight delivery as done (`bot.domain.delivery_steps`); the post's
+        step keeps the message id even while later steps are still to do."""
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET steps = (steps::jsonb || jsonb_build_array($1::text))::text, "
+            "message_id = COALESCE($2, message_id) WHERE id = $3 AND status = 'inflight'",
+            entry,
+            message_id,
+            delivery_id,
+        )
+
+    async def mark_retry(
+        self, delivery_id: int, next_attempt_at: float, reason: str, error: str
+    ) -> None:
+        """Back to pending, for another attempt not before `next_attempt_at`."""
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, reason = $2, "
+            "last_error = $3 WHERE id = $4 AND status = 'inflight' AND claimed_by = $5",
+            next_attempt_at,
+            reason,
+            error,
+            delivery_id,
+            self.replica_id,
+        )
+
+    async def release(self, delivery_id: int, not_before: float | None = None) -> None:
+        """Pending again without counting an attempt: an in-flight delivery found not posted,
+        or one claimed while its channel must still wait (`not_before`). Only this replica's
+        claims: one another replica has taken over is no longer ours to release."""
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET status = 'pending', attempts = GREATEST(attempts - 1, 0), "
+            "next_attempt_at = COALESCE($1, next_attempt_at) "
+            "WHERE id = $2 AND status = 'inflight' AND claimed_by = $3",
+            not_before,
+            delivery_id,
+            self.replica_id,
+        )
+
+    async def defer_channel(self, channel: Channel, not_before: float) -> None:
+        """Nothing more to this channel before `not_before` (the platform said to wait)."""
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET next_attempt_at = GREATEST(next_attempt_at, $4) "
+            f"WHERE {_CHANNEL} AND status = 'pending'",
+            channel.platform,
+            channel.workspace,
+            channel.channel,
+            not_before,
+        )
+
+    async def mark_failed(self, delivery: DeliveryRow, reason: str, error: str) -> bool:
+        """A permanent failure; pauses the channel's subscriptions when retrying cannot help
+        (or after several in a row). Returns whether they were paused."""
+        c = delivery.channel
+        key = (c.platform, c.workspace, c.channel)
+        async with self.pool.acquire() as con, con.transaction():
+            await self._run(
+                con,
+                "UPDATE deliveries SET status = 'failed', reason = $1, last_error = $2 "
+                "WHERE id = $3",
+                reason,
+                error,
+                delivery.id,
+            )
+            await self._run(
+                con,
+                "UPDATE subscriptions SET failures = failures + 1, last_error = $4 "
+                f"WHERE {_CHANNEL}",
+                *key,
+                f"{reason}: {error}",
+            )
+            pause = reason in PAUSE_AT_ONCE
+            if not pause:
+                worst = await self._val(
+                    con, f"SELECT MAX(failures) FROM subscriptions WHERE {_CHANNEL}", *key
+                )
+                pause = worst is not None and worst >= PAUSE_AFTER
+            if pause:
+                await self._run(
+                    con,
+                    "UPDATE subscriptions SET status = 'paused', paused_reason = $4 "
+                    f"WHERE {_CHANNEL} AND status = 'active'",
+                    *key,
+                    reason,
+                )
+                # retrying the channel's queue cannot work either; it is kept for a resume
+                await self._run(
+                    con,
+                    "UPDATE deliveries SET status = 'failed', reason = $4, "
+                    f"last_error = 'channel paused' WHERE {_CHANNEL} AND status = 'pending'",
+                    *key,
+                    reason,
+                )
+        return pause
+
+    async def mark_cancelled(self, delivery_id: int, reason: str) -> None:
+        await self._run(
+            self.pool,
+            "UPDATE deliveries SET status = 'cancelled', reason = $1 WHERE id = $2",
+            reason,
+            delivery_id,
+        )
+
+    async def deliveries(self, status: str | None = None, limit: int = 100) -> list[DeliveryRow]:
+        """Deliveries, newest first, optionally of one status."""
+        rows = await self._fetch(
+            self.pool,
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries "
+            "WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2",
+            status,
+            limit,
+        )
+        return [delivery_row(r) for r in rows]
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries are in each status."""
+        rows = await self._fetch(
+            self.pool, "SELECT status, COUNT(*) FROM deliveries GROUP BY status"
+        )
+        return {s: 0 for s in STATUSES} | {r[0]: int(r[1]) for r in rows}
+
+    async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
+        """How many deliveries each platform has in each status (for /metrics)."""
+        rows = await self._fetch(self.pool, DELIVERY_COUNTS_BY_PLATFORM_SQL)
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def pending_by_platform(self) -> dict[str, Pending]:
+        """Deliveries not out yet (pending or in flight), by platform."""
+        return pending_by_platform(await self._fetch(self.pool, PENDING_BY_PLATFORM_SQL))
+
+    async def next_due(self) -> float | None:
+        """When the earliest pending delivery is due (None: nothing pending)."""
+        due = await self._val(
+            self.pool, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+        )
+        return float(due) if due is not None else None
+
+    async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
+        """Stored events by id."""
+        if not ids:
+            return {}
+        rows = await self._fetch(
+            self.pool,
+            "SELECT id, payload FROM events WHERE id = ANY($1::bigint[])",
+            list(ids),
+            table="events",
+        )
+        return {r[0]: event_from_dict(json.loads(r[1])) for r in rows}
+
+    async def channel_deliveries(
+        self, channel: Channel, event_ids: Sequence[int]
+    ) -> dict[int, DeliveryRow]:
+        """The newest delivery to `channel` of each of `event_ids` that it was sent in (the
+        channel's deliveries only, through `deliveries_by_channel`)."""
+        if not event_ids:
+            return {}
+        rows = await self._fetch(
+            self.pool,
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {_CHANNEL} "
+            "AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.event_ids::jsonb) e "
+            "WHERE e::bigint = ANY($4::bigint[])) ORDER BY id",
+            channel.platform,
+            channel.workspace,
+            channel.channel,
+            list(event_ids),
+            table="deliveries",
+        )
+        wanted = set(event_ids)
+        out: dict[int, DeliveryRow] = {}
+        for row in map(delivery_row, rows):
+            for event_id in row.event_ids:
+                if event_id in wanted:
+                    out[event_id] = row  # ascending ids: the newest delivery wins
+        return out
+
+    # -- digests ----------------------------------------------------------------------------
+
+    async def take_digest(self, sub_id: int, now: float, label: str | None = None) -> int | None:
+        """Turn a subscription's collected events into one digest delivery; None if empty."""
+        async with self.pool.acquire() as con, con.transaction():
+            subs = await self._fetch(
+                con,
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
+                "WHERE id = $1 AND status = 'active' "
+                "FOR UPDATE",
+                sub_id,
+            )
+            if not subs:
+                return None
+            sub = subscription_row(subs[0])
+            # deleting is the claim: a concurrent digest of the same subscription gets nothing
+            items = await self._fetch(
+                con,
+                "DELETE FROM digest_items WHERE subscription_id = $1 RETURNING event_id",
+                sub_id,
+            )
+            if not items:
+                return None
+            event_ids = tuple(sorted(int(r[0]) for r in items))
+            ids = await self._insert_deliveries(
+                con,
+                [
+                    PlannedDelivery(
+                        sub.channel,
+                        "digest",
+                        event_ids,
+                        tuple(sub_id for _ in event_ids),
+                        sub.spec.locale,
+                        json.dumps(
+                            {
+                                "mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode,
+                                "label": label,
+                            }
+                        ),
+                    )
+                ],
+                now,
+            )
+        return ids[0]
+
+    async def digest_size(self, sub_id: int) -> int:
+        return int(
+            await self._val(
+                self.pool, "SELECT COUNT(*) FROM digest_items WHERE subscription_id = $1", sub_id
+            )
+        )
+
+    async def _fan_out(
+        self,
+        con: Connection,
+        stored: Sequence[StoredEvent],
+        keys: Sequence[Sequence[str]],
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ],
+        now: float,
+    ) -> None:
+        """Inside the detection's transaction: one delivery per channel, digest items, and
+        the corrections of milestones told (unless a migration asked for silence)."""
+        silent = bool(
+            await self._fetch(
+                con, "DELETE FROM store_flags WHERE name = $1 RETURNING name", SILENT_FLAG
+            )
+        )
+        pairs = list(zip(stored, keys, strict=True))
+        corrections = [p for p in pairs if p[0].event.kind == "correction"]
+        news = [p for p in pairs if p[0].event.kind != "correction"]
+        if corrections and not silent:
+            await self._route_corrections(con, corrections, now)
+        if not news:
+            return
+        regions = {s.event.region for s, _ in news}
+        all_keys = sorted({k for _, ks in news for k in ks})
+        subs: list[Subscription] = []
+        for region in sorted(regions):
+            subs.extend(await self.subscriptions_for(all_keys, region, con))
+        if not subs:
+            return
+        plan = plan_for(news, subs)
+        await self._insert_deliveries(con, plan.deliveries, now)
+        if plan.digest_items:
+            await self._run(
+                con,
+                "INSERT INTO digest_items (subscription_id, event_id) "
+                "SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                [s for s, _ in plan.digest_items],
+                [e for _, e in plan.digest_items],
+            )
+
+    async def _route_corrections(
+        self,
+        con: Connection,
+        corrections: Sequence[tuple[StoredEvent, Sequence[str]]],
+        now: float,
+    ) -> None:
+        """Withdraw corrected milestones still pending; queue each correction for the
+        channels that received what it corrects (`bot.domain.corrections.plan_corrections`)."""
+        candidates: list[StoredEvent] = []
+        series = sorted({(s.event.subject.key, s.event.region) for s, _ in corrections})
+        for subject_key, region in series:
+            rows = await self._fetch(
+                con,
+                "SELECT id, payload FROM events WHERE subject_key = $1 AND region = $2 "
+                "AND kind = 'milestone' ORDER BY id",
+                subject_key,
+                region,
+                table="events",
+            )
+            candidates += [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+        originals_of = milestones_corrected([s for s, _ in corrections], candidates)
+        ids = sorted({m for ms in originals_of.values() for m in ms})
+        if not ids:
+            return
+        # corrections are rare: a scan of the outbox costs less than an index every delivery
+        # would pay for
+        rows = await self._fetch(
+            con,
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
+            "AND EXISTS (SELECT 1 FROM json_array_elements_text(event_ids::json) v "
+            "WHERE v::bigint = ANY($1::bigint[])) ORDER BY id FOR UPDATE",
+            ids,
+            table="deliveries",
+        )
+        originals = [original(d) for d in map(delivery_row, rows)]
+        items = await self._fetch(
+            con,
+            "SELECT subscription_id, event_id FROM digest_items WHERE event_id = ANY($1::bigint[])",
+            ids,
+        )
+        subs: dict[Channel, list[Subscription]] = {}
+        for channel in sorted({o.channel for o in originals}):
+            found = await self._fetch(
+                con,
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
+                channel.platform,
+                channel.workspace,
+                channel.channel,
+            )
+            subs[channel] = [subscription_row(r) for r in found]
+        plan = plan_corrections(
+            corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
+        )
+        for delivery_id, (event_ids, sub_ids) in plan.rewrites.items():
+            if event_ids:
+                await self._run(
+                    con,
+                    "UPDATE deliveries SET event_ids = $1, subscription_ids = $2 "
+                    "WHERE id = $3 AND status = 'pending' AND rendered IS NULL",
+                    json.dumps(list(event_ids)),
+                    json.dumps(list(sub_ids)),
+                    delivery_id,
+                )
+            else:
+                await self._run(
+                    con,
+                    "UPDATE deliveries SET status = 'cancelled', reason = 'withdrawn' "
+                    "WHERE id = $1 AND status = 'pending' AND rendered IS NULL",
+                    delivery_id,
+                )
+        await self._many(
+            con,
+            "DELETE FROM digest_items WHERE subscription_id = $1 AND event_id = $2",
+            plan.withdrawn_digest_items,
+        )
+        await self._insert_deliveries(con, plan.deliveries, now)
+
+    async def _keep_told_corrections(self, con: Connection, write: DetectionWrite) -> None:
+        """Before a detection is written: corrections only of milestones that were told."""
+        wanted = corrected_milestones(write)
+        if not wanted:
+            return
+        rows = await self._fetch(
+            con,
+            "SELECT m.subject_key, m.region, m.metric, w.t FROM unnest($1::text[], "
+            "$2::text[], $3::text[], $4::bigint[]) AS w(s, r, x, t) JOIN milestones m "
+            "ON m.subject_key = w.s AND m.region = w.r AND m.metric = w.x "
+            "AND m.lowest <= w.t AND w.t <= m.highest WHERE NOT m.history",
+            [w[0] for w in wanted],
+            [w[1] for w in wanted],
+            [w[2] for w in wanted],
+            [w[3] for w in wanted],
+        )
+        keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})
+
+    # -- rendering and flags ----------------------------------------------------------------
+
+    async def keep_rendered(self, delivery_id: int, rendered: str) -> str:
+        """Keep a delivery's message as first rendered; returns the one kept (an earlier
+        claim's, if there was one): every retry and reconciliation sends that."""
+        rows = await self._fetch(
+            self.pool,
+            "UPDATE deliveries SET rendered = COALESCE(rendered, $1) WHERE id = $2 "
+            "RETURNING rendered",
+            rendered,
+            delivery_id,
+        )
+        return str(rows[0][0]) if rows else rendered
+
+    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
+        """One delivery by id."""
+        rows = await self._fetch(
+            self.pool, f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1", delivery_id
+        )
+        return delivery_row(rows[0]) if rows else None
+
+    async def set_flag(self, name: str, value: str = "") -> None:
+        """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""
+        await self._run(
+            self.pool,
+            "INSERT INTO store_flags (name, value) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            name,
+            value,
+        )
