@@ -45,7 +45,6 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.text import clean_text
-from bot.config.load import ConfigError, PlatformConfig
 from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
@@ -61,6 +60,7 @@ from bot.domain.channels import (
     Limits,
 )
 from bot.domain.messages import Message
+from bot.domain.settings import ConfigError, PlatformConfig
 from bot.ports import ImageMode
 
 PLATFORM = "webhook"

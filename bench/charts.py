@@ -57,9 +57,9 @@ from bot.charts.render import (
     render_off_loop,
 )
 from bot.commands.core import CommandContext, Invocation, open_context, run_text
-from bot.config.load import default_config
 from bot.domain.channels import Channel
 from bot.domain.series import WORLD
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
 

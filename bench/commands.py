@@ -44,11 +44,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.commands.core import CommandContext, Invocation, open_context, run_text
-from bot.config.load import Config, default_config
 from bot.domain.channels import Channel
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
+from bot.domain.settings import Config, default_config
 from bot.store.common import BotStore
 from bot.store.postgres.base import connect, scratch_schema
 from bot.store.postgres.sales import PgStore

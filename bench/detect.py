@@ -51,12 +51,12 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config.load import Config, default_config
 from bot.detection.detector import WATERMARK, Detection, Detector, SeriesKey
 from bot.domain.events import Subject
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
+from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL
 from bot.ingest.parse import MAX_UNITS
 from bot.reading.queries import load_catalog

@@ -40,8 +40,8 @@ if str(ROOT) not in sys.path:  # runnable as `python bench/fanout.py` from a che
     sys.path.insert(0, str(ROOT))
 
 from adapters.webhook import WebhookAdapter
-from bot.config.load import default_config
 from bot.delivery.worker import DeliveryWorker
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import ladder_objects
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import prepare

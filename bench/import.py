@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python bench/import.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from bot.config.load import default_config
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
 from bot.store.sqlite.sales import SqliteStore
 

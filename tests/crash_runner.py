@@ -27,12 +27,12 @@ if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner.py`
     sys.path.insert(0, str(ROOT))
 
 from adapters.webhook import WebhookAdapter
-from bot.config.load import default_config
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.events import Subject
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
 from bot.store.sqlite.sales import SqliteStore
 

@@ -26,9 +26,9 @@ if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_discord.
     sys.path.insert(0, str(ROOT))
 
 from adapters.discord.adapter import DiscordAdapter, DiscordSettings
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed, drain

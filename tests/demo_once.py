@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.cli.demo import run_demo
-from bot.config.load import default_config
 from bot.domain.channels import Channel, Limits
 from bot.domain.messages import Message
+from bot.domain.settings import default_config
 
 
 class CollectingAdapter:

@@ -17,11 +17,12 @@ import pytest
 
 from bot.app.runtime import JOB_DEFAULTS, App
 from bot.cli.main import main
-from bot.config.load import Config, default_config, load_config
+from bot.config.load import load_config
 from bot.delivery.following import subscribe
 from bot.domain.channels import Channel, Limits
 from bot.domain.messages import Message
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.reading.queries import load_catalog

@@ -37,7 +37,6 @@ from bot.charts.render import (
 )
 from bot.cli.main import build_parser, main
 from bot.commands.core import CommandContext, Invocation, Reply, open_context, run_text
-from bot.config.load import Config, default_config
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel, Limits
@@ -50,6 +49,7 @@ from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD, cumulative
+from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import (
     SubscriptionError,

@@ -21,7 +21,6 @@ from bot.commands.core import (
     run_command,
     run_text,
 )
-from bot.config.load import Config, default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import MISSING_ACCESS, Channel
 from bot.domain.events import MilestoneEvent, Subject
@@ -29,6 +28,7 @@ from bot.domain.ladders import listed_range
 from bot.domain.periods import Month
 from bot.domain.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
 from bot.domain.series import WORLD
+from bot.domain.settings import Config, default_config
 from bot.domain.subjects import Catalog
 from bot.domain.subscriptions import PlannedDelivery
 from bot.ingest.importer import import_demo

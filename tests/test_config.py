@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main, resolve_database
-from bot.config.load import ALLIANCE, DEFAULT_DB, ConfigError, default_config, load_config, redacted
+from bot.config.load import load_config, redacted
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember
+from bot.domain.settings import ALLIANCE, DEFAULT_DB, ConfigError, default_config
 
 
 def write(tmp_path: Path, text: str, name: str = "evbot.toml") -> Path:

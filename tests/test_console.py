@@ -7,8 +7,8 @@ import io
 
 from adapters.console import CONSOLE_CHANNEL, ConsoleAdapter
 from bot.commands.core import Invocation, open_context, run_text
-from bot.config.load import default_config
 from bot.domain.messages import Message
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
 

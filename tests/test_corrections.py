@@ -22,7 +22,6 @@ import yarl
 from adapters.discord.adapter import DiscordAdapter, DiscordSettings
 from adapters.slack.adapter import SlackAdapter
 from adapters.webhook import WebhookAdapter
-from bot.config.load import default_config
 from bot.delivery.following import following_now
 from bot.delivery.following import subscribe as follow
 from bot.delivery.worker import DeliveryWorker
@@ -34,6 +33,7 @@ from bot.domain.events import CorrectionEvent
 from bot.domain.messages import Message
 from bot.domain.periods import Month
 from bot.domain.records import StoredEvent
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
 from bot.store.common import BotStore
 from bot.store.postgres.migrations import PG_MIGRATIONS

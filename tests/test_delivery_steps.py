@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from bot.config.load import default_config
 from bot.delivery.worker import MAX_ATTEMPTS, DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel, DeliveryFailure, Limits
@@ -28,6 +27,7 @@ from bot.domain.delivery_steps import CHART, POST, done_steps, edit_step, settle
 from bot.domain.events import MilestoneEvent
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from bot.ports import image_mode
 from bot.store.common import BotStore

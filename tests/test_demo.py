@@ -15,9 +15,9 @@ import pytest
 
 from adapters.console import ConsoleAdapter
 from bot.cli.demo import DEMO_CHANNEL, run_demo
-from bot.config.load import default_config
 from bot.domain.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.domain.messages import Message
+from bot.domain.settings import default_config
 from tests.demo_once import DemoRun
 
 MONTHS = {

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli.main import main as cli_main
-from bot.config.load import Config, MilestoneConfig, default_config
 from bot.detection.detector import WATERMARK, Detector
 from bot.detection.replay import replay
 from bot.domain.event_codec import event_to_dict
@@ -26,6 +25,7 @@ from bot.domain.ladders import DEFAULT_LADDER, RungRange, rungs_of
 from bot.domain.milestones import Recorded
 from bot.domain.periods import Month
 from bot.domain.records import DetectionWrite, SalesRecord, SeriesRef, SourceSpec, StoredEvent
+from bot.domain.settings import Config, MilestoneConfig, default_config
 from bot.store.common import StoreError
 from bot.store.sqlite.sales import SqliteStore
 

@@ -9,11 +9,11 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.ingest.parse import MAX_UNITS

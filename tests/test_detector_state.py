@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import bot.detection.detector as detector_module
-from bot.config.load import Config, MilestoneConfig, default_config
 from bot.detection.detector import Detector, SeriesKey, _order
 from bot.domain.event_codec import event_to_dict
 from bot.domain.events import Subject
@@ -42,6 +41,7 @@ from bot.domain.series_state import (
     encode_sources,
     whole_view,
 )
+from bot.domain.settings import Config, MilestoneConfig, default_config
 from bot.domain.subjects import ALL
 from bot.reading.queries import SeriesReader, region_tree
 from bot.store.sqlite.sales import SqliteStore

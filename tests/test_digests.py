@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app.runtime import App, digest_trigger
-from bot.config.load import default_config
 from bot.delivery.following import subscribe
 from bot.domain.channels import Channel, Limits
 from bot.domain.messages import Message
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path

@@ -42,7 +42,6 @@ from adapters.discord.adapter import (
     reference_for,
 )
 from bot.commands.core import COMMANDS, CommandContext, open_context
-from bot.config.load import ConfigError, PlatformConfig, default_config
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
     CHANNEL_GONE,
@@ -56,6 +55,7 @@ from bot.domain.channels import (
     DeliveryFailure,
 )
 from bot.domain.messages import Field, Message
+from bot.domain.settings import ConfigError, PlatformConfig, default_config
 from bot.domain.subscriptions import Subscription, SubscriptionSpec, ladder_objects
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore

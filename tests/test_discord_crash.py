@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.load import default_config
 from bot.delivery.following import subscribe
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, SOURCE, Feed, leaf

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yarl
 
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, SOURCE, Feed, leaf

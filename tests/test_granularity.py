@@ -9,7 +9,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import Config, MilestoneConfig, SourceConfig, default_config
 from bot.detection.replay import replay
 from bot.domain.announcer import announce
 from bot.domain.event_codec import event_from_dict, event_to_dict
@@ -17,6 +16,7 @@ from bot.domain.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, S
 from bot.domain.formatting import in_region
 from bot.domain.periods import Month, news_cutoff
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import Config, MilestoneConfig, SourceConfig, default_config
 from bot.domain.subjects import ALL
 from bot.reading.queries import series_reader
 from bot.store.sqlite.sales import SqliteStore

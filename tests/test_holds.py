@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent, Subject
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
 from bot.store.common import BotStore

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.sqlite import sales as sqlite_store
-from bot.config.load import default_config
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.ingest.importer import CHUNK_ROWS, import_file
 from bot.ingest.parse import ImportFailed
 from bot.ingest.worker import Job, ProcessFeed
 from bot.store.common import StoreError
+from bot.store.sqlite import sales as sqlite_store
 from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"

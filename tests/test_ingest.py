@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import SourceConfig, default_config
 from bot.domain.records import SalesRecord
+from bot.domain.settings import SourceConfig, default_config
 from bot.domain.staging import MAX_PROBLEMS
 from bot.ingest.importer import import_file
 from bot.ingest.parse import (

@@ -27,13 +27,13 @@ import bot.store.postgres.base
 import bot.store.postgres.sales
 import bot.store.sqlite.base
 import bot.store.sqlite.sales
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.corrections import SILENT_FLAG
 from bot.domain.names import name_key
 from bot.domain.records import SalesRecord, SourceInfo, SourceSpec
 from bot.domain.regions import WORLD
+from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.reading.queries import SeriesReader, load_catalog, region_tree, total

@@ -26,10 +26,11 @@ from adapters.webhook import WebhookAdapter
 from bot.app.ops import Ops
 from bot.app.runtime import App
 from bot.cli.main import main
-from bot.config.load import ConfigError, default_config, load_config
+from bot.config.load import load_config
 from bot.delivery.retry_warnings import RetryWarnings
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import Channel
+from bot.domain.settings import ConfigError, default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from bot.store.postgres.sales import PgStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.load import default_config
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
 from bot.ingest.parse import ImportFailed, parse_canonical
 from bot.store.common import SalesStore

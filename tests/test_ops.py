@@ -12,8 +12,8 @@ import pytest
 from adapters.webhook import WebhookAdapter
 from bot.app.ops import Histogram, Ops, parse_address
 from bot.app.runtime import App
-from bot.config.load import ConfigError, default_config
 from bot.domain.channels import Channel
+from bot.domain.settings import ConfigError, default_config
 from bot.domain.subscriptions import PlannedDelivery
 from bot.store.common import BotStore
 from bot.store.postgres.leader import Leadership

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
-from bot.config.load import default_config
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery
 from bot.ingest.importer import import_demo
 from bot.store.common import BotStore

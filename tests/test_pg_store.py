@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from bot.cli.main import CliError, _store
-from bot.config.load import ConfigError, default_config, load_config
+from bot.config.load import load_config
 from bot.domain.deliveries import STATUSES
 from bot.domain.records import SalesRecord
+from bot.domain.settings import ConfigError, default_config
 from bot.domain.staging import StagedChunk, chunk_of
 from bot.ingest.parse import ImportFailed
 from bot.store.common import BotStore

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.load import ConfigError, load_config
+from bot.config.load import load_config
 from bot.domain.powertrains import SYNONYMS, powertrain_of, powertrain_table
+from bot.domain.settings import ConfigError
 
 
 def test_every_built_in_spelling_names_one_of_the_three() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.load import Config, default_config
 from bot.domain.events import Subject
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, GroupSpec, ModelName, SalesRecord, SourceSpec
+from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL, Catalog, UnknownSubject
 from bot.ingest.importer import import_demo
 from bot.reading.queries import (

@@ -24,12 +24,12 @@ import pytest
 from adapters.console import ConsoleAdapter
 from adapters.webhook import WebhookAdapter
 from bot.charts.render import StoreCharts
-from bot.config.load import default_config
 from bot.delivery.pacing import Pacer
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import Channel, Limits
 from bot.domain.event_codec import message_to_dict
 from bot.domain.messages import Message
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from bot.ports import image_mode
 from bot.store.postgres.base import REPLICA_CLASS, scratch_schema

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.load import Config, default_config
 from bot.domain.events import Subject
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
+from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL, Catalog
 from bot.ingest.importer import import_demo
 from bot.reading.queries import SeriesReader, load_catalog, period_total, region_tree, total

@@ -14,12 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import ConfigError, SourceConfig, default_config, load_config
+from bot.config.load import load_config
 from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.records import IncRow
 from bot.domain.regions import Coverage, RegionTree, country_name, region_warnings, shipped_table
 from bot.domain.series import regional_coverage, regional_increments
+from bot.domain.settings import ConfigError, SourceConfig, default_config
 from bot.domain.subjects import ALL
 from bot.ingest.importer import import_file
 from bot.ingest.parse import parse_mapped

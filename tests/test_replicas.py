@@ -36,8 +36,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.config.load import default_config
 from bot.domain.channels import Channel
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.postgres.sales import PgStore
 from tests.crash_runner import LEAF, SOURCE, leaf

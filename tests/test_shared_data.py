@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
-from bot.config.load import Config, SourceConfig, load_config
+from bot.config.load import load_config
 from bot.domain.events import Subject
 from bot.domain.periods import Month
 from bot.domain.records import IncRow
 from bot.domain.regions import RegionTree, region_warnings
 from bot.domain.series import regional_coverage, regional_increments
+from bot.domain.settings import Config, SourceConfig
 from bot.domain.subjects import ALL, Catalog
 from bot.ingest.parse import parse_iea, parse_mapped
 from bot.reading.queries import SeriesReader, load_catalog, period_total, region_tree, total

@@ -18,8 +18,9 @@ from adapters.slack.render import render_blocks
 from bot.app.bootstrap import build_adapters
 from bot.app.runtime import App
 from bot.commands.core import COMMANDS, CommandContext, Invocation, run_text
-from bot.config.load import ConfigError, load_config
+from bot.config.load import load_config
 from bot.domain.channels import Channel
+from bot.domain.settings import ConfigError
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import Feed
 from tests.fake_slack import FakeSlack

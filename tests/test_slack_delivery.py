@@ -13,7 +13,6 @@ import pytest
 
 from adapters.slack.adapter import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
-from bot.config.load import default_config
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import (
@@ -28,6 +27,7 @@ from bot.domain.delivery_steps import POST
 from bot.domain.events import MilestoneEvent
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Field, Message
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed

@@ -15,7 +15,7 @@ import aiohttp
 
 from adapters.slack.adapter import SlackAdapter, SlackSettings
 from bot.commands.core import CommandContext, open_context
-from bot.config.load import default_config
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
 from tests.fake_slack import FakeSlack, sign

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import default_config
 from bot.domain.records import SalesRecord, SourceSpec, StoreStats
+from bot.domain.settings import default_config
 from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
 from bot.store.common import StoreError
 from bot.store.sqlite.migrations import MIGRATIONS

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from bot.config.load import Config, default_config
 from bot.delivery.following import SubscribeResult, subscribe
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
@@ -31,6 +30,7 @@ from bot.domain.deliveries import DeliveryRow
 from bot.domain.formatting import format_units
 from bot.domain.messages import Message
 from bot.domain.records import SalesRecord, SourceSpec, StoredEvent
+from bot.domain.settings import Config, default_config
 from bot.domain.subscriptions import SubscriptionError, SubscriptionSpec, ladder_objects
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
 from bot.ingest.parse import parse_canonical

@@ -33,7 +33,6 @@ from adapters.webhook import (
     sign,
     verify_signature,
 )
-from bot.config.load import ConfigError, PlatformConfig, default_config
 from bot.delivery.pacing import Pacer
 from bot.delivery.worker import DeliveryWorker, backoff
 from bot.detection.detector import Detector
@@ -52,6 +51,7 @@ from bot.domain.channels import (
 )
 from bot.domain.deliveries import DeliveryRow
 from bot.domain.messages import Field, Message
+from bot.domain.settings import ConfigError, PlatformConfig, default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed, prepare

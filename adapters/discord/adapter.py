@@ -71,7 +71,6 @@ from discord import app_commands
 from adapters.discord.render import alt_text, image_filename, render_embed
 from bot.commands.core import COMMANDS, Command, CommandContext, Invocation, Reply, autocomplete
 from bot.commands.core import run_command as core_run_command
-from bot.config.load import ConfigError, PlatformConfig
 from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
@@ -87,6 +86,7 @@ from bot.domain.channels import (
     Limits,
 )
 from bot.domain.messages import Message
+from bot.domain.settings import ConfigError, PlatformConfig
 from bot.ports import ImageMode
 
 log = logging.getLogger("evbot.discord")

@@ -16,7 +16,7 @@ import aiohttp
 import discord
 
 from adapters.discord.adapter import DiscordAdapter, SyncRecord, invite_url
-from bot.config.load import Config, ConfigError
+from bot.domain.settings import Config, ConfigError
 
 EXIT_OK, EXIT_FAIL = 0, 1
 

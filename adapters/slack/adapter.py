@@ -66,7 +66,6 @@ from bot.commands.core import (
     error_reply,
     run_command,
 )
-from bot.config.load import ConfigError, PlatformConfig
 from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
@@ -82,6 +81,7 @@ from bot.domain.channels import (
     Limits,
 )
 from bot.domain.messages import Message
+from bot.domain.settings import ConfigError, PlatformConfig
 from bot.domain.subjects import UnknownSubject
 from bot.ports import ImageMode
 from bot.store.common import SlackInstallationRows

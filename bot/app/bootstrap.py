@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from bot.config.load import Config, ConfigError
+from bot.domain.settings import Config, ConfigError
 from bot.ports import ChatAdapter
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.config.load import ConfigError
+from bot.domain.settings import ConfigError
 from bot.domain.subscriptions import KNOWN_PLATFORMS, waiting_reason
 from bot.store.common import Pending
 

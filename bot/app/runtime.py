@@ -30,11 +30,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.charts.render import StoreCharts
 from bot.commands.core import CommandContext, CommandHost, open_context
-from bot.config.load import Config
 from bot.delivery.following import following_now
 from bot.delivery.retry_warnings import RetryWarnings, duration
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
+from bot.domain.settings import Config
 from bot.domain.subscriptions import Subscription, ladder_objects, waiting_reason
 from bot.ingest.importer import import_file
 from bot.ingest.parse import ImportFailed

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from babel.dates import format_date, format_skeleton
 
-from bot.config.load import Config
 from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity, source_facts
 from bot.domain.events import MilestoneEvent, Subject
 from bot.domain.formatting import (
@@ -52,6 +51,7 @@ from bot.domain.names import slug
 from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.series import WORLD
+from bot.domain.settings import Config
 from bot.reading.queries import ModelShare
 from bot.store.common import SalesStore
 

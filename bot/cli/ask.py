@@ -6,10 +6,10 @@ import getpass
 import json
 
 from bot.commands.core import Invocation, open_context, run_text
-from bot.config.load import Config
 from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
 from bot.domain.event_codec import message_to_dict
+from bot.domain.settings import Config
 from bot.store.common import BotStore
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")

@@ -21,11 +21,11 @@ from typing import TextIO
 from apscheduler.triggers.date import DateTrigger
 
 from bot.app.runtime import App
-from bot.config.load import Config
 from bot.delivery.following import subscribe
 from bot.domain.channels import Channel
 from bot.domain.periods import end_month
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import Config
 from bot.domain.subjects import Catalog
 from bot.domain.subscriptions import KINDS, SubscriptionSpec
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
-from bot.config.load import LOG_LEVELS, Config, ConfigError, load_config, redact_secrets, redacted
+from bot.config.load import load_config, redact_secrets, redacted
 from bot.domain.channels import Channel
 from bot.domain.coverage import source_facts
 from bot.domain.defuse import defuse_json, map_strings
@@ -24,6 +24,7 @@ from bot.domain.formatting import format_percent, format_period, format_units, i
 from bot.domain.messages import Message
 from bot.domain.periods import Month, PeriodError
 from bot.domain.series import WORLD
+from bot.domain.settings import LOG_LEVELS, Config, ConfigError
 from bot.domain.subjects import UnknownSubject
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,

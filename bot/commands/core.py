@@ -34,7 +34,6 @@ from bot.commands.arguments import (
     parse_command,
     parse_period,
 )
-from bot.config.load import Config
 from bot.detection.detector import Detector, configured_ladders
 from bot.domain.channels import Channel
 from bot.domain.coverage import explain, told, unlike_years
@@ -55,6 +54,7 @@ from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.projection import project
 from bot.domain.series import WORLD
+from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Resolved, UnknownSubject
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from bot.config.load import Config
 from bot.domain.announcer import following_message
 from bot.domain.coverage import source_facts, told
 from bot.domain.event_codec import message_to_dict
@@ -14,6 +13,7 @@ from bot.domain.ladders import union_next_above
 from bot.domain.messages import Message
 from bot.domain.projection import project
 from bot.domain.series import cumulative
+from bot.domain.settings import Config
 from bot.domain.subscriptions import (
     SPECIFICITY,
     PlannedDelivery,

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
-from bot.config.load import RETRY_WARNING_SECONDS
 from bot.domain.channels import DeliveryFailure
 from bot.domain.deliveries import DeliveryRow
+from bot.domain.settings import RETRY_WARNING_SECONDS
 
 log = logging.getLogger("evbot.outbox")
 

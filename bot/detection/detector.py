@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
-from bot.config.load import Config
 from bot.domain.bulk import gc_paused, without_gc
 from bot.domain.corrections import correction_events
 from bot.domain.coverage import Basis, source_facts, tell, unlike_parts
@@ -63,6 +62,7 @@ from bot.domain.series import (
     total_as_of,
 )
 from bot.domain.series_state import SeriesState, SeriesView, continue_one, continue_view, whole_view
+from bot.domain.settings import Config
 from bot.domain.shares import ShareState, step_share
 from bot.domain.subjects import ALL, Catalog
 from bot.domain.subscriptions import FanoutPlan, Subscription, ladder_objects, plan_fanout

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.config.load import Config
 from bot.detection.detector import (
     BasisCell,
     Detector,
@@ -31,6 +30,7 @@ from bot.domain.ladders import union_next_above
 from bot.domain.milestones import Recorded
 from bot.domain.periods import Month, month_range
 from bot.domain.series import WORLD, cumulative
+from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog
 from bot.reading.queries import load_catalog
 from bot.store.common import BotStore

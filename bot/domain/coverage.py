@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from bot.config.load import Config
 from bot.domain.events import Event, Granularity, GrowthEvent, MilestoneEvent, RecordEvent
 from bot.domain.formatting import covered
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, IncRow, SourceInfo
+from bot.domain.settings import Config
 
 Pairs = frozenset[tuple[str, int]]  # (region, source id)
 Basis = Mapping[int, set[tuple[str, int]]]  # year -> the pairs its figures were taken from

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.config.load import Config
+    from bot.domain.settings import Config
 
 HOLD_FACTOR = 20.0
 HOLD_MIN_PERIODS = 6

@@ -11,11 +11,11 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from bot.config.load import Config, SourceConfig
 from bot.domain.bulk import without_gc
 from bot.domain.plausibility import rule_of
 from bot.domain.records import ImportSummary, SourceSpec
 from bot.domain.regions import COUNTRY_LEVEL, region_warnings
+from bot.domain.settings import Config, SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
 from bot.ingest.parse import ImportFailed, Parsed, Progress, parse_file
 from bot.ingest.worker import Job, ProcessFeed

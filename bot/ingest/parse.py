@@ -18,12 +18,12 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Protocol
 
-from bot.config.load import SourceConfig
 from bot.domain.names import Spellings, clean_label, name_key
 from bot.domain.periods import PeriodError, normalize_period
 from bot.domain.powertrains import powertrain_of, powertrain_table, refusal
 from bot.domain.records import POWERTRAINS, SalesRecord
 from bot.domain.regions import COUNTRY_LEVEL, country_name
+from bot.domain.settings import SourceConfig
 from bot.domain.staging import MAX_PROBLEMS, Row
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")

@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from bot.config.load import SourceConfig
 from bot.domain.bulk import without_gc
+from bot.domain.settings import SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
 from bot.ingest.parse import ImportFailed, Parsed, Progress, parse_file
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bot.config.load import Config
 from bot.domain.coverage import SourceFacts, Told, explain, told
 from bot.domain.events import Subject
 from bot.domain.names import name_key, slug
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, GroupSpec, IncRow, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments, total_as_of, window_total
+from bot.domain.settings import Config
 from bot.domain.subjects import Catalog
 from bot.store.common import SalesStore
 

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
-from bot.config.load import Config
 from bot.domain.coverage import Basis, SourceFacts, source_facts
 from bot.domain.events import Subject
 from bot.domain.names import name_key, slug
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, IncRow, JournalEntry, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments
+from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog
 from bot.reading.queries import (
     ModelShare,

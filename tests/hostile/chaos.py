@@ -21,9 +21,9 @@ from pathlib import Path
 
 from adapters.webhook import WebhookAdapter
 from bot.commands.core import CommandContext, Invocation, open_context, run_text
-from bot.config.load import default_config
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import Channel
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import ladder_objects
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import TOTALS, prepare

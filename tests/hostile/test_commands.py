@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from bot.commands.arguments import MAX_LENGTH, ArgumentError, CommandCall, parse_command
 from bot.commands.core import COMMANDS, CommandContext, Invocation, Reply, open_context, run_text
-from bot.config.load import default_config
 from bot.domain.channels import Channel
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.inert import check_all

@@ -12,11 +12,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.ladders import DEFAULT_LADDER
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.ingest.parse import MAX_UNITS

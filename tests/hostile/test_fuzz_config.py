@@ -17,16 +17,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.cli.main import main
-from bot.config.load import (
-    _SOURCE_KEYS,
-    _TOP,
-    PLATFORM_OPTIONS,
-    PLATFORM_SECRETS,
-    Config,
-    ConfigError,
-    load_config,
-    redact_secrets,
-)
+from bot.config.load import _SOURCE_KEYS, _TOP, PLATFORM_OPTIONS, load_config, redact_secrets
+from bot.domain.settings import PLATFORM_SECRETS, Config, ConfigError
 from tests.hostile.support import FUZZ, SECRET_VALUES
 
 KEYS = sorted(

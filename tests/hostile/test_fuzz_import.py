@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config.load import SourceConfig, default_config
+from bot.domain.settings import SourceConfig, default_config
 from bot.ingest.importer import ImportReport, import_file
 from bot.ingest.parse import (
     MAX_FIELD,

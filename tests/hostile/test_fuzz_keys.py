@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config.load import default_config
 from bot.domain.names import name_key
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
 from bot.store.common import SalesStore
 from bot.store.sqlite.sales import SqliteStore

@@ -14,11 +14,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import default_config
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.events import Subject
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.load import SourceConfig, default_config
+from bot.domain.settings import SourceConfig, default_config
 from bot.domain.staging import ChunkSink, Row, StagedChunk
 from bot.ingest.importer import import_file
 from bot.ingest.parse import (

@@ -19,7 +19,7 @@ import pytest
 
 import bot.store.sqlite.base
 from bot.cli.main import main
-from bot.config.load import default_config
+from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
 from bot.store.common import StoreError
 from bot.store.sqlite.migrations import MIGRATIONS
