@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from adapters.registry import PLATFORMS
 from bot.domain.settings import ConfigError
-from bot.domain.subscriptions import KNOWN_PLATFORMS, waiting_reason
+from bot.domain.subscriptions import waiting_reason
 from bot.store.common import Pending
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class Ops:
                 "reason": reason,
             }
             for name, p in pending.items()
-            if (reason := waiting_reason(name, self.app.adapters)) is not None
+            if (reason := waiting_reason(name, self.app.adapters, PLATFORMS)) is not None
         }
         body = {
             "status": "ok" if store == "ok" else "unhealthy",
@@ -175,7 +176,7 @@ class Ops:
             "(reason: disabled, or unknown).",
             (
                 f'evbot_deliveries_waiting{{platform="{_label(name)}",'
-                f'reason="{"unknown" if name not in KNOWN_PLATFORMS else "disabled"}"}} {p.count}'
+                f'reason="{"unknown" if name not in PLATFORMS else "disabled"}"}} {p.count}'
                 for name, p in pending.items()
                 if name not in self.app.adapters
             ),

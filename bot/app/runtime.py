@@ -28,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from adapters.registry import PLATFORMS
 from bot.charts.render import StoreCharts
 from bot.commands.core import CommandContext, CommandHost, open_context
 from bot.delivery.following import following_now
@@ -152,7 +153,7 @@ class App:
             self.config.poll_seconds,
         )
         for name, pending in (await self.store.pending_by_platform()).items():
-            reason = waiting_reason(name, self.adapters)
+            reason = waiting_reason(name, self.adapters, PLATFORMS)
             age = duration(self.clock() - pending.oldest_created_at)
             what = f"{pending.count} {'delivery' if pending.count == 1 else 'deliveries'}"
             if reason is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console import ConsoleAdapter
+from adapters.registry import PLATFORMS
 from bot.config.load import load_config, redact_secrets, redacted
 from bot.domain.channels import Channel
 from bot.domain.coverage import source_facts
@@ -29,7 +30,6 @@ from bot.domain.subjects import UnknownSubject
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,
     KINDS,
-    KNOWN_PLATFORMS,
     MODES,
     SubscriptionError,
     SubscriptionSpec,
@@ -473,7 +473,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     # before the store: a refused subscription creates nothing. (The CLI is where a platform is
     # named by hand; a slash command's is the platform of the adapter that received it.)
-    check_platform(args.platform)
+    check_platform(args.platform, PLATFORMS)
     async with _store(args, config) as store:
         await store.sync_groups(config.groups)
         catalog = await load_catalog(store, config)
@@ -504,7 +504,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
         else "already followed; settings updated for"
     )
     print(f"{sub.channel} {verb} {sub.spec.subject.name} ({sub.spec.region}) [#{sub.id}]", file=out)
-    waiting = waiting_reason(sub.channel.platform, config.served_platforms)
+    waiting = waiting_reason(sub.channel.platform, config.served_platforms, PLATFORMS)
     if waiting is not None:
         print(
             f"evbot subscribe: warning: {waiting}; its deliveries wait until `evbot run` serves it",
@@ -885,7 +885,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_milestones)
 
     def channel_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--platform", default="console", help=", ".join(KNOWN_PLATFORMS))
+        p.add_argument("--platform", default="console", help=", ".join(PLATFORMS))
         p.add_argument(
             "--workspace", help="workspace or guild id (default: local; webhook: default)"
         )

@@ -30,11 +30,10 @@ MODES = ("instant", "daily", "weekly", "monthly")
 INSTANT_BY_DEFAULT = ("milestone", "share")  # growth and records go to a digest unless asked
 DEFAULT_DIGEST_AT = "09:00"
 SPECIFICITY = {"model": 3, "make": 2, "group": 1, "region": 0, "all": 0}
+
+
 # The platforms this version can deliver to. A subscription to anything else would wait forever,
 # so it is refused. (A list here for now; an adapter registry will hold it.)
-KNOWN_PLATFORMS = ("console", "discord", "slack", "webhook")
-
-
 class SubscriptionError(ValueError):
     """A subscription setting that cannot be used; the message says which and why."""
 
@@ -97,22 +96,22 @@ class FanoutPlan:
     digest_items: list[tuple[int, int]] = field(default_factory=list)  # (subscription, event)
 
 
-def check_platform(platform: str) -> None:
-    """Refuse a platform this version cannot deliver to, listing those it can."""
-    if platform not in KNOWN_PLATFORMS:
+def check_platform(platform: str, known: Collection[str]) -> None:
+    """Refuse a platform this version cannot deliver to (not in `known`), listing those it can."""
+    if platform not in known:
         raise SubscriptionError(
             f"platform: {platform!r} is not a platform evbot can deliver to "
-            f"(known: {', '.join(KNOWN_PLATFORMS)})"
+            f"(known: {', '.join(known)})"
         )
 
 
-def waiting_reason(platform: str, served: Collection[str]) -> str | None:
+def waiting_reason(platform: str, served: Collection[str], known: Collection[str]) -> str | None:
     """Why deliveries to `platform` cannot go out while the platforms in `served` run (None:
-    they can): an unknown platform, or a known one that is not enabled."""
+    they can): one not in `known`, or a known one that is not enabled."""
     if platform in served:
         return None
-    if platform not in KNOWN_PLATFORMS:
-        return f"{platform} is not a platform evbot knows (known: {', '.join(KNOWN_PLATFORMS)})"
+    if platform not in known:
+        return f"{platform} is not a platform evbot knows (known: {', '.join(known)})"
     if platform == "console":
         return "console runs only when no platform is enabled in the configuration"
     return f"{platform} is not enabled in the configuration ([platforms.{platform}] enabled)"
