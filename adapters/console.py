@@ -16,7 +16,7 @@ from rich.text import Text
 from adapters.text import clean_text
 from bot.domain.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.domain.messages import Message
-from bot.ports import ImageMode
+from bot.ports.chat import ImageMode
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
 _STYLE = {

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from bot.domain.settings import PlatformConfig
-from bot.ports import ChatAdapter
+from bot.ports.chat import ChatAdapter
 
 CONSOLE = "console"
 FACTORIES: dict[str, str] = {

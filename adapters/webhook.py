@@ -61,7 +61,7 @@ from bot.domain.channels import (
 )
 from bot.domain.messages import Message
 from bot.domain.settings import ConfigError, PlatformConfig
-from bot.ports import ImageMode
+from bot.ports.chat import ImageMode
 
 PLATFORM = "webhook"
 WORKSPACE = "default"

@@ -49,7 +49,7 @@ from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
 from bot.domain.settings import Config, default_config
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 from bot.store.postgres.base import connect, scratch_schema
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore

@@ -59,8 +59,8 @@ from bot.domain.series import WORLD
 from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL
 from bot.ingest.parse import MAX_UNITS
+from bot.ports.store import BotStore
 from bot.reading.queries import load_catalog
-from bot.store.common import BotStore
 from bot.store.postgres.base import scratch_schema
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore

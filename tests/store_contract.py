@@ -28,7 +28,7 @@ import pytest
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, GroupSpec, IncRow, SalesRecord, SourceSpec
 from bot.ingest.parse import ImportFailed
-from bot.store.common import SalesStore, StoreError
+from bot.ports.store import SalesStore, StoreError
 
 StoreFactory = Callable[[], SalesStore]
 

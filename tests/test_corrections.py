@@ -35,7 +35,7 @@ from bot.domain.periods import Month
 from bot.domain.records import StoredEvent
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 from bot.store.postgres.migrations import PG_MIGRATIONS
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.migrations import MIGRATIONS

@@ -29,8 +29,8 @@ from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
-from bot.ports import image_mode
-from bot.store.common import BotStore
+from bot.ports.chat import image_mode
+from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed

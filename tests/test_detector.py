@@ -26,7 +26,7 @@ from bot.domain.milestones import Recorded
 from bot.domain.periods import Month
 from bot.domain.records import DetectionWrite, SalesRecord, SeriesRef, SourceSpec, StoredEvent
 from bot.domain.settings import Config, MilestoneConfig, default_config
-from bot.store.common import StoreError
+from bot.ports.store import StoreError
 from bot.store.sqlite.sales import SqliteStore
 
 SMALL = (100, 200, 500)

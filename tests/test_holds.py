@@ -18,7 +18,7 @@ from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 

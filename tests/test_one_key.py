@@ -11,7 +11,7 @@ import pytest
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
 from bot.ingest.parse import ImportFailed, parse_canonical
-from bot.store.common import SalesStore
+from bot.ports.store import SalesStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 

@@ -15,7 +15,7 @@ from bot.app.runtime import App
 from bot.domain.channels import Channel
 from bot.domain.settings import ConfigError, default_config
 from bot.domain.subscriptions import PlannedDelivery
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 from bot.store.postgres.leader import Leadership
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore

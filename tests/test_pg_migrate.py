@@ -13,7 +13,7 @@ from bot.cli.main import main
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery
 from bot.ingest.importer import import_demo
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import prepare

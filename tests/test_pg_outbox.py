@@ -22,7 +22,7 @@ import pytest
 from bot.domain.channels import Channel
 from bot.domain.records import DetectionWrite
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec
-from bot.store.common import BotStore, StoreError
+from bot.ports.store import BotStore, StoreError
 from bot.store.postgres.leader import Leadership
 from bot.store.postgres.migrations import PG_MIGRATIONS
 from bot.store.postgres.sales import PgStore

@@ -16,7 +16,7 @@ from bot.domain.records import SalesRecord
 from bot.domain.settings import ConfigError, default_config
 from bot.domain.staging import StagedChunk, chunk_of
 from bot.ingest.parse import ImportFailed
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec

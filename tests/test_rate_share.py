@@ -31,7 +31,7 @@ from bot.domain.event_codec import message_to_dict
 from bot.domain.messages import Message
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
-from bot.ports import image_mode
+from bot.ports.chat import image_mode
 from bot.store.postgres.base import REPLICA_CLASS, scratch_schema
 from bot.store.postgres.leader import RateShare
 from bot.store.postgres.sales import PgStore

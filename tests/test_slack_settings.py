@@ -16,7 +16,7 @@ from bot.cli.main import main
 from bot.commands.core import COMMANDS, CommandHost
 from bot.config.load import load_config
 from bot.domain.settings import ConfigError
-from bot.ports import ChatAdapter
+from bot.ports.chat import ChatAdapter
 
 ENV = {
     "SLACK_BOT_TOKEN": "xoxb-T1-secret-bot",

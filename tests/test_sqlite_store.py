@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from bot.domain.records import SalesRecord, SourceSpec, StoreStats
 from bot.domain.settings import default_config
+from bot.ports.store import StoreError
 from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
-from bot.store.common import StoreError
 from bot.store.sqlite.migrations import MIGRATIONS
 from bot.store.sqlite.sales import SqliteStore
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec

@@ -83,8 +83,8 @@ from bot.domain.channels import (
 from bot.domain.messages import Message
 from bot.domain.settings import ConfigError, PlatformConfig
 from bot.domain.subjects import UnknownSubject
-from bot.ports import ImageMode
-from bot.store.common import SlackInstallationRows
+from bot.ports.chat import ImageMode
+from bot.ports.store import SlackInstallationRows
 
 log = logging.getLogger("evbot.slack")
 

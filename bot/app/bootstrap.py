@@ -7,7 +7,7 @@ from typing import TextIO
 from adapters import registry
 from adapters.console import ConsoleAdapter
 from bot.domain.settings import Config, ConfigError
-from bot.ports import ChatAdapter
+from bot.ports.chat import ChatAdapter
 
 
 def build_adapters(config: Config, out: TextIO) -> dict[str, ChatAdapter]:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from adapters.registry import PLATFORMS
+from bot.domain.deliveries import Pending
 from bot.domain.settings import ConfigError
 from bot.domain.subscriptions import waiting_reason
-from bot.store.common import Pending
 
 if TYPE_CHECKING:
     from bot.app.runtime import App

@@ -39,8 +39,8 @@ from bot.domain.settings import Config
 from bot.domain.subscriptions import Subscription, ladder_objects, waiting_reason
 from bot.ingest.importer import import_file
 from bot.ingest.parse import ImportFailed
-from bot.ports import ChatAdapter
-from bot.store.common import BotStore, StoreError
+from bot.ports.chat import ChatAdapter
+from bot.ports.store import BotStore, StoreError
 from bot.store.postgres.leader import FALLBACK_POLL_SECONDS, Leadership, RateShare, ReplicaRegistry
 
 log = logging.getLogger("evbot.app")

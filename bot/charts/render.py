@@ -52,8 +52,8 @@ from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.series import WORLD
 from bot.domain.settings import Config
+from bot.ports.store import SalesStore
 from bot.reading.queries import ModelShare
-from bot.store.common import SalesStore
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -10,7 +10,7 @@ from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
 from bot.domain.event_codec import message_to_dict
 from bot.domain.settings import Config
-from bot.store.common import BotStore
+from bot.ports.store import BotStore
 
 CONSOLE_CHANNEL = Channel("console", "local", "terminal")
 

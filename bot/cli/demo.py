@@ -30,7 +30,7 @@ from bot.domain.subjects import Catalog
 from bot.domain.subscriptions import KINDS, SubscriptionSpec
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
 from bot.ingest.parse import ImportFailed, parse_canonical
-from bot.ports import ChatAdapter
+from bot.ports.chat import ChatAdapter
 from bot.store.sqlite.sales import SqliteStore
 
 SECONDS_PER_MONTH = 0.35

@@ -38,9 +38,9 @@ from bot.domain.subscriptions import (
 )
 from bot.ingest.importer import ImportReport, import_demo, import_file
 from bot.ingest.parse import ImportFailed
-from bot.ports import ChatAdapter
+from bot.ports.chat import ChatAdapter
+from bot.ports.store import StoreError
 from bot.reading.queries import TotalAnswer, load_catalog, series_reader, total
-from bot.store.common import StoreError
 from bot.store.postgres.base import is_postgres
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
@@ -48,7 +48,7 @@ from bot.store.sqlite.sales import SqliteStore
 if TYPE_CHECKING:
     from bot.app.runtime import App
     from bot.domain.events import Event
-    from bot.store.common import BotStore
+    from bot.ports.store import BotStore
 
 log = logging.getLogger("evbot.cli")
 

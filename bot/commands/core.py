@@ -68,8 +68,8 @@ from bot.domain.subscriptions import (
     most_specific,
     parse_charts,
 )
+from bot.ports.store import BotStore
 from bot.reading.read_model import ReadModel, Series
-from bot.store.common import BotStore
 
 MAX_CHOICES = 25
 TOP_MODELS = 5

@@ -22,8 +22,8 @@ from bot.domain.subscriptions import (
     ladder_objects,
     validate_spec,
 )
+from bot.ports.store import BotStore
 from bot.reading.queries import series_reader
-from bot.store.common import BotStore
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from bot.domain.events import CorrectionEvent, Event, MilestoneEvent
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.subscriptions import Subscription, admit
-from bot.ports import ChatAdapter, FollowupPoster, MessageEditor, image_mode
-from bot.store.common import BotStore
+from bot.ports.chat import ChatAdapter, FollowupPoster, MessageEditor, image_mode
+from bot.ports.store import BotStore
 
 log = logging.getLogger("evbot.outbox")
 

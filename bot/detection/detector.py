@@ -66,6 +66,7 @@ from bot.domain.settings import Config
 from bot.domain.shares import ShareState, step_share
 from bot.domain.subjects import ALL, Catalog
 from bot.domain.subscriptions import FanoutPlan, Subscription, ladder_objects, plan_fanout
+from bot.ports.store import BotStore
 from bot.reading.queries import (
     SeriesReader,
     counted,
@@ -74,7 +75,6 @@ from bot.reading.queries import (
     sample_sources,
     total,
 )
-from bot.store.common import BotStore
 
 WATERMARK = "detector"
 SUMMED_KINDS = ("make", "group", "all")  # growth is told for these, not for every model

@@ -32,8 +32,8 @@ from bot.domain.periods import Month, month_range
 from bot.domain.series import WORLD, cumulative
 from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog
+from bot.ports.store import BotStore
 from bot.reading.queries import load_catalog
-from bot.store.common import BotStore
 
 KINDS = ("milestone", "share", "growth", "record")
 

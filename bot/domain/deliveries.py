@@ -59,3 +59,12 @@ def original(row: DeliveryRow) -> Original:
         row.event_ids,
         row.subscription_ids,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A platform's deliveries not out yet (pending or in flight): how many, and when the
+    oldest of them was queued."""
+
+    count: int
+    oldest_created_at: float

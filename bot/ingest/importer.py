@@ -19,8 +19,8 @@ from bot.domain.settings import Config, SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
 from bot.ingest.parse import ImportFailed, Parsed, Progress, parse_file
 from bot.ingest.worker import Job, ProcessFeed
+from bot.ports.store import SalesStore
 from bot.reading.queries import region_tree
-from bot.store.common import SalesStore
 
 DEMO_SOURCE = "alliance-demo"
 FORMATS = ("canonical", "iea")

@@ -13,7 +13,7 @@ from bot.domain.records import GroupMember, GroupSpec, IncRow, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments, total_as_of, window_total
 from bot.domain.settings import Config
 from bot.domain.subjects import Catalog
-from bot.store.common import SalesStore
+from bot.ports.store import SalesStore
 
 
 def region_tree(config: Config) -> RegionTree:

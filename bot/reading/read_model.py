@@ -26,6 +26,7 @@ from bot.domain.records import GroupMember, IncRow, JournalEntry, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments
 from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog
+from bot.ports.store import SalesStore
 from bot.reading.queries import (
     ModelShare,
     PeriodAnswer,
@@ -37,7 +38,6 @@ from bot.reading.queries import (
     region_tree,
     sample_sources,
 )
-from bot.store.common import SalesStore
 
 SeriesKey = tuple[str, str, str]  # (subject key, region, metric)
 SETTLE_ROWS = 200_000  # from this many loaded increments on, the model is kept out of GC passes

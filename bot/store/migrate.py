@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 import asyncpg
 
-from bot.store.common import StoreError
+from bot.ports.store import StoreError
 from bot.store.postgres.base import connect, is_postgres, safe_dsn
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore

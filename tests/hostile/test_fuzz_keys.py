@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.domain.names import name_key
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
-from bot.store.common import SalesStore
+from bot.ports.store import SalesStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ
 

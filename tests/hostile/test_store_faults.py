@@ -21,7 +21,7 @@ import bot.store.sqlite.base
 from bot.cli.main import main
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
-from bot.store.common import StoreError
+from bot.ports.store import StoreError
 from bot.store.sqlite.migrations import MIGRATIONS
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import table_counts

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bot.domain.records import StoreStats
-from bot.store.common import StoreError
+from bot.ports.store import StoreError
 from bot.store.migration_steps import Migration, numbered
 from bot.store.postgres.migrations import PG_MIGRATIONS
 

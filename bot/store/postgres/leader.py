@@ -33,7 +33,7 @@ from typing import Protocol, runtime_checkable
 import asyncpg
 
 from bot.delivery.pacing import Pacer
-from bot.store.common import StoreError
+from bot.ports.store import StoreError
 from bot.store.postgres.base import connect, safe_dsn
 
 log = logging.getLogger("evbot.leader")

@@ -42,14 +42,8 @@ from bot.domain.series_state import SeriesState, parse_month
 from bot.domain.staging import Repeats, Row, StagedChunk, in_memory, respell_regions, source_named
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.ingest.parse import ImportFailed
-from bot.store.common import (
-    SOURCE_COLUMNS,
-    YEARLY_YEARS_SQL,
-    BotStore,
-    SlackInstallationRows,
-    StoreError,
-    source_info,
-)
+from bot.ports.store import BotStore, SlackInstallationRows, StoreError
+from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
 from bot.store.postgres.base import JOURNAL_LOCK, Connection, Runner
 from bot.store.postgres.installations import PgInstallations
 from bot.store.postgres.outbox import PgOutbox

@@ -22,7 +22,7 @@ from typing import Any, Literal, Self
 import aiosqlite
 
 from bot.domain.records import StoreStats
-from bot.store.common import StoreError
+from bot.ports.store import StoreError
 from bot.store.migration_steps import Migration
 from bot.store.sqlite.migrations import MIGRATIONS
 

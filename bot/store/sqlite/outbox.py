@@ -19,7 +19,7 @@ from bot.domain.corrections import (
     milestones_corrected,
     plan_corrections,
 )
-from bot.domain.deliveries import STATUSES, DeliveryRow, original
+from bot.domain.deliveries import STATUSES, DeliveryRow, Pending, original
 from bot.domain.event_codec import event_from_dict
 from bot.domain.events import Event
 from bot.domain.records import DetectionWrite, StoredEvent
@@ -27,7 +27,6 @@ from bot.domain.subscriptions import PlannedDelivery, Subscription, Subscription
 from bot.store.common import (
     DELIVERY_COUNTS_BY_PLATFORM_SQL,
     PENDING_BY_PLATFORM_SQL,
-    Pending,
     pending_by_platform,
 )
 from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row

@@ -62,7 +62,8 @@ from bot.domain.staging import (
 )
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.ingest.parse import ImportFailed
-from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, StoreError, source_info
+from bot.ports.store import StoreError
+from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
 from bot.store.sqlite.installations import SqliteInstallations
 from bot.store.sqlite.outbox import SqliteOutbox
 
