@@ -26,8 +26,7 @@ from typing import Any
 import pytest
 
 from bot.domain.periods import Month
-from bot.domain.records import GroupMember, GroupSpec, IncRow, SalesRecord, SourceSpec
-from bot.ingest.parse import ImportFailed
+from bot.domain.records import GroupMember, GroupSpec, ImportFailed, IncRow, SalesRecord, SourceSpec
 from bot.ports.store import SalesStore, StoreError
 
 StoreFactory = Callable[[], SalesStore]

@@ -483,7 +483,7 @@ def test_a_total_never_counts_a_period_twice(figures: dict[str, int]) -> None:
     """Rows of one key: refused when a year and a month of it are both there, else summed once."""
     import asyncio
 
-    from bot.ingest.parse import ImportFailed
+    from bot.domain.records import ImportFailed
     from bot.reading.queries import load_catalog, total
 
     overlapping = any(p[:4] in figures for p in figures if len(p) == 7)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.records import ImportFailed, SalesRecord, SourceSpec
 from bot.domain.settings import default_config
 from bot.ingest.importer import CHUNK_ROWS, import_file
-from bot.ingest.parse import ImportFailed
 from bot.ingest.worker import Job, ProcessFeed
 from bot.ports.store import StoreError
 from bot.store.sqlite import sales as sqlite_store

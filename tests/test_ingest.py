@@ -13,12 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.records import SalesRecord
+from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.settings import SourceConfig, default_config
 from bot.domain.staging import MAX_PROBLEMS
 from bot.ingest.importer import import_file
 from bot.ingest.parse import (
-    ImportFailed,
     Parsed,
     _careful_canonical,
     _fast_canonical,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.records import ImportFailed
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
-from bot.ingest.parse import ImportFailed, parse_canonical
+from bot.ingest.parse import parse_canonical
 from bot.ports.store import SalesStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore

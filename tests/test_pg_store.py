@@ -12,10 +12,9 @@ import pytest
 from bot.cli.main import CliError, _store
 from bot.config.load import load_config
 from bot.domain.deliveries import STATUSES
-from bot.domain.records import SalesRecord
+from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.settings import ConfigError, default_config
 from bot.domain.staging import StagedChunk, chunk_of
-from bot.ingest.parse import ImportFailed
 from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore

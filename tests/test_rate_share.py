@@ -25,6 +25,7 @@ from adapters.console import ConsoleAdapter
 from adapters.webhook import WebhookAdapter
 from bot.charts.render import StoreCharts
 from bot.delivery.pacing import Pacer
+from bot.delivery.rate_share import RateShare
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import Channel, Limits
 from bot.domain.event_codec import message_to_dict
@@ -33,7 +34,6 @@ from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from bot.ports.chat import image_mode
 from bot.store.postgres.base import REPLICA_CLASS, scratch_schema
-from bot.store.postgres.leader import RateShare
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.conftest import postgres_dsn

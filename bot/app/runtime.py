@@ -32,16 +32,17 @@ from adapters.registry import PLATFORMS
 from bot.charts.render import StoreCharts
 from bot.commands.core import CommandContext, CommandHost, open_context
 from bot.delivery.following import following_now
+from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare, ReplicaRegistry
 from bot.delivery.retry_warnings import RetryWarnings, duration
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
+from bot.domain.records import ImportFailed
 from bot.domain.settings import Config
 from bot.domain.subscriptions import Subscription, ladder_objects, waiting_reason
 from bot.ingest.importer import import_file
-from bot.ingest.parse import ImportFailed
 from bot.ports.chat import ChatAdapter
 from bot.ports.store import BotStore, StoreError
-from bot.store.postgres.leader import FALLBACK_POLL_SECONDS, Leadership, RateShare, ReplicaRegistry
+from bot.store.postgres.leader import Leadership
 
 log = logging.getLogger("evbot.app")
 

@@ -24,12 +24,12 @@ from bot.app.runtime import App
 from bot.delivery.following import subscribe
 from bot.domain.channels import Channel
 from bot.domain.periods import end_month
-from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.records import ImportFailed, SalesRecord, SourceSpec
 from bot.domain.settings import Config
 from bot.domain.subjects import Catalog
 from bot.domain.subscriptions import KINDS, SubscriptionSpec
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
-from bot.ingest.parse import ImportFailed, parse_canonical
+from bot.ingest.parse import parse_canonical
 from bot.ports.chat import ChatAdapter
 from bot.store.sqlite.sales import SqliteStore
 

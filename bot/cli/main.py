@@ -24,6 +24,7 @@ from bot.domain.delivery_steps import settled_entries
 from bot.domain.formatting import format_percent, format_period, format_units, in_region
 from bot.domain.messages import Message
 from bot.domain.periods import Month, PeriodError
+from bot.domain.records import ImportFailed
 from bot.domain.series import WORLD
 from bot.domain.settings import LOG_LEVELS, Config, ConfigError
 from bot.domain.subjects import UnknownSubject
@@ -37,7 +38,6 @@ from bot.domain.subscriptions import (
     waiting_reason,
 )
 from bot.ingest.importer import ImportReport, import_demo, import_file
-from bot.ingest.parse import ImportFailed
 from bot.ports.chat import ChatAdapter
 from bot.ports.store import StoreError
 from bot.reading.queries import TotalAnswer, load_catalog, series_reader, total

@@ -171,3 +171,11 @@ class StoredEvent:
 
     id: int
     event: Event
+
+
+class ImportFailed(ValueError):
+    """The file has problems; nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

@@ -13,11 +13,11 @@ from typing import Any
 
 from bot.domain.bulk import without_gc
 from bot.domain.plausibility import rule_of
-from bot.domain.records import ImportSummary, SourceSpec
+from bot.domain.records import ImportFailed, ImportSummary, SourceSpec
 from bot.domain.regions import COUNTRY_LEVEL, region_warnings
 from bot.domain.settings import Config, SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
-from bot.ingest.parse import ImportFailed, Parsed, Progress, parse_file
+from bot.ingest.parse import Parsed, Progress, parse_file
 from bot.ingest.worker import Job, ProcessFeed
 from bot.ports.store import SalesStore
 from bot.reading.queries import region_tree

@@ -21,7 +21,7 @@ from typing import IO, Protocol
 from bot.domain.names import Spellings, clean_label, name_key
 from bot.domain.periods import PeriodError, normalize_period
 from bot.domain.powertrains import powertrain_of, powertrain_table, refusal
-from bot.domain.records import POWERTRAINS, SalesRecord
+from bot.domain.records import POWERTRAINS, ImportFailed, SalesRecord
 from bot.domain.regions import COUNTRY_LEVEL, country_name
 from bot.domain.settings import SourceConfig
 from bot.domain.staging import MAX_PROBLEMS, Row
@@ -48,14 +48,6 @@ _NULLS = {"", "null", "none", "n/a", "na"}
 _CACHED = 65_536  # distinct texts the fast path remembers per column, at most
 
 Progress = Callable[[int], None]  # called with the bytes read so far
-
-
-class ImportFailed(ValueError):
-    """The file has problems; nothing was written."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from bot.domain.bulk import without_gc
+from bot.domain.records import ImportFailed
 from bot.domain.settings import SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
-from bot.ingest.parse import ImportFailed, Parsed, Progress, parse_file
+from bot.ingest.parse import Parsed, Progress, parse_file
 
 _LENGTH = 4
 

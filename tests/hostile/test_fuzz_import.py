@@ -15,17 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.records import ImportFailed
 from bot.domain.settings import SourceConfig, default_config
 from bot.ingest.importer import ImportReport, import_file
-from bot.ingest.parse import (
-    MAX_FIELD,
-    MAX_LINE,
-    ImportFailed,
-    Parsed,
-    parse_canonical,
-    parse_iea,
-    parse_mapped,
-)
+from bot.ingest.parse import MAX_FIELD, MAX_LINE, Parsed, parse_canonical, parse_iea, parse_mapped
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ, table_counts
 

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain.records import ImportFailed
 from bot.domain.settings import SourceConfig, default_config
 from bot.domain.staging import ChunkSink, Row, StagedChunk
 from bot.ingest.importer import import_file
 from bot.ingest.parse import (
     MAX_FIELD,
     MAX_LINE,
-    ImportFailed,
     Parsed,
     _careful_canonical,
     _fast_canonical,

@@ -29,6 +29,7 @@ from bot.domain.records import (
     DetectionWrite,
     GroupMember,
     GroupSpec,
+    ImportFailed,
     ImportSummary,
     IncRow,
     JournalEntry,
@@ -41,7 +42,6 @@ from bot.domain.records import (
 from bot.domain.series_state import SeriesState, parse_month
 from bot.domain.staging import Repeats, Row, StagedChunk, in_memory, respell_regions, source_named
 from bot.domain.subscriptions import FanoutPlan, Subscription
-from bot.ingest.parse import ImportFailed
 from bot.ports.store import BotStore, SlackInstallationRows, StoreError
 from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
 from bot.store.postgres.base import JOURNAL_LOCK, Connection, Runner

@@ -30,6 +30,7 @@ from bot.domain.records import (
     DetectionWrite,
     GroupMember,
     GroupSpec,
+    ImportFailed,
     ImportSummary,
     IncRow,
     JournalEntry,
@@ -61,7 +62,6 @@ from bot.domain.staging import (
     source_named,
 )
 from bot.domain.subscriptions import FanoutPlan, Subscription
-from bot.ingest.parse import ImportFailed
 from bot.ports.store import StoreError
 from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
 from bot.store.sqlite.installations import SqliteInstallations
