@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import bot.detection.detector as detector_module
-from bot.detection.detector import Detector, SeriesKey, _order
+from bot.detection.detector import Detector, SeriesKey, series_order
 from bot.domain.event_codec import event_to_dict
 from bot.domain.events import Subject
 from bot.domain.names import name_key
@@ -466,7 +466,9 @@ async def test_the_detector_reads_a_series_as_the_reader_does(tmp_path: Path) ->
             *(Subject("make", f"make:{k}", k) for k in ("alpha", "beta", "gamma")),
             *(Subject("model", f"model:{a.lower()}/{b.lower()}", b) for a, b in MODELS),
         ]
-        keys = sorted((SeriesKey(s, r, "sales") for s in subjects for r in REGIONS), key=_order)
+        keys = sorted(
+            (SeriesKey(s, r, "sales") for s in subjects for r in REGIONS), key=series_order
+        )
         for key in keys:
             monthly, _ = await detector._read_series(key, sources)
             assert monthly == await reader.monthly(key.subject, key.region), key

@@ -777,7 +777,7 @@ class Detector:
             assert isinstance(event, MilestoneEvent)
             catalog = names if isinstance(names, Catalog) else await names.catalog()
             leader = await self._leader(key, catalog, event.period, event.value)
-            events[index] = _with_leader(event, leader)
+            events[index] = with_leader(event, leader)
         # what each event's figure is made of: its granularity, coverage and sources, and
         # whether its comparison is like with like (a continued series reads its whole for it)
         facts = source_facts(known, self.config)
@@ -1496,18 +1496,18 @@ def _figures_after(
     return {m: v for m, v in figures.items() if m > last}
 
 
-def _with_leader(event: MilestoneEvent, leader: Leader | None) -> MilestoneEvent:
+def with_leader(event: MilestoneEvent, leader: Leader | None) -> MilestoneEvent:
     return replace(event, leader=leader)
 
 
 _KIND_ORDER = {"group": 0, "make": 1, "model": 2, "all": 3, "region": 4}
 
 
-def _order(key: SeriesKey) -> tuple[int, str, str, str]:
+def series_order(key: SeriesKey) -> tuple[int, str, str, str]:
     return (_KIND_ORDER[key.subject.kind], key.subject.name, key.region, key.metric)
 
 
 def _item_order(item: tuple[SeriesKey, object]) -> tuple[int, str, str, str]:
-    """`_order` of a (key, value) item."""
+    """`series_order` of a (key, value) item."""
     key = item[0]
     return (_KIND_ORDER[key.subject.kind], key.subject.name, key.region, key.metric)

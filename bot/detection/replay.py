@@ -16,12 +16,12 @@ from bot.detection.detector import (
     BasisCell,
     Detector,
     SeriesKey,
-    _order,
-    _with_leader,
     detect_milestones,
     growth_events,
+    series_order,
     share_event,
     share_step,
+    with_leader,
 )
 from bot.domain.coverage import dressed, source_facts, tell, why_not
 from bot.domain.events import Event, GrowthEvent, Metric, Subject
@@ -98,7 +98,7 @@ async def replay(
     levels: dict[tuple[str, str, str, str], float | None] = {}
     out: list[Event] = []
     cells: dict[str, list[BasisCell]] = {}  # each subject's cells, read once: the store is still
-    ordered = sorted(table, key=_order)
+    ordered = sorted(table, key=series_order)
     for month in month_range(start, end):
         month_events: list[Event] = []
         for key in ordered:
@@ -118,7 +118,7 @@ async def replay(
                     event = outcome.event
                     if key.subject.kind in ("make", "group"):
                         leader = await detector._leader(key, catalog, event.period, event.value)
-                        event = _with_leader(event, leader)
+                        event = with_leader(event, leader)
                     month_events.append(event)
             month_events.extend(growth_events(key, series.monthly, month, config, source))
             if key.subject.kind == "model":

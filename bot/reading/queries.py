@@ -141,7 +141,7 @@ class SeriesReader:
         elif subject.kind == "group":
             members = self.members(subject)
             rows = await self.store.make_increments(sorted(members))
-            keep = _member_filter(members)
+            keep = member_filter(members)
         else:
             rows = await self.store.all_increments()
         return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)
@@ -173,7 +173,7 @@ def series_reader(store: SalesStore, config: Config) -> SeriesReader:
     return SeriesReader(store, region_tree(config), list(config.groups), sample_sources(config))
 
 
-def _member_filter(members: dict[str, list[GroupMember]]) -> Callable[[IncRow], bool]:
+def member_filter(members: dict[str, list[GroupMember]]) -> Callable[[IncRow], bool]:
     def keep(row: IncRow) -> bool:
         return any(m.covers(row.month) for m in members.get(row.make_key, ()))
 

@@ -32,9 +32,9 @@ from bot.reading.queries import (
     PeriodAnswer,
     SeriesReader,
     TotalAnswer,
-    _member_filter,
     counted,
     load_catalog,
+    member_filter,
     region_tree,
     sample_sources,
 )
@@ -280,7 +280,7 @@ class ReadModel:
         elif subject.kind == "group":
             members = self.members(subject)
             rows = [r for make in sorted(members) for r in self._make_rows.get(make, [])]
-            keep = _member_filter(members)
+            keep = member_filter(members)
         else:
             rows = self._all_rows
         return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)

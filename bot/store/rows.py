@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from bot.domain.channels import Channel
 from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Subject
+from bot.domain.periods import Month
+from bot.domain.records import IncRow
+from bot.domain.series import increments
+from bot.domain.series_state import (
+    SeriesState,
+    decode_recent,
+    decode_sources,
+    encode_recent,
+    encode_sources,
+    month_at,
+    month_index,
+)
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
 
 SUBSCRIPTION_COLUMNS = (
@@ -65,3 +79,113 @@ def delivery_row(row: Sequence[Any]) -> DeliveryRow:
         row[18],
         tuple(json.loads(row[19] or "[]")),
     )
+
+
+def increment_updates(
+    rows: list[Any],
+) -> tuple[
+    list[tuple[int, int, str, str, str, str]],
+    dict[tuple[int, str, str, str], int],
+    dict[tuple[int, str, str], int],
+]:
+    """New increments for every cell of the touched series, and the deltas for the sums."""
+    updates: list[tuple[int, int, str, str, str, str]] = []
+    make_deltas: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    all_deltas: dict[tuple[int, str, str], int] = defaultdict(int)
+    start = 0
+    while start < len(rows):
+        end = start
+        series = rows[start][:4]
+        while end < len(rows) and rows[end][:4] == series:
+            end += 1
+        chunk = rows[start:end]
+        for row, inc in zip(chunk, increments([(r[5], r[6]) for r in chunk]), strict=True):
+            source_id, make_key, model_key, region, month, _, _, old = row
+            delta = inc - old
+            if delta:
+                updates.append((inc, source_id, make_key, model_key, region, month))
+                make_deltas[(source_id, make_key, region, month)] += delta
+                all_deltas[(source_id, region, month)] += delta
+            elif old == 0 and inc == 0:
+                # keep an all-zero cell visible in the sums, so the month counts as covered
+                make_deltas[(source_id, make_key, region, month)] += 0
+                all_deltas[(source_id, region, month)] += 0
+        start = end
+    return updates, make_deltas, all_deltas
+
+
+_MONTHS: dict[str, Month] = {}  # "2015-06" -> Month: a few thousand at most, parsed once
+
+
+def inc_rows(rows: Iterable[Any]) -> list[IncRow]:
+    """Increment rows (source, region, make, model, month text, units) as IncRow."""
+    out = []
+    for source_id, region, make_key, model_key, month, inc in rows:
+        m = _MONTHS.get(month)
+        if m is None:
+            m = _MONTHS[month] = Month.parse(month)
+        out.append(IncRow(source_id, region, make_key, model_key, m, inc))
+    return out
+
+
+def states_from_rows(rows: Iterable[Any]) -> dict[tuple[str, str, str], SeriesState]:
+    """Series states from their rows; an unreadable one is left out (the series is then read
+    whole, and its state written anew)."""
+    out: dict[tuple[str, str, str], SeriesState] = {}
+    for r in rows:
+        try:
+            out[(r[0], r[1], r[2])] = SeriesState(
+                subject_key=r[0],
+                region=r[1],
+                metric=r[2],
+                fingerprint=r[3],
+                first=month_at(r[4]),
+                first_nonzero=month_at(r[5]) if r[5] is not None else None,
+                last=month_at(r[6]),
+                total=r[7],
+                peak=r[8],
+                best=(r[9], month_at(r[10])) if r[10] is not None else None,
+                recent_from=month_at(r[11]),
+                recent=decode_recent(r[12]),
+                year_sources=decode_sources(r[13]),
+                flagged=r[14],
+            )
+        except ValueError:
+            continue
+    return out
+
+
+def state_rows(states: Iterable[SeriesState]) -> list[tuple[Any, ...]]:
+    """Series states as rows of `series_state`, in key order (thousands of them are written
+    about a quarter faster in the table's own order)."""
+    rows = []
+    for s in states:
+        # `month_index` inline, and a model's usual one recent month without a generator:
+        # a poll writes a row for every series it touched
+        first, last, nonzero, best, recent = s.first, s.last, s.first_nonzero, s.best, s.recent
+        if len(recent) == 1:
+            ((month, units),) = recent
+            text = f"{month.year * 12 + month.month - 1}:{units}"
+        else:
+            text = encode_recent(recent)
+        rows.append(
+            (
+                s.subject_key,
+                s.region,
+                s.metric,
+                s.fingerprint,
+                first.year * 12 + first.month - 1,
+                nonzero.year * 12 + nonzero.month - 1 if nonzero else None,
+                last.year * 12 + last.month - 1,
+                s.total,
+                s.peak,
+                best[0] if best else None,
+                best[1].year * 12 + best[1].month - 1 if best else None,
+                month_index(s.recent_from),
+                text,
+                encode_sources(s.year_sources),
+                s.flagged,
+            )
+        )
+    rows.sort(key=itemgetter(0, 1, 2))
+    return rows

@@ -47,7 +47,7 @@ from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
 from bot.store.postgres.base import JOURNAL_LOCK, Connection, Runner
 from bot.store.postgres.installations import PgInstallations
 from bot.store.postgres.outbox import PgOutbox
-from bot.store.sqlite.sales import _inc_rows, _increment_updates, _state_rows, _states_from_rows
+from bot.store.rows import inc_rows, increment_updates, state_rows, states_from_rows
 
 _KEY = "source_id, make_key, model_key, region, month"
 _SERIES_KEY = ("source_id", "make_key", "model_key", "region")
@@ -451,7 +451,7 @@ class PgStore(PgOutbox, PgInstallations):
             table="cells",
         )
         updates, make_deltas, all_deltas = await asyncio.to_thread(
-            _increment_updates, [tuple(r) for r in rows]
+            increment_updates, [tuple(r) for r in rows]
         )
         if updates:
             await self._run(
@@ -580,7 +580,7 @@ class PgStore(PgOutbox, PgInstallations):
             model_key,
             table="cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def parts_between(
         self, make_keys: Sequence[str] | None, first: Month, last: Month
@@ -594,7 +594,7 @@ class PgStore(PgOutbox, PgInstallations):
                 str(last),
                 table="make_cells",
             )
-            return _inc_rows(rows)
+            return inc_rows(rows)
         if not make_keys:
             return []
         rows = await self._fetch(
@@ -606,7 +606,7 @@ class PgStore(PgOutbox, PgInstallations):
             str(last),
             table="cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
@@ -618,7 +618,7 @@ class PgStore(PgOutbox, PgInstallations):
             list(make_keys),
             table="make_cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def all_increments(self) -> list[IncRow]:
         rows = await self._fetch(
@@ -626,7 +626,7 @@ class PgStore(PgOutbox, PgInstallations):
             "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",
             table="all_cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def every_model_increment(self) -> list[IncRow]:
         rows = await self._fetch(
@@ -635,7 +635,7 @@ class PgStore(PgOutbox, PgInstallations):
             "WHERE model_key <> '' ORDER BY month",
             table="cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def journal_head(self) -> int:
         return await self._journal_head(self.pool)
@@ -831,7 +831,7 @@ class PgStore(PgOutbox, PgInstallations):
             table="series_state",
         )
         # the same decoding as SqliteStore's, so a state reads alike from either backend
-        return await asyncio.to_thread(_states_from_rows, [tuple(r) for r in rows])
+        return await asyncio.to_thread(states_from_rows, [tuple(r) for r in rows])
 
     async def increments_after(
         self,
@@ -873,7 +873,7 @@ class PgStore(PgOutbox, PgInstallations):
                 str(everything),
                 table="all_cells",
             )
-        return _inc_rows(model_rows), _inc_rows(make_rows), _inc_rows(all_rows)
+        return inc_rows(model_rows), inc_rows(make_rows), inc_rows(all_rows)
 
     async def save_detection(
         self,
@@ -934,7 +934,7 @@ class PgStore(PgOutbox, PgInstallations):
             "best_month = excluded.best_month, recent_from = excluded.recent_from, "
             "recent = excluded.recent, year_sources = excluded.year_sources, "
             "flagged = excluded.flagged",
-            await asyncio.to_thread(_state_rows, states),
+            await asyncio.to_thread(state_rows, states),
         )
 
     async def _write_detection(

@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import replace
 from itertools import chain
 from operator import itemgetter
@@ -40,15 +40,8 @@ from bot.domain.records import (
     SourceSpec,
     StoredEvent,
 )
-from bot.domain.series import increments
 from bot.domain.series_state import (
     SeriesState,
-    decode_recent,
-    decode_sources,
-    encode_recent,
-    encode_sources,
-    month_at,
-    month_index,
     parse_month,
 )
 from bot.domain.staging import (
@@ -64,6 +57,7 @@ from bot.domain.staging import (
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.ports.store import StoreError
 from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
+from bot.store.rows import inc_rows, increment_updates, state_rows, states_from_rows
 from bot.store.sqlite.installations import SqliteInstallations
 from bot.store.sqlite.outbox import SqliteOutbox
 
@@ -509,7 +503,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             + " ORDER BY c.source_id, c.make_key, c.model_key, c.region, c.month",
             table="cells",
         )
-        updates, make_deltas, all_deltas = await asyncio.to_thread(_increment_updates, rows)
+        updates, make_deltas, all_deltas = await asyncio.to_thread(increment_updates, rows)
         if updates:
             await self._many(
                 "UPDATE cells SET inc = ? WHERE source_id = ? AND make_key = ? AND model_key = ? "
@@ -619,7 +613,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             (make_key, model_key),
             table="cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
@@ -631,7 +625,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             list(make_keys),
             table="make_cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def parts_between(
         self, make_keys: Sequence[str] | None, first: Month, last: Month
@@ -643,7 +637,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
                 (str(first), str(last)),
                 table="make_cells",
             )
-            return _inc_rows(rows)
+            return inc_rows(rows)
         if not make_keys:
             return []
         marks = ", ".join("?" for _ in make_keys)
@@ -653,14 +647,14 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             [*make_keys, str(first), str(last)],
             table="cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def all_increments(self) -> list[IncRow]:
         rows = await self._rows(
             "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",
             table="all_cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def every_model_increment(self) -> list[IncRow]:
         rows = await self._rows(
@@ -668,7 +662,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             "WHERE model_key != '' ORDER BY month",
             table="cells",
         )
-        return _inc_rows(rows)
+        return inc_rows(rows)
 
     async def journal_head(self) -> int:
         rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
@@ -870,7 +864,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             (json.dumps(series),),
             table="series_state",
         )
-        found.update(await asyncio.to_thread(without_gc, _states_from_rows, rows))
+        found.update(await asyncio.to_thread(without_gc, states_from_rows, rows))
         return found
 
     async def increments_after(
@@ -918,7 +912,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
             )
         # thousands of rows each: made into records off the event loop
         return await asyncio.to_thread(
-            without_gc, lambda: (_inc_rows(model_rows), _inc_rows(make_rows), _inc_rows(all_rows))
+            without_gc, lambda: (inc_rows(model_rows), inc_rows(make_rows), inc_rows(all_rows))
         )
 
     async def save_detection(
@@ -966,7 +960,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
     async def _save_states(self, states: Sequence[SeriesState]) -> None:
         if not states:
             return
-        rows = await asyncio.to_thread(without_gc, _state_rows, states)
+        rows = await asyncio.to_thread(without_gc, state_rows, states)
         # each row whole (nothing refers to a state): replacing it is the upsert, and faster
         await self._many(
             "INSERT OR REPLACE INTO series_state (subject_key, region, metric, fingerprint, "
@@ -1230,115 +1224,6 @@ class _Load:
         self.repeats = Repeats(self.file, self.aggregate)
         self.first = {source_id: _First() for source_id in self.first}
         self.lengths = {}
-
-
-def _increment_updates(
-    rows: list[Any],
-) -> tuple[
-    list[tuple[int, int, str, str, str, str]],
-    dict[tuple[int, str, str, str], int],
-    dict[tuple[int, str, str], int],
-]:
-    """New increments for every cell of the touched series, and the deltas for the sums."""
-    updates: list[tuple[int, int, str, str, str, str]] = []
-    make_deltas: dict[tuple[int, str, str, str], int] = defaultdict(int)
-    all_deltas: dict[tuple[int, str, str], int] = defaultdict(int)
-    start = 0
-    while start < len(rows):
-        end = start
-        series = rows[start][:4]
-        while end < len(rows) and rows[end][:4] == series:
-            end += 1
-        chunk = rows[start:end]
-        for row, inc in zip(chunk, increments([(r[5], r[6]) for r in chunk]), strict=True):
-            source_id, make_key, model_key, region, month, _, _, old = row
-            delta = inc - old
-            if delta:
-                updates.append((inc, source_id, make_key, model_key, region, month))
-                make_deltas[(source_id, make_key, region, month)] += delta
-                all_deltas[(source_id, region, month)] += delta
-            elif old == 0 and inc == 0:
-                # keep an all-zero cell visible in the sums, so the month counts as covered
-                make_deltas[(source_id, make_key, region, month)] += 0
-                all_deltas[(source_id, region, month)] += 0
-        start = end
-    return updates, make_deltas, all_deltas
-
-
-_MONTHS: dict[str, Month] = {}  # "2015-06" -> Month: a few thousand at most, parsed once
-
-
-def _inc_rows(rows: Iterable[Any]) -> list[IncRow]:
-    out = []
-    for source_id, region, make_key, model_key, month, inc in rows:
-        m = _MONTHS.get(month)
-        if m is None:
-            m = _MONTHS[month] = Month.parse(month)
-        out.append(IncRow(source_id, region, make_key, model_key, m, inc))
-    return out
-
-
-def _states_from_rows(rows: Iterable[Any]) -> dict[tuple[str, str, str], SeriesState]:
-    """Series states from their rows; an unreadable one is left out (the series is then read
-    whole, and its state written anew)."""
-    out: dict[tuple[str, str, str], SeriesState] = {}
-    for r in rows:
-        try:
-            out[(r[0], r[1], r[2])] = SeriesState(
-                subject_key=r[0],
-                region=r[1],
-                metric=r[2],
-                fingerprint=r[3],
-                first=month_at(r[4]),
-                first_nonzero=month_at(r[5]) if r[5] is not None else None,
-                last=month_at(r[6]),
-                total=r[7],
-                peak=r[8],
-                best=(r[9], month_at(r[10])) if r[10] is not None else None,
-                recent_from=month_at(r[11]),
-                recent=decode_recent(r[12]),
-                year_sources=decode_sources(r[13]),
-                flagged=r[14],
-            )
-        except ValueError:
-            continue
-    return out
-
-
-def _state_rows(states: Iterable[SeriesState]) -> list[tuple[Any, ...]]:
-    """Series states as rows of `series_state`, in key order (thousands of them are written
-    about a quarter faster in the table's own order)."""
-    rows = []
-    for s in states:
-        # `month_index` inline, and a model's usual one recent month without a generator:
-        # a poll writes a row for every series it touched
-        first, last, nonzero, best, recent = s.first, s.last, s.first_nonzero, s.best, s.recent
-        if len(recent) == 1:
-            ((month, units),) = recent
-            text = f"{month.year * 12 + month.month - 1}:{units}"
-        else:
-            text = encode_recent(recent)
-        rows.append(
-            (
-                s.subject_key,
-                s.region,
-                s.metric,
-                s.fingerprint,
-                first.year * 12 + first.month - 1,
-                nonzero.year * 12 + nonzero.month - 1 if nonzero else None,
-                last.year * 12 + last.month - 1,
-                s.total,
-                s.peak,
-                best[0] if best else None,
-                best[1].year * 12 + best[1].month - 1 if best else None,
-                month_index(s.recent_from),
-                text,
-                encode_sources(s.year_sources),
-                s.flagged,
-            )
-        )
-    rows.sort(key=itemgetter(0, 1, 2))
-    return rows
 
 
 def _positional(sql: str) -> str:
