@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.domain import holds as hold_rows
 from bot.domain.event_codec import dedupe_key, event_from_dict, event_to_dict
@@ -42,7 +42,7 @@ from bot.domain.records import (
 from bot.domain.series_state import SeriesState, parse_month
 from bot.domain.staging import Repeats, Row, StagedChunk, in_memory, respell_regions, source_named
 from bot.domain.subscriptions import FanoutPlan, Subscription
-from bot.ports.store import BotStore, SlackInstallationRows, StoreError
+from bot.ports.store import StoreError
 from bot.store.common import SOURCE_COLUMNS, YEARLY_YEARS_SQL, source_info
 from bot.store.postgres.base import JOURNAL_LOCK, Connection, Runner
 from bot.store.postgres.installations import PgInstallations
@@ -1131,11 +1131,3 @@ def _collect(
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows as columns, for `unnest` (one statement instead of one per row)."""
     return [[row[i] for row in rows] for i in range(width)]
-
-
-if TYPE_CHECKING:  # both backends provide the whole port (mypy checks it here)
-    from bot.store.sqlite.sales import SqliteStore
-
-    _pg: BotStore = PgStore("postgresql://")
-    _sqlite: BotStore = SqliteStore(":memory:")
-    _pg_slack: SlackInstallationRows = PgStore("postgresql://")
