@@ -51,7 +51,9 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.detection.detector import WATERMARK, Detection, Detector, SeriesKey
+from bot.detection.detector import WATERMARK, Detector
+from bot.detection.finding import Detection
+from bot.detection.steps import SeriesKey
 from bot.domain.events import Subject
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec

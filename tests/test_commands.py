@@ -514,8 +514,7 @@ def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> Non
     import random
 
     from bot.commands.core import _milestone_facts
-    from bot.detection.detector import configured_ladders
-    from bot.domain.ladders import union_next_above
+    from bot.domain.ladders import configured_ladders, union_next_above
     from bot.domain.milestones import first_crossings
     from bot.domain.projection import project
     from bot.reading.read_model import Series

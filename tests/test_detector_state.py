@@ -23,8 +23,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import bot.detection.detector as detector_module
-from bot.detection.detector import Detector, SeriesKey, series_order
+import bot.detection.continuing as continuing_module
+from bot.detection.detector import Detector
+from bot.detection.steps import SeriesKey, series_order
+from bot.detection.touched import touched_series
 from bot.domain.event_codec import event_to_dict
 from bot.domain.events import Subject
 from bot.domain.names import name_key
@@ -413,16 +415,16 @@ async def test_a_make_joining_a_group_later_moves_the_group_from_that_month(
         sources = await _sources(store)
         # a history change from 2020-01 on (a first import may be journaled as one entry)
         beta = (1, "World", "beta", "b1", Month(2020, 1), None)
-        touched, changed = detector._touched([beta], sources, _Names())
+        touched, changed = touched_series([beta], sources, _Names(), detector.hierarchy)
         duo = SeriesKey(Subject("group", DUO, "Duo"), "World", "sales")
         assert changed[duo] == Month(2020, 7)
         assert touched[duo] is None
         news = (1, "World", "beta", "b1", Month(2020, 3), Month(2020, 3))
-        touched, changed = detector._touched([news], sources, _Names())
+        touched, changed = touched_series([news], sources, _Names(), detector.hierarchy)
         assert (touched[duo], changed[duo]) == (Month(2020, 7), Month(2020, 7))
         assert touched[SeriesKey(ALL, "World", "sales")] == Month(2020, 3)
         left = config(groups=(GroupSpec("Duo", (GroupMember("Beta", None, Month(2020, 2)),)),))
-        touched, _ = Detector(store, left)._touched([news], sources, _Names())
+        touched, _ = touched_series([news], sources, _Names(), Detector(store, left).hierarchy)
         assert duo not in touched
     finally:
         await store.close()
@@ -470,7 +472,7 @@ async def test_the_detector_reads_a_series_as_the_reader_does(tmp_path: Path) ->
             (SeriesKey(s, r, "sales") for s in subjects for r in REGIONS), key=series_order
         )
         for key in keys:
-            monthly, _ = await detector._read_series(key, sources)
+            monthly, _ = await detector.reads.read_series(key, sources)
             assert monthly == await reader.monthly(key.subject, key.region), key
     finally:
         await store.close()
@@ -661,14 +663,14 @@ async def _polled(folder: Path, first: Sequence[Cell], steps: Sequence[Any]) -> 
 def test_the_one_more_month_path_gives_what_the_general_continuation_gives(
     first: list[Cell], steps: list[Any]
 ) -> None:
-    """A detector whose models never take the one-more-month path (`_one_more` finds none)
+    """A detector whose models never take the one-more-month path (`one_more` finds none)
     records and tells exactly what the usual detector does."""
     with tempfile.TemporaryDirectory(prefix="evbot-one-") as tmp:
         for name in ("fast", "general"):
             (Path(tmp) / name).mkdir()
         fast = asyncio.run(_polled(Path(tmp) / "fast", first, steps))
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(detector_module, "_one_more", lambda *_: None)
+            patch.setattr(continuing_module, "one_more", lambda *_: None)
             general = asyncio.run(_polled(Path(tmp) / "general", first, steps))
     assert fast == general
 

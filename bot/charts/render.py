@@ -45,7 +45,7 @@ from bot.domain.formatting import (
     place,
     validate_locale,
 )
-from bot.domain.ladders import Ladder, union_next_above, union_rungs
+from bot.domain.ladders import Ladder, configured_ladders, union_next_above, union_rungs
 from bot.domain.milestones import crossing_ranges
 from bot.domain.names import slug
 from bot.domain.periods import Month
@@ -326,7 +326,6 @@ class StoreCharts:
     ) -> tuple[bytes, str]:
         """The cumulative chart of the event's subject, its milestones on `ladder` (else the
         configured ones), the event's own threshold stressed."""
-        from bot.detection.detector import configured_ladders
         from bot.reading.queries import series_reader
 
         reader = series_reader(self.store, self.config)
@@ -364,7 +363,6 @@ async def store_chart(
     Raises UnknownSubject for a name the store does not know, ChartError when there is nothing
     to draw.
     """
-    from bot.detection.detector import configured_ladders
     from bot.reading.read_model import ReadModel
 
     model = ReadModel(store, config)

@@ -34,7 +34,6 @@ from bot.commands.arguments import (
     parse_command,
     parse_period,
 )
-from bot.detection.detector import Detector, configured_ladders
 from bot.domain.channels import Channel
 from bot.domain.coverage import explain, told, unlike_years
 from bot.domain.deliveries import DeliveryRow
@@ -47,7 +46,8 @@ from bot.domain.formatting import (
     in_region,
     validate_locale,
 )
-from bot.domain.ladders import Ladder, union_next_above, union_rungs
+from bot.domain.hierarchy import Hierarchy
+from bot.domain.ladders import Ladder, configured_ladders, union_next_above, union_rungs
 from bot.domain.messages import Field, Message
 from bot.domain.names import loose_key
 from bot.domain.periods import Month
@@ -150,7 +150,7 @@ class CommandContext:
         self.refresh_seconds = refresh_seconds
         self.ladders: list[Ladder] = configured_ladders(config)
         self.subscription_ladders: dict[str, Ladder] = ladder_objects(config.ladders)
-        self.detector = Detector(store, config, clock)
+        self.hierarchy = Hierarchy.of(config, model.tree)  # which subjects cover which
         self.last_refresh = clock()
         # told each command's time, e.g. the /metrics latency histogram
         self.latency_observers: list[Callable[[float], None]] = []
@@ -169,7 +169,7 @@ class CommandContext:
 
     def unconfirmed(self, subject: Subject, region: str, metric: str, month: Month) -> str:
         """What a figure through `month` says of the held figures it sums ("" when none)."""
-        held = self.detector.holds_under(subject.key, region, metric, month, self.holds)
+        held = self.hierarchy.holds_under(subject.key, region, metric, month, self.holds)
         if not held:
             return ""
         ids = ", ".join(str(h.id) for h in held)
@@ -991,7 +991,7 @@ async def cmd_subscriptions(ctx: CommandContext, inv: Invocation, args: Mapping[
 def _covering_subs(
     ctx: CommandContext, subs: Sequence[Subscription], subject: Subject, month: Month, region: str
 ) -> list[Subscription]:
-    keys = ctx.detector.covering(subject, month, ctx.model.catalog)
+    keys = ctx.hierarchy.covering(subject, month)
     return [s for s in subs if s.spec.subject.key in keys and s.spec.region == region]
 
 
@@ -1116,7 +1116,7 @@ async def _share_lines(
     if latest is None:
         return []
     out = []
-    for parent in ctx.detector._parents(model, ctx.model.catalog, latest):
+    for parent in ctx.hierarchy.parents(model, ctx.model.catalog, latest):
         parent_total, _ = ctx.model.series(parent, region).at(latest)
         if parent_total <= 0:
             continue

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.detection.detector import (
-    BasisCell,
-    Detector,
+from bot.detection.detector import Detector
+from bot.detection.reading import BasisCell
+from bot.detection.steps import (
     SeriesKey,
     detect_milestones,
     growth_events,
@@ -117,7 +117,9 @@ async def replay(
                 if outcome.event is not None:
                     event = outcome.event
                     if key.subject.kind in ("make", "group"):
-                        leader = await detector._leader(key, catalog, event.period, event.value)
+                        leader = await detector.reads.leader(
+                            key, catalog, event.period, event.value
+                        )
                         event = with_leader(event, leader)
                     month_events.append(event)
             month_events.extend(growth_events(key, series.monthly, month, config, source))
@@ -134,12 +136,12 @@ async def replay(
                 if told is None:
                     reason = why_not(found, bases[about], facts)
                 elif isinstance(told, GrowthEvent):
-                    reason = await detector.unlike_parts(told, bases[about])
+                    reason = await detector.reads.unlike_parts(told, bases[about])
                 if not reason and told is not None:
                     kept.append(told)
                 elif untold is not None and found.kind in kinds:
                     untold.append((dressed(found, bases[about], facts), reason))
-            once = one_per_fact(await detector.bases(kept, cells))
+            once = one_per_fact(await detector.reads.bases(kept, cells))
             out.extend(e for e in once if e.kind in kinds)
     return out
 
@@ -157,7 +159,7 @@ def _shares(
 ) -> list[Event]:
     events: list[Event] = []
     model_total = series.points[series.index[month]][1]
-    for parent in detector._parents(key.subject, catalog, month):
+    for parent in detector.hierarchy.parents(key.subject, catalog, month):
         parent_series = table.get(SeriesKey(parent, key.region, key.metric))
         if parent_series is None:
             continue

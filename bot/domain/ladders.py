@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from math import gcd
+from typing import Protocol
 
 DEFAULT_LADDER_SPEC = "default"
 
@@ -174,6 +175,31 @@ def union_next_above(ladders: Iterable[Ladder], value: int) -> int | None:
     """The smallest threshold above `value` in any of `ladders`; None if all are exhausted."""
     candidates = [t for ladder in ladders if (t := ladder.next_above(value)) is not None]
     return min(candidates, default=None)
+
+
+class _Chosen(Protocol):
+    @property
+    def ladders(self) -> Sequence[str]: ...
+
+
+class LadderSettings(Protocol):
+    """What `configured_ladders` reads of a configuration (`bot.domain.settings.Config`, which
+    this module cannot name: the settings' records name the events, which name the ladders)."""
+
+    @property
+    def ladders(self) -> Mapping[str, str | tuple[int, ...]]: ...
+
+    @property
+    def milestones(self) -> _Chosen: ...
+
+
+def configured_ladders(config: LadderSettings) -> list[Ladder]:
+    """The ladders milestones are detected over (their union)."""
+    out = []
+    for name in config.milestones.ladders:
+        spec = config.ladders[name]
+        out.append(parse_ladder(name, spec if isinstance(spec, str) else list(spec)))
+    return out
 
 
 # -- arithmetic over rungs -------------------------------------------------------------------

@@ -1,0 +1,299 @@
+"""What detection reads through the store port beyond the journal: a series' whole history
+and the cells it was made of, the cells of a window of months for events' bases and growth
+comparisons, every cell behind an event's figure (to tell which events are one fact), and a
+make's or group's leading model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
+from bot.domain.coverage import Basis, unlike_parts
+from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
+from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
+from bot.domain.hierarchy import Hierarchy
+from bot.domain.periods import Month
+from bot.domain.records import IncRow, SourceInfo
+from bot.domain.series import own_region_basis, regional_increments
+from bot.domain.subjects import Catalog
+from bot.ports.store import BotStore
+from bot.reading.queries import SeriesReader, counted, total
+
+# a cell with units, as a fact's basis needs it: month index, month, source, region, make, model
+BasisCell = tuple[int, Month, int, str, str, str]
+
+
+@dataclass
+class Window:
+    """The makes' cells from `first` to `last`, read once for a poll's events."""
+
+    first: Month
+    last: Month
+    by_make: dict[str, list[IncRow]] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)  # the makes read, with cells or not
+    everything: list[IncRow] | None = None  # all makes' sums, when a total of all EVs asks
+
+
+class Reads:
+    """Detection's reads of the store, through the series reader of its configuration (whose
+    `snapshot` of the sources, set for a poll, these use too)."""
+
+    def __init__(self, store: BotStore, reader: SeriesReader, hierarchy: Hierarchy) -> None:
+        self.store = store
+        self.reader = reader
+        self.hierarchy = hierarchy
+        self.tree = reader.tree
+
+    async def read_bases(
+        self,
+        events: Sequence[Event],
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
+        wholes: dict[SeriesKey, dict[Month, int]],
+        known: Sequence[SourceInfo],
+    ) -> Window | None:
+        """Give every event's series its basis where this poll has not read it whole (a series
+        continued from its state). Records and milestones need every year, so their series are
+        read whole; the others need only their event's year and the year before,
+        from one read of the makes' cells since then (returned, for `unlike_parts_of`)."""
+        # a record compares with every like year, a milestone's cumulative figure is as
+        # narrow as its narrowest year: both need every year's basis
+        wanted = [
+            (k, e.kind in ("record", "milestone"))
+            for e in events
+            for k in (SeriesKey(e.subject, e.region, e.metric),)
+            if k not in bases
+        ]
+        whole = list(dict.fromkeys(k for k, record in wanted if record))
+        recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
+        for key in whole:
+            bases[key] = {}
+            wholes[key], _ = await self.read_series(key, known, bases[key])
+        if not events:
+            return None
+        periods = [e.period for e in events]
+        window = await self._window(
+            Month(min(periods).year - 1, 1),
+            max(periods),
+            {m for k in recent for m in self._makes_of(k.subject)},
+        )
+        priority = {
+            metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
+            for metric in ("sales", "stock")
+        }
+        for key in recent:
+            rows = await self._window_rows(key.subject, window)
+            found = own_region_basis(rows, priority[key.metric], key.region)
+            if found is None:  # sub-regions take part: the whole choice of `regional_increments`
+                found = {}
+                self._series_of(key, rows, known, found)
+            bases[key] = found
+        return window
+
+    async def _window(self, first: Month, last: Month, makes: Iterable[str]) -> Window:
+        """The makes' cells with units from `first` to `last`, in one read."""
+        window = Window(first, last)
+        wanted = sorted(set(makes))
+        window.asked.update(wanted)
+        if wanted:
+            for row in await self.store.parts_between(wanted, first, last):
+                window.by_make.setdefault(row.make_key, []).append(row)
+        return window
+
+    def _makes_of(self, subject: Subject) -> list[str]:
+        """The makes whose cells a subject's figures are made of (none named for all EVs)."""
+        if subject.kind == "model":
+            return [model_keys(subject)[0]]
+        if subject.kind == "make":
+            return [subject.key.removeprefix("make:")]
+        if subject.kind == "group":
+            return sorted(self.reader.members(subject))
+        return []
+
+    async def _window_rows(self, subject: Subject, window: Window) -> list[IncRow]:
+        """A subject's cells in the window (all EVs' read once, when first asked)."""
+        if subject.kind == "all":
+            if window.everything is None:
+                window.everything = await self.store.parts_between(None, window.first, window.last)
+            return window.everything
+        if subject.kind == "model":
+            make_key, model_key = model_keys(subject)
+            return [r for r in window.by_make.get(make_key, ()) if r.model_key == model_key]
+        return [r for m in self._makes_of(subject) for r in window.by_make.get(m, ())]
+
+    async def read_series(
+        self,
+        key: SeriesKey,
+        sources: Sequence[SourceInfo],
+        basis: dict[int, set[tuple[str, int]]] | None = None,
+    ) -> tuple[dict[Month, int], list[IncRow]]:
+        """A whole series' monthly figures, and the cells they were made of; `basis` receives
+        each year's (region, source) pairs the figures were taken from.
+
+        The same reading as `SeriesReader.monthly` (a test holds them equal), keeping the
+        cells: a series' state remembers which regions and sources its last year had.
+        """
+        subject = key.subject
+        if subject.kind == "model":
+            rows = await self.store.model_increments(*model_keys(subject))
+        elif subject.kind == "make":
+            rows = await self.store.make_increments([subject.key.removeprefix("make:")])
+        elif subject.kind == "group":
+            rows = await self.store.make_increments(sorted(self.reader.members(subject)))
+        else:
+            rows = await self.store.all_increments()
+        return self._series_of(key, rows, sources, basis)
+
+    def _series_of(
+        self,
+        key: SeriesKey,
+        rows: Iterable[IncRow],
+        sources: Sequence[SourceInfo],
+        basis: dict[int, set[tuple[str, int]]] | None = None,
+    ) -> tuple[dict[Month, int], list[IncRow]]:
+        """`read_series` from cells already read (a group's: its members' in their months)."""
+        chosen = counted(sources, key.metric, self.reader.samples)
+        priority = {s.id: s.priority for s in chosen}
+        levels: bool | set[int] = key.metric == "stock" or {s.id for s in chosen if s.running}
+        keep = self.reader.members(key.subject) if key.subject.kind == "group" else None
+        kept = [
+            r
+            for r in rows
+            if r.source_id in priority
+            and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
+        ]
+        figures = regional_increments(kept, priority, self.tree, key.region, None, levels, basis)
+        return figures, kept
+
+    async def bases(
+        self, events: Sequence[Event], cache: dict[str, list[BasisCell]] | None = None
+    ) -> list[Event]:
+        """The events, those whose figures another of them repeats with their basis (the
+        cells they are made of: `bot.domain.facts`) and each told which others tell the same fact.
+        The rest keep none: nothing in this detection could be the same fact.
+
+        `cache` keeps each subject's cells between calls over an unchanged store (replay)."""
+        groups = candidate_groups(events, self.hierarchy.related)
+        if not groups:
+            return list(events)
+        cache = {} if cache is None else cache
+        metric_of = {s.id: s.metric for s in self.reader.snapshot or await self.store.sources()}
+        out = list(events)
+        for group in groups:
+            # one subject in several regions: its own cells tell them apart (for "all EVs" a
+            # read of every model would cost a poll far more)
+            one = len({events[i].subject.key for i in group}) == 1
+            for i in group:
+                event = events[i]
+                cells = await self._basis_cells(event, event.subject, one, cache, metric_of)
+                if isinstance(event, ShareEvent):
+                    parent = await self._basis_cells(event, event.parent, False, cache, metric_of)
+                    out[i] = replace(event, basis=f"{basis_of(cells)}/{basis_of(parent)}")
+                else:
+                    out[i] = replace(event, basis=basis_of(cells))
+        return mark_same(out)
+
+    async def _basis_cells(
+        self,
+        event: Event,
+        subject: Subject,
+        own: bool,
+        cache: dict[str, list[BasisCell]],
+        metric_of: Mapping[int, str],
+    ) -> list[tuple[str, str, str, int]]:
+        """The (make, model, region, source) cells with units that make `event`'s figure of
+        `subject` (`own`: the subject's own aggregated cells, for comparing regions only)."""
+        rows = await self._subject_cells(subject, own, cache)
+        ranges = window(event)
+        region = event.region
+        members = self.reader.members(subject) if subject.kind == "group" else None
+        inside: dict[str, bool] = {}
+        out = []
+        for index, month, source_id, where, make_key, model_key in rows:
+            if not any(lo <= index <= hi for lo, hi in ranges):
+                continue
+            within = inside.get(where)
+            if within is None:
+                within = inside[where] = region in self.hierarchy.regions_of(where)
+            if not within or metric_of.get(source_id) != event.metric:
+                continue
+            if members is not None and not any(m.covers(month) for m in members.get(make_key, ())):
+                continue
+            out.append((make_key, model_key, where, source_id))
+        return out
+
+    async def _subject_cells(
+        self, subject: Subject, own: bool, cache: dict[str, list[BasisCell]]
+    ) -> list[BasisCell]:
+        """A subject's cells with units, per model (or per make, or in all, with `own`)."""
+        key = f"{subject.key}|{own}"
+        found = cache.get(key)
+        if found is not None:
+            return found
+        if subject.kind == "model":
+            rows = await self.store.model_increments(*model_keys(subject))
+        elif own and subject.kind == "all":
+            rows = await self.store.all_increments()
+        else:
+            if subject.kind == "make":
+                makes = [subject.key.removeprefix("make:")]
+            elif subject.kind == "group":
+                makes = sorted(self.reader.members(subject))
+            else:
+                makes = sorted({"", *await self.store.make_names()})
+            wanted = set(makes)
+            models = [m for m in await self.store.model_names() if m.make_key in wanted]
+            rows = []
+            for make_key in makes:  # the make's own figures (no model), then each model's
+                rows += await self.store.model_increments(make_key, "")
+            for model in models:
+                rows += await self.store.model_increments(model.make_key, model.model_key)
+        cells = [
+            (month_index(r.month), r.month, r.source_id, r.region, r.make_key, r.model_key)
+            for r in rows
+            if r.inc != 0
+        ]
+        cache[key] = cells
+        return cells
+
+    async def unlike_parts(self, event: GrowthEvent, basis: Basis) -> str:
+        """Why a growth event of a make, group or all EVs compares unlike parts (a model with
+        figures in one window and none in the other); "" when they are alike."""
+        return (await self.unlike_parts_of([(event, basis)])).get(id(event), "")
+
+    async def unlike_parts_of(
+        self, growth: Sequence[tuple[GrowthEvent, Basis]], window: Window | None = None
+    ) -> dict[int, str]:
+        """`unlike_parts` of many growth events, by `id` of each event that compares unlike;
+        the cells are read once for all of them (or taken from `window`, read already)."""
+        told = [(e, b) for e, b in growth if e.subject.kind in SUMMED_KINDS]
+        if not told:
+            return {}
+        first = Month(min(e.period for e, _ in told).year - 1, 1)
+        last = max(e.period for e, _ in told)
+        makes = {m for e, _ in told for m in self._makes_of(e.subject)}
+        if (
+            window is None
+            or first < window.first
+            or last > window.last
+            or not makes <= window.asked
+        ):
+            window = await self._window(first, last, makes)
+        out: dict[int, str] = {}
+        for event, basis in told:
+            rows = await self._window_rows(event.subject, window)
+            members = self.reader.members(event.subject) if event.subject.kind == "group" else None
+            reason = unlike_parts(rows, basis, event.period, members, event.granularity == "year")
+            if reason:
+                out[id(event)] = reason
+        return out
+
+    async def leader(
+        self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int
+    ) -> Leader | None:
+        answer = await total(self.reader, catalog, key.subject, key.region, period, key.metric)
+        if not answer.breakdown or parent_total <= 0:
+            return None
+        top = answer.breakdown[0]
+        return Leader(top.name, top.units, top.units / parent_total)

@@ -1,0 +1,143 @@
+"""Which series a poll's changed cells move: from the change journal's entries to the touched
+series, each with the earliest month a news change moved it from and the earliest any did.
+
+A model's change moves its model, its make, the groups its make belonged to from that month on,
+and everything, in its region, the region's parents and the world (`bot.domain.hierarchy`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+
+from bot.detection.steps import SeriesKey
+from bot.domain.events import Metric, Subject
+from bot.domain.hierarchy import Hierarchy, NameBook
+from bot.domain.periods import Month
+from bot.domain.records import ModelName, SourceInfo
+from bot.domain.subjects import ALL, Catalog
+
+
+class PollNames:
+    """The names a poll needs, without building the whole catalog's name index (costly with
+    thousands of models) unless an event needs it (a make's or group's leading model)."""
+
+    def __init__(
+        self,
+        makes: Mapping[str, str],
+        models: Sequence[ModelName],
+        load: Callable[[], Awaitable[Catalog]],
+    ) -> None:
+        self.makes = makes
+        self._models = {(m.make_key, m.model_key): m for m in models}
+        self._load = load
+        self._catalog: Catalog | None = None
+
+    def model(self, make_key: str, model_key: str) -> ModelName | None:
+        """A model's display names."""
+        return self._models.get((make_key, model_key))
+
+    async def catalog(self) -> Catalog:
+        """The whole catalog, loaded once."""
+        if self._catalog is None:
+            self._catalog = await self._load()
+        return self._catalog
+
+
+def touched_series(
+    cells: Iterable[tuple[int, str, str, str, Month, Month | None]],
+    sources: Mapping[int, SourceInfo],
+    names: NameBook,
+    hierarchy: Hierarchy,
+) -> tuple[dict[SeriesKey, Month | None], dict[SeriesKey, Month]]:
+    """Every series the changed cells (`BotStore.journal_changes`) move, with the
+    earliest month a news (not history) change moved it from (None: history only), and
+    the earliest month any change did."""
+    # keyed by (subject key, region, metric) while collecting: cheap to hash
+    touched: dict[tuple[str, str, Metric], Month | None] = {}
+    changed: dict[tuple[str, str, Metric], Month] = {}
+    subjects: dict[str, Subject] = {ALL.key: ALL}
+    regions: dict[str, list[str]] = {}
+    makes: dict[str, str] = {}  # make key -> subject key
+    metrics: dict[int, Metric] = {
+        i: "stock" if s.metric == "stock" else "sales" for i, s in sources.items()
+    }
+    memberships = hierarchy.memberships
+    for source_id, region, make_key, model_key, earliest, news_from in cells:
+        metric = metrics[source_id]
+        where = regions.get(region)
+        if where is None:
+            where = regions[region] = hierarchy.regions_of(region)
+        moves: Iterable[tuple[str, Month, Month | None]]
+        if make_key in memberships or not (make_key and model_key):
+            moves = moved_subjects(
+                hierarchy, make_key, model_key, earliest, news_from, names, subjects
+            )
+        else:
+            # the usual cell, of a model whose make is in no group: `moved_subjects` inline
+            make = makes.get(make_key)
+            if make is None:
+                make = makes[make_key] = f"make:{make_key}"
+                if make not in subjects:
+                    subjects[make] = Subject("make", make, names.makes.get(make_key, make_key))
+            model = f"model:{make_key}/{model_key}"
+            if model not in subjects:
+                found = names.model(make_key, model_key)
+                name = f"{found.make} {found.model}" if found else model_key
+                subjects[model] = Subject("model", model, name)
+            moves = (
+                (ALL.key, earliest, news_from),
+                (make, earliest, news_from),
+                (model, earliest, news_from),
+            )
+        for subject_key, moved, news in moves:
+            for place in where:
+                triple = (subject_key, place, metric)
+                was = changed.get(triple)
+                if was is None:
+                    changed[triple], touched[triple] = moved, news
+                    continue
+                # months parsed once are shared: the same month is usually the same object
+                if moved is not was and moved < was:
+                    changed[triple] = moved
+                if news is not None:
+                    told = touched[triple]
+                    if told is None or (news is not told and news < told):
+                        touched[triple] = news
+    out_touched: dict[SeriesKey, Month | None] = {}
+    out_changed: dict[SeriesKey, Month] = {}
+    for (subject_key, place, metric), moved in changed.items():
+        key = SeriesKey(subjects[subject_key], place, metric)
+        out_touched[key] = touched[(subject_key, place, metric)]
+        out_changed[key] = moved
+    return out_touched, out_changed
+
+
+def moved_subjects(
+    hierarchy: Hierarchy,
+    make_key: str,
+    model_key: str,
+    earliest: Month,
+    news_from: Month | None,
+    names: NameBook,
+    subjects: dict[str, Subject],
+) -> list[tuple[str, Month, Month | None]]:
+    """The subjects one cell's change moves, as (subject key, moved from, news from); each
+    subject is remembered in `subjects`."""
+    moves = [(ALL.key, earliest, news_from)]
+    if make_key:
+        key = f"make:{make_key}"
+        if key not in subjects:
+            subjects[key] = Subject("make", key, names.makes.get(make_key, make_key))
+        moves.append((key, earliest, news_from))
+        if make_key in hierarchy.memberships:
+            news_groups = hierarchy.groups_from(make_key, news_from) if news_from else {}
+            for group, joined in hierarchy.groups_from(make_key, earliest).items():
+                subjects[group.key] = group
+                moves.append((group.key, joined, news_groups.get(group)))
+    if model_key:
+        key = f"model:{make_key}/{model_key}"
+        model = names.model(make_key, model_key)
+        name = f"{model.make} {model.model}" if model else model_key
+        subjects[key] = Subject("model", key, name)
+        moves.append((key, earliest, news_from))
+    return moves
