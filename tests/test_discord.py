@@ -882,7 +882,7 @@ def test_discord_is_not_imported_by_the_core() -> None:
 async def test_milestone_announcement_carries_its_chart_as_a_file(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    charts = pytest.importorskip("bot.charts")
+    charts = pytest.importorskip("bot.charts.service")
     store = await fresh_store(tmp_path)
     bot = adapter()
     try:

@@ -370,7 +370,7 @@ def test_failure_mapping_without_a_json_answer() -> None:
 async def test_a_milestones_real_chart_follows_the_announcement_in_its_thread(
     fake: FakeSlack, store: SqliteStore, adapter: SlackAdapter
 ) -> None:
-    charts = pytest.importorskip("bot.charts.render")
+    charts = pytest.importorskip("bot.charts.service")
     channel = slack("C0001")
     await store.subscribe(SubscriptionSpec(channel, LEAF, charts=True))
     feed = Feed(store, Detector(store, default_config()))

@@ -58,7 +58,7 @@ IDLE_POLL_SECONDS = 1.0  # the longest idle wait when nothing tells the worker o
 
 
 class MilestoneCharts(Protocol):
-    """Draws a milestone's cumulative chart (`bot.charts.render.StoreCharts`)."""
+    """Draws a milestone's cumulative chart (`bot.charts.service.StoreCharts`)."""
 
     async def milestone_chart(
         self, event: MilestoneEvent, ladder: Ladder | None, locale: str
