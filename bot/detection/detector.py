@@ -40,7 +40,7 @@ from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index,
 from bot.domain.growth import eligible, record_month, year_to_date
 from bot.domain.ladders import Ladder, RungSet, parse_ladder, union_next_above, union_rungs
 from bot.domain.milestones import Correction, Recorded, crossing_ranges, group_new, reconcile
-from bot.domain.names import name_key, slug
+from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.projection import project
@@ -64,7 +64,7 @@ from bot.domain.series import (
 from bot.domain.series_state import SeriesState, SeriesView, continue_one, continue_view, whole_view
 from bot.domain.settings import Config
 from bot.domain.shares import ShareState, step_share
-from bot.domain.subjects import ALL, Catalog
+from bot.domain.subjects import ALL, Catalog, SubjectKey
 from bot.domain.subscriptions import FanoutPlan, Subscription, ladder_objects, plan_fanout
 from bot.ports.store import BotStore
 from bot.reading.queries import (
@@ -422,7 +422,7 @@ class Detector:
         self.subscription_ladders = ladder_objects(config.ladders)
         self._groups = [
             (
-                Subject("group", f"group:{slug(g.name)}", g.name),
+                Subject("group", SubjectKey.for_group(g.name), g.name),
                 [(name_key(m.make), m) for m in g.members],
             )
             for g in config.groups
@@ -521,10 +521,10 @@ class Detector:
                 # the usual cell, of a model whose make is in no group: `_moves` inline
                 make = makes.get(make_key)
                 if make is None:
-                    make = makes[make_key] = f"make:{make_key}"
+                    make = makes[make_key] = SubjectKey.for_make(make_key)
                     if make not in subjects:
                         subjects[make] = Subject("make", make, names.makes.get(make_key, make_key))
-                model = f"model:{make_key}/{model_key}"
+                model = SubjectKey.for_model(make_key, model_key)
                 if model not in subjects:
                     found = names.model(make_key, model_key)
                     name = f"{found.make} {found.model}" if found else model_key
@@ -569,7 +569,7 @@ class Detector:
         subject is remembered in `subjects`."""
         moves = [(ALL.key, earliest, news_from)]
         if make_key:
-            key = f"make:{make_key}"
+            key = SubjectKey.for_make(make_key)
             if key not in subjects:
                 subjects[key] = Subject("make", key, names.makes.get(make_key, make_key))
             moves.append((key, earliest, news_from))
@@ -579,7 +579,7 @@ class Detector:
                     subjects[group.key] = group
                     moves.append((group.key, joined, news_groups.get(group)))
         if model_key:
-            key = f"model:{make_key}/{model_key}"
+            key = SubjectKey.for_model(make_key, model_key)
             model = names.model(make_key, model_key)
             name = f"{model.make} {model.model}" if model else model_key
             subjects[key] = Subject("model", key, name)
@@ -592,10 +592,10 @@ class Detector:
         keys = [subject.key]
         make_key = ""
         if subject.kind == "model":
-            make_key = subject.key.removeprefix("model:").split("/", 1)[0]
-            keys.append(f"make:{make_key}")
+            make_key = SubjectKey.parse(subject.key).make
+            keys.append(SubjectKey.for_make(make_key))
         elif subject.kind == "make":
-            make_key = subject.key.removeprefix("make:")
+            make_key = SubjectKey.parse(subject.key).make
         if make_key:
             keys.extend(g.key for g in self._groups_of(make_key, month))
         if ALL.key not in keys:
@@ -639,8 +639,8 @@ class Detector:
             ):
                 continue
             subjects = {
-                f"model:{hold.make_key}/{hold.model_key}",
-                f"make:{hold.make_key}",
+                SubjectKey.for_model(hold.make_key, hold.model_key),
+                SubjectKey.for_make(hold.make_key),
                 ALL.key,
                 *(g.key for g in self._groups_of(hold.make_key, held_month)),
             }
@@ -856,7 +856,7 @@ class Detector:
         if subject.kind == "model":
             return [_model_keys(subject)[0]]
         if subject.kind == "make":
-            return [subject.key.removeprefix("make:")]
+            return [SubjectKey.parse(subject.key).make]
         if subject.kind == "group":
             return sorted(self.reader.members(subject))
         return []
@@ -1125,7 +1125,7 @@ class Detector:
                     models[work.model_keys] = after
             elif kind in ("make", "group"):
                 if kind == "make":
-                    wanted = [work.key.subject.key.removeprefix("make:")]
+                    wanted = [SubjectKey.parse(work.key.subject.key).make]
                 else:
                     members[work.key] = self.reader.members(work.key.subject)
                     wanted = list(members[work.key])
@@ -1164,7 +1164,7 @@ class Detector:
                     work.year_sources = state.year_sources
                     continue
             elif kind == "make":
-                found = by_make.get(work.key.subject.key.removeprefix("make:"), ())
+                found = by_make.get(SubjectKey.parse(work.key.subject.key).make, ())
             elif kind == "group":
                 spans = members[work.key]
                 found = [
@@ -1213,7 +1213,7 @@ class Detector:
         if subject.kind == "model":
             rows = await self.store.model_increments(*_model_keys(subject))
         elif subject.kind == "make":
-            rows = await self.store.make_increments([subject.key.removeprefix("make:")])
+            rows = await self.store.make_increments([SubjectKey.parse(subject.key).make])
         elif subject.kind == "group":
             rows = await self.store.make_increments(sorted(self.reader.members(subject)))
         else:
@@ -1312,7 +1312,7 @@ class Detector:
             rows = await self.store.all_increments()
         else:
             if subject.kind == "make":
-                makes = [subject.key.removeprefix("make:")]
+                makes = [SubjectKey.parse(subject.key).make]
             elif subject.kind == "group":
                 makes = sorted(self.reader.members(subject))
             else:
@@ -1369,8 +1369,8 @@ class Detector:
         return out
 
     def _parents(self, model: Subject, catalog: NameBook, month: Month) -> list[Subject]:
-        make_key = model.key.removeprefix("model:").split("/", 1)[0]
-        make = Subject("make", f"make:{make_key}", catalog.makes.get(make_key, make_key))
+        make_key = SubjectKey.parse(model.key).make
+        make = Subject("make", SubjectKey.for_make(make_key), catalog.makes.get(make_key, make_key))
         return [make, *self._groups_of(make_key, month)]
 
     async def _leader(
@@ -1419,8 +1419,8 @@ def _wanted(
 
 
 def _model_keys(subject: Subject) -> tuple[str, str]:
-    make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
-    return make_key, model_key
+    key = SubjectKey.parse(subject.key)
+    return key.make, key.model
 
 
 def _next_above(ladders: Sequence[Ladder]) -> Callable[[int], int | None]:
