@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from bot.delivery.pacing import Pacer
 from bot.delivery.retry_warnings import RetryWarnings
-from bot.domain.announcer import announce_digest, announce_group, chart_alt, corrected
+from bot.domain.announcer import announce_digest, announce_group
 from bot.domain.channels import NETWORK, SERVER_ERROR, TIMEOUT, UNKNOWN, Channel, DeliveryFailure
 from bot.domain.deliveries import DeliveryRow, delivery_key
 from bot.domain.delivery_steps import CHART, POST, edit_step, settled
@@ -35,6 +35,7 @@ from bot.domain.event_codec import (
     message_to_dict,
 )
 from bot.domain.events import CorrectionEvent, Event, MilestoneEvent
+from bot.domain.headlines import chart_alt, corrected
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.subscriptions import Subscription, admit
