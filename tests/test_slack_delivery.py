@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack.adapter import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.posting import EVENT_TYPE, failure, followup_key, followup_name
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
