@@ -43,19 +43,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.charts.render import (
-    DPI,
-    HEIGHT_PX,
-    KINDS,
-    MAX_BARS,
-    WIDTH_PX,
-    ChartData,
-    CumulativeData,
-    SharesData,
-    model_chart_data,
-    render,
-    render_off_loop,
-)
+from bot.charts.data import KINDS, ChartData, CumulativeData, SharesData
+from bot.charts.draw import DPI, HEIGHT_PX, MAX_BARS, WIDTH_PX
+from bot.charts.render import render
+from bot.charts.service import model_chart_data, render_off_loop
 from bot.commands.core import CommandContext, Invocation, open_context, run_text
 from bot.domain.channels import Channel
 from bot.domain.series import WORLD

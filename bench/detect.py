@@ -59,7 +59,7 @@ from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
 from bot.domain.settings import Config, default_config
-from bot.domain.subjects import ALL
+from bot.domain.subjects import ALL, SubjectKey
 from bot.ingest.parse import MAX_UNITS
 from bot.ports.store import BotStore
 from bot.reading.queries import load_catalog
@@ -103,9 +103,11 @@ async def every_series(store: BotStore, config: Config) -> dict[SeriesKey, None]
     """Every series a full recompute covers, as history (None: no news month; milestones only)."""
     catalog = await load_catalog(store, config)
     subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
-    subjects += [Subject("make", f"make:{k}", v) for k, v in sorted(catalog.makes.items()) if k]
     subjects += [
-        Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+        Subject("make", SubjectKey.for_make(k), v) for k, v in sorted(catalog.makes.items()) if k
+    ]
+    subjects += [
+        Subject("model", SubjectKey.for_model(m.make_key, m.model_key), f"{m.make} {m.model}")
         for m in catalog.models
     ]
     subjects.append(ALL)

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_discord.py`
     sys.path.insert(0, str(ROOT))
 
-from adapters.discord.adapter import DiscordAdapter, DiscordSettings
+from adapters.discord.adapter import DiscordAdapter
+from adapters.discord.settings import DiscordSettings
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.settings import default_config

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python tests/crash_runner_slack.py`
     sys.path.insert(0, str(ROOT))
 
-from adapters.slack.adapter import SlackAdapter, SlackSettings
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.settings import SlackSettings
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import drain
 

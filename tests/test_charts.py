@@ -19,22 +19,20 @@ from typing import Any
 import pytest
 
 from bot.app.runtime import App
-from bot.charts.render import (
-    MAX_BARS,
+from bot.charts.data import (
     Chart,
     ChartError,
     CumulativeData,
     Frame,
     MonthlyData,
     SharesData,
-    StoreCharts,
     cumulative_data,
-    model_chart_data,
     monthly_data,
-    render,
-    render_off_loop,
     shares_data,
 )
+from bot.charts.draw import MAX_BARS
+from bot.charts.render import render
+from bot.charts.service import StoreCharts, model_chart_data, render_off_loop
 from bot.cli.main import build_parser, main
 from bot.commands.core import CommandContext, Invocation, Reply, open_context, run_text
 from bot.delivery.worker import DeliveryWorker

@@ -19,7 +19,8 @@ import discord
 import pytest
 import yarl
 
-from adapters.discord.adapter import DiscordAdapter, DiscordSettings
+from adapters.discord.adapter import DiscordAdapter
+from adapters.discord.settings import DiscordSettings
 from adapters.slack.adapter import SlackAdapter
 from adapters.webhook import WebhookAdapter
 from bot.delivery.following import following_now

@@ -30,17 +30,10 @@ import discord
 import pytest
 import yarl
 
-from adapters.discord.adapter import (
-    RECONCILE_SCAN,
-    DiscordAdapter,
-    DiscordSettings,
-    SyncRecord,
-    can_manage,
-    failure,
-    invite_url,
-    nonce_for,
-    reference_for,
-)
+from adapters.discord.adapter import DiscordAdapter
+from adapters.discord.commands import SyncRecord, can_manage, invite_url
+from adapters.discord.posting import RECONCILE_SCAN, failure, nonce_for, reference_for
+from adapters.discord.settings import DiscordSettings
 from bot.commands.core import COMMANDS, CommandContext, open_context
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
@@ -882,7 +875,7 @@ def test_discord_is_not_imported_by_the_core() -> None:
 async def test_milestone_announcement_carries_its_chart_as_a_file(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    charts = pytest.importorskip("bot.charts")
+    charts = pytest.importorskip("bot.charts.service")
     store = await fresh_store(tmp_path)
     bot = adapter()
     try:

@@ -307,7 +307,8 @@ async def test_stock_is_never_told_as_a_month_of_registrations(tmp_path: Path) -
 
 
 def test_a_chart_of_yearly_figures_draws_years_and_says_so() -> None:
-    from bot.charts.render import Frame, monthly_data, render
+    from bot.charts.data import Frame, monthly_data
+    from bot.charts.render import render
 
     monthly = {Month(y, 12): 1000 * (y - 2014) for y in range(2015, 2024)}
     frame = Frame(subject="all EVs", region="Norway", yearly=True, as_of=Month(2023, 12))
@@ -323,7 +324,8 @@ def test_a_chart_of_yearly_figures_draws_years_and_says_so() -> None:
 
 
 def test_a_chart_of_a_partial_figure_never_says_worldwide() -> None:
-    from bot.charts.render import Frame, cumulative_data, describe, render
+    from bot.charts.data import Frame, cumulative_data, describe
+    from bot.charts.render import render
 
     frame = Frame(subject="Nissan Leaf", covers=("USA",), as_of=Month(2019, 12))
     data = cumulative_data(frame, {Month(2019, m): 100 for m in range(1, 13)}, [])

@@ -23,7 +23,7 @@ import pytest
 
 from adapters.console import ConsoleAdapter
 from adapters.webhook import WebhookAdapter
-from bot.charts.render import StoreCharts
+from bot.charts.service import StoreCharts
 from bot.delivery.pacing import Pacer
 from bot.delivery.rate_share import RateShare
 from bot.delivery.worker import DeliveryWorker

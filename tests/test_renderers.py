@@ -490,6 +490,8 @@ PURE_FILES = [
     "bot/domain/messages.py",
     "bot/domain/formatting.py",
     "bot/domain/announcer.py",
+    "bot/domain/headlines.py",
+    "bot/domain/news_words.py",
     "adapters/text.py",
     "adapters/discord/render.py",
     "adapters/slack/render.py",

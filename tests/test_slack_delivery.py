@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack.adapter import EVENT_TYPE, SlackAdapter, failure, followup_key, followup_name
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.posting import EVENT_TYPE, failure, followup_key, followup_name
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
@@ -370,7 +371,7 @@ def test_failure_mapping_without_a_json_answer() -> None:
 async def test_a_milestones_real_chart_follows_the_announcement_in_its_thread(
     fake: FakeSlack, store: SqliteStore, adapter: SlackAdapter
 ) -> None:
-    charts = pytest.importorskip("bot.charts.render")
+    charts = pytest.importorskip("bot.charts.service")
     channel = slack("C0001")
     await store.subscribe(SubscriptionSpec(channel, LEAF, charts=True))
     feed = Feed(store, Detector(store, default_config()))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack.adapter import DEFAULT_API, SlackAdapter, SlackSettings
+from adapters.slack.adapter import SlackAdapter
 from adapters.slack.manifest import BOT_SCOPES, manifest
 from adapters.slack.render import suggestion_block
+from adapters.slack.settings import DEFAULT_API, SlackSettings
 from bot.app.bootstrap import build_adapters
 from bot.cli.main import main
 from bot.commands.core import COMMANDS, CommandHost

@@ -13,7 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from adapters.slack.adapter import SlackAdapter, SlackSettings
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.settings import SlackSettings
 from bot.commands.core import CommandContext, open_context
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo

@@ -1,86 +1,42 @@
 """The Discord adapter: announcements posted as embeds, and the slash commands, on discord.py.
 
 Posting (the `ChatAdapter` port) goes over REST only, so a replica that does not hold the gateway
-can still deliver. Two defences keep a delivery to one message:
-
-- The nonce, first: each create carries a `nonce` derived from the delivery's idempotency key,
-  and discord.py adds `enforce_nonce`, so Discord answers a repeated create (after a timeout, a
-  crash or a restart) with the first message instead of a second one, but only within its
-  nonce window ("the past few minutes").
-- The mark, after any downtime: each announcement's embed footer ends with `ref` and a digest
-  of the key (`reference_for`), the same at every try. Discord never shows a nonce in the
-  history (only to the sender, at once), so `find_posted` looks for the bot's own messages
-  (author = the bot user) created since the delivery first went in flight (less 5 s for clock
-  skew), oldest first, and compares their footer's mark: two deliveries, even of the same text,
-  are never confused; messages of members are never taken for the bot's.
-
-What is left: (1) the scan is bounded to the first `RECONCILE_SCAN` (200) messages of the
-channel created since the delivery first went in flight; a message of ours behind more than that
-(a very busy channel, or a delivery retried for long before the crash) is not found, and the
-re-post is a duplicate once the nonce window has passed. (2) Without Read Message History in the
-channel, Discord answers an empty history (not an error): nothing can be found, and a delivery a
-crash left unrecorded there is posted again, a duplicate past the nonce window. The bot warns at
-start about every subscribed channel where the gateway's cache shows the permission missing, and
-at reconciliation names each delivery it could not check. (3) A correction's edit rewrites the
-embed without the mark (it is only needed until the post is recorded). (4) One database per bot
-token: another deployment posting under the same token with the same delivery ids could be
-mistaken for this one's within the window looked at.
-
-Failures map to the outbox's reason codes: 50001 Missing Access, 50013 Missing Permissions and
-10003 Unknown Channel are permanent (the channel's subscriptions pause at once), a 400 is a
-rejected payload; 5xx, timeouts, network errors and 429s are transient (a 429 discord.py could
-not absorb within `max_ratelimit_timeout` comes back with its retry_after, so the worker holds
-the channel). A token Discord refuses (401) is transient too: it is not the channel's fault.
-
-Commands (the `CommandHost` port): `serve` logs in, syncs the command tree when its definitions
-changed since the last sync (their hash is kept in a small file beside the database; Discord
-allows 200 command creates a day per guild), connects to the gateway and answers interactions
-through the core's `run_command` until told to stop. Every command of the core's table is
-registered with its options, choices and subject autocomplete; commands that change what a
-channel receives carry `default_permissions(manage_channels)` (a hint Discord shows) and the
-enforcing check is the core's, fed with `Invocation.can_manage` from the member's permissions in
-the channel (Manage Channels or Administrator).
-
-`api_base` and `gateway_url` point discord.py at another server. They exist for tests against the
-local fake Discord (`tests/fake_discord.py`): discord.py keeps both as class attributes, so they
-apply to the whole process.
+can still deliver; `adapters.discord.posting` tells how a delivery is kept to one message and how
+failures map to reason codes. Commands (the `CommandHost` port): `serve` logs in, syncs the
+command tree (`adapters.discord.commands`) when its definitions changed since the last sync,
+connects to the gateway and answers interactions through the core's `run_command` until told to
+stop. The options are checked in `adapters.discord.settings`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import inspect
-import io
-import json
 import logging
-import math
-import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import aiohttp
 import discord
-import yarl
 from discord import app_commands
 
-from adapters.discord.render import alt_text, image_filename, render_embed
-from bot.commands.core import COMMANDS, Command, CommandContext, Invocation, Reply, autocomplete
+from adapters.discord.commands import SyncRecord, build_tree, can_manage, definitions_hash
+from adapters.discord.posting import (
+    CLOCK_SKEW,
+    RECONCILE_SCAN,
+    carries,
+    failure,
+    nonce_for,
+    reference_for,
+    reply_parts,
+)
+from adapters.discord.settings import TOKEN, TOKEN_SHAPE, DiscordSettings, point_at
+from bot.commands.core import Command, CommandContext, Invocation, Reply, autocomplete
 from bot.commands.core import run_command as core_run_command
 from bot.domain.channels import (
     CHANNEL_GONE,
-    MISSING_ACCESS,
-    MISSING_PERMISSIONS,
-    NETWORK,
-    RATE_LIMITED,
     REJECTED_PAYLOAD,
-    SERVER_ERROR,
-    TIMEOUT,
-    UNKNOWN,
     Channel,
     DeliveryFailure,
     Limits,
@@ -93,386 +49,8 @@ log = logging.getLogger("evbot.discord")
 
 PLATFORM = "discord"
 DM_WORKSPACE = "@me"
-TOKEN = "token"  # the PlatformConfig secret
-DEFAULT_RATE = 40.0  # requests a second in all; Discord allows 50 per bot
-DEFAULT_CHANNEL_RATE = 1.0  # message creates a second in one channel
-DEFAULT_TIMEOUT = 15.0  # seconds for one post, retries of discord.py's own included
 DEFER_AFTER = 1.0  # seconds a command may take before its answer is deferred (Discord: 3 s)
 MAX_RATELIMIT_WAIT = 30.0  # longer 429 waits come back to the worker (discord.py's minimum)
-RECONCILE_SCAN = 200  # messages looked at, from when the delivery went in flight, for its mark
-CLOCK_SKEW = 5.0  # seconds: the scan starts this much before the delivery went in flight
-REFERENCE = "ref "  # the footer's mark of a delivery: this and a digest of its key
-REFERENCE_DIGITS = 10  # hex digits of the digest: 40 bits
-MAX_NONCE = 25  # characters Discord accepts in a nonce
-MAX_DESCRIPTION = 100  # characters in a command or option description
-# Manage Channels (1 << 4) or Administrator (1 << 3): who may change what a channel receives
-MANAGE_CHANNELS = 1 << 4
-ADMINISTRATOR = 1 << 3
-# what the bot needs where it posts: View Channel, Send Messages, Embed Links, Attach Files, and
-# Read Message History for reconciliation
-INVITE_PERMISSIONS = discord.Permissions(
-    view_channel=True,
-    send_messages=True,
-    embed_links=True,
-    attach_files=True,
-    read_message_history=True,
-)
-INVITE_SCOPES = ("bot", "applications.commands")
-HASH_SUFFIX = ".discord-commands.json"
-TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-
-
-@dataclass(frozen=True)
-class DiscordSettings:
-    """The `[platforms.discord]` options, checked."""
-
-    application_id: int | None = None
-    guilds: tuple[int, ...] = ()  # development guilds: sync there (instantly) instead of globally
-    shard_count: int | None = None
-    shard_ids: tuple[int, ...] | None = None
-    api_base: str | None = None  # test-only: another REST base, e.g. the local fake's
-    gateway_url: str | None = None  # test-only: another gateway websocket URL
-    rate_per_second: float = DEFAULT_RATE
-    channel_rate_per_second: float = DEFAULT_CHANNEL_RATE
-    timeout: float = DEFAULT_TIMEOUT
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> DiscordSettings:
-        """Check and convert the options; errors name the key."""
-
-        def where(key: str) -> str:
-            return f"platforms.discord.{key}"
-
-        def snowflake(key: str, value: Any) -> int:
-            text = str(value).strip()
-            if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
-                raise ConfigError(f"{where(key)}: must be a Discord id (digits), not {value!r}")
-            return int(text)
-
-        def number(key: str, default: float) -> float:
-            value = options.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{where(key)}: must be a number, not {value!r}")
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{where(key)}: must be a number above 0, not {value!r}")
-            return float(value)
-
-        def url(key: str, schemes: tuple[str, ...]) -> str | None:
-            value = options.get(key)
-            if value is None:
-                return None
-            parsed = yarl.URL(str(value))
-            if parsed.scheme not in schemes or not parsed.host:
-                raise ConfigError(
-                    f"{where(key)}: must be a {' or '.join(schemes)} URL, not {value!r}"
-                )
-            return str(value).rstrip("/")
-
-        app = options.get("application_id")
-        guilds = options.get("guilds", [])
-        if not isinstance(guilds, list):
-            raise ConfigError(f"{where('guilds')}: must be a list of guild ids")
-        shard_count = options.get("shard_count")
-        if shard_count is not None and (
-            isinstance(shard_count, bool) or not isinstance(shard_count, int) or shard_count < 1
-        ):
-            raise ConfigError(f"{where('shard_count')}: must be a whole number of 1 or more")
-        raw_ids = options.get("shard_ids")
-        shard_ids: tuple[int, ...] | None = None
-        if raw_ids is not None:
-            if shard_count is None:
-                raise ConfigError(f"{where('shard_ids')}: needs shard_count as well")
-            if not isinstance(raw_ids, list) or not all(
-                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < shard_count
-                for i in raw_ids
-            ):
-                raise ConfigError(
-                    f"{where('shard_ids')}: must be a list of shard numbers from 0 to "
-                    f"{shard_count - 1}"
-                )
-            shard_ids = tuple(raw_ids)
-        return cls(
-            application_id=snowflake("application_id", app) if app is not None else None,
-            guilds=tuple(snowflake(f"guilds[{i}]", g) for i, g in enumerate(guilds)),
-            shard_count=shard_count,
-            shard_ids=shard_ids,
-            api_base=url("api_base", ("http", "https")),
-            gateway_url=url("gateway_url", ("ws", "wss")),
-            rate_per_second=number("rate_per_second", DEFAULT_RATE),
-            channel_rate_per_second=number("channel_rate_per_second", DEFAULT_CHANNEL_RATE),
-            timeout=number("timeout", DEFAULT_TIMEOUT),
-        )
-
-
-def point_at(api_base: str | None, gateway_url: str | None) -> None:
-    """Send discord.py's REST calls and gateway connection to other URLs (the local fake).
-
-    Both are class attributes in discord.py (`Route.BASE`, `DiscordWebSocket.DEFAULT_GATEWAY`),
-    read on every request and connection; there is no per-client seam.
-    """
-    if api_base:
-        discord.http.Route.BASE = api_base
-    if gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-
-
-def nonce_for(key: str) -> str:
-    """The message nonce of a delivery key: the key itself when it fits Discord's 25 characters,
-    else a digest of it (stable across restarts, like the key)."""
-    if len(key) <= MAX_NONCE:
-        return key
-    return "evbot-" + hashlib.sha256(key.encode()).hexdigest()[: MAX_NONCE - 6]
-
-
-def reference_for(key: str) -> str:
-    """The mark a delivery's message carries at the end of its embed footer: stable across
-    retries and restarts (from the key), different for every delivery, short."""
-    return REFERENCE + hashlib.sha256(key.encode()).hexdigest()[:REFERENCE_DIGITS]
-
-
-def carries(message: discord.Message, reference: str) -> bool:
-    """Whether a message's embed footer ends with a delivery's mark."""
-    return any((embed.footer.text or "").endswith(reference) for embed in message.embeds)
-
-
-def can_manage(permissions: int) -> bool:
-    """Whether a member with these permissions (in the channel) may change what it receives."""
-    return bool(permissions & (MANAGE_CHANNELS | ADMINISTRATOR))
-
-
-def invite_url(application_id: int) -> str:
-    """The OAuth2 URL that adds the bot to a server with the scopes and permissions it needs."""
-    return discord.utils.oauth_url(
-        application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES
-    )
-
-
-def failure(exc: BaseException) -> DeliveryFailure:
-    """The outbox's view of what discord.py raised while posting."""
-    if isinstance(exc, DeliveryFailure):
-        return exc
-    if isinstance(exc, discord.RateLimited):
-        return DeliveryFailure(
-            RATE_LIMITED, permanent=False, retry_after=exc.retry_after, detail="HTTP 429"
-        )
-    if isinstance(exc, discord.HTTPException):
-        status, code = exc.status, exc.code
-        detail = f"HTTP {status}" + (f", Discord code {code}" if code else "")
-        if isinstance(exc, discord.Forbidden):
-            if code == 50001:
-                return DeliveryFailure(MISSING_ACCESS, permanent=True, detail=detail)
-            return DeliveryFailure(MISSING_PERMISSIONS, permanent=True, detail=detail)
-        if isinstance(exc, discord.NotFound):
-            return DeliveryFailure(CHANNEL_GONE, permanent=True, detail=detail)
-        if status == 429:
-            wait = _retry_after(exc.response)
-            is_global = exc.response.headers.get("X-RateLimit-Global", "").lower() == "true"
-            return DeliveryFailure(
-                RATE_LIMITED,
-                permanent=False,
-                retry_after=wait,
-                detail=detail,
-                global_limit=is_global,
-            )
-        if status >= 500:
-            return DeliveryFailure(SERVER_ERROR, permanent=False, detail=detail)
-        if status == 401:
-            return DeliveryFailure(
-                UNKNOWN, permanent=False, detail=detail + ": Discord refused the bot token"
-            )
-        if status == 408:
-            return DeliveryFailure(TIMEOUT, permanent=False, detail=detail)
-        return DeliveryFailure(REJECTED_PAYLOAD, permanent=True, detail=detail)
-    if isinstance(exc, discord.LoginFailure):
-        return DeliveryFailure(UNKNOWN, permanent=False, detail="Discord refused the bot token")
-    if isinstance(exc, TimeoutError):
-        return DeliveryFailure(TIMEOUT, permanent=False, detail="no answer from Discord in time")
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return DeliveryFailure(NETWORK, permanent=False, detail=type(exc).__name__)
-    return DeliveryFailure(UNKNOWN, permanent=False, detail=type(exc).__name__)
-
-
-def _retry_after(response: Any) -> float | None:
-    try:
-        value = float(response.headers.get("Retry-After", ""))
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def _fit(text: str, limit: int = MAX_DESCRIPTION) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _py_name(option: str) -> str:
-    return option.replace("-", "_")
-
-
-# -- the command tree ------------------------------------------------------------------------
-
-Runner = Callable[[discord.Interaction[Any], Command, dict[str, str]], Awaitable[None]]
-Completer = Callable[[str], list[str]]
-
-
-ErrorHandler = Callable[[discord.Interaction[Any], app_commands.AppCommandError], Awaitable[None]]
-
-
-class _Tree(app_commands.CommandTree[Any]):
-    """A command tree whose errors go to the adapter."""
-
-    def __init__(self, client: discord.Client, on_error: ErrorHandler) -> None:
-        super().__init__(client)
-        self._handle_error = on_error
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /
-    ) -> None:
-        await self._handle_error(interaction, error)
-
-
-def build_tree(
-    client: discord.Client,
-    run: Runner,
-    complete: Completer,
-    on_error: ErrorHandler,
-    commands: Mapping[str, Command] = COMMANDS,
-) -> app_commands.CommandTree[Any]:
-    """A command tree with every command of the core's table, built from the table itself."""
-    tree = _Tree(client, on_error)
-    for command in commands.values():
-        tree.add_command(app_command(command, run, complete))
-    return tree
-
-
-def app_command(
-    command: Command, run: Runner, complete: Completer
-) -> app_commands.Command[Any, ..., None]:
-    """One core command as a discord.py app command: a callback whose signature is the
-    command's options (typed, with descriptions, renames, choices and autocomplete)."""
-
-    async def callback(interaction: discord.Interaction[Any], **values: str | None) -> None:
-        args = {
-            option.name: value
-            for option in command.options
-            if (value := values.get(_py_name(option.name))) is not None
-        }
-        await run(interaction, command, args)
-
-    async def subjects(
-        interaction: discord.Interaction[Any], current: str
-    ) -> list[app_commands.Choice[str]]:
-        names = complete(current)
-        return [app_commands.Choice(name=_fit(n), value=n[:100]) for n in names[:25]]
-
-    parameters = [
-        inspect.Parameter(
-            "interaction",
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            annotation=discord.Interaction,
-        )
-    ]
-    descriptions: dict[str, str] = {}
-    renames: dict[str, str] = {}
-    choices: dict[str, list[app_commands.Choice[str]]] = {}
-    completers: dict[str, Any] = {}
-    for option in command.options:
-        name = _py_name(option.name)
-        parameters.append(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=str if option.required else Optional[str],  # noqa: UP045 (discord.py reads it)
-                default=inspect.Parameter.empty if option.required else None,
-            )
-        )
-        descriptions[name] = _fit(option.description)
-        if name != option.name:
-            renames[name] = option.name
-        if option.choices and len(option.choices) <= 25:
-            choices[name] = [app_commands.Choice(name=c, value=c) for c in option.choices]
-        elif option.kind == "subject":
-            completers[name] = subjects
-    # discord.py reads the options from the callback's signature: give it the table's
-    setattr(callback, "__signature__", inspect.Signature(parameters))  # noqa: B010
-    callback.__qualname__ = callback.__name__ = command.name.replace("-", "_")
-    decorated: Any = callback
-    if descriptions:
-        decorated = app_commands.describe(**descriptions)(decorated)
-    if renames:
-        decorated = app_commands.rename(**renames)(decorated)
-    if choices:
-        decorated = app_commands.choices(**choices)(decorated)
-    if completers:
-        decorated = app_commands.autocomplete(**completers)(decorated)
-    if command.manages_channel:
-        # a hint: Discord hides the command from members without the permission, but server
-        # admins can override it; the core enforces it on every call (Invocation.can_manage)
-        decorated = app_commands.default_permissions(manage_channels=True)(decorated)
-        decorated = app_commands.guild_only()(decorated)
-    return app_commands.Command(
-        name=command.name, description=_fit(command.description), callback=decorated
-    )
-
-
-def definitions(tree: app_commands.CommandTree[Any]) -> list[dict[str, Any]]:
-    """The JSON a sync sends: what the definitions hash covers."""
-    return [c.to_dict(tree) for c in tree.get_commands()]
-
-
-def definitions_hash(tree: app_commands.CommandTree[Any], application_id: int, scope: str) -> str:
-    """A hash of the command definitions for one application and scope (global or a guild)."""
-    text = json.dumps(
-        {"application": application_id, "scope": scope, "commands": definitions(tree)},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-class SyncRecord:
-    """The definitions hash of the last sync, per scope, in a small JSON file (or in memory)."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = Path(path) if path else None
-        self._memory: dict[str, str] = {}
-
-    @classmethod
-    def beside(cls, database: str) -> SyncRecord:
-        """The record kept next to a database file (in memory for `:memory:`)."""
-        return cls(None if database == ":memory:" or "://" in database else database + HASH_SUFFIX)
-
-    def _read(self) -> dict[str, str]:
-        if self.path is None:
-            return dict(self._memory)
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}  # missing or unreadable: sync again, which is always safe
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    async def get(self, scope: str) -> str | None:
-        """The hash recorded for a scope."""
-        return (await asyncio.to_thread(self._read)).get(scope)
-
-    async def put(self, scope: str, digest: str) -> None:
-        """Record a scope's hash after a successful sync."""
-        if self.path is None:
-            self._memory[scope] = digest
-            return
-        path = self.path
-
-        def write() -> None:
-            data = self._read()
-            data[scope] = digest
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-            tmp.replace(path)
-
-        await asyncio.to_thread(write)
-
-
-# -- the adapter -----------------------------------------------------------------------------
 
 
 class DiscordAdapter:
@@ -814,21 +392,3 @@ class DiscordAdapter:
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)
-
-
-def reply_parts(
-    message: Message, timestamp: datetime | None = None, reference: str | None = None
-) -> dict[str, Any]:
-    """The embed (and the image file it shows, with its alt text) of a message, as discord.py
-    send arguments."""
-    parts: dict[str, Any] = {
-        "embed": discord.Embed.from_dict(
-            render_embed(message, timestamp=timestamp, reference=reference)
-        )
-    }
-    name = image_filename(message)
-    if message.image is not None and name is not None:
-        parts["file"] = discord.File(
-            io.BytesIO(message.image), filename=name, description=alt_text(message)
-        )
-    return parts

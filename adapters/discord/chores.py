@@ -15,7 +15,8 @@ from typing import TextIO
 import aiohttp
 import discord
 
-from adapters.discord.adapter import DiscordAdapter, SyncRecord, invite_url
+from adapters.discord.adapter import DiscordAdapter
+from adapters.discord.commands import SyncRecord, invite_url
 from bot.domain.settings import Config, ConfigError
 
 EXIT_OK, EXIT_FAIL = 0, 1

@@ -29,7 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.registry import PLATFORMS
-from bot.charts.render import StoreCharts
+from bot.charts.service import StoreCharts
 from bot.commands.core import CommandContext, CommandHost, open_context
 from bot.delivery.following import following_now
 from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare, ReplicaRegistry

@@ -631,7 +631,8 @@ async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.charts.render import ChartError, describe, store_chart
+    from bot.charts.data import ChartError, describe
+    from bot.charts.service import store_chart
 
     config = _config(args)
     async with _store(args, config, read=True) as store:

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_group_symbol
 
-from bot.charts.render import KINDS as CHART_KINDS
+from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import (
     PERIOD_EXAMPLES,
     ArgumentError,
@@ -789,7 +789,8 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
 async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
     """A subject's chart as a PNG. The figures are read from the read model here; the drawing
     runs in a worker thread, so the loop keeps answering other commands meanwhile."""
-    from bot.charts.render import ChartError, describe, model_chart_data, render_off_loop
+    from bot.charts.data import ChartError, describe
+    from bot.charts.service import model_chart_data, render_off_loop
 
     text, kind = args.get("subject", ""), args.get("kind")
     words = text.split()

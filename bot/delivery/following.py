@@ -14,6 +14,7 @@ from bot.domain.messages import Message
 from bot.domain.projection import project
 from bot.domain.series import cumulative
 from bot.domain.settings import Config
+from bot.domain.subjects import SubjectKey
 from bot.domain.subscriptions import (
     SPECIFICITY,
     PlannedDelivery,
@@ -40,14 +41,14 @@ def _covers(outer: Subject, inner: Subject, config: Config) -> bool:
         return True
     if SPECIFICITY.get(outer.kind, 0) >= SPECIFICITY.get(inner.kind, 0):
         return False
-    inner_make = inner.key.removeprefix("model:").split("/", 1)[0].removeprefix("make:")
+    inner_make = SubjectKey.parse(inner.key).make
     if outer.kind == "make":
-        return inner.kind == "model" and outer.key == f"make:{inner_make}"
+        return inner.kind == "model" and outer.key == SubjectKey.for_make(inner_make)
     if outer.kind == "group":
-        from bot.domain.names import name_key, slug
+        from bot.domain.names import name_key
 
         for group in config.groups:
-            if f"group:{slug(group.name)}" == outer.key:
+            if SubjectKey.for_group(group.name) == outer.key:
                 return any(name_key(m.make) == inner_make for m in group.members)
     return False
 

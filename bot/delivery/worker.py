@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from bot.delivery.pacing import Pacer
 from bot.delivery.retry_warnings import RetryWarnings
-from bot.domain.announcer import announce_digest, announce_group, chart_alt, corrected
+from bot.domain.announcer import announce_digest, announce_group
 from bot.domain.channels import NETWORK, SERVER_ERROR, TIMEOUT, UNKNOWN, Channel, DeliveryFailure
 from bot.domain.deliveries import DeliveryRow, delivery_key
 from bot.domain.delivery_steps import CHART, POST, edit_step, settled
@@ -35,6 +35,7 @@ from bot.domain.event_codec import (
     message_to_dict,
 )
 from bot.domain.events import CorrectionEvent, Event, MilestoneEvent
+from bot.domain.headlines import chart_alt, corrected
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.subscriptions import Subscription, admit
@@ -58,7 +59,7 @@ IDLE_POLL_SECONDS = 1.0  # the longest idle wait when nothing tells the worker o
 
 
 class MilestoneCharts(Protocol):
-    """Draws a milestone's cumulative chart (`bot.charts.render.StoreCharts`)."""
+    """Draws a milestone's cumulative chart (`bot.charts.service.StoreCharts`)."""
 
     async def milestone_chart(
         self, event: MilestoneEvent, ladder: Ladder | None, locale: str

@@ -21,6 +21,7 @@ from bot.domain.records import GroupMember, IncRow, SourceInfo
 from bot.domain.series import RegionTree, regional_increments
 from bot.domain.series_state import SeriesState, continue_one, continue_view
 from bot.domain.settings import Config
+from bot.domain.subjects import SubjectKey
 
 
 def fingerprints(
@@ -85,7 +86,7 @@ def reads_after(
                 models[work.model_keys] = after
         elif kind in ("make", "group"):
             if kind == "make":
-                wanted = [work.key.subject.key.removeprefix("make:")]
+                wanted = [SubjectKey.parse(work.key.subject.key).make]
             else:
                 members[work.key] = members_of(work.key.subject)
                 wanted = list(members[work.key])
@@ -129,7 +130,7 @@ def continue_with(
                 work.year_sources = state.year_sources
                 continue
         elif kind == "make":
-            found = by_make.get(work.key.subject.key.removeprefix("make:"), ())
+            found = by_make.get(SubjectKey.parse(work.key.subject.key).make, ())
         elif kind == "group":
             spans = members[work.key]
             found = [

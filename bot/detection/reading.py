@@ -17,7 +17,7 @@ from bot.domain.hierarchy import Hierarchy
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SourceInfo
 from bot.domain.series import own_region_basis, regional_increments
-from bot.domain.subjects import Catalog
+from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import SeriesReader, counted, total
 
@@ -106,7 +106,7 @@ class Reads:
         if subject.kind == "model":
             return [model_keys(subject)[0]]
         if subject.kind == "make":
-            return [subject.key.removeprefix("make:")]
+            return [SubjectKey.parse(subject.key).make]
         if subject.kind == "group":
             return sorted(self.reader.members(subject))
         return []
@@ -138,7 +138,7 @@ class Reads:
         if subject.kind == "model":
             rows = await self.store.model_increments(*model_keys(subject))
         elif subject.kind == "make":
-            rows = await self.store.make_increments([subject.key.removeprefix("make:")])
+            rows = await self.store.make_increments([SubjectKey.parse(subject.key).make])
         elif subject.kind == "group":
             rows = await self.store.make_increments(sorted(self.reader.members(subject)))
         else:
@@ -237,7 +237,7 @@ class Reads:
             rows = await self.store.all_increments()
         else:
             if subject.kind == "make":
-                makes = [subject.key.removeprefix("make:")]
+                makes = [SubjectKey.parse(subject.key).make]
             elif subject.kind == "group":
                 makes = sorted(self.reader.members(subject))
             else:

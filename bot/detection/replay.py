@@ -31,7 +31,7 @@ from bot.domain.milestones import Recorded
 from bot.domain.periods import Month, month_range
 from bot.domain.series import WORLD, cumulative
 from bot.domain.settings import Config
-from bot.domain.subjects import ALL, Catalog
+from bot.domain.subjects import ALL, Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import load_catalog
 
@@ -60,9 +60,11 @@ async def replay(
     detector = Detector(store, config)
     catalog = await load_catalog(store, config)
     subjects: list[Subject] = [catalog.resolve(g.name).subject for g in config.groups]
-    subjects += [Subject("make", f"make:{k}", v) for k, v in sorted(catalog.makes.items()) if k]
     subjects += [
-        Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+        Subject("make", SubjectKey.for_make(k), v) for k, v in sorted(catalog.makes.items()) if k
+    ]
+    subjects += [
+        Subject("model", SubjectKey.for_model(m.make_key, m.model_key), f"{m.make} {m.model}")
         for m in catalog.models
     ]
     subjects.append(ALL)

@@ -31,6 +31,7 @@ from bot.domain.series import total_as_of
 from bot.domain.series_state import SeriesView
 from bot.domain.settings import Config
 from bot.domain.shares import ShareState, step_share
+from bot.domain.subjects import SubjectKey
 
 SUMMED_KINDS = ("make", "group", "all")  # growth is told for these, not for every model
 
@@ -261,8 +262,8 @@ def item_order(item: tuple[SeriesKey, object]) -> tuple[int, str, str, str]:
 
 def model_keys(subject: Subject) -> tuple[str, str]:
     """A model's make and model keys."""
-    make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
-    return make_key, model_key
+    key = SubjectKey.parse(subject.key)
+    return key.make, key.model
 
 
 def next_above_of(ladders: Sequence[Ladder]) -> Callable[[int], int | None]:

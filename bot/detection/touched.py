@@ -14,7 +14,7 @@ from bot.domain.events import Metric, Subject
 from bot.domain.hierarchy import Hierarchy, NameBook
 from bot.domain.periods import Month
 from bot.domain.records import ModelName, SourceInfo
-from bot.domain.subjects import ALL, Catalog
+from bot.domain.subjects import ALL, Catalog, SubjectKey
 
 
 class PollNames:
@@ -76,10 +76,10 @@ def touched_series(
             # the usual cell, of a model whose make is in no group: `moved_subjects` inline
             make = makes.get(make_key)
             if make is None:
-                make = makes[make_key] = f"make:{make_key}"
+                make = makes[make_key] = SubjectKey.for_make(make_key)
                 if make not in subjects:
                     subjects[make] = Subject("make", make, names.makes.get(make_key, make_key))
-            model = f"model:{make_key}/{model_key}"
+            model = SubjectKey.for_model(make_key, model_key)
             if model not in subjects:
                 found = names.model(make_key, model_key)
                 name = f"{found.make} {found.model}" if found else model_key
@@ -125,7 +125,7 @@ def moved_subjects(
     subject is remembered in `subjects`."""
     moves = [(ALL.key, earliest, news_from)]
     if make_key:
-        key = f"make:{make_key}"
+        key = SubjectKey.for_make(make_key)
         if key not in subjects:
             subjects[key] = Subject("make", key, names.makes.get(make_key, make_key))
         moves.append((key, earliest, news_from))
@@ -135,7 +135,7 @@ def moved_subjects(
                 subjects[group.key] = group
                 moves.append((group.key, joined, news_groups.get(group)))
     if model_key:
-        key = f"model:{make_key}/{model_key}"
+        key = SubjectKey.for_model(make_key, model_key)
         model = names.model(make_key, model_key)
         name = f"{model.make} {model.model}" if model else model_key
         subjects[key] = Subject("model", key, name)

@@ -24,6 +24,7 @@ from bot.domain.events import (
     Subject,
 )
 from bot.domain.periods import Month
+from bot.domain.subjects import SubjectKey
 
 SUBJECT_RANK = {"model": 3, "make": 2, "group": 1, "region": 0, "all": 0}
 WORLD = "World"
@@ -125,7 +126,7 @@ def _may_share(a: Event, b: Event, related: Callable[[str, str], bool]) -> bool:
 
 
 def _make_of(subject: Subject) -> str:
-    return subject.key.split(":", 1)[-1].split("/", 1)[0]
+    return SubjectKey.parse(subject.key).make
 
 
 def mark_same(events: Sequence[Event]) -> list[Event]:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from bot.domain.events import CorrectionEvent, Event, MilestoneEvent, Subject
-from bot.domain.names import name_key, slug
+from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.records import GroupMember, GroupSpec, ModelName
 from bot.domain.regions import WORLD, RegionTree
 from bot.domain.settings import Config
-from bot.domain.subjects import ALL
+from bot.domain.subjects import ALL, SubjectKey
 
 
 class NameBook(Protocol):
@@ -46,7 +46,7 @@ class Hierarchy:
         self.region_parents = region_parents
         self.groups = [
             (
-                Subject("group", f"group:{slug(g.name)}", g.name),
+                Subject("group", SubjectKey.for_group(g.name), g.name),
                 [(name_key(m.make), m) for m in g.members],
             )
             for g in groups
@@ -69,10 +69,10 @@ class Hierarchy:
         keys = [subject.key]
         make_key = ""
         if subject.kind == "model":
-            make_key = subject.key.removeprefix("model:").split("/", 1)[0]
-            keys.append(f"make:{make_key}")
+            make_key = SubjectKey.parse(subject.key).make
+            keys.append(SubjectKey.for_make(make_key))
         elif subject.kind == "make":
-            make_key = subject.key.removeprefix("make:")
+            make_key = SubjectKey.parse(subject.key).make
         if make_key:
             keys.extend(g.key for g in self.groups_of(make_key, month))
         if ALL.key not in keys:
@@ -82,8 +82,8 @@ class Hierarchy:
     def parents(self, model: Subject, names: NameBook, month: Month) -> list[Subject]:
         """The subjects a model's share is told of in a month: its make, then the groups its
         make belonged to that month."""
-        make_key = model.key.removeprefix("model:").split("/", 1)[0]
-        make = Subject("make", f"make:{make_key}", names.makes.get(make_key, make_key))
+        make_key = SubjectKey.parse(model.key).make
+        make = Subject("make", SubjectKey.for_make(make_key), names.makes.get(make_key, make_key))
         return [make, *self.groups_of(make_key, month)]
 
     def groups_of(self, make_key: str, month: Month) -> list[Subject]:
@@ -175,8 +175,8 @@ class Hierarchy:
             ):
                 continue
             subjects = {
-                f"model:{hold.make_key}/{hold.model_key}",
-                f"make:{hold.make_key}",
+                SubjectKey.for_model(hold.make_key, hold.model_key),
+                SubjectKey.for_make(hold.make_key),
                 ALL.key,
                 *(g.key for g in self.groups_of(hold.make_key, held_month)),
             }

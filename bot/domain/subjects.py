@@ -6,13 +6,69 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.domain.events import Subject
+from bot.domain.events import Subject, SubjectKind
 from bot.domain.names import loose_key, name_key, slug
 from bot.domain.records import GroupSpec, ModelName
 
 ALL = Subject("all", "all", "all EVs")
 _ALL_WORDS = ("all", "everything", "all evs", "all ev", "evs", "*")
 _RESOLVED_LIMIT = 50_000  # remembered resolutions of typed names
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKey:
+    """A subject's stable key, parsed: the one place keys are built and parsed.
+
+    `all`; `model:MAKE/MODEL` and `make:MAKE`, MAKE and MODEL the name keys the store files
+    figures under (`bot.domain.names.name_key`); `group:SLUG`, SLUG the group's name slugged.
+    Keys are kept as text (`Subject.key`, the store's columns): the builders return the text,
+    `parse` takes it apart and `str` puts it back together.
+    """
+
+    kind: SubjectKind
+    make: str = ""  # the make's key: a make's own, or a model's make's
+    model: str = ""  # a model's key within its make
+    group: str = ""  # a group's slug
+
+    @staticmethod
+    def for_model(make: str, model: str) -> str:
+        """The key of a model, by its make's key and its own: `model:nissan/leaf`."""
+        return f"model:{make}/{model}"
+
+    @staticmethod
+    def for_make(make: str) -> str:
+        """The key of a make, by its key: `make:nissan`."""
+        return f"make:{make}"
+
+    @staticmethod
+    def for_group(name: str) -> str:
+        """The key of a group, by its name: `group:renault-nissan-alliance`."""
+        return f"group:{slug(name)}"
+
+    @classmethod
+    def parse(cls, key: str) -> SubjectKey:
+        """A key's parts; raises ValueError for text that is not a subject key."""
+        if key == ALL.key:
+            return cls("all")
+        kind, colon, rest = key.partition(":")
+        if colon and kind == "model":
+            make, slash, model = rest.partition("/")
+            if slash:
+                return cls("model", make=make, model=model)
+        elif colon and kind == "make":
+            return cls("make", make=rest)
+        elif colon and kind == "group":
+            return cls("group", group=rest)
+        raise ValueError(f"not a subject key: {key!r}")
+
+    def __str__(self) -> str:
+        if self.kind == "model":
+            return self.for_model(self.make, self.model)
+        if self.kind == "make":
+            return self.for_make(self.make)
+        if self.kind == "group":
+            return f"group:{self.group}"
+        return ALL.key
 
 
 class UnknownSubject(LookupError):
@@ -66,24 +122,24 @@ class Catalog:
         for word in _ALL_WORDS:
             add(word, Resolved(ALL), "all")
         for group in self.groups:
-            subject = Subject("group", f"group:{slug(group.name)}", group.name)
+            subject = Subject("group", SubjectKey.for_group(group.name), group.name)
             add(group.name, Resolved(subject))
             for alias in group.aliases:
                 add(alias, Resolved(subject), group.name)
         for make_key, display in self.makes.items():
             if make_key:
-                add(display, Resolved(Subject("make", f"make:{make_key}", display)))
+                add(display, Resolved(Subject("make", SubjectKey.for_make(make_key), display)))
         by_model: dict[str, list[ModelName]] = {}
         for m in self.models:
             full = f"{m.make} {m.model}"
-            subject = Subject("model", f"model:{m.make_key}/{m.model_key}", full)
+            subject = Subject("model", SubjectKey.for_model(m.make_key, m.model_key), full)
             add(full, Resolved(subject))
             by_model.setdefault(loose_key(m.model), []).append(m)
         for key, same in by_model.items():
             if len(same) == 1 and key not in index:  # a bare model name, when it is unambiguous
                 m = same[0]
                 subject = Subject(
-                    "model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}"
+                    "model", SubjectKey.for_model(m.make_key, m.model_key), f"{m.make} {m.model}"
                 )
                 index[key] = Resolved(subject)
                 names[key] = m.model

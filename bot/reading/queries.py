@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 from bot.domain.coverage import SourceFacts, Told, explain, told
 from bot.domain.events import Subject
-from bot.domain.names import name_key, slug
+from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, GroupSpec, IncRow, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments, total_as_of, window_total
 from bot.domain.settings import Config
-from bot.domain.subjects import Catalog
+from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import SalesStore
 
 
@@ -116,7 +116,7 @@ class SeriesReader:
         self.samples = samples
         # set for a batch of reads (a poll) so each series does not ask for the sources again
         self.snapshot: list[SourceInfo] | None = None
-        self.groups = {f"group:{slug(g.name)}": g for g in groups}
+        self.groups = {SubjectKey.for_group(g.name): g for g in groups}
 
     async def monthly(
         self,
@@ -134,10 +134,10 @@ class SeriesReader:
         rows: list[IncRow]
         keep: Callable[[IncRow], bool] | None = None
         if subject.kind == "model":
-            make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
-            rows = await self.store.model_increments(make_key, model_key)
+            key = SubjectKey.parse(subject.key)
+            rows = await self.store.model_increments(key.make, key.model)
         elif subject.kind == "make":
-            rows = await self.store.make_increments([subject.key.removeprefix("make:")])
+            rows = await self.store.make_increments([SubjectKey.parse(subject.key).make])
         elif subject.kind == "group":
             members = self.members(subject)
             rows = await self.store.make_increments(sorted(members))
@@ -224,7 +224,7 @@ async def _breakdown(
 ) -> list[ModelShare]:
     members: dict[str, list[GroupMember]] | None = None
     if subject.kind == "make":
-        makes: Mapping[str, object] = {subject.key.removeprefix("make:"): None}
+        makes: Mapping[str, object] = {SubjectKey.parse(subject.key).make: None}
     else:
         members = reader.members(subject)
         makes = members
@@ -232,7 +232,9 @@ async def _breakdown(
     for m in catalog.models:
         if m.make_key not in makes:
             continue
-        model = Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+        model = Subject(
+            "model", SubjectKey.for_model(m.make_key, m.model_key), f"{m.make} {m.model}"
+        )
         monthly = await reader.monthly(model, region, metric)
         if members is not None:
             spans = members[m.make_key]

@@ -20,12 +20,12 @@ from itertools import accumulate
 
 from bot.domain.coverage import Basis, SourceFacts, source_facts
 from bot.domain.events import Subject
-from bot.domain.names import name_key, slug
+from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, IncRow, JournalEntry, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments
 from bot.domain.settings import Config
-from bot.domain.subjects import ALL, Catalog
+from bot.domain.subjects import ALL, Catalog, SubjectKey
 from bot.ports.store import SalesStore
 from bot.reading.queries import (
     ModelShare,
@@ -107,7 +107,7 @@ class ReadModel:
         self.store = store
         self.config = config
         self.tree: RegionTree = region_tree(config)
-        self.groups = {f"group:{slug(g.name)}": g for g in config.groups}
+        self.groups = {SubjectKey.for_group(g.name): g for g in config.groups}
         self._reader = SeriesReader(store, self.tree, list(config.groups), sample_sources(config))
         self.catalog = Catalog()
         self.watermark = 0
@@ -180,8 +180,8 @@ class ReadModel:
         self._sources, self.catalog, self._all_rows = sources, catalog, all_rows
         self._model_rows.update(model_rows)
         self._make_rows.update(make_rows)
-        touched = {ALL.key, *(f"model:{a}/{b}" for a, b in models)}
-        touched |= {f"make:{m}" for m in makes}
+        touched = {ALL.key, *(SubjectKey.for_model(a, b) for a, b in models)}
+        touched |= {SubjectKey.for_make(m) for m in makes}
         touched |= {key for key, g in self.groups.items() if _has_member(g.members, makes)}
         if sources_changed:
             touched |= set(self._series) | set(self._parts)
@@ -206,12 +206,15 @@ class ReadModel:
     def _subject_of(self, key: str) -> Subject | None:
         if key == ALL.key:
             return ALL
-        kind, _, rest = key.partition(":")
-        if kind == "model":
-            return Subject("model", key, rest)
-        if kind == "make":
-            return Subject("make", key, self.catalog.makes.get(rest, rest))
-        if kind == "group" and key in self.groups:
+        try:
+            parsed = SubjectKey.parse(key)
+        except ValueError:
+            return None
+        if parsed.kind == "model":
+            return Subject("model", key, f"{parsed.make}/{parsed.model}")
+        if parsed.kind == "make":
+            return Subject("make", key, self.catalog.makes.get(parsed.make, parsed.make))
+        if parsed.kind == "group" and key in self.groups:
             return Subject("group", key, self.groups[key].name)
         return None
 
@@ -231,10 +234,12 @@ class ReadModel:
         """Compute every subject's series (and breakdowns) in `regions` ahead of questions."""
         subjects: list[Subject] = [ALL]
         subjects += [
-            Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+            Subject("model", SubjectKey.for_model(m.make_key, m.model_key), f"{m.make} {m.model}")
             for m in self.catalog.models
         ]
-        subjects += [Subject("make", f"make:{k}", v) for k, v in self.catalog.makes.items()]
+        subjects += [
+            Subject("make", SubjectKey.for_make(k), v) for k, v in self.catalog.makes.items()
+        ]
         subjects += [Subject("group", k, g.name) for k, g in self.groups.items()]
         for region in regions:
             for subject in subjects:
@@ -273,10 +278,10 @@ class ReadModel:
         keep: Callable[[IncRow], bool] | None = None
         rows: list[IncRow]
         if subject.kind == "model":
-            make_key, model_key = subject.key.removeprefix("model:").split("/", 1)
-            rows = self._model_rows.get((make_key, model_key), [])
+            key = SubjectKey.parse(subject.key)
+            rows = self._model_rows.get((key.make, key.model), [])
         elif subject.kind == "make":
-            rows = self._make_rows.get(subject.key.removeprefix("make:"), [])
+            rows = self._make_rows.get(SubjectKey.parse(subject.key).make, [])
         elif subject.kind == "group":
             members = self.members(subject)
             rows = [r for make in sorted(members) for r in self._make_rows.get(make, [])]
@@ -297,7 +302,7 @@ class ReadModel:
             return per_subject[(region, metric)]
         members: dict[str, list[GroupMember]] | None = None
         if subject.kind == "make":
-            makes: Mapping[str, object] = {subject.key.removeprefix("make:"): None}
+            makes: Mapping[str, object] = {SubjectKey.parse(subject.key).make: None}
         else:
             members = self.members(subject)
             makes = members
@@ -305,7 +310,9 @@ class ReadModel:
         for m in self.catalog.models:
             if m.make_key not in makes:
                 continue
-            model = Subject("model", f"model:{m.make_key}/{m.model_key}", f"{m.make} {m.model}")
+            model = Subject(
+                "model", SubjectKey.for_model(m.make_key, m.model_key), f"{m.make} {m.model}"
+            )
             series = self.series(model, region, metric)
             if members is not None:
                 spans = members[m.make_key]

@@ -1,0 +1,164 @@
+"""Charts from the store and the read model, drawn off the event loop.
+
+`model_chart_data` gathers a chart's data from the in-memory read model (no I/O: safe on the
+loop); `StoreCharts` draws a milestone's chart for the delivery worker and `store_chart` one
+chart of a subject for `evbot chart`, both from an open store. Drawing is slow (tens of
+milliseconds), so it runs in a worker thread or process (`render_off_loop`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
+
+from bot.charts.data import (
+    KINDS,
+    Chart,
+    ChartData,
+    ChartError,
+    Frame,
+    cumulative_data,
+    framed,
+    monthly_data,
+    shares_data,
+)
+from bot.charts.render import render
+from bot.domain.coverage import source_facts
+from bot.domain.events import MilestoneEvent, Subject
+from bot.domain.formatting import validate_locale
+from bot.domain.ladders import Ladder
+from bot.domain.series import WORLD
+from bot.domain.settings import Config
+from bot.ports.store import SalesStore
+
+if TYPE_CHECKING:
+    from bot.reading.read_model import ReadModel
+
+
+def model_chart_data(
+    model: ReadModel,
+    kind: str,
+    subject: Subject,
+    region: str = WORLD,
+    *,
+    ladders: Sequence[Ladder],
+    locale: str = "en",
+    source: str = "",
+    metric: str = "sales",
+) -> ChartData:
+    """The data of one chart from the in-memory read model (no I/O: safe on the loop).
+
+    Raises ChartError when the kind is unknown, or `shares` is asked of a model or of all EVs.
+    """
+    if kind not in KINDS:
+        raise ChartError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+    series = model.series(subject, region, metric)
+    basis: dict[int, set[tuple[str, int]]] = {}
+    model.monthly(subject, region, metric, basis)
+    frame = framed(
+        Frame(
+            subject=subject.name,
+            region=region,
+            metric=metric,
+            locale=validate_locale(locale),
+            source=source,
+            as_of=series.latest,
+        ),
+        basis,
+        model.facts,
+    )
+    if kind == "cumulative":
+        return cumulative_data(frame, series.monthly, ladders)
+    if kind == "monthly":
+        return monthly_data(frame, series.monthly)
+    if subject.kind not in ("make", "group"):
+        what = "a model" if subject.kind == "model" else "not a make or group"
+        raise ChartError(
+            f"kind: shares shows the models of a make or a group; {subject.name} is {what}. "
+            "Ask it of a make or group, e.g. alliance"
+        )
+    total, _ = series.at(None)
+    return shares_data(frame, model.breakdown(subject, region, None, None, metric), total)
+
+
+class StoreCharts:
+    """Milestone charts for the delivery worker (`bot.delivery.worker.MilestoneCharts`): the
+    subject's
+    series read from the store's kept aggregates, drawn off the loop."""
+
+    def __init__(self, store: SalesStore, config: Config, executor: Executor | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.executor = executor
+
+    async def milestone_chart(
+        self, event: MilestoneEvent, ladder: Ladder | None, locale: str
+    ) -> tuple[bytes, str]:
+        """The cumulative chart of the event's subject, its milestones on `ladder` (else the
+        configured ones), the event's own threshold stressed."""
+        from bot.domain.ladders import configured_ladders
+        from bot.reading.queries import series_reader
+
+        reader = series_reader(self.store, self.config)
+        sources = await self.store.sources()
+        reader.snapshot = sources
+        basis: dict[int, set[tuple[str, int]]] = {}
+        monthly = await reader.monthly(event.subject, event.region, event.metric, basis)
+        frame = framed(
+            Frame(
+                subject=event.subject.name,
+                region=event.region,
+                metric=event.metric,
+                locale=validate_locale(locale),
+                as_of=max(monthly) if monthly else None,
+            ),
+            basis,
+            source_facts(sources, self.config),
+        )
+        ladders = [ladder] if ladder is not None else configured_ladders(self.config)
+        data = cumulative_data(frame, monthly, ladders, highlight=event.headline)
+        chart = await render_off_loop(data, self.executor)
+        return chart.png, chart.name
+
+
+async def store_chart(
+    store: SalesStore,
+    config: Config,
+    subject: str,
+    kind: str = "cumulative",
+    region: str | None = None,
+    locale: str | None = None,
+) -> tuple[ChartData, Chart]:
+    """One chart of a subject named as people type it (`evbot chart`), from an open store.
+
+    Raises UnknownSubject for a name the store does not know, ChartError when there is nothing
+    to draw.
+    """
+    from bot.domain.ladders import configured_ladders
+    from bot.reading.read_model import ReadModel
+
+    model = ReadModel(store, config)
+    await model.load()
+    resolved = model.catalog.resolve(subject)
+    where = model.catalog.region(region) if region else (resolved.region or WORLD)
+    data = model_chart_data(
+        model,
+        kind,
+        resolved.subject,
+        where,
+        ladders=configured_ladders(config),
+        locale=locale or config.locale,
+    )
+    if data.frame.as_of is None:
+        place = "" if where == WORLD else f" in {where}"
+        raise ChartError(f"no figures for {resolved.subject.name}{place}: nothing to draw")
+    return data, await render_off_loop(data)
+
+
+async def render_off_loop(data: ChartData, executor: Executor | None = None) -> Chart:
+    """`render` in a worker: `executor` (a thread or process pool), else the loop's default
+    thread pool. The loop keeps serving while the chart draws."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, render, data)
