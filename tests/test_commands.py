@@ -484,29 +484,6 @@ async def test_a_new_import_is_visible_once_the_model_is_stale(tmp_path: Path) -
         assert await total("/ev-total nissan") == 108_000 + 12 * 500
 
 
-def test_fast_number_formatting_is_babels_in_every_locale() -> None:
-    """Whole numbers and percentages are formatted without Babel on the hot path, with exactly
-    Babel's text (grouping, symbols, half-to-even rounding)."""
-    import random
-
-    import babel
-
-    from bot.commands.core import _percent, _units
-    from bot.domain.formatting import format_percent, format_units
-
-    rng = random.Random(5)
-    numbers = [0, 7, 999, 1_000, 12_345, 377_700, 1_234_567, -42_000]
-    numbers += [rng.randrange(10**12) for _ in range(20)]
-    for code in babel.localedata.locale_identifiers():
-        for n in numbers:
-            assert _units(n, code) == format_units(n, code), (code, n)
-    ratios = [0.675, 0.125, 0.0125, 0.005, 0.0005, 0.095, 0.0995, 0.665, 0.045, 1.0, 0.0, 2 / 3]
-    ratios += [k / 1000 for k in range(1001)] + [rng.random() / 10 for _ in range(500)]
-    for code in ("en", "fr", "de", "es", "nl", "it", "en_IN", "ar", "fa", "tr", "sv", "de_CH"):
-        for x in ratios:
-            assert _percent(x, code) == format_percent(x, code, 1 if x < 0.1 else 0), (code, x)
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> None:
     """The command's recent crossings and projection equal first_crossings and project over the

@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import re
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
-
-from babel import Locale, UnknownLocaleError
-from babel.numbers import get_group_symbol
 
 from bot.charts.render import KINDS as CHART_KINDS
 from bot.commands.arguments import (
@@ -40,10 +35,11 @@ from bot.domain.coverage import explain, told, unlike_years
 from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event, MilestoneEvent, Subject
 from bot.domain.formatting import (
-    format_month,
+    fast_month,
+    fast_percent,
+    fast_units,
     format_percent,
     format_period,
-    format_units,
     in_region,
     validate_locale,
 )
@@ -471,100 +467,6 @@ def _as_of(text: str | None, latest: Month | None) -> Month | None:
     return parse_period(text).end(latest)
 
 
-@dataclass(frozen=True, slots=True)
-class _Grouping:
-    """A locale's pattern for whole numbers, read from Babel once and applied as Babel does."""
-
-    prefix: tuple[str, str]  # (positive, negative)
-    suffix: tuple[str, str]
-    symbol: str
-    primary: int
-    secondary: int
-    min_digits: int
-
-    def format(self, n: int) -> str:
-        negative = n < 0
-        digits = str(-n if negative else n)
-        if len(digits) < self.min_digits:
-            digits = digits.rjust(self.min_digits, "0")
-        size = self.primary
-        if len(digits) > size:
-            parts = [digits[-size:]]
-            head = digits[:-size]
-            while len(head) > self.secondary:
-                parts.append(head[-self.secondary :])
-                head = head[: -self.secondary]
-            parts.append(head)
-            digits = self.symbol.join(reversed(parts))
-        return self.prefix[negative] + digits + self.suffix[negative]
-
-
-_GROUPING_PROBES = (0, 7, -7, 999, 1000, -1000, 12_345, 123_456, 1_234_567, 1_234_567_890)
-_QUOTED = re.compile(r"'([^']*)'")
-
-
-@lru_cache(maxsize=64)
-def _grouping(locale: str) -> _Grouping | None:
-    """The locale's whole-number pattern, or None where Babel must format (an unusual pattern).
-
-    Babel takes ~14 us a number and command totals are mostly distinct numbers; this takes ~1 us.
-    It is used only when it gives Babel's text for every probe.
-    """
-    try:
-        pattern = Locale.parse(locale.replace("-", "_")).decimal_formats[None]
-        symbol = get_group_symbol(locale.replace("-", "_"))
-    except (UnknownLocaleError, ValueError, KeyError):
-        return None
-    if pattern.exp_prec or pattern.scale or "@" in pattern.pattern or "¤" in pattern.pattern:
-        return None
-
-    def unquote(text: str) -> str:
-        return _QUOTED.sub(lambda m: m.group(1) or "'", text)
-
-    found = _Grouping(
-        (unquote(pattern.prefix[0]), unquote(pattern.prefix[1])),
-        (unquote(pattern.suffix[0]), unquote(pattern.suffix[1])),
-        symbol,
-        pattern.grouping[0],
-        pattern.grouping[1],
-        pattern.int_prec[0],
-    )
-    if any(found.format(n) != format_units(n, locale) for n in _GROUPING_PROBES):
-        return None
-    return found
-
-
-@lru_cache(maxsize=65_536)
-def _units(n: int, locale: str) -> str:
-    grouping = _grouping(locale)
-    return grouping.format(n) if grouping is not None else format_units(n, locale)
-
-
-_PERCENT_QUANTUM = (Decimal(1), Decimal("0.1"))
-
-
-@lru_cache(maxsize=65_536)
-def _percent(x: float, locale: str) -> str:
-    digits = 1 if x < 0.1 else 0
-    try:
-        # Babel rounds the percentage as this decimal, half to even: equal roundings, equal text
-        rounded = Decimal(str(x)).scaleb(2).quantize(_PERCENT_QUANTUM[digits])
-    except ArithmeticError:  # NaN or infinity: let Babel say what it says
-        return format_percent(x, locale, digits)
-    return _rounded_percent(rounded, digits, locale)
-
-
-@lru_cache(maxsize=8192)
-def _rounded_percent(rounded: Decimal, digits: int, locale: str) -> str:
-    # the float of a rounded percentage has the same decimal digits, so Babel rounds it alike
-    return format_percent(float(rounded.scaleb(-2)), locale, digits)
-
-
-@lru_cache(maxsize=4096)
-def _month(m: Month, locale: str) -> str:
-    return format_month(m, locale)
-
-
 def _where(region: str) -> str:
     return "" if region == WORLD else f" in {region}"
 
@@ -612,7 +514,7 @@ def _total(
             Message(
                 title=f"{subject.name}{where}",
                 body=f"No figures for {subject.name}{where}"
-                + (f" up to {_month(as_of, loc)}." if as_of else " yet."),
+                + (f" up to {fast_month(as_of, loc)}." if as_of else " yet."),
                 accent="info",
                 locale=loc,
             ),
@@ -620,16 +522,21 @@ def _total(
         )
     through = format_period(answer.as_of, how.granularity, loc)
     body = (
-        f"{subject.name}{where}: {_units(answer.total, loc)} electric vehicles "
+        f"{subject.name}{where}: {fast_units(answer.total, loc)} electric vehicles "
         f"{_sold(answer.metric)} through {through}."
     )
-    fields = [Field("Total", _units(answer.total, loc)), Field("Through", through)]
+    fields = [Field("Total", fast_units(answer.total, loc)), Field("Through", through)]
     if answer.breakdown:
         top = answer.breakdown[0]
-        body += f" The {top.name} leads with {_units(top.units, loc)}, {_percent(top.share, loc)}."
+        body += (
+            f" The {top.name} leads with {fast_units(top.units, loc)}, "
+            f"{fast_percent(top.share, loc)}."
+        )
         for share in answer.breakdown[:TOP_MODELS]:
             fields.append(
-                Field(share.name, f"{_units(share.units, loc)} ({_percent(share.share, loc)})")
+                Field(
+                    share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})"
+                )
             )
     if how.note:
         body += f" Note: {how.note}."
@@ -645,7 +552,7 @@ def _total(
         footer = f"Source: {how.source} · data through {through}"
     return (
         Message(
-            title=f"{subject.name}{where}: {_units(answer.total, loc)}"
+            title=f"{subject.name}{where}: {fast_units(answer.total, loc)}"
             + (" (unconfirmed)" if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
@@ -685,7 +592,7 @@ def _share(
         body = f"No figures for {subject.name}{where} in {label}."
     else:
         lines = [
-            f"• {s.name}: {_percent(s.share, loc)} ({_units(s.units, loc)})"
+            f"• {s.name}: {fast_percent(s.share, loc)} ({fast_units(s.units, loc)})"
             for s in shares[:MAX_CHOICES]
         ]
         if len(shares) > MAX_CHOICES:
@@ -704,7 +611,7 @@ def _share(
         Message(
             title=f"Model shares of {subject.name}{where}, {label}",
             body=body,
-            fields=(Field("Total", _units(parent, loc)), Field("Period", label)),
+            fields=(Field("Total", fast_units(parent, loc)), Field("Period", label)),
             accent="share",
             locale=loc,
         ),
@@ -757,12 +664,12 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
     series = ctx.model.series(subject, region)
     where = _where(region)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
-    lines = [f"• {_units(t, loc)}: {_month(m, loc)}" for t, (m, _) in recent]
-    fields = [Field("Total", _units(latest, loc))]
+    lines = [f"• {fast_units(t, loc)}: {fast_month(m, loc)}" for t, (m, _) in recent]
+    fields = [Field("Total", fast_units(latest, loc))]
     if upcoming is not None:
-        nxt = _units(upcoming, loc)
+        nxt = fast_units(upcoming, loc)
         if projected is not None:
-            nxt += f" (around {_month(projected, loc)})"
+            nxt += f" (around {fast_month(projected, loc)})"
         fields.append(Field("Next milestone", nxt))
     body = "\n".join(lines) if lines else f"No milestones yet for {subject.name}{where}."
     data = {
@@ -778,7 +685,7 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
             title=f"Milestones: {subject.name}{where}",
             body=body,
             fields=tuple(fields),
-            footer=f"Data through {_month(series.latest, loc)}" if series.latest else "",
+            footer=f"Data through {fast_month(series.latest, loc)}" if series.latest else "",
             accent="milestone",
             locale=loc,
         ),
@@ -825,7 +732,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         Message(
             title=f"{subject.name}{where}: {data.kind} chart",
             body=describe(data),
-            footer=f"Data through {_month(data.frame.as_of, loc)}",
+            footer=f"Data through {fast_month(data.frame.as_of, loc)}",
             accent=accent,
             image=chart.png,
             image_name=chart.name,
@@ -1074,8 +981,8 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
                 else ""
             )
             lines.append(
-                f"Next: {subject.name}{where} passing {_units(upcoming, loc)} on the "
-                f"{sub.spec.ladder!r} ladder{via}{around} (now {_units(total, loc)})."
+                f"Next: {subject.name}{where} passing {fast_units(upcoming, loc)} on the "
+                f"{sub.spec.ladder!r} ladder{via}{around} (now {fast_units(total, loc)})."
             )
         if sub.active and subject.kind == "model" and "share" in sub.spec.kinds:
             lines.extend(await _share_lines(ctx, subject, region, total, loc))
@@ -1126,7 +1033,7 @@ async def _share_lines(
             continue
         up, down = level + band, level - gap
         out.append(
-            f"Share of {parent.name}: {_percent(share, loc)}, within the hysteresis band: no "
+            f"Share of {parent.name}: {fast_percent(share, loc)}, within the hysteresis band: no "
             f"share news until it reaches {format_percent(up, loc)} or falls below "
             f"{format_percent(max(down, 0.0), loc)}."
         )
