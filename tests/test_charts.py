@@ -36,7 +36,9 @@ from bot.charts.render import (
     shares_data,
 )
 from bot.cli.main import build_parser, main
-from bot.commands.core import CommandContext, Invocation, Reply, open_context, run_text
+from bot.commands.context import CommandContext, open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation, Reply
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel, Limits

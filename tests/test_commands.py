@@ -10,17 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.commands.core import (
-    COMMANDS,
-    REFRESH_SECONDS,
-    CommandContext,
-    Invocation,
-    Reply,
-    autocomplete,
-    open_context,
-    run_command,
-    run_text,
-)
+from bot.commands.completion import autocomplete
+from bot.commands.context import REFRESH_SECONDS, CommandContext, open_context
+from bot.commands.dispatch import run_command, run_text
+from bot.commands.table import COMMANDS
+from bot.commands.types import Invocation, Reply
 from bot.detection.detector import Detector
 from bot.domain.channels import MISSING_ACCESS, Channel
 from bot.domain.events import MilestoneEvent, Subject
@@ -490,7 +484,7 @@ def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> Non
     whole series, for rising series and for series that fall back (stock, revisions)."""
     import random
 
-    from bot.commands.core import _milestone_facts
+    from bot.commands.reading import _milestone_facts
     from bot.detection.detector import configured_ladders
     from bot.domain.ladders import union_next_above
     from bot.domain.milestones import first_crossings

@@ -41,7 +41,8 @@ from adapters.discord.adapter import (
     nonce_for,
     reference_for,
 )
-from bot.commands.core import COMMANDS, CommandContext, open_context
+from bot.commands.context import CommandContext, open_context
+from bot.commands.table import COMMANDS
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
     CHANNEL_GONE,
@@ -481,7 +482,7 @@ async def test_chart_attached_as_a_file(fake: FakeDiscord, ctx: CommandContext) 
 
     # the same through a command reply: the file goes with the callback
     async def chart_command(ctx, inv, name, args):
-        from bot.commands.core import Reply
+        from bot.commands.types import Reply
 
         return Reply(Message(title="Chart", body="x", image=PNG, image_name="c.png"))
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from adapters.slack.adapter import SlackAdapter, SlackSettings
-from bot.commands.core import CommandContext, open_context
+from bot.commands.context import CommandContext, open_context
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore

@@ -69,8 +69,11 @@ import yarl
 from discord import app_commands
 
 from adapters.discord.render import alt_text, image_filename, render_embed
-from bot.commands.core import COMMANDS, Command, CommandContext, Invocation, Reply, autocomplete
-from bot.commands.core import run_command as core_run_command
+from bot.commands.completion import autocomplete
+from bot.commands.context import CommandContext
+from bot.commands.dispatch import run_command as core_run_command
+from bot.commands.table import COMMANDS
+from bot.commands.types import Command, Invocation, Reply
 from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,

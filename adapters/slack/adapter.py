@@ -57,15 +57,10 @@ from adapters.slack.manifest import BOT_SCOPES, EVENTS_PATH, REDIRECT_PATH
 from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
 from adapters.slack.render import MAX_BLOCKS, render_blocks, suggestion_block
 from bot.commands.arguments import ArgumentError, parse_command
-from bot.commands.core import (
-    COMMANDS,
-    Command,
-    CommandContext,
-    Invocation,
-    Reply,
-    error_reply,
-    run_command,
-)
+from bot.commands.context import CommandContext
+from bot.commands.dispatch import run_command
+from bot.commands.table import COMMANDS
+from bot.commands.types import Command, Invocation, Reply, error_reply
 from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
@@ -785,7 +780,7 @@ def _suggest(ctx: CommandContext, text: str) -> list[str]:
         names = list(exc.suggestions)
     else:
         return []
-    from bot.commands.core import autocomplete
+    from bot.commands.completion import autocomplete
 
     for name in autocomplete(ctx, text):
         if name not in names:
