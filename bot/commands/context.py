@@ -1,11 +1,11 @@
 """What every command reads: the store (for subscriptions), the configuration and the read model,
-in one `CommandContext`; `open_context` builds one over an open store."""
+in one `CommandContext` that builds nothing itself; `open_context` builds one over an open store."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.commands.completion import NameIndex
 from bot.detection.detector import Detector, configured_ladders
@@ -32,6 +32,11 @@ class CommandContext:
         store: BotStore,
         config: Config,
         model: ReadModel,
+        *,
+        detector: Detector,
+        ladders: list[Ladder],
+        subscription_ladders: dict[str, Ladder],
+        holds: Sequence[Hold] = (),
         clock: Callable[[], float] = time.time,
         refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
@@ -40,9 +45,9 @@ class CommandContext:
         self.model = model
         self.clock = clock
         self.refresh_seconds = refresh_seconds
-        self.ladders: list[Ladder] = configured_ladders(config)
-        self.subscription_ladders: dict[str, Ladder] = ladder_objects(config.ladders)
-        self.detector = Detector(store, config, clock)
+        self.ladders = ladders  # the configured ladders: the milestones' thresholds
+        self.subscription_ladders = subscription_ladders  # by name, as a subscription names them
+        self.detector = detector
         self.last_refresh = clock()
         # told each command's time, e.g. the /metrics latency histogram
         self.latency_observers: list[Callable[[float], None]] = []
@@ -50,7 +55,8 @@ class CommandContext:
         self._names: NameIndex | None = None
         self._names_version = -1
         self.milestone_memo: dict[int, tuple[Series, MilestoneFacts]] = {}
-        self.holds: list[Hold] = []  # figures held as implausible: answers say "unconfirmed"
+        # figures held as implausible: answers say "unconfirmed"
+        self.holds: list[Hold] = list(holds)
 
     async def refresh(self) -> int:
         """Bring the read model up to the journal's head now."""
@@ -92,6 +98,13 @@ async def open_context(
     """A context over an open store: loads the read model."""
     model = ReadModel(store, config)
     await model.load()
-    ctx = CommandContext(store, config, model, clock)
-    ctx.holds = await store.holds()
-    return ctx
+    return CommandContext(
+        store,
+        config,
+        model,
+        detector=Detector(store, config, clock),
+        ladders=configured_ladders(config),
+        subscription_ladders=ladder_objects(config.ladders),
+        holds=await store.holds(),
+        clock=clock,
+    )
