@@ -15,7 +15,7 @@ or uses `--db`, and opens the command context (the in-memory read model) over it
    worker threads (what /ev-chart and the delivery worker do), and again in a process pool
    (drawing holds the GIL most of the time, which a process does not share).
 
-Each /ev-total is timed around `bot.commands.core.run_text`, one at a time with a short pause
+Each /ev-total is timed around `bot.commands.dispatch.run_text`, one at a time with a short pause
 between (`--gap`), as commands arrive; the ratio of each p99 to the baseline p99 shows what
 charts cost the loop. No targets are asserted: the figures are printed. `--totals 0` draws
 only (1.).
@@ -47,7 +47,9 @@ from bot.charts.data import KINDS, ChartData, CumulativeData, SharesData
 from bot.charts.draw import DPI, HEIGHT_PX, MAX_BARS, WIDTH_PX
 from bot.charts.render import render
 from bot.charts.service import model_chart_data, render_off_loop
-from bot.commands.core import CommandContext, Invocation, open_context, run_text
+from bot.commands.context import CommandContext, open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation
 from bot.domain.channels import Channel
 from bot.domain.series import WORLD
 from bot.domain.settings import default_config

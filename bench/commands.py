@@ -4,9 +4,9 @@ Builds a store of MODELS models (10 per make) x MONTHS months in region World (b
 10,000 x 100 = 1,000,000 sales rows, one first import), loads the read model (and warms every
 World series), then runs COMMANDS mixed text commands (/ev-total of models, makes, the Alliance
 and the world, some as of a month; /ev-share of a make for a year; /ev-milestones of a model)
-through `bot.commands.core.run_text`, with 10 and with 200 in flight. Prints throughput, p50 and p99
-at each, and the ratio of the command p50 to a raw SQLite point lookup (`sqlite3`, a primary-key
-SELECT on `cells`) measured in the same run.
+through `bot.commands.dispatch.run_text`, with 10 and with 200 in flight. Prints throughput, p50
+and p99 at each, and the ratio of the command p50 to a raw SQLite point lookup (`sqlite3`, a
+primary-key SELECT on `cells`) measured in the same run.
 
 Targets: at 10 in flight p99 under 2 ms; at 200 in flight at least 20,000 commands per second.
 
@@ -43,7 +43,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.commands.core import CommandContext, Invocation, open_context, run_text
+from bot.commands.context import CommandContext, open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation
 from bot.domain.channels import Channel
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec

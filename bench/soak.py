@@ -4,7 +4,7 @@ huge import in constant memory.
 Runs twice in the same process, the same size both times: a baseline on a well-behaved fake
 platform, then with faults (429 storms, global and per channel; 5xx bursts; answers slower than
 the client's timeout; the receiver going down and coming back), repeated for at least
-`--seconds`, while commands arrive through `bot.commands.core.run_text`. Prints for each run
+`--seconds`, while commands arrive through `bot.commands.dispatch.run_text`. Prints for each run
 
   deliveries (posted, failed), deliveries lost (must be 0), extra messages (must be 0),
   duplicates on the wire (a key sent again after a timeout; the platform deduplicates),

@@ -34,7 +34,9 @@ from bot.charts.draw import MAX_BARS
 from bot.charts.render import render
 from bot.charts.service import StoreCharts, model_chart_data, render_off_loop
 from bot.cli.main import build_parser, main
-from bot.commands.core import CommandContext, Invocation, Reply, open_context, run_text
+from bot.commands.context import CommandContext, open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation, Reply
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel, Limits

@@ -10,17 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.commands.core import (
-    COMMANDS,
-    REFRESH_SECONDS,
-    CommandContext,
-    Invocation,
-    Reply,
-    autocomplete,
-    open_context,
-    run_command,
-    run_text,
-)
+from bot.commands.completion import autocomplete
+from bot.commands.context import REFRESH_SECONDS, CommandContext, open_context
+from bot.commands.dispatch import run_command, run_text
+from bot.commands.table import COMMANDS
+from bot.commands.types import Invocation, Reply
 from bot.detection.detector import Detector
 from bot.domain.channels import MISSING_ACCESS, Channel
 from bot.domain.events import MilestoneEvent, Subject
@@ -484,36 +478,13 @@ async def test_a_new_import_is_visible_once_the_model_is_stale(tmp_path: Path) -
         assert await total("/ev-total nissan") == 108_000 + 12 * 500
 
 
-def test_fast_number_formatting_is_babels_in_every_locale() -> None:
-    """Whole numbers and percentages are formatted without Babel on the hot path, with exactly
-    Babel's text (grouping, symbols, half-to-even rounding)."""
-    import random
-
-    import babel
-
-    from bot.commands.core import _percent, _units
-    from bot.domain.formatting import format_percent, format_units
-
-    rng = random.Random(5)
-    numbers = [0, 7, 999, 1_000, 12_345, 377_700, 1_234_567, -42_000]
-    numbers += [rng.randrange(10**12) for _ in range(20)]
-    for code in babel.localedata.locale_identifiers():
-        for n in numbers:
-            assert _units(n, code) == format_units(n, code), (code, n)
-    ratios = [0.675, 0.125, 0.0125, 0.005, 0.0005, 0.095, 0.0995, 0.665, 0.045, 1.0, 0.0, 2 / 3]
-    ratios += [k / 1000 for k in range(1001)] + [rng.random() / 10 for _ in range(500)]
-    for code in ("en", "fr", "de", "es", "nl", "it", "en_IN", "ar", "fa", "tr", "sv", "de_CH"):
-        for x in ratios:
-            assert _percent(x, code) == format_percent(x, code, 1 if x < 0.1 else 0), (code, x)
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_milestone_facts_match_crossings_over_the_whole_series(seed: int) -> None:
     """The command's recent crossings and projection equal first_crossings and project over the
     whole series, for rising series and for series that fall back (stock, revisions)."""
     import random
 
-    from bot.commands.core import _milestone_facts
+    from bot.commands.reading import _milestone_facts
     from bot.domain.ladders import configured_ladders, union_next_above
     from bot.domain.milestones import first_crossings
     from bot.domain.projection import project

@@ -6,7 +6,9 @@ import asyncio
 import io
 
 from adapters.console import CONSOLE_CHANNEL, ConsoleAdapter
-from bot.commands.core import Invocation, open_context, run_text
+from bot.commands.context import open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation
 from bot.domain.messages import Message
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo

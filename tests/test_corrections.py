@@ -535,7 +535,9 @@ async def test_a_correction_waits_for_an_original_still_being_retried(store: Bot
 
 
 async def test_ev_subscribe_takes_corrections_on_or_off(tmp_path: Path) -> None:
-    from bot.commands.core import Invocation, open_context, run_text
+    from bot.commands.context import open_context
+    from bot.commands.dispatch import run_text
+    from bot.commands.types import Invocation
 
     channel = Channel("discord", "1", "2")
     who = Invocation(channel, "alice", can_manage=True)

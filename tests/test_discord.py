@@ -34,7 +34,8 @@ from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.commands import SyncRecord, can_manage, invite_url
 from adapters.discord.posting import RECONCILE_SCAN, failure, nonce_for, reference_for
 from adapters.discord.settings import DiscordSettings
-from bot.commands.core import COMMANDS, CommandContext, open_context
+from bot.commands.context import CommandContext, open_context
+from bot.commands.table import COMMANDS
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
     CHANNEL_GONE,
@@ -474,7 +475,7 @@ async def test_chart_attached_as_a_file(fake: FakeDiscord, ctx: CommandContext) 
 
     # the same through a command reply: the file goes with the callback
     async def chart_command(ctx, inv, name, args):
-        from bot.commands.core import Reply
+        from bot.commands.types import Reply
 
         return Reply(Message(title="Chart", body="x", image=PNG, image_name="c.png"))
 

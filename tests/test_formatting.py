@@ -5,6 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.formatting import (
+    fast_percent,
+    fast_units,
     format_change,
     format_month,
     format_month_name,
@@ -108,3 +110,23 @@ def test_unknown_locale_is_a_clear_error_everywhere() -> None:
 def test_format_units_keeps_digits(n: int, locale: str) -> None:
     text = format_units(n, locale)
     assert "".join(ch for ch in text if ch.isdigit()) == str(n)
+
+
+def test_fast_number_formatting_is_babels_in_every_locale() -> None:
+    """Whole numbers and percentages are formatted without Babel on the hot path, with exactly
+    Babel's text (grouping, symbols, half-to-even rounding)."""
+    import random
+
+    import babel
+
+    rng = random.Random(5)
+    numbers = [0, 7, 999, 1_000, 12_345, 377_700, 1_234_567, -42_000]
+    numbers += [rng.randrange(10**12) for _ in range(20)]
+    for code in babel.localedata.locale_identifiers():
+        for n in numbers:
+            assert fast_units(n, code) == format_units(n, code), (code, n)
+    ratios = [0.675, 0.125, 0.0125, 0.005, 0.0005, 0.095, 0.0995, 0.665, 0.045, 1.0, 0.0, 2 / 3]
+    ratios += [k / 1000 for k in range(1001)] + [rng.random() / 10 for _ in range(500)]
+    for code in ("en", "fr", "de", "es", "nl", "it", "en_IN", "ar", "fa", "tr", "sv", "de_CH"):
+        for x in ratios:
+            assert fast_percent(x, code) == format_percent(x, code, 1 if x < 0.1 else 0), (code, x)

@@ -147,7 +147,9 @@ def test_addresses_and_histograms() -> None:
 
 async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path: Path) -> None:
     """A command host's commands are timed into /metrics: the histogram counts each one."""
-    from bot.commands.core import CommandContext, Invocation, run_text
+    from bot.commands.context import CommandContext
+    from bot.commands.dispatch import run_text
+    from bot.commands.types import Invocation
 
     answered: list[str] = []
 

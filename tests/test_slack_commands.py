@@ -17,7 +17,10 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.render import render_blocks
 from bot.app.bootstrap import build_adapters
 from bot.app.runtime import App
-from bot.commands.core import COMMANDS, CommandContext, Invocation, run_text
+from bot.commands.context import CommandContext
+from bot.commands.dispatch import run_text
+from bot.commands.table import COMMANDS
+from bot.commands.types import Invocation
 from bot.config.load import load_config
 from bot.domain.channels import Channel
 from bot.domain.settings import ConfigError

@@ -13,7 +13,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
-from bot.commands.core import CommandContext
+from bot.commands.context import CommandContext
 from bot.domain.channels import MISSING_ACCESS, Channel, DeliveryFailure
 from bot.domain.messages import Message
 from bot.store.sqlite.sales import SqliteStore

@@ -14,7 +14,8 @@ from adapters.slack.render import suggestion_block
 from adapters.slack.settings import DEFAULT_API, SlackSettings
 from bot.app.bootstrap import build_adapters
 from bot.cli.main import main
-from bot.commands.core import COMMANDS, CommandHost
+from bot.commands.table import COMMANDS
+from bot.commands.types import CommandHost
 from bot.config.load import load_config
 from bot.domain.settings import ConfigError
 from bot.ports.chat import ChatAdapter

@@ -15,7 +15,7 @@ import aiohttp
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.settings import SlackSettings
-from bot.commands.core import CommandContext, open_context
+from bot.commands.context import CommandContext, open_context
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore

@@ -32,8 +32,10 @@ from adapters.discord.posting import (
     reply_parts,
 )
 from adapters.discord.settings import TOKEN, TOKEN_SHAPE, DiscordSettings, point_at
-from bot.commands.core import Command, CommandContext, Invocation, Reply, autocomplete
-from bot.commands.core import run_command as core_run_command
+from bot.commands.completion import autocomplete
+from bot.commands.context import CommandContext
+from bot.commands.dispatch import run_command as core_run_command
+from bot.commands.types import Command, Invocation, Reply
 from bot.domain.channels import (
     CHANNEL_GONE,
     REJECTED_PAYLOAD,

@@ -24,7 +24,8 @@ from typing import Any, Optional
 import discord
 from discord import app_commands
 
-from bot.commands.core import COMMANDS, Command
+from bot.commands.table import COMMANDS
+from bot.commands.types import Command
 
 MAX_DESCRIPTION = 100  # characters in a command or option description
 # Manage Channels (1 << 4) or Administrator (1 << 3): who may change what a channel receives

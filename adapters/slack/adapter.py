@@ -18,7 +18,7 @@ from adapters.slack.commands import SlackCommands
 from adapters.slack.posting import SlackPosting
 from adapters.slack.settings import SlackSettings
 from adapters.slack.web import PLATFORM
-from bot.commands.core import CommandContext
+from bot.commands.context import CommandContext
 from bot.domain.settings import PlatformConfig
 from bot.ports.chat import ImageMode
 from bot.ports.store import SlackInstallationRows

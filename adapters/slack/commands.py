@@ -36,15 +36,10 @@ from adapters.slack.posting import alt_text, error_code
 from adapters.slack.render import MAX_BLOCKS, render_blocks, suggestion_block
 from adapters.slack.web import SlackWeb
 from bot.commands.arguments import ArgumentError, parse_command
-from bot.commands.core import (
-    COMMANDS,
-    Command,
-    CommandContext,
-    Invocation,
-    Reply,
-    error_reply,
-    run_command,
-)
+from bot.commands.context import CommandContext
+from bot.commands.dispatch import run_command
+from bot.commands.table import COMMANDS
+from bot.commands.types import Command, Invocation, Reply, error_reply
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
 
@@ -308,7 +303,7 @@ def _suggest(ctx: CommandContext, text: str) -> list[str]:
         names = list(exc.suggestions)
     else:
         return []
-    from bot.commands.core import autocomplete
+    from bot.commands.completion import autocomplete
 
     for name in autocomplete(ctx, text):
         if name not in names:

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from bot.commands.core import COMMANDS
+from bot.commands.table import COMMANDS
 
 NAME = "EV Milestone Bot"
 # commands: slash commands; chat:write: announcements and answers; files:write: charts;

@@ -30,7 +30,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.registry import PLATFORMS
 from bot.charts.service import StoreCharts
-from bot.commands.core import CommandContext, CommandHost, open_context
+from bot.commands.context import CommandContext, open_context
+from bot.commands.types import CommandHost
 from bot.delivery.following import following_now
 from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare, ReplicaRegistry
 from bot.delivery.retry_warnings import RetryWarnings, duration

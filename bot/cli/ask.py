@@ -5,7 +5,9 @@ from __future__ import annotations
 import getpass
 import json
 
-from bot.commands.core import Invocation, open_context, run_text
+from bot.commands.context import open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation
 from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
 from bot.domain.event_codec import message_to_dict

@@ -717,7 +717,9 @@ async def _serve(app: App, adapters: dict[str, ChatAdapter], config: Config, out
     )
     if prompt and isinstance(console, ConsoleAdapter):
         from bot.cli.ask import CONSOLE_CHANNEL, console_user
-        from bot.commands.core import Invocation, open_context, run_text
+        from bot.commands.context import open_context
+        from bot.commands.dispatch import run_text
+        from bot.commands.types import Invocation
 
         ctx = await open_context(app.store, config)
         who = Invocation(CONSOLE_CHANNEL, console_user(), can_manage=True, locale=config.locale)

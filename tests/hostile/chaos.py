@@ -1,6 +1,6 @@
 """Platform faults together, against the fake webhook platform: 429 storms (global and per
 channel), 5xx bursts, answers slower than the client's timeout and a receiver that goes down and
-comes back, during fan-outs, while commands arrive through `bot.commands.core.run_text`.
+comes back, during fan-outs, while commands arrive through `bot.commands.dispatch.run_text`.
 
 The real detector fans milestones out (`tests/crash_runner.prepare`), the real `DeliveryWorker`
 posts them through the real `WebhookAdapter` over sockets to `tests/fake_webhook.FakeWebhook`,
@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.webhook import WebhookAdapter
-from bot.commands.core import CommandContext, Invocation, open_context, run_text
+from bot.commands.context import CommandContext, open_context
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import Channel
 from bot.domain.settings import default_config

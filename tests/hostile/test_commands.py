@@ -14,7 +14,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.commands.arguments import MAX_LENGTH, ArgumentError, CommandCall, parse_command
-from bot.commands.core import COMMANDS, CommandContext, Invocation, Reply, open_context, run_text
+from bot.commands.context import CommandContext, open_context
+from bot.commands.dispatch import run_text
+from bot.commands.table import COMMANDS
+from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo

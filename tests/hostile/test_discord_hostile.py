@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import bot.delivery.worker
-from bot.commands.core import CommandContext
+from bot.commands.context import CommandContext
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import Channel
 from tests.fake_discord import (

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from adapters.slack.adapter import SlackAdapter
-from bot.commands.core import CommandContext
+from bot.commands.context import CommandContext
 from tests.fake_slack import FakeSlack, sign
 from tests.test_slack_support import (
     SECRET,

@@ -1,0 +1,110 @@
+"""What every command reads: the store (for subscriptions), the configuration and the read model,
+in one `CommandContext` that builds nothing itself; `open_context` builds one over an open store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from bot.commands.completion import NameIndex
+from bot.domain.events import Subject
+from bot.domain.hierarchy import Hierarchy
+from bot.domain.ladders import Ladder, configured_ladders
+from bot.domain.periods import Month
+from bot.domain.plausibility import Hold
+from bot.domain.settings import Config
+from bot.domain.subscriptions import ladder_objects
+from bot.ports.store import BotStore
+from bot.reading.read_model import ReadModel, Series
+
+REFRESH_SECONDS = 1.0  # a command refreshes the read model when it is older than this
+
+# a series' recent crossings, its total, the next threshold and its projected month
+MilestoneFacts = tuple[list[tuple[int, tuple[Month, int]]], int, int | None, Month | None]
+
+
+class CommandContext:
+    """What commands need: the store (for subscriptions), the configuration and the read model."""
+
+    def __init__(
+        self,
+        store: BotStore,
+        config: Config,
+        model: ReadModel,
+        *,
+        hierarchy: Hierarchy,
+        ladders: list[Ladder],
+        subscription_ladders: dict[str, Ladder],
+        holds: Sequence[Hold] = (),
+        clock: Callable[[], float] = time.time,
+        refresh_seconds: float = REFRESH_SECONDS,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.model = model
+        self.clock = clock
+        self.refresh_seconds = refresh_seconds
+        self.ladders = ladders  # the configured ladders: the milestones' thresholds
+        self.subscription_ladders = subscription_ladders  # by name, as a subscription names them
+        self.hierarchy = hierarchy  # which subjects cover which
+        self.last_refresh = clock()
+        # told each command's time, e.g. the /metrics latency histogram
+        self.latency_observers: list[Callable[[float], None]] = []
+        self._refreshing: asyncio.Task[int] | None = None
+        self._names: NameIndex | None = None
+        self._names_version = -1
+        self.milestone_memo: dict[int, tuple[Series, MilestoneFacts]] = {}
+        # figures held as implausible: answers say "unconfirmed"
+        self.holds: list[Hold] = list(holds)
+
+    async def refresh(self) -> int:
+        """Bring the read model up to the journal's head now."""
+        self.last_refresh = self.clock()
+        version = await self.model.refresh()
+        self.holds = await self.store.holds()
+        return version
+
+    def unconfirmed(self, subject: Subject, region: str, metric: str, month: Month) -> str:
+        """What a figure through `month` says of the held figures it sums ("" when none)."""
+        held = self.hierarchy.holds_under(subject.key, region, metric, month, self.holds)
+        if not held:
+            return ""
+        ids = ", ".join(str(h.id) for h in held)
+        return (
+            f"Unconfirmed: it counts {len(held)} figure{'s' if len(held) > 1 else ''} held as "
+            f"implausible, not yet confirmed (hold {ids})."
+        )
+
+    async def maybe_refresh(self) -> None:
+        """Refresh when stale; concurrent commands do not wait for a refresh under way."""
+        if self.clock() - self.last_refresh < self.refresh_seconds:
+            return
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        self._refreshing = asyncio.ensure_future(self.refresh())
+        await self._refreshing
+
+    def names(self) -> NameIndex:
+        if self._names is None or self._names_version != self.model.version:
+            self._names = NameIndex.build(self.model.catalog, self.config)
+            self._names_version = self.model.version
+        return self._names
+
+
+async def open_context(
+    store: BotStore, config: Config, clock: Callable[[], float] = time.time
+) -> CommandContext:
+    """A context over an open store: loads the read model."""
+    model = ReadModel(store, config)
+    await model.load()
+    return CommandContext(
+        store,
+        config,
+        model,
+        hierarchy=Hierarchy.of(config, model.tree),
+        ladders=configured_ladders(config),
+        subscription_ladders=ladder_objects(config.ladders),
+        holds=await store.holds(),
+        clock=clock,
+    )

@@ -1,0 +1,308 @@
+"""The reading commands: /ev-total, /ev-share, /ev-milestones and /ev-chart, answered from the
+read model (`bot.reading.read_model`), never from the sales rows."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from bot.charts.data import KINDS as CHART_KINDS
+from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
+from bot.commands.completion import MAX_CHOICES
+from bot.commands.context import CommandContext, MilestoneFacts
+from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
+from bot.commands.types import Invocation, Reply
+from bot.domain.coverage import explain, told
+from bot.domain.events import Subject
+from bot.domain.formatting import fast_month, fast_percent, fast_units, format_period, in_region
+from bot.domain.ladders import union_next_above, union_rungs
+from bot.domain.messages import Field, Message
+from bot.domain.periods import Month
+from bot.domain.projection import project
+from bot.reading.read_model import Series
+
+TOP_MODELS = 5
+RECENT_MILESTONES = 5
+PACE_MONTHS = 12  # bot.domain.projection.project's default window
+
+
+def _as_of(text: str | None, latest: Month | None) -> Month | None:
+    if not text:
+        return None
+    return parse_period(text).end(latest)
+
+
+def _sold(metric: str) -> str:
+    return "registered" if metric == "stock" else "sold"
+
+
+_Answer = tuple[Message, Mapping[str, Any]]
+
+
+def _reply(answer: _Answer) -> Reply:
+    message, data = answer
+    return Reply(message, data=data)
+
+
+async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
+    resolved = resolve_subject(ctx, args.get("subject"))
+    region = resolve_region(ctx, resolved, args.get("region"))
+    explained = args.get("explain", "no") == "yes"
+    return _reply(_total(ctx, resolved.subject, region, args.get("as-of"), inv.locale, explained))
+
+
+def _total(
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    text: str | None,
+    loc: str,
+    explained: bool = False,
+) -> _Answer:
+    series = ctx.model.series(subject, region)
+    as_of = _as_of(text, series.latest)
+    answer = ctx.model.total(subject, region, as_of)
+    facts = ctx.model.facts
+    how = told(series.basis, region, answer.as_of, as_of, facts)
+    lines = explain(region, "sales", series.basis, facts, (), answer.as_of) if explained else []
+    answer = replace(answer, told=how, explanation=lines)
+    where = in_region(region, how.covers)
+    if answer.as_of is None:
+        return (
+            Message(
+                title=f"{subject.name}{where}",
+                body=f"No figures for {subject.name}{where}"
+                + (f" up to {fast_month(as_of, loc)}." if as_of else " yet."),
+                accent="info",
+                locale=loc,
+            ),
+            answer.as_json(),
+        )
+    through = format_period(answer.as_of, how.granularity, loc)
+    body = (
+        f"{subject.name}{where}: {fast_units(answer.total, loc)} electric vehicles "
+        f"{_sold(answer.metric)} through {through}."
+    )
+    fields = [Field("Total", fast_units(answer.total, loc)), Field("Through", through)]
+    if answer.breakdown:
+        top = answer.breakdown[0]
+        body += (
+            f" The {top.name} leads with {fast_units(top.units, loc)}, "
+            f"{fast_percent(top.share, loc)}."
+        )
+        for share in answer.breakdown[:TOP_MODELS]:
+            fields.append(
+                Field(
+                    share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})"
+                )
+            )
+    if how.note:
+        body += f" Note: {how.note}."
+    unconfirmed = ctx.unconfirmed(subject, region, answer.metric, answer.as_of)
+    data = answer.as_json()
+    if unconfirmed:
+        body += f" {unconfirmed}"
+        data["unconfirmed"] = True
+    if lines:
+        body += "\n" + "\n".join(f"• {line}" for line in lines)
+    footer = f"Data through {through}"
+    if how.source:
+        footer = f"Source: {how.source} · data through {through}"
+    return (
+        Message(
+            title=f"{subject.name}{where}: {fast_units(answer.total, loc)}"
+            + (" (unconfirmed)" if unconfirmed else ""),
+            body=body,
+            fields=tuple(fields),
+            footer=footer,
+            accent="info",
+            locale=loc,
+        ),
+        data,
+    )
+
+
+async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
+    resolved = resolve_subject(ctx, args.get("subject"))
+    subject = resolved.subject
+    if subject.kind not in ("make", "group"):
+        what = "a model" if subject.kind == "model" else "not a make or group"
+        raise ArgumentError(
+            f"/ev-share shows the models of a make or a group; {subject.name} is {what}. "
+            "Example: /ev-share nissan period:2015"
+        )
+    region = resolve_region(ctx, resolved, args.get("region"))
+    period = parse_period(args.get("period", "all"))
+    return _reply(_share(ctx, subject, region, period, inv.locale))
+
+
+def _share(
+    ctx: CommandContext, subject: Subject, region: str, period: PeriodSpec, loc: str
+) -> _Answer:
+    series = ctx.model.series(subject, region)
+    window = period.bounds(series.latest)
+    first, last = window if window else (None, None)
+    parent = series.window(first, last)
+    shares = ctx.model.breakdown(subject, region, first, last)
+    label = period.label(series.latest)
+    where = region_suffix(region)
+    if parent <= 0:
+        body = f"No figures for {subject.name}{where} in {label}."
+    else:
+        lines = [
+            f"• {s.name}: {fast_percent(s.share, loc)} ({fast_units(s.units, loc)})"
+            for s in shares[:MAX_CHOICES]
+        ]
+        if len(shares) > MAX_CHOICES:
+            lines.append(f"…and {len(shares) - MAX_CHOICES} more")
+        body = "\n".join(lines) or f"No model figures for {subject.name}{where}."
+    data = {
+        "subject": subject.name,
+        "region": region,
+        "period": label,
+        "first": str(first) if first else None,
+        "last": str(last) if last else None,
+        "total": parent,
+        "shares": [{"model": s.name, "units": s.units, "share": round(s.share, 4)} for s in shares],
+    }
+    return (
+        Message(
+            title=f"Model shares of {subject.name}{where}, {label}",
+            body=body,
+            fields=(Field("Total", fast_units(parent, loc)), Field("Period", label)),
+            accent="share",
+            locale=loc,
+        ),
+        data,
+    )
+
+
+def _milestone_facts(ctx: CommandContext, series: Series) -> MilestoneFacts:
+    """Recent crossings, the total, the next threshold and its projected month (kept per
+    series: a refresh makes a new series, so a stale answer is never found)."""
+    found = ctx.milestone_memo.get(id(series))
+    if found is not None and found[0] is series:
+        return found[1]
+    # as first_crossings over the whole series, for the newest thresholds only: the running
+    # peak reaches every threshold up to the peak, first where a value does
+    peaks = series.peaks()
+    rungs = union_rungs(ctx.ladders)
+    recent: list[tuple[int, tuple[Month, int]]] = []
+    # the newest thresholds counted down from the peak by arithmetic, however high it is
+    threshold = rungs.at_or_below(peaks[-1]) if peaks else None
+    while threshold is not None and len(recent) < RECENT_MILESTONES:
+        i = bisect_left(peaks, threshold)
+        if i < len(peaks):
+            recent.append((threshold, (series.months[i], series.cum[i])))
+        threshold = rungs.at_or_below(threshold - 1)
+    latest = series.cum[-1] if series.cum else 0
+    upcoming = union_next_above(ctx.ladders, latest)
+    # the projection reads only the trailing pace window
+    projected = (
+        project(series.recent_points(PACE_MONTHS), upcoming, PACE_MONTHS) if upcoming else None
+    )
+    facts = (recent, latest, upcoming, projected)
+    if len(ctx.milestone_memo) > 100_000:
+        ctx.milestone_memo.clear()
+    ctx.milestone_memo[id(series)] = (series, facts)
+    return facts
+
+
+async def cmd_milestones(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
+    resolved = resolve_subject(ctx, args.get("subject"))
+    subject = resolved.subject
+    region = resolve_region(ctx, resolved, args.get("region"))
+    return _reply(_milestones(ctx, subject, region, inv.locale))
+
+
+def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) -> _Answer:
+    series = ctx.model.series(subject, region)
+    where = region_suffix(region)
+    recent, latest, upcoming, projected = _milestone_facts(ctx, series)
+    lines = [f"• {fast_units(t, loc)}: {fast_month(m, loc)}" for t, (m, _) in recent]
+    fields = [Field("Total", fast_units(latest, loc))]
+    if upcoming is not None:
+        nxt = fast_units(upcoming, loc)
+        if projected is not None:
+            nxt += f" (around {fast_month(projected, loc)})"
+        fields.append(Field("Next milestone", nxt))
+    body = "\n".join(lines) if lines else f"No milestones yet for {subject.name}{where}."
+    data = {
+        "subject": subject.name,
+        "region": region,
+        "total": latest,
+        "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
+        "next": upcoming,
+        "projected": str(projected) if projected else None,
+    }
+    return (
+        Message(
+            title=f"Milestones: {subject.name}{where}",
+            body=body,
+            fields=tuple(fields),
+            footer=f"Data through {fast_month(series.latest, loc)}" if series.latest else "",
+            accent="milestone",
+            locale=loc,
+        ),
+        data,
+    )
+
+
+async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
+    """A subject's chart as a PNG. The figures are read from the read model here; the drawing
+    runs in a worker thread, so the loop keeps answering other commands meanwhile."""
+    from bot.charts.data import ChartError, describe
+    from bot.charts.service import model_chart_data, render_off_loop
+
+    text, kind = args.get("subject", ""), args.get("kind")
+    words = text.split()
+    if kind is None and len(words) > 1 and words[-1].lower() in CHART_KINDS:
+        kind, text = words[-1].lower(), " ".join(words[:-1])  # /ev-chart alliance shares
+    resolved = resolve_subject(ctx, text)
+    subject = resolved.subject
+    region = resolve_region(ctx, resolved, args.get("region"))
+    loc = inv.locale
+    try:
+        data = model_chart_data(
+            ctx.model, kind or "cumulative", subject, region, ladders=ctx.ladders, locale=loc
+        )
+    except ChartError as exc:
+        raise ArgumentError(str(exc)) from exc
+    where = region_suffix(region)
+    if data.frame.as_of is None:
+        return Reply(
+            Message(
+                title=f"{subject.name}{where}",
+                body=f"No figures for {subject.name}{where} yet: nothing to draw.",
+                accent="info",
+                locale=loc,
+            ),
+            data={"subject": subject.name, "region": region, "kind": data.kind, "image": None},
+        )
+    try:
+        chart = await render_off_loop(data)
+    except ChartError as exc:
+        raise ArgumentError(str(exc)) from exc
+    accent = {"cumulative": "milestone", "shares": "share"}.get(data.kind, "growth")
+    return Reply(
+        Message(
+            title=f"{subject.name}{where}: {data.kind} chart",
+            body=describe(data),
+            footer=f"Data through {fast_month(data.frame.as_of, loc)}",
+            accent=accent,
+            image=chart.png,
+            image_name=chart.name,
+            locale=loc,
+        ),
+        data={
+            "subject": subject.name,
+            "region": region,
+            "kind": data.kind,
+            "image": chart.name,
+            "bytes": len(chart.png),
+            "width": chart.width,
+            "height": chart.height,
+        },
+    )

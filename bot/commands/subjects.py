@@ -1,0 +1,45 @@
+"""A command's subject and region, read against the read model: free words to a subject, a region
+name to a region with figures, and how a region is named after a subject."""
+
+from __future__ import annotations
+
+import difflib
+
+from bot.commands.arguments import ArgumentError
+from bot.commands.context import CommandContext
+from bot.domain.series import WORLD
+from bot.domain.subjects import ALL, Resolved
+
+
+def resolve_subject(ctx: CommandContext, text: str | None) -> Resolved:
+    """The subject the words name, or all when there are none (UnknownSubject when unknown)."""
+    if not text or not text.strip():
+        return Resolved(ALL)
+    return ctx.model.catalog.resolve(text)
+
+
+def resolve_region(ctx: CommandContext, resolved: Resolved, text: str | None) -> str:
+    """The region asked for (else the one the subject's words named, else the world), refused
+    with close names when it has no figures."""
+    if not text:
+        return resolved.region or WORLD
+    catalog = ctx.model.catalog
+    region = catalog.region(text)
+    known = (
+        set(catalog.regions)
+        | {WORLD}
+        | set(ctx.model.tree.aggregates)
+        | set(ctx.model.tree.parents)
+        | set(ctx.model.tree.parents.values())
+        | set(catalog.region_aliases.values())
+    )
+    if region in known:
+        return region
+    close = difflib.get_close_matches(region, sorted(known), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ArgumentError(f"region: no figures for {text!r}.{hint}")
+
+
+def region_suffix(region: str) -> str:
+    """ " in US" after a subject's name; "" for the world."""
+    return "" if region == WORLD else f" in {region}"

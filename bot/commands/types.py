@@ -1,0 +1,82 @@
+"""What a command is and what it answers: the option specs, who runs it (`Invocation`), the
+answer (`Reply`, `error_reply`), a `Command` of the table, and `CommandHost`, the adapter that
+serves commands from its platform. Argument errors are `bot.commands.arguments.ArgumentError`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from bot.commands.context import CommandContext
+from bot.domain.channels import Channel
+from bot.domain.messages import Message
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option of a command; `kind` is string, subject (autocompleted), region or period."""
+
+    name: str
+    description: str
+    kind: str = "string"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who runs a command, where: the adapter says whether the user can manage the channel."""
+
+    channel: Channel
+    user: str
+    can_manage: bool = False
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer: a message, shown only to the caller when `ephemeral`; `data` for --json."""
+
+    message: Message
+    ephemeral: bool = False
+    data: Mapping[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.message.kind != "error"
+
+
+Handler = Callable[[CommandContext, Invocation, Mapping[str, str]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str
+    options: list[OptionSpec]
+    handler: Handler
+    manages_channel: bool
+    example: str
+
+    def option(self, name: str) -> OptionSpec | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+def error_reply(text: str, locale: str = "en") -> Reply:
+    return Reply(
+        Message(title="Cannot do that", body=text, accent="error", locale=locale, kind="error"),
+        ephemeral=True,
+    )
+
+
+@runtime_checkable
+class CommandHost(Protocol):
+    """An adapter that also takes slash commands from its platform (Discord, Slack).
+
+    `serve` connects, answers commands through `commands` until `stopping` is set, then returns;
+    the app runs it as a task beside the delivery worker.
+    """
+
+    async def serve(self, commands: CommandContext, stopping: asyncio.Event) -> None: ...
