@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.app.runtime import App
+from bot.app.bootstrap import build_app
 from bot.charts.render import (
     MAX_BARS,
     Chart,
@@ -642,7 +642,7 @@ async def test_a_subscription_with_charts_off_gets_milestones_without_them(
 async def test_the_running_app_attaches_charts_to_milestones(tmp_path: Path) -> None:
     config = default_config()
     adapter = CollectingAdapter()
-    app = App(config, SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
+    app = build_app(config, SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
     await app.start(poll=False)
     try:
         await app.store.import_records([(SOURCE, leaf_and_friends())], file="history")

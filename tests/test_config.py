@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.main import main, resolve_database
+from bot.cli.common import resolve_database
+from bot.cli.main import main
 from bot.config.load import load_config, redacted
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember

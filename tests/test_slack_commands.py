@@ -15,8 +15,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.render import render_blocks
-from bot.app.bootstrap import build_adapters
-from bot.app.runtime import App
+from bot.app.bootstrap import build_adapters, build_app
 from bot.commands.core import COMMANDS, CommandContext, Invocation, run_text
 from bot.config.load import load_config
 from bot.domain.channels import Channel
@@ -295,7 +294,7 @@ async def test_the_app_serves_slack_commands_and_announces_what_a_channel_subscr
     config = load_config(path)
     adapters = build_adapters(config, io.StringIO())
     store = SqliteStore(tmp_path / "app.sqlite3")
-    app = App(config, store, adapters)
+    app = build_app(config, store, adapters)
     await store.open()
     await store.sync_groups(config.groups)
     feed = Feed(store, app.detector)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.cli.main
+import bot.cli.figures
 from adapters.webhook import WebhookAdapter, sign, verify_signature
 from bot.cli.main import main
 from bot.config.load import load_config, redact_secrets
@@ -128,7 +128,7 @@ def test_crash_output_keeps_the_traceback_but_not_the_secrets(
             f"cannot reach {DSN} with token {SECRETS['DISCORD_TOKEN']} password={DB_PASSWORD}"
         )
 
-    monkeypatch.setattr(bot.cli.main, "cmd_total", crashing)
+    monkeypatch.setattr(bot.cli.figures, "cmd_total", crashing)
     status, out, err = _run(capsys, "total", "all")
     assert status == 1
     assert "Traceback (most recent call last)" in err and "RuntimeError: cannot reach" in err
