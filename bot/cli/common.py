@@ -124,3 +124,19 @@ def add_log_level(p: argparse.ArgumentParser, default: Any) -> None:
         default=default,
         help="how much to log on stderr (default: the configuration's [logging] level, info)",
     )
+
+
+class Shared:
+    """What every command shares, for the platforms' own commands (`registry.CommandLine`)."""
+
+    def add_common(self, parser: argparse.ArgumentParser) -> None:
+        add_common(parser)
+
+    def settings(self, args: argparse.Namespace) -> Config:
+        return load_settings(args)
+
+    def database(self, args: argparse.Namespace, config: Config) -> str:
+        return resolve_database(args.db, config)
+
+    def error(self, message: str) -> Exception:
+        return CliError(message)

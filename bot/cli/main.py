@@ -10,13 +10,15 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
+from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, data, demo, figures, platforms, run, store
+from bot.cli import ask, channels, data, demo, figures, run, store
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    Shared,
     add_common,
     add_log_level,
     configure_logging,
@@ -192,16 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=ask.cmd_ask)
 
-    p = sub.add_parser("discord", help="Discord: sync the slash commands, print the invite URL")
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    q = actions.add_parser("sync", help="sync the slash commands to Discord now")
-    q.add_argument("--force", action="store_true", help="even when they did not change")
-    add_common(q)
-    q.set_defaults(run=platforms.cmd_discord)
-    q = actions.add_parser("invite-url", help="the URL that adds the bot to a server")
-    add_common(q)
-    q.set_defaults(run=platforms.cmd_discord, force=False)
-
     p = sub.add_parser(
         "migrate-store", help="copy a SQLite store into an empty PostgreSQL one, verified"
     )
@@ -218,12 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=run.cmd_run)
 
-    p = sub.add_parser("slack", help="Slack helpers (the app manifest)")
-    slack = p.add_subparsers(dest="slack_command", metavar="SLACK_COMMAND", required=True)
-    p = slack.add_parser("manifest", help="print a Slack app manifest (JSON) to paste")
-    p.add_argument("--url", help="HTTP mode: the bot's public https:// base URL")
-    p.add_argument("--name", default="EV Milestone Bot", help="the app's name in Slack")
-    p.set_defaults(run=platforms.cmd_slack_manifest)
+    registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
     return parser
 
