@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app.bootstrap import open_store
-from bot.config.load import load_config, redact_secrets
+from bot.config.load import load_config
+from bot.config.secrets import redact_secrets
 from bot.domain.defuse import defuse_json
 from bot.domain.periods import Month, PeriodError
 from bot.domain.settings import LOG_LEVELS, Config

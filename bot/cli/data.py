@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, resolve_database, store_for
-from bot.config.load import redact_secrets, redacted
+from bot.config.secrets import redact_secrets, redacted
 from bot.domain.defuse import map_strings
 from bot.ingest.importer import ImportReport, import_demo, import_file
 

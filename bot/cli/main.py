@@ -23,7 +23,7 @@ from bot.cli.common import (
     add_log_level,
     configure_logging,
 )
-from bot.config.load import redact_secrets
+from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
