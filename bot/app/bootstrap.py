@@ -52,8 +52,6 @@ def build_leadership(store: BotStore) -> Leadership | None:
 def build_adapters(config: Config, out: TextIO) -> dict[str, ChatAdapter]:
     """Every enabled platform's adapter (from the registry); the console one when no platform
     is enabled."""
-    from adapters.console import ConsoleAdapter
-
     adapters: dict[str, ChatAdapter] = {}
     for name, platform in config.platforms.items():
         if not platform.enabled:
@@ -68,8 +66,15 @@ def build_adapters(config: Config, out: TextIO) -> dict[str, ChatAdapter]:
         except ConfigError as exc:  # the adapter's checks name the key, not the file
             raise ConfigError(f"{config.path or 'configuration'}: {exc}") from None
     if not adapters:
-        adapters[registry.CONSOLE] = ConsoleAdapter(out)
+        adapters[registry.CONSOLE] = build_console(out)
     return adapters
+
+
+def build_console(out: TextIO) -> ChatAdapter:
+    """The console adapter, writing to `out`: the adapter of last resort, and the demo's."""
+    from adapters.console import ConsoleAdapter
+
+    return ConsoleAdapter(out)
 
 
 def build_detector(store: BotStore, config: Config, clock: Clock = time.time) -> Detector:

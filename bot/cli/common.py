@@ -20,8 +20,6 @@ from bot.store.postgres.base import is_postgres
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 
-log = logging.getLogger("evbot.cli")
-
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_LOG_LEVEL = "info"

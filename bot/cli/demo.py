@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.app.bootstrap import build_app, open_store
+from bot.app.bootstrap import build_app, build_console, open_store
 from bot.cli.common import configure_logging, load_settings
 from bot.domain.channels import Channel
 from bot.domain.periods import end_month
@@ -47,9 +47,7 @@ async def run_demo(
 ) -> int:
     """Feed the demo data month by month through the running bot; returns 0."""
     if adapter is None:
-        from adapters.console import ConsoleAdapter
-
-        adapter = ConsoleAdapter(out)
+        adapter = build_console(out)
     parsed = await asyncio.to_thread(parse_canonical, demo_data_path(), DEMO_SOURCE)
     if parsed.problems:
         raise ImportFailed(parsed.problems)

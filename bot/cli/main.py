@@ -27,11 +27,7 @@ from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
-from bot.domain.subscriptions import (
-    KINDS,
-    MODES,
-    SubscriptionError,
-)
+from bot.domain.subscriptions import KINDS, MODES, SubscriptionError
 from bot.ports.store import StoreError
 
 
