@@ -5,15 +5,20 @@ Adding a platform is one package under `adapters/` and one line here. An entry n
 adapter (`ChatAdapter`); it is imported only when the platform is enabled, so a deployment on
 Slack never loads discord.py. The console is the adapter of last resort: `evbot run` uses it
 when no platform is enabled, and it is not configured.
+
+A platform may add commands of its own to `evbot` (`evbot discord sync`): `COMMANDS` names a
+function `module:attribute` that adds them to the parser, given what every command shares
+(`CommandLine`); its module imports the platform's library only when one of them runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, TypeAlias, cast
 
-from bot.domain.settings import PlatformConfig
+from bot.domain.settings import Config, PlatformConfig
 from bot.ports.chat import ChatAdapter
 
 CONSOLE = "console"
@@ -23,14 +28,45 @@ FACTORIES: dict[str, str] = {
     "webhook": "adapters.webhook:WebhookAdapter",
 }
 PLATFORMS: tuple[str, ...] = tuple(sorted((CONSOLE, *FACTORIES)))
+COMMANDS: dict[str, str] = {
+    "discord": "adapters.discord.cli:add_commands",
+    "slack": "adapters.slack.cli:add_commands",
+}
 
 Factory = Callable[[PlatformConfig], ChatAdapter]
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CommandLine(Protocol):
+    """What a platform's commands share with every `evbot` command."""
+
+    def add_common(self, parser: argparse.ArgumentParser) -> None:
+        """--db, --config and --log-level."""
+
+    def settings(self, args: argparse.Namespace) -> Config:
+        """The configuration the command was given (its [logging] level applied)."""
+
+    def database(self, args: argparse.Namespace, config: Config) -> str:
+        """The database the command was given."""
+
+    def error(self, message: str) -> Exception:
+        """A failure `evbot` reports in one line, with exit status 1."""
 
 
 def factory(name: str) -> Factory:
     """The adapter factory of platform `name`; KeyError for a platform not in the registry."""
-    module, _, path = FACTORIES[name].partition(":")
+    return cast(Factory, _load(FACTORIES[name]))
+
+
+def add_commands(sub: Subcommands, cli: CommandLine) -> None:
+    """Every platform's own commands, added to the `evbot` parser."""
+    for spec in COMMANDS.values():
+        _load(spec)(sub, cli)
+
+
+def _load(spec: str) -> Any:
+    module, _, path = spec.partition(":")
     found: Any = importlib.import_module(module)
     for part in path.split("."):
         found = getattr(found, part)
-    return cast(Factory, found)
+    return found

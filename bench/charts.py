@@ -43,11 +43,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app.bootstrap import open_commands
 from bot.charts.data import KINDS, ChartData, CumulativeData, SharesData
 from bot.charts.draw import DPI, HEIGHT_PX, MAX_BARS, WIDTH_PX
 from bot.charts.render import render
 from bot.charts.service import model_chart_data, render_off_loop
-from bot.commands.context import CommandContext, open_context
+from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation
 from bot.domain.channels import Channel
@@ -174,7 +175,7 @@ async def main() -> None:
             await store.sync_groups(config.groups)
             if args.db is None:
                 await import_demo(store, config)
-            ctx = await open_context(store, config)
+            ctx = await open_commands(store, config)
             print(f"store: {path}; {await store.count_records():,} sales rows; {args.subject}")
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"load average {load} on {os.cpu_count()} CPUs (other work slows both sides)")

@@ -43,7 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.commands.context import CommandContext, open_context
+from bot.app.bootstrap import open_commands
+from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation
 from bot.domain.channels import Channel
@@ -208,7 +209,7 @@ async def prepare_context(
     store: BotStore, config: Config, args: argparse.Namespace, rng: random.Random
 ) -> tuple[CommandContext, float]:
     start = time.perf_counter()
-    ctx = await open_context(store, config)
+    ctx = await open_commands(store, config)
     load = time.perf_counter() - start
     start = time.perf_counter()
     series = ctx.model.warm()
@@ -272,7 +273,7 @@ async def main() -> None:
             else:
                 print(f"store: reusing {path} ({await store.count_records():,} sales rows)")
             start = time.perf_counter()
-            ctx = await open_context(store, config)
+            ctx = await open_commands(store, config)
             load = time.perf_counter() - start
             start = time.perf_counter()
             series = ctx.model.warm()

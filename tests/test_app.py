@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.bootstrap import build_app
 from bot.app.runtime import JOB_DEFAULTS, App
 from bot.cli.main import main
 from bot.config.load import load_config
@@ -100,7 +101,9 @@ async def started_app(
     tmp_path: Path, adapter: CollectingAdapter, config: Config | None = None
 ) -> App:
     """An app with the made-up history imported and the test channel following the Alliance."""
-    app = App(config or default_config(), SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
+    app = build_app(
+        config or default_config(), SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter}
+    )
     await app.start()
     await app.store.import_records([(SourceSpec("feed"), rows(*HISTORY_ROWS))], file="history")
     assert await app.poll() == 0  # a source's first import is history
@@ -159,7 +162,7 @@ async def test_stop_is_bounded_and_the_next_start_sends_what_was_cut_off(tmp_pat
     await asyncio.sleep(0.05)
     # the next run reconciles the delivery left in flight and sends it
     again = CollectingAdapter()
-    app = App(default_config(), SqliteStore(tmp_path / "app.sqlite3"), {"test": again})
+    app = build_app(default_config(), SqliteStore(tmp_path / "app.sqlite3"), {"test": again})
     await app.start(poll=False)
     try:
         await until(lambda: len(again.posts) == 1)
@@ -177,7 +180,7 @@ async def test_check_sources_reimports_a_changed_file_and_delivers_the_news(
     toml.write_text('[sources.feed]\nfile = "feed.csv"\nformat = "canonical"\n', encoding="utf-8")
     config = load_config(toml)
     adapter = CollectingAdapter()
-    app = App(config, SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
+    app = build_app(config, SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
     await app.start()
     try:
         assert await app.check_sources() == []  # unchanged since start
@@ -211,7 +214,7 @@ async def test_the_scheduler_jobs_use_the_bot_defaults(tmp_path: Path) -> None:
     config = default_config()
     spec = SubscriptionSpec(CHANNEL, ALL, mode="daily", timezone="Europe/Paris")
     sub = (await subscribe(store, config, spec, time.time())).subscription
-    app = App(config, store, {"test": CollectingAdapter()})
+    app = build_app(config, store, {"test": CollectingAdapter()})
     await app.start()
     try:
         jobs = {job.id: job for job in app.scheduler.get_jobs()}

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.app.runtime import App
+from bot.app.bootstrap import build_app, open_commands
 from bot.charts.data import (
     Chart,
     ChartError,
@@ -34,7 +34,7 @@ from bot.charts.draw import MAX_BARS
 from bot.charts.render import render
 from bot.charts.service import StoreCharts, model_chart_data, render_off_loop
 from bot.cli.main import build_parser, main
-from bot.commands.context import CommandContext, open_context
+from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation, Reply
 from bot.delivery.worker import DeliveryWorker
@@ -95,7 +95,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 @pytest.fixture
 async def ctx(store: SqliteStore) -> CommandContext:
-    return await open_context(store, default_config())
+    return await open_commands(store, default_config())
 
 
 async def store_monthly(store: SqliteStore, name: str, region: str = WORLD) -> dict[Month, int]:
@@ -490,7 +490,7 @@ async def test_ev_chart_with_no_figures_says_so_without_an_image(tmp_path: Path)
     async with SqliteStore(tmp_path / "norway.sqlite3") as s:
         await s.sync_groups(config.groups)
         await s.import_records([(SOURCE, [SalesRecord("2020-01", "Norway", "Tesla", "S", 5)])])
-        ctx = await open_context(s, config)
+        ctx = await open_commands(s, config)
         reply = await run_text(ctx, WHO, "/ev-chart alliance")
     assert reply.ok and reply.message.image is None
     assert "No figures for Renault-Nissan Alliance yet" in reply.message.body
@@ -642,7 +642,7 @@ async def test_a_subscription_with_charts_off_gets_milestones_without_them(
 async def test_the_running_app_attaches_charts_to_milestones(tmp_path: Path) -> None:
     config = default_config()
     adapter = CollectingAdapter()
-    app = App(config, SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
+    app = build_app(config, SqliteStore(tmp_path / "app.sqlite3"), {"test": adapter})
     await app.start(poll=False)
     try:
         await app.store.import_records([(SOURCE, leaf_and_friends())], file="history")

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.app.bootstrap import open_commands
 from bot.commands.completion import autocomplete
-from bot.commands.context import REFRESH_SECONDS, CommandContext, open_context
+from bot.commands.context import REFRESH_SECONDS, CommandContext
 from bot.commands.dispatch import run_command, run_text
 from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation, Reply
@@ -39,7 +40,7 @@ async def ctx(tmp_path: Path) -> AsyncIterator[CommandContext]:
     async with SqliteStore(tmp_path / "demo.sqlite3") as store:
         await store.sync_groups(config.groups)
         await import_demo(store, config)
-        yield await open_context(store, config)
+        yield await open_commands(store, config)
 
 
 async def ask(ctx: CommandContext, text: str, who: Invocation = MANAGER) -> Reply:
@@ -135,7 +136,7 @@ async def test_configured_alias(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "a.sqlite3") as store:
         await store.sync_groups(config.groups)
         await import_demo(store, config)
-        ctx = await open_context(store, config)
+        ctx = await open_commands(store, config)
         reply = await ask(ctx, "/ev-total the leaf")
     assert reply.data is not None and reply.data["subject"] == "Nissan Leaf"
 
@@ -331,7 +332,7 @@ async def test_preview_explains_each_channel(tmp_path: Path) -> None:
         source = SourceSpec("monthly")
         await store.import_records([(source, leaf(range(24), 4_000))])  # history: 96,000
         await Detector(store, config).poll()
-        ctx = await open_context(store, config)
+        ctx = await open_commands(store, config)
         settings = {
             "A": "",
             "B": " kinds:share",
@@ -385,7 +386,7 @@ async def test_preview_reads_do_not_grow_with_unrelated_events(tmp_path: Path) -
         source = SourceSpec("monthly")
         await store.import_records([(source, leaf(range(24), 4_000))])
         await Detector(store, config).poll()
-        ctx = await open_context(store, config, clock=lambda: 0.0)  # refreshed only when told
+        ctx = await open_commands(store, config, clock=lambda: 0.0)  # refreshed only when told
         inv = Invocation(here, "alice", can_manage=True)
         assert (await run_text(ctx, inv, "/ev-subscribe nissan leaf")).ok
         await store.import_records(
@@ -450,7 +451,7 @@ async def test_a_new_import_is_visible_once_the_model_is_stale(tmp_path: Path) -
         await store.sync_groups(config.groups)
         source = SourceSpec("monthly")
         await store.import_records([(source, leaf(range(12), 4_000))])
-        ctx = await open_context(store, config, clock=lambda: now[0])
+        ctx = await open_commands(store, config, clock=lambda: now[0])
 
         async def total(text: str) -> int:
             reply = await ask(ctx, text)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.main import main, resolve_database
-from bot.config.load import load_config, redacted
+from bot.cli.common import resolve_database
+from bot.cli.main import main
+from bot.config.load import load_config
+from bot.config.secrets import redacted
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember
 from bot.domain.settings import ALLIANCE, DEFAULT_DB, ConfigError, default_config

@@ -6,7 +6,7 @@ import asyncio
 import io
 
 from adapters.console import CONSOLE_CHANNEL, ConsoleAdapter
-from bot.commands.context import open_context
+from bot.app.bootstrap import open_commands
 from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation
 from bot.domain.messages import Message
@@ -22,7 +22,7 @@ async def test_the_prompt_answers_slash_commands_until_the_input_ends(tmp_path) 
     async with SqliteStore(tmp_path / "demo.sqlite3") as store:
         await store.sync_groups(config.groups)
         await import_demo(store, config)
-        ctx = await open_context(store, config)
+        ctx = await open_commands(store, config)
         who = Invocation(CONSOLE_CHANNEL, "tester", can_manage=True, locale="en")
 
         async def handle(text: str) -> Message:

@@ -535,7 +535,7 @@ async def test_a_correction_waits_for_an_original_still_being_retried(store: Bot
 
 
 async def test_ev_subscribe_takes_corrections_on_or_off(tmp_path: Path) -> None:
-    from bot.commands.context import open_context
+    from bot.app.bootstrap import open_commands
     from bot.commands.dispatch import run_text
     from bot.commands.types import Invocation
 
@@ -544,7 +544,7 @@ async def test_ev_subscribe_takes_corrections_on_or_off(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "bot.sqlite3") as store:
         await store.sync_groups(default_config().groups)
         await store.import_records([(SOURCE, [leaf(1, 600)])])  # the Leaf is known
-        ctx = await open_context(store, default_config())
+        ctx = await open_commands(store, default_config())
         reply = await run_text(ctx, who, "/ev-subscribe nissan leaf corrections:off")
         assert reply.ok, reply.message.body
         (sub,) = await store.subscriptions(channel)

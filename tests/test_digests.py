@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.app.bootstrap import build_app
 from bot.app.runtime import App, digest_trigger
 from bot.delivery.following import subscribe
 from bot.domain.channels import Channel, Limits
@@ -166,7 +167,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     history = [r for m in sorted(by_month) if m <= "2015-03" for r in by_month[m]]
     store = SqliteStore(tmp_path / "digest.sqlite3")
     adapter = CollectingAdapter()
-    app = App(default_config(), store, {"test": adapter}, clock=lambda: FROZEN)
+    app = build_app(default_config(), store, {"test": adapter}, clock=lambda: FROZEN)
     await store.open()
     await store.sync_groups(app.config.groups)
     await store.import_records([(SourceSpec(DEMO_SOURCE), history)], file="history")
@@ -274,7 +275,7 @@ async def test_a_paused_or_removed_subscription_gets_no_digest(harness: Harness)
 async def test_the_app_schedules_one_digest_job_per_subscription(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "jobs.sqlite3")
     config = replace(default_config(), poll_seconds=3600.0)
-    app = App(config, store, {"test": CollectingAdapter()}, clock=lambda: FROZEN)
+    app = build_app(config, store, {"test": CollectingAdapter()}, clock=lambda: FROZEN)
     await store.open()
     paris = await subscribe(store, config, SubscriptionSpec(CHANNEL, ALL, timezone=PARIS), FROZEN)
     york_spec = SubscriptionSpec(

@@ -34,7 +34,8 @@ from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.commands import SyncRecord, can_manage, invite_url
 from adapters.discord.posting import RECONCILE_SCAN, failure, nonce_for, reference_for
 from adapters.discord.settings import DiscordSettings
-from bot.commands.context import CommandContext, open_context
+from bot.app.bootstrap import open_commands
+from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
@@ -93,7 +94,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 @pytest.fixture
 async def ctx(store: SqliteStore) -> CommandContext:
-    return await open_context(store, default_config())
+    return await open_commands(store, default_config())
 
 
 def adapter(**settings: Any) -> DiscordAdapter:

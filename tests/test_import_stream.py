@@ -250,7 +250,7 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
                 handle.write("\n".join(_rows(min(50_000, rows - start), start)) + "\n")
         script = (
             "import asyncio, resource, sys\n"
-            "from bot.config.load import default_config\n"
+            "from bot.domain.settings import default_config\n"
             "from bot.ingest.importer import import_file\n"
             "from bot.store.sqlite.sales import SqliteStore\n"
             "async def main():\n"

@@ -23,8 +23,8 @@ import aiohttp
 import pytest
 
 from adapters.webhook import WebhookAdapter
+from bot.app.bootstrap import build_app
 from bot.app.ops import Ops
-from bot.app.runtime import App
 from bot.cli.main import main
 from bot.config.load import load_config
 from bot.delivery.retry_warnings import RetryWarnings
@@ -193,7 +193,7 @@ def test_the_log_level_comes_from_the_flag_or_the_configuration(
 def test_log_lines_are_redacted(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli.main import configure_logging
+    from bot.cli.common import configure_logging
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret-token")
     configure_logging("info")
@@ -244,7 +244,7 @@ def test_the_settings_and_their_defaults(tmp_path: Path) -> None:
     assert (config.log_level, config.retry_warning_seconds) == ("debug", 60)
     assert config.served_platforms == ("webhook",)
     assert default_config().served_platforms == ("console",)
-    app = App(config, SqliteStore(":memory:"), {"webhook": WebhookAdapter()})
+    app = build_app(config, SqliteStore(":memory:"), {"webhook": WebhookAdapter()})
     assert app.worker.retry_warnings is not None and app.worker.retry_warnings.after == 60
 
 
@@ -266,7 +266,7 @@ async def test_the_start_line_names_each_platform_and_how_it_is_reached(
     )
     config = load_config(path)
     adapters = build_adapters(config, sys.stdout)
-    app = App(config, SqliteStore(tmp_path / "start.sqlite3"), adapters)
+    app = build_app(config, SqliteStore(tmp_path / "start.sqlite3"), adapters)
     caplog.set_level(logging.INFO, logger="evbot.app")
     await app.store.open()
     try:
@@ -302,7 +302,7 @@ def samples(text: str) -> dict[str, float]:
 async def ops_over(store: SqliteStore | PgStore) -> AsyncIterator[Ops]:
     """The endpoints of an app serving the webhook alone; its worker does not run, so what
     the outbox holds stays as the test puts it."""
-    ops = Ops(App(default_config(), store, {"webhook": WebhookAdapter()}), "127.0.0.1:0")
+    ops = Ops(build_app(default_config(), store, {"webhook": WebhookAdapter()}), "127.0.0.1:0")
     async with store:
         await ops.start()
         try:

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from adapters.webhook import WebhookAdapter
+from bot.app.bootstrap import build_app
 from bot.app.ops import Histogram, Ops, parse_address
-from bot.app.runtime import App
 from bot.domain.channels import Channel
 from bot.domain.settings import ConfigError, default_config
 from bot.domain.subscriptions import PlannedDelivery
@@ -46,7 +46,7 @@ def samples(text: str) -> dict[str, float]:
 
 
 async def serve(store: BotStore, leadership: Leadership | None = None) -> AsyncIterator[Ops]:
-    app = App(default_config(), store, {"webhook": WebhookAdapter()}, leadership=leadership)
+    app = build_app(default_config(), store, {"webhook": WebhookAdapter()}, leadership=leadership)
     await app.start(poll=leadership is not None)  # a replica polls once it leads
     ops = Ops(app, "127.0.0.1:0")
     await ops.start()
@@ -62,7 +62,7 @@ async def sqlite_ops(tmp_path: Path) -> AsyncIterator[Ops]:
     """The endpoints of an app whose store is open but whose worker is not running, so that
     what the outbox holds stays as the test puts it."""
     store = SqliteStore(tmp_path / "ops.sqlite3")
-    ops = Ops(App(default_config(), store, {"webhook": WebhookAdapter()}), "127.0.0.1:0")
+    ops = Ops(build_app(default_config(), store, {"webhook": WebhookAdapter()}), "127.0.0.1:0")
     async with store:
         await ops.start()
         try:
@@ -80,7 +80,7 @@ async def test_healthz_says_store_adapters_and_role(sqlite_ops: Ops) -> None:
 
 async def test_healthz_is_503_when_the_store_does_not_answer(tmp_path: Path) -> None:
     never_opened = SqliteStore(tmp_path / "closed.sqlite3")
-    ops = Ops(App(default_config(), never_opened, {}), "127.0.0.1:0")
+    ops = Ops(build_app(default_config(), never_opened, {}), "127.0.0.1:0")
     await ops.start()
     try:
         status, _, body = await get(ops, "/healthz")
@@ -172,7 +172,7 @@ async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path
             await stopping.wait()
 
     store = SqliteStore(tmp_path / "latency.sqlite3")
-    app = App(default_config(), store, {"host": Host()})  # type: ignore[dict-item]
+    app = build_app(default_config(), store, {"host": Host()})  # type: ignore[dict-item]
     ops = Ops(app, "127.0.0.1:0")
     await app.start(poll=False)
     await ops.start()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli.main import CliError, _store
+from bot.cli.common import CliError, store_for
 from bot.config.load import load_config
 from bot.domain.deliveries import STATUSES
 from bot.domain.records import ImportFailed, SalesRecord
@@ -46,13 +46,13 @@ async def test_the_cli_chooses_the_store_from_the_url(pg_dsn: str, tmp_path: Pat
     from bot.cli.main import build_parser
 
     args = build_parser().parse_args(["deliveries", "--db", pg_dsn])
-    store = _store(args, default_config(), read=True)
+    store = store_for(args, default_config(), read=True)
     assert isinstance(store, PgStore)
     async with store:
         assert await store.delivery_counts() == dict.fromkeys(STATUSES, 0)
     args = build_parser().parse_args(["deliveries", "--db", str(tmp_path / "a.sqlite3")])
     with pytest.raises(CliError, match="no database at"):
-        _store(args, default_config(), read=True)
+        store_for(args, default_config(), read=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

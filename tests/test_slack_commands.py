@@ -15,8 +15,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.render import render_blocks
-from bot.app.bootstrap import build_adapters
-from bot.app.runtime import App
+from bot.app.bootstrap import build_adapters, build_app
 from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.table import COMMANDS
@@ -298,7 +297,7 @@ async def test_the_app_serves_slack_commands_and_announces_what_a_channel_subscr
     config = load_config(path)
     adapters = build_adapters(config, io.StringIO())
     store = SqliteStore(tmp_path / "app.sqlite3")
-    app = App(config, store, adapters)
+    app = build_app(config, store, adapters)
     await store.open()
     await store.sync_groups(config.groups)
     feed = Feed(store, app.detector)

@@ -15,7 +15,8 @@ import aiohttp
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.settings import SlackSettings
-from bot.commands.context import CommandContext, open_context
+from bot.app.bootstrap import open_commands
+from bot.commands.context import CommandContext
 from bot.domain.settings import default_config
 from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
@@ -33,7 +34,7 @@ async def demo_context(path: Path) -> AsyncIterator[CommandContext]:
     async with SqliteStore(path) as store:
         await store.sync_groups(config.groups)
         await import_demo(store, config)
-        yield await open_context(store, config)
+        yield await open_commands(store, config)
 
 
 def http_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:

@@ -1,4 +1,5 @@
-"""The running bot: the composition of store, detector, scheduler, delivery worker and adapters.
+"""The running bot: its store, detector, scheduler, delivery worker and adapters, run together
+(built by `bot.app.bootstrap`).
 
 The scheduler (APScheduler 3.11, `AsyncIOScheduler`) runs the poll, the digests and the source
 watch. The delivery worker is a task the app owns, not a scheduler job: APScheduler's shutdown
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,17 +30,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.registry import PLATFORMS
-from bot.charts.service import StoreCharts
-from bot.commands.context import CommandContext, open_context
+from bot.commands.context import CommandContext
 from bot.commands.types import CommandHost
-from bot.delivery.following import following_now
-from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare, ReplicaRegistry
-from bot.delivery.retry_warnings import RetryWarnings, duration
+from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare
+from bot.delivery.retry_warnings import duration
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.records import ImportFailed
 from bot.domain.settings import Config
-from bot.domain.subscriptions import Subscription, ladder_objects, waiting_reason
+from bot.domain.subscriptions import Subscription, waiting_reason
 from bot.ingest.importer import import_file
 from bot.ports.chat import ChatAdapter
 from bot.ports.store import BotStore, StoreError
@@ -73,24 +72,24 @@ class App:
         self,
         config: Config,
         store: BotStore,
-        adapters: Mapping[str, ChatAdapter],
+        adapters: dict[str, ChatAdapter],
+        *,
+        detector: Detector,
+        worker: DeliveryWorker,
+        commands: Callable[[], Awaitable[CommandContext]],
         clock: Callable[[], float] = time.time,
         leadership: Leadership | None = None,
+        rate_share: RateShare | None = None,
     ) -> None:
+        """Built by `bot.app.bootstrap.build_app`; `adapters` is the worker's mapping too, and
+        `commands` opens the command context when an adapter serves commands."""
         self.config = config
         self.store = store
-        self.adapters = dict(adapters)
+        self.adapters = adapters
         self.clock = clock
-        self.detector = Detector(store, config, clock)
-        self.worker = DeliveryWorker(
-            store,
-            self.adapters,
-            ladder_objects(config.ladders),
-            clock=clock,
-            charts=StoreCharts(store, config),
-            following=lambda sub: following_now(store, config, sub.spec),
-        )
-        self.worker.retry_warnings = RetryWarnings(config.retry_warning_seconds)
+        self.detector = detector
+        self.worker = worker
+        self._open_commands = commands
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
@@ -103,9 +102,7 @@ class App:
         if leadership is not None:
             leadership.on_change = self._leadership_changed
         self._replica_tasks: list[asyncio.Task[None]] = []
-        self.rate_share: RateShare | None = None
-        if leadership is not None and isinstance(store, ReplicaRegistry):
-            self.rate_share = RateShare(store, self.worker.pacers, self.worker.wake)
+        self.rate_share = rate_share
         self.polls = 0
         self.last_poll_at: float | None = None  # when a poll last finished, here
 
@@ -195,7 +192,7 @@ class App:
         hosts = [a for a in self.adapters.values() if isinstance(a, CommandHost)]
         if not hosts:
             return
-        self.commands = await open_context(self.store, self.config, self.clock)
+        self.commands = await self._open_commands()
         self.commands.latency_observers = self.command_observers  # shared: added to later too
         for host in hosts:
             self._host_tasks.append(asyncio.create_task(host.serve(self.commands, self.stopping)))

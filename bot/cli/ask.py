@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
+from typing import TextIO
 
-from bot.commands.context import open_context
-from bot.commands.dispatch import run_text
-from bot.commands.types import Invocation
+from bot.app.bootstrap import open_commands
+from bot.cli.common import load_settings, store_for
 from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
 from bot.domain.event_codec import message_to_dict
@@ -29,10 +30,13 @@ async def ask(config: Config, store: BotStore, text: str, as_json: bool) -> tupl
     """Run one command as the console user (who manages the console channel) on `store` (not
     yet open; SQLite or PostgreSQL); returns the exit status (0 answered, 1 refused or failed)
     and the text to print."""
+    from bot.commands.dispatch import run_text
+    from bot.commands.types import Invocation
+
     await store.open()
     try:
         await store.sync_groups(config.groups)
-        ctx = await open_context(store, config)
+        ctx = await open_commands(store, config)
         invocation = Invocation(
             CONSOLE_CHANNEL, console_user(), can_manage=True, locale=config.locale
         )
@@ -52,3 +56,13 @@ async def ask(config: Config, store: BotStore, text: str, as_json: bool) -> tupl
     from adapters.text import render_text
 
     return status, render_text(reply.message).rstrip("\n")
+
+
+async def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.cli.ask import ask
+
+    config = load_settings(args)
+    store = store_for(args, config, read=True)  # refuses a missing database, with the reason
+    status, text = await ask(config, store, args.text, args.json)
+    print(text, file=out)
+    return status

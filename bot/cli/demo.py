@@ -9,6 +9,7 @@ and a digest of growth and records at the end of each year. No tokens, no networ
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import time
@@ -16,12 +17,10 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from apscheduler.triggers.date import DateTrigger
-
-from bot.app.runtime import App
-from bot.delivery.following import subscribe
+from bot.app.bootstrap import build_app, build_console, open_store
+from bot.cli.common import configure_logging, load_settings
 from bot.domain.channels import Channel
 from bot.domain.periods import end_month
 from bot.domain.records import ImportFailed, SalesRecord, SourceSpec
@@ -31,7 +30,9 @@ from bot.domain.subscriptions import KINDS, SubscriptionSpec
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
 from bot.ingest.parse import parse_canonical
 from bot.ports.chat import ChatAdapter
-from bot.store.sqlite.sales import SqliteStore
+
+if TYPE_CHECKING:
+    from bot.app.runtime import App
 
 SECONDS_PER_MONTH = 0.35
 DEMO_CHANNEL = Channel("console", "local", "terminal")
@@ -46,9 +47,7 @@ async def run_demo(
 ) -> int:
     """Feed the demo data month by month through the running bot; returns 0."""
     if adapter is None:
-        from adapters.console import ConsoleAdapter
-
-        adapter = ConsoleAdapter(out)
+        adapter = build_console(out)
     parsed = await asyncio.to_thread(parse_canonical, demo_data_path(), DEMO_SOURCE)
     if parsed.problems:
         raise ImportFailed(parsed.problems)
@@ -56,8 +55,10 @@ async def run_demo(
     for record in parsed.records[DEMO_SOURCE]:
         by_month[str(end_month(record.period))].append(record)
     with tempfile.TemporaryDirectory(prefix="evbot-demo-") as tmp:
-        store = SqliteStore(db or str(Path(tmp) / "demo.sqlite3"))
-        app = App(replace(config, poll_seconds=3600.0), store, {DEMO_CHANNEL.platform: adapter})
+        store = open_store(db or str(Path(tmp) / "demo.sqlite3"))
+        app = build_app(
+            replace(config, poll_seconds=3600.0), store, {DEMO_CHANNEL.platform: adapter}
+        )
         await app.start(poll=False)
         try:
             await feed(app, by_month, speed, out)
@@ -68,6 +69,10 @@ async def run_demo(
 
 async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, out: TextIO) -> None:
     """Import one month per tick, poll after each, and wait until everything is delivered."""
+    from apscheduler.triggers.date import DateTrigger
+
+    from bot.delivery.following import subscribe
+
     months = sorted(by_month)
     spec = SourceSpec(DEMO_SOURCE)
     print(
@@ -141,3 +146,13 @@ async def _delivered(app: App) -> None:
         if counts["pending"] + counts["inflight"] == 0:
             return
         await asyncio.sleep(0.05)
+
+
+async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.cli.demo import run_demo
+
+    config = load_settings(args)
+    if args.log_level is None:  # the demo is a show on stdout: its start-up lines would clutter it
+        configure_logging("warning")
+    status: int = await run_demo(config, out, speed=args.speed, db=args.db)
+    return status

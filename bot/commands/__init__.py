@@ -8,7 +8,7 @@ commands answer from the in-memory read model (`bot.reading.read_model`), never 
 
 - `types`: `Command`, `OptionSpec`, `Invocation`, `Reply`, `error_reply`, `CommandHost`
 - `arguments`: commands typed as text, periods, `ArgumentError`
-- `context`: `CommandContext` (what commands read, injected) and `open_context`
+- `context`: `CommandContext` (what commands read, injected; built by `bot.app.bootstrap`)
 - `dispatch`: `run_command`, `run_text`, `find_command`
 - `completion`: `autocomplete` and the name index behind it
 - `subjects`: a command's subject and region against the read model

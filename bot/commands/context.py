@@ -1,5 +1,6 @@
 """What every command reads: the store (for subscriptions), the configuration and the read model,
-in one `CommandContext` that builds nothing itself; `open_context` builds one over an open store."""
+in one `CommandContext` that builds nothing itself (`bot.app.bootstrap.open_commands` builds
+one over an open store)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from collections.abc import Callable, Sequence
 from bot.commands.completion import NameIndex
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy
-from bot.domain.ladders import Ladder, configured_ladders
+from bot.domain.ladders import Ladder
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.settings import Config
-from bot.domain.subscriptions import ladder_objects
 from bot.ports.store import BotStore
 from bot.reading.read_model import ReadModel, Series
 
@@ -90,21 +90,3 @@ class CommandContext:
             self._names = NameIndex.build(self.model.catalog, self.config)
             self._names_version = self.model.version
         return self._names
-
-
-async def open_context(
-    store: BotStore, config: Config, clock: Callable[[], float] = time.time
-) -> CommandContext:
-    """A context over an open store: loads the read model."""
-    model = ReadModel(store, config)
-    await model.load()
-    return CommandContext(
-        store,
-        config,
-        model,
-        hierarchy=Hierarchy.of(config, model.tree),
-        ladders=configured_ladders(config),
-        subscription_ladders=ladder_objects(config.ladders),
-        holds=await store.holds(),
-        clock=clock,
-    )

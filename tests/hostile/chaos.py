@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.webhook import WebhookAdapter
-from bot.commands.context import CommandContext, open_context
+from bot.app.bootstrap import open_commands
+from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation
 from bot.delivery.worker import DeliveryWorker
@@ -172,7 +173,7 @@ async def run(folder: Path, plan: Plan) -> Result:
             urls = [fake.url(f"c{i:05d}") for i in range(plan.channels)]
             feed = await prepare(store, urls, rounds=1)
             config = default_config()
-            ctx = await open_context(store, config)
+            ctx = await open_commands(store, config)
             worker = DeliveryWorker(
                 store, {"webhook": adapter}, ladder_objects(config.ladders), concurrency=8
             )

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bot.app.bootstrap import open_commands
 from bot.commands.arguments import MAX_LENGTH, ArgumentError, CommandCall, parse_command
-from bot.commands.context import CommandContext, open_context
+from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation, Reply
@@ -67,7 +68,7 @@ def bot(tmp_path: Path, runner: asyncio.Runner) -> Iterator[Bot]:
         await store.open()
         await store.sync_groups(config.groups)
         await import_demo(store, config)
-        return await open_context(store, config)
+        return await open_commands(store, config)
 
     ctx = runner.run(setup())
     yield Bot(runner, ctx, db)

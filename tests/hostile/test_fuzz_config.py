@@ -17,13 +17,16 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.cli.main import main
-from bot.config.load import _SOURCE_KEYS, _TOP, PLATFORM_OPTIONS, load_config, redact_secrets
+from bot.config.load import TOP_KEYS, load_config
+from bot.config.platforms import PLATFORM_OPTIONS
+from bot.config.secrets import redact_secrets
+from bot.config.sections import SOURCE_KEYS
 from bot.domain.settings import PLATFORM_SECRETS, Config, ConfigError
 from tests.hostile.support import FUZZ, SECRET_VALUES
 
 KEYS = sorted(
-    _TOP
-    | _SOURCE_KEYS
+    TOP_KEYS
+    | SOURCE_KEYS
     | {k for opts in PLATFORM_OPTIONS.values() for k in opts}
     | {
         f"{k}{s}"
@@ -221,7 +224,7 @@ _settings = st.sampled_from(
     ]
 )
 _options = st.sampled_from(
-    sorted({k for opts in PLATFORM_OPTIONS.values() for k in opts} | _SOURCE_KEYS | {"enabled"})
+    sorted({k for opts in PLATFORM_OPTIONS.values() for k in opts} | SOURCE_KEYS | {"enabled"})
 )
 
 

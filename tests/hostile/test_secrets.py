@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import bot.cli.main
+import bot.cli.figures
 from adapters.webhook import WebhookAdapter, sign, verify_signature
 from bot.cli.main import main
-from bot.config.load import load_config, redact_secrets
+from bot.config.load import load_config
+from bot.config.secrets import redact_secrets
 from bot.domain.channels import REJECTED_PAYLOAD, DeliveryFailure
 from bot.domain.messages import Message
 from tests.fake_webhook import FakeWebhook
@@ -128,7 +129,7 @@ def test_crash_output_keeps_the_traceback_but_not_the_secrets(
             f"cannot reach {DSN} with token {SECRETS['DISCORD_TOKEN']} password={DB_PASSWORD}"
         )
 
-    monkeypatch.setattr(bot.cli.main, "cmd_total", crashing)
+    monkeypatch.setattr(bot.cli.figures, "cmd_total", crashing)
     status, out, err = _run(capsys, "total", "all")
     assert status == 1
     assert "Traceback (most recent call last)" in err and "RuntimeError: cannot reach" in err
@@ -269,7 +270,7 @@ def test_a_5_mb_value_is_refused_quickly(tmp_path: Path) -> None:
     assert len(done.stderr) < 400
     # the shapes that make a DSN pattern work hardest: many schemes and no "@", many "@"
     shapes = (
-        "from bot.config.load import redact_secrets\n"
+        "from bot.config.secrets import redact_secrets\n"
         "for text in ('a://u:' * 800_000, 'postgresql://evbot:' + '@' * 5_000_000,\n"
         "             'password=' * 500_000, 'x' * 5_000_000 + '://u:p@h'):\n"
         "    assert '***' in redact_secrets(text, {}) or '@' not in text\n"

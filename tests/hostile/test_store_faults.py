@@ -104,7 +104,7 @@ _FULL_DISK_CHILD = textwrap.dedent(
     from bot.config.load import default_config
     from bot.ingest.importer import import_file
     from bot.store.sqlite.sales import SqliteStore
-    from bot.store.common import StoreError
+    from bot.ports.store import StoreError
 
     async def main(db, csv, limit):
         store = SqliteStore(db)

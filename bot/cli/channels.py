@@ -1,0 +1,196 @@
+"""`evbot subscribe`, `unsubscribe`, `resume`, `subscriptions` and `deliveries`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import TextIO
+
+from adapters.registry import PLATFORMS
+from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, store_for
+from bot.domain.channels import Channel
+from bot.domain.delivery_steps import settled_entries
+from bot.domain.series import WORLD
+from bot.domain.subscriptions import (
+    INSTANT_BY_DEFAULT,
+    KINDS,
+    SubscriptionSpec,
+    check_platform,
+    waiting_reason,
+)
+from bot.reading.queries import load_catalog
+
+# -- subscriptions and deliveries ------------------------------------------------------------
+
+
+def _channel(args: argparse.Namespace) -> Channel:
+    workspace = args.workspace or ("default" if args.platform == "webhook" else "local")
+    return Channel(args.platform, workspace, args.channel)
+
+
+def _csv(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.delivery.following import subscribe
+
+    config = load_settings(args)
+    # before the store: a refused subscription creates nothing. (The CLI is where a platform is
+    # named by hand; a slash command's is the platform of the adapter that received it.)
+    check_platform(args.platform, PLATFORMS)
+    async with store_for(args, config) as store:
+        await store.sync_groups(config.groups)
+        catalog = await load_catalog(store, config)
+        resolved = catalog.resolve(args.subject)
+        region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
+        spec = SubscriptionSpec(
+            channel=_channel(args),
+            subject=resolved.subject,
+            region=region,
+            kinds=_csv(args.kinds, KINDS),
+            instant_kinds=_csv(args.instant, INSTANT_BY_DEFAULT),
+            ladder=args.ladder,
+            locale=args.locale or config.locale,
+            mode=args.mode,
+            digest_at=args.at,
+            timezone=args.timezone,
+            created_by=args.by or os.environ.get("USER", "cli"),
+            charts=args.charts,
+            corrections=args.corrections,
+        )
+        result = await subscribe(store, config, spec, time.time())
+    sub = result.subscription
+    verb = (
+        "now follows"
+        if result.created
+        else "already follows, with these settings,"
+        if result.unchanged
+        else "already followed; settings updated for"
+    )
+    print(f"{sub.channel} {verb} {sub.spec.subject.name} ({sub.spec.region}) [#{sub.id}]", file=out)
+    waiting = waiting_reason(sub.channel.platform, config.served_platforms, PLATFORMS)
+    if waiting is not None:
+        print(
+            f"evbot subscribe: warning: {waiting}; its deliveries wait until `evbot run` serves it",
+            file=sys.stderr,
+        )
+    for other in result.overlaps:
+        print(
+            f"note: this channel also follows {other.spec.subject.name}; each event is sent "
+            "once, with the most specific subscription's settings",
+            file=out,
+        )
+    return EXIT_OK
+
+
+async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_settings(args)
+    async with store_for(args, config, read=True) as store:
+        key: str | None = None
+        if args.subject.strip().lower() != "all":
+            catalog = await load_catalog(store, config)
+            key = catalog.resolve(args.subject).subject.key
+        removed = await store.unsubscribe(_channel(args), key)
+    if not removed:
+        raise CliError(f"{_channel(args)} does not follow {args.subject!r}")
+    print(f"removed {removed} subscription{'s' if removed != 1 else ''}", file=out)
+    return EXIT_OK
+
+
+async def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_settings(args)
+    async with store_for(args, config, read=True) as store:
+        key: str | None = None
+        if args.subject:
+            catalog = await load_catalog(store, config)
+            key = catalog.resolve(args.subject).subject.key
+        resumed = await store.resume(_channel(args), key)
+    print(f"resumed {resumed} subscription{'s' if resumed != 1 else ''}", file=out)
+    return EXIT_OK
+
+
+async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_settings(args)
+    async with store_for(args, config, read=True) as store:
+        subs = await store.subscriptions()
+    for sub in subs:
+        spec = sub.spec
+        if args.json:
+            print_json(
+                {
+                    "id": sub.id,
+                    "channel": str(spec.channel),
+                    "subject": spec.subject.name,
+                    "region": spec.region,
+                    "kinds": list(spec.kinds),
+                    "ladder": spec.ladder,
+                    "locale": spec.locale,
+                    "mode": spec.mode,
+                    "charts": spec.charts,
+                    "corrections": spec.corrections,
+                    "status": sub.status,
+                    "paused_reason": sub.paused_reason,
+                    "last_error": sub.last_error,
+                    "created_by": spec.created_by,
+                    "created_at": sub.created_at,
+                },
+                out,
+            )
+            continue
+        status = sub.status if sub.active else f"PAUSED ({sub.paused_reason})"
+        error = f"; last error: {sub.last_error}" if sub.last_error else ""
+        print(
+            f"#{sub.id} {spec.channel}: {spec.subject.name} ({spec.region}) "
+            f"{','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} {spec.locale} "
+            f"{'' if spec.charts else 'charts=off '}"
+            f"{'' if spec.corrections else 'corrections=off '}"
+            f"[{status}] by {spec.created_by or '?'} "
+            f"at {sub.created_at}{error}",
+            file=out,
+        )
+    if not subs and not args.json:
+        print("no subscriptions", file=out)
+    return EXIT_OK
+
+
+async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_settings(args)
+    status = "failed" if args.failed else args.status
+    async with store_for(args, config, read=True) as store:
+        rows = await store.deliveries(status, args.limit)
+        counts = await store.delivery_counts()
+    for d in rows:
+        if args.json:
+            print_json(
+                {
+                    "id": d.id,
+                    "channel": str(d.channel),
+                    "kind": d.kind,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "reason": d.reason,
+                    "last_error": d.last_error,
+                    "message_id": d.message_id,
+                    "steps": list(d.steps_done),
+                },
+                out,
+            )
+        else:
+            why = (
+                f" {d.reason}: {d.last_error}"
+                if d.status in ("failed", "pending") and d.reason
+                else ""
+            )
+            if settled := settled_entries(d.steps_done):
+                why += f"; not done: {', '.join(settled)}"
+            print(
+                f"#{d.id} {d.channel} {d.kind} {d.status} after {d.attempts} tries{why}", file=out
+            )
+    if not args.json:
+        print(", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
+    return EXIT_OK

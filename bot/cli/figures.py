@@ -1,0 +1,204 @@
+"""`evbot total`, `replay`, `milestones`, `detect` and `chart`: what the figures say."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot.app.bootstrap import build_detector
+from bot.cli.common import EXIT_OK, CliError, load_settings, parse_month, print_json, store_for
+from bot.domain.coverage import source_facts
+from bot.domain.formatting import format_percent, format_period, format_units, in_region
+from bot.domain.series import WORLD
+from bot.domain.settings import Config
+from bot.reading.queries import TotalAnswer, load_catalog, series_reader, total
+
+if TYPE_CHECKING:
+    from bot.domain.events import Event
+    from bot.ports.store import BotStore
+
+
+# -- total ----------------------------------------------------------------------------------
+
+
+async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_settings(args)
+    as_of = parse_month(args.as_of, "--as-of")
+    async with store_for(args, config, read=True) as store:
+        await store.sync_groups(config.groups)
+        catalog = await load_catalog(store, config)
+        resolved = catalog.resolve(args.subject)
+        region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
+        reader = series_reader(store, config)
+        facts = source_facts(await store.sources(), config)
+        answer = await total(
+            reader, catalog, resolved.subject, region, as_of, args.metric, facts, args.explain
+        )
+    if args.json:
+        data = answer.as_json()
+        data["requested_as_of"] = str(as_of) if as_of else None
+        print_json(data, out)
+    else:
+        print(_total_text(answer, config.locale), file=out)
+    return EXIT_OK
+
+
+def _total_text(answer: TotalAnswer, locale: str) -> str:
+    what = "registered" if answer.metric == "stock" else "sold"
+    where = in_region(answer.region, answer.told.covers)
+    if answer.as_of is None:
+        return f"{answer.subject.name}{where}: no figures yet."
+    through = format_period(answer.as_of, answer.told.granularity, locale)
+    lines = [
+        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} electric vehicles "
+        f"{what} through {through}"
+    ]
+    for share in answer.breakdown[:10]:
+        lines.append(
+            f"  {share.name:<28} {format_units(share.units, locale):>12}  "
+            f"{format_percent(share.share, locale):>5}"
+        )
+    if answer.told.note:
+        lines.append(f"Note: {answer.told.note}.")
+    if answer.told.source:
+        lines.append(f"Source: {answer.told.source}")
+    lines.extend(f"  {line}" for line in answer.explanation)
+    return "\n".join(lines)
+
+
+# -- replay and milestones -----------------------------------------------------------------
+
+
+async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.detection.replay import KINDS, replay
+    from bot.domain.announcer import announce
+    from bot.domain.event_codec import event_to_dict
+
+    config = load_settings(args)
+    first, last = parse_month(args.from_, "--from"), parse_month(args.to, "--to")
+    if first is not None and last is not None and last < first:
+        raise CliError(f"--to {last} is before --from {first}: no month can be shown")
+    kinds = args.kinds.split(",") if args.kinds else list(KINDS)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise CliError(f"--kinds: {kind!r} is not one of {', '.join(KINDS)}")
+    async with store_for(args, config, read=True) as store:
+        await store.sync_groups(config.groups)
+        untold: list[tuple[Event, str]] | None = [] if args.explain else None
+        events = await replay(store, config, first, last, kinds, untold=untold)
+        held = await _held_marks(store, config, events)
+    for event, reason in untold or ():
+        if args.json:
+            data = event_to_dict(event)
+            data["untold"] = reason
+            print_json(data, out, ensure_ascii=False)
+        else:
+            print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
+    for event, holds in zip(events, held, strict=True):
+        message = announce(event, config.locale)
+        if args.json:
+            data = event_to_dict(event)
+            data["text"] = message.body
+            if holds:
+                data["held"] = list(holds)
+            print_json(data, out, ensure_ascii=False)  # the codec's dict stays raw data
+        else:
+            period = event.period.year if event.granularity == "year" else event.period
+            mark = f" (unconfirmed: held, hold {', '.join(map(str, holds))})" if holds else ""
+            print(f"{period!s:<7}  {message.body}{mark}", file=out)
+    return EXIT_OK
+
+
+async def _held_marks(
+    store: BotStore, config: Config, events: Sequence[Event]
+) -> list[tuple[int, ...]]:
+    """The holds each replayed event depends on (`Detector.held_by`): none when nothing is held."""
+    holds = await store.holds()
+    if not holds:
+        return [()] * len(events)
+    return build_detector(store, config).held_by(events, holds)
+
+
+def _rungs(row: Mapping[str, Any]) -> str:
+    """A logged range of thresholds: "5,000", or "5,000 to 1,000,000 (42 thresholds)"."""
+    if row["count"] == 1:
+        return f"{row['highest']:,}"
+    return f"{row['lowest']:,} to {row['highest']:,} ({row['count']:,} thresholds)"
+
+
+async def cmd_milestones(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_settings(args)
+    async with store_for(args, config, read=True) as store:
+        rows = await (store.correction_log() if args.corrections else store.milestone_log())
+    if args.json:
+        for row in rows:
+            print_json(row, out)
+    elif args.corrections:
+        for r in rows:
+            new = f"{r['new_period']} ({r['new_value']:,})" if r["new_period"] else "no longer"
+            print(
+                f"{r['subject']} ({r['region']}) {_rungs(r)}: {r['reason']}: "
+                f"{r['old_period']} ({r['old_value']:,}) -> {new}",
+                file=out,
+            )
+    else:
+        for r in rows:
+            flags = " [history]" if r["history"] else ""
+            flags += " [since revised below]" if r["below"] else ""
+            print(
+                f"{r['period']}  {r['subject']} ({r['region']}, {r['metric']}) passed "
+                f"{_rungs(r)} at {r['value']:,}{flags}",
+                file=out,
+            )
+    if not rows:
+        print("no corrections recorded" if args.corrections else "no milestones yet", file=out)
+    return EXIT_OK
+
+
+async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.domain.announcer import announce
+
+    config = load_settings(args)
+    async with store_for(args, config) as store:
+        await store.sync_groups(config.groups)
+        stored = await build_detector(store, config).poll()
+    for item in stored:
+        print(f"{item.event.period}  {announce(item.event, config.locale).body}", file=out)
+    print(f"{len(stored)} new events", file=out)
+    return EXIT_OK
+
+
+# -- chart ----------------------------------------------------------------------------------
+
+
+async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.charts.data import ChartError, describe
+    from bot.charts.service import store_chart
+
+    config = load_settings(args)
+    async with store_for(args, config, read=True) as store:
+        await store.sync_groups(config.groups)
+        try:
+            data, chart = await store_chart(
+                store, config, args.subject, args.kind, args.region, args.locale
+            )
+        except (ChartError, ValueError) as exc:
+            raise CliError(str(exc)) from exc
+    path = Path(args.out or chart.name)
+    try:
+        await asyncio.to_thread(_write_file, path, chart.png)
+    except OSError as exc:
+        raise CliError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+    print(
+        f"wrote {path} ({chart.width}x{chart.height}, {len(chart.png):,} bytes): {describe(data)}",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
