@@ -199,6 +199,25 @@ async def run_steps(folder: Path, first: Sequence[Cell], steps: Sequence[Any]) -
     first=[(0, 0, 0, 0, 0), (0, 1, 0, 0, 0)],
     steps=[("back", 0, [(0, 3, 0, 0, 0), (2, 1, 0, 0, 0)])],
 )
+# a year later the better source gives 0 (and the first 0): the year is the better source's, so
+# its growth is not compared with the year before, taken from the first (no event)
+@example(
+    first=[(0, 0, 0, 0, 0)],
+    steps=[
+        ("next", 1, [(0, 0, 0, 0, 0)]),
+        ("next", 1, [(0, 0, 0, 0, 0), (0, 0, 0, 0, 100)]),
+        ("next", 12, [(0, 0, 0, 0, 0), (0, 0, 0, 0, 0), (0, 0, 0, 0, 0), (0, 0, 1, 0, 0)]),
+    ],
+)
+# the same with units from the first source beside the better one's 0: still the better one's
+@example(
+    first=[(0, 0, 0, 0, 0)],
+    steps=[
+        ("next", 1, [(0, 0, 0, 0, 0)]),
+        ("next", 1, [(0, 0, 0, 0, 100)]),
+        ("next", 12, [(0, 0, 0, 0, 5), (0, 0, 1, 0, 0)]),
+    ],
+)
 @given(
     st.lists(
         st.tuples(

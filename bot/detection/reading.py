@@ -92,7 +92,8 @@ class Reads:
         return window
 
     async def _window(self, first: Month, last: Month, makes: Iterable[str]) -> Window:
-        """The makes' cells with units from `first` to `last`, in one read."""
+        """The makes' cells from `first` to `last`, in one read: figures of 0 too, which take
+        part in each year's choice of a source as in a whole read."""
         window = Window(first, last)
         wanted = sorted(set(makes))
         window.asked.update(wanted)

@@ -284,8 +284,9 @@ def unlike_parts(
     all EVs, a make) with figures in the period before `end`'s (the month before, or the year
     before for yearly figures) and none in `end`'s, as when one model's figure for a new month
     is all there is of it yet; "" when the period is as complete as the one before. A model
-    that is new in `end`'s period is growth, not a gap. `rows` are the cells of both periods;
-    `members` limit a group's makes to the months they belonged to it."""
+    that is new in `end`'s period is growth, not a gap. `rows` are the cells of both periods
+    (those with units count); `members` limit a group's makes to the months they belonged to
+    it."""
     before = Month(end.year - 1, 12) if yearly else end.plus(-1)
 
     def parts(month: Month) -> set[tuple[str, str]]:
@@ -294,6 +295,7 @@ def unlike_parts(
             (r.make_key, r.model_key)
             for r in rows
             if r.month == month
+            and r.inc != 0
             and (r.region, r.source_id) in pairs
             and (members is None or any(m.covers(month) for m in members.get(r.make_key, ())))
         }

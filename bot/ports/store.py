@@ -113,8 +113,9 @@ class SalesStore(Protocol):
     async def parts_between(
         self, make_keys: Sequence[str] | None, first: Month, last: Month
     ) -> list[IncRow]:
-        """The cells with units from `first` to `last`: of the models of `make_keys`, or with
-        None, of every make (what a total of all EVs is made of)."""
+        """The cells from `first` to `last`, figures of 0 included (a source that gave 0
+        is chosen for its year like any other): of the models of `make_keys`, or with None, of
+        every make (what a total of all EVs is made of)."""
 
     async def every_model_increment(self) -> list[IncRow]:
         """Every model's increments at once, for building an in-memory read model."""

@@ -589,7 +589,7 @@ class PgStore(PgOutbox, PgInstallations):
             rows = await self._fetch(
                 self.pool,
                 "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
-                "WHERE month BETWEEN $1 AND $2 AND inc != 0",
+                "WHERE month BETWEEN $1 AND $2",
                 str(first),
                 str(last),
                 table="make_cells",
@@ -600,7 +600,7 @@ class PgStore(PgOutbox, PgInstallations):
         rows = await self._fetch(
             self.pool,
             "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
-            "WHERE make_key = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND inc != 0",
+            "WHERE make_key = ANY($1::text[]) AND month BETWEEN $2 AND $3",
             list(make_keys),
             str(first),
             str(last),

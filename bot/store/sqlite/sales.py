@@ -633,7 +633,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         if make_keys is None:
             rows = await self._rows(
                 "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
-                "WHERE month BETWEEN ? AND ? AND inc != 0",
+                "WHERE month BETWEEN ? AND ?",
                 (str(first), str(last)),
                 table="make_cells",
             )
@@ -643,7 +643,7 @@ class SqliteStore(SqliteOutbox, SqliteInstallations):
         marks = ", ".join("?" for _ in make_keys)
         rows = await self._rows(
             "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
-            f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ? AND inc != 0",
+            f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ?",
             [*make_keys, str(first), str(last)],
             table="cells",
         )
