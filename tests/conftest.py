@@ -32,10 +32,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bot.commands.core import CommandContext, open_context
 from bot.domain.settings import default_config
+from bot.ingest.importer import import_demo
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.demo_once import DemoRun, run_once
+from tests.fake_discord import FakeDiscord
+from tests.fake_slack import FakeSlack
+from tests.fake_webhook import FakeWebhook
 
 POSTGRES_ENV = "EVBOT_TEST_POSTGRES_DSN"
 KEPT_PREFIX = "EVBOT_TEST_"  # the suite's own settings, read by the fixtures here
@@ -218,6 +223,62 @@ async def grouped_store(any_store: Store) -> Store:
     """`any_store` with the default configuration's groups synced, as the bot starts."""
     await any_store.sync_groups(default_config().groups)
     return any_store
+
+
+@pytest.fixture
+async def demo_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """An open SQLite store with the default groups and the demo's figures (the Alliance)."""
+    config = default_config()
+    async with SqliteStore(tmp_path / "demo.sqlite3") as opened:
+        await opened.sync_groups(config.groups)
+        await import_demo(opened, config)
+        yield opened
+
+
+# -- command contexts -------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def ctx(store: SqliteStore) -> CommandContext:
+    """A command context over the module's `store`, with the default configuration."""
+    return await open_context(store, default_config())
+
+
+@pytest.fixture
+async def demo_ctx(demo_store: SqliteStore) -> CommandContext:
+    """A command context over the demo's figures."""
+    return await open_context(demo_store, default_config())
+
+
+# -- the fake platforms -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """The fake Discord (REST and gateway on 127.0.0.1), discord.py pointed at it."""
+    import discord
+    import yarl
+
+    async with FakeDiscord() as server:
+        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
+        )
+        yield server
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API on 127.0.0.1."""
+    async with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+async def fake_webhook() -> AsyncIterator[FakeWebhook]:
+    """The fake webhook receiver on 127.0.0.1."""
+    async with FakeWebhook() as server:
+        yield server
 
 
 # -- the demo ---------------------------------------------------------------------------------

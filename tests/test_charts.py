@@ -93,11 +93,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         yield s
 
 
-@pytest.fixture
-async def ctx(store: SqliteStore) -> CommandContext:
-    return await open_context(store, default_config())
-
-
 async def store_monthly(store: SqliteStore, name: str, region: str = WORLD) -> dict[Month, int]:
     """A subject's monthly figures as the CLI's `evbot total` reads them: not the read model."""
     config = default_config()

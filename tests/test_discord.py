@@ -41,7 +41,7 @@ from adapters.discord.adapter import (
     nonce_for,
     reference_for,
 )
-from bot.commands.core import COMMANDS, CommandContext, open_context
+from bot.commands.core import COMMANDS, CommandContext
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
     CHANNEL_GONE,
@@ -57,7 +57,6 @@ from bot.domain.channels import (
 from bot.domain.messages import Field, Message
 from bot.domain.settings import ConfigError, PlatformConfig, default_config
 from bot.domain.subscriptions import Subscription, SubscriptionSpec, ladder_objects
-from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 from tests.fake_discord import (
@@ -79,27 +78,14 @@ HERE = Channel("discord", str(GUILD_ID), str(CHANNEL_ID))
 
 
 @pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
-        )
-        yield server
+def fake(fake_discord: FakeDiscord) -> FakeDiscord:
+    return fake_discord
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    config = default_config()
-    async with SqliteStore(tmp_path / "bot.sqlite3") as opened:
-        await opened.sync_groups(config.groups)
-        await import_demo(opened, config)
-        yield opened
-
-
-@pytest.fixture
-async def ctx(store: SqliteStore) -> CommandContext:
-    return await open_context(store, default_config())
+def store(demo_store: SqliteStore) -> SqliteStore:
+    """The demo's figures (`ctx`, over this store: conftest)."""
+    return demo_store
 
 
 def adapter(**settings: Any) -> DiscordAdapter:
@@ -882,7 +868,7 @@ def test_discord_is_not_imported_by_the_core() -> None:
 async def test_milestone_announcement_carries_its_chart_as_a_file(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    charts = pytest.importorskip("bot.charts")
+    charts = pytest.importorskip("bot.charts.render")
     store = await fresh_store(tmp_path)
     bot = adapter()
     try:

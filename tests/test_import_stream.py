@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "stream.sqlite3") as s:
-        yield s
 
 
 @pytest.fixture(params=[False, True], ids=["thread", "process"])

@@ -8,31 +8,17 @@ import contextlib
 import json
 import urllib.parse
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from adapters.slack.adapter import SlackAdapter, SlackSettings
-from bot.commands.core import CommandContext, open_context
-from bot.domain.settings import default_config
-from bot.ingest.importer import import_demo
-from bot.store.sqlite.sales import SqliteStore
+from bot.commands.core import CommandContext
 from tests.fake_slack import FakeSlack, sign
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-T0001-test"
 APP_TOKEN = "xapp-1-test"
-
-
-@contextlib.asynccontextmanager
-async def demo_context(path: Path) -> AsyncIterator[CommandContext]:
-    """A store with the Alliance demo figures and a command context over it."""
-    config = default_config()
-    async with SqliteStore(path) as store:
-        await store.sync_groups(config.groups)
-        await import_demo(store, config)
-        yield await open_context(store, config)
 
 
 def http_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:

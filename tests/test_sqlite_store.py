@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,6 @@ class TestSqliteStoreContract(StoreContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         return lambda: SqliteStore(tmp_path / "contract.sqlite3")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as s:
-        yield s
 
 
 def _many_records(subjects: int = 40, months: int = 50) -> list[SalesRecord]:
