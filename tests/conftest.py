@@ -2,7 +2,7 @@
 
 - Hermetic: every `EVBOT_*` variable of the shell is removed before any test module is imported
   (modules that build a subprocess environment at import time see a clean one), and again around
-  each test (`EVBOT_TEST_*`, the test suite's own settings, stay).
+  each test (the suite's own settings stay: `EVBOT_TEST_*` and `EVBOT_LONG_FUZZ`).
 - Loopback only: each test may connect to 127.0.0.0/8, ::1, `localhost` and unix sockets; any
   other address is refused (`NetworkRefused`), and a refused attempt fails the test even when the
   code under test swallowed the error. Subprocesses (crash runners, replicas, the demo) are not
@@ -43,7 +43,8 @@ from tests.fake_slack import FakeSlack
 from tests.fake_webhook import FakeWebhook
 
 POSTGRES_ENV = "EVBOT_TEST_POSTGRES_DSN"
-KEPT_PREFIX = "EVBOT_TEST_"  # the suite's own settings, read by the fixtures here
+# the suite's own settings: the PostgreSQL DSN (`EVBOT_TEST_*`) and the hostile suite's long fuzz
+KEPT = ("EVBOT_TEST_", "EVBOT_LONG_FUZZ")
 
 Store = SqliteStore | PgStore
 StoreFactory = Callable[[], Store]
@@ -53,7 +54,7 @@ StoreFactory = Callable[[], Store]
 
 
 def _bot_variables() -> list[str]:
-    return [v for v in os.environ if v.startswith("EVBOT_") and not v.startswith(KEPT_PREFIX)]
+    return [v for v in os.environ if v.startswith("EVBOT_") and not v.startswith(KEPT)]
 
 
 def pytest_configure(config: pytest.Config) -> None:
