@@ -104,7 +104,7 @@ _FULL_DISK_CHILD = textwrap.dedent(
     from bot.config.load import default_config
     from bot.ingest.importer import import_file
     from bot.store.sqlite.sales import SqliteStore
-    from bot.store.common import StoreError
+    from bot.ports.store import StoreError
 
     async def main(db, csv, limit):
         store = SqliteStore(db)
@@ -299,6 +299,7 @@ def test_a_migration_killed_halfway(tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
 
     async def reopen() -> int:
