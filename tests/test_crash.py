@@ -57,6 +57,7 @@ def bot_command(runner: str, db: Path, config: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_delivers_no_duplicate(
     runner: str, tmp_path: Path
 ) -> None:

@@ -87,6 +87,7 @@ async def evbot_run(db: Path, config: Path) -> asyncio.subprocess.Process:
     )
 
 
+@pytest.mark.slow
 async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_after_the_window(
     tmp_path: Path,
 ) -> None:
@@ -152,6 +153,7 @@ async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_a
 
 
 @pytest.mark.parametrize("window", [NONCE_WINDOW, 0.0], ids=["within-nonce-window", "no-window"])
+@pytest.mark.slow
 async def test_sigkill_at_random_moments_loses_nothing_and_posts_no_duplicate(
     tmp_path: Path, window: float
 ) -> None:

@@ -231,6 +231,7 @@ async def test_a_parser_process_reports_progress_and_problems(tmp_path: Path) ->
     assert seen[-1] == path.stat().st_size and max(seen) == seen[-1]
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     """Peak memory of an import of 40,000 rows and of 400,000 rows, each in a fresh process:
     streamed, the bigger file needs hardly more (collected, it needed about 10x)."""

@@ -103,6 +103,7 @@ def running_records(rng: random.Random) -> list[SalesRecord]:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow
 async def test_equal_to_series_reader_on_random_data(store: SqliteStore, seed: int) -> None:
     rng = random.Random(seed)
     config = replace(default_config(), region_parents={"WA": "USA", "France": "Europe"})

@@ -36,6 +36,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.domain.channels import Channel
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
@@ -102,6 +104,7 @@ class Replica:
         self.handle.close()
 
 
+@pytest.mark.slow
 def test_three_replicas_two_killed_midway_deliver_everything_once(
     pg_dsn: str, tmp_path: Path
 ) -> None:
@@ -285,6 +288,7 @@ def test_most_in_a_window_counts_a_sliding_window() -> None:
     assert most_in_a_window([0.0, 2.0, 4.0], 1.0) == (1, 0.0)
 
 
+@pytest.mark.slow
 def test_three_replicas_keep_one_rate_limit_and_survivors_take_a_dead_ones_share(
     pg_dsn: str, tmp_path: Path
 ) -> None:

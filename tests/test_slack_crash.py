@@ -103,6 +103,7 @@ async def build(db: Path, channels: int = CHANNELS, charts: bool = False) -> lis
 
 
 @pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
+@pytest.mark.slow
 def test_sigkill_at_random_moments_posts_everything_once_on_slack(
     runner: str, tmp_path: Path
 ) -> None:
@@ -174,6 +175,7 @@ def in_flight_steps(db: Path) -> dict[str, list[str]]:
     return {f"evbot-delivery-{i}": list(json.loads(steps)) for i, steps in rows}
 
 
+@pytest.mark.slow
 def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_each(
     tmp_path: Path,
 ) -> None:

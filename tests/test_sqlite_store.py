@@ -274,6 +274,7 @@ _FIGURE = st.tuples(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_FIGURE, min_size=1, max_size=30))
+@pytest.mark.slow
 def test_first_import_cells_equal_the_revision_paths(
     figures: list[tuple[int, int, bool, str]],
 ) -> None:
