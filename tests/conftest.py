@@ -15,7 +15,7 @@
   variable, PostgreSQL tests skip.
 - Markers (README "Tests"): `postgres` is put on every test that reaches `pg_dsn` (directly, or
   through a `make_store` parameter), `platform` on every test in a module that drives a fake
-  chat platform server; `slow` is written on the tests themselves.
+  chat platform server; `slow` is written on the tests themselves, and those run first.
 """
 
 from __future__ import annotations
@@ -314,6 +314,9 @@ def _drives_a_fake_platform(module: Any) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # the slow tests first (stable: otherwise in collection order), so that under xdist the
+    # longest ones (the replicas: minutes of three processes) start at once and end no run late
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     platform_modules: dict[str, bool] = {}
     for item in items:
         if not isinstance(item, pytest.Function):

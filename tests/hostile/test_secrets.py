@@ -249,7 +249,6 @@ def test_a_secret_across_the_cut_point_leaves_no_part_of_itself(
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_a_5_mb_value_is_refused_quickly(tmp_path: Path) -> None:
     """Redaction is linear: 5 MB takes about a second here, where the backtracking pattern it
     replaced took 1.6 s for 40,000 characters and grew with the square (hours for 5 MB). The
