@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,6 +49,7 @@ class CollectingAdapter:
         self.posts: list[Message] = []
         self.started = asyncio.Event()  # a post is under way
         self.release = asyncio.Event()  # for a post that hangs until told
+        self.changed = asyncio.Event()  # set at each post, for `until` to await
         self.hang = False
         self.by_key: dict[str, str] = {}
         self.closed = False
@@ -61,6 +61,7 @@ class CollectingAdapter:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.posts.append(message)
+        self.changed.set()
         self.by_key[key] = f"msg-{len(self.posts)}"
         return self.by_key[key]
 
@@ -73,13 +74,18 @@ class CollectingAdapter:
         self.closed = True
 
 
-async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    """Wait, bounded, for something the app does in the background."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not done within {within} s")
-        await asyncio.sleep(0.01)
+async def until(adapter: CollectingAdapter, posts: int, within: float = 5.0) -> None:
+    """Wait, bounded, until the app has posted `posts` messages in the background (woken by
+    each post, not polling)."""
+    try:
+        async with asyncio.timeout(within):
+            while len(adapter.posts) != posts:
+                adapter.changed.clear()
+                await adapter.changed.wait()
+    except TimeoutError:
+        raise AssertionError(
+            f"{len(adapter.posts)} posts, not {posts}, within {within} s"
+        ) from None
 
 
 def rows(*lines: str) -> list[SalesRecord]:
@@ -108,7 +114,7 @@ async def started_app(
     await app.store.import_records([(SourceSpec("feed"), rows(*HISTORY_ROWS))], file="history")
     assert await app.poll() == 0  # a source's first import is history
     await follow_alliance(app)
-    await until(lambda: len(adapter.posts) == 1)  # the baseline, with no drain call
+    await until(adapter, 1)  # the baseline, with no drain call
     return app
 
 
@@ -118,7 +124,7 @@ async def test_the_worker_delivers_while_the_app_runs_and_stop_is_prompt(tmp_pat
     assert adapter.posts[0].title == "Now following Renault-Nissan Alliance"
     await app.store.import_records([(SourceSpec("feed"), rows(LEAF_100K_ROW))], file="news")
     assert await app.poll() >= 1
-    await until(lambda: len(adapter.posts) == 2)
+    await until(adapter, 2)
     assert adapter.posts[1].title == "Nissan Leaf passes 100,000 sales"
     started = time.monotonic()
     await app.stop(grace=3)
@@ -165,7 +171,7 @@ async def test_stop_is_bounded_and_the_next_start_sends_what_was_cut_off(tmp_pat
     app = build_app(default_config(), SqliteStore(tmp_path / "app.sqlite3"), {"test": again})
     await app.start(poll=False)
     try:
-        await until(lambda: len(again.posts) == 1)
+        await until(again, 1)
         assert again.posts[0].title == "Nissan Leaf passes 100,000 sales"
     finally:
         await app.stop(grace=2)
@@ -189,13 +195,13 @@ async def test_check_sources_reimports_a_changed_file_and_delivers_the_news(
         await import_file(app.store, config, None, source="feed")  # first import: history
         assert await app.poll() == 0
         await follow_alliance(app)
-        await until(lambda: len(adapter.posts) == 1)
+        await until(adapter, 1)
         # the publisher updates the file
         feed.write_text(HEADER + "\n".join([*HISTORY_ROWS, LEAF_100K_ROW]) + "\n", encoding="utf-8")
         later = feed.stat().st_mtime + 5
         os.utime(feed, (later, later))
         assert await app.check_sources() == ["feed"]
-        await until(lambda: len(adapter.posts) == 2)
+        await until(adapter, 2)
         assert adapter.posts[1].title == "Nissan Leaf passes 100,000 sales"
         assert await app.check_sources() == []  # read once per change
         # a broken file is logged and skipped, and changes nothing
@@ -307,6 +313,8 @@ def test_evbot_run_uses_the_console_and_exits_cleanly_on_a_signal(
             proc.wait()
     assert proc.stderr is not None
     err = proc.stderr.read().decode("utf-8", errors="replace")
+    for pipe in (proc.stdout, proc.stderr):
+        pipe.close()
     assert status == 0, err
     assert "Traceback" not in err
     assert main(["deliveries", "--db", db]) == 0

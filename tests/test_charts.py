@@ -93,11 +93,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         yield s
 
 
-@pytest.fixture
-async def ctx(store: SqliteStore) -> CommandContext:
-    return await open_commands(store, default_config())
-
-
 async def store_monthly(store: SqliteStore, name: str, region: str = WORLD) -> dict[Month, int]:
     """A subject's monthly figures as the CLI's `evbot total` reads them: not the read model."""
     config = default_config()
@@ -506,9 +501,11 @@ class CollectingAdapter:
     def __init__(self) -> None:
         self.posts: list[Message] = []
         self.by_key: dict[str, str] = {}
+        self.changed = asyncio.Event()  # set at each post: awaited instead of polling
 
     async def post(self, channel: Channel, message: Message, key: str) -> str:
         self.posts.append(message)
+        self.changed.set()
         self.by_key[key] = f"msg-{len(self.posts)}"
         return self.by_key[key]
 
@@ -648,10 +645,10 @@ async def test_the_running_app_attaches_charts_to_milestones(tmp_path: Path) -> 
         await app.store.import_records([(SOURCE, leaf_and_friends())], file="history")
         await leaf_crosses(app.store, config)
         app.worker.wake()
-        deadline = time.monotonic() + 30
-        while len(adapter.posts) < 2:
-            assert time.monotonic() < deadline, "not delivered"
-            await asyncio.sleep(0.02)
+        async with asyncio.timeout(30):  # not delivered, if it runs out
+            while len(adapter.posts) < 2:
+                adapter.changed.clear()
+                await adapter.changed.wait()
         assert adapter.posts[-1].image is not None
     finally:
         await app.stop(grace=2)

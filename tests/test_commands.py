@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,12 +34,8 @@ MEMBER = Invocation(HERE, "bob", can_manage=False)
 
 
 @pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[CommandContext]:
-    config = default_config()
-    async with SqliteStore(tmp_path / "demo.sqlite3") as store:
-        await store.sync_groups(config.groups)
-        await import_demo(store, config)
-        yield await open_commands(store, config)
+def ctx(demo_ctx: CommandContext) -> CommandContext:
+    return demo_ctx
 
 
 async def ask(ctx: CommandContext, text: str, who: Invocation = MANAGER) -> Reply:

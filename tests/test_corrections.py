@@ -11,13 +11,11 @@ re-recording a migration caused is silent. Deliveries keep the text of their fir
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
-import yarl
 
 from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.settings import DiscordSettings
@@ -38,7 +36,6 @@ from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects
 from bot.ports.store import BotStore
 from bot.store.postgres.migrations import PG_MIGRATIONS
-from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.migrations import MIGRATIONS
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, SOURCE, leaf
@@ -89,23 +86,10 @@ def here(n: int) -> Channel:
 Factory = Callable[[], Any]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "bot.sqlite3")
-    dsn = request.getfixturevalue("pg_dsn")
-    return lambda: PgStore(dsn)
-
-
 @pytest.fixture
-async def store(make_store: Factory) -> AsyncIterator[BotStore]:
-    opened = make_store()
-    await opened.open()
-    await opened.sync_groups(default_config().groups)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+def store(grouped_store: BotStore) -> BotStore:
+    """Either backend, with the default groups (`make_store`, `grouped_store`: conftest)."""
+    return grouped_store
 
 
 class Story:
@@ -398,16 +382,6 @@ async def test_a_retry_sends_the_text_of_the_first_claim(store: BotStore) -> Non
 
 
 # -- the platforms, through their real client libraries against the local fakes ----------------
-
-
-@pytest.fixture
-async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
-        )
-        yield server
 
 
 async def test_the_original_is_edited_on_slack_and_discord_and_named_by_the_webhook(

@@ -20,19 +20,15 @@ import inspect
 import json
 import os
 import random
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.delivery.worker import DeliveryWorker
 from bot.store.sqlite.sales import SqliteStore
+from tests.crash_harness import Bot, fake_stats, outbox_counts, start_fake, stopped_at_the_end
 from tests.crash_runner import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,32 +39,6 @@ SEED = 20_250_611
 RATE = 2_000.0  # the adapter's pace: fast, so the test is
 CONCURRENCY = inspect.signature(DeliveryWorker).parameters["concurrency"].default  # evbot run's
 ENV = os.environ | {"PYTHONPATH": str(ROOT)}
-
-
-def fake_stats(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=5) as response:
-        found: dict[str, Any] = json.load(response)
-    return found
-
-
-def counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db, timeout=10) as conn:
-        rows = conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
-    conn.close()
-    return {str(status): int(n) for status, n in rows}
-
-
-def start_fake(state: Path) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(FAKE), "--port", "0", "--state", str(state)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    return proc, int(line.split()[-1])
 
 
 def bot_command(runner: str, db: Path, config: Path) -> list[str]:
@@ -87,6 +57,7 @@ def bot_command(runner: str, db: Path, config: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_delivers_no_duplicate(
     runner: str, tmp_path: Path
 ) -> None:
@@ -102,10 +73,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_delivers_no_duplicate(
         encoding="utf-8",
     )
     state = tmp_path / "fake.json"
-    fake, port = start_fake(state)
-    bot: subprocess.Popen[bytes] | None = None
+    fake, port = start_fake(FAKE, state, ENV)
+    bot = Bot(bot_command(runner, db, config), ENV)
     kills: list[tuple[int, int]] = []  # (messages the fake had, deliveries left in flight)
-    try:
+    with stopped_at_the_end(fake, bot):
 
         async def build() -> list[int]:
             async with SqliteStore(db) as store:
@@ -114,40 +85,22 @@ def test_sigkill_at_random_moments_loses_nothing_and_delivers_no_duplicate(
                 return [d.id for d in await store.deliveries(limit=10 * CHANNELS)]
 
         ids = asyncio.run(build())
-        assert len(ids) == CHANNELS and counts(db) == {"pending": CHANNELS}
-        command = bot_command(runner, db, config)
+        assert len(ids) == CHANNELS and outbox_counts(db) == {"pending": CHANNELS}
 
         for _ in range(rng.randint(4, 6)):
             before = fake_stats(port)["messages"]
-            bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
             wanted = before + rng.randint(30, 120)
-            deadline = time.monotonic() + 20
-            while fake_stats(port)["messages"] < wanted:
-                assert bot.poll() is None, f"the bot exited early with {bot.returncode}"
-                assert time.monotonic() < deadline, "the bot makes no progress"
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.03))  # a random moment in the middle of posting
-            bot.send_signal(signal.SIGKILL)
-            bot.wait(timeout=10)
-            bot = None
-            kills.append((fake_stats(port)["messages"], counts(db).get("inflight", 0)))
+            pause = rng.uniform(0.0, 0.03)  # a random moment in the middle of posting
+            bot.kill_after(lambda: fake_stats(port)["messages"], wanted, 20, pause)
+            kills.append((fake_stats(port)["messages"], outbox_counts(db).get("inflight", 0)))
 
-        bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 40
-        while counts(db).get("posted", 0) < CHANNELS:
-            assert bot.poll() is None or runner == "crash-runner", bot.returncode
-            assert time.monotonic() < deadline, f"not finished: {counts(db)}"
-            time.sleep(0.05)
-        if runner == "evbot-run":
-            bot.send_signal(signal.SIGTERM)  # a clean stop this time
-        assert bot.wait(timeout=20) == 0
-        bot = None
-    finally:
-        if bot is not None and bot.poll() is None:
-            bot.kill()
-            bot.wait()
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        bot.run_until_posted(
+            db,
+            CHANNELS,
+            40,
+            may_exit=runner == "crash-runner",
+            clean_stop=runner == "evbot-run",
+        )
 
     received = json.loads(state.read_text(encoding="utf-8"))
     with sqlite3.connect(db) as conn:

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery, SubscriptionSpec, ladder_objects
 from bot.ports.chat import image_mode
 from bot.ports.store import BotStore
-from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 from tests.test_corrections import Recorder, Story
@@ -44,24 +43,10 @@ NOW = 4e9  # later than the detector's clock (the real one), so its deliveries a
 Factory = Callable[[], Any]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
-    """Unopened stores on one database of the backend (a second one: the bot restarted)."""
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "steps.sqlite3")
-    dsn = request.getfixturevalue("pg_dsn")
-    return lambda: PgStore(dsn)
-
-
 @pytest.fixture
-async def store(make_store: Factory) -> AsyncIterator[BotStore]:
-    opened = make_store()
-    await opened.open()
-    await opened.sync_groups(default_config().groups)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+def store(grouped_store: BotStore) -> BotStore:
+    """Either backend, with the default groups (`make_store`, `grouped_store`: conftest)."""
+    return grouped_store
 
 
 class Thread:

@@ -78,6 +78,7 @@ def demo_run(demo_once: DemoRun) -> tuple[list[Message], str]:
     return [m for _, m, _ in demo_once.posts], demo_once.out
 
 
+@pytest.mark.slow
 def test_scheduled_ticks_due_at_once_never_stall_the_demo(
     demo_run: tuple[list[Message], str],
 ) -> None:

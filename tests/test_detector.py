@@ -826,6 +826,7 @@ async def check_plan(tmp: Path, steps: list[Figures | None]) -> None:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(st.lists(operation, min_size=1, max_size=10))
+@pytest.mark.slow
 def test_random_imports_and_polls_match_a_brute_force_oracle(
     ops: list[tuple[str, Any]],
 ) -> None:

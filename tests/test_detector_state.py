@@ -232,6 +232,7 @@ async def run_steps(folder: Path, first: Sequence[Cell], steps: Sequence[Any]) -
     ),
     st.lists(step, min_size=1, max_size=10),
 )
+@pytest.mark.slow
 def test_continuing_from_state_gives_what_reading_whole_gives(
     first: list[Cell], steps: list[Any]
 ) -> None:
@@ -679,6 +680,7 @@ async def _polled(folder: Path, first: Sequence[Cell], steps: Sequence[Any]) -> 
     ),
     st.lists(step, min_size=1, max_size=8),
 )
+@pytest.mark.slow
 def test_the_one_more_month_path_gives_what_the_general_continuation_gives(
     first: list[Cell], steps: list[Any]
 ) -> None:

@@ -34,7 +34,6 @@ from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.commands import SyncRecord, can_manage, invite_url
 from adapters.discord.posting import RECONCILE_SCAN, failure, nonce_for, reference_for
 from adapters.discord.settings import DiscordSettings
-from bot.app.bootstrap import open_commands
 from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
 from bot.delivery.worker import DeliveryWorker
@@ -52,7 +51,6 @@ from bot.domain.channels import (
 from bot.domain.messages import Field, Message
 from bot.domain.settings import ConfigError, PlatformConfig, default_config
 from bot.domain.subscriptions import Subscription, SubscriptionSpec, ladder_objects
-from bot.ingest.importer import import_demo
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, Feed
 from tests.fake_discord import (
@@ -74,27 +72,14 @@ HERE = Channel("discord", str(GUILD_ID), str(CHANNEL_ID))
 
 
 @pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
-        )
-        yield server
+def fake(fake_discord: FakeDiscord) -> FakeDiscord:
+    return fake_discord
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    config = default_config()
-    async with SqliteStore(tmp_path / "bot.sqlite3") as opened:
-        await opened.sync_groups(config.groups)
-        await import_demo(opened, config)
-        yield opened
-
-
-@pytest.fixture
-async def ctx(store: SqliteStore) -> CommandContext:
-    return await open_commands(store, default_config())
+def store(demo_store: SqliteStore) -> SqliteStore:
+    """The demo's figures (`ctx`, over this store: conftest)."""
+    return demo_store
 
 
 def adapter(**settings: Any) -> DiscordAdapter:

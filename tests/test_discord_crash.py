@@ -37,6 +37,7 @@ from bot.domain.channels import Channel
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.sqlite.sales import SqliteStore
+from tests.crash_harness import outbox_counts
 from tests.crash_runner import LEAF, SOURCE, Feed, leaf
 from tests.crash_runner_discord import prepare
 from tests.fake_discord import CHANNEL_ID, GUILD_ID, NONCE_WINDOW, TOKEN, FakeDiscord
@@ -51,13 +52,6 @@ CONCURRENCY = inspect.signature(DeliveryWorker).parameters["concurrency"].defaul
 RUN_CHANNELS = 12  # more than one fan-out slot's worth: posts go on after each kill
 RUN_NONCE_WINDOW = 1.0  # seconds: the fake's, so that a restart can come after it
 ENV = os.environ | {"PYTHONPATH": str(ROOT), "DISCORD_TOKEN": TOKEN}
-
-
-def counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db, timeout=10) as conn:
-        rows = conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
-    conn.close()
-    return {str(status): int(n) for status, n in rows}
 
 
 async def start(db: Path, fake: FakeDiscord) -> asyncio.subprocess.Process:
@@ -93,6 +87,7 @@ async def evbot_run(db: Path, config: Path) -> asyncio.subprocess.Process:
     )
 
 
+@pytest.mark.slow
 async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_after_the_window(
     tmp_path: Path,
 ) -> None:
@@ -107,7 +102,7 @@ async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_a
             await subscribe(store, config, spec, time.time())
         # news that `evbot run` finds on its first poll: an announcement for every channel
         await store.import_records([(SOURCE, [leaf(3, 1_500)])])
-    assert await asyncio.to_thread(counts, db) == {"pending": RUN_CHANNELS}
+    assert await asyncio.to_thread(outbox_counts, db) == {"pending": RUN_CHANNELS}
 
     unrecorded: list[int] = []
     async with FakeDiscord(guilds={GUILD_ID: ids}) as fake:
@@ -126,7 +121,7 @@ async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_a
                 await asyncio.wait_for(bot.wait(), 30)
                 bot = None
                 fake.release()
-                left = await asyncio.to_thread(counts, db)
+                left = await asyncio.to_thread(outbox_counts, db)
                 unrecorded.append(left.get("inflight", 0))
                 assert left.get("posted", 0) + left["inflight"] == len(fake.messages())
                 # the restart comes after Discord has forgotten the nonces
@@ -134,7 +129,7 @@ async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_a
 
             bot = await evbot_run(db, toml)
             for _ in range(1200):  # until everything is posted (at most 2 minutes)
-                left = await asyncio.to_thread(counts, db)
+                left = await asyncio.to_thread(outbox_counts, db)
                 if set(left) == {"posted"} and left["posted"] == 2 * RUN_CHANNELS:
                     break
                 await asyncio.sleep(0.1)
@@ -149,7 +144,7 @@ async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_a
         messages = {c: fake.messages(c) for c in ids}
 
     assert unrecorded == [CONCURRENCY, CONCURRENCY]  # each kill left a full fan-out slot
-    assert await asyncio.to_thread(counts, db) == {"posted": 2 * RUN_CHANNELS}
+    assert await asyncio.to_thread(outbox_counts, db) == {"posted": 2 * RUN_CHANNELS}
     for channel, found in messages.items():  # exactly one of each, in order
         titles = [m.body["embeds"][0]["title"] for m in found]
         assert len(titles) == 2, (channel, titles)
@@ -158,6 +153,7 @@ async def test_evbot_run_killed_with_accepted_posts_unrecorded_posts_each_once_a
 
 
 @pytest.mark.parametrize("window", [NONCE_WINDOW, 0.0], ids=["within-nonce-window", "no-window"])
+@pytest.mark.slow
 async def test_sigkill_at_random_moments_loses_nothing_and_posts_no_duplicate(
     tmp_path: Path, window: float
 ) -> None:
@@ -167,7 +163,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_posts_no_duplicate(
     channels = [Channel("discord", str(GUILD_ID), str(c)) for c in ids]
     async with SqliteStore(db) as store:
         await prepare(store, channels)
-    assert await asyncio.to_thread(counts, db) == {"pending": CHANNELS}
+    assert await asyncio.to_thread(outbox_counts, db) == {"pending": CHANNELS}
 
     kills: list[tuple[int, int]] = []  # (messages Discord had, deliveries left in flight)
     async with FakeDiscord(guilds={GUILD_ID: ids}) as fake:
@@ -190,7 +186,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_posts_no_duplicate(
                 bot.kill()
                 await asyncio.wait_for(bot.wait(), 20)
                 bot = None
-                left = (await asyncio.to_thread(counts, db)).get("inflight", 0)
+                left = (await asyncio.to_thread(outbox_counts, db)).get("inflight", 0)
                 kills.append((len(fake.messages()), left))
 
             bot = await start(db, fake)

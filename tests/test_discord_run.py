@@ -57,6 +57,7 @@ async def evbot(*args: str, within: float = 60.0) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_evbot_run_serves_commands_and_posts_announcements(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
     async with SqliteStore(db) as store:
@@ -112,6 +113,7 @@ async def test_evbot_run_serves_commands_and_posts_announcements(tmp_path: Path)
         assert delivery.status == "posted" and delivery.message_id == posted.payload["id"]
 
 
+@pytest.mark.slow
 async def test_evbot_discord_sync_and_invite_url(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
     async with FakeDiscord() as fake:

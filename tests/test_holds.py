@@ -19,7 +19,6 @@ from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
 from bot.ports.store import BotStore
-from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units,powertrain\n"
@@ -235,15 +234,8 @@ def test_answers_and_replay_say_a_held_figure_is_unconfirmed(
     assert "unconfirmed" not in cli(capsys, "replay", "--db", db)[1]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> BotStore:
-    if request.param == "sqlite":
-        return SqliteStore(tmp_path / "s.db")
-    return PgStore(request.getfixturevalue("pg_dsn"))
-
-
 async def test_both_stores_hold_and_release_the_same(any_store: BotStore) -> None:
-    store = any_store
+    store = any_store  # conftest's, open already (opening again is a no-op, as is closing twice)
     await store.open()
     try:
         config = default_config()

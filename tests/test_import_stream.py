@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "stream.sqlite3") as s:
-        yield s
 
 
 @pytest.fixture(params=[False, True], ids=["thread", "process"])
@@ -238,6 +231,7 @@ async def test_a_parser_process_reports_progress_and_problems(tmp_path: Path) ->
     assert seen[-1] == path.stat().st_size and max(seen) == seen[-1]
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     """Peak memory of an import of 40,000 rows and of 400,000 rows, each in a fresh process:
     streamed, the bigger file needs hardly more (collected, it needed about 10x)."""

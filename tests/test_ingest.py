@@ -5,7 +5,6 @@ Each bad input is checked against the exact `FILE:LINE: reason` the user sees.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,12 +43,6 @@ def canonical(tmp_path: Path, text: str | bytes, name: str = "sales.csv") -> tup
 
 def records(parsed: Parsed, source: str = "src") -> list[SalesRecord]:
     return parsed.records.get(source, [])
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as s:
-        yield s
 
 
 # -- canonical: good files ---------------------------------------------------------------------

@@ -11,6 +11,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "adapters")
 
@@ -101,6 +103,7 @@ def test_no_module_imports_itself_back_through_others() -> None:
     assert found == [], "import circles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
+@pytest.mark.slow
 def test_no_private_name_is_imported_from_another_module() -> None:
     known = modules()
     crossing = [

@@ -309,6 +309,7 @@ def per_threshold(
 
 @settings(max_examples=300)
 @given(imports, ladder_specs, st.booleans())
+@pytest.mark.slow
 def test_reconcile_over_revisions_does_what_the_per_threshold_rules_do(
     history: list[list[tuple[int, int | None]]], spec: str, running_total: bool
 ) -> None:

@@ -461,6 +461,7 @@ class Output:
                     self.text[self.fds[fd]] += chunk
 
 
+@pytest.mark.slow
 def test_evbot_run_says_what_it_serves_what_waits_and_what_keeps_failing(
     db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -546,11 +547,14 @@ def test_evbot_run_says_what_it_serves_what_waits_and_what_keeps_failing(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
     everything = b"".join(output.text.values()).decode()
     assert "secret-token-in-path" not in everything  # a webhook's URL is never logged
     assert everything.count("not delivered after") == 1  # once, however many retries
 
 
+@pytest.mark.slow
 def test_the_log_level_quiets_evbot_run(db: str, tmp_path: Path) -> None:
     config = webhook_config(
         tmp_path, '[logging]\nlevel = "warning"\n[delivery]\nretry_warning_seconds = 1\n'
@@ -579,3 +583,5 @@ def test_the_log_level_quiets_evbot_run(db: str, tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()

@@ -3,7 +3,6 @@ one file, across imports, and through both parse paths."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -13,27 +12,14 @@ from bot.domain.settings import default_config
 from bot.ingest.importer import import_file
 from bot.ingest.parse import parse_canonical
 from bot.ports.store import SalesStore
-from bot.store.postgres.sales import PgStore
-from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units,source\n"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Callable[[], SqliteStore | PgStore]:
-    """Unopened stores of each backend (PostgreSQL skips without a server)."""
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "evbot.sqlite3")
-    dsn = request.getfixturevalue("pg_dsn")
-    return lambda: PgStore(dsn)
-
-
 @pytest.fixture
-async def store(make_store: Callable[[], SqliteStore | PgStore]) -> AsyncIterator[SalesStore]:
-    async with make_store() as s:
-        yield s
+def store(any_store: SalesStore) -> SalesStore:
+    """Either backend (`make_store`, `any_store`: conftest)."""
+    return any_store
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -152,6 +152,7 @@ async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path
     from bot.commands.types import Invocation
 
     answered: list[str] = []
+    both = asyncio.Event()  # both commands answered
 
     class Host:  # a minimal CommandHost: answers two commands, then waits to stop
         platform = "host"
@@ -169,6 +170,7 @@ async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path
             who = Invocation(Channel("host", "w", "c"), "alice")
             for text in ("/ev-help", "/ev-total nothing-like-this"):
                 answered.append((await run_text(commands, who, text)).message.title)
+            both.set()
             await stopping.wait()
 
     store = SqliteStore(tmp_path / "latency.sqlite3")
@@ -177,10 +179,7 @@ async def test_commands_served_by_an_adapter_feed_the_latency_histogram(tmp_path
     await app.start(poll=False)
     await ops.start()
     try:
-        for _ in range(500):
-            if len(answered) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(both.wait(), 5)
         _, _, text = await get(ops, "/metrics")
     finally:
         await ops.stop()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,29 +25,15 @@ from bot.ports.store import BotStore, StoreError
 from bot.store.postgres.leader import Leadership
 from bot.store.postgres.migrations import PG_MIGRATIONS
 from bot.store.postgres.sales import PgStore
-from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import LEAF, prepare
 
 Factory = Callable[[], Any]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
-    """Unopened stores on one fresh database of the backend (two calls: two replicas)."""
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "outbox.sqlite3")
-    dsn = request.getfixturevalue("pg_dsn")
-    return lambda: PgStore(dsn)
-
-
 @pytest.fixture
-async def store(make_store: Factory) -> AsyncIterator[BotStore]:
-    opened = make_store()
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
+def store(any_store: BotStore) -> BotStore:
+    """Either backend (`make_store`, `any_store`: conftest)."""
+    return any_store
 
 
 def channel(n: int) -> Channel:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -73,12 +72,6 @@ class Asker:
         self, name: str, region: str = "World", as_of: str | None = None, metric: str = "sales"
     ) -> int:
         return (await self.total(name, region, as_of, metric)).total
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as s:
-        yield s
 
 
 def config(**changes: object) -> Config:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -21,12 +19,6 @@ from bot.reading.read_model import ReadModel, Series
 from bot.store.sqlite.sales import SqliteStore
 
 REGIONS = ["USA", "WA", "France", "Europe", WORLD]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as s:
-        yield s
 
 
 def subjects(catalog: Catalog, config: Config) -> list[Subject]:
@@ -111,6 +103,7 @@ def running_records(rng: random.Random) -> list[SalesRecord]:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow
 async def test_equal_to_series_reader_on_random_data(store: SqliteStore, seed: int) -> None:
     rng = random.Random(seed)
     config = replace(default_config(), region_parents={"WA": "USA", "France": "Europe"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import importlib
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -510,12 +510,6 @@ def test_warnings_name_unknown_regions_codes_overlaps_and_partial_continents() -
         "figures"
     ) in lines
     assert region_warnings({"clean": ["France", "Germany", "Norway"]}, tree) == []
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as s:
-        yield s
 
 
 async def test_an_import_says_what_its_regions_mean(tmp_path: Path, store: SqliteStore) -> None:

@@ -326,6 +326,7 @@ def test_absurd_inputs_fit_discord(unit: str) -> None:
 
 
 @pytest.mark.parametrize("unit", ["A", "😀", "&", "@", "*", "\\"])
+@pytest.mark.slow
 def test_absurd_inputs_fit_slack(unit: str) -> None:
     blocks, fallback = render_blocks(absurd_message(unit))
     check_slack_limits(blocks, fallback)
@@ -431,6 +432,7 @@ SLACK_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 @settings(max_examples=300, deadline=None)
 @given(MESSAGES)
+@pytest.mark.slow
 def test_fuzz_text(msg: Message) -> None:
     out = render_text(msg)
     assert_no_mentions([out])
@@ -466,6 +468,7 @@ def test_fuzz_split_content(text: str, limit: int) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(MESSAGES)
+@pytest.mark.slow
 def test_fuzz_slack(msg: Message) -> None:
     blocks, fallback = render_blocks(msg)
     check_slack_limits(blocks, fallback)

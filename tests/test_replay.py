@@ -119,6 +119,7 @@ def test_the_250000_message_states_the_leaf_share(replayed: list[dict[str, Any]]
     assert round(event["leader"]["share"], 2) == 0.72
 
 
+@pytest.mark.slow
 def test_replay_from_and_to_keep_only_those_months(
     demo_db: Path, replayed: list[dict[str, Any]]
 ) -> None:

@@ -36,10 +36,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.domain.channels import Channel
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.postgres.sales import PgStore
+from tests.crash_harness import start_fake, stop_fake
 from tests.crash_runner import LEAF, SOURCE, leaf
 from tests.fake_webhook import FakeWebhook
 
@@ -58,19 +61,6 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)
-
-
-def start_fake(state: Path) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(FAKE), "--port", "0", "--state", str(state)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    return proc, int(line.split()[-1])
 
 
 class Replica:
@@ -114,11 +104,12 @@ class Replica:
         self.handle.close()
 
 
+@pytest.mark.slow
 def test_three_replicas_two_killed_midway_deliver_everything_once(
     pg_dsn: str, tmp_path: Path
 ) -> None:
     state = tmp_path / "fake.json"
-    fake, port = start_fake(state)
+    fake, port = start_fake(FAKE, state, ENV)
     config = tmp_path / "evbot.toml"
     config.write_text(
         f'database = "{pg_dsn}"\n'
@@ -205,8 +196,7 @@ def test_three_replicas_two_killed_midway_deliver_everything_once(
     finally:
         for r in replicas:
             r.close()
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        stop_fake(fake)
 
     received = json.loads(state.read_text(encoding="utf-8"))
     keys = {f"evbot-delivery-{i}": message_id for i, _, message_id in rows}
@@ -298,6 +288,7 @@ def test_most_in_a_window_counts_a_sliding_window() -> None:
     assert most_in_a_window([0.0, 2.0, 4.0], 1.0) == (1, 0.0)
 
 
+@pytest.mark.slow
 def test_three_replicas_keep_one_rate_limit_and_survivors_take_a_dead_ones_share(
     pg_dsn: str, tmp_path: Path
 ) -> None:

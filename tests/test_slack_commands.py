@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,6 @@ from tests.fake_slack import FakeSlack
 from tests.test_slack_support import (
     action_body,
     command_body,
-    demo_context,
     http_settings,
     post_signed,
     serving,
@@ -38,15 +36,13 @@ from tests.test_slack_support import (
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as f:
-        yield f
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    return fake_slack
 
 
 @pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[CommandContext]:
-    async with demo_context(tmp_path / "demo.sqlite3") as c:
-        yield c
+def ctx(demo_ctx: CommandContext) -> CommandContext:
+    return demo_ctx
 
 
 CHANNEL = Channel("slack", "T0001", "C0001")

@@ -22,11 +22,8 @@ import inspect
 import json
 import os
 import random
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from bot.domain.channels import Channel
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import SubscriptionSpec
 from bot.store.sqlite.sales import SqliteStore
+from tests.crash_harness import Bot, fake_stats, outbox_counts, start_fake, stopped_at_the_end
 from tests.crash_runner import LEAF, Feed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,32 +51,6 @@ ENV = os.environ | {
     "CRASH_SLACK_BOT": "xoxb-T0001-crash",
     "CRASH_SLACK_SIGNING": "crash-signing-secret",
 }
-
-
-def fake_stats(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=5) as response:
-        found: dict[str, Any] = json.load(response)
-    return found
-
-
-def counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db, timeout=10) as conn:
-        rows = conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
-    conn.close()
-    return {str(status): int(n) for status, n in rows}
-
-
-def start_fake(state: Path, *options: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(FAKE), "--port", "0", "--state", str(state), *options],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    return proc, int(line.split()[-1])
 
 
 def bot_command(runner: str, db: Path, config: Path, api: str) -> list[str]:
@@ -131,53 +103,36 @@ async def build(db: Path, channels: int = CHANNELS, charts: bool = False) -> lis
 
 
 @pytest.mark.parametrize("runner", ["evbot-run", "crash-runner"])
+@pytest.mark.slow
 def test_sigkill_at_random_moments_posts_everything_once_on_slack(
     runner: str, tmp_path: Path
 ) -> None:
     rng = random.Random(f"{SEED}-{runner}")
     db = tmp_path / "bot.sqlite3"
     state = tmp_path / "fake.json"
-    fake, port = start_fake(state)
+    fake, port = start_fake(FAKE, state, ENV)
     api = f"http://127.0.0.1:{port}/api/"
     config = write_config(tmp_path / "evbot.toml", api)
-    bot: subprocess.Popen[bytes] | None = None
+    bot = Bot(bot_command(runner, db, config, api), ENV)
     kills: list[tuple[int, int]] = []  # (messages the fake had, deliveries left in flight)
-    try:
+    with stopped_at_the_end(fake, bot):
         ids = asyncio.run(build(db))
-        assert len(ids) == CHANNELS and counts(db) == {"pending": CHANNELS}
-        command = bot_command(runner, db, config, api)
+        assert len(ids) == CHANNELS and outbox_counts(db) == {"pending": CHANNELS}
 
         for _ in range(rng.randint(4, 6)):
             before = fake_stats(port)["messages"]
-            bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
             wanted = before + rng.randint(30, 120)
-            deadline = time.monotonic() + 30
-            while fake_stats(port)["messages"] < wanted:
-                assert bot.poll() is None, f"the bot exited early with {bot.returncode}"
-                assert time.monotonic() < deadline, "the bot makes no progress"
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.03))  # a random moment in the middle of posting
-            bot.send_signal(signal.SIGKILL)
-            bot.wait(timeout=10)
-            bot = None
-            kills.append((fake_stats(port)["messages"], counts(db).get("inflight", 0)))
+            pause = rng.uniform(0.0, 0.03)  # a random moment in the middle of posting
+            bot.kill_after(lambda: fake_stats(port)["messages"], wanted, 30, pause)
+            kills.append((fake_stats(port)["messages"], outbox_counts(db).get("inflight", 0)))
 
-        bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while counts(db).get("posted", 0) < CHANNELS:
-            assert bot.poll() is None or runner == "crash-runner", bot.returncode
-            assert time.monotonic() < deadline, f"not finished: {counts(db)}"
-            time.sleep(0.05)
-        if runner == "evbot-run":
-            bot.send_signal(signal.SIGTERM)  # a clean stop this time
-        assert bot.wait(timeout=20) == 0
-        bot = None
-    finally:
-        if bot is not None and bot.poll() is None:
-            bot.kill()
-            bot.wait()
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        bot.run_until_posted(
+            db,
+            CHANNELS,
+            60,
+            may_exit=runner == "crash-runner",
+            clean_stop=runner == "evbot-run",
+        )
 
     received = json.loads(state.read_text(encoding="utf-8"))
     with sqlite3.connect(db) as conn:
@@ -220,6 +175,7 @@ def in_flight_steps(db: Path) -> dict[str, list[str]]:
     return {f"evbot-delivery-{i}": list(json.loads(steps)) for i, steps in rows}
 
 
+@pytest.mark.slow
 def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_each(
     tmp_path: Path,
 ) -> None:
@@ -229,15 +185,16 @@ def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_ea
     # uploads answered late: the bot spends most of each delivery between its post and the
     # record of its chart, before the share (getUploadURLExternal) and after it (complete)
     fake, port = start_fake(
+        FAKE,
         state,
+        ENV,
         "--slow",
         "files.getUploadURLExternal=0.2",
         "--slow",
         "files.completeUploadExternal=0.3",
     )
     api = f"http://127.0.0.1:{port}/api/"
-    command = bot_command("evbot-run", db, write_config(tmp_path / "evbot.toml", api), api)
-    bot: subprocess.Popen[bytes] | None = None
+    bot = Bot(bot_command("evbot-run", db, write_config(tmp_path / "evbot.toml", api), api), ENV)
     # per kill: posts without a chart in their thread, and charts shared but not recorded
     kills: list[tuple[int, int]] = []
 
@@ -248,7 +205,7 @@ def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_ea
     def both_windows_hit() -> bool:
         return sum(k[0] for k in kills) > 0 and sum(k[1] for k in kills) > 0
 
-    try:
+    with stopped_at_the_end(fake, bot):
         ids = asyncio.run(build(db, CHARTED, charts=True))
         assert len(ids) == CHARTED
         # kill at random moments until both windows were hit, while work is left to kill in
@@ -256,17 +213,9 @@ def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_ea
             if len(kills) >= 3 and both_windows_hit():
                 break
             before = progress()
-            bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
             wanted = before + rng.randint(2, 6)
-            deadline = time.monotonic() + 60
-            while progress() < wanted:
-                assert bot.poll() is None, f"the bot exited early with {bot.returncode}"
-                assert time.monotonic() < deadline, "the bot makes no progress"
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.3))  # a moment among posts and uploads
-            bot.send_signal(signal.SIGKILL)
-            bot.wait(timeout=10)
-            bot = None
+            pause = rng.uniform(0.0, 0.3)  # a moment among posts and uploads
+            bot.kill_after(progress, wanted, 60, pause)
             charts = fake_charts(port)
             steps = in_flight_steps(db)
             kills.append(
@@ -276,21 +225,7 @@ def test_sigkill_between_post_and_chart_leaves_one_announcement_and_one_chart_ea
                 )
             )
 
-        bot = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while counts(db).get("posted", 0) < CHARTED:
-            assert bot.poll() is None, bot.returncode
-            assert time.monotonic() < deadline, f"not finished: {counts(db)}"
-            time.sleep(0.05)
-        bot.send_signal(signal.SIGTERM)
-        assert bot.wait(timeout=20) == 0
-        bot = None
-    finally:
-        if bot is not None and bot.poll() is None:
-            bot.kill()
-            bot.wait()
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        bot.run_until_posted(db, CHARTED, 60, may_exit=False, clean_stop=True)
 
     received = json.loads(state.read_text(encoding="utf-8"))
     with sqlite3.connect(db) as conn:

@@ -39,9 +39,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"chart" * 100
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as f:
-        yield f
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    return fake_slack
 
 
 @pytest.fixture

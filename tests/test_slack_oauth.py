@@ -4,7 +4,6 @@ OAuth states kept in the bot's SQLite database."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +19,6 @@ from bot.store.sqlite.sales import SqliteStore
 from tests.fake_slack import FakeSlack
 from tests.test_slack_support import (
     command_body,
-    demo_context,
     http_settings,
     post_signed,
     serving,
@@ -32,15 +30,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:Deprecat
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as f:
-        yield f
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    return fake_slack
 
 
 @pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[CommandContext]:
-    async with demo_context(tmp_path / "demo.sqlite3") as c:
-        yield c
+def ctx(demo_ctx: CommandContext) -> CommandContext:
+    return demo_ctx
 
 
 async def install(url: str, code: str) -> int:
@@ -120,12 +116,6 @@ async def test_a_redirect_with_a_state_never_issued_installs_nothing(
 # -- the stores on SQLite -------------------------------------------------------------------
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "bot.sqlite3") as s:
-        yield s
-
-
 def installation(team: str, user: str, token: str, at: float) -> Installation:
     return Installation(
         app_id="A0001",
@@ -148,7 +138,7 @@ async def test_installations_survive_a_reopen_and_the_newest_wins(
     await istore.async_save(installation("T1", "U2", "xoxb-new", 200.0))
     await istore.async_save(installation("T2", "U1", "xoxb-t2", 150.0))
     await store.close()
-    async with SqliteStore(tmp_path / "bot.sqlite3") as again:
+    async with SqliteStore(store.path) as again:
         istore = DatabaseInstallationStore(again)
         latest = await istore.async_find_installation(enterprise_id=None, team_id="T1")
         assert latest is not None

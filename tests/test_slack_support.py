@@ -8,33 +8,18 @@ import contextlib
 import json
 import urllib.parse
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.settings import SlackSettings
-from bot.app.bootstrap import open_commands
 from bot.commands.context import CommandContext
-from bot.domain.settings import default_config
-from bot.ingest.importer import import_demo
-from bot.store.sqlite.sales import SqliteStore
 from tests.fake_slack import FakeSlack, sign
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-T0001-test"
 APP_TOKEN = "xapp-1-test"
-
-
-@contextlib.asynccontextmanager
-async def demo_context(path: Path) -> AsyncIterator[CommandContext]:
-    """A store with the Alliance demo figures and a command context over it."""
-    config = default_config()
-    async with SqliteStore(path) as store:
-        await store.sync_groups(config.groups)
-        await import_demo(store, config)
-        yield await open_commands(store, config)
 
 
 def http_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:

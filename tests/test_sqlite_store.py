@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,6 @@ class TestSqliteStoreContract(StoreContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         return lambda: SqliteStore(tmp_path / "contract.sqlite3")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as s:
-        yield s
 
 
 def _many_records(subjects: int = 40, months: int = 50) -> list[SalesRecord]:
@@ -281,6 +274,7 @@ _FIGURE = st.tuples(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_FIGURE, min_size=1, max_size=30))
+@pytest.mark.slow
 def test_first_import_cells_equal_the_revision_paths(
     figures: list[tuple[int, int, bool, str]],
 ) -> None:

@@ -75,15 +75,8 @@ class Clock:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeWebhook]:
-    async with FakeWebhook() as server:
-        yield server
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(tmp_path / "bot.sqlite3") as opened:
-        yield opened
+def fake(fake_webhook: FakeWebhook) -> FakeWebhook:
+    return fake_webhook
 
 
 @pytest.fixture

@@ -190,7 +190,18 @@ def _lines(
     bytes are found in the decoded text (a UTF-16 file's zero bytes are no NULs), reported, and
     taken out so that the rest of the line is still read. Both parse paths read through this."""
     text = io.TextIOWrapper(raw, encoding, errors="evbot-undecodable", newline="")
-    return chain.from_iterable(_line_runs(raw, text, encoding, report, progress))
+    return chain.from_iterable(_detached(text, _line_runs(raw, text, encoding, report, progress)))
+
+
+def _detached(text: io.TextIOWrapper, runs: Iterator[list[str]]) -> Iterator[list[str]]:
+    """`runs`, then `text` let go of the caller's file (which the caller closes): a reading cut
+    short by an exception leaves the wrapper in its traceback, and a wrapper finalized there
+    would warn of an unclosed file."""
+    try:
+        yield from runs
+    finally:
+        if not text.buffer.closed:
+            text.detach()
 
 
 def _line_runs(

@@ -9,6 +9,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,6 +72,7 @@ months = st.lists(st.integers(0, 3_000), min_size=1, max_size=8)
 
 @settings(FUZZ, max_examples=min(FUZZ.max_examples, 25))
 @given(history=months, other=months, extra=st.integers(0, 200_000), back=st.integers(0, 10**6))
+@pytest.mark.slow
 def test_a_maximal_figure_costs_what_an_ordinary_crossing_does(
     runner: asyncio.Runner, history: list[int], other: list[int], extra: int, back: int
 ) -> None:

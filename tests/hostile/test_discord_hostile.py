@@ -27,7 +27,6 @@ from tests.test_discord import (
     LADDERS,
     adapter,
     answer,
-    ctx,
     embed_of,
     fake,
     fan_out,
@@ -36,7 +35,7 @@ from tests.test_discord import (
     store,
 )
 
-__all__ = ["ctx", "fake", "store"]  # fixtures, used by name
+__all__ = ["fake", "store"]  # fixtures, used by name (`ctx`, over this store: conftest)
 
 SUBJECT = 3  # the option type of a string
 

@@ -53,6 +53,7 @@ def respelled(draw: st.DrawFn, name: str) -> str:
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_any_two_spellings_equal_under_name_key_give_one_key_and_one_total(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:

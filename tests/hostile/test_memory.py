@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 BOUND_MB = 250
 GROWTH_MB = 60  # holding 1.3 million parsed records at once would take far more than this
@@ -87,6 +89,7 @@ def import_in_child(tmp_path: Path, csv: Path) -> tuple[int, float]:
     return int(records), float(peak)
 
 
+@pytest.mark.slow
 def test_a_50_mb_csv_imports_in_constant_memory(tmp_path: Path) -> None:
     """Ten times the file, (almost) the same peak: under BOUND_MB, and within GROWTH_MB of the
     peak for a 5 MB file imported the same way."""

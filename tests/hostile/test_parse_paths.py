@@ -187,6 +187,7 @@ async def _staged_by_process(path: Path) -> tuple[list[Row], Parsed | None, list
 
 @settings(FUZZ, max_examples=200 if LONG else 12)
 @given(data=canonical_files())
+@pytest.mark.slow
 def test_the_separate_process_path_reads_what_this_process_reads(
     tmp_path_factory: pytest.TempPathFactory, data: bytes
 ) -> None:

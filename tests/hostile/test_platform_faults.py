@@ -12,6 +12,7 @@ import bot.delivery.worker
 from tests.hostile.chaos import Plan, main_result_lines, run
 
 
+@pytest.mark.slow
 async def test_fault_mix_during_fanout_while_commands_arrive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

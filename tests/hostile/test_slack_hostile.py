@@ -9,8 +9,6 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -21,7 +19,6 @@ from tests.fake_slack import FakeSlack, sign
 from tests.test_slack_support import (
     SECRET,
     command_body,
-    demo_context,
     http_settings,
     post_signed,
     serving,
@@ -29,15 +26,13 @@ from tests.test_slack_support import (
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as f:
-        yield f
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    return fake_slack
 
 
 @pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[CommandContext]:
-    async with demo_context(tmp_path / "demo.sqlite3") as c:
-        yield c
+def ctx(demo_ctx: CommandContext) -> CommandContext:
+    return demo_ctx
 
 
 async def _post(url: str, body: str, headers: dict[str, str]) -> int:

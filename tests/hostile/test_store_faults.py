@@ -299,6 +299,7 @@ def test_a_migration_killed_halfway(tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
 
     async def reopen() -> int:
