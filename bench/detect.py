@@ -60,7 +60,7 @@ from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
 from bot.domain.settings import Config, default_config
 from bot.domain.subjects import ALL, SubjectKey
-from bot.ingest.parse import MAX_UNITS
+from bot.ingest.fields import MAX_UNITS
 from bot.ports.store import BotStore
 from bot.reading.queries import load_catalog
 from bot.store.postgres.base import scratch_schema

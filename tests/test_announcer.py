@@ -18,9 +18,10 @@ from bot.domain.events import (
     ShareEvent,
     Subject,
 )
-from bot.domain.ladders import DEFAULT_LADDER, ladder_rungs, listed_range
+from bot.domain.ladders import DEFAULT_LADDER
 from bot.domain.messages import Field, Message
 from bot.domain.periods import Month
+from bot.domain.rungs import ladder_rungs, listed_range
 
 ALLIANCE = Subject("group", "group:renault-nissan-alliance", "Renault-Nissan Alliance")
 NISSAN = Subject("make", "make:nissan", "Nissan")

@@ -18,9 +18,9 @@ from bot.commands.types import Invocation, Reply
 from bot.detection.detector import Detector
 from bot.domain.channels import MISSING_ACCESS, Channel
 from bot.domain.events import MilestoneEvent, Subject
-from bot.domain.ladders import listed_range
 from bot.domain.periods import Month
 from bot.domain.records import DetectionWrite, ModelName, SalesRecord, SourceSpec
+from bot.domain.rungs import listed_range
 from bot.domain.series import WORLD
 from bot.domain.settings import Config, default_config
 from bot.domain.subjects import Catalog

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from bot.delivery.worker import MAX_ATTEMPTS, DeliveryWorker
+from bot.delivery.steps import MAX_ATTEMPTS
+from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel, DeliveryFailure, Limits
 from bot.domain.delivery_steps import CHART, POST, done_steps, edit_step, settled

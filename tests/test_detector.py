@@ -21,10 +21,11 @@ from bot.detection.detector import WATERMARK, Detector
 from bot.detection.replay import replay
 from bot.domain.event_codec import event_to_dict
 from bot.domain.events import MilestoneEvent, Subject
-from bot.domain.ladders import DEFAULT_LADDER, RungRange, rungs_of
+from bot.domain.ladders import DEFAULT_LADDER
 from bot.domain.milestones import Recorded
 from bot.domain.periods import Month
 from bot.domain.records import DetectionWrite, SalesRecord, SeriesRef, SourceSpec, StoredEvent
+from bot.domain.rungs import RungRange, rungs_of
 from bot.domain.settings import Config, MilestoneConfig, default_config
 from bot.ports.store import StoreError
 from bot.store.sqlite.sales import SqliteStore

@@ -24,8 +24,8 @@ from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
+from bot.ingest.canonical import parse_canonical
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
-from bot.ingest.parse import parse_canonical
 from bot.reading.queries import load_catalog
 from bot.store.sqlite.sales import SqliteStore
 

@@ -70,7 +70,7 @@ async def test_a_revised_yearly_figure_of_the_year_before_the_latest_is_news(
 
 
 def test_the_iea_stock_is_a_source_of_its_own(tmp_path: Path) -> None:
-    from bot.ingest.parse import parse_iea
+    from bot.ingest.iea import parse_iea
 
     path = tmp_path / "iea.csv"
     path.write_text(

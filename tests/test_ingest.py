@@ -15,15 +15,11 @@ from hypothesis import strategies as st
 from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.settings import SourceConfig, default_config
 from bot.domain.staging import MAX_PROBLEMS
+from bot.ingest.canonical import _careful_canonical, _fast_canonical, parse_canonical
+from bot.ingest.iea import parse_iea
 from bot.ingest.importer import import_file
-from bot.ingest.parse import (
-    Parsed,
-    _careful_canonical,
-    _fast_canonical,
-    parse_canonical,
-    parse_iea,
-    parse_mapped,
-)
+from bot.ingest.mapped import parse_mapped
+from bot.ingest.table import Parsed
 from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"

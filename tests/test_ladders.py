@@ -9,13 +9,15 @@ from bot.domain.ladders import (
     DEFAULT_LADDER_SPEC,
     Ladder,
     LadderError,
+    parse_ladder,
+    union_next_above,
+)
+from bot.domain.rungs import (
     Progression,
     RungRange,
     ladder_rungs,
     listed_range,
-    parse_ladder,
     rungs_of,
-    union_next_above,
     union_rungs,
 )
 

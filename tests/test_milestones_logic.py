@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.ladders import RungRange, RungSet, ladder_rungs, parse_ladder
+from bot.domain.ladders import parse_ladder
 from bot.domain.milestones import (
     Correction,
     Recorded,
@@ -18,6 +18,7 @@ from bot.domain.milestones import (
     reconcile,
 )
 from bot.domain.periods import Month
+from bot.domain.rungs import RungRange, RungSet, ladder_rungs
 
 Series = list[tuple[Month, int]]
 START = Month(2015, 1)

@@ -9,8 +9,8 @@ import pytest
 
 from bot.domain.records import ImportFailed
 from bot.domain.settings import default_config
+from bot.ingest.canonical import parse_canonical
 from bot.ingest.importer import import_file
-from bot.ingest.parse import parse_canonical
 from bot.ports.store import SalesStore
 
 HEADER = "period,region,make,model,units,source\n"

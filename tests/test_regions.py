@@ -23,7 +23,7 @@ from bot.domain.series import regional_coverage, regional_increments
 from bot.domain.settings import ConfigError, SourceConfig, default_config
 from bot.domain.subjects import ALL
 from bot.ingest.importer import import_file
-from bot.ingest.parse import parse_mapped
+from bot.ingest.mapped import parse_mapped
 from bot.reading.queries import SeriesReader, load_catalog, region_tree
 from bot.reading.queries import total as queries_total
 from bot.store.sqlite.sales import SqliteStore

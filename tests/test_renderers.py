@@ -38,9 +38,9 @@ from adapters.slack.render import (
 from adapters.text import clean_text, render_text, utf16_len
 from bot.domain.announcer import announce
 from bot.domain.events import Leader, MilestoneEvent, Subject
-from bot.domain.ladders import listed_range
 from bot.domain.messages import ACCENTS, Field, Message
 from bot.domain.periods import Month
+from bot.domain.rungs import listed_range
 
 ROOT = Path(__file__).resolve().parents[1]
 ZWSP = "\u200b"

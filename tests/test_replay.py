@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bot.domain.channels import Channel
-from bot.domain.ladders import RungRange
 from bot.domain.messages import Message
+from bot.domain.rungs import RungRange
 from bot.store.sqlite.sales import SqliteStore
 from tests.demo_once import DemoRun
 

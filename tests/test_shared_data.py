@@ -27,7 +27,8 @@ from bot.domain.regions import RegionTree, region_warnings
 from bot.domain.series import regional_coverage, regional_increments
 from bot.domain.settings import Config, SourceConfig
 from bot.domain.subjects import ALL, Catalog
-from bot.ingest.parse import parse_iea, parse_mapped
+from bot.ingest.iea import parse_iea
+from bot.ingest.mapped import parse_mapped
 from bot.reading.queries import SeriesReader, load_catalog, period_total, region_tree, total
 from bot.store.sqlite.sales import SqliteStore
 

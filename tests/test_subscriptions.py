@@ -32,8 +32,8 @@ from bot.domain.messages import Message
 from bot.domain.records import SalesRecord, SourceSpec, StoredEvent
 from bot.domain.settings import Config, default_config
 from bot.domain.subscriptions import SubscriptionError, SubscriptionSpec, ladder_objects
+from bot.ingest.canonical import parse_canonical
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
-from bot.ingest.parse import parse_canonical
 from bot.reading.queries import load_catalog
 from bot.store.sqlite.sales import SqliteStore
 

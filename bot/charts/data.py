@@ -30,10 +30,11 @@ from bot.domain.formatting import (
     place,
     validate_locale,
 )
-from bot.domain.ladders import Ladder, union_next_above, union_rungs
+from bot.domain.ladders import Ladder, union_next_above
 from bot.domain.milestones import crossing_ranges
 from bot.domain.periods import Month
 from bot.domain.projection import project
+from bot.domain.rungs import union_rungs
 from bot.domain.series import WORLD
 from bot.reading.queries import ModelShare
 

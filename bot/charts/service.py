@@ -84,7 +84,7 @@ def model_chart_data(
 
 
 class StoreCharts:
-    """Milestone charts for the delivery worker (`bot.delivery.worker.MilestoneCharts`): the
+    """Milestone charts for the delivery worker (`bot.delivery.rendering.MilestoneCharts`): the
     subject's
     series read from the store's kept aggregates, drawn off the loop."""
 

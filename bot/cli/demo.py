@@ -27,8 +27,8 @@ from bot.domain.records import ImportFailed, SalesRecord, SourceSpec
 from bot.domain.settings import Config
 from bot.domain.subjects import Catalog
 from bot.domain.subscriptions import KINDS, SubscriptionSpec
+from bot.ingest.canonical import parse_canonical
 from bot.ingest.importer import DEMO_SOURCE, demo_data_path
-from bot.ingest.parse import parse_canonical
 from bot.ports.chat import ChatAdapter
 
 if TYPE_CHECKING:

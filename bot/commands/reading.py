@@ -17,10 +17,11 @@ from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import explain, told
 from bot.domain.events import Subject
 from bot.domain.formatting import fast_month, fast_percent, fast_units, format_period, in_region
-from bot.domain.ladders import union_next_above, union_rungs
+from bot.domain.ladders import union_next_above
 from bot.domain.messages import Field, Message
 from bot.domain.periods import Month
 from bot.domain.projection import project
+from bot.domain.rungs import union_rungs
 from bot.reading.read_model import Series
 
 TOP_MODELS = 5

@@ -37,11 +37,12 @@ from bot.domain.bulk import gc_paused, without_gc
 from bot.domain.coverage import source_facts, tell
 from bot.domain.events import Event, GrowthEvent, MilestoneEvent
 from bot.domain.hierarchy import Hierarchy
-from bot.domain.ladders import configured_ladders, union_rungs
+from bot.domain.ladders import configured_ladders
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.projection import project
 from bot.domain.records import SourceInfo, StoredEvent
+from bot.domain.rungs import union_rungs
 from bot.domain.series import cumulative
 from bot.domain.series_state import SeriesState, whole_view
 from bot.domain.settings import Config

@@ -26,10 +26,11 @@ from bot.detection.steps import (
 from bot.domain.corrections import correction_events
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy, NameBook
-from bot.domain.ladders import Ladder, RungSet
+from bot.domain.ladders import Ladder
 from bot.domain.milestones import Recorded
 from bot.domain.periods import Month
 from bot.domain.records import DetectionWrite
+from bot.domain.rungs import RungSet
 from bot.domain.series import total_as_of
 from bot.domain.series_state import SeriesState, SeriesView
 from bot.domain.settings import Config

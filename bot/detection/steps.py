@@ -22,11 +22,12 @@ from bot.domain.events import (
     Subject,
 )
 from bot.domain.growth import eligible, record_month, year_to_date
-from bot.domain.ladders import Ladder, RungSet, union_next_above, union_rungs
+from bot.domain.ladders import Ladder, union_next_above
 from bot.domain.milestones import Correction, Recorded, crossing_ranges, group_new, reconcile
 from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.records import SeriesRef
+from bot.domain.rungs import RungSet, union_rungs
 from bot.domain.series import total_as_of
 from bot.domain.series_state import SeriesView
 from bot.domain.settings import Config

@@ -14,9 +14,9 @@ from bot.domain.events import (
     ShareEvent,
     Subject,
 )
-from bot.domain.ladders import RungRange, listed_range
 from bot.domain.messages import Field, Message
 from bot.domain.periods import Month, end_month, normalize_period
+from bot.domain.rungs import RungRange, listed_range
 
 
 def _subject(s: Subject) -> dict[str, str]:

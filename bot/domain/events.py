@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.domain.ladders import RungRange, listed_range
 from bot.domain.periods import Month
+from bot.domain.rungs import RungRange, listed_range
 
 SubjectKind = Literal["model", "make", "group", "region", "all"]
 Metric = Literal["sales", "stock"]

@@ -5,7 +5,7 @@ back below it, or bring it back: each of these is a correction for the log, neve
 announcement.
 
 Milestones are ranges: the thresholds a series first reached in one month are one `Recorded`
-(lowest, highest, count), found by arithmetic on the ladder (`bot.domain.ladders.RungSet`), so a
+(lowest, highest, count), found by arithmetic on the ladder (`bot.domain.rungs.RungSet`), so a
 figure
 of 10**12 costs what a figure of 10,000 does. Reconciliation lays the recorded ranges over the
 computed ones and splits them only where what they say differs.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from bot.domain.ladders import RungRange, RungSet
 from bot.domain.periods import Month
+from bot.domain.rungs import RungRange, RungSet
 
 CorrectionReason = Literal["moved", "fell_below", "restored"]
 

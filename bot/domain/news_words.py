@@ -20,8 +20,8 @@ from bot.domain.formatting import (
     in_region,
     place,
 )
-from bot.domain.ladders import RungRange
 from bot.domain.periods import Month
+from bot.domain.rungs import RungRange
 
 # Group names that read as common nouns take "the" ("the Renault-Nissan Alliance"); brand-like
 # group names ("Stellantis", "Geely") do not.

@@ -45,7 +45,7 @@ class StagedChunk:
 
 
 class ChunkSink:
-    """A parser's sink (`bot.ingest.parse.Sink`): turns records, or fields the parser has already
+    """A parser's sink (`bot.ingest.table.Sink`): turns records, or fields the parser has already
     cleaned, into rows, and hands them on in `StagedChunk`s of `size` rows through `emit`;
     `emit(None)` says the parse starts again from its first row."""
 

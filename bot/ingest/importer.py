@@ -17,7 +17,9 @@ from bot.domain.records import ImportFailed, ImportSummary, SourceSpec
 from bot.domain.regions import COUNTRY_LEVEL, region_warnings
 from bot.domain.settings import Config, SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
-from bot.ingest.parse import Parsed, Progress, parse_file
+from bot.ingest.lines import Progress
+from bot.ingest.parse import parse_file
+from bot.ingest.table import Parsed
 from bot.ingest.worker import Job, ProcessFeed
 from bot.ports.store import SalesStore
 from bot.reading.queries import region_tree

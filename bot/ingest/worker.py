@@ -26,7 +26,9 @@ from bot.domain.bulk import without_gc
 from bot.domain.records import ImportFailed
 from bot.domain.settings import SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
-from bot.ingest.parse import Parsed, Progress, parse_file
+from bot.ingest.lines import Progress
+from bot.ingest.parse import parse_file
+from bot.ingest.table import Parsed
 
 _LENGTH = 4
 

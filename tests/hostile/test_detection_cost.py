@@ -20,7 +20,7 @@ from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec
-from bot.ingest.parse import MAX_UNITS
+from bot.ingest.fields import MAX_UNITS
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ
 

@@ -17,8 +17,13 @@ from hypothesis import strategies as st
 
 from bot.domain.records import ImportFailed
 from bot.domain.settings import SourceConfig, default_config
+from bot.ingest.canonical import parse_canonical
+from bot.ingest.fields import MAX_FIELD
+from bot.ingest.iea import parse_iea
 from bot.ingest.importer import ImportReport, import_file
-from bot.ingest.parse import MAX_FIELD, MAX_LINE, Parsed, parse_canonical, parse_iea, parse_mapped
+from bot.ingest.lines import MAX_LINE
+from bot.ingest.mapped import parse_mapped
+from bot.ingest.table import Parsed
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ, table_counts
 

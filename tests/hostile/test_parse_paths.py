@@ -17,16 +17,13 @@ from hypothesis import strategies as st
 from bot.domain.records import ImportFailed
 from bot.domain.settings import SourceConfig, default_config
 from bot.domain.staging import ChunkSink, Row, StagedChunk
+from bot.ingest.canonical import _careful_canonical, _fast_canonical
+from bot.ingest.fields import MAX_FIELD
 from bot.ingest.importer import import_file
-from bot.ingest.parse import (
-    MAX_FIELD,
-    MAX_LINE,
-    Parsed,
-    _careful_canonical,
-    _fast_canonical,
-    parse_file,
-    parse_mapped,
-)
+from bot.ingest.lines import MAX_LINE
+from bot.ingest.mapped import parse_mapped
+from bot.ingest.parse import parse_file
+from bot.ingest.table import Parsed
 from bot.ingest.worker import Job, ProcessFeed
 from bot.store.sqlite.sales import SqliteStore
 from tests.hostile.support import FUZZ, LONG, table_counts
