@@ -296,6 +296,11 @@ class PgBase:
         await asyncio.wait_for(self._val(self.pool, "SELECT 1"), CONNECT_TIMEOUT)
 
 
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as columns, for `unnest` (one statement instead of one per row)."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
 # granted shared locks on this deployment's key, in this database: one per live replica
 _LIVE_COUNT = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "

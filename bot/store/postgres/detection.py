@@ -1,0 +1,286 @@
+"""Detection's writes on PostgreSQL: milestones, corrections, share levels, events and series
+states with the watermark in one transaction; holds; the event and milestone logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.domain import holds as hold_rows
+from bot.domain.event_codec import dedupe_key, event_from_dict, event_to_dict
+from bot.domain.plausibility import Hold
+from bot.domain.records import (
+    DetectionWrite,
+    StoredEvent,
+)
+from bot.domain.series_state import SeriesState
+from bot.domain.subscriptions import FanoutPlan, Subscription
+from bot.ports.store import StoreError
+from bot.store.postgres.base import Connection
+from bot.store.postgres.imports import PgImports
+from bot.store.rows import state_rows
+
+
+class PgDetection(PgImports):
+    """`save_detection`, holds and the logs."""
+
+    async def holds(self, everything: bool = False) -> list[Hold]:
+        """The figures held (with `everything`, released and revised ones too)."""
+        return await hold_rows.holds(self._fetch_on(self.pool), everything)
+
+    async def held_event_ids(self) -> set[int]:
+        """The events held now."""
+        return await hold_rows.held_event_ids(self._fetch_on(self.pool))
+
+    async def release_hold(
+        self,
+        hold_id: int,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ],
+        now: float,
+    ) -> list[StoredEvent]:
+        """Release a hold and fan out, in the same transaction, the events it no longer holds
+        back (once: the hold is released and its rows gone when it commits)."""
+        async with self.pool.acquire() as con, con.transaction():
+            free = await hold_rows.release(self._fetch_on(con), self._run_on(con), hold_id)
+            found = await self.events_by_id([i for i, _ in free])
+            stored = [StoredEvent(i, found[i]) for i, _ in free if i in found]
+            keys = [k for i, k in free if i in found]
+            if stored:
+                await self._fan_out(con, stored, keys, plan_for, now)
+        return stored
+
+    async def save_detection(
+        self,
+        name: str,
+        expected: int,
+        new: int,
+        write: DetectionWrite,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ]
+        | None = None,
+        now: float = 0.0,
+        *,
+        states: Sequence[SeriesState] = (),
+    ) -> list[StoredEvent]:
+        """Record a detection, fan its news out to the outbox, keep the detected series' states,
+        and advance the watermark from `expected` to `new`, all in one transaction.
+
+        Refuses (StoreError) when another detector moved the watermark meanwhile, so nothing is
+        recorded twice. Returns the events that were new (an event already stored is skipped).
+        """
+        async with self.pool.acquire() as con, con.transaction():
+            # the row lock makes a concurrent detector wait, then see the moved watermark
+            await self._run(
+                con,
+                "INSERT INTO watermarks (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                name,
+            )
+            current = await self._val(
+                con, "SELECT seq FROM watermarks WHERE name = $1 FOR UPDATE", name
+            )
+            if current != expected:
+                raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
+            stored = await hold_rows.held_back(
+                await self._write_detection(con, write), write, self._run_on(con)
+            )
+            await self._save_states(con, states)
+            if plan_for is not None:
+                await self._fan_out(
+                    con, [s for s, _ in stored], [k for _, k in stored], plan_for, now
+                )
+            await self._run(con, "UPDATE watermarks SET seq = $2 WHERE name = $1", name, new)
+        return [s for s, _ in stored]
+
+    async def _save_states(self, con: Connection, states: Sequence[SeriesState]) -> None:
+        if not states:
+            return
+        await self._many(
+            con,
+            "INSERT INTO series_state (subject_key, region, metric, fingerprint, first_month, "
+            "first_nonzero, last_month, total, peak, best, best_month, recent_from, recent, "
+            "year_sources, flagged) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+            "ON CONFLICT (subject_key, region, metric) DO UPDATE SET "
+            "fingerprint = excluded.fingerprint, first_month = excluded.first_month, "
+            "first_nonzero = excluded.first_nonzero, last_month = excluded.last_month, "
+            "total = excluded.total, peak = excluded.peak, best = excluded.best, "
+            "best_month = excluded.best_month, recent_from = excluded.recent_from, "
+            "recent = excluded.recent, year_sources = excluded.year_sources, "
+            "flagged = excluded.flagged",
+            await asyncio.to_thread(state_rows, states),
+        )
+
+    async def _write_detection(
+        self, con: Connection, write: DetectionWrite
+    ) -> list[tuple[StoredEvent, Sequence[str]]]:
+        await self._keep_told_corrections(con, write)
+        await self._many(
+            con,
+            "DELETE FROM milestones WHERE subject_key = $1 AND region = $2 AND metric = $3 "
+            "AND lowest = $4",
+            [
+                (ref.subject_key, ref.region, ref.metric, lowest)
+                for ref, lowest in write.milestone_drops
+            ],
+        )
+        await self._many(
+            con,
+            "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
+            "subject_name, period, value, below, history) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+            "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
+            "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
+            "period = excluded.period, value = excluded.value, below = excluded.below",
+            [
+                (
+                    ref.subject_key,
+                    ref.region,
+                    ref.metric,
+                    rec.lowest,
+                    rec.highest,
+                    rec.count,
+                    write.ladder,
+                    ref.subject_name,
+                    str(rec.period),
+                    rec.value,
+                    rec.below,
+                    history,
+                )
+                for ref, rec, history in write.milestones
+            ],
+        )
+        await self._many(
+            con,
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
+            "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            [
+                (
+                    ref.subject_key,
+                    ref.subject_name,
+                    ref.region,
+                    ref.metric,
+                    c.lowest,
+                    c.highest,
+                    c.count,
+                    write.ladder,
+                    c.reason,
+                    str(c.old_period),
+                    str(c.new_period) if c.new_period else None,
+                    c.old_value,
+                    c.new_value,
+                )
+                for ref, c in write.corrections
+            ],
+        )
+        await self._many(
+            con,
+            "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model_key, parent_key, region, metric) "
+            "DO UPDATE SET level = excluded.level",
+            [(*key, level) for key, level in write.share_levels.items()],
+        )
+        stored: list[tuple[StoredEvent, Sequence[str]]] = []
+        keys = write.event_keys or [[event.subject.key] for event in write.events]
+        for event, covering in zip(write.events, keys, strict=True):
+            event_id = await self._val(
+                con,
+                "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING "
+                "RETURNING id",
+                dedupe_key(event),
+                event.kind,
+                event.subject.key,
+                event.region,
+                str(event.period),
+                json.dumps(event_to_dict(event)),
+            )
+            if event_id is not None:
+                stored.append((StoredEvent(int(event_id), event), covering))
+        return stored
+
+    async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Recorded events with an id above `after_id`, oldest first."""
+        rows = await self._fetch(
+            self.pool,
+            "SELECT id, payload FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+            after_id,
+            limit,
+            table="events",
+        )
+        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+
+    async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Recorded milestones, newest crossing first."""
+        rows = await self._fetch(
+            self.pool,
+            "SELECT subject_name, region, metric, lowest, highest, count, period, value, "
+            "below::int, history::int, recorded_at FROM milestones "
+            "ORDER BY period DESC, highest DESC LIMIT $1",
+            limit,
+            table="milestones",
+        )
+        keys = (
+            "subject",
+            "region",
+            "metric",
+            "lowest",
+            "highest",
+            "count",
+            "period",
+            "value",
+            "below",
+            "history",
+            "recorded_at",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Corrections to recorded milestones, newest first."""
+        rows = await self._fetch(
+            self.pool,
+            "SELECT subject_name, region, metric, lowest, highest, count, reason, old_period, "
+            "new_period, old_value, new_value, recorded_at FROM corrections "
+            "ORDER BY id DESC LIMIT $1",
+            limit,
+        )
+        keys = (
+            "subject",
+            "region",
+            "metric",
+            "lowest",
+            "highest",
+            "count",
+            "reason",
+            "old_period",
+            "new_period",
+            "old_value",
+            "new_value",
+            "recorded_at",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    async def events_about(
+        self, subject_key: str, region: str, limit: int = 5
+    ) -> list[StoredEvent]:
+        """The newest `limit` events about one subject in one region, oldest first (one
+        indexed read: its cost does not depend on other events)."""
+        rows = await self._fetch(
+            self.pool,
+            "SELECT id, payload FROM events WHERE subject_key = $1 AND region = $2 "
+            "ORDER BY id DESC LIMIT $3",
+            subject_key,
+            region,
+            limit,
+            table="events",
+        )
+        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in reversed(rows)]
+
+    async def count_records(self) -> int:
+        """How many sales figures are stored (for tests and summaries)."""
+        return int(await self._val(self.pool, "SELECT COUNT(*) FROM records"))

@@ -1,0 +1,182 @@
+"""What detection reads on PostgreSQL: watermarks, recorded milestones, share levels, kept
+series states, the increments after a month."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain.milestones import Recorded
+from bot.domain.periods import Month
+from bot.domain.records import IncRow
+from bot.domain.series_state import SeriesState, parse_month
+from bot.store.postgres.base import columns
+from bot.store.postgres.reading import PgReading
+from bot.store.rows import inc_rows, states_from_rows
+
+
+class PgDetectionReads(PgReading):
+    """Detection's reads, many series at once."""
+
+    # -- detection --------------------------------------------------------------------------
+
+    async def watermark(self, name: str) -> int:
+        """How far in the journal a reader called `name` has got (0: nowhere yet)."""
+        seq = await self._val(self.pool, "SELECT seq FROM watermarks WHERE name = $1", name)
+        return int(seq) if seq is not None else 0
+
+    async def recorded_milestones(
+        self, subject_key: str, region: str, metric: str
+    ) -> dict[int, Recorded]:
+        """The milestone ranges recorded for one series, by lowest threshold."""
+        rows = await self._fetch(
+            self.pool,
+            "SELECT lowest, highest, count, period, value, below, history FROM milestones "
+            "WHERE subject_key = $1 AND region = $2 AND metric = $3",
+            subject_key,
+            region,
+            metric,
+            table="milestones",
+        )
+        return {
+            r[0]: Recorded(r[0], r[1], r[2], Month.parse(r[3]), r[4], bool(r[5]), bool(r[6]))
+            for r in rows
+        }
+
+    async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
+        """The last announced or baselined share band of (model, parent, region, metric)."""
+        level = await self._val(
+            self.pool,
+            "SELECT level FROM share_levels WHERE model_key = $1 AND parent_key = $2 "
+            "AND region = $3 AND metric = $4",
+            *key,
+        )
+        return float(level) if level is not None else None
+
+    async def journal_changes(
+        self, after: int, upto: int
+    ) -> list[tuple[int, str, str, str, Month, Month | None]]:
+        """The cells the journal entries `after` < seq <= `upto` changed, once each: (source id,
+        region, make key, model key, earliest month changed, earliest month a news change
+        touched or None when all was history)."""
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, make_key, model_key, MIN(month), "
+            "MIN(month) FILTER (WHERE NOT history) FROM journal "
+            "WHERE seq > $1 AND seq <= $2 GROUP BY source_id, region, make_key, model_key",
+            after,
+            upto,
+            table="journal",
+        )
+        return [
+            (r[0], r[1], r[2], r[3], parse_month(r[4]), parse_month(r[5]) if r[5] else None)
+            for r in rows
+        ]
+
+    async def recorded_milestones_of(
+        self, series: Sequence[tuple[str, str, str, int | None]]
+    ) -> dict[tuple[str, str, str], dict[int, Recorded]]:
+        """The milestones recorded for many series at once, by (subject key, region, metric)
+        and threshold. Each series comes with a floor: None reads all its milestones, a number
+        only those above it (a series continued from its kept state needs no more)."""
+        if not series:
+            return {}
+        rows = await self._fetch(
+            self.pool,
+            "SELECT m.subject_key, m.region, m.metric, m.lowest, m.highest, m.count, m.period, "
+            "m.value, m.below, m.history "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+            "AS j(subject_key, region, metric, floor) JOIN milestones m "
+            "USING (subject_key, region, metric) "
+            "WHERE m.highest > COALESCE(j.floor, -1)",
+            *columns(series, 4),
+            table="milestones",
+        )
+        out: dict[tuple[str, str, str], dict[int, Recorded]] = defaultdict(dict)
+        for subject_key, region, metric, lowest, highest, count, period, value, below, hist in rows:
+            out[(subject_key, region, metric)][lowest] = Recorded(
+                lowest, highest, count, parse_month(period), value, bool(below), bool(hist)
+            )
+        return dict(out)
+
+    async def share_levels_of(
+        self, models: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str, str], float | None]:
+        """The share levels of many (model key, region, metric) in every parent at once, by
+        (model, parent, region, metric); a pair never placed is absent."""
+        if not models:
+            return {}
+        rows = await self._fetch(
+            self.pool,
+            "SELECT l.model_key, l.parent_key, l.region, l.metric, l.level "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) AS j(model_key, region, metric) "
+            "JOIN share_levels l USING (model_key, region, metric)",
+            *columns(models, 3),
+            table="share_levels",
+        )
+        return {(r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows}
+
+    async def series_states(
+        self, series: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], SeriesState]:
+        """The kept detection states of many (subject key, region, metric) at once; a series
+        without one is absent."""
+        if not series:
+            return {}
+        rows = await self._fetch(
+            self.pool,
+            "SELECT s.subject_key, s.region, s.metric, s.fingerprint, s.first_month, "
+            "s.first_nonzero, s.last_month, s.total, s.peak, s.best, s.best_month, "
+            "s.recent_from, s.recent, s.year_sources, s.flagged "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) "
+            "AS j(subject_key, region, metric) JOIN series_state s "
+            "USING (subject_key, region, metric)",
+            *columns(series, 3),
+            table="series_state",
+        )
+        # the same decoding as SqliteStore's, so a state reads alike from either backend
+        return await asyncio.to_thread(states_from_rows, [tuple(r) for r in rows])
+
+    async def increments_after(
+        self,
+        models: Sequence[tuple[str, str, Month]],
+        makes: Sequence[tuple[str, Month]],
+        everything: Month | None,
+    ) -> tuple[list[IncRow], list[IncRow], list[IncRow]]:
+        """The monthly increments of many series after a month each, three reads in all: of
+        (make key, model key, after) models, of (make key, after) whole makes, and of
+        everything after a month (None: not wanted)."""
+        model_rows: list[Any] = []
+        if models:
+            model_rows = await self._fetch(
+                self.pool,
+                "SELECT c.source_id, c.region, c.make_key, c.model_key, c.month, c.inc "
+                "FROM unnest($1::text[], $2::text[], $3::text[]) AS j(make_key, model_key, m) "
+                "JOIN cells c USING (make_key, model_key) WHERE c.month > j.m",
+                [a for a, _, _ in models],
+                [b for _, b, _ in models],
+                [str(m) for _, _, m in models],
+                table="cells",
+            )
+        make_rows: list[Any] = []
+        if makes:
+            make_rows = await self._fetch(
+                self.pool,
+                "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
+                "FROM unnest($1::text[], $2::text[]) AS j(make_key, m) "
+                "JOIN make_cells c USING (make_key) WHERE c.month > j.m",
+                [a for a, _ in makes],
+                [str(m) for _, m in makes],
+                table="make_cells",
+            )
+        all_rows: list[Any] = []
+        if everything is not None:
+            all_rows = await self._fetch(
+                self.pool,
+                "SELECT source_id, region, '', '', month, inc FROM all_cells WHERE month > $1",
+                str(everything),
+                table="all_cells",
+            )
+        return inc_rows(model_rows), inc_rows(make_rows), inc_rows(all_rows)

@@ -1,0 +1,214 @@
+"""The sales store on PostgreSQL, read: sources, names, increments, the journal, groups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain import holds as hold_rows
+from bot.domain.names import name_key
+from bot.domain.periods import Month
+from bot.domain.records import (
+    GroupMember,
+    GroupSpec,
+    IncRow,
+    JournalEntry,
+    ModelName,
+    SourceInfo,
+)
+from bot.store.common import SOURCE_COLUMNS, source_info
+from bot.store.postgres.base import Runner
+from bot.store.postgres.fanout import PgFanOut
+from bot.store.rows import inc_rows
+
+
+class PgReading(PgFanOut):
+    """What the store holds, read; the groups kept."""
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def sources(self) -> list[SourceInfo]:
+        return await self._sources(self.pool)
+
+    async def _sources(self, con: Any) -> list[SourceInfo]:
+        rows = await self._fetch(
+            con,
+            f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY id",
+            table="sources",
+        )
+        return [source_info(r) for r in rows]
+
+    async def model_names(self) -> list[ModelName]:
+        rows = await self._fetch(
+            self.pool,
+            "SELECT m.make_key, m.model_key, COALESCE(k.display, m.make_key), m.display "
+            "FROM models m LEFT JOIN makes k USING (make_key) ORDER BY 1, 2",
+            table="models",
+        )
+        return [ModelName(*r) for r in rows]
+
+    async def make_names(self) -> dict[str, str]:
+        rows = await self._fetch(self.pool, "SELECT make_key, display FROM makes", table="makes")
+        return {r[0]: r[1] for r in rows}
+
+    async def regions(self) -> list[str]:
+        rows = await self._fetch(
+            self.pool, "SELECT DISTINCT region FROM all_cells ORDER BY 1", table="all_cells"
+        )
+        return [r[0] for r in rows]
+
+    async def model_increments(self, make_key: str, model_key: str) -> list[IncRow]:
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE make_key = $1 AND model_key = $2 ORDER BY month",
+            make_key,
+            model_key,
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def parts_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[IncRow]:
+        if make_keys is None:
+            rows = await self._fetch(
+                self.pool,
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                "WHERE month BETWEEN $1 AND $2 AND inc != 0",
+                str(first),
+                str(last),
+                table="make_cells",
+            )
+            return inc_rows(rows)
+        if not make_keys:
+            return []
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE make_key = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND inc != 0",
+            list(make_keys),
+            str(first),
+            str(last),
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
+        if not make_keys:
+            return []
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+            "WHERE make_key = ANY($1::text[]) ORDER BY month",
+            list(make_keys),
+            table="make_cells",
+        )
+        return inc_rows(rows)
+
+    async def all_increments(self) -> list[IncRow]:
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",
+            table="all_cells",
+        )
+        return inc_rows(rows)
+
+    async def every_model_increment(self) -> list[IncRow]:
+        rows = await self._fetch(
+            self.pool,
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE model_key <> '' ORDER BY month",
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def journal_head(self) -> int:
+        return await self._journal_head(self.pool)
+
+    async def _journal_head(self, con: Any) -> int:
+        return int(await self._val(con, "SELECT COALESCE(MAX(seq), 0) FROM journal"))
+
+    async def journal_since(self, seq: int, limit: int = 10_000) -> list[JournalEntry]:
+        rows = await self._fetch(
+            self.pool,
+            "SELECT seq, source_id, region, make_key, model_key, month, history FROM journal "
+            "WHERE seq > $1 ORDER BY seq LIMIT $2",
+            seq,
+            limit,
+            table="journal",
+        )
+        return [
+            JournalEntry(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]), bool(r[6])) for r in rows
+        ]
+
+    async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
+        async with self.pool.acquire() as con, con.transaction():
+            # replicas starting together sync the same groups: one at a time
+            await self._run(con, "LOCK TABLE groups IN EXCLUSIVE MODE")
+            await self._run(con, "DELETE FROM group_members")
+            await self._run(con, "DELETE FROM group_aliases")
+            await self._run(con, "DELETE FROM groups")
+            for position, group in enumerate(groups):
+                await self._run(
+                    con,
+                    "INSERT INTO groups (name, position) VALUES ($1, $2)",
+                    group.name,
+                    position,
+                )
+                await self._many(
+                    con,
+                    "INSERT INTO group_members (group_name, make_key, make, valid_from, "
+                    "valid_to) VALUES ($1, $2, $3, $4, $5)",
+                    [
+                        (
+                            group.name,
+                            name_key(m.make),
+                            m.make,
+                            str(m.valid_from) if m.valid_from else None,
+                            str(m.valid_to) if m.valid_to else None,
+                        )
+                        for m in group.members
+                    ],
+                )
+                await self._many(
+                    con,
+                    "INSERT INTO group_aliases (group_name, alias) VALUES ($1, $2)",
+                    [(group.name, a) for a in group.aliases],
+                )
+
+    async def groups(self) -> list[GroupSpec]:
+        names = [
+            r[0] for r in await self._fetch(self.pool, "SELECT name FROM groups ORDER BY position")
+        ]
+        members: dict[str, list[GroupMember]] = defaultdict(list)
+        for group, make, start, end in await self._fetch(
+            self.pool,
+            "SELECT group_name, make, valid_from, valid_to FROM group_members ORDER BY id",
+        ):
+            members[group].append(
+                GroupMember(
+                    make,
+                    Month.parse(start) if start else None,
+                    Month.parse(end) if end else None,
+                )
+            )
+        aliases: dict[str, list[str]] = defaultdict(list)
+        for group, alias in await self._fetch(
+            self.pool, "SELECT group_name, alias FROM group_aliases ORDER BY id"
+        ):
+            aliases[group].append(alias)
+        return [GroupSpec(n, tuple(members[n]), tuple(aliases[n])) for n in names]
+
+    def _fetch_on(self, con: Runner) -> hold_rows.Fetch:
+        async def fetch(sql: str, *args: Any) -> list[Any]:
+            return await self._fetch(con, sql, *args)
+
+        return fetch
+
+    def _run_on(self, con: Runner) -> hold_rows.Run:
+        async def run(sql: str, *args: Any) -> int:
+            return await self._run(con, sql, *args)
+
+        return run

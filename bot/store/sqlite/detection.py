@@ -1,0 +1,299 @@
+"""Detection's writes on SQLite: milestones, corrections, share levels, events and series states
+with the watermark in one transaction; holds; the event and milestone logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.domain import holds as hold_rows
+from bot.domain.bulk import without_gc
+from bot.domain.event_codec import dedupe_key, event_from_dict, event_to_dict
+from bot.domain.plausibility import Hold
+from bot.domain.records import (
+    DetectionWrite,
+    StoredEvent,
+)
+from bot.domain.series_state import SeriesState
+from bot.domain.subscriptions import FanoutPlan, Subscription
+from bot.ports.store import StoreError
+from bot.store.rows import state_rows
+from bot.store.sqlite.imports import SqliteImports
+
+
+class SqliteDetection(SqliteImports):
+    """`save_detection`, holds and the logs."""
+
+    async def save_detection(
+        self,
+        name: str,
+        expected: int,
+        new: int,
+        write: DetectionWrite,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ]
+        | None = None,
+        now: float = 0.0,
+        *,
+        states: Sequence[SeriesState] = (),
+    ) -> list[StoredEvent]:
+        """Record a detection, fan its news out to the outbox, keep the detected series' states,
+        and advance the watermark from `expected` to `new`, all in one transaction.
+
+        Refuses (StoreError) when another detector moved the watermark meanwhile, so nothing is
+        recorded twice. Returns the events that were new (an event already stored is skipped).
+        """
+        async with self.transaction():
+            current = await self.watermark(name)
+            if current != expected:
+                raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
+            stored = await hold_rows.held_back(
+                await self._write_detection(write), write, self._run_q
+            )
+            await self._save_states(states)
+            if plan_for is not None:
+                await self._fan_out([s for s, _ in stored], [k for _, k in stored], plan_for, now)
+            await self._run(
+                "INSERT INTO watermarks (name, seq) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+                (name, new),
+            )
+        # committed: what this connection now knows of the states, as of the new watermark
+        kept = self._kept[2] if self._kept and self._kept[:2] == (name, expected) else {}
+        for state in states:
+            kept[(state.subject_key, state.region, state.metric)] = state
+        self._kept = (name, new, kept)
+        return [s for s, _ in stored]
+
+    async def _save_states(self, states: Sequence[SeriesState]) -> None:
+        if not states:
+            return
+        rows = await asyncio.to_thread(without_gc, state_rows, states)
+        # each row whole (nothing refers to a state): replacing it is the upsert, and faster
+        await self._many(
+            "INSERT OR REPLACE INTO series_state (subject_key, region, metric, fingerprint, "
+            "first_month, first_nonzero, last_month, total, peak, best, best_month, "
+            "recent_from, recent, year_sources, flagged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    async def _write_detection(
+        self, write: DetectionWrite
+    ) -> list[tuple[StoredEvent, Sequence[str]]]:
+        await self._keep_told_corrections(write)
+
+        def prepare() -> tuple[list[Any], list[Any], list[Any], list[Any], list[str], str]:
+            milestones = [
+                (
+                    ref.subject_key,
+                    ref.region,
+                    ref.metric,
+                    rec.lowest,
+                    rec.highest,
+                    rec.count,
+                    write.ladder,
+                    ref.subject_name,
+                    str(rec.period),
+                    rec.value,
+                    int(rec.below),
+                    int(history),
+                )
+                for ref, rec, history in write.milestones
+            ]
+            drops = [
+                (ref.subject_key, ref.region, ref.metric, lowest)
+                for ref, lowest in write.milestone_drops
+            ]
+            corrections = [
+                (
+                    ref.subject_key,
+                    ref.subject_name,
+                    ref.region,
+                    ref.metric,
+                    c.lowest,
+                    c.highest,
+                    c.count,
+                    write.ladder,
+                    c.reason,
+                    str(c.old_period),
+                    str(c.new_period) if c.new_period else None,
+                    c.old_value,
+                    c.new_value,
+                )
+                for ref, c in write.corrections
+            ]
+            levels = [(*key, level) for key, level in write.share_levels.items()]
+            dedupes = [dedupe_key(event) for event in write.events]
+            events = json.dumps(
+                [
+                    (
+                        dedupe,
+                        event.kind,
+                        event.subject.key,
+                        event.region,
+                        str(event.period),
+                        json.dumps(event_to_dict(event)),
+                    )
+                    for dedupe, event in zip(dedupes, write.events, strict=True)
+                ]
+            )
+            return milestones, drops, corrections, levels, dedupes, events
+
+        # a poll can find thousands of each: made into rows off the event loop
+        milestones, drops, corrections, levels, dedupes, events = await asyncio.to_thread(
+            without_gc, prepare
+        )
+        if drops:
+            await self._many(
+                "DELETE FROM milestones WHERE subject_key = ? AND region = ? AND metric = ? "
+                "AND lowest = ?",
+                drops,
+            )
+        await self._many(
+            "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
+            "subject_name, period, value, below, history) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
+            "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
+            "period = excluded.period, value = excluded.value, below = excluded.below",
+            milestones,
+        )
+        await self._many(
+            "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
+            "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            corrections,
+        )
+        await self._many(
+            "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_key, parent_key, region, metric) "
+            "DO UPDATE SET level = excluded.level",
+            levels,
+        )
+        stored: list[tuple[StoredEvent, Sequence[str]]] = []
+        if not write.events:
+            return stored
+        keys = write.event_keys or [[event.subject.key] for event in write.events]
+        # one statement for every event (a poll can find thousands): an event already stored
+        # is skipped, and RETURNING names the ones that were new
+        rows = await self._rows(
+            "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
+            "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
+            "j.value ->> 5 FROM json_each(?) j WHERE true ORDER BY j.key "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+            (events,),
+        )
+        new = {dedupe: event_id for event_id, dedupe in rows}
+        for dedupe, event, covering in zip(dedupes, write.events, keys, strict=True):
+            event_id = new.pop(dedupe, None)  # pop: a repeat within the batch is not new
+            if event_id is not None:
+                stored.append((StoredEvent(event_id, event), covering))
+        return stored
+
+    async def holds(self, everything: bool = False) -> list[Hold]:
+        """The figures held (with `everything`, released and revised ones too)."""
+        return await hold_rows.holds(self._fetch_q, everything)
+
+    async def held_event_ids(self) -> set[int]:
+        """The events held now."""
+        return await hold_rows.held_event_ids(self._fetch_q)
+
+    async def release_hold(
+        self,
+        hold_id: int,
+        plan_for: Callable[
+            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
+        ],
+        now: float,
+    ) -> list[StoredEvent]:
+        """Release a hold and fan out, in the same transaction, the events it no longer holds
+        back (once: the hold is released and its rows gone when it commits)."""
+        async with self.transaction():
+            free = await hold_rows.release(self._fetch_q, self._run_q, hold_id)
+            found = await self.events_by_id([i for i, _ in free])
+            stored = [StoredEvent(i, found[i]) for i, _ in free if i in found]
+            keys = [k for i, k in free if i in found]
+            if stored:
+                await self._fan_out(stored, keys, plan_for, now)
+        return stored
+
+    async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Recorded events with an id above `after_id`, oldest first."""
+        rows = await self._rows(
+            "SELECT id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+            table="events",
+        )
+        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+
+    async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Recorded milestones, newest crossing first."""
+        rows = await self._rows(
+            "SELECT subject_name, region, metric, lowest, highest, count, period, value, below, "
+            "history, recorded_at FROM milestones ORDER BY period DESC, highest DESC LIMIT ?",
+            (limit,),
+            table="milestones",
+        )
+        keys = (
+            "subject",
+            "region",
+            "metric",
+            "lowest",
+            "highest",
+            "count",
+            "period",
+            "value",
+            "below",
+            "history",
+            "recorded_at",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Corrections to recorded milestones, newest first."""
+        rows = await self._rows(
+            "SELECT subject_name, region, metric, lowest, highest, count, reason, old_period, "
+            "new_period, old_value, new_value, recorded_at FROM corrections "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        keys = (
+            "subject",
+            "region",
+            "metric",
+            "lowest",
+            "highest",
+            "count",
+            "reason",
+            "old_period",
+            "new_period",
+            "old_value",
+            "new_value",
+            "recorded_at",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    async def count_records(self) -> int:
+        """How many sales figures are stored (for tests and summaries)."""
+        return int((await self._rows("SELECT COUNT(*) FROM records"))[0][0])
+
+    # -- preview ----------------------------------------------------------------------------
+
+    async def events_about(
+        self, subject_key: str, region: str, limit: int = 5
+    ) -> list[StoredEvent]:
+        """The newest `limit` events about one subject in one region, oldest first.
+
+        One indexed read (`events_by_subject`): its cost does not depend on other events.
+        """
+        rows = await self._rows(
+            "SELECT id, payload FROM events WHERE subject_key = ? AND region = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (subject_key, region, limit),
+            table="events",
+        )
+        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in reversed(rows)]

@@ -1,0 +1,190 @@
+"""The sales store on SQLite, read: sources, names, increments, the journal, groups."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain.names import name_key
+from bot.domain.periods import Month
+from bot.domain.records import (
+    GroupMember,
+    GroupSpec,
+    IncRow,
+    JournalEntry,
+    ModelName,
+    SourceInfo,
+)
+from bot.store.common import SOURCE_COLUMNS, source_info
+from bot.store.rows import inc_rows
+from bot.store.sqlite.fanout import SqliteFanOut
+
+
+class SqliteReading(SqliteFanOut):
+    """What the store holds, read; the groups kept."""
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def sources(self) -> list[SourceInfo]:
+        rows = await self._rows(
+            f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY id",
+            table="sources",
+        )
+        return [source_info(r) for r in rows]
+
+    async def model_names(self) -> list[ModelName]:
+        rows = await self._rows(
+            "SELECT m.make_key, m.model_key, COALESCE(k.display, m.make_key), m.display "
+            "FROM models m LEFT JOIN makes k USING (make_key) ORDER BY 1, 2",
+            table="models",
+        )
+        return [ModelName(*r) for r in rows]
+
+    async def make_names(self) -> dict[str, str]:
+        return dict(await self._rows("SELECT make_key, display FROM makes", table="makes"))
+
+    async def regions(self) -> list[str]:
+        rows = await self._rows(
+            "SELECT DISTINCT region FROM all_cells ORDER BY 1", table="all_cells"
+        )
+        return [r[0] for r in rows]
+
+    async def model_increments(self, make_key: str, model_key: str) -> list[IncRow]:
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE make_key = ? AND model_key = ? ORDER BY month",
+            (make_key, model_key),
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        rows = await self._rows(
+            f"SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+            f"WHERE make_key IN ({marks}) ORDER BY month",
+            list(make_keys),
+            table="make_cells",
+        )
+        return inc_rows(rows)
+
+    async def parts_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[IncRow]:
+        if make_keys is None:
+            rows = await self._rows(
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                "WHERE month BETWEEN ? AND ? AND inc != 0",
+                (str(first), str(last)),
+                table="make_cells",
+            )
+            return inc_rows(rows)
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ? AND inc != 0",
+            [*make_keys, str(first), str(last)],
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def all_increments(self) -> list[IncRow]:
+        rows = await self._rows(
+            "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",
+            table="all_cells",
+        )
+        return inc_rows(rows)
+
+    async def every_model_increment(self) -> list[IncRow]:
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            "WHERE model_key != '' ORDER BY month",
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def journal_head(self) -> int:
+        rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
+        return int(rows[0][0])
+
+    async def journal_since(self, seq: int, limit: int = 10_000) -> list[JournalEntry]:
+        rows = await self._rows(
+            "SELECT seq, source_id, region, make_key, model_key, month, history FROM journal "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+            table="journal",
+        )
+        return [
+            JournalEntry(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]), bool(r[6])) for r in rows
+        ]
+
+    async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
+        async with self._writing():
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                await self._run("DELETE FROM group_members")
+                await self._run("DELETE FROM group_aliases")
+                await self._run("DELETE FROM groups")
+                for position, group in enumerate(groups):
+                    await self._run(
+                        "INSERT INTO groups (name, position) VALUES (?, ?)", (group.name, position)
+                    )
+                    await self._many(
+                        "INSERT INTO group_members (group_name, make_key, make, valid_from, "
+                        "valid_to) VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (
+                                group.name,
+                                name_key(m.make),
+                                m.make,
+                                str(m.valid_from) if m.valid_from else None,
+                                str(m.valid_to) if m.valid_to else None,
+                            )
+                            for m in group.members
+                        ],
+                    )
+                    await self._many(
+                        "INSERT INTO group_aliases (group_name, alias) VALUES (?, ?)",
+                        [(group.name, a) for a in group.aliases],
+                    )
+                await self._run("COMMIT")
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+
+    async def groups(self) -> list[GroupSpec]:
+        names = [r[0] for r in await self._rows("SELECT name FROM groups ORDER BY position")]
+        members: dict[str, list[GroupMember]] = defaultdict(list)
+        for group, make, start, end in await self._rows(
+            "SELECT group_name, make, valid_from, valid_to FROM group_members ORDER BY rowid"
+        ):
+            members[group].append(
+                GroupMember(
+                    make,
+                    Month.parse(start) if start else None,
+                    Month.parse(end) if end else None,
+                )
+            )
+        aliases: dict[str, list[str]] = defaultdict(list)
+        for group, alias in await self._rows(
+            "SELECT group_name, alias FROM group_aliases ORDER BY rowid"
+        ):
+            aliases[group].append(alias)
+        return [GroupSpec(n, tuple(members[n]), tuple(aliases[n])) for n in names]
+
+    async def _fetch_q(self, sql: str, *args: Any) -> list[Any]:
+        return await self._rows(_positional(sql), args)
+
+    async def _run_q(self, sql: str, *args: Any) -> None:
+        await self._run(_positional(sql), args)
+
+
+def _positional(sql: str) -> str:
+    """`$N` placeholders (used in order, once each) as SQLite's `?`."""
+    return re.sub(r"\$\d+", "?", sql)
