@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bot.domain import holds as hold_rows
 from bot.domain.records import StoreStats
 from bot.ports.store import StoreError
 from bot.store.migration_steps import Migration, numbered
@@ -266,6 +267,18 @@ class PgBase:
         if rows:
             self.stats.statements += 1
             await con.executemany(sql, rows)
+
+    def _fetch_on(self, con: Runner) -> hold_rows.Fetch:
+        async def fetch(sql: str, *args: Any) -> list[Any]:
+            return await self._fetch(con, sql, *args)
+
+        return fetch
+
+    def _run_on(self, con: Runner) -> hold_rows.Run:
+        async def run(sql: str, *args: Any) -> int:
+            return await self._run(con, sql, *args)
+
+        return run
 
     async def _migrate(self, con: asyncpg.Connection) -> None:
         # replicas starting together must not race on CREATE TABLE

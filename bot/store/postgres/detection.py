@@ -4,12 +4,10 @@ states with the watermark in one transaction; holds; the event and milestone log
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.domain import holds as hold_rows
-from bot.domain.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.domain.plausibility import Hold
 from bot.domain.records import (
     DetectionWrite,
@@ -17,7 +15,20 @@ from bot.domain.records import (
 )
 from bot.domain.series_state import SeriesState
 from bot.domain.subscriptions import FanoutPlan, Subscription
-from bot.ports.store import StoreError
+from bot.store.detection_rows import (
+    CORRECTION_INSERT_SQL,
+    CORRECTION_LOG_KEYS,
+    MILESTONE_DROP_SQL,
+    MILESTONE_LOG_KEYS,
+    MILESTONE_UPSERT_SQL,
+    SHARE_LEVEL_UPSERT_SQL,
+    check_watermark,
+    detection_rows,
+    event_keys,
+    event_row,
+    log_rows,
+    stored_event,
+)
 from bot.store.postgres.base import Connection
 from bot.store.postgres.imports import PgImports
 from bot.store.rows import state_rows
@@ -83,8 +94,7 @@ class PgDetection(PgImports):
             current = await self._val(
                 con, "SELECT seq FROM watermarks WHERE name = $1 FOR UPDATE", name
             )
-            if current != expected:
-                raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
+            check_watermark(name, expected, current)
             stored = await hold_rows.held_back(
                 await self._write_detection(con, write), write, self._run_on(con)
             )
@@ -119,86 +129,19 @@ class PgDetection(PgImports):
         self, con: Connection, write: DetectionWrite
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
         await self._keep_told_corrections(con, write)
-        await self._many(
-            con,
-            "DELETE FROM milestones WHERE subject_key = $1 AND region = $2 AND metric = $3 "
-            "AND lowest = $4",
-            [
-                (ref.subject_key, ref.region, ref.metric, lowest)
-                for ref, lowest in write.milestone_drops
-            ],
-        )
-        await self._many(
-            con,
-            "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
-            "subject_name, period, value, below, history) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-            "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
-            "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
-            "period = excluded.period, value = excluded.value, below = excluded.below",
-            [
-                (
-                    ref.subject_key,
-                    ref.region,
-                    ref.metric,
-                    rec.lowest,
-                    rec.highest,
-                    rec.count,
-                    write.ladder,
-                    ref.subject_name,
-                    str(rec.period),
-                    rec.value,
-                    rec.below,
-                    history,
-                )
-                for ref, rec, history in write.milestones
-            ],
-        )
-        await self._many(
-            con,
-            "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
-            "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            [
-                (
-                    ref.subject_key,
-                    ref.subject_name,
-                    ref.region,
-                    ref.metric,
-                    c.lowest,
-                    c.highest,
-                    c.count,
-                    write.ladder,
-                    c.reason,
-                    str(c.old_period),
-                    str(c.new_period) if c.new_period else None,
-                    c.old_value,
-                    c.new_value,
-                )
-                for ref, c in write.corrections
-            ],
-        )
-        await self._many(
-            con,
-            "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model_key, parent_key, region, metric) "
-            "DO UPDATE SET level = excluded.level",
-            [(*key, level) for key, level in write.share_levels.items()],
-        )
+        rows = detection_rows(write)
+        await self._many(con, MILESTONE_DROP_SQL, rows.drops)
+        await self._many(con, MILESTONE_UPSERT_SQL, rows.milestones)
+        await self._many(con, CORRECTION_INSERT_SQL, rows.corrections)
+        await self._many(con, SHARE_LEVEL_UPSERT_SQL, rows.levels)
         stored: list[tuple[StoredEvent, Sequence[str]]] = []
-        keys = write.event_keys or [[event.subject.key] for event in write.events]
-        for event, covering in zip(write.events, keys, strict=True):
+        for event, covering in zip(write.events, event_keys(write), strict=True):
             event_id = await self._val(
                 con,
                 "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
                 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING "
                 "RETURNING id",
-                dedupe_key(event),
-                event.kind,
-                event.subject.key,
-                event.region,
-                str(event.period),
-                json.dumps(event_to_dict(event)),
+                *event_row(event),
             )
             if event_id is not None:
                 stored.append((StoredEvent(int(event_id), event), covering))
@@ -213,7 +156,7 @@ class PgDetection(PgImports):
             limit,
             table="events",
         )
-        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+        return [stored_event(r) for r in rows]
 
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recorded milestones, newest crossing first."""
@@ -225,20 +168,7 @@ class PgDetection(PgImports):
             limit,
             table="milestones",
         )
-        keys = (
-            "subject",
-            "region",
-            "metric",
-            "lowest",
-            "highest",
-            "count",
-            "period",
-            "value",
-            "below",
-            "history",
-            "recorded_at",
-        )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return log_rows(MILESTONE_LOG_KEYS, rows)
 
     async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Corrections to recorded milestones, newest first."""
@@ -249,21 +179,7 @@ class PgDetection(PgImports):
             "ORDER BY id DESC LIMIT $1",
             limit,
         )
-        keys = (
-            "subject",
-            "region",
-            "metric",
-            "lowest",
-            "highest",
-            "count",
-            "reason",
-            "old_period",
-            "new_period",
-            "old_value",
-            "new_value",
-            "recorded_at",
-        )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return log_rows(CORRECTION_LOG_KEYS, rows)
 
     async def events_about(
         self, subject_key: str, region: str, limit: int = 5
@@ -279,7 +195,7 @@ class PgDetection(PgImports):
             limit,
             table="events",
         )
-        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in reversed(rows)]
+        return [stored_event(r) for r in reversed(rows)]
 
     async def count_records(self) -> int:
         """How many sales figures are stored (for tests and summaries)."""

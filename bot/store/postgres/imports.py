@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.domain import holds as hold_rows
-from bot.domain.names import Spellings, better_display
+from bot.domain.names import Spellings
 from bot.domain.overlaps import overlapping
 from bot.domain.periods import Month, encode_years, news_cutoff
 from bot.domain.plausibility import DEFAULT_RULE, LINE_IN_STAGING, HoldRule
@@ -22,10 +22,10 @@ from bot.domain.records import (
     SourceSpec,
 )
 from bot.domain.staging import Repeats, Row, StagedChunk, in_memory, respell_regions, source_named
-from bot.ports.store import StoreError
 from bot.store.common import YEARLY_YEARS_SQL
 from bot.store.postgres.base import JOURNAL_LOCK, Connection
 from bot.store.postgres.cells import PgCells
+from bot.store.sales_rows import check_metric, make_updates, model_updates, summary_of
 
 
 class _DryRun(Exception):
@@ -167,14 +167,7 @@ class PgImports(PgCells):
         dry_run: bool,
         judging: tuple[HoldRule | None, bool] = (DEFAULT_RULE, False),
     ) -> ImportSummary:
-        summary = ImportSummary(
-            source=info.name,
-            records=len(staged),
-            duplicates=staging.duplicates.get(info.id, 0),
-            first_import=info.imports == 0,
-            dry_run=dry_run,
-            notices=staging.notices.get(info.id, []),
-        )
+        summary = summary_of(info, len(staged), staging, dry_run)
         if any(row[7] for row in staged):
             await self._run(con, "UPDATE sources SET running = true WHERE id = $1", info.id)
         fresh = info.imports == 0 and not await self._val(
@@ -255,11 +248,8 @@ class PgImports(PgCells):
         rows = await self._fetch(
             con, "SELECT id, metric FROM sources WHERE name = $1", source.name, table="sources"
         )
-        if rows and rows[0][1] != source.metric:
-            raise StoreError(
-                f"source {source.name!r} holds {rows[0][1]} figures; this import says "
-                f"{source.metric}: import it under another source name"
-            )
+        if rows:
+            check_metric(source, rows[0][1])
         if rows:
             await self._run(
                 con, "UPDATE sources SET priority = $1 WHERE id = $2", source.priority, rows[0][0]
@@ -284,11 +274,7 @@ class PgImports(PgCells):
             con,
             "INSERT INTO makes (make_key, display) VALUES ($1, $2) "
             "ON CONFLICT (make_key) DO UPDATE SET display = excluded.display",
-            [
-                (k, better_display(known_makes.get(k), v))
-                for k, v in makes.items()
-                if k and better_display(known_makes.get(k), v) != known_makes.get(k)
-            ],
+            make_updates(known_makes, makes),
         )
         known_models = {
             (r[0], r[1]): r[2]
@@ -298,11 +284,7 @@ class PgImports(PgCells):
             con,
             "INSERT INTO models (make_key, model_key, display) VALUES ($1, $2, $3) "
             "ON CONFLICT (make_key, model_key) DO UPDATE SET display = excluded.display",
-            [
-                (*k, better_display(known_models.get(k), v))
-                for k, v in models.items()
-                if k[1] and better_display(known_models.get(k), v) != known_models.get(k)
-            ],
+            model_updates(known_models, models),
         )
 
 

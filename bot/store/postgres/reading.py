@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from bot.domain import holds as hold_rows
-from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.records import (
-    GroupMember,
     GroupSpec,
     IncRow,
     JournalEntry,
@@ -18,9 +14,9 @@ from bot.domain.records import (
     SourceInfo,
 )
 from bot.store.common import SOURCE_COLUMNS, source_info
-from bot.store.postgres.base import Runner
 from bot.store.postgres.fanout import PgFanOut
 from bot.store.rows import inc_rows
+from bot.store.sales_rows import groups_from_rows, journal_entries, member_rows
 
 
 class PgReading(PgFanOut):
@@ -139,9 +135,7 @@ class PgReading(PgFanOut):
             limit,
             table="journal",
         )
-        return [
-            JournalEntry(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]), bool(r[6])) for r in rows
-        ]
+        return journal_entries(rows)
 
     async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
         async with self.pool.acquire() as con, con.transaction():
@@ -161,16 +155,7 @@ class PgReading(PgFanOut):
                     con,
                     "INSERT INTO group_members (group_name, make_key, make, valid_from, "
                     "valid_to) VALUES ($1, $2, $3, $4, $5)",
-                    [
-                        (
-                            group.name,
-                            name_key(m.make),
-                            m.make,
-                            str(m.valid_from) if m.valid_from else None,
-                            str(m.valid_to) if m.valid_to else None,
-                        )
-                        for m in group.members
-                    ],
+                    member_rows(group),
                 )
                 await self._many(
                     con,
@@ -182,33 +167,11 @@ class PgReading(PgFanOut):
         names = [
             r[0] for r in await self._fetch(self.pool, "SELECT name FROM groups ORDER BY position")
         ]
-        members: dict[str, list[GroupMember]] = defaultdict(list)
-        for group, make, start, end in await self._fetch(
+        members = await self._fetch(
             self.pool,
             "SELECT group_name, make, valid_from, valid_to FROM group_members ORDER BY id",
-        ):
-            members[group].append(
-                GroupMember(
-                    make,
-                    Month.parse(start) if start else None,
-                    Month.parse(end) if end else None,
-                )
-            )
-        aliases: dict[str, list[str]] = defaultdict(list)
-        for group, alias in await self._fetch(
+        )
+        aliases = await self._fetch(
             self.pool, "SELECT group_name, alias FROM group_aliases ORDER BY id"
-        ):
-            aliases[group].append(alias)
-        return [GroupSpec(n, tuple(members[n]), tuple(aliases[n])) for n in names]
-
-    def _fetch_on(self, con: Runner) -> hold_rows.Fetch:
-        async def fetch(sql: str, *args: Any) -> list[Any]:
-            return await self._fetch(con, sql, *args)
-
-        return fetch
-
-    def _run_on(self, con: Runner) -> hold_rows.Run:
-        async def run(sql: str, *args: Any) -> int:
-            return await self._run(con, sql, *args)
-
-        return run
+        )
+        return groups_from_rows(names, members, aliases)

@@ -10,7 +10,6 @@ from typing import Any
 
 from bot.domain import holds as hold_rows
 from bot.domain.bulk import without_gc
-from bot.domain.event_codec import dedupe_key, event_from_dict, event_to_dict
 from bot.domain.plausibility import Hold
 from bot.domain.records import (
     DetectionWrite,
@@ -18,9 +17,29 @@ from bot.domain.records import (
 )
 from bot.domain.series_state import SeriesState
 from bot.domain.subscriptions import FanoutPlan, Subscription
-from bot.ports.store import StoreError
+from bot.store.detection_rows import (
+    CORRECTION_INSERT_SQL,
+    CORRECTION_LOG_KEYS,
+    MILESTONE_DROP_SQL,
+    MILESTONE_LOG_KEYS,
+    MILESTONE_UPSERT_SQL,
+    SHARE_LEVEL_UPSERT_SQL,
+    DetectionRows,
+    check_watermark,
+    detection_rows,
+    event_keys,
+    event_row,
+    log_rows,
+    stored_event,
+)
 from bot.store.rows import state_rows
+from bot.store.sqlite.base import positional
 from bot.store.sqlite.imports import SqliteImports
+
+_MILESTONE_DROP = positional(MILESTONE_DROP_SQL)
+_MILESTONE_UPSERT = positional(MILESTONE_UPSERT_SQL)
+_CORRECTION_INSERT = positional(CORRECTION_INSERT_SQL)
+_SHARE_LEVEL_UPSERT = positional(SHARE_LEVEL_UPSERT_SQL)
 
 
 class SqliteDetection(SqliteImports):
@@ -47,9 +66,7 @@ class SqliteDetection(SqliteImports):
         recorded twice. Returns the events that were new (an event already stored is skipped).
         """
         async with self.transaction():
-            current = await self.watermark(name)
-            if current != expected:
-                raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
+            check_watermark(name, expected, await self.watermark(name))
             stored = await hold_rows.held_back(
                 await self._write_detection(write), write, self._run_q
             )
@@ -86,108 +103,31 @@ class SqliteDetection(SqliteImports):
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
         await self._keep_told_corrections(write)
 
-        def prepare() -> tuple[list[Any], list[Any], list[Any], list[Any], list[str], str]:
-            milestones = [
-                (
-                    ref.subject_key,
-                    ref.region,
-                    ref.metric,
-                    rec.lowest,
-                    rec.highest,
-                    rec.count,
-                    write.ladder,
-                    ref.subject_name,
-                    str(rec.period),
-                    rec.value,
-                    int(rec.below),
-                    int(history),
-                )
-                for ref, rec, history in write.milestones
-            ]
-            drops = [
-                (ref.subject_key, ref.region, ref.metric, lowest)
-                for ref, lowest in write.milestone_drops
-            ]
-            corrections = [
-                (
-                    ref.subject_key,
-                    ref.subject_name,
-                    ref.region,
-                    ref.metric,
-                    c.lowest,
-                    c.highest,
-                    c.count,
-                    write.ladder,
-                    c.reason,
-                    str(c.old_period),
-                    str(c.new_period) if c.new_period else None,
-                    c.old_value,
-                    c.new_value,
-                )
-                for ref, c in write.corrections
-            ]
-            levels = [(*key, level) for key, level in write.share_levels.items()]
-            dedupes = [dedupe_key(event) for event in write.events]
-            events = json.dumps(
-                [
-                    (
-                        dedupe,
-                        event.kind,
-                        event.subject.key,
-                        event.region,
-                        str(event.period),
-                        json.dumps(event_to_dict(event)),
-                    )
-                    for dedupe, event in zip(dedupes, write.events, strict=True)
-                ]
-            )
-            return milestones, drops, corrections, levels, dedupes, events
+        def prepare() -> tuple[DetectionRows, list[str], str]:
+            events = [event_row(event) for event in write.events]
+            return detection_rows(write), [e[0] for e in events], json.dumps(events)
 
         # a poll can find thousands of each: made into rows off the event loop
-        milestones, drops, corrections, levels, dedupes, events = await asyncio.to_thread(
-            without_gc, prepare
-        )
-        if drops:
-            await self._many(
-                "DELETE FROM milestones WHERE subject_key = ? AND region = ? AND metric = ? "
-                "AND lowest = ?",
-                drops,
-            )
-        await self._many(
-            "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
-            "subject_name, period, value, below, history) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
-            "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
-            "period = excluded.period, value = excluded.value, below = excluded.below",
-            milestones,
-        )
-        await self._many(
-            "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
-            "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            corrections,
-        )
-        await self._many(
-            "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_key, parent_key, region, metric) "
-            "DO UPDATE SET level = excluded.level",
-            levels,
-        )
+        rows, dedupes, events = await asyncio.to_thread(without_gc, prepare)
+        if rows.drops:
+            await self._many(_MILESTONE_DROP, rows.drops)
+        await self._many(_MILESTONE_UPSERT, rows.milestones)
+        await self._many(_CORRECTION_INSERT, rows.corrections)
+        await self._many(_SHARE_LEVEL_UPSERT, rows.levels)
         stored: list[tuple[StoredEvent, Sequence[str]]] = []
         if not write.events:
             return stored
-        keys = write.event_keys or [[event.subject.key] for event in write.events]
+        keys = event_keys(write)
         # one statement for every event (a poll can find thousands): an event already stored
         # is skipped, and RETURNING names the ones that were new
-        rows = await self._rows(
+        found = await self._rows(
             "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
             "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
             "j.value ->> 5 FROM json_each(?) j WHERE true ORDER BY j.key "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
             (events,),
         )
-        new = {dedupe: event_id for event_id, dedupe in rows}
+        new = {dedupe: event_id for event_id, dedupe in found}
         for dedupe, event, covering in zip(dedupes, write.events, keys, strict=True):
             event_id = new.pop(dedupe, None)  # pop: a repeat within the batch is not new
             if event_id is not None:
@@ -228,7 +168,7 @@ class SqliteDetection(SqliteImports):
             (after_id, limit),
             table="events",
         )
-        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+        return [stored_event(r) for r in rows]
 
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recorded milestones, newest crossing first."""
@@ -238,20 +178,7 @@ class SqliteDetection(SqliteImports):
             (limit,),
             table="milestones",
         )
-        keys = (
-            "subject",
-            "region",
-            "metric",
-            "lowest",
-            "highest",
-            "count",
-            "period",
-            "value",
-            "below",
-            "history",
-            "recorded_at",
-        )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return log_rows(MILESTONE_LOG_KEYS, rows)
 
     async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Corrections to recorded milestones, newest first."""
@@ -261,21 +188,7 @@ class SqliteDetection(SqliteImports):
             "ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        keys = (
-            "subject",
-            "region",
-            "metric",
-            "lowest",
-            "highest",
-            "count",
-            "reason",
-            "old_period",
-            "new_period",
-            "old_value",
-            "new_value",
-            "recorded_at",
-        )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return log_rows(CORRECTION_LOG_KEYS, rows)
 
     async def count_records(self) -> int:
         """How many sales figures are stored (for tests and summaries)."""
@@ -296,4 +209,4 @@ class SqliteDetection(SqliteImports):
             (subject_key, region, limit),
             table="events",
         )
-        return [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in reversed(rows)]
+        return [stored_event(r) for r in reversed(rows)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,8 +14,8 @@ from bot.domain.periods import Month
 from bot.domain.records import IncRow
 from bot.domain.series_state import (
     SeriesState,
-    parse_month,
 )
+from bot.store.detection_rows import journal_changes, recorded, recorded_by_series, share_levels
 from bot.store.rows import inc_rows, states_from_rows
 from bot.store.sqlite.reading import SqliteReading
 
@@ -44,10 +43,7 @@ class SqliteDetectionReads(SqliteReading):
             (subject_key, region, metric),
             table="milestones",
         )
-        return {
-            r[0]: Recorded(r[0], r[1], r[2], Month.parse(r[3]), r[4], bool(r[5]), bool(r[6]))
-            for r in rows
-        }
+        return recorded(rows)
 
     async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
         """The last announced or baselined share band of (model, parent, region, metric)."""
@@ -71,13 +67,7 @@ class SqliteDetectionReads(SqliteReading):
             (after, upto),
             table="journal",
         )
-        return await asyncio.to_thread(
-            without_gc,
-            lambda: [
-                (r[0], r[1], r[2], r[3], parse_month(r[4]), parse_month(r[5]) if r[5] else None)
-                for r in rows
-            ],
-        )
+        return await asyncio.to_thread(without_gc, journal_changes, rows)
 
     async def recorded_milestones_of(
         self, series: Sequence[tuple[str, str, str, int | None]]
@@ -98,12 +88,7 @@ class SqliteDetectionReads(SqliteReading):
             (json.dumps(floors),),
             table="milestones",
         )
-        out: dict[tuple[str, str, str], dict[int, Recorded]] = defaultdict(dict)
-        for subject_key, region, metric, lowest, highest, count, period, value, below, hist in rows:
-            out[(subject_key, region, metric)][lowest] = Recorded(
-                lowest, highest, count, parse_month(period), value, bool(below), bool(hist)
-            )
-        return dict(out)
+        return recorded_by_series(rows)
 
     async def share_levels_of(
         self, models: Sequence[tuple[str, str, str]]
@@ -119,12 +104,7 @@ class SqliteDetectionReads(SqliteReading):
             (await asyncio.to_thread(json.dumps, models),),
             table="share_levels",
         )
-        return await asyncio.to_thread(
-            without_gc,
-            lambda: {
-                (r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows
-            },
-        )
+        return await asyncio.to_thread(without_gc, share_levels, rows)
 
     async def series_states(
         self, series: Sequence[tuple[str, str, str]]

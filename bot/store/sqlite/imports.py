@@ -9,7 +9,7 @@ from itertools import chain
 from typing import Any
 
 from bot.domain import holds as hold_rows
-from bot.domain.names import Spellings, better_display
+from bot.domain.names import Spellings
 from bot.domain.overlaps import overlapping
 from bot.domain.periods import Month, encode_years, news_cutoff
 from bot.domain.plausibility import DEFAULT_RULE, LINE_IN_RECORDS, HoldRule
@@ -30,8 +30,8 @@ from bot.domain.staging import (
     respell_regions,
     source_named,
 )
-from bot.ports.store import StoreError
 from bot.store.common import YEARLY_YEARS_SQL
+from bot.store.sales_rows import check_metric, make_updates, model_updates, summary_of
 from bot.store.sqlite.cells import ROW_COLUMNS, ROW_KEY, FirstImport, SqliteCells
 
 _STAGING_TABLE = (
@@ -242,14 +242,7 @@ class SqliteImports(SqliteCells):
                     (info.id,),
                 )
             )[0]
-        summary = ImportSummary(
-            source=info.name,
-            records=int(count),
-            duplicates=load.repeats.duplicates.get(info.id, 0),
-            first_import=info.imports == 0,
-            dry_run=dry_run,
-            notices=load.repeats.notices.get(info.id, []),
-        )
+        summary = summary_of(info, int(count), load.repeats, dry_run)
         if running:
             await self._run("UPDATE sources SET running = 1 WHERE id = ?", (info.id,))
         if first is not None:
@@ -344,11 +337,8 @@ class SqliteImports(SqliteCells):
         rows = await self._rows(
             "SELECT id, metric FROM sources WHERE name = ?", (source.name,), table="sources"
         )
-        if rows and rows[0][1] != source.metric:
-            raise StoreError(
-                f"source {source.name!r} holds {rows[0][1]} figures; this import says "
-                f"{source.metric}: import it under another source name"
-            )
+        if rows:
+            check_metric(source, rows[0][1])
         if rows:
             await self._run(
                 "UPDATE sources SET priority = ? WHERE id = ?", (source.priority, rows[0][0])
@@ -365,11 +355,7 @@ class SqliteImports(SqliteCells):
         await self._many(
             "INSERT INTO makes (make_key, display) VALUES (?, ?) "
             "ON CONFLICT (make_key) DO UPDATE SET display = excluded.display",
-            [
-                (k, better_display(known_makes.get(k), v))
-                for k, v in makes.items()
-                if k and better_display(known_makes.get(k), v) != known_makes.get(k)
-            ],
+            make_updates(known_makes, makes),
         )
         known_models = {
             (a, b): c
@@ -378,11 +364,7 @@ class SqliteImports(SqliteCells):
         await self._many(
             "INSERT INTO models (make_key, model_key, display) VALUES (?, ?, ?) "
             "ON CONFLICT (make_key, model_key) DO UPDATE SET display = excluded.display",
-            [
-                (*k, better_display(known_models.get(k), v))
-                for k, v in models.items()
-                if k[1] and better_display(known_models.get(k), v) != known_models.get(k)
-            ],
+            model_updates(known_models, models),
         )
 
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
-from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.records import (
-    GroupMember,
     GroupSpec,
     IncRow,
     JournalEntry,
@@ -19,6 +14,7 @@ from bot.domain.records import (
 )
 from bot.store.common import SOURCE_COLUMNS, source_info
 from bot.store.rows import inc_rows
+from bot.store.sales_rows import groups_from_rows, journal_entries, member_rows
 from bot.store.sqlite.fanout import SqliteFanOut
 
 
@@ -120,9 +116,7 @@ class SqliteReading(SqliteFanOut):
             (seq, limit),
             table="journal",
         )
-        return [
-            JournalEntry(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]), bool(r[6])) for r in rows
-        ]
+        return journal_entries(rows)
 
     async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
         async with self._writing():
@@ -138,16 +132,7 @@ class SqliteReading(SqliteFanOut):
                     await self._many(
                         "INSERT INTO group_members (group_name, make_key, make, valid_from, "
                         "valid_to) VALUES (?, ?, ?, ?, ?)",
-                        [
-                            (
-                                group.name,
-                                name_key(m.make),
-                                m.make,
-                                str(m.valid_from) if m.valid_from else None,
-                                str(m.valid_to) if m.valid_to else None,
-                            )
-                            for m in group.members
-                        ],
+                        member_rows(group),
                     )
                     await self._many(
                         "INSERT INTO group_aliases (group_name, alias) VALUES (?, ?)",
@@ -160,31 +145,8 @@ class SqliteReading(SqliteFanOut):
 
     async def groups(self) -> list[GroupSpec]:
         names = [r[0] for r in await self._rows("SELECT name FROM groups ORDER BY position")]
-        members: dict[str, list[GroupMember]] = defaultdict(list)
-        for group, make, start, end in await self._rows(
+        members = await self._rows(
             "SELECT group_name, make, valid_from, valid_to FROM group_members ORDER BY rowid"
-        ):
-            members[group].append(
-                GroupMember(
-                    make,
-                    Month.parse(start) if start else None,
-                    Month.parse(end) if end else None,
-                )
-            )
-        aliases: dict[str, list[str]] = defaultdict(list)
-        for group, alias in await self._rows(
-            "SELECT group_name, alias FROM group_aliases ORDER BY rowid"
-        ):
-            aliases[group].append(alias)
-        return [GroupSpec(n, tuple(members[n]), tuple(aliases[n])) for n in names]
-
-    async def _fetch_q(self, sql: str, *args: Any) -> list[Any]:
-        return await self._rows(_positional(sql), args)
-
-    async def _run_q(self, sql: str, *args: Any) -> None:
-        await self._run(_positional(sql), args)
-
-
-def _positional(sql: str) -> str:
-    """`$N` placeholders (used in order, once each) as SQLite's `?`."""
-    return re.sub(r"\$\d+", "?", sql)
+        )
+        aliases = await self._rows("SELECT group_name, alias FROM group_aliases ORDER BY rowid")
+        return groups_from_rows(names, members, aliases)
