@@ -3,7 +3,6 @@ news, corrections routed to the channels that were told; digests taken."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
 from bot.domain.channels import Channel
@@ -15,9 +14,17 @@ from bot.domain.corrections import (
     plan_corrections,
 )
 from bot.domain.deliveries import original
-from bot.domain.event_codec import event_from_dict
 from bot.domain.records import DetectionWrite, StoredEvent
-from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription
+from bot.domain.subscriptions import FanoutPlan, Subscription
+from bot.store.detection_rows import stored_event
+from bot.store.outbox_logic import (
+    WITHDRAW_DIGEST_ITEM_SQL,
+    correction_series,
+    digest_delivery,
+    news_audience,
+    rewrite,
+    split_fan_out,
+)
 from bot.store.postgres.base import Connection
 from bot.store.postgres.outbox import PgOutbox
 from bot.store.postgres.subscriptions import CHANNEL_WHERE
@@ -53,21 +60,7 @@ class PgFanOut(PgOutbox):
             event_ids = tuple(sorted(int(r[0]) for r in items))
             ids = await self._insert_deliveries(
                 con,
-                [
-                    PlannedDelivery(
-                        sub.channel,
-                        "digest",
-                        event_ids,
-                        tuple(sub_id for _ in event_ids),
-                        sub.spec.locale,
-                        json.dumps(
-                            {
-                                "mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode,
-                                "label": label,
-                            }
-                        ),
-                    )
-                ],
+                [digest_delivery(sub, event_ids, label)],
                 now,
             )
         return ids[0]
@@ -96,17 +89,14 @@ class PgFanOut(PgOutbox):
                 con, "DELETE FROM store_flags WHERE name = $1 RETURNING name", SILENT_FLAG
             )
         )
-        pairs = list(zip(stored, keys, strict=True))
-        corrections = [p for p in pairs if p[0].event.kind == "correction"]
-        news = [p for p in pairs if p[0].event.kind != "correction"]
+        corrections, news = split_fan_out(stored, keys)
         if corrections and not silent:
             await self._route_corrections(con, corrections, now)
         if not news:
             return
-        regions = {s.event.region for s, _ in news}
-        all_keys = sorted({k for _, ks in news for k in ks})
+        regions, all_keys = news_audience(news)
         subs: list[Subscription] = []
-        for region in sorted(regions):
+        for region in regions:
             subs.extend(await self.subscriptions_for(all_keys, region, con))
         if not subs:
             return
@@ -130,8 +120,7 @@ class PgFanOut(PgOutbox):
         """Withdraw corrected milestones still pending; queue each correction for the
         channels that received what it corrects (`bot.domain.corrections.plan_corrections`)."""
         candidates: list[StoredEvent] = []
-        series = sorted({(s.event.subject.key, s.event.region) for s, _ in corrections})
-        for subject_key, region in series:
+        for subject_key, region in correction_series(corrections):
             rows = await self._fetch(
                 con,
                 "SELECT id, payload FROM events WHERE subject_key = $1 AND region = $2 "
@@ -140,7 +129,7 @@ class PgFanOut(PgOutbox):
                 region,
                 table="events",
             )
-            candidates += [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+            candidates += [stored_event(r) for r in rows]
         originals_of = milestones_corrected([s for s, _ in corrections], candidates)
         ids = sorted({m for ms in originals_of.values() for m in ms})
         if not ids:
@@ -175,28 +164,8 @@ class PgFanOut(PgOutbox):
         plan = plan_corrections(
             corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
         )
-        for delivery_id, (event_ids, sub_ids) in plan.rewrites.items():
-            if event_ids:
-                await self._run(
-                    con,
-                    "UPDATE deliveries SET event_ids = $1, subscription_ids = $2 "
-                    "WHERE id = $3 AND status = 'pending' AND rendered IS NULL",
-                    json.dumps(list(event_ids)),
-                    json.dumps(list(sub_ids)),
-                    delivery_id,
-                )
-            else:
-                await self._run(
-                    con,
-                    "UPDATE deliveries SET status = 'cancelled', reason = 'withdrawn' "
-                    "WHERE id = $1 AND status = 'pending' AND rendered IS NULL",
-                    delivery_id,
-                )
-        await self._many(
-            con,
-            "DELETE FROM digest_items WHERE subscription_id = $1 AND event_id = $2",
-            plan.withdrawn_digest_items,
-        )
+        await rewrite(self._run_on(con), plan)
+        await self._many(con, WITHDRAW_DIGEST_ITEM_SQL, plan.withdrawn_digest_items)
         await self._insert_deliveries(con, plan.deliveries, now)
 
     async def _keep_told_corrections(self, con: Connection, write: DetectionWrite) -> None:

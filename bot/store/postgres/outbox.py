@@ -14,15 +14,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from bot.domain.channels import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
-from bot.domain.deliveries import STATUSES, DeliveryRow, Pending
-from bot.domain.event_codec import event_from_dict
+from bot.domain.channels import Channel
+from bot.domain.deliveries import DeliveryRow, Pending
 from bot.domain.events import Event
 from bot.domain.subscriptions import PlannedDelivery
 from bot.store.common import (
     DELIVERY_COUNTS_BY_PLATFORM_SQL,
     PENDING_BY_PLATFORM_SQL,
     pending_by_platform,
+)
+from bot.store.outbox_logic import (
+    events_of,
+    newest_per_event,
+    one_per_channel,
+    pauses_at_once,
+    platform_counts,
+    status_counts,
+    too_many_failures,
 )
 from bot.store.postgres.base import REPLICA_CLASS, Connection
 from bot.store.postgres.subscriptions import CHANNEL_WHERE, PgSubscriptions
@@ -109,15 +117,9 @@ class PgOutbox(PgSubscriptions):
                 limit * 4,
                 list(platforms) if platforms is not None else None,
             )
-            chosen: list[int] = []
-            names: list[str] = []
-            seen: set[tuple[str, str, str]] = set()
-            for delivery_id, *channel in candidates:
-                key = (channel[0], channel[1], channel[2])
-                if key not in seen and len(chosen) < limit:
-                    seen.add(key)
-                    chosen.append(delivery_id)
-                    names.append("\x1f".join(key))
+            taken = one_per_channel(candidates, limit)
+            chosen = [delivery_id for delivery_id, _ in taken]
+            names = ["\x1f".join(key) for _, key in taken]
             if not chosen:
                 return []
             # Another replica may be claiming the same channel's next message right now: the
@@ -254,12 +256,12 @@ class PgOutbox(PgSubscriptions):
                 *key,
                 f"{reason}: {error}",
             )
-            pause = reason in PAUSE_AT_ONCE
+            pause = pauses_at_once(reason)
             if not pause:
                 worst = await self._val(
                     con, f"SELECT MAX(failures) FROM subscriptions WHERE {CHANNEL_WHERE}", *key
                 )
-                pause = worst is not None and worst >= PAUSE_AFTER
+                pause = too_many_failures(worst)
             if pause:
                 await self._run(
                     con,
@@ -302,12 +304,12 @@ class PgOutbox(PgSubscriptions):
         rows = await self._fetch(
             self.pool, "SELECT status, COUNT(*) FROM deliveries GROUP BY status"
         )
-        return {s: 0 for s in STATUSES} | {r[0]: int(r[1]) for r in rows}
+        return status_counts(rows)
 
     async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
         """How many deliveries each platform has in each status (for /metrics)."""
         rows = await self._fetch(self.pool, DELIVERY_COUNTS_BY_PLATFORM_SQL)
-        return {(r[0], r[1]): int(r[2]) for r in rows}
+        return platform_counts(rows)
 
     async def pending_by_platform(self) -> dict[str, Pending]:
         """Deliveries not out yet (pending or in flight), by platform."""
@@ -330,7 +332,7 @@ class PgOutbox(PgSubscriptions):
             list(ids),
             table="events",
         )
-        return {r[0]: event_from_dict(json.loads(r[1])) for r in rows}
+        return events_of(rows)
 
     async def channel_deliveries(
         self, channel: Channel, event_ids: Sequence[int]
@@ -350,13 +352,7 @@ class PgOutbox(PgSubscriptions):
             list(event_ids),
             table="deliveries",
         )
-        wanted = set(event_ids)
-        out: dict[int, DeliveryRow] = {}
-        for row in map(delivery_row, rows):
-            for event_id in row.event_ids:
-                if event_id in wanted:
-                    out[event_id] = row  # ascending ids: the newest delivery wins
-        return out
+        return newest_per_event(map(delivery_row, rows), event_ids)
 
     # -- rendering and flags ----------------------------------------------------------------
 

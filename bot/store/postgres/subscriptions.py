@@ -3,12 +3,12 @@ subscription covers), resume."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 
 from bot.domain.channels import PAUSE_AT_ONCE, Channel
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
+from bot.store.outbox_logic import CANCEL_ORPHAN_SQL, RESEND_SQL, orphans, to_send_again
 from bot.store.postgres.base import Connection, PgBase, Runner
 from bot.store.rows import SUBSCRIPTION_COLUMNS, subscription_row
 
@@ -138,12 +138,7 @@ class PgSubscriptions(PgBase):
             "AND status = 'pending'",
             *key,
         )
-        orphans = [(r[0],) for r in pending if not set(json.loads(r[1])) & live]
-        await self._many(
-            con,
-            "UPDATE deliveries SET status = 'cancelled', reason = 'unsubscribed' WHERE id = $1",
-            orphans,
-        )
+        await self._many(con, CANCEL_ORPHAN_SQL, orphans(pending, live))
 
     async def resume(
         self, channel: Channel, subject_key: str | None = None, now: float | None = None
@@ -173,13 +168,8 @@ class PgSubscriptions(PgBase):
                     sorted(PAUSE_AT_ONCE),
                 )
                 when = time.time() if now is None else now
-                again = [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed]
-                await self._many(
-                    con,
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
-                    "next_attempt_at = $1, last_error = NULL WHERE id = $2",
-                    again,
-                )
+                again = to_send_again(candidates, resumed, when)
+                await self._many(con, RESEND_SQL, again)
                 if again:
                     await self.notify_deliveries(con)
         return len(resumed)

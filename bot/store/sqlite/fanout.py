@@ -15,10 +15,19 @@ from bot.domain.corrections import (
     plan_corrections,
 )
 from bot.domain.deliveries import original
-from bot.domain.event_codec import event_from_dict
 from bot.domain.records import DetectionWrite, StoredEvent
-from bot.domain.subscriptions import PlannedDelivery, Subscription
+from bot.domain.subscriptions import Subscription
+from bot.store.detection_rows import stored_event
+from bot.store.outbox_logic import (
+    WITHDRAW_DIGEST_ITEM_SQL,
+    correction_series,
+    digest_delivery,
+    news_audience,
+    rewrite,
+    split_fan_out,
+)
 from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row
+from bot.store.sqlite.base import positional
 from bot.store.sqlite.outbox import SqliteOutbox
 
 
@@ -47,21 +56,7 @@ class SqliteFanOut(SqliteOutbox):
             await self._run("DELETE FROM digest_items WHERE subscription_id = ?", (sub_id,))
             event_ids = tuple(int(r[0]) for r in items)
             ids = await self._insert_deliveries(
-                [
-                    PlannedDelivery(
-                        sub.channel,
-                        "digest",
-                        event_ids,
-                        tuple(sub_id for _ in event_ids),
-                        sub.spec.locale,
-                        json.dumps(
-                            {
-                                "mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode,
-                                "label": label,
-                            }
-                        ),
-                    )
-                ],
+                [digest_delivery(sub, event_ids, label)],
                 now,
             )
         return ids[0]
@@ -82,17 +77,14 @@ class SqliteFanOut(SqliteOutbox):
         """Inside the detection's transaction: one delivery per channel, digest items, and
         the corrections of milestones told (unless a migration asked for silence)."""
         silent = await self._take_flag(SILENT_FLAG)
-        pairs = list(zip(stored, keys, strict=True))
-        corrections = [p for p in pairs if p[0].event.kind == "correction"]
-        news = [p for p in pairs if p[0].event.kind != "correction"]
+        corrections, news = split_fan_out(stored, keys)
         if corrections and not silent:
             await self._route_corrections(corrections, now)
         if not news:
             return
-        regions = {s.event.region for s, _ in news}
-        all_keys = sorted({k for _, ks in news for k in ks})
+        regions, all_keys = news_audience(news)
         subs: list[Subscription] = []
-        for region in sorted(regions):
+        for region in regions:
             subs.extend(await self.subscriptions_for(all_keys, region))
         if not subs:
             return
@@ -110,16 +102,14 @@ class SqliteFanOut(SqliteOutbox):
         """Withdraw corrected milestones still pending; queue each correction for the
         channels that received what it corrects (`bot.domain.corrections.plan_corrections`)."""
         candidates: list[StoredEvent] = []
-        for subject_key, region in sorted(
-            {(s.event.subject.key, s.event.region) for s, _ in corrections}
-        ):
+        for subject_key, region in correction_series(corrections):
             rows = await self._rows(
                 "SELECT id, payload FROM events WHERE subject_key = ? AND region = ? "
                 "AND kind = 'milestone' ORDER BY id",
                 (subject_key, region),
                 table="events",
             )
-            candidates += [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
+            candidates += [stored_event(r) for r in rows]
         originals_of = milestones_corrected([s for s, _ in corrections], candidates)
         ids = sorted({m for ms in originals_of.values() for m in ms})
         if not ids:
@@ -142,23 +132,8 @@ class SqliteFanOut(SqliteOutbox):
         plan = plan_corrections(
             corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
         )
-        for delivery_id, (event_ids, sub_ids) in plan.rewrites.items():
-            if event_ids:
-                await self._run(
-                    "UPDATE deliveries SET event_ids = ?, subscription_ids = ? "
-                    "WHERE id = ? AND status = 'pending' AND rendered IS NULL",
-                    (json.dumps(list(event_ids)), json.dumps(list(sub_ids)), delivery_id),
-                )
-            else:
-                await self._run(
-                    "UPDATE deliveries SET status = 'cancelled', reason = 'withdrawn' "
-                    "WHERE id = ? AND status = 'pending' AND rendered IS NULL",
-                    (delivery_id,),
-                )
-        await self._many(
-            "DELETE FROM digest_items WHERE subscription_id = ? AND event_id = ?",
-            plan.withdrawn_digest_items,
-        )
+        await rewrite(self._run_q, plan)
+        await self._many(positional(WITHDRAW_DIGEST_ITEM_SQL), plan.withdrawn_digest_items)
         await self._insert_deliveries(plan.deliveries, now)
 
     async def _keep_told_corrections(self, write: DetectionWrite) -> None:

@@ -10,15 +10,23 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.domain.channels import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
-from bot.domain.deliveries import STATUSES, DeliveryRow, Pending
-from bot.domain.event_codec import event_from_dict
+from bot.domain.channels import Channel
+from bot.domain.deliveries import DeliveryRow, Pending
 from bot.domain.events import Event
 from bot.domain.subscriptions import PlannedDelivery
 from bot.store.common import (
     DELIVERY_COUNTS_BY_PLATFORM_SQL,
     PENDING_BY_PLATFORM_SQL,
     pending_by_platform,
+)
+from bot.store.outbox_logic import (
+    events_of,
+    newest_per_event,
+    one_per_channel,
+    pauses_at_once,
+    platform_counts,
+    status_counts,
+    too_many_failures,
 )
 from bot.store.rows import DELIVERY_COLUMNS, delivery_row
 from bot.store.sqlite.subscriptions import SqliteSubscriptions
@@ -88,13 +96,7 @@ class SqliteOutbox(SqliteSubscriptions):
                 "ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (*params, limit * 4),
             )
-            chosen: list[int] = []
-            seen: set[tuple[str, str, str]] = set()
-            for delivery_id, *channel in candidates:
-                key = (channel[0], channel[1], channel[2])
-                if key not in seen and len(chosen) < limit:
-                    seen.add(key)
-                    chosen.append(delivery_id)
+            chosen = [delivery_id for delivery_id, _ in one_per_channel(candidates, limit)]
             if not chosen:
                 return []
             rows = await self._rows(
@@ -187,12 +189,12 @@ class SqliteOutbox(SqliteSubscriptions):
                 f"WHERE {channel_where}",
                 (f"{reason}: {error}", *key),
             )
-            pause = reason in PAUSE_AT_ONCE
+            pause = pauses_at_once(reason)
             if not pause:
                 worst = await self._rows(
                     f"SELECT MAX(failures) FROM subscriptions WHERE {channel_where}", key
                 )
-                pause = bool(worst and worst[0][0] is not None and worst[0][0] >= PAUSE_AFTER)
+                pause = bool(worst) and too_many_failures(worst[0][0])
             if pause:
                 await self._run(
                     "UPDATE subscriptions SET status = 'paused', paused_reason = ? "
@@ -232,12 +234,12 @@ class SqliteOutbox(SqliteSubscriptions):
     async def delivery_counts(self) -> dict[str, int]:
         """How many deliveries are in each status."""
         rows = await self._rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
-        return {s: 0 for s in STATUSES} | {r[0]: int(r[1]) for r in rows}
+        return status_counts(rows)
 
     async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
         """How many deliveries each platform has in each status (for /metrics)."""
         rows = await self._rows(DELIVERY_COUNTS_BY_PLATFORM_SQL)
-        return {(r[0], r[1]): int(r[2]) for r in rows}
+        return platform_counts(rows)
 
     async def pending_by_platform(self) -> dict[str, Pending]:
         """Deliveries not out yet (pending or in flight), by platform."""
@@ -258,7 +260,7 @@ class SqliteOutbox(SqliteSubscriptions):
         rows = await self._rows(
             f"SELECT id, payload FROM events WHERE id IN ({marks})", tuple(ids), table="events"
         )
-        return {r[0]: event_from_dict(json.loads(r[1])) for r in rows}
+        return events_of(rows)
 
     # -- rendering and flags ----------------------------------------------------------------
 
@@ -314,10 +316,4 @@ class SqliteOutbox(SqliteSubscriptions):
             (channel.platform, channel.workspace, channel.channel, *event_ids),
             table="deliveries",
         )
-        wanted = set(event_ids)
-        out: dict[int, DeliveryRow] = {}
-        for row in map(delivery_row, rows):
-            for event_id in row.event_ids:
-                if event_id in wanted:
-                    out[event_id] = row  # ascending ids: the newest delivery wins
-        return out
+        return newest_per_event(map(delivery_row, rows), event_ids)

@@ -3,15 +3,15 @@ resume."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.channels import PAUSE_AT_ONCE, Channel
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
+from bot.store.outbox_logic import CANCEL_ORPHAN_SQL, RESEND_SQL, orphans, to_send_again
 from bot.store.rows import SUBSCRIPTION_COLUMNS, subscription_row
-from bot.store.sqlite.base import SqliteBase
+from bot.store.sqlite.base import SqliteBase, positional
 
 
 class SqliteSubscriptions(SqliteBase):
@@ -137,11 +137,7 @@ class SqliteSubscriptions(SqliteBase):
             "AND channel = ? AND status = 'pending'",
             (channel.platform, channel.workspace, channel.channel),
         )
-        orphans = [(r[0],) for r in pending if not set(json.loads(r[1])) & live]
-        await self._many(
-            "UPDATE deliveries SET status = 'cancelled', reason = 'unsubscribed' WHERE id = ?",
-            orphans,
-        )
+        await self._many(positional(CANCEL_ORPHAN_SQL), orphans(pending, live))
 
     async def resume(
         self, channel: Channel, subject_key: str | None = None, now: float | None = None
@@ -171,9 +167,5 @@ class SqliteSubscriptions(SqliteBase):
                     params[:3],
                 )
                 when = time.time() if now is None else now
-                await self._many(
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
-                    "next_attempt_at = ?, last_error = NULL WHERE id = ?",
-                    [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed],
-                )
+                await self._many(positional(RESEND_SQL), to_send_again(candidates, resumed, when))
         return len(resumed)
