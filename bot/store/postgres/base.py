@@ -268,6 +268,9 @@ class PgBase:
             self.stats.statements += 1
             await con.executemany(sql, rows)
 
+    async def _fetch_q(self, sql: str, *args: Any, table: str = "") -> list[Any]:
+        return await self._fetch(self.pool, sql, *args, table=table)
+
     def _fetch_on(self, con: Runner) -> hold_rows.Fetch:
         async def fetch(sql: str, *args: Any) -> list[Any]:
             return await self._fetch(con, sql, *args)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.domain import holds as hold_rows
-from bot.domain.plausibility import Hold
 from bot.domain.records import (
     DetectionWrite,
     StoredEvent,
@@ -17,7 +16,6 @@ from bot.domain.series_state import SeriesState
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.store.detection_rows import (
     CORRECTION_INSERT_SQL,
-    CORRECTION_LOG_KEYS,
     MILESTONE_DROP_SQL,
     MILESTONE_LOG_KEYS,
     MILESTONE_UPSERT_SQL,
@@ -27,7 +25,6 @@ from bot.store.detection_rows import (
     event_keys,
     event_row,
     log_rows,
-    stored_event,
 )
 from bot.store.postgres.base import Connection
 from bot.store.postgres.imports import PgImports
@@ -36,14 +33,6 @@ from bot.store.rows import state_rows
 
 class PgDetection(PgImports):
     """`save_detection`, holds and the logs."""
-
-    async def holds(self, everything: bool = False) -> list[Hold]:
-        """The figures held (with `everything`, released and revised ones too)."""
-        return await hold_rows.holds(self._fetch_on(self.pool), everything)
-
-    async def held_event_ids(self) -> set[int]:
-        """The events held now."""
-        return await hold_rows.held_event_ids(self._fetch_on(self.pool))
 
     async def release_hold(
         self,
@@ -147,17 +136,6 @@ class PgDetection(PgImports):
                 stored.append((StoredEvent(int(event_id), event), covering))
         return stored
 
-    async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        """Recorded events with an id above `after_id`, oldest first."""
-        rows = await self._fetch(
-            self.pool,
-            "SELECT id, payload FROM events WHERE id > $1 ORDER BY id LIMIT $2",
-            after_id,
-            limit,
-            table="events",
-        )
-        return [stored_event(r) for r in rows]
-
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recorded milestones, newest crossing first."""
         rows = await self._fetch(
@@ -169,34 +147,3 @@ class PgDetection(PgImports):
             table="milestones",
         )
         return log_rows(MILESTONE_LOG_KEYS, rows)
-
-    async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Corrections to recorded milestones, newest first."""
-        rows = await self._fetch(
-            self.pool,
-            "SELECT subject_name, region, metric, lowest, highest, count, reason, old_period, "
-            "new_period, old_value, new_value, recorded_at FROM corrections "
-            "ORDER BY id DESC LIMIT $1",
-            limit,
-        )
-        return log_rows(CORRECTION_LOG_KEYS, rows)
-
-    async def events_about(
-        self, subject_key: str, region: str, limit: int = 5
-    ) -> list[StoredEvent]:
-        """The newest `limit` events about one subject in one region, oldest first (one
-        indexed read: its cost does not depend on other events)."""
-        rows = await self._fetch(
-            self.pool,
-            "SELECT id, payload FROM events WHERE subject_key = $1 AND region = $2 "
-            "ORDER BY id DESC LIMIT $3",
-            subject_key,
-            region,
-            limit,
-            table="events",
-        )
-        return [stored_event(r) for r in reversed(rows)]
-
-    async def count_records(self) -> int:
-        """How many sales figures are stored (for tests and summaries)."""
-        return int(await self._val(self.pool, "SELECT COUNT(*) FROM records"))

@@ -11,7 +11,7 @@ from bot.domain.milestones import Recorded
 from bot.domain.periods import Month
 from bot.domain.records import IncRow
 from bot.domain.series_state import SeriesState
-from bot.store.detection_rows import journal_changes, recorded, recorded_by_series, share_levels
+from bot.store.detection_rows import journal_changes, recorded_by_series, share_levels
 from bot.store.postgres.base import columns
 from bot.store.postgres.reading import PgReading
 from bot.store.rows import inc_rows, states_from_rows
@@ -21,36 +21,6 @@ class PgDetectionReads(PgReading):
     """Detection's reads, many series at once."""
 
     # -- detection --------------------------------------------------------------------------
-
-    async def watermark(self, name: str) -> int:
-        """How far in the journal a reader called `name` has got (0: nowhere yet)."""
-        seq = await self._val(self.pool, "SELECT seq FROM watermarks WHERE name = $1", name)
-        return int(seq) if seq is not None else 0
-
-    async def recorded_milestones(
-        self, subject_key: str, region: str, metric: str
-    ) -> dict[int, Recorded]:
-        """The milestone ranges recorded for one series, by lowest threshold."""
-        rows = await self._fetch(
-            self.pool,
-            "SELECT lowest, highest, count, period, value, below, history FROM milestones "
-            "WHERE subject_key = $1 AND region = $2 AND metric = $3",
-            subject_key,
-            region,
-            metric,
-            table="milestones",
-        )
-        return recorded(rows)
-
-    async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
-        """The last announced or baselined share band of (model, parent, region, metric)."""
-        level = await self._val(
-            self.pool,
-            "SELECT level FROM share_levels WHERE model_key = $1 AND parent_key = $2 "
-            "AND region = $3 AND metric = $4",
-            *key,
-        )
-        return float(level) if level is not None else None
 
     async def journal_changes(
         self, after: int, upto: int

@@ -65,13 +65,6 @@ class PgFanOut(PgOutbox):
             )
         return ids[0]
 
-    async def digest_size(self, sub_id: int) -> int:
-        return int(
-            await self._val(
-                self.pool, "SELECT COUNT(*) FROM digest_items WHERE subscription_id = $1", sub_id
-            )
-        )
-
     async def _fan_out(
         self,
         con: Connection,

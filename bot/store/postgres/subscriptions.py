@@ -10,12 +10,13 @@ from bot.domain.channels import PAUSE_AT_ONCE, Channel
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
 from bot.store.outbox_logic import CANCEL_ORPHAN_SQL, RESEND_SQL, orphans, to_send_again
 from bot.store.postgres.base import Connection, PgBase, Runner
+from bot.store.reads import OutboxReads
 from bot.store.rows import SUBSCRIPTION_COLUMNS, subscription_row
 
 CHANNEL_WHERE = "platform = $1 AND workspace = $2 AND channel = $3"
 
 
-class PgSubscriptions(PgBase):
+class PgSubscriptions(PgBase, OutboxReads):
     """Subscriptions, by channel, subject and region."""
 
     # -- subscriptions ----------------------------------------------------------------------
@@ -64,29 +65,6 @@ class PgSubscriptions(PgBase):
         found = await self.subscription(int(row[0]))
         assert found is not None
         return found, bool(row[1])
-
-    async def subscription(self, sub_id: int) -> Subscription | None:
-        rows = await self._fetch(
-            self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1", sub_id
-        )
-        return subscription_row(rows[0]) if rows else None
-
-    async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
-        """Every subscription, or a channel's."""
-        if channel is None:
-            rows = await self._fetch(
-                self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
-            )
-        else:
-            rows = await self._fetch(
-                self.pool,
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {CHANNEL_WHERE} "
-                "ORDER BY id",
-                channel.platform,
-                channel.workspace,
-                channel.channel,
-            )
-        return [subscription_row(r) for r in rows]
 
     async def subscriptions_for(
         self, subject_keys: Sequence[str], region: str, con: Runner | None = None

@@ -130,8 +130,8 @@ class SqliteBase:
             self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
         return rows
 
-    async def _fetch_q(self, sql: str, *args: Any) -> list[Any]:
-        return await self._rows(positional(sql), args)
+    async def _fetch_q(self, sql: str, *args: Any, table: str = "") -> list[Any]:
+        return await self._rows(positional(sql), args, table)
 
     async def _run_q(self, sql: str, *args: Any) -> None:
         await self._run(positional(sql), args)

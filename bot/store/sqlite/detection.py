@@ -10,7 +10,6 @@ from typing import Any
 
 from bot.domain import holds as hold_rows
 from bot.domain.bulk import without_gc
-from bot.domain.plausibility import Hold
 from bot.domain.records import (
     DetectionWrite,
     StoredEvent,
@@ -19,7 +18,6 @@ from bot.domain.series_state import SeriesState
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.store.detection_rows import (
     CORRECTION_INSERT_SQL,
-    CORRECTION_LOG_KEYS,
     MILESTONE_DROP_SQL,
     MILESTONE_LOG_KEYS,
     MILESTONE_UPSERT_SQL,
@@ -30,7 +28,6 @@ from bot.store.detection_rows import (
     event_keys,
     event_row,
     log_rows,
-    stored_event,
 )
 from bot.store.rows import state_rows
 from bot.store.sqlite.base import positional
@@ -134,14 +131,6 @@ class SqliteDetection(SqliteImports):
                 stored.append((StoredEvent(event_id, event), covering))
         return stored
 
-    async def holds(self, everything: bool = False) -> list[Hold]:
-        """The figures held (with `everything`, released and revised ones too)."""
-        return await hold_rows.holds(self._fetch_q, everything)
-
-    async def held_event_ids(self) -> set[int]:
-        """The events held now."""
-        return await hold_rows.held_event_ids(self._fetch_q)
-
     async def release_hold(
         self,
         hold_id: int,
@@ -161,15 +150,6 @@ class SqliteDetection(SqliteImports):
                 await self._fan_out(stored, keys, plan_for, now)
         return stored
 
-    async def events(self, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        """Recorded events with an id above `after_id`, oldest first."""
-        rows = await self._rows(
-            "SELECT id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-            table="events",
-        )
-        return [stored_event(r) for r in rows]
-
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recorded milestones, newest crossing first."""
         rows = await self._rows(
@@ -179,34 +159,3 @@ class SqliteDetection(SqliteImports):
             table="milestones",
         )
         return log_rows(MILESTONE_LOG_KEYS, rows)
-
-    async def correction_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Corrections to recorded milestones, newest first."""
-        rows = await self._rows(
-            "SELECT subject_name, region, metric, lowest, highest, count, reason, old_period, "
-            "new_period, old_value, new_value, recorded_at FROM corrections "
-            "ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return log_rows(CORRECTION_LOG_KEYS, rows)
-
-    async def count_records(self) -> int:
-        """How many sales figures are stored (for tests and summaries)."""
-        return int((await self._rows("SELECT COUNT(*) FROM records"))[0][0])
-
-    # -- preview ----------------------------------------------------------------------------
-
-    async def events_about(
-        self, subject_key: str, region: str, limit: int = 5
-    ) -> list[StoredEvent]:
-        """The newest `limit` events about one subject in one region, oldest first.
-
-        One indexed read (`events_by_subject`): its cost does not depend on other events.
-        """
-        rows = await self._rows(
-            "SELECT id, payload FROM events WHERE subject_key = ? AND region = ? "
-            "ORDER BY id DESC LIMIT ?",
-            (subject_key, region, limit),
-            table="events",
-        )
-        return [stored_event(r) for r in reversed(rows)]

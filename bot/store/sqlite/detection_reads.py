@@ -15,7 +15,7 @@ from bot.domain.records import IncRow
 from bot.domain.series_state import (
     SeriesState,
 )
-from bot.store.detection_rows import journal_changes, recorded, recorded_by_series, share_levels
+from bot.store.detection_rows import journal_changes, recorded_by_series, share_levels
 from bot.store.rows import inc_rows, states_from_rows
 from bot.store.sqlite.reading import SqliteReading
 
@@ -27,32 +27,6 @@ class SqliteDetectionReads(SqliteReading):
     _kept: tuple[str, int, dict[tuple[str, str, str], SeriesState]] | None = None
 
     # -- detection --------------------------------------------------------------------------
-
-    async def watermark(self, name: str) -> int:
-        """How far in the journal a reader called `name` has got (0: nowhere yet)."""
-        rows = await self._rows("SELECT seq FROM watermarks WHERE name = ?", (name,))
-        return int(rows[0][0]) if rows else 0
-
-    async def recorded_milestones(
-        self, subject_key: str, region: str, metric: str
-    ) -> dict[int, Recorded]:
-        """The milestone ranges recorded for one series, by lowest threshold."""
-        rows = await self._rows(
-            "SELECT lowest, highest, count, period, value, below, history FROM milestones "
-            "WHERE subject_key = ? AND region = ? AND metric = ?",
-            (subject_key, region, metric),
-            table="milestones",
-        )
-        return recorded(rows)
-
-    async def share_level(self, key: tuple[str, str, str, str]) -> float | None:
-        """The last announced or baselined share band of (model, parent, region, metric)."""
-        rows = await self._rows(
-            "SELECT level FROM share_levels WHERE model_key = ? AND parent_key = ? "
-            "AND region = ? AND metric = ?",
-            key,
-        )
-        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def journal_changes(
         self, after: int, upto: int

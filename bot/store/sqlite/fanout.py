@@ -61,12 +61,6 @@ class SqliteFanOut(SqliteOutbox):
             )
         return ids[0]
 
-    async def digest_size(self, sub_id: int) -> int:
-        rows = await self._rows(
-            "SELECT COUNT(*) FROM digest_items WHERE subscription_id = ?", (sub_id,)
-        )
-        return int(rows[0][0])
-
     async def _fan_out(
         self,
         stored: Sequence[StoredEvent],

@@ -11,21 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.channels import Channel
-from bot.domain.deliveries import DeliveryRow, Pending
+from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event
 from bot.domain.subscriptions import PlannedDelivery
-from bot.store.common import (
-    DELIVERY_COUNTS_BY_PLATFORM_SQL,
-    PENDING_BY_PLATFORM_SQL,
-    pending_by_platform,
-)
 from bot.store.outbox_logic import (
     events_of,
     newest_per_event,
     one_per_channel,
     pauses_at_once,
-    platform_counts,
-    status_counts,
     too_many_failures,
 )
 from bot.store.rows import DELIVERY_COLUMNS, delivery_row
@@ -231,27 +224,6 @@ class SqliteOutbox(SqliteSubscriptions):
             )
         return [delivery_row(r) for r in rows]
 
-    async def delivery_counts(self) -> dict[str, int]:
-        """How many deliveries are in each status."""
-        rows = await self._rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
-        return status_counts(rows)
-
-    async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
-        """How many deliveries each platform has in each status (for /metrics)."""
-        rows = await self._rows(DELIVERY_COUNTS_BY_PLATFORM_SQL)
-        return platform_counts(rows)
-
-    async def pending_by_platform(self) -> dict[str, Pending]:
-        """Deliveries not out yet (pending or in flight), by platform."""
-        return pending_by_platform(await self._rows(PENDING_BY_PLATFORM_SQL))
-
-    async def next_due(self) -> float | None:
-        """When the earliest pending delivery is due (None: nothing pending)."""
-        rows = await self._rows(
-            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
-        )
-        return float(rows[0][0]) if rows and rows[0][0] is not None else None
-
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
         """Stored events by id."""
         if not ids:
@@ -274,13 +246,6 @@ class SqliteOutbox(SqliteSubscriptions):
                 (rendered, delivery_id),
             )
         return str(rows[0][0]) if rows else rendered
-
-    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
-        """One delivery by id."""
-        rows = await self._rows(
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
-        )
-        return delivery_row(rows[0]) if rows else None
 
     async def set_flag(self, name: str, value: str = "") -> None:
         """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""

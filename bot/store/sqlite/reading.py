@@ -8,17 +8,16 @@ from bot.domain.periods import Month
 from bot.domain.records import (
     GroupSpec,
     IncRow,
-    JournalEntry,
-    ModelName,
     SourceInfo,
 )
 from bot.store.common import SOURCE_COLUMNS, source_info
+from bot.store.reads import SalesReads
 from bot.store.rows import inc_rows
-from bot.store.sales_rows import groups_from_rows, journal_entries, member_rows
+from bot.store.sales_rows import groups_from_rows, member_rows
 from bot.store.sqlite.fanout import SqliteFanOut
 
 
-class SqliteReading(SqliteFanOut):
+class SqliteReading(SqliteFanOut, SalesReads):
     """What the store holds, read; the groups kept."""
 
     # -- reading ----------------------------------------------------------------------------
@@ -29,32 +28,6 @@ class SqliteReading(SqliteFanOut):
             table="sources",
         )
         return [source_info(r) for r in rows]
-
-    async def model_names(self) -> list[ModelName]:
-        rows = await self._rows(
-            "SELECT m.make_key, m.model_key, COALESCE(k.display, m.make_key), m.display "
-            "FROM models m LEFT JOIN makes k USING (make_key) ORDER BY 1, 2",
-            table="models",
-        )
-        return [ModelName(*r) for r in rows]
-
-    async def make_names(self) -> dict[str, str]:
-        return dict(await self._rows("SELECT make_key, display FROM makes", table="makes"))
-
-    async def regions(self) -> list[str]:
-        rows = await self._rows(
-            "SELECT DISTINCT region FROM all_cells ORDER BY 1", table="all_cells"
-        )
-        return [r[0] for r in rows]
-
-    async def model_increments(self, make_key: str, model_key: str) -> list[IncRow]:
-        rows = await self._rows(
-            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
-            "WHERE make_key = ? AND model_key = ? ORDER BY month",
-            (make_key, model_key),
-            table="cells",
-        )
-        return inc_rows(rows)
 
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
@@ -90,33 +63,9 @@ class SqliteReading(SqliteFanOut):
         )
         return inc_rows(rows)
 
-    async def all_increments(self) -> list[IncRow]:
-        rows = await self._rows(
-            "SELECT source_id, region, '', '', month, inc FROM all_cells ORDER BY month",
-            table="all_cells",
-        )
-        return inc_rows(rows)
-
-    async def every_model_increment(self) -> list[IncRow]:
-        rows = await self._rows(
-            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
-            "WHERE model_key != '' ORDER BY month",
-            table="cells",
-        )
-        return inc_rows(rows)
-
     async def journal_head(self) -> int:
         rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
         return int(rows[0][0])
-
-    async def journal_since(self, seq: int, limit: int = 10_000) -> list[JournalEntry]:
-        rows = await self._rows(
-            "SELECT seq, source_id, region, make_key, model_key, month, history FROM journal "
-            "WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, limit),
-            table="journal",
-        )
-        return journal_entries(rows)
 
     async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
         async with self._writing():

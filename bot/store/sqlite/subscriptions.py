@@ -10,11 +10,12 @@ from typing import Any
 from bot.domain.channels import PAUSE_AT_ONCE, Channel
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
 from bot.store.outbox_logic import CANCEL_ORPHAN_SQL, RESEND_SQL, orphans, to_send_again
+from bot.store.reads import OutboxReads
 from bot.store.rows import SUBSCRIPTION_COLUMNS, subscription_row
 from bot.store.sqlite.base import SqliteBase, positional
 
 
-class SqliteSubscriptions(SqliteBase):
+class SqliteSubscriptions(SqliteBase, OutboxReads):
     """Subscriptions, by channel, subject and region."""
 
     # -- subscriptions ----------------------------------------------------------------------
@@ -75,25 +76,6 @@ class SqliteSubscriptions(SqliteBase):
         found = await self.subscription(sub_id)
         assert found is not None
         return found, created
-
-    async def subscription(self, sub_id: int) -> Subscription | None:
-        rows = await self._rows(
-            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,)
-        )
-        return subscription_row(rows[0]) if rows else None
-
-    async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
-        """Every subscription, or a channel's."""
-        if channel is None:
-            rows = await self._rows(f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id")
-        else:
-            rows = await self._rows(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
-                "WHERE platform = ? AND workspace = ? "
-                "AND channel = ? ORDER BY id",
-                (channel.platform, channel.workspace, channel.channel),
-            )
-        return [subscription_row(r) for r in rows]
 
     async def subscriptions_for(
         self, subject_keys: Sequence[str], region: str
