@@ -1,23 +1,26 @@
-"""What both backends do alike around their imports and reads: the names an import improves,
-a source's metric checked, an import's summary begun, groups as rows and back, journal rows."""
+"""What both backends do alike around their imports and reads: figures held in memory imported
+as a stream, the names an import improves, a source's metric checked, an import's summary begun,
+groups as rows and back, journal rows."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from typing import Any
 
 from bot.domain.names import better_display, name_key
 from bot.domain.periods import Month
+from bot.domain.plausibility import DEFAULT_RULE, HoldRule
 from bot.domain.records import (
     GroupMember,
     GroupSpec,
     ImportSummary,
     JournalEntry,
+    SalesRecord,
     SourceInfo,
     SourceSpec,
 )
-from bot.domain.staging import Repeats
+from bot.domain.staging import Repeats, StagedChunk, in_memory
 from bot.ports.store import StoreError
 
 
@@ -101,3 +104,32 @@ def groups_from_rows(
 def journal_entries(rows: Iterable[Sequence[Any]]) -> list[JournalEntry]:
     """Journal rows (seq, source id, region, make key, model key, month, history)."""
     return [JournalEntry(r[0], r[1], r[2], r[3], r[4], Month.parse(r[5]), bool(r[6])) for r in rows]
+
+
+class InMemoryImports:
+    """`import_records` over a backend's `import_stream`."""
+
+    async def import_stream(
+        self,
+        chunks: AsyncIterable[StagedChunk | None],
+        spec_for: Callable[[str], SourceSpec],
+        *,
+        file: str = "",
+        dry_run: bool = False,
+        aggregate: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
+    ) -> list[ImportSummary]:
+        """Import streamed chunks of rows in one transaction (each backend's own)."""
+        raise NotImplementedError
+
+    async def import_records(
+        self,
+        batches: Sequence[tuple[SourceSpec, Sequence[SalesRecord]]],
+        *,
+        file: str = "",
+        dry_run: bool = False,
+        hold: HoldRule | None = DEFAULT_RULE,
+    ) -> list[ImportSummary]:
+        """Import figures held in memory: the streamed path with one chunk."""
+        chunks, spec_for = in_memory(batches)
+        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run, hold=hold)

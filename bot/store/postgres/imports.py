@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -17,37 +17,30 @@ from bot.domain.plausibility import DEFAULT_RULE, LINE_IN_STAGING, HoldRule
 from bot.domain.records import (
     ImportFailed,
     ImportSummary,
-    SalesRecord,
     SourceInfo,
     SourceSpec,
 )
-from bot.domain.staging import Repeats, Row, StagedChunk, in_memory, respell_regions, source_named
+from bot.domain.staging import Repeats, Row, StagedChunk, respell_regions, source_named
 from bot.store.common import YEARLY_YEARS_SQL
 from bot.store.postgres.base import JOURNAL_LOCK, Connection
 from bot.store.postgres.cells import PgCells
-from bot.store.sales_rows import check_metric, make_updates, model_updates, summary_of
+from bot.store.sales_rows import (
+    InMemoryImports,
+    check_metric,
+    make_updates,
+    model_updates,
+    summary_of,
+)
 
 
 class _DryRun(Exception):
     """Raised inside a dry run's transaction to roll it back."""
 
 
-class PgImports(PgCells):
+class PgImports(PgCells, InMemoryImports):
     """`import_records` and `import_stream`."""
 
     # -- writing ----------------------------------------------------------------------------
-
-    async def import_records(
-        self,
-        batches: Sequence[tuple[SourceSpec, Sequence[SalesRecord]]],
-        *,
-        file: str = "",
-        dry_run: bool = False,
-        hold: HoldRule | None = DEFAULT_RULE,
-    ) -> list[ImportSummary]:
-        """Import figures held in memory: the streamed path with one chunk."""
-        chunks, spec_for = in_memory(batches)
-        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run, hold=hold)
 
     async def import_stream(
         self,

@@ -3,7 +3,7 @@ written and journalled in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable
 from dataclasses import replace
 from itertools import chain
 from typing import Any
@@ -16,7 +16,6 @@ from bot.domain.plausibility import DEFAULT_RULE, LINE_IN_RECORDS, HoldRule
 from bot.domain.records import (
     ImportFailed,
     ImportSummary,
-    SalesRecord,
     SourceInfo,
     SourceSpec,
 )
@@ -26,12 +25,17 @@ from bot.domain.staging import (
     Repeats,
     Row,
     StagedChunk,
-    in_memory,
     respell_regions,
     source_named,
 )
 from bot.store.common import YEARLY_YEARS_SQL
-from bot.store.sales_rows import check_metric, make_updates, model_updates, summary_of
+from bot.store.sales_rows import (
+    InMemoryImports,
+    check_metric,
+    make_updates,
+    model_updates,
+    summary_of,
+)
 from bot.store.sqlite.cells import ROW_COLUMNS, ROW_KEY, FirstImport, SqliteCells
 
 _STAGING_TABLE = (
@@ -65,24 +69,12 @@ def _batched(rows: list[Row]) -> tuple[list[list[Any]], list[Row]]:
     return [flat[i : i + width] for i in range(0, len(flat), width)], rows[whole:]
 
 
-class SqliteImports(SqliteCells):
+class SqliteImports(SqliteCells, InMemoryImports):
     """`import_records` and `import_stream`."""
 
     _judging: tuple[HoldRule | None, bool] = (DEFAULT_RULE, False)  # the import's hold rule
 
     # -- writing ----------------------------------------------------------------------------
-
-    async def import_records(
-        self,
-        batches: Sequence[tuple[SourceSpec, Sequence[SalesRecord]]],
-        *,
-        file: str = "",
-        dry_run: bool = False,
-        hold: HoldRule | None = DEFAULT_RULE,
-    ) -> list[ImportSummary]:
-        """Import figures held in memory: the streamed path with one chunk."""
-        chunks, spec_for = in_memory(batches)
-        return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run, hold=hold)
 
     async def import_stream(
         self,
