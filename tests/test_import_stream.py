@@ -16,7 +16,7 @@ from bot.domain.settings import default_config
 from bot.ingest.importer import CHUNK_ROWS, import_file
 from bot.ingest.worker import Job, ProcessFeed
 from bot.ports.store import StoreError
-from bot.store.sqlite import sales as sqlite_store
+from bot.store.sqlite import imports as sqlite_store
 from bot.store.sqlite.sales import SqliteStore
 
 HEADER = "period,region,make,model,units\n"

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bot.store.postgres.base
-import bot.store.postgres.sales
+import bot.store.postgres.imports
 import bot.store.sqlite.base
-import bot.store.sqlite.sales
+import bot.store.sqlite.imports
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
 from bot.domain.corrections import SILENT_FLAG
@@ -60,7 +60,7 @@ def old_spelling_rules() -> Iterator[None]:
         return next((s for s in sources if s.name == name), None)
 
     with pytest.MonkeyPatch.context() as patch:
-        for module in (bot.store.sqlite.sales, bot.store.postgres.sales):
+        for module in (bot.store.sqlite.imports, bot.store.postgres.imports):
             patch.setattr(module, "respell_regions", lambda chunk, known: None)
             patch.setattr(module, "source_named", exact)
         yield

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bot.domain import holds as hold_rows
 from bot.domain.records import StoreStats
 from bot.ports.store import StoreError
 from bot.store.migration_steps import Migration, numbered
@@ -267,6 +268,21 @@ class PgBase:
             self.stats.statements += 1
             await con.executemany(sql, rows)
 
+    async def _fetch_q(self, sql: str, *args: Any, table: str = "") -> list[Any]:
+        return await self._fetch(self.pool, sql, *args, table=table)
+
+    def _fetch_on(self, con: Runner) -> hold_rows.Fetch:
+        async def fetch(sql: str, *args: Any) -> list[Any]:
+            return await self._fetch(con, sql, *args)
+
+        return fetch
+
+    def _run_on(self, con: Runner) -> hold_rows.Run:
+        async def run(sql: str, *args: Any) -> int:
+            return await self._run(con, sql, *args)
+
+        return run
+
     async def _migrate(self, con: asyncpg.Connection) -> None:
         # replicas starting together must not race on CREATE TABLE
         await con.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)
@@ -294,6 +310,11 @@ class PgBase:
     async def ping(self) -> None:
         """Raise unless the database answers (for /healthz)."""
         await asyncio.wait_for(self._val(self.pool, "SELECT 1"), CONNECT_TIMEOUT)
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as columns, for `unnest` (one statement instead of one per row)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 # granted shared locks on this deployment's key, in this database: one per live replica

@@ -12,33 +12,24 @@ every replica starts on a fan-out at once, not at its next idle look.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from bot.domain.channels import PAUSE_AFTER, PAUSE_AT_ONCE, Channel
-from bot.domain.corrections import (
-    SILENT_FLAG,
-    corrected_milestones,
-    keep_told,
-    milestones_corrected,
-    plan_corrections,
-)
-from bot.domain.deliveries import STATUSES, DeliveryRow, Pending, original
-from bot.domain.event_codec import event_from_dict
+from bot.domain.channels import Channel
+from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event
-from bot.domain.records import DetectionWrite, StoredEvent
-from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
-from bot.store.common import (
-    DELIVERY_COUNTS_BY_PLATFORM_SQL,
-    PENDING_BY_PLATFORM_SQL,
-    pending_by_platform,
+from bot.domain.subscriptions import PlannedDelivery
+from bot.store.outbox_logic import (
+    events_of,
+    newest_per_event,
+    one_per_channel,
+    pauses_at_once,
+    too_many_failures,
 )
-from bot.store.postgres.base import REPLICA_CLASS, Connection, PgBase, Runner
-from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row
+from bot.store.postgres.base import REPLICA_CLASS, Connection
+from bot.store.postgres.subscriptions import CHANNEL_WHERE, PgSubscriptions
+from bot.store.rows import DELIVERY_COLUMNS, delivery_row
 
 CHANNEL_CLASS = 0x45564204  # transaction advisory locks on channels, while claiming
-
-_CHANNEL = "platform = $1 AND workspace = $2 AND channel = $3"
 # a delivery's claimant is alive while its replica lock is held (the lock dies with the session)
 _CLAIMANT_ALIVE = (
     "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
@@ -48,168 +39,8 @@ _CLAIMANT_ALIVE = (
 )
 
 
-class PgOutbox(PgBase):
-    """Subscriptions, deliveries and digests."""
-
-    # -- subscriptions ----------------------------------------------------------------------
-
-    async def subscribe(self, spec: SubscriptionSpec) -> tuple[Subscription, bool]:
-        """Create a subscription, or update the settings of the same channel, subject and region.
-
-        Returns it and whether it is new. Subscribing again also resumes a paused one.
-        """
-        c = spec.channel
-        row = (
-            await self._fetch(
-                self.pool,
-                "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
-                "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
-                "digest_at, timezone, region, created_by, charts, corrections) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-                "$17) "
-                "ON CONFLICT (platform, workspace, channel, subject_key, region) DO UPDATE SET "
-                "subject_kind = excluded.subject_kind, subject_name = excluded.subject_name, "
-                "kinds = excluded.kinds, instant_kinds = excluded.instant_kinds, "
-                "ladder = excluded.ladder, locale = excluded.locale, mode = excluded.mode, "
-                "digest_at = excluded.digest_at, timezone = excluded.timezone, "
-                "charts = excluded.charts, corrections = excluded.corrections, status = 'active', "
-                "paused_reason = NULL, failures = 0 "
-                "RETURNING id, (xmax = 0) AS created",
-                c.platform,
-                c.workspace,
-                c.channel,
-                spec.subject.key,
-                spec.subject.kind,
-                spec.subject.name,
-                ",".join(spec.kinds),
-                ",".join(spec.instant_kinds),
-                spec.ladder,
-                spec.locale,
-                spec.mode,
-                spec.digest_at,
-                spec.timezone,
-                spec.region,
-                spec.created_by,
-                int(spec.charts),
-                int(spec.corrections),
-            )
-        )[0]
-        found = await self.subscription(int(row[0]))
-        assert found is not None
-        return found, bool(row[1])
-
-    async def subscription(self, sub_id: int) -> Subscription | None:
-        rows = await self._fetch(
-            self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1", sub_id
-        )
-        return subscription_row(rows[0]) if rows else None
-
-    async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
-        """Every subscription, or a channel's."""
-        if channel is None:
-            rows = await self._fetch(
-                self.pool, f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
-            )
-        else:
-            rows = await self._fetch(
-                self.pool,
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
-                channel.platform,
-                channel.workspace,
-                channel.channel,
-            )
-        return [subscription_row(r) for r in rows]
-
-    async def subscriptions_for(
-        self, subject_keys: Sequence[str], region: str, con: Runner | None = None
-    ) -> list[Subscription]:
-        """Active subscriptions to any of these subjects in a region."""
-        if not subject_keys:
-            return []
-        rows = await self._fetch(
-            con or self.pool,
-            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE status = 'active' "
-            "AND region = $1 AND subject_key = ANY($2::text[])",
-            region,
-            list(subject_keys),
-        )
-        return [subscription_row(r) for r in rows]
-
-    async def unsubscribe(self, channel: Channel, subject_key: str | None) -> int:
-        """Remove a channel's subscription to a subject (None: all of them); queued deliveries
-        that no remaining subscription covers are cancelled at once. Returns how many went."""
-        key = (channel.platform, channel.workspace, channel.channel)
-        async with self.pool.acquire() as con, con.transaction():
-            if subject_key is None:
-                removed = await self._run(con, f"DELETE FROM subscriptions WHERE {_CHANNEL}", *key)
-            else:
-                removed = await self._run(
-                    con,
-                    f"DELETE FROM subscriptions WHERE {_CHANNEL} AND subject_key = $4",
-                    *key,
-                    subject_key,
-                )
-            await self._cancel_orphans(con, channel)
-        return removed
-
-    async def _cancel_orphans(self, con: Connection, channel: Channel) -> None:
-        key = (channel.platform, channel.workspace, channel.channel)
-        live = {
-            r[0]
-            for r in await self._fetch(
-                con, f"SELECT id FROM subscriptions WHERE {_CHANNEL} AND status = 'active'", *key
-            )
-        }
-        pending = await self._fetch(
-            con,
-            f"SELECT id, subscription_ids FROM deliveries WHERE {_CHANNEL} AND status = 'pending'",
-            *key,
-        )
-        orphans = [(r[0],) for r in pending if not set(json.loads(r[1])) & live]
-        await self._many(
-            con,
-            "UPDATE deliveries SET status = 'cancelled', reason = 'unsubscribed' WHERE id = $1",
-            orphans,
-        )
-
-    async def resume(
-        self, channel: Channel, subject_key: str | None = None, now: float | None = None
-    ) -> int:
-        """Resume a channel's paused subscriptions (one subject, or all), and send what the
-        pause held back: the queue it stopped and the delivery whose failure paused it."""
-        key = (channel.platform, channel.workspace, channel.channel)
-        async with self.pool.acquire() as con, con.transaction():
-            sql = (
-                "UPDATE subscriptions SET status = 'active', paused_reason = NULL, failures = 0 "
-                f"WHERE {_CHANNEL} AND status = 'paused'"
-            )
-            if subject_key is None:
-                rows = await self._fetch(con, sql + " RETURNING id", *key)
-            else:
-                rows = await self._fetch(
-                    con, sql + " AND subject_key = $4 RETURNING id", *key, subject_key
-                )
-            resumed = {int(r[0]) for r in rows}
-            if resumed:
-                candidates = await self._fetch(
-                    con,
-                    f"SELECT id, subscription_ids FROM deliveries WHERE {_CHANNEL} "
-                    "AND status = 'failed' "
-                    "AND (last_error = 'channel paused' OR reason = ANY($4::text[]))",
-                    *key,
-                    sorted(PAUSE_AT_ONCE),
-                )
-                when = time.time() if now is None else now
-                again = [(when, r[0]) for r in candidates if set(json.loads(r[1])) & resumed]
-                await self._many(
-                    con,
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, "
-                    "next_attempt_at = $1, last_error = NULL WHERE id = $2",
-                    again,
-                )
-                if again:
-                    await self.notify_deliveries(con)
-        return len(resumed)
+class PgOutbox(PgSubscriptions):
+    """Deliveries: queued, claimed, posted, retried, failed, cancelled."""
 
     # -- deliveries -------------------------------------------------------------------------
 
@@ -279,15 +110,9 @@ class PgOutbox(PgBase):
                 limit * 4,
                 list(platforms) if platforms is not None else None,
             )
-            chosen: list[int] = []
-            names: list[str] = []
-            seen: set[tuple[str, str, str]] = set()
-            for delivery_id, *channel in candidates:
-                key = (channel[0], channel[1], channel[2])
-                if key not in seen and len(chosen) < limit:
-                    seen.add(key)
-                    chosen.append(delivery_id)
-                    names.append("\x1f".join(key))
+            taken = one_per_channel(candidates, limit)
+            chosen = [delivery_id for delivery_id, _ in taken]
+            names = ["\x1f".join(key) for _, key in taken]
             if not chosen:
                 return []
             # Another replica may be claiming the same channel's next message right now: the
@@ -396,7 +221,7 @@ class PgOutbox(PgBase):
         await self._run(
             self.pool,
             "UPDATE deliveries SET next_attempt_at = GREATEST(next_attempt_at, $4) "
-            f"WHERE {_CHANNEL} AND status = 'pending'",
+            f"WHERE {CHANNEL_WHERE} AND status = 'pending'",
             channel.platform,
             channel.workspace,
             channel.channel,
@@ -420,21 +245,21 @@ class PgOutbox(PgBase):
             await self._run(
                 con,
                 "UPDATE subscriptions SET failures = failures + 1, last_error = $4 "
-                f"WHERE {_CHANNEL}",
+                f"WHERE {CHANNEL_WHERE}",
                 *key,
                 f"{reason}: {error}",
             )
-            pause = reason in PAUSE_AT_ONCE
+            pause = pauses_at_once(reason)
             if not pause:
                 worst = await self._val(
-                    con, f"SELECT MAX(failures) FROM subscriptions WHERE {_CHANNEL}", *key
+                    con, f"SELECT MAX(failures) FROM subscriptions WHERE {CHANNEL_WHERE}", *key
                 )
-                pause = worst is not None and worst >= PAUSE_AFTER
+                pause = too_many_failures(worst)
             if pause:
                 await self._run(
                     con,
                     "UPDATE subscriptions SET status = 'paused', paused_reason = $4 "
-                    f"WHERE {_CHANNEL} AND status = 'active'",
+                    f"WHERE {CHANNEL_WHERE} AND status = 'active'",
                     *key,
                     reason,
                 )
@@ -442,7 +267,7 @@ class PgOutbox(PgBase):
                 await self._run(
                     con,
                     "UPDATE deliveries SET status = 'failed', reason = $4, "
-                    f"last_error = 'channel paused' WHERE {_CHANNEL} AND status = 'pending'",
+                    f"last_error = 'channel paused' WHERE {CHANNEL_WHERE} AND status = 'pending'",
                     *key,
                     reason,
                 )
@@ -467,29 +292,6 @@ class PgOutbox(PgBase):
         )
         return [delivery_row(r) for r in rows]
 
-    async def delivery_counts(self) -> dict[str, int]:
-        """How many deliveries are in each status."""
-        rows = await self._fetch(
-            self.pool, "SELECT status, COUNT(*) FROM deliveries GROUP BY status"
-        )
-        return {s: 0 for s in STATUSES} | {r[0]: int(r[1]) for r in rows}
-
-    async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
-        """How many deliveries each platform has in each status (for /metrics)."""
-        rows = await self._fetch(self.pool, DELIVERY_COUNTS_BY_PLATFORM_SQL)
-        return {(r[0], r[1]): int(r[2]) for r in rows}
-
-    async def pending_by_platform(self) -> dict[str, Pending]:
-        """Deliveries not out yet (pending or in flight), by platform."""
-        return pending_by_platform(await self._fetch(self.pool, PENDING_BY_PLATFORM_SQL))
-
-    async def next_due(self) -> float | None:
-        """When the earliest pending delivery is due (None: nothing pending)."""
-        due = await self._val(
-            self.pool, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
-        )
-        return float(due) if due is not None else None
-
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
         """Stored events by id."""
         if not ids:
@@ -500,7 +302,7 @@ class PgOutbox(PgBase):
             list(ids),
             table="events",
         )
-        return {r[0]: event_from_dict(json.loads(r[1])) for r in rows}
+        return events_of(rows)
 
     async def channel_deliveries(
         self, channel: Channel, event_ids: Sequence[int]
@@ -511,7 +313,7 @@ class PgOutbox(PgBase):
             return {}
         rows = await self._fetch(
             self.pool,
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {_CHANNEL} "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {CHANNEL_WHERE} "
             "AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.event_ids::jsonb) e "
             "WHERE e::bigint = ANY($4::bigint[])) ORDER BY id",
             channel.platform,
@@ -520,202 +322,7 @@ class PgOutbox(PgBase):
             list(event_ids),
             table="deliveries",
         )
-        wanted = set(event_ids)
-        out: dict[int, DeliveryRow] = {}
-        for row in map(delivery_row, rows):
-            for event_id in row.event_ids:
-                if event_id in wanted:
-                    out[event_id] = row  # ascending ids: the newest delivery wins
-        return out
-
-    # -- digests ----------------------------------------------------------------------------
-
-    async def take_digest(self, sub_id: int, now: float, label: str | None = None) -> int | None:
-        """Turn a subscription's collected events into one digest delivery; None if empty."""
-        async with self.pool.acquire() as con, con.transaction():
-            subs = await self._fetch(
-                con,
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
-                "WHERE id = $1 AND status = 'active' "
-                "FOR UPDATE",
-                sub_id,
-            )
-            if not subs:
-                return None
-            sub = subscription_row(subs[0])
-            # deleting is the claim: a concurrent digest of the same subscription gets nothing
-            items = await self._fetch(
-                con,
-                "DELETE FROM digest_items WHERE subscription_id = $1 RETURNING event_id",
-                sub_id,
-            )
-            if not items:
-                return None
-            event_ids = tuple(sorted(int(r[0]) for r in items))
-            ids = await self._insert_deliveries(
-                con,
-                [
-                    PlannedDelivery(
-                        sub.channel,
-                        "digest",
-                        event_ids,
-                        tuple(sub_id for _ in event_ids),
-                        sub.spec.locale,
-                        json.dumps(
-                            {
-                                "mode": "weekly" if sub.spec.mode == "instant" else sub.spec.mode,
-                                "label": label,
-                            }
-                        ),
-                    )
-                ],
-                now,
-            )
-        return ids[0]
-
-    async def digest_size(self, sub_id: int) -> int:
-        return int(
-            await self._val(
-                self.pool, "SELECT COUNT(*) FROM digest_items WHERE subscription_id = $1", sub_id
-            )
-        )
-
-    async def _fan_out(
-        self,
-        con: Connection,
-        stored: Sequence[StoredEvent],
-        keys: Sequence[Sequence[str]],
-        plan_for: Callable[
-            [list[tuple[StoredEvent, Sequence[str]]], list[Subscription]], FanoutPlan
-        ],
-        now: float,
-    ) -> None:
-        """Inside the detection's transaction: one delivery per channel, digest items, and
-        the corrections of milestones told (unless a migration asked for silence)."""
-        silent = bool(
-            await self._fetch(
-                con, "DELETE FROM store_flags WHERE name = $1 RETURNING name", SILENT_FLAG
-            )
-        )
-        pairs = list(zip(stored, keys, strict=True))
-        corrections = [p for p in pairs if p[0].event.kind == "correction"]
-        news = [p for p in pairs if p[0].event.kind != "correction"]
-        if corrections and not silent:
-            await self._route_corrections(con, corrections, now)
-        if not news:
-            return
-        regions = {s.event.region for s, _ in news}
-        all_keys = sorted({k for _, ks in news for k in ks})
-        subs: list[Subscription] = []
-        for region in sorted(regions):
-            subs.extend(await self.subscriptions_for(all_keys, region, con))
-        if not subs:
-            return
-        plan = plan_for(news, subs)
-        await self._insert_deliveries(con, plan.deliveries, now)
-        if plan.digest_items:
-            await self._run(
-                con,
-                "INSERT INTO digest_items (subscription_id, event_id) "
-                "SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
-                [s for s, _ in plan.digest_items],
-                [e for _, e in plan.digest_items],
-            )
-
-    async def _route_corrections(
-        self,
-        con: Connection,
-        corrections: Sequence[tuple[StoredEvent, Sequence[str]]],
-        now: float,
-    ) -> None:
-        """Withdraw corrected milestones still pending; queue each correction for the
-        channels that received what it corrects (`bot.domain.corrections.plan_corrections`)."""
-        candidates: list[StoredEvent] = []
-        series = sorted({(s.event.subject.key, s.event.region) for s, _ in corrections})
-        for subject_key, region in series:
-            rows = await self._fetch(
-                con,
-                "SELECT id, payload FROM events WHERE subject_key = $1 AND region = $2 "
-                "AND kind = 'milestone' ORDER BY id",
-                subject_key,
-                region,
-                table="events",
-            )
-            candidates += [StoredEvent(r[0], event_from_dict(json.loads(r[1]))) for r in rows]
-        originals_of = milestones_corrected([s for s, _ in corrections], candidates)
-        ids = sorted({m for ms in originals_of.values() for m in ms})
-        if not ids:
-            return
-        # corrections are rare: a scan of the outbox costs less than an index every delivery
-        # would pay for
-        rows = await self._fetch(
-            con,
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE kind IN ('instant', 'digest') "
-            "AND EXISTS (SELECT 1 FROM json_array_elements_text(event_ids::json) v "
-            "WHERE v::bigint = ANY($1::bigint[])) ORDER BY id FOR UPDATE",
-            ids,
-            table="deliveries",
-        )
-        originals = [original(d) for d in map(delivery_row, rows)]
-        items = await self._fetch(
-            con,
-            "SELECT subscription_id, event_id FROM digest_items WHERE event_id = ANY($1::bigint[])",
-            ids,
-        )
-        subs: dict[Channel, list[Subscription]] = {}
-        for channel in sorted({o.channel for o in originals}):
-            found = await self._fetch(
-                con,
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {_CHANNEL} ORDER BY id",
-                channel.platform,
-                channel.workspace,
-                channel.channel,
-            )
-            subs[channel] = [subscription_row(r) for r in found]
-        plan = plan_corrections(
-            corrections, originals_of, originals, [(r[0], r[1]) for r in items], subs
-        )
-        for delivery_id, (event_ids, sub_ids) in plan.rewrites.items():
-            if event_ids:
-                await self._run(
-                    con,
-                    "UPDATE deliveries SET event_ids = $1, subscription_ids = $2 "
-                    "WHERE id = $3 AND status = 'pending' AND rendered IS NULL",
-                    json.dumps(list(event_ids)),
-                    json.dumps(list(sub_ids)),
-                    delivery_id,
-                )
-            else:
-                await self._run(
-                    con,
-                    "UPDATE deliveries SET status = 'cancelled', reason = 'withdrawn' "
-                    "WHERE id = $1 AND status = 'pending' AND rendered IS NULL",
-                    delivery_id,
-                )
-        await self._many(
-            con,
-            "DELETE FROM digest_items WHERE subscription_id = $1 AND event_id = $2",
-            plan.withdrawn_digest_items,
-        )
-        await self._insert_deliveries(con, plan.deliveries, now)
-
-    async def _keep_told_corrections(self, con: Connection, write: DetectionWrite) -> None:
-        """Before a detection is written: corrections only of milestones that were told."""
-        wanted = corrected_milestones(write)
-        if not wanted:
-            return
-        rows = await self._fetch(
-            con,
-            "SELECT m.subject_key, m.region, m.metric, w.t FROM unnest($1::text[], "
-            "$2::text[], $3::text[], $4::bigint[]) AS w(s, r, x, t) JOIN milestones m "
-            "ON m.subject_key = w.s AND m.region = w.r AND m.metric = w.x "
-            "AND m.lowest <= w.t AND w.t <= m.highest WHERE NOT m.history",
-            [w[0] for w in wanted],
-            [w[1] for w in wanted],
-            [w[2] for w in wanted],
-            [w[3] for w in wanted],
-        )
-        keep_told(write, {(r[0], r[1], r[2], int(r[3])) for r in rows})
+        return newest_per_event(map(delivery_row, rows), event_ids)
 
     # -- rendering and flags ----------------------------------------------------------------
 
@@ -730,13 +337,6 @@ class PgOutbox(PgBase):
             delivery_id,
         )
         return str(rows[0][0]) if rows else rendered
-
-    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
-        """One delivery by id."""
-        rows = await self._fetch(
-            self.pool, f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1", delivery_id
-        )
-        return delivery_row(rows[0]) if rows else None
 
     async def set_flag(self, name: str, value: str = "") -> None:
         """Raise a store flag (e.g. `SILENT_FLAG`, for a migration that re-records figures)."""

@@ -12,6 +12,7 @@ the writer (tests and dry runs only).
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -128,6 +129,12 @@ class SqliteBase:
         if table:
             self.stats.rows_read[table] = self.stats.rows_read.get(table, 0) + len(rows)
         return rows
+
+    async def _fetch_q(self, sql: str, *args: Any, table: str = "") -> list[Any]:
+        return await self._rows(positional(sql), args, table)
+
+    async def _run_q(self, sql: str, *args: Any) -> None:
+        await self._run(positional(sql), args)
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.stats.statements += 1
@@ -287,3 +294,8 @@ def _fault(message: str) -> str | None:
 
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def positional(sql: str) -> str:
+    """`$N` placeholders (used in order, once each) as SQLite's `?`."""
+    return re.sub(r"\$\d+", "?", sql)

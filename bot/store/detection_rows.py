@@ -1,0 +1,199 @@
+"""What both backends write and read for detection alike: the rows of a `DetectionWrite`, the
+statements that write them (PostgreSQL's `$N` placeholders; SQLite's store swaps in its own),
+and the reading of recorded milestones, share levels, events and the logs."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain.event_codec import dedupe_key, event_from_dict, event_to_dict
+from bot.domain.events import Event
+from bot.domain.milestones import Recorded
+from bot.domain.periods import Month
+from bot.domain.records import DetectionWrite, StoredEvent
+from bot.domain.series_state import parse_month
+from bot.ports.store import StoreError
+
+MILESTONE_DROP_SQL = (
+    "DELETE FROM milestones WHERE subject_key = $1 AND region = $2 AND metric = $3 AND lowest = $4"
+)
+MILESTONE_UPSERT_SQL = (
+    "INSERT INTO milestones (subject_key, region, metric, lowest, highest, count, ladder, "
+    "subject_name, period, value, below, history) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    "ON CONFLICT (subject_key, region, metric, lowest) DO UPDATE SET "
+    "highest = excluded.highest, count = excluded.count, ladder = excluded.ladder, "
+    "period = excluded.period, value = excluded.value, below = excluded.below"
+)
+CORRECTION_INSERT_SQL = (
+    "INSERT INTO corrections (subject_key, subject_name, region, metric, lowest, "
+    "highest, count, ladder, reason, old_period, new_period, old_value, new_value) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+SHARE_LEVEL_UPSERT_SQL = (
+    "INSERT INTO share_levels (model_key, parent_key, region, metric, level) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model_key, parent_key, region, metric) "
+    "DO UPDATE SET level = excluded.level"
+)
+
+MILESTONE_LOG_KEYS = (
+    "subject",
+    "region",
+    "metric",
+    "lowest",
+    "highest",
+    "count",
+    "period",
+    "value",
+    "below",
+    "history",
+    "recorded_at",
+)
+CORRECTION_LOG_KEYS = (
+    "subject",
+    "region",
+    "metric",
+    "lowest",
+    "highest",
+    "count",
+    "reason",
+    "old_period",
+    "new_period",
+    "old_value",
+    "new_value",
+    "recorded_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionRows:
+    """A detection's writes as rows of `milestones` (dropped, and upserted), `corrections` and
+    `share_levels`, in the column order of the statements above."""
+
+    drops: list[tuple[Any, ...]]
+    milestones: list[tuple[Any, ...]]
+    corrections: list[tuple[Any, ...]]
+    levels: list[tuple[Any, ...]]
+
+
+def detection_rows(write: DetectionWrite) -> DetectionRows:
+    """The rows a detection writes, besides its events (a poll can find thousands of each)."""
+    return DetectionRows(
+        drops=[
+            (ref.subject_key, ref.region, ref.metric, lowest)
+            for ref, lowest in write.milestone_drops
+        ],
+        milestones=[
+            (
+                ref.subject_key,
+                ref.region,
+                ref.metric,
+                rec.lowest,
+                rec.highest,
+                rec.count,
+                write.ladder,
+                ref.subject_name,
+                str(rec.period),
+                rec.value,
+                rec.below,
+                history,
+            )
+            for ref, rec, history in write.milestones
+        ],
+        corrections=[
+            (
+                ref.subject_key,
+                ref.subject_name,
+                ref.region,
+                ref.metric,
+                c.lowest,
+                c.highest,
+                c.count,
+                write.ladder,
+                c.reason,
+                str(c.old_period),
+                str(c.new_period) if c.new_period else None,
+                c.old_value,
+                c.new_value,
+            )
+            for ref, c in write.corrections
+        ],
+        levels=[(*key, level) for key, level in write.share_levels.items()],
+    )
+
+
+def event_row(event: Event) -> tuple[str, str, str, str, str, str]:
+    """An event as a row of `events`: (dedupe key, kind, subject key, region, period, payload)."""
+    return (
+        dedupe_key(event),
+        event.kind,
+        event.subject.key,
+        event.region,
+        str(event.period),
+        json.dumps(event_to_dict(event)),
+    )
+
+
+def event_keys(write: DetectionWrite) -> Sequence[Sequence[str]]:
+    """The subject keys each event of a detection covers (its own subject's, unless told)."""
+    return write.event_keys or [[event.subject.key] for event in write.events]
+
+
+def check_watermark(name: str, expected: int, current: int) -> None:
+    """Refuse a detection when another detector moved the watermark meanwhile."""
+    if current != expected:
+        raise StoreError(f"watermark {name!r} moved from {expected} to {current} meanwhile")
+
+
+def stored_event(row: Sequence[Any]) -> StoredEvent:
+    """An `events` row read as (id, payload)."""
+    return StoredEvent(row[0], event_from_dict(json.loads(row[1])))
+
+
+def log_rows(keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Log rows as dicts by `MILESTONE_LOG_KEYS` or `CORRECTION_LOG_KEYS`."""
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def recorded(rows: Iterable[Sequence[Any]]) -> dict[int, Recorded]:
+    """One series' milestones (lowest, highest, count, period, value, below, history), by lowest
+    threshold."""
+    return {
+        r[0]: Recorded(r[0], r[1], r[2], Month.parse(r[3]), r[4], bool(r[5]), bool(r[6]))
+        for r in rows
+    }
+
+
+def recorded_by_series(
+    rows: Iterable[Sequence[Any]],
+) -> dict[tuple[str, str, str], dict[int, Recorded]]:
+    """Many series' milestones (subject key, region, metric, then as `recorded` reads them), by
+    series and lowest threshold."""
+    out: dict[tuple[str, str, str], dict[int, Recorded]] = defaultdict(dict)
+    for subject_key, region, metric, lowest, highest, count, period, value, below, hist in rows:
+        out[(subject_key, region, metric)][lowest] = Recorded(
+            lowest, highest, count, parse_month(period), value, bool(below), bool(hist)
+        )
+    return dict(out)
+
+
+def share_levels(
+    rows: Iterable[Sequence[Any]],
+) -> dict[tuple[str, str, str, str], float | None]:
+    """Share level rows (model, parent, region, metric, level) by their key."""
+    return {(r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows}
+
+
+def journal_changes(
+    rows: Iterable[Sequence[Any]],
+) -> list[tuple[int, str, str, str, Month, Month | None]]:
+    """The journal's changed cells (source id, region, make key, model key, earliest month,
+    earliest news month or None)."""
+    return [
+        (r[0], r[1], r[2], r[3], parse_month(r[4]), parse_month(r[5]) if r[5] else None)
+        for r in rows
+    ]

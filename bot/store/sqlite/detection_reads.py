@@ -1,0 +1,164 @@
+"""What detection reads on SQLite: watermarks, recorded milestones, share levels, kept series
+states, the increments after a month."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain.bulk import without_gc
+from bot.domain.milestones import Recorded
+from bot.domain.periods import Month
+from bot.domain.records import IncRow
+from bot.domain.series_state import (
+    SeriesState,
+)
+from bot.store.detection_rows import journal_changes, recorded_by_series, share_levels
+from bot.store.rows import inc_rows, states_from_rows
+from bot.store.sqlite.reading import SqliteReading
+
+
+class SqliteDetectionReads(SqliteReading):
+    """Detection's reads, many series at once."""
+
+    # the series states this connection saved last, with the watermark they were saved at
+    _kept: tuple[str, int, dict[tuple[str, str, str], SeriesState]] | None = None
+
+    # -- detection --------------------------------------------------------------------------
+
+    async def journal_changes(
+        self, after: int, upto: int
+    ) -> list[tuple[int, str, str, str, Month, Month | None]]:
+        """The cells the journal entries `after` < seq <= `upto` changed, once each: (source id,
+        region, make key, model key, earliest month changed, earliest month a news change
+        touched or None when all was history)."""
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, MIN(month), "
+            "MIN(CASE WHEN history = 0 THEN month END) FROM journal "
+            "WHERE seq > ? AND seq <= ? GROUP BY source_id, region, make_key, model_key",
+            (after, upto),
+            table="journal",
+        )
+        return await asyncio.to_thread(without_gc, journal_changes, rows)
+
+    async def recorded_milestones_of(
+        self, series: Sequence[tuple[str, str, str, int | None]]
+    ) -> dict[tuple[str, str, str], dict[int, Recorded]]:
+        """The milestone ranges recorded for many series at once, by (subject key, region,
+        metric) and lowest threshold. Each series comes with a floor: None reads all its
+        milestones, a number only the ranges reaching above it (a series continued from its
+        kept state needs no more)."""
+        if not series:
+            return {}
+        floors = [(a, b, c, -1 if floor is None else floor) for a, b, c, floor in series]
+        rows = await self._rows(
+            "SELECT m.subject_key, m.region, m.metric, m.lowest, m.highest, m.count, m.period, "
+            "m.value, m.below, m.history "
+            "FROM json_each(?) j JOIN milestones m ON m.subject_key = j.value ->> 0 "
+            "AND m.region = j.value ->> 1 AND m.metric = j.value ->> 2 "
+            "AND m.highest > j.value ->> 3",
+            (json.dumps(floors),),
+            table="milestones",
+        )
+        return recorded_by_series(rows)
+
+    async def share_levels_of(
+        self, models: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str, str], float | None]:
+        """The share levels of many (model key, region, metric) in every parent at once, by
+        (model, parent, region, metric); a pair never placed is absent."""
+        if not models:
+            return {}
+        rows = await self._rows(
+            "SELECT l.model_key, l.parent_key, l.region, l.metric, l.level "
+            "FROM json_each(?) j JOIN share_levels l ON l.model_key = j.value ->> 0 "
+            "AND l.region = j.value ->> 1 AND l.metric = j.value ->> 2",
+            (await asyncio.to_thread(json.dumps, models),),
+            table="share_levels",
+        )
+        return await asyncio.to_thread(without_gc, share_levels, rows)
+
+    async def series_states(
+        self, series: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], SeriesState]:
+        """The kept detection states of many (subject key, region, metric) at once; a series
+        without one is absent.
+
+        The states this connection saved last are kept in memory too, and served from there
+        while the detector's watermark is still the one they were saved with (no other
+        detection has saved anything since): a running bot reads them from disk once.
+        """
+        if not series:
+            return {}
+        found: dict[tuple[str, str, str], SeriesState] = {}
+        if self._kept is not None:
+            name, seq, kept = self._kept
+            if await self.watermark(name) == seq:
+                found = {k: kept[k] for k in series if k in kept}
+                series = [k for k in series if k not in found]
+                if not series:
+                    return found
+            else:
+                self._kept = None
+        rows = await self._rows(
+            "SELECT s.subject_key, s.region, s.metric, s.fingerprint, s.first_month, "
+            "s.first_nonzero, s.last_month, s.total, s.peak, s.best, s.best_month, "
+            "s.recent_from, s.recent, s.year_sources, s.flagged FROM json_each(?) j "
+            "JOIN series_state s "
+            "ON s.subject_key = j.value ->> 0 AND s.region = j.value ->> 1 "
+            "AND s.metric = j.value ->> 2",
+            (json.dumps(series),),
+            table="series_state",
+        )
+        found.update(await asyncio.to_thread(without_gc, states_from_rows, rows))
+        return found
+
+    async def increments_after(
+        self,
+        models: Sequence[tuple[str, str, Month]],
+        makes: Sequence[tuple[str, Month]],
+        everything: Month | None,
+    ) -> tuple[list[IncRow], list[IncRow], list[IncRow]]:
+        """The monthly increments of many series after a month each, three reads in all: of
+        (make key, model key, after) models, of (make key, after) whole makes, and of
+        everything after a month (None: not wanted)."""
+
+        def wanted() -> tuple[str, str]:
+            # in key order, the index is walked forwards; thousands of keys: off the event loop
+            texts: dict[Month, str] = {}
+            return json.dumps(
+                [(a, b, texts.get(m) or texts.setdefault(m, str(m))) for a, b, m in sorted(models)]
+            ), json.dumps([(a, texts.get(m) or texts.setdefault(m, str(m))) for a, m in makes])
+
+        model_keys, make_keys = await asyncio.to_thread(without_gc, wanted)
+        model_rows: list[Any] = []
+        if models:
+            model_rows = await self._rows(
+                "SELECT c.source_id, c.region, c.make_key, c.model_key, c.month, c.inc "
+                "FROM json_each(?) j JOIN cells c ON c.make_key = j.value ->> 0 "
+                "AND c.model_key = j.value ->> 1 AND c.month > j.value ->> 2",
+                (model_keys,),
+                table="cells",
+            )
+        make_rows: list[Any] = []
+        if makes:
+            make_rows = await self._rows(
+                "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
+                "FROM json_each(?) j JOIN make_cells c ON c.make_key = j.value ->> 0 "
+                "AND c.month > j.value ->> 1",
+                (make_keys,),
+                table="make_cells",
+            )
+        all_rows: list[Any] = []
+        if everything is not None:
+            all_rows = await self._rows(
+                "SELECT source_id, region, '', '', month, inc FROM all_cells WHERE month > ?",
+                (str(everything),),
+                table="all_cells",
+            )
+        # thousands of rows each: made into records off the event loop
+        return await asyncio.to_thread(
+            without_gc, lambda: (inc_rows(model_rows), inc_rows(make_rows), inc_rows(all_rows))
+        )

@@ -1,0 +1,101 @@
+"""The sales store on SQLite, read: sources, names, increments, the journal, groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.domain.periods import Month
+from bot.domain.records import (
+    GroupSpec,
+    IncRow,
+    SourceInfo,
+)
+from bot.store.common import SOURCE_COLUMNS, source_info
+from bot.store.reads import SalesReads
+from bot.store.rows import inc_rows
+from bot.store.sales_rows import groups_from_rows, member_rows
+from bot.store.sqlite.fanout import SqliteFanOut
+
+
+class SqliteReading(SqliteFanOut, SalesReads):
+    """What the store holds, read; the groups kept."""
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def sources(self) -> list[SourceInfo]:
+        rows = await self._rows(
+            f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY id",
+            table="sources",
+        )
+        return [source_info(r) for r in rows]
+
+    async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        rows = await self._rows(
+            f"SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+            f"WHERE make_key IN ({marks}) ORDER BY month",
+            list(make_keys),
+            table="make_cells",
+        )
+        return inc_rows(rows)
+
+    async def parts_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[IncRow]:
+        if make_keys is None:
+            rows = await self._rows(
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                "WHERE month BETWEEN ? AND ?",
+                (str(first), str(last)),
+                table="make_cells",
+            )
+            return inc_rows(rows)
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        rows = await self._rows(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
+            f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ?",
+            [*make_keys, str(first), str(last)],
+            table="cells",
+        )
+        return inc_rows(rows)
+
+    async def journal_head(self) -> int:
+        rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
+        return int(rows[0][0])
+
+    async def sync_groups(self, groups: Sequence[GroupSpec]) -> None:
+        async with self._writing():
+            await self._run("BEGIN IMMEDIATE")
+            try:
+                await self._run("DELETE FROM group_members")
+                await self._run("DELETE FROM group_aliases")
+                await self._run("DELETE FROM groups")
+                for position, group in enumerate(groups):
+                    await self._run(
+                        "INSERT INTO groups (name, position) VALUES (?, ?)", (group.name, position)
+                    )
+                    await self._many(
+                        "INSERT INTO group_members (group_name, make_key, make, valid_from, "
+                        "valid_to) VALUES (?, ?, ?, ?, ?)",
+                        member_rows(group),
+                    )
+                    await self._many(
+                        "INSERT INTO group_aliases (group_name, alias) VALUES (?, ?)",
+                        [(group.name, a) for a in group.aliases],
+                    )
+                await self._run("COMMIT")
+            except BaseException:
+                await self._run("ROLLBACK")
+                raise
+
+    async def groups(self) -> list[GroupSpec]:
+        names = [r[0] for r in await self._rows("SELECT name FROM groups ORDER BY position")]
+        members = await self._rows(
+            "SELECT group_name, make, valid_from, valid_to FROM group_members ORDER BY rowid"
+        )
+        aliases = await self._rows("SELECT group_name, alias FROM group_aliases ORDER BY rowid")
+        return groups_from_rows(names, members, aliases)
