@@ -21,7 +21,7 @@ from adapters.slack.web import PLATFORM
 from bot.commands.context import CommandContext
 from bot.domain.settings import PlatformConfig
 from bot.ports.chat import ImageMode
-from bot.ports.store import SlackInstallationRows
+from bot.ports.installations import SlackInstallationRows
 
 
 class SlackAdapter(SlackPosting):

@@ -19,7 +19,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.ports.store import SlackInstallationRows
+from bot.ports.installations import SlackInstallationRows
 
 log = logging.getLogger("evbot.slack.oauth")
 

@@ -42,7 +42,7 @@ from bot.domain.channels import (
     DeliveryFailure,
 )
 from bot.domain.messages import Message
-from bot.ports.store import SlackInstallationRows
+from bot.ports.installations import SlackInstallationRows
 
 EVENT_TYPE = "ev_announcement"
 HISTORY_PAGE = 200

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
 from adapters.slack.settings import SlackSettings
 from bot.domain.channels import MISSING_ACCESS, Channel, DeliveryFailure, Limits
-from bot.ports.store import SlackInstallationRows
+from bot.ports.installations import SlackInstallationRows
 
 PLATFORM = "slack"
 

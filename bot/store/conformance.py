@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.ports.store import BotStore, SlackInstallationRows
+    from bot.ports.installations import SlackInstallationRows
+    from bot.ports.store import BotStore
     from bot.store.postgres.sales import PgStore
     from bot.store.sqlite.sales import SqliteStore
 

@@ -13,7 +13,7 @@ from bot.store.postgres.base import PgBase
 
 
 class PgInstallations(PgBase):
-    """The SQL of `bot.ports.store.SlackInstallationRows` on PostgreSQL."""
+    """The SQL of `bot.ports.installations.SlackInstallationRows` on PostgreSQL."""
 
     async def save_slack_installation(
         self, enterprise_id: str, team_id: str, user_id: str, data: str, installed_at: float

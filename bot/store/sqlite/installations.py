@@ -11,7 +11,7 @@ from bot.store.sqlite.base import SqliteBase
 
 
 class SqliteInstallations(SqliteBase):
-    """The SQL of `bot.ports.store.SlackInstallationRows` on SQLite."""
+    """The SQL of `bot.ports.installations.SlackInstallationRows` on SQLite."""
 
     async def _write(self, *statements: tuple[str, tuple[object, ...]]) -> int:
         """Run statements in one transaction (alone, a statement would join any other task's
