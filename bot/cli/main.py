@@ -144,9 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=channels.cmd_subscribe)
 
-    p = sub.add_parser("unsubscribe", help="stop a channel following a subject (or all)")
-    p.add_argument("subject", help='a subject, or "all"')
+    p = sub.add_parser(
+        "unsubscribe",
+        help="stop a channel following a subject (or all), or one subscription by --id",
+        epilog='e.g. evbot unsubscribe --id 3; evbot unsubscribe "nissan leaf" --region Norway',
+    )
+    p.add_argument("subject", nargs="?", help='a subject, or "all" (omit it when giving --id)')
     channel_args(p)
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="only the subscriptions in this region (default: every region)",
+    )
+    p.add_argument(
+        "--id",
+        type=int,
+        metavar="N",
+        help="remove subscription #N, whatever its channel (ids: `evbot subscriptions`; "
+        "default: none)",
+    )
     add_common(p)
     p.set_defaults(run=channels.cmd_unsubscribe)
 

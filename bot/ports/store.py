@@ -274,6 +274,11 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         """Remove a channel's subscription(s), cancelling what no longer has one."""
         ...
 
+    async def unsubscribe_id(self, sub_id: int) -> Subscription | None:
+        """Remove one subscription by id (cancelling what no subscription covers any more);
+        returns it, or None when there is no such id."""
+        ...
+
     async def resume(
         self, channel: Channel, subject_key: str | None = None, now: float | None = None
     ) -> int:
