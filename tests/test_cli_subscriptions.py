@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -313,11 +314,13 @@ def test_deliveries_failed_shows_what_failed_and_why(
     fail_first_delivery(db, MISSING_ACCESS, "403 Missing Access")
     status, out, _ = run(capsys, "deliveries", "--failed", "--db", db)
     assert status == 0
-    assert out.splitlines() == [
+    lines = out.splitlines()
+    assert [re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC ", "", line) for line in lines[::2]] == [
         f"#2 {TERMINAL} following failed after 0 tries missing_access: channel paused",
         f"#1 {TERMINAL} following failed after 0 tries missing_access: 403 Missing Access",
         "pending 0, inflight 0, posted 0, failed 2, cancelled 0",
     ]
+    assert lines[1].startswith("    Nissan Leaf (World) · following · (as queued) Now following")
     status, out, _ = run(capsys, "deliveries", "--failed", "--json", "--db", db)
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(r["id"], r["reason"], r["last_error"]) for r in rows] == [

@@ -1,4 +1,4 @@
-"""`evbot subscribe`, `unsubscribe`, `resume`, `subscriptions` and `deliveries`."""
+"""`evbot subscribe`, `unsubscribe`, `resume` and `subscriptions` (`deliveries`: its module)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import TextIO
 from adapters.registry import PLATFORMS
 from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, store_for
 from bot.domain.channels import Channel
-from bot.domain.delivery_steps import settled_entries
 from bot.domain.series import WORLD
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,
@@ -190,42 +189,4 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
         )
     if not subs and not args.json:
         print("no subscriptions", file=out)
-    return EXIT_OK
-
-
-async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_settings(args)
-    status = "failed" if args.failed else args.status
-    async with store_for(args, config, read=True) as store:
-        rows = await store.deliveries(status, args.limit)
-        counts = await store.delivery_counts()
-    for d in rows:
-        if args.json:
-            print_json(
-                {
-                    "id": d.id,
-                    "channel": str(d.channel),
-                    "kind": d.kind,
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "reason": d.reason,
-                    "last_error": d.last_error,
-                    "message_id": d.message_id,
-                    "steps": list(d.steps_done),
-                },
-                out,
-            )
-        else:
-            why = (
-                f" {d.reason}: {d.last_error}"
-                if d.status in ("failed", "pending") and d.reason
-                else ""
-            )
-            if settled := settled_entries(d.steps_done):
-                why += f"; not done: {', '.join(settled)}"
-            print(
-                f"#{d.id} {d.channel} {d.kind} {d.status} after {d.attempts} tries{why}", file=out
-            )
-    if not args.json:
-        print(", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
     return EXIT_OK

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, data, demo, figures, run, store
+from bot.cli import ask, channels, data, deliveries, demo, figures, run, store
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -177,13 +177,41 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=channels.cmd_subscriptions)
 
-    p = sub.add_parser("deliveries", help="the outbox: what was sent, what failed and why")
-    p.add_argument("--failed", action="store_true", help="only failed deliveries")
-    p.add_argument("--status", choices=("pending", "inflight", "posted", "failed", "cancelled"))
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "deliveries",
+        help="the outbox: what was sent where, what failed and why; --show one; retry failed",
+        epilog="e.g. evbot deliveries --failed; evbot deliveries --show 12; "
+        "evbot deliveries retry 12; evbot deliveries retry --failed",
+    )
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("retry",),
+        help="retry: queue failed deliveries again (ID, or --failed for all), attempts from 0; "
+        "a paused channel stays paused (`evbot resume`) (default: list)",
+    )
+    p.add_argument("target", nargs="?", metavar="ID", help="the delivery to retry")
+    p.add_argument(
+        "--failed",
+        action="store_true",
+        help="only failed deliveries; with retry: every failed one (default: all statuses)",
+    )
+    p.add_argument(
+        "--status",
+        choices=("pending", "inflight", "posted", "failed", "cancelled"),
+        help="only deliveries of this status (default: all)",
+    )
+    p.add_argument(
+        "--show",
+        type=int,
+        metavar="ID",
+        help="one delivery whole: its message, events, steps, attempts, last error "
+        "(default: list them)",
+    )
+    p.add_argument("--limit", type=int, default=50, help="the newest N (default: 50)")
+    p.add_argument("--json", action="store_true", help="one JSON object a line (default: text)")
     add_common(p)
-    p.set_defaults(run=channels.cmd_deliveries)
+    p.set_defaults(run=deliveries.cmd_deliveries)
 
     p = sub.add_parser("chart", help="draw a subject's chart to a PNG (what the bot posts)")
     p.add_argument("subject", help='a model, make, group or region, e.g. "Renault-Nissan Alliance"')

@@ -340,6 +340,11 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         """A permanent failure; returns whether the channel's subscriptions were paused."""
         ...
 
+    async def requeue(self, delivery_ids: Sequence[int], now: float) -> list[int]:
+        """Failed deliveries pending again (due `now`, attempts reset, error cleared, text and
+        steps kept); returns the ids that were failed and now are pending."""
+        ...
+
     async def mark_cancelled(self, delivery_id: int, reason: str) -> None:
         """A delivery that no longer has anyone to go to."""
         ...
