@@ -241,11 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="postgresql://USER@HOST/DB")
     p.set_defaults(run=store.cmd_migrate_store)
 
-    p = sub.add_parser("run", help="run the bot with every enabled adapter")
+    p = sub.add_parser(
+        "run",
+        help="run the bot with every enabled adapter (the console, reading slash commands "
+        "from a terminal or a pipe, when none is)",
+    )
     p.add_argument(
         "--ops",
         metavar="HOST:PORT",
         help="serve /healthz and /metrics here (default: $EVBOT_OPS_ADDRESS; none)",
+    )
+    p.add_argument(
+        "--exit-on-eof",
+        action="store_true",
+        help='stop when standard input ends, for scripts: `echo "/ev-total leaf" | evbot run '
+        "--exit-on-eof` (console only; default: answer what is piped in or typed, then run on)",
     )
     add_common(p)
     p.set_defaults(run=run.cmd_run)
