@@ -111,11 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=figures.cmd_milestones)
 
     def channel_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--platform", default="console", help=", ".join(PLATFORMS))
+        p.add_argument(
+            "--platform", default="console", help=f"{', '.join(PLATFORMS)} (default: console)"
+        )
         p.add_argument(
             "--workspace", help="workspace or guild id (default: local; webhook: default)"
         )
-        p.add_argument("--channel", default="terminal", help="channel id (webhook: the URL)")
+        p.add_argument(
+            "--channel", default="terminal", help="channel id (webhook: the URL; default: terminal)"
+        )
 
     p = sub.add_parser("subscribe", help="make a channel follow a subject")
     p.add_argument("subject")
@@ -172,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=channels.cmd_resume)
 
-    p = sub.add_parser("subscriptions", help="list subscriptions with status and last error")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "subscriptions", help="list subscriptions with their ids, status and last error"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object a line (default: text)")
     add_common(p)
     p.set_defaults(run=channels.cmd_subscriptions)
 
