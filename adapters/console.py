@@ -90,9 +90,10 @@ class ConsoleAdapter:
         handle: Callable[[str], Awaitable[Message]],
         stop: asyncio.Event,
         lines: TextIO | None = None,
-    ) -> None:
-        """Read slash commands typed at the terminal and print each reply, until `stop` or the
-        end of input. A daemon thread reads, so a pending read never holds up the exit."""
+    ) -> bool:
+        """Read slash commands, typed at a terminal or piped in, and print each reply, until
+        `stop` or the end of input; returns whether the input ended. A daemon thread reads, so
+        a pending read never holds up the exit."""
         source = lines if lines is not None else sys.stdin
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -113,12 +114,13 @@ class ConsoleAdapter:
             stop_task.cancel()
             if not line_task.done():
                 line_task.cancel()
-                return
+                return False
             line = line_task.result()
             if line is None:
-                return
+                return True
             if line.strip():
                 self.console.print(self.render(await handle(line.strip())))
+        return False
 
     def say(self, text: str) -> None:
         """A plain status line (not an announcement)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -196,15 +197,64 @@ def test_unsubscribe_a_subject_then_all(db: str, capsys: pytest.CaptureFixture[s
     run(capsys, "subscribe", "alliance", "--db", db, "--channel", "elsewhere")
     assert run(capsys, "unsubscribe", "Nissan Leaf", "--db", db) == (
         0,
-        "removed 1 subscription\n",
+        f"removed 1 subscription\n  #2 {TERMINAL}: Nissan Leaf (World)\n",
         "",
     )
     names = [(str(s.channel), s.spec.subject.name) for s in stored(db)[0]]
     assert (TERMINAL, "Nissan Leaf") not in names and len(names) == 3
-    assert run(capsys, "unsubscribe", "all", "--db", db) == (0, "removed 2 subscriptions\n", "")
+    assert run(capsys, "unsubscribe", "all", "--db", db) == (
+        0,
+        f"removed 2 subscriptions\n  #1 {TERMINAL}: Renault-Nissan Alliance (World)\n"
+        f"  #3 {TERMINAL}: Renault (World)\n",
+        "",
+    )
     assert [str(s.channel) for s in stored(db)[0]] == ["console:local/elsewhere"]
     # the baselines still queued for the removed subscriptions' channel are left to the
     # worker; news deliveries would be cancelled (see test_subscriptions)
+
+
+def test_unsubscribe_by_id_removes_that_subscription_only(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "subscribe", "alliance", "--db", db)
+    run(capsys, "subscribe", "alliance", "--db", db, "--region", "USA")
+    run(capsys, "subscribe", "alliance", "--db", db, "--channel", "elsewhere")
+    listing = run(capsys, "subscriptions", "--db", db)[1]
+    assert [line.split()[0] for line in listing.splitlines()] == ["#1", "#2", "#3"]
+    # the id is the channel's own: no --channel needed
+    assert run(capsys, "unsubscribe", "--id", "3", "--db", db) == (
+        0,
+        "removed 1 subscription\n  #3 console:local/elsewhere: Renault-Nissan Alliance (World)\n",
+        "",
+    )
+    assert [s.id for s in stored(db)[0]] == [1, 2]
+    status, out, err = run(capsys, "unsubscribe", "--id", "3", "--db", db)
+    assert (status, out) == (1, "")
+    assert err == (
+        "evbot unsubscribe: --id 3: no subscription #3 (`evbot subscriptions` lists ids)\n"
+    )
+    status, _, err = run(capsys, "unsubscribe", "alliance", "--id", "1", "--db", db)
+    assert status == 1 and "give no subject or --region with it" in err
+    status, _, err = run(capsys, "unsubscribe", "--db", db)
+    assert status == 1 and "--id N" in err
+    assert [s.id for s in stored(db)[0]] == [1, 2]  # refused commands changed nothing
+
+
+def test_unsubscribe_with_region_keeps_the_other_regions(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "subscribe", "alliance", "--db", db)
+    run(capsys, "subscribe", "alliance", "--db", db, "--region", "USA")
+    run(capsys, "subscribe", "nissan leaf", "--db", db, "--region", "USA")
+    status, out, err = run(capsys, "unsubscribe", "alliance", "--region", "usa", "--db", db)
+    assert (status, err) == (0, "")
+    assert out == f"removed 1 subscription\n  #2 {TERMINAL}: Renault-Nissan Alliance (USA)\n"
+    assert [(s.id, s.spec.region) for s in stored(db)[0]] == [(1, "World"), (3, "USA")]
+    status, out, err = run(capsys, "unsubscribe", "alliance", "--region", "USA", "--db", db)
+    assert status == 1
+    assert err == f"evbot unsubscribe: {TERMINAL} does not follow 'alliance' in USA\n"
+    assert run(capsys, "unsubscribe", "all", "--region", "USA", "--db", db)[0] == 0
+    assert [s.id for s in stored(db)[0]] == [1]
 
 
 def test_unsubscribing_what_is_not_followed_fails(
@@ -264,11 +314,13 @@ def test_deliveries_failed_shows_what_failed_and_why(
     fail_first_delivery(db, MISSING_ACCESS, "403 Missing Access")
     status, out, _ = run(capsys, "deliveries", "--failed", "--db", db)
     assert status == 0
-    assert out.splitlines() == [
+    lines = out.splitlines()
+    assert [re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC ", "", line) for line in lines[::2]] == [
         f"#2 {TERMINAL} following failed after 0 tries missing_access: channel paused",
         f"#1 {TERMINAL} following failed after 0 tries missing_access: 403 Missing Access",
         "pending 0, inflight 0, posted 0, failed 2, cancelled 0",
     ]
+    assert lines[1].startswith("    Nissan Leaf (World) · following · (as queued) Now following")
     status, out, _ = run(capsys, "deliveries", "--failed", "--json", "--db", db)
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(r["id"], r["reason"], r["last_error"]) for r in rows] == [

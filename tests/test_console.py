@@ -29,7 +29,8 @@ async def test_the_prompt_answers_slash_commands_until_the_input_ends(tmp_path) 
             return (await run_text(ctx, who, text)).message
 
         lines = io.StringIO("/ev-total alliance as-of:2015-06\n\n/ev-total leef\n")
-        await asyncio.wait_for(adapter.serve_commands(handle, asyncio.Event(), lines), 10)
+        ended = await asyncio.wait_for(adapter.serve_commands(handle, asyncio.Event(), lines), 10)
+    assert ended is True  # the input ended (not a stop): `evbot run` says so and runs on
     shown = out.getvalue()
     assert "256,132" in shown and "June 2015" in shown and "72%" in shown
     assert "Did you mean 'Leaf'?" in shown
@@ -53,7 +54,7 @@ async def test_the_prompt_stops_when_the_bot_stops() -> None:
     task = asyncio.create_task(adapter.serve_commands(handle, stop, Endless()))
     await asyncio.sleep(0.05)
     stop.set()
-    await asyncio.wait_for(task, 2)
+    assert await asyncio.wait_for(task, 2) is False
 
 
 async def test_data_cannot_recolour_or_ping_the_terminal() -> None:

@@ -501,7 +501,7 @@ def test_evbot_deliveries_shows_the_steps_that_never_went(
     assert main(["deliveries", "--db", str(db)]) == 0
     line = capsys.readouterr().out.splitlines()[0]
     assert line == (
-        f"#{delivery_id} {HERE} following posted after 1 tries; "
+        f"#{delivery_id} 1970-01-01 00:00 UTC {HERE} following posted after 1 tries; "
         "not done: chart: missing_permissions"
     )
     assert main(["deliveries", "--json", "--db", str(db)]) == 0

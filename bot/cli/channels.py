@@ -1,4 +1,4 @@
-"""`evbot subscribe`, `unsubscribe`, `resume`, `subscriptions` and `deliveries`."""
+"""`evbot subscribe`, `unsubscribe`, `resume` and `subscriptions` (`deliveries`: its module)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import TextIO
 from adapters.registry import PLATFORMS
 from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, store_for
 from bot.domain.channels import Channel
-from bot.domain.delivery_steps import settled_entries
 from bot.domain.series import WORLD
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,
     KINDS,
+    Subscription,
     SubscriptionSpec,
     check_platform,
     waiting_reason,
@@ -88,17 +88,51 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _described(sub: Subscription) -> str:
+    return f"#{sub.id} {sub.channel.safe()}: {sub.spec.subject.name} ({sub.spec.region})"
+
+
 async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
     config = load_settings(args)
+    if args.id is not None and (args.subject is not None or args.region):
+        raise CliError("--id names one subscription: give no subject or --region with it")
+    if args.id is None and args.subject is None:
+        raise CliError('name a subject (or "all") or a subscription with --id N')
     async with store_for(args, config, read=True) as store:
-        key: str | None = None
-        if args.subject.strip().lower() != "all":
+        if args.id is not None:
+            gone = await store.unsubscribe_id(args.id)
+            if gone is None:
+                raise CliError(
+                    f"--id {args.id}: no subscription #{args.id} (`evbot subscriptions` lists ids)"
+                )
+            removed = [gone]
+        else:
             catalog = await load_catalog(store, config)
-            key = catalog.resolve(args.subject).subject.key
-        removed = await store.unsubscribe(_channel(args), key)
+            key: str | None = None
+            if args.subject.strip().lower() != "all":
+                key = catalog.resolve(args.subject).subject.key
+            region = catalog.region(args.region) if args.region else None
+            if region is None:
+                before = await store.subscriptions(_channel(args))
+                count = await store.unsubscribe(_channel(args), key)
+                removed = [s for s in before if key is None or s.spec.subject.key == key]
+                assert count == len(removed)
+            else:
+                removed = []
+                for sub in await store.subscriptions(_channel(args)):
+                    same_region = sub.spec.region.casefold() == region.casefold()
+                    if (
+                        same_region
+                        and key in (None, sub.spec.subject.key)
+                        and await store.unsubscribe_id(sub.id) is not None
+                    ):
+                        removed.append(sub)
     if not removed:
-        raise CliError(f"{_channel(args)} does not follow {args.subject!r}")
-    print(f"removed {removed} subscription{'s' if removed != 1 else ''}", file=out)
+        where = f" in {args.region}" if args.region else ""
+        raise CliError(f"{_channel(args).safe()} does not follow {args.subject!r}{where}")
+    print(f"removed {len(removed)} subscription{'s' if len(removed) != 1 else ''}", file=out)
+    for sub in removed:
+        print(f"  {_described(sub)}", file=out)
     return EXIT_OK
 
 
@@ -145,7 +179,7 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
         status = sub.status if sub.active else f"PAUSED ({sub.paused_reason})"
         error = f"; last error: {sub.last_error}" if sub.last_error else ""
         print(
-            f"#{sub.id} {spec.channel}: {spec.subject.name} ({spec.region}) "
+            f"#{sub.id} {spec.channel.safe()}: {spec.subject.name} ({spec.region}) "
             f"{','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} {spec.locale} "
             f"{'' if spec.charts else 'charts=off '}"
             f"{'' if spec.corrections else 'corrections=off '}"
@@ -155,42 +189,4 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
         )
     if not subs and not args.json:
         print("no subscriptions", file=out)
-    return EXIT_OK
-
-
-async def cmd_deliveries(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_settings(args)
-    status = "failed" if args.failed else args.status
-    async with store_for(args, config, read=True) as store:
-        rows = await store.deliveries(status, args.limit)
-        counts = await store.delivery_counts()
-    for d in rows:
-        if args.json:
-            print_json(
-                {
-                    "id": d.id,
-                    "channel": str(d.channel),
-                    "kind": d.kind,
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "reason": d.reason,
-                    "last_error": d.last_error,
-                    "message_id": d.message_id,
-                    "steps": list(d.steps_done),
-                },
-                out,
-            )
-        else:
-            why = (
-                f" {d.reason}: {d.last_error}"
-                if d.status in ("failed", "pending") and d.reason
-                else ""
-            )
-            if settled := settled_entries(d.steps_done):
-                why += f"; not done: {', '.join(settled)}"
-            print(
-                f"#{d.id} {d.channel} {d.kind} {d.status} after {d.attempts} tries{why}", file=out
-            )
-    if not args.json:
-        print(", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
     return EXIT_OK

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, data, demo, figures, run, store
+from bot.cli import ask, channels, data, deliveries, demo, figures, run, store
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -111,11 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=figures.cmd_milestones)
 
     def channel_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--platform", default="console", help=", ".join(PLATFORMS))
+        p.add_argument(
+            "--platform", default="console", help=f"{', '.join(PLATFORMS)} (default: console)"
+        )
         p.add_argument(
             "--workspace", help="workspace or guild id (default: local; webhook: default)"
         )
-        p.add_argument("--channel", default="terminal", help="channel id (webhook: the URL)")
+        p.add_argument(
+            "--channel", default="terminal", help="channel id (webhook: the URL; default: terminal)"
+        )
 
     p = sub.add_parser("subscribe", help="make a channel follow a subject")
     p.add_argument("subject")
@@ -144,9 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=channels.cmd_subscribe)
 
-    p = sub.add_parser("unsubscribe", help="stop a channel following a subject (or all)")
-    p.add_argument("subject", help='a subject, or "all"')
+    p = sub.add_parser(
+        "unsubscribe",
+        help="stop a channel following a subject (or all), or one subscription by --id",
+        epilog='e.g. evbot unsubscribe --id 3; evbot unsubscribe "nissan leaf" --region Norway',
+    )
+    p.add_argument("subject", nargs="?", help='a subject, or "all" (omit it when giving --id)')
     channel_args(p)
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="only the subscriptions in this region (default: every region)",
+    )
+    p.add_argument(
+        "--id",
+        type=int,
+        metavar="N",
+        help="remove subscription #N, whatever its channel (ids: `evbot subscriptions`; "
+        "default: none)",
+    )
     add_common(p)
     p.set_defaults(run=channels.cmd_unsubscribe)
 
@@ -156,18 +176,48 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=channels.cmd_resume)
 
-    p = sub.add_parser("subscriptions", help="list subscriptions with status and last error")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "subscriptions", help="list subscriptions with their ids, status and last error"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object a line (default: text)")
     add_common(p)
     p.set_defaults(run=channels.cmd_subscriptions)
 
-    p = sub.add_parser("deliveries", help="the outbox: what was sent, what failed and why")
-    p.add_argument("--failed", action="store_true", help="only failed deliveries")
-    p.add_argument("--status", choices=("pending", "inflight", "posted", "failed", "cancelled"))
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "deliveries",
+        help="the outbox: what was sent where, what failed and why; --show one; retry failed",
+        epilog="e.g. evbot deliveries --failed; evbot deliveries --show 12; "
+        "evbot deliveries retry 12; evbot deliveries retry --failed",
+    )
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("retry",),
+        help="retry: queue failed deliveries again (ID, or --failed for all), attempts from 0; "
+        "a paused channel stays paused (`evbot resume`) (default: list)",
+    )
+    p.add_argument("target", nargs="?", metavar="ID", help="the delivery to retry")
+    p.add_argument(
+        "--failed",
+        action="store_true",
+        help="only failed deliveries; with retry: every failed one (default: all statuses)",
+    )
+    p.add_argument(
+        "--status",
+        choices=("pending", "inflight", "posted", "failed", "cancelled"),
+        help="only deliveries of this status (default: all)",
+    )
+    p.add_argument(
+        "--show",
+        type=int,
+        metavar="ID",
+        help="one delivery whole: its message, events, steps, attempts, last error "
+        "(default: list them)",
+    )
+    p.add_argument("--limit", type=int, default=50, help="the newest N (default: 50)")
+    p.add_argument("--json", action="store_true", help="one JSON object a line (default: text)")
     add_common(p)
-    p.set_defaults(run=channels.cmd_deliveries)
+    p.set_defaults(run=deliveries.cmd_deliveries)
 
     p = sub.add_parser("chart", help="draw a subject's chart to a PNG (what the bot posts)")
     p.add_argument("subject", help='a model, make, group or region, e.g. "Renault-Nissan Alliance"')
@@ -197,11 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="postgresql://USER@HOST/DB")
     p.set_defaults(run=store.cmd_migrate_store)
 
-    p = sub.add_parser("run", help="run the bot with every enabled adapter")
+    p = sub.add_parser(
+        "run",
+        help="run the bot with every enabled adapter (the console, reading slash commands "
+        "from a terminal or a pipe, when none is)",
+    )
     p.add_argument(
         "--ops",
         metavar="HOST:PORT",
         help="serve /healthz and /metrics here (default: $EVBOT_OPS_ADDRESS; none)",
+    )
+    p.add_argument(
+        "--exit-on-eof",
+        action="store_true",
+        help='stop when standard input ends, for scripts: `echo "/ev-total leaf" | evbot run '
+        "--exit-on-eof` (console only; default: answer what is piped in or typed, then run on)",
     )
     add_common(p)
     p.set_defaults(run=run.cmd_run)

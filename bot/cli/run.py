@@ -28,6 +28,11 @@ log = logging.getLogger("evbot.cli")
 async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     config = load_settings(args)
     adapters = build_adapters(config, out)
+    if args.exit_on_eof and not isinstance(adapters.get("console"), ConsoleAdapter):
+        raise CliError(
+            "--exit-on-eof: commands are read from standard input by the console, which runs "
+            f"only when no platform is enabled (enabled: {', '.join(sorted(adapters))})"
+        )
     store = store_for(args, config)
     app = build_app(config, store, adapters, leadership=build_leadership(store))
     ops_address = args.ops or os.environ.get("EVBOT_OPS_ADDRESS")
@@ -42,22 +47,51 @@ async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         print(f"ops listening on {ops.host}:{ops.port} (/healthz, /metrics)", file=out, flush=True)
         log.info("health and metrics on %s port %d (/healthz, /metrics)", ops.host, ops.port)
     try:
-        return await _serve(app, adapters, config, out)
+        return await _serve(app, adapters, config, out, exit_on_eof=args.exit_on_eof)
     finally:
         if ops is not None:
             await ops.stop()
 
 
-async def _serve(app: App, adapters: dict[str, ChatAdapter], config: Config, out: TextIO) -> int:
+def _command_input() -> TextIO | None:
+    """Standard input, where commands can be read from it (a terminal or a pipe): a service
+    may run with none, or with it closed."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return None
+    try:
+        stdin.fileno()
+    except (OSError, ValueError):
+        return None
+    return stdin
+
+
+async def _serve(
+    app: App,
+    adapters: dict[str, ChatAdapter],
+    config: Config,
+    out: TextIO,
+    *,
+    exit_on_eof: bool = False,
+) -> int:
     console = adapters.get("console")
-    prompt = isinstance(console, ConsoleAdapter) and sys.stdin.isatty()
+    source = _command_input() if isinstance(console, ConsoleAdapter) else None
+    typed = source is not None and source.isatty()
+    reading = (
+        "type /ev-help for commands; "
+        if typed
+        else "reading slash commands from standard input; "
+        if source is not None
+        else ""
+    )
     print(
         f"evbot running: {', '.join(sorted(adapters))}; polling every {config.poll_seconds:g} s; "
-        + ("type /ev-help for commands; " if prompt else "")
+        + reading
         + "Ctrl-C stops",
         file=out,
+        flush=True,
     )
-    if prompt and isinstance(console, ConsoleAdapter):
+    if source is not None and isinstance(console, ConsoleAdapter):
         from bot.cli.ask import CONSOLE_CHANNEL, console_user
         from bot.commands.dispatch import run_text
         from bot.commands.types import Invocation
@@ -68,7 +102,21 @@ async def _serve(app: App, adapters: dict[str, ChatAdapter], config: Config, out
         async def handle(text: str) -> Message:
             return (await run_text(ctx, who, text)).message
 
-        task = asyncio.create_task(console.serve_commands(handle, app.stopping))
+        async def read_commands() -> None:
+            ended = await console.serve_commands(handle, app.stopping, source)
+            if not ended:
+                return
+            if exit_on_eof:
+                print("end of input: stopping (--exit-on-eof)", file=out, flush=True)
+                app.stopping.set()
+            else:
+                print(
+                    "end of input: no more commands are read; the bot runs on (Ctrl-C stops)",
+                    file=out,
+                    flush=True,
+                )
+
+        task = asyncio.create_task(read_commands())
         await app.serve_forever()
         task.cancel()
     else:

@@ -274,6 +274,11 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         """Remove a channel's subscription(s), cancelling what no longer has one."""
         ...
 
+    async def unsubscribe_id(self, sub_id: int) -> Subscription | None:
+        """Remove one subscription by id (cancelling what no subscription covers any more);
+        returns it, or None when there is no such id."""
+        ...
+
     async def resume(
         self, channel: Channel, subject_key: str | None = None, now: float | None = None
     ) -> int:
@@ -333,6 +338,11 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
 
     async def mark_failed(self, delivery: DeliveryRow, reason: str, error: str) -> bool:
         """A permanent failure; returns whether the channel's subscriptions were paused."""
+        ...
+
+    async def requeue(self, delivery_ids: Sequence[int], now: float) -> list[int]:
+        """Failed deliveries pending again (due `now`, attempts reset, error cleared, text and
+        steps kept); returns the ids that were failed and now are pending."""
         ...
 
     async def mark_cancelled(self, delivery_id: int, reason: str) -> None:

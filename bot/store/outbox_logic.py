@@ -39,6 +39,11 @@ RESEND_SQL = (
     "next_attempt_at = $1, last_error = NULL WHERE id = $2"
 )
 
+REQUEUE_SQL = (
+    "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, "
+    "last_error = NULL, reason = NULL WHERE id = $2 AND status = 'failed' RETURNING id"
+)
+
 
 def one_per_channel(
     candidates: Iterable[Sequence[Any]], limit: int

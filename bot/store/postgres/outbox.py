@@ -19,6 +19,7 @@ from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event
 from bot.domain.subscriptions import PlannedDelivery
 from bot.store.outbox_logic import (
+    REQUEUE_SQL,
     events_of,
     newest_per_event,
     one_per_channel,
@@ -272,6 +273,16 @@ class PgOutbox(PgSubscriptions):
                     reason,
                 )
         return pause
+
+    async def requeue(self, delivery_ids: Sequence[int], now: float) -> list[int]:
+        """Failed deliveries queued again: pending, due now, attempts from 0, error cleared
+        (what they sent, and the steps they did, are kept). Returns those that were failed."""
+        done: list[int] = []
+        async with self.pool.acquire() as con, con.transaction():
+            for delivery_id in delivery_ids:
+                rows = await self._fetch(con, REQUEUE_SQL, now, delivery_id)
+                done.extend(int(r[0]) for r in rows)
+        return done
 
     async def mark_cancelled(self, delivery_id: int, reason: str) -> None:
         await self._run(

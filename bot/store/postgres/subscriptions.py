@@ -100,6 +100,17 @@ class PgSubscriptions(PgBase, OutboxReads):
             await self._cancel_orphans(con, channel)
         return removed
 
+    async def unsubscribe_id(self, sub_id: int) -> Subscription | None:
+        """Remove subscription `sub_id`, cancelling the queued deliveries no remaining
+        subscription of its channel covers. Returns what was removed (None: no such id)."""
+        found = await self.subscription(sub_id)
+        if found is None:
+            return None
+        async with self.pool.acquire() as con, con.transaction():
+            removed = await self._run(con, "DELETE FROM subscriptions WHERE id = $1", sub_id)
+            await self._cancel_orphans(con, found.channel)
+        return found if removed else None
+
     async def _cancel_orphans(self, con: Connection, channel: Channel) -> None:
         key = (channel.platform, channel.workspace, channel.channel)
         live = {

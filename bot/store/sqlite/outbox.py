@@ -15,6 +15,7 @@ from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event
 from bot.domain.subscriptions import PlannedDelivery
 from bot.store.outbox_logic import (
+    REQUEUE_SQL,
     events_of,
     newest_per_event,
     one_per_channel,
@@ -22,6 +23,7 @@ from bot.store.outbox_logic import (
     too_many_failures,
 )
 from bot.store.rows import DELIVERY_COLUMNS, delivery_row
+from bot.store.sqlite.base import positional
 from bot.store.sqlite.subscriptions import SqliteSubscriptions
 
 # `steps` with the post's step at its end unless it is there (a delivery posted in one go
@@ -202,6 +204,16 @@ class SqliteOutbox(SqliteSubscriptions):
                     (reason, *key),
                 )
         return pause
+
+    async def requeue(self, delivery_ids: Sequence[int], now: float) -> list[int]:
+        """Failed deliveries queued again: pending, due now, attempts from 0, error cleared
+        (what they sent, and the steps they did, are kept). Returns those that were failed."""
+        done: list[int] = []
+        async with self.transaction():
+            for delivery_id in delivery_ids:
+                rows = await self._rows(positional(REQUEUE_SQL), (now, delivery_id))
+                done.extend(int(r[0]) for r in rows)
+        return done
 
     async def mark_cancelled(self, delivery_id: int, reason: str) -> None:
         async with self.transaction():

@@ -105,6 +105,17 @@ class SqliteSubscriptions(SqliteBase, OutboxReads):
             await self._cancel_orphans(channel)
         return removed
 
+    async def unsubscribe_id(self, sub_id: int) -> Subscription | None:
+        """Remove subscription `sub_id`, cancelling the queued deliveries no remaining
+        subscription of its channel covers. Returns what was removed (None: no such id)."""
+        async with self.transaction():
+            found = await self.subscription(sub_id)
+            if found is None:
+                return None
+            await self._run("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+            await self._cancel_orphans(found.channel)
+        return found
+
     async def _cancel_orphans(self, channel: Channel) -> None:
         live = {
             r[0]
