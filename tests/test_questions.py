@@ -139,3 +139,90 @@ def test_metric_is_an_option_of_discord_and_slack() -> None:
         assert [c["value"] for c in option["choices"]] == ["sales", "stock"]
         # Slack reads name:value from the text against the same table
         assert "metric" in {o.name for o in COMMANDS[name].options}
+
+
+# -- period: --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("period", "units", "said"),
+    [
+        ("2022", 24_000, "24,000 electric vehicles sold in 2022. Up 100% on 2021 (12,000)."),
+        ("2023-Q2", 9_000, "9,000 electric vehicles sold in Q2 2023. Up 50% on Q2 2022 (6,000)."),
+        ('"Q2 2023"', 9_000, "sold in Q2 2023. Up 50% on Q2 2022"),
+        ("2023-05", 3_000, "3,000 electric vehicles sold in May 2023. Up 50% on May 2022"),
+        ("may 2023", 3_000, "sold in May 2023. Up 50% on May 2022 (2,000)."),
+        ("ytd", 18_000, "sold in January to June 2023. Up 50% on January to June 2022 (12,000)."),
+        ("2023", 18_000, "sold in 2023 so far (through June 2023). Up 50% on January to June 2022"),
+    ],
+)
+async def test_sold_in_a_period_against_a_year_earlier(
+    ctx: CommandContext, period: str, units: int, said: str
+) -> None:
+    reply = await ask(ctx, f"/ev-total nissan leaf period:{period}")
+    got = data(reply)
+    assert got["total"] == units, reply.message.body
+    assert said in reply.message.body
+    assert got["change"] is not None
+
+
+async def test_a_range_is_the_sum_with_no_comparison(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-total leaf period:2021..2022")
+    got = data(reply)
+    assert got["total"] == 36_000 and got["previous"] is None
+    assert "36,000 electric vehicles sold in 2021 to 2022." in reply.message.body
+    assert "Up" not in reply.message.body
+
+
+async def test_like_with_like_and_coverage_named(ctx: CommandContext) -> None:
+    # the world's 2019-2020 are Norway's yearly figures (the world has none of its own then)
+    reply = await ask(ctx, "/ev-total leaf period:2020")
+    got = data(reply)
+    assert got["total"] == 12_000 and got["covers"] == ["Norway"]
+    assert "Nissan Leaf in Norway: 12,000 electric vehicles sold in 2020." in reply.message.body
+    assert "Up 20% on 2019 (10,000)" in reply.message.body
+    # 2021 is the world's own monthly figure: not compared with Norway's 2020
+    reply = await ask(ctx, "/ev-total leaf period:2021")
+    assert data(reply)["change"] is None
+    assert "No comparison with 2020: 2021 is taken from World" in reply.message.body
+    assert "not like for like" in reply.message.body
+    reply = await ask(ctx, "/ev-total leaf period:2019..2021")
+    assert data(reply)["total"] == 34_000
+    assert "Note: 2019 counts Norway only. Note: 2020 counts Norway only." in reply.message.body
+
+
+async def test_a_period_finer_than_the_figures_is_refused(ctx: CommandContext) -> None:
+    for period in ("2021-Q2", "2021-06", "2020-06..2021-12"):
+        text = refused(await ask(ctx, f"/ev-total leaf region:Norway period:{period}"))
+        assert "held only as whole years" in text and "yearly figures from yearly" in text
+        assert "period:20" in text  # names what can be asked
+    got = data(await ask(ctx, "/ev-total leaf region:Norway period:2020..2021"))
+    assert got["total"] == 27_000
+
+
+async def test_period_of_a_make_names_its_leading_model(ctx: CommandContext) -> None:
+    reply = await ask(ctx, "/ev-total nissan period:2022")
+    assert data(reply)["total"] == 24_000
+    assert "The Nissan Leaf leads with 24,000, 100%." in reply.message.body
+
+
+async def test_period_refusals_and_empty_periods(ctx: CommandContext) -> None:
+    assert "not both" in refused(await ask(ctx, "/ev-total leaf period:2022 as-of:2022"))
+    assert "a level" in refused(await ask(ctx, "/ev-total WA metric:stock period:2023"))
+    assert "a quarter is Q1 to Q4" in refused(await ask(ctx, "/ev-total leaf period:2023-Q7"))
+    reply = await ask(ctx, "/ev-total leaf period:2030")
+    assert reply.ok and "No figures for Nissan Leaf in 2030 yet." in reply.message.body
+    # period:all is the running total, as without period:
+    plain, every = await ask(ctx, "/ev-total leaf"), await ask(ctx, "/ev-total leaf period:all")
+    assert plain.message.body == every.message.body and data(plain)["total"] == 76_000
+
+
+def test_period_is_an_option_of_discord_and_slack() -> None:
+    async def never(*_: object) -> None:
+        raise AssertionError("not called")
+
+    tree = build_tree(discord.Client(intents=discord.Intents.none()), never, lambda _: [], never)
+    sent = {c["name"]: c for c in definitions(tree)}
+    option = next(o for o in sent["ev-total"]["options"] if o["name"] == "period")
+    assert option["required"] is False and "2019..2021" in option["description"]
+    assert "period" in {o.name for o in COMMANDS["ev-total"].options}

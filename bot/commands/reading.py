@@ -12,6 +12,7 @@ from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
+from bot.commands.period_total import period_answer
 from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import explain, told
@@ -68,6 +69,16 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     explained = args.get("explain", "no") == "yes"
     metric = _metric(args)
     text = args.get("as-of")
+    period = parse_period(args["period"]) if "period" in args else None
+    if period is not None and period.kind != "all":
+        if text:
+            raise ArgumentError(
+                "Give period: (what was sold in a period) or as-of: (the running total up to "
+                "a date), not both. Example: /ev-total leaf period:2023"
+            )
+        if explained:
+            raise ArgumentError("explain:yes tells a running total; ask it without period:.")
+        return _reply(period_answer(ctx, resolved.subject, region, period, inv.locale, metric))
     return _reply(_total(ctx, resolved.subject, region, text, inv.locale, explained, metric))
 
 

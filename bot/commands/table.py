@@ -61,6 +61,11 @@ COMMANDS: dict[str, Command] = {
                 _REGION,
                 OptionSpec("as-of", f"up to a period: {PERIOD_EXAMPLES}", "period"),
                 OptionSpec(
+                    "period",
+                    f"sold in a period, not cumulative: {PERIOD_EXAMPLES}",
+                    "period",
+                ),
+                OptionSpec(
                     "explain",
                     "yes: which regions, sources and years made the figure",
                     choices=("yes", "no"),
