@@ -189,6 +189,9 @@ async def test_like_with_like_and_coverage_named(ctx: CommandContext) -> None:
     reply = await ask(ctx, "/ev-total leaf period:2019..2021")
     assert data(reply)["total"] == 34_000
     assert "Note: 2019 counts Norway only. Note: 2020 counts Norway only." in reply.message.body
+    reply = await ask(ctx, "/ev-total leaf period:2015..2019")
+    assert data(reply)["total"] == 10_000
+    assert "Note: the figures begin in 2019." in reply.message.body
 
 
 async def test_a_period_finer_than_the_figures_is_refused(ctx: CommandContext) -> None:

@@ -101,6 +101,10 @@ def period_answer(
     body = (
         f"{subject.name}{where}: {fast_units(answer.units, loc)} electric vehicles sold in {label}."
     )
+    if first < series.months[0]:
+        start = series.months[0]
+        yearly = granularity(series.basis.get(start.year, set()), start.year, facts) == "year"
+        body += f" Note: the figures begin in {start.year if yearly else fast_month(start, loc)}."
     # coverage named year by year where it narrows inside the window (counting rule 9)
     narrow = {y: covers(series.basis[y], region) for y in years}
     if any(narrow.values()) and not all(narrow.values()):

@@ -55,7 +55,7 @@ COMMANDS: dict[str, Command] = {
     for c in (
         Command(
             "ev-total",
-            "Cumulative total, the month it runs to, and for a make or group its top models",
+            "Cumulative total (or sold in a period:), the month it runs to, a make's top models",
             [
                 _SUBJECT,
                 _REGION,
