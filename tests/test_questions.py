@@ -229,3 +229,40 @@ def test_period_is_an_option_of_discord_and_slack() -> None:
     option = next(o for o in sent["ev-total"]["options"] if o["name"] == "period")
     assert option["required"] is False and "2019..2021" in option["description"]
     assert "period" in {o.name for o in COMMANDS["ev-total"].options}
+
+
+def test_a_period_is_unconfirmed_only_when_it_sums_a_held_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the command line (`evbot import`, `evbot ask`) with a real SQLite file: a held
+    figure in 2019 makes 2019 unconfirmed, never 2020 (though a running total through 2020 sums
+    it)."""
+    from bot.cli.main import main
+
+    monkeypatch.delenv("EVBOT_DB", raising=False)
+    monkeypatch.delenv("EVBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "bot.sqlite3")
+
+    def csv(name: str, rows: list[tuple[str, int]]) -> str:
+        path = tmp_path / name
+        lines = "".join(f"{p},World,Nissan,Leaf,{u},BEV\n" for p, u in rows)
+        path.write_text("period,region,make,model,units,powertrain\n" + lines, encoding="utf-8")
+        return str(path)
+
+    def ask_cli(text: str) -> str:
+        status = main(["ask", text, "--db", db])
+        out = capsys.readouterr().out
+        assert status == 0, out
+        return out
+
+    history = csv("history.csv", [(f"2019-{m:02d}", 1_000) for m in range(1, 11)])
+    assert main(["import", history, "--source", "feed", "--db", db]) == 0
+    later = [("2019-11", 1_000_000), ("2019-12", 1_000), ("2020-01", 1_000), ("2020-02", 1_000)]
+    assert main(["import", csv("typo.csv", later), "--source", "feed", "--db", db]) == 0
+    capsys.readouterr()
+    assert "Unconfirmed" in ask_cli("/ev-total nissan leaf")
+    out = ask_cli("/ev-total nissan leaf period:2020")
+    assert "2,000 electric vehicles sold in 2020 so far" in out and "nconfirmed" not in out
+    out = ask_cli("/ev-total nissan leaf period:2019")
+    assert "1,011,000" in out and "Unconfirmed: it counts 1 figure held" in out

@@ -150,7 +150,7 @@ def period_answer(
         data["breakdown"] = [
             {"model": s.name, "units": s.units, "share": round(s.share, 4)} for s in shares
         ]
-    unconfirmed = ctx.unconfirmed(subject, region, metric, last)
+    unconfirmed = ctx.unconfirmed(subject, region, metric, last, first)
     if unconfirmed:
         body += f" {unconfirmed}"
         data["unconfirmed"] = True
