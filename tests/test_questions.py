@@ -201,6 +201,11 @@ async def test_a_period_finer_than_the_figures_is_refused(ctx: CommandContext) -
         assert "period:20" in text  # names what can be asked
     got = data(await ask(ctx, "/ev-total leaf region:Norway period:2020..2021"))
     assert got["total"] == 27_000
+    # /ev-share takes the same periods, and refuses the same way
+    text = refused(await ask(ctx, "/ev-share nissan region:Norway period:2021-Q4"))
+    assert "held only as whole years in 2021" in text
+    assert data(await ask(ctx, "/ev-share nissan region:Norway period:2021"))["total"] == 15_000
+    assert data(await ask(ctx, "/ev-share nissan period:2023-Q2"))["total"] == 9_000
 
 
 async def test_period_of_a_make_names_its_leading_model(ctx: CommandContext) -> None:

@@ -12,7 +12,7 @@ from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
-from bot.commands.period_total import period_answer
+from bot.commands.period_total import period_answer, refuse_finer, yearly_inside
 from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import explain, told
@@ -177,6 +177,12 @@ def _share(
     series = ctx.model.series(subject, region)
     window = period.bounds(series.latest)
     first, last = window if window else (None, None)
+    if window is not None:
+        cut = yearly_inside(series.basis, window[0], window[1], ctx.model.facts)
+        if cut:  # a quarter or month of a year held whole: not to be told (counting rule 2)
+            where = region_suffix(region)
+            label = period.label(series.latest)
+            raise refuse_finer(subject, where, cut, label, ctx.model.facts, series.basis)
     parent = series.window(first, last)
     shares = ctx.model.breakdown(subject, region, first, last)
     label = period.label(series.latest)
