@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.commands.arguments import (
@@ -91,7 +93,7 @@ def test_periods(text: str, spec: PeriodSpec) -> None:
         ("2015-13", "not between 1 and 12"),
         ("1850", "outside 1900-2200"),
         ("junk 2015", "not a month name"),
-        ("last tuesday", "expected 2015, 2015-06, june 2015, ytd or all"),
+        ("last tuesday", "expected 2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all"),
     ],
 )
 def test_bad_periods(text: str, expected: str) -> None:
@@ -108,3 +110,44 @@ def test_bounds() -> None:
     assert PeriodSpec("ytd").bounds(None) is None
     assert PeriodSpec("all").bounds(latest) is None
     assert PeriodSpec("year", 2014).end(latest) == Month(2014, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("2023-Q2", Month(2023, 4), Month(2023, 6)),
+        ("Q2 2023", Month(2023, 4), Month(2023, 6)),
+        ("q4-2022", Month(2022, 10), Month(2022, 12)),
+        ("2023 Q1", Month(2023, 1), Month(2023, 3)),
+        ("2019..2021", Month(2019, 1), Month(2021, 12)),
+        ("2023-01..2023-06", Month(2023, 1), Month(2023, 6)),
+        ("2022-Q3..2023-Q1", Month(2022, 7), Month(2023, 3)),
+        ("june 2022..march 2023", Month(2022, 6), Month(2023, 3)),
+        ("2021..2021", Month(2021, 1), Month(2021, 12)),
+    ],
+)
+def test_quarters_and_ranges(text: str, first: Month, last: Month) -> None:
+    assert parse_period(text).bounds(Month(2023, 6)) == (first, last)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-Q5", "a quarter is Q1 to Q4"),
+        ("Q0 2023", "a quarter is Q1 to Q4"),
+        ("2021..2019", "ends before it starts"),
+        ("2019..", "two periods joined by '..'"),
+        ("..2019", "two periods joined by '..'"),
+        ("2019..2020..2021", "two periods joined by '..'"),
+        ("ytd..2021", "each end of a range is a year, a quarter or a month"),
+        ("2019..someday", "not a period"),
+    ],
+)
+def test_bad_quarters_and_ranges(text: str, expected: str) -> None:
+    with pytest.raises(ArgumentError, match=re.escape(expected)):
+        parse_period(text)
+
+
+def test_quarter_and_range_labels() -> None:
+    assert parse_period("2023-q2").label() == "Q2 2023"
+    assert parse_period("2019..2021").label() == "2019 to 2021"

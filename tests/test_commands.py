@@ -91,7 +91,10 @@ async def test_total_before_any_figures(ctx: CommandContext) -> None:
     ("text", "expected"),
     [
         ("/ev-total leaf as-of:2015-13", "not between 1 and 12"),
-        ("/ev-total leaf as-of:someday", "expected 2015, 2015-06, june 2015, ytd or all"),
+        (
+            "/ev-total leaf as-of:someday",
+            "expected 2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all",
+        ),
         ("/ev-total leaf region:Narnia", "region: no figures for 'Narnia'"),
         ("/ev-total leaf colour:red", "has no option colour: (its options: subject:, region:"),
         ("/ev-total " + "x" * 600, "under 500"),

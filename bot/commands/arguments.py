@@ -2,7 +2,8 @@
 
 The subject is free words; options are `name:value` (quote a value with spaces:
 `region:"United Kingdom"`). Periods are `2015`, `2015-06`, `june 2015` (English, French, German,
-Spanish, Dutch or Italian month names, full or abbreviated), `06/2015`, `ytd` or `ytd 2015`, and
+Spanish, Dutch or Italian month names, full or abbreviated), `06/2015`, a quarter (`2015-Q2`,
+`Q2 2015`), `ytd` or `ytd 2015`, a range of years, quarters or months (`2019..2021`), and
 `all`. Every error says what was expected.
 """
 
@@ -44,7 +45,7 @@ def _month_words() -> dict[str, int]:
 
 
 MONTH_WORDS = _month_words()
-PERIOD_EXAMPLES = "2015, 2015-06, june 2015, ytd or all"
+PERIOD_EXAMPLES = "2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all"
 
 
 class ArgumentError(ValueError):
@@ -150,7 +151,7 @@ def _simple(name: str, tokens: list[str]) -> CommandCall:
     return CommandCall(name, tuple(words), options)
 
 
-PeriodKind = Literal["all", "year", "month", "ytd"]
+PeriodKind = Literal["all", "year", "month", "quarter", "ytd", "range"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +160,19 @@ class PeriodSpec:
 
     kind: PeriodKind
     year: int | None = None
-    month: int | None = None
+    month: int | None = None  # a month's number, or a quarter's (1 to 4)
+    span: tuple[PeriodSpec, PeriodSpec] | None = None  # a range's first and last periods
 
     def bounds(self, latest: Month | None) -> tuple[Month, Month] | None:
         """(first, last) month of the window; None for all time (or ytd with no figures).
 
         `latest` is the last month with figures, which year to date runs to.
         """
+        if self.kind == "range" and self.span is not None:
+            start, stop = (p.bounds(latest) for p in self.span)
+            return (start[0], stop[1]) if start and stop else None
+        if self.kind == "quarter" and self.year is not None and self.month is not None:
+            return Month(self.year, 3 * self.month - 2), Month(self.year, 3 * self.month)
         if self.kind == "year" and self.year is not None:
             return Month(self.year, 1), Month(self.year, 12)
         if self.kind == "month" and self.year is not None and self.month is not None:
@@ -190,6 +197,10 @@ class PeriodSpec:
             return str(self.year)
         if self.kind == "month":
             return f"{self.year:04d}-{self.month:02d}"
+        if self.kind == "quarter":
+            return f"Q{self.month} {self.year}"
+        if self.kind == "range" and self.span is not None:
+            return f"{self.span[0].label(latest)} to {self.span[1].label(latest)}"
         window = self.bounds(latest)
         return f"year to date ({window[0]} to {window[1]})" if window else "year to date"
 
@@ -223,15 +234,26 @@ _NUMERIC_MY = re.compile(r"^(\d{1,2})[-/.](\d{4})$")
 _WORDY = re.compile(r"^(?:([^\d\s\-/.,]+)[\s\-/.,]*(\d{4})|(\d{4})[\s\-/.,]*([^\d\s\-/.,]+))$")
 _YTD = re.compile(r"^(?:ytd|year[\s\-]*to[\s\-]*date)(?:[\s:\-]*(\d{4}))?$")
 _ALL = {"", "all", "all time", "alltime", "ever", "total"}
+_QUARTER = re.compile(r"^(?:(\d{4})[\s\-/.]*q([1-4])|q([1-4])[\s\-/.]*(\d{4}))$")
+_QUARTER_LIKE = re.compile(r"^(?:\d{4}[\s\-/.]*q\d+|q\d+[\s\-/.]*\d{4})$")
 
 
 def parse_period(text: str) -> PeriodSpec:
-    """`2015`, `2015-06`, `june 2015`, `juin 2015`, `06/2015`, `ytd`, `ytd 2015` or `all`."""
+    """`2015`, `2015-06`, `june 2015`, `juin 2015`, `06/2015`, `2015-Q2`, `Q2 2015`, `ytd`,
+    `ytd 2015`, `all`, or a range of two of them: `2019..2021`."""
     check_length(text, "The period")
     raw = " ".join(text.strip().split())
+    if ".." in raw:
+        return _range(text, raw)
     low = name_key(raw)
     if low in _ALL:
         return PeriodSpec("all")
+    quarter = _QUARTER.match(low)
+    if quarter:
+        year = _year(text, quarter.group(1) or quarter.group(4))
+        return PeriodSpec("quarter", year, int(quarter.group(2) or quarter.group(3)))
+    if _QUARTER_LIKE.match(low):
+        raise ArgumentError(f"{text!r}: a quarter is Q1 to Q4, e.g. 2015-Q2 or Q2 2015.")
     ytd = _YTD.match(low)
     if ytd:
         return PeriodSpec("ytd", _year(text, ytd.group(1)) if ytd.group(1) else None)
@@ -252,3 +274,26 @@ def parse_period(text: str) -> PeriodSpec:
         year = _year(text, wordy.group(2) or wordy.group(3))
         return PeriodSpec("month", year, _month_number(text, word))
     raise ArgumentError(f"{raw!r} is not a period: expected {PERIOD_EXAMPLES}.")
+
+
+def _range(text: str, raw: str) -> PeriodSpec:
+    """`2019..2021`, `2023-01..2023-06`: from the first period's start to the last one's end."""
+    start_text, _, stop_text = raw.partition("..")
+    if not start_text.strip() or not stop_text.strip() or ".." in stop_text:
+        raise ArgumentError(
+            f"{text!r}: a range is two periods joined by '..', e.g. 2019..2021 or 2023-01..2023-06."
+        )
+    start, stop = parse_period(start_text), parse_period(stop_text)
+    for end in (start, stop):
+        if end.kind in ("all", "ytd", "range"):
+            raise ArgumentError(
+                f"{text!r}: each end of a range is a year, a quarter or a month, "
+                f"not {end.label()!r}; e.g. 2019..2021."
+            )
+    first, last = start.bounds(None), stop.bounds(None)
+    if first is None or last is None or last[1] < first[0]:
+        raise ArgumentError(
+            f"{text!r}: the range ends before it starts; write the earlier period first, "
+            "e.g. 2019..2021."
+        )
+    return PeriodSpec("range", span=(start, stop))

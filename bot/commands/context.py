@@ -65,9 +65,14 @@ class CommandContext:
         self.holds = await self.store.holds()
         return version
 
-    def unconfirmed(self, subject: Subject, region: str, metric: str, month: Month) -> str:
-        """What a figure through `month` says of the held figures it sums ("" when none)."""
+    def unconfirmed(
+        self, subject: Subject, region: str, metric: str, month: Month, since: Month | None = None
+    ) -> str:
+        """What a figure through `month` (from `since`, for a period's) says of the held
+        figures it sums ("" when none)."""
         held = self.hierarchy.holds_under(subject.key, region, metric, month, self.holds)
+        if since is not None:
+            held = [h for h in held if Month.parse(h.month) >= since]
         if not held:
             return ""
         ids = ", ".join(str(h.id) for h in held)

@@ -12,6 +12,7 @@ from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
+from bot.commands.period_total import period_answer, refuse_finer, yearly_inside
 from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import explain, told
@@ -39,6 +40,21 @@ def _sold(metric: str) -> str:
     return "registered" if metric == "stock" else "sold"
 
 
+def _metric(args: Mapping[str, str]) -> str:
+    """The metric asked for: `sales` unless `metric:stock` (the table offers only these)."""
+    return args.get("metric", "sales")
+
+
+def _what(metric: str) -> str:
+    """The metric named in a "no figures" answer (sales, the default, goes unnamed)."""
+    return "registered-stock " if metric == "stock" else ""
+
+
+def _counted(metric: str) -> str:
+    """How an answer names what it counts, as the announcer does."""
+    return " (registered, in stock)" if metric == "stock" else ""
+
+
 _Answer = tuple[Message, Mapping[str, Any]]
 
 
@@ -51,7 +67,19 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     resolved = resolve_subject(ctx, args.get("subject"))
     region = resolve_region(ctx, resolved, args.get("region"))
     explained = args.get("explain", "no") == "yes"
-    return _reply(_total(ctx, resolved.subject, region, args.get("as-of"), inv.locale, explained))
+    metric = _metric(args)
+    text = args.get("as-of")
+    period = parse_period(args["period"]) if "period" in args else None
+    if period is not None and period.kind != "all":
+        if text:
+            raise ArgumentError(
+                "Give period: (what was sold in a period) or as-of: (the running total up to "
+                "a date), not both. Example: /ev-total leaf period:2023"
+            )
+        if explained:
+            raise ArgumentError("explain:yes tells a running total; ask it without period:.")
+        return _reply(period_answer(ctx, resolved.subject, region, period, inv.locale, metric))
+    return _reply(_total(ctx, resolved.subject, region, text, inv.locale, explained, metric))
 
 
 def _total(
@@ -61,20 +89,21 @@ def _total(
     text: str | None,
     loc: str,
     explained: bool = False,
+    metric: str = "sales",
 ) -> _Answer:
-    series = ctx.model.series(subject, region)
+    series = ctx.model.series(subject, region, metric)
     as_of = _as_of(text, series.latest)
-    answer = ctx.model.total(subject, region, as_of)
+    answer = ctx.model.total(subject, region, as_of, metric)
     facts = ctx.model.facts
     how = told(series.basis, region, answer.as_of, as_of, facts)
-    lines = explain(region, "sales", series.basis, facts, (), answer.as_of) if explained else []
+    lines = explain(region, metric, series.basis, facts, (), answer.as_of) if explained else []
     answer = replace(answer, told=how, explanation=lines)
     where = in_region(region, how.covers)
     if answer.as_of is None:
         return (
             Message(
-                title=f"{subject.name}{where}",
-                body=f"No figures for {subject.name}{where}"
+                title=f"{subject.name}{where}{_counted(metric)}",
+                body=f"No {_what(metric)}figures for {subject.name}{where}"
                 + (f" up to {fast_month(as_of, loc)}." if as_of else " yet."),
                 accent="info",
                 locale=loc,
@@ -82,9 +111,11 @@ def _total(
             answer.as_json(),
         )
     through = format_period(answer.as_of, how.granularity, loc)
+    # stock is a level: the vehicles registered at a date, not a sum of a period's sales
+    when = "as of" if answer.metric == "stock" else "through"
     body = (
         f"{subject.name}{where}: {fast_units(answer.total, loc)} electric vehicles "
-        f"{_sold(answer.metric)} through {through}."
+        f"{_sold(answer.metric)} {when} {through}."
     )
     fields = [Field("Total", fast_units(answer.total, loc)), Field("Through", through)]
     if answer.breakdown:
@@ -114,6 +145,7 @@ def _total(
     return (
         Message(
             title=f"{subject.name}{where}: {fast_units(answer.total, loc)}"
+            + _counted(metric)
             + (" (unconfirmed)" if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
@@ -145,6 +177,12 @@ def _share(
     series = ctx.model.series(subject, region)
     window = period.bounds(series.latest)
     first, last = window if window else (None, None)
+    if window is not None:
+        cut = yearly_inside(series.basis, window[0], window[1], ctx.model.facts)
+        if cut:  # a quarter or month of a year held whole: not to be told (counting rule 2)
+            where = region_suffix(region)
+            label = period.label(series.latest)
+            raise refuse_finer(subject, where, cut, label, ctx.model.facts, series.basis)
     parent = series.window(first, last)
     shares = ctx.model.breakdown(subject, region, first, last)
     label = period.label(series.latest)
@@ -215,11 +253,13 @@ async def cmd_milestones(ctx: CommandContext, inv: Invocation, args: Mapping[str
     resolved = resolve_subject(ctx, args.get("subject"))
     subject = resolved.subject
     region = resolve_region(ctx, resolved, args.get("region"))
-    return _reply(_milestones(ctx, subject, region, inv.locale))
+    return _reply(_milestones(ctx, subject, region, inv.locale, _metric(args)))
 
 
-def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) -> _Answer:
-    series = ctx.model.series(subject, region)
+def _milestones(
+    ctx: CommandContext, subject: Subject, region: str, loc: str, metric: str = "sales"
+) -> _Answer:
+    series = ctx.model.series(subject, region, metric)
     where = region_suffix(region)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
     lines = [f"• {fast_units(t, loc)}: {fast_month(m, loc)}" for t, (m, _) in recent]
@@ -229,10 +269,12 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
         if projected is not None:
             nxt += f" (around {fast_month(projected, loc)})"
         fields.append(Field("Next milestone", nxt))
-    body = "\n".join(lines) if lines else f"No milestones yet for {subject.name}{where}."
+    what = "registered-stock milestones" if metric == "stock" else "milestones"
+    body = "\n".join(lines) if lines else f"No {what} yet for {subject.name}{where}."
     data = {
         "subject": subject.name,
         "region": region,
+        "metric": metric,
         "total": latest,
         "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
         "next": upcoming,
@@ -240,7 +282,7 @@ def _milestones(ctx: CommandContext, subject: Subject, region: str, loc: str) ->
     }
     return (
         Message(
-            title=f"Milestones: {subject.name}{where}",
+            title=f"Milestones: {subject.name}{where}{_counted(metric)}",
             body=body,
             fields=tuple(fields),
             footer=f"Data through {fast_month(series.latest, loc)}" if series.latest else "",
@@ -265,9 +307,22 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     subject = resolved.subject
     region = resolve_region(ctx, resolved, args.get("region"))
     loc = inv.locale
+    metric = _metric(args)
+    if metric == "stock" and kind == "monthly":
+        # counting rule 10: stock is a level, never told as a month's registrations
+        raise ArgumentError(
+            "kind: monthly compares each month's sales with a year earlier; registered stock "
+            "is a level, not a month's registrations. Try /ev-chart WA metric:stock"
+        )
     try:
         data = model_chart_data(
-            ctx.model, kind or "cumulative", subject, region, ladders=ctx.ladders, locale=loc
+            ctx.model,
+            kind or "cumulative",
+            subject,
+            region,
+            ladders=ctx.ladders,
+            locale=loc,
+            metric=metric,
         )
     except ChartError as exc:
         raise ArgumentError(str(exc)) from exc
@@ -275,12 +330,18 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     if data.frame.as_of is None:
         return Reply(
             Message(
-                title=f"{subject.name}{where}",
-                body=f"No figures for {subject.name}{where} yet: nothing to draw.",
+                title=f"{subject.name}{where}{_counted(metric)}",
+                body=f"No {_what(metric)}figures for {subject.name}{where} yet: nothing to draw.",
                 accent="info",
                 locale=loc,
             ),
-            data={"subject": subject.name, "region": region, "kind": data.kind, "image": None},
+            data={
+                "subject": subject.name,
+                "region": region,
+                "metric": metric,
+                "kind": data.kind,
+                "image": None,
+            },
         )
     try:
         chart = await render_off_loop(data)
@@ -289,7 +350,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     accent = {"cumulative": "milestone", "shares": "share"}.get(data.kind, "growth")
     return Reply(
         Message(
-            title=f"{subject.name}{where}: {data.kind} chart",
+            title=f"{subject.name}{where}: {data.kind} chart{_counted(metric)}",
             body=describe(data),
             footer=f"Data through {fast_month(data.frame.as_of, loc)}",
             accent=accent,
@@ -300,6 +361,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         data={
             "subject": subject.name,
             "region": region,
+            "metric": metric,
             "kind": data.kind,
             "image": chart.name,
             "bytes": len(chart.png),

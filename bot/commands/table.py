@@ -44,22 +44,33 @@ async def cmd_help(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]
 
 _SUBJECT = OptionSpec("subject", "a model, make, group or region, e.g. nissan leaf", "subject")
 _REGION = OptionSpec("region", "a region, e.g. US (default: World)", "region")
+_METRIC = OptionSpec(
+    "metric",
+    "sales (default): units sold; stock: vehicles registered, a level",
+    choices=("sales", "stock"),
+)
 
 COMMANDS: dict[str, Command] = {
     c.name: c
     for c in (
         Command(
             "ev-total",
-            "Cumulative total, the month it runs to, and for a make or group its top models",
+            "Cumulative total (or sold in a period:), the month it runs to, a make's top models",
             [
                 _SUBJECT,
                 _REGION,
                 OptionSpec("as-of", f"up to a period: {PERIOD_EXAMPLES}", "period"),
                 OptionSpec(
+                    "period",
+                    f"sold in a period, not cumulative: {PERIOD_EXAMPLES}",
+                    "period",
+                ),
+                OptionSpec(
                     "explain",
                     "yes: which regions, sources and years made the figure",
                     choices=("yes", "no"),
                 ),
+                _METRIC,
             ],
             cmd_total,
             False,
@@ -80,7 +91,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "ev-milestones",
             "Recent milestones with their months, the next one and when it is projected",
-            [_SUBJECT, _REGION],
+            [_SUBJECT, _REGION, _METRIC],
             cmd_milestones,
             False,
             "/ev-milestones nissan leaf",
@@ -97,6 +108,7 @@ COMMANDS: dict[str, Command] = {
                     choices=CHART_KINDS,
                 ),
                 _REGION,
+                _METRIC,
             ],
             cmd_chart,
             False,

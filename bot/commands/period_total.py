@@ -1,0 +1,188 @@
+"""`/ev-total … period:P`: the units sold in a window (a year, a quarter, a month, year to date
+or a range), not cumulative, against the same window a year earlier where that compares like with
+like (docs/counting-rules.md, rules 2, 9 and 10)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.arguments import ArgumentError, PeriodSpec
+from bot.commands.context import CommandContext
+from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity, unlike_years
+from bot.domain.events import Subject
+from bot.domain.formatting import covered, fast_month, fast_percent, fast_units, in_region
+from bot.domain.messages import Field, Message
+from bot.domain.periods import Month
+
+TOP_MODELS = 5
+
+
+def window_label(first: Month, last: Month, loc: str) -> str:
+    """A window in words: `2023`, `Q2 2023`, `June 2023`, `2019 to 2021`, `January to June 2023`."""
+    whole_years = first.month == 1 and last.month == 12
+    if whole_years:
+        return str(first.year) if first.year == last.year else f"{first.year} to {last.year}"
+    if first == last:
+        return fast_month(first, loc)
+    if first.year == last.year and last.month == first.month + 2 and first.month % 3 == 1:
+        return f"Q{last.month // 3} {first.year}"
+    start = fast_month(first, loc)
+    if first.year == last.year:
+        start = start.rsplit(" ", 1)[0]  # "January to June 2023"
+    return f"{start} to {fast_month(last, loc)}"
+
+
+def yearly_inside(basis: Basis, first: Month, last: Month, facts: SourceFacts) -> list[int]:
+    """The years the window cuts into that are held only as whole years (a window finer than
+    the figures held)."""
+    cut = []
+    for year in range(first.year, last.year + 1):
+        whole = Month(year, 1) >= first and Month(year, 12) <= last
+        pairs = basis.get(year)
+        if not whole and pairs and granularity(pairs, year, facts) == "year":
+            cut.append(year)
+    return cut
+
+
+def refuse_finer(
+    subject: Subject, where: str, cut: list[int], asked: str, facts: SourceFacts, basis: Basis
+) -> ArgumentError:
+    """The error for a window finer than the figures held, naming the granularity held."""
+    years = ", ".join(map(str, cut))
+    sources = cite(set().union(*(basis[y] for y in cut)), facts)
+    example = str(cut[0]) if len(cut) == 1 else f"{cut[0]}..{cut[-1]}"
+    return ArgumentError(
+        f"period: {subject.name}{where} is held only as whole years in {years} (yearly figures "
+        f"from {sources}), so {asked} cannot be told; ask for whole years, e.g. period:{example}."
+    )
+
+
+def period_answer(
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    period: PeriodSpec,
+    loc: str,
+    metric: str = "sales",
+) -> tuple[Message, Mapping[str, Any]]:
+    """Units in the period asked (cut at the latest figures) and a year before, told truly."""
+    if metric == "stock":
+        raise ArgumentError(
+            "period: counts what was sold in a period; registered stock is a level, not a sum "
+            "of a period. Ask the level at a date instead, e.g. /ev-total WA metric:stock "
+            "as-of:2023-06"
+        )
+    series = ctx.model.series(subject, region, metric)
+    facts = ctx.model.facts
+    window = period.bounds(series.latest)
+    asked = period.label(series.latest)
+    base = {"subject": subject.name, "kind": subject.kind, "region": region, "metric": metric}
+    if window is None or series.latest is None or window[0] > series.latest:
+        where = in_region(region)
+        body = f"No figures for {subject.name}{where} in {asked} yet."
+        return _empty(subject, where, body, loc), {**base, "period": asked, "total": None}
+    first, last = window
+    cut_short = last > series.latest
+    label = window_label(first, last, loc)
+    last = min(last, series.latest)
+    years = [y for y in range(first.year, last.year + 1) if series.basis.get(y)]
+    pairs = set().union(*(series.basis[y] for y in years))
+    where = in_region(region, covers(pairs, region))
+    if not pairs:
+        body = f"No figures for {subject.name}{where} in {asked}."
+        return _empty(subject, where, body, loc), {**base, "period": asked, "total": 0}
+    cut = yearly_inside(series.basis, first, last, facts)
+    if cut:
+        raise refuse_finer(subject, where, cut, asked, facts, series.basis)
+    answer = ctx.model.period_total(subject, region, first, last, metric)
+    if cut_short:
+        label += f" so far (through {fast_month(last, loc)})"
+    body = (
+        f"{subject.name}{where}: {fast_units(answer.units, loc)} electric vehicles sold in {label}."
+    )
+    if first < series.months[0]:
+        start = series.months[0]
+        yearly = granularity(series.basis.get(start.year, set()), start.year, facts) == "year"
+        body += f" Note: the figures begin in {start.year if yearly else fast_month(start, loc)}."
+    # coverage named year by year where it narrows inside the window (counting rule 9)
+    narrow = {y: covers(series.basis[y], region) for y in years}
+    if any(narrow.values()) and not all(narrow.values()):
+        body += "".join(f" Note: {y} counts {covered(c)} only." for y, c in narrow.items() if c)
+    fields = [Field("Sold", fast_units(answer.units, loc)), Field("Period", label)]
+    change = _change(series.basis, first, last, facts, period)
+    before = window_label(first.plus(-12), last.plus(-12), loc)
+    data: dict[str, Any] = {
+        **base,
+        "period": asked,
+        "first": str(first),
+        "last": str(last),
+        "total": answer.units,
+        "previous": None,
+        "change": None,
+        "covers": sorted(covers(pairs, region)),
+        "source": cite(pairs, facts),
+    }
+    if change == "" and answer.previous > 0:
+        pct = answer.change or 0.0
+        trend = "up" if pct >= 0 else "down"
+        body += (
+            f" {trend.capitalize()} {fast_percent(abs(pct), loc)} on {before} "
+            f"({fast_units(answer.previous, loc)})."
+        )
+        fields.append(Field(before, fast_units(answer.previous, loc)))
+        data["previous"], data["change"] = answer.previous, round(pct, 4)
+    elif change:
+        body += f" No comparison with {before}: {change}."
+        data["no_comparison"] = change
+    if subject.kind in ("make", "group") and answer.units > 0:
+        shares = ctx.model.breakdown(subject, region, first, last, metric, answer.units)
+        if shares:
+            top = shares[0]
+            body += (
+                f" The {top.name} leads with {fast_units(top.units, loc)}, "
+                f"{fast_percent(top.share, loc)}."
+            )
+            for s in shares[:TOP_MODELS]:
+                fields.append(
+                    Field(s.name, f"{fast_units(s.units, loc)} ({fast_percent(s.share, loc)})")
+                )
+        data["breakdown"] = [
+            {"model": s.name, "units": s.units, "share": round(s.share, 4)} for s in shares
+        ]
+    unconfirmed = ctx.unconfirmed(subject, region, metric, last, first)
+    if unconfirmed:
+        body += f" {unconfirmed}"
+        data["unconfirmed"] = True
+    source = cite(pairs, facts)
+    footer = f"Source: {source} · data through {fast_month(series.latest, loc)}"
+    return (
+        Message(
+            title=f"{subject.name}{where}, {label}: {fast_units(answer.units, loc)}"
+            + (" (unconfirmed)" if unconfirmed else ""),
+            body=body,
+            fields=tuple(fields),
+            footer=footer,
+            accent="info",
+            locale=loc,
+        ),
+        data,
+    )
+
+
+def _change(
+    basis: Basis, first: Month, last: Month, facts: SourceFacts, period: PeriodSpec
+) -> str | None:
+    """ "" when the window compares like with like with a year earlier; why not otherwise;
+    None for a range (its "year earlier" is no question anyone asked)."""
+    if period.kind == "range":
+        return None
+    for year in range(first.year, last.year + 1):
+        why = unlike_years(basis, year, facts)
+        if why:
+            return why
+    return ""
+
+
+def _empty(subject: Subject, where: str, body: str, loc: str) -> Message:
+    return Message(title=f"{subject.name}{where}", body=body, accent="info", locale=loc)
