@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, data, demo, figures, run, store
+from bot.cli import ask, channels, check, data, demo, figures, run, store
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="print the effective settings, secrets redacted")
     add_common(p)
-    p.set_defaults(run=data.cmd_check_config)
+    p.set_defaults(run=check.cmd_check_config)
 
     p = sub.add_parser("demo", help="watch the Alliance's milestones arrive, no tokens needed")
     p.add_argument("--speed", type=float, default=1.0, help="faster (2) or slower (0.5)")
