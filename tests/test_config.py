@@ -742,3 +742,81 @@ def test_values_quoted_in_errors_are_cut(tmp_path: Path) -> None:
         message = error(tmp_path, text)
         assert len(message) < 500, message[:600]
         assert "…" in message
+
+
+# -- check-config: every problem at once, and the sources' files -------------------------------
+
+
+def test_check_config_reports_every_problem_across_sections_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "locale = 'xx'\ncolour = 'red'\n"
+        "[schedule]\npoll_seconds = 0\n"
+        "[sources.us]\nformat = 'canonical'\nprority = 5\n"
+        "[sources.eu]\nformat = 'canonical'\npriority = -1\n"
+        "[platforms.slack]\nmode = 'websocket'\n"
+        "[logging]\nlevel = 'loud'\n",
+    )
+    assert main(["check-config", "--config", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    keys = [
+        "colour",
+        "locale",
+        "schedule.poll_seconds",
+        "sources.us.prority",
+        "sources.eu.priority",
+        "logging.level",
+        "platforms.slack.mode",
+    ]
+    assert len(lines) == len(keys) + 1
+    for line, key in zip(lines, keys, strict=False):
+        assert line.startswith(f"{path}: {key}: "), line
+    assert lines[-1] == f"evbot check-config: {len(keys)} problems in {path}"
+    # what the bot itself says on start: every problem too, in one error
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value).splitlines() == lines[:-1]
+
+
+def test_a_configured_source_whose_file_is_missing_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "here.csv").write_text("period,region,make,model,units\n", encoding="utf-8")
+    path = write(
+        tmp_path,
+        "[sources.here]\nformat = 'canonical'\nfile = 'here.csv'\n"
+        "[sources.gone]\nformat = 'canonical'\nfile = 'gone.csv'\n"
+        "[sources.public]\nformat = 'iea'\nfile = '../shared/data/iea.csv'\n",
+    )
+    assert main(["check-config", "--config", str(path)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"{path}: sources.gone.file: no file at {tmp_path / 'gone.csv'}"
+    shared = tmp_path / "../shared/data/iea.csv"
+    assert lines[1].startswith(f"{path}: sources.public.file: no file at {shared} (the example's ")
+    assert "not part of a fresh clone" in lines[1] and "README" in lines[1]
+    assert lines[2] == f"evbot check-config: 2 problems in {path}"
+    (tmp_path / "gone.csv").write_text("period,region,make,model,units\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").split("[sources.public]")[0])
+    assert main(["check-config", "--config", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"]
+
+
+def test_the_example_in_a_fresh_clone_names_each_missing_public_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    path = clone / "config.example.toml"
+    path.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    sources = ["us-monthly", "wa-history", "wa-vehicles", "iea", "iea-stock"]
+    assert lines[-1] == f"evbot check-config: {len(sources)} problems in {path}"
+    for line, name in zip(lines, sources, strict=False):
+        assert line.startswith(f"{path}: sources.{name}.file: no file at {clone}/../shared/data/")
+        assert "not part of a fresh clone" in line

@@ -109,7 +109,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         metavar="PATH",
-        help="SQLite file or postgresql:// URL (default: $EVBOT_DB, config)",
+        help="SQLite file or postgresql:// URL (default: $EVBOT_DB, else the configuration's "
+        "database, else evbot.sqlite3)",
     )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
     add_log_level(p, argparse.SUPPRESS)  # also after the command; the global one otherwise

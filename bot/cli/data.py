@@ -1,4 +1,4 @@
-"""`evbot import`, `held`, `release` and `check-config`: figures in, holds, the settings."""
+"""`evbot import`, `held` and `release`: figures in, and the holds."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, resolve_database, store_for
-from bot.config.secrets import redact_secrets, redacted
-from bot.domain.defuse import map_strings
+from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, store_for
 from bot.ingest.importer import ImportReport, import_demo, import_file
 
 # -- import ---------------------------------------------------------------------------------
@@ -101,18 +99,6 @@ def _print_report(report: ImportReport, out: TextIO) -> None:
             + (" (first import of this source: recorded as history)" if s.first_import else ""),
             file=out,
         )
-
-
-# -- check-config ---------------------------------------------------------------------------
-
-
-async def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_settings(args)
-    settings = redacted(config)
-    settings["database_used"] = resolve_database(args.db, config)
-    # every text redacted, not only the database: a secret may be pasted anywhere in the file
-    print_json(map_strings(settings, redact_secrets), out, ensure_ascii=False, indent=2)
-    return EXIT_OK
 
 
 # -- held figures ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, data, deliveries, demo, figures, run, store
+from bot.cli import ask, channels, check, data, deliveries, demo, figures, run, store
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -68,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("subject", help='a model, make, group or region, e.g. "nissan leaf"')
     p.add_argument("--region", metavar="R", help="region (default: World)")
     p.add_argument("--as-of", metavar="YYYY-MM", help="total up to and including this month")
-    p.add_argument("--metric", choices=("sales", "stock"), default="sales")
+    p.add_argument(
+        "--metric",
+        choices=("sales", "stock"),
+        default="sales",
+        help="units sold, or vehicles registered (default: %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument(
         "--explain",
@@ -80,10 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="print the effective settings, secrets redacted")
     add_common(p)
-    p.set_defaults(run=data.cmd_check_config)
+    p.set_defaults(run=check.cmd_check_config)
 
     p = sub.add_parser("demo", help="watch the Alliance's milestones arrive, no tokens needed")
-    p.add_argument("--speed", type=float, default=1.0, help="faster (2) or slower (0.5)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="pace: faster (2) or slower (0.5) (default: %(default)s)",
+    )
     add_common(p)
     p.set_defaults(run=demo.cmd_demo)
 
@@ -112,26 +122,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     def channel_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--platform", default="console", help=f"{', '.join(PLATFORMS)} (default: console)"
+            "--platform",
+            default="console",
+            help=f"the channel's platform: {', '.join(PLATFORMS)} (default: %(default)s)",
         )
         p.add_argument(
             "--workspace", help="workspace or guild id (default: local; webhook: default)"
         )
         p.add_argument(
-            "--channel", default="terminal", help="channel id (webhook: the URL; default: terminal)"
+            "--channel",
+            default="terminal",
+            help="channel id (webhook: the URL; default: %(default)s)",
         )
 
     p = sub.add_parser("subscribe", help="make a channel follow a subject")
-    p.add_argument("subject")
+    p.add_argument("subject", help='a model, make, group or region, e.g. "nissan leaf"')
     channel_args(p)
-    p.add_argument("--region", metavar="R")
-    p.add_argument("--kinds", metavar="K,K", help=f"of {','.join(KINDS)} (default: all)")
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="the region followed (default: the subject's own if a region, else World)",
+    )
+    p.add_argument(
+        "--kinds", metavar="K,K", help=f"events sent, of {','.join(KINDS)} (default: all)"
+    )
     p.add_argument("--instant", metavar="K,K", help="kinds sent at once (default: milestone,share)")
-    p.add_argument("--ladder", default="default", help="a ladder named in the configuration")
-    p.add_argument("--mode", default="instant", choices=MODES)
-    p.add_argument("--at", default="09:00", metavar="HH:MM", help="digest time of day")
-    p.add_argument("--timezone", default="UTC", metavar="TZ", help="e.g. Europe/Paris")
-    p.add_argument("--locale", help="e.g. en, fr, de (default: the configuration's)")
+    p.add_argument(
+        "--ladder",
+        default="default",
+        help="a ladder named in the configuration (default: %(default)s)",
+    )
+    p.add_argument(
+        "--mode",
+        default="instant",
+        choices=MODES,
+        help="send each event at once, or gather them (default: %(default)s)",
+    )
+    p.add_argument(
+        "--at", default="09:00", metavar="HH:MM", help="digest time of day (default: %(default)s)"
+    )
+    p.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="TZ",
+        help="the digest time's time zone, e.g. Europe/Paris (default: %(default)s)",
+    )
+    p.add_argument(
+        "--locale", help="announcement language, e.g. en, fr, de (default: the configuration's)"
+    )
     p.add_argument("--by", metavar="WHO", help="who is subscribing (default: $USER)")
     p.add_argument(
         "--charts",
@@ -171,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=channels.cmd_unsubscribe)
 
     p = sub.add_parser("resume", help="resume a channel's paused subscriptions")
-    p.add_argument("subject", nargs="?")
+    p.add_argument("subject", nargs="?", help="one subject (default: all the channel's)")
     channel_args(p)
     add_common(p)
     p.set_defaults(run=channels.cmd_resume)
@@ -225,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind",
         choices=("cumulative", "shares", "monthly"),
         default="cumulative",
-        help="running total with milestones (default), model shares, or months against a "
-        "year earlier",
+        help="running total with milestones, model shares, or months against a year earlier "
+        "(default: %(default)s)",
     )
     p.add_argument("--region", metavar="R", help="region (default: World)")
     p.add_argument("--locale", help="numbers and months, e.g. en, fr, de (default: config)")
@@ -243,8 +281,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "migrate-store", help="copy a SQLite store into an empty PostgreSQL one, verified"
     )
-    p.add_argument("--from", dest="from_", required=True, metavar="sqlite:PATH")
-    p.add_argument("--to", required=True, metavar="postgresql://USER@HOST/DB")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        required=True,
+        metavar="sqlite:PATH",
+        help="the SQLite store to copy (required)",
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="postgresql://USER@HOST/DB",
+        help="the empty PostgreSQL database to fill (required)",
+    )
     p.set_defaults(run=store.cmd_migrate_store)
 
     p = sub.add_parser(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config.platforms import read_platform
 from bot.config.reader import Reader, clip
@@ -24,6 +24,7 @@ from bot.config.sections import (
     read_ladder,
     read_source,
 )
+from bot.domain.records import GroupSpec
 from bot.domain.settings import (
     LOG_LEVELS,
     MAX_POLL_SECONDS,
@@ -34,8 +35,12 @@ from bot.domain.settings import (
     Config,
     ConfigError,
     MilestoneConfig,
+    PlatformConfig,
+    SourceConfig,
     default_config,
 )
+
+T = TypeVar("T")
 
 TOP_KEYS = {
     "database",
@@ -54,17 +59,27 @@ TOP_KEYS = {
 
 
 def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a TOML file over the defaults; None means the defaults alone."""
+    """Read and validate a TOML file over the defaults; None means the defaults alone. Every
+    problem found is in the one ConfigError raised, one `FILE: key: reason` a line."""
     config = default_config()
     if path is None:
         return config
+    data, file = _parse(path)
+    problems = Problems()
+    config = _apply(config, data, file, os.environ if environ is None else environ, problems)
+    if problems.found:
+        raise ConfigError("\n".join(problems.found))
+    return config
+
+
+def _parse(path: str | Path) -> tuple[dict[str, Any], str]:
     file = str(path)
     try:
         raw = Path(file).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8")), file
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -74,38 +89,188 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
     except ValueError as exc:  # int() of a whole number past 4,300 digits
         reason = "a number with too many digits" if "digits" in str(exc) else clip(str(exc))
         raise ConfigError(f"{file}: not valid TOML: {reason}") from exc
-    return _apply(config, data, file, os.environ if environ is None else environ)
 
 
-def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str, str]) -> Config:
+class Problems:
+    """The errors found so far: each section (and each group, ladder, source and platform) is
+    checked whole, so one bad key does not hide the next; a section in error keeps its
+    default so the rest can still be checked against it."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def attempt(self, fallback: T, step: Callable[..., T], *args: Any) -> T:
+        """`step(*args)`, or `fallback` with its error kept."""
+        try:
+            return step(*args)
+        except ConfigError as exc:
+            self.found.append(str(exc))
+            return fallback
+
+
+def config_problems(
+    path: str | Path, environ: Mapping[str, str] | None = None
+) -> tuple[Config | None, list[str]]:
+    """Every problem of a configuration file, each `FILE: key: reason`, and the configuration
+    (None when there is a problem); a configured source's file must exist too."""
+    try:
+        data, file = _parse(path)
+    except ConfigError as exc:
+        return None, [str(exc)]
+    problems = Problems()
+    config = _apply(
+        default_config(), data, file, os.environ if environ is None else environ, problems
+    )
+    for name, source in config.sources.items():
+        if source.file and not Path(source.file).is_file():
+            problems.found.append(missing_file(file, name, source.file))
+    return (None if problems.found else config), problems.found
+
+
+SHARED_DATA = ("shared", "data")
+
+
+def missing_file(file: str, name: str, path: str) -> str:
+    """The error for a configured source whose file is not there, with a hint for the public
+    files the example configuration reads from `../shared/data`."""
+    reason = f"no file at {path}"
+    parts = Path(path).parts
+    if any(parts[i : i + 2] == SHARED_DATA for i in range(len(parts) - 1)):
+        reason += (
+            " (the example's ../shared/data files are public data sets that are not part of a "
+            'fresh clone: see the README, "Data files", for where to get them, or remove '
+            "the source)"
+        )
+    return f"{file}: sources.{name}.file: {reason}"
+
+
+def _apply(
+    config: Config, data: dict[str, Any], file: str, environ: Mapping[str, str], found: Problems
+) -> Config:
+    """`data` over `config`; each problem goes to `found` and its section keeps its default."""
     r = Reader(file, environ)
-    r.table(data, "", TOP_KEYS)
-    database = r.string(data, "database", "database", config.database)
+    empty: dict[str, Any] = {}
+    for key in data:
+        if key not in TOP_KEYS:  # each unknown key, not only the first
+            found.attempt(empty, r.table, {key: 0}, "", TOP_KEYS)
+    database = found.attempt(config.database, _database, r, data, file, config.database)
+    locale = found.attempt(config.locale, _locale, r, data, config.locale)
+    poll = found.attempt(config.poll_seconds, _poll, r, data, config.poll_seconds)
+
+    groups = {g.name: g for g in config.groups}
+    raw_groups = data.get("groups", [])
+    if not isinstance(raw_groups, list):
+        found.found.append(str(r.fail("groups", "must be an array of tables ([[groups]])")))
+        raw_groups = []
+    for i, g in enumerate(raw_groups):
+        group: GroupSpec | None = found.attempt(None, read_group, r, g, f"groups[{i}]")
+        if group is not None:
+            groups[group.name] = group
+
+    aliases = found.attempt(empty, _aliases, r, data)
+    defaults: Regions = (
+        config.region_aggregates,
+        dict(config.region_parents),
+        config.region_residuals,
+        dict(config.region_aliases),
+    )
+    regions = found.attempt(defaults, _regions, r, data, config)
+
+    ladders: dict[str, str | tuple[int, ...]] = dict(config.ladders)
+    raw_ladders = found.attempt(empty, r.table, data.get("ladders", {}), "ladders")
+    for name, spec in raw_ladders.items():
+        ladder: str | tuple[int, ...] | None = found.attempt(None, read_ladder, r, name, spec)
+        if ladder is not None:
+            ladders[name] = ladder
+    milestones = found.attempt(config.milestones, _milestones, r, data, config, ladders)
+
+    base = Path(file).parent
+    sources = dict(config.sources)
+    raw_sources = found.attempt(empty, r.table, data.get("sources", {}), "sources")
+    for name, raw_source in raw_sources.items():
+        source: SourceConfig | None = found.attempt(None, read_source, r, name, raw_source, base)
+        if source is not None:
+            sources[name] = source
+    for name, source_ in sources.items():
+        if source_.equivalent_to and source_.equivalent_to not in sources and name in raw_sources:
+            known = ", ".join(sorted(sources))
+            reason = f"{source_.equivalent_to!r} is not a configured source ({known})"
+            found.found.append(str(r.fail(f"sources.{name}.equivalent_to", reason)))
+
+    log_level = found.attempt(config.log_level, _log_level, r, data, config.log_level)
+    retry_warning = found.attempt(
+        config.retry_warning_seconds, _retry_warning, r, data, config.retry_warning_seconds
+    )
+
+    platforms = dict(config.platforms)
+    raw_platforms = found.attempt(
+        empty, r.table, data.get("platforms", {}), "platforms", set(PLATFORM_SECRETS)
+    )
+    for name, raw_platform in raw_platforms.items():
+        platform: PlatformConfig | None = found.attempt(
+            None, read_platform, r, name, raw_platform, base, environ
+        )
+        if platform is not None:
+            platforms[name] = platform
+
+    aggregates, parents, residuals, region_aliases = regions
+    return replace(
+        config,
+        path=file,
+        database=database,
+        locale=locale,
+        poll_seconds=poll,
+        groups=tuple(groups.values()),
+        aliases={str(k): str(v) for k, v in aliases.items()},
+        region_aggregates=aggregates,
+        region_parents=parents,
+        region_residuals=residuals,
+        region_aliases=region_aliases,
+        ladders=ladders,
+        milestones=milestones,
+        sources=sources,
+        platforms=platforms,
+        log_level=log_level,
+        retry_warning_seconds=retry_warning,
+    )
+
+
+# -- the sections, each checked whole (its first problem is its error) ---------------------
+
+
+def _database(r: Reader, data: dict[str, Any], file: str, default: str) -> str:
+    database = r.string(data, "database", "database", default)
     if not database:
         raise r.fail("database", "must not be empty")
     if "database" in data and "://" not in database and not Path(database).is_absolute():
         database = str(Path(file).parent / database)  # relative to the file, like sources
     check_database(r, database, "database" in data)
-    locale = r.string(data, "locale", "locale", config.locale)
+    return database
+
+
+def _locale(r: Reader, data: dict[str, Any], default: str) -> str:
+    locale = r.string(data, "locale", "locale", default)
     check_locale(r, locale)
+    return locale
+
+
+def _poll(r: Reader, data: dict[str, Any], default: float) -> float:
     schedule = r.table(data.get("schedule", {}), "schedule", {"poll_seconds"})
-    poll = r.number(
-        schedule, "poll_seconds", "schedule.poll_seconds", config.poll_seconds, 1, MAX_POLL_SECONDS
-    )
+    return r.number(schedule, "poll_seconds", "schedule.poll_seconds", default, 1, MAX_POLL_SECONDS)
 
-    groups = {g.name: g for g in config.groups}
-    raw_groups = data.get("groups", [])
-    if not isinstance(raw_groups, list):
-        raise r.fail("groups", "must be an array of tables ([[groups]])")
-    for i, g in enumerate(raw_groups):
-        group = read_group(r, g, f"groups[{i}]")
-        groups[group.name] = group
 
+def _aliases(r: Reader, data: dict[str, Any]) -> dict[str, Any]:
     aliases = r.table(data.get("aliases", {}), "aliases")
     for k, v in aliases.items():
         if not isinstance(v, str) or not v.strip():
             raise r.fail(f"aliases.{k}", "must name a subject (a non-empty string)")
+    return aliases
 
+
+Regions = tuple[frozenset[str], dict[str, str], frozenset[str], dict[str, str]]
+
+
+def _regions(r: Reader, data: dict[str, Any], config: Config) -> Regions:
     regions = r.table(
         data.get("regions", {}), "regions", {"aggregates", "parents", "aliases", "residuals"}
     )
@@ -126,97 +291,68 @@ def _apply(config: Config, data: dict[str, Any], file: str, environ: Mapping[str
         if not isinstance(v, str):
             raise r.fail(f"regions.aliases.{k}", "must be a region name")
         region_aliases[k] = v
+    return aggregates, parents, residuals, region_aliases
 
-    ladders: dict[str, str | tuple[int, ...]] = dict(config.ladders)
-    for name, spec in r.table(data.get("ladders", {}), "ladders").items():
-        ladders[name] = read_ladder(r, name, spec)
 
-    ms = r.table(
-        data.get("milestones", {}),
-        "milestones",
-        {
-            "ladders",
-            "share_band",
-            "share_hysteresis",
-            "min_months",
-            "min_parent_total",
-            "hold_factor",
-            "hold_min_periods",
-            "hold_ceiling",
-        },
-    )
+MILESTONE_KEYS = {
+    "ladders",
+    "share_band",
+    "share_hysteresis",
+    "min_months",
+    "min_parent_total",
+    "hold_factor",
+    "hold_min_periods",
+    "hold_ceiling",
+}
+
+
+def _milestones(
+    r: Reader, data: dict[str, Any], config: Config, ladders: Mapping[str, object]
+) -> MilestoneConfig:
+    ms = r.table(data.get("milestones", {}), "milestones", MILESTONE_KEYS)
     chosen = r.strings(ms, "ladders", "milestones.ladders") or config.milestones.ladders
     for name in chosen:
         if name not in ladders:
             raise r.fail("milestones.ladders", f"no ladder named {r.shown(name)} in [ladders]")
+    d = config.milestones
     milestones = MilestoneConfig(
         ladders=chosen,
-        share_band=r.number(ms, "share_band", "milestones.share_band", 5.0),
-        share_hysteresis=r.number(ms, "share_hysteresis", "milestones.share_hysteresis", 2.0),
-        min_months=r.integer(ms, "min_months", "milestones.min_months", 12, 0, 1200),
-        min_parent_total=r.integer(
-            ms, "min_parent_total", "milestones.min_parent_total", 10_000, 0, MAX_WHOLE
+        share_band=r.number(ms, "share_band", "milestones.share_band", d.share_band),
+        share_hysteresis=r.number(
+            ms, "share_hysteresis", "milestones.share_hysteresis", d.share_hysteresis
         ),
-        hold_factor=r.number(ms, "hold_factor", "milestones.hold_factor", 20.0, 1.0, 1e6),
+        min_months=r.integer(ms, "min_months", "milestones.min_months", d.min_months, 0, 1200),
+        min_parent_total=r.integer(
+            ms, "min_parent_total", "milestones.min_parent_total", d.min_parent_total, 0, MAX_WHOLE
+        ),
+        hold_factor=r.number(ms, "hold_factor", "milestones.hold_factor", d.hold_factor, 1.0, 1e6),
         hold_min_periods=r.integer(
-            ms, "hold_min_periods", "milestones.hold_min_periods", 6, 1, 1200
+            ms, "hold_min_periods", "milestones.hold_min_periods", d.hold_min_periods, 1, 1200
         ),
         hold_ceiling=r.integer(
-            ms, "hold_ceiling", "milestones.hold_ceiling", 1_000_000_000, 1, MAX_WHOLE
+            ms, "hold_ceiling", "milestones.hold_ceiling", d.hold_ceiling, 1, MAX_WHOLE
         ),
     )
     if not 0 < milestones.share_band <= 50:
         raise r.fail("milestones.share_band", "must be between 0 and 50 percentage points")
     if not 0 <= milestones.share_hysteresis < milestones.share_band:
         raise r.fail("milestones.share_hysteresis", "must be at least 0 and below share_band")
+    return milestones
 
-    base = Path(file).parent
-    sources = dict(config.sources)
-    for name, raw_source in r.table(data.get("sources", {}), "sources").items():
-        sources[name] = read_source(r, name, raw_source, base)
-    for name, source in sources.items():
-        if source.equivalent_to and source.equivalent_to not in sources:
-            known = ", ".join(sorted(sources))
-            raise r.fail(
-                f"sources.{name}.equivalent_to",
-                f"{source.equivalent_to!r} is not a configured source ({known})",
-            )
 
+def _log_level(r: Reader, data: dict[str, Any], default: str) -> str:
     logging_ = r.table(data.get("logging", {}), "logging", {"level"})
-    log_level = r.choice(logging_, "level", "logging.level", LOG_LEVELS, config.log_level)
+    return r.choice(logging_, "level", "logging.level", LOG_LEVELS, default)
+
+
+def _retry_warning(r: Reader, data: dict[str, Any], default: float) -> float:
     delivery = r.table(data.get("delivery", {}), "delivery", {"retry_warning_seconds"})
-    retry_warning = r.number(
+    return r.number(
         delivery,
         "retry_warning_seconds",
         "delivery.retry_warning_seconds",
-        config.retry_warning_seconds,
+        default,
         0,
         MAX_RETRY_WARNING_SECONDS,
         above=True,
-    )
-
-    platforms = dict(config.platforms)
-    for name, raw_platform in r.table(
-        data.get("platforms", {}), "platforms", set(PLATFORM_SECRETS)
-    ).items():
-        platforms[name] = read_platform(r, name, raw_platform, base, environ)
-
-    return replace(
-        config,
-        path=file,
-        database=database,
-        locale=locale,
-        poll_seconds=poll,
-        groups=tuple(groups.values()),
-        aliases={str(k): str(v) for k, v in aliases.items()},
-        region_aggregates=aggregates,
-        region_parents=parents,
-        region_residuals=residuals,
-        region_aliases=region_aliases,
-        ladders=ladders,
-        milestones=milestones,
-        sources=sources,
-        platforms=platforms,
-        log_level=log_level,
-        retry_warning_seconds=retry_warning,
     )
