@@ -20,7 +20,7 @@ from bot.ingest.fields import (
     units_of,
 )
 from bot.ingest.lines import Progress, read_lines
-from bot.ingest.table import Collector, Parsed, Sink, table_rows
+from bot.ingest.table import Collector, Parsed, Sink, closest, header_keys, table_rows
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
 CANONICAL_OPTIONAL = ("powertrain", "source", "cumulative")
@@ -65,15 +65,20 @@ def _careful_canonical(
     def only_known(index: dict[str, int], line: int) -> bool:
         unknown = [c for c in index if c not in known]
         if unknown:
+            near = closest(unknown[0], [c for c in known if c not in index])
+            hint = f"did you mean {near!r}? " if near else ""
             parsed.problem(
                 file,
                 line,
-                f"unknown column {unknown[0]!r} (the canonical columns are {', '.join(known)})",
+                f"unknown column {unknown[0]!r} ({hint}the canonical columns are "
+                f"{', '.join(known)})",
             )
         return not unknown
 
     empty = "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
-    rows = table_rows(path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known)
+    rows = table_rows(
+        path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known, known
+    )
     for line, row, index in rows:
         try:
             source, record = checks.record(row, index, line)
@@ -160,7 +165,7 @@ def _fast_canonical(
     try:
         with path.open("rb") as raw:
             reader = csv.reader(read_lines(raw, "utf-8-sig", give_up, progress), strict=True)
-            header = [c.strip() for c in next(reader, [])]
+            header = header_keys(next(reader, []), known)
             if (
                 not header
                 or len(set(header)) != len(header)

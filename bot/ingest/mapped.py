@@ -41,7 +41,9 @@ def parse_mapped(
 
     empty = "empty file: expected a header line"
     required = tuple(columns.values())
-    rows = table_rows(path, source.encoding, parsed, progress, required, empty, filters_known)
+    rows = table_rows(
+        path, source.encoding, parsed, progress, required, empty, filters_known, tuple(include)
+    )
     for line, row, index in rows:
         if not _included(row, index, columns, include):
             parsed.skipped += 1

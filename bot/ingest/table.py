@@ -4,6 +4,7 @@ de-duplication of records, and the data rows under a checked header."""
 from __future__ import annotations
 
 import csv
+import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,10 +172,33 @@ def _rows(
             yield line, row
 
 
+def folded(name: str) -> str:
+    """A header name as it is matched: any case, spaces around and doubled inside ignored."""
+    return " ".join(name.split()).casefold()
+
+
+def header_keys(row: list[str], expected: tuple[str, ...]) -> list[str]:
+    """Each header cell's key: the expected name it spells in any case and spacing, or itself."""
+    spelled = {folded(e): e for e in expected}
+    return [spelled.get(folded(c), c.strip()) for c in row]
+
+
+def closest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The choice `name` most looks like a misspelling of, if any is close."""
+    by_fold = {folded(c): c for c in choices}
+    found = difflib.get_close_matches(folded(name), list(by_fold), n=1, cutoff=0.6)
+    return by_fold[found[0]] if found else None
+
+
 def _header(
-    row: list[str], file: str, parsed: Parsed, line: int, required: tuple[str, ...]
+    row: list[str],
+    file: str,
+    parsed: Parsed,
+    line: int,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
 ) -> dict[str, int] | None:
-    names = [c.strip() for c in row]
+    names = header_keys(row, (*required, *known))
     index: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in index:
@@ -183,11 +207,18 @@ def _header(
         index[n] = i
     missing = [c for c in required if c not in index]
     if missing:
+        others = [n for n in names if n not in required and n not in known]
+        hints = [
+            f"{c!r} instead of {near!r}"
+            for c in missing
+            if (near := closest(c, others)) is not None
+        ]
+        hint = f"; did you mean {' and '.join(hints)}?" if hints else ""
         parsed.problem(
             file,
             line,
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"(the header has {', '.join(map(repr, names[:20]))})",
+            f"(the header has {', '.join(map(repr, names[:20]))}{hint})",
         )
         return None
     return index
@@ -201,14 +232,16 @@ def table_rows(
     required: tuple[str, ...],
     empty: str,
     check_header: Callable[[dict[str, int], int], bool] | None = None,
+    known: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, list[str], dict[str, int]]]:
     """Data rows with their line and the header's column index; a bad header or an empty file is
-    a problem and ends the table, a row with the wrong number of fields is skipped."""
+    a problem and ends the table, a row with the wrong number of fields is skipped. The index
+    is keyed by the `required` and `known` names however the header spells them."""
     file = str(path)
     index: dict[str, int] | None = None
     for line, row in _rows(path, encoding, parsed, progress):
         if index is None:
-            index = _header(row, file, parsed, line, required)
+            index = _header(row, file, parsed, line, required, known)
             if index is None or (check_header is not None and not check_header(index, line)):
                 return
             continue

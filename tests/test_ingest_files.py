@@ -1,0 +1,48 @@
+"""Files people have, imported end to end through `evbot import`: headers in any case, other
+delimiters, UTF-16, thousands separators and the IEA file recognised by its header. Each either
+imports correctly or fails with `FILE:LINE: reason` and a hint, writing nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EVBOT_DB", raising=False)
+    monkeypatch.delenv("EVBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def total(capsys: pytest.CaptureFixture[str], db: Path, subject: str = "leaf") -> str:
+    status, out, _ = run(capsys, "total", subject, "--db", str(db))
+    assert status == 0
+    return out
+
+
+def test_headers_in_any_case_import_and_a_misspelt_one_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "h.sqlite3"
+    path = tmp_path / "cased.csv"
+    path.write_text(" Period , Region ,MAKE,Model,UNITS\n2021-03,World,Nissan,Leaf,1234\n")
+    status, _out, err = run(capsys, "import", str(path), "--db", str(db))
+    assert status == 0, err
+    assert "1,234" in total(capsys, db)
+    bad = tmp_path / "typo.csv"
+    bad.write_text("period,region,make,model,untis\n2021-04,World,Nissan,Leaf,5\n")
+    status, _out, err = run(capsys, "import", str(bad), "--db", str(db))
+    assert status == 1
+    assert f"{bad}:1: missing column 'units'" in err
+    assert "did you mean 'units' instead of 'untis'?" in err
+    assert "1,234" in total(capsys, db)  # nothing written
