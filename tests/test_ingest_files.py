@@ -46,3 +46,27 @@ def test_headers_in_any_case_import_and_a_misspelt_one_is_named(
     assert f"{bad}:1: missing column 'units'" in err
     assert "did you mean 'units' instead of 'untis'?" in err
     assert "1,234" in total(capsys, db)  # nothing written
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_files_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], delimiter: str
+) -> None:
+    db = tmp_path / "d.sqlite3"
+    path = tmp_path / "sales.csv"
+    rows = [
+        ["# exported by a spreadsheet"],
+        ["period", "region", "make", "model", "units"],
+        ["2021-03", "World", "Nissan", "Leaf", "700"],
+        ["2021-04", "World", "Nissan", '"Leaf"', "300"],
+    ]
+    path.write_text("".join(delimiter.join(r) + "\r\n" for r in rows))
+    status, out, err = run(capsys, "import", str(path), "--db", str(db))
+    assert status == 0, err
+    assert "2 rows read" in out
+    assert "1,000" in total(capsys, db)
+    # a row cut differently from its header is refused at its line, naming what was found
+    bad = tmp_path / "bad.csv"
+    bad.write_text(delimiter.join(rows[1]) + "\n2021-05,World,Nissan,Leaf,9\n")
+    status, _out, err = run(capsys, "import", str(bad), "--db", str(db))
+    assert status == 1 and f"{bad}:2: expected 5 fields, found 1 (the header separates" in err

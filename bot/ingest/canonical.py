@@ -20,6 +20,7 @@ from bot.ingest.fields import (
     units_of,
 )
 from bot.ingest.lines import Progress, read_lines
+from bot.ingest.sniff import delimited
 from bot.ingest.table import Collector, Parsed, Sink, closest, header_keys, table_rows
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
@@ -164,7 +165,9 @@ def _fast_canonical(
 
     try:
         with path.open("rb") as raw:
-            reader = csv.reader(read_lines(raw, "utf-8-sig", give_up, progress), strict=True)
+            delimiter, lines = delimited(read_lines(raw, "utf-8-sig", give_up, progress))
+            parsed.delimiter = delimiter
+            reader = csv.reader(lines, strict=True, delimiter=delimiter)
             header = header_keys(next(reader, []), known)
             if (
                 not header

@@ -15,6 +15,7 @@ from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.staging import MAX_PROBLEMS, Row
 from bot.ingest.fields import MAX_FIELD
 from bot.ingest.lines import Progress, read_lines
+from bot.ingest.sniff import delimited
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Parsed:
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     rows_read: int = 0
+    delimiter: str = ","  # the one the file's header line uses
     duplicates: int = 0
     skipped: int = 0
     problem_count: int = 0
@@ -41,6 +43,10 @@ class Parsed:
         return self
 
 
+_SEPARATED = {
+    ";": "the header separates its fields with semicolons",
+    "\t": "the header separates its fields with tabs",
+}
 _Key = tuple[str, str, str, str, str, str]
 
 
@@ -137,7 +143,8 @@ class Collector:
 def _rows(
     path: Path, encoding: str, parsed: Parsed, progress: Progress | None
 ) -> Iterator[tuple[int, list[str]]]:
-    """CSV rows with the line on which each starts; blank lines and leading `#` comments skipped."""
+    """CSV rows with the line on which each starts; blank lines and leading `#` comments skipped.
+    The delimiter is the header line's (`bot.ingest.sniff`)."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -149,8 +156,9 @@ def _rows(
         parsed.problem(file, line, reason)
 
     with handle:
-        lines = read_lines(handle, encoding, report, progress)
-        reader = csv.reader(lines, strict=True)
+        delimiter, lines = delimited(read_lines(handle, encoding, report, progress))
+        parsed.delimiter = delimiter
+        reader = csv.reader(lines, strict=True, delimiter=delimiter)
         header_seen = False
         start = 1
         while True:
@@ -247,7 +255,8 @@ def table_rows(
             continue
         parsed.rows_read += 1
         if len(row) != len(index):
-            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
+            hint = "" if parsed.delimiter == "," else f" ({_SEPARATED[parsed.delimiter]})"
+            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}{hint}")
             continue
         yield line, row, index
     if index is None and not parsed.problem_count:  # not when the reading was cut short
