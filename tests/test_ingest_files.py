@@ -70,3 +70,25 @@ def test_semicolon_and_tab_files_import(
     bad.write_text(delimiter.join(rows[1]) + "\n2021-05,World,Nissan,Leaf,9\n")
     status, _out, err = run(capsys, "import", str(bad), "--db", str(db))
     assert status == 1 and f"{bad}:2: expected 5 fields, found 1 (the header separates" in err
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_excel_unicode_text_utf16_with_a_bom_imports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str
+) -> None:
+    """Excel's "Save as Unicode text": UTF-16 with a byte-order mark, tab-separated."""
+    db = tmp_path / "u.sqlite3"
+    path = tmp_path / "unicode.txt"
+    text = "period\tregion\tmake\tmodel\tunits\r\n2021-03\tQuébec\tNissan\tLeaf\t42\r\n"
+    bom = "\ufeff" if encoding == "utf-16-be" else ""  # Python's utf-16 writes its own
+    path.write_bytes((bom + text).encode(encoding))
+    status, _out, err = run(capsys, "import", str(path), "--db", str(db))
+    assert status == 0, err
+    assert "42" in total(capsys, db, "leaf")
+    status, out, _ = run(capsys, "total", "leaf", "--region", "Québec", "--db", str(db))
+    assert "42" in out
+    # without its mark, UTF-16 is no text evbot can read: refused at its line, with the reason
+    bare = tmp_path / "bare.txt"
+    bare.write_bytes(text.encode("utf-16-le"))
+    status, _out, err = run(capsys, "import", str(bare), "--db", str(db))
+    assert status == 1 and f"{bare}:1: contains a NUL character" in err

@@ -20,7 +20,7 @@ from bot.ingest.fields import (
     units_of,
 )
 from bot.ingest.lines import Progress, read_lines
-from bot.ingest.sniff import delimited
+from bot.ingest.sniff import delimited, encoding_of
 from bot.ingest.table import Collector, Parsed, Sink, closest, header_keys, table_rows
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
@@ -165,7 +165,8 @@ def _fast_canonical(
 
     try:
         with path.open("rb") as raw:
-            delimiter, lines = delimited(read_lines(raw, "utf-8-sig", give_up, progress))
+            encoding = encoding_of(raw, "utf-8-sig")
+            delimiter, lines = delimited(read_lines(raw, encoding, give_up, progress))
             parsed.delimiter = delimiter
             reader = csv.reader(lines, strict=True, delimiter=delimiter)
             header = header_keys(next(reader, []), known)

@@ -15,7 +15,7 @@ from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.staging import MAX_PROBLEMS, Row
 from bot.ingest.fields import MAX_FIELD
 from bot.ingest.lines import Progress, read_lines
-from bot.ingest.sniff import delimited
+from bot.ingest.sniff import delimited, encoding_of
 
 
 @dataclass
@@ -144,7 +144,8 @@ def _rows(
     path: Path, encoding: str, parsed: Parsed, progress: Progress | None
 ) -> Iterator[tuple[int, list[str]]]:
     """CSV rows with the line on which each starts; blank lines and leading `#` comments skipped.
-    The delimiter is the header line's (`bot.ingest.sniff`)."""
+    The delimiter is the header line's, and a UTF-16 byte-order mark is read
+    (`bot.ingest.sniff`)."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -156,6 +157,7 @@ def _rows(
         parsed.problem(file, line, reason)
 
     with handle:
+        encoding = encoding_of(handle, encoding)
         delimiter, lines = delimited(read_lines(handle, encoding, report, progress))
         parsed.delimiter = delimiter
         reader = csv.reader(lines, strict=True, delimiter=delimiter)
