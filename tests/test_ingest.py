@@ -138,7 +138,12 @@ def test_exact_duplicates_are_counted_once_with_a_notice(tmp_path: Path) -> None
         ),
         ("2014-01,World,Nissan,Leaf,-5", "negative units '-5': figures are never below 0"),
         ("2014-01,World,Nissan,Leaf,1.5", "units '1.5' is not a whole number"),
-        ('2014-01,World,Nissan,Leaf,"1,500"', "units '1,500' is not a whole number"),
+        (
+            '2014-01,World,Nissan,Leaf,"1,50"',
+            "units '1,50' is not a whole number (',' separates thousands here, in groups of "
+            "three digits)",
+        ),
+        ("2014-01,World,Nissan,Leaf,1.5", "units '1.5' is not a whole number"),
         ("2014-01,World,Nissan,Leaf,", "units '' is not a whole number"),
         ("2014-01,World,Nissan,Leaf,many", "units 'many' is not a whole number"),
         ("2014-01,,Nissan,Leaf,5", "region is empty"),
@@ -490,7 +495,8 @@ def test_mapped_bad_rows(tmp_path: Path) -> None:
         f"{path}:3: powertrain 'diesel' is not an accepted value: BEV, PHEV, FCEV, a long form "
         "such as 'Plug-in Hybrid Electric Vehicle (PHEV)', or empty (leave such rows out with "
         "an include rule, or map the value with the source's `powertrains`)",
-        f"{path}:4: units '1.000' is not a whole number",
+        f"{path}:4: units '1.000' is not a whole number: if '.' separates thousands, say so "
+        'with thousands = "." on the source or --thousands . on evbot import',
         f"{path}:5: negative units '-4': figures are never below 0",
         f"{path}:6: bad period '2017-03-31' (expected %B %d %Y): time data '2017-03-31' does not "
         "match format '%B %d %Y'",

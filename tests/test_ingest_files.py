@@ -92,3 +92,62 @@ def test_excel_unicode_text_utf16_with_a_bom_imports(
     bare.write_bytes(text.encode("utf-16-le"))
     status, _out, err = run(capsys, "import", str(bare), "--db", str(db))
     assert status == 1 and f"{bare}:1: contains a NUL character" in err
+
+
+def test_thousands_quoted_in_a_comma_file_or_as_the_import_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "t.sqlite3"
+    comma = tmp_path / "comma.csv"
+    comma.write_text('period,region,make,model,units\n2021-03,World,Nissan,Leaf,"1,234"\n')
+    status, _out, err = run(capsys, "import", str(comma), "--source", "s", "--db", str(db))
+    assert status == 0, err
+    assert "1,234" in total(capsys, db)
+    # in a semicolon file "1.234" may be a thousand or a decimal: refused, with the way to say it
+    semi = tmp_path / "semi.csv"
+    semi.write_text("period;region;make;model;units\n2021-04;World;Nissan;Leaf;2.000\n")
+    status, _out, err = run(capsys, "import", str(semi), "--source", "s", "--db", str(db))
+    assert status == 1
+    assert (
+        f"{semi}:2: units '2.000' is not a whole number: if '.' separates thousands, say so "
+        'with thousands = "." on the source or --thousands . on evbot import'
+    ) in err
+    assert "1,234" in total(capsys, db)  # nothing written
+    status, _out, err = run(
+        capsys, "import", str(semi), "--thousands", ".", "--source", "s", "--db", str(db)
+    )
+    assert status == 0, err
+    assert "3,234" in total(capsys, db)
+    # a separator that does not group by three is no thousands separator
+    odd = tmp_path / "odd.csv"
+    odd.write_text("period;region;make;model;units\n2021-05;World;Nissan;Leaf;1.5\n")
+    status, _out, err = run(
+        capsys, "import", str(odd), "--thousands", ".", "--source", "s", "--db", str(db)
+    )
+    assert status == 1
+    assert f"{odd}:2: units '1.5' is not a whole number ('.' separates thousands here" in err
+    status, _out, err = run(
+        capsys, "import", str(odd), "--thousands", "5", "--source", "s", "--db", str(db)
+    )
+    assert status == 1 and "thousands separator '5': at most 3 characters, and no digits" in err
+
+
+def test_thousands_on_a_configured_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "c.sqlite3"
+    data = tmp_path / "de.csv"
+    data.write_text("Monat;Land;Neuzulassungen\n2021-03;Germany;12.345\n")
+    config = tmp_path / "evbot.toml"
+    config.write_text(
+        "[sources.kba]\n"
+        f'file = "{data}"\n'
+        'thousands = "."\n'
+        'columns = { period = "Monat", region = "Land", units = "Neuzulassungen" }\n'
+    )
+    status, _out, err = run(
+        capsys, "import", "--source", "kba", "--config", str(config), "--db", str(db)
+    )
+    assert status == 0, err
+    status, out, _ = run(capsys, "total", "all", "--region", "Germany", "--db", str(db))
+    assert "12,345" in out

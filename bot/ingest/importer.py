@@ -69,15 +69,21 @@ async def import_file(
     progress: Progress | None = None,
     processes: bool | None = None,
     accept_jumps: bool = False,
+    thousands: str | None = None,
 ) -> ImportReport:
     """Import a file (or a configured source's file) and return what happened. It is parsed in
     a process of its own when `processes` says so, or (None) when it is large.
 
     A figure the hold rule finds implausible (`[milestones] hold_*`) is imported and its
-    announcements held, with a notice; `accept_jumps` holds nothing.
+    announcements held, with a notice; `accept_jumps` holds nothing. `thousands` is the
+    separator grouping the digits of units ("." in 1.234), over the source's own.
 
     Raises `ImportFailed` with every `FILE:LINE: reason` when any row is bad; nothing is written.
     """
+    if thousands is not None and (len(thousands) > 3 or any(c.isdigit() for c in thousands)):
+        raise ImportFailed(
+            [f"thousands separator {thousands!r}: at most 3 characters, and no digits"]
+        )
     configured: SourceConfig | None = config.sources.get(source) if source else None
     if path is None:
         if configured is None:
@@ -96,9 +102,10 @@ async def import_file(
     in_process = processes if processes is not None else _size(path) >= PROCESS_BYTES
     feed: _ThreadFeed | ProcessFeed
     if in_process:
-        feed = ProcessFeed(Job(kind, str(path), name, configured, CHUNK_ROWS), progress)
+        job = Job(kind, str(path), name, configured, CHUNK_ROWS, thousands)
+        feed = ProcessFeed(job, progress)
     else:
-        feed = _ThreadFeed(kind, path, name, configured, progress)
+        feed = _ThreadFeed(kind, path, name, configured, progress, thousands)
 
     regions: dict[str, set[str]] = {}  # each source's regions, for `region_warnings`
 
@@ -175,6 +182,7 @@ class _ThreadFeed:
         name: str,
         configured: SourceConfig | None,
         progress: Progress | None,
+        thousands: str | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2)
@@ -184,7 +192,7 @@ class _ThreadFeed:
 
         def parse() -> Parsed:
             try:
-                parsed = parse_file(kind, path, name, configured, progress, self.sink)
+                parsed = parse_file(kind, path, name, configured, progress, self.sink, thousands)
                 if not self.cancelled:
                     self.sink.flush()
                 return parsed

@@ -82,14 +82,18 @@ def _mapped_record(
         return "" if text.lower() in NULLS else text
 
     try:
-        return _mapped_fields(value, source, table, line)
+        return _mapped_fields(value, source, table, line, parsed.delimiter == ",")
     except RowProblem as exc:
         parsed.problem(file, line, str(exc))
         return None
 
 
 def _mapped_fields(
-    value: Callable[[str], str], source: SourceConfig, table: Mapping[str, str], line: int
+    value: Callable[[str], str],
+    source: SourceConfig,
+    table: Mapping[str, str],
+    line: int,
+    comma_file: bool,
 ) -> SalesRecord:
     raw_period = value("period")
     try:
@@ -106,7 +110,7 @@ def _mapped_fields(
     region = region_of(value("region"))
     if source.regions == COUNTRY_LEVEL:
         region = country_name(region) or region  # FR is France only where the source says so
-    units = units_of(value("units"), source.thousands)
+    units = units_of(value("units"), source.thousands, comma_file)
     powertrain = powertrain_of(value("powertrain"), table)
     if powertrain is None:
         raise RowProblem(
