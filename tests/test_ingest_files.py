@@ -151,3 +151,28 @@ def test_thousands_on_a_configured_source(
     assert status == 0, err
     status, out, _ = run(capsys, "total", "all", "--region", "Germany", "--db", str(db))
     assert "12,345" in out
+
+
+IEA_ROWS = (
+    "World,Historical,EV sales,Cars,BEV,2014,Vehicles,200000\n"
+    "Norway,Historical,EV sales,Cars,BEV,2014,Vehicles,20000\n"
+)
+
+
+def test_the_iea_file_is_recognised_by_its_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "i.sqlite3"
+    path = tmp_path / "IEA-EV-dataEV salesCarsHistorical.csv"
+    path.write_text("region,category,parameter,mode,powertrain,year,unit,value\n" + IEA_ROWS)
+    status, out, err = run(capsys, "import", str(path), "--db", str(db))
+    assert status == 0, err
+    assert "read as the IEA Global EV Data Explorer export" in err
+    assert "as source 'iea': 2 rows read, 2 figures" in out
+    assert "20,000" in total(capsys, db, "norway")
+    # one misspelt column: still the IEA file, and the IEA's column is named
+    bad = tmp_path / "iea-typo.csv"
+    bad.write_text("region,category,parameter,mode,powertrain,yaer,unit,value\n" + IEA_ROWS)
+    status, _out, err = run(capsys, "import", str(bad), "--db", str(db))
+    assert status == 1
+    assert f"{bad}:1: missing column 'year'" in err and "did you mean 'year' instead of" in err

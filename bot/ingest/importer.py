@@ -17,9 +17,11 @@ from bot.domain.records import ImportFailed, ImportSummary, SourceSpec
 from bot.domain.regions import COUNTRY_LEVEL, region_warnings
 from bot.domain.settings import Config, SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
+from bot.ingest.iea import IEA_COLUMNS
 from bot.ingest.lines import Progress
 from bot.ingest.parse import parse_file
-from bot.ingest.table import Parsed
+from bot.ingest.sniff import header_of
+from bot.ingest.table import Parsed, folded
 from bot.ingest.worker import Job, ProcessFeed
 from bot.ports.store import SalesStore
 from bot.reading.queries import region_tree
@@ -95,6 +97,13 @@ async def import_file(
     path = Path(path)
     name = source or path.stem
     kind = fmt or (configured.format if configured else "canonical")
+    recognised: list[str] = []
+    if fmt is None and configured is None and _looks_like_iea(path):
+        kind = "iea"
+        recognised.append(
+            f"{path}: read as the IEA Global EV Data Explorer export, known by its header "
+            "(--format iea)"
+        )
     if kind not in FORMATS and kind != "mapped":
         raise ImportFailed([f"unknown format {kind!r} (expected one of: {', '.join(FORMATS)})"])
     if kind == "iea":
@@ -150,11 +159,19 @@ async def import_file(
         duplicates=duplicates,
         skipped=parsed.skipped,
         notices=[
+            *recognised,
             *parsed.notices,
             *(n for s in summaries for n in s.notices),
             *region_warnings(regions, region_tree(config), _country_level(config)),
         ],
     )
+
+
+def _looks_like_iea(path: Path) -> bool:
+    """Whether the header is the IEA export's: six of its eight columns at least, so that one
+    misspelt column is reported by the IEA parse rather than as a canonical file's."""
+    header = {folded(c) for c in header_of(path)}
+    return sum(c in header for c in IEA_COLUMNS) >= len(IEA_COLUMNS) - 2
 
 
 def _country_level(config: Config) -> set[str]:

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import re
 from collections.abc import Iterator
 from itertools import chain
+from pathlib import Path
 from typing import IO
+
+from bot.ingest.lines import read_lines
 
 DELIMITERS = (",", ";", "\t")
 _QUOTED = re.compile(r'"[^"]*"')
@@ -47,3 +51,18 @@ def encoding_of(raw: IO[bytes], encoding: str) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     return encoding
+
+
+def header_of(path: Path, encoding: str = "utf-8-sig") -> list[str]:
+    """The file's header cells, as the parse would read them; none when it cannot be read (the
+    parse then says why)."""
+    try:
+        with path.open("rb") as raw:
+            lines = read_lines(raw, encoding_of(raw, encoding), lambda line, reason: None, None)
+            delimiter, rest = delimited(lines)
+            for row in csv.reader(rest, delimiter=delimiter):
+                if any(c.strip() for c in row) and not row[0].lstrip().startswith("#"):
+                    return row
+    except (OSError, csv.Error):
+        pass
+    return []
