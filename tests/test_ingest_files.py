@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
+from bot.domain.settings import default_config
+from bot.ingest.importer import import_file
+from bot.store.sqlite.sales import SqliteStore
 
 
 @pytest.fixture(autouse=True)
@@ -176,3 +179,17 @@ def test_the_iea_file_is_recognised_by_its_header(
     status, _out, err = run(capsys, "import", str(bad), "--db", str(db))
     assert status == 1
     assert f"{bad}:1: missing column 'year'" in err and "did you mean 'year' instead of" in err
+
+
+async def test_a_parser_process_reads_utf16_semicolons_and_the_thousands_given(
+    tmp_path: Path,
+) -> None:
+    """The same file through a parse in a process of its own (as a large file is parsed)."""
+    path = tmp_path / "big.csv"
+    path.write_text("Period;Region;Make;Model;Units\n2021-03;World;Nissan;Leaf;1.234\n", "utf-16")
+    async with SqliteStore(tmp_path / "p.sqlite3") as store:
+        report = await import_file(
+            store, default_config(), path, processes=True, thousands=".", source="s"
+        )
+        assert [s.records for s in report.summaries] == [1]
+        assert await store.count_records() == 1
