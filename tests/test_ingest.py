@@ -138,7 +138,12 @@ def test_exact_duplicates_are_counted_once_with_a_notice(tmp_path: Path) -> None
         ),
         ("2014-01,World,Nissan,Leaf,-5", "negative units '-5': figures are never below 0"),
         ("2014-01,World,Nissan,Leaf,1.5", "units '1.5' is not a whole number"),
-        ('2014-01,World,Nissan,Leaf,"1,500"', "units '1,500' is not a whole number"),
+        (
+            '2014-01,World,Nissan,Leaf,"1,50"',
+            "units '1,50' is not a whole number (',' separates thousands here, in groups of "
+            "three digits)",
+        ),
+        ("2014-01,World,Nissan,Leaf,1.5", "units '1.5' is not a whole number"),
         ("2014-01,World,Nissan,Leaf,", "units '' is not a whole number"),
         ("2014-01,World,Nissan,Leaf,many", "units 'many' is not a whole number"),
         ("2014-01,,Nissan,Leaf,5", "region is empty"),
@@ -490,7 +495,8 @@ def test_mapped_bad_rows(tmp_path: Path) -> None:
         f"{path}:3: powertrain 'diesel' is not an accepted value: BEV, PHEV, FCEV, a long form "
         "such as 'Plug-in Hybrid Electric Vehicle (PHEV)', or empty (leave such rows out with "
         "an include rule, or map the value with the source's `powertrains`)",
-        f"{path}:4: units '1.000' is not a whole number",
+        f"{path}:4: units '1.000' is not a whole number: if '.' separates thousands, say so "
+        'with thousands = "." on the source or --thousands . on evbot import',
         f"{path}:5: negative units '-4': figures are never below 0",
         f"{path}:6: bad period '2017-03-31' (expected %B %d %Y): time data '2017-03-31' does not "
         "match format '%B %d %Y'",
@@ -501,7 +507,8 @@ def test_mapped_bad_rows(tmp_path: Path) -> None:
 def test_mapped_missing_columns_and_filters(tmp_path: Path) -> None:
     path = write(tmp_path, "other.csv", "Date,County,Total\nJanuary 31 2017,King,5\n")
     assert parse_mapped(path, COUNTY).problems == [
-        f"{path}:1: missing columns 'State', 'EV Total' (the header has 'Date', 'County', 'Total')"
+        f"{path}:1: missing columns 'State', 'EV Total' (the header has 'Date', 'County', 'Total'; "
+        "did you mean 'EV Total' instead of 'Total'?)"
     ]
     source = replace(
         COUNTY, columns={"period": "Date", "units": "Total"}, constants={"region": "WA"}
@@ -709,3 +716,38 @@ def test_the_fast_path_agrees_with_the_careful_one(
         assert fast == careful
     else:  # and declines only a file the careful path finds a problem in
         assert careful.problems
+
+
+def test_header_names_in_any_case_and_with_spaces(tmp_path: Path) -> None:
+    text = " Period ,REGION,Make,  model,Units , PowerTrain\n2014-01,World,Nissan,Leaf,5,BEV\n"
+    for careful in (False, True):
+        path = write(tmp_path, "cased.csv", text)
+        parsed = _careful_canonical(path, "s", None) if careful else parse_canonical(path, "s")
+        assert parsed.problems == []
+        assert parsed.records["s"] == [
+            SalesRecord("2014-01", "World", "Nissan", "Leaf", 5, "BEV", False, 2)
+        ]
+    path = write(
+        tmp_path,
+        "iea.csv",
+        IEA_HEADER.upper() + "World,Historical,EV sales,Cars,BEV,2014,Vehicles,9\n",
+    )
+    assert [r.units for r in parse_iea(path, "iea").records["iea"]] == [9]
+    source = SourceConfig(
+        name="m", columns={"period": "Date", "units": "EV Total", "region": "State"}
+    )
+    path = write(tmp_path, "m.csv", "date, ev  total ,STATE\n2017-01,250,WA\n")
+    assert [r.units for r in parse_mapped(path, source).records["m"]] == [250]
+
+
+def test_an_unknown_header_names_the_closest_expected_one(tmp_path: Path) -> None:
+    path, parsed = canonical(tmp_path, "period,region,make,model,unts\n2014-01,World,N,L,5\n")
+    assert parsed.problems == [
+        f"{path}:1: missing column 'units' (the header has 'period', 'region', 'make', 'model', "
+        "'unts'; did you mean 'units' instead of 'unts'?)"
+    ]
+    path, parsed = canonical(tmp_path, "period,region,make,model,units,powertrian\n", "p.csv")
+    assert parsed.problems == [
+        f"{path}:1: unknown column 'powertrian' (did you mean 'powertrain'? the canonical "
+        "columns are period, region, make, model, units, powertrain, source, cumulative)"
+    ]

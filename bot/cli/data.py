@@ -37,6 +37,7 @@ async def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     dry_run=args.dry_run,
                     progress=progress,
                     accept_jumps=args.accept_jumps,
+                    thousands=args.thousands,
                 )
     _print_report(report, out)
     return EXIT_OK

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="CSV file (default: the configured source's file)")
     p.add_argument("--source", metavar="NAME", help="source name, or a configured source")
     p.add_argument("--format", choices=("canonical", "iea"), help="file format")
+    p.add_argument(
+        "--thousands",
+        metavar="SEP",
+        help='what groups the digits of units, e.g. "." for 1.234 (default: the source\'s '
+        '`thousands`, else none; a quoted "1,234" in a comma-separated file always reads 1234)',
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     p.add_argument("--demo", action="store_true", help="load the shipped Alliance demo data")
     p.add_argument(

@@ -194,7 +194,7 @@ def read_source(r: Reader, name: str, data: Any, base: Path) -> SourceConfig:
         "".encode(encoding)
     except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
         raise r.fail(f"{path}.encoding", f"unknown encoding {r.shown(encoding)}") from exc
-    thousands = r.string(s, "thousands", f"{path}.thousands", ",")
+    thousands = r.string(s, "thousands", f"{path}.thousands", "")
     if len(thousands) > 3 or any(c.isdigit() for c in thousands):
         raise r.fail(f"{path}.thousands", "must be a separator of at most 3 characters, not digits")
     powertrains = r.table(s.get("powertrains", {}), f"{path}.powertrains")

@@ -47,7 +47,7 @@ class SourceConfig:
     include: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     period_format: str = ""  # strptime format; empty: YYYY, YYYY-MM or YYYY-MM-DD
     granularity: str = ""  # year, month or day: truncate parsed periods to it
-    thousands: str = ","
+    thousands: str = ""  # what groups the digits of units ("." in 1.234): never guessed
     encoding: str = "utf-8-sig"
     # who published the figures, as messages and charts cite them ("IEA (2024), Global EV Data
     # Explorer, CC BY 4.0"); the source's name when empty

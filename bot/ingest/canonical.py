@@ -20,7 +20,8 @@ from bot.ingest.fields import (
     units_of,
 )
 from bot.ingest.lines import Progress, read_lines
-from bot.ingest.table import Collector, Parsed, Sink, table_rows
+from bot.ingest.sniff import delimited, encoding_of
+from bot.ingest.table import Collector, Parsed, Sink, closest, header_keys, table_rows
 
 CANONICAL_REQUIRED = ("period", "region", "make", "model", "units")
 CANONICAL_OPTIONAL = ("powertrain", "source", "cumulative")
@@ -33,18 +34,20 @@ def parse_canonical(
     progress: Progress | None = None,
     sink: Sink | None = None,
     powertrains: Mapping[str, str] | None = None,
+    thousands: str = "",
 ) -> Parsed:
     """Read a canonical CSV (`period,region,make,model,units[,powertrain,source,cumulative]`);
     with a `sink`, the records stream to it instead of being collected. `powertrains` maps a
-    source's own powertrain spellings to BEV, PHEV or FCEV."""
+    source's own powertrain spellings to BEV, PHEV or FCEV; `thousands` is the separator that
+    groups the digits of units, if the source or the import says one does."""
     path = Path(path)
     table = powertrain_table(powertrains)
-    fast = _fast_canonical(path, default_source, progress, sink, table, powertrains)
+    fast = _fast_canonical(path, default_source, progress, sink, table, powertrains, thousands)
     if fast is not None:
         return fast
     if sink is not None:
         sink.restart()
-    return _careful_canonical(path, default_source, progress, sink, table, powertrains)
+    return _careful_canonical(path, default_source, progress, sink, table, powertrains, thousands)
 
 
 def _careful_canonical(
@@ -54,27 +57,36 @@ def _careful_canonical(
     sink: Sink | None = None,
     table: Mapping[str, str] | None = None,
     own: Mapping[str, str] | None = None,
+    thousands: str = "",
 ) -> Parsed:
     """Line by line, every problem reported with its line."""
     file = str(path)
     parsed = Parsed()
     collector = Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
-    checks = CanonicalChecks(default_source, powertrain_table(own) if table is None else table, own)
+    checks = CanonicalChecks(
+        default_source, powertrain_table(own) if table is None else table, own, thousands
+    )
 
     def only_known(index: dict[str, int], line: int) -> bool:
         unknown = [c for c in index if c not in known]
         if unknown:
+            near = closest(unknown[0], [c for c in known if c not in index])
+            hint = f"did you mean {near!r}? " if near else ""
             parsed.problem(
                 file,
                 line,
-                f"unknown column {unknown[0]!r} (the canonical columns are {', '.join(known)})",
+                f"unknown column {unknown[0]!r} ({hint}the canonical columns are "
+                f"{', '.join(known)})",
             )
         return not unknown
 
     empty = "empty file: expected a header line " + ",".join(CANONICAL_REQUIRED)
-    rows = table_rows(path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known)
+    rows = table_rows(
+        path, "utf-8-sig", parsed, progress, CANONICAL_REQUIRED, empty, only_known, known
+    )
     for line, row, index in rows:
+        checks.comma_file = parsed.delimiter == ","
         try:
             source, record = checks.record(row, index, line)
         except RowProblem as exc:
@@ -90,9 +102,15 @@ class CanonicalChecks:
     path (which reports a `RowProblem`) and the fast one (which gives up on it)."""
 
     def __init__(
-        self, default_source: str, table: Mapping[str, str], own: Mapping[str, str] | None
+        self,
+        default_source: str,
+        table: Mapping[str, str],
+        own: Mapping[str, str] | None,
+        thousands: str = "",
     ) -> None:
         self.default_source = default_source
+        self.thousands = thousands
+        self.comma_file = True  # the file's delimiter is a comma: a comma in units groups digits
         self.table = table
         self.own = own
 
@@ -103,7 +121,7 @@ class CanonicalChecks:
         period = period_of(row[index["period"]])
         region = region_of(row[index["region"]])
         make, model = names_of(row[index["make"]], row[index["model"]])
-        units = units_of(row[index["units"]])
+        units = units_of(row[index["units"]], self.thousands, self.comma_file)
         powertrain = self.powertrain(row[index["powertrain"]]) if "powertrain" in index else ""
         cumulative = cumulative_of(row[index["cumulative"]]) if "cumulative" in index else False
         source = self.source(row[index["source"]]) if "source" in index else self.default_source
@@ -131,6 +149,7 @@ def _fast_canonical(
     sink: Sink | None = None,
     table: Mapping[str, str] | None = None,
     own: Mapping[str, str] | None = None,
+    thousands: str = "",
 ) -> Parsed | None:
     """The common case at C speed: a clean canonical file read in one pass with the csv module
     over the same decoded lines as the careful path, each field checked by the same functions
@@ -144,7 +163,9 @@ def _fast_canonical(
     parsed = Parsed()
     collector = Collector(parsed, file, aggregate=False, sink=sink)
     known = CANONICAL_REQUIRED + CANONICAL_OPTIONAL
-    checks = CanonicalChecks(default_source, powertrain_table(own) if table is None else table, own)
+    checks = CanonicalChecks(
+        default_source, powertrain_table(own) if table is None else table, own, thousands
+    )
     periods: dict[str, tuple[str, str]] = {}  # text -> (period, month)
     regions: dict[str, str] = {}
     names: dict[tuple[str, str], tuple[str, str, str, str]] = {}  # -> (make, model, keys)
@@ -159,8 +180,11 @@ def _fast_canonical(
 
     try:
         with path.open("rb") as raw:
-            reader = csv.reader(read_lines(raw, "utf-8-sig", give_up, progress), strict=True)
-            header = [c.strip() for c in next(reader, [])]
+            encoding = encoding_of(raw, "utf-8-sig")
+            delimiter, lines = delimited(read_lines(raw, encoding, give_up, progress))
+            parsed.delimiter = delimiter
+            reader = csv.reader(lines, strict=True, delimiter=delimiter)
+            header = header_keys(next(reader, []), known)
             if (
                 not header
                 or len(set(header)) != len(header)
@@ -212,7 +236,7 @@ def _fast_canonical(
                 if units is None:
                     if len(figures) >= _CACHED:
                         figures.clear()
-                    units = figures[text] = units_of(text)
+                    units = figures[text] = units_of(text, thousands, delimiter == ",")
                 powertrain = ""
                 if i_power is not None:
                     text = row[i_power]

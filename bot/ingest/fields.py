@@ -13,6 +13,8 @@ MAX_FIELD = 10_000  # a longer field is refused rather than stored
 # far larger figures would overflow the store's 64-bit sums or the threshold ladders.
 MAX_UNITS = 10**12
 _INT = re.compile(r"[0-9]+")
+# digits grouped in threes by one mark a spreadsheet uses: 1.234, 1,234,567, 1 234, 1'234
+_GROUPED = re.compile("-?[0-9]{1,3}([.,' \u00a0\u202f])[0-9]{3}(?:\\1[0-9]{3})*")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
 NULLS = {"", "null", "none", "n/a", "na"}
@@ -53,9 +55,11 @@ def names_of(make: str, model: str) -> tuple[str, str]:
     return make, model
 
 
-def units_of(text: str, thousands: str = "") -> int:
-    """A count of vehicles."""
-    units = _units(field_text(text), thousands)
+def units_of(text: str, thousands: str = "", comma_file: bool = False) -> int:
+    """A count of vehicles. Its digits may be grouped by `thousands` (the source's or the
+    import's separator) and, in a comma-separated file, by commas: a field that holds a comma
+    there was quoted ("1,234"), so the comma can only group digits. Nothing else is guessed."""
+    units = _units(field_text(text), thousands, comma_file)
     if isinstance(units, str):
         raise RowProblem(units)
     return units
@@ -69,20 +73,47 @@ def cumulative_of(text: str) -> bool:
     return flag in _TRUE
 
 
-def _units(text: str, thousands: str) -> int | str:
+def _units(text: str, thousands: str, comma_file: bool) -> int | str:
     """An integer, or the reason it is not one."""
     value = text.strip()
     if value.isascii() and value.isdigit() and len(value) <= 12:  # the common case, quickly
         return int(value)
-    if thousands:
-        value = value.replace(thousands, "")
+    separators = [thousands] if thousands else []
+    if comma_file and "," in value and "," not in separators:
+        separators.append(",")
+    for separator in separators:
+        if separator in value:
+            digits = value.removeprefix("-")
+            if not re.fullmatch(rf"[0-9]{{1,3}}(?:{re.escape(separator)}[0-9]{{3}})+", digits):
+                return (
+                    f"units {text.strip()!r} is not a whole number ({separator!r} separates "
+                    "thousands here, in groups of three digits)"
+                )
+            value = value.replace(separator, "")
+            break
     if value.startswith("-") and _INT.fullmatch(value[1:]):
         return f"negative units {text.strip()!r}: figures are never below 0"
     if not _INT.fullmatch(value):
+        grouped = _GROUPED.fullmatch(value)
+        if grouped:
+            mark = grouped[1]
+            return (
+                f"units {text.strip()!r} is not a whole number: if {mark!r} separates thousands, "
+                f"say so with thousands = {_toml(mark)} on the source or --thousands "
+                f"{_shell(mark)} on evbot import"
+            )
         return f"units {text.strip()!r} is not a whole number"
     if len(value) > 13 or int(value) > MAX_UNITS:
         return f"units {_short(text.strip())} are more than {MAX_UNITS:,}: not a count of vehicles"
     return int(value)
+
+
+def _toml(mark: str) -> str:
+    return '"' + mark.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
+def _shell(mark: str) -> str:
+    return repr(mark) if mark in (" ", "'", "\u00a0", "\u202f") else mark
 
 
 def _short(text: str) -> str:

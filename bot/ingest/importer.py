@@ -17,9 +17,11 @@ from bot.domain.records import ImportFailed, ImportSummary, SourceSpec
 from bot.domain.regions import COUNTRY_LEVEL, region_warnings
 from bot.domain.settings import Config, SourceConfig
 from bot.domain.staging import ChunkSink, StagedChunk
+from bot.ingest.iea import IEA_COLUMNS
 from bot.ingest.lines import Progress
 from bot.ingest.parse import parse_file
-from bot.ingest.table import Parsed
+from bot.ingest.sniff import header_of
+from bot.ingest.table import Parsed, folded
 from bot.ingest.worker import Job, ProcessFeed
 from bot.ports.store import SalesStore
 from bot.reading.queries import region_tree
@@ -69,15 +71,21 @@ async def import_file(
     progress: Progress | None = None,
     processes: bool | None = None,
     accept_jumps: bool = False,
+    thousands: str | None = None,
 ) -> ImportReport:
     """Import a file (or a configured source's file) and return what happened. It is parsed in
     a process of its own when `processes` says so, or (None) when it is large.
 
     A figure the hold rule finds implausible (`[milestones] hold_*`) is imported and its
-    announcements held, with a notice; `accept_jumps` holds nothing.
+    announcements held, with a notice; `accept_jumps` holds nothing. `thousands` is the
+    separator grouping the digits of units ("." in 1.234), over the source's own.
 
     Raises `ImportFailed` with every `FILE:LINE: reason` when any row is bad; nothing is written.
     """
+    if thousands is not None and (len(thousands) > 3 or any(c.isdigit() for c in thousands)):
+        raise ImportFailed(
+            [f"thousands separator {thousands!r}: at most 3 characters, and no digits"]
+        )
     configured: SourceConfig | None = config.sources.get(source) if source else None
     if path is None:
         if configured is None:
@@ -89,6 +97,13 @@ async def import_file(
     path = Path(path)
     name = source or path.stem
     kind = fmt or (configured.format if configured else "canonical")
+    recognised: list[str] = []
+    if fmt is None and configured is None and _looks_like_iea(path):
+        kind = "iea"
+        recognised.append(
+            f"{path}: read as the IEA Global EV Data Explorer export, known by its header "
+            "(--format iea)"
+        )
     if kind not in FORMATS and kind != "mapped":
         raise ImportFailed([f"unknown format {kind!r} (expected one of: {', '.join(FORMATS)})"])
     if kind == "iea":
@@ -96,9 +111,10 @@ async def import_file(
     in_process = processes if processes is not None else _size(path) >= PROCESS_BYTES
     feed: _ThreadFeed | ProcessFeed
     if in_process:
-        feed = ProcessFeed(Job(kind, str(path), name, configured, CHUNK_ROWS), progress)
+        job = Job(kind, str(path), name, configured, CHUNK_ROWS, thousands)
+        feed = ProcessFeed(job, progress)
     else:
-        feed = _ThreadFeed(kind, path, name, configured, progress)
+        feed = _ThreadFeed(kind, path, name, configured, progress, thousands)
 
     regions: dict[str, set[str]] = {}  # each source's regions, for `region_warnings`
 
@@ -143,11 +159,19 @@ async def import_file(
         duplicates=duplicates,
         skipped=parsed.skipped,
         notices=[
+            *recognised,
             *parsed.notices,
             *(n for s in summaries for n in s.notices),
             *region_warnings(regions, region_tree(config), _country_level(config)),
         ],
     )
+
+
+def _looks_like_iea(path: Path) -> bool:
+    """Whether the header is the IEA export's: six of its eight columns at least, so that one
+    misspelt column is reported by the IEA parse rather than as a canonical file's."""
+    header = {folded(c) for c in header_of(path)}
+    return sum(c in header for c in IEA_COLUMNS) >= len(IEA_COLUMNS) - 2
 
 
 def _country_level(config: Config) -> set[str]:
@@ -175,6 +199,7 @@ class _ThreadFeed:
         name: str,
         configured: SourceConfig | None,
         progress: Progress | None,
+        thousands: str | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2)
@@ -184,7 +209,7 @@ class _ThreadFeed:
 
         def parse() -> Parsed:
             try:
-                parsed = parse_file(kind, path, name, configured, progress, self.sink)
+                parsed = parse_file(kind, path, name, configured, progress, self.sink, thousands)
                 if not self.cancelled:
                     self.sink.flush()
                 return parsed

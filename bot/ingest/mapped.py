@@ -41,7 +41,9 @@ def parse_mapped(
 
     empty = "empty file: expected a header line"
     required = tuple(columns.values())
-    rows = table_rows(path, source.encoding, parsed, progress, required, empty, filters_known)
+    rows = table_rows(
+        path, source.encoding, parsed, progress, required, empty, filters_known, tuple(include)
+    )
     for line, row, index in rows:
         if not _included(row, index, columns, include):
             parsed.skipped += 1
@@ -80,14 +82,18 @@ def _mapped_record(
         return "" if text.lower() in NULLS else text
 
     try:
-        return _mapped_fields(value, source, table, line)
+        return _mapped_fields(value, source, table, line, parsed.delimiter == ",")
     except RowProblem as exc:
         parsed.problem(file, line, str(exc))
         return None
 
 
 def _mapped_fields(
-    value: Callable[[str], str], source: SourceConfig, table: Mapping[str, str], line: int
+    value: Callable[[str], str],
+    source: SourceConfig,
+    table: Mapping[str, str],
+    line: int,
+    comma_file: bool,
 ) -> SalesRecord:
     raw_period = value("period")
     try:
@@ -104,7 +110,7 @@ def _mapped_fields(
     region = region_of(value("region"))
     if source.regions == COUNTRY_LEVEL:
         region = country_name(region) or region  # FR is France only where the source says so
-    units = units_of(value("units"), source.thousands)
+    units = units_of(value("units"), source.thousands, comma_file)
     powertrain = powertrain_of(value("powertrain"), table)
     if powertrain is None:
         raise RowProblem(

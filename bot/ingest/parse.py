@@ -6,6 +6,7 @@ Parsing never touches the store. It reads the whole file, collects every problem
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bot.domain.records import ImportFailed
@@ -24,8 +25,12 @@ def parse_file(
     configured: SourceConfig | None,
     progress: Progress | None = None,
     sink: Sink | None = None,
+    thousands: str | None = None,
 ) -> Parsed:
-    """Parse a file of the given kind (canonical, iea, or mapped by `configured`)."""
+    """Parse a file of the given kind (canonical, iea, or mapped by `configured`); `thousands`,
+    when given, is the separator grouping the digits of units, over the source's own."""
+    if thousands is not None and configured is not None:
+        configured = replace(configured, thousands=thousands)
     if kind == "iea":
         parameter = configured.parameter if configured and configured.parameter else "EV sales"
         return parse_iea(path, name, progress, sink, parameter)
@@ -34,4 +39,6 @@ def parse_file(
             raise ImportFailed([f"{path}: a mapped file needs its configured source"])
         return parse_mapped(path, configured, progress, sink)
     own = configured.powertrains if configured is not None else None
-    return parse_canonical(path, name, progress, sink, own)
+    if thousands is None:
+        thousands = configured.thousands if configured is not None else ""
+    return parse_canonical(path, name, progress, sink, own, thousands)

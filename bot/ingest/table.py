@@ -4,6 +4,7 @@ de-duplication of records, and the data rows under a checked header."""
 from __future__ import annotations
 
 import csv
+import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.staging import MAX_PROBLEMS, Row
 from bot.ingest.fields import MAX_FIELD
 from bot.ingest.lines import Progress, read_lines
+from bot.ingest.sniff import delimited, encoding_of
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Parsed:
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     rows_read: int = 0
+    delimiter: str = ","  # the one the file's header line uses
     duplicates: int = 0
     skipped: int = 0
     problem_count: int = 0
@@ -40,6 +43,10 @@ class Parsed:
         return self
 
 
+_SEPARATED = {
+    ";": "the header separates its fields with semicolons",
+    "\t": "the header separates its fields with tabs",
+}
 _Key = tuple[str, str, str, str, str, str]
 
 
@@ -136,7 +143,9 @@ class Collector:
 def _rows(
     path: Path, encoding: str, parsed: Parsed, progress: Progress | None
 ) -> Iterator[tuple[int, list[str]]]:
-    """CSV rows with the line on which each starts; blank lines and leading `#` comments skipped."""
+    """CSV rows with the line on which each starts; blank lines and leading `#` comments skipped.
+    The delimiter is the header line's, and a UTF-16 byte-order mark is read
+    (`bot.ingest.sniff`)."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -148,8 +157,10 @@ def _rows(
         parsed.problem(file, line, reason)
 
     with handle:
-        lines = read_lines(handle, encoding, report, progress)
-        reader = csv.reader(lines, strict=True)
+        encoding = encoding_of(handle, encoding)
+        delimiter, lines = delimited(read_lines(handle, encoding, report, progress))
+        parsed.delimiter = delimiter
+        reader = csv.reader(lines, strict=True, delimiter=delimiter)
         header_seen = False
         start = 1
         while True:
@@ -171,10 +182,33 @@ def _rows(
             yield line, row
 
 
+def folded(name: str) -> str:
+    """A header name as it is matched: any case, spaces around and doubled inside ignored."""
+    return " ".join(name.split()).casefold()
+
+
+def header_keys(row: list[str], expected: tuple[str, ...]) -> list[str]:
+    """Each header cell's key: the expected name it spells in any case and spacing, or itself."""
+    spelled = {folded(e): e for e in expected}
+    return [spelled.get(folded(c), c.strip()) for c in row]
+
+
+def closest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The choice `name` most looks like a misspelling of, if any is close."""
+    by_fold = {folded(c): c for c in choices}
+    found = difflib.get_close_matches(folded(name), list(by_fold), n=1, cutoff=0.6)
+    return by_fold[found[0]] if found else None
+
+
 def _header(
-    row: list[str], file: str, parsed: Parsed, line: int, required: tuple[str, ...]
+    row: list[str],
+    file: str,
+    parsed: Parsed,
+    line: int,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
 ) -> dict[str, int] | None:
-    names = [c.strip() for c in row]
+    names = header_keys(row, (*required, *known))
     index: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in index:
@@ -183,11 +217,18 @@ def _header(
         index[n] = i
     missing = [c for c in required if c not in index]
     if missing:
+        others = [n for n in names if n not in required and n not in known]
+        hints = [
+            f"{c!r} instead of {near!r}"
+            for c in missing
+            if (near := closest(c, others)) is not None
+        ]
+        hint = f"; did you mean {' and '.join(hints)}?" if hints else ""
         parsed.problem(
             file,
             line,
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"(the header has {', '.join(map(repr, names[:20]))})",
+            f"(the header has {', '.join(map(repr, names[:20]))}{hint})",
         )
         return None
     return index
@@ -201,20 +242,23 @@ def table_rows(
     required: tuple[str, ...],
     empty: str,
     check_header: Callable[[dict[str, int], int], bool] | None = None,
+    known: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, list[str], dict[str, int]]]:
     """Data rows with their line and the header's column index; a bad header or an empty file is
-    a problem and ends the table, a row with the wrong number of fields is skipped."""
+    a problem and ends the table, a row with the wrong number of fields is skipped. The index
+    is keyed by the `required` and `known` names however the header spells them."""
     file = str(path)
     index: dict[str, int] | None = None
     for line, row in _rows(path, encoding, parsed, progress):
         if index is None:
-            index = _header(row, file, parsed, line, required)
+            index = _header(row, file, parsed, line, required, known)
             if index is None or (check_header is not None and not check_header(index, line)):
                 return
             continue
         parsed.rows_read += 1
         if len(row) != len(index):
-            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}")
+            hint = "" if parsed.delimiter == "," else f" ({_SEPARATED[parsed.delimiter]})"
+            parsed.problem(file, line, f"expected {len(index)} fields, found {len(row)}{hint}")
             continue
         yield line, row, index
     if index is None and not parsed.problem_count:  # not when the reading was cut short

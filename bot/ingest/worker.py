@@ -42,6 +42,7 @@ class Job:
     name: str
     configured: SourceConfig | None
     chunk_rows: int
+    thousands: str | None = None
 
 
 def _send(out: BinaryIO, kind: str, payload: Any) -> None:
@@ -68,6 +69,7 @@ def main() -> int:
             job.configured,
             lambda done: _send(out, "progress", done),
             sink,
+            job.thousands,
         )
         sink.flush()
         _send(out, "done", parsed)

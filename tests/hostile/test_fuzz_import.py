@@ -301,8 +301,8 @@ def test_hostile_values_in_an_iea_export(
     [
         (codecs.BOM_UTF8, "utf-8", True),
         (b"", "utf-8", True),
-        (codecs.BOM_UTF16_LE, "utf-16-le", False),
-        (codecs.BOM_UTF16_BE, "utf-16-be", False),
+        (codecs.BOM_UTF16_LE, "utf-16-le", True),  # Excel's "Unicode text"
+        (codecs.BOM_UTF16_BE, "utf-16-be", True),
         (codecs.BOM_UTF32_LE, "utf-32-le", False),
         (b"", "latin-1", True),  # ASCII content decodes either way
     ],
