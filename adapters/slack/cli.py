@@ -27,5 +27,7 @@ def add_commands(sub: Subcommands, cli: CommandLine) -> None:
     slack = p.add_subparsers(dest="slack_command", metavar="SLACK_COMMAND", required=True)
     p = slack.add_parser("manifest", help="print a Slack app manifest (JSON) to paste")
     p.add_argument("--url", help="HTTP mode: the bot's public https:// base URL")
-    p.add_argument("--name", default="EV Milestone Bot", help="the app's name in Slack")
+    p.add_argument(
+        "--name", default="EV Milestone Bot", help="the app's name in Slack (default: %(default)s)"
+    )
     p.set_defaults(run=run)
