@@ -98,7 +98,10 @@ def test_without_exit_on_eof_the_bot_runs_on_after_the_input_ends(db: str, tmp_p
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    reader.join(5)
+        reader.join(5)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_run_with_no_input_at_all_runs_on(db: str, tmp_path: Path) -> None:
@@ -123,6 +126,9 @@ def test_run_with_no_input_at_all_runs_on(db: str, tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_exit_on_eof_has_help_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
