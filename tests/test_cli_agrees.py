@@ -161,3 +161,22 @@ def test_period_and_as_of_together_are_refused(db: str, capsys: pytest.CaptureFi
     assert not reply.ok and "not both" in reply.message.body
     status, _, err = cli(capsys, db, "leaf", "--period", "2015", "--explain")
     assert status == 1 and "--explain tells a running total" in err
+
+
+def test_replay_window_takes_periods(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`evbot replay --from/--to` read periods as chat does: a year from January to December,
+    a month in words, a quarter; the same events as the months written out."""
+
+    def replay(*window: str) -> list[str]:
+        status = main(["replay", "--kinds", "milestone", "--json", *window, "--db", db])
+        out, err = capsys.readouterr()
+        assert (status, err) == (0, "")
+        return out.splitlines()
+
+    months = replay("--from", "2014-01", "--to", "2015-06")
+    assert months and months == replay("--from", "2014", "--to", "june 2015")
+    assert months == replay("--from", "Q1 2014", "--to", "2015-Q2")
+    year = [json.loads(line)["period"] for line in replay("--to", "2014", "--from", "2014")]
+    assert year and all(p.startswith("2014-") for p in year)
+    status = main(["replay", "--from", "2015", "--to", "2014", "--db", db])
+    assert status == 1 and "is before --from" in capsys.readouterr().err

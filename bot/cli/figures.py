@@ -14,7 +14,6 @@ from bot.cli.common import (
     CliError,
     as_flag,
     load_settings,
-    parse_month,
     parse_period_flag,
     print_json,
     store_for,
@@ -24,6 +23,7 @@ from bot.commands.subjects import resolve_region, resolve_subject
 from bot.domain.coverage import source_facts
 from bot.domain.formatting import format_percent, format_period, format_units, in_region
 from bot.domain.messages import Message
+from bot.domain.periods import Month
 from bot.domain.settings import Config
 from bot.reading.queries import TotalAnswer, series_reader, total
 
@@ -131,7 +131,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.domain.event_codec import event_to_dict
 
     config = load_settings(args)
-    first, last = parse_month(args.from_, "--from"), parse_month(args.to, "--to")
+    first, last = _edge(args.from_, "--from", 0), _edge(args.to, "--to", 1)
     if first is not None and last is not None and last < first:
         raise CliError(f"--to {last} is before --from {first}: no month can be shown")
     kinds = args.kinds.split(",") if args.kinds else list(KINDS)
@@ -163,6 +163,18 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             mark = f" (unconfirmed: held, hold {', '.join(map(str, holds))})" if holds else ""
             print(f"{period!s:<7}  {message.body}{mark}", file=out)
     return EXIT_OK
+
+
+def _edge(text: str | None, flag: str, end: int) -> Month | None:
+    """The first (`end` 0) or last (1) month of a period option read as chat reads a period;
+    None for none or `all`."""
+    spec = parse_period_flag(text, flag)
+    if spec is None or spec.kind == "all":
+        return None
+    if spec.kind == "ytd":
+        raise CliError(f"{flag}: give a year, a quarter or a month, e.g. {flag} 2015-06; not ytd")
+    window = spec.bounds(None)
+    return window[end] if window else None
 
 
 async def _held_marks(

@@ -122,8 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo.cmd_demo)
 
     p = sub.add_parser("replay", help="every announcement the figures would have made")
-    p.add_argument("--from", dest="from_", metavar="YYYY-MM", help="first month shown")
-    p.add_argument("--to", metavar="YYYY-MM", help="last month shown")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        metavar="PERIOD",
+        help="shown from the start of this period: 2015-06, 'june 2015', 2015, 2015-Q2, as "
+        "chat reads a period (default: the first figures)",
+    )
+    p.add_argument(
+        "--to",
+        metavar="PERIOD",
+        help="shown to the end of this period: 2015-06, 'june 2015', 2015 (to December), "
+        "2015-Q2 (default: the latest figures)",
+    )
     p.add_argument("--kinds", metavar="K,K", help="milestone,share,growth,record (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
