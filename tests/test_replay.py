@@ -152,9 +152,10 @@ def test_replay_text_output(demo_db: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--from", "June 2015"), ("--from", "June 2015")),
-        (("--from", "2015"), ("--from", "2015", "YYYY-MM")),
-        (("--to", "2015-13"), ("--to", "2015-13")),
+        (("--from", "Juen 2015"), ("--from", "'juen' is not a month name")),
+        (("--from", "ytd"), ("--from", "not ytd")),
+        (("--to", "2015-13"), ("--to", "2015-13", "month 13 is not between 1 and 12")),
+        (("--to", "2015-Q5"), ("--to", "a quarter is Q1 to Q4")),
         (("--kinds", "milestone,rumour"), ("--kinds", "rumour")),
     ],
 )

@@ -6,11 +6,13 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app.bootstrap import open_store
+from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.config.load import load_config
 from bot.config.secrets import redact_secrets
 from bot.domain.defuse import defuse_json
@@ -103,6 +105,26 @@ def parse_month(text: str | None, what: str) -> Month | None:
         return Month.parse(text)
     except PeriodError as exc:
         raise CliError(f"{what}: {exc}") from exc
+
+
+def parse_period_flag(text: str | None, flag: str) -> PeriodSpec | None:
+    """A period option read as chat reads one (`bot.commands.arguments.parse_period`: a year, a
+    month, `june 2015`, a quarter, `ytd`, a range, `all`), its error naming the option."""
+    if text is None:
+        return None
+    try:
+        return parse_period(text)
+    except ArgumentError as exc:
+        raise CliError(f"{flag}: {exc}") from exc
+
+
+_CHAT_OPTION = re.compile(r"^([a-z][a-z-]*): ")
+
+
+def as_flag(message: str) -> str:
+    """A chat error that starts by naming its option (`region: no figures for 'Mars'.`) named
+    as the command line's flag (`--region: …`)."""
+    return _CHAT_OPTION.sub(r"--\1: ", message, count=1)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

@@ -8,13 +8,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.app.bootstrap import build_detector
-from bot.cli.common import EXIT_OK, CliError, load_settings, parse_month, print_json, store_for
+from bot.app.bootstrap import build_detector, open_commands
+from bot.cli.common import (
+    EXIT_OK,
+    CliError,
+    as_flag,
+    load_settings,
+    parse_period_flag,
+    print_json,
+    store_for,
+)
+from bot.commands.period_total import period_answer
+from bot.commands.subjects import resolve_region, resolve_subject
 from bot.domain.coverage import source_facts
 from bot.domain.formatting import format_percent, format_period, format_units, in_region
-from bot.domain.series import WORLD
+from bot.domain.messages import Message
+from bot.domain.periods import Month
 from bot.domain.settings import Config
-from bot.reading.queries import TotalAnswer, load_catalog, series_reader, total
+from bot.reading.queries import TotalAnswer, series_reader, total
 
 if TYPE_CHECKING:
     from bot.domain.events import Event
@@ -25,17 +36,48 @@ if TYPE_CHECKING:
 
 
 async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
+    """The running total (`--as-of`) or a period's units (`--period`), read with chat's
+    parser of periods and regions, so `evbot total` takes and refuses what /ev-total does."""
+    from bot.commands.arguments import ArgumentError
+
     config = load_settings(args)
-    as_of = parse_month(args.as_of, "--as-of")
+    as_of_spec = parse_period_flag(args.as_of, "--as-of")
+    period = parse_period_flag(args.period, "--period")
+    if period is not None and period.kind == "all":
+        period = None  # all time: the running total, as chat's period:all
+    if period is not None and as_of_spec is not None:
+        raise CliError(
+            "give --period (what was sold in a period) or --as-of (the running total up to a "
+            "date), not both; e.g. evbot total leaf --period 2023"
+        )
+    if period is not None and args.explain:
+        raise CliError("--explain tells a running total; ask it without --period")
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
-        catalog = await load_catalog(store, config)
-        resolved = catalog.resolve(args.subject)
-        region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
+        ctx = await open_commands(store, config)
+        try:
+            resolved = resolve_subject(ctx, args.subject)
+            region = resolve_region(ctx, resolved, args.region)
+            if period is not None:
+                message, data = period_answer(
+                    ctx, resolved.subject, region, period, config.locale, args.metric
+                )
+                return _print_period(message, data, args.json, out)
+        except ArgumentError as exc:
+            raise CliError(as_flag(str(exc))) from exc
+        latest = ctx.model.series(resolved.subject, region, args.metric).latest
+        as_of = as_of_spec.end(latest) if as_of_spec else None
         reader = series_reader(store, config)
         facts = source_facts(await store.sources(), config)
         answer = await total(
-            reader, catalog, resolved.subject, region, as_of, args.metric, facts, args.explain
+            reader,
+            ctx.model.catalog,
+            resolved.subject,
+            region,
+            as_of,
+            args.metric,
+            facts,
+            args.explain,
         )
     if args.json:
         data = answer.as_json()
@@ -43,6 +85,17 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
         print_json(data, out)
     else:
         print(_total_text(answer, config.locale), file=out)
+    return EXIT_OK
+
+
+def _print_period(message: Message, data: Mapping[str, Any], as_json: bool, out: TextIO) -> int:
+    """A period's answer as chat gives it: its message as text, or its data as JSON."""
+    if as_json:
+        print_json(dict(data), out, ensure_ascii=False)
+    else:
+        from adapters.text import render_text
+
+        print(render_text(message).rstrip("\n"), file=out)
     return EXIT_OK
 
 
@@ -78,7 +131,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.domain.event_codec import event_to_dict
 
     config = load_settings(args)
-    first, last = parse_month(args.from_, "--from"), parse_month(args.to, "--to")
+    first, last = _edge(args.from_, "--from", 0), _edge(args.to, "--to", 1)
     if first is not None and last is not None and last < first:
         raise CliError(f"--to {last} is before --from {first}: no month can be shown")
     kinds = args.kinds.split(",") if args.kinds else list(KINDS)
@@ -110,6 +163,18 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             mark = f" (unconfirmed: held, hold {', '.join(map(str, holds))})" if holds else ""
             print(f"{period!s:<7}  {message.body}{mark}", file=out)
     return EXIT_OK
+
+
+def _edge(text: str | None, flag: str, end: int) -> Month | None:
+    """The first (`end` 0) or last (1) month of a period option read as chat reads a period;
+    None for none or `all`."""
+    spec = parse_period_flag(text, flag)
+    if spec is None or spec.kind == "all":
+        return None
+    if spec.kind == "ytd":
+        raise CliError(f"{flag}: give a year, a quarter or a month, e.g. {flag} 2015-06; not ytd")
+    window = spec.bounds(None)
+    return window[end] if window else None
 
 
 async def _held_marks(

@@ -70,10 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=data.cmd_release)
 
-    p = sub.add_parser("total", help="cumulative total of a subject")
+    p = sub.add_parser(
+        "total", help="cumulative total of a subject, or what was sold in a period (--period)"
+    )
     p.add_argument("subject", help='a model, make, group or region, e.g. "nissan leaf"')
-    p.add_argument("--region", metavar="R", help="region (default: World)")
-    p.add_argument("--as-of", metavar="YYYY-MM", help="total up to and including this month")
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="region; an unknown one is refused with the closest names (default: the region "
+        "the subject names, else World)",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="PERIOD",
+        help="total up to the end of this period: 2015, 2015-06, 'june 2015', 2015-Q2, ytd or "
+        "all, as chat's as-of: (default: all, the latest figures)",
+    )
+    p.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="units sold in this period, not cumulative, against a year earlier: 2023, 2023-Q2, "
+        "2023-06, ytd or a range 2019..2021, as chat's period: (default: none, the running total)",
+    )
     p.add_argument(
         "--metric",
         choices=("sales", "stock"),
@@ -104,8 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo.cmd_demo)
 
     p = sub.add_parser("replay", help="every announcement the figures would have made")
-    p.add_argument("--from", dest="from_", metavar="YYYY-MM", help="first month shown")
-    p.add_argument("--to", metavar="YYYY-MM", help="last month shown")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        metavar="PERIOD",
+        help="shown from the start of this period: 2015-06, 'june 2015', 2015, 2015-Q2, as "
+        "chat reads a period (default: the first figures)",
+    )
+    p.add_argument(
+        "--to",
+        metavar="PERIOD",
+        help="shown to the end of this period: 2015-06, 'june 2015', 2015 (to December), "
+        "2015-Q2 (default: the latest figures)",
+    )
     p.add_argument("--kinds", metavar="K,K", help="milestone,share,growth,record (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
