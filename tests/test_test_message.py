@@ -114,6 +114,26 @@ async def test_the_cooldown_holds_per_channel(ctx: CommandContext) -> None:
     assert (await ask(ctx, "/ev-test")).ok
 
 
+async def test_a_digest_subscription_sees_its_digest(ctx: CommandContext) -> None:
+    await ask(ctx, "/ev-subscribe alliance mode:daily")
+    reply = await ask(ctx, "/ev-test")
+    assert reply.ok, reply.message.body
+    assert reply.message.title.startswith("Test: EV digest")
+    assert reply.message.image is None  # a digest carries no chart
+    assert "daily digest" in reply.message.body
+
+
+async def test_a_refusal_starts_no_cooldown_and_two_at_once_post_one(
+    ctx: CommandContext,
+) -> None:
+    assert not (await ask(ctx, "/ev-test")).ok  # follows nothing
+    await ask(ctx, "/ev-subscribe alliance charts:off")
+    first, second = await asyncio.gather(ask(ctx, "/ev-test"), ask(ctx, "/ev-test"))
+    assert [first.ok, second.ok].count(True) == 1
+    refused = second if first.ok else first
+    assert "try again in 60 s" in refused.message.body
+
+
 async def test_it_takes_no_options(ctx: CommandContext) -> None:
     await ask(ctx, "/ev-subscribe alliance")
     reply = await ask(ctx, "/ev-test alliance")

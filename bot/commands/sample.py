@@ -6,6 +6,7 @@ first real milestone is still news. Channel managers only, once a minute per cha
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import replace
@@ -14,7 +15,8 @@ from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.commands.subjects import region_suffix
 from bot.commands.types import Invocation, Reply
-from bot.domain.announcer import announce_group
+from bot.delivery.rendering import DIGEST_LABELS
+from bot.domain.announcer import announce_digest, announce_group
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
 from bot.domain.headlines import chart_alt
@@ -84,7 +86,9 @@ def _synthetic(
         )
     rung = reached[-1]
     period, value = next((m, c) for m, c in series.points() if c >= rung)
-    upcoming = ladder.next_above(total)
+    # the next threshold and its projection as the detector told them then
+    then = [(m, c) for m, c in series.points() if m <= period]
+    upcoming = ladder.next_above(value)
     return (
         MilestoneEvent(
             spec.subject,
@@ -94,15 +98,13 @@ def _synthetic(
             period,
             value,
             next_threshold=upcoming,
-            projected=project(series.points(), upcoming) if upcoming else None,
+            projected=project(then, upcoming) if upcoming else None,
         ),
         True,
     )
 
 
 def _month_now(ctx: CommandContext) -> str:
-    import time
-
     return time.strftime("%Y-%m", time.gmtime(ctx.clock()))
 
 
@@ -141,20 +143,34 @@ async def sample_message(
     real = event is not None
     if event is None:
         event, real = _synthetic(ctx, sub, ladder)
-    message = announce_group([event], spec.locale)
+    # a milestone the subscription holds for its digest is told in the digest, without a chart
+    digest = spec.mode != "instant" or "milestone" not in spec.instant_kinds
+    mode = spec.mode if spec.mode != "instant" else "weekly"
+    if digest:
+        message = announce_digest([event], spec.locale, DIGEST_LABELS.get(mode, mode))
+    else:
+        message = announce_group([event], spec.locale)
     what = f"{spec.subject.name}{region_suffix(spec.region)}"
     note = TEST_NOTE.format(
         what=what,
         ladder=spec.ladder,
         locale=spec.locale,
-        charts=", with a chart" if spec.charts else ", no charts",
+        charts=f", {mode} digest" if digest else ", with a chart" if spec.charts else ", no charts",
     )
     if not real:
         note += f" No figures for {what} yet: the figure is illustrative."
+    if "milestone" not in spec.kinds:
+        note += (
+            f" This subscription takes {','.join(spec.kinds)}, not milestones; a milestone shows "
+            "the format."
+        )
+    if not sub.active:
+        note += f" The subscription is paused ({sub.paused_reason or 'no reason given'}): "
+        note += "nothing is announced here until it is resumed."
     # the note follows the announcement's own text, which stays as a real one would read
     body = f"{message.body}\n\n{note}" if message.body else note
     message = replace(message, title=TEST_PREFIX + message.title, body=body)
-    if spec.charts and draw:
+    if spec.charts and draw and not digest:
         message = await _with_chart(ctx, message, event, ladder, spec.locale)
     return message, sub, real
 
@@ -181,8 +197,17 @@ async def cmd_test(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]
             f"A test message was posted here less than {COOLDOWN_SECONDS:.0f} seconds ago; "
             f"try again in {left:.0f} s."
         )
-    message, sub, real = await sample_message(ctx, inv.channel)
-    _LAST_TEST.setdefault(ctx, {})[inv.channel] = ctx.clock()
+    # taken before the await: two tests at once in one channel post one sample
+    tested = _LAST_TEST.setdefault(ctx, {})
+    now = ctx.clock()
+    for channel in [c for c, at in tested.items() if now - at >= COOLDOWN_SECONDS]:
+        del tested[channel]  # long past: forgotten, so the table stays small
+    tested[inv.channel] = now
+    try:
+        message, sub, real = await sample_message(ctx, inv.channel)
+    except BaseException:
+        del tested[inv.channel]  # refused (follows nothing): no cooldown
+        raise
     # public: the reply is the sample, posted in the channel; nothing is queued or recorded
     return Reply(
         message,
