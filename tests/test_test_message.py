@@ -18,6 +18,11 @@ from bot.commands.sample import COOLDOWN_SECONDS
 from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
+from bot.domain.events import MilestoneEvent
+from bot.domain.periods import Month
+from bot.domain.records import DetectionWrite
+from bot.domain.rungs import listed_range
+from bot.domain.series import WORLD
 from bot.store.sqlite.sales import SqliteStore
 
 HERE = Channel("discord", "guild", "general")
@@ -71,6 +76,24 @@ async def test_the_reply_is_the_marked_sample_in_the_subscription_format(
     # French numbers: a narrow no-break space or a space groups thousands, never a comma
     assert "," not in message.title.split("Leaf", 1)[1]
     assert await recorded(ctx) == before  # no outbox row, no event, no milestone
+
+
+async def test_the_sample_is_the_latest_stored_milestone_when_there_is_one(
+    ctx: CommandContext,
+) -> None:
+    leaf = ctx.model.catalog.resolve("nissan leaf").subject
+    event = MilestoneEvent(leaf, WORLD, "sales", listed_range([100_000]), Month(2014, 1), 100_123)
+    store = ctx.store
+    await store.save_detection(
+        "sample-test", await store.watermark("sample-test"), 1, DetectionWrite(events=[event])
+    )
+    await ask(ctx, "/ev-subscribe nissan leaf charts:off")
+    before = await recorded(ctx)
+    reply = await ask(ctx, "/ev-test")
+    assert reply.ok, reply.message.body
+    assert reply.message.title.startswith("Test: ") and "100,000" in reply.message.title
+    assert "100,123" in reply.message.body and "January 2014" in reply.message.body
+    assert await recorded(ctx) == before
 
 
 async def test_the_sample_carries_a_chart_when_the_subscription_does(ctx: CommandContext) -> None:
