@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, check, data, deliveries, demo, figures, run, store
+from bot.cli import ask, channels, check, data, deliveries, demo, figures, run, sample, store
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -242,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(p)
     p.set_defaults(run=channels.cmd_unsubscribe)
+
+    p = sub.add_parser(
+        "test-message",
+        help="post a sample announcement to a channel, as its subscription renders it, marked "
+        "as a test (never recorded)",
+    )
+    channel_args(p)
+    add_common(p)
+    p.set_defaults(run=sample.cmd_test_message)
 
     p = sub.add_parser("resume", help="resume a channel's paused subscriptions")
     p.add_argument("subject", nargs="?", help="one subject (default: all the channel's)")

@@ -12,6 +12,7 @@ from bot.commands.channels import cmd_subscribe, cmd_subscriptions, cmd_unsubscr
 from bot.commands.context import CommandContext
 from bot.commands.preview import cmd_preview
 from bot.commands.reading import cmd_chart, cmd_milestones, cmd_share, cmd_total
+from bot.commands.sample import cmd_test
 from bot.commands.types import Command, Invocation, OptionSpec, Reply
 from bot.domain.messages import Field, Message
 from bot.domain.subscriptions import KINDS, MODES
@@ -134,6 +135,15 @@ COMMANDS: dict[str, Command] = {
             cmd_subscribe,
             True,
             "/ev-subscribe alliance kinds:milestone,share mode:instant",
+        ),
+        Command(
+            "ev-test",
+            "Post a sample announcement here, as this channel's subscription renders it, "
+            "marked as a test (not recorded; once a minute)",
+            [],
+            cmd_test,
+            True,
+            "/ev-test",
         ),
         Command(
             "ev-unsubscribe",
