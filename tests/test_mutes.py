@@ -132,7 +132,14 @@ async def test_mute_all_silences_everything_and_unmute_all_ends_every_mute(
     ctx: CommandContext,
 ) -> None:
     assert (await ask(ctx, A, "/ev-mute all for:30m then:drop")).ok
-    assert (await ask(ctx, A, "/ev-mute leaf for:1d")).ok
+    assert (await ask(ctx, A, "/ev-mute leaf for:7d")).ok
+    again = await ask(ctx, A, "/ev-mute leaf for:1d")  # replaces the 7 days
+    assert again.ok and again.data is not None and again.data["replaced"]
+    assert "This replaces the mute that ran until" in again.message.body
+    assert [m.until < time.time() + 2 * DAY for m in await ctx.store.mutes(A, time.time())] == [
+        True,
+        True,
+    ]
     await detect(ctx, "2016-01", 5_000)
     assert await instant(ctx.store, A) == []
     reply = await ask(ctx, A, "/ev-unmute all")

@@ -14,16 +14,19 @@ class PgMutes(PgBase):
     """Mutes, by channel and subject."""
 
     async def mute(self, mute: Mute) -> None:
-        """Mute a channel's subject, replacing a mute of the same subject (its end and choice)."""
-        await self._run(
-            self.pool,
-            f"INSERT INTO mutes ({MUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-            "ON CONFLICT (platform, workspace, channel, subject_key) DO UPDATE SET "
-            "subject_name = excluded.subject_name, until = excluded.until, "
-            "then_do = excluded.then_do, created_by = excluded.created_by, "
-            "created_at = excluded.created_at",
-            *mute_values(mute),
-        )
+        """Mute a channel's subject, replacing a mute of the same subject (its end and choice);
+        mutes ended by then are removed."""
+        async with self.pool.acquire() as con, con.transaction():
+            await self._run(con, "DELETE FROM mutes WHERE until <= $1", mute.created_at)
+            await self._run(
+                con,
+                f"INSERT INTO mutes ({MUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                "ON CONFLICT (platform, workspace, channel, subject_key) DO UPDATE SET "
+                "subject_name = excluded.subject_name, until = excluded.until, "
+                "then_do = excluded.then_do, created_by = excluded.created_by, "
+                "created_at = excluded.created_at",
+                *mute_values(mute),
+            )
 
     async def unmute(self, channel: Channel, subject_key: str | None) -> int:
         """End a channel's mute of a subject (None: every mute of the channel); returns how many

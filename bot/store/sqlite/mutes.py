@@ -14,8 +14,10 @@ class SqliteMutes(SqliteBase):
     """Mutes, by channel and subject."""
 
     async def mute(self, mute: Mute) -> None:
-        """Mute a channel's subject, replacing a mute of the same subject (its end and choice)."""
+        """Mute a channel's subject, replacing a mute of the same subject (its end and choice);
+        mutes ended by then are removed."""
         async with self.transaction():
+            await self._run("DELETE FROM mutes WHERE until <= ?", (mute.created_at,))
             await self._run(
                 f"INSERT INTO mutes ({MUTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (platform, workspace, channel, subject_key) DO UPDATE SET "
