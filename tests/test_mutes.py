@@ -203,3 +203,47 @@ def test_durations() -> None:
     assert parse_duration("90d") == 90 * DAY
     with pytest.raises(MuteError):
         parse_duration("13w")
+
+
+def test_a_delivery_keeps_what_the_mute_does_not_cover() -> None:
+    """One delivery grouping a muted and an unmuted subject keeps the unmuted one; the muted
+    one goes to the digest (digest) or nowhere (drop); other channels and ended mutes are
+    untouched."""
+    from typing import Any, cast
+
+    from bot.domain.mutes import Mute, apply_mutes
+    from bot.domain.records import StoredEvent
+    from bot.domain.subjects import ALL
+    from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
+
+    subs = [
+        Subscription(1, SubscriptionSpec(A, ALL), ""),
+        Subscription(2, SubscriptionSpec(B, ALL), ""),
+    ]
+    news = [
+        (StoredEvent(10, cast(Any, None)), ["nissan:leaf", "make:nissan", "all"]),
+        (StoredEvent(11, cast(Any, None)), ["tesla:model-3", "make:tesla", "all"]),
+    ]
+
+    def plan() -> FanoutPlan:
+        return FanoutPlan(
+            [
+                PlannedDelivery(A, "instant", (10, 11), (1, 1), "en"),
+                PlannedDelivery(B, "instant", (10, 11), (2, 2), "en"),
+            ],
+            [(1, 10), (2, 10)],
+        )
+
+    for then, digest in (("digest", [(1, 10), (2, 10)]), ("drop", [(2, 10)])):
+        mute = Mute(A, "make:nissan", "Nissan", until=100.0, then=then)
+        out = apply_mutes(plan(), news, subs, [mute], now=50.0)
+        assert [(d.channel, d.event_ids, d.subscription_ids) for d in out.deliveries] == [
+            (A, (11,), (1,)),
+            (B, (10, 11), (2, 2)),
+        ]
+        assert sorted(out.digest_items) == digest
+        ended = apply_mutes(plan(), news, subs, [mute], now=100.0)
+        assert [d.event_ids for d in ended.deliveries] == [(10, 11), (10, 11)]
+    everything = Mute(A, "all", "everything", until=100.0, then="drop")
+    out = apply_mutes(plan(), news, subs, [everything], now=0.0)
+    assert [d.channel for d in out.deliveries] == [B] and out.digest_items == [(2, 10)]

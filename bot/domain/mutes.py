@@ -132,6 +132,7 @@ def apply_mutes(
         )
         if mute is None or mute.then == "digest":
             out.digest_items.append((sub_id, event_id))
+    out.digest_items = list(dict.fromkeys(out.digest_items))  # once each, in order
     return out
 
 
