@@ -22,10 +22,10 @@ def at_utc(at: float) -> str:
 def mute_line(mute: Mute, now: float) -> str:
     """One mute in words, for /ev-subscriptions and /ev-preview."""
     what = "everything" if mute.subject_key == ALL else mute.subject_name
-    then = "to the digest" if mute.then == "digest" else "dropped"
+    then = "goes to the digest" if mute.then == "digest" else "is dropped"
     return (
         f"{what} muted until {at_utc(mute.until)} ({describe_until(mute, now)} more; news "
-        f"meanwhile goes {then}, by {mute.created_by or '?'})"
+        f"meanwhile {then}; by {mute.created_by or '?'})"
     )
 
 
@@ -54,15 +54,11 @@ async def cmd_mute(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]
     earlier = [m for m in await ctx.store.mutes(inv.channel, now) if m.subject_key == key]
     await ctx.store.mute(mute)
     follows = await ctx.store.subscriptions(inv.channel)
-    fate = (
-        "goes to the next digest"
-        if then == "digest"
-        else "is dropped (still recorded: /ev-milestones shows it)"
-    )
+    fate = "goes to the next digest" if then == "digest" else "is not posted here at all"
     body = (
         f"This channel hears nothing about {name} until {at_utc(mute.until)} "
-        f"({describe_until(mute, now)}). News meanwhile is recorded as always and {fate}. "
-        f"/ev-unmute {args.get('subject', '').strip()} ends it sooner."
+        f"({describe_until(mute, now)}). News meanwhile is still recorded (/ev-milestones shows "
+        f"it) and {fate}. /ev-unmute {args.get('subject', '').strip()} ends it sooner."
     )
     if earlier:
         body += f"\nThis replaces the mute that ran until {at_utc(earlier[0].until)}."

@@ -58,12 +58,12 @@ def why(
     if isinstance(event, MilestoneEvent) and admit(event, sub, ctx.subscription_ladders) is None:
         crossed = event.thresholds.describe()
         return f"below the ladder: {crossed} is not on the {sub.spec.ladder!r} ladder"
-    if sub.spec.mode != "instant" or event.kind not in sub.spec.instant_kinds:
-        mode = sub.spec.mode if sub.spec.mode != "instant" else "weekly"
-        return f"held for the {mode} digest"
     if mute is not None:
         fate = "held for the digest" if mute.then == "digest" else "dropped"
         return f"muted here ({fate}); the mute ends {at_utc(mute.until)}"
+    if sub.spec.mode != "instant" or event.kind not in sub.spec.instant_kinds:
+        mode = sub.spec.mode if sub.spec.mode != "instant" else "weekly"
+        return f"held for the {mode} digest"
     return "recorded before this channel subscribed (a new subscription is not sent history)"
 
 

@@ -146,7 +146,7 @@ def _with(
 
 def describe_until(mute: Mute, now: float) -> str:
     """How long a mute still holds, in words: `for 6 days 23 hours more`."""
-    left = max(0, int(mute.until - now))
+    left = max(0, -int((now - mute.until) // 60) * 60)  # whole minutes, rounded up
     days, rest = divmod(left, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
