@@ -233,10 +233,12 @@ async def test_each_command_answered_through_the_callback(
         assert all(any(n.startswith(f"/{c}") for n in names) for c in COMMANDS)
 
         # every command of the table, in its order (subscribe comes before unsubscribe), with
-        # its required options: answered at once, or deferred and followed up
+        # its required options (mute comes before unmute): answered at once, or deferred and
+        # followed up
+        values = {"for": "7d"}
         for name, command in COMMANDS.items():
             opts = [
-                {"name": o.name, "type": 3, "value": "alliance"}
+                {"name": o.name, "type": 3, "value": values.get(o.name, "alliance")}
                 for o in command.options
                 if o.required
             ]

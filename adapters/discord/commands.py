@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import inspect
 import json
+import keyword
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -62,7 +63,10 @@ def _fit(text: str, limit: int = MAX_DESCRIPTION) -> str:
 
 
 def _py_name(option: str) -> str:
-    return option.replace("-", "_")
+    """The option as a Python parameter name (renamed back for Discord): `as-of` as `as_of`,
+    a keyword such as `for` (of /ev-mute) as `for_`."""
+    name = option.replace("-", "_")
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 # -- the command tree ------------------------------------------------------------------------

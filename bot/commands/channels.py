@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
+from bot.commands.mutes import mute_line
 from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.formatting import validate_locale
@@ -124,11 +125,18 @@ def _describe(sub: Subscription) -> str:
 
 async def cmd_subscriptions(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
     subs = await ctx.store.subscriptions(inv.channel)
+    now = ctx.clock()
+    mutes = await ctx.store.mutes(inv.channel, now)
     body = "\n".join(_describe(s) for s in subs) or (
         "This channel follows nothing yet. Example: /ev-subscribe alliance"
     )
+    if mutes:
+        body += "\nMuted:\n" + "\n".join(f"• {mute_line(m, now)}" for m in mutes)
     return Reply(
         Message(title="This channel's subscriptions", body=body, accent="info", locale=inv.locale),
         ephemeral=True,
-        data={"subscriptions": [{"id": s.id, "subject": s.spec.subject.name} for s in subs]},
+        data={
+            "subscriptions": [{"id": s.id, "subject": s.spec.subject.name} for s in subs],
+            "mutes": [{"subject": m.subject_key, "until": m.until, "then": m.then} for m in mutes],
+        },
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.commands.context import CommandContext
+from bot.commands.mutes import at_utc, covering_mute, mute_line
 from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import told, unlike_years
@@ -13,6 +14,7 @@ from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event, MilestoneEvent, Subject
 from bot.domain.formatting import fast_percent, fast_units, format_percent, format_period
 from bot.domain.messages import Message
+from bot.domain.mutes import Mute
 from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.subscriptions import Subscription, admit, most_specific
@@ -33,6 +35,7 @@ def why(
     event: Event,
     subs: Sequence[Subscription],
     deliveries: Mapping[int, DeliveryRow],
+    mute: Mute | None = None,
 ) -> str:
     """Why an event was or was not delivered to this channel."""
     delivery = deliveries.get(event_id)
@@ -55,6 +58,9 @@ def why(
     if isinstance(event, MilestoneEvent) and admit(event, sub, ctx.subscription_ladders) is None:
         crossed = event.thresholds.describe()
         return f"below the ladder: {crossed} is not on the {sub.spec.ladder!r} ladder"
+    if mute is not None:
+        fate = "held for the digest" if mute.then == "digest" else "dropped"
+        return f"muted here ({fate}); the mute ends {at_utc(mute.until)}"
     if sub.spec.mode != "instant" or event.kind not in sub.spec.instant_kinds:
         mode = sub.spec.mode if sub.spec.mode != "instant" else "weekly"
         return f"held for the {mode} digest"
@@ -78,6 +84,12 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
     latest_month = series.latest or Month(1970, 1)
     covering = _covering_subs(ctx, subs, subject, latest_month, region)
     lines: list[str] = []
+    now = ctx.clock()
+    mute = covering_mute(
+        await ctx.store.mutes(inv.channel, now), ctx.hierarchy.covering(subject, latest_month)
+    )
+    if mute is not None:
+        lines.append(f"Muted here: {mute_line(mute, now)}. /ev-unmute ends it sooner.")
     where = region_suffix(region)
     total = series.cum[-1] if series.cum else 0
     if not covering:
@@ -122,7 +134,7 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
     if events:
         lines.append("Recent events:")
     for event_id, event in events:
-        reason = why(ctx, event_id, event, subs, deliveries)
+        reason = why(ctx, event_id, event, subs, deliveries, mute)
         reasons.append({"event": event_id, "kind": event.kind, "reason": reason})
         lines.append(f"• {event.kind} {event.period}: {reason}")
     if not events:
@@ -135,7 +147,11 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
             locale=loc,
         ),
         ephemeral=True,
-        data={"subject": subject.name, "events": reasons},
+        data={
+            "subject": subject.name,
+            "events": reasons,
+            "muted_until": mute.until if mute is not None else None,
+        },
     )
 
 

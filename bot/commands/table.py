@@ -10,6 +10,7 @@ from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import PERIOD_EXAMPLES
 from bot.commands.channels import cmd_subscribe, cmd_subscriptions, cmd_unsubscribe
 from bot.commands.context import CommandContext
+from bot.commands.mutes import cmd_mute, cmd_unmute
 from bot.commands.preview import cmd_preview
 from bot.commands.reading import cmd_chart, cmd_milestones, cmd_share, cmd_total
 from bot.commands.sample import cmd_test
@@ -152,6 +153,31 @@ COMMANDS: dict[str, Command] = {
             cmd_unsubscribe,
             True,
             "/ev-unsubscribe alliance",
+        ),
+        Command(
+            "ev-mute",
+            "Silence a subject (or all) in this channel for a while; news is still recorded",
+            [
+                OptionSpec("subject", "a subject, or all", "subject", required=True),
+                OptionSpec("for", "how long: 30m, 12h, 7d, 2w (at most 90 days)", required=True),
+                OptionSpec(
+                    "then",
+                    "what would have been posted meanwhile: digest (default: the next digest) "
+                    "or drop",
+                    choices=("digest", "drop"),
+                ),
+            ],
+            cmd_mute,
+            True,
+            "/ev-mute nissan leaf for:7d then:drop",
+        ),
+        Command(
+            "ev-unmute",
+            "End this channel's mute of a subject (all: every mute)",
+            [OptionSpec("subject", "a muted subject, or all", "subject", required=True)],
+            cmd_unmute,
+            True,
+            "/ev-unmute nissan leaf",
         ),
         Command(
             "ev-subscriptions",

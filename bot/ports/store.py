@@ -9,6 +9,7 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.deliveries import Pending
+from bot.domain.mutes import Mute
 from bot.domain.periods import Month
 from bot.domain.plausibility import DEFAULT_RULE, Hold, HoldRule
 from bot.domain.records import (
@@ -283,6 +284,20 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         self, channel: Channel, subject_key: str | None = None, now: float | None = None
     ) -> int:
         """Resume a channel's paused subscriptions and what the pause held back."""
+        ...
+
+    # -- mutes (`bot.domain.mutes`) -----------------------------------------------------------
+
+    async def mute(self, mute: Mute) -> None:
+        """Mute a channel's subject (or `all`), replacing a mute of the same subject."""
+        ...
+
+    async def unmute(self, channel: Channel, subject_key: str | None) -> int:
+        """End a channel's mute of a subject (None: all its mutes); returns how many went."""
+        ...
+
+    async def mutes(self, channel: Channel | None, now: float) -> list[Mute]:
+        """The mutes holding at `now`, of one channel or (None) of every channel."""
         ...
 
     # -- outbox -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.domain.corrections import (
     plan_corrections,
 )
 from bot.domain.deliveries import original
+from bot.domain.mutes import apply_mutes
 from bot.domain.records import DetectionWrite, StoredEvent
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.store.detection_rows import stored_event
@@ -26,12 +27,13 @@ from bot.store.outbox_logic import (
     split_fan_out,
 )
 from bot.store.postgres.base import Connection
+from bot.store.postgres.mutes import PgMutes
 from bot.store.postgres.outbox import PgOutbox
 from bot.store.postgres.subscriptions import CHANNEL_WHERE
 from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row
 
 
-class PgFanOut(PgOutbox):
+class PgFanOut(PgOutbox, PgMutes):
     """Fan-out, corrections and digests."""
 
     # -- digests ----------------------------------------------------------------------------
@@ -93,7 +95,10 @@ class PgFanOut(PgOutbox):
             subs.extend(await self.subscriptions_for(all_keys, region, con))
         if not subs:
             return
-        plan = plan_for(news, subs)
+        # a muted channel's news is recorded all the same, only not posted: to its digest or
+        # nowhere (`bot.domain.mutes`)
+        mutes = await self.mutes(None, now, con)
+        plan = apply_mutes(plan_for(news, subs), news, subs, mutes, now)
         await self._insert_deliveries(con, plan.deliveries, now)
         if plan.digest_items:
             await self._run(

@@ -334,6 +334,23 @@ V_CLAIMED_AT = """
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claimed_at DOUBLE PRECISION
 """
 
+# Mutes; see `bot/store/sqlite/migrations.py` V_MUTES (re-runnable).
+V_MUTES = """
+CREATE TABLE IF NOT EXISTS mutes (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    until DOUBLE PRECISION NOT NULL,
+    then_do TEXT NOT NULL DEFAULT 'digest' CHECK (then_do IN ('digest', 'drop')),
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (platform, workspace, channel, subject_key)
+);
+CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -343,4 +360,5 @@ PG_MIGRATIONS: list[Migration] = [
     merge_spellings,  # one key, one spelling: a Python step (bot/store/key_merge.py)
     V_DELIVERY_STEPS,
     V_CLAIMED_AT,
+    V_MUTES,
 ]

@@ -15,6 +15,7 @@ from bot.domain.corrections import (
     plan_corrections,
 )
 from bot.domain.deliveries import original
+from bot.domain.mutes import apply_mutes
 from bot.domain.records import DetectionWrite, StoredEvent
 from bot.domain.subscriptions import Subscription
 from bot.store.detection_rows import stored_event
@@ -28,10 +29,11 @@ from bot.store.outbox_logic import (
 )
 from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row
 from bot.store.sqlite.base import positional
+from bot.store.sqlite.mutes import SqliteMutes
 from bot.store.sqlite.outbox import SqliteOutbox
 
 
-class SqliteFanOut(SqliteOutbox):
+class SqliteFanOut(SqliteOutbox, SqliteMutes):
     """Fan-out, corrections and digests."""
 
     # -- digests ----------------------------------------------------------------------------
@@ -82,7 +84,9 @@ class SqliteFanOut(SqliteOutbox):
             subs.extend(await self.subscriptions_for(all_keys, region))
         if not subs:
             return
-        plan = plan_for(news, subs)
+        # a muted channel's news is recorded all the same, only not posted: to its digest or
+        # nowhere (`bot.domain.mutes`)
+        plan = apply_mutes(plan_for(news, subs), news, subs, await self.mutes(None, now), now)
         await self._insert_deliveries(plan.deliveries, now)
         await self._many(
             "INSERT INTO digest_items (subscription_id, event_id) VALUES (?, ?) "

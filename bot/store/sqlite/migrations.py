@@ -376,6 +376,25 @@ V_DELIVERY_STEPS = added_column("deliveries", "steps", "TEXT NOT NULL DEFAULT '[
 # merge: the merge's tests replay it by setting the version back.
 V_CLAIMED_AT = added_column("deliveries", "claimed_at", "REAL")
 
+# Mutes (issue 18): a channel silences a subject (or `all`) until a time; what would have been
+# posted then goes to the digest or is dropped (`bot.domain.mutes`). Re-runnable, as every step
+# after the key merge.
+V_MUTES = """
+CREATE TABLE IF NOT EXISTS mutes (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    until REAL NOT NULL,
+    then_do TEXT NOT NULL DEFAULT 'digest' CHECK (then_do IN ('digest', 'drop')),
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (platform, workspace, channel, subject_key)
+);
+CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
+"""
+
 MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_DETECTION,
@@ -393,4 +412,5 @@ MIGRATIONS: list[Migration] = [
     merge_spellings,  # one key, one spelling: a Python step (bot/store/key_merge.py)
     V_DELIVERY_STEPS,
     V_CLAIMED_AT,
+    V_MUTES,
 ]
