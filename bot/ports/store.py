@@ -9,7 +9,6 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.deliveries import Pending
-from bot.domain.mutes import Mute
 from bot.domain.periods import Month
 from bot.domain.plausibility import DEFAULT_RULE, Hold, HoldRule
 from bot.domain.records import (
@@ -25,6 +24,7 @@ from bot.domain.records import (
 )
 from bot.domain.staging import StagedChunk
 from bot.ports.installations import SlackInstallationRows
+from bot.ports.mutes import MuteRows
 
 # The years a source gives whole (as a yearly figure), read after each of its imports; written
 # with PostgreSQL's placeholders, SQLite's store swaps in its own.
@@ -135,7 +135,7 @@ class SalesStore(Protocol):
         """The stored groups of makes."""
 
 
-class BotStore(SalesStore, SlackInstallationRows, Protocol):
+class BotStore(SalesStore, SlackInstallationRows, MuteRows, Protocol):
     """Everything the running bot needs from its database: the sales port above, plus detection
     state, subscriptions, the outbox and Slack installations. `SqliteStore` and `PgStore` both
     provide it; core modules that take "the store" are typed with it, not with one backend."""
@@ -284,20 +284,6 @@ class BotStore(SalesStore, SlackInstallationRows, Protocol):
         self, channel: Channel, subject_key: str | None = None, now: float | None = None
     ) -> int:
         """Resume a channel's paused subscriptions and what the pause held back."""
-        ...
-
-    # -- mutes (`bot.domain.mutes`) -----------------------------------------------------------
-
-    async def mute(self, mute: Mute) -> None:
-        """Mute a channel's subject (or `all`), replacing a mute of the same subject."""
-        ...
-
-    async def unmute(self, channel: Channel, subject_key: str | None) -> int:
-        """End a channel's mute of a subject (None: all its mutes); returns how many went."""
-        ...
-
-    async def mutes(self, channel: Channel | None, now: float) -> list[Mute]:
-        """The mutes holding at `now`, of one channel or (None) of every channel."""
         ...
 
     # -- outbox -----------------------------------------------------------------------------
