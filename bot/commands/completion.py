@@ -4,6 +4,7 @@ name it answers to, ranked by how the typed text matches, then by the subject's 
 from __future__ import annotations
 
 import difflib
+import heapq
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,8 +118,8 @@ class NameIndex:
         if len(key) >= 3 and len(best) < limit:
             for i, ratio in self._fuzzy(key):
                 note(self.owner[i], CLOSE, -round(ratio, 1))
-        ranked = sorted(best, key=lambda e: (best[e], self.rank[e]))
-        return [self.shown[e] for e in ranked[:limit]]
+        ranked = heapq.nsmallest(limit, best, key=lambda e: (best[e], self.rank[e]))
+        return [self.shown[e] for e in ranked]
 
     def suggest(self, text: str, limit: int = SUGGESTIONS) -> list[str]:
         """The few names "did you mean" offers for a name that matched nothing."""
