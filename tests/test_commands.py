@@ -371,7 +371,9 @@ async def test_preview_explains_each_channel(tmp_path: Path) -> None:
         ).message.body
         assert "Next: Nissan Leaf passing 125,000" not in body  # default ladder: 150,000 next
         assert "passing 150,000 on the 'default' ladder" in body
-        assert "Share of Nissan: 89%. No share news until it reaches 90% or falls below 83%." in body
+        assert "Share of Nissan: 89%. No share news until it reaches 90% or falls below 83%." in (
+            body
+        )
         none = await run_text(ctx, Invocation(channels["E"], "bob"), "/ev-preview leaf")
         assert "follows nothing that covers Nissan Leaf" in none.message.body
 

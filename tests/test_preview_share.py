@@ -49,4 +49,6 @@ async def test_preview_names_the_share_figures_the_next_news_needs(tmp_path: Pat
         ) in only
         assert "101%" not in only and "105%" not in only
         zoe = (await run_text(ctx, HERE, "/ev-preview renault zoe")).message.body
-        assert "Share of Renault: 75%. No share news until it reaches 80% or falls below 73%." in zoe
+        assert "Share of Renault: 75%. No share news until it reaches 80% or falls below 73%." in (
+            zoe
+        )
