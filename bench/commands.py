@@ -8,6 +8,12 @@ through `bot.commands.dispatch.run_text`, with 10 and with 200 in flight. Prints
 and p99 at each, and the ratio of the command p50 to a raw SQLite point lookup (`sqlite3`, a
 primary-key SELECT on `cells`) measured in the same run.
 
+Before the commands it times the subject names: building the name index, then autocomplete and
+"did you mean" of 2,000 typed names (a make's start, a name's start, a model's bare name, a
+misspelt name, a name known nowhere), each against the baseline measured in the same run (the
+hand-made index as it was, kept in bench/suggest_baseline.py, and the catalog's difflib
+suggestions), and how far the slowest is from the 3-second answer budget.
+
 Targets: at 10 in flight p99 under 2 ms; at 200 in flight at least 20,000 commands per second.
 
 A command's latency is measured around `run_text` in each of the in-flight tasks. The reading
@@ -43,11 +49,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.suggest_baseline import NameIndex as BaselineIndex
 from bot.app.bootstrap import open_commands
+from bot.commands.completion import NameIndex
 from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation
 from bot.domain.channels import Channel
+from bot.domain.events import Subject
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
@@ -104,6 +113,69 @@ def mixed_commands(count: int, models: int, months: int, rng: random.Random) -> 
         else:
             out.append(f"/ev-milestones {make} {model_name}")
     return out
+
+
+def typed_names(count: int, models: int, rng: random.Random) -> list[str]:
+    """What people type into the subject box: a make's start, a name's start, a model's bare
+    name (a word of ten thousand names), a misspelt make or model, and a name known nowhere."""
+    out = []
+    for _ in range(count):
+        make, model_name = name(rng.randrange(models))
+        full = f"{make} {model_name}"
+        cut = rng.randrange(2, len(full))
+        swap = rng.randrange(1, len(make) - 1)
+        out.append(
+            rng.choice(
+                [
+                    make[: rng.randrange(2, len(make) + 1)],
+                    full[:cut],
+                    model_name,
+                    make[:swap] + make[swap + 1] + make[swap] + make[swap + 2 :] + f" {model_name}",
+                    "renualt",
+                    "zoe",
+                ]
+            )
+        )
+    return out
+
+
+def measure_names(ctx: CommandContext, rng: random.Random) -> None:
+    """Autocomplete and "did you mean" of the ranked index against the baseline (the hand-made
+    index as it was, and the catalog's difflib suggestions), in this run; the budget is 3 s."""
+    catalog = ctx.model.catalog
+
+    def sales(subject: Subject) -> int:
+        cum = ctx.model.series(subject).cum
+        return cum[-1] if cum else 0
+
+    start = time.perf_counter()
+    old = BaselineIndex.build(catalog, ctx.config)
+    old_build = time.perf_counter() - start
+    start = time.perf_counter()
+    new = NameIndex.build(catalog, ctx.config, sales)  # with every subject's sales, as the bot
+    new_build = time.perf_counter() - start
+    print(f"name index build: baseline {old_build:.2f} s, ranked {new_build:.2f} s")
+    texts = typed_names(2000, len(catalog.models), rng)
+    for label, base, ranked in (
+        ("autocomplete", old.complete, new.complete),
+        ("did you mean", catalog.suggest, new.suggest),
+    ):
+        times: dict[str, list[float]] = {"baseline": [], "ranked": []}
+        for text in texts:
+            for which, call in (("baseline", base), ("ranked", ranked)):
+                start = time.perf_counter()
+                call(text)
+                times[which].append(time.perf_counter() - start)
+        parts = []
+        for which, lat in times.items():
+            lat.sort()
+            parts.append(
+                f"{which} p50 {percentile(lat, 50) * 1e3:.2f} ms, p99 "
+                f"{percentile(lat, 99) * 1e3:.2f} ms, max {lat[-1] * 1e3:.1f} ms"
+            )
+        worst = times["ranked"][-1]
+        verdict = "far within" if worst < 0.3 else "within" if worst < 3 else "OVER"
+        print(f"{label:<13}{'; '.join(parts)}: {verdict} the 3 s answer budget")
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -291,6 +363,7 @@ async def main() -> None:
                 f"raw SQLite point lookup: p50 {raw_p50 * 1e6:.1f} us, p99 "
                 f"{percentile(raw, 99) * 1e6:.1f} us"
             )
+            measure_names(ctx, rng)
             lite: dict[int, tuple[float, float, float]] = {}
             for in_flight in (10, 200):
                 texts = mixed_commands(args.commands, args.models, args.months, rng)

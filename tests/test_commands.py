@@ -149,12 +149,13 @@ async def test_autocomplete_prefix_first_then_fuzzy(ctx: CommandContext) -> None
     names = autocomplete(ctx, "nis")
     assert names[0] == "Nissan"
     assert names[:3] == ["Nissan", "Nissan Leaf", "Nissan e-NV200"]
-    # a word inside a name comes after the names that start so
-    assert autocomplete(ctx, "leaf")[:2] == ["Leaf", "Nissan Leaf"]
+    # a model's bare name completes to its full name, once
+    assert autocomplete(ctx, "leaf") == ["Nissan Leaf"]
     assert "Renault Zoe" in autocomplete(ctx, "zoe")
     # misspelt: fuzzy
     assert "Nissan" in autocomplete(ctx, "nisan")
-    assert "renault-nissan" in [n.lower() for n in autocomplete(ctx, "renault-n")]
+    # a group's alias completes to the group's name
+    assert autocomplete(ctx, "renault-n")[0] == "Renault-Nissan Alliance"
     # nothing typed: the broad subjects
     assert autocomplete(ctx, "")[:2] == ["all", "Renault-Nissan Alliance"]
     assert autocomplete(ctx, "qqqqqq") == []
@@ -169,7 +170,9 @@ def test_autocomplete_is_fast_and_bounded_on_a_big_catalog() -> None:
     catalog = Catalog(models=models, makes={f"make{i}": f"Make{i}" for i in range(2_000)})
     ctx = CommandContext.__new__(CommandContext)
     ctx.config = config
-    ctx.model = type("M", (), {"catalog": catalog, "version": 1})()  # type: ignore[assignment]
+    ctx.model = SimpleNamespace(  # type: ignore[assignment]
+        catalog=catalog, version=1, series=lambda subject: SimpleNamespace(cum=())
+    )
     ctx._names = None
     ctx._names_version = -1
     assert len(autocomplete(ctx, "m")) == 25
@@ -368,7 +371,9 @@ async def test_preview_explains_each_channel(tmp_path: Path) -> None:
         ).message.body
         assert "Next: Nissan Leaf passing 125,000" not in body  # default ladder: 150,000 next
         assert "passing 150,000 on the 'default' ladder" in body
-        assert "within the hysteresis band" in body
+        assert "Share of Nissan: 89%. No share news until it reaches 90% or falls below 83%." in (
+            body
+        )
         none = await run_text(ctx, Invocation(channels["E"], "bob"), "/ev-preview leaf")
         assert "follows nothing that covers Nissan Leaf" in none.message.body
 

@@ -33,7 +33,7 @@ async def test_the_prompt_answers_slash_commands_until_the_input_ends(tmp_path) 
     assert ended is True  # the input ended (not a stop): `evbot run` says so and runs on
     shown = out.getvalue()
     assert "256,132" in shown and "June 2015" in shown and "72%" in shown
-    assert "Did you mean 'Leaf'?" in shown
+    assert "Did you mean 'Nissan Leaf'?" in shown
 
 
 async def test_the_prompt_stops_when_the_bot_stops() -> None:

@@ -56,7 +56,7 @@ def test_piped_commands_are_answered_and_exit_on_eof_exits(db: str, tmp_path: Pa
     out = done.stdout
     assert "reading slash commands from standard input" in out
     assert "Nissan Leaf: 253,991" in out  # the answer, as a console panel
-    assert "Did you mean 'Leaf'?" in out
+    assert "Did you mean 'Nissan Leaf'?" in out
     assert out.rstrip().endswith("end of input: stopping (--exit-on-eof)")
 
 

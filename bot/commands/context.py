@@ -90,8 +90,13 @@ class CommandContext:
         self._refreshing = asyncio.ensure_future(self.refresh())
         await self._refreshing
 
+    def _sales(self, subject: Subject) -> int:
+        """A subject's sales to date in the world: what ranks names of one kind."""
+        cum = self.model.series(subject).cum
+        return cum[-1] if cum else 0
+
     def names(self) -> NameIndex:
         if self._names is None or self._names_version != self.model.version:
-            self._names = NameIndex.build(self.model.catalog, self.config)
+            self._names = NameIndex.build(self.model.catalog, self.config, self._sales)
             self._names_version = self.model.version
         return self._names

@@ -172,10 +172,25 @@ async def _share_lines(
         level = await ctx.store.share_level((model.key, parent.key, region, "sales"))
         if level is None:
             continue
-        up, down = level + band, level - gap
-        out.append(
-            f"Share of {parent.name}: {fast_percent(share, loc)}, within the hysteresis band: no "
-            f"share news until it reaches {format_percent(up, loc)} or falls below "
-            f"{format_percent(max(down, 0.0), loc)}."
-        )
+        news = _next_share(level, band, gap, loc)
+        out.append(f"Share of {parent.name}: {fast_percent(share, loc)}. {news}")
     return out
+
+
+def _next_share(level: float, band: float, gap: float, loc: str) -> str:
+    """The share figures the next share news needs: the next band's boundary up (none above
+    100 %), more than the hysteresis below the last level down (none below 0 %)."""
+    up, down = round(level + band, 9), round(level - gap, 9)
+    if up <= 1 and down > 0:
+        return (
+            f"No share news until it reaches {format_percent(up, loc)} or falls below "
+            f"{format_percent(down, loc)}."
+        )
+    if down > 0:
+        return (
+            f"No share news unless it falls below {format_percent(down, loc)} (at "
+            f"{format_percent(level, loc)} there is no higher share to reach)."
+        )
+    if up <= 1:
+        return f"No share news until it reaches {format_percent(up, loc)}."
+    return "No share news: the share has no higher band to reach and no lower to fall to."

@@ -8,14 +8,19 @@ import difflib
 from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.domain.series import WORLD
-from bot.domain.subjects import ALL, Resolved
+from bot.domain.subjects import ALL, Resolved, UnknownSubject
 
 
 def resolve_subject(ctx: CommandContext, text: str | None) -> Resolved:
-    """The subject the words name, or all when there are none (UnknownSubject when unknown)."""
+    """The subject the words name, or all when there are none (UnknownSubject when unknown,
+    suggesting the names autocomplete would offer first: a whole word or a prefix of a name
+    before a misspelling, a make or group before a model, a bigger model before a smaller)."""
     if not text or not text.strip():
         return Resolved(ALL)
-    return ctx.model.catalog.resolve(text)
+    try:
+        return ctx.model.catalog.resolve(text)
+    except UnknownSubject as exc:
+        raise UnknownSubject(text, ctx.names().suggest(text)) from exc
 
 
 def resolve_region(ctx: CommandContext, resolved: Resolved, text: str | None) -> str:
