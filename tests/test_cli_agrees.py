@@ -180,3 +180,33 @@ def test_replay_window_takes_periods(db: str, capsys: pytest.CaptureFixture[str]
     assert year and all(p.startswith("2014-") for p in year)
     status = main(["replay", "--from", "2015", "--to", "2014", "--db", db])
     assert status == 1 and "is before --from" in capsys.readouterr().err
+
+
+def test_chart_is_chats_chart(db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`evbot chart` draws what /ev-chart draws and refuses what it refuses: an unknown region
+    gets chat's "did you mean", an empty metric says there is nothing to draw, both exit 1 and
+    write no file."""
+    out_file = tmp_path / "a.png"
+
+    def chart(*args: str) -> tuple[int, str, str]:
+        status = main(["chart", *args, "--db", db, "--out", str(out_file)])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    status, out, err = chart("alliance", "--region", "wrld")
+    assert (status, out) == (1, "")
+    assert err == "evbot chart: --region: no figures for 'wrld'. Did you mean World?\n"
+    status, out, err = chart("alliance", "--metric", "stock")
+    assert (status, out) == (1, "")
+    (reply,) = chat(db, "/ev-chart alliance metric:stock")
+    assert err == f"evbot chart: {reply.message.body}\n" and "nothing to draw" in err
+    assert not out_file.exists()
+
+    status, out, err = chart("alliance", "--kind", "shares")
+    (reply,) = chat(db, "/ev-chart alliance kind:shares")
+    assert (status, err) == (0, "")
+    assert out_file.read_bytes() == reply.message.image and reply.data is not None
+    assert out == (
+        f"wrote {out_file} ({reply.data['width']}x{reply.data['height']}, "
+        f"{len(out_file.read_bytes()):,} bytes): {reply.message.body}\n"
+    )

@@ -1,9 +1,9 @@
 """Charts from the store and the read model, drawn off the event loop.
 
 `model_chart_data` gathers a chart's data from the in-memory read model (no I/O: safe on the
-loop); `StoreCharts` draws a milestone's chart for the delivery worker and `store_chart` one
-chart of a subject for `evbot chart`, both from an open store. Drawing is slow (tens of
-milliseconds), so it runs in a worker thread or process (`render_off_loop`).
+loop; `/ev-chart` and `evbot chart` draw from it); `StoreCharts` draws a milestone's chart for
+the delivery worker from an open store. Drawing is slow (tens of milliseconds), so it runs in
+a worker thread or process (`render_off_loop`).
 """
 
 from __future__ import annotations
@@ -121,40 +121,6 @@ class StoreCharts:
         data = cumulative_data(frame, monthly, ladders, highlight=event.headline)
         chart = await render_off_loop(data, self.executor)
         return chart.png, chart.name
-
-
-async def store_chart(
-    store: SalesStore,
-    config: Config,
-    subject: str,
-    kind: str = "cumulative",
-    region: str | None = None,
-    locale: str | None = None,
-) -> tuple[ChartData, Chart]:
-    """One chart of a subject named as people type it (`evbot chart`), from an open store.
-
-    Raises UnknownSubject for a name the store does not know, ChartError when there is nothing
-    to draw.
-    """
-    from bot.domain.ladders import configured_ladders
-    from bot.reading.read_model import ReadModel
-
-    model = ReadModel(store, config)
-    await model.load()
-    resolved = model.catalog.resolve(subject)
-    where = model.catalog.region(region) if region else (resolved.region or WORLD)
-    data = model_chart_data(
-        model,
-        kind,
-        resolved.subject,
-        where,
-        ladders=configured_ladders(config),
-        locale=locale or config.locale,
-    )
-    if data.frame.as_of is None:
-        place = "" if where == WORLD else f" in {where}"
-        raise ChartError(f"no figures for {resolved.subject.name}{place}: nothing to draw")
-    return data, await render_off_loop(data)
 
 
 async def render_off_loop(data: ChartData, executor: Executor | None = None) -> Chart:

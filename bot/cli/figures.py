@@ -240,25 +240,38 @@ async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.charts.data import ChartError, describe
-    from bot.charts.service import store_chart
+    """A subject's chart written to a PNG: chat's /ev-chart run as the console, so the command
+    line takes and refuses what chat does (an unknown `--region` gets the same "did you mean")."""
+    from bot.cli.ask import CONSOLE_CHANNEL, console_user
+    from bot.commands.arguments import ArgumentError
+    from bot.commands.reading import cmd_chart as chat_chart
+    from bot.commands.types import Invocation
 
     config = load_settings(args)
+    options = {"subject": args.subject, "kind": args.kind, "metric": args.metric}
+    if args.region:
+        options["region"] = args.region
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
+        ctx = await open_commands(store, config)
+        locale = args.locale or config.locale
+        invocation = Invocation(CONSOLE_CHANNEL, console_user(), locale=locale)
         try:
-            data, chart = await store_chart(
-                store, config, args.subject, args.kind, args.region, args.locale
-            )
-        except (ChartError, ValueError) as exc:
-            raise CliError(str(exc)) from exc
-    path = Path(args.out or chart.name)
+            reply = await chat_chart(ctx, invocation, options)
+        except (ArgumentError, ValueError) as exc:
+            raise CliError(as_flag(str(exc))) from exc
+    message = reply.message
+    if message.image is None:
+        raise CliError(message.body)
+    path = Path(args.out or message.image_name or "chart.png")
     try:
-        await asyncio.to_thread(_write_file, path, chart.png)
+        await asyncio.to_thread(_write_file, path, message.image)
     except OSError as exc:
         raise CliError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+    data = reply.data or {}
     print(
-        f"wrote {path} ({chart.width}x{chart.height}, {len(chart.png):,} bytes): {describe(data)}",
+        f"wrote {path} ({data.get('width')}x{data.get('height')}, {len(message.image):,} bytes): "
+        f"{message.body}",
         file=out,
     )
     return EXIT_OK

@@ -310,7 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="running total with milestones, model shares, or months against a year earlier "
         "(default: %(default)s)",
     )
-    p.add_argument("--region", metavar="R", help="region (default: World)")
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="region; an unknown one is refused with close names (default: World)",
+    )
+    p.add_argument(
+        "--metric",
+        choices=("sales", "stock"),
+        default="sales",
+        help="units sold, or vehicles registered (default: %(default)s)",
+    )
     p.add_argument("--locale", help="numbers and months, e.g. en, fr, de (default: config)")
     p.add_argument("--out", metavar="FILE", help="PNG to write (default: SUBJECT-KIND.png)")
     add_common(p)
