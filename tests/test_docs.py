@@ -197,3 +197,58 @@ def test_the_help_of_each_command_renders(capsys: pytest.CaptureFixture[str]) ->
         out = capsys.readouterr().out
         assert out.startswith("usage: "), command
         assert "%(default)" not in out
+
+
+# options every command shares, told once under the table
+SHARED_OPTIONS = {"--db", "--config", "--log-level", "--help"}
+CHANNEL_OPTIONS = {"--platform", "--workspace", "--channel"}
+
+
+def test_the_readme_table_has_every_command_with_every_option() -> None:
+    """README's command table is the manual's index: a row for each `evbot` command, naming
+    each of its options (`[channel options]` stands for --platform/--workspace/--channel)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `evbot ")]
+    options: dict[str, set[str]] = {}
+    for command, action in walk(build_parser()):
+        options.setdefault(command, set()).update(
+            o for o in action.option_strings if o.startswith("--")
+        )
+    unlisted, unnamed = [], []
+    for command, flags in sorted(options.items()):
+        own = " ".join(
+            row for row in rows if re.search(rf"`{re.escape(command)}( |`)", row.split(" | ")[0])
+        )
+        if not own:
+            if not any(other.startswith(f"{command} ") for other in options):
+                unlisted.append(command)  # a group (`evbot discord`) is listed by its commands
+            continue
+        told = flags - SHARED_OPTIONS
+        if "[channel options]" in own:
+            told -= CHANNEL_OPTIONS
+        unnamed += [f"{command} {flag}" for flag in sorted(told) if flag not in own]
+    assert not unlisted, f"commands without a row in README's table: {unlisted}"
+    assert not unnamed, f"options the command's README row does not name: {unnamed}"
+
+
+def test_every_command_page_says_what_it_does_and_shows_an_example() -> None:
+    """Each `evbot COMMAND --help` opens with what the command does and ends with an example,
+    and every example is a command line `evbot` takes (`;` separates two)."""
+    import shlex
+
+    from bot.cli.manual import EXAMPLES, commands
+
+    parser = build_parser()
+    pages = {name: sub for name, sub, _ in commands(parser)}
+    assert not set(EXAMPLES) - set(pages), "examples of commands that do not exist"
+    bare = [name for name, sub in pages.items() if not sub.description]
+    assert not bare, f"commands whose --help does not say what they do: {bare}"
+    without = [name for name, sub in pages.items() if not (sub.epilog or "").startswith("e.g. ")]
+    assert not without, f"commands whose --help shows no example: {without}"
+    for name, sub in pages.items():
+        for example in (sub.epilog or "").removeprefix("e.g. ").split("; "):
+            words = shlex.split(example.partition(" > ")[0])
+            words = words[words.index("evbot") + 1 :]
+            assert " ".join(["evbot", *words]).startswith(name), (name, example)
+            parser.parse_args(words)  # exits (and fails the test) if evbot would refuse it
+    assert "where to start:" in (parser.epilog or "")

@@ -12,7 +12,20 @@ from typing import Any, TextIO
 
 from adapters import registry
 from adapters.registry import PLATFORMS
-from bot.cli import ask, channels, check, data, deliveries, demo, figures, run, sample, store
+from bot.cli import (
+    ask,
+    channels,
+    check,
+    data,
+    deliveries,
+    demo,
+    figures,
+    manual,
+    mutes,
+    run,
+    sample,
+    store,
+)
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -224,7 +237,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "unsubscribe",
         help="stop a channel following a subject (or all), or one subscription by --id",
-        epilog='e.g. evbot unsubscribe --id 3; evbot unsubscribe "nissan leaf" --region Norway',
     )
     p.add_argument("subject", nargs="?", help='a subject, or "all" (omit it when giving --id)')
     channel_args(p)
@@ -252,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=sample.cmd_test_message)
 
+    mutes.add_parsers(sub, channel_args)
+
     p = sub.add_parser("resume", help="resume a channel's paused subscriptions")
     p.add_argument("subject", nargs="?", help="one subject (default: all the channel's)")
     channel_args(p)
@@ -268,8 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "deliveries",
         help="the outbox: what was sent where, what failed and why; --show one; retry failed",
-        epilog="e.g. evbot deliveries --failed; evbot deliveries --show 12; "
-        "evbot deliveries retry 12; evbot deliveries retry --failed",
     )
     p.add_argument(
         "action",
@@ -371,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
-    return parser
+    return manual.as_manual(parser)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
