@@ -177,11 +177,9 @@ def test_autocomplete_is_fast_and_bounded_on_a_big_catalog() -> None:
     ctx._names_version = -1
     assert len(autocomplete(ctx, "m")) == 25
     assert autocomplete(ctx, "make12 model 12")[0] == "Make12 Model 120"
-    start = time.perf_counter()
+    # (how fast: bench/commands.py; tests assert no time)
     for prefix in ["m", "ma", "mak", "make1", "model 5", "Make12 Mo", "zz", "mdoel 77"]:
         assert len(autocomplete(ctx, prefix)) <= 25
-    typed = (time.perf_counter() - start) / 8
-    assert typed < 0.1, f"{typed * 1000:.1f} ms a keystroke"
 
 
 # -- /ev-share and /ev-milestones -----------------------------------------------------------

@@ -194,6 +194,7 @@ class App:
             return
         self.commands = await self._open_commands()
         self.commands.latency_observers = self.command_observers  # shared: added to later too
+        await self.commands.prepare_names()  # before the first keystroke can arrive
         for host in hosts:
             self._host_tasks.append(asyncio.create_task(host.serve(self.commands, self.stopping)))
 
