@@ -194,9 +194,16 @@ class App:
             return
         self.commands = await self._open_commands()
         self.commands.latency_observers = self.command_observers  # shared: added to later too
-        await self.commands.prepare_names()  # before the first keystroke can arrive
+        # the names are built before a platform can send the first keystroke (seconds at ten
+        # thousand models), while the rest of the bot starts
+        names = asyncio.ensure_future(self.commands.prepare_names())
         for host in hosts:
-            self._host_tasks.append(asyncio.create_task(host.serve(self.commands, self.stopping)))
+            self._host_tasks.append(asyncio.create_task(self._serve(host, names)))
+
+    async def _serve(self, host: CommandHost, names: Awaitable[object]) -> None:
+        await names
+        assert self.commands is not None
+        await host.serve(self.commands, self.stopping)
 
     async def schedule_digests(self) -> None:
         """One digest job per subscription, replaced when subscriptions change."""
