@@ -96,6 +96,11 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
                 "metric": s.metric,
                 "figures": s.figures,
                 "priority": s.priority,
+                **(
+                    {"url": s.fetch.shown, "refresh": s.fetch.refresh}
+                    if s.fetch is not None
+                    else {}
+                ),
             }
             for name, s in config.sources.items()
         },
