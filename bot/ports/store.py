@@ -23,6 +23,7 @@ from bot.domain.records import (
     StoreStats,
 )
 from bot.domain.staging import StagedChunk
+from bot.ports.fetches import FetchStateRows
 from bot.ports.installations import SlackInstallationRows
 from bot.ports.mutes import MuteRows
 
@@ -135,7 +136,7 @@ class SalesStore(Protocol):
         """The stored groups of makes."""
 
 
-class BotStore(SalesStore, SlackInstallationRows, MuteRows, Protocol):
+class BotStore(SalesStore, SlackInstallationRows, MuteRows, FetchStateRows, Protocol):
     """Everything the running bot needs from its database: the sales port above, plus detection
     state, subscriptions, the outbox and Slack installations. `SqliteStore` and `PgStore` both
     provide it; core modules that take "the store" are typed with it, not with one backend."""
