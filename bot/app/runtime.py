@@ -30,6 +30,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.registry import PLATFORMS
+from bot.app.fetching import UrlSourceJobs
 from bot.commands.context import CommandContext
 from bot.commands.types import CommandHost
 from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare
@@ -105,6 +106,7 @@ class App:
         self.rate_share = rate_share
         self.polls = 0
         self.last_poll_at: float | None = None  # when a poll last finished, here
+        self.url_sources = UrlSourceJobs(self)  # sources fetched from URLs (issue 20)
 
     async def start(self, poll: bool = True) -> None:
         """Open the store, reconcile, start the worker and the scheduled jobs."""
@@ -129,6 +131,7 @@ class App:
                 replace_existing=True,
             )
             await self._remember_sources()
+            self.url_sources.schedule()
         await self.schedule_digests()
         # a replica's jobs wait for the lead; a lone bot's run at once
         self.scheduler.start(paused=self.leadership is not None)

@@ -30,11 +30,19 @@ class FetchError(Exception):
     """A fetch that failed: `reason` says why (URL redacted); `retry` whether trying again
     later could help (a timeout, a 5xx) or not (a refused address, a wrong content type)."""
 
-    def __init__(self, reason: str, *, retry: bool = False, status: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry: bool = False,
+        status: int | None = None,
+        wait: float | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry = retry
         self.status = status
+        self.wait = wait  # seconds the server asked for (Retry-After), if it did
 
 
 @dataclass(frozen=True)
@@ -212,3 +220,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value)
     return str(value)
+
+
+def alert_due(state: FetchState, alert_after: int) -> str | None:
+    """ "failing" when a source has just reached `alert_after` failures in a row and the ops
+    channel was not told yet, "recovered" when it fetches again after that message; else None
+    (one message each way, however long the failure lasts)."""
+    if state.failures >= alert_after and not state.alerted:
+        return "failing"
+    if state.failures == 0 and state.alerted:
+        return "recovered"
+    return None
