@@ -444,3 +444,30 @@ async def test_the_fetch_state_is_kept_on_both_backends(make_store: StoreFactory
         await store.save_fetch_state(state)
     async with make_store() as reopened:
         assert await reopened.fetch_states() == {"news": state}
+
+
+async def test_a_snapshot_that_shrank_is_refused_unless_allow_shrink_then_removed(
+    site: Site, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    site.csv("/ev.csv", HEADER + "".join(MONTHS))
+    config = configure(tmp_path, site.url("/ev.csv"))
+    async with make_store() as store:
+        assert (await fetch_source(store, config, "news")).status == IMPORTED
+        head = await store.journal_head()
+        site.csv("/ev.csv", HEADER + "".join(MONTHS[:4]))  # May and June withdrawn
+        refused = await fetch_source(store, config, "news")
+        assert refused.status == FAILED
+        assert "2 figures of source news are no longer in it" in refused.detail
+        assert "the data went backwards, so nothing was applied" in refused.detail
+        assert "set allow_shrink = true" in refused.detail
+        assert await store.count_records() == 6 and await store.journal_head() == head
+
+        shrink = configure(tmp_path, site.url("/ev.csv"), allow_shrink=True)
+        removed = await fetch_source(store, shrink, "news")
+        assert removed.status == IMPORTED
+        assert removed.detail == "4 rows: 0 new, 0 revised, 2 removed (allow_shrink)"
+        assert await store.count_records() == 4
+        assert await store.journal_head() > head  # journalled, for detection to correct
+        increments = await store.make_increments(["nissan"])
+        assert sum(row.inc for row in increments) == 60_000
+        assert max(str(row.month) for row in increments if row.inc) == "2020-04"

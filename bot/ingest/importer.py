@@ -73,6 +73,7 @@ async def import_file(
     accept_jumps: bool = False,
     thousands: str | None = None,
     label: str | None = None,
+    snapshot: str = "",
 ) -> ImportReport:
     """Import a file (or a configured source's file) and return what happened. It is parsed in
     a process of its own when `processes` says so, or (None) when it is large.
@@ -81,8 +82,9 @@ async def import_file(
     announcements held, with a notice; `accept_jumps` holds nothing. `thousands` is the
     separator grouping the digits of units ("." in 1.234), over the source's own.
 
-    `label` names the figures' origin in the store and the report instead of `path` (a URL
-    source's body is read from a temporary file).
+    `snapshot` ("refuse" or "remove", `SalesStore.import_stream`): the file is its sources'
+    whole figure set. `label` names the figures' origin in the store and the report instead of
+    `path` (a URL source's body is read from a temporary file).
 
     Raises `ImportFailed` with every `FILE:LINE: reason` when any row is bad; nothing is written.
     """
@@ -148,6 +150,7 @@ async def import_file(
             dry_run=dry_run,
             aggregate=bool(configured and kind == "mapped" and configured.aggregate),
             hold=None if accept_jumps else rule_of(config),
+            snapshot=snapshot,
         )
     finally:
         await feed.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.domain.fetching import FetchError, FetchState, UrlSettings, json_table, redact_urls
-from bot.domain.records import ImportFailed
+from bot.domain.records import REFUSE_SHRINK, REMOVE_MISSING, ImportFailed
 from bot.domain.settings import Config
 from bot.ingest.fetcher import Sleep, fetch_url
 from bot.ingest.importer import ImportReport, import_file
@@ -131,7 +131,10 @@ async def fetch_source(
     )
     new = sum(s.new for s in report.summaries)
     revised = sum(s.revised for s in report.summaries)
-    detail = f"{rows} rows: {new} new, {revised} revised"
+    removed = sum(s.removed for s in report.summaries)
+    detail = f"{rows} rows: {new} new, {revised} revised" + (
+        f", {removed} removed (allow_shrink)" if removed else ""
+    )
     return await _done(store, before, after, detail, report, dry_run)
 
 
@@ -157,6 +160,7 @@ async def _import_body(
                 dry_run=dry_run,
                 processes=False,
                 label=settings.shown,
+                snapshot=REMOVE_MISSING if settings.allow_shrink else REFUSE_SHRINK,
             )
         except ImportFailed as exc:
             raise ImportFailed(

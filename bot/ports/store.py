@@ -78,9 +78,14 @@ class SalesStore(Protocol):
         dry_run: bool = False,
         aggregate: bool = False,
         hold: HoldRule | None = DEFAULT_RULE,
+        snapshot: str = "",
     ) -> list[ImportSummary]:
         """Write chunks of rows (`bot.domain.staging`) as one import, holding only a chunk at a
         time.
+
+        `snapshot`: the stream is each source's whole figure set. "refuse": figures a source
+        holds that the stream lacks make an `ImportFailed` saying so; "remove": they are
+        removed, journalled as a revision (`ImportSummary.removed`). "" (a file): kept.
 
         Each figure written is judged by `hold` (None: nothing is held): a held figure is kept,
         its source's summary gets a notice (FILE:LINE, or the source when aggregated, and why),
