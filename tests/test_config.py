@@ -50,11 +50,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             "[sources.us]\ncolums = {}\n",
-            "sources.us.colums: unknown key (expected one of: aggregate, allow_http, allow_private, "
-            "allow_shrink, attribution, backoff, body, columns, constants, coverage, encoding, "
-            "equivalent_to, figures, file, format, granularity, headers_env, include, json_rows, "
-            "max_bytes, max_redirects, metric, parameter, period_format, powertrains, priority, "
-            "refresh, regions, retries, thousands, timeout, timezone, url)",
+            "sources.us.colums: unknown key (expected one of: aggregate, allow_http, "
+            "allow_private, allow_shrink, attribution, backoff, body, columns, constants, "
+            "coverage, encoding, equivalent_to, figures, file, format, granularity, headers_env, "
+            "include, json_rows, max_bytes, max_redirects, metric, parameter, period_format, "
+            "powertrains, priority, refresh, regions, retries, thousands, timeout, timezone, url)",
         ),
         (
             "[sources.us]\ncolumns = { period = 'p', units = 'u', region = 'r', colour = 'c' }\n",
