@@ -57,6 +57,10 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
         "schedule": {"poll_seconds": config.poll_seconds},
         "logging": {"level": config.log_level},
         "delivery": {"retry_warning_seconds": config.retry_warning_seconds},
+        "ops": {
+            "channel": config.ops.channel.safe() if config.ops.channel is not None else None,
+            "alert_after": config.ops.alert_after,
+        },
         "groups": [
             {
                 "name": g.name,
