@@ -4,6 +4,7 @@ source is told once to the ops channel and once when it recovers."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.app.bootstrap import build_app
@@ -36,17 +37,17 @@ async def test_a_new_month_is_announced_after_the_fetch_and_corrected_when_withd
             await app.url_sources.fetch("news")
             assert await app.store.count_records() == 2
             await follow_alliance(app)
-            await until(adapter, 1)  # "now following"
+            await until(adapter, 1, within=30)  # "now following"
 
             site.csv("/ev.csv", HEADER + "".join(HISTORY) + LEAF_100K)
             assert (await app.url_sources.fetch("news")).status == IMPORTED
-            await until(adapter, 2)  # no poll was asked for: the fetch ran it
+            await until(adapter, 2, within=30)  # no poll was asked for: the fetch ran it
             assert adapter.posts[1].title == "Nissan Leaf passes 100,000 sales"
 
             site.csv("/ev.csv", HEADER + "".join(HISTORY))  # the publisher withdraws February
             withdrawn = await app.url_sources.fetch("news")
             assert withdrawn.detail.endswith("1 removed (allow_shrink)")
-            await until(adapter, 3)
+            await until(adapter, 3, within=30)
             assert adapter.posts[2].corrects  # the milestone no longer holds: corrected
         finally:
             await app.stop(grace=2)
@@ -96,3 +97,40 @@ def test_refresh_is_an_interval_or_a_cron_expression_in_its_zone() -> None:
     )
     assert str(cron.timezone) == "Europe/Paris"  # type: ignore[attr-defined]
     assert "hour='6'" in str(cron) and "day_of_week='1-5'" in str(cron)
+
+
+async def test_on_replicas_only_the_leader_fetches(tmp_path: Path, pg_dsn: str) -> None:
+    from bot.store.postgres.leader import Leadership
+    from bot.store.postgres.sales import PgStore
+
+    async with serving() as site:
+        site.csv("/ev.csv", HEADER + "".join(HISTORY))
+        config = configure(tmp_path, site.url("/ev.csv"), refresh="1s")
+        apps = [
+            build_app(
+                config,
+                PgStore(pg_dsn),
+                {"test": CollectingAdapter()},
+                leadership=Leadership(pg_dsn, retry_seconds=0.1),
+            )
+            for _ in range(2)
+        ]
+        for app in apps:
+            await app.start()
+        try:
+            async with asyncio.timeout(20):
+                while max(app.url_sources.fetches for app in apps) < 3:
+                    waits = [asyncio.ensure_future(a.url_sources.fetched.wait()) for a in apps]
+                    for app in apps:
+                        app.url_sources.fetched.clear()
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for wait in waits:
+                        wait.cancel()
+            leaders = [app for app in apps if app.leadership and app.leadership.is_leader]
+            assert len(leaders) == 1
+            follower = next(app for app in apps if app is not leaders[0])
+            assert follower.url_sources.fetches == 0
+            assert (await follower.store.fetch_states())["news"].status in ("imported", "unchanged")
+        finally:
+            for app in apps:
+                await app.stop(grace=2)

@@ -60,6 +60,7 @@ class UrlSourceJobs:
         self.environ = environ
         self.sleep = sleep
         self.fetches = 0
+        self.fetched = asyncio.Event()  # set after each fetch, for whoever waits for one
         self._lock = asyncio.Lock()  # one fetch at a time: each ends in a poll
 
     def schedule(self) -> None:
@@ -86,6 +87,7 @@ class UrlSourceJobs:
                 sleep=self.sleep,
             )
             self.fetches += 1
+            self.fetched.set()
             if outcome.status == IMPORTED:
                 log.info("source %s: %s", name, outcome.detail)
                 await self.app.poll()

@@ -164,16 +164,17 @@ class App:
                 log.warning("%s to %s cannot go out (oldest %s): %s", what, name, age, reason)
 
     async def _leadership_changed(self, leading: bool) -> None:
-        """Run the jobs only while leading; a new leader polls at once (catching up)."""
+        """Run the jobs only while leading; a new leader polls and fetches the URL sources at
+        once (catching up; their fetch state is in the store)."""
         if not self.scheduler.running or self.stopping.is_set():
             return
         if not leading:
             self.scheduler.pause()
             return
         self.scheduler.resume()
-        job = self.scheduler.get_job("poll")
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+        for job in self.scheduler.get_jobs():  # the poll, and the URL sources' fetches
+            if job.id == "poll" or job.id.startswith("fetch-"):
+                job.modify(next_run_time=datetime.now(UTC))
 
     async def _settle_orphans(self) -> None:
         """Replicas: settle what dead replicas left in flight (the store hands each such
