@@ -5,6 +5,7 @@ source is told once to the ops channel and once when it recovers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from bot.app.bootstrap import build_app
@@ -134,3 +135,32 @@ async def test_on_replicas_only_the_leader_fetches(tmp_path: Path, pg_dsn: str) 
         finally:
             for app in apps:
                 await app.stop(grace=2)
+
+
+async def test_healthz_and_metrics_show_each_url_source(tmp_path: Path) -> None:
+    from bot.app.ops import Ops
+    from bot.domain.fetching import FetchState
+    from tests.test_ops import get, samples
+
+    config = configure(tmp_path, "http://127.0.0.1:9/ev.csv")
+    store = SqliteStore(tmp_path / "ops.sqlite3")
+    ops = Ops(build_app(config, store, {}), "127.0.0.1:0")
+    async with store:
+        await store.save_fetch_state(
+            FetchState("news", 10.0, 5.0, "failed", rows=7, error="HTTP 503", failures=2)
+        )
+        await ops.start()
+        try:
+            status_, _, body = await get(ops, "/healthz")
+            _, _, text = await get(ops, "/metrics")
+        finally:
+            await ops.stop()
+    assert status_ == 200  # a failing source is reported, not the bot's health
+    news = json.loads(body)["sources"]["news"]
+    assert (news["status"], news["healthy"], news["failures"]) == ("failed", False, 2)
+    assert news["error"] == "HTTP 503" and news["last_success_at"] == 5.0
+    found = samples(text)
+    assert found['evbot_source_up{source="news"}'] == 0
+    assert found['evbot_source_consecutive_failures{source="news"}'] == 2
+    assert found['evbot_source_rows{source="news"}'] == 7
+    assert found['evbot_source_last_success_timestamp_seconds{source="news"}'] == 5.0
