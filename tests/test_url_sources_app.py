@@ -92,11 +92,11 @@ async def test_failures_are_told_to_ops_once_and_the_recovery_once(tmp_path: Pat
 
 def test_refresh_is_an_interval_or_a_cron_expression_in_its_zone() -> None:
     every = refresh_trigger(UrlSettings("https://x.test/a.csv", refresh="90m"))
-    assert every.interval.total_seconds() == 5400  # type: ignore[attr-defined]
+    assert every.interval.total_seconds() == 5400
     cron = refresh_trigger(
         UrlSettings("https://x.test/a.csv", refresh="0 6 * * 1-5", timezone="Europe/Paris")
     )
-    assert str(cron.timezone) == "Europe/Paris"  # type: ignore[attr-defined]
+    assert str(cron.timezone) == "Europe/Paris"
     assert "hour='6'" in str(cron) and "day_of_week='1-5'" in str(cron)
 
 

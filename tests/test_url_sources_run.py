@@ -12,6 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.cli.main import main
 from tests.fake_publisher import HEADER, serving
 
@@ -48,6 +50,7 @@ async def _read_until(stream: asyncio.StreamReader, needle: str, within: float) 
     return text
 
 
+@pytest.mark.slow  # three commands and `evbot run` as processes: about 10 s
 async def test_evbot_run_announces_a_month_published_at_the_url_with_no_command(
     tmp_path: Path,
 ) -> None:
