@@ -376,3 +376,22 @@ async def test_a_snapshot_that_shrank_is_refused_unless_allow_shrink_then_remove
         increments = await store.make_increments(["nissan"])
         assert sum(row.inc for row in increments) == 60_000
         assert max(str(row.month) for row in increments if row.inc) == "2020-04"
+
+
+async def test_headers_come_from_the_environment_and_stay_on_their_host(
+    site: Site, store: SqliteStore, tmp_path: Path
+) -> None:
+    assert site.server is not None
+    site.routes["/moved.csv"] = status(302, Location=f"http://localhost:{site.server.port}/ev.csv")
+    site.csv("/ev.csv", HEADER + "".join(MONTHS))
+    config = configure(tmp_path, site.url("/moved.csv"), headers_env={"Authorization": "NEWS_KEY"})
+    missing = await fetch_source(store, config, "news", environ={})
+    assert (
+        missing.status == FAILED and "header Authorization: $NEWS_KEY is not set" in missing.detail
+    )
+    assert not site.requests
+    outcome = await fetch_source(store, config, "news", environ={"NEWS_KEY": "Bearer k"})
+    assert outcome.status == IMPORTED
+    first, second = site.requests
+    assert first.headers["Authorization"] == "Bearer k"
+    assert "Authorization" not in second.headers  # another host: the key is not carried

@@ -82,7 +82,7 @@ class FetchState:
     source: str
     last_fetch_at: float | None = None  # when the last attempt ended
     last_success_at: float | None = None
-    status: str = "never"  # never, imported, unchanged, failed, refused
+    status: str = "never"  # never, imported, unchanged or failed (a refused snapshot too)
     etag: str = ""
     last_modified: str = ""
     body_hash: str = ""
