@@ -21,7 +21,7 @@ import random
 import socket
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -126,14 +126,7 @@ async def fetch_url(
                 wait = settings.backoff * 2 ** (attempt - 1) * (0.5 + jitter())
             await sleep(wait)
             continue
-        return Fetched(
-            fetched.not_modified,
-            fetched.body,
-            fetched.etag,
-            fetched.last_modified,
-            fetched.content_type,
-            attempt,
-        )
+        return replace(fetched, attempts=attempt)
 
 
 async def _attempt(settings: UrlSettings, headers: dict[str, str]) -> Fetched:
