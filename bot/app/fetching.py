@@ -17,10 +17,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain.fetching import FetchState, UrlSettings, alert_due
+from bot.domain.fetching import FetchState, Sleep, UrlSettings, alert_due
 from bot.domain.messages import Message
 from bot.domain.settings import Config
-from bot.ingest.fetcher import Sleep
 from bot.ingest.remote import IMPORTED, FetchOutcome, fetch_source, url_sources
 from bot.ports.chat import ChatAdapter
 from bot.ports.store import BotStore

@@ -8,7 +8,7 @@ import io
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +24,7 @@ CSV_TYPES = frozenset({"text/csv", "text/plain", "application/octet-stream"})
 JSON_TYPES = frozenset({"application/json", "text/json", "text/plain"})
 GZIP_TYPES = frozenset({"application/gzip", "application/x-gzip"})
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+Sleep = Callable[[float], Awaitable[None]]  # how a fetch waits before a retry (asyncio.sleep)
 
 
 class FetchError(Exception):

@@ -20,7 +20,7 @@ import os
 import random
 import socket
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -34,6 +34,7 @@ from aiohttp.resolver import ThreadedResolver
 from bot.domain.fetching import (
     MAX_RETRY_AFTER,
     FetchError,
+    Sleep,
     UrlSettings,
     address_refused,
     media_type,
@@ -49,7 +50,6 @@ CHUNK = 65_536
 GZIP_MAGIC = b"\x1f\x8b"
 # sent on to another host only if it is the same one: a redirect elsewhere must not carry a key
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)

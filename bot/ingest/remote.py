@@ -14,10 +14,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from bot.domain.fetching import FetchError, FetchState, UrlSettings, json_table, redact_urls
+from bot.domain.fetching import (
+    FetchError,
+    FetchState,
+    Sleep,
+    UrlSettings,
+    json_table,
+    redact_urls,
+)
 from bot.domain.records import REFUSE_SHRINK, REMOVE_MISSING, ImportFailed
 from bot.domain.settings import Config
-from bot.ingest.fetcher import Sleep, fetch_url
 from bot.ingest.importer import ImportReport, import_file
 from bot.ports.fetches import FetchStateRows
 from bot.ports.store import SalesStore
@@ -68,6 +74,10 @@ async def fetch_source(
     if settings is None:
         known = ", ".join(sorted(url_sources(config))) or "none configured"
         raise ImportFailed([f"{name!r} is not a source fetched from a URL ({known})"])
+    # imported here: the bot's start and `evbot total` need no HTTP client (aiohttp takes
+    # about a second to import on a busy machine)
+    from bot.ingest.fetcher import fetch_url
+
     before = (await store.fetch_states()).get(name) or FetchState(name)
     now = clock()
     try:
