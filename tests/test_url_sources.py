@@ -395,3 +395,57 @@ async def test_headers_come_from_the_environment_and_stay_on_their_host(
     first, second = site.requests
     assert first.headers["Authorization"] == "Bearer k"
     assert "Authorization" not in second.headers  # another host: the key is not carried
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+US_MONTHLY = SHARED / "us_ev_monthly_sales_by_model_2006_2019.csv"
+IEA_FILE = SHARED / "iea_global_ev_data_2024.csv"
+
+
+@pytest.mark.skipif(
+    not (US_MONTHLY.is_file() and IEA_FILE.is_file()),
+    reason=f"the shared data files are not in {SHARED}",
+)
+async def test_the_shared_data_files_fetched_import_as_their_files_do(
+    site: Site, tmp_path: Path
+) -> None:
+    from bot.ingest.importer import import_file
+
+    us, iea = US_MONTHLY.read_bytes(), IEA_FILE.read_bytes()
+
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=gzip.compress(iea),
+            headers={"Content-Type": "text/csv", "Content-Encoding": "gzip"},
+        )
+
+    site.routes["/us.csv"] = body(us.decode("utf-8"), "text/csv")
+    site.routes["/iea.csv"] = gzipped
+    cases = {
+        "/us.csv": {
+            "format": "mapped",
+            "period_format": "%Y-%m-%d",
+            "granularity": "month",
+            "columns": {
+                "period": "date",
+                "make": "brand",
+                "model": "model",
+                "units": "sales",
+                "powertrain": "category",
+            },
+            "constants": {"region": "USA"},
+            "include": {"category": ["bev", "phev", "fcev"]},
+        },
+        "/iea.csv": {"format": "iea"},
+    }
+    for path, keys in cases.items():
+        config = configure(tmp_path, site.url(path), **keys)
+        async with SqliteStore(tmp_path / f"url{path[1:4]}.sqlite3") as fetched:
+            outcome = await fetch_source(fetched, config, "news")
+            assert outcome.status == IMPORTED, outcome.detail
+            from_url = await fetched.count_records()
+        local = tmp_path / "local.csv"
+        local.write_bytes(us if path == "/us.csv" else iea)
+        async with SqliteStore(tmp_path / f"file{path[1:4]}.sqlite3") as filed:
+            await import_file(filed, config, local, source="news")
+            assert from_url == await filed.count_records() > 1000
