@@ -46,14 +46,15 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         (
             "colour = 'blue'\n",
             "colour: unknown key (expected one of: aliases, database, delivery, groups, ladders, "
-            "locale, logging, milestones, platforms, regions, schedule, sources)",
+            "locale, logging, milestones, ops, platforms, regions, schedule, sources)",
         ),
         (
             "[sources.us]\ncolums = {}\n",
-            "sources.us.colums: unknown key (expected one of: aggregate, attribution, columns, "
-            "constants, coverage, encoding, equivalent_to, figures, file, format, granularity, "
-            "include, metric, parameter, period_format, powertrains, priority, regions, "
-            "thousands)",
+            "sources.us.colums: unknown key (expected one of: aggregate, allow_http, "
+            "allow_private, allow_shrink, attribution, backoff, body, columns, constants, "
+            "coverage, encoding, equivalent_to, figures, file, format, granularity, headers_env, "
+            "include, json_rows, max_bytes, max_redirects, metric, parameter, period_format, "
+            "powertrains, priority, refresh, regions, retries, thousands, timeout, timezone, url)",
         ),
         (
             "[sources.us]\ncolumns = { period = 'p', units = 'u', region = 'r', colour = 'c' }\n",

@@ -37,6 +37,7 @@ ILLUSTRATIONS = {
     "platforms.slack.admins",
     "ladders.round-hundred-thousands",
     "ladders.headline",
+    "ops.channel",
 }
 
 
@@ -76,6 +77,7 @@ def code_defaults() -> dict[str, Any]:
         "schedule.poll_seconds": config.poll_seconds,
         "logging.level": config.log_level,
         "delivery.retry_warning_seconds": config.retry_warning_seconds,
+        "ops.alert_after": config.ops.alert_after,
         "ladders.default": config.ladders["default"],
         "milestones.ladders": list(ms.ladders),
         "milestones.share_band": ms.share_band,

@@ -6,8 +6,9 @@ the store's state, each adapter's connection (where the adapter can tell) and th
 scheduler role, the age of the oldest delivery not out yet and the deliveries waiting on a
 platform this replica does not serve (not enabled, or unknown). `/metrics` gives deliveries by
 status and platform, those waiting and why, the oldest pending delivery's age by platform, poll
-counts and lag, the delivery worker's counters and a command-latency histogram, each with HELP
-and TYPE lines.
+counts and lag, the delivery worker's counters, each URL source's health (up, failures in a row,
+rows, last success) and a command-latency histogram, each with HELP and TYPE lines. `/healthz`
+lists each URL source's last fetch too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from adapters.registry import PLATFORMS
 from bot.domain.deliveries import Pending
+from bot.domain.fetching import FetchState
 from bot.domain.settings import ConfigError
 from bot.domain.subscriptions import waiting_reason
 
@@ -138,6 +140,7 @@ class Ops:
             for name, p in pending.items()
             if (reason := waiting_reason(name, self.app.adapters, PLATFORMS)) is not None
         }
+        sources = await self._sources() if store == "ok" else {}
         body = {
             "status": "ok" if store == "ok" else "unhealthy",
             "store": store,
@@ -151,6 +154,8 @@ class Ops:
                 else None
             ),
             "waiting": waiting,
+            # URL sources: a failing one is reported, not made the bot's health (it still serves)
+            "sources": sources,
         }
         return web.json_response(body, status=200 if store == "ok" else 503)
 
@@ -225,6 +230,7 @@ class Ops:
             "1 while this replica runs the poll and the scheduled jobs.",
             [f"evbot_leader {int(self.role() in ('leader', 'single'))}"],
         )
+        lines += self._source_metrics(await self._sources())
         lines += _metric(
             "evbot_command_latency_seconds",
             "histogram",
@@ -233,8 +239,65 @@ class Ops:
         )
         return web.Response(text="\n".join(lines) + "\n", headers={"Content-Type": CONTENT_TYPE})
 
+    async def _sources(self) -> dict[str, dict[str, object]]:
+        """Each URL source's last fetch, from the store (any replica may have fetched)."""
+        names = sorted(n for n, s in self.app.config.sources.items() if s.fetch is not None)
+        if not names:
+            return {}
+        states = await asyncio.wait_for(self.app.store.fetch_states(), STORE_TIMEOUT)
+        out: dict[str, dict[str, object]] = {}
+        for name in names:
+            state = states.get(name) or FetchState(name)
+            out[name] = {
+                "status": state.status,
+                "healthy": state.healthy,
+                "last_fetch_at": state.last_fetch_at,
+                "last_success_at": state.last_success_at,
+                "rows": state.rows,
+                "failures": state.failures,
+                "error": state.error,
+            }
+        return out
+
     async def _delivery_counts(self) -> dict[tuple[str, str], int]:
         return await self.app.store.delivery_counts_by_platform()
+
+    def _source_metrics(self, sources: dict[str, dict[str, object]]) -> list[str]:
+        lines: list[str] = []
+        for name, kind, help_, key in (
+            ("evbot_source_up", "gauge", "1 when a URL source's last fetch succeeded.", "healthy"),
+            (
+                "evbot_source_consecutive_failures",
+                "gauge",
+                "Failed fetches in a row of a URL source.",
+                "failures",
+            ),
+            ("evbot_source_rows", "gauge", "Rows in a URL source's last body applied.", "rows"),
+            (
+                "evbot_source_last_success_timestamp_seconds",
+                "gauge",
+                "When a URL source was last fetched successfully (0: never).",
+                "last_success_at",
+            ),
+        ):
+            lines += _metric(
+                name,
+                kind,
+                help_,
+                (
+                    f'{name}{{source="{_label(source)}"}} {_number(values[key])}'
+                    for source, values in sources.items()
+                ),
+            )
+        return lines
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+    return "0"
 
 
 def _connected(adapter: object) -> str:

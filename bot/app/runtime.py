@@ -30,6 +30,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.registry import PLATFORMS
+from bot.app.fetching import UrlSourceJobs
 from bot.commands.context import CommandContext
 from bot.commands.types import CommandHost
 from bot.delivery.rate_share import FALLBACK_POLL_SECONDS, RateShare
@@ -105,6 +106,7 @@ class App:
         self.rate_share = rate_share
         self.polls = 0
         self.last_poll_at: float | None = None  # when a poll last finished, here
+        self.url_sources = UrlSourceJobs(self)  # sources fetched from URLs (issue 20)
 
     async def start(self, poll: bool = True) -> None:
         """Open the store, reconcile, start the worker and the scheduled jobs."""
@@ -129,6 +131,7 @@ class App:
                 replace_existing=True,
             )
             await self._remember_sources()
+            self.url_sources.schedule()
         await self.schedule_digests()
         # a replica's jobs wait for the lead; a lone bot's run at once
         self.scheduler.start(paused=self.leadership is not None)
@@ -161,16 +164,17 @@ class App:
                 log.warning("%s to %s cannot go out (oldest %s): %s", what, name, age, reason)
 
     async def _leadership_changed(self, leading: bool) -> None:
-        """Run the jobs only while leading; a new leader polls at once (catching up)."""
+        """Run the jobs only while leading; a new leader polls and fetches the URL sources at
+        once (catching up; their fetch state is in the store)."""
         if not self.scheduler.running or self.stopping.is_set():
             return
         if not leading:
             self.scheduler.pause()
             return
         self.scheduler.resume()
-        job = self.scheduler.get_job("poll")
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+        for job in self.scheduler.get_jobs():  # the poll, and the URL sources' fetches
+            if job.id == "poll" or job.id.startswith("fetch-"):
+                job.modify(next_run_time=datetime.now(UTC))
 
     async def _settle_orphans(self) -> None:
         """Replicas: settle what dead replicas left in flight (the store hands each such

@@ -36,6 +36,7 @@ from bot.cli.common import (
     add_log_level,
     configure_logging,
 )
+from bot.cli.sources import add_source_commands
 from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=run.cmd_run)
 
+    add_source_commands(sub)  # `evbot sources`, `evbot fetch`
     registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
     return manual.as_manual(parser)

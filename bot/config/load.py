@@ -24,6 +24,7 @@ from bot.config.sections import (
     read_ladder,
     read_source,
 )
+from bot.config.urls import read_ops
 from bot.domain.records import GroupSpec
 from bot.domain.settings import (
     LOG_LEVELS,
@@ -55,6 +56,7 @@ TOP_KEYS = {
     "platforms",
     "logging",
     "delivery",
+    "ops",
 }
 
 
@@ -202,6 +204,8 @@ def _apply(
         config.retry_warning_seconds, _retry_warning, r, data, config.retry_warning_seconds
     )
 
+    ops = found.attempt(config.ops, read_ops, r, data, ("console", *PLATFORM_SECRETS))
+
     platforms = dict(config.platforms)
     raw_platforms = found.attempt(
         empty, r.table, data.get("platforms", {}), "platforms", set(PLATFORM_SECRETS)
@@ -232,6 +236,7 @@ def _apply(
         platforms=platforms,
         log_level=log_level,
         retry_warning_seconds=retry_warning,
+        ops=ops,
     )
 
 

@@ -57,6 +57,10 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
         "schedule": {"poll_seconds": config.poll_seconds},
         "logging": {"level": config.log_level},
         "delivery": {"retry_warning_seconds": config.retry_warning_seconds},
+        "ops": {
+            "channel": config.ops.channel.safe() if config.ops.channel is not None else None,
+            "alert_after": config.ops.alert_after,
+        },
         "groups": [
             {
                 "name": g.name,
@@ -96,6 +100,11 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
                 "metric": s.metric,
                 "figures": s.figures,
                 "priority": s.priority,
+                **(
+                    {"url": s.fetch.shown, "refresh": s.fetch.refresh}
+                    if s.fetch is not None
+                    else {}
+                ),
             }
             for name, s in config.sources.items()
         },

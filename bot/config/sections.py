@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config.reader import Reader, number_text
+from bot.config.urls import URL_KEYS, read_fetch
 from bot.domain.periods import Month, PeriodError
 from bot.domain.records import POWERTRAINS, GroupMember, GroupSpec
 from bot.domain.regions import RegionTree
@@ -40,7 +41,7 @@ SOURCE_KEYS = {
     "parameter",
     "regions",
     "powertrains",
-}
+} | URL_KEYS
 
 
 def check_database(r: Reader, database: str, written: bool) -> None:
@@ -198,6 +199,7 @@ def read_source(r: Reader, name: str, data: Any, base: Path) -> SourceConfig:
     if len(thousands) > 3 or any(c.isdigit() for c in thousands):
         raise r.fail(f"{path}.thousands", "must be a separator of at most 3 characters, not digits")
     powertrains = r.table(s.get("powertrains", {}), f"{path}.powertrains")
+    fetch = read_fetch(r, path, s, fmt)
     return SourceConfig(
         name=name,
         file=file,
@@ -222,4 +224,5 @@ def read_source(r: Reader, name: str, data: Any, base: Path) -> SourceConfig:
             k: r.choice(powertrains, k, f"{path}.powertrains.{k}", POWERTRAINS, "")
             for k in powertrains
         },
+        fetch=fetch,
     )

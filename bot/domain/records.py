@@ -44,6 +44,11 @@ class SourceInfo:
     yearly: frozenset[int] = frozenset()  # years it gives whole (yearly figures), not by month
 
 
+# what an import that is its sources' whole figure set does with the figures it lacks
+# (`import_stream(snapshot=...)`): refuse (the data went backwards) or remove them
+REFUSE_SHRINK, REMOVE_MISSING = "refuse", "remove"
+
+
 @dataclass(slots=True)
 class ImportSummary:
     """What an import did (or, in a dry run, would do)."""
@@ -54,6 +59,7 @@ class ImportSummary:
     new: int = 0
     revised: int = 0
     unchanged: int = 0
+    removed: int = 0  # figures the source held that a snapshot no longer has (allow_shrink)
     duplicates: int = 0  # exact duplicate rows, counted once
     skipped: int = 0  # rows left out by the source's include filters
     first_import: bool = False

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.domain.channels import Channel
+from bot.domain.fetching import UrlSettings
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, GroupSpec
 
@@ -65,6 +67,7 @@ class SourceConfig:
 
     regions: str = "mixed"  # or "countries": its two-letter regions are country codes (FR)
     powertrains: Mapping[str, str] = field(default_factory=dict)  # their value -> BEV/PHEV/FCEV
+    fetch: UrlSettings | None = None  # a source fetched from a URL (`url = ...`) on a schedule
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,14 @@ class MilestoneConfig:
 
 
 @dataclass(frozen=True)
+class OpsConfig:
+    """`[ops]`: where the bot tells its operators of a failing URL source, and when."""
+
+    channel: Channel | None = None  # `[ops] channel = "PLATFORM:CHANNEL"`; None: logs only
+    alert_after: int = 3  # consecutive failed fetches before the one message
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective settings of one run."""
 
@@ -125,6 +136,7 @@ class Config:
     platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
     log_level: str = "info"  # [logging] level; `evbot --log-level` wins
     retry_warning_seconds: float = RETRY_WARNING_SECONDS  # [delivery] retry_warning_seconds
+    ops: OpsConfig = field(default_factory=OpsConfig)  # [ops]
 
     @property
     def served_platforms(self) -> tuple[str, ...]:

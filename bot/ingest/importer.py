@@ -72,6 +72,8 @@ async def import_file(
     processes: bool | None = None,
     accept_jumps: bool = False,
     thousands: str | None = None,
+    label: str | None = None,
+    snapshot: str = "",
 ) -> ImportReport:
     """Import a file (or a configured source's file) and return what happened. It is parsed in
     a process of its own when `processes` says so, or (None) when it is large.
@@ -79,6 +81,10 @@ async def import_file(
     A figure the hold rule finds implausible (`[milestones] hold_*`) is imported and its
     announcements held, with a notice; `accept_jumps` holds nothing. `thousands` is the
     separator grouping the digits of units ("." in 1.234), over the source's own.
+
+    `snapshot` ("refuse" or "remove", `SalesStore.import_stream`): the file is its sources'
+    whole figure set. `label` names the figures' origin in the store and the report instead of
+    `path` (a URL source's body is read from a temporary file).
 
     Raises `ImportFailed` with every `FILE:LINE: reason` when any row is bad; nothing is written.
     """
@@ -92,7 +98,8 @@ async def import_file(
             known = ", ".join(sorted(config.sources)) or "none configured"
             raise ImportFailed([f"no file given and no configured source {source!r} ({known})"])
         if not configured.file:
-            raise ImportFailed([f"source {source!r} has no file in the configuration"])
+            fetched = " (it is fetched from its url: evbot fetch)" if configured.fetch else ""
+            raise ImportFailed([f"source {source!r} has no file in the configuration{fetched}"])
         path = configured.file
     path = Path(path)
     name = source or path.stem
@@ -139,10 +146,11 @@ async def import_file(
         summaries = await store.import_stream(
             chunks(),
             lambda src: _source_spec(src, config),
-            file=str(path),
+            file=label or str(path),
             dry_run=dry_run,
             aggregate=bool(configured and kind == "mapped" and configured.aggregate),
             hold=None if accept_jumps else rule_of(config),
+            snapshot=snapshot,
         )
     finally:
         await feed.close()
@@ -153,7 +161,7 @@ async def import_file(
         summary.rows_read = parsed.rows_read
         summary.skipped = parsed.skipped
     return ImportReport(
-        file=str(path),
+        file=label or str(path),
         summaries=summaries,
         rows_read=parsed.rows_read,
         duplicates=duplicates,

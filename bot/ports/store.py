@@ -23,6 +23,7 @@ from bot.domain.records import (
     StoreStats,
 )
 from bot.domain.staging import StagedChunk
+from bot.ports.fetches import FetchStateRows
 from bot.ports.installations import SlackInstallationRows
 from bot.ports.mutes import MuteRows
 
@@ -77,9 +78,14 @@ class SalesStore(Protocol):
         dry_run: bool = False,
         aggregate: bool = False,
         hold: HoldRule | None = DEFAULT_RULE,
+        snapshot: str = "",
     ) -> list[ImportSummary]:
         """Write chunks of rows (`bot.domain.staging`) as one import, holding only a chunk at a
         time.
+
+        `snapshot`: the stream is each source's whole figure set. "refuse": figures a source
+        holds that the stream lacks make an `ImportFailed` saying so; "remove": they are
+        removed, journalled as a revision (`ImportSummary.removed`). "" (a file): kept.
 
         Each figure written is judged by `hold` (None: nothing is held): a held figure is kept,
         its source's summary gets a notice (FILE:LINE, or the source when aggregated, and why),
@@ -135,7 +141,7 @@ class SalesStore(Protocol):
         """The stored groups of makes."""
 
 
-class BotStore(SalesStore, SlackInstallationRows, MuteRows, Protocol):
+class BotStore(SalesStore, SlackInstallationRows, MuteRows, FetchStateRows, Protocol):
     """Everything the running bot needs from its database: the sales port above, plus detection
     state, subscriptions, the outbox and Slack installations. `SqliteStore` and `PgStore` both
     provide it; core modules that take "the store" are typed with it, not with one backend."""

@@ -53,6 +53,7 @@ TABLES = (
     "store_flags",
     "holds",
     "held_events",
+    "source_fetches",
 )
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {

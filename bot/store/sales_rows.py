@@ -133,3 +133,15 @@ class InMemoryImports:
         """Import figures held in memory: the streamed path with one chunk."""
         chunks, spec_for = in_memory(batches)
         return await self.import_stream(chunks, spec_for, file=file, dry_run=dry_run, hold=hold)
+
+
+def shrink_refused(file: str, source: str, count: int, first: Sequence[Any]) -> str:
+    """Why a snapshot that no longer holds some of its source's figures is not applied."""
+    make, model, region, period = first
+    what = " ".join(filter(None, (make, model))) or "all EVs"
+    figures = "figure" if count == 1 else "figures"
+    return (
+        f"{file}: {count} {figures} of source {source} are no longer in it (the first: {what}, "
+        f"{region}, {period}): the data went backwards, so nothing was applied; set "
+        "allow_shrink = true to remove them (journalled and corrected as any revision)"
+    )

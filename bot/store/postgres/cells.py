@@ -7,16 +7,24 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.domain.records import ImportSummary
+from bot.domain.records import REFUSE_SHRINK, ImportFailed, ImportSummary
 from bot.store.postgres.base import Connection, columns
 from bot.store.postgres.detection_reads import PgDetectionReads
 from bot.store.rows import increment_updates
+from bot.store.sales_rows import shrink_refused
 
 _KEY = "source_id, make_key, model_key, region, month"
 _SERIES_KEY = ("source_id", "make_key", "model_key", "region")
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in _SERIES_KEY)
 _FIGURE_JOIN = (
     f"{_JOIN_KEY} AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain"
+)
+_CELL_JOIN = " AND ".join(f"c.{c} = s.{c}" for c in (*_SERIES_KEY, "month"))
+_EMPTIED = " AND ".join(f"r.{c} = c.{c}" for c in (*_SERIES_KEY, "month"))
+# a source's figures that the staged snapshot lacks (parameter: the source's id)
+_MISSING = (
+    f"FROM records r WHERE r.source_id = $1 AND NOT EXISTS (SELECT 1 FROM staging s WHERE "
+    f"{_FIGURE_JOIN})"
 )
 _STAGING_COLUMNS = (
     "source_id",
@@ -61,11 +69,17 @@ class PgCells(PgDetectionReads):
     """Records, cells, their increments and sums, from an import's staged figures."""
 
     async def _write(
-        self, con: Connection, staged: list[tuple[Any, ...]], summary: ImportSummary, fresh: bool
+        self,
+        con: Connection,
+        staged: list[tuple[Any, ...]],
+        summary: ImportSummary,
+        fresh: bool,
+        snapshot: tuple[int, str, str, str] = (0, "", "", ""),
     ) -> None:
         """Classify the figures, upsert what changed, refresh the touched cells and sums; a
         source's first import has nothing to compare or revise and is written in set
-        statements."""
+        statements. `snapshot` (source id and name, file, `import_stream`'s snapshot) says what
+        becomes of the figures the import lacks."""
         await self._run(con, "DROP TABLE IF EXISTS pg_temp.staging")
         await self._run(con, "DROP TABLE IF EXISTS pg_temp.touched")
         await self._run(
@@ -97,6 +111,8 @@ class PgCells(PgDetectionReads):
             f"LEFT JOIN records r ON {_FIGURE_JOIN} "
             "WHERE r.units IS NULL OR r.units <> s.units OR r.cumulative <> s.cumulative",
         )
+        if snapshot[3]:
+            await self._missing(con, summary, snapshot)
         await self._run(
             con,
             f"INSERT INTO records ({_KEY}, period, powertrain, cumulative, units) "
@@ -106,6 +122,50 @@ class PgCells(PgDetectionReads):
             "WHERE records.units <> excluded.units OR records.cumulative <> excluded.cumulative",
         )
         await self._refresh_cells(con)
+        if summary.removed:  # emptied cells are 0 now, their increments taken off the sums
+            await self._run(
+                con,
+                f"DELETE FROM cells c USING touched s WHERE {_CELL_JOIN} AND c.inc = 0 "
+                f"AND NOT EXISTS (SELECT 1 FROM records r WHERE {_EMPTIED})",
+            )
+
+    async def _missing(
+        self, con: Connection, summary: ImportSummary, snapshot: tuple[int, str, str, str]
+    ) -> None:
+        """A snapshot's missing figures: refused, or removed (their cells touched, so emptied
+        cells count 0 and the journal tells their months)."""
+        source_id, name, file, mode = snapshot
+        count = int(await self._val(con, f"SELECT COUNT(*) {_MISSING}", source_id))
+        if not count:
+            return
+        if mode == REFUSE_SHRINK:
+            first = (
+                await self._fetch(
+                    con,
+                    f"SELECT make_key, model_key, region, period {_MISSING} "
+                    "ORDER BY period, make_key, model_key, region LIMIT 1",
+                    source_id,
+                )
+            )[0]
+            raise ImportFailed([shrink_refused(file, name, count, tuple(first))])
+        summary.removed = count
+        await self._run(
+            con,
+            "INSERT INTO touched SELECT DISTINCT r.source_id, r.make_key, r.model_key, "
+            f"r.region, r.month {_MISSING}",
+            source_id,
+        )
+        await self._run(
+            con,
+            f"DELETE FROM records r WHERE r.source_id = $1 AND NOT EXISTS "
+            f"(SELECT 1 FROM staging s WHERE {_FIGURE_JOIN})",
+            source_id,
+        )
+        await self._run(
+            con,
+            "UPDATE cells c SET period_units = 0, running_units = NULL FROM touched s "
+            f"WHERE {_CELL_JOIN} AND NOT EXISTS (SELECT 1 FROM records r WHERE {_EMPTIED})",
+        )
 
     async def _write_fresh(self, con: Connection, running: bool) -> None:
         """The figures, their cells with increments, and the make and all-EV sums, computed by

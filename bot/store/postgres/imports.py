@@ -51,6 +51,7 @@ class PgImports(PgCells, InMemoryImports):
         dry_run: bool = False,
         aggregate: bool = False,
         hold: HoldRule | None = DEFAULT_RULE,
+        snapshot: str = "",
     ) -> list[ImportSummary]:
         """Import streamed chunks of rows in one transaction: all or nothing.
 
@@ -107,6 +108,7 @@ class PgImports(PgCells, InMemoryImports):
                                 file,
                                 dry_run,
                                 (hold, aggregate),
+                                snapshot,
                             )
                         )
                     if dry_run:
@@ -159,6 +161,7 @@ class PgImports(PgCells, InMemoryImports):
         file: str,
         dry_run: bool,
         judging: tuple[HoldRule | None, bool] = (DEFAULT_RULE, False),
+        snapshot: str = "",
     ) -> ImportSummary:
         summary = summary_of(info, len(staged), staging, dry_run)
         if any(row[7] for row in staged):
@@ -166,7 +169,7 @@ class PgImports(PgCells, InMemoryImports):
         fresh = info.imports == 0 and not await self._val(
             con, "SELECT EXISTS (SELECT 1 FROM records WHERE source_id = $1)", info.id
         )
-        await self._write(con, staged, summary, fresh)
+        await self._write(con, staged, summary, fresh, (info.id, info.name, file, snapshot))
         latest = max((Month.parse(row[4]) for row in staged), default=None)
         new_latest = max(filter(None, (latest, info.latest_month)), default=None)
         import_id = await self._val(

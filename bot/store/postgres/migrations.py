@@ -351,6 +351,24 @@ CREATE TABLE IF NOT EXISTS mutes (
 CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
 """
 
+# URL sources' fetch state; see `bot/store/sqlite/migrations_late.py` V_SOURCE_FETCHES
+# (re-runnable).
+V_SOURCE_FETCHES = """
+CREATE TABLE IF NOT EXISTS source_fetches (
+    source TEXT PRIMARY KEY,
+    last_fetch_at DOUBLE PRECISION,
+    last_success_at DOUBLE PRECISION,
+    status TEXT NOT NULL DEFAULT 'never',
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    body_hash TEXT NOT NULL DEFAULT '',
+    row_count BIGINT NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0,
+    alerted BOOLEAN NOT NULL DEFAULT FALSE
+)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -361,4 +379,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_DELIVERY_STEPS,
     V_CLAIMED_AT,
     V_MUTES,
+    V_SOURCE_FETCHES,
 ]

@@ -14,8 +14,9 @@ The store is assembled from its parts by role, each a class over the one before.
 from __future__ import annotations
 
 from bot.store.postgres.detection import PgDetection
+from bot.store.postgres.fetches import PgFetches
 from bot.store.postgres.installations import PgInstallations
 
 
-class PgStore(PgDetection, PgInstallations):
+class PgStore(PgDetection, PgInstallations, PgFetches):
     """`SalesStore` on one PostgreSQL database, shared by any number of replicas."""

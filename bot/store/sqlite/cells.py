@@ -9,16 +9,28 @@ import asyncio
 from collections import defaultdict
 from operator import itemgetter
 
-from bot.domain.records import ImportSummary
+from bot.domain.records import REFUSE_SHRINK, ImportFailed, ImportSummary
 from bot.domain.staging import (
     MakeCell,
     Row,
 )
 from bot.store.rows import increment_updates
+from bot.store.sales_rows import shrink_refused
 from bot.store.sqlite.detection_reads import SqliteDetectionReads
 
 _KEY = "source_id, make_key, model_key, region, month"
 _JOIN_KEY = " AND ".join(f"r.{c} = s.{c}" for c in ("source_id", "make_key", "model_key", "region"))
+_CELL_JOIN = " AND ".join(
+    f"s.{c} = cells.{c}" for c in ("source_id", "make_key", "model_key", "region", "month")
+)
+# a source's figures that the staged snapshot lacks (parameter: the source's id)
+_FIGURE_OF = (
+    f"{_JOIN_KEY} AND r.month = s.month AND r.period = s.period AND r.powertrain = s.powertrain"
+)
+_MISSING = (
+    f"FROM records r WHERE r.source_id = ? AND NOT EXISTS (SELECT 1 FROM temp.staging s WHERE "
+    f"{_FIGURE_OF})"
+)
 
 # A source's first import is written straight into `records` (where repeated keys meet, told
 # apart by their lines); an import over figures a source already holds is staged here first, to
@@ -101,8 +113,12 @@ class SqliteCells(SqliteDetectionReads):
             (source_id,),
         )
 
-    async def _write_revisions(self, source_id: int, summary: ImportSummary) -> None:
-        """An import over known figures: classify, upsert what changed, refresh its cells."""
+    async def _write_revisions(
+        self, source_id: int, summary: ImportSummary, snapshot: tuple[str, str, str] = ("", "", "")
+    ) -> None:
+        """An import over known figures: classify, upsert what changed, refresh its cells;
+        `snapshot` (source name, file, `import_stream`'s snapshot) says what becomes of the
+        figures the import lacks."""
         new, revised, unchanged = (
             await self._rows(
                 "SELECT COALESCE(SUM(r.units IS NULL), 0), "
@@ -128,6 +144,8 @@ class SqliteCells(SqliteDetectionReads):
             "AND (r.units IS NULL OR r.units != s.units OR r.cumulative != s.cumulative)",
             (source_id,),
         )
+        if snapshot[2]:
+            await self._missing(source_id, summary, snapshot)
         await self._run(
             f"INSERT INTO records ({ROW_KEY}, cumulative, units, line) "
             f"SELECT {ROW_KEY}, cumulative, units, line FROM temp.staging "
@@ -137,6 +155,49 @@ class SqliteCells(SqliteDetectionReads):
             (source_id,),
         )
         await self._refresh_cells()
+        if summary.removed:  # emptied cells are 0 now, their increments taken off the sums
+            await self._run(
+                "DELETE FROM cells WHERE source_id = ? AND inc = 0 AND EXISTS (SELECT 1 FROM "
+                f"touched s WHERE {_CELL_JOIN}) AND NOT EXISTS (SELECT 1 FROM records r "
+                f"WHERE {_JOIN_KEY.replace('s.', 'cells.')} AND r.month = cells.month)",
+                (source_id,),
+            )
+
+    async def _missing(
+        self, source_id: int, summary: ImportSummary, snapshot: tuple[str, str, str]
+    ) -> None:
+        """A snapshot's missing figures: refused, or removed (their cells touched, so emptied
+        cells count 0 and the journal tells their months)."""
+        name, file, mode = snapshot
+        (count,) = (await self._rows(f"SELECT COUNT(*) {_MISSING}", (source_id,)))[0]
+        if not count:
+            return
+        if mode == REFUSE_SHRINK:
+            first = (
+                await self._rows(
+                    f"SELECT make_key, model_key, region, period {_MISSING} "
+                    "ORDER BY period, make_key, model_key, region LIMIT 1",
+                    (source_id,),
+                )
+            )[0]
+            raise ImportFailed([shrink_refused(file, name, int(count), first)])
+        summary.removed = int(count)
+        await self._run(
+            f"INSERT INTO temp.touched SELECT DISTINCT r.source_id, r.make_key, r.model_key, "
+            f"r.region, r.month {_MISSING}",
+            (source_id,),
+        )
+        await self._run(
+            "DELETE FROM records WHERE source_id = ? AND NOT EXISTS (SELECT 1 FROM temp.staging s "
+            f"WHERE {_FIGURE_OF.replace('r.', 'records.')})",
+            (source_id,),
+        )
+        await self._run(
+            "UPDATE cells SET period_units = 0, running_units = NULL WHERE source_id = ? "
+            f"AND EXISTS (SELECT 1 FROM touched s WHERE {_CELL_JOIN}) AND NOT EXISTS (SELECT 1 "
+            f"FROM records r WHERE {_JOIN_KEY.replace('s.', 'cells.')} AND r.month = cells.month)",
+            (source_id,),
+        )
 
     async def _refresh_cells(self) -> None:
         """Recompute the touched cells, their series' increments, and the make/all sums."""

@@ -85,6 +85,7 @@ class SqliteImports(SqliteCells, InMemoryImports):
         dry_run: bool = False,
         aggregate: bool = False,
         hold: HoldRule | None = DEFAULT_RULE,
+        snapshot: str = "",
     ) -> list[ImportSummary]:
         """Import streamed chunks of rows in one transaction: all or nothing.
 
@@ -107,6 +108,7 @@ class SqliteImports(SqliteCells, InMemoryImports):
             try:
                 await self._run("DELETE FROM temp.staging")
                 load = _Load(file, aggregate)
+                load.snapshot = snapshot
                 self._judging = (hold, aggregate)
                 infos: dict[str, SourceInfo] = {}
                 regions = Spellings(await self.regions())
@@ -241,7 +243,7 @@ class SqliteImports(SqliteCells, InMemoryImports):
             await self._write_first(info.id, first)
             summary.new = summary.records
         else:
-            await self._write_revisions(info.id, summary)
+            await self._write_revisions(info.id, summary, (info.name, file, load.snapshot))
         latest_month = Month.parse(latest) if latest else None
         return await self._finish_import(
             info, summary, latest_month, first is not None, file, dry_run
@@ -369,6 +371,7 @@ class _Load:
         self.repeats = Repeats(file, aggregate)
         self.first: dict[int, FirstImport] = {}
         self.lengths: dict[int, set[int]] = {}  # the period lengths (granularities) staged
+        self.snapshot = ""  # `import_stream(snapshot=...)`
 
     def restart(self) -> None:
         self.repeats = Repeats(self.file, self.aggregate)

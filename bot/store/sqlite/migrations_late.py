@@ -37,3 +37,22 @@ CREATE TABLE IF NOT EXISTS mutes (
 );
 CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
 """
+
+# URL sources (issue 20): the state of each one's last fetch (validators for a conditional GET,
+# the body's hash, rows, error, consecutive failures), kept in the store so that whichever
+# replica leads next goes on from it. Re-runnable, as every step after the key merge.
+V_SOURCE_FETCHES = """
+CREATE TABLE IF NOT EXISTS source_fetches (
+    source TEXT PRIMARY KEY,
+    last_fetch_at REAL,
+    last_success_at REAL,
+    status TEXT NOT NULL DEFAULT 'never',
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    body_hash TEXT NOT NULL DEFAULT '',
+    row_count INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0,
+    alerted INTEGER NOT NULL DEFAULT 0
+)
+"""

@@ -11,8 +11,9 @@ The store is assembled from its parts by role, each a class over the one before.
 from __future__ import annotations
 
 from bot.store.sqlite.detection import SqliteDetection
+from bot.store.sqlite.fetches import SqliteFetches
 from bot.store.sqlite.installations import SqliteInstallations
 
 
-class SqliteStore(SqliteDetection, SqliteInstallations):
+class SqliteStore(SqliteDetection, SqliteInstallations, SqliteFetches):
     """`SalesStore` on one SQLite file."""
