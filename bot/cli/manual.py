@@ -42,6 +42,8 @@ EXAMPLES = {
     "evbot ask": 'evbot ask "/ev-total leaf region:USA as-of:2015-06"',
     "evbot migrate-store": "evbot migrate-store --from sqlite:evbot.sqlite3 "
     "--to postgresql://evbot@db.internal/evbot",
+    "evbot sources": "evbot sources --json",
+    "evbot fetch": "evbot fetch kba --dry-run; evbot fetch",
     "evbot run": "evbot run --config evbot.toml --ops 127.0.0.1:9108",
     "evbot discord": "evbot discord sync",
     "evbot discord sync": "evbot discord sync --force",
