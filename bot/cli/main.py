@@ -27,7 +27,7 @@ from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
-from bot.domain.subscriptions import KINDS, MODES, SubscriptionError
+from bot.domain.subscriptions import KINDS, METRICS, MODES, SubscriptionError
 from bot.ports.store import StoreError
 
 
@@ -217,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="tell corrections of the milestones the channel heard (default: yes)",
+    )
+    p.add_argument(
+        "--metric",
+        default="sales",
+        choices=METRICS,
+        help="follow news of units sold, or of vehicles registered (stock); a channel may follow "
+        "both, as two subscriptions (default: %(default)s)",
     )
     add_common(p)
     p.set_defaults(run=channels.cmd_subscribe)

@@ -132,6 +132,11 @@ COMMANDS: dict[str, Command] = {
                     choices=("on", "off"),
                 ),
                 _REGION,
+                OptionSpec(
+                    "metric",
+                    "sales (default): news of units sold; stock: of vehicles registered",
+                    choices=("sales", "stock"),
+                ),
             ],
             cmd_subscribe,
             True,

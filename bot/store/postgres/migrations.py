@@ -351,6 +351,25 @@ CREATE TABLE IF NOT EXISTS mutes (
 CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
 """
 
+# A subscription's metric, part of what makes it unique (SQLite's `subscription_metric`): the
+# old UNIQUE constraint goes (found by its columns, whatever its name) and a unique index with
+# the metric replaces it. Re-runnable.
+V_SUBSCRIPTION_METRIC = """
+ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS metric TEXT NOT NULL DEFAULT 'sales'
+    CHECK (metric IN ('sales', 'stock'));
+DO $$
+DECLARE c text;
+BEGIN
+    FOR c IN SELECT conname FROM pg_constraint
+        WHERE conrelid = 'subscriptions'::regclass AND contype = 'u'
+    LOOP
+        EXECUTE format('ALTER TABLE subscriptions DROP CONSTRAINT %I', c);
+    END LOOP;
+END $$;
+CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_unique
+    ON subscriptions (platform, workspace, channel, subject_key, region, metric)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -361,4 +380,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_DELIVERY_STEPS,
     V_CLAIMED_AT,
     V_MUTES,
+    V_SUBSCRIPTION_METRIC,
 ]
