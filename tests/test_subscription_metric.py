@@ -33,6 +33,7 @@ from bot.store.postgres.migrations import PG_MIGRATIONS, V_SUBSCRIPTION_METRIC
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite import base as sqlite_base
 from bot.store.sqlite.migrations import MIGRATIONS
+from bot.store.sqlite.migrations_late import subscription_metric
 from bot.store.sqlite.sales import SqliteStore
 
 STOCK_ONLY = Channel("discord", "guild", "stock-only")
@@ -184,6 +185,8 @@ def test_cli_subscribe_metric_agrees_with_chat(
 
 # -- the migration --------------------------------------------------------------------------
 
+SQLITE_STEP = MIGRATIONS.index(subscription_metric)  # the versions before the metric
+PG_STEP = PG_MIGRATIONS.index(V_SUBSCRIPTION_METRIC)
 OLD_SUBSCRIPTION = (
     "INSERT INTO subscriptions (id, platform, workspace, channel, subject_key, subject_kind, "
     "subject_name, region, kinds, instant_kinds, ladder, locale, mode, digest_at, timezone, "
@@ -214,7 +217,7 @@ async def test_sqlite_migration_keeps_subscriptions_and_their_digests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "old.sqlite3"
-    monkeypatch.setattr(sqlite_base, "MIGRATIONS", MIGRATIONS[:-1])
+    monkeypatch.setattr(sqlite_base, "MIGRATIONS", MIGRATIONS[:SQLITE_STEP])
     async with SqliteStore(path):
         pass  # the schema before the metric
     with closing(sqlite3.connect(path)) as db, db:
@@ -226,7 +229,7 @@ async def test_sqlite_migration_keeps_subscriptions_and_their_digests(
         await _after_migration(store)
     # re-runnable, as every step after the key merge: a replay changes nothing
     with closing(sqlite3.connect(path)) as db:
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        db.execute(f"PRAGMA user_version = {SQLITE_STEP}")
     async with SqliteStore(path) as store:
         assert len(await store.subscriptions(BOTH)) == 2
         assert await store.digest_size(7) == 1
@@ -235,7 +238,7 @@ async def test_sqlite_migration_keeps_subscriptions_and_their_digests(
 async def test_postgres_migration_keeps_subscriptions_and_their_digests(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pg_base, "PG_MIGRATIONS", PG_MIGRATIONS[:-1])
+    monkeypatch.setattr(pg_base, "PG_MIGRATIONS", PG_MIGRATIONS[:PG_STEP])
     async with PgStore(pg_dsn):
         pass
     con = await asyncpg.connect(pg_dsn)

@@ -53,6 +53,7 @@ TABLES = (
     "store_flags",
     "holds",
     "held_events",
+    "market_shares",
 )
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {

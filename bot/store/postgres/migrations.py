@@ -370,6 +370,18 @@ CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_unique
     ON subscriptions (platform, workspace, channel, subject_key, region, metric)
 """
 
+# Market shares; see `bot/store/sqlite/migrations_late.py` V_MARKET_SHARES (re-runnable).
+V_MARKET_SHARES = """
+CREATE TABLE IF NOT EXISTS market_shares (
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    metric TEXT NOT NULL CHECK (metric IN ('sales_share', 'stock_share')),
+    region TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    percent DOUBLE PRECISION NOT NULL CHECK (percent >= 0 AND percent <= 100),
+    PRIMARY KEY (source_id, metric, region, year)
+)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -381,4 +393,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_CLAIMED_AT,
     V_MUTES,
     V_SUBSCRIPTION_METRIC,
+    V_MARKET_SHARES,
 ]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from bot.store.postgres.detection import PgDetection
 from bot.store.postgres.installations import PgInstallations
+from bot.store.postgres.market_shares import PgMarketShares
 
 
-class PgStore(PgDetection, PgInstallations):
+class PgStore(PgDetection, PgInstallations, PgMarketShares):
     """`SalesStore` on one PostgreSQL database, shared by any number of replicas."""

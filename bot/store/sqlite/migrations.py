@@ -10,6 +10,7 @@ from bot.store.migration_steps import Migration
 from bot.store.sqlite.migrations_late import (
     V_CLAIMED_AT,
     V_DELIVERY_STEPS,
+    V_MARKET_SHARES,
     V_MUTES,
     subscription_metric,
 )
@@ -387,4 +388,5 @@ MIGRATIONS: list[Migration] = [
     V_CLAIMED_AT,
     V_MUTES,
     subscription_metric,  # a Python step: SQLite rebuilds the table for its UNIQUE constraint
+    V_MARKET_SHARES,
 ]

@@ -75,3 +75,18 @@ async def subscription_metric(db: MigrationSql) -> None:
     for (index_sql,) in indexes:
         await db.run(str(index_sql))
     await db.many("INSERT INTO digest_items (subscription_id, event_id) VALUES (?, ?)", items)
+
+
+# Market shares (issue 18): a source's percentage of a region's cars that are electric, by year
+# (the IEA's "EV sales share" and "EV stock share"), a metric of its own kept apart from the
+# units: never summed, never laddered (`bot.domain.market_shares`). Re-runnable.
+V_MARKET_SHARES = """
+CREATE TABLE IF NOT EXISTS market_shares (
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    metric TEXT NOT NULL CHECK (metric IN ('sales_share', 'stock_share')),
+    region TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    percent REAL NOT NULL CHECK (percent >= 0 AND percent <= 100),
+    PRIMARY KEY (source_id, metric, region, year)
+)
+"""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from bot.store.sqlite.detection import SqliteDetection
 from bot.store.sqlite.installations import SqliteInstallations
+from bot.store.sqlite.market_shares import SqliteMarketShares
 
 
-class SqliteStore(SqliteDetection, SqliteInstallations):
+class SqliteStore(SqliteDetection, SqliteInstallations, SqliteMarketShares):
     """`SalesStore` on one SQLite file."""
