@@ -232,3 +232,11 @@ async def test_the_iea_file_answers_norway_and_keeps_shares_out_of_totals(tmp_pa
         ctx = await open_commands(store, config)
         assert data(await ask(ctx, "/ev-total norway"))["total"] == norway_total
         assert await store.market_shares() == []
+
+
+async def test_a_file_parsed_in_a_process_keeps_its_shares(tmp_path: Path) -> None:
+    """Large files are parsed in a process of their own: the shares come back with the parse."""
+    async with SqliteStore(tmp_path / "p.sqlite3") as store:
+        file = write(tmp_path / "iea.csv", ROWS)
+        await import_file(store, iea_config(), file, source="iea", processes=True)
+        assert len(await store.market_shares("sales_share")) == 5

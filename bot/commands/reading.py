@@ -171,7 +171,7 @@ async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             raise
         return await market_share(ctx, inv, args, region)
     subject = resolved.subject
-    if subject.kind == "all":  # a region's name (or all: the world)
+    if subject.kind in ("all", "region"):  # a region's name (or all: the world)
         region = resolve_region(ctx, resolved, args.get("region"))
         return await market_share(ctx, inv, args, region)
     if subject.kind not in ("make", "group"):
