@@ -117,6 +117,14 @@ async def test_a_subscription_hears_only_its_metric(ctx: CommandContext) -> None
     assert await news_metrics(store, STOCK_ONLY) == ["stock milestone"]
     assert await news_metrics(store, SALES_ONLY) == ["sales milestone"]
     assert await news_metrics(store, BOTH) == ["sales milestone", "stock milestone"]
+    # /ev-test renders the subscription's own metric: registered stock, not the sales' milestone
+    await post_everything(store)
+    sample = await ask(ctx, STOCK_ONLY, "/ev-test")
+    assert sample.ok and "100,000" in sample.message.body, sample.message.body
+    assert "registered" in sample.message.body
+    sales_sample = await ask(ctx, SALES_ONLY, "/ev-test")
+    assert sales_sample.ok and "10,000" in sales_sample.message.body
+    assert "registered" not in sales_sample.message.body
 
 
 async def test_subscriptions_list_the_metric_and_bad_ones_are_refused(

@@ -113,7 +113,7 @@ async def _stored(ctx: CommandContext, sub: Subscription) -> MilestoneEvent | No
     spec = sub.spec
     for stored in reversed(await ctx.store.events_about(spec.subject.key, spec.region, 20)):
         event = stored.event
-        if isinstance(event, MilestoneEvent):
+        if isinstance(event, MilestoneEvent) and event.metric == spec.metric:
             admitted = admit(event, sub, ctx.subscription_ladders)
             if isinstance(admitted, MilestoneEvent):
                 return admitted

@@ -78,16 +78,8 @@ def parse_iea(
         if what == ("Historical", f"{parameter} share", "Cars", "percent"):
             _share(parsed, file, line, source_name, parameter, get, seen)
             continue
-        if (
-            what
-            != (
-                "Historical",
-                parameter,
-                "Cars",
-                "Vehicles",
-            )
-            or get("powertrain") not in POWERTRAINS
-        ):
+        units = ("Historical", parameter, "Cars", "Vehicles")
+        if what != units or get("powertrain") not in POWERTRAINS:
             parsed.skipped += 1
             continue
         try:
