@@ -91,11 +91,11 @@ async def ctx(any_store: BotStore) -> CommandContext:
 
 async def test_a_subscription_hears_only_its_metric(ctx: CommandContext) -> None:
     store = ctx.store
-    stock_sub = await ask(ctx, STOCK_ONLY, "/ev-subscribe WA metric:stock")
+    stock_sub = await ask(ctx, STOCK_ONLY, "/ev-subscribe WA metric:stock charts:off")
     assert stock_sub.ok, stock_sub.message.body
     assert stock_sub.data is not None and stock_sub.data["metric"] == "stock"
     assert "WA (registered stock)" in stock_sub.message.body
-    assert (await ask(ctx, SALES_ONLY, "/ev-subscribe WA")).ok
+    assert (await ask(ctx, SALES_ONLY, "/ev-subscribe WA charts:off")).ok
     first = await ask(ctx, BOTH, "/ev-subscribe WA metric:sales")
     second = await ask(ctx, BOTH, "/ev-subscribe WA metric:STOCK")
     assert first.data is not None and second.data is not None
