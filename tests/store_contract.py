@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.market_shares import MarketShare
 from bot.domain.periods import Month
 from bot.domain.records import GroupMember, GroupSpec, ImportFailed, IncRow, SalesRecord, SourceSpec
 from bot.ports.store import SalesStore, StoreError
@@ -295,6 +296,37 @@ class StoreContract:
         # the store is still usable afterwards
         [summary] = await store.import_records([(SALES, good)])
         assert (summary.new, summary.revised) == (1, 1)
+
+    async def test_market_shares_are_kept_apart_and_replaced_whole(self, store: SalesStore) -> None:
+        """A source's shares of one metric are replaced whole, never added to; the preferred
+        source's come first; a source the store does not hold is refused, writing nothing."""
+        await store.import_records([(SALES, [rec("2023", 5)])])
+        await store.import_records([(PRESS, [rec("2023", 6)])])
+
+        def share(source: str, region: str, year: int, percent: float) -> MarketShare:
+            return MarketShare(source, "sales_share", region, year, percent)
+
+        first = [share("monthly", "Norway", 2022, 89.0), share("monthly", "Norway", 2023, 93.0)]
+        assert await store.replace_market_shares("monthly", "sales_share", first) == 2
+        assert (
+            await store.replace_market_shares(
+                "press", "sales_share", [share("press", "Norway", 2023, 90.0)]
+            )
+            == 1
+        )
+        again = [share("monthly", "Norway", 2023, 92.5)]
+        assert await store.replace_market_shares("monthly", "sales_share", again) == 1
+        # PRESS has priority 10: its figures come before the default source's
+        assert await store.market_shares("sales_share") == [
+            share("press", "Norway", 2023, 90.0),
+            share("monthly", "Norway", 2023, 92.5),
+        ]
+        assert await store.market_shares("stock_share") == []
+        with pytest.raises(StoreError, match="no such source"):
+            await store.replace_market_shares("nowhere", "sales_share", first)
+        assert len(await store.market_shares()) == 2
+        # the units are untouched by shares
+        assert sum(incs(await store.all_increments()).values()) == 11
 
     async def test_a_source_keeps_its_metric(self, store: SalesStore) -> None:
         await store.import_records([(SALES, [rec("2014-01", 100)])])

@@ -541,7 +541,9 @@ def test_iea_keeps_historical_car_sales_only(tmp_path: Path) -> None:
     )
     parsed = parse_iea(path, "iea")
     assert parsed.problems == []
-    assert (parsed.rows_read, parsed.skipped) == (10, 5)
+    # the sales share is kept apart, as a market share (tests/test_market_share.py), never units
+    assert (parsed.rows_read, parsed.skipped, len(parsed.shares)) == (10, 4, 1)
+    assert (parsed.shares[0].region, parsed.shares[0].percent) == ("Norway", 13.0)
     assert [
         (r.region, r.period, r.powertrain, r.units, r.make, r.model) for r in parsed.records["iea"]
     ] == [

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
+from bot.domain.market_shares import MarketShare
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery
-from bot.ingest.importer import import_demo
+from bot.ingest.importer import DEMO_SOURCE, import_demo
 from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
@@ -32,6 +33,7 @@ async def everything(store: BotStore) -> tuple[Any, ...]:
         await store.subscriptions(),
         await store.deliveries(limit=10_000),
         await store.delivery_counts(),
+        await store.market_shares(),
     )
 
 
@@ -42,6 +44,8 @@ async def build(db: Path) -> tuple[Any, ...]:
         urls = [f"http://127.0.0.1:9/hook/c{i}" for i in range(40)]
         await prepare(store, urls, rounds=2)
         await import_demo(store, default_config())  # a first import: history, not news
+        share = MarketShare(DEMO_SOURCE, "sales_share", "Norway", 2023, 93.0)
+        assert await store.replace_market_shares(DEMO_SOURCE, "sales_share", [share]) == 1
         [first, _, *_] = await store.claim_due(1e12, 2)
         await store.mark_posted(first.id, "m-1", 5.0)
         return await everything(store)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from adapters.registry import PLATFORMS
 from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, store_for
+from bot.commands.channels import counted
 from bot.domain.channels import Channel
 from bot.domain.series import WORLD
 from bot.domain.subscriptions import (
@@ -62,6 +63,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
             created_by=args.by or os.environ.get("USER", "cli"),
             charts=args.charts,
             corrections=args.corrections,
+            metric=args.metric,
         )
         result = await subscribe(store, config, spec, time.time())
     sub = result.subscription
@@ -72,7 +74,11 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
         if result.unchanged
         else "already followed; settings updated for"
     )
-    print(f"{sub.channel} {verb} {sub.spec.subject.name} ({sub.spec.region}) [#{sub.id}]", file=out)
+    print(
+        f"{sub.channel} {verb} {sub.spec.subject.name} ({sub.spec.region})"
+        f"{counted(sub.spec.metric)} [#{sub.id}]",
+        file=out,
+    )
     waiting = waiting_reason(sub.channel.platform, config.served_platforms, PLATFORMS)
     if waiting is not None:
         print(
@@ -89,7 +95,10 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _described(sub: Subscription) -> str:
-    return f"#{sub.id} {sub.channel.safe()}: {sub.spec.subject.name} ({sub.spec.region})"
+    return (
+        f"#{sub.id} {sub.channel.safe()}: {sub.spec.subject.name} ({sub.spec.region})"
+        f"{counted(sub.spec.metric)}"
+    )
 
 
 async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
@@ -161,6 +170,7 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
                     "channel": str(spec.channel),
                     "subject": spec.subject.name,
                     "region": spec.region,
+                    "metric": spec.metric,
                     "kinds": list(spec.kinds),
                     "ladder": spec.ladder,
                     "locale": spec.locale,
@@ -179,8 +189,9 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
         status = sub.status if sub.active else f"PAUSED ({sub.paused_reason})"
         error = f"; last error: {sub.last_error}" if sub.last_error else ""
         print(
-            f"#{sub.id} {spec.channel.safe()}: {spec.subject.name} ({spec.region}) "
-            f"{','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} {spec.locale} "
+            f"#{sub.id} {spec.channel.safe()}: {spec.subject.name} ({spec.region})"
+            f"{counted(spec.metric)} {','.join(spec.kinds)} ladder={spec.ladder} {spec.mode} "
+            f"{spec.locale} "
             f"{'' if spec.charts else 'charts=off '}"
             f"{'' if spec.corrections else 'corrections=off '}"
             f"[{status}] by {spec.created_by or '?'} "

@@ -236,6 +236,37 @@ async def cmd_detect(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- share ----------------------------------------------------------------------------------
+
+
+async def cmd_share(args: argparse.Namespace, out: TextIO) -> int:
+    """/ev-share from the command line: a region's EV share of new cars (as a source gives it),
+    or each model's share of a make or group; the chat command's own answer, printed."""
+    from bot.cli.ask import CONSOLE_CHANNEL, console_user
+    from bot.commands.arguments import ArgumentError
+    from bot.commands.reading import cmd_share as chat_share
+    from bot.commands.types import Invocation
+
+    config = load_settings(args)
+    options = {
+        "subject": args.subject,
+        "region": args.region,
+        "period": args.period,
+        "as-of": args.as_of,
+        "metric": args.metric,
+    }
+    given = {k: v for k, v in options.items() if v is not None}
+    async with store_for(args, config, read=True) as store:
+        await store.sync_groups(config.groups)
+        ctx = await open_commands(store, config)
+        who = Invocation(CONSOLE_CHANNEL, console_user(), can_manage=False, locale=config.locale)
+        try:
+            reply = await chat_share(ctx, who, given)
+        except ArgumentError as exc:
+            raise CliError(as_flag(str(exc))) from exc
+    return _print_period(reply.message, reply.data or {}, args.json, out)
+
+
 # -- chart ----------------------------------------------------------------------------------
 
 

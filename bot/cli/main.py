@@ -41,7 +41,7 @@ from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
-from bot.domain.subscriptions import KINDS, MODES, SubscriptionError
+from bot.domain.subscriptions import KINDS, METRICS, MODES, SubscriptionError
 from bot.ports.store import StoreError
 
 
@@ -120,6 +120,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(p)
     p.set_defaults(run=figures.cmd_total)
+
+    p = sub.add_parser(
+        "share",
+        help="a region's EV share of new cars, as a source gives it (the IEA file), or each "
+        "model's share of a make or group: /ev-share's answer",
+        epilog="e.g. evbot share norway; evbot share norway --period 2020; evbot share alliance",
+    )
+    p.add_argument("subject", help="a region (e.g. norway) or a make or group (e.g. alliance)")
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="a make's or group's region (default: the region the subject names, else World)",
+    )
+    p.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="a region's share: a year (2020); a make's: any period chat takes (default: all, "
+        "a region's latest year)",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="PERIOD",
+        help="a region's latest whole year's share by then: 2022, 2023-06 (default: none)",
+    )
+    p.add_argument(
+        "--metric",
+        choices=("sales", "stock"),
+        help="a region's share of new cars sold, or of cars on the road (default: sales)",
+    )
+    p.add_argument("--json", action="store_true", help="the answer's data as one JSON object")
+    add_common(p)
+    p.set_defaults(run=figures.cmd_share)
 
     p = sub.add_parser("check-config", help="print the effective settings, secrets redacted")
     add_common(p)
@@ -231,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="tell corrections of the milestones the channel heard (default: yes)",
+    )
+    p.add_argument(
+        "--metric",
+        default="sales",
+        choices=METRICS,
+        help="follow news of units sold, or of vehicles registered (stock); a channel may follow "
+        "both, as two subscriptions (default: %(default)s)",
     )
     add_common(p)
     p.set_defaults(run=channels.cmd_subscribe)

@@ -23,6 +23,7 @@ EXAMPLES = {
     "evbot check-config": "evbot check-config --config evbot.toml",
     "evbot demo": "evbot demo --speed 4",
     "evbot replay": 'evbot replay --from 2014 --to "june 2015" --kinds milestone',
+    "evbot share": "evbot share norway --period 2020; evbot share alliance --period 2015",
     "evbot detect": "evbot detect",
     "evbot milestones": "evbot milestones --corrections",
     "evbot subscribe": "evbot subscribe alliance --platform discord --workspace 1234 "

@@ -18,6 +18,7 @@ from bot.domain.subscriptions import (
     Subscription,
     SubscriptionSpec,
     parse_charts,
+    parse_metric,
 )
 
 
@@ -50,10 +51,11 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
         created_by=inv.user,
         charts=parse_charts(args.get("charts")),
         corrections=parse_charts(args.get("corrections"), name="corrections"),
+        metric=parse_metric(args.get("metric")),
     )
     result = await subscribe(ctx.store, ctx.config, spec, ctx.clock())
     sub = result.subscription
-    what = f"{sub.spec.subject.name}{region_suffix(sub.spec.region)}"
+    what = f"{sub.spec.subject.name}{region_suffix(sub.spec.region)}{counted(sub.spec.metric)}"
     if result.unchanged:
         body = (
             f"This channel already follows {what} with these settings; nothing changed and "
@@ -83,6 +85,7 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
             "created": result.created,
             "unchanged": result.unchanged,
             "overlaps": [o.id for o in result.overlaps],
+            "metric": sub.spec.metric,
         },
     )
 
@@ -112,11 +115,18 @@ async def cmd_unsubscribe(ctx: CommandContext, inv: Invocation, args: Mapping[st
     )
 
 
+def counted(metric: str) -> str:
+    """How a subscription names its metric: registered stock is named, sales (the default)
+    goes unnamed, as the reading answers do."""
+    return " (registered stock)" if metric == "stock" else ""
+
+
 def _describe(sub: Subscription) -> str:
     s = sub.spec
     status = "" if sub.active else f" [paused: {sub.paused_reason}]"
     return (
-        f"• {s.subject.name}{region_suffix(s.region)}: {','.join(s.kinds)}, ladder {s.ladder}, "
+        f"• {s.subject.name}{region_suffix(s.region)}{counted(s.metric)}: {','.join(s.kinds)}, "
+        f"ladder {s.ladder}, "
         f"{s.mode}, {s.locale}{'' if s.charts else ', no charts'}"
         f"{'' if s.corrections else ', no corrections'}{status} "
         f"(by {s.created_by or '?'})"
@@ -136,7 +146,9 @@ async def cmd_subscriptions(ctx: CommandContext, inv: Invocation, args: Mapping[
         Message(title="This channel's subscriptions", body=body, accent="info", locale=inv.locale),
         ephemeral=True,
         data={
-            "subscriptions": [{"id": s.id, "subject": s.spec.subject.name} for s in subs],
+            "subscriptions": [
+                {"id": s.id, "subject": s.spec.subject.name, "metric": s.spec.metric} for s in subs
+            ],
             "mutes": [{"subject": m.subject_key, "until": m.until, "then": m.then} for m in mutes],
         },
     )

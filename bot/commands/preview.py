@@ -23,10 +23,19 @@ PREVIEW_EVENTS = 5
 
 
 def _covering_subs(
-    ctx: CommandContext, subs: Sequence[Subscription], subject: Subject, month: Month, region: str
+    ctx: CommandContext,
+    subs: Sequence[Subscription],
+    subject: Subject,
+    month: Month,
+    region: str,
+    metric: str = "sales",
 ) -> list[Subscription]:
     keys = ctx.hierarchy.covering(subject, month)
-    return [s for s in subs if s.spec.subject.key in keys and s.spec.region == region]
+    return [
+        s
+        for s in subs
+        if s.spec.subject.key in keys and s.spec.region == region and s.spec.metric == metric
+    ]
 
 
 def why(
@@ -45,7 +54,7 @@ def why(
         if delivery.status in ("pending", "inflight"):
             return "queued for delivery here"
         return f"{delivery.status} here ({delivery.reason or delivery.last_error or 'no reason'})"
-    covering = _covering_subs(ctx, subs, event.subject, event.period, event.region)
+    covering = _covering_subs(ctx, subs, event.subject, event.period, event.region, event.metric)
     if not covering:
         return "no subscription in this channel covers it"
     sub = most_specific(covering)

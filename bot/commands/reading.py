@@ -12,6 +12,7 @@ from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
+from bot.commands.market_share import market_share, share_region
 from bot.commands.period_total import period_answer, refuse_finer, yearly_inside
 from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
@@ -23,6 +24,7 @@ from bot.domain.messages import Field, Message
 from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
+from bot.domain.subjects import UnknownSubject
 from bot.reading.read_model import Series
 
 TOP_MODELS = 5
@@ -158,13 +160,30 @@ def _total(
 
 
 async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
-    resolved = resolve_subject(ctx, args.get("subject"))
+    """Each model's share of a make or group; for a region (or all), the region's EV share of
+    new cars as a source gives it (`bot.commands.market_share`)."""
+    try:
+        resolved = resolve_subject(ctx, args.get("subject"))
+    except UnknownSubject:
+        # a region some source gives a share for, with no units of its own held
+        region = share_region(await ctx.store.market_shares(), args.get("subject"))
+        if region is None:
+            raise
+        return await market_share(ctx, inv, args, region)
     subject = resolved.subject
+    if subject.kind in ("all", "region"):  # a region's name (or all: the world)
+        region = resolve_region(ctx, resolved, args.get("region"))
+        return await market_share(ctx, inv, args, region)
     if subject.kind not in ("make", "group"):
-        what = "a model" if subject.kind == "model" else "not a make or group"
         raise ArgumentError(
-            f"/ev-share shows the models of a make or a group; {subject.name} is {what}. "
-            "Example: /ev-share nissan period:2015"
+            f"/ev-share shows the models of a make or a group, or a region's EV share of new "
+            f"cars; {subject.name} is a model. Example: /ev-share nissan period:2015, "
+            "/ev-share norway"
+        )
+    if args.get("metric", "sales") != "sales" or "as-of" in args:
+        raise ArgumentError(
+            "metric: and as-of: are for a region's EV share (/ev-share norway as-of:2022); the "
+            f"models' shares of {subject.name} are of units sold, over period:"
         )
     region = resolve_region(ctx, resolved, args.get("region"))
     period = parse_period(args.get("period", "all"))

@@ -73,7 +73,7 @@ def _synthetic(
     """The subject's latest milestone on the ladder, from the figures held (and whether they
     are real: with no figures, the ladder's first threshold in the current month)."""
     spec = sub.spec
-    series = ctx.model.series(spec.subject, spec.region)
+    series = ctx.model.series(spec.subject, spec.region, spec.metric)
     total = series.cum[-1] if series.cum else 0
     reached = ladder.up_to(total)
     if not reached:
@@ -81,7 +81,7 @@ def _synthetic(
         month = Month.parse(_month_now(ctx))
         thresholds = RungRange(ladder.spec, first, first, 1)
         return (
-            MilestoneEvent(spec.subject, spec.region, "sales", thresholds, month, first),
+            MilestoneEvent(spec.subject, spec.region, spec.metric, thresholds, month, first),
             False,
         )
     rung = reached[-1]
@@ -93,7 +93,7 @@ def _synthetic(
         MilestoneEvent(
             spec.subject,
             spec.region,
-            "sales",
+            spec.metric,
             RungRange(ladder.spec, rung, rung, 1),
             period,
             value,
@@ -113,7 +113,7 @@ async def _stored(ctx: CommandContext, sub: Subscription) -> MilestoneEvent | No
     spec = sub.spec
     for stored in reversed(await ctx.store.events_about(spec.subject.key, spec.region, 20)):
         event = stored.event
-        if isinstance(event, MilestoneEvent):
+        if isinstance(event, MilestoneEvent) and event.metric == spec.metric:
             admitted = admit(event, sub, ctx.subscription_ladders)
             if isinstance(admitted, MilestoneEvent):
                 return admitted

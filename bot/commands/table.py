@@ -80,11 +80,27 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-share",
-            "Each model's share of a make or group, for all time, a year or year to date",
+            "Each model's share of a make or group; or a region's EV share of new cars, "
+            "as a source gives it",
             [
-                OptionSpec("subject", "a make or group, e.g. alliance", "subject", required=True),
+                OptionSpec(
+                    "subject",
+                    "a make or group (e.g. alliance), or a region (e.g. norway)",
+                    "subject",
+                    required=True,
+                ),
                 OptionSpec("period", f"a period: {PERIOD_EXAMPLES}", "period"),
                 _REGION,
+                OptionSpec(
+                    "as-of",
+                    "a region's latest share by then (default: its latest year)",
+                    "period",
+                ),
+                OptionSpec(
+                    "metric",
+                    "a region's share of new cars: sales (default), or of cars on the road: stock",
+                    choices=("sales", "stock"),
+                ),
             ],
             cmd_share,
             False,
@@ -132,6 +148,11 @@ COMMANDS: dict[str, Command] = {
                     choices=("on", "off"),
                 ),
                 _REGION,
+                OptionSpec(
+                    "metric",
+                    "sales (default): news of units sold; stock: of vehicles registered",
+                    choices=("sales", "stock"),
+                ),
             ],
             cmd_subscribe,
             True,

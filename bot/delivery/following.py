@@ -56,11 +56,13 @@ def _covers(outer: Subject, inner: Subject, config: Config) -> bool:
 def _overlaps(
     mine: list[Subscription], spec: SubscriptionSpec, config: Config
 ) -> list[Subscription]:
-    """The channel's other subscriptions in the same region that cover or are covered."""
+    """The channel's other subscriptions in the same region and metric that cover or are
+    covered."""
     return [
         s
         for s in mine
         if s.spec.region == spec.region
+        and s.spec.metric == spec.metric
         and s.spec.subject.key != spec.subject.key
         and (
             _covers(s.spec.subject, spec.subject, config)
@@ -83,7 +85,9 @@ async def subscribe(
         (
             s
             for s in mine
-            if s.spec.region == spec.region and s.spec.subject.key == spec.subject.key
+            if s.spec.region == spec.region
+            and s.spec.metric == spec.metric
+            and s.spec.subject.key == spec.subject.key
         ),
         None,
     )
@@ -118,7 +122,7 @@ async def following_now(store: BotStore, config: Config, spec: SubscriptionSpec)
     """The "now following" notice of a subscription, with the store's figures as they are."""
     reader = series_reader(store, config)
     basis: dict[int, set[tuple[str, int]]] = {}
-    monthly = await reader.monthly(spec.subject, spec.region, "sales", basis)
+    monthly = await reader.monthly(spec.subject, spec.region, spec.metric, basis)
     points = cumulative(monthly)
     total = points[-1][1] if points else 0
     as_of = points[-1][0] if points else None
@@ -127,5 +131,12 @@ async def following_now(store: BotStore, config: Config, spec: SubscriptionSpec)
     projected = project(points, upcoming) if upcoming and points else None
     how = told(basis, spec.region, as_of, None, source_facts(await store.sources(), config))
     return following_message(
-        spec.subject.name, total, as_of, upcoming, projected, spec.locale, how.granularity
+        spec.subject.name,
+        total,
+        as_of,
+        upcoming,
+        projected,
+        spec.locale,
+        how.granularity,
+        spec.metric,
     )

@@ -145,15 +145,19 @@ def following_message(
     projected: Month | None,
     locale: str = "en",
     granularity: str = "month",
+    metric: str = "sales",
 ) -> Message:
     """The one status message a channel gets when it subscribes, instead of old news.
 
     "Now following Nissan Leaf: 185,000 so far (through June 2015); next milestone 200,000."
+    Registered stock is a level: "… 110,000 registered (as of June 2023) …".
     """
     loc = validate_locale(locale)
-    body = f"Now following {subject_name}: {format_units(total, loc)} so far"
+    stock = metric == "stock"
+    counted = "registered" if stock else "so far"
+    body = f"Now following {subject_name}: {format_units(total, loc)} {counted}"
     if as_of is not None:
-        body += f" (through {format_period(as_of, granularity, loc)})"
+        body += f" ({'as of' if stock else 'through'} {format_period(as_of, granularity, loc)})"
     fields = [Field("Total", format_units(total, loc))]
     if next_threshold is not None:
         body += f"; next milestone {format_units(next_threshold, loc)}"
@@ -161,7 +165,7 @@ def following_message(
         if projected is not None:
             body += f", around {format_period(projected, granularity, loc)}"
     return Message(
-        title=f"Now following {subject_name}",
+        title=f"Now following {subject_name}" + (" (registered, in stock)" if stock else ""),
         body=body + ".",
         fields=tuple(fields),
         footer=f"Data through {format_period(as_of, granularity, loc)}"

@@ -169,7 +169,9 @@ def plan_corrections(
             covering = [
                 s
                 for s in subs
-                if s.spec.subject.key in keys and s.spec.region == stored.event.region
+                if s.spec.subject.key in keys
+                and s.spec.region == stored.event.region
+                and s.spec.metric == stored.event.metric
             ]
             if not covering:
                 continue  # no longer subscribed

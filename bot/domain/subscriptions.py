@@ -19,13 +19,16 @@ from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.channels import Channel
-from bot.domain.events import Event, MilestoneEvent, Subject
+from bot.domain.events import Event, Metric, MilestoneEvent, Subject
 from bot.domain.facts import event_rank, fact_key, region_rank
 from bot.domain.formatting import validate_locale
 from bot.domain.ladders import Ladder, LadderError, parse_ladder
 from bot.domain.records import StoredEvent
 
 KINDS = ("milestone", "share", "growth", "record")
+# what a subscription counts (counting rule 3): units sold, or vehicles registered (a level); a
+# channel hears the events of its subscription's metric only
+METRICS = ("sales", "stock")
 MODES = ("instant", "daily", "weekly", "monthly")
 INSTANT_BY_DEFAULT = ("milestone", "share")  # growth and records go to a digest unless asked
 DEFAULT_DIGEST_AT = "09:00"
@@ -55,6 +58,7 @@ class SubscriptionSpec:
     created_by: str = ""
     charts: bool = True  # milestone announcements carry the cumulative chart
     corrections: bool = True  # corrections of milestones it heard (they follow the milestone kind)
+    metric: Metric = "sales"  # sales or stock: part of what makes a subscription unique
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,8 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
     if spec.ladder not in ladders:
         known = ", ".join(sorted(ladders))
         raise SubscriptionError(f"ladder: no ladder named {spec.ladder!r} (known: {known})")
+    if spec.metric not in METRICS:
+        raise SubscriptionError(f"metric: {spec.metric!r} is not one of {', '.join(METRICS)}")
     if spec.mode not in MODES:
         raise SubscriptionError(f"mode: {spec.mode!r} is not one of {', '.join(MODES)}")
     if not isinstance(spec.charts, bool):
@@ -161,6 +167,16 @@ def parse_charts(text: str | None, default: bool = True, name: str = "charts") -
     if value is None:
         raise SubscriptionError(f"{name}: {text!r} is not on or off")
     return value
+
+
+def parse_metric(text: str | None) -> Metric:
+    """`metric:sales` / `metric:stock` (any case) as a subscription's metric; sales when unset."""
+    value = (text or "sales").strip().lower() or "sales"
+    if value == "stock":
+        return "stock"
+    if value != "sales":
+        raise SubscriptionError(f"metric: {text!r} is not one of {', '.join(METRICS)}")
+    return "sales"
 
 
 def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, Ladder]:
@@ -237,6 +253,7 @@ def plan_fanout(
                 for s in subs
                 if s.spec.subject.key in keys
                 and s.spec.region == stored.event.region
+                and s.spec.metric == stored.event.metric
                 and admit(stored.event, s, ladders) is not None
             ]
             if admitting:

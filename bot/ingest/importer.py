@@ -156,6 +156,7 @@ async def import_file(
         await feed.close()
     parsed = feed.parsed
     assert parsed is not None  # the store read the stream to its end
+    shares = await _keep_shares(store, name, parsed, dry_run)
     duplicates = sum(s.duplicates for s in summaries)
     for summary in summaries:
         summary.rows_read = parsed.rows_read
@@ -168,11 +169,33 @@ async def import_file(
         skipped=parsed.skipped,
         notices=[
             *recognised,
+            *shares,
             *parsed.notices,
             *(n for s in summaries for n in s.notices),
             *region_warnings(regions, region_tree(config), _country_level(config)),
         ],
     )
+
+
+async def _keep_shares(store: SalesStore, source: str, parsed: Parsed, dry_run: bool) -> list[str]:
+    """Keep the file's market shares (the IEA's EV sales or stock share), after its units: a
+    metric of its own, replaced whole per source and metric, never summed. Returns the notice."""
+    if not parsed.shares:
+        return []
+    metric = parsed.shares[0].metric
+    regions = len({s.region for s in parsed.shares})
+    years = sorted({s.year for s in parsed.shares})
+    what = (
+        "EV sales share of new cars" if metric == "sales_share" else "EV share of cars on the road"
+    )
+    verb = "would keep" if dry_run else "kept"
+    if not dry_run:
+        await store.replace_market_shares(source, metric, parsed.shares)
+    return [
+        f"{source}: {verb} {len(parsed.shares)} market-share figures ({what}, percent) for "
+        f"{regions} regions, {years[0]} to {years[-1]}: a metric of their own, never added to "
+        "the units (/ev-share REGION)"
+    ]
 
 
 def _looks_like_iea(path: Path) -> bool:

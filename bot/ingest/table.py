@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from bot.domain.market_shares import MarketShare
 from bot.domain.names import Spellings, name_key
 from bot.domain.records import ImportFailed, SalesRecord
 from bot.domain.staging import MAX_PROBLEMS, Row
@@ -23,6 +24,8 @@ class Parsed:
     """Records by source name, with what was counted on the way."""
 
     records: dict[str, list[SalesRecord]] = field(default_factory=dict)
+    # percentages a source gives (the IEA's EV sales share): kept apart from units, never summed
+    shares: list[MarketShare] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     rows_read: int = 0

@@ -25,6 +25,7 @@ from bot.domain.records import (
 from bot.domain.staging import StagedChunk
 from bot.ports.fetches import FetchStateRows
 from bot.ports.installations import SlackInstallationRows
+from bot.ports.market_shares import MarketShareRows
 from bot.ports.mutes import MuteRows
 
 # The years a source gives whole (as a yearly figure), read after each of its imports; written
@@ -44,7 +45,7 @@ class StoreError(RuntimeError):
     """The store cannot do what was asked (bad file, newer schema, conflicting source)."""
 
 
-class SalesStore(Protocol):
+class SalesStore(MarketShareRows, Protocol):
     """Sales figures with revision semantics, kept aggregates and a change journal."""
 
     stats: StoreStats

@@ -54,6 +54,7 @@ TABLES = (
     "holds",
     "held_events",
     "source_fetches",
+    "market_shares",
 )
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {

@@ -28,7 +28,7 @@ from bot.domain.subscriptions import Subscription, SubscriptionSpec
 SUBSCRIPTION_COLUMNS = (
     "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
     "instant_kinds, ladder, locale, mode, digest_at, timezone, created_by, created_at, status, "
-    "paused_reason, last_error, failures, charts, corrections"
+    "paused_reason, last_error, failures, charts, corrections, metric"
 )
 DELIVERY_COLUMNS = (
     "id, platform, workspace, channel, kind, event_ids, subscription_ids, locale, payload, "
@@ -53,6 +53,7 @@ def subscription_row(row: Sequence[Any]) -> Subscription:
         created_by=row[15],
         charts=bool(row[21]),
         corrections=bool(row[22]),
+        metric="stock" if row[23] == "stock" else "sales",
     )
     return Subscription(row[0], spec, row[16], row[17], row[18], row[19], row[20])
 

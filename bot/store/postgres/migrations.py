@@ -369,6 +369,37 @@ CREATE TABLE IF NOT EXISTS source_fetches (
 )
 """
 
+# A subscription's metric, part of what makes it unique (SQLite's `subscription_metric`): the
+# old UNIQUE constraint goes (found by its columns, whatever its name) and a unique index with
+# the metric replaces it. Re-runnable.
+V_SUBSCRIPTION_METRIC = """
+ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS metric TEXT NOT NULL DEFAULT 'sales'
+    CHECK (metric IN ('sales', 'stock'));
+DO $$
+DECLARE c text;
+BEGIN
+    FOR c IN SELECT conname FROM pg_constraint
+        WHERE conrelid = 'subscriptions'::regclass AND contype = 'u'
+    LOOP
+        EXECUTE format('ALTER TABLE subscriptions DROP CONSTRAINT %I', c);
+    END LOOP;
+END $$;
+CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_unique
+    ON subscriptions (platform, workspace, channel, subject_key, region, metric)
+"""
+
+# Market shares; see `bot/store/sqlite/migrations_late.py` V_MARKET_SHARES (re-runnable).
+V_MARKET_SHARES = """
+CREATE TABLE IF NOT EXISTS market_shares (
+    source_id BIGINT NOT NULL REFERENCES sources (id),
+    metric TEXT NOT NULL CHECK (metric IN ('sales_share', 'stock_share')),
+    region TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    percent DOUBLE PRECISION NOT NULL CHECK (percent >= 0 AND percent <= 100),
+    PRIMARY KEY (source_id, metric, region, year)
+)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -380,4 +411,6 @@ PG_MIGRATIONS: list[Migration] = [
     V_CLAIMED_AT,
     V_MUTES,
     V_SOURCE_FETCHES,
+    V_SUBSCRIPTION_METRIC,
+    V_MARKET_SHARES,
 ]

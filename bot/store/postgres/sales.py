@@ -16,7 +16,8 @@ from __future__ import annotations
 from bot.store.postgres.detection import PgDetection
 from bot.store.postgres.fetches import PgFetches
 from bot.store.postgres.installations import PgInstallations
+from bot.store.postgres.market_shares import PgMarketShares
 
 
-class PgStore(PgDetection, PgInstallations, PgFetches):
+class PgStore(PgDetection, PgInstallations, PgFetches, PgMarketShares):
     """`SalesStore` on one PostgreSQL database, shared by any number of replicas."""

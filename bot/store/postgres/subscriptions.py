@@ -22,7 +22,8 @@ class PgSubscriptions(PgBase, OutboxReads):
     # -- subscriptions ----------------------------------------------------------------------
 
     async def subscribe(self, spec: SubscriptionSpec) -> tuple[Subscription, bool]:
-        """Create a subscription, or update the settings of the same channel, subject and region.
+        """Create a subscription, or update the settings of the same channel, subject, region
+        and metric.
 
         Returns it and whether it is new. Subscribing again also resumes a paused one.
         """
@@ -32,10 +33,11 @@ class PgSubscriptions(PgBase, OutboxReads):
                 self.pool,
                 "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
                 "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
-                "digest_at, timezone, region, created_by, charts, corrections) "
+                "digest_at, timezone, region, created_by, charts, corrections, metric) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-                "$17) "
-                "ON CONFLICT (platform, workspace, channel, subject_key, region) DO UPDATE SET "
+                "$17, $18) "
+                "ON CONFLICT (platform, workspace, channel, subject_key, region, metric) "
+                "DO UPDATE SET "
                 "subject_kind = excluded.subject_kind, subject_name = excluded.subject_name, "
                 "kinds = excluded.kinds, instant_kinds = excluded.instant_kinds, "
                 "ladder = excluded.ladder, locale = excluded.locale, mode = excluded.mode, "
@@ -60,6 +62,7 @@ class PgSubscriptions(PgBase, OutboxReads):
                 spec.created_by,
                 int(spec.charts),
                 int(spec.corrections),
+                spec.metric,
             )
         )[0]
         found = await self.subscription(int(row[0]))

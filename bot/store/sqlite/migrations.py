@@ -10,8 +10,10 @@ from bot.store.migration_steps import Migration
 from bot.store.sqlite.migrations_late import (
     V_CLAIMED_AT,
     V_DELIVERY_STEPS,
+    V_MARKET_SHARES,
     V_MUTES,
     V_SOURCE_FETCHES,
+    subscription_metric,
 )
 
 V1_SALES = """
@@ -387,4 +389,6 @@ MIGRATIONS: list[Migration] = [
     V_CLAIMED_AT,
     V_MUTES,
     V_SOURCE_FETCHES,
+    subscription_metric,  # a Python step: SQLite rebuilds the table for its UNIQUE constraint
+    V_MARKET_SHARES,
 ]

@@ -3,7 +3,7 @@ the merge's tests replay it by setting the schema version back to before it."""
 
 from __future__ import annotations
 
-from bot.store.migration_steps import added_column
+from bot.store.migration_steps import MigrationSql, added_column
 
 # A delivery is its whole message (issue 16): the parts done of it (a correction's edits, the
 # post, its chart in the thread), a JSON list, each recorded as soon as it is done, so that a
@@ -54,5 +54,58 @@ CREATE TABLE IF NOT EXISTS source_fetches (
     error TEXT NOT NULL DEFAULT '',
     failures INTEGER NOT NULL DEFAULT 0,
     alerted INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
+async def subscription_metric(db: MigrationSql) -> None:
+    """A subscription's metric (issue 18): `sales` or `stock`, part of what makes it unique, so a
+    channel may follow WA's sales and its registered stock apart. SQLite cannot change a table's
+    UNIQUE constraint, so the table is rebuilt (its ids kept); `digest_items`, which cascades on
+    the table's rows, is kept aside meanwhile. Re-runnable: a no-op once the column is there."""
+    columns = {str(row[1]) for row in await db.rows("PRAGMA table_info(subscriptions)")}
+    if "metric" in columns:
+        return
+    await db.run(
+        "ALTER TABLE subscriptions ADD COLUMN metric TEXT NOT NULL DEFAULT 'sales' "
+        "CHECK (metric IN ('sales', 'stock'))"
+    )
+    master = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?"
+    ((table_sql,),) = await db.rows(master, ["subscriptions"])
+    old_unique = "UNIQUE (platform, workspace, channel, subject_key, region)"
+    if old_unique not in str(table_sql):
+        raise RuntimeError("subscriptions: its UNIQUE constraint is not the one expected")
+    new_sql = (
+        str(table_sql)
+        .replace("CREATE TABLE subscriptions", "CREATE TABLE subscriptions_metric", 1)
+        .replace(old_unique, "UNIQUE (platform, workspace, channel, subject_key, region, metric)")
+    )
+    indexes = await db.rows(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        ["subscriptions"],
+    )
+    items = await db.rows("SELECT subscription_id, event_id FROM digest_items")
+    # deleting the digest items first: dropping the table would cascade to them anyway
+    await db.run("DELETE FROM digest_items")
+    await db.run(new_sql)
+    await db.run("INSERT INTO subscriptions_metric SELECT * FROM subscriptions")
+    await db.run("DROP TABLE subscriptions")
+    await db.run("ALTER TABLE subscriptions_metric RENAME TO subscriptions")
+    for (index_sql,) in indexes:
+        await db.run(str(index_sql))
+    await db.many("INSERT INTO digest_items (subscription_id, event_id) VALUES (?, ?)", items)
+
+
+# Market shares (issue 18): a source's percentage of a region's cars that are electric, by year
+# (the IEA's "EV sales share" and "EV stock share"), a metric of its own kept apart from the
+# units: never summed, never laddered (`bot.domain.market_shares`). Re-runnable.
+V_MARKET_SHARES = """
+CREATE TABLE IF NOT EXISTS market_shares (
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    metric TEXT NOT NULL CHECK (metric IN ('sales_share', 'stock_share')),
+    region TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    percent REAL NOT NULL CHECK (percent >= 0 AND percent <= 100),
+    PRIMARY KEY (source_id, metric, region, year)
 )
 """

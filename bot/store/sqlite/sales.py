@@ -13,7 +13,8 @@ from __future__ import annotations
 from bot.store.sqlite.detection import SqliteDetection
 from bot.store.sqlite.fetches import SqliteFetches
 from bot.store.sqlite.installations import SqliteInstallations
+from bot.store.sqlite.market_shares import SqliteMarketShares
 
 
-class SqliteStore(SqliteDetection, SqliteInstallations, SqliteFetches):
+class SqliteStore(SqliteDetection, SqliteInstallations, SqliteFetches, SqliteMarketShares):
     """`SalesStore` on one SQLite file."""

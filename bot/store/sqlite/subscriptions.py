@@ -21,7 +21,8 @@ class SqliteSubscriptions(SqliteBase, OutboxReads):
     # -- subscriptions ----------------------------------------------------------------------
 
     async def subscribe(self, spec: SubscriptionSpec) -> tuple[Subscription, bool]:
-        """Create a subscription, or update the settings of the same channel, subject and region.
+        """Create a subscription, or update the settings of the same channel, subject, region
+        and metric.
 
         Returns it and whether it is new. Subscribing again also resumes a paused one.
         """
@@ -29,8 +30,8 @@ class SqliteSubscriptions(SqliteBase, OutboxReads):
         async with self.transaction():
             existing = await self._rows(
                 "SELECT id FROM subscriptions WHERE platform = ? AND workspace = ? AND channel = ? "
-                "AND subject_key = ? AND region = ?",
-                (c.platform, c.workspace, c.channel, spec.subject.key, spec.region),
+                "AND subject_key = ? AND region = ? AND metric = ?",
+                (c.platform, c.workspace, c.channel, spec.subject.key, spec.region, spec.metric),
             )
             values = (
                 spec.subject.kind,
@@ -59,8 +60,8 @@ class SqliteSubscriptions(SqliteBase, OutboxReads):
                 cursor = await self._run(
                     "INSERT INTO subscriptions (platform, workspace, channel, subject_key, "
                     "subject_kind, subject_name, kinds, instant_kinds, ladder, locale, mode, "
-                    "digest_at, timezone, charts, corrections, region, created_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "digest_at, timezone, charts, corrections, region, created_by, metric) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         c.platform,
                         c.workspace,
@@ -69,6 +70,7 @@ class SqliteSubscriptions(SqliteBase, OutboxReads):
                         *values,
                         spec.region,
                         spec.created_by,
+                        spec.metric,
                     ),
                 )
                 assert cursor.lastrowid is not None
