@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
+from bot.domain.channels import Channel
 from bot.domain.market_shares import MarketShare
+from bot.domain.mutes import Mute
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery
 from bot.ingest.importer import DEMO_SOURCE, import_demo
@@ -34,6 +36,7 @@ async def everything(store: BotStore) -> tuple[Any, ...]:
         await store.deliveries(limit=10_000),
         await store.delivery_counts(),
         await store.market_shares(),
+        await store.mutes(None, 0.0),
     )
 
 
@@ -46,6 +49,9 @@ async def build(db: Path) -> tuple[Any, ...]:
         await import_demo(store, default_config())  # a first import: history, not news
         share = MarketShare(DEMO_SOURCE, "sales_share", "Norway", 2023, 93.0)
         assert await store.replace_market_shares(DEMO_SOURCE, "sales_share", [share]) == 1
+        await store.mute(
+            Mute(Channel("discord", "1", "2"), "all", "everything", 9e9, "drop", "amy", 1.0)
+        )
         [first, _, *_] = await store.claim_due(1e12, 2)
         await store.mark_posted(first.id, "m-1", 5.0)
         return await everything(store)

@@ -53,6 +53,7 @@ TABLES = (
     "store_flags",
     "holds",
     "held_events",
+    "mutes",
     "source_fetches",
     "market_shares",
 )
