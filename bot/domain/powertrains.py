@@ -99,7 +99,7 @@ ELECTRIC = "electric"
 CHOICES = ("electric", "bev", "phev", "fcev")
 # How answers name what they count.
 COUNTED = {
-    "": "electric cars",
+    "": "electric vehicles",
     "BEV": "battery-electric cars",
     "PHEV": "plug-in hybrids",
     "FCEV": "fuel-cell cars",
@@ -118,6 +118,17 @@ def asked_powertrain(text: str | None) -> str:
             "is BEV + PHEV; fuel-cell cars are counted only with powertrain:fcev)"
         )
     return found
+
+
+def counted_as(powertrain: str) -> str:
+    """What an answer counts: "electric vehicles" (BEV + PHEV, the default), "battery-electric
+    cars", "plug-in hybrids" or "fuel-cell cars"."""
+    return COUNTED[powertrain]
+
+
+def counted_suffix(powertrain: str) -> str:
+    """A title's note of a powertrain asked for (none for the default)."""
+    return f" ({COUNTED[powertrain]})" if powertrain else ""
 
 
 def measure(metric: str, powertrain: str) -> str:

@@ -161,9 +161,7 @@ def electric_cells(
         else:
             cell[0] = (cell[0] or 0) + int(units)
     by_series: dict[Series, list[tuple[str, int, int | None]]] = defaultdict(list)
-    for (source_id, make_key, model_key, region, month), (period, running) in sorted(
-        cells.items()
-    ):
+    for (source_id, make_key, model_key, region, month), (period, running) in sorted(cells.items()):
         by_series[(source_id, make_key, model_key, region)].append((month, period or 0, running))
     out: dict[Cell, tuple[int, int | None, int]] = {}
     for key, months in by_series.items():
