@@ -134,8 +134,10 @@ async def store_chart(
     kind: str = "cumulative",
     region: str | None = None,
     locale: str | None = None,
+    powertrain: str = "",
 ) -> tuple[ChartData, Chart]:
-    """One chart of a subject named as people type it (`evbot chart`), from an open store.
+    """One chart of a subject named as people type it (`evbot chart`), from an open store; of
+    one powertrain (BEV, PHEV, FCEV) or of electric cars ("", the default).
 
     Raises UnknownSubject for a name the store does not know, ChartError when there is nothing
     to draw.
@@ -154,6 +156,7 @@ async def store_chart(
         where,
         ladders=configured_ladders(config),
         locale=locale or config.locale,
+        powertrain=powertrain,
     )
     if data.frame.as_of is None:
         place = "" if where == WORLD else f" in {where}"

@@ -24,6 +24,7 @@ from bot.domain.coverage import source_facts
 from bot.domain.formatting import format_percent, format_period, format_units, in_region
 from bot.domain.messages import Message
 from bot.domain.periods import Month
+from bot.domain.powertrains import asked_powertrain, counted_as, measure
 from bot.domain.settings import Config
 from bot.reading.queries import TotalAnswer, series_reader, total
 
@@ -52,6 +53,8 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
         )
     if period is not None and args.explain:
         raise CliError("--explain tells a running total; ask it without --period")
+    powertrain = asked_powertrain(args.powertrain)
+    key = measure(args.metric, powertrain)
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         ctx = await open_commands(store, config)
@@ -60,12 +63,12 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
             region = resolve_region(ctx, resolved, args.region)
             if period is not None:
                 message, data = period_answer(
-                    ctx, resolved.subject, region, period, config.locale, args.metric
+                    ctx, resolved.subject, region, period, config.locale, args.metric, powertrain
                 )
                 return _print_period(message, data, args.json, out)
         except ArgumentError as exc:
             raise CliError(as_flag(str(exc))) from exc
-        latest = ctx.model.series(resolved.subject, region, args.metric).latest
+        latest = ctx.model.series(resolved.subject, region, key).latest
         as_of = as_of_spec.end(latest) if as_of_spec else None
         reader = series_reader(store, config)
         facts = source_facts(await store.sources(), config)
@@ -75,7 +78,7 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
             resolved.subject,
             region,
             as_of,
-            args.metric,
+            key,
             facts,
             args.explain,
         )
@@ -106,8 +109,8 @@ def _total_text(answer: TotalAnswer, locale: str) -> str:
         return f"{answer.subject.name}{where}: no figures yet."
     through = format_period(answer.as_of, answer.told.granularity, locale)
     lines = [
-        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} electric vehicles "
-        f"{what} through {through}"
+        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} "
+        f"{counted_as(answer.powertrain)} {what} through {through}"
     ]
     for share in answer.breakdown[:10]:
         lines.append(
@@ -247,8 +250,9 @@ async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         try:
+            powertrain = asked_powertrain(args.powertrain)
             data, chart = await store_chart(
-                store, config, args.subject, args.kind, args.region, args.locale
+                store, config, args.subject, args.kind, args.region, args.locale, powertrain
             )
         except (ChartError, ValueError) as exc:
             raise CliError(str(exc)) from exc

@@ -21,6 +21,7 @@ from bot.cli.common import (
     Shared,
     add_common,
     add_log_level,
+    add_powertrain,
     configure_logging,
 )
 from bot.config.secrets import redact_secrets
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="sales",
         help="units sold, or vehicles registered (default: %(default)s)",
     )
+    add_powertrain(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument(
         "--explain",
@@ -313,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", metavar="R", help="region (default: World)")
     p.add_argument("--locale", help="numbers and months, e.g. en, fr, de (default: config)")
     p.add_argument("--out", metavar="FILE", help="PNG to write (default: SUBJECT-KIND.png)")
+    add_powertrain(p)
     add_common(p)
     p.set_defaults(run=figures.cmd_chart)
 
