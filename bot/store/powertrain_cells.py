@@ -33,6 +33,28 @@ ELECTRIC = f"powertrain <> '{FUEL_CELL}'"
 
 _SERIES = "PARTITION BY powertrain, source_id, make_key, model_key, region"
 _KEY = "powertrain, source_id, make_key, model_key, region, month"
+# in the order a first import's records are read (make, model, region, month), so that writing
+# the table appends, as `cells` does
+PRIMARY_KEY = "make_key, model_key, region, month, powertrain, source_id"
+
+
+def fresh_powertrain_cells_sql(backend: str, where: str) -> str:
+    """The powertrain cells of a first import without running totals, whose increments are its
+    period units: SQLite adds each record to its cell as it reads it (the rare cell of several
+    records takes the upsert, as `cells` does), PostgreSQL sums them (an upsert there may not
+    touch a row twice)."""
+    if backend == "sqlite":
+        return (
+            f"INSERT INTO powertrain_cells ({_KEY}, period_units, running_units, inc) "
+            f"SELECT {_KEY}, units, NULL, units FROM records r "
+            f"WHERE powertrain <> '' AND ({where}) ON CONFLICT ({PRIMARY_KEY}) DO UPDATE SET "
+            "period_units = period_units + excluded.period_units, inc = inc + excluded.inc"
+        )
+    return (
+        f"INSERT INTO powertrain_cells ({_KEY}, period_units, running_units, inc) "
+        f"SELECT {_KEY}, SUM(units), NULL, SUM(units) FROM records r "
+        f"WHERE powertrain <> '' AND ({where}) GROUP BY {_KEY}"
+    )
 
 
 def powertrain_cells_sql(where: str) -> str:
@@ -78,8 +100,7 @@ def _create(backend: str) -> str:
         "make_key TEXT NOT NULL, model_key TEXT NOT NULL, region TEXT NOT NULL, "
         f"month TEXT NOT NULL, period_units {number} NOT NULL, running_units {number}, "
         f"inc {number} NOT NULL DEFAULT 0, "
-        "PRIMARY KEY (powertrain, make_key, model_key, month, source_id, region))"
-        + (" WITHOUT ROWID" if backend == "sqlite" else "")
+        f"PRIMARY KEY ({PRIMARY_KEY}))" + (" WITHOUT ROWID" if backend == "sqlite" else "")
     )
 
 

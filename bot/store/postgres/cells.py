@@ -14,6 +14,7 @@ from bot.store.powertrain_cells import (
     DELETE_TOUCHED,
     ELECTRIC,
     INSERT_TOUCHED,
+    fresh_powertrain_cells_sql,
     powertrain_cells_sql,
 )
 from bot.store.rows import increment_updates
@@ -140,9 +141,9 @@ class PgCells(PgDetectionReads):
             "ON CONFLICT (source_id, region, month) "
             "DO UPDATE SET inc = all_cells.inc + excluded.inc",
         )
-        await self._run(
-            con, powertrain_cells_sql("r.source_id IN (SELECT DISTINCT source_id FROM staging)")
-        )
+        fresh = "r.source_id IN (SELECT DISTINCT source_id FROM staging)"
+        split = powertrain_cells_sql(fresh) if running else fresh_powertrain_cells_sql("pg", fresh)
+        await self._run(con, split)
 
     async def _refresh_cells(self, con: Connection) -> None:
         """Recompute the touched cells, their series' increments, and the make/all sums."""

@@ -18,6 +18,7 @@ from bot.store.powertrain_cells import (
     DELETE_TOUCHED,
     ELECTRIC,
     INSERT_TOUCHED,
+    fresh_powertrain_cells_sql,
     powertrain_cells_sql,
 )
 from bot.store.rows import increment_updates
@@ -106,7 +107,12 @@ class SqliteCells(SqliteDetectionReads):
             "WHERE source_id = ? GROUP BY region, month",
             (source_id,),
         )
-        await self._run(powertrain_cells_sql("r.source_id = ?"), (source_id,))
+        split = (
+            powertrain_cells_sql("r.source_id = ?")
+            if first.running
+            else fresh_powertrain_cells_sql("sqlite", "r.source_id = ?")
+        )
+        await self._run(split, (source_id,))
 
     async def _write_revisions(self, source_id: int, summary: ImportSummary) -> None:
         """An import over known figures: classify, upsert what changed, refresh its cells."""
