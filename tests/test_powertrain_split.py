@@ -146,6 +146,8 @@ async def test_a_revision_moves_both_the_electric_totals_and_the_split(
 ) -> None:
     store = ctx.model.store
     assert isinstance(store, SqliteStore)
+    # held before the revision: the refresh re-reads what it touched
+    assert data(await ask(ctx, "/ev-total toyota powertrain:fcev"))["total"] == 600
     await store.import_records(
         [
             (

@@ -147,6 +147,7 @@ async def store_chart(
 
     model = ReadModel(store, config)
     await model.load()
+    await model.ensure_powertrain(powertrain)
     resolved = model.catalog.resolve(subject)
     where = model.catalog.region(region) if region else (resolved.region or WORLD)
     data = model_chart_data(

@@ -58,6 +58,7 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         ctx = await open_commands(store, config)
+        await ctx.model.ensure_powertrain(powertrain)
         try:
             resolved = resolve_subject(ctx, args.subject)
             region = resolve_region(ctx, resolved, args.region)

@@ -37,6 +37,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     region = resolve_region(ctx, resolved, args.get("region"))
     loc = inv.locale
     metric, powertrain = metric_asked(args), powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
     if metric == "stock" and kind == "monthly":
         # counting rule 10: stock is a level, never told as a month's registrations
         raise ArgumentError(

@@ -81,6 +81,7 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     region = resolve_region(ctx, resolved, args.get("region"))
     explained = args.get("explain", "no") == "yes"
     metric, powertrain = metric_asked(args), powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
     text = args.get("as-of")
     period = parse_period(args["period"]) if "period" in args else None
     if period is not None and period.kind != "all":
@@ -188,7 +189,9 @@ async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         )
     region = resolve_region(ctx, resolved, args.get("region"))
     period = parse_period(args.get("period", "all"))
-    return _reply(_share(ctx, subject, region, period, inv.locale, powertrain_asked(args)))
+    powertrain = powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
+    return _reply(_share(ctx, subject, region, period, inv.locale, powertrain))
 
 
 def _share(
@@ -280,10 +283,9 @@ async def cmd_milestones(ctx: CommandContext, inv: Invocation, args: Mapping[str
     resolved = resolve_subject(ctx, args.get("subject"))
     subject = resolved.subject
     region = resolve_region(ctx, resolved, args.get("region"))
-    answer = _milestones(
-        ctx, subject, region, inv.locale, metric_asked(args), powertrain_asked(args)
-    )
-    return _reply(answer)
+    metric, powertrain = metric_asked(args), powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
+    return _reply(_milestones(ctx, subject, region, inv.locale, metric, powertrain))
 
 
 def _milestones(

@@ -1,7 +1,10 @@
 """The powertrain split in memory (`powertrain:bev|phev|fcev`): each powertrain's increments
 per model, from the store's `powertrain_cells` (kept on write, never the sales rows). A make's,
 a group's or all EVs' series of one powertrain is computed from its models' rows, which
-`bot.domain.series.regional_increments` sums as it sums a make's."""
+`bot.domain.series.regional_increments` sums as it sums a make's.
+
+A powertrain is read on its first question (`ensure`), not at load: most answers are of electric
+cars, and a store of a million figures by powertrain would otherwise be held twice."""
 
 from __future__ import annotations
 
@@ -26,6 +29,18 @@ class PowertrainSplit:
     def __init__(self, rows: Mapping[str, Rows] | None = None) -> None:
         given = rows or {}
         self.by_powertrain: dict[str, Rows] = {p: dict(given.get(p, {})) for p in POWERTRAINS}
+        self.loaded: set[str] = set(given)  # the powertrains read (and kept current)
+
+    async def ensure(self, store: SalesStore, powertrain: str) -> int:
+        """Read a powertrain's rows unless they are held; how many were read now."""
+        if powertrain in self.loaded:
+            return 0
+        rows = await store.powertrain_increments(powertrain)
+        if powertrain in self.loaded:  # read meanwhile by another question
+            return 0
+        self.by_powertrain[powertrain] = by_model(rows)
+        self.loaded.add(powertrain)
+        return len(rows)
 
     @property
     def size(self) -> int:
@@ -33,25 +48,27 @@ class PowertrainSplit:
         return sum(len(found) for per in self.by_powertrain.values() for found in per.values())
 
     async def read(self, store: SalesStore, pairs: set[tuple[str, str]]) -> PowertrainSplit:
-        """The rows of the (make, model) pairs a refresh touched, each pair present (with no
-        rows when it has none now); past `PER_MODEL_READS` pairs, every row."""
+        """The rows of the (make, model) pairs a refresh touched in the powertrains held, each
+        pair present (with no rows when it has none now); past `PER_MODEL_READS` pairs, every
+        row of those powertrains."""
+        held = sorted(self.loaded)
         if len(pairs) > PER_MODEL_READS:
-            fresh = await read_split(store)
-            for powertrain, per in self.by_powertrain.items():
-                for pair in per:
-                    fresh.by_powertrain[powertrain].setdefault(pair, [])
-            return fresh
-        out: dict[str, Rows] = {}
-        for powertrain in POWERTRAINS:
+            out = {p: by_model(await store.powertrain_increments(p)) for p in held}
+            for powertrain in held:
+                for pair in self.by_powertrain[powertrain]:
+                    out[powertrain].setdefault(pair, [])
+            return PowertrainSplit(out)
+        out = {}
+        for powertrain in held:
             out[powertrain] = {
                 pair: await store.powertrain_increments(powertrain, *pair) for pair in sorted(pairs)
             }
         return PowertrainSplit(out)
 
     def update(self, other: PowertrainSplit) -> None:
-        """Take `other`'s rows for the pairs it holds."""
-        for powertrain, per in other.by_powertrain.items():
-            self.by_powertrain[powertrain].update(per)
+        """Take `other`'s rows for the pairs it holds, in the powertrains it read."""
+        for powertrain in other.loaded:
+            self.by_powertrain[powertrain].update(other.by_powertrain[powertrain])
 
     def rows(
         self, subject: Subject, powertrain: str, members: Mapping[str, list[GroupMember]]
@@ -68,11 +85,6 @@ class PowertrainSplit:
             rows = [r for (m, _), found in per_model.items() if m in members for r in found]
             return rows, member_filter(dict(members))
         return [r for found in per_model.values() for r in found], None
-
-
-async def read_split(store: SalesStore) -> PowertrainSplit:
-    """Every powertrain's rows, one read each."""
-    return PowertrainSplit({p: by_model(await store.powertrain_increments(p)) for p in POWERTRAINS})
 
 
 def by_model(rows: Iterable[IncRow]) -> Rows:

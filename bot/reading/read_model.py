@@ -26,7 +26,7 @@ from bot.domain.series import WORLD, RegionTree, regional_increments
 from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog, SubjectKey
 from bot.ports.store import SalesStore
-from bot.reading.powertrain_split import PowertrainSplit, read_split
+from bot.reading.powertrain_split import PowertrainSplit
 from bot.reading.queries import (
     ModelShare,
     PeriodAnswer,
@@ -89,17 +89,15 @@ class ReadModel:
         for row in await self.store.make_increments(sorted(catalog.makes)):
             makes[row.make_key].append(row)
         all_rows = await self.store.all_increments()
-        split = await read_split(self.store)
         self._sources, self.catalog = sources, catalog
         self._model_rows, self._make_rows, self._all_rows = dict(models), dict(makes), all_rows
-        self.split = split
+        self.split = PowertrainSplit()  # each powertrain read on its first question
         self._series.clear()
         self._parts.clear()
         self._totals.clear()
         self.watermark = head
         self.version += 1
         self._size = len(all_rows) + sum(map(len, models.values())) + sum(map(len, makes.values()))
-        self._size += split.size
         self._settle()
 
     async def refresh(self, page: int = 50_000) -> int:
@@ -142,6 +140,13 @@ class ReadModel:
         self.watermark = entries[-1].seq
         self.version += 1
         return len(entries)
+
+    async def ensure_powertrain(self, powertrain: str) -> None:
+        """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
+        read = await self.split.ensure(self.store, powertrain) if powertrain else 0
+        if read:
+            self._size += read
+            self._settle()
 
     def _recompute(self, touched: Iterable[str]) -> None:
         """Drop the touched subjects' series and recompute those that were in use."""
