@@ -265,3 +265,18 @@ async def test_the_aggregates_keep_the_split_on_write(make_store: StoreFactory) 
             "WA": 95,
         }
         assert summed(await store.powertrain_increments("BEV", "tesla"))["WA"] == 1_600
+
+
+async def test_a_refresh_touching_many_models_reads_the_held_powertrains_whole(
+    ctx: CommandContext,
+) -> None:
+    assert data(await ask(ctx, "/ev-total powertrain:bev"))["total"] == 6 * 1_300
+    many = [SalesRecord("2023-07", WORLD, "Make", f"Model {i}", 10, "BEV") for i in range(60)]
+    many.append(SalesRecord("2023-06", WORLD, "Toyota", "Mirai", 0, "FCEV"))
+    store = ctx.model.store
+    assert isinstance(store, SqliteStore)
+    await store.import_records([(SourceSpec("press", "sales", 1), many)])
+    await ctx.model.refresh()
+    assert data(await ask(ctx, "/ev-total powertrain:bev"))["total"] == 6 * 1_300 + 600
+    assert data(await ask(ctx, "/ev-total powertrain:fcev"))["total"] == FUEL_CELL - 100
+    assert data(await ask(ctx, "/ev-total"))["total"] == ELECTRIC + 600
