@@ -247,7 +247,7 @@ async def test_us_leaf_cumulative_milestones(loaded: Loaded) -> None:
 async def test_us_sales_are_the_file_and_never_include_stock(loaded: Loaded) -> None:
     expected: Counter[int] = Counter()
     for r in _read_csv(US):
-        if r["category"] in ("bev", "phev", "fcev"):
+        if r["category"] in ("bev", "phev"):  # electric cars: fuel-cell ones are imported apart
             expected[int(r["year"])] += int(r["sales"])
     store, q = await _open(loaded.db, loaded.config)
     try:
@@ -317,7 +317,9 @@ async def test_world_stock_includes_wa_through_the_usa(loaded: Loaded) -> None:
 # -- IEA: countries beside World, Europe and EU27 ----------------------------------------------
 
 
-def _iea_sales() -> dict[tuple[str, int], int]:
+def _iea_sales(powertrains: tuple[str, ...] = ("BEV", "PHEV")) -> dict[tuple[str, int], int]:
+    """The IEA's historical car sales per region and year: electric cars (BEV + PHEV, the
+    totals' default) unless other powertrains are asked."""
     sums: Counter[tuple[str, int]] = Counter()
     for r in _read_csv(IEA):
         if (r["category"], r["parameter"], r["mode"], r["unit"]) == (
@@ -325,7 +327,7 @@ def _iea_sales() -> dict[tuple[str, int], int]:
             "EV sales",
             "Cars",
             "Vehicles",
-        ) and r["powertrain"] in ("BEV", "PHEV", "FCEV"):
+        ) and r["powertrain"] in powertrains:
             sums[(r["region"], int(r["year"]))] += round(float(r["value"]))
     return dict(sums)
 
@@ -346,18 +348,62 @@ async def test_iea_world_is_the_world_row_never_the_sum_of_parts(loaded: Loaded)
     for (region, y), v in sums.items():
         if region not in ("World", "Europe", "EU27"):
             parts[y] += v
-    assert sum(v for y, v in world.items() if y <= 2014) == 707_687
-    assert sum(v for y, v in parts.items() if y <= 2014) != 707_687  # so the test can tell
+    assert sum(v for y, v in world.items() if y <= 2014) == 707_450  # BEV + PHEV cars
+    assert sum(v for y, v in parts.items() if y <= 2014) != 707_450  # so the test can tell
     store, q = await _open(loaded.db, loaded.config)
     try:
-        assert await q.total("all", "World", "2014-12") == 707_687
+        assert await q.total("all", "World", "2014-12") == 707_450
         assert {y: await q.year("all", "World", y) for y in world} == world
         europe = {y: await q.year("all", "Europe", y) for y in range(2010, 2024)}
         norway = await q.year("Norway", "Norway", 2014)  # a region's name means all EVs there
     finally:
         await store.close()
     assert europe == {y: sums.get(("Europe", y), 0) for y in range(2010, 2024)}
-    assert norway == 20_000 + 1_700 + 4  # BEV, PHEV and FCEV cars
+    assert norway == 20_000 + 1_700  # BEV and PHEV cars: the 4 fuel-cell cars are not in it
+
+
+async def test_iea_powertrains_apart_on_the_reading_commands(loaded: Loaded) -> None:
+    """The IEA's fuel-cell cars: never in "electric cars" (BEV + PHEV), told with fcev."""
+    from bot.app.bootstrap import open_commands
+    from bot.commands.dispatch import run_text
+    from bot.commands.types import Invocation
+    from bot.domain.channels import Channel
+
+    who = Invocation(Channel("discord", "guild", "general"), "alice", can_manage=False)
+    electric, fuel_cell = _iea_sales(), _iea_sales(("FCEV",))
+    assert fuel_cell[("World", 2023)] > 0 and fuel_cell[("Norway", 2014)] > 0
+    store = SqliteStore(loaded.db)
+    await store.open()
+    try:
+        ctx = await open_commands(store, loaded.config)
+        got = {}
+        for question in (
+            "/ev-total all region:World period:2023",
+            "/ev-total all region:World period:2023 powertrain:fcev",
+            "/ev-total norway period:2014",
+            "/ev-total norway period:2014 powertrain:fcev",
+            "/ev-total norway period:2014 powertrain:bev",
+        ):
+            reply = await run_text(ctx, who, question)
+            assert reply.ok and reply.data is not None, reply.message.body
+            got[question] = reply.data["total"]
+            last = reply
+    finally:
+        await store.close()
+    assert list(got.values()) == [
+        electric[("World", 2023)],
+        fuel_cell[("World", 2023)],
+        electric[("Norway", 2014)],
+        fuel_cell[("Norway", 2014)],
+        20_000,
+    ]
+    assert "battery-electric cars sold in 2014" in last.message.body
+
+
+def test_iea_fuel_cell_cars_from_the_cli(loaded: Loaded) -> None:
+    common = ("--config", str(loaded.config_path), "--db", str(loaded.db))
+    out = _cli("total", "Norway", "--period", "2014", "--powertrain", "fcev", "--json", *common)
+    assert json.loads(out)["total"] == _iea_sales(("FCEV",))[("Norway", 2014)]
 
 
 # The IEA's European regions, by hand (an oracle independent of the region table).

@@ -2,8 +2,8 @@
 
 `model_chart_data` gathers a chart's data from the in-memory read model (no I/O: safe on the
 loop; `/ev-chart` and `evbot chart` draw from it); `StoreCharts` draws a milestone's chart for
-the delivery worker from an open store. Drawing is slow (tens of milliseconds), so it runs in
-a worker thread or process (`render_off_loop`).
+the delivery worker from an open store. Drawing is slow (tens of
+milliseconds), so it runs in a worker thread or process (`render_off_loop`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bot.domain.coverage import source_facts
 from bot.domain.events import MilestoneEvent, Subject
 from bot.domain.formatting import validate_locale
 from bot.domain.ladders import Ladder
+from bot.domain.powertrains import counted_suffix, measure
 from bot.domain.series import WORLD
 from bot.domain.settings import Config
 from bot.ports.store import SalesStore
@@ -47,19 +48,22 @@ def model_chart_data(
     locale: str = "en",
     source: str = "",
     metric: str = "sales",
+    powertrain: str = "",
 ) -> ChartData:
-    """The data of one chart from the in-memory read model (no I/O: safe on the loop).
+    """The data of one chart from the in-memory read model (no I/O: safe on the loop); of one
+    powertrain (BEV, PHEV, FCEV, named beside the subject) or of electric cars (the default).
 
     Raises ChartError when the kind is unknown, or `shares` is asked of a model or of all EVs.
     """
     if kind not in KINDS:
         raise ChartError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
-    series = model.series(subject, region, metric)
+    key = measure(metric, powertrain)
+    series = model.series(subject, region, key)
     basis: dict[int, set[tuple[str, int]]] = {}
-    model.monthly(subject, region, metric, basis)
+    model.monthly(subject, region, key, basis)
     frame = framed(
         Frame(
-            subject=subject.name,
+            subject=subject.name + counted_suffix(powertrain),
             region=region,
             metric=metric,
             locale=validate_locale(locale),
@@ -80,7 +84,7 @@ def model_chart_data(
             "Ask it of a make or group, e.g. alliance"
         )
     total, _ = series.at(None)
-    return shares_data(frame, model.breakdown(subject, region, None, None, metric), total)
+    return shares_data(frame, model.breakdown(subject, region, None, None, key), total)
 
 
 class StoreCharts:

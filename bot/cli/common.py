@@ -17,6 +17,7 @@ from bot.config.load import load_config
 from bot.config.secrets import redact_secrets
 from bot.domain.defuse import defuse_json
 from bot.domain.periods import Month, PeriodError
+from bot.domain.powertrains import CHOICES as POWERTRAIN_CHOICES
 from bot.domain.settings import LOG_LEVELS, Config
 from bot.store.postgres.base import is_postgres
 from bot.store.postgres.sales import PgStore
@@ -136,6 +137,18 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
     add_log_level(p, argparse.SUPPRESS)  # also after the command; the global one otherwise
+
+
+def add_powertrain(p: argparse.ArgumentParser) -> None:
+    """`--powertrain`, as chat's `powertrain:` on the reading commands."""
+    p.add_argument(
+        "--powertrain",
+        type=str.lower,
+        choices=POWERTRAIN_CHOICES,
+        default="electric",
+        help="electric: BEV + PHEV and figures without a powertrain; bev, phev, or fcev "
+        "(fuel-cell cars, never in the default) (default: %(default)s)",
+    )
 
 
 def add_log_level(p: argparse.ArgumentParser, default: Any) -> None:

@@ -24,6 +24,7 @@ from bot.domain.coverage import source_facts
 from bot.domain.formatting import format_percent, format_period, format_units, in_region
 from bot.domain.messages import Message
 from bot.domain.periods import Month
+from bot.domain.powertrains import asked_powertrain, counted_as, measure
 from bot.domain.settings import Config
 from bot.reading.queries import TotalAnswer, series_reader, total
 
@@ -52,20 +53,23 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
         )
     if period is not None and args.explain:
         raise CliError("--explain tells a running total; ask it without --period")
+    powertrain = asked_powertrain(args.powertrain)
+    key = measure(args.metric, powertrain)
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         ctx = await open_commands(store, config)
+        await ctx.model.ensure_powertrain(powertrain)
         try:
             resolved = resolve_subject(ctx, args.subject)
             region = resolve_region(ctx, resolved, args.region)
             if period is not None:
                 message, data = period_answer(
-                    ctx, resolved.subject, region, period, config.locale, args.metric
+                    ctx, resolved.subject, region, period, config.locale, args.metric, powertrain
                 )
                 return _print_period(message, data, args.json, out)
         except ArgumentError as exc:
             raise CliError(as_flag(str(exc))) from exc
-        latest = ctx.model.series(resolved.subject, region, args.metric).latest
+        latest = ctx.model.series(resolved.subject, region, key).latest
         as_of = as_of_spec.end(latest) if as_of_spec else None
         reader = series_reader(store, config)
         facts = source_facts(await store.sources(), config)
@@ -75,7 +79,7 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
             resolved.subject,
             region,
             as_of,
-            args.metric,
+            key,
             facts,
             args.explain,
         )
@@ -106,8 +110,8 @@ def _total_text(answer: TotalAnswer, locale: str) -> str:
         return f"{answer.subject.name}{where}: no figures yet."
     through = format_period(answer.as_of, answer.told.granularity, locale)
     lines = [
-        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} electric vehicles "
-        f"{what} through {through}"
+        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} "
+        f"{counted_as(answer.powertrain)} {what} through {through}"
     ]
     for share in answer.breakdown[:10]:
         lines.append(
@@ -254,6 +258,7 @@ async def cmd_share(args: argparse.Namespace, out: TextIO) -> int:
         "period": args.period,
         "as-of": args.as_of,
         "metric": args.metric,
+        "powertrain": args.powertrain,
     }
     given = {k: v for k, v in options.items() if v is not None}
     async with store_for(args, config, read=True) as store:
@@ -275,13 +280,15 @@ async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
     line takes and refuses what chat does (an unknown `--region` gets the same "did you mean")."""
     from bot.cli.ask import CONSOLE_CHANNEL, console_user
     from bot.commands.arguments import ArgumentError
-    from bot.commands.reading import cmd_chart as chat_chart
+    from bot.commands.chart import cmd_chart as chat_chart
     from bot.commands.types import Invocation
 
     config = load_settings(args)
     options = {"subject": args.subject, "kind": args.kind, "metric": args.metric}
     if args.region:
         options["region"] = args.region
+    if args.powertrain:
+        options["powertrain"] = args.powertrain
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         ctx = await open_commands(store, config)

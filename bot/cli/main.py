@@ -34,6 +34,7 @@ from bot.cli.common import (
     Shared,
     add_common,
     add_log_level,
+    add_powertrain,
     configure_logging,
 )
 from bot.cli.sources import add_source_commands
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="sales",
         help="units sold, or vehicles registered (default: %(default)s)",
     )
+    add_powertrain(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument(
         "--explain",
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("sales", "stock"),
         help="a region's share of new cars sold, or of cars on the road (default: sales)",
     )
+    add_powertrain(p)
     p.add_argument("--json", action="store_true", help="the answer's data as one JSON object")
     add_common(p)
     p.set_defaults(run=figures.cmd_share)
@@ -375,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--locale", help="numbers and months, e.g. en, fr, de (default: config)")
     p.add_argument("--out", metavar="FILE", help="PNG to write (default: SUBJECT-KIND.png)")
+    add_powertrain(p)
     add_common(p)
     p.set_defaults(run=figures.cmd_chart)
 

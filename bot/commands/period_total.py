@@ -14,6 +14,7 @@ from bot.domain.events import Subject
 from bot.domain.formatting import covered, fast_month, fast_percent, fast_units, in_region
 from bot.domain.messages import Field, Message
 from bot.domain.periods import Month
+from bot.domain.powertrains import ELECTRIC, counted_as, counted_suffix, measure
 
 TOP_MODELS = 5
 
@@ -65,22 +66,33 @@ def period_answer(
     period: PeriodSpec,
     loc: str,
     metric: str = "sales",
+    powertrain: str = "",
 ) -> tuple[Message, Mapping[str, Any]]:
-    """Units in the period asked (cut at the latest figures) and a year before, told truly."""
+    """Units in the period asked (cut at the latest figures) and a year before, told truly;
+    of one powertrain (BEV, PHEV, FCEV) or, by default, of electric cars (BEV + PHEV)."""
     if metric == "stock":
         raise ArgumentError(
             "period: counts what was sold in a period; registered stock is a level, not a sum "
             "of a period. Ask the level at a date instead, e.g. /ev-total WA metric:stock "
             "as-of:2023-06"
         )
-    series = ctx.model.series(subject, region, metric)
+    key = measure(metric, powertrain)
+    series = ctx.model.series(subject, region, key)
     facts = ctx.model.facts
     window = period.bounds(series.latest)
     asked = period.label(series.latest)
-    base = {"subject": subject.name, "kind": subject.kind, "region": region, "metric": metric}
+    base = {
+        "subject": subject.name,
+        "kind": subject.kind,
+        "region": region,
+        "metric": metric,
+        "powertrain": powertrain or ELECTRIC,
+    }
+    what = counted_as(powertrain)
+    of = f" of {what}" if powertrain else ""
     if window is None or series.latest is None or window[0] > series.latest:
         where = in_region(region)
-        body = f"No figures for {subject.name}{where} in {asked} yet."
+        body = f"No figures{of} for {subject.name}{where} in {asked} yet."
         return _empty(subject, where, body, loc), {**base, "period": asked, "total": None}
     first, last = window
     cut_short = last > series.latest
@@ -90,17 +102,15 @@ def period_answer(
     pairs = set().union(*(series.basis[y] for y in years))
     where = in_region(region, covers(pairs, region))
     if not pairs:
-        body = f"No figures for {subject.name}{where} in {asked}."
+        body = f"No figures{of} for {subject.name}{where} in {asked}."
         return _empty(subject, where, body, loc), {**base, "period": asked, "total": 0}
     cut = yearly_inside(series.basis, first, last, facts)
     if cut:
         raise refuse_finer(subject, where, cut, asked, facts, series.basis)
-    answer = ctx.model.period_total(subject, region, first, last, metric)
+    answer = ctx.model.period_total(subject, region, first, last, key)
     if cut_short:
         label += f" so far (through {fast_month(last, loc)})"
-    body = (
-        f"{subject.name}{where}: {fast_units(answer.units, loc)} electric vehicles sold in {label}."
-    )
+    body = f"{subject.name}{where}: {fast_units(answer.units, loc)} {what} sold in {label}."
     if first < series.months[0]:
         start = series.months[0]
         yearly = granularity(series.basis.get(start.year, set()), start.year, facts) == "year"
@@ -136,7 +146,7 @@ def period_answer(
         body += f" No comparison with {before}: {change}."
         data["no_comparison"] = change
     if subject.kind in ("make", "group") and answer.units > 0:
-        shares = ctx.model.breakdown(subject, region, first, last, metric, answer.units)
+        shares = ctx.model.breakdown(subject, region, first, last, key, answer.units)
         if shares:
             top = shares[0]
             body += (
@@ -159,6 +169,7 @@ def period_answer(
     return (
         Message(
             title=f"{subject.name}{where}, {label}: {fast_units(answer.units, loc)}"
+            + counted_suffix(powertrain)
             + (" (unconfirmed)" if unconfirmed else ""),
             body=body,
             fields=tuple(fields),

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
@@ -22,6 +21,7 @@ from bot.domain.formatting import fast_month, fast_percent, fast_units, format_p
 from bot.domain.ladders import union_next_above
 from bot.domain.messages import Field, Message
 from bot.domain.periods import Month
+from bot.domain.powertrains import ELECTRIC, asked_powertrain, counted_as, counted_suffix, measure
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
 from bot.domain.subjects import UnknownSubject
@@ -42,17 +42,30 @@ def _sold(metric: str) -> str:
     return "registered" if metric == "stock" else "sold"
 
 
-def _metric(args: Mapping[str, str]) -> str:
+def metric_asked(args: Mapping[str, str]) -> str:
     """The metric asked for: `sales` unless `metric:stock` (the table offers only these)."""
     return args.get("metric", "sales")
 
 
-def _what(metric: str) -> str:
+def powertrain_asked(args: Mapping[str, str]) -> str:
+    """The powertrain asked for: "" (electric cars: BEV + PHEV, the default), BEV, PHEV or FCEV."""
+    try:
+        return asked_powertrain(args.get("powertrain"))
+    except ValueError as exc:
+        raise ArgumentError(str(exc)) from None
+
+
+def metric_named(metric: str) -> str:
     """The metric named in a "no figures" answer (sales, the default, goes unnamed)."""
     return "registered-stock " if metric == "stock" else ""
 
 
-def _counted(metric: str) -> str:
+def no_figures_of(powertrain: str) -> str:
+    """A powertrain asked for, named in a "no figures" answer."""
+    return f" of {counted_as(powertrain)}" if powertrain else ""
+
+
+def counted_metric(metric: str) -> str:
     """How an answer names what it counts, as the announcer does."""
     return " (registered, in stock)" if metric == "stock" else ""
 
@@ -69,7 +82,8 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     resolved = resolve_subject(ctx, args.get("subject"))
     region = resolve_region(ctx, resolved, args.get("region"))
     explained = args.get("explain", "no") == "yes"
-    metric = _metric(args)
+    metric, powertrain = metric_asked(args), powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
     text = args.get("as-of")
     period = parse_period(args["period"]) if "period" in args else None
     if period is not None and period.kind != "all":
@@ -80,8 +94,11 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             )
         if explained:
             raise ArgumentError("explain:yes tells a running total; ask it without period:.")
-        return _reply(period_answer(ctx, resolved.subject, region, period, inv.locale, metric))
-    return _reply(_total(ctx, resolved.subject, region, text, inv.locale, explained, metric))
+        subject = resolved.subject
+        return _reply(period_answer(ctx, subject, region, period, inv.locale, metric, powertrain))
+    return _reply(
+        _total(ctx, resolved.subject, region, text, inv.locale, explained, metric, powertrain)
+    )
 
 
 def _total(
@@ -92,20 +109,24 @@ def _total(
     loc: str,
     explained: bool = False,
     metric: str = "sales",
+    powertrain: str = "",
 ) -> _Answer:
-    series = ctx.model.series(subject, region, metric)
+    key = measure(metric, powertrain)
+    series = ctx.model.series(subject, region, key)
     as_of = _as_of(text, series.latest)
-    answer = ctx.model.total(subject, region, as_of, metric)
+    answer = ctx.model.total(subject, region, as_of, key)
     facts = ctx.model.facts
     how = told(series.basis, region, answer.as_of, as_of, facts)
     lines = explain(region, metric, series.basis, facts, (), answer.as_of) if explained else []
     answer = replace(answer, told=how, explanation=lines)
     where = in_region(region, how.covers)
+    counted = counted_metric(metric) + counted_suffix(powertrain)
     if answer.as_of is None:
         return (
             Message(
-                title=f"{subject.name}{where}{_counted(metric)}",
-                body=f"No {_what(metric)}figures for {subject.name}{where}"
+                title=f"{subject.name}{where}{counted}",
+                body=f"No {metric_named(metric)}figures{no_figures_of(powertrain)} for "
+                f"{subject.name}{where}"
                 + (f" up to {fast_month(as_of, loc)}." if as_of else " yet."),
                 accent="info",
                 locale=loc,
@@ -116,7 +137,7 @@ def _total(
     # stock is a level: the vehicles registered at a date, not a sum of a period's sales
     when = "as of" if answer.metric == "stock" else "through"
     body = (
-        f"{subject.name}{where}: {fast_units(answer.total, loc)} electric vehicles "
+        f"{subject.name}{where}: {fast_units(answer.total, loc)} {counted_as(powertrain)} "
         f"{_sold(answer.metric)} {when} {through}."
     )
     fields = [Field("Total", fast_units(answer.total, loc)), Field("Through", through)]
@@ -147,7 +168,7 @@ def _total(
     return (
         Message(
             title=f"{subject.name}{where}: {fast_units(answer.total, loc)}"
-            + _counted(metric)
+            + counted
             + (" (unconfirmed)" if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
@@ -187,13 +208,21 @@ async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         )
     region = resolve_region(ctx, resolved, args.get("region"))
     period = parse_period(args.get("period", "all"))
-    return _reply(_share(ctx, subject, region, period, inv.locale))
+    powertrain = powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
+    return _reply(_share(ctx, subject, region, period, inv.locale, powertrain))
 
 
 def _share(
-    ctx: CommandContext, subject: Subject, region: str, period: PeriodSpec, loc: str
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    period: PeriodSpec,
+    loc: str,
+    powertrain: str = "",
 ) -> _Answer:
-    series = ctx.model.series(subject, region)
+    key = measure("sales", powertrain)
+    series = ctx.model.series(subject, region, key)
     window = period.bounds(series.latest)
     first, last = window if window else (None, None)
     if window is not None:
@@ -203,11 +232,11 @@ def _share(
             label = period.label(series.latest)
             raise refuse_finer(subject, where, cut, label, ctx.model.facts, series.basis)
     parent = series.window(first, last)
-    shares = ctx.model.breakdown(subject, region, first, last)
+    shares = ctx.model.breakdown(subject, region, first, last, key)
     label = period.label(series.latest)
     where = region_suffix(region)
     if parent <= 0:
-        body = f"No figures for {subject.name}{where} in {label}."
+        body = f"No figures{no_figures_of(powertrain)} for {subject.name}{where} in {label}."
     else:
         lines = [
             f"• {s.name}: {fast_percent(s.share, loc)} ({fast_units(s.units, loc)})"
@@ -220,6 +249,7 @@ def _share(
         "subject": subject.name,
         "region": region,
         "period": label,
+        "powertrain": powertrain or ELECTRIC,
         "first": str(first) if first else None,
         "last": str(last) if last else None,
         "total": parent,
@@ -227,7 +257,7 @@ def _share(
     }
     return (
         Message(
-            title=f"Model shares of {subject.name}{where}, {label}",
+            title=f"Model shares of {subject.name}{where}, {label}{counted_suffix(powertrain)}",
             body=body,
             fields=(Field("Total", fast_units(parent, loc)), Field("Period", label)),
             accent="share",
@@ -272,13 +302,20 @@ async def cmd_milestones(ctx: CommandContext, inv: Invocation, args: Mapping[str
     resolved = resolve_subject(ctx, args.get("subject"))
     subject = resolved.subject
     region = resolve_region(ctx, resolved, args.get("region"))
-    return _reply(_milestones(ctx, subject, region, inv.locale, _metric(args)))
+    metric, powertrain = metric_asked(args), powertrain_asked(args)
+    await ctx.model.ensure_powertrain(powertrain)
+    return _reply(_milestones(ctx, subject, region, inv.locale, metric, powertrain))
 
 
 def _milestones(
-    ctx: CommandContext, subject: Subject, region: str, loc: str, metric: str = "sales"
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    loc: str,
+    metric: str = "sales",
+    powertrain: str = "",
 ) -> _Answer:
-    series = ctx.model.series(subject, region, metric)
+    series = ctx.model.series(subject, region, measure(metric, powertrain))
     where = region_suffix(region)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
     lines = [f"• {fast_units(t, loc)}: {fast_month(m, loc)}" for t, (m, _) in recent]
@@ -294,6 +331,7 @@ def _milestones(
         "subject": subject.name,
         "region": region,
         "metric": metric,
+        "powertrain": powertrain or ELECTRIC,
         "total": latest,
         "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
         "next": upcoming,
@@ -301,7 +339,8 @@ def _milestones(
     }
     return (
         Message(
-            title=f"Milestones: {subject.name}{where}{_counted(metric)}",
+            title=f"Milestones: {subject.name}{where}{counted_metric(metric)}"
+            + counted_suffix(powertrain),
             body=body,
             fields=tuple(fields),
             footer=f"Data through {fast_month(series.latest, loc)}" if series.latest else "",
@@ -309,82 +348,4 @@ def _milestones(
             locale=loc,
         ),
         data,
-    )
-
-
-async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
-    """A subject's chart as a PNG. The figures are read from the read model here; the drawing
-    runs in a worker thread, so the loop keeps answering other commands meanwhile."""
-    from bot.charts.data import ChartError, describe
-    from bot.charts.service import model_chart_data, render_off_loop
-
-    text, kind = args.get("subject", ""), args.get("kind")
-    words = text.split()
-    if kind is None and len(words) > 1 and words[-1].lower() in CHART_KINDS:
-        kind, text = words[-1].lower(), " ".join(words[:-1])  # /ev-chart alliance shares
-    resolved = resolve_subject(ctx, text)
-    subject = resolved.subject
-    region = resolve_region(ctx, resolved, args.get("region"))
-    loc = inv.locale
-    metric = _metric(args)
-    if metric == "stock" and kind == "monthly":
-        # counting rule 10: stock is a level, never told as a month's registrations
-        raise ArgumentError(
-            "kind: monthly compares each month's sales with a year earlier; registered stock "
-            "is a level, not a month's registrations. Try /ev-chart WA metric:stock"
-        )
-    try:
-        data = model_chart_data(
-            ctx.model,
-            kind or "cumulative",
-            subject,
-            region,
-            ladders=ctx.ladders,
-            locale=loc,
-            metric=metric,
-        )
-    except ChartError as exc:
-        raise ArgumentError(str(exc)) from exc
-    where = region_suffix(region)
-    if data.frame.as_of is None:
-        return Reply(
-            Message(
-                title=f"{subject.name}{where}{_counted(metric)}",
-                body=f"No {_what(metric)}figures for {subject.name}{where} yet: nothing to draw.",
-                accent="info",
-                locale=loc,
-            ),
-            data={
-                "subject": subject.name,
-                "region": region,
-                "metric": metric,
-                "kind": data.kind,
-                "image": None,
-            },
-        )
-    try:
-        chart = await render_off_loop(data)
-    except ChartError as exc:
-        raise ArgumentError(str(exc)) from exc
-    accent = {"cumulative": "milestone", "shares": "share"}.get(data.kind, "growth")
-    return Reply(
-        Message(
-            title=f"{subject.name}{where}: {data.kind} chart{_counted(metric)}",
-            body=describe(data),
-            footer=f"Data through {fast_month(data.frame.as_of, loc)}",
-            accent=accent,
-            image=chart.png,
-            image_name=chart.name,
-            locale=loc,
-        ),
-        data={
-            "subject": subject.name,
-            "region": region,
-            "metric": metric,
-            "kind": data.kind,
-            "image": chart.name,
-            "bytes": len(chart.png),
-            "width": chart.width,
-            "height": chart.height,
-        },
     )

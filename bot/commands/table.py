@@ -9,13 +9,15 @@ from collections.abc import Mapping
 from bot.charts.data import KINDS as CHART_KINDS
 from bot.commands.arguments import PERIOD_EXAMPLES
 from bot.commands.channels import cmd_subscribe, cmd_subscriptions, cmd_unsubscribe
+from bot.commands.chart import cmd_chart
 from bot.commands.context import CommandContext
 from bot.commands.mutes import cmd_mute, cmd_unmute
 from bot.commands.preview import cmd_preview
-from bot.commands.reading import cmd_chart, cmd_milestones, cmd_share, cmd_total
+from bot.commands.reading import cmd_milestones, cmd_share, cmd_total
 from bot.commands.sample import cmd_test
 from bot.commands.types import Command, Invocation, OptionSpec, Reply
 from bot.domain.messages import Field, Message
+from bot.domain.powertrains import CHOICES as POWERTRAIN_CHOICES
 from bot.domain.subscriptions import KINDS, MODES
 
 
@@ -51,6 +53,11 @@ _METRIC = OptionSpec(
     "sales (default): units sold; stock: vehicles registered, a level",
     choices=("sales", "stock"),
 )
+_POWERTRAIN = OptionSpec(
+    "powertrain",
+    "electric (default): BEV + PHEV; bev, phev, or fcev (fuel-cell, never in the default)",
+    choices=POWERTRAIN_CHOICES,
+)
 
 COMMANDS: dict[str, Command] = {
     c.name: c
@@ -73,6 +80,7 @@ COMMANDS: dict[str, Command] = {
                     choices=("yes", "no"),
                 ),
                 _METRIC,
+                _POWERTRAIN,
             ],
             cmd_total,
             False,
@@ -101,6 +109,7 @@ COMMANDS: dict[str, Command] = {
                     "a region's share of new cars: sales (default), or of cars on the road: stock",
                     choices=("sales", "stock"),
                 ),
+                _POWERTRAIN,
             ],
             cmd_share,
             False,
@@ -109,7 +118,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "ev-milestones",
             "Recent milestones with their months, the next one and when it is projected",
-            [_SUBJECT, _REGION, _METRIC],
+            [_SUBJECT, _REGION, _METRIC, _POWERTRAIN],
             cmd_milestones,
             False,
             "/ev-milestones nissan leaf",
@@ -127,6 +136,7 @@ COMMANDS: dict[str, Command] = {
                 ),
                 _REGION,
                 _METRIC,
+                _POWERTRAIN,
             ],
             cmd_chart,
             False,

@@ -88,3 +88,55 @@ def refusal(text: str, configured: Mapping[str, str] | None = None) -> str:
         f"a long form such as {EXAMPLE!r}, or empty"
         + (f", or one of this source's {own}" if own else "")
     )
+
+
+# -- the split on reading (issue 18) ----------------------------------------------------------
+
+FUEL_CELL = "FCEV"
+# What `powertrain:` takes on the reading commands (and `--powertrain` on the CLI): "electric",
+# the default, is BEV + PHEV and figures without a powertrain (the IEA's "electric cars").
+ELECTRIC = "electric"
+CHOICES = ("electric", "bev", "phev", "fcev")
+# How answers name what they count.
+COUNTED = {
+    "": "electric vehicles",
+    "BEV": "battery-electric cars",
+    "PHEV": "plug-in hybrids",
+    "FCEV": "fuel-cell cars",
+}
+
+
+def asked_powertrain(text: str | None) -> str:
+    """The powertrain a `powertrain:` value asks for: "" (electric cars, the default), BEV,
+    PHEV or FCEV; anything else is a ValueError naming the choices."""
+    if text is None or name_key(text) in ("", ELECTRIC):
+        return ""
+    found = name_key(text).upper()
+    if found not in POWERTRAINS:
+        raise ValueError(
+            f"powertrain: {text!r} is not one of {', '.join(CHOICES)} (electric, the default, "
+            "is BEV + PHEV; fuel-cell cars are counted only with powertrain:fcev)"
+        )
+    return found
+
+
+def counted_as(powertrain: str) -> str:
+    """What an answer counts: "electric vehicles" (BEV + PHEV, the default), "battery-electric
+    cars", "plug-in hybrids" or "fuel-cell cars"."""
+    return COUNTED[powertrain]
+
+
+def counted_suffix(powertrain: str) -> str:
+    """A title's note of a powertrain asked for (none for the default)."""
+    return f" ({COUNTED[powertrain]})" if powertrain else ""
+
+
+def measure(metric: str, powertrain: str) -> str:
+    """The read model's series key of a metric and a powertrain: "sales", or "sales:BEV"."""
+    return f"{metric}:{powertrain}" if powertrain else metric
+
+
+def split_measure(key: str) -> tuple[str, str]:
+    """(metric, powertrain) of a `measure` key; the powertrain is "" for electric cars."""
+    metric, _, powertrain = key.partition(":")
+    return metric, powertrain

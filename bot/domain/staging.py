@@ -95,7 +95,7 @@ class ChunkSink:
         if source != self._source:
             self._switch(source)
         self._rows.append(row)
-        if not row[6]:
+        if not row[6] and row[5] != "FCEV":  # fuel-cell cars are not in the electric sums
             cell = (row[0], row[2], row[3])
             self._sums[cell] = self._sums.get(cell, 0) + row[7]
         self.count += 1

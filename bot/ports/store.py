@@ -126,6 +126,13 @@ class SalesStore(MarketShareRows, Protocol):
         is chosen for its year like any other): of the models of `make_keys`, or with None, of
         every make (what a total of all EVs is made of)."""
 
+    async def powertrain_increments(
+        self, powertrain: str, make_key: str | None = None, model_key: str | None = None
+    ) -> list[IncRow]:
+        """Monthly increments of one powertrain (BEV, PHEV or FCEV) per model (`powertrain_cells`),
+        ordered by month: every model's, a make's (`make_key`) or one model's (both keys; a
+        country total's are both ""). A make's or all EVs' split is the sum of these."""
+
     async def every_model_increment(self) -> list[IncRow]:
         """Every model's increments at once, for building an in-memory read model."""
 

@@ -9,6 +9,7 @@ from bot.domain.coverage import SourceFacts, Told, explain, told
 from bot.domain.events import Subject
 from bot.domain.names import name_key
 from bot.domain.periods import Month
+from bot.domain.powertrains import split_measure
 from bot.domain.records import GroupMember, GroupSpec, IncRow, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments, total_as_of, window_total
 from bot.domain.settings import Config
@@ -56,6 +57,7 @@ class TotalAnswer:
     breakdown: list[ModelShare] = field(default_factory=list)
     told: Told = field(default_factory=Told)  # its granularity, coverage and sources
     explanation: list[str] = field(default_factory=list)  # what made it, when asked
+    powertrain: str = ""  # BEV, PHEV or FCEV; "" for electric cars (BEV + PHEV)
 
     def as_json(self) -> dict[str, object]:
         as_of: str | None = None
@@ -67,6 +69,7 @@ class TotalAnswer:
             "kind": self.subject.kind,
             "region": self.region,
             "metric": self.metric,
+            "powertrain": self.powertrain or "electric",
             "as_of": as_of,
             "granularity": self.told.granularity,
             "covers": list(self.told.covers),
@@ -126,14 +129,18 @@ class SeriesReader:
         chosen: dict[int, set[tuple[str, int]]] | None = None,
     ) -> dict[Month, int]:
         """Units added in each month (sales, or change in stock) for a subject in a region;
-        `chosen` receives each year's (region, source) pairs they were taken from."""
+        `chosen` receives each year's (region, source) pairs they were taken from. `metric` may
+        name a powertrain (`bot.domain.powertrains.measure`): its models' cells are read."""
+        metric, powertrain = split_measure(metric)
         known = self.snapshot if self.snapshot is not None else await self.store.sources()
         sources = counted(known, metric, self.samples)
         priority = {s.id: s.priority for s in sources}
         levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
         rows: list[IncRow]
         keep: Callable[[IncRow], bool] | None = None
-        if subject.kind == "model":
+        if powertrain:
+            rows, keep = await self._split_rows(subject, powertrain)
+        elif subject.kind == "model":
             key = SubjectKey.parse(subject.key)
             rows = await self.store.model_increments(key.make, key.model)
         elif subject.kind == "make":
@@ -145,6 +152,22 @@ class SeriesReader:
         else:
             rows = await self.store.all_increments()
         return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)
+
+    async def _split_rows(
+        self, subject: Subject, powertrain: str
+    ) -> tuple[list[IncRow], Callable[[IncRow], bool] | None]:
+        """A subject's models' rows of one powertrain (their sum is the subject's)."""
+        read = self.store.powertrain_increments
+        if subject.kind == "model":
+            key = SubjectKey.parse(subject.key)
+            return await read(powertrain, key.make, key.model), None
+        if subject.kind == "make":
+            return await read(powertrain, SubjectKey.parse(subject.key).make), None
+        if subject.kind == "group":
+            members = self.members(subject)
+            rows = [r for make in sorted(members) for r in await read(powertrain, make)]
+            return rows, member_filter(members)
+        return await read(powertrain), None
 
     def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
         """A group's makes by key, each with its validity periods."""
@@ -198,8 +221,9 @@ async def total(
     breakdown: list[ModelShare] = []
     if subject.kind in ("make", "group"):
         breakdown = await _breakdown(reader, catalog, subject, region, as_of, metric, value)
+    metric, powertrain = split_measure(metric)  # the answer names them apart
     if facts is None:
-        return TotalAnswer(subject, region, metric, last, value, breakdown)
+        return TotalAnswer(subject, region, metric, last, value, breakdown, powertrain=powertrain)
     lines = explain(region, metric, basis, facts, sorted(reader.samples), last) if explained else []
     return TotalAnswer(
         subject,
@@ -210,6 +234,7 @@ async def total(
         breakdown,
         told(basis, region, last, as_of, facts),
         lines,
+        powertrain,
     )
 
 

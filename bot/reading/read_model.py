@@ -16,18 +16,18 @@ import gc
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from itertools import accumulate
 
-from bot.domain.coverage import Basis, SourceFacts, source_facts
+from bot.domain.coverage import SourceFacts, source_facts
 from bot.domain.events import Subject
 from bot.domain.names import name_key
 from bot.domain.periods import Month
+from bot.domain.powertrains import split_measure
 from bot.domain.records import GroupMember, IncRow, JournalEntry, SourceInfo
 from bot.domain.series import WORLD, RegionTree, regional_increments
 from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog, SubjectKey
 from bot.ports.store import SalesStore
+from bot.reading.powertrain_split import PowertrainSplit
 from bot.reading.queries import (
     ModelShare,
     PeriodAnswer,
@@ -39,66 +39,12 @@ from bot.reading.queries import (
     region_tree,
     sample_sources,
 )
+from bot.reading.series_arrays import EMPTY, Series
+
+__all__ = ["EMPTY", "ReadModel", "Series"]  # Series is read from here, as it always was
 
 SeriesKey = tuple[str, str, str]  # (subject key, region, metric)
 SETTLE_ROWS = 200_000  # from this many loaded increments on, the model is kept out of GC passes
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One subject's cumulative series in one region: each month with a figure, ascending."""
-
-    months: tuple[Month, ...]
-    index: tuple[int, ...]  # Month.index of each month, for bisect
-    cum: tuple[int, ...]  # running total at each month
-    monthly: Mapping[Month, int]  # the increments, as SeriesReader.monthly gives them
-    basis: Basis  # each year's (region, source) pairs the figures were taken from
-
-    @classmethod
-    def of(cls, monthly: Mapping[Month, int], basis: Basis | None = None) -> Series:
-        months = tuple(sorted(monthly))
-        cum = tuple(accumulate([monthly[m] for m in months]))
-        return cls(months, tuple(m.index for m in months), cum, dict(monthly), basis or {})
-
-    @property
-    def latest(self) -> Month | None:
-        return self.months[-1] if self.months else None
-
-    def at(self, as_of: Month | None) -> tuple[int, Month | None]:
-        """The cumulative figure up to and including `as_of` (all when None), and its month."""
-        i = len(self.index) if as_of is None else bisect_right(self.index, as_of.index)
-        if i == 0:
-            return 0, None
-        return self.cum[i - 1], self.months[i - 1]
-
-    def window(self, first: Month | None, last: Month | None) -> int:
-        """Units from `first` to `last`, both included (None: open on that side)."""
-        lo = 0 if first is None else bisect_left(self.index, first.index)
-        hi = len(self.index) if last is None else bisect_right(self.index, last.index)
-        if hi <= lo:
-            return 0
-        return self.cum[hi - 1] - (self.cum[lo - 1] if lo else 0)
-
-    def points(self) -> list[tuple[Month, int]]:
-        """(month, cumulative) pairs, as `bot.domain.series.cumulative` gives them."""
-        return list(zip(self.months, self.cum, strict=True))
-
-    def peaks(self) -> Sequence[int]:
-        """The running peak of the cumulative figures: the figures themselves unless they fall
-        somewhere (as a stock metric or a downward revision can make them)."""
-        if list(self.cum) == sorted(self.cum):
-            return self.cum
-        return tuple(accumulate(self.cum, max))
-
-    def recent_points(self, months: int) -> list[tuple[Month, int]]:
-        """The (month, cumulative) pairs from `months` months before the latest one onward."""
-        if not self.index:
-            return []
-        i = bisect_left(self.index, self.index[-1] - months)
-        return list(zip(self.months[i:], self.cum[i:], strict=True))
-
-
-EMPTY = Series.of({})
 
 
 class ReadModel:
@@ -119,6 +65,7 @@ class ReadModel:
         self._model_rows: dict[tuple[str, str], list[IncRow]] = {}
         self._make_rows: dict[str, list[IncRow]] = {}
         self._all_rows: list[IncRow] = []
+        self.split = PowertrainSplit()  # powertrain:bev|phev|fcev
         self._series: dict[str, dict[tuple[str, str], Series]] = {}
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
         self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
@@ -145,6 +92,7 @@ class ReadModel:
         all_rows = await self.store.all_increments()
         self._sources, self.catalog = sources, catalog
         self._model_rows, self._make_rows, self._all_rows = dict(models), dict(makes), all_rows
+        self.split = PowertrainSplit()  # each powertrain read on its first question
         self._series.clear()
         self._parts.clear()
         self._totals.clear()
@@ -174,6 +122,7 @@ class ReadModel:
         for row in await self.store.make_increments(makes):
             make_rows[row.make_key].append(row)
         all_rows = await self.store.all_increments()
+        split = await self.split.read(self.store, {(e.make_key, e.model_key) for e in entries})
         # no await below: readers never see half an update
         sources_changed = [(s.id, s.metric, s.priority, s.running) for s in sources] != [
             (s.id, s.metric, s.priority, s.running) for s in self._sources
@@ -181,6 +130,7 @@ class ReadModel:
         self._sources, self.catalog, self._all_rows = sources, catalog, all_rows
         self._model_rows.update(model_rows)
         self._make_rows.update(make_rows)
+        self.split.update(split)
         touched = {ALL.key, *(SubjectKey.for_model(a, b) for a, b in models)}
         touched |= {SubjectKey.for_make(m) for m in makes}
         touched |= {key for key, g in self.groups.items() if _has_member(g.members, makes)}
@@ -191,6 +141,13 @@ class ReadModel:
         self.watermark = entries[-1].seq
         self.version += 1
         return len(entries)
+
+    async def ensure_powertrain(self, powertrain: str) -> None:
+        """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
+        read = await self.split.ensure(self.store, powertrain) if powertrain else 0
+        if read:
+            self._size += read
+            self._settle()
 
     def _recompute(self, touched: Iterable[str]) -> None:
         """Drop the touched subjects' series and recompute those that were in use."""
@@ -289,13 +246,18 @@ class ReadModel:
         metric: str = "sales",
         chosen: dict[int, set[tuple[str, int]]] | None = None,
     ) -> dict[Month, int]:
-        """Units added in each month, exactly as `SeriesReader.monthly` computes them."""
+        """Units added in each month, exactly as `SeriesReader.monthly` computes them;
+        `metric` may name a powertrain (`bot.domain.powertrains.measure`)."""
+        metric, powertrain = split_measure(metric)
         sources = counted(self._sources, metric, self._reader.samples)
         priority = {s.id: s.priority for s in sources}
         levels: bool | set[int] = metric == "stock" or {s.id for s in sources if s.running}
         keep: Callable[[IncRow], bool] | None = None
         rows: list[IncRow]
-        if subject.kind == "model":
+        if powertrain:
+            members = self.members(subject) if subject.kind == "group" else {}
+            rows, keep = self.split.rows(subject, powertrain, members)
+        elif subject.kind == "model":
             key = SubjectKey.parse(subject.key)
             rows = self._model_rows.get((key.make, key.model), [])
         elif subject.kind == "make":
@@ -360,7 +322,8 @@ class ReadModel:
         breakdown: list[ModelShare] = []
         if subject.kind in ("make", "group"):
             breakdown = self.breakdown(subject, region, None, as_of, metric, value)
-        answer = TotalAnswer(subject, region, metric, last, value, breakdown)
+        plain, powertrain = split_measure(metric)
+        answer = TotalAnswer(subject, region, plain, last, value, breakdown, powertrain=powertrain)
         if len(self._totals) > 200_000:
             self._totals.clear()
         self._totals[key] = answer

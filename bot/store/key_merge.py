@@ -312,7 +312,7 @@ async def _write_cells(
     does; returns each series' first month."""
     rows = await db.rows(
         f"SELECT source_id, make_key, model_key, region, month, cumulative, units FROM records "
-        f"WHERE {where}",
+        f"WHERE ({where}) AND powertrain <> 'FCEV'",  # electric cars: not the fuel-cell ones
         params,
     )
     cells: dict[tuple[int, str, str, str, str], list[int | None]] = {}

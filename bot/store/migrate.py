@@ -33,6 +33,7 @@ TABLES = (
     "cells",
     "make_cells",
     "all_cells",
+    "powertrain_cells",
     "imports",
     "journal",
     "groups",

@@ -86,6 +86,22 @@ class SalesReads(Fetching):
         )
         return inc_rows(rows)
 
+    async def powertrain_increments(
+        self, powertrain: str, make_key: str | None = None, model_key: str | None = None
+    ) -> list[IncRow]:
+        where, args = "powertrain = $1", [powertrain]
+        for column, value in (("make_key", make_key), ("model_key", model_key)):
+            if value is not None:
+                args.append(value)
+                where += f" AND {column} = ${len(args)}"
+        rows = await self._fetch_q(
+            "SELECT source_id, region, make_key, model_key, month, inc FROM powertrain_cells "
+            f"WHERE {where} ORDER BY month",
+            *args,
+            table="powertrain_cells",
+        )
+        return inc_rows(rows)
+
     async def journal_since(self, seq: int, limit: int = 10_000) -> list[JournalEntry]:
         rows = await self._fetch_q(
             "SELECT seq, source_id, region, make_key, model_key, month, history FROM journal "

@@ -10,6 +10,13 @@ from typing import Any
 from bot.domain.records import REFUSE_SHRINK, ImportFailed, ImportSummary
 from bot.store.postgres.base import Connection, columns
 from bot.store.postgres.detection_reads import PgDetectionReads
+from bot.store.powertrain_cells import (
+    DELETE_TOUCHED,
+    ELECTRIC,
+    INSERT_TOUCHED,
+    fresh_powertrain_cells_sql,
+    powertrain_cells_sql,
+)
 from bot.store.rows import increment_updates
 from bot.store.sales_rows import shrink_refused
 
@@ -47,7 +54,7 @@ _STAGING_COLUMNS = (
 # each start at a running total.
 _CELL_SUMS = (
     f"SELECT {_KEY}, COALESCE(SUM(units) FILTER (WHERE NOT cumulative), 0) AS pu, "
-    f"SUM(units) FILTER (WHERE cumulative) AS ru FROM staging GROUP BY {_KEY}"
+    f"SUM(units) FILTER (WHERE cumulative) AS ru FROM staging WHERE {ELECTRIC} GROUP BY {_KEY}"
 )
 _FRESH_CELLS = (
     f"INSERT INTO cells ({_KEY}, period_units, running_units, inc) "
@@ -194,6 +201,9 @@ class PgCells(PgDetectionReads):
             "ON CONFLICT (source_id, region, month) "
             "DO UPDATE SET inc = all_cells.inc + excluded.inc",
         )
+        fresh = "r.source_id IN (SELECT DISTINCT source_id FROM staging)"
+        split = powertrain_cells_sql(fresh) if running else fresh_powertrain_cells_sql("pg", fresh)
+        await self._run(con, split)
 
     async def _refresh_cells(self, con: Connection) -> None:
         """Recompute the touched cells, their series' increments, and the make/all sums."""
@@ -204,6 +214,7 @@ class PgCells(PgDetectionReads):
             "COALESCE(SUM(r.units) FILTER (WHERE NOT r.cumulative), 0), "
             "SUM(r.units) FILTER (WHERE r.cumulative) "
             f"FROM touched s JOIN records r ON {_JOIN_KEY} AND r.month = s.month "
+            f"WHERE r.{ELECTRIC} "
             "GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.month "
             f"ON CONFLICT ({_KEY}) DO UPDATE SET period_units = excluded.period_units, "
             "running_units = excluded.running_units",
@@ -248,3 +259,5 @@ class PgCells(PgDetectionReads):
                 "DO UPDATE SET inc = all_cells.inc + excluded.inc",
                 *columns([(*k, d) for k, d in all_deltas.items()], 4),
             )
+        await self._run(con, DELETE_TOUCHED)
+        await self._run(con, INSERT_TOUCHED)

@@ -189,12 +189,16 @@ class PgImports(PgCells, InMemoryImports):
         if fresh:
             # a first import is all history: one entry per series, from its first month, tells
             # a reader as much as one per cell (readers re-read a changed series from the
-            # earliest month they are told of), as SqliteStore does
+            # earliest month they are told of), as SqliteStore does; a fuel-cell-only series
+            # is in the powertrain cells alone
             await self._run(
                 con,
                 "INSERT INTO journal (import_id, source_id, make_key, model_key, region, month, "
                 "history) SELECT $1, source_id, make_key, model_key, region, MIN(month), true "
-                "FROM cells WHERE source_id = $2 GROUP BY source_id, make_key, model_key, region "
+                "FROM (SELECT source_id, make_key, model_key, region, month FROM cells "
+                "WHERE source_id = $2 UNION ALL SELECT source_id, make_key, model_key, region, "
+                "month FROM powertrain_cells WHERE source_id = $2) AS c "
+                "GROUP BY source_id, make_key, model_key, region "
                 "ORDER BY MIN(month), make_key, model_key, region",
                 import_id,
                 info.id,

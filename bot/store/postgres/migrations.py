@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bot.store.key_merge import merge_spellings
 from bot.store.migration_steps import Migration
+from bot.store.powertrain_cells import split_powertrains
 
 _NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -413,4 +414,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_SOURCE_FETCHES,
     V_SUBSCRIPTION_METRIC,
     V_MARKET_SHARES,
+    split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
 ]

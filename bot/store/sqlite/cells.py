@@ -14,6 +14,13 @@ from bot.domain.staging import (
     MakeCell,
     Row,
 )
+from bot.store.powertrain_cells import (
+    DELETE_TOUCHED,
+    ELECTRIC,
+    INSERT_TOUCHED,
+    fresh_powertrain_cells_sql,
+    powertrain_cells_sql,
+)
 from bot.store.rows import increment_updates
 from bot.store.sales_rows import shrink_refused
 from bot.store.sqlite.detection_reads import SqliteDetectionReads
@@ -48,7 +55,7 @@ ROW_KEY = "source_id, make_key, model_key, region, month, period, powertrain"
 # a model sold as BEV and PHEV say, takes the upsert), which costs half of a GROUP BY.
 _FRESH_CELLS = (
     f"INSERT INTO cells ({_KEY}, period_units, running_units, inc) "
-    f"SELECT {_KEY}, units, NULL, units FROM records WHERE source_id = ? "
+    f"SELECT {_KEY}, units, NULL, units FROM records WHERE source_id = ? AND {ELECTRIC} "
     f"ON CONFLICT ({_KEY}) DO UPDATE SET period_units = period_units + excluded.period_units, "
     "inc = inc + excluded.inc"
 )
@@ -57,7 +64,7 @@ _CELL_SUMS = (
     "SELECT source_id, make_key, model_key, region, month, "
     "COALESCE(SUM(CASE WHEN cumulative = 0 THEN units END), 0) AS pu, "
     "SUM(CASE WHEN cumulative = 1 THEN units END) AS ru "
-    "FROM records WHERE source_id = ? GROUP BY make_key, model_key, region, month"
+    f"FROM records WHERE source_id = ? AND {ELECTRIC} GROUP BY make_key, model_key, region, month"
 )
 # With running totals, `series.increments` in SQL: a cell's value is the latest running total
 # at or before it (0 before the first) plus the period units since; its increment is the
@@ -112,6 +119,12 @@ class SqliteCells(SqliteDetectionReads):
             "WHERE source_id = ? GROUP BY region, month",
             (source_id,),
         )
+        split = (
+            powertrain_cells_sql("r.source_id = ?")
+            if first.running
+            else fresh_powertrain_cells_sql("sqlite", "r.source_id = ?")
+        )
+        await self._run(split, (source_id,))
 
     async def _write_revisions(
         self, source_id: int, summary: ImportSummary, snapshot: tuple[str, str, str] = ("", "", "")
@@ -206,7 +219,8 @@ class SqliteCells(SqliteDetectionReads):
             f"SELECT r.source_id, r.make_key, r.model_key, r.region, r.month, "
             "COALESCE(SUM(CASE WHEN r.cumulative = 0 THEN r.units END), 0), "
             "SUM(CASE WHEN r.cumulative = 1 THEN r.units END) "
-            f"FROM touched s JOIN records r ON {_JOIN_KEY} AND r.month = s.month WHERE true "
+            f"FROM touched s JOIN records r ON {_JOIN_KEY} AND r.month = s.month "
+            f"WHERE r.{ELECTRIC} "
             "GROUP BY r.source_id, r.make_key, r.model_key, r.region, r.month "
             f"ON CONFLICT ({_KEY}) DO UPDATE SET period_units = excluded.period_units, "
             "running_units = excluded.running_units"
@@ -227,6 +241,8 @@ class SqliteCells(SqliteDetectionReads):
                 updates,
             )
         await self._apply_deltas(make_deltas, all_deltas)
+        await self._run(DELETE_TOUCHED)
+        await self._run(INSERT_TOUCHED)
 
     async def _apply_deltas(
         self,

@@ -210,13 +210,15 @@ class SqliteImports(SqliteCells, InMemoryImports):
         await self._many(_insert_rows("temp.chunk", source_id), rows)
         repeats = await self._rows(
             "SELECT c.line, s.line, c.units, s.units, c.cumulative = s.cumulative, "
-            f"c.cumulative, c.make_key, c.region, c.month FROM temp.chunk c JOIN {table} s "
+            f"c.cumulative OR c.powertrain = 'FCEV', c.make_key, c.region, c.month "
+            f"FROM temp.chunk c JOIN {table} s "
             f"USING ({ROW_KEY}) WHERE c.line != s.line ORDER BY c.line"
         )
         await self._run("DELETE FROM temp.chunk")
-        for line, first_line, units, first_units, same, running, make, region, month in repeats:
+        # `unsummed`: a running total or a fuel-cell figure, never in the first import's sums
+        for line, first_line, units, first_units, same, unsummed, make, region, month in repeats:
             exact = load.repeats.repeat(source_id, line, first_line, units, first_units, same)
-            if exact and first is not None and not running:
+            if exact and first is not None and not unsummed:
                 first.sums[(make, region, month)] -= units  # counted once, not twice
 
     async def _import_source(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.store.key_merge import merge_spellings
 from bot.store.migration_steps import Migration
+from bot.store.powertrain_cells import split_powertrains
 from bot.store.sqlite.migrations_late import (
     V_CLAIMED_AT,
     V_DELIVERY_STEPS,
@@ -391,4 +392,5 @@ MIGRATIONS: list[Migration] = [
     V_SOURCE_FETCHES,
     subscription_metric,  # a Python step: SQLite rebuilds the table for its UNIQUE constraint
     V_MARKET_SHARES,
+    split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
 ]
