@@ -200,6 +200,33 @@ class FakeMatrix:
             },
         )
 
+    def say_encrypted(self, room_id: str, user: str) -> str:
+        """`user` sends an end-to-end encrypted message (which the bot cannot read)."""
+        return self._append(
+            room_id,
+            {
+                "type": "m.room.encrypted",
+                "sender": user,
+                "content": {
+                    "algorithm": "m.megolm.v1.aes-sha2",
+                    "ciphertext": "AwgAEnAc...",
+                    "sender_key": "fakekey",
+                    "session_id": "fakesession",
+                    "device_id": "USERDEVICE",
+                },
+            },
+        )
+
+    async def wait_for(self, check: Any, seconds: float = 20.0) -> None:
+        """Wait (bounded) until `check()` holds; re-checked after every event."""
+        deadline = time.monotonic() + seconds
+        while not check():
+            assert time.monotonic() < deadline, "the fake homeserver saw nothing of it in time"
+            waiter = asyncio.Event()
+            self._waiters.append(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), min(0.5, deadline - time.monotonic()))
+
     def limit(self, times: int, retry_after_ms: int = 500) -> None:
         """Answer the next `times` sends and uploads 429 `M_LIMIT_EXCEEDED`."""
         self._limits.extend([retry_after_ms] * times)
