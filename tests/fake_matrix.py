@@ -93,6 +93,7 @@ class FakeMatrix:
         self._ids = itertools.count(1)
         self._waiters: list[asyncio.Event] = []  # long-polling syncs, woken by any event
         self._runner: web.AppRunner | None = None
+        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -116,6 +117,8 @@ class FakeMatrix:
         return self
 
     async def stop(self) -> None:
+        self._closing = True
+        self._notify()  # long polls answer now, not at their timeout
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -362,7 +365,12 @@ class FakeMatrix:
         if since and not since.startswith("s"):
             return _error(400, "M_INVALID_PARAM", f"unknown since token {since!r}")
         deadline = time.monotonic() + wait
-        while since and not self._news(user, after) and time.monotonic() < deadline:
+        while (
+            since
+            and not self._closing
+            and not self._news(user, after)
+            and time.monotonic() < deadline
+        ):
             waiter = asyncio.Event()
             self._waiters.append(waiter)
             with contextlib.suppress(TimeoutError):

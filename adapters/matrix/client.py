@@ -37,6 +37,10 @@ from bot.domain.channels import (
 )
 
 log = logging.getLogger("evbot.matrix")
+# matrix-nio logs every event of every sync at INFO (room by room): the bot's own log says what
+# matters, and nio's warnings still show
+if logging.getLogger("nio").level == logging.NOTSET:
+    logging.getLogger("nio").setLevel(logging.WARNING)
 
 PLATFORM = "matrix"
 WORKSPACE = "default"  # a room id names its room on every homeserver: no workspace is needed
