@@ -186,3 +186,16 @@ def test_a_command_is_a_text_message_that_starts_with_bang_ev(
         "content": {"msgtype": "m.text", "body": body, "m.relates_to": {"rel_type": "m.replace"}},
     }
     assert command_text(edit) is None
+
+
+async def test_a_chart_is_uploaded_and_sent_after_its_answer_even_when_rate_limited(
+    fake_matrix: FakeMatrix, room: str, served: Served
+) -> None:
+    fake_matrix.limit(1, retry_after_ms=100)  # the answer is held once: sent after the wait
+    answer = await served.ask(room, "!ev-chart nissan leaf")
+    assert fake_matrix.limited == 1
+    await fake_matrix.wait_for(lambda: len(fake_matrix.messages_of(room)) == 2)
+    image = fake_matrix.messages_of(room)[-1]["content"]
+    assert answer["msgtype"] == "m.notice" and image["msgtype"] == "m.image"
+    assert "Nissan Leaf" in image["body"]  # the alt text
+    assert fake_matrix.media[image["url"].removeprefix("mxc://fake.local/")].startswith(b"\x89PNG")

@@ -252,3 +252,57 @@ def test_settings_say_what_is_wrong() -> None:
     )
     assert "syt_x" not in repr(made)
     assert BOT.startswith("@")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[platforms.matrix]\nenabled = true\nhomeserver = "https://m.example.org"\n',
+            "platforms.matrix.access_token: missing secret: environment variable "
+            "MATRIX_ACCESS_TOKEN is not set",
+        ),
+        (
+            '[platforms.matrix]\nhomeserver = "m.example.org"\n',
+            "platforms.matrix.homeserver: 'm.example.org' is not an http(s) URL, "
+            "e.g. https://matrix.org",
+        ),
+        (
+            '[platforms.matrix]\nhomeserver = "https://m.example.org"\nuser_id = "evbot"\n',
+            "platforms.matrix.user_id: 'evbot' is not a Matrix user id, e.g. @evbot:matrix.org",
+        ),
+        (
+            '[platforms.matrix]\naccess_token = "syt_pasted"\n',
+            "platforms.matrix.access_token: secrets never go in the file: set access_token_env "
+            "(an environment variable name) or access_token_file",
+        ),
+        (
+            '[platforms.matrix]\nhomeserver = "https://m.example.org"\nsync_timeout = 0\n',
+            "platforms.matrix.sync_timeout: must be a number above 0 and at most 600, not 0",
+        ),
+    ],
+)
+def test_the_configuration_says_what_is_wrong(tmp_path: Path, text: str, expected: str) -> None:
+    from tests.test_config import error
+
+    assert error(tmp_path, text) == expected
+
+
+def test_an_enabled_matrix_configuration_builds_the_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.registry import factory
+    from bot.config.load import load_config
+
+    path = tmp_path / "evbot.toml"
+    path.write_text(
+        '[platforms.matrix]\nenabled = true\nhomeserver = "https://m.example.org/"\n'
+        "rate_per_second = 3\njoin_on_invite = false\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MATRIX_ACCESS_TOKEN", "syt_secret")
+    config = load_config(path, environ={"MATRIX_ACCESS_TOKEN": "syt_secret"})
+    adapter = factory("matrix")(config.platforms["matrix"])
+    assert isinstance(adapter, MatrixAdapter) and adapter.images == "followup"
+    assert adapter.settings.homeserver == "https://m.example.org"
+    assert adapter.limits.global_per_second == 3.0 and not adapter.settings.join_on_invite
