@@ -15,6 +15,7 @@ from adapters.matrix.commands import command_text
 from bot.commands.context import CommandContext
 from bot.domain.channels import MISSING_ACCESS, Channel, DeliveryFailure
 from bot.domain.messages import Message
+from bot.domain.settings import ConfigError
 from tests.fake_matrix import ADMIN, BOT, FakeMatrix
 from tests.test_matrix_delivery import settings
 
@@ -199,3 +200,14 @@ async def test_a_chart_is_uploaded_and_sent_after_its_answer_even_when_rate_limi
     assert answer["msgtype"] == "m.notice" and image["msgtype"] == "m.image"
     assert "Nissan Leaf" in image["body"]  # the alt text
     assert fake_matrix.media[image["url"].removeprefix("mxc://fake.local/")].startswith(b"\x89PNG")
+
+
+async def test_a_token_the_homeserver_refuses_stops_the_command_loop_saying_so(
+    fake_matrix: FakeMatrix, demo_ctx: CommandContext
+) -> None:
+    adapter = MatrixAdapter(settings(fake_matrix, access_token="syt_revoked"))
+    try:
+        with pytest.raises(ConfigError, match=r"access_token: the homeserver refused it .*TOKEN"):
+            await asyncio.wait_for(adapter.serve(demo_ctx, asyncio.Event()), 20)
+    finally:
+        await adapter.close()

@@ -26,7 +26,7 @@ from bot.commands.arguments import ArgumentError, parse_command
 from bot.commands.context import CommandContext
 from bot.commands.dispatch import find_command, run_text
 from bot.commands.types import Invocation, Reply, error_reply
-from bot.domain.channels import DeliveryFailure
+from bot.domain.channels import MISSING_ACCESS, DeliveryFailure
 from bot.domain.messages import Field, Message
 from bot.domain.settings import ConfigError
 
@@ -49,20 +49,27 @@ class MatrixCommands:
 
     async def serve(self, ctx: CommandContext, stopping: asyncio.Event) -> None:
         """Sync until `stopping` is set, answering each command typed after the first sync."""
-        try:
-            await self.api.me()
-        except DeliveryFailure as exc:
-            raise ConfigError(
-                f"platforms.matrix.access_token: the homeserver refused it ({exc.detail})"
-            ) from None
         token: str | None = None
         failures = 0
         try:
             while not stopping.is_set():
+                if not self.api.user_id:
+                    try:
+                        await _until(stopping, self.api.me())
+                    except DeliveryFailure as exc:
+                        if exc.reason == MISSING_ACCESS:  # the token: nothing will work
+                            raise refused(exc) from None
+                        failures += 1
+                        wait = exc.retry_after or BACKOFF[min(failures, len(BACKOFF)) - 1]
+                        log.warning("Matrix unreachable (%s); again in %.0f s", exc, wait)
+                        await _until(stopping, asyncio.sleep(wait))
+                        continue
                 timeout = 0 if token is None else int(self.api.settings.sync_timeout * 1000)
                 try:
                     resp = await _until(stopping, self._sync(token, timeout))
                 except DeliveryFailure as exc:
+                    if exc.reason == MISSING_ACCESS:  # the token was revoked meanwhile
+                        raise refused(exc) from None
                     failures += 1
                     wait = exc.retry_after or BACKOFF[min(failures, len(BACKOFF)) - 1]
                     log.warning("Matrix sync failed (%s); again in %.0f s", exc, wait)
@@ -82,10 +89,13 @@ class MatrixCommands:
                     await task
 
     async def _sync(self, since: str | None, wait_ms: int) -> Any:
+        # matrix-nio sets no HTTP timeout on a full-state sync: bound every sync here
+        bound = self.api.settings.timeout + wait_ms / 1000 + 30
         with network_failures():
-            resp = await self.api.client.sync(
-                timeout=wait_ms, since=since, full_state=since is None
-            )
+            async with asyncio.timeout(bound):
+                resp = await self.api.client.sync(
+                    timeout=wait_ms, since=since, full_state=since is None
+                )
         if isinstance(resp, ErrorResponse):
             raise failure(resp)
         return resp
@@ -195,6 +205,11 @@ class MatrixCommands:
                 raise exc
             await asyncio.sleep(exc.retry_after)
         raise AssertionError("unreachable")
+
+
+def refused(exc: DeliveryFailure) -> ConfigError:
+    """The error that stops the command loop when the homeserver refuses the token."""
+    return ConfigError(f"platforms.matrix.access_token: the homeserver refused it ({exc.detail})")
 
 
 def command_text(event: dict[str, Any]) -> str | None:
