@@ -306,3 +306,23 @@ def test_an_enabled_matrix_configuration_builds_the_adapter(
     assert isinstance(adapter, MatrixAdapter) and adapter.images == "followup"
     assert adapter.settings.homeserver == "https://m.example.org"
     assert adapter.limits.global_per_second == 3.0 and not adapter.settings.join_on_invite
+
+
+async def test_a_correction_edits_the_original_announcement_in_place(
+    fake_matrix: FakeMatrix, adapter: MatrixAdapter
+) -> None:
+    from bot.ports.chat import MessageEditor
+
+    assert isinstance(adapter, MessageEditor)
+    room = fake_matrix.room("leaf")
+    first = await adapter.post(
+        matrix(room), Message(title="Leaf", body="10,000"), "evbot-delivery-1"
+    )
+    await adapter.edit(matrix(room), first, Message(title="Leaf", body="10,000 (corrected) @room"))
+    original, edit = fake_matrix.messages_of(room)
+    content = edit["content"]
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": first}
+    assert "corrected" in content["m.new_content"]["body"]
+    assert "@room" not in content["m.new_content"]["body"] and content["body"].startswith("* ")
+    assert KEY_FIELD not in content  # an edit is no announcement of its own
+    assert await adapter.find_posted(matrix(room), "evbot-delivery-1") == original["event_id"]

@@ -42,6 +42,25 @@ class MatrixPosting(MatrixApi):
         content[KEY_FIELD] = key
         return await self._send(room, content, key)
 
+    async def edit(self, channel: Channel, message_id: str, message: Message) -> None:
+        """Replace announcement `message_id`'s text with `message` (an `m.replace` edit, which
+        clients show in its place; doing it again shows the same). Raises DeliveryFailure."""
+        room = channel.channel
+        new = render_content(message)
+        content = {
+            **new,
+            "body": f"* {new['body']}",
+            "formatted_body": f"* {new['formatted_body']}",
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": message_id},
+        }
+        with network_failures():
+            resp = await self.client.room_send(room, "m.room.message", content)
+        if isinstance(resp, ErrorResponse):
+            if resp.status_code == "M_FORBIDDEN":
+                raise await self.forbidden(room, resp)
+            raise failure(resp)
+
     async def post_followup(
         self, channel: Channel, message_id: str, message: Message, key: str
     ) -> str:
