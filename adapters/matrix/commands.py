@@ -48,27 +48,21 @@ class MatrixCommands:
         self._told_encrypted: set[str] = set()
 
     async def serve(self, ctx: CommandContext, stopping: asyncio.Event) -> None:
-        """Sync until `stopping` is set, answering each command typed after the first sync."""
+        """Sync until `stopping` is set, answering each command typed after the first sync.
+        The homeserver out of reach is retried with back-off; a refused token stops it
+        (`ConfigError`)."""
         token: str | None = None
         failures = 0
         try:
             while not stopping.is_set():
-                if not self.api.user_id:
-                    try:
-                        await _until(stopping, self.api.me())
-                    except DeliveryFailure as exc:
-                        if exc.reason == MISSING_ACCESS:  # the token: nothing will work
-                            raise refused(exc) from None
-                        failures += 1
-                        wait = exc.retry_after or BACKOFF[min(failures, len(BACKOFF)) - 1]
-                        log.warning("Matrix unreachable (%s); again in %.0f s", exc, wait)
-                        await _until(stopping, asyncio.sleep(wait))
-                        continue
                 timeout = 0 if token is None else int(self.api.settings.sync_timeout * 1000)
                 try:
+                    if not self.api.user_id:
+                        await _until(stopping, self.api.me())
+                        continue
                     resp = await _until(stopping, self._sync(token, timeout))
                 except DeliveryFailure as exc:
-                    if exc.reason == MISSING_ACCESS:  # the token was revoked meanwhile
+                    if exc.reason == MISSING_ACCESS:  # the token: nothing will work
                         raise refused(exc) from None
                     failures += 1
                     wait = exc.retry_after or BACKOFF[min(failures, len(BACKOFF)) - 1]
@@ -116,16 +110,24 @@ class MatrixCommands:
                 source = dict(getattr(event, "source", {}) or {})
                 if source.get("type") == "m.room.encryption":
                     self.api.mark_encrypted(room)
-                elif not first and source.get("sender") != me:
+                elif not first and source.get("sender") != me and _addressed(source):
                     self._spawn(self.answer(ctx, room, source))
         if self.api.settings.join_on_invite:
             for room in resp.rooms.invite:
-                with network_failures():
-                    joined = await self.api.client.join(room)
-                if isinstance(joined, ErrorResponse):
-                    log.warning("Matrix: cannot join %s: %s", room, joined)
-                else:
-                    log.info("Matrix: joined %s on invitation", room)
+                await self._join(room)
+
+    async def _join(self, room: str) -> None:
+        """Accept an invitation; a failure is logged (the invitation stays)."""
+        try:
+            with network_failures():
+                joined = await self.api.client.join(room)
+        except DeliveryFailure as exc:
+            log.warning("Matrix: cannot join %s: %s", room, exc)
+            return
+        if isinstance(joined, ErrorResponse):
+            log.warning("Matrix: cannot join %s: %s", room, joined)
+        else:
+            log.info("Matrix: joined %s on invitation", room)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -230,6 +232,11 @@ def command_text(event: dict[str, Any]) -> str | None:
     if not line.lower().startswith(PREFIX):
         return None
     return "/" + line[1:]
+
+
+def _addressed(event: dict[str, Any]) -> bool:
+    """A command, or a message the bot cannot read (encrypted), which it answers once."""
+    return event.get("type") == "m.room.encrypted" or command_text(event) is not None
 
 
 def _bang(message: Message) -> Message:
