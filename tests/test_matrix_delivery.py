@@ -326,3 +326,10 @@ async def test_a_correction_edits_the_original_announcement_in_place(
     assert "@room" not in content["m.new_content"]["body"] and content["body"].startswith("* ")
     assert KEY_FIELD not in content  # an edit is no announcement of its own
     assert await adapter.find_posted(matrix(room), "evbot-delivery-1") == original["event_id"]
+
+
+def test_a_body_whose_html_would_not_fit_an_event_goes_as_plain_text_only() -> None:
+    content = render_content(Message(title="quotes", body='"' * 15_000))
+    assert "formatted_body" not in content and "format" not in content
+    assert content["body"].endswith('"' * 100)
+    assert "formatted_body" in render_content(Message(title="short", body='"' * 100))

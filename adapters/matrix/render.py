@@ -22,6 +22,7 @@ MAX_FIELDS: Final = 25
 MAX_FIELD: Final = 1024
 MAX_FOOTER: Final = 1024
 MAX_ALT: Final = 1000
+MAX_EVENT_TEXT: Final = 56_000  # bytes of both bodies: an event is at most 65,536 in all
 FORMAT: Final = "org.matrix.custom.html"
 ENCRYPTED_NOTICE: Final = (
     "This room is end-to-end encrypted, and this version of the bot keeps no encryption keys: "
@@ -80,13 +81,17 @@ def render_content(message: Message, msgtype: str = "m.text") -> dict[str, Any]:
     if footer:
         plain.append(footer)
         rich.append(f"<p><em>{_html(footer)}</em></p>")
-    return {
+    content: dict[str, Any] = {
         "msgtype": msgtype,
         "body": "\n\n".join(plain) or ZWSP,
         "format": FORMAT,
         "formatted_body": "".join(rich) or ZWSP,
         "m.mentions": {},
     }
+    if len(content["body"].encode()) + len(content["formatted_body"].encode()) > MAX_EVENT_TEXT:
+        # escaping can grow text sixfold (`"` is `&quot;`): past an event's 64 KiB, plain only
+        del content["format"], content["formatted_body"]
+    return content
 
 
 def image_content(message: Message, url: str, size: int) -> dict[str, Any]:

@@ -117,13 +117,13 @@ def check_matrix(msg: Message) -> dict[str, Any]:
     assert content["m.mentions"] == {}, "matrix: the content mentions someone"
     _guarded(content["body"], "@", "matrix body")
     parser = _Html()
-    parser.feed(content["formatted_body"])
+    parser.feed(content.get("formatted_body", ""))  # none past an event's size: plain only
     parser.close()
     for tag, attrs in parser.tags:
         assert tag in _MATRIX_TAGS and not attrs, f"matrix: tag {tag} {attrs} from data"
     _guarded("".join(parser.text), "@", "matrix formatted_body")
     for where in ("body", "formatted_body"):
-        bad = [c for c in content[where] if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+        bad = [c for c in content.get(where, "") if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
         assert not bad, f"matrix {where}: control characters {bad!r}"
     return content
 
