@@ -123,7 +123,8 @@ def check_matrix(msg: Message) -> dict[str, Any]:
         assert tag in _MATRIX_TAGS and not attrs, f"matrix: tag {tag} {attrs} from data"
     _guarded("".join(parser.text), "@", "matrix formatted_body")
     for where in ("body", "formatted_body"):
-        bad = [c for c in content.get(where, "") if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+        text = content.get(where, "")
+        bad = [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
         assert not bad, f"matrix {where}: control characters {bad!r}"
     return content
 
