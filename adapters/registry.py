@@ -24,6 +24,7 @@ from bot.ports.chat import ChatAdapter
 CONSOLE = "console"
 FACTORIES: dict[str, str] = {
     "discord": "adapters.discord.adapter:DiscordAdapter",
+    "matrix": "adapters.matrix.adapter:MatrixAdapter.from_config",
     "slack": "adapters.slack.adapter:SlackAdapter.from_config",
     "webhook": "adapters.webhook:WebhookAdapter",
 }

@@ -41,6 +41,7 @@ from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.demo_once import DemoRun, run_once
 from tests.fake_discord import FakeDiscord
+from tests.fake_matrix import FakeMatrix
 from tests.fake_slack import FakeSlack
 from tests.fake_webhook import FakeWebhook
 
@@ -286,6 +287,13 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
+async def fake_matrix() -> AsyncIterator[FakeMatrix]:
+    """The fake Matrix homeserver on 127.0.0.1."""
+    async with FakeMatrix() as server:
+        yield server
+
+
+@pytest.fixture
 async def fake_webhook() -> AsyncIterator[FakeWebhook]:
     """The fake webhook receiver on 127.0.0.1."""
     async with FakeWebhook() as server:
@@ -303,7 +311,12 @@ def demo_once(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
 # -- markers ----------------------------------------------------------------------------------
 
-FAKE_PLATFORMS = ("tests.fake_discord", "tests.fake_slack", "tests.fake_webhook")
+FAKE_PLATFORMS = (
+    "tests.fake_discord",
+    "tests.fake_matrix",
+    "tests.fake_slack",
+    "tests.fake_webhook",
+)
 
 
 def _drives_a_fake_platform(module: Any) -> bool:

@@ -67,7 +67,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             "[platforms.teams]\nenabled = true\n",
-            "platforms.teams: unknown key (expected one of: discord, slack, webhook)",
+            "platforms.teams: unknown key (expected one of: discord, matrix, slack, webhook)",
         ),
         ("database = 5\n", "database: must be a string, not a number"),
         ("database = ''\n", "database: must not be empty"),

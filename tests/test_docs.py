@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from adapters.discord.settings import DiscordSettings
+from adapters.matrix.settings import MatrixSettings
 from adapters.slack.settings import SlackSettings
 from adapters.webhook import DEFAULT_CHANNEL_RATE, DEFAULT_RATE, DEFAULT_TIMEOUT
 from bot.cli.main import build_parser, main
@@ -35,6 +36,8 @@ ILLUSTRATIONS = {
     "platforms.discord.shard_ids",
     "platforms.slack.client_id",
     "platforms.slack.admins",
+    "platforms.matrix.homeserver",
+    "platforms.matrix.user_id",
     "ladders.round-hundred-thousands",
     "ladders.headline",
     "ops.channel",
@@ -71,6 +74,7 @@ def code_defaults() -> dict[str, Any]:
     config = default_config()
     ms = config.milestones
     slack, discord = field_defaults(SlackSettings), field_defaults(DiscordSettings)
+    matrix = field_defaults(MatrixSettings)
     defaults: dict[str, Any] = {
         "database": config.database,
         "locale": config.locale,
@@ -96,6 +100,11 @@ def code_defaults() -> dict[str, Any]:
         "platforms.slack.api_base_url": slack["api_base_url"],
         "platforms.slack.rate_per_second": slack["rate_per_second"],
         "platforms.slack.channel_rate_per_second": slack["channel_rate_per_second"],
+        "platforms.matrix.join_on_invite": matrix["join_on_invite"],
+        "platforms.matrix.rate_per_second": matrix["rate_per_second"],
+        "platforms.matrix.channel_rate_per_second": matrix["channel_rate_per_second"],
+        "platforms.matrix.timeout": matrix["timeout"],
+        "platforms.matrix.sync_timeout": matrix["sync_timeout"],
         "platforms.webhook.rate_per_second": DEFAULT_RATE,
         "platforms.webhook.channel_rate_per_second": DEFAULT_CHANNEL_RATE,
         "platforms.webhook.timeout": DEFAULT_TIMEOUT,

@@ -37,7 +37,7 @@ from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.fake_webhook import FakeWebhook
 
-KNOWN = "known: console, discord, slack, webhook"
+KNOWN = "known: console, discord, matrix, slack, webhook"
 HELLO = json.dumps({"title": "Now following", "body": "hello", "fields": []})
 
 

@@ -324,6 +324,8 @@ def platform_mode(name: str, adapter: object) -> str:
         port = getattr(settings, "port", None)
         where = "any free port" if port == 0 else f"port {port}"
         return f"HTTP on {getattr(settings, 'host', '?')}, {where}"
+    if name == "matrix":
+        return f"client-server API at {getattr(settings, 'homeserver', '?')}, /sync"
     if name == "webhook":
         return "HTTP posts to each subscribed URL"
     if name == "console":

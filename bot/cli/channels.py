@@ -27,7 +27,8 @@ from bot.reading.queries import load_catalog
 
 
 def _channel(args: argparse.Namespace) -> Channel:
-    workspace = args.workspace or ("default" if args.platform == "webhook" else "local")
+    # webhooks and Matrix rooms need no workspace: a URL or a room id names its channel alone
+    workspace = args.workspace or ("default" if args.platform in ("webhook", "matrix") else "local")
     return Channel(args.platform, workspace, args.channel)
 
 

@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"the channel's platform: {', '.join(PLATFORMS)} (default: %(default)s)",
         )
         p.add_argument(
-            "--workspace", help="workspace or guild id (default: local; webhook: default)"
+            "--workspace", help="workspace or guild id (default: local; webhook, matrix: default)"
         )
         p.add_argument(
             "--channel",

@@ -33,6 +33,15 @@ PLATFORM_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "rate_per_second": (int, float),
         "channel_rate_per_second": (int, float),
     },
+    "matrix": {
+        "homeserver": str,
+        "user_id": str,
+        "join_on_invite": bool,
+        "rate_per_second": (int, float),
+        "channel_rate_per_second": (int, float),
+        "timeout": (int, float),
+        "sync_timeout": (int, float),
+    },
     "webhook": {
         "rate_per_second": (int, float),
         "channel_rate_per_second": (int, float),
@@ -51,6 +60,7 @@ _REQUIRED_SECRETS: dict[str, Callable[[Mapping[str, Any]], tuple[str, ...]]] = {
         if o.get("client_id")
         else ("bot_token", "signing_secret")
     ),
+    "matrix": lambda o: ("access_token",),
     "webhook": lambda o: (),
 }
 
@@ -116,6 +126,7 @@ _OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
     "rate_per_second": (0, 1_000_000, True),
     "channel_rate_per_second": (0, 1_000_000, True),
     "timeout": (0, 600, True),
+    "sync_timeout": (0, 600, True),
     "shard_count": (1, 100_000, False),
     "port": (0, 65535, False),  # 0: any free port (what the tests' servers use)
 }
@@ -155,6 +166,10 @@ def _check_options(r: Reader, path: str, options: Mapping[str, Any]) -> None:
                     raise r.fail(
                         f"{where}[{i}]", f"must be a Discord id (digits), not {r.shown(guild)}"
                     )
+        elif key == "homeserver" and not re.match(r"^https?://[^/\s]+", value):
+            raise r.fail(where, f"{r.shown(value)} is not an http(s) URL, e.g. https://matrix.org")
+        elif key == "user_id" and value and not re.match(r"^@[^:\s]+:\S+$", value):
+            raise r.fail(where, f"{r.shown(value)} is not a Matrix user id, e.g. @evbot:matrix.org")
         elif key == "admins" and not all(isinstance(a, str) for a in value):
             raise r.fail(where, 'must be a list of user ids, e.g. ["U012AB"]')
     if "shard_ids" in options:

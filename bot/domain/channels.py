@@ -16,7 +16,9 @@ SERVER_ERROR = "server_error"
 TIMEOUT = "timeout"
 NETWORK = "network"
 UNKNOWN = "unknown"
-PAUSE_AT_ONCE = frozenset({CHANNEL_GONE, MISSING_ACCESS, MISSING_PERMISSIONS})
+# an end-to-end encrypted room (Matrix): the bot keeps no encryption keys, so it cannot post there
+ENCRYPTED_ROOM = "encrypted_room"
+PAUSE_AT_ONCE = frozenset({CHANNEL_GONE, MISSING_ACCESS, MISSING_PERMISSIONS, ENCRYPTED_ROOM})
 PAUSE_AFTER = 3
 
 

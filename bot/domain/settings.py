@@ -171,6 +171,7 @@ PLATFORM_SECRETS: dict[str, dict[str, str]] = {
         "signing_secret": "SLACK_SIGNING_SECRET",
         "client_secret": "SLACK_CLIENT_SECRET",
     },
+    "matrix": {"access_token": "MATRIX_ACCESS_TOKEN"},
     "webhook": {"signing_secret": "EVBOT_WEBHOOK_SECRET"},
 }
 # settings that are not secrets, with their types; anything else in [platforms.X] is refused

@@ -6,9 +6,11 @@ Each function raises AssertionError naming the platform, the place and the offen
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 from adapters.discord.render import render_embed, split_content
+from adapters.matrix.render import render_content
 from adapters.slack.render import render_blocks
 from adapters.text import ZWSP, render_text
 from bot.domain.messages import Message
@@ -90,6 +92,43 @@ def check_slack(msg: Message) -> list[dict[str, Any]]:
     return blocks
 
 
+_MATRIX_TAGS = frozenset({"h4", "p", "br", "ul", "li", "strong", "em"})
+
+
+class _Html(HTMLParser):
+    """The tags, attributes and text of the formatted body, as a client's parser sees them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_matrix(msg: Message) -> dict[str, Any]:
+    """The plain body and the HTML body of a Matrix message are inert: no mention (every `@`
+    guarded, `m.mentions` empty), no tag but the renderer's own, without attributes."""
+    content = render_content(msg)
+    assert content["m.mentions"] == {}, "matrix: the content mentions someone"
+    _guarded(content["body"], "@", "matrix body")
+    parser = _Html()
+    parser.feed(content.get("formatted_body", ""))  # none past an event's size: plain only
+    parser.close()
+    for tag, attrs in parser.tags:
+        assert tag in _MATRIX_TAGS and not attrs, f"matrix: tag {tag} {attrs} from data"
+    _guarded("".join(parser.text), "@", "matrix formatted_body")
+    for where in ("body", "formatted_body"):
+        text = content.get(where, "")
+        bad = [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+        assert not bad, f"matrix {where}: control characters {bad!r}"
+    return content
+
+
 def check_text(msg: Message) -> str:
     """Console text has no control characters and nothing that pings when pasted into chat."""
     text = render_text(msg)
@@ -105,4 +144,5 @@ def check_all(msg: Message) -> None:
     """Inert on every platform."""
     check_discord(msg)
     check_slack(msg)
+    check_matrix(msg)
     check_text(msg)

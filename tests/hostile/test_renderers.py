@@ -1,5 +1,6 @@
 """Nothing from data or users can ping or carry markup on any platform: fuzzed messages through
-every renderer (Discord embed and content, Slack blocks and fallback, console text)."""
+every renderer (Discord embed and content, Slack blocks and fallback, Matrix plain and HTML
+bodies, console text)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.domain.messages import Field, Message
-from tests.hostile.inert import check_all, check_discord, check_slack, check_text
+from tests.hostile.inert import check_all, check_discord, check_matrix, check_slack, check_text
 from tests.hostile.support import ATTACKS, FUZZ
 
 _piece = st.one_of(st.sampled_from(ATTACKS), st.text(max_size=30))
@@ -63,4 +64,5 @@ def test_cuts_never_leave_half_an_escape(text: str) -> None:
     msg = Message(title=text, body=text * 3, fields=(Field(text, text * 2),), footer=text)
     check_discord(msg)
     check_slack(msg)
+    check_matrix(msg)
     check_text(msg)

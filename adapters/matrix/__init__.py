@@ -1,0 +1,1 @@
+"""The Matrix adapter (matrix-nio): announcements and `!ev-...` commands in rooms."""
