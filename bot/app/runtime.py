@@ -314,6 +314,9 @@ def platform_mode(name: str, adapter: object) -> str:
         return f"HTTP on {getattr(settings, 'host', '?')}, {where}"
     if name == "webhook":
         return "HTTP posts to each subscribed URL"
+    if name in ("discord_webhook", "slack_webhook", "teams"):
+        hooks = getattr(settings, "urls", {})
+        return f"webhooks, {len(hooks)} configured ([webhooks.NAME])"
     if name == "console":
         return "this terminal"
     return "its own connection"
