@@ -509,3 +509,17 @@ def test_a_url_read_from_a_file(tmp_path: Path) -> None:
     (target,) = config.platforms[DISCORD].webhooks.values()
     assert target.url({}) == "https://discord.com/api/webhooks/42/abc-DEF_1"
     assert "abc-DEF_1" not in repr(config)
+
+
+def test_a_webhook_url_in_any_text_on_its_way_out_is_redacted() -> None:
+    from bot.config.secrets import redact_secrets
+
+    texts = {
+        "see https://discord.com/api/webhooks/123/AbC-d_e?wait=true": "AbC-d_e",
+        "https://hooks.slack.com/services/T0AB/B0CD/XyZ123abc failed": "XyZ123abc",
+        "https://p.logic.azure.com:443/workflows/ab/triggers/manual/paths/invoke"
+        "?api-version=1&sp=%2F&sv=1.0&sig=Q-w_e%3D9": "Q-w_e%3D9",
+    }
+    for text, credential in texts.items():
+        shown = redact_secrets(text, {})
+        assert credential not in shown and "***" in shown
