@@ -303,7 +303,12 @@ def demo_once(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
 # -- markers ----------------------------------------------------------------------------------
 
-FAKE_PLATFORMS = ("tests.fake_discord", "tests.fake_slack", "tests.fake_webhook")
+FAKE_PLATFORMS = (
+    "tests.fake_discord",
+    "tests.fake_slack",
+    "tests.fake_webhook",
+    "tests.fake_hooks",
+)
 
 
 def _drives_a_fake_platform(module: Any) -> bool:
