@@ -15,7 +15,7 @@ import hashlib
 import math
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from bot.domain.channels import (
 )
 from bot.domain.messages import Message
 from bot.domain.settings import ConfigError, PlatformConfig, WebhookTarget
+from bot.ports.chat import ImageMode
 
 WORKSPACE = "default"
 USER_AGENT = "evbot"
@@ -56,16 +57,26 @@ class HookSettings:
     urls: Mapping[str, str] = field(default_factory=dict, repr=False)  # NAME -> URL: secret
 
 
+@dataclass(frozen=True)
+class UrlShape:
+    """What a webhook URL of a kind looks like: its path, and an example to show instead of it."""
+
+    path: re.Pattern[str]
+    example: str
+
+
 def hook_settings(
     config: PlatformConfig,
     defaults: Mapping[str, float],
+    shape: UrlShape,
     environ: Mapping[str, str] | None = None,
     *,
     charts: bool = False,
 ) -> HookSettings:
     """The settings of webhook platform `config.name`: its options over `defaults`
-    (rate_per_second, channel_rate_per_second, timeout) and each channel's URL, read now from
-    its variable or file. A ConfigError names the key, never a URL."""
+    (rate_per_second, channel_rate_per_second, timeout; with `charts`, chart_base_url and
+    chart_dir) and each channel's URL, read now from its variable or file and shaped like
+    `shape`. A ConfigError names the key, never a URL."""
     kind = config.name
     known = {*defaults, *(("chart_base_url", "chart_dir") if charts else ())}
     for key in config.options:
@@ -81,6 +92,7 @@ def hook_settings(
         if url is None:
             where = f"file {target.url_file}" if target.url_file else f"${target.url_env}"
             raise ConfigError(f"webhooks.{name}: missing URL ({where} is unset or empty)")
+        check_url(name, url, shape)
         urls[name] = url
     return HookSettings(
         kind,
@@ -94,7 +106,7 @@ def hook_settings(
     )
 
 
-def check_url(name: str, url: str, path: re.Pattern[str], example: str) -> None:
+def check_url(name: str, url: str, shape: UrlShape) -> None:
     """Refuse a URL that is not a webhook of its kind, saying what one looks like but never
     quoting the URL. https only, except to this machine (the tests' fakes)."""
     try:
@@ -102,9 +114,10 @@ def check_url(name: str, url: str, path: re.Pattern[str], example: str) -> None:
         host = parts.hostname or ""
     except ValueError:
         raise ConfigError(f"webhooks.{name}: the URL is not a valid URL") from None
+    example = shape.example
     if parts.scheme != "https" and not (parts.scheme == "http" and LOOPBACK.match(host)):
         raise ConfigError(f"webhooks.{name}: the URL must be https:// (like {example})")
-    if not host or not path.match(parts.path):
+    if not host or not shape.path.match(parts.path):
         raise ConfigError(f"webhooks.{name}: the URL does not look like {example}")
 
 
@@ -126,17 +139,33 @@ class Answer:
 
 
 class NamedWebhooks:
-    """The HTTP side every webhook platform shares; a subclass says what to send and what an
-    answer means."""
+    """The HTTP side every webhook platform shares; a subclass says how its settings are read
+    (`read`), what to send and what an answer means."""
 
     platform = ""
+    # how a chart reaches the channel: a subclass that sends files says "inline"; the others
+    # send it as a link, only where a public chart URL is configured
+    images: ImageMode = "none"
+
+    @staticmethod
+    def read(config: PlatformConfig, environ: Mapping[str, str] | None) -> HookSettings:
+        """The platform's checked settings (each subclass: its own schema)."""
+        raise NotImplementedError
 
     def __init__(
-        self, settings: HookSettings, session: aiohttp.ClientSession | None = None
+        self,
+        config: PlatformConfig | HookSettings,
+        *,
+        environ: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
+        """From `[platforms.KIND]` and its `[webhooks.NAME]` channels (or settings made)."""
+        settings = config if isinstance(config, HookSettings) else self.read(config, environ)
         self.settings = settings
         self.platform = settings.kind
         self.limits = Limits(settings.rate_per_second, settings.channel_rate_per_second)
+        if settings.chart_base_url and self.images == "none":
+            self.images = "inline"  # the adapter links the chart it publishes
         self._session = session
         self._owns_session = session is None
 
@@ -178,6 +207,22 @@ class NamedWebhooks:
         """Always None: a webhook can list nothing, so a post whose answer was lost cannot be
         found again (the README states what that can cost)."""
         return None
+
+    async def post_rendered(
+        self,
+        channel: Channel,
+        message: Message,
+        key: str,
+        render: Callable[[Message, tuple[str, str] | None], Any],
+        outcome: Callable[[Answer, str], None],
+    ) -> str:
+        """POST `render(message, chart link)` and check the answer with `outcome`; returns the
+        delivery key (a platform that answers no id). Raises DeliveryFailure."""
+        url = self.url(channel)
+        chart = await publish_chart(self.settings, message)
+        answer = await self.send(channel, "POST", url, json_body=render(message, chart))
+        outcome(answer, channel.channel)
+        return key
 
     async def send(
         self,

@@ -27,7 +27,7 @@ import aiohttp
 from adapters.discord.render import image_filename
 from adapters.discord_webhook.render import webhook_payload
 from adapters.discord_webhook.settings import settings
-from adapters.named_webhook import Answer, HookSettings, NamedWebhooks, transient
+from adapters.named_webhook import Answer, NamedWebhooks, transient
 from adapters.webhook import parse_retry_after
 from bot.domain.channels import (
     CHANNEL_GONE,
@@ -39,7 +39,6 @@ from bot.domain.channels import (
     DeliveryFailure,
 )
 from bot.domain.messages import Message
-from bot.domain.settings import PlatformConfig
 from bot.ports.chat import ImageMode
 
 
@@ -47,17 +46,7 @@ class DiscordWebhookAdapter(NamedWebhooks):
     """Posts embeds (and charts) to Discord channels through their webhooks."""
 
     images: ImageMode = "inline"  # the chart goes in the same request as the embed
-
-    def __init__(
-        self,
-        config: PlatformConfig | HookSettings,
-        *,
-        environ: Mapping[str, str] | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        """From `[platforms.discord_webhook]` and its `[webhooks.NAME]` channels."""
-        found = config if isinstance(config, HookSettings) else settings(config, environ)
-        super().__init__(found, session)
+    read = staticmethod(settings)
 
     def _target(self, channel: Channel, path: str = "", *, wait: bool = False) -> str:
         url = self.url(channel).rstrip("/") + path

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from adapters.named_webhook import HookSettings, check_url, hook_settings
+from adapters.named_webhook import HookSettings, UrlShape, hook_settings
 from bot.domain.settings import PlatformConfig
 
 KIND = "discord_webhook"
@@ -17,13 +17,12 @@ DEFAULTS: Mapping[str, float] = {
     "channel_rate_per_second": 0.5,
     "timeout": 10.0,
 }
-URL_PATH = re.compile(r"^/api(/v[0-9]+)?/webhooks/[0-9]{1,20}/[A-Za-z0-9_-]{1,200}/?$")
-EXAMPLE = "https://discord.com/api/webhooks/ID/TOKEN"
+SHAPE = UrlShape(
+    re.compile(r"^/api(/v[0-9]+)?/webhooks/[0-9]{1,20}/[A-Za-z0-9_-]{1,200}/?$"),
+    "https://discord.com/api/webhooks/ID/TOKEN",
+)
 
 
 def settings(config: PlatformConfig, environ: Mapping[str, str] | None = None) -> HookSettings:
-    """The checked settings, every channel's URL read and shaped like a Discord webhook's."""
-    found = hook_settings(config, DEFAULTS, environ)
-    for name, url in found.urls.items():
-        check_url(name, url, URL_PATH, EXAMPLE)
-    return found
+    """The checked settings, every channel's URL read and shaped like discord_webhook's."""
+    return hook_settings(config, DEFAULTS, SHAPE, environ)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aiohttp
-
-from adapters.named_webhook import Answer, HookSettings, NamedWebhooks, publish_chart, transient
+from adapters.named_webhook import Answer, NamedWebhooks, transient
 from adapters.slack_webhook.render import webhook_payload
 from adapters.slack_webhook.settings import settings
 from bot.domain.channels import (
@@ -35,8 +33,6 @@ from bot.domain.channels import (
     DeliveryFailure,
 )
 from bot.domain.messages import Message
-from bot.domain.settings import PlatformConfig
-from bot.ports.chat import ImageMode
 
 ERRORS: Mapping[str, str] = {
     "invalid_payload": REJECTED_PAYLOAD,
@@ -67,27 +63,12 @@ MAX_ERROR = 60  # characters of Slack's error string kept in a detail
 class SlackWebhookAdapter(NamedWebhooks):
     """Posts Block Kit messages to Slack channels through their incoming webhooks."""
 
-    def __init__(
-        self,
-        config: PlatformConfig | HookSettings,
-        *,
-        environ: Mapping[str, str] | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        """From `[platforms.slack_webhook]` and its `[webhooks.NAME]` channels."""
-        found = config if isinstance(config, HookSettings) else settings(config, environ)
-        super().__init__(found, session)
-        # a chart only as a link to its public copy, and only where one can be made
-        self.images: ImageMode = "inline" if found.chart_base_url else "none"
+    read = staticmethod(settings)
 
     async def post(self, channel: Channel, message: Message, key: str) -> str:
         """POST the message; returns the delivery key (Slack gives no id). Raises
         DeliveryFailure with a reason code."""
-        url = self.url(channel)
-        chart = await publish_chart(self.settings, message)
-        answer = await self.send(channel, "POST", url, json_body=webhook_payload(message, chart))
-        _outcome(answer, channel.channel)
-        return key
+        return await self.post_rendered(channel, message, key, webhook_payload, _outcome)
 
 
 def _outcome(answer: Answer, name: str) -> None:

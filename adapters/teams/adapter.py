@@ -21,9 +21,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
-from adapters.named_webhook import Answer, HookSettings, NamedWebhooks, publish_chart, transient
+from adapters.named_webhook import Answer, NamedWebhooks, transient
 from adapters.teams.render import render_card
 from adapters.teams.settings import settings
 from bot.domain.channels import (
@@ -35,8 +33,6 @@ from bot.domain.channels import (
     DeliveryFailure,
 )
 from bot.domain.messages import Message
-from bot.domain.settings import PlatformConfig
-from bot.ports.chat import ImageMode
 
 BY_STATUS: Mapping[int, str] = {
     400: REJECTED_PAYLOAD,
@@ -54,26 +50,12 @@ OFF_CODES = frozenset({"WorkflowDisabled", "DirectApiAuthorizationRequired", "Au
 class TeamsAdapter(NamedWebhooks):
     """Posts Adaptive Cards to Teams channels through their Workflows webhooks."""
 
-    def __init__(
-        self,
-        config: PlatformConfig | HookSettings,
-        *,
-        environ: Mapping[str, str] | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        """From `[platforms.teams]` and its `[webhooks.NAME]` channels."""
-        found = config if isinstance(config, HookSettings) else settings(config, environ)
-        super().__init__(found, session)
-        self.images: ImageMode = "inline" if found.chart_base_url else "none"
+    read = staticmethod(settings)
 
     async def post(self, channel: Channel, message: Message, key: str) -> str:
         """POST the card; returns the delivery key (Teams gives no id). Raises DeliveryFailure
         with a reason code."""
-        url = self.url(channel)
-        chart = await publish_chart(self.settings, message)
-        answer = await self.send(channel, "POST", url, json_body=render_card(message, chart))
-        _outcome(answer, channel.channel)
-        return key
+        return await self.post_rendered(channel, message, key, render_card, _outcome)
 
 
 def _code(text: str) -> str:
