@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from adapters import registry
@@ -197,6 +198,11 @@ async def test_discord_webhook_thread_username_and_correction_edit(
     editor: Any = adapter
     await editor.edit(target, mid, Message("Leaf passes 2,500 (corrected)", "body"))
     assert posted.edits == 1 and "corrected" in posted.body["embeds"][0]["title"]
+    # the message is there, as the webhook itself can read it back by its id
+    async with aiohttp.ClientSession() as session:
+        where = f"{hooks.discord_url('newsroom')}/messages/{mid}?thread_id=777"
+        async with session.get(where) as response:
+            assert response.status == 200 and (await response.json())["id"] == mid
 
 
 @pytest.mark.parametrize("kind", [SLACK, TEAMS])
@@ -408,6 +414,7 @@ async def test_no_webhook_url_in_the_database_the_logs_or_the_cli(
         # a URL given as the channel is refused, and not repeated
         url = hooks.url(kind, "x")
         assert await run("subscribe", "nissan leaf", "--platform", kind, "--channel", url) != 0
+        assert await run("subscribe", "nissan leaf", "--platform", kind, "--channel", "nope") != 0
         await run("subscriptions")
         await run("subscriptions", "--json")
         await run("check-config")
