@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import math
 import re
 import tempfile
@@ -37,6 +38,8 @@ from bot.domain.channels import (
 from bot.domain.messages import Message
 from bot.domain.settings import ConfigError, PlatformConfig, WebhookTarget
 from bot.ports.chat import ImageMode
+
+log = logging.getLogger("evbot.outbox")
 
 WORKSPACE = "default"
 USER_AGENT = "evbot"
@@ -275,7 +278,16 @@ async def publish_chart(settings: HookSettings, message: Message) -> tuple[str, 
         return None
     name = hashlib.sha256(message.image).hexdigest()[:32] + ".png"
     path = Path(settings.chart_dir) / name
-    await asyncio.to_thread(_write_once, path, message.image)
+    try:
+        await asyncio.to_thread(_write_once, path, message.image)
+    except OSError as exc:
+        # the announcement matters more than its chart: it goes without the link
+        log.warning(
+            "%s: cannot write a chart into chart_dir (%s): posting without it",
+            settings.kind,
+            exc.strerror or type(exc).__name__,
+        )
+        return None
     alt = message.image_alt or message.title
     return f"{settings.chart_base_url.rstrip('/')}/{name}", alt
 

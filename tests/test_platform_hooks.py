@@ -233,6 +233,19 @@ async def test_slack_and_teams_post_the_milestone_with_a_chart_link_only_when_co
     assert row.message_id == row.key  # no id comes back: the key stands for it
 
 
+async def test_a_chart_that_cannot_be_published_leaves_the_post_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from adapters.named_webhook import HookSettings, publish_chart
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    settings = HookSettings(SLACK, 1.0, 1.0, 1.0, "https://c.example.test", str(blocked / "x"))
+    message = Message("t", "b", image=b"\x89PNG...", image_name="chart.png")
+    assert await publish_chart(settings, message) is None
+    assert "posting without it" in caplog.text
+
+
 @pytest.mark.parametrize("kind", [SLACK, TEAMS])
 async def test_without_a_public_chart_url_slack_and_teams_get_no_chart(
     kind: str, setup: Setup, hooks: FakeHooks
