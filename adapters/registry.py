@@ -27,6 +27,9 @@ FACTORIES: dict[str, str] = {
     "matrix": "adapters.matrix.adapter:MatrixAdapter.from_config",
     "slack": "adapters.slack.adapter:SlackAdapter.from_config",
     "webhook": "adapters.webhook:WebhookAdapter",
+    "discord_webhook": "adapters.discord_webhook.adapter:DiscordWebhookAdapter",
+    "slack_webhook": "adapters.slack_webhook.adapter:SlackWebhookAdapter",
+    "teams": "adapters.teams.adapter:TeamsAdapter",
 }
 PLATFORMS: tuple[str, ...] = tuple(sorted((CONSOLE, *FACTORIES)))
 COMMANDS: dict[str, str] = {

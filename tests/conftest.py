@@ -316,6 +316,7 @@ FAKE_PLATFORMS = (
     "tests.fake_matrix",
     "tests.fake_slack",
     "tests.fake_webhook",
+    "tests.fake_hooks",
 )
 
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +105,14 @@ async def deliver(args: argparse.Namespace) -> int:
 async def drain(store: SqliteStore, platform: str, adapter: Any, concurrency: int) -> int:
     """Run the real delivery worker with `adapter` until nothing is pending or in flight, then
     close both and print what it did (the crash tests read the line). Returns exit status 0."""
+    return await drain_all(store, {platform: adapter}, concurrency)
+
+
+async def drain_all(store: SqliteStore, adapters: Mapping[str, Any], concurrency: int) -> int:
+    """`drain` with several platforms' adapters at once (by platform)."""
     worker = DeliveryWorker(
         store,
-        {platform: adapter},
+        adapters,
         ladder_objects(default_config().ladders),
         concurrency=concurrency,
     )
@@ -128,7 +133,8 @@ async def drain(store: SqliteStore, platform: str, adapter: Any, concurrency: in
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-        await adapter.close()
+        for adapter in adapters.values():
+            await adapter.close()
         counts = await store.delivery_counts()
         await store.close()
     print(

@@ -46,7 +46,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         (
             "colour = 'blue'\n",
             "colour: unknown key (expected one of: aliases, database, delivery, groups, ladders, "
-            "locale, logging, milestones, ops, platforms, regions, schedule, sources)",
+            "locale, logging, milestones, ops, platforms, regions, schedule, sources, webhooks)",
         ),
         (
             "[sources.us]\ncolums = {}\n",
@@ -66,8 +66,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "schedule.poll_every: unknown key (expected one of: poll_seconds)",
         ),
         (
-            "[platforms.teams]\nenabled = true\n",
-            "platforms.teams: unknown key (expected one of: discord, matrix, slack, webhook)",
+            "[platforms.irc]\nenabled = true\n",
+            "platforms.irc: unknown key (expected one of: discord, discord_webhook, matrix, "
+            "slack, slack_webhook, teams, webhook)",
         ),
         ("database = 5\n", "database: must be a string, not a number"),
         ("database = ''\n", "database: must not be empty"),

@@ -16,18 +16,22 @@ from typing import Any
 import pytest
 
 from adapters.discord.settings import DiscordSettings
+from adapters.discord_webhook.settings import DEFAULTS as DISCORD_HOOK
 from adapters.matrix.settings import MatrixSettings
 from adapters.slack.settings import SlackSettings
+from adapters.slack_webhook.settings import DEFAULTS as SLACK_HOOK
+from adapters.teams.settings import DEFAULTS as TEAMS_HOOK
 from adapters.webhook import DEFAULT_CHANNEL_RATE, DEFAULT_RATE, DEFAULT_TIMEOUT
 from bot.cli.main import build_parser, main
 from bot.domain.settings import PLATFORM_SECRETS, default_config
 
+HOOK_DEFAULTS = {"discord_webhook": DISCORD_HOOK, "slack_webhook": SLACK_HOOK, "teams": TEAMS_HOOK}
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
 SETTING = re.compile(r"^(#\s*)?([A-Za-z_][\w-]*)\s*=\s*(.+)$")
 HEADER = re.compile(r"^\[\[?([^\]]+)\]\]?\s*(#.*)?$")
 # sections whose values are examples of what may be written, not defaults
-EXAMPLE_SECTIONS = ("groups", "aliases", "regions", "sources.")
+EXAMPLE_SECTIONS = ("groups", "aliases", "regions", "sources.", "webhooks.")
 # keys whose values in the example are illustrations (an id, a guild), not defaults
 ILLUSTRATIONS = {
     "platforms.discord.application_id",
@@ -41,6 +45,10 @@ ILLUSTRATIONS = {
     "ladders.round-hundred-thousands",
     "ladders.headline",
     "ops.channel",
+    "platforms.slack_webhook.chart_base_url",
+    "platforms.slack_webhook.chart_dir",
+    "platforms.teams.chart_base_url",
+    "platforms.teams.chart_dir",
 }
 
 
@@ -109,6 +117,9 @@ def code_defaults() -> dict[str, Any]:
         "platforms.webhook.channel_rate_per_second": DEFAULT_CHANNEL_RATE,
         "platforms.webhook.timeout": DEFAULT_TIMEOUT,
     }
+    for kind, hook_defaults in HOOK_DEFAULTS.items():
+        for key, value in hook_defaults.items():
+            defaults[f"platforms.{kind}.{key}"] = value
     for platform, secrets in PLATFORM_SECRETS.items():
         defaults[f"platforms.{platform}.enabled"] = config.platforms[platform].enabled
         for secret, variable in secrets.items():

@@ -37,7 +37,7 @@ from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 from tests.fake_webhook import FakeWebhook
 
-KNOWN = "known: console, discord, matrix, slack, webhook"
+KNOWN = "known: console, discord, discord_webhook, matrix, slack, slack_webhook, teams, webhook"
 HELLO = json.dumps({"title": "Now following", "body": "hello", "fields": []})
 
 
@@ -90,16 +90,16 @@ def test_an_unknown_platform_is_refused_with_the_known_ones(
     db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, err = run(
-        capsys, "subscribe", "leaf", "--platform", "teams", "--channel", "x", "--db", db
+        capsys, "subscribe", "leaf", "--platform", "irc", "--channel", "x", "--db", db
     )
     assert (status, out) == (1, "")
     assert err == (
-        f"evbot subscribe: platform: 'teams' is not a platform evbot can deliver to ({KNOWN})\n"
+        f"evbot subscribe: platform: 'irc' is not a platform evbot can deliver to ({KNOWN})\n"
     )
     assert stored(db) == []  # no subscription, no "now following" delivery
     # and refused before the store: no database is made for it
     fresh = tmp_path / "never.sqlite3"
-    assert main(["subscribe", "leaf", "--platform", "teams", "--db", str(fresh)]) == 1
+    assert main(["subscribe", "leaf", "--platform", "irc", "--db", str(fresh)]) == 1
     assert not fresh.exists()
 
 
@@ -330,28 +330,28 @@ async def check_what_waits(ops: Ops) -> None:
         return [PlannedDelivery(channel, "following", (), (1,), "en", "{}")] * n
 
     await store.enqueue(queued("discord", 2), now - 7200)
-    await store.enqueue(queued("teams", 1), now - 60)  # made before subscribing refused it
+    await store.enqueue(queued("irc", 1), now - 60)  # made before subscribing refused it
     await store.enqueue(queued("webhook", 2), now - 300)
     await store.enqueue(queued("webhook", 1), now - 30)
     status, body = await get(ops, "/healthz")
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok"
     waiting = health["waiting"]
-    assert set(waiting) == {"discord", "teams"}  # the webhook is served here
+    assert set(waiting) == {"discord", "irc"}  # the webhook is served here
     assert waiting["discord"]["deliveries"] == 2
     assert "discord is not enabled in the configuration" in waiting["discord"]["reason"]
     assert 7200 <= waiting["discord"]["oldest_seconds"] < 7200 + 600
-    assert waiting["teams"]["deliveries"] == 1
-    assert waiting["teams"]["reason"].startswith("teams is not a platform evbot knows")
+    assert waiting["irc"]["deliveries"] == 1
+    assert waiting["irc"]["reason"].startswith("irc is not a platform evbot knows")
     # the oldest pending delivery among those this replica can send
     assert 300 <= health["oldest_pending_seconds"] < 300 + 600
 
     found = samples((await get(ops, "/metrics"))[1])
     assert found['evbot_deliveries_waiting{platform="discord",reason="disabled"}'] == 2
-    assert found['evbot_deliveries_waiting{platform="teams",reason="unknown"}'] == 1
+    assert found['evbot_deliveries_waiting{platform="irc",reason="unknown"}'] == 1
     assert not [k for k in found if k.startswith('evbot_deliveries_waiting{platform="webhook"')]
     oldest = {k.split('"')[1]: v for k, v in found.items() if k.startswith("evbot_delivery_oldest")}
-    assert set(oldest) == {"discord", "teams", "webhook"}
+    assert set(oldest) == {"discord", "irc", "webhook"}
     assert 7200 <= oldest["discord"] < 7200 + 600 and 300 <= oldest["webhook"] < 300 + 600
     assert found['evbot_deliveries{platform="discord",status="pending"}'] == 2
 
@@ -477,10 +477,10 @@ def test_evbot_run_says_what_it_serves_what_waits_and_what_keeps_failing(
 
     async def legacy() -> None:  # made before subscribing to an unknown platform was refused
         async with SqliteStore(db) as store:
-            teams = Channel("teams", "t", "x")
-            sub, _ = await store.subscribe(SubscriptionSpec(teams, ALL))
+            irc = Channel("irc", "t", "x")
+            sub, _ = await store.subscribe(SubscriptionSpec(irc, ALL))
             await store.enqueue(
-                [PlannedDelivery(teams, "following", (), (sub.id,), "en", "{}")], time.time()
+                [PlannedDelivery(irc, "following", (), (sub.id,), "en", "{}")], time.time()
             )
 
     asyncio.run(legacy())
@@ -510,7 +510,7 @@ def test_evbot_run_says_what_it_serves_what_waits_and_what_keeps_failing(
             r"WARNING evbot\.app: 1 delivery to console cannot go out \(oldest \d+ s\): console "
             "runs only when no platform is enabled",
         )
-        output.until("err", r"WARNING evbot\.app: 1 delivery to teams cannot go out .*: teams is")
+        output.until("err", r"WARNING evbot\.app: 1 delivery to irc cannot go out .*: irc is")
         output.until("err", r"INFO evbot\.app: 1 delivery to webhook pending")
         port = int(output.until("err", r"health and metrics on 127\.0\.0\.1 port (\d+)")[1])
         # the dead webhook: retried, and after a second of it (configured), one warning
@@ -533,10 +533,10 @@ def test_evbot_run_says_what_it_serves_what_waits_and_what_keeps_failing(
         assert {k: v["deliveries"] for k, v in health["waiting"].items()} == {
             "console": 1,
             "discord": 2,
-            "teams": 1,
+            "irc": 1,
         }
         assert metrics['evbot_deliveries_waiting{platform="discord",reason="disabled"}'] == 2
-        assert metrics['evbot_deliveries_waiting{platform="teams",reason="unknown"}'] == 1
+        assert metrics['evbot_deliveries_waiting{platform="irc",reason="unknown"}'] == 1
         assert metrics['evbot_delivery_oldest_pending_seconds{platform="webhook"}'] >= 1
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

@@ -22,7 +22,7 @@ def test_every_configurable_platform_has_an_adapter_and_every_factory_loads() ->
     for name in registry.FACTORIES:
         assert callable(registry.factory(name)), name
     with pytest.raises(KeyError):
-        registry.factory("teams")
+        registry.factory("irc")
 
 
 def test_enabled_platforms_are_built_from_the_registry_and_the_console_is_the_last_resort() -> None:
@@ -35,8 +35,8 @@ def test_enabled_platforms_are_built_from_the_registry_and_the_console_is_the_la
     built = build_adapters(replace(config, platforms=platforms), io.StringIO())
     assert list(built) == ["webhook"] and isinstance(built["webhook"], WebhookAdapter)
 
-    platforms["teams"] = PlatformConfig("teams", enabled=True)
-    with pytest.raises(ConfigError, match=r"platforms\.teams: the teams adapter is not in this"):
+    platforms["irc"] = PlatformConfig("irc", enabled=True)
+    with pytest.raises(ConfigError, match=r"platforms\.irc: the irc adapter is not in this"):
         build_adapters(replace(config, platforms=platforms), io.StringIO())
 
 

@@ -328,6 +328,9 @@ def platform_mode(name: str, adapter: object) -> str:
         return f"client-server API at {getattr(settings, 'homeserver', '?')}, /sync"
     if name == "webhook":
         return "HTTP posts to each subscribed URL"
+    if name in ("discord_webhook", "slack_webhook", "teams"):
+        hooks = getattr(settings, "urls", {})
+        return f"webhooks, {len(hooks)} configured ([webhooks.NAME])"
     if name == "console":
         return "this terminal"
     return "its own connection"

@@ -9,10 +9,11 @@ import time
 from typing import TextIO
 
 from adapters.registry import PLATFORMS
-from bot.cli.common import EXIT_OK, CliError, load_settings, print_json, store_for
+from bot.cli.common import EXIT_OK, CliError, channel_of, load_settings, print_json, store_for
 from bot.commands.channels import counted
 from bot.domain.channels import Channel
 from bot.domain.series import WORLD
+from bot.domain.settings import Config
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,
     KINDS,
@@ -26,10 +27,8 @@ from bot.reading.queries import load_catalog
 # -- subscriptions and deliveries ------------------------------------------------------------
 
 
-def _channel(args: argparse.Namespace) -> Channel:
-    # webhooks and Matrix rooms need no workspace: a URL or a room id names its channel alone
-    workspace = args.workspace or ("default" if args.platform in ("webhook", "matrix") else "local")
-    return Channel(args.platform, workspace, args.channel)
+def _channel(args: argparse.Namespace, config: Config | None = None) -> Channel:
+    return channel_of(args, config)
 
 
 def _csv(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -45,13 +44,14 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     # before the store: a refused subscription creates nothing. (The CLI is where a platform is
     # named by hand; a slash command's is the platform of the adapter that received it.)
     check_platform(args.platform, PLATFORMS)
+    channel = _channel(args, config)  # a platform webhook: a configured [webhooks.NAME]
     async with store_for(args, config) as store:
         await store.sync_groups(config.groups)
         catalog = await load_catalog(store, config)
         resolved = catalog.resolve(args.subject)
         region = catalog.region(args.region) if args.region else (resolved.region or WORLD)
         spec = SubscriptionSpec(
-            channel=_channel(args),
+            channel=channel,
             subject=resolved.subject,
             region=region,
             kinds=_csv(args.kinds, KINDS),

@@ -15,10 +15,11 @@ from bot.app.bootstrap import open_store
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.config.load import load_config
 from bot.config.secrets import redact_secrets
+from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
 from bot.domain.periods import Month, PeriodError
 from bot.domain.powertrains import CHOICES as POWERTRAIN_CHOICES
-from bot.domain.settings import LOG_LEVELS, Config
+from bot.domain.settings import LOG_LEVELS, WEBHOOK_KINDS, Config
 from bot.store.postgres.base import is_postgres
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
@@ -175,3 +176,25 @@ class Shared:
 
     def error(self, message: str) -> Exception:
         return CliError(message)
+
+
+def channel_of(args: argparse.Namespace, config: Config | None = None) -> Channel:
+    """The channel `--platform`, `--workspace` and `--channel` name. A URL platform's or a Matrix
+    room's workspace is `default`. A platform webhook's channel is a `[webhooks.NAME]` of its
+    kind, checked when `config` is given; the error never repeats what was given when it looks
+    like a URL (a webhook URL is a credential)."""
+    platform = args.platform
+    # webhooks and Matrix rooms need no workspace: a URL, a name or a room id names the channel
+    alone = platform in ("webhook", "matrix") or platform in WEBHOOK_KINDS
+    channel = Channel(platform, args.workspace or ("default" if alone else "local"), args.channel)
+    if config is not None and platform in WEBHOOK_KINDS:
+        names = config.platforms[platform].webhooks if platform in config.platforms else {}
+        if channel.channel not in names:
+            given = "this URL" if "://" in channel.channel else repr(channel.channel)
+            known = ", ".join(sorted(names)) or "none"
+            raise CliError(
+                f"--channel: {given} is not a webhook of kind {platform} in the configuration "
+                f"(configured: {known}); a webhook URL goes in an environment variable or a "
+                f"file named by [webhooks.NAME] url_env or url_file, and --channel names NAME"
+            )
+    return channel

@@ -211,12 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"the channel's platform: {', '.join(PLATFORMS)} (default: %(default)s)",
         )
         p.add_argument(
-            "--workspace", help="workspace or guild id (default: local; webhook, matrix: default)"
+            "--workspace",
+            help="workspace or guild id (default: local; webhook platforms, matrix: default)",
         )
         p.add_argument(
             "--channel",
             default="terminal",
-            help="channel id (webhook: the URL; default: %(default)s)",
+            help="channel id (webhook: the URL; discord_webhook, slack_webhook, teams: the "
+            "[webhooks.NAME]; default: %(default)s)",
         )
 
     p = sub.add_parser("subscribe", help="make a channel follow a subject")

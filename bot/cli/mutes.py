@@ -15,17 +15,12 @@ from bot.cli.common import (
     CliError,
     add_common,
     as_flag,
+    channel_of,
     load_settings,
     print_json,
     store_for,
 )
 from bot.commands.types import Handler
-from bot.domain.channels import Channel
-
-
-def _channel(args: argparse.Namespace) -> Channel:
-    workspace = args.workspace or ("default" if args.platform == "webhook" else "local")
-    return Channel(args.platform, workspace, args.channel)
 
 
 async def _as_chat(
@@ -38,7 +33,7 @@ async def _as_chat(
     from bot.commands.types import Invocation
 
     config = load_settings(args)
-    channel = _channel(args)
+    channel = channel_of(args, config)
     who = getattr(args, "by", None) or os.environ.get("USER", "cli")
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from bot.cli.common import EXIT_OK, CliError, load_settings, store_for
+from bot.cli.common import EXIT_OK, CliError, channel_of, load_settings, store_for
 from bot.domain.channels import Channel
+from bot.domain.settings import Config
 
 
-def _channel(args: argparse.Namespace) -> Channel:
-    workspace = args.workspace or ("default" if args.platform == "webhook" else "local")
-    return Channel(args.platform, workspace, args.channel)
+def _channel(args: argparse.Namespace, config: Config | None = None) -> Channel:
+    return channel_of(args, config)
 
 
 async def cmd_test_message(args: argparse.Namespace, out: TextIO) -> int:
@@ -22,7 +22,7 @@ async def cmd_test_message(args: argparse.Namespace, out: TextIO) -> int:
     from bot.ports.chat import image_mode
 
     config = load_settings(args)
-    channel = _channel(args)
+    channel = _channel(args, config)
     adapters = build_adapters(config, out)
     adapter = adapters.get(channel.platform)
     if adapter is None:

@@ -25,6 +25,7 @@ from bot.config.sections import (
     read_source,
 )
 from bot.config.urls import read_ops
+from bot.config.webhooks import attach_webhooks, read_webhooks
 from bot.domain.records import GroupSpec
 from bot.domain.settings import (
     LOG_LEVELS,
@@ -57,6 +58,7 @@ TOP_KEYS = {
     "logging",
     "delivery",
     "ops",
+    "webhooks",
 }
 
 
@@ -216,6 +218,9 @@ def _apply(
         )
         if platform is not None:
             platforms[name] = platform
+    webhooks = found.attempt(empty, read_webhooks, r, data.get("webhooks", {}), base)
+    platforms, missing = attach_webhooks(r, platforms, webhooks, environ)
+    found.found.extend(missing)
 
     aggregates, parents, residuals, region_aliases = regions
     return replace(

@@ -47,6 +47,26 @@ PLATFORM_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "channel_rate_per_second": (int, float),
         "timeout": (int, float),
     },
+    # the platforms' own webhooks; their channels are `[webhooks.NAME]` tables
+    "discord_webhook": {
+        "rate_per_second": (int, float),
+        "channel_rate_per_second": (int, float),
+        "timeout": (int, float),
+    },
+    "slack_webhook": {
+        "rate_per_second": (int, float),
+        "channel_rate_per_second": (int, float),
+        "timeout": (int, float),
+        "chart_base_url": str,  # where chart_dir is served publicly: charts go as links
+        "chart_dir": str,
+    },
+    "teams": {
+        "rate_per_second": (int, float),
+        "channel_rate_per_second": (int, float),
+        "timeout": (int, float),
+        "chart_base_url": str,
+        "chart_dir": str,
+    },
 }
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # which secrets an enabled platform cannot start without (slack: depends on its mode)
@@ -62,6 +82,9 @@ _REQUIRED_SECRETS: dict[str, Callable[[Mapping[str, Any]], tuple[str, ...]]] = {
     ),
     "matrix": lambda o: ("access_token",),
     "webhook": lambda o: (),
+    "discord_webhook": lambda o: (),
+    "slack_webhook": lambda o: (),
+    "teams": lambda o: (),
 }
 
 
@@ -108,6 +131,8 @@ def read_platform(
             )
             raise r.fail(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
     _check_options(r, path, options)
+    if "chart_dir" in options and not Path(options["chart_dir"]).is_absolute():
+        options["chart_dir"] = str(base / options["chart_dir"])  # relative to the file
     platform = PlatformConfig(name, enabled, secrets, files, options)
     if enabled:
         for needed in _REQUIRED_SECRETS[name](options):
@@ -172,6 +197,11 @@ def _check_options(r: Reader, path: str, options: Mapping[str, Any]) -> None:
             raise r.fail(where, f"{r.shown(value)} is not a Matrix user id, e.g. @evbot:matrix.org")
         elif key == "admins" and not all(isinstance(a, str) for a in value):
             raise r.fail(where, 'must be a list of user ids, e.g. ["U012AB"]')
+        elif key == "chart_base_url" and not value.startswith("https://"):
+            # Slack and Teams fetch an image from the public internet, over https only
+            raise r.fail(where, "must be a public https:// URL")
+    if ("chart_base_url" in options) != ("chart_dir" in options):
+        raise r.fail(path, "chart_base_url and chart_dir go together (the one serves the other)")
     if "shard_ids" in options:
         count = options.get("shard_count")
         if count is None:

@@ -19,11 +19,19 @@ _DSN_PASSWORD = re.compile(
 )
 _KV_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd|sslpassword)=)[^&\s'\"]*+", re.I)
 MIN_SECRET = 4  # shorter values would blank out ordinary words
+# the credential part of a platform's webhook URL: Discord's token, Slack's last path segment,
+# a Teams (Power Automate) trigger's signature
+_WEBHOOK_CREDENTIAL = re.compile(
+    r"(?P<head>/api(?:/v[0-9]+)?/webhooks/[0-9]++/|/services/[A-Za-z0-9]++/[A-Za-z0-9]++/"
+    r"|[?&]sig=)[^\s'\"&?#/]++"
+)
 
 
 def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
     """`text` with the password of any URL (`postgresql://user:***@host/db`), any `password=`
-    value, and the value of every platform secret set in the environment replaced by `***`.
+    value, the credential of a platform webhook URL (Discord's token, Slack's last segment, a
+    Teams trigger's `sig`), and the value of every platform secret set in the environment
+    replaced by `***`.
 
     For the places a secret could slip through on its way out: check-config, error messages,
     crash output.
@@ -33,6 +41,8 @@ def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
         text = _DSN_PASSWORD.sub(_hide_dsn_password, text)
     if "=" in text:
         text = _KV_PASSWORD.sub(r"\g<head>***", text)
+    if "/webhooks/" in text or "/services/" in text or "sig=" in text:
+        text = _WEBHOOK_CREDENTIAL.sub(r"\g<head>***", text)
     names = {var for secrets in PLATFORM_SECRETS.values() for var in secrets.values()}
     names.add("PGPASSWORD")  # the database password, which PostgreSQL clients read
     values = sorted({env[n] for n in names if len(env.get(n, "")) >= MIN_SECRET}, key=len)
@@ -119,5 +129,16 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
                 **{k: v for k, v in p.options.items()},
             }
             for name, p in config.platforms.items()
+        },
+        # each channel's URL only as set or unset, and where it is read from
+        "webhooks": {
+            name: {
+                "kind": target.kind,
+                "url": ("set" if target.url(env) else "unset")
+                + (f" (file {target.url_file})" if target.url_file else f" (${target.url_env})"),
+                **dict(target.options),
+            }
+            for p in config.platforms.values()
+            for name, target in p.webhooks.items()
         },
     }

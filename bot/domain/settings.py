@@ -71,6 +71,33 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class WebhookTarget:
+    """One `[webhooks.NAME]`: a channel reached by a webhook URL of a platform (`kind`). The URL
+    is a credential, so only where to read it is kept: an environment variable or a file.
+    Subscriptions and deliveries name the channel by `name`, never by its URL."""
+
+    name: str
+    kind: str  # discord_webhook, slack_webhook or teams
+    url_env: str = ""
+    url_file: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)  # thread_id, username, avatar_url
+
+    def url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The URL from its file or environment variable, or None when unset or empty."""
+        env = os.environ if environ is None else environ
+        if self.url_file:
+            try:
+                return Path(self.url_file).read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        return (env.get(self.url_env) or "").strip() or None if self.url_env else None
+
+    def __repr__(self) -> str:  # where the URL is read from is fine; the URL itself never
+        where = f"file {self.url_file}" if self.url_file else f"${self.url_env}"
+        return f"WebhookTarget({self.name!r}, {self.kind}, url from {where})"
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     """One chat platform; secrets are named by environment variable, never written here."""
 
@@ -79,6 +106,8 @@ class PlatformConfig:
     secrets: Mapping[str, str] = field(default_factory=dict)  # setting -> env var name
     secret_files: Mapping[str, str] = field(default_factory=dict)  # setting -> file path
     options: Mapping[str, Any] = field(default_factory=dict)
+    # a webhook platform's channels, by name (`[webhooks.NAME]` of this kind)
+    webhooks: Mapping[str, WebhookTarget] = field(default_factory=dict)
 
     def secret(self, key: str, environ: Mapping[str, str] | None = None) -> str | None:
         """The secret's value from its file or environment variable, or None when unset."""
@@ -173,7 +202,12 @@ PLATFORM_SECRETS: dict[str, dict[str, str]] = {
     },
     "matrix": {"access_token": "MATRIX_ACCESS_TOKEN"},
     "webhook": {"signing_secret": "EVBOT_WEBHOOK_SECRET"},
+    # the platforms' own webhooks: each channel's URL is its secret, in `[webhooks.NAME]`
+    "discord_webhook": {},
+    "slack_webhook": {},
+    "teams": {},
 }
+WEBHOOK_KINDS = ("discord_webhook", "slack_webhook", "teams")
 # settings that are not secrets, with their types; anything else in [platforms.X] is refused
 
 

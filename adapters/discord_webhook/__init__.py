@@ -1,0 +1,1 @@
+"""Discord channel webhooks: a channel reached by its webhook URL, no bot user."""

@@ -1,0 +1,1 @@
+"""Slack incoming webhooks: a channel reached by its webhook URL, no app install."""
