@@ -376,3 +376,17 @@ def test_no_corrections_opts_a_subscription_out_of_corrections(
         True,
         False,
     ]
+
+
+def test_a_webhook_url_is_never_listed_whole(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A generic webhook's URL is its credential: `evbot subscriptions`, text or JSON, shows its
+    host only."""
+    url = "https://hooks.example.com/services/T0/B0/s3cr3t-token?sig=abc"
+    status, _, _ = run(
+        capsys, "subscribe", "leaf", "--platform", "webhook", "--channel", url, "--db", db
+    )
+    assert status == 0
+    for extra in ((), ("--json",)):
+        status, out, _ = run(capsys, "subscriptions", "--db", db, *extra)
+        assert status == 0 and "hooks.example.com" in out
+        assert "s3cr3t" not in out and "sig=" not in out, out

@@ -168,7 +168,7 @@ async def cmd_subscriptions(args: argparse.Namespace, out: TextIO) -> int:
             print_json(
                 {
                     "id": sub.id,
-                    "channel": str(spec.channel),
+                    "channel": spec.channel.safe(),
                     "subject": spec.subject.name,
                     "region": spec.region,
                     "metric": spec.metric,

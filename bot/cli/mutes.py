@@ -71,7 +71,7 @@ async def cmd_mutes(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             print_json(
                 {
-                    "channel": str(mute.channel.safe()),
+                    "channel": mute.channel.safe(),
                     "subject": mute.subject_key,
                     "subject_name": mute.subject_name,
                     "until": mute.until,
