@@ -19,7 +19,7 @@ from bot.delivery.rendering import DIGEST_LABELS
 from bot.domain.announcer import announce_digest, announce_group
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
-from bot.domain.headlines import chart_alt
+from bot.domain.headlines_corrections import chart_alt
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.periods import Month

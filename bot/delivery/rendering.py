@@ -20,7 +20,7 @@ from bot.domain.event_codec import (
     message_to_dict,
 )
 from bot.domain.events import Event, MilestoneEvent
-from bot.domain.headlines import chart_alt
+from bot.domain.headlines_corrections import chart_alt
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.subscriptions import Subscription, admit
