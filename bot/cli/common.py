@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,6 +17,7 @@ from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.config.load import load_config
 from bot.config.secrets import redact_secrets
 from bot.domain.defuse import defuse_json
+from bot.domain.formatting import validate_locale
 from bot.domain.periods import Month, PeriodError
 from bot.domain.settings import LOG_LEVELS, Config
 from bot.store.postgres.base import is_postgres
@@ -71,6 +73,18 @@ def load_settings(args: argparse.Namespace) -> Config:
     if getattr(args, "log_level", None) is None:  # --log-level wins over [logging] level
         configure_logging(config.log_level)
     return config
+
+
+def with_locale(config: Config, args: argparse.Namespace) -> Config:
+    """The configuration with `--locale` in place of its own, when given (checked: a bad code is
+    a usage error naming it)."""
+    asked = getattr(args, "locale", None)
+    if not asked:
+        return config
+    try:
+        return replace(config, locale=validate_locale(asked))
+    except ValueError as exc:
+        raise CliError(f"--locale: {exc}") from exc
 
 
 def store_for(

@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="pace: faster (2) or slower (0.5) (default: %(default)s)",
     )
+    p.add_argument(
+        "--locale",
+        help="language, numbers and months, e.g. en, nb, de, fr, nl, es, ja (default: config)",
+    )
     add_common(p)
     p.set_defaults(run=demo.cmd_demo)
 
@@ -141,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain",
         action="store_true",
         help="also list what is not told for comparing unlike figures, and why",
+    )
+    p.add_argument(
+        "--locale",
+        help="language, numbers and months, e.g. en, nb, de, fr, nl, es, ja (default: config)",
     )
     add_common(p)
     p.set_defaults(run=figures.cmd_replay)

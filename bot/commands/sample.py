@@ -15,8 +15,7 @@ from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.commands.subjects import region_suffix
 from bot.commands.types import Invocation, Reply
-from bot.delivery.rendering import DIGEST_LABELS
-from bot.domain.announcer import announce_digest, announce_group
+from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
 from bot.domain.headlines_corrections import chart_alt
@@ -147,7 +146,7 @@ async def sample_message(
     digest = spec.mode != "instant" or "milestone" not in spec.instant_kinds
     mode = spec.mode if spec.mode != "instant" else "weekly"
     if digest:
-        message = announce_digest([event], spec.locale, DIGEST_LABELS.get(mode, mode))
+        message = announce_digest([event], spec.locale, digest_label(mode, spec.locale))
     else:
         message = announce_group([event], spec.locale)
     what = f"{spec.subject.name}{region_suffix(spec.region)}"

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
-from bot.domain.announcer import announce_digest, announce_group
+from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.deliveries import DeliveryRow, delivery_key
 from bot.domain.event_codec import (
     event_from_dict,
@@ -161,7 +161,7 @@ class Renderer:
         if row.kind == "digest":
             payload = json.loads(row.payload or "{}")
             mode = payload.get("mode", "daily")
-            label = payload.get("label") or DIGEST_LABELS.get(mode, mode)
+            label = payload.get("label") or digest_label(mode, row.locale)
             return announce_digest(latest_growth(kept), row.locale, label), None
         message = announce_group(kept, row.locale)
         if row.kind == "correction":

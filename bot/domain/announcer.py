@@ -111,6 +111,22 @@ def announce_group(events: Sequence[Event], locale: str = "en") -> Message:
     )
 
 
+def digest_label(mode: str, locale: str) -> str:
+    """What a digest covers, for its title: "today", "this week", "this month"."""
+    if mode == "daily":
+        return tp(locale, "digest", "today")
+    if mode == "weekly":
+        return tp(locale, "digest", "this week")
+    if mode == "monthly":
+        return tp(locale, "digest", "this month")
+    return mode
+
+
+def year_label(year: int, locale: str) -> str:
+    """A digest of one year, for its title: "year 2015"."""
+    return tp(locale, "digest", "year {year}", year=format_year(year, locale))
+
+
 def announce_digest(events: Sequence[Event], locale: str, period_label: str) -> Message:
     """A daily, weekly or monthly digest: events grouped by kind, biggest first in each.
 
