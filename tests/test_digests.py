@@ -254,7 +254,7 @@ async def test_a_digest_mode_subscription_gets_everything_in_its_digest(harness:
     assert digest.title == "Bilan VE : aujourd’hui"
     assert digest.locale == "fr"
     assert (
-        "• Renault-Nissan Alliance franchit les 250\u202f000 voitures électriques vendues"
+        "• Renault-Nissan Alliance franchit le cap des 250\u202f000 voitures électriques vendues"
         " (250\u202f158 jusqu’à juin 2015 ; Nissan Leaf en tête avec 72\xa0%)"
     ) in lines(digest, "Caps franchis")
     assert len([line for line in lines(digest, "Croissance") if "Alliance" in line]) == 1

@@ -215,7 +215,7 @@ async def test_subscribing_twice_keeps_one_row_and_updates_settings(bot: Bot) ->
     await bot.feed(ALLIANCE_200K)  # 200,000 is not on the headline ladder
     posts = await bot.drain()
     assert [m.title for _, m in posts] == [
-        f"Nissan Leaf franchit les {format_units(100_000, 'fr')} ventes"
+        f"Nissan Leaf franchit le cap des {format_units(100_000, 'fr')} ventes"
     ]
 
 
@@ -273,7 +273,7 @@ async def test_overlapping_subscriptions_send_each_event_once_with_the_most_spec
     [(channel, message)] = await bot.drain()
     assert channel == C1
     assert message.locale == "fr"
-    assert message.title == f"Nissan Leaf franchit les {format_units(100_000, 'fr')} ventes"
+    assert message.title == f"Nissan Leaf franchit le cap des {format_units(100_000, 'fr')} ventes"
     assert format_units(101_000, "fr") in message.body and "101,000" not in message.body
 
     # an Alliance milestone: only the Alliance subscription covers it (en)
@@ -310,7 +310,7 @@ async def test_a_poll_sends_one_message_per_locale_of_the_channel(bot: Bot) -> N
     assert english.title == "Renault-Nissan Alliance passes 200,000 electric cars sold"
     assert bullets(english) == ["• Nissan passes 150,000 electric cars sold"]
     assert "Nissan Leaf passes" not in english.body
-    assert french.title == f"Nissan Leaf franchit les {format_units(100_000, 'fr')} ventes"
+    assert french.title == f"Nissan Leaf franchit le cap des {format_units(100_000, 'fr')} ventes"
 
 
 async def test_a_broad_subscription_hears_the_subjects_inside_it(bot: Bot) -> None:
