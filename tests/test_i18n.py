@@ -18,6 +18,9 @@ from adapters.discord.render import render_embed
 from adapters.slack.render import render_blocks
 from adapters.text import render_text
 from adapters.webhook import payload
+from bot.charts.data import CumulativeData, Frame
+from bot.charts.render import font_families
+from bot.charts.render import render as draw_chart
 from bot.cli.main import main
 from bot.domain.announcer import announce, announce_digest, announce_group, following_message
 from bot.domain.channels import Channel
@@ -332,3 +335,46 @@ def test_replay_prints_the_demo_s_announcements_in_the_language_asked(
     assert words in out and "has passed" not in out
     assert main(["replay", "--locale", "xx-nowhere", "--db", db]) != 0
     assert "--locale" in capsys.readouterr().err
+
+
+# -- charts ----------------------------------------------------------------------------------
+
+
+def cumulative_chart(locale: str) -> CumulativeData:
+    points = tuple((Month(2014, m), 20_000 * m) for m in range(1, 13))
+    return CumulativeData(
+        frame=Frame(
+            subject="Nissan Leaf",
+            region="Norway",
+            locale=locale,
+            source="OFV",
+            as_of=Month(2014, 12),
+        ),
+        points=points,
+        milestones=((100_000, Month(2014, 5), 100_000),),
+        next_threshold=250_000,
+        projected=Month(2015, 3),
+    )
+
+
+def test_a_chart_s_words_are_in_its_language() -> None:
+    english = draw_chart(cumulative_chart("en")).plotted.texts
+    assert "Electric vehicles sold in Norway, running total, with the milestones it passed" in (
+        english
+    )
+    german = draw_chart(cumulative_chart("de")).plotted.texts
+    assert "Verkaufte Elektroautos in Norwegen, kumuliert, mit den erreichten Meilensteinen" in (
+        german
+    )
+    assert "Quelle: OFV · Daten bis Dezember 2014 · EV Milestone Bot" in german
+    japanese = draw_chart(cumulative_chart("ja")).plotted.texts
+    assert "Nissan Leaf：販売240,000台" in japanese
+
+
+def test_japanese_charts_are_drawn_in_a_cjk_font_and_the_next_chart_is_not() -> None:
+    pytest.importorskip("matplotlib_fontja")
+    assert font_families() == ("DejaVu Sans", "IPAexGothic")
+    before = draw_chart(cumulative_chart("en")).png
+    japanese = draw_chart(cumulative_chart("ja")).png
+    after = draw_chart(cumulative_chart("en")).png
+    assert before == after != japanese  # no font left over from the Japanese chart
