@@ -75,6 +75,14 @@ def load_settings(args: argparse.Namespace) -> Config:
     return config
 
 
+def add_locale(p: argparse.ArgumentParser) -> None:
+    """The `--locale` option of a command that prints announcements."""
+    p.add_argument(
+        "--locale",
+        help="language, numbers and months, e.g. en, nb, de, fr, nl, es, ja (default: config)",
+    )
+
+
 def with_locale(config: Config, args: argparse.Namespace) -> Config:
     """The configuration with `--locale` in place of its own, when given (checked: a bad code is
     a usage error naming it)."""
@@ -141,7 +149,10 @@ def as_flag(message: str) -> str:
     return _CHAT_OPTION.sub(r"--\1: ", message, count=1)
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser, *, locale: bool = False) -> None:
+    """`--db` and `--config`; `--locale` too for a command that prints announcements."""
+    if locale:
+        add_locale(p)
     p.add_argument(
         "--db",
         metavar="PATH",

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from adapters import registry
 from adapters.registry import PLATFORMS
 from bot.cli import ask, channels, check, data, deliveries, demo, figures, run, sample, store
+from bot.cli import templates as template_commands
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -118,11 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="pace: faster (2) or slower (0.5) (default: %(default)s)",
     )
-    p.add_argument(
-        "--locale",
-        help="language, numbers and months, e.g. en, nb, de, fr, nl, es, ja (default: config)",
-    )
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=demo.cmd_demo)
 
     p = sub.add_parser("replay", help="every announcement the figures would have made")
@@ -146,11 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list what is not told for comparing unlike figures, and why",
     )
-    p.add_argument(
-        "--locale",
-        help="language, numbers and months, e.g. en, nb, de, fr, nl, es, ja (default: config)",
-    )
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=figures.cmd_replay)
 
     p = sub.add_parser("detect", help="detect what changed since the last run and record it")
@@ -367,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=run.cmd_run)
 
+    template_commands.add_commands(sub, add_common)
     registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
     return parser

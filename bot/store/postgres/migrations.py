@@ -351,6 +351,20 @@ CREATE TABLE IF NOT EXISTS mutes (
 CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
 """
 
+# Message templates; see `bot/store/sqlite/migrations_late.py` V_TEMPLATES (re-runnable).
+V_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS templates (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (platform, workspace, name, kind)
+)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -361,4 +375,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_DELIVERY_STEPS,
     V_CLAIMED_AT,
     V_MUTES,
+    V_TEMPLATES,
 ]

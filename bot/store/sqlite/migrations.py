@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from bot.store.key_merge import merge_spellings
 from bot.store.migration_steps import Migration
-from bot.store.sqlite.migrations_late import V_CLAIMED_AT, V_DELIVERY_STEPS, V_MUTES
+from bot.store.sqlite.migrations_late import (
+    V_CLAIMED_AT,
+    V_DELIVERY_STEPS,
+    V_MUTES,
+    V_TEMPLATES,
+)
 
 V1_SALES = """
 CREATE TABLE sources (
@@ -381,4 +386,5 @@ MIGRATIONS: list[Migration] = [
     V_DELIVERY_STEPS,
     V_CLAIMED_AT,
     V_MUTES,
+    V_TEMPLATES,
 ]

@@ -37,3 +37,19 @@ CREATE TABLE IF NOT EXISTS mutes (
 );
 CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
 """
+
+# Message templates (issue 23): a workspace's (or guild's) text for one kind of event, under a
+# name its subscriptions refer to (`bot.domain.templates`). Re-runnable, as every step after the
+# key merge.
+V_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS templates (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (platform, workspace, name, kind)
+)
+"""

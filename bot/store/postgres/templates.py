@@ -1,0 +1,45 @@
+"""Message templates on PostgreSQL, per workspace, name and kind (`bot.domain.templates`)."""
+
+from __future__ import annotations
+
+from bot.domain.templates import Template
+from bot.store.postgres.base import PgBase
+from bot.store.template_rows import TEMPLATE_COLUMNS, template_row, template_values
+
+
+class PgTemplates(PgBase):
+    """Templates, by workspace, name and kind."""
+
+    async def set_template(self, template: Template) -> bool:
+        """Save a template, replacing one of the same workspace, name and kind (its text and
+        who saved it); returns whether it is new."""
+        async with self.pool.acquire() as con, con.transaction():
+            before = await self._fetch(
+                con,
+                "SELECT 1 FROM templates WHERE platform = $1 AND workspace = $2 AND name = $3 "
+                "AND kind = $4",
+                template.platform,
+                template.workspace,
+                template.name,
+                template.kind,
+            )
+            await self._run(
+                con,
+                f"INSERT INTO templates ({TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                "ON CONFLICT (platform, workspace, name, kind) DO UPDATE SET "
+                "body = excluded.body, created_by = excluded.created_by, "
+                "created_at = excluded.created_at",
+                *template_values(template),
+            )
+        return not before
+
+    async def templates(self, platform: str, workspace: str) -> list[Template]:
+        """A workspace's templates, by name and kind."""
+        rows = await self._fetch(
+            self.pool,
+            f"SELECT {TEMPLATE_COLUMNS} FROM templates WHERE platform = $1 AND workspace = $2 "
+            "ORDER BY name, kind",
+            platform,
+            workspace,
+        )
+        return [template_row(r) for r in rows]
