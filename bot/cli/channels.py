@@ -63,7 +63,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
             charts=args.charts,
             corrections=args.corrections,
         )
-        result = await subscribe(store, config, spec, time.time())
+        result = await subscribe(store, config, spec, time.time(), args.template or "")
     sub = result.subscription
     verb = (
         "now follows"

@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--locale", help="announcement language, e.g. en, fr, de (default: the configuration's)"
     )
     p.add_argument("--by", metavar="WHO", help="who is subscribing (default: $USER)")
+    p.add_argument("--template", metavar="NAME", help="a saved message template (default: none)")
     p.add_argument(
         "--charts",
         action=argparse.BooleanOptionalAction,

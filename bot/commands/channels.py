@@ -63,7 +63,7 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
         charts=parse_charts(args.get("charts")),
         corrections=parse_charts(args.get("corrections"), name="corrections"),
     )
-    result = await subscribe(ctx.store, ctx.config, spec, ctx.clock())
+    result = await subscribe(ctx.store, ctx.config, spec, ctx.clock(), args.get("template", ""))
     sub = result.subscription
     what = f"{sub.spec.subject.name}{region_suffix(sub.spec.region)}"
     if result.unchanged:

@@ -15,6 +15,7 @@ from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.commands.subjects import region_suffix
 from bot.commands.types import Invocation, Reply
+from bot.delivery.templating import templated
 from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
@@ -148,7 +149,9 @@ async def sample_message(
     if digest:
         message = announce_digest([event], spec.locale, digest_label(mode, spec.locale))
     else:
-        message = announce_group([event], spec.locale)
+        message = await templated(
+            ctx.store, announce_group([event], spec.locale), event, (sub.id,), "/ev-test"
+        )
     what = f"{spec.subject.name}{region_suffix(spec.region)}"
     note = TEST_NOTE.format(
         what=what,

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
+from bot.delivery.templating import templated
 from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.deliveries import DeliveryRow, delivery_key
 from bot.domain.event_codec import (
@@ -164,6 +165,10 @@ class Renderer:
             label = payload.get("label") or digest_label(mode, row.locale)
             return announce_digest(latest_growth(kept), row.locale, label), None
         message = announce_group(kept, row.locale)
+        if len(kept) == 1 and row.kind != "correction":
+            message = await templated(
+                self.store, message, kept[0], row.subscription_ids, f"delivery {row.id}"
+            )
         if row.kind == "correction":
             originals = json.loads(row.payload or "{}").get("originals", [])
             return replace(message, corrects=tuple(delivery_key(i) for i in originals)), None

@@ -9,6 +9,17 @@ from bot.domain.templates import Template
 
 TEMPLATE_COLUMNS = "platform, workspace, name, kind, body, created_by, created_at"
 
+# The templates some subscriptions use, each with its subscription's id: a template is its
+# subscription's workspace's. `{ids}` is the backend's list of parameters (no values in the text).
+USED_TEMPLATES_SQL = (
+    "SELECT st.subscription_id, t.platform, t.workspace, t.name, t.kind, t.body, t.created_by, "
+    "t.created_at FROM subscription_templates st "
+    "JOIN subscriptions s ON s.id = st.subscription_id "
+    "JOIN templates t ON t.platform = s.platform AND t.workspace = s.workspace "
+    "AND t.name = st.name "
+    "WHERE st.subscription_id IN ({ids}) ORDER BY st.subscription_id, t.kind"
+)
+
 
 def template_values(t: Template) -> tuple[Any, ...]:
     """A template as the row's values, in `TEMPLATE_COLUMNS` order."""

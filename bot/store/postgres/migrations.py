@@ -362,6 +362,10 @@ CREATE TABLE IF NOT EXISTS templates (
     created_by TEXT NOT NULL DEFAULT '',
     created_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (platform, workspace, name, kind)
+);
+CREATE TABLE IF NOT EXISTS subscription_templates (
+    subscription_id BIGINT PRIMARY KEY,
+    name TEXT NOT NULL
 )
 """
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain.templates import Template
 from bot.store.postgres.base import PgBase
-from bot.store.template_rows import TEMPLATE_COLUMNS, template_row, template_values
+from bot.store.template_rows import (
+    TEMPLATE_COLUMNS,
+    USED_TEMPLATES_SQL,
+    template_row,
+    template_values,
+)
 
 
 class PgTemplates(PgBase):
@@ -43,3 +50,34 @@ class PgTemplates(PgBase):
             workspace,
         )
         return [template_row(r) for r in rows]
+
+    async def use_template(self, subscription_id: int, name: str) -> None:
+        """Make a subscription's announcements use its workspace's template `name` ("": none)."""
+        async with self.pool.acquire() as con, con.transaction():
+            await self._run(
+                con,
+                "DELETE FROM subscription_templates WHERE subscription_id = $1",
+                subscription_id,
+            )
+            if name:
+                await self._run(
+                    con,
+                    "INSERT INTO subscription_templates (subscription_id, name) VALUES ($1, $2)",
+                    subscription_id,
+                    name,
+                )
+
+    async def subscription_templates(
+        self, subscription_ids: Sequence[int]
+    ) -> dict[int, list[Template]]:
+        """The templates each of these subscriptions uses (one per kind), by subscription."""
+        ids = list(dict.fromkeys(subscription_ids))
+        if not ids:
+            return {}
+        rows = await self._fetch(
+            self.pool, USED_TEMPLATES_SQL.format(ids="SELECT unnest($1::bigint[])"), ids
+        )
+        found: dict[int, list[Template]] = {}
+        for row in rows:
+            found.setdefault(int(row[0]), []).append(template_row(tuple(row)[1:]))
+        return found

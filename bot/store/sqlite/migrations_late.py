@@ -39,8 +39,9 @@ CREATE INDEX IF NOT EXISTS mutes_by_until ON mutes (until)
 """
 
 # Message templates (issue 23): a workspace's (or guild's) text for one kind of event, under a
-# name its subscriptions refer to (`bot.domain.templates`). Re-runnable, as every step after the
-# key merge.
+# name its subscriptions refer to (`bot.domain.templates`), and the template each subscription
+# uses (a subscription's own table, so that its other settings stay as they are). Re-runnable, as
+# every step after the key merge.
 V_TEMPLATES = """
 CREATE TABLE IF NOT EXISTS templates (
     platform TEXT NOT NULL,
@@ -51,5 +52,9 @@ CREATE TABLE IF NOT EXISTS templates (
     created_by TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     PRIMARY KEY (platform, workspace, name, kind)
+);
+CREATE TABLE IF NOT EXISTS subscription_templates (
+    subscription_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
 )
 """
