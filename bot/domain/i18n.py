@@ -32,6 +32,7 @@ def catalog_path(language: str) -> Path:
     return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+@lru_cache(maxsize=256)
 def language_of(locale: str) -> str:
     """The catalog a locale reads: `fr_CA` -> `fr`, `no`/`nn`/`nb_NO` -> `nb`, else `en`."""
     try:
