@@ -321,6 +321,7 @@ class FakeDiscord:
         channel_id: int = CHANNEL_ID,
         scope: str | None = None,
         locale: str = "en-US",
+        guild_locale: str = "en-US",
     ) -> str:
         """Push an INTERACTION_CREATE (2: slash command, 4: autocomplete) on the connection
         of the guild's shard; returns the interaction token."""
@@ -345,7 +346,7 @@ class FakeDiscord:
             "version": 1,
             "data": data,
             "guild_id": str(guild_id),
-            "guild_locale": "en-US",
+            "guild_locale": guild_locale,
             "locale": locale,
             "channel_id": str(channel_id),
             "channel": channel,

@@ -252,7 +252,7 @@ def test_first_record_in_a_region() -> None:
 def test_french_locale_formats_numbers_and_months() -> None:
     msg = announce(alliance_250k(), "fr")
     assert "250\u202f000" in msg.title
-    assert "(251\u202f100 through juin 2015)" in msg.body
+    assert "(251\u202f100 jusqu’à juin 2015)" in msg.body
     assert "72\xa0%" in msg.body
     assert msg.locale == "fr"
 

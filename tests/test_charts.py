@@ -334,7 +334,7 @@ def test_nothing_of_one_chart_shows_in_the_next() -> None:
     assert three_.plotted.texts[0] == "Beta Cars: 110 sold"
     assert three_.plotted.series == last.points
     assert three_.plotted.milestones == tuple((m, v) for _, m, v in last.milestones)
-    assert two.plotted.bars[-1][0] == "4 other models" and len(two.plotted.bars) == MAX_BARS + 1
+    assert two.plotted.bars[-1][0] == "4 autres modèles" and len(two.plotted.bars) == MAX_BARS + 1
 
 
 def test_the_png_is_the_figure_it_drew() -> None:

@@ -251,13 +251,13 @@ async def test_a_digest_mode_subscription_gets_everything_in_its_digest(harness:
     assert await harness.drain() == []  # nothing instant, not even the 250,000
     assert await harness.app.run_digest(sub.id) is True
     [digest] = await harness.drain()
-    assert digest.title == "EV digest: today"
+    assert digest.title == "Bilan VE : aujourd’hui"
     assert digest.locale == "fr"
     assert (
-        "• Renault-Nissan Alliance passes 250\u202f000 electric cars sold"
-        " (250\u202f158 through juin 2015; the Nissan Leaf leads with 72\xa0%)"
-    ) in lines(digest, "Milestones")
-    assert len([line for line in lines(digest, "Growth") if "Alliance" in line]) == 1
+        "• Renault-Nissan Alliance franchit le cap des 250\u202f000 voitures électriques vendues"
+        " (250\u202f158 jusqu’à juin 2015 ; Nissan Leaf en tête avec 72\xa0%)"
+    ) in lines(digest, "Caps franchis")
+    assert len([line for line in lines(digest, "Croissance") if "Alliance" in line]) == 1
 
 
 async def test_a_paused_or_removed_subscription_gets_no_digest(harness: Harness) -> None:

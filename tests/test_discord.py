@@ -936,6 +936,26 @@ async def test_the_callers_locale_formats_the_answer(
     assert "377\u202f700" in description or "377\u00a0700" in description, description
 
 
+async def test_a_subscription_takes_the_guild_s_language_unless_it_names_one(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    """The locale chain: `locale:` given, then Discord's guild_locale, then the configuration;
+    the caller's own client language only formats one-off answers."""
+    async with serving(fake, ctx, adapter()):
+        subject = {"name": "subject", "type": 3, "value": "alliance"}
+        token = await fake.send_interaction(
+            "ev-subscribe", [subject], locale="fr", guild_locale="de"
+        )
+        await answer(fake, token)
+        [sub] = await ctx.store.subscriptions()
+        assert sub.spec.locale == "de"
+        named = {"name": "locale", "type": 3, "value": "nb"}
+        token = await fake.send_interaction("ev-subscribe", [subject, named], guild_locale="de")
+        await answer(fake, token)
+        [sub] = await ctx.store.subscriptions()
+        assert sub.spec.locale == "nb"
+
+
 async def test_a_failing_command_is_answered_and_logged(
     fake: FakeDiscord, ctx: CommandContext, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -189,8 +189,8 @@ async def test_the_baseline_follows_the_subscription_ladder_and_locale(bot: Bot)
     await bot.follow("alliance", ladder="headline", locale="fr")
     [(_, message)] = await bot.drain()
     assert message.locale == "fr"
-    assert f"{format_units(185_000, 'fr')} so far" in message.body
-    assert f"next milestone {format_units(250_000, 'fr')}" in message.body  # not 200,000
+    assert f"{format_units(185_000, 'fr')} à ce jour" in message.body  # in French
+    assert f"prochain cap : {format_units(250_000, 'fr')}" in message.body  # not 200,000
 
 
 async def test_subscribing_twice_keeps_one_row_and_updates_settings(bot: Bot) -> None:
@@ -209,13 +209,13 @@ async def test_subscribing_twice_keeps_one_row_and_updates_settings(bot: Bot) ->
     posts = await bot.drain()
     assert [m.kind for _, m in posts] == ["following", "following"]
     assert "next milestone 200,000" in posts[0][1].body
-    assert f"next milestone {format_units(250_000, 'fr')}" in posts[1][1].body
+    assert f"prochain cap : {format_units(250_000, 'fr')}" in posts[1][1].body
     # and the news is sent once, under the updated ladder
     await bot.feed(LEAF_100K)
     await bot.feed(ALLIANCE_200K)  # 200,000 is not on the headline ladder
     posts = await bot.drain()
     assert [m.title for _, m in posts] == [
-        f"Nissan Leaf passes {format_units(100_000, 'fr')} sales"
+        f"Nissan Leaf franchit le cap des {format_units(100_000, 'fr')} ventes"
     ]
 
 
@@ -273,7 +273,7 @@ async def test_overlapping_subscriptions_send_each_event_once_with_the_most_spec
     [(channel, message)] = await bot.drain()
     assert channel == C1
     assert message.locale == "fr"
-    assert message.title == f"Nissan Leaf passes {format_units(100_000, 'fr')} sales"
+    assert message.title == f"Nissan Leaf franchit le cap des {format_units(100_000, 'fr')} ventes"
     assert format_units(101_000, "fr") in message.body and "101,000" not in message.body
 
     # an Alliance milestone: only the Alliance subscription covers it (en)
@@ -310,7 +310,7 @@ async def test_a_poll_sends_one_message_per_locale_of_the_channel(bot: Bot) -> N
     assert english.title == "Renault-Nissan Alliance passes 200,000 electric cars sold"
     assert bullets(english) == ["• Nissan passes 150,000 electric cars sold"]
     assert "Nissan Leaf passes" not in english.body
-    assert french.title == f"Nissan Leaf passes {format_units(100_000, 'fr')} sales"
+    assert french.title == f"Nissan Leaf franchit le cap des {format_units(100_000, 'fr')} ventes"
 
 
 async def test_a_broad_subscription_hears_the_subjects_inside_it(bot: Bot) -> None:

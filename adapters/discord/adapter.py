@@ -343,6 +343,7 @@ class DiscordAdapter:
             user=str(interaction.user.id),
             can_manage=manage,
             locale=str(interaction.locale.value),
+            channel_locale=str(interaction.guild_locale.value) if interaction.guild_locale else "",
         )
 
     async def _interaction(

@@ -22,10 +22,16 @@ from bot.charts.data import (
     SharesData,
     month_label,
     months_span,
-    period_of,
     place_of,
-    verb_of,
     years_span,
+)
+from bot.charts.words import (
+    cumulative_titles,
+    footer_text,
+    monthly_titles,
+    next_label,
+    others_label,
+    shares_titles,
 )
 from bot.domain.formatting import (
     format_change,
@@ -94,14 +100,7 @@ def _fit(text: Text, width: float) -> None:
 
 
 def footer(fig: Figure, frame: Frame) -> None:
-    parts = []
-    if frame.source:
-        parts.append(f"Source: {frame.source}")
-    if frame.as_of is not None:
-        parts.append(f"data through {period_of(frame, frame.as_of)}")
-    parts.append("EV Milestone Bot")
-    text = " · ".join(parts)
-    fig.text(0.02, 0.03, text[:1].upper() + text[1:], fontsize=11.5, color=GREY, va="center")
+    fig.text(0.02, 0.03, footer_text(frame), fontsize=11.5, color=GREY, va="center")
 
 
 def _units_axis(ax: Axes, locale: str, axis: str = "y") -> None:
@@ -128,12 +127,7 @@ def draw_cumulative(fig: Figure, ax: Axes, data: CumulativeData) -> None:
     if not data.points:
         raise ChartError(f"no figures for {frame.subject} {place_of(frame)} to draw")
     latest_month, latest = data.points[-1]
-    _title(
-        fig,
-        f"{frame.subject}: {format_units(latest, loc)} {verb_of(frame)}",
-        f"Electric vehicles {verb_of(frame)} {place_of(frame)}, running total"
-        + (", with the milestones it passed" if data.milestones else ""),
-    )
+    _title(fig, *cumulative_titles(data, latest))
     xs = [m.index for m, _ in data.points]
     ys = [v for _, v in data.points]
     ax.fill_between(xs, ys, color=BLUE, alpha=0.08, linewidth=0)
@@ -142,7 +136,7 @@ def draw_cumulative(fig: Figure, ax: Axes, data: CumulativeData) -> None:
     top = max(max(ys), data.next_threshold or 0)
     if data.next_threshold is not None:
         ax.axhline(data.next_threshold, color=GREY, linewidth=1.2, linestyle=":", zorder=1)
-        label = f"Next: {format_units(data.next_threshold, loc)}"
+        label = next_label(data)
         if data.projected is not None:
             ax.plot(
                 [end_x, data.projected.index],
@@ -162,7 +156,6 @@ def draw_cumulative(fig: Figure, ax: Axes, data: CumulativeData) -> None:
                 markeredgewidth=2,
             )
             end_x = data.projected.index
-            label += f" around {format_month(data.projected, loc)} at the recent pace"
         ax.text(
             xs[0],
             data.next_threshold,
@@ -244,14 +237,8 @@ def draw_shares(fig: Figure, ax: Axes, data: SharesData) -> None:
     rest = data.shares[MAX_BARS:]
     if rest:
         others = sum(u for _, u, _ in rest)
-        rows.append((f"{len(rest)} other models", others, others / data.total))
-    leader = rows[0]
-    _title(
-        fig,
-        f"{frame.subject}: the {leader[0]} is {format_percent(leader[2], loc)}",
-        f"Each model's share of {format_units(data.total, loc)} electric vehicles "
-        f"{verb_of(frame)} {place_of(frame)}, {data.period}",
-    )
+        rows.append((others_label(len(rest), loc), others, others / data.total))
+    _title(fig, *shares_titles(data, rows[0][0], rows[0][2]))
     names = [name for name, _, _ in rows]
     units = [u for _, u, _ in rows]
     widest_name = 0.0
@@ -304,18 +291,9 @@ def draw_monthly(fig: Figure, ax: Axes, data: MonthlyData) -> None:
         raise ChartError(f"no monthly figures for {frame.subject} {place_of(frame)} to draw")
     first, last = data.months[0], data.months[-1]
     now, before = sum(data.units), sum(data.year_before)
-    change = f", {format_change((now - before) / before, loc)}" if before else ""
-    each = (
-        "each year, beside the year before"
-        if frame.yearly
-        else "each month, beside the same month a year earlier"
-    )
+    change = format_change((now - before) / before, loc) if before else ""
     span = years_span(first, last) if frame.yearly else months_span(first, last, loc)
-    _title(
-        fig,
-        f"{frame.subject}: {format_units(now, loc)} in {span}{change}",
-        f"Electric vehicles {verb_of(frame)} {place_of(frame)} {each}",
-    )
+    _title(fig, *monthly_titles(data, now, span, change))
     positions = list(range(len(data.months)))
     width = 0.4
     earlier = (

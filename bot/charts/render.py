@@ -13,10 +13,14 @@ can hold the picture to the store's numbers.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import struct
 import threading
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.charts.data import (
@@ -47,6 +51,10 @@ if TYPE_CHECKING:
     from matplotlib.text import Text
 
 MAX_BYTES = 1_000_000
+CJK_FAMILY = "IPAexGothic"  # the font matplotlib-fontja ships
+DEFAULT_FAMILIES: tuple[str, ...] = ("DejaVu Sans",)  # matplotlib's default sans-serif
+
+log = logging.getLogger(__name__)
 
 
 def render(data: ChartData) -> Chart:
@@ -81,6 +89,28 @@ def render(data: ChartData) -> Chart:
 _local = threading.local()
 
 
+def font_families() -> tuple[str, ...]:
+    """The fonts every chart is drawn in: DejaVu Sans (matplotlib's own), then, for the glyphs
+    it lacks (Japanese), matplotlib-fontja's IPAexGothic when installed."""
+    return (*DEFAULT_FAMILIES, CJK_FAMILY) if _cjk_font() else DEFAULT_FAMILIES
+
+
+@lru_cache(maxsize=1)
+def _cjk_font() -> bool:
+    """Register matplotlib-fontja's font once. Its module is not imported: importing it sets the
+    font of every chart in the process, and a chart in English must not change."""
+    spec = importlib.util.find_spec("matplotlib_fontja")
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    path = Path(folders[0]) / "fonts" / "ipaexg.ttf" if folders else None
+    if path is None or not path.is_file():
+        log.warning("no CJK font (pip install matplotlib-fontja): Japanese charts show boxes")
+        return False
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(str(path))
+    return True
+
+
 def _sheet() -> _Sheet:
     """This thread's figure, made on its first chart."""
     sheet: _Sheet | None = getattr(_local, "sheet", None)
@@ -103,6 +133,9 @@ class _Sheet:
         # softer and wider. Set for the process, before this thread's first draw, so every
         # draw in every thread sees the same setting.
         matplotlib.rcParams["text.hinting"] = "no_hinting"
+        # Japanese needs CJK glyphs: matplotlib takes a glyph DejaVu Sans lacks from the next
+        # family (font fallback), so Latin text is drawn as before and a Japanese title whole
+        matplotlib.rcParams["font.family"] = list(font_families())
         self.fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
         # Any: matplotlib's Agg backend module has no type hints
         self.canvas: Any = FigureCanvasAgg(self.fig)

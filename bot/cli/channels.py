@@ -66,7 +66,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
             corrections=args.corrections,
             metric=args.metric,
         )
-        result = await subscribe(store, config, spec, time.time())
+        result = await subscribe(store, config, spec, time.time(), args.template or "")
     sub = result.subscription
     verb = (
         "now follows"

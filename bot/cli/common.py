@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,6 +18,7 @@ from bot.config.load import load_config
 from bot.config.secrets import redact_secrets
 from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
+from bot.domain.formatting import validate_locale
 from bot.domain.periods import Month, PeriodError
 from bot.domain.powertrains import CHOICES as POWERTRAIN_CHOICES
 from bot.domain.settings import LOG_LEVELS, WEBHOOK_KINDS, Config
@@ -75,6 +77,26 @@ def load_settings(args: argparse.Namespace) -> Config:
     return config
 
 
+def add_locale(p: argparse.ArgumentParser) -> None:
+    """The `--locale` option of a command that prints announcements."""
+    p.add_argument(
+        "--locale",
+        help="language, numbers and months, e.g. en, nb, de, fr, nl, es, ja (default: config)",
+    )
+
+
+def with_locale(config: Config, args: argparse.Namespace) -> Config:
+    """The configuration with `--locale` in place of its own, when given (checked: a bad code is
+    a usage error naming it)."""
+    asked = getattr(args, "locale", None)
+    if not asked:
+        return config
+    try:
+        return replace(config, locale=validate_locale(asked))
+    except ValueError as exc:
+        raise CliError(f"--locale: {exc}") from exc
+
+
 def store_for(
     args: argparse.Namespace, config: Config, *, read: bool = False
 ) -> SqliteStore | PgStore:
@@ -129,7 +151,10 @@ def as_flag(message: str) -> str:
     return _CHAT_OPTION.sub(r"--\1: ", message, count=1)
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser, *, locale: bool = False) -> None:
+    """`--db` and `--config`; `--locale` too for a command that prints announcements."""
+    if locale:
+        add_locale(p)
     p.add_argument(
         "--db",
         metavar="PATH",

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.app.bootstrap import build_app, build_console, open_store
-from bot.cli.common import configure_logging, load_settings
+from bot.cli.common import configure_logging, load_settings, with_locale
+from bot.domain.announcer import year_label
 from bot.domain.channels import Channel
 from bot.domain.periods import end_month
 from bot.domain.records import ImportFailed, SalesRecord, SourceSpec
@@ -87,7 +88,13 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
     result = await subscribe(
         app.store,
         app.config,
-        SubscriptionSpec(DEMO_CHANNEL, alliance.subject, kinds=KINDS, created_by="evbot demo"),
+        SubscriptionSpec(
+            DEMO_CHANNEL,
+            alliance.subject,
+            kinds=KINDS,
+            locale=app.config.locale,
+            created_by="evbot demo",
+        ),
         time.time(),
     )
     app.worker.wake()
@@ -104,7 +111,8 @@ async def feed(app: App, by_month: dict[str, list[SalesRecord]], speed: float, o
         await app.store.import_records([(spec, by_month[month])], file=f"demo {month}")
         await app.poll()
         if month.endswith("-12"):
-            await app.run_digest(result.subscription.id, f"year {month[:4]}")
+            label = year_label(int(month[:4]), app.config.locale)
+            await app.run_digest(result.subscription.id, label)
 
     if speed > 0:
         interval = SECONDS_PER_MONTH / speed
@@ -154,5 +162,5 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     config = load_settings(args)
     if args.log_level is None:  # the demo is a show on stdout: its start-up lines would clutter it
         configure_logging("warning")
-    status: int = await run_demo(config, out, speed=args.speed, db=args.db)
+    status: int = await run_demo(with_locale(config, args), out, speed=args.speed, db=args.db)
     return status

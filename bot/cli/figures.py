@@ -17,6 +17,7 @@ from bot.cli.common import (
     parse_period_flag,
     print_json,
     store_for,
+    with_locale,
 )
 from bot.commands.period_total import period_answer
 from bot.commands.subjects import resolve_region, resolve_subject
@@ -134,7 +135,7 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from bot.domain.announcer import announce
     from bot.domain.event_codec import event_to_dict
 
-    config = load_settings(args)
+    config = with_locale(load_settings(args), args)
     first, last = _edge(args.from_, "--from", 0), _edge(args.to, "--to", 1)
     if first is not None and last is not None and last < first:
         raise CliError(f"--to {last} is before --from {first}: no month can be shown")
@@ -153,7 +154,10 @@ async def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             data["untold"] = reason
             print_json(data, out, ensure_ascii=False)
         else:
-            print(f"{event.period!s:<7}  not told: {announce(event).title}: {reason}", file=out)
+            print(
+                f"{event.period!s:<7}  not told: {announce(event, config.locale).title}: {reason}",
+                file=out,
+            )
     for event, holds in zip(events, held, strict=True):
         message = announce(event, config.locale)
         if args.json:

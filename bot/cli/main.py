@@ -26,6 +26,7 @@ from bot.cli import (
     sample,
     store,
 )
+from bot.cli import templates as template_commands
 from bot.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="pace: faster (2) or slower (0.5) (default: %(default)s)",
     )
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=demo.cmd_demo)
 
     p = sub.add_parser("replay", help="every announcement the figures would have made")
@@ -191,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list what is not told for comparing unlike figures, and why",
     )
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=figures.cmd_replay)
 
     p = sub.add_parser("detect", help="detect what changed since the last run and record it")
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--locale", help="announcement language, e.g. en, fr, de (default: the configuration's)"
     )
     p.add_argument("--by", metavar="WHO", help="who is subscribing (default: $USER)")
+    p.add_argument("--template", metavar="NAME", help="a saved message template (default: none)")
     p.add_argument(
         "--charts",
         action=argparse.BooleanOptionalAction,
@@ -428,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=run.cmd_run)
 
     add_source_commands(sub)  # `evbot sources`, `evbot fetch`
+    template_commands.add_commands(sub, add_common)
     registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
     return manual.as_manual(parser)

@@ -45,6 +45,11 @@ EXAMPLES = {
     "--to postgresql://evbot@db.internal/evbot",
     "evbot sources": "evbot sources --json",
     "evbot fetch": "evbot fetch kba --dry-run; evbot fetch",
+    "evbot template": "evbot template set newsroom milestone milestone.txt --platform discord "
+    "--workspace 1234",
+    "evbot template set": "evbot template set newsroom milestone milestone.txt --platform discord "
+    "--workspace 1234",
+    "evbot templates": "evbot templates --platform discord --workspace 1234",
     "evbot run": "evbot run --config evbot.toml --ops 127.0.0.1:9108",
     "evbot discord": "evbot discord sync",
     "evbot discord sync": "evbot discord sync --force",
@@ -77,6 +82,7 @@ def as_manual(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         if not sub.description and text:
             sub.description = text[0].upper() + text[1:] + "."
         example = EXAMPLES.get(name)
-        if example and not sub.epilog:
-            sub.epilog = f"e.g. {example}"
+        if example and not (sub.epilog or "").startswith("e.g. "):
+            # an example first, then what the command's own epilog says
+            sub.epilog = f"e.g. {example}" + (f"; {sub.epilog}" if sub.epilog else "")
     return parser

@@ -28,14 +28,26 @@ def _csv(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(p.strip().lower() for p in text.replace(" ", ",").split(",") if p.strip())
 
 
+def _default_locale(ctx: CommandContext, inv: Invocation) -> str:
+    """A subscription's language when none is asked: the platform's for the channel (Discord's
+    guild_locale), else the configuration's."""
+    if inv.channel_locale:
+        try:
+            return validate_locale(inv.channel_locale)
+        except ValueError:
+            pass  # a code Babel does not know: the configuration's language
+    return validate_locale(ctx.config.locale)
+
+
 async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
     from bot.delivery.following import subscribe
 
     resolved = resolve_subject(ctx, args.get("subject"))
     region = resolve_region(ctx, resolved, args.get("region"))
-    locale = args.get("locale") or inv.locale
     try:
-        locale = validate_locale(locale)
+        locale = (
+            validate_locale(args["locale"]) if args.get("locale") else _default_locale(ctx, inv)
+        )
     except ValueError as exc:
         raise ArgumentError(f"locale: {exc}") from exc
     kinds = _csv(args.get("kinds"), KINDS)
@@ -53,7 +65,7 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
         corrections=parse_charts(args.get("corrections"), name="corrections"),
         metric=parse_metric(args.get("metric")),
     )
-    result = await subscribe(ctx.store, ctx.config, spec, ctx.clock())
+    result = await subscribe(ctx.store, ctx.config, spec, ctx.clock(), args.get("template", ""))
     sub = result.subscription
     what = f"{sub.spec.subject.name}{region_suffix(sub.spec.region)}{counted(sub.spec.metric)}"
     if result.unchanged:

@@ -15,11 +15,11 @@ from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.commands.subjects import region_suffix
 from bot.commands.types import Invocation, Reply
-from bot.delivery.rendering import DIGEST_LABELS
-from bot.domain.announcer import announce_digest, announce_group
+from bot.delivery.templating import templated
+from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
-from bot.domain.headlines import chart_alt
+from bot.domain.headlines_corrections import chart_alt
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.periods import Month
@@ -147,9 +147,11 @@ async def sample_message(
     digest = spec.mode != "instant" or "milestone" not in spec.instant_kinds
     mode = spec.mode if spec.mode != "instant" else "weekly"
     if digest:
-        message = announce_digest([event], spec.locale, DIGEST_LABELS.get(mode, mode))
+        message = announce_digest([event], spec.locale, digest_label(mode, spec.locale))
     else:
-        message = announce_group([event], spec.locale)
+        message = await templated(
+            ctx.store, announce_group([event], spec.locale), event, (sub.id,), "/ev-test"
+        )
     what = f"{spec.subject.name}{region_suffix(spec.region)}"
     note = TEST_NOTE.format(
         what=what,

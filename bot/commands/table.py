@@ -150,8 +150,9 @@ COMMANDS: dict[str, Command] = {
                 OptionSpec("kinds", f"comma-separated, of {','.join(KINDS)} (default: all)"),
                 OptionSpec("ladder", "a configured threshold ladder (default: default)"),
                 OptionSpec("mode", "when to send", choices=MODES),
-                OptionSpec("locale", "numbers and months, e.g. en, fr, de"),
+                OptionSpec("locale", "language, numbers and months, e.g. en, nb, de, fr, ja"),
                 OptionSpec("charts", "a chart with milestones: on or off", choices=("on", "off")),
+                OptionSpec("template", "this workspace's message template, e.g. newsroom"),
                 OptionSpec(
                     "corrections",
                     "tell corrections of milestones this channel heard: on or off",

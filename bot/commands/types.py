@@ -32,7 +32,10 @@ class Invocation:
     channel: Channel
     user: str
     can_manage: bool = False
-    locale: str = "en"
+    locale: str = "en"  # the caller's: one-off answers
+    # the language the platform gives the channel's community (Discord's guild_locale), "" if
+    # none: a subscription made without `locale:` takes it before the configuration's
+    channel_locale: str = ""
 
 
 @dataclass(frozen=True)

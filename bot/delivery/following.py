@@ -19,6 +19,7 @@ from bot.domain.subscriptions import (
     SPECIFICITY,
     PlannedDelivery,
     Subscription,
+    SubscriptionError,
     SubscriptionSpec,
     ladder_objects,
     validate_spec,
@@ -72,14 +73,25 @@ def _overlaps(
 
 
 async def subscribe(
-    store: BotStore, config: Config, spec: SubscriptionSpec, now: float
+    store: BotStore, config: Config, spec: SubscriptionSpec, now: float, template: str = ""
 ) -> SubscribeResult:
     """Store a subscription and queue its baseline message; raises SubscriptionError.
 
     Subscribing again with the same settings to an active subscription changes nothing and
     posts nothing: a repeated (or replayed) command must not post to the channel each time.
+    `template` names the workspace's template its announcements use ("": the bot's words).
     """
     validate_spec(spec, config.ladders)
+    if template:
+        names = {
+            t.name for t in await store.templates(spec.channel.platform, spec.channel.workspace)
+        }
+        if template not in names:
+            raise SubscriptionError(
+                f"template: no template {template!r} here"
+                + (f" (there are: {', '.join(sorted(names))})" if names else "")
+                + "; save one first: evbot template set NAME KIND FILE"
+            )
     mine = await store.subscriptions(spec.channel)
     prior = next(
         (
@@ -96,9 +108,11 @@ async def subscribe(
         and prior.active
         and replace(spec, created_by=prior.spec.created_by) == prior.spec
     ):
+        await store.use_template(prior.id, template)
         return SubscribeResult(prior, False, _overlaps(mine, spec, config), unchanged=True)
     overlaps = _overlaps(mine, spec, config)
     sub, created = await store.subscribe(spec)
+    await store.use_template(sub.id, template)
     # the figures of now go in the payload only as a fallback: the delivery worker renders the
     # notice again when it first claims it (`following_now`), with the figures of then
     message = await following_now(store, config, spec)

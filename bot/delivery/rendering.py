@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
-from bot.domain.announcer import announce_digest, announce_group
+from bot.delivery.templating import templated
+from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.deliveries import DeliveryRow, delivery_key
 from bot.domain.event_codec import (
     event_from_dict,
@@ -20,7 +21,7 @@ from bot.domain.event_codec import (
     message_to_dict,
 )
 from bot.domain.events import Event, MilestoneEvent
-from bot.domain.headlines import chart_alt
+from bot.domain.headlines_corrections import chart_alt
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.subscriptions import Subscription, admit
@@ -161,9 +162,13 @@ class Renderer:
         if row.kind == "digest":
             payload = json.loads(row.payload or "{}")
             mode = payload.get("mode", "daily")
-            label = payload.get("label") or DIGEST_LABELS.get(mode, mode)
+            label = payload.get("label") or digest_label(mode, row.locale)
             return announce_digest(latest_growth(kept), row.locale, label), None
         message = announce_group(kept, row.locale)
+        if len(kept) == 1 and row.kind != "correction":
+            message = await templated(
+                self.store, message, kept[0], row.subscription_ids, f"delivery {row.id}"
+            )
         if row.kind == "correction":
             originals = json.loads(row.payload or "{}").get("originals", [])
             return replace(message, corrects=tuple(delivery_key(i) for i in originals)), None

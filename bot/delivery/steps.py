@@ -17,7 +17,7 @@ from bot.domain.deliveries import DeliveryRow
 from bot.domain.delivery_steps import CHART, POST, edit_step, settled
 from bot.domain.event_codec import message_from_dict
 from bot.domain.events import CorrectionEvent, MilestoneEvent
-from bot.domain.headlines import corrected
+from bot.domain.headlines_corrections import corrected
 from bot.domain.messages import Message
 from bot.ports.chat import ChatAdapter, FollowupPoster, MessageEditor, image_mode
 from bot.ports.store import BotStore

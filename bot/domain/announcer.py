@@ -2,7 +2,8 @@
 (`bot.domain.headlines` words each kind), the events of one poll as one message, a digest, and
 the status a channel gets when it subscribes.
 
-The prose is English; numbers, percentages and months follow the message's locale.
+Every sentence is a message of the catalogs (`bot.domain.i18n`), in the message's language;
+numbers, percentages and months follow its locale.
 """
 
 from __future__ import annotations
@@ -25,16 +26,13 @@ from bot.domain.formatting import (
     format_year,
     validate_locale,
 )
-from bot.domain.headlines import (
-    correction_message,
-    growth_message,
-    milestone_message,
-    record_message,
-    share_message,
-)
+from bot.domain.headlines import milestone_message, share_message
+from bot.domain.headlines_corrections import correction_message
+from bot.domain.headlines_trends import growth_message, record_message
+from bot.domain.i18n import t, tn, tp
 from bot.domain.messages import Field, Message
 from bot.domain.news_words import (
-    as_of_word,
+    figures_as_of,
     footer,
     months_window,
     next_value,
@@ -49,12 +47,19 @@ MAX_LINES = 20
 
 _KIND_ORDER = {"correction": -1, "milestone": 0, "record": 1, "share": 2, "growth": 3}
 
-_DIGEST_SECTIONS = (
-    ("milestone", "Milestones"),
-    ("record", "Records"),
-    ("share", "Shares"),
-    ("growth", "Growth"),
-)
+
+def _heading(kind: str, loc: str) -> str:
+    """A digest section's heading."""
+    if kind == "milestone":
+        return tp(loc, "digest", "Milestones")
+    if kind == "record":
+        return tp(loc, "digest", "Records")
+    if kind == "share":
+        return tp(loc, "digest", "Shares")
+    return tp(loc, "digest", "Growth")
+
+
+_DIGEST_KINDS = ("milestone", "record", "share", "growth")
 
 
 def announce(event: Event, locale: str = "en") -> Message:
@@ -88,11 +93,16 @@ def announce_group(events: Sequence[Event], locale: str = "en") -> Message:
     ordered = sorted(events, key=_importance)
     head = announce(ordered[0], loc)
     rest = ordered[1:]
-    noun = "milestones" if all(e.kind == "milestone" for e in rest) else "updates"
-    also = f"Also {format_units(len(rest), loc)} more {noun}" if len(rest) > 1 else "Also"
+    n, more = len(rest), format_units(len(rest), loc)
+    if n == 1:
+        also = t(loc, "Also:")
+    elif all(e.kind == "milestone" for e in rest):
+        also = tn(loc, "Also {n} more milestone:", "Also {n} more milestones:", n, n=more)
+    else:
+        also = tn(loc, "Also {n} more update:", "Also {n} more updates:", n, n=more)
     return Message(
         title=head.title,
-        body="\n".join([head.body, "", f"{also}:", *_lines(rest, loc)]),
+        body="\n".join([head.body, "", also, *_lines(rest, loc)]),
         fields=head.fields,
         footer=_footer_for(ordered, loc),
         accent=ordered[0].kind if len({e.kind for e in events}) == 1 else "info",
@@ -101,21 +111,45 @@ def announce_group(events: Sequence[Event], locale: str = "en") -> Message:
     )
 
 
+def digest_label(mode: str, locale: str) -> str:
+    """What a digest covers, for its title: "today", "this week", "this month"."""
+    if mode == "daily":
+        return tp(locale, "digest", "today")
+    if mode == "weekly":
+        return tp(locale, "digest", "this week")
+    if mode == "monthly":
+        return tp(locale, "digest", "this month")
+    return mode
+
+
+def year_label(year: int, locale: str) -> str:
+    """A digest of one year, for its title: "year 2015"."""
+    return tp(locale, "digest", "year {year}", year=format_year(year, locale))
+
+
 def announce_digest(events: Sequence[Event], locale: str, period_label: str) -> Message:
     """A daily, weekly or monthly digest: events grouped by kind, biggest first in each.
 
     `period_label` is shown as is in the title, e.g. "week to 14 June 2015".
     """
     loc = validate_locale(locale)
-    title = f"EV digest: {period_label}" if period_label.strip() else "EV digest"
+    if period_label.strip():
+        title = t(loc, "EV digest: {period}", period=period_label)
+    else:
+        title = t(loc, "EV digest")
     if not events:
         return Message(
-            title=title, body="Nothing new this time.", accent="info", locale=loc, kind="digest"
+            title=title,
+            body=t(loc, "Nothing new this time."),
+            accent="info",
+            locale=loc,
+            kind="digest",
         )
     sections: list[str] = []
     fields: list[Field] = []
     budget = MAX_LINES
-    for kind, heading in _DIGEST_SECTIONS:
+    for kind in _DIGEST_KINDS:
+        heading = _heading(kind, loc)
         chosen = sorted((e for e in events if e.kind == kind), key=_importance)
         if not chosen:
             continue
@@ -124,7 +158,7 @@ def announce_digest(events: Sequence[Event], locale: str, period_label: str) -> 
         budget -= len(shown)
         lines = _lines(shown, loc)
         if len(chosen) > len(shown):
-            lines.append(f"…and {format_units(len(chosen) - len(shown), loc)} more")
+            lines.append(_and_more(len(chosen) - len(shown), loc))
         sections.append("\n".join([heading, *lines]))
     return Message(
         title=title,
@@ -153,27 +187,93 @@ def following_message(
     Registered stock is a level: "… 110,000 registered (as of June 2023) …".
     """
     loc = validate_locale(locale)
+    v = {
+        "subject": subject_name,
+        "total": format_units(total, loc),
+        "when": format_period(as_of, granularity, loc) if as_of is not None else "",
+        "next": format_units(next_threshold, loc) if next_threshold is not None else "",
+        "projected": format_period(projected, granularity, loc) if projected is not None else "",
+    }
     stock = metric == "stock"
-    counted = "registered" if stock else "so far"
-    body = f"Now following {subject_name}: {format_units(total, loc)} {counted}"
-    if as_of is not None:
-        body += f" ({'as of' if stock else 'through'} {format_period(as_of, granularity, loc)})"
-    fields = [Field("Total", format_units(total, loc))]
+    follows = _stock_body if stock else _following_body
+    body = follows(as_of is not None, next_threshold is not None, projected, loc, v)
+    fields = [Field(tp(loc, "field", "Total"), v["total"])]
     if next_threshold is not None:
-        body += f"; next milestone {format_units(next_threshold, loc)}"
-        fields.append(Field("Next milestone", next_value(next_threshold, projected, loc)))
-        if projected is not None:
-            body += f", around {format_period(projected, granularity, loc)}"
+        fields.append(
+            Field(tp(loc, "field", "Next milestone"), next_value(next_threshold, projected, loc))
+        )
     return Message(
-        title=f"Now following {subject_name}" + (" (registered, in stock)" if stock else ""),
-        body=body + ".",
+        title=t(loc, "Now following {subject} (registered, in stock)", subject=subject_name)
+        if stock
+        else t(loc, "Now following {subject}", subject=subject_name),
+        body=body,
         fields=tuple(fields),
-        footer=f"Data through {format_period(as_of, granularity, loc)}"
-        if as_of is not None
-        else "",
+        footer=t(loc, "Data through {when}", when=v["when"]) if as_of is not None else "",
         accent="info",
         locale=loc,
         kind="following",
+    )
+
+
+def _following_body(
+    dated: bool, has_next: bool, projected: Month | None, loc: str, v: dict[str, str]
+) -> str:
+    """The following message's one sentence, whole, for what is known."""
+    if not has_next:
+        if dated:
+            return t(loc, "Now following {subject}: {total} so far (through {when}).", **v)
+        return t(loc, "Now following {subject}: {total} so far.", **v)
+    if projected is None:
+        if dated:
+            return t(
+                loc,
+                "Now following {subject}: {total} so far (through {when}); next milestone {next}.",
+                **v,
+            )
+        return t(loc, "Now following {subject}: {total} so far; next milestone {next}.", **v)
+    if dated:
+        return t(
+            loc,
+            "Now following {subject}: {total} so far (through {when});"
+            " next milestone {next}, around {projected}.",
+            **v,
+        )
+    return t(
+        loc,
+        "Now following {subject}: {total} so far; next milestone {next}, around {projected}.",
+        **v,
+    )
+
+
+def _stock_body(
+    dated: bool, has_next: bool, projected: Month | None, loc: str, v: dict[str, str]
+) -> str:
+    """The following message's sentence for registered stock, a level: "registered (as of …)"
+    where sales say "so far (through …)"."""
+    if not has_next:
+        if dated:
+            return t(loc, "Now following {subject}: {total} registered (as of {when}).", **v)
+        return t(loc, "Now following {subject}: {total} registered.", **v)
+    if projected is None:
+        if dated:
+            return t(
+                loc,
+                "Now following {subject}: {total} registered (as of {when}); next milestone "
+                "{next}.",
+                **v,
+            )
+        return t(loc, "Now following {subject}: {total} registered; next milestone {next}.", **v)
+    if dated:
+        return t(
+            loc,
+            "Now following {subject}: {total} registered (as of {when});"
+            " next milestone {next}, around {projected}.",
+            **v,
+        )
+    return t(
+        loc,
+        "Now following {subject}: {total} registered; next milestone {next}, around {projected}.",
+        **v,
     )
 
 
@@ -181,47 +281,77 @@ def _lines(events: Sequence[Event], loc: str) -> list[str]:
     shown = events[:MAX_LINES]
     lines = [f"• {_line(e, loc)}" for e in shown]
     if len(events) > len(shown):
-        lines.append(f"…and {format_units(len(events) - len(shown), loc)} more")
+        lines.append(_and_more(len(events) - len(shown), loc))
     return lines
+
+
+def _and_more(n: int, loc: str) -> str:
+    return tn(loc, "…and {n} more", "…and {n} more", n, n=format_units(n, loc))
 
 
 def _line(event: Event, loc: str) -> str:
     """One event in one line: its title, with the figure and period it stands on."""
     title = announce(event, loc).title
     if isinstance(event, MilestoneEvent):
-        figures = (
-            f"{format_units(event.value, loc)} {as_of_word(event.metric)}"
-            f" {format_period(event.period, event.granularity, loc)}"
+        figures = figures_as_of(
+            event.metric,
+            format_units(event.value, loc),
+            format_period(event.period, event.granularity, loc),
+            loc,
         )
-        if event.leader is not None:
-            figures += (
-                f"; {the_model(event.leader.name)} leads with"
-                f" {format_percent(event.leader.share, loc)}"
-            )
-        return f"{title} ({figures})"
+        if event.leader is None:
+            return t(loc, "{title} ({figures})", title=title, figures=figures)
+        return t(
+            loc,
+            "{title} ({figures}; {leader} leads with {share})",
+            title=title,
+            figures=figures,
+            leader=the_model(event.leader.name, loc),
+            share=format_percent(event.leader.share, loc),
+        )
     if isinstance(event, ShareEvent):
-        share = share_text(event.share, event.boundary, event.direction, loc)
-        return (
-            f"{title} ({share}: {format_units(event.units, loc)} of"
-            f" {format_units(event.parent_units, loc)} {as_of_word(event.metric)}"
-            f" {format_period(event.period, event.granularity, loc)})"
+        of_total = t(
+            loc,
+            "{units} of {total}",
+            units=format_units(event.units, loc),
+            total=format_units(event.parent_units, loc),
+        )
+        return t(
+            loc,
+            "{title} ({share}: {figures})",
+            title=title,
+            share=share_text(event.share, event.boundary, event.direction, loc),
+            figures=figures_as_of(
+                event.metric,
+                of_total,
+                format_period(event.period, event.granularity, loc),
+                loc,
+            ),
         )
     if isinstance(event, GrowthEvent):
         window = (
-            f"in {format_year(event.period.year, loc)}"
+            t(loc, "in {year}", year=format_year(event.period.year, loc))
             if event.granularity == "year"
             else months_window(event.period, loc)
         )
-        return (
-            f"{title} ({format_units(event.value, loc)} {window},"
-            f" against {format_units(event.previous, loc)})"
+        return t(
+            loc,
+            "{title} ({value} {window}, against {previous})",
+            title=title,
+            value=format_units(event.value, loc),
+            window=window,
+            previous=format_units(event.previous, loc),
         )
     if isinstance(event, CorrectionEvent):
         return title
     if event.previous_best_period is not None:
-        previous = format_units(event.previous_best, loc)
-        when = format_period(event.previous_best_period, event.granularity, loc)
-        return f"{title} (previous best {previous} in {when})"
+        return t(
+            loc,
+            "{title} (previous best {previous} in {when})",
+            title=title,
+            previous=format_units(event.previous_best, loc),
+            when=format_period(event.previous_best_period, event.granularity, loc),
+        )
     return title
 
 

@@ -1,26 +1,26 @@
-"""The newsroom's words an event's message is made of: who (with "the" where it reads so),
-where, which thresholds, which months, from which source.
+"""The newsroom's words an event's message is made of: who (with "the" where English reads so),
+where, which thresholds, which months, from which source, in the message's language.
 
-The prose is English; numbers, percentages and months follow the message's locale.
+English is the source text (`bot.domain.i18n`): its articles and possessives ("the Nissan
+Leaf", "Nissan's") are made here; other languages name a subject as it is written and write the
+rest in their own messages.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 from bot.domain.events import Event, Metric, MilestoneEvent, Subject
 from bot.domain.formatting import (
-    covered,
     format_month,
     format_month_name,
     format_percent,
     format_period,
     format_units,
-    in_region,
-    place,
 )
+from bot.domain.i18n import is_english, t, tn, tp
 from bot.domain.periods import Month
+from bot.domain.places import and_list, covered_in, in_place, is_world, where_in, worldwide
 from bot.domain.rungs import RungRange
 
 # Group names that read as common nouns take "the" ("the Renault-Nissan Alliance"); brand-like
@@ -30,23 +30,30 @@ _ARTICLE_WORDS = frozenset(
 )
 
 
-def milestone_noun(subject: Subject, metric: Metric) -> str:
+def milestone_noun(subject: Subject, metric: Metric, loc: str) -> str:
     """What a milestone counts: a model's "sales" or "on the road", else cars sold or registered."""
     stock = metric == "stock"
     if subject.kind == "model":
-        return "on the road" if stock else "sales"
-    return "electric vehicles registered" if stock else "electric cars sold"
+        if stock:
+            return tp(loc, "milestone noun", "on the road")
+        return tp(loc, "milestone noun", "sales")
+    if stock:
+        return tp(loc, "milestone noun", "electric vehicles registered")
+    return tp(loc, "milestone noun", "electric cars sold")
 
 
-def the_model(name: str) -> str:
-    """A leading model inside a sentence: "the Nissan Leaf"."""
-    return name if name.casefold().startswith("the ") else f"the {name}"
+def the_model(name: str, loc: str) -> str:
+    """A leading model inside a sentence: "the Nissan Leaf" (the name alone but in English)."""
+    if not is_english(loc) or name.casefold().startswith("the "):
+        return name
+    return f"the {name}"
 
 
 def footer(source: str, when: str, loc: str) -> str:
     """ "Source: Press · data through June 2015", or "Data through June 2015" without a source."""
-    through = f"data through {when}"
-    return f"Source: {source} · {through}" if source else cap(through)
+    if source:
+        return t(loc, "Source: {source} · data through {when}", source=source, when=when)
+    return t(loc, "Data through {when}", when=when)
 
 
 def next_value(
@@ -56,7 +63,9 @@ def next_value(
     text = format_units(threshold, loc)
     if projected is None:
         return text
-    return f"{text} (around {format_period(projected, granularity, loc)})"
+    return t(
+        loc, "{value} (around {when})", value=text, when=format_period(projected, granularity, loc)
+    )
 
 
 LISTED_RUNGS = 3  # a longer run names its first few and counts the rest
@@ -66,17 +75,18 @@ def passed_rungs(thresholds: RungRange, loc: str) -> str:
     """ "250,000"; "200,000 and 250,000"; or, for a long run, "10,000, 25,000, 50,000 and 4
     more up to 250,000" (the rungs are counted, never listed one by one)."""
     if thresholds.count <= LISTED_RUNGS + 1:
-        return and_list([format_units(t, loc) for t in thresholds.rungs(thresholds.count)])
-    first = ", ".join(format_units(t, loc) for t in thresholds.rungs(LISTED_RUNGS))
-    more = format_units(thresholds.count - LISTED_RUNGS, loc)
-    return f"{first} and {more} more up to {format_units(thresholds.highest, loc)}"
-
-
-def and_list(items: Sequence[str]) -> str:
-    """ "a", "a and b", "a, b and c"."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+        return and_list([format_units(r, loc) for r in thresholds.rungs(thresholds.count)], loc)
+    first = tp(loc, "list", ", ").join(format_units(r, loc) for r in thresholds.rungs(LISTED_RUNGS))
+    more = thresholds.count - LISTED_RUNGS
+    return tn(
+        loc,
+        "{first} and {more} more up to {highest}",
+        "{first} and {more} more up to {highest}",
+        more,
+        first=first,
+        more=format_units(more, loc),
+        highest=format_units(thresholds.highest, loc),
+    )
 
 
 def share_text(share: float, boundary: float, direction: str, loc: str) -> str:
@@ -94,68 +104,77 @@ def months_window(end: Month, loc: str, *, bare: bool = False) -> str:
     """ "from January to May 2015" (or "January to May 2015"); "in January 2015" for one month."""
     if end.month == 1:
         month = format_month(end, loc)
-        return month if bare else f"in {month}"
-    span = f"{format_month_name(Month(end.year, 1), loc)} to {format_month(end, loc)}"
-    return span if bare else f"from {span}"
+        return month if bare else t(loc, "in {month}", month=month)
+    first, last = format_month_name(Month(end.year, 1), loc), format_month(end, loc)
+    if bare:
+        return t(loc, "{first} to {last}", first=first, last=last)
+    return t(loc, "from {first} to {last}", first=first, last=last)
 
 
-def as_of_word(metric: Metric) -> str:
-    """A stock is "as of" a month, sales run "through" it."""
-    return "as of" if metric == "stock" else "through"
+def figures_as_of(metric: Metric, value: str, when: str, loc: str) -> str:
+    """ "251,100 through June 2015" (sales run through a month), "1,000 as of June 2015" (a
+    stock is as of it)."""
+    if metric == "stock":
+        return t(loc, "{value} as of {when}", value=value, when=when)
+    return t(loc, "{value} through {when}", value=value, when=when)
 
 
-def is_world(region: str) -> bool:
-    """Whether the region is the whole world."""
-    return region.strip().casefold() in ("", "world")
-
-
-def region_field(region: str, covers: Sequence[str]) -> str:
-    """The Region field: the region, with what a partial figure covers."""
-    if not covers:
-        return region
-    return f"{covered(covers)} only" if is_world(region) else f"{region} ({covered(covers)} only)"
-
-
-def where_phrase(e: Event) -> str:
+def where_phrase(e: Event, loc: str) -> str:
     """ " in Norway"; what a partial figure covers ("in the USA", never worldwide); for the
     world, when its figures are one region's alone, that region (a World subscription still
     hears the world's news)."""
     if isinstance(e, MilestoneEvent) and e.since and not e.covers:
-        here = " worldwide" if is_world(e.region) else f" in {place(e.region)}"
-        return f"{here} since {e.since} ({covered(e.before)} only before)"
+        here = worldwide(loc) if is_world(e.region) else in_place(e.region, loc)
+        return t(
+            loc,
+            "{where} since {since} ({covered} only before)",
+            where=here,
+            since=e.since,
+            covered=covered_in(e.before, loc),
+        )
     if e.covers or not is_world(e.region):
-        return in_region(e.region, e.covers)
+        return where_in(e.region, e.covers, loc)
     alone = sorted(r for s, r in e.same_as if s.key == e.subject.key and not is_world(r))
-    return f" in {place(alone[0])}" if alone else ""
+    return in_place(alone[0], loc) if alone else ""
 
 
-def alone_phrase(e: Event) -> str:
+def alone_phrase(e: Event, loc: str) -> str:
     """ ", all of Nissan's EVs so far," where the event is told to a subscription to Nissan
     and its figures are all of Nissan's."""
     told = e.told_as
     if told is None:
         return ""
     if told.kind == "all":
-        whole = "all EVs"
-    elif told.kind == "model":
-        whole = f"all of {the_name(told)}"
-    else:
-        whole = f"all of {possessive(the_name(told))} EVs"
-    return f", {whole} so far,"
+        return t(loc, ", all EVs so far,")
+    if told.kind == "model":
+        return t(loc, ", all of {subject} so far,", subject=in_sentence(told, loc))
+    return t(loc, ", all of {owner} EVs so far,", owner=owner(told, loc))
 
 
-def named(e: Event) -> str:
+def named(e: Event, loc: str) -> str:
     """The event's subject inside a sentence, with what it stands for in this channel."""
-    return f"{the_name(e.subject)}{alone_phrase(e)}"
+    return f"{in_sentence(e.subject, loc)}{alone_phrase(e, loc)}"
 
 
-def titled(e: Event) -> str:
+def titled(e: Event, loc: str) -> str:
     """The event's subject in a title, with what it stands for in this channel."""
-    return f"{e.subject.name}{alone_phrase(e)}"
+    return f"{e.subject.name}{alone_phrase(e, loc)}"
+
+
+def in_sentence(subject: Subject, loc: str) -> str:
+    """The subject's name inside a sentence: English "the Nissan Leaf", "Nissan"; other
+    languages the name as written."""
+    return the_name(subject) if is_english(loc) else subject.name
+
+
+def owner(subject: Subject, loc: str) -> str:
+    """Whose: English "Nissan's", "Stellantis'", "the Alliance's"; other languages the name
+    (their messages place it)."""
+    return possessive(the_name(subject)) if is_english(loc) else subject.name
 
 
 def the_name(subject: Subject) -> str:
-    """The subject's name as used inside a sentence: "the Nissan Leaf", "Nissan"."""
+    """The subject's name as used inside an English sentence: "the Nissan Leaf", "Nissan"."""
     name = subject.name
     if name.casefold().startswith("the "):
         return name

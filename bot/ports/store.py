@@ -27,6 +27,7 @@ from bot.ports.fetches import FetchStateRows
 from bot.ports.installations import SlackInstallationRows
 from bot.ports.market_shares import MarketShareRows
 from bot.ports.mutes import MuteRows
+from bot.ports.templates import TemplateRows
 
 # The years a source gives whole (as a yearly figure), read after each of its imports; written
 # with PostgreSQL's placeholders, SQLite's store swaps in its own.
@@ -149,7 +150,7 @@ class SalesStore(MarketShareRows, Protocol):
         """The stored groups of makes."""
 
 
-class BotStore(SalesStore, SlackInstallationRows, MuteRows, FetchStateRows, Protocol):
+class BotStore(SalesStore, SlackInstallationRows, MuteRows, FetchStateRows, TemplateRows, Protocol):
     """Everything the running bot needs from its database: the sales port above, plus detection
     state, subscriptions, the outbox and Slack installations. `SqliteStore` and `PgStore` both
     provide it; core modules that take "the store" are typed with it, not with one backend."""

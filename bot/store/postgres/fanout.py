@@ -30,10 +30,11 @@ from bot.store.postgres.base import Connection
 from bot.store.postgres.mutes import PgMutes
 from bot.store.postgres.outbox import PgOutbox
 from bot.store.postgres.subscriptions import CHANNEL_WHERE
+from bot.store.postgres.templates import PgTemplates
 from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row, subscription_row
 
 
-class PgFanOut(PgOutbox, PgMutes):
+class PgFanOut(PgOutbox, PgMutes, PgTemplates):
     """Fan-out, corrections and digests."""
 
     # -- digests ----------------------------------------------------------------------------

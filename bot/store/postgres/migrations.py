@@ -401,6 +401,24 @@ CREATE TABLE IF NOT EXISTS market_shares (
 )
 """
 
+# Message templates; see `bot/store/sqlite/migrations_late.py` V_TEMPLATES (re-runnable).
+V_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS templates (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (platform, workspace, name, kind)
+);
+CREATE TABLE IF NOT EXISTS subscription_templates (
+    subscription_id BIGINT PRIMARY KEY,
+    name TEXT NOT NULL
+)
+"""
+
 PG_MIGRATIONS: list[Migration] = [
     V1_SALES,
     V2_YEARLY_SOURCES,
@@ -415,4 +433,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_SUBSCRIPTION_METRIC,
     V_MARKET_SHARES,
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
+    V_TEMPLATES,
 ]

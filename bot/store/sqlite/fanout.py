@@ -31,9 +31,10 @@ from bot.store.rows import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS, delivery_row,
 from bot.store.sqlite.base import positional
 from bot.store.sqlite.mutes import SqliteMutes
 from bot.store.sqlite.outbox import SqliteOutbox
+from bot.store.sqlite.templates import SqliteTemplates
 
 
-class SqliteFanOut(SqliteOutbox, SqliteMutes):
+class SqliteFanOut(SqliteOutbox, SqliteMutes, SqliteTemplates):
     """Fan-out, corrections and digests."""
 
     # -- digests ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.store.sqlite.migrations_late import (
     V_MARKET_SHARES,
     V_MUTES,
     V_SOURCE_FETCHES,
+    V_TEMPLATES,
     subscription_metric,
 )
 
@@ -393,4 +394,5 @@ MIGRATIONS: list[Migration] = [
     subscription_metric,  # a Python step: SQLite rebuilds the table for its UNIQUE constraint
     V_MARKET_SHARES,
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
+    V_TEMPLATES,
 ]

@@ -109,3 +109,24 @@ CREATE TABLE IF NOT EXISTS market_shares (
     PRIMARY KEY (source_id, metric, region, year)
 )
 """
+
+# Message templates (issue 23): a workspace's (or guild's) text for one kind of event, under a
+# name its subscriptions refer to (`bot.domain.templates`), and the template each subscription
+# uses (a subscription's own table, so that its other settings stay as they are). Re-runnable, as
+# every step after the key merge.
+V_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS templates (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (platform, workspace, name, kind)
+);
+CREATE TABLE IF NOT EXISTS subscription_templates (
+    subscription_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+)
+"""
