@@ -24,6 +24,7 @@ from bot.cli.common import (
     configure_logging,
 )
 from bot.config.secrets import redact_secrets
+from bot.config.version import evbot_version
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evbot",
         description="EV Milestone Bot: electric-vehicle sales milestones, told in chat.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"evbot {evbot_version()}", help="print the version"
     )
     add_log_level(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
