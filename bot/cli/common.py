@@ -15,6 +15,7 @@ from bot.app.bootstrap import open_store
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.config.load import load_config
 from bot.config.secrets import redact_secrets
+from bot.config.version import evbot_version
 from bot.domain.defuse import defuse_json
 from bot.domain.periods import Month, PeriodError
 from bot.domain.settings import LOG_LEVELS, Config
@@ -136,6 +137,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
     add_log_level(p, argparse.SUPPRESS)  # also after the command; the global one otherwise
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """`evbot --version` and `evbot --log-level LEVEL COMMAND`."""
+    version = f"evbot {evbot_version()}"  # the installed distribution's
+    parser.add_argument("--version", action="version", version=version, help="print the version")
+    add_log_level(parser, None)
 
 
 def add_log_level(p: argparse.ArgumentParser, default: Any) -> None:

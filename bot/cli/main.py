@@ -20,11 +20,11 @@ from bot.cli.common import (
     CliError,
     Shared,
     add_common,
-    add_log_level,
+    add_global_options,
     configure_logging,
 )
+from bot.cli.keeping import add_parsers as add_keeping_commands
 from bot.config.secrets import redact_secrets
-from bot.config.version import evbot_version
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
@@ -37,10 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evbot",
         description="EV Milestone Bot: electric-vehicle sales milestones, told in chat.",
     )
-    parser.add_argument(
-        "--version", action="version", version=f"evbot {evbot_version()}", help="print the version"
-    )
-    add_log_level(parser, None)
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import a CSV file of sales figures")
@@ -363,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.set_defaults(run=run.cmd_run)
 
+    add_keeping_commands(sub)  # backup, restore, export
     registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
     return parser
