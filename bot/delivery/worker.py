@@ -85,6 +85,7 @@ class DeliveryWorker:
         self.idle_poll = IDLE_POLL_SECONDS
         self._channel_locks: dict[Channel, asyncio.Lock] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._stop: asyncio.Event | None = None  # set by `run`: a stop releases unstarted work
 
     def wake(self) -> None:
         """New deliveries were queued: look now rather than at the next due time."""
@@ -140,6 +141,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then let posts under way finish (bounded by their
         timeout) and return."""
+        self._stop = stop
         await self.reconcile()
         slots = asyncio.Semaphore(self.concurrency)
         while not stop.is_set():
@@ -159,6 +161,18 @@ class DeliveryWorker:
             await self._wait(stop)
         if self._running:
             await asyncio.wait(set(self._running), timeout=self.post_timeout + 1)
+
+    async def abandon(self) -> None:
+        """Stop the posts still under way (the stop's deadline has passed): each stays in
+        flight, and the next start settles it as after a crash."""
+        running = set(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     async def _wait(self, stop: asyncio.Event) -> None:
         """Until a slot frees, new work is queued, something falls due, or `stop`."""
@@ -207,6 +221,9 @@ class DeliveryWorker:
         follow-up), recording each step, and record the outcome."""
         lock = self._channel_locks.setdefault(row.channel, asyncio.Lock())
         async with lock:
+            if self._stopping():  # claimed, not started: back to the queue for the next start
+                await self.store.release(row.id)
+                return
             found = await self.renderer.rendered_with_chart(row)
             if found is None:
                 await self.store.mark_cancelled(row.id, "no longer subscribed")
@@ -220,7 +237,9 @@ class DeliveryWorker:
                 # the channel must wait: give the slot to another channel meanwhile
                 await self.store.release(row.id, self.clock() + wait)
                 return
-            await pacer.acquire(row.channel)
+            if not await self._paced(pacer, row.channel):
+                await self.store.release(row.id)  # stopping while it waited for its turn
+                return
             try:
                 if row.kind == "correction" and not row.done(POST):
                     after = await self.steps.edit_originals(row, adapter)
@@ -243,6 +262,24 @@ class DeliveryWorker:
                 return
             await self.store.mark_posted(row.id, message_id, self.clock())
             self.stats.posted += 1
+
+    async def _paced(self, pacer: Pacer, channel: Channel) -> bool:
+        """Wait for the channel's turn under the platform's pace; False when the worker is told
+        to stop first (nothing of the delivery has started)."""
+        if self._stop is None:
+            await pacer.acquire(channel)
+            return True
+        turn = asyncio.ensure_future(pacer.acquire(channel))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({turn, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if turn.done():
+            turn.result()
+            return True
+        turn.cancel()
+        return False
 
     async def _failed(self, row: DeliveryRow, exc: DeliveryFailure, pacer: Pacer) -> None:
         if exc.retry_after is not None:
