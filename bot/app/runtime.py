@@ -221,11 +221,13 @@ class App:
         """Detect news; the detection fans it out to the outbox. Returns the new events."""
         if self.scheduler.running:
             await self.schedule_digests()  # subscriptions made since the last poll get theirs
+        poll_id = self.polls + 1
         try:
             stored = await self.detector.poll()
         except StoreError as exc:  # e.g. another detector moved the watermark: next poll
-            log.warning("poll skipped: %s", exc)
+            log.warning("poll skipped: %s", exc, extra={"poll_id": poll_id})
             return 0
+        log.debug("poll %d: %d new events", poll_id, len(stored), extra={"poll_id": poll_id})
         self.polls += 1
         self.last_poll_at = self.clock()
         if stored:
@@ -257,7 +259,12 @@ class App:
             try:
                 await import_file(self.store, self.config, None, source=name)
             except ImportFailed as exc:
-                log.error("source %s changed but cannot be imported:\n%s", name, exc)
+                log.error(
+                    "source %s changed but cannot be imported:\n%s",
+                    name,
+                    exc,
+                    extra={"source": name},
+                )
                 continue
             changed.append(name)
         if changed:
@@ -302,11 +309,17 @@ class App:
                 log.warning("%s: its connection did not close in time", name)
         await self.store.close()
 
-    async def serve_forever(self) -> None:
-        """Run until SIGINT or SIGTERM, then stop cleanly."""
+    def catch_signals(self) -> None:
+        """From now on SIGINT and SIGTERM stop the app cleanly (`serve_forever` does it too;
+        `evbot run` does it before saying it runs, so that a signal sent then is not lost)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
+
+    async def serve_forever(self) -> None:
+        """Run until SIGINT or SIGTERM, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        self.catch_signals()
         try:
             await self.stopping.wait()
         finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
@@ -21,9 +20,9 @@ from bot.cli.common import (
     Shared,
     add_common,
     add_global_options,
-    configure_logging,
 )
 from bot.cli.keeping import add_parsers as add_keeping_commands
+from bot.cli.logs import complain, configure_logging, report_crash
 from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
 from bot.domain.settings import ConfigError
@@ -374,17 +373,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.command is None:
         parser.print_help(stream)
         return EXIT_USAGE
-    configure_logging(args.log_level)  # once, here; a command's configuration may set the level
+    configure_logging(args.log_level, args.log_format)  # a command's configuration may change
     runner: Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]] = args.run
     try:
         return asyncio.run(runner(args, stream))
     except ImportFailed as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print("import failed: nothing was written", file=sys.stderr)
+            complain(problem)
+        complain("import failed: nothing was written")
         return EXIT_FAIL
     except (ConfigError, StoreError, CliError, UnknownSubject, SubscriptionError) as exc:
-        print(f"evbot {args.command}: {redact_secrets(str(exc))}", file=sys.stderr)
+        complain(f"evbot {args.command}: {redact_secrets(str(exc))}")
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
@@ -393,7 +392,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         # A bug: keep the traceback for the report, but never a password or token in it.
-        crash = "".join(traceback.format_exception(exc))
-        print(redact_secrets(crash), file=sys.stderr, end="")
-        print(f"evbot {args.command}: internal error (a bug; please report it)", file=sys.stderr)
+        report_crash(exc, f"evbot {args.command}: internal error (a bug; please report it)")
         return EXIT_FAIL

@@ -41,6 +41,11 @@ CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 IDLE_POLL_SECONDS = 1.0  # the longest idle wait when nothing tells the worker of new deliveries
 
 
+def fields(row: DeliveryRow) -> dict[str, object]:
+    """A delivery's fields for a log record (JSON logs carry them as their own keys)."""
+    return {"delivery_id": row.id, "platform": row.channel.platform, "channel": row.channel.safe()}
+
+
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before the next try: exponential, capped, with jitter so retries spread out."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
@@ -109,6 +114,7 @@ class DeliveryWorker:
                     row.id,
                     row.channel.safe(),
                     exc,
+                    extra=fields(row),
                 )
                 found = None
             if found is not None:
@@ -212,7 +218,7 @@ class DeliveryWorker:
         try:
             await self.deliver(row)
         except Exception:  # one bad delivery must never stop the worker
-            log.exception("delivery %s failed unexpectedly", row.id)
+            log.exception("delivery %s failed unexpectedly", row.id, extra=fields(row))
         finally:
             slots.release()
 
@@ -256,7 +262,7 @@ class DeliveryWorker:
                 await self._failed(row, DeliveryFailure(TIMEOUT, permanent=False), pacer)
                 return
             except Exception as exc:  # an adapter bug: retry later, and say what happened
-                log.exception("delivery %s: adapter error", row.id)
+                log.exception("delivery %s: adapter error", row.id, extra=fields(row))
                 failure = DeliveryFailure(UNKNOWN, permanent=False, detail=type(exc).__name__)
                 await self._failed(row, failure, pacer)
                 return
@@ -299,6 +305,7 @@ class DeliveryWorker:
                 row.channel.safe(),
                 reason,
                 "; the channel's subscriptions are paused" if paused else "",
+                extra=fields(row),
             )
             return
         wait = backoff(row.attempts, self.rng)
