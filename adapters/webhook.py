@@ -4,7 +4,7 @@ Wire contract (what a receiver implements):
 
     POST <channel URL>
     Content-Type: application/json
-    User-Agent: evbot
+    User-Agent: evbot/<version>
     Idempotency-Key: evbot-delivery-<n>       stable across retries and restarts
     X-Evbot-Timestamp: <unix seconds>          only when a signing secret is configured
     X-Evbot-Signature: sha256=<hex>            HMAC-SHA256(secret, "<timestamp>." + body)
@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.text import clean_text
+from bot.config.version import user_agent_product
 from bot.domain.channels import (
     CHANNEL_GONE,
     MISSING_ACCESS,
@@ -70,7 +71,7 @@ DEFAULT_CHANNEL_RATE = 1.0  # requests a second to one URL
 DEFAULT_TIMEOUT = 10.0  # seconds for one request, connect to last byte
 SIGNATURE_PREFIX = "sha256="
 SIGNATURE_WINDOW = 300.0  # seconds a receiver should accept a timestamp either side of now
-USER_AGENT = "evbot"
+USER_AGENT = user_agent_product()
 SECRET = "signing_secret"  # the PlatformConfig secret that signs requests
 OPTIONS = ("rate_per_second", "channel_rate_per_second", "timeout")
 _MAX_RETRY_AFTER = 3600.0

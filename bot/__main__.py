@@ -1,7 +1,5 @@
 """`python -m bot` works like `evbot`."""
 
-import sys
+from bot.cli.script import main
 
-from bot.cli.main import main
-
-sys.exit(main())
+main()

@@ -107,6 +107,7 @@ class Recorded:
     files: list[dict[str, Any]] = field(default_factory=list)
     status: int = 0
     authorization: str = ""
+    user_agent: str = ""
 
 
 @dataclass
@@ -455,6 +456,7 @@ class FakeDiscord:
             json=body,
             files=files,
             authorization=request.headers.get("Authorization", ""),
+            user_agent=request.headers.get("User-Agent", ""),
         )
         self.requests.append(seen)
         return seen

@@ -91,6 +91,7 @@ class Call:
     at: float
     status: int = 200
     error: str | None = None
+    user_agent: str = ""
 
 
 @dataclass
@@ -297,7 +298,9 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        call = Call(method, params, token, time.time())
+        call = Call(
+            method, params, token, time.time(), user_agent=request.headers.get("User-Agent", "")
+        )
         self.calls.append(call)
         try:
             fault = self._fault(method, params.get("channel") or params.get("channel_id"))

@@ -36,6 +36,7 @@ from adapters.discord.posting import RECONCILE_SCAN, failure, nonce_for, referen
 from adapters.discord.settings import DiscordSettings
 from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
+from bot.config.version import evbot_version
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
     CHANNEL_GONE,
@@ -419,6 +420,10 @@ async def test_announcement_posted_as_embed_with_nonce_and_no_mentions(
         # the delivery's mark, for reconciliation: Discord's history shows no nonce
         assert embed["footer"]["text"].endswith(" · " + reference_for(delivery.key))
         assert delivery.status == "posted" and delivery.message_id == posted.payload["id"]
+        # discord.py's own agent, then the bot's version, on every request
+        agents = {r.user_agent for r in fake.requests}
+        assert len(agents) == 1 and agents.pop().startswith("DiscordBot (")
+        assert fake.requests[0].user_agent.endswith(f" evbot/{evbot_version()}")
     finally:
         await bot.close()
         await store.close()

@@ -182,7 +182,7 @@ def test_the_log_level_comes_from_the_flag_or_the_configuration(
     assert main(["check-config"]) == 0
     assert root.level == logging.INFO  # the default
     assert logging.getLogger("apscheduler").level == logging.WARNING  # its INFO is chatter
-    ours = [h for h in root.handlers if type(h).__name__ == "_StderrLog"]
+    ours = [h for h in root.handlers if type(h).__name__ == "StderrLog"]
     assert len(ours) == 1  # configured once, however many commands ran
     capsys.readouterr()
     with pytest.raises(SystemExit):
@@ -213,7 +213,10 @@ def test_log_lines_are_redacted(
             '[logging]\nlevel = "loud"\n',
             "logging.level: 'loud' is not one of debug, info, warning, error",
         ),
-        ("[logging]\ncolour = 1\n", "logging.colour: unknown key (expected one of: level)"),
+        (
+            "[logging]\ncolour = 1\n",
+            "logging.colour: unknown key (expected one of: format, level)",
+        ),
         (
             "[delivery]\nretry_warning_seconds = 0\n",
             "delivery.retry_warning_seconds: must be a number above 0 and at most 604,800, not 0",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from pathlib import Path
 
 import aiohttp
@@ -12,6 +14,7 @@ import pytest
 from adapters.webhook import WebhookAdapter
 from bot.app.bootstrap import build_app
 from bot.app.ops import Histogram, Ops, parse_address
+from bot.config.version import evbot_version
 from bot.domain.channels import Channel
 from bot.domain.settings import ConfigError, default_config
 from bot.domain.subscriptions import PlannedDelivery
@@ -76,6 +79,7 @@ async def test_healthz_says_store_adapters_and_role(sqlite_ops: Ops) -> None:
     assert status == 200 and kind.startswith("application/json")
     assert '"store": "ok"' in body and '"scheduler": "single"' in body
     assert '"webhook": "n/a"' in body  # a webhook keeps no connection to report
+    assert json.loads(body)["version"] == evbot_version() == version("evbot")
 
 
 async def test_healthz_is_503_when_the_store_does_not_answer(tmp_path: Path) -> None:
@@ -107,6 +111,7 @@ async def test_metrics_in_prometheus_text(sqlite_ops: Ops) -> None:
     assert found['evbot_command_latency_seconds_bucket{le="+Inf"}'] == 2
     assert found["evbot_command_latency_seconds_count"] == 2
     assert found["evbot_worker_posted_total"] == 0
+    assert found[f'evbot_build_info{{version="{version("evbot")}"}}'] == 1
 
 
 async def test_a_replica_reports_leadership_and_deliveries_by_platform(pg_dsn: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.posting import EVENT_TYPE, failure, followup_key, followup_name
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER, MAX_TEXT
+from bot.config.version import evbot_version
 from bot.delivery.worker import DeliveryWorker
 from bot.detection.detector import Detector
 from bot.domain.channels import (
@@ -108,6 +109,9 @@ async def test_an_announcement_is_posted_as_blocks_with_its_delivery_key_in_the_
     assert "2,500" in posted.text  # the plain fallback tells the news too
     (call,) = fake.calls_to("chat.postMessage")
     assert call.params["unfurl_links"] is False and call.params["unfurl_media"] is False
+    # slack_sdk's own agent, then the bot's version
+    assert "slackclient/" in call.user_agent
+    assert call.user_agent.endswith(f" evbot/{evbot_version()}")
 
 
 async def test_a_chart_is_uploaded_into_the_posts_thread_marked_with_the_key_and_alt_text(

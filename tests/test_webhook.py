@@ -33,6 +33,7 @@ from adapters.webhook import (
     sign,
     verify_signature,
 )
+from bot.config.version import evbot_version
 from bot.delivery.pacing import Pacer
 from bot.delivery.worker import DeliveryWorker, backoff
 from bot.detection.detector import Detector
@@ -203,7 +204,7 @@ async def test_a_fan_out_reaches_every_channel_under_the_contract(
             assert got.path == "/hook/" + url.rsplit("/", 1)[1]
             assert got.headers["Idempotency-Key"] == d.key
             assert got.headers["Content-Type"] == "application/json"
-            assert got.headers["User-Agent"] == "evbot"
+            assert got.headers["User-Agent"] == f"evbot/{evbot_version()}"
             assert "X-Evbot-Signature" not in got.headers  # no secret configured
             assert got.json["delivery"] == d.key and got.json["channel"] == url
             message = got.json["message"]

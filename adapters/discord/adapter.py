@@ -36,6 +36,7 @@ from bot.commands.completion import autocomplete
 from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_command as core_run_command
 from bot.commands.types import Command, Invocation, Reply
+from bot.config.version import user_agent_product
 from bot.domain.channels import (
     CHANNEL_GONE,
     REJECTED_PAYLOAD,
@@ -119,6 +120,7 @@ class DiscordAdapter:
             )
         else:
             self.client = discord.Client(**kwargs)
+        self.client.http.user_agent += f" {user_agent_product()}"  # after discord.py's own
         self.tree = build_tree(self.client, self._interaction, self._complete, self._on_error)
         self.client.event(self.on_ready)
         self.client.event(self.on_resumed)

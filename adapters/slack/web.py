@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
 from adapters.slack.settings import SlackSettings
+from bot.config.version import user_agent_product
 from bot.domain.channels import MISSING_ACCESS, Channel, DeliveryFailure, Limits
 from bot.ports.installations import SlackInstallationRows
 
@@ -74,6 +75,7 @@ class SlackWeb:
             timeout=math.ceil(self.settings.timeout),
             retry_handlers=handlers,
             session=self._session,
+            user_agent_suffix=user_agent_product(),  # after slack_sdk's own agent
         )
 
     async def client_for(self, channel: Channel, *, reading: bool) -> AsyncWebClient:

@@ -2,13 +2,12 @@
 
 Served by aiohttp on the address given to `evbot run --ops HOST:PORT` (or `EVBOT_OPS_ADDRESS`).
 `/healthz` answers 200 when the store answers and 503 when it does not, with a JSON body naming
-the store's state, each adapter's connection (where the adapter can tell) and this replica's
-scheduler role, the age of the oldest delivery not out yet and the deliveries waiting on a
-platform this replica does not serve (not enabled, or unknown). `/metrics` gives deliveries by
-status and platform, those waiting and why, the oldest pending delivery's age by platform, poll
-counts and lag, the delivery worker's counters, each URL source's health (up, failures in a row,
-rows, last success) and a command-latency histogram, each with HELP and TYPE lines. `/healthz`
-lists each URL source's last fetch too.
+the version running, the store's state, each adapter's connection (where the adapter can tell)
+and this replica's scheduler role, the age of the oldest delivery not out yet and the deliveries
+waiting on a platform this replica does not serve (not enabled, or unknown). `/metrics` gives
+the version (`evbot_build_info`), deliveries by status and platform, those waiting and why, the
+oldest pending delivery's age by platform, poll counts and lag, the delivery worker's counters
+and a command-latency histogram, each with HELP and TYPE lines.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from adapters.registry import PLATFORMS
+from bot.config.version import evbot_version
 from bot.domain.deliveries import Pending
 from bot.domain.fetching import FetchState
 from bot.domain.settings import ConfigError
@@ -143,6 +143,7 @@ class Ops:
         sources = await self._sources() if store == "ok" else {}
         body = {
             "status": "ok" if store == "ok" else "unhealthy",
+            "version": evbot_version(),
             "store": store,
             "adapters": adapters,
             "scheduler": self.role(),
@@ -161,7 +162,12 @@ class Ops:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus text exposition of this replica's view."""
-        lines: list[str] = []
+        lines = _metric(
+            "evbot_build_info",
+            "gauge",
+            "Always 1; the version label says which evbot this replica runs.",
+            [f'evbot_build_info{{version="{_label(evbot_version())}"}} 1'],
+        )
         counts = await self._delivery_counts()
         lines += _metric(
             "evbot_deliveries",

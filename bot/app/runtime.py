@@ -49,7 +49,7 @@ log = logging.getLogger("evbot.app")
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 SOURCE_CHECK_SECONDS = 60.0
-STOP_GRACE_SECONDS = 10.0
+CLOSING_SHARE = 0.8  # of the stop's deadline, for the work under way; the rest for closing
 ORPHAN_CHECK_SECONDS = 2.0  # replicas: how often to look for deliveries a dead replica left
 
 
@@ -233,11 +233,13 @@ class App:
         """Detect news; the detection fans it out to the outbox. Returns the new events."""
         if self.scheduler.running:
             await self.schedule_digests()  # subscriptions made since the last poll get theirs
+        poll_id = self.polls + 1
         try:
             stored = await self.detector.poll()
         except StoreError as exc:  # e.g. another detector moved the watermark: next poll
-            log.warning("poll skipped: %s", exc)
+            log.warning("poll skipped: %s", exc, extra={"poll_id": poll_id})
             return 0
+        log.debug("poll %d: %d new events", poll_id, len(stored), extra={"poll_id": poll_id})
         self.polls += 1
         self.last_poll_at = self.clock()
         if stored:
@@ -269,40 +271,67 @@ class App:
             try:
                 await import_file(self.store, self.config, None, source=name)
             except ImportFailed as exc:
-                log.error("source %s changed but cannot be imported:\n%s", name, exc)
+                log.error(
+                    "source %s changed but cannot be imported:\n%s",
+                    name,
+                    exc,
+                    extra={"source": name},
+                )
                 continue
             changed.append(name)
         if changed:
             await self.poll()
         return changed
 
-    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        """Stop intake, let posts under way finish (bounded), close the store."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop within one deadline (`grace`, else `[delivery] stop_grace_seconds`): no new
+        poll or claim, deliveries claimed but not started back to the queue, posts under way
+        and commands received let finish, then the platforms' connections and the store
+        closed. What is still under way at the deadline is stopped; a post then left in flight
+        is settled on the next start, as after a crash."""
+        loop = asyncio.get_running_loop()
+        grace = self.config.stop_grace_seconds if grace is None else grace
+        deadline = loop.time() + grace
+
+        def left() -> float:
+            return max(0.0, deadline - loop.time())
+
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.stopping.set()
-        if self._replica_tasks:
-            await asyncio.wait(self._replica_tasks, timeout=grace)
+        tasks = [*self._replica_tasks, *self._host_tasks]
         if self._worker_task is not None:
-            try:
-                await asyncio.wait_for(self._worker_task, grace)
-            except TimeoutError:
-                log.warning("posts still under way after %.0f s; stopping anyway", grace)
-        if self._host_tasks:
-            _, pending = await asyncio.wait(self._host_tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-        for adapter in self.adapters.values():
+            tasks.append(self._worker_task)
+        if tasks:
+            # a share of the deadline is kept for closing the connections and the store
+            _, pending = await asyncio.wait(tasks, timeout=left() * CLOSING_SHARE)
+            if pending:
+                log.warning("still under way after %.1f s; stopping it", grace - left())
+                await self.worker.abandon()
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=max(left(), 0.5))
+        for name, adapter in self.adapters.items():
             close = getattr(adapter, "close", None)
-            if close is not None:
-                await close()
+            if close is None:
+                continue
+            try:
+                await asyncio.wait_for(close(), max(left(), 0.5))
+            except TimeoutError:
+                log.warning("%s: its connection did not close in time", name)
         await self.store.close()
+
+    def catch_signals(self) -> None:
+        """From now on SIGINT and SIGTERM stop the app cleanly (`serve_forever` does it too;
+        `evbot run` does it before saying it runs, so that a signal sent then is not lost)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
 
     async def serve_forever(self) -> None:
         """Run until SIGINT or SIGTERM, then stop cleanly."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stopping.set)
+        self.catch_signals()
         try:
             await self.stopping.wait()
         finally:

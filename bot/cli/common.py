@@ -4,64 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app.bootstrap import open_store
+from bot.cli.logs import configure_logging
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.config.load import load_config
-from bot.config.secrets import redact_secrets
+from bot.config.version import evbot_version
 from bot.domain.channels import Channel
 from bot.domain.defuse import defuse_json
 from bot.domain.formatting import validate_locale
 from bot.domain.periods import Month, PeriodError
 from bot.domain.powertrains import CHOICES as POWERTRAIN_CHOICES
-from bot.domain.settings import LOG_LEVELS, WEBHOOK_KINDS, Config
+from bot.domain.settings import LOG_FORMATS, LOG_LEVELS, WEBHOOK_KINDS, Config
 from bot.store.postgres.base import is_postgres
 from bot.store.postgres.sales import PgStore
 from bot.store.sqlite.sales import SqliteStore
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-DEFAULT_LOG_LEVEL = "info"
-# libraries whose INFO lines are chatter (APScheduler logs every job run): warnings only,
-# unless debugging
-QUIET_LIBRARIES = ("apscheduler",)
 
 
 class CliError(Exception):
     """A failure to report in one line on stderr, with exit status 1."""
-
-
-class _StderrLog(logging.Handler):
-    """Log lines to whatever `sys.stderr` is when they are written (tests swap it), with every
-    secret the environment holds redacted."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(redact_secrets(self.format(record)) + "\n")
-            sys.stderr.flush()
-        except Exception:  # logging must never take the bot down
-            self.handleError(record)
-
-
-def configure_logging(level: str | None = None) -> None:
-    """Set up the standard `logging` module once per process (one handler, on stderr) and
-    set its level by name; calling it again only changes the level."""
-    root = logging.getLogger()
-    if not any(isinstance(h, _StderrLog) for h in root.handlers):
-        handler = _StderrLog()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        root.addHandler(handler)
-    name = (level or DEFAULT_LOG_LEVEL).upper()
-    root.setLevel(name)
-    for library in QUIET_LIBRARIES:
-        logging.getLogger(library).setLevel("DEBUG" if name == "DEBUG" else "WARNING")
 
 
 def resolve_database(flag: str | None, config: Config) -> str:
@@ -72,8 +40,9 @@ def resolve_database(flag: str | None, config: Config) -> str:
 def load_settings(args: argparse.Namespace) -> Config:
     path = args.config or os.environ.get("EVBOT_CONFIG")
     config = load_config(path)
-    if getattr(args, "log_level", None) is None:  # --log-level wins over [logging] level
-        configure_logging(config.log_level)
+    # --log-level and --log-format win over [logging] level and format
+    level = getattr(args, "log_level", None) or config.log_level
+    configure_logging(level, getattr(args, "log_format", None) or config.log_format)
     return config
 
 
@@ -163,6 +132,25 @@ def add_common(p: argparse.ArgumentParser, *, locale: bool = False) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (default: $EVBOT_CONFIG)")
     add_log_level(p, argparse.SUPPRESS)  # also after the command; the global one otherwise
+    add_log_format(p, argparse.SUPPRESS)
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """`evbot --version` and `evbot --log-level LEVEL COMMAND`."""
+    version = f"evbot {evbot_version()}"  # the installed distribution's
+    parser.add_argument("--version", action="version", version=version, help="print the version")
+    add_log_level(parser, None)
+    add_log_format(parser, None)
+
+
+def add_log_format(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=default,
+        help="log lines as text, or one JSON object each, every line on stdout and stderr "
+        "included (default: the configuration's [logging] format, text)",
+    )
 
 
 def add_powertrain(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.app.bootstrap import build_app, build_console, open_store
-from bot.cli.common import configure_logging, load_settings, with_locale
+from bot.cli.common import load_settings, with_locale
+from bot.cli.logs import configure_logging
 from bot.domain.announcer import year_label
 from bot.domain.channels import Channel
 from bot.domain.periods import end_month

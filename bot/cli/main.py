@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
@@ -34,10 +33,11 @@ from bot.cli.common import (
     CliError,
     Shared,
     add_common,
-    add_log_level,
+    add_global_options,
     add_powertrain,
-    configure_logging,
 )
+from bot.cli.keeping import add_parsers as add_keeping_commands
+from bot.cli.logs import complain, configure_logging, report_crash
 from bot.cli.sources import add_source_commands
 from bot.config.secrets import redact_secrets
 from bot.domain.records import ImportFailed
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evbot",
         description="EV Milestone Bot: electric-vehicle sales milestones, told in chat.",
     )
-    add_log_level(parser, None)
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import a CSV file of sales figures")
@@ -431,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_source_commands(sub)  # `evbot sources`, `evbot fetch`
     template_commands.add_commands(sub, add_common)
+    add_keeping_commands(sub)  # backup, restore, export
     registry.add_commands(sub, Shared())  # each platform's own: `evbot discord sync`, ...
 
     return manual.as_manual(parser)
@@ -444,17 +445,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.command is None:
         parser.print_help(stream)
         return EXIT_USAGE
-    configure_logging(args.log_level)  # once, here; a command's configuration may set the level
+    configure_logging(args.log_level, args.log_format)  # a command's configuration may change
     runner: Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]] = args.run
     try:
         return asyncio.run(runner(args, stream))
     except ImportFailed as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print("import failed: nothing was written", file=sys.stderr)
+            complain(problem)
+        complain("import failed: nothing was written")
         return EXIT_FAIL
     except (ConfigError, StoreError, CliError, UnknownSubject, SubscriptionError) as exc:
-        print(f"evbot {args.command}: {redact_secrets(str(exc))}", file=sys.stderr)
+        complain(f"evbot {args.command}: {redact_secrets(str(exc))}")
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
@@ -463,7 +464,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         # A bug: keep the traceback for the report, but never a password or token in it.
-        crash = "".join(traceback.format_exception(exc))
-        print(redact_secrets(crash), file=sys.stderr, end="")
-        print(f"evbot {args.command}: internal error (a bug; please report it)", file=sys.stderr)
+        report_crash(exc, f"evbot {args.command}: internal error (a bug; please report it)")
         return EXIT_FAIL

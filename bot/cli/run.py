@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from adapters.console import ConsoleAdapter
 from bot.app.bootstrap import build_adapters, build_app, build_leadership, build_ops, open_commands
 from bot.cli.common import EXIT_OK, CliError, load_settings, store_for
+from bot.cli.logs import json_logs, say
 from bot.domain.messages import Message
 from bot.domain.settings import Config
 from bot.ports.chat import ChatAdapter
@@ -44,7 +45,10 @@ async def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         except OSError as exc:
             await app.stop()
             raise CliError(f"--ops {ops_address}: cannot listen: {exc.strerror or exc}") from exc
-        print(f"ops listening on {ops.host}:{ops.port} (/healthz, /metrics)", file=out, flush=True)
+        if not json_logs():  # a JSON log has the line below only
+            print(
+                f"ops listening on {ops.host}:{ops.port} (/healthz, /metrics)", file=out, flush=True
+            )
         log.info("health and metrics on %s port %d (/healthz, /metrics)", ops.host, ops.port)
     try:
         return await _serve(app, adapters, config, out, exit_on_eof=args.exit_on_eof)
@@ -84,12 +88,12 @@ async def _serve(
         if source is not None
         else ""
     )
-    print(
+    app.catch_signals()
+    say(
+        out,
         f"evbot running: {', '.join(sorted(adapters))}; polling every {config.poll_seconds:g} s; "
         + reading
         + "Ctrl-C stops",
-        file=out,
-        flush=True,
     )
     if source is not None and isinstance(console, ConsoleAdapter):
         from bot.cli.ask import CONSOLE_CHANNEL, console_user
@@ -107,14 +111,10 @@ async def _serve(
             if not ended:
                 return
             if exit_on_eof:
-                print("end of input: stopping (--exit-on-eof)", file=out, flush=True)
+                say(out, "end of input: stopping (--exit-on-eof)")
                 app.stopping.set()
             else:
-                print(
-                    "end of input: no more commands are read; the bot runs on (Ctrl-C stops)",
-                    file=out,
-                    flush=True,
-                )
+                say(out, "end of input: no more commands are read; the bot runs on (Ctrl-C stops)")
 
         task = asyncio.create_task(read_commands())
         await app.serve_forever()

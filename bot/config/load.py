@@ -28,9 +28,11 @@ from bot.config.urls import read_ops
 from bot.config.webhooks import attach_webhooks, read_webhooks
 from bot.domain.records import GroupSpec
 from bot.domain.settings import (
+    LOG_FORMATS,
     LOG_LEVELS,
     MAX_POLL_SECONDS,
     MAX_RETRY_WARNING_SECONDS,
+    MAX_STOP_GRACE_SECONDS,
     MAX_WHOLE,
     PLATFORM_SECRETS,
     WORLD,
@@ -201,9 +203,11 @@ def _apply(
             reason = f"{source_.equivalent_to!r} is not a configured source ({known})"
             found.found.append(str(r.fail(f"sources.{name}.equivalent_to", reason)))
 
-    log_level = found.attempt(config.log_level, _log_level, r, data, config.log_level)
-    retry_warning = found.attempt(
-        config.retry_warning_seconds, _retry_warning, r, data, config.retry_warning_seconds
+    log_level, log_format = found.attempt(
+        (config.log_level, config.log_format), _logging, r, data, config
+    )
+    retry_warning, stop_grace = found.attempt(
+        (config.retry_warning_seconds, config.stop_grace_seconds), _delivery, r, data, config
     )
 
     ops = found.attempt(config.ops, read_ops, r, data, ("console", *PLATFORM_SECRETS))
@@ -240,8 +244,10 @@ def _apply(
         sources=sources,
         platforms=platforms,
         log_level=log_level,
+        log_format=log_format,
         retry_warning_seconds=retry_warning,
         ops=ops,
+        stop_grace_seconds=stop_grace,
     )
 
 
@@ -350,19 +356,32 @@ def _milestones(
     return milestones
 
 
-def _log_level(r: Reader, data: dict[str, Any], default: str) -> str:
-    logging_ = r.table(data.get("logging", {}), "logging", {"level"})
-    return r.choice(logging_, "level", "logging.level", LOG_LEVELS, default)
+def _logging(r: Reader, data: dict[str, Any], config: Config) -> tuple[str, str]:
+    logging_ = r.table(data.get("logging", {}), "logging", {"level", "format"})
+    level = r.choice(logging_, "level", "logging.level", LOG_LEVELS, config.log_level)
+    form = r.choice(logging_, "format", "logging.format", LOG_FORMATS, config.log_format)
+    return level, form
 
 
-def _retry_warning(r: Reader, data: dict[str, Any], default: float) -> float:
-    delivery = r.table(data.get("delivery", {}), "delivery", {"retry_warning_seconds"})
-    return r.number(
+def _delivery(r: Reader, data: dict[str, Any], config: Config) -> tuple[float, float]:
+    keys = {"retry_warning_seconds", "stop_grace_seconds"}
+    delivery = r.table(data.get("delivery", {}), "delivery", keys)
+    retry_warning = r.number(
         delivery,
         "retry_warning_seconds",
         "delivery.retry_warning_seconds",
-        default,
+        config.retry_warning_seconds,
         0,
         MAX_RETRY_WARNING_SECONDS,
         above=True,
     )
+    stop_grace = r.number(
+        delivery,
+        "stop_grace_seconds",
+        "delivery.stop_grace_seconds",
+        config.stop_grace_seconds,
+        0,
+        MAX_STOP_GRACE_SECONDS,
+        above=True,
+    )
+    return retry_warning, stop_grace

@@ -65,8 +65,11 @@ def redacted(config: Config, environ: Mapping[str, str] | None = None) -> dict[s
         "database": redact_secrets(config.database, env),
         "locale": config.locale,
         "schedule": {"poll_seconds": config.poll_seconds},
-        "logging": {"level": config.log_level},
-        "delivery": {"retry_warning_seconds": config.retry_warning_seconds},
+        "logging": {"level": config.log_level, "format": config.log_format},
+        "delivery": {
+            "retry_warning_seconds": config.retry_warning_seconds,
+            "stop_grace_seconds": config.stop_grace_seconds,
+        },
         "ops": {
             "channel": config.ops.channel.safe() if config.ops.channel is not None else None,
             "alert_after": config.ops.alert_after,

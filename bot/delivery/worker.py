@@ -41,6 +41,11 @@ CHANNEL_WAIT_IN_SLOT = 0.25  # longer channel waits give the slot back
 IDLE_POLL_SECONDS = 1.0  # the longest idle wait when nothing tells the worker of new deliveries
 
 
+def fields(row: DeliveryRow) -> dict[str, object]:
+    """A delivery's fields for a log record (JSON logs carry them as their own keys)."""
+    return {"delivery_id": row.id, "platform": row.channel.platform, "channel": row.channel.safe()}
+
+
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before the next try: exponential, capped, with jitter so retries spread out."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
@@ -85,6 +90,7 @@ class DeliveryWorker:
         self.idle_poll = IDLE_POLL_SECONDS
         self._channel_locks: dict[Channel, asyncio.Lock] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._stop: asyncio.Event | None = None  # set by `run`: a stop releases unstarted work
 
     def wake(self) -> None:
         """New deliveries were queued: look now rather than at the next due time."""
@@ -108,6 +114,7 @@ class DeliveryWorker:
                     row.id,
                     row.channel.safe(),
                     exc,
+                    extra=fields(row),
                 )
                 found = None
             if found is not None:
@@ -140,6 +147,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then let posts under way finish (bounded by their
         timeout) and return."""
+        self._stop = stop
         await self.reconcile()
         slots = asyncio.Semaphore(self.concurrency)
         while not stop.is_set():
@@ -159,6 +167,18 @@ class DeliveryWorker:
             await self._wait(stop)
         if self._running:
             await asyncio.wait(set(self._running), timeout=self.post_timeout + 1)
+
+    async def abandon(self) -> None:
+        """Stop the posts still under way (the stop's deadline has passed): each stays in
+        flight, and the next start settles it as after a crash."""
+        running = set(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     async def _wait(self, stop: asyncio.Event) -> None:
         """Until a slot frees, new work is queued, something falls due, or `stop`."""
@@ -198,7 +218,7 @@ class DeliveryWorker:
         try:
             await self.deliver(row)
         except Exception:  # one bad delivery must never stop the worker
-            log.exception("delivery %s failed unexpectedly", row.id)
+            log.exception("delivery %s failed unexpectedly", row.id, extra=fields(row))
         finally:
             slots.release()
 
@@ -207,6 +227,9 @@ class DeliveryWorker:
         follow-up), recording each step, and record the outcome."""
         lock = self._channel_locks.setdefault(row.channel, asyncio.Lock())
         async with lock:
+            if self._stopping():  # claimed, not started: back to the queue for the next start
+                await self.store.release(row.id)
+                return
             found = await self.renderer.rendered_with_chart(row)
             if found is None:
                 await self.store.mark_cancelled(row.id, "no longer subscribed")
@@ -220,7 +243,9 @@ class DeliveryWorker:
                 # the channel must wait: give the slot to another channel meanwhile
                 await self.store.release(row.id, self.clock() + wait)
                 return
-            await pacer.acquire(row.channel)
+            if not await self._paced(pacer, row.channel):
+                await self.store.release(row.id)  # stopping while it waited for its turn
+                return
             try:
                 if row.kind == "correction" and not row.done(POST):
                     after = await self.steps.edit_originals(row, adapter)
@@ -237,12 +262,30 @@ class DeliveryWorker:
                 await self._failed(row, DeliveryFailure(TIMEOUT, permanent=False), pacer)
                 return
             except Exception as exc:  # an adapter bug: retry later, and say what happened
-                log.exception("delivery %s: adapter error", row.id)
+                log.exception("delivery %s: adapter error", row.id, extra=fields(row))
                 failure = DeliveryFailure(UNKNOWN, permanent=False, detail=type(exc).__name__)
                 await self._failed(row, failure, pacer)
                 return
             await self.store.mark_posted(row.id, message_id, self.clock())
             self.stats.posted += 1
+
+    async def _paced(self, pacer: Pacer, channel: Channel) -> bool:
+        """Wait for the channel's turn under the platform's pace; False when the worker is told
+        to stop first (nothing of the delivery has started)."""
+        if self._stop is None:
+            await pacer.acquire(channel)
+            return True
+        turn = asyncio.ensure_future(pacer.acquire(channel))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({turn, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if turn.done():
+            turn.result()
+            return True
+        turn.cancel()
+        return False
 
     async def _failed(self, row: DeliveryRow, exc: DeliveryFailure, pacer: Pacer) -> None:
         if exc.retry_after is not None:
@@ -262,6 +305,7 @@ class DeliveryWorker:
                 row.channel.safe(),
                 reason,
                 "; the channel's subscriptions are paused" if paused else "",
+                extra=fields(row),
             )
             return
         wait = backoff(row.attempts, self.rng)

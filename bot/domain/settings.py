@@ -21,6 +21,9 @@ MAX_PRIORITY = 1_000_000
 WORLD = "World"
 SOURCE_FIELDS = ("period", "region", "make", "model", "units", "powertrain")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+STOP_GRACE_SECONDS = 10.0  # `evbot run`'s whole stop on SIGTERM, posts under way included
+MAX_STOP_GRACE_SECONDS = 600.0
 RETRY_WARNING_SECONDS = 900.0  # a delivery still retrying after this long is logged as a warning
 MAX_RETRY_WARNING_SECONDS = 7 * 24 * 3600.0
 
@@ -166,6 +169,8 @@ class Config:
     log_level: str = "info"  # [logging] level; `evbot --log-level` wins
     retry_warning_seconds: float = RETRY_WARNING_SECONDS  # [delivery] retry_warning_seconds
     ops: OpsConfig = field(default_factory=OpsConfig)  # [ops]
+    stop_grace_seconds: float = STOP_GRACE_SECONDS  # [delivery] stop_grace_seconds
+    log_format: str = "text"  # [logging] format; `evbot --log-format` wins
 
     @property
     def served_platforms(self) -> tuple[str, ...]:
