@@ -224,7 +224,7 @@ def test_the_help_of_each_command_renders(capsys: pytest.CaptureFixture[str]) ->
 
 
 # options every command shares, told once under the table
-SHARED_OPTIONS = {"--db", "--config", "--log-level", "--help"}
+SHARED_OPTIONS = {"--db", "--config", "--log-level", "--log-format", "--help"}
 CHANNEL_OPTIONS = {"--platform", "--workspace", "--channel"}
 
 

@@ -50,7 +50,10 @@ TEXTS = {
     "yearly": "",
 }
 STATUS = {"subscriptions": "active", "deliveries": "posted", "holds": "held"}
-CHECKED = {("holds", "state"): "held"}  # a column of that name elsewhere is free text
+CHECKED = {  # a column of that name elsewhere is free text, or another check
+    ("holds", "state"): "held",
+    ("market_shares", "metric"): "sales_share",
+}
 
 Row = dict[str, Any]
 
@@ -63,6 +66,8 @@ def value(table: str, column: str, kind: str, i: int) -> Any:
         return STATUS.get(table, "active")
     if (table, column) in CHECKED:
         return CHECKED[table, column]
+    if column == "percent":
+        return 90.5 + i  # a share, 0 to 100
     if column in ("month", "period", "latest_month", "first_month_text"):
         return f"2015-{i:02d}"
     if column in FLAGS:

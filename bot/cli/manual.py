@@ -50,6 +50,9 @@ EXAMPLES = {
     "evbot template set": "evbot template set newsroom milestone milestone.txt --platform discord "
     "--workspace 1234",
     "evbot templates": "evbot templates --platform discord --workspace 1234",
+    "evbot backup": "evbot backup /var/backups/evbot/evbot-2026-12-07.sqlite3",
+    "evbot restore": "evbot restore /var/backups/evbot/evbot-2026-12-01.sqlite3",
+    "evbot export": "evbot export audit/ --format json",
     "evbot run": "evbot run --config evbot.toml --ops 127.0.0.1:9108",
     "evbot discord": "evbot discord sync",
     "evbot discord sync": "evbot discord sync --force",
