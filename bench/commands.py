@@ -410,6 +410,9 @@ async def main() -> None:
     parser.add_argument("--commands", type=int, default=20_000)
     parser.add_argument("--db", help="reuse (or create) this store file")
     parser.add_argument(
+        "--skip-names", action="store_true", help="leave the name index timings out"
+    )
+    parser.add_argument(
         "--database",
         metavar="postgresql://...",
         help="also run on PostgreSQL (a throwaway schema there) and print both",
@@ -450,7 +453,8 @@ async def main() -> None:
                 f"raw SQLite point lookup: p50 {raw_p50 * 1e6:.1f} us, p99 "
                 f"{percentile(raw, 99) * 1e6:.1f} us"
             )
-            measure_names(ctx, rng)
+            if not args.skip_names:
+                measure_names(ctx, rng)
             print(f"peak RSS with the store and the read model loaded: {peak_rss_mb():.0f} MB")
             lite = await against_naive(ctx, path, args, rng, asked, raw_p50)
     print(f"peak RSS: {peak_rss_mb():.0f} MB (target < {RSS_TARGET_MB} MB)")
