@@ -31,9 +31,11 @@ class Window:
 
     first: Month
     last: Month
-    by_make: dict[str, list[IncRow]] = field(default_factory=dict)
+    by_make: dict[str, list[IncRow]] = field(default_factory=dict)  # their models' cells
     asked: set[str] = field(default_factory=set)  # the makes read, with cells or not
     everything: list[IncRow] | None = None  # all makes' sums, when a total of all EVs asks
+    # makes' own sums (a make's or group's basis needs no more than a whole read has)
+    sums: dict[str, list[IncRow]] = field(default_factory=dict)
 
 
 class Reads:
@@ -73,17 +75,20 @@ class Reads:
         if not events:
             return None
         periods = [e.period for e in events]
+        # a model's basis is its own cells'; a make's or group's its makes' sums', as in a
+        # whole read (a tenth of their models' cells)
         window = await self._window(
             Month(min(periods).year - 1, 1),
             max(periods),
-            {m for k in recent for m in self._makes_of(k.subject)},
+            {m for k in recent if k.subject.kind == "model" for m in self._makes_of(k.subject)},
+            {m for k in recent if k.subject.kind != "model" for m in self._makes_of(k.subject)},
         )
         priority = {
             metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
             for metric in ("sales", "stock")
         }
         for key in recent:
-            rows = await self._window_rows(key.subject, window)
+            rows = await self._window_rows(key.subject, window, sums=True)
             found = own_region_basis(rows, priority[key.metric], key.region)
             if found is None:  # sub-regions take part: the whole choice of `regional_increments`
                 found = {}
@@ -91,15 +96,23 @@ class Reads:
             bases[key] = found
         return window
 
-    async def _window(self, first: Month, last: Month, makes: Iterable[str]) -> Window:
-        """The makes' cells from `first` to `last`, in one read: figures of 0 too, which take
-        part in each year's choice of a source as in a whole read."""
+    async def _window(
+        self, first: Month, last: Month, makes: Iterable[str], sums: Iterable[str] = ()
+    ) -> Window:
+        """The makes' models' cells from `first` to `last`, in one read, and the sums of the
+        makes `sums` in another: figures of 0 too, which take part in each year's choice of a
+        source as in a whole read."""
         window = Window(first, last)
         wanted = sorted(set(makes))
         window.asked.update(wanted)
         if wanted:
             for row in await self.store.parts_between(wanted, first, last):
                 window.by_make.setdefault(row.make_key, []).append(row)
+        summed = sorted(set(sums))
+        if summed:
+            window.sums = {m: [] for m in summed}
+            for row in await self.store.parts_between(summed, first, last, whole_makes=True):
+                window.sums[row.make_key].append(row)
         return window
 
     def _makes_of(self, subject: Subject) -> list[str]:
@@ -112,8 +125,11 @@ class Reads:
             return sorted(self.reader.members(subject))
         return []
 
-    async def _window_rows(self, subject: Subject, window: Window) -> list[IncRow]:
-        """A subject's cells in the window (all EVs' read once, when first asked)."""
+    async def _window_rows(
+        self, subject: Subject, window: Window, sums: bool = False
+    ) -> list[IncRow]:
+        """A subject's cells in the window (all EVs' read once, when first asked); with
+        `sums`, a make's or group's are its makes' sums."""
         if subject.kind == "all":
             if window.everything is None:
                 window.everything = await self.store.parts_between(None, window.first, window.last)
@@ -121,7 +137,8 @@ class Reads:
         if subject.kind == "model":
             make_key, model_key = model_keys(subject)
             return [r for r in window.by_make.get(make_key, ()) if r.model_key == model_key]
-        return [r for m in self._makes_of(subject) for r in window.by_make.get(m, ())]
+        cells = window.sums if sums else window.by_make
+        return [r for m in self._makes_of(subject) for r in cells.get(m, ())]
 
     async def read_series(
         self,
@@ -271,7 +288,12 @@ class Reads:
         told = [(e, b) for e, b in growth if e.subject.kind in SUMMED_KINDS]
         if not told:
             return {}
-        first = Month(min(e.period for e, _ in told).year - 1, 1)
+        # `unlike_parts` compares the month (or year) before each event's with the event's
+        # own: the cells of those months are all it needs
+        first = min(
+            Month(e.period.year - 1, 12) if e.granularity == "year" else e.period.plus(-1)
+            for e, _ in told
+        )
         last = max(e.period for e, _ in told)
         makes = {m for e, _ in told for m in self._makes_of(e.subject)}
         if (

@@ -121,11 +121,17 @@ class SalesStore(MarketShareRows, Protocol):
         """Monthly increments of everything, per source and region, ordered by month."""
 
     async def parts_between(
-        self, make_keys: Sequence[str] | None, first: Month, last: Month
+        self,
+        make_keys: Sequence[str] | None,
+        first: Month,
+        last: Month,
+        *,
+        whole_makes: bool = False,
     ) -> list[IncRow]:
         """The cells from `first` to `last`, figures of 0 included (a source that gave 0
         is chosen for its year like any other): of the models of `make_keys`, or with None, of
-        every make (what a total of all EVs is made of)."""
+        every make (what a total of all EVs is made of). With `whole_makes`, the makes' own
+        sums (as `make_increments` reads them) instead of their models' cells."""
 
     async def powertrain_increments(
         self, powertrain: str, make_key: str | None = None, model_key: str | None = None

@@ -35,8 +35,26 @@ class PgReading(PgFanOut, SalesReads):
         return [source_info(r) for r in rows]
 
     async def parts_between(
-        self, make_keys: Sequence[str] | None, first: Month, last: Month
+        self,
+        make_keys: Sequence[str] | None,
+        first: Month,
+        last: Month,
+        *,
+        whole_makes: bool = False,
     ) -> list[IncRow]:
+        if make_keys is not None and whole_makes:
+            if not make_keys:
+                return []
+            rows = await self._fetch(
+                self.pool,
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                "WHERE make_key = ANY($1::text[]) AND month BETWEEN $2 AND $3",
+                list(make_keys),
+                str(first),
+                str(last),
+                table="make_cells",
+            )
+            return inc_rows(rows)
         if make_keys is None:
             rows = await self._fetch(
                 self.pool,

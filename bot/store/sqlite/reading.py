@@ -42,8 +42,24 @@ class SqliteReading(SqliteFanOut, SalesReads):
         return inc_rows(rows)
 
     async def parts_between(
-        self, make_keys: Sequence[str] | None, first: Month, last: Month
+        self,
+        make_keys: Sequence[str] | None,
+        first: Month,
+        last: Month,
+        *,
+        whole_makes: bool = False,
     ) -> list[IncRow]:
+        if make_keys is not None and whole_makes:
+            if not make_keys:
+                return []
+            marks = ", ".join("?" for _ in make_keys)
+            rows = await self._rows(
+                "SELECT source_id, region, make_key, '', month, inc FROM make_cells "
+                f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ?",
+                [*make_keys, str(first), str(last)],
+                table="make_cells",
+            )
+            return inc_rows(rows)
         if make_keys is None:
             rows = await self._rows(
                 "SELECT source_id, region, make_key, '', month, inc FROM make_cells "

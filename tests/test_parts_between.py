@@ -1,0 +1,47 @@
+"""`BotStore.parts_between(..., whole_makes=True)`: the makes' own sums between two months, as
+`make_increments` reads them (what detection dresses a make's or group's event from), on both
+backends."""
+
+from __future__ import annotations
+
+from bot.domain.periods import Month
+from bot.domain.records import IncRow
+from bot.ports.store import BotStore
+from tests.store_contract import PRESS, SALES, rec
+
+
+async def test_whole_makes_are_the_make_sums_between_the_months(any_store: BotStore) -> None:
+    await any_store.import_records(
+        [
+            (
+                SALES,
+                [
+                    rec("2023-11", 5),
+                    rec("2023-12", 0),
+                    rec("2024-01", 7),
+                    rec("2024-01", 3, model="Ariya"),
+                    rec("2024-02", 4, region="Norway"),
+                    rec("2024-03", 9),
+                    rec("2024-01", 2, make="Renault", model="Zoe"),
+                ],
+            ),
+            (PRESS, [rec("2024-01", 11)]),
+        ]
+    )
+    first, last = Month(2023, 12), Month(2024, 2)
+    sums = await any_store.parts_between(["nissan"], first, last, whole_makes=True)
+    expected = [r for r in await any_store.make_increments(["nissan"]) if first <= r.month <= last]
+
+    def key(r: IncRow) -> tuple[Month, int, str, int]:
+        return (r.month, r.source_id, r.region, r.inc)
+
+    assert sorted(sums, key=key) == sorted(expected, key=key)
+    # one row a make, source, region and month: the two Nissan models of January summed
+    assert {(r.make_key, r.model_key) for r in sums} == {("nissan", "")}
+    assert sum(r.inc for r in sums if r.month == Month(2024, 1) and r.region == "World") == 21
+    # a zero figure is kept (it takes part in the year's choice of a source)
+    assert any(r.month == Month(2023, 12) and r.inc == 0 for r in sums)
+    # the models' cells, as before, when not asked for the sums
+    cells = await any_store.parts_between(["nissan"], first, last)
+    assert {r.model_key for r in cells} == {"leaf", "ariya"}
+    assert await any_store.parts_between([], first, last, whole_makes=True) == []
