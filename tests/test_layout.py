@@ -113,3 +113,16 @@ def test_no_private_name_is_imported_from_another_module() -> None:
         if name.startswith("_") and target != module
     ]
     assert crossing == []
+
+
+MAX_LINES = 400  # a module a newcomer reads in one sitting (DESIGN.md "Layout")
+
+
+def test_no_module_is_over_its_length() -> None:
+    long = {
+        str(path.relative_to(ROOT)): n
+        for package in ("bot", "adapters")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines, to split: {long}"

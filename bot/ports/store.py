@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.domain.deliveries import Pending
 from bot.domain.periods import Month
 from bot.domain.plausibility import DEFAULT_RULE, Hold, HoldRule
 from bot.domain.records import (
@@ -27,10 +26,8 @@ from bot.ports.fetches import FetchStateRows
 from bot.ports.installations import SlackInstallationRows
 from bot.ports.market_shares import MarketShareRows
 from bot.ports.mutes import MuteRows
+from bot.ports.outbox import OutboxRows
 from bot.ports.templates import TemplateRows
-
-# The years a source gives whole (as a yearly figure), read after each of its imports; written
-# with PostgreSQL's placeholders, SQLite's store swaps in its own.
 
 if TYPE_CHECKING:
     from bot.domain.channels import Channel
@@ -39,7 +36,7 @@ if TYPE_CHECKING:
     from bot.domain.milestones import Recorded
     from bot.domain.records import DetectionWrite, StoredEvent
     from bot.domain.series_state import SeriesState
-    from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription, SubscriptionSpec
+    from bot.domain.subscriptions import FanoutPlan, Subscription, SubscriptionSpec
 
 
 class StoreError(RuntimeError):
@@ -156,10 +153,19 @@ class SalesStore(MarketShareRows, Protocol):
         """The stored groups of makes."""
 
 
-class BotStore(SalesStore, SlackInstallationRows, MuteRows, FetchStateRows, TemplateRows, Protocol):
+class BotStore(
+    SalesStore,
+    OutboxRows,
+    SlackInstallationRows,
+    MuteRows,
+    FetchStateRows,
+    TemplateRows,
+    Protocol,
+):
     """Everything the running bot needs from its database: the sales port above, plus detection
-    state, subscriptions, the outbox and Slack installations. `SqliteStore` and `PgStore` both
-    provide it; core modules that take "the store" are typed with it, not with one backend."""
+    state, subscriptions, the outbox (`bot.ports.outbox`) and Slack installations. `SqliteStore`
+    and `PgStore` both provide it; core modules that take "the store" are typed with it, not with
+    one backend."""
 
     path: str  # what messages name: a file, or a DSN without its password
 
@@ -307,96 +313,9 @@ class BotStore(SalesStore, SlackInstallationRows, MuteRows, FetchStateRows, Temp
         """Resume a channel's paused subscriptions and what the pause held back."""
         ...
 
-    # -- outbox -----------------------------------------------------------------------------
-
-    async def enqueue(self, planned: Sequence[PlannedDelivery], now: float) -> list[int]:
-        """Queue deliveries made outside a detection."""
-        ...
-
-    async def claim_due(
-        self, now: float, limit: int, platforms: Sequence[str] | None = None
-    ) -> list[DeliveryRow]:
-        """Mark up to `limit` due deliveries in flight (one per channel) and return them."""
-        ...
-
-    async def inflight(self, platforms: Sequence[str] | None = None) -> list[DeliveryRow]:
-        """Deliveries a crash left in flight, to settle before posting again."""
-        ...
-
-    async def mark_posted(self, delivery_id: int, message_id: str, now: float) -> None:
-        """A delivery reached its channel."""
-        ...
-
-    async def mark_step(self, delivery_id: int, entry: str, message_id: str | None = None) -> None:
-        """Record a step of an in-flight delivery as done (with the post's message id)."""
-        ...
-
-    async def keep_rendered(self, delivery_id: int, rendered: str) -> str:
-        """Keep a delivery's message as first rendered; returns the one kept."""
-        ...
-
-    async def delivery(self, delivery_id: int) -> DeliveryRow | None:
-        """One delivery by id."""
-        ...
-
     async def set_flag(self, name: str, value: str = "") -> None:
         """Raise a store flag that the next detection consumes
         (`bot.domain.corrections.SILENT_FLAG`)."""
-        ...
-
-    async def mark_retry(
-        self, delivery_id: int, next_attempt_at: float, reason: str, error: str
-    ) -> None:
-        """Back to pending, for another attempt not before `next_attempt_at`."""
-        ...
-
-    async def release(self, delivery_id: int, not_before: float | None = None) -> None:
-        """Pending again without counting an attempt."""
-        ...
-
-    async def defer_channel(self, channel: Channel, not_before: float) -> None:
-        """Nothing more to this channel before `not_before`."""
-        ...
-
-    async def mark_failed(self, delivery: DeliveryRow, reason: str, error: str) -> bool:
-        """A permanent failure; returns whether the channel's subscriptions were paused."""
-        ...
-
-    async def requeue(self, delivery_ids: Sequence[int], now: float) -> list[int]:
-        """Failed deliveries pending again (due `now`, attempts reset, error cleared, text and
-        steps kept); returns the ids that were failed and now are pending."""
-        ...
-
-    async def mark_cancelled(self, delivery_id: int, reason: str) -> None:
-        """A delivery that no longer has anyone to go to."""
-        ...
-
-    async def deliveries(self, status: str | None = None, limit: int = 100) -> list[DeliveryRow]:
-        """Deliveries, newest first, optionally of one status."""
-        ...
-
-    async def delivery_counts(self) -> dict[str, int]:
-        """How many deliveries are in each status."""
-        ...
-
-    async def delivery_counts_by_platform(self) -> dict[tuple[str, str], int]:
-        """How many deliveries each platform has in each status."""
-        ...
-
-    async def pending_by_platform(self) -> dict[str, Pending]:
-        """Deliveries not out yet (pending or in flight), by platform."""
-        ...
-
-    async def next_due(self) -> float | None:
-        """When the earliest pending delivery is due (None: nothing pending)."""
-        ...
-
-    async def take_digest(self, sub_id: int, now: float, label: str | None = None) -> int | None:
-        """Turn a subscription's collected events into one digest delivery; None if empty."""
-        ...
-
-    async def digest_size(self, sub_id: int) -> int:
-        """How many events a subscription's next digest holds."""
         ...
 
     # -- preview: indexed reads, whatever the number of other events and channels -----------
