@@ -280,3 +280,22 @@ async def test_a_refresh_touching_many_models_reads_the_held_powertrains_whole(
     assert data(await ask(ctx, "/ev-total powertrain:bev"))["total"] == 6 * 1_300 + 600
     assert data(await ask(ctx, "/ev-total powertrain:fcev"))["total"] == FUEL_CELL - 100
     assert data(await ask(ctx, "/ev-total"))["total"] == ELECTRIC + 600
+
+
+async def test_an_empty_electric_answer_points_to_the_fuel_cell_figures(
+    ctx: CommandContext,
+) -> None:
+    """/ev-total mirai has no electric figures; it says so and how to ask for its fuel-cell ones
+    (an electric car with no figures gets no such line)."""
+    reply = await ask(ctx, "/ev-total mirai")
+    assert data(reply)["total"] == 0
+    assert reply.message.body.endswith(
+        "Fuel-cell cars are counted apart from electric cars (BEV + PHEV): "
+        "/ev-total Toyota Mirai powertrain:fcev"
+    )
+    leaf = await ask(ctx, "/ev-total leaf as-of:2000-01")
+    assert "Fuel-cell" not in leaf.message.body
+    fuel = await ask(ctx, "/ev-total mirai powertrain:fcev")
+    assert (
+        data(fuel)["total"] == 600 and "Fuel-cell cars are counted apart" not in fuel.message.body
+    )

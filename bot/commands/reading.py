@@ -24,6 +24,7 @@ from bot.domain.periods import Month
 from bot.domain.powertrains import ELECTRIC, asked_powertrain, counted_as, counted_suffix, measure
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
+from bot.domain.series import WORLD
 from bot.domain.subjects import UnknownSubject
 from bot.reading.read_model import Series
 
@@ -96,9 +97,30 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             raise ArgumentError("explain:yes tells a running total; ask it without period:.")
         subject = resolved.subject
         return _reply(period_answer(ctx, subject, region, period, inv.locale, metric, powertrain))
-    return _reply(
-        _total(ctx, resolved.subject, region, text, inv.locale, explained, metric, powertrain)
+    message, data = _total(
+        ctx, resolved.subject, region, text, inv.locale, explained, metric, powertrain
     )
+    if data.get("as_of") is None and not powertrain:
+        message = await _fuel_cell_hint(ctx, message, resolved.subject, region, metric)
+    return _reply((message, data))
+
+
+async def _fuel_cell_hint(
+    ctx: CommandContext, message: Message, subject: Subject, region: str, metric: str
+) -> Message:
+    """An empty answer about electric cars, for a subject that has fuel-cell figures (a Mirai),
+    says how to ask for them: fuel-cell cars are never counted as electric."""
+    await ctx.model.ensure_powertrain("FCEV")
+    if ctx.model.series(subject, region, measure(metric, "FCEV")).latest is None:
+        return message
+    words = subject.name if subject.kind != "all" else "all"
+    if region != WORLD:
+        words += f" region:{region}"
+    hint = (
+        f"Fuel-cell cars are counted apart from electric cars (BEV + PHEV): "
+        f"/ev-total {words} powertrain:fcev"
+    )
+    return replace(message, body=f"{message.body}\n{hint}")
 
 
 def _total(
