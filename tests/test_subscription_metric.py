@@ -143,6 +143,18 @@ async def test_subscriptions_list_the_metric_and_bad_ones_are_refused(
     assert len(await ctx.store.subscriptions(BOTH)) == 2  # a refusal changes nothing
 
 
+async def test_unsubscribing_one_metric_keeps_the_other(ctx: CommandContext) -> None:
+    assert (await ask(ctx, BOTH, "/ev-subscribe WA")).ok
+    assert (await ask(ctx, BOTH, "/ev-subscribe WA metric:stock")).ok
+    gone = await ask(ctx, BOTH, "/ev-unsubscribe WA metric:stock")
+    assert gone.ok and gone.data == {"removed": 1}
+    assert [s.spec.metric for s in await ctx.store.subscriptions(BOTH)] == ["sales"]
+    again = await ask(ctx, BOTH, "/ev-unsubscribe WA metric:stock")
+    assert not again.ok and "does not follow all EVs (registered stock)" in again.message.body
+    assert (await ask(ctx, BOTH, "/ev-unsubscribe WA")).data == {"removed": 1}  # both metrics
+    assert await ctx.store.subscriptions(BOTH) == []
+
+
 def test_metric_is_an_option_of_ev_subscribe_on_discord_and_slack() -> None:
     async def never(*_: object) -> None:
         raise AssertionError("not called")
@@ -189,6 +201,15 @@ def test_cli_subscribe_metric_agrees_with_chat(
     assert [r["metric"] for r in rows] == ["stock", "sales"]
     with pytest.raises(SystemExit):
         main(["subscribe", "WA", "--metric", "fleet", *common])
+    # one metric's subscription goes, the other stays
+    assert main(["unsubscribe", "WA", "--metric", "stock", *common]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("removed 1 subscription\n") and "(registered stock)" in out
+    assert main(["subscriptions", "--json", *common]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["metric"] for r in rows] == ["sales"]
+    assert main(["unsubscribe", "WA", "--metric", "stock", *common]) == 1
+    assert "does not follow 'WA' (registered stock)" in capsys.readouterr().err
 
 
 # -- the migration --------------------------------------------------------------------------

@@ -103,6 +103,11 @@ def add_parsers(sub: Subcommands) -> None:
         help="only the subscriptions in this region (default: every region)",
     )
     p.add_argument(
+        "--metric",
+        choices=METRICS,
+        help="only the subscriptions of this metric: sales or stock (default: both)",
+    )
+    p.add_argument(
         "--id",
         type=int,
         metavar="N",

@@ -104,8 +104,8 @@ def _described(sub: Subscription) -> str:
 
 async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
     config = load_settings(args)
-    if args.id is not None and (args.subject is not None or args.region):
-        raise CliError("--id names one subscription: give no subject or --region with it")
+    if args.id is not None and (args.subject is not None or args.region or args.metric):
+        raise CliError("--id names one subscription: give no subject, --region or --metric with it")
     if args.id is None and args.subject is None:
         raise CliError('name a subject (or "all") or a subscription with --id N')
     async with store_for(args, config, read=True) as store:
@@ -122,7 +122,7 @@ async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
             if args.subject.strip().lower() != "all":
                 key = catalog.resolve(args.subject).subject.key
             region = catalog.region(args.region) if args.region else None
-            if region is None:
+            if region is None and args.metric is None:
                 before = await store.subscriptions(_channel(args))
                 count = await store.unsubscribe(_channel(args), key)
                 removed = [s for s in before if key is None or s.spec.subject.key == key]
@@ -130,15 +130,18 @@ async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
             else:
                 removed = []
                 for sub in await store.subscriptions(_channel(args)):
-                    same_region = sub.spec.region.casefold() == region.casefold()
+                    same_region = region is None or sub.spec.region.casefold() == region.casefold()
                     if (
                         same_region
+                        and args.metric in (None, sub.spec.metric)
                         and key in (None, sub.spec.subject.key)
                         and await store.unsubscribe_id(sub.id) is not None
                     ):
                         removed.append(sub)
     if not removed:
         where = f" in {args.region}" if args.region else ""
+        where += " (registered stock)" if args.metric == "stock" else ""
+        where += " (sales)" if args.metric == "sales" else ""
         raise CliError(f"{_channel(args).safe()} does not follow {args.subject!r}{where}")
     print(f"removed {len(removed)} subscription{'s' if len(removed) != 1 else ''}", file=out)
     for sub in removed:

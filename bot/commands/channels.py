@@ -109,7 +109,16 @@ async def cmd_unsubscribe(ctx: CommandContext, inv: Invocation, args: Mapping[st
     if text.strip().lower() != "all":
         subject = resolve_subject(ctx, text).subject
         key, what = subject.key, subject.name
-    removed = await ctx.store.unsubscribe(inv.channel, key)
+    metric = args.get("metric")
+    if metric is None:
+        removed = await ctx.store.unsubscribe(inv.channel, key)
+    else:  # only that metric's: a channel may follow WA's sales and its registered stock
+        removed = 0
+        for sub in await ctx.store.subscriptions(inv.channel):
+            wanted = key in (None, sub.spec.subject.key) and sub.spec.metric == metric
+            if wanted and await ctx.store.unsubscribe_id(sub.id) is not None:
+                removed += 1
+        what += " (registered stock)" if metric == "stock" else " (sales)"
     if not removed:
         raise ArgumentError(
             f"This channel does not follow {what}. /ev-subscriptions lists what it follows."

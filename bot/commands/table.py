@@ -181,7 +181,14 @@ COMMANDS: dict[str, Command] = {
         Command(
             "ev-unsubscribe",
             "Stop this channel following a subject (or all)",
-            [OptionSpec("subject", "a subject, or all", "subject", required=True)],
+            [
+                OptionSpec("subject", "a subject, or all", "subject", required=True),
+                OptionSpec(
+                    "metric",
+                    "only the subscriptions of this metric: sales or stock (default: both)",
+                    choices=("sales", "stock"),
+                ),
+            ],
             cmd_unsubscribe,
             True,
             "/ev-unsubscribe alliance",
