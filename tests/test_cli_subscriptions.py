@@ -234,7 +234,7 @@ def test_unsubscribe_by_id_removes_that_subscription_only(
         "evbot unsubscribe: --id 3: no subscription #3 (`evbot subscriptions` lists ids)\n"
     )
     status, _, err = run(capsys, "unsubscribe", "alliance", "--id", "1", "--db", db)
-    assert status == 1 and "give no subject or --region with it" in err
+    assert status == 1 and "give no subject, --region or --metric with it" in err
     status, _, err = run(capsys, "unsubscribe", "--db", db)
     assert status == 1 and "--id N" in err
     assert [s.id for s in stored(db)[0]] == [1, 2]  # refused commands changed nothing
