@@ -171,7 +171,7 @@ def test_autocomplete_is_fast_and_bounded_on_a_big_catalog() -> None:
     ctx = CommandContext.__new__(CommandContext)
     ctx.config = config
     ctx.model = SimpleNamespace(  # type: ignore[assignment]
-        catalog=catalog, version=1, series=lambda subject: SimpleNamespace(cum=())
+        catalog=catalog, version=1, world_sales_of=lambda subject: 0
     )
     ctx._names = None
     ctx._names_version = -1

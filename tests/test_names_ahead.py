@@ -32,7 +32,7 @@ async def test_prepared_index_ranks_as_one_built_on_the_spot(tmp_path: Path) -> 
         ctx = await open_commands(store, config)
         ready = await ctx.prepare_names()
         assert ctx.names() is ready  # the current version's: nothing more to build
-        on_the_spot = NameIndex.build(ctx.model.catalog, config, lambda s: ctx._sales(s))
+        on_the_spot = NameIndex.build(ctx.model.catalog, config, ctx.model.world_sales_of)
         assert ready.rank == on_the_spot.rank and ready.keys == on_the_spot.keys
         assert autocomplete(ctx, "make00000")[:2] == ["Make00000", "Make00000 Model 0"]
 

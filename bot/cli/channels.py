@@ -11,9 +11,7 @@ from typing import TextIO
 from adapters.registry import PLATFORMS
 from bot.cli.common import EXIT_OK, CliError, channel_of, load_settings, print_json, store_for
 from bot.commands.channels import counted
-from bot.domain.channels import Channel
 from bot.domain.series import WORLD
-from bot.domain.settings import Config
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,
     KINDS,
@@ -25,10 +23,6 @@ from bot.domain.subscriptions import (
 from bot.reading.queries import load_catalog
 
 # -- subscriptions and deliveries ------------------------------------------------------------
-
-
-def _channel(args: argparse.Namespace, config: Config | None = None) -> Channel:
-    return channel_of(args, config)
 
 
 def _csv(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -44,7 +38,7 @@ async def cmd_subscribe(args: argparse.Namespace, out: TextIO) -> int:
     # before the store: a refused subscription creates nothing. (The CLI is where a platform is
     # named by hand; a slash command's is the platform of the adapter that received it.)
     check_platform(args.platform, PLATFORMS)
-    channel = _channel(args, config)  # a platform webhook: a configured [webhooks.NAME]
+    channel = channel_of(args, config)  # a platform webhook: a configured [webhooks.NAME]
     async with store_for(args, config) as store:
         await store.sync_groups(config.groups)
         catalog = await load_catalog(store, config)
@@ -123,13 +117,13 @@ async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
                 key = catalog.resolve(args.subject).subject.key
             region = catalog.region(args.region) if args.region else None
             if region is None and args.metric is None:
-                before = await store.subscriptions(_channel(args))
-                count = await store.unsubscribe(_channel(args), key)
+                before = await store.subscriptions(channel_of(args))
+                count = await store.unsubscribe(channel_of(args), key)
                 removed = [s for s in before if key is None or s.spec.subject.key == key]
                 assert count == len(removed)
             else:
                 removed = []
-                for sub in await store.subscriptions(_channel(args)):
+                for sub in await store.subscriptions(channel_of(args)):
                     same_region = region is None or sub.spec.region.casefold() == region.casefold()
                     if (
                         same_region
@@ -142,7 +136,7 @@ async def cmd_unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
         where = f" in {args.region}" if args.region else ""
         where += " (registered stock)" if args.metric == "stock" else ""
         where += " (sales)" if args.metric == "sales" else ""
-        raise CliError(f"{_channel(args).safe()} does not follow {args.subject!r}{where}")
+        raise CliError(f"{channel_of(args).safe()} does not follow {args.subject!r}{where}")
     print(f"removed {len(removed)} subscription{'s' if len(removed) != 1 else ''}", file=out)
     for sub in removed:
         print(f"  {_described(sub)}", file=out)
@@ -156,7 +150,7 @@ async def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         if args.subject:
             catalog = await load_catalog(store, config)
             key = catalog.resolve(args.subject).subject.key
-        resumed = await store.resume(_channel(args), key)
+        resumed = await store.resume(channel_of(args), key)
     print(f"resumed {resumed} subscription{'s' if resumed != 1 else ''}", file=out)
     return EXIT_OK
 

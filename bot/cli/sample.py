@@ -7,12 +7,6 @@ import argparse
 from typing import TextIO
 
 from bot.cli.common import EXIT_OK, CliError, channel_of, load_settings, store_for
-from bot.domain.channels import Channel
-from bot.domain.settings import Config
-
-
-def _channel(args: argparse.Namespace, config: Config | None = None) -> Channel:
-    return channel_of(args, config)
 
 
 async def cmd_test_message(args: argparse.Namespace, out: TextIO) -> int:
@@ -22,7 +16,7 @@ async def cmd_test_message(args: argparse.Namespace, out: TextIO) -> int:
     from bot.ports.chat import image_mode
 
     config = load_settings(args)
-    channel = _channel(args, config)
+    channel = channel_of(args, config)
     adapters = build_adapters(config, out)
     adapter = adapters.get(channel.platform)
     if adapter is None:

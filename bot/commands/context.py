@@ -95,11 +95,6 @@ class CommandContext:
         self._refreshing = asyncio.ensure_future(self.refresh())
         await self._refreshing
 
-    def _sales(self, subject: Subject) -> int:
-        """A subject's sales to date in the world: what ranks names of one kind."""
-        cum = self.model.series(subject).cum
-        return cum[-1] if cum else 0
-
     def names(self) -> NameIndex:
         """The name index of autocomplete and "did you mean". Built here only when there is
         none yet (a one-shot command) or the catalog is small; otherwise, after a refresh, the
@@ -109,7 +104,9 @@ class CommandContext:
         if self._names is not None and self._names_version == version:
             return self._names
         if self._names is None or len(self.model.catalog.models) < SMALL_CATALOG:
-            self._names = NameIndex.build(self.model.catalog, self.config, self._sales)
+            self._names = NameIndex.build(
+                self.model.catalog, self.config, self.model.world_sales_of
+            )
             self._names_version = version
         else:
             self.rebuild_names()

@@ -209,9 +209,13 @@ class ReadModel:
         for i, subject in enumerate(self.subjects()):
             if i and i % chunk == 0:
                 await asyncio.sleep(0)
-            cum = self.series(subject).cum
-            sizes[subject.key] = cum[-1] if cum else 0
+            sizes[subject.key] = self.world_sales_of(subject)
         return sizes
+
+    def world_sales_of(self, subject: Subject) -> int:
+        """A subject's sales to date in the world (0 without figures)."""
+        cum = self.series(subject).cum
+        return cum[-1] if cum else 0
 
     def warm(self, regions: Sequence[str] = (WORLD,), metric: str = "sales") -> int:
         """Compute every subject's series (and breakdowns) in `regions` ahead of questions."""
