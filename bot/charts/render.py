@@ -108,7 +108,17 @@ def _cjk_font() -> bool:
     from matplotlib import font_manager
 
     font_manager.fontManager.addfont(str(path))
+    # IPAexGothic has one weight: a bold title's Japanese glyphs are drawn regular, as wanted,
+    # but matplotlib warns so on every process's first bold chart, English ones too
+    logging.getLogger("matplotlib.font_manager").addFilter(_one_weight_is_enough)
     return True
+
+
+def _one_weight_is_enough(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (
+        message.startswith("findfont: Failed to find font weight") and CJK_FAMILY in message
+    )
 
 
 def _sheet() -> _Sheet:
