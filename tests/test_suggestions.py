@@ -33,7 +33,9 @@ async def test_autocomplete_ranks_word_matches_and_big_subjects_first(
     re = autocomplete(demo_ctx, "re")
     assert re[:2] == ["Renault-Nissan Alliance", "Renault"]
     models = [n for n in re if n.startswith("Renault ")]
-    sales = {n: demo_ctx._sales(demo_ctx.model.catalog.resolve(n).subject) for n in models}
+    sales = {
+        n: demo_ctx.model.world_sales_of(demo_ctx.model.catalog.resolve(n).subject) for n in models
+    }
     assert len(models) >= 3
     assert models == sorted(models, key=lambda n: -sales[n])
 
