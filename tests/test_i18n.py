@@ -4,6 +4,8 @@ language writes its own way, and `evbot replay --locale`."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import string
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,14 +37,28 @@ from bot.domain.events import (
     Subject,
 )
 from bot.domain.headlines_corrections import chart_alt, corrected, correction_marker
-from bot.domain.i18n import LANGUAGES, catalog_path, language_of, t, translations
+from bot.domain.i18n import (
+    ERROR_KEYWORDS,
+    LANGUAGES,
+    LocalizedError,
+    catalog_path,
+    language_of,
+    t,
+    translations,
+)
 from bot.domain.messages import Message as ChatMessage
 from bot.domain.periods import Month
 from bot.domain.places import in_place, where_in
 from bot.domain.rungs import listed_range
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {"t": (2,), "tn": (2, 3), "tp": ((2, "c"), 3), "N_": ((1, "c"), 2)}
+KEYWORDS = {
+    "t": (2,),
+    "tn": (2, 3),
+    "tp": ((2, "c"), 3),
+    "N_": ((1, "c"), 2),
+    **{name: (1,) for name in ERROR_KEYWORDS},
+}
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
 
 
@@ -65,6 +81,34 @@ def key(m: Message) -> tuple[str | None, str]:
 
 
 # -- the catalogs --------------------------------------------------------------------------
+
+
+def every_error_class() -> set[str]:
+    """The names of every `LocalizedError` class in the bot, once all its modules are imported."""
+    for info in pkgutil.walk_packages([str(ROOT / "bot")], prefix="bot."):
+        if not info.name.endswith("__main__"):  # running it would start the CLI
+            importlib.import_module(info.name)
+    found: set[str] = set()
+    todo = [LocalizedError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_error_class_is_an_extraction_keyword() -> None:
+    """An error class missing from `ERROR_KEYWORDS` would have its messages left untranslated."""
+    assert every_error_class() <= set(ERROR_KEYWORDS)
+
+
+def test_an_error_is_told_in_the_reader_s_language() -> None:
+    class Refused(LocalizedError):
+        pass
+
+    error = Refused("Cannot do that")
+    assert str(error) == "Cannot do that"
+    assert error.text("de") == t("de", "Cannot do that") != "Cannot do that"
 
 
 def test_the_template_holds_every_message_the_code_asks_for() -> None:

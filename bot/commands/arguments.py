@@ -15,6 +15,7 @@ from typing import Literal
 
 from babel.dates import get_month_names
 
+from bot.domain.i18n import LocalizedError
 from bot.domain.names import name_key
 from bot.domain.periods import Month
 
@@ -48,7 +49,7 @@ MONTH_WORDS = _month_words()
 PERIOD_EXAMPLES = "2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all"
 
 
-class ArgumentError(ValueError):
+class ArgumentError(LocalizedError):
     """A command argument that cannot be used; the message says what was expected."""
 
 

@@ -16,8 +16,7 @@ from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
 from bot.commands.types import Command, Invocation, Reply, error_reply
 from bot.domain.formatting import validate_locale
-from bot.domain.subjects import UnknownSubject
-from bot.domain.subscriptions import SubscriptionError
+from bot.domain.i18n import LocalizedError
 
 
 def find_command(name: str) -> Command | None:
@@ -52,7 +51,7 @@ async def _run_command(
     try:
         clean = _check_args(command, args)
     except ArgumentError as exc:
-        return error_reply(str(exc), locale)
+        return error_reply(exc.text(locale), locale)
     if command.manages_channel and not invocation.can_manage:
         return error_reply(
             f"/{command.name} changes what this channel receives, so it needs permission to "
@@ -65,10 +64,8 @@ async def _run_command(
         if invocation.locale != locale:
             invocation = replace(invocation, locale=locale)
         return await command.handler(ctx, invocation, clean)
-    except (ArgumentError, SubscriptionError) as exc:
-        return error_reply(str(exc), locale)
-    except UnknownSubject as exc:
-        return error_reply(str(exc), locale)
+    except LocalizedError as exc:  # ArgumentError, SubscriptionError, UnknownSubject…
+        return error_reply(exc.text(locale), locale)
 
 
 async def run_text(ctx: CommandContext, invocation: Invocation, text: str) -> Reply:
@@ -76,7 +73,8 @@ async def run_text(ctx: CommandContext, invocation: Invocation, text: str) -> Re
     try:
         name, args = _text_call(text)
     except ArgumentError as exc:
-        return error_reply(str(exc), _locale(invocation.locale, ctx.config.locale))
+        locale = _locale(invocation.locale, ctx.config.locale)
+        return error_reply(exc.text(locale), locale)
     return await run_command(ctx, invocation, name, args)
 
 

@@ -8,7 +8,7 @@ import difflib
 from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.domain.series import WORLD
-from bot.domain.subjects import ALL, Resolved, UnknownSubject
+from bot.domain.subjects import ALL, Resolved, UnknownSubject, unknown_subject
 
 
 def resolve_subject(ctx: CommandContext, text: str | None) -> Resolved:
@@ -20,7 +20,7 @@ def resolve_subject(ctx: CommandContext, text: str | None) -> Resolved:
     try:
         return ctx.model.catalog.resolve(text)
     except UnknownSubject as exc:
-        raise UnknownSubject(text, ctx.names().suggest(text)) from exc
+        raise unknown_subject(text, ctx.names().suggest(text)) from exc
 
 
 def resolve_region(ctx: CommandContext, resolved: Resolved, text: str | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.commands.context import CommandContext
 from bot.domain.channels import Channel
+from bot.domain.i18n import t
 from bot.domain.messages import Message
 
 
@@ -68,8 +69,10 @@ class Command:
 
 
 def error_reply(text: str, locale: str = "en") -> Reply:
+    """An error answered to the caller only; `text` is already in the language of `locale`."""
+    title = t(locale, "Cannot do that")
     return Reply(
-        Message(title="Cannot do that", body=text, accent="error", locale=locale, kind="error"),
+        Message(title=title, body=text, accent="error", locale=locale, kind="error"),
         ephemeral=True,
     )
 

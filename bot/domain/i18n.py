@@ -7,7 +7,9 @@ checkout, a wheel and an edited catalog all read the same text without a build s
 with no catalog (or a message a catalog lacks) reads English. Messages are whole sentences with
 named placeholders (`{subject}`); `t`, `tn` and `tp` translate and fill them in one step.
 
-Extraction keywords (README "Translations"): `t:2`, `tn:2,3`, `tp:2c,3`.
+Extraction keywords (README "Translations"): `t:2`, `tn:2,3`, `tp:2c,3`, `N_:1c,2`, and the
+name of every `LocalizedError` class with `:1` (`ERROR_KEYWORDS`): an error is raised with its
+message as written and its values, and told in the reader's language where it is answered.
 """
 
 from __future__ import annotations
@@ -76,6 +78,35 @@ def tn(loc: str, singular: str, plural: str, count: int, /, **values: object) ->
 def tp(loc: str, context: str, message: str, /, **values: object) -> str:
     """A message with a context (a field's name, a region's phrase) in the language of `loc`."""
     return _fill(translations(language_of(loc)).pgettext(context, message), values)
+
+
+class LocalizedError(ValueError):
+    """An error a user is told, its text a catalog message: `str()` reads it in English and
+    `text(loc)` in the language of `loc`. Raise a subclass with the message as written and its
+    values, `ArgumentError("{key}: is not an option.", key=key)`; the subclass's name must be in
+    `ERROR_KEYWORDS` so that extraction finds its messages (a test checks)."""
+
+    def __init__(self, message: str = "", /, **values: object) -> None:
+        super().__init__(_fill(message, values))
+        self.message = message
+        self.values = values
+
+    def text(self, loc: str) -> str:
+        """The error in the language of `loc`, its values filled in."""
+        return t(loc, self.message, **self.values)
+
+
+# the classes whose first argument is a message to translate (pybabel `-k NAME:1`)
+ERROR_KEYWORDS = (
+    "LocalizedError",
+    "ArgumentError",
+    "FollowsNothing",
+    "SubscriptionError",
+    "UnknownSubject",
+    "ShareError",
+    "MuteError",
+    "LadderError",
+)
 
 
 def is_english(loc: str) -> bool:

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.domain.i18n import LocalizedError
+
 DEFAULT_LADDER_SPEC = "default"
 
 _EVERY = re.compile(r"^every\s*:\s*(.*)$", re.IGNORECASE)
@@ -30,7 +32,7 @@ _DEFAULT_PREFIX = _default_prefix()
 _DEFAULT_STEP = 1_000_000
 
 
-class LadderError(ValueError):
+class LadderError(LocalizedError):
     """A ladder specification that is not `default`, `every:N` or a list of positive integers."""
 
 

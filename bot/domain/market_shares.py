@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain.formatting import format_percent
+from bot.domain.i18n import LocalizedError
 from bot.domain.names import name_key
 
 ShareMetric = Literal["sales_share", "stock_share"]
@@ -29,7 +30,7 @@ COVERS = {
 }
 
 
-class ShareError(ValueError):
+class ShareError(LocalizedError):
     """A share figure that cannot be one (outside 0 to 100 %, not a year)."""
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.channels import Channel
+from bot.domain.i18n import LocalizedError
 from bot.domain.records import StoredEvent
 from bot.domain.subjects import ALL as ALL_SUBJECTS
 from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription
@@ -25,7 +26,7 @@ UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 
 
-class MuteError(ValueError):
+class MuteError(LocalizedError):
     """A mute setting that cannot be used; the message says which and why."""
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.events import Subject, SubjectKind
+from bot.domain.i18n import LocalizedError
 from bot.domain.names import loose_key, name_key, slug
 from bot.domain.records import GroupSpec, ModelName
 
@@ -71,14 +72,24 @@ class SubjectKey:
         return ALL.key
 
 
-class UnknownSubject(LookupError):
-    """A name that matches nothing; carries the closest names for "did you mean"."""
+class UnknownSubject(LocalizedError, LookupError):
+    """A name that matches nothing; carries the closest names for "did you mean"
+    (`unknown_subject` makes one)."""
 
-    def __init__(self, text: str, suggestions: Sequence[str]) -> None:
-        hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"No subject called {text!r}.{hint}")
-        self.text = text
-        self.suggestions = list(suggestions)
+    suggestions: list[str]
+
+
+def unknown_subject(text: str, suggestions: Sequence[str]) -> UnknownSubject:
+    """The error for `text`, naming the closest names when there are some."""
+    if suggestions:
+        names = ", ".join(repr(s) for s in suggestions)
+        error = UnknownSubject(
+            "No subject called {text}. Did you mean {names}?", text=repr(text), names=names
+        )
+    else:
+        error = UnknownSubject("No subject called {text}.", text=repr(text))
+    error.suggestions = list(suggestions)
+    return error
 
 
 @dataclass(frozen=True)
@@ -177,7 +188,7 @@ class Catalog:
             current = target
         found = self._index.get(key)
         if found is None:
-            raise UnknownSubject(text, self.suggest(text))
+            raise unknown_subject(text, self.suggest(text))
         if len(self._resolved) >= _RESOLVED_LIMIT:
             self._resolved.clear()
         self._resolved[text] = found  # names only change by rebuilding, which forgets these

@@ -22,6 +22,7 @@ from bot.domain.channels import Channel
 from bot.domain.events import Event, Metric, MilestoneEvent, Subject
 from bot.domain.facts import event_rank, fact_key, region_rank
 from bot.domain.formatting import validate_locale
+from bot.domain.i18n import LocalizedError
 from bot.domain.ladders import Ladder, LadderError, parse_ladder
 from bot.domain.records import StoredEvent
 
@@ -37,7 +38,7 @@ SPECIFICITY = {"model": 3, "make": 2, "group": 1, "region": 0, "all": 0}
 
 # The platforms this version can deliver to. A subscription to anything else would wait forever,
 # so it is refused. (A list here for now; an adapter registry will hold it.)
-class SubscriptionError(ValueError):
+class SubscriptionError(LocalizedError):
     """A subscription setting that cannot be used; the message says which and why."""
 
 
