@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from bot.commands.arguments import ArgumentError
+from bot.commands.channels import followed, kinds_list, mode_word
 from bot.commands.context import CommandContext
-from bot.commands.subjects import region_suffix
 from bot.commands.types import Invocation, Reply
 from bot.delivery.templating import templated
 from bot.domain.announcer import announce_digest, announce_group, digest_label
 from bot.domain.channels import Channel
 from bot.domain.events import MilestoneEvent
 from bot.domain.headlines_corrections import chart_alt
+from bot.domain.i18n import t, tp
 from bot.domain.ladders import Ladder
 from bot.domain.messages import Message
 from bot.domain.periods import Month
@@ -30,11 +31,7 @@ from bot.domain.subscriptions import Subscription, admit, most_specific
 log = logging.getLogger("evbot.commands")
 
 COOLDOWN_SECONDS = 60.0
-TEST_PREFIX = "Test: "
-TEST_NOTE = (
-    "This is a test of how announcements look in this channel ({what}, ladder {ladder}, "
-    "{locale}{charts}); it is not news and is not recorded."
-)
+SUBSCRIBE_EXAMPLE = "/ev-subscribe alliance"
 
 # when each channel last had a test message, per command context (so per running bot)
 _LAST_TEST: weakref.WeakKeyDictionary[CommandContext, dict[Channel, float]] = (
@@ -120,24 +117,77 @@ async def _stored(ctx: CommandContext, sub: Subscription) -> MilestoneEvent | No
     return None
 
 
+def _notes(sub: Subscription, real: bool, digest: bool, mode: str, loc: str) -> list[str]:
+    """The sentences after a sample: what it shows, and why it may differ from real news."""
+    spec = sub.spec
+    what = followed(spec.subject.name, spec.region, spec.metric, loc)
+    if digest:
+        shown = tp(loc, "setting", "{mode} digest", mode=mode_word(mode, loc))
+    elif spec.charts:
+        shown = tp(loc, "setting", "with a chart")
+    else:
+        shown = tp(loc, "setting", "no charts")
+    settings = [what, tp(loc, "setting", "ladder {ladder}", ladder=spec.ladder), spec.locale, shown]
+    notes = [
+        t(
+            loc,
+            "This is a test of how announcements look in this channel ({settings}); it is not "
+            "news and is not recorded.",
+            settings=tp(loc, "list", ", ").join(settings),
+        )
+    ]
+    if not real:
+        notes.append(t(loc, "No figures for {what} yet: the figure is illustrative.", what=what))
+    if "milestone" not in spec.kinds:
+        notes.append(
+            t(
+                loc,
+                "This subscription takes {kinds}, not milestones; a milestone shows the format.",
+                kinds=kinds_list(spec.kinds, loc),
+            )
+        )
+    if not sub.active and sub.paused_reason:
+        notes.append(
+            t(
+                loc,
+                "The subscription is paused ({reason}): nothing is announced here until it is "
+                "resumed.",
+                reason=sub.paused_reason,
+            )
+        )
+    elif not sub.active:
+        notes.append(
+            t(
+                loc,
+                "The subscription is paused (no reason given): nothing is announced here until "
+                "it is resumed.",
+            )
+        )
+    return notes
+
+
 async def sample_message(
-    ctx: CommandContext, channel: Channel, *, draw: bool = True
+    ctx: CommandContext, channel: Channel, *, draw: bool = True, loc: str | None = None
 ) -> tuple[Message, Subscription, bool]:
     """The test message for `channel`, the subscription it follows, and whether it is built
-    from real figures; ArgumentError when the channel follows nothing."""
+    from real figures; ArgumentError when the channel follows nothing. The "Test:" marker and
+    the note are in the language of `loc` (the subscription's when None)."""
     subs = await ctx.store.subscriptions(channel)
     if not subs:
         raise FollowsNothing(
             "This channel follows nothing, so there is no format to test. Subscribe first, "
-            "e.g. /ev-subscribe alliance, then try again."
+            "e.g. {example}, then try again.",
+            example=SUBSCRIBE_EXAMPLE,
         )
     sub = _choose(subs)
     spec = sub.spec
     ladder = ctx.subscription_ladders.get(spec.ladder)
     if ladder is None:
         raise ArgumentError(
-            f"This channel's subscription to {spec.subject.name} names the ladder "
-            f"{spec.ladder!r}, which is not configured; subscribe again with a configured ladder."
+            "This channel's subscription to {subject} names the ladder {ladder}, which is not "
+            "configured; subscribe again with a configured ladder.",
+            subject=spec.subject.name,
+            ladder=repr(spec.ladder),
         )
     event: MilestoneEvent | None = await _stored(ctx, sub)
     real = event is not None
@@ -152,26 +202,13 @@ async def sample_message(
         message = await templated(
             ctx.store, announce_group([event], spec.locale), event, (sub.id,), "/ev-test"
         )
-    what = f"{spec.subject.name}{region_suffix(spec.region)}"
-    note = TEST_NOTE.format(
-        what=what,
-        ladder=spec.ladder,
-        locale=spec.locale,
-        charts=f", {mode} digest" if digest else ", with a chart" if spec.charts else ", no charts",
-    )
-    if not real:
-        note += f" No figures for {what} yet: the figure is illustrative."
-    if "milestone" not in spec.kinds:
-        note += (
-            f" This subscription takes {','.join(spec.kinds)}, not milestones; a milestone shows "
-            "the format."
-        )
-    if not sub.active:
-        note += f" The subscription is paused ({sub.paused_reason or 'no reason given'}): "
-        note += "nothing is announced here until it is resumed."
-    # the note follows the announcement's own text, which stays as a real one would read
+    # the marker and the note are told to whoever tests (`loc`); the announcement itself stays
+    # in the subscription's language, as a real one would read
+    loc = spec.locale if loc is None else loc
+    note = " ".join(_notes(sub, real, digest, mode, loc))
     body = f"{message.body}\n\n{note}" if message.body else note
-    message = replace(message, title=TEST_PREFIX + message.title, body=body)
+    title = t(loc, "Test: {title}", title=message.title)
+    message = replace(message, title=title, body=body)
     if spec.charts and draw and not digest:
         message = await _with_chart(ctx, message, event, ladder, spec.locale)
     return message, sub, real
@@ -196,8 +233,9 @@ async def cmd_test(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]
     left = cooldown_left(ctx, inv.channel)
     if left > 0:
         raise ArgumentError(
-            f"A test message was posted here less than {COOLDOWN_SECONDS:.0f} seconds ago; "
-            f"try again in {left:.0f} s."
+            "A test message was posted here less than {limit} seconds ago; try again in {left} s.",
+            limit=round(COOLDOWN_SECONDS),
+            left=round(left),
         )
     # taken before the await: two tests at once in one channel post one sample
     tested = _LAST_TEST.setdefault(ctx, {})
@@ -206,7 +244,7 @@ async def cmd_test(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]
         del tested[channel]  # long past: forgotten, so the table stays small
     tested[inv.channel] = now
     try:
-        message, sub, real = await sample_message(ctx, inv.channel)
+        message, sub, real = await sample_message(ctx, inv.channel, loc=inv.locale)
     except BaseException:
         del tested[inv.channel]  # refused (follows nothing): no cooldown
         raise

@@ -27,6 +27,8 @@ from bot.domain.subscriptions import (
 from bot.ports.store import BotStore
 from bot.reading.queries import series_reader
 
+SAVE_TEMPLATE = "evbot template set NAME KIND FILE"  # the command as typed, in every language
+
 
 @dataclass(frozen=True)
 class SubscribeResult:
@@ -86,11 +88,18 @@ async def subscribe(
         names = {
             t.name for t in await store.templates(spec.channel.platform, spec.channel.workspace)
         }
+        if template not in names and names:
+            raise SubscriptionError(
+                "template: no template {name} here (there are: {names}); save one first: {example}",
+                name=repr(template),
+                names=", ".join(sorted(names)),
+                example=SAVE_TEMPLATE,
+            )
         if template not in names:
             raise SubscriptionError(
-                f"template: no template {template!r} here"
-                + (f" (there are: {', '.join(sorted(names))})" if names else "")
-                + "; save one first: evbot template set NAME KIND FILE"
+                "template: no template {name} here; save one first: {example}",
+                name=repr(template),
+                example=SAVE_TEMPLATE,
             )
     mine = await store.subscriptions(spec.channel)
     prior = next(

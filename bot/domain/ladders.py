@@ -30,6 +30,7 @@ def _default_prefix() -> tuple[int, ...]:
 
 _DEFAULT_PREFIX = _default_prefix()
 _DEFAULT_STEP = 1_000_000
+LIST_EXAMPLE = "1000,5000,10000"  # a ladder as typed: the errors show it as is
 
 
 class LadderError(LocalizedError):
@@ -49,13 +50,19 @@ class Ladder:
 
     def __post_init__(self) -> None:
         if not self.prefix and self.step is None:
-            raise LadderError(f"ladder {self.name!r} has no thresholds")
+            raise LadderError("ladder {name} has no thresholds", name=repr(self.name))
         if any(t <= 0 for t in self.prefix) or any(
             a >= b for a, b in zip(self.prefix, self.prefix[1:], strict=False)
         ):
-            raise LadderError(f"ladder {self.name!r}: thresholds must be positive and ascending")
+            raise LadderError(
+                "ladder {name}: thresholds must be positive and ascending", name=repr(self.name)
+            )
         if self.step is not None and self.step <= 0:
-            raise LadderError(f"ladder {self.name!r}: step must be positive, got {self.step}")
+            raise LadderError(
+                "ladder {name}: step must be positive, got {step}",
+                name=repr(self.name),
+                step=self.step,
+            )
 
     @property
     def base(self) -> int:
@@ -122,13 +129,21 @@ def _positive(name: str, spec: object, item: object) -> int:
         value = int(item.strip())
     else:
         raise LadderError(
-            f"ladder {name!r}: {item!r} in {spec!r} is not a whole number "
-            "(expected positive whole numbers such as 1000,5000,10000)"
+            "ladder {name}: {item} in {spec} is not a whole number "
+            "(expected positive whole numbers such as {example})",
+            name=repr(name),
+            item=repr(item),
+            spec=repr(spec),
+            example=LIST_EXAMPLE,
         )
     if value <= 0:
         raise LadderError(
-            f"ladder {name!r}: {value} in {spec!r} is not positive "
-            "(expected positive whole numbers such as 1000,5000,10000)"
+            "ladder {name}: {item} in {spec} is not positive "
+            "(expected positive whole numbers such as {example})",
+            name=repr(name),
+            item=value,
+            spec=repr(spec),
+            example=LIST_EXAMPLE,
         )
     return value
 
@@ -142,8 +157,10 @@ def parse_ladder(name: str, spec: str | list[int]) -> Ladder:
         text = spec.strip()
         if not text:
             raise LadderError(
-                f"ladder {name!r}: the specification is empty "
-                "(expected 'default', 'every:N' or a list such as 1000,5000,10000)"
+                "ladder {name}: the specification is empty "
+                "(expected 'default', 'every:N' or a list such as {example})",
+                name=repr(name),
+                example=LIST_EXAMPLE,
             )
         if text.lower() == DEFAULT_LADDER_SPEC:
             return Ladder(name, _DEFAULT_PREFIX, _DEFAULT_STEP)
@@ -152,7 +169,9 @@ def parse_ladder(name: str, spec: str | list[int]) -> Ladder:
             raw = every.group(1).strip()
             if not _WHOLE.match(raw) or int(raw) <= 0:
                 raise LadderError(
-                    f"ladder {name!r}: {spec!r} must be every:N with N a positive whole number"
+                    "ladder {name}: {spec} must be every:N with N a positive whole number",
+                    name=repr(name),
+                    spec=repr(spec),
                 )
             return Ladder(name, (), int(raw))
         items: list[object] = list(text.split(","))
@@ -160,11 +179,13 @@ def parse_ladder(name: str, spec: str | list[int]) -> Ladder:
         items = list(spec)
     else:
         raise LadderError(
-            f"ladder {name!r}: {spec!r} is not a ladder "
-            "(expected 'default', 'every:N' or a list of positive whole numbers)"
+            "ladder {name}: {spec} is not a ladder "
+            "(expected 'default', 'every:N' or a list of positive whole numbers)",
+            name=repr(name),
+            spec=repr(spec),
         )
     if not items:
-        raise LadderError(f"ladder {name!r}: the list of thresholds is empty")
+        raise LadderError("ladder {name}: the list of thresholds is empty", name=repr(name))
     return Ladder(name, tuple(sorted({_positive(name, spec, item) for item in items})))
 
 

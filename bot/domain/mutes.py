@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.channels import Channel
-from bot.domain.i18n import LocalizedError
+from bot.domain.i18n import LocalizedError, tn, tp
 from bot.domain.records import StoredEvent
 from bot.domain.subjects import ALL as ALL_SUBJECTS
 from bot.domain.subscriptions import FanoutPlan, PlannedDelivery, Subscription
@@ -54,15 +54,19 @@ def parse_duration(text: str | None) -> float:
     found = _DURATION.match(text)
     if not found:
         raise MuteError(
-            f"for: {text!r} is not a duration; use a number and m, h, d or w, e.g. 12h, 7d, 2w"
+            "for: {value} is not a duration; use a number and m, h, d or w, e.g. 12h, 7d, 2w",
+            value=repr(text),
         )
     seconds = int(found.group(1)) * UNITS[found.group(2)[0].lower()]
     if seconds <= 0:
-        raise MuteError(f"for: {text!r} is no time at all; mute for at least a minute")
+        raise MuteError(
+            "for: {value} is no time at all; mute for at least a minute", value=repr(text)
+        )
     if seconds > MAX_SECONDS:
         raise MuteError(
-            f"for: {text!r} is longer than the 90 days a mute may last "
-            "(unsubscribe instead to stop for good)"
+            "for: {value} is longer than the 90 days a mute may last "
+            "(unsubscribe instead to stop for good)",
+            value=repr(text),
         )
     return float(seconds)
 
@@ -73,7 +77,9 @@ def parse_then(text: str | None) -> str:
         return "digest"
     value = text.strip().lower()
     if value not in THEN:
-        raise MuteError(f"then: {text!r} is not one of {', '.join(THEN)}")
+        raise MuteError(
+            "then: {value} is not one of {choices}", value=repr(text), choices=", ".join(THEN)
+        )
     return value
 
 
@@ -145,17 +151,22 @@ def _with(
     )
 
 
-def describe_until(mute: Mute, now: float) -> str:
-    """How long a mute still holds, in words: `for 6 days 23 hours more`."""
+def describe_until(mute: Mute, now: float, loc: str = "en") -> str:
+    """How long a mute still holds, in words of the language of `loc`: `6 days 23 hours`,
+    `1 hour 5 minutes`, `less than a minute`."""
     left = max(0, -int((now - mute.until) // 60) * 60)  # whole minutes, rounded up
     days, rest = divmod(left, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
+    # a duration is a count and its unit, at most two of them: each a plural message, the
+    # pair joined by a message of its own (Japanese writes them without a space)
     parts = []
     if days:
-        parts.append(f"{days} day{'s' if days != 1 else ''}")
+        parts.append(tn(loc, "{n} day", "{n} days", days, n=days))
     if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+        parts.append(tn(loc, "{n} hour", "{n} hours", hours, n=hours))
     if not days and minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    return " ".join(parts) or "less than a minute"
+        parts.append(tn(loc, "{n} minute", "{n} minutes", minutes, n=minutes))
+    if len(parts) == 2:
+        return tp(loc, "duration", "{larger} {smaller}", larger=parts[0], smaller=parts[1])
+    return parts[0] if parts else tp(loc, "duration", "less than a minute")

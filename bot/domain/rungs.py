@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from math import gcd
 
+from bot.domain.formatting import fast_units
+from bot.domain.i18n import tn
 from bot.domain.ladders import Ladder, LadderError, parse_ladder
 
 
@@ -141,7 +143,11 @@ def rung_set(spec: str, finite: Iterable[int], progressions: Iterable[Progressio
         if not any(p.step % q.step == 0 and p.first in q for q in kept):
             kept.append(p)
     if len(kept) > MAX_PROGRESSIONS:
-        raise LadderError(f"{spec!r}: more than {MAX_PROGRESSIONS} unbounded ladders at once")
+        raise LadderError(
+            "{spec}: more than {limit} unbounded ladders at once",
+            spec=repr(spec),
+            limit=MAX_PROGRESSIONS,
+        )
     terms: list[tuple[int, Progression]] = []
     for p in kept:
         terms += [(-sign, m) for sign, q in terms if (m := q.meet(p)) is not None]
@@ -239,11 +245,20 @@ class RungRange:
             return None
         return RungRange(rungs.spec, found.lowest, found.highest, found.count)
 
-    def describe(self) -> str:
-        """ "1,000" or "1,000 to 5,000 (3 thresholds)", for logs and explanations."""
+    def describe(self, loc: str = "en") -> str:
+        """ "1,000" or "1,000 to 5,000 (3 thresholds)", for logs and explanations (in the
+        language of `loc`, its numbers formatted for it)."""
         if self.count == 1:
-            return f"{self.highest:,}"
-        return f"{self.lowest:,} to {self.highest:,} ({self.count:,} thresholds)"
+            return fast_units(self.highest, loc)
+        return tn(
+            loc,
+            "{lowest} to {highest} ({count} threshold)",
+            "{lowest} to {highest} ({count} thresholds)",
+            self.count,
+            lowest=fast_units(self.lowest, loc),
+            highest=fast_units(self.highest, loc),
+            count=fast_units(self.count, loc),
+        )
 
 
 def listed_range(thresholds: Iterable[int]) -> RungRange:

@@ -105,8 +105,9 @@ def check_platform(platform: str, known: Collection[str]) -> None:
     """Refuse a platform this version cannot deliver to (not in `known`), listing those it can."""
     if platform not in known:
         raise SubscriptionError(
-            f"platform: {platform!r} is not a platform evbot can deliver to "
-            f"(known: {', '.join(known)})"
+            "platform: {value} is not a platform evbot can deliver to (known: {known})",
+            value=repr(platform),
+            known=", ".join(known),
         )
 
 
@@ -126,34 +127,62 @@ def validate_spec(spec: SubscriptionSpec, ladders: Mapping[str, str | tuple[int,
     """Refuse settings that cannot work, naming the setting and what it accepts."""
     for kind in spec.kinds:
         if kind not in KINDS:
-            raise SubscriptionError(f"kinds: {kind!r} is not one of {', '.join(KINDS)}")
+            raise SubscriptionError(
+                "kinds: {value} is not one of {choices}", value=repr(kind), choices=", ".join(KINDS)
+            )
     if not spec.kinds:
-        raise SubscriptionError(f"kinds: choose at least one of {', '.join(KINDS)}")
+        raise SubscriptionError("kinds: choose at least one of {choices}", choices=", ".join(KINDS))
     for kind in spec.instant_kinds:
         if kind not in KINDS:
-            raise SubscriptionError(f"instant: {kind!r} is not one of {', '.join(KINDS)}")
+            raise SubscriptionError(
+                "instant: {value} is not one of {choices}",
+                value=repr(kind),
+                choices=", ".join(KINDS),
+            )
     try:
         validate_locale(spec.locale)
     except ValueError as exc:
-        raise SubscriptionError(f"locale: {exc}") from exc
+        raise locale_error(spec.locale) from exc
     if spec.ladder not in ladders:
-        known = ", ".join(sorted(ladders))
-        raise SubscriptionError(f"ladder: no ladder named {spec.ladder!r} (known: {known})")
+        raise SubscriptionError(
+            "ladder: no ladder named {value} (known: {known})",
+            value=repr(spec.ladder),
+            known=", ".join(sorted(ladders)),
+        )
     if spec.metric not in METRICS:
-        raise SubscriptionError(f"metric: {spec.metric!r} is not one of {', '.join(METRICS)}")
+        raise SubscriptionError(
+            "metric: {value} is not one of {choices}",
+            value=repr(spec.metric),
+            choices=", ".join(METRICS),
+        )
     if spec.mode not in MODES:
-        raise SubscriptionError(f"mode: {spec.mode!r} is not one of {', '.join(MODES)}")
+        raise SubscriptionError(
+            "mode: {value} is not one of {choices}", value=repr(spec.mode), choices=", ".join(MODES)
+        )
     if not isinstance(spec.charts, bool):
-        raise SubscriptionError(f"charts: {spec.charts!r} is not on or off")
+        raise SubscriptionError("charts: {value} is not on or off", value=repr(spec.charts))
     hour, _, minute = spec.digest_at.partition(":")
     if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
-        raise SubscriptionError(f"time: {spec.digest_at!r} is not a time of day HH:MM")
+        raise SubscriptionError(
+            "time: {value} is not a time of day HH:MM", value=repr(spec.digest_at)
+        )
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SubscriptionError(
-            f"timezone: {spec.timezone!r} is not a time zone (e.g. Europe/Paris)"
+            "timezone: {value} is not a time zone (e.g. {example})",
+            value=repr(spec.timezone),
+            example="Europe/Paris",
         ) from exc
+
+
+def locale_error(code: str) -> SubscriptionError:
+    """The refusal of a `locale:` Babel does not know, naming the languages the bot writes."""
+    return SubscriptionError(
+        "locale: unknown locale {value}: expected a code such as {examples}",
+        value=repr(code),
+        examples="en, nb, de, fr, nl, es, ja, en_GB",
+    )
 
 
 CHART_SWITCH = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
@@ -166,7 +195,7 @@ def parse_charts(text: str | None, default: bool = True, name: str = "charts") -
         return default
     value = CHART_SWITCH.get(text.strip().lower())
     if value is None:
-        raise SubscriptionError(f"{name}: {text!r} is not on or off")
+        raise SubscriptionError("{name}: {value} is not on or off", name=name, value=repr(text))
     return value
 
 
@@ -176,7 +205,9 @@ def parse_metric(text: str | None) -> Metric:
     if value == "stock":
         return "stock"
     if value != "sales":
-        raise SubscriptionError(f"metric: {text!r} is not one of {', '.join(METRICS)}")
+        raise SubscriptionError(
+            "metric: {value} is not one of {choices}", value=repr(text), choices=", ".join(METRICS)
+        )
     return "sales"
 
 
@@ -187,7 +218,7 @@ def ladder_objects(ladders: Mapping[str, str | tuple[int, ...]]) -> dict[str, La
         try:
             out[name] = parse_ladder(name, spec if isinstance(spec, str) else list(spec))
         except LadderError as exc:  # config validation refuses these; be safe anyway
-            raise SubscriptionError(str(exc)) from exc
+            raise SubscriptionError(exc.message, **exc.values) from exc
     return out
 
 
