@@ -20,7 +20,13 @@ from bot.commands.arguments import ArgumentError, PeriodSpec
 from bot.commands.context import CommandContext
 from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity, unlike_years
 from bot.domain.events import Subject
-from bot.domain.formatting import fast_month, fast_percent, fast_units, format_month_name
+from bot.domain.formatting import (
+    fast_month,
+    fast_percent,
+    fast_units,
+    format_month_name,
+    format_year,
+)
 from bot.domain.i18n import is_english, t, tp
 from bot.domain.messages import Field, Message
 from bot.domain.news_words import footer as data_footer
@@ -36,8 +42,9 @@ def window_label(first: Month, last: Month, loc: str) -> str:
     whole_years = first.month == 1 and last.month == 12
     if whole_years:
         if first.year == last.year:
-            return str(first.year)
-        return tp(loc, "period", "{first} to {last}", first=first.year, last=last.year)
+            return format_year(first.year, loc)
+        first_year, last_year = format_year(first.year, loc), format_year(last.year, loc)
+        return tp(loc, "period", "{first} to {last}", first=first_year, last=last_year)
     if first == last:
         return fast_month(first, loc)
     if first.year == last.year and last.month == first.month + 2 and first.month % 3 == 1:
