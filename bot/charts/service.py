@@ -28,6 +28,7 @@ from bot.charts.render import render
 from bot.domain.coverage import source_facts
 from bot.domain.events import MilestoneEvent, Subject
 from bot.domain.formatting import validate_locale
+from bot.domain.i18n import tp
 from bot.domain.ladders import Ladder
 from bot.domain.powertrains import measure, powertrain_tag
 from bot.domain.series import WORLD
@@ -85,7 +86,9 @@ def model_chart_data(
             "Ask it of a make or group, e.g. alliance"
         )
     total, _ = series.at(None)
-    return shares_data(frame, model.breakdown(subject, region, None, None, key), total)
+    # the chart's own words name the period too: in the chart's language
+    period = tp(loc, "period", "all time")
+    return shares_data(frame, model.breakdown(subject, region, None, None, key), total, period)
 
 
 class StoreCharts:

@@ -189,6 +189,13 @@ def where_named(region: str, loc: str) -> str:
     return "" if is_world(region) else in_place(region, loc)
 
 
+def headed(subject: str, where: str, loc: str) -> str:
+    """A title of a subject and where its figures are from: "Nissan Leaf in Norway"."""
+    if not where:
+        return subject
+    return tp(loc, "title", "{subject}{where}", subject=subject, where=where)
+
+
 def counted_tag(metric: str, powertrain: str, loc: str) -> str:
     """A title's note of what it counts: " (registered, in stock)", " (plug-in hybrids)"."""
     stock = tp(loc, "counted", " (registered, in stock)") if metric == "stock" else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.charts.data import KINDS as CHART_KINDS
-from bot.commands.answer_words import counted_tag, no_chart, where_named
+from bot.commands.answer_words import counted_tag, headed, no_chart, where_named
 from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
 from bot.commands.reading import metric_asked, powertrain_asked
@@ -78,7 +78,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     if data.frame.as_of is None:
         return Reply(
             Message(
-                title=f"{subject.name}{where}{counted}",
+                title=headed(subject.name, where, loc) + counted,
                 body=no_chart(metric, powertrain, loc, subject=subject.name, where=where),
                 accent="info",
                 locale=loc,

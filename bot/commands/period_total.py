@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.commands.answer_words import (
     counted_tag,
+    headed,
     leads,
     no_period,
     note,
@@ -239,4 +240,4 @@ def _change(
 
 
 def _empty(subject: Subject, where: str, body: str, loc: str) -> Message:
-    return Message(title=f"{subject.name}{where}", body=body, accent="info", locale=loc)
+    return Message(title=headed(subject.name, where, loc), body=body, accent="info", locale=loc)

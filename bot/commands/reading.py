@@ -11,6 +11,7 @@ from typing import Any
 from bot.commands.answer_words import (
     counted_tag,
     counted_total,
+    headed,
     leads,
     no_period,
     no_total,
@@ -145,7 +146,7 @@ def _total(
         when = fast_month(as_of, loc) if as_of else ""
         return (
             Message(
-                title=f"{subject.name}{where}{counted}",
+                title=headed(subject.name, where, loc) + counted,
                 body=no_total(metric, powertrain, as_of is not None, loc, **v, when=when),
                 accent="info",
                 locale=loc,
