@@ -30,9 +30,11 @@ from bot.domain.formatting import (
     place,
     validate_locale,
 )
+from bot.domain.i18n import is_english, t, tp
 from bot.domain.ladders import Ladder, union_next_above
 from bot.domain.milestones import crossing_ranges
 from bot.domain.periods import Month
+from bot.domain.places import where_in
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
 from bot.domain.series import WORLD
@@ -274,39 +276,78 @@ def months_span(first: Month, last: Month, locale: str) -> str:
     return f"{month_label(first, locale)} – {month_label(last, locale)}"
 
 
+def _where(frame: Frame) -> str:
+    """Where the figures are from, with a leading space; "" for the world's own figures."""
+    if frame.region == WORLD and not frame.covers:
+        return ""
+    if is_english(frame.locale):
+        return f" {place_of(frame)}"
+    return where_in(frame.region, frame.covers, frame.locale)
+
+
 def describe(data: ChartData) -> str:
-    """What the chart shows, in one or two sentences: the message text beside the image and its
-    alternative text where a platform cannot show it."""
+    """What the chart shows, in one or two sentences in the chart's language: the message text
+    beside the image and its alternative text where a platform cannot show it."""
     frame, loc = data.frame, data.frame.locale
-    where = "" if frame.region == WORLD and not frame.covers else f" {place_of(frame)}"
-    through = f" through {period_of(frame, frame.as_of)}" if frame.as_of else ""
+    v = {"subject": frame.subject, "where": _where(frame)}
     if isinstance(data, CumulativeData):
         latest = data.points[-1][1] if data.points else 0
-        text = f"{frame.subject}{where}: {format_units(latest, loc)} {verb_of(frame)}{through}."
+        v["total"] = format_units(latest, loc)
+        stock = frame.metric == "stock"
+        if frame.as_of is None:
+            if stock:
+                text = t(loc, "{subject}{where}: {total} registered.", **v)
+            else:
+                text = t(loc, "{subject}{where}: {total} sold.", **v)
+        else:
+            v["when"] = period_of(frame, frame.as_of)
+            if stock:
+                text = t(loc, "{subject}{where}: {total} registered through {when}.", **v)
+            else:
+                text = t(loc, "{subject}{where}: {total} sold through {when}.", **v)
         if data.milestones:
             threshold, month, _ = data.milestones[-1]
-            text += f" Passed {format_units(threshold, loc)} in {period_of(frame, month)}."
+            text += t(
+                loc,
+                " Passed {threshold} in {when}.",
+                threshold=format_units(threshold, loc),
+                when=period_of(frame, month),
+            )
         if data.next_threshold is not None and data.projected is not None:
-            text += (
-                f" {format_units(data.next_threshold, loc)} around "
-                f"{period_of(frame, data.projected)} at the recent pace."
+            text += t(
+                loc,
+                " {next} around {when} at the recent pace.",
+                next=format_units(data.next_threshold, loc),
+                when=period_of(frame, data.projected),
             )
         return text
     if isinstance(data, SharesData):
         if not data.shares:
-            return f"No model figures for {frame.subject}{where}."
+            return t(loc, "No model figures for {subject}{where}.", **v)
         name, units, share = data.shares[0]
-        return (
-            f"{frame.subject}{where}, {data.period}: the {name} leads with "
-            f"{format_units(units, loc)} of {format_units(data.total, loc)}, "
-            f"{format_percent(share, loc)}."
+        period = tp(loc, "period", "all time") if data.period == "all time" else data.period
+        return t(
+            loc,
+            "{subject}{where}, {period}: the {leader} leads with {units} of {total}, {share}.",
+            **v,
+            period=period,
+            leader=name,
+            units=format_units(units, loc),
+            total=format_units(data.total, loc),
+            share=format_percent(share, loc),
         )
     if not data.months:
-        return f"No monthly figures for {frame.subject}{where}."
+        return t(loc, "No monthly figures for {subject}{where}.", **v)
     now, before = sum(data.units), sum(data.year_before)
     first, last = data.months[0], data.months[-1]
-    span = years_span(first, last) if frame.yearly else months_span(first, last, loc)
-    text = f"{frame.subject}{where}: {format_units(now, loc)} in {span}"
+    v["span"] = years_span(first, last) if frame.yearly else months_span(first, last, loc)
+    v["total"] = format_units(now, loc)
     if before:
-        text += f", {format_change((now - before) / before, loc)} on a year earlier"
-    return text + "."
+        change = format_change((now - before) / before, loc)
+        return t(
+            loc,
+            "{subject}{where}: {total} in {span}, {change} on a year earlier.",
+            **v,
+            change=change,
+        )
+    return t(loc, "{subject}{where}: {total} in {span}.", **v)

@@ -28,8 +28,9 @@ from bot.charts.render import render
 from bot.domain.coverage import source_facts
 from bot.domain.events import MilestoneEvent, Subject
 from bot.domain.formatting import validate_locale
+from bot.domain.i18n import tp
 from bot.domain.ladders import Ladder
-from bot.domain.powertrains import counted_suffix, measure
+from bot.domain.powertrains import measure, powertrain_tag
 from bot.domain.series import WORLD
 from bot.domain.settings import Config
 from bot.ports.store import SalesStore
@@ -58,15 +59,16 @@ def model_chart_data(
     if kind not in KINDS:
         raise ChartError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     key = measure(metric, powertrain)
+    loc = validate_locale(locale)
     series = model.series(subject, region, key)
     basis: dict[int, set[tuple[str, int]]] = {}
     model.monthly(subject, region, key, basis)
     frame = framed(
         Frame(
-            subject=subject.name + counted_suffix(powertrain),
+            subject=subject.name + powertrain_tag(powertrain, loc),
             region=region,
             metric=metric,
-            locale=validate_locale(locale),
+            locale=loc,
             source=source,
             as_of=series.latest,
         ),
@@ -84,7 +86,9 @@ def model_chart_data(
             "Ask it of a make or group, e.g. alliance"
         )
     total, _ = series.at(None)
-    return shares_data(frame, model.breakdown(subject, region, None, None, key), total)
+    # the chart's own words name the period too: in the chart's language
+    period = tp(loc, "period", "all time")
+    return shares_data(frame, model.breakdown(subject, region, None, None, key), total, period)
 
 
 class StoreCharts:

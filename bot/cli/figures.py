@@ -19,13 +19,16 @@ from bot.cli.common import (
     store_for,
     with_locale,
 )
+from bot.commands.answer_words import counted_line, powertrain_of
 from bot.commands.period_total import period_answer
 from bot.commands.subjects import resolve_region, resolve_subject
 from bot.domain.coverage import source_facts
-from bot.domain.formatting import format_percent, format_period, format_units, in_region
+from bot.domain.formatting import format_percent, format_period, format_units
+from bot.domain.i18n import LocalizedError, t, tp
 from bot.domain.messages import Message
 from bot.domain.periods import Month
-from bot.domain.powertrains import asked_powertrain, counted_as, measure
+from bot.domain.places import where_in
+from bot.domain.powertrains import measure
 from bot.domain.settings import Config
 from bot.reading.queries import TotalAnswer, series_reader, total
 
@@ -40,21 +43,27 @@ if TYPE_CHECKING:
 async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
     """The running total (`--as-of`) or a period's units (`--period`), read with chat's
     parser of periods and regions, so `evbot total` takes and refuses what /ev-total does."""
-    from bot.commands.arguments import ArgumentError
-
-    config = load_settings(args)
+    config = with_locale(load_settings(args), args)
+    loc = config.locale
     as_of_spec = parse_period_flag(args.as_of, "--as-of")
     period = parse_period_flag(args.period, "--period")
     if period is not None and period.kind == "all":
         period = None  # all time: the running total, as chat's period:all
     if period is not None and as_of_spec is not None:
         raise CliError(
-            "give --period (what was sold in a period) or --as-of (the running total up to a "
-            "date), not both; e.g. evbot total leaf --period 2023"
+            t(
+                loc,
+                "give --period (what was sold in a period) or --as-of (the running total up to a "
+                "date), not both; e.g. {example}",
+                example="evbot total leaf --period 2023",
+            )
         )
     if period is not None and args.explain:
-        raise CliError("--explain tells a running total; ask it without --period")
-    powertrain = asked_powertrain(args.powertrain)
+        raise CliError(t(loc, "--explain tells a running total; ask it without --period"))
+    try:
+        powertrain = powertrain_of(args.powertrain)
+    except LocalizedError as exc:
+        raise CliError(as_flag(exc.text(loc))) from exc
     key = measure(args.metric, powertrain)
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
@@ -65,11 +74,11 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
             region = resolve_region(ctx, resolved, args.region)
             if period is not None:
                 message, data = period_answer(
-                    ctx, resolved.subject, region, period, config.locale, args.metric, powertrain
+                    ctx, resolved.subject, region, period, loc, args.metric, powertrain
                 )
                 return _print_period(message, data, args.json, out)
-        except ArgumentError as exc:
-            raise CliError(as_flag(str(exc))) from exc
+        except LocalizedError as exc:  # ArgumentError, UnknownSubject…
+            raise CliError(as_flag(exc.text(loc))) from exc
         latest = ctx.model.series(resolved.subject, region, key).latest
         as_of = as_of_spec.end(latest) if as_of_spec else None
         reader = series_reader(store, config)
@@ -83,13 +92,14 @@ async def cmd_total(args: argparse.Namespace, out: TextIO) -> int:
             key,
             facts,
             args.explain,
+            loc,
         )
     if args.json:
         data = answer.as_json()
         data["requested_as_of"] = str(as_of) if as_of else None
         print_json(data, out)
     else:
-        print(_total_text(answer, config.locale), file=out)
+        print(_total_text(answer, loc), file=out)
     return EXIT_OK
 
 
@@ -105,24 +115,26 @@ def _print_period(message: Message, data: Mapping[str, Any], as_json: bool, out:
 
 
 def _total_text(answer: TotalAnswer, locale: str) -> str:
-    what = "registered" if answer.metric == "stock" else "sold"
-    where = in_region(answer.region, answer.told.covers)
+    """`evbot total`'s text in the language of `locale`: the total, each model's share, its
+    note, source and, with `--explain`, what made it."""
+    v = {
+        "subject": answer.subject.name,
+        "where": where_in(answer.region, answer.told.covers, locale),
+    }
     if answer.as_of is None:
-        return f"{answer.subject.name}{where}: no figures yet."
+        return t(locale, "{subject}{where}: no figures yet.", **v)
     through = format_period(answer.as_of, answer.told.granularity, locale)
-    lines = [
-        f"{answer.subject.name}{where}: {format_units(answer.total, locale)} "
-        f"{counted_as(answer.powertrain)} {what} through {through}"
-    ]
+    total = format_units(answer.total, locale)
+    lines = [counted_line(answer.metric, answer.powertrain, locale, **v, total=total, when=through)]
     for share in answer.breakdown[:10]:
         lines.append(
             f"  {share.name:<28} {format_units(share.units, locale):>12}  "
             f"{format_percent(share.share, locale):>5}"
         )
     if answer.told.note:
-        lines.append(f"Note: {answer.told.note}.")
+        lines.append(t(locale, "Note: {note}.", note=answer.told.note))
     if answer.told.source:
-        lines.append(f"Source: {answer.told.source}")
+        lines.append(tp(locale, "chart", "Source: {source}", source=answer.told.source))
     lines.extend(f"  {line}" for line in answer.explanation)
     return "\n".join(lines)
 
@@ -251,11 +263,10 @@ async def cmd_share(args: argparse.Namespace, out: TextIO) -> int:
     """/ev-share from the command line: a region's EV share of new cars (as a source gives it),
     or each model's share of a make or group; the chat command's own answer, printed."""
     from bot.cli.ask import CONSOLE_CHANNEL, console_user
-    from bot.commands.arguments import ArgumentError
     from bot.commands.reading import cmd_share as chat_share
     from bot.commands.types import Invocation
 
-    config = load_settings(args)
+    config = with_locale(load_settings(args), args)
     options = {
         "subject": args.subject,
         "region": args.region,
@@ -271,8 +282,8 @@ async def cmd_share(args: argparse.Namespace, out: TextIO) -> int:
         who = Invocation(CONSOLE_CHANNEL, console_user(), can_manage=False, locale=config.locale)
         try:
             reply = await chat_share(ctx, who, given)
-        except ArgumentError as exc:
-            raise CliError(as_flag(str(exc))) from exc
+        except LocalizedError as exc:  # ArgumentError, UnknownSubject…
+            raise CliError(as_flag(exc.text(config.locale))) from exc
     return _print_period(reply.message, reply.data or {}, args.json, out)
 
 
@@ -283,11 +294,10 @@ async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
     """A subject's chart written to a PNG: chat's /ev-chart run as the console, so the command
     line takes and refuses what chat does (an unknown `--region` gets the same "did you mean")."""
     from bot.cli.ask import CONSOLE_CHANNEL, console_user
-    from bot.commands.arguments import ArgumentError
     from bot.commands.chart import cmd_chart as chat_chart
     from bot.commands.types import Invocation
 
-    config = load_settings(args)
+    config = with_locale(load_settings(args), args)
     options = {"subject": args.subject, "kind": args.kind, "metric": args.metric}
     if args.region:
         options["region"] = args.region
@@ -296,11 +306,13 @@ async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
     async with store_for(args, config, read=True) as store:
         await store.sync_groups(config.groups)
         ctx = await open_commands(store, config)
-        locale = args.locale or config.locale
+        locale = config.locale
         invocation = Invocation(CONSOLE_CHANNEL, console_user(), locale=locale)
         try:
             reply = await chat_chart(ctx, invocation, options)
-        except (ArgumentError, ValueError) as exc:
+        except LocalizedError as exc:  # ArgumentError, UnknownSubject…
+            raise CliError(as_flag(exc.text(locale))) from exc
+        except ValueError as exc:
             raise CliError(as_flag(str(exc))) from exc
     message = reply.message
     if message.image is None:
@@ -311,11 +323,16 @@ async def cmd_chart(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise CliError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
     data = reply.data or {}
-    print(
-        f"wrote {path} ({data.get('width')}x{data.get('height')}, {len(message.image):,} bytes): "
-        f"{message.body}",
-        file=out,
+    wrote = t(
+        locale,
+        "wrote {path} ({width}x{height}, {size} bytes): {description}",
+        path=path,
+        width=data.get("width"),
+        height=data.get("height"),
+        size=format_units(len(message.image), locale),
+        description=message.body,
     )
+    print(wrote, file=out)
     return EXIT_OK
 
 

@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="which regions, sources, years and metric made the figure, and what was left out",
     )
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=figures.cmd_total)
 
     p = sub.add_parser(
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_powertrain(p)
     p.add_argument("--json", action="store_true", help="the answer's data as one JSON object")
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=figures.cmd_share)
 
     p = sub.add_parser("check-config", help="print the effective settings, secrets redacted")
@@ -258,10 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="sales",
         help="units sold, or vehicles registered (default: %(default)s)",
     )
-    p.add_argument("--locale", help="numbers and months, e.g. en, fr, de (default: config)")
     p.add_argument("--out", metavar="FILE", help="PNG to write (default: SUBJECT-KIND.png)")
     add_powertrain(p)
-    add_common(p)
+    add_common(p, locale=True)
     p.set_defaults(run=figures.cmd_chart)
 
     p = sub.add_parser("ask", help="run one slash command through the console adapter")

@@ -19,7 +19,7 @@ EXAMPLES = {
     "evbot held": "evbot held --all",
     "evbot release": "evbot release 3",
     "evbot total": 'evbot total "nissan leaf" --region USA --as-of "june 2015"; '
-    "evbot total alliance --period 2015-Q2",
+    "evbot total alliance --period 2015-Q2 --locale fr",
     "evbot check-config": "evbot check-config --config evbot.toml",
     "evbot demo": "evbot demo --speed 4",
     "evbot replay": 'evbot replay --from 2014 --to "june 2015" --kinds milestone',

@@ -6,20 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.charts.data import KINDS as CHART_KINDS
+from bot.commands.answer_words import counted_tag, headed, no_chart, where_named
 from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
-from bot.commands.reading import (
-    counted_metric,
-    metric_asked,
-    metric_named,
-    no_figures_of,
-    powertrain_asked,
-)
-from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
+from bot.commands.reading import metric_asked, powertrain_asked
+from bot.commands.subjects import resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.formatting import fast_month
+from bot.domain.i18n import t
 from bot.domain.messages import Message
-from bot.domain.powertrains import ELECTRIC, counted_suffix
+from bot.domain.news_words import footer
+from bot.domain.powertrains import ELECTRIC
 
 
 async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
@@ -42,7 +39,26 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         # counting rule 10: stock is a level, never told as a month's registrations
         raise ArgumentError(
             "kind: monthly compares each month's sales with a year earlier; registered stock "
-            "is a level, not a month's registrations. Try /ev-chart WA metric:stock"
+            "is a level, not a month's registrations. Try {example}",
+            example="/ev-chart WA metric:stock",
+        )
+    if kind is not None and kind not in CHART_KINDS:
+        raise ArgumentError(
+            "kind: {kind} is not one of {choices}", kind=repr(kind), choices=", ".join(CHART_KINDS)
+        )
+    if kind == "shares" and subject.kind not in ("make", "group"):
+        if subject.kind == "model":
+            raise ArgumentError(
+                "kind: shares shows the models of a make or a group; {subject} is a model. Ask "
+                "it of a make or group, e.g. {example}",
+                subject=subject.name,
+                example="alliance",
+            )
+        raise ArgumentError(
+            "kind: shares shows the models of a make or a group; {subject} is not a make or "
+            "group. Ask it of a make or group, e.g. {example}",
+            subject=subject.name,
+            example="alliance",
         )
     try:
         data = model_chart_data(
@@ -57,13 +73,13 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         )
     except ChartError as exc:
         raise ArgumentError(str(exc)) from exc
-    where = region_suffix(region)
+    where = where_named(region, loc)
+    counted = counted_tag(metric, powertrain, loc)
     if data.frame.as_of is None:
         return Reply(
             Message(
-                title=f"{subject.name}{where}{counted_metric(metric)}{counted_suffix(powertrain)}",
-                body=f"No {metric_named(metric)}figures{no_figures_of(powertrain)} for "
-                f"{subject.name}{where} yet: nothing to draw.",
+                title=headed(subject.name, where, loc) + counted,
+                body=no_chart(metric, powertrain, loc, subject=subject.name, where=where),
                 accent="info",
                 locale=loc,
             ),
@@ -83,10 +99,9 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     accent = {"cumulative": "milestone", "shares": "share"}.get(data.kind, "growth")
     return Reply(
         Message(
-            title=f"{subject.name}{where}: {data.kind} chart{counted_metric(metric)}"
-            + counted_suffix(powertrain),
+            title=_title(data.kind, subject.name, where, loc) + counted,
             body=describe(data),
-            footer=f"Data through {fast_month(data.frame.as_of, loc)}",
+            footer=footer("", fast_month(data.frame.as_of, loc), loc),
             accent=accent,
             image=chart.png,
             image_name=chart.name,
@@ -104,3 +119,12 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             "height": chart.height,
         },
     )
+
+
+def _title(kind: str, subject: str, where: str, loc: str) -> str:
+    """ "Nissan Leaf in Norway: cumulative chart"."""
+    if kind == "shares":
+        return t(loc, "{subject}{where}: shares chart", subject=subject, where=where)
+    if kind == "monthly":
+        return t(loc, "{subject}{where}: monthly chart", subject=subject, where=where)
+    return t(loc, "{subject}{where}: cumulative chart", subject=subject, where=where)

@@ -9,12 +9,15 @@ from typing import Any
 
 from bot.commands.arguments import ArgumentError, parse_period
 from bot.commands.context import CommandContext
+from bot.commands.period_total import period_words
 from bot.commands.types import Invocation, Reply
+from bot.domain.i18n import t, tn, tp
 from bot.domain.market_shares import (
     COVERS,
     SHARE_OF,
     MarketShare,
     ShareMetric,
+    covers_text,
     percent_text,
     regions_with_shares,
     shares_of,
@@ -22,6 +25,7 @@ from bot.domain.market_shares import (
 from bot.domain.messages import Field, Message
 from bot.domain.names import name_key
 from bot.domain.periods import Month
+from bot.domain.places import in_place, worldwide
 from bot.domain.series import WORLD
 
 LISTED_REGIONS = 24  # a refusal names at most this many regions that have shares
@@ -52,30 +56,42 @@ async def market_share(
     by_year = shares_of(shares, region, metric)
     if not by_year:
         return _none_for(region, metric, regions_with_shares(shares, metric), inv.locale)
-    year, note = _year(args, sorted(by_year), region)
-    share = by_year[year]
     loc = inv.locale
+    year, note = _year(args, sorted(by_year), region, loc)
+    share = by_year[year]
     configured = ctx.config.sources.get(share.source)
     cited = configured.cited if configured is not None else share.source
-    where = " worldwide" if region == WORLD else f" in {region}"
     percent = percent_text(share.percent, loc)
+    v = {"where": _where(region, loc), "year": year, "percent": percent}
     if metric == "sales_share":
-        title = f"EV share of new cars{where}, {year}: {percent}"
-        body = f"{percent} of new cars sold{where} in {year} were electric"
+        title = t(loc, "EV share of new cars{where}, {year}: {percent}", **v)
+        body = t(
+            loc,
+            "{percent} of new cars sold{where} in {year} were electric (battery-electric and "
+            "plug-in hybrid).",
+            **v,
+        )
     else:
-        title = f"EV share of cars on the road{where}, end of {year}: {percent}"
-        body = f"{percent} of the cars on the road{where} at the end of {year} were electric"
-    body += " (battery-electric and plug-in hybrid)." + (f" {note}" if note else "")
+        title = t(loc, "EV share of cars on the road{where}, end of {year}: {percent}", **v)
+        body = t(
+            loc,
+            "{percent} of the cars on the road{where} at the end of {year} were electric "
+            "(battery-electric and plug-in hybrid).",
+            **v,
+        )
+    body += f" {note}" if note else ""
     earlier = [y for y in sorted(by_year) if y < year][-EARLIER_YEARS:]
-    fields = [Field("Share", percent), Field("Year", str(year))]
+    fields = [Field(tp(loc, "field", "Share"), percent), Field(tp(loc, "field", "Year"), str(year))]
     if earlier:
         fields.append(
             Field(
-                "Earlier",
-                ", ".join(f"{y}: {percent_text(by_year[y].percent, loc)}" for y in earlier),
+                tp(loc, "field", "Earlier"),
+                tp(loc, "list", ", ").join(
+                    f"{y}: {percent_text(by_year[y].percent, loc)}" for y in earlier
+                ),
             )
         )
-    fields.append(Field("Covers", COVERS[metric], inline=False))
+    fields.append(Field(tp(loc, "field", "Covers"), covers_text(metric, loc), inline=False))
     data: dict[str, Any] = {
         "region": region,
         "metric": metric,
@@ -90,36 +106,54 @@ async def market_share(
         title=title,
         body=body,
         fields=tuple(fields),
-        footer=f"Source: {cited} · a share, never added across regions or years",
+        footer=t(
+            loc, "Source: {source} · a share, never added across regions or years", source=cited
+        ),
         accent="share",
         locale=loc,
     )
     return Reply(message, data=data)
 
 
-def _year(args: Mapping[str, str], years: list[int], region: str) -> tuple[int, str]:
+def _where(region: str, loc: str) -> str:
+    """ " worldwide", " in Norway": where a share is from."""
+    return worldwide(loc) if region == WORLD else in_place(region, loc)
+
+
+def _year(args: Mapping[str, str], years: list[int], region: str, loc: str) -> tuple[int, str]:
     """The year to tell, and a note when it is not the one the words named."""
     period, as_of = args.get("period"), args.get("as-of")
     latest = years[-1]
-    held = f"{years[0]} to {latest}" if len(years) > 1 else str(latest)
+    if len(years) > 1:
+        held = tp(loc, "period", "{first} to {last}", first=years[0], last=latest)
+    else:
+        held = str(latest)
+    example = f"period:{latest}"
     if period and as_of:
         raise ArgumentError(
-            f"Give period: (a year's share) or as-of: (the latest share by a date), not both. "
-            f"Example: /ev-share {region} period:{latest}"
+            "Give period: (a year's share) or as-of: (the latest share by a date), not both. "
+            "Example: {example}",
+            example=" ".join(("/ev-share", region, example)),
         )
     if period:
         spec = parse_period(period)
         if spec.kind == "all":
             return latest, ""
         if spec.kind != "year" or spec.year is None:
+            december = Month(latest, 12)
             raise ArgumentError(
-                f"period: {spec.label(Month(latest, 12))}: the shares of {region} are yearly "
-                f"figures, and a share is never split or added up: ask a year, e.g. "
-                f"period:{latest}"
+                "period: {period}: the shares of {region} are yearly figures, and a share is "
+                "never split or added up: ask a year, e.g. {example}",
+                period=period_words(spec, spec.bounds(december), december, loc),
+                region=region,
+                example=example,
             )
         if spec.year not in years:
             raise ArgumentError(
-                f"period: no share for {region} in {spec.year}; the years held are {held}."
+                "period: no share for {region} in {year}; the years held are {held}.",
+                region=region,
+                year=spec.year,
+                held=held,
             )
         return spec.year, ""
     if as_of:
@@ -131,12 +165,18 @@ def _year(args: Mapping[str, str], years: list[int], region: str) -> tuple[int, 
         chosen = [y for y in years if y <= whole]
         if not chosen:
             raise ArgumentError(
-                f"as-of: no share for {region} up to {as_of}; the years held are {held}."
+                "as-of: no share for {region} up to {as_of}; the years held are {held}.",
+                region=region,
+                as_of=as_of,
+                held=held,
             )
-        note = (
-            ""
-            if chosen[-1] == end.year
-            else f"(As of {as_of}, {chosen[-1]} is the latest whole year with a share.)"
+        if chosen[-1] == end.year:
+            return chosen[-1], ""
+        note = t(
+            loc,
+            "(As of {as_of}, {year} is the latest whole year with a share.)",
+            as_of=as_of,
+            year=chosen[-1],
         )
         return chosen[-1], note
     return latest, ""
@@ -144,28 +184,62 @@ def _year(args: Mapping[str, str], years: list[int], region: str) -> tuple[int, 
 
 def _none_for(region: str, metric: ShareMetric, regions: list[str], loc: str) -> Reply:
     """No source gives this region's share: say which regions have one."""
-    what = "EV share of new cars" if metric == "sales_share" else "EV share of cars on the road"
-    if not regions:
-        importing = (
-            "evbot import IEA-EV-data.csv"
-            if metric == "sales_share"
-            else 'a source of it with format = "iea" and parameter = "EV stock"'
+    sales = metric == "sales_share"
+    if not regions and sales:
+        body = t(
+            loc,
+            "No figures of the EV share of new cars are held: they come from a source that gives "
+            "them, such as the IEA Global EV Data Explorer file ({example}).",
+            example="evbot import IEA-EV-data.csv",
         )
-        body = (
-            f"No figures of the {what} are held: they come from a source that gives them, such "
-            f"as the IEA Global EV Data Explorer file ({importing})."
+    elif not regions:
+        body = t(
+            loc,
+            "No figures of the EV share of cars on the road are held: they come from a source "
+            "that gives them, such as the IEA Global EV Data Explorer file (a source of it with "
+            "{format} and {parameter}).",
+            format='format = "iea"',
+            parameter='parameter = "EV stock"',
         )
     else:
-        listed = ", ".join(regions[:LISTED_REGIONS])
-        more = f" and {len(regions) - LISTED_REGIONS} more" if len(regions) > LISTED_REGIONS else ""
-        body = (
-            f"No figures of the {what} for {region}: no source gives its share, and a share is "
-            f"never added up from other regions'. Held for {len(regions)} regions: {listed}{more}. "
-            f"Example: /ev-share {regions[0]}"
-        )
+        listed = tp(loc, "list", ", ").join(regions[:LISTED_REGIONS])
+        more = len(regions) - LISTED_REGIONS
+        if more > 0:
+            listed = tn(
+                loc, "{items} and {n} more", "{items} and {n} more", more, items=listed, n=more
+            )
+        v = {"region": region, "n": len(regions), "listed": listed}
+        v["example"] = f"/ev-share {regions[0]}"
+        if sales:
+            body = tn(
+                loc,
+                "No figures of the EV share of new cars for {region}: no source gives its share, "
+                "and a share is never added up from other regions'. Held for {n} region: "
+                "{listed}. Example: {example}",
+                "No figures of the EV share of new cars for {region}: no source gives its share, "
+                "and a share is never added up from other regions'. Held for {n} regions: "
+                "{listed}. Example: {example}",
+                len(regions),
+                **v,
+            )
+        else:
+            body = tn(
+                loc,
+                "No figures of the EV share of cars on the road for {region}: no source gives its "
+                "share, and a share is never added up from other regions'. Held for {n} region: "
+                "{listed}. Example: {example}",
+                "No figures of the EV share of cars on the road for {region}: no source gives its "
+                "share, and a share is never added up from other regions'. Held for {n} regions: "
+                "{listed}. Example: {example}",
+                len(regions),
+                **v,
+            )
+    where = _where(region, loc)
+    if sales:
+        title = t(loc, "EV share of new cars{where}", where=where)
+    else:
+        title = t(loc, "EV share of cars on the road{where}", where=where)
     return Reply(
-        Message(
-            title=f"{what[0].upper()}{what[1:]} in {region}", body=body, accent="info", locale=loc
-        ),
+        Message(title=title, body=body, accent="info", locale=loc),
         data={"region": region, "metric": metric, "percent": None, "regions": regions},
     )

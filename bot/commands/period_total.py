@@ -7,14 +7,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.commands.answer_words import (
+    counted_tag,
+    headed,
+    leads,
+    no_period,
+    note,
+    sold_in,
+    unconfirmed_note,
+    unconfirmed_tag,
+)
 from bot.commands.arguments import ArgumentError, PeriodSpec
 from bot.commands.context import CommandContext
 from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity, unlike_years
 from bot.domain.events import Subject
-from bot.domain.formatting import covered, fast_month, fast_percent, fast_units, in_region
+from bot.domain.formatting import (
+    fast_month,
+    fast_percent,
+    fast_units,
+    format_month_name,
+    format_year,
+)
+from bot.domain.i18n import is_english, t, tp
 from bot.domain.messages import Field, Message
+from bot.domain.news_words import footer as data_footer
 from bot.domain.periods import Month
-from bot.domain.powertrains import ELECTRIC, counted_as, counted_suffix, measure
+from bot.domain.places import covered_in, where_in
+from bot.domain.powertrains import ELECTRIC, measure
 
 TOP_MODELS = 5
 
@@ -23,15 +42,31 @@ def window_label(first: Month, last: Month, loc: str) -> str:
     """A window in words: `2023`, `Q2 2023`, `June 2023`, `2019 to 2021`, `January to June 2023`."""
     whole_years = first.month == 1 and last.month == 12
     if whole_years:
-        return str(first.year) if first.year == last.year else f"{first.year} to {last.year}"
+        if first.year == last.year:
+            return format_year(first.year, loc)
+        first_year, last_year = format_year(first.year, loc), format_year(last.year, loc)
+        return tp(loc, "period", "{first} to {last}", first=first_year, last=last_year)
     if first == last:
         return fast_month(first, loc)
     if first.year == last.year and last.month == first.month + 2 and first.month % 3 == 1:
-        return f"Q{last.month // 3} {first.year}"
+        return tp(loc, "period", "Q{quarter} {year}", quarter=last.month // 3, year=first.year)
+    # "January to June 2023": the first month's name alone where both share a year
     start = fast_month(first, loc)
     if first.year == last.year:
-        start = start.rsplit(" ", 1)[0]  # "January to June 2023"
-    return f"{start} to {fast_month(last, loc)}"
+        start = format_month_name(first, loc)
+    return tp(loc, "period", "{first} to {last}", first=start, last=fast_month(last, loc))
+
+
+def period_words(
+    period: PeriodSpec, window: tuple[Month, Month] | None, latest: Month | None, loc: str
+) -> str:
+    """A period asked for, in words: English as typed ("Q2 2023", "all time"), else in the
+    reader's language from its window."""
+    if is_english(loc):
+        return period.label(latest)
+    if window is None:
+        return tp(loc, "period", "all time")
+    return window_label(window[0], window[1], loc)
 
 
 def yearly_inside(basis: Basis, first: Month, last: Month, facts: SourceFacts) -> list[int]:
@@ -52,10 +87,16 @@ def refuse_finer(
     """The error for a window finer than the figures held, naming the granularity held."""
     years = ", ".join(map(str, cut))
     sources = cite(set().union(*(basis[y] for y in cut)), facts)
-    example = str(cut[0]) if len(cut) == 1 else f"{cut[0]}..{cut[-1]}"
+    example = f"period:{cut[0]}" if len(cut) == 1 else f"period:{cut[0]}..{cut[-1]}"
     return ArgumentError(
-        f"period: {subject.name}{where} is held only as whole years in {years} (yearly figures "
-        f"from {sources}), so {asked} cannot be told; ask for whole years, e.g. period:{example}."
+        "period: {subject}{where} is held only as whole years in {years} (yearly figures from "
+        "{sources}), so {asked} cannot be told; ask for whole years, e.g. {example}.",
+        subject=subject.name,
+        where=where,
+        years=years,
+        sources=sources,
+        asked=asked,
+        example=example,
     )
 
 
@@ -73,14 +114,14 @@ def period_answer(
     if metric == "stock":
         raise ArgumentError(
             "period: counts what was sold in a period; registered stock is a level, not a sum "
-            "of a period. Ask the level at a date instead, e.g. /ev-total WA metric:stock "
-            "as-of:2023-06"
+            "of a period. Ask the level at a date instead, e.g. {example}",
+            example="/ev-total WA metric:stock as-of:2023-06",
         )
     key = measure(metric, powertrain)
     series = ctx.model.series(subject, region, key)
     facts = ctx.model.facts
     window = period.bounds(series.latest)
-    asked = period.label(series.latest)
+    asked = period_words(period, window, series.latest, loc)
     base = {
         "subject": subject.name,
         "kind": subject.kind,
@@ -88,11 +129,9 @@ def period_answer(
         "metric": metric,
         "powertrain": powertrain or ELECTRIC,
     }
-    what = counted_as(powertrain)
-    of = f" of {what}" if powertrain else ""
     if window is None or series.latest is None or window[0] > series.latest:
-        where = in_region(region)
-        body = f"No figures{of} for {subject.name}{where} in {asked} yet."
+        where = where_in(region, (), loc)
+        body = no_period(powertrain, True, loc, subject=subject.name, where=where, period=asked)
         return _empty(subject, where, body, loc), {**base, "period": asked, "total": None}
     first, last = window
     cut_short = last > series.latest
@@ -100,27 +139,34 @@ def period_answer(
     last = min(last, series.latest)
     years = [y for y in range(first.year, last.year + 1) if series.basis.get(y)]
     pairs = set().union(*(series.basis[y] for y in years))
-    where = in_region(region, covers(pairs, region))
+    where = where_in(region, covers(pairs, region), loc)
+    v = {"subject": subject.name, "where": where}
     if not pairs:
-        body = f"No figures{of} for {subject.name}{where} in {asked}."
+        body = no_period(powertrain, False, loc, **v, period=asked)
         return _empty(subject, where, body, loc), {**base, "period": asked, "total": 0}
     cut = yearly_inside(series.basis, first, last, facts)
     if cut:
         raise refuse_finer(subject, where, cut, asked, facts, series.basis)
     answer = ctx.model.period_total(subject, region, first, last, key)
     if cut_short:
-        label += f" so far (through {fast_month(last, loc)})"
-    body = f"{subject.name}{where}: {fast_units(answer.units, loc)} {what} sold in {label}."
+        label = t(loc, "{period} so far (through {when})", period=label, when=fast_month(last, loc))
+    units = fast_units(answer.units, loc)
+    body = sold_in(powertrain, loc, **v, total=units, period=label)
     if first < series.months[0]:
         start = series.months[0]
         yearly = granularity(series.basis.get(start.year, set()), start.year, facts) == "year"
-        body += f" Note: the figures begin in {start.year if yearly else fast_month(start, loc)}."
+        begin = str(start.year) if yearly else fast_month(start, loc)
+        body += note(t(loc, "the figures begin in {when}", when=begin), loc)
     # coverage named year by year where it narrows inside the window (counting rule 9)
     narrow = {y: covers(series.basis[y], region) for y in years}
     if any(narrow.values()) and not all(narrow.values()):
-        body += "".join(f" Note: {y} counts {covered(c)} only." for y, c in narrow.items() if c)
-    fields = [Field("Sold", fast_units(answer.units, loc)), Field("Period", label)]
-    change = _change(series.basis, first, last, facts, period)
+        body += "".join(
+            note(t(loc, "{year} counts {covered} only", year=y, covered=covered_in(c, loc)), loc)
+            for y, c in narrow.items()
+            if c
+        )
+    fields = [Field(tp(loc, "field", "Sold"), units), Field(tp(loc, "field", "Period"), label)]
+    change = _change(series.basis, first, last, facts, period, loc)
     before = window_label(first.plus(-12), last.plus(-12), loc)
     data: dict[str, Any] = {
         **base,
@@ -135,24 +181,22 @@ def period_answer(
     }
     if change == "" and answer.previous > 0:
         pct = answer.change or 0.0
-        trend = "up" if pct >= 0 else "down"
-        body += (
-            f" {trend.capitalize()} {fast_percent(abs(pct), loc)} on {before} "
-            f"({fast_units(answer.previous, loc)})."
-        )
+        c = {"change": fast_percent(abs(pct), loc), "before": before}
+        c["previous"] = fast_units(answer.previous, loc)
+        if pct >= 0:
+            body += t(loc, " Up {change} on {before} ({previous}).", **c)
+        else:
+            body += t(loc, " Down {change} on {before} ({previous}).", **c)
         fields.append(Field(before, fast_units(answer.previous, loc)))
         data["previous"], data["change"] = answer.previous, round(pct, 4)
     elif change:
-        body += f" No comparison with {before}: {change}."
+        body += t(loc, " No comparison with {before}: {why}.", before=before, why=change)
         data["no_comparison"] = change
     if subject.kind in ("make", "group") and answer.units > 0:
         shares = ctx.model.breakdown(subject, region, first, last, key, answer.units)
         if shares:
             top = shares[0]
-            body += (
-                f" The {top.name} leads with {fast_units(top.units, loc)}, "
-                f"{fast_percent(top.share, loc)}."
-            )
+            body += leads(top.name, fast_units(top.units, loc), fast_percent(top.share, loc), loc)
             for s in shares[:TOP_MODELS]:
                 fields.append(
                     Field(s.name, f"{fast_units(s.units, loc)} ({fast_percent(s.share, loc)})")
@@ -160,20 +204,20 @@ def period_answer(
         data["breakdown"] = [
             {"model": s.name, "units": s.units, "share": round(s.share, 4)} for s in shares
         ]
-    unconfirmed = ctx.unconfirmed(subject, region, metric, last, first)
+    unconfirmed = unconfirmed_note(ctx, subject, region, metric, last, loc, first)
     if unconfirmed:
         body += f" {unconfirmed}"
         data["unconfirmed"] = True
     source = cite(pairs, facts)
-    footer = f"Source: {source} · data through {fast_month(series.latest, loc)}"
+    title = t(loc, "{subject}{where}, {period}: {total}", **v, period=label, total=units)
     return (
         Message(
-            title=f"{subject.name}{where}, {label}: {fast_units(answer.units, loc)}"
-            + counted_suffix(powertrain)
-            + (" (unconfirmed)" if unconfirmed else ""),
+            title=title
+            + counted_tag("sales", powertrain, loc)
+            + (unconfirmed_tag(loc) if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
-            footer=footer,
+            footer=data_footer(source, fast_month(series.latest, loc), loc),
             accent="info",
             locale=loc,
         ),
@@ -182,18 +226,18 @@ def period_answer(
 
 
 def _change(
-    basis: Basis, first: Month, last: Month, facts: SourceFacts, period: PeriodSpec
+    basis: Basis, first: Month, last: Month, facts: SourceFacts, period: PeriodSpec, loc: str
 ) -> str | None:
     """ "" when the window compares like with like with a year earlier; why not otherwise;
     None for a range (its "year earlier" is no question anyone asked)."""
     if period.kind == "range":
         return None
     for year in range(first.year, last.year + 1):
-        why = unlike_years(basis, year, facts)
+        why = unlike_years(basis, year, facts, loc)
         if why:
             return why
     return ""
 
 
 def _empty(subject: Subject, where: str, body: str, loc: str) -> Message:
-    return Message(title=f"{subject.name}{where}", body=body, accent="info", locale=loc)
+    return Message(title=headed(subject.name, where, loc), body=body, accent="info", locale=loc)

@@ -8,20 +8,37 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from bot.commands.answer_words import (
+    counted_tag,
+    counted_total,
+    headed,
+    leads,
+    no_period,
+    no_total,
+    note,
+    powertrain_of,
+    unconfirmed_note,
+    unconfirmed_tag,
+    where_named,
+)
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
 from bot.commands.market_share import market_share, share_region
-from bot.commands.period_total import period_answer, refuse_finer, yearly_inside
-from bot.commands.subjects import region_suffix, resolve_region, resolve_subject
+from bot.commands.period_total import period_answer, period_words, refuse_finer, yearly_inside
+from bot.commands.subjects import resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import explain, told
 from bot.domain.events import Subject
-from bot.domain.formatting import fast_month, fast_percent, fast_units, format_period, in_region
+from bot.domain.formatting import fast_month, fast_percent, fast_units, format_period
+from bot.domain.i18n import t, tn, tp
 from bot.domain.ladders import union_next_above
 from bot.domain.messages import Field, Message
+from bot.domain.news_words import footer as data_footer
+from bot.domain.news_words import next_value
 from bot.domain.periods import Month
-from bot.domain.powertrains import ELECTRIC, asked_powertrain, counted_as, counted_suffix, measure
+from bot.domain.places import where_in
+from bot.domain.powertrains import ELECTRIC, measure
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
 from bot.domain.series import WORLD
@@ -39,10 +56,6 @@ def _as_of(text: str | None, latest: Month | None) -> Month | None:
     return parse_period(text).end(latest)
 
 
-def _sold(metric: str) -> str:
-    return "registered" if metric == "stock" else "sold"
-
-
 def metric_asked(args: Mapping[str, str]) -> str:
     """The metric asked for: `sales` unless `metric:stock` (the table offers only these)."""
     return args.get("metric", "sales")
@@ -50,25 +63,7 @@ def metric_asked(args: Mapping[str, str]) -> str:
 
 def powertrain_asked(args: Mapping[str, str]) -> str:
     """The powertrain asked for: "" (electric cars: BEV + PHEV, the default), BEV, PHEV or FCEV."""
-    try:
-        return asked_powertrain(args.get("powertrain"))
-    except ValueError as exc:
-        raise ArgumentError(str(exc)) from None
-
-
-def metric_named(metric: str) -> str:
-    """The metric named in a "no figures" answer (sales, the default, goes unnamed)."""
-    return "registered-stock " if metric == "stock" else ""
-
-
-def no_figures_of(powertrain: str) -> str:
-    """A powertrain asked for, named in a "no figures" answer."""
-    return f" of {counted_as(powertrain)}" if powertrain else ""
-
-
-def counted_metric(metric: str) -> str:
-    """How an answer names what it counts, as the announcer does."""
-    return " (registered, in stock)" if metric == "stock" else ""
+    return powertrain_of(args.get("powertrain"))
 
 
 _Answer = tuple[Message, Mapping[str, Any]]
@@ -91,7 +86,8 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         if text:
             raise ArgumentError(
                 "Give period: (what was sold in a period) or as-of: (the running total up to "
-                "a date), not both. Example: /ev-total leaf period:2023"
+                "a date), not both. Example: {example}",
+                example="/ev-total leaf period:2023",
             )
         if explained:
             raise ArgumentError("explain:yes tells a running total; ask it without period:.")
@@ -101,12 +97,12 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         ctx, resolved.subject, region, text, inv.locale, explained, metric, powertrain
     )
     if data.get("as_of") is None and not powertrain:
-        message = await _fuel_cell_hint(ctx, message, resolved.subject, region, metric)
+        message = await _fuel_cell_hint(ctx, message, resolved.subject, region, metric, inv.locale)
     return _reply((message, data))
 
 
 async def _fuel_cell_hint(
-    ctx: CommandContext, message: Message, subject: Subject, region: str, metric: str
+    ctx: CommandContext, message: Message, subject: Subject, region: str, metric: str, loc: str
 ) -> Message:
     """An empty answer about electric cars, for a subject that has fuel-cell figures (a Mirai),
     says how to ask for them: fuel-cell cars are never counted as electric."""
@@ -116,9 +112,11 @@ async def _fuel_cell_hint(
     words = subject.name if subject.kind != "all" else "all"
     if region != WORLD:
         words += f" region:{region}"
-    hint = (
-        f"Fuel-cell cars are counted apart from electric cars (BEV + PHEV): "
-        f"/ev-total {words} powertrain:fcev"
+    example = f"/ev-total {words} powertrain:fcev"
+    hint = t(
+        loc,
+        "Fuel-cell cars are counted apart from electric cars (BEV + PHEV): {example}",
+        example=example,
     )
     return replace(message, body=f"{message.body}\n{hint}")
 
@@ -138,37 +136,34 @@ def _total(
     as_of = _as_of(text, series.latest)
     answer = ctx.model.total(subject, region, as_of, key)
     facts = ctx.model.facts
-    how = told(series.basis, region, answer.as_of, as_of, facts)
-    lines = explain(region, metric, series.basis, facts, (), answer.as_of) if explained else []
+    how = told(series.basis, region, answer.as_of, as_of, facts, loc)
+    lines = explain(region, metric, series.basis, facts, (), answer.as_of, loc) if explained else []
     answer = replace(answer, told=how, explanation=lines)
-    where = in_region(region, how.covers)
-    counted = counted_metric(metric) + counted_suffix(powertrain)
+    where = where_in(region, how.covers, loc)
+    counted = counted_tag(metric, powertrain, loc)
+    v = {"subject": subject.name, "where": where}
     if answer.as_of is None:
+        when = fast_month(as_of, loc) if as_of else ""
         return (
             Message(
-                title=f"{subject.name}{where}{counted}",
-                body=f"No {metric_named(metric)}figures{no_figures_of(powertrain)} for "
-                f"{subject.name}{where}"
-                + (f" up to {fast_month(as_of, loc)}." if as_of else " yet."),
+                title=headed(subject.name, where, loc) + counted,
+                body=no_total(metric, powertrain, as_of is not None, loc, **v, when=when),
                 accent="info",
                 locale=loc,
             ),
             answer.as_json(),
         )
     through = format_period(answer.as_of, how.granularity, loc)
+    total = fast_units(answer.total, loc)
     # stock is a level: the vehicles registered at a date, not a sum of a period's sales
-    when = "as of" if answer.metric == "stock" else "through"
-    body = (
-        f"{subject.name}{where}: {fast_units(answer.total, loc)} {counted_as(powertrain)} "
-        f"{_sold(answer.metric)} {when} {through}."
-    )
-    fields = [Field("Total", fast_units(answer.total, loc)), Field("Through", through)]
+    body = counted_total(answer.metric, powertrain, loc, **v, total=total, when=through)
+    fields = [
+        Field(tp(loc, "field", "Total"), total),
+        Field(tp(loc, "field", "Through"), through),
+    ]
     if answer.breakdown:
         top = answer.breakdown[0]
-        body += (
-            f" The {top.name} leads with {fast_units(top.units, loc)}, "
-            f"{fast_percent(top.share, loc)}."
-        )
+        body += leads(top.name, fast_units(top.units, loc), fast_percent(top.share, loc), loc)
         for share in answer.breakdown[:TOP_MODELS]:
             fields.append(
                 Field(
@@ -176,25 +171,21 @@ def _total(
                 )
             )
     if how.note:
-        body += f" Note: {how.note}."
-    unconfirmed = ctx.unconfirmed(subject, region, answer.metric, answer.as_of)
+        body += note(how.note, loc)
+    unconfirmed = unconfirmed_note(ctx, subject, region, answer.metric, answer.as_of, loc)
     data = answer.as_json()
     if unconfirmed:
         body += f" {unconfirmed}"
         data["unconfirmed"] = True
     if lines:
         body += "\n" + "\n".join(f"• {line}" for line in lines)
-    footer = f"Data through {through}"
-    if how.source:
-        footer = f"Source: {how.source} · data through {through}"
+    title = t(loc, "{subject}{where}: {total}", **v, total=total) + counted
     return (
         Message(
-            title=f"{subject.name}{where}: {fast_units(answer.total, loc)}"
-            + counted
-            + (" (unconfirmed)" if unconfirmed else ""),
+            title=title + (unconfirmed_tag(loc) if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
-            footer=footer,
+            footer=data_footer(how.source, through, loc),
             accent="info",
             locale=loc,
         ),
@@ -219,14 +210,17 @@ async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         return await market_share(ctx, inv, args, region)
     if subject.kind not in ("make", "group"):
         raise ArgumentError(
-            f"/ev-share shows the models of a make or a group, or a region's EV share of new "
-            f"cars; {subject.name} is a model. Example: /ev-share nissan period:2015, "
-            "/ev-share norway"
+            "/ev-share shows the models of a make or a group, or a region's EV share of new "
+            "cars; {subject} is a model. Example: {example}",
+            subject=subject.name,
+            example="/ev-share nissan period:2015, /ev-share norway",
         )
     if args.get("metric", "sales") != "sales" or "as-of" in args:
         raise ArgumentError(
-            "metric: and as-of: are for a region's EV share (/ev-share norway as-of:2022); the "
-            f"models' shares of {subject.name} are of units sold, over period:"
+            "metric: and as-of: are for a region's EV share ({example}); the models' shares of "
+            "{subject} are of units sold, over period:",
+            example="/ev-share norway as-of:2022",
+            subject=subject.name,
         )
     region = resolve_region(ctx, resolved, args.get("region"))
     period = parse_period(args.get("period", "all"))
@@ -250,23 +244,25 @@ def _share(
     if window is not None:
         cut = yearly_inside(series.basis, window[0], window[1], ctx.model.facts)
         if cut:  # a quarter or month of a year held whole: not to be told (counting rule 2)
-            where = region_suffix(region)
-            label = period.label(series.latest)
+            where = where_named(region, loc)
+            label = period_words(period, window, series.latest, loc)
             raise refuse_finer(subject, where, cut, label, ctx.model.facts, series.basis)
     parent = series.window(first, last)
     shares = ctx.model.breakdown(subject, region, first, last, key)
-    label = period.label(series.latest)
-    where = region_suffix(region)
+    label = period_words(period, window, series.latest, loc)
+    where = where_named(region, loc)
+    v = {"subject": subject.name, "where": where}
     if parent <= 0:
-        body = f"No figures{no_figures_of(powertrain)} for {subject.name}{where} in {label}."
+        body = no_period(powertrain, False, loc, **v, period=label)
     else:
         lines = [
             f"• {s.name}: {fast_percent(s.share, loc)} ({fast_units(s.units, loc)})"
             for s in shares[:MAX_CHOICES]
         ]
         if len(shares) > MAX_CHOICES:
-            lines.append(f"…and {len(shares) - MAX_CHOICES} more")
-        body = "\n".join(lines) or f"No model figures for {subject.name}{where}."
+            more = len(shares) - MAX_CHOICES
+            lines.append(tn(loc, "…and {n} more", "…and {n} more", more, n=more))
+        body = "\n".join(lines) or t(loc, "No model figures for {subject}{where}.", **v)
     data = {
         "subject": subject.name,
         "region": region,
@@ -279,9 +275,13 @@ def _share(
     }
     return (
         Message(
-            title=f"Model shares of {subject.name}{where}, {label}{counted_suffix(powertrain)}",
+            title=t(loc, "Model shares of {subject}{where}, {period}", **v, period=label)
+            + counted_tag("sales", powertrain, loc),
             body=body,
-            fields=(Field("Total", fast_units(parent, loc)), Field("Period", label)),
+            fields=(
+                Field(tp(loc, "field", "Total"), fast_units(parent, loc)),
+                Field(tp(loc, "field", "Period"), label),
+            ),
             accent="share",
             locale=loc,
         ),
@@ -338,17 +338,21 @@ def _milestones(
     powertrain: str = "",
 ) -> _Answer:
     series = ctx.model.series(subject, region, measure(metric, powertrain))
-    where = region_suffix(region)
+    where = where_named(region, loc)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
-    lines = [f"• {fast_units(t, loc)}: {fast_month(m, loc)}" for t, (m, _) in recent]
-    fields = [Field("Total", fast_units(latest, loc))]
+    lines = [f"• {fast_units(n, loc)}: {fast_month(m, loc)}" for n, (m, _) in recent]
+    fields = [Field(tp(loc, "field", "Total"), fast_units(latest, loc))]
     if upcoming is not None:
-        nxt = fast_units(upcoming, loc)
-        if projected is not None:
-            nxt += f" (around {fast_month(projected, loc)})"
-        fields.append(Field("Next milestone", nxt))
-    what = "registered-stock milestones" if metric == "stock" else "milestones"
-    body = "\n".join(lines) if lines else f"No {what} yet for {subject.name}{where}."
+        fields.append(
+            Field(tp(loc, "field", "Next milestone"), next_value(upcoming, projected, loc))
+        )
+    v = {"subject": subject.name, "where": where}
+    if lines:
+        body = "\n".join(lines)
+    elif metric == "stock":
+        body = t(loc, "No registered-stock milestones yet for {subject}{where}.", **v)
+    else:
+        body = t(loc, "No milestones yet for {subject}{where}.", **v)
     data = {
         "subject": subject.name,
         "region": region,
@@ -361,11 +365,11 @@ def _milestones(
     }
     return (
         Message(
-            title=f"Milestones: {subject.name}{where}{counted_metric(metric)}"
-            + counted_suffix(powertrain),
+            title=t(loc, "Milestones: {subject}{where}", **v)
+            + counted_tag(metric, powertrain, loc),
             body=body,
             fields=tuple(fields),
-            footer=f"Data through {fast_month(series.latest, loc)}" if series.latest else "",
+            footer=data_footer("", fast_month(series.latest, loc), loc) if series.latest else "",
             accent="milestone",
             locale=loc,
         ),

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.domain.events import Event, Granularity, GrowthEvent, MilestoneEvent, RecordEvent
-from bot.domain.formatting import covered
+from bot.domain.i18n import t, tp
 from bot.domain.periods import Month
+from bot.domain.places import covered_in, in_place, is_world, local_name
 from bot.domain.records import GroupMember, IncRow, SourceInfo
 from bot.domain.settings import Config
 
@@ -140,18 +141,23 @@ def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
     return ""
 
 
-def unlike_years(basis: Basis, year: int, facts: SourceFacts) -> str:
-    """Why `year` is not compared with the year before ("" when it is, like for like)."""
+def unlike_years(basis: Basis, year: int, facts: SourceFacts, loc: str = "en") -> str:
+    """Why `year` is not compared with the year before ("" when it is, like for like), in the
+    language of `loc`."""
     if alike(basis, year, year - 1, facts):
         return ""
     a, b = basis.get(year, set()), basis.get(year - 1, set())
+    v = {"year": year, "before": year - 1}
     if not b:
-        return f"no figures for {year - 1} to compare with"
+        return t(loc, "no figures for {before} to compare with", **v)
     if a == b:
-        return f"{year} and {year - 1} are not of the same granularity: not like for like"
-    return (
-        f"{year} is taken from {_pairs_text(a, facts)} and {year - 1} from "
-        f"{_pairs_text(b, facts)}: not like for like"
+        return t(loc, "{year} and {before} are not of the same granularity: not like for like", **v)
+    return t(
+        loc,
+        "{year} is taken from {taken} and {before} from {earlier}: not like for like",
+        **v,
+        taken=_pairs_text(a, facts, loc),
+        earlier=_pairs_text(b, facts, loc),
     )
 
 
@@ -171,9 +177,9 @@ def _like_record(
     return replace(event, previous_best=best, previous_best_period=when)
 
 
-def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts) -> str:
+def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts, loc: str = "en") -> str:
     if not pairs:
-        return "nothing"
+        return tp(loc, "figures taken from", "nothing")
     regions = ", ".join(sorted({r for r, _ in pairs}))
     return f"{regions} ({cite(pairs, facts)})"
 
@@ -195,25 +201,42 @@ def told(
     last: Month | None,
     asked: Month | None,
     facts: SourceFacts,
+    loc: str = "en",
 ) -> Told:
-    """How to tell a cumulative figure that runs to `last`, when `asked` was asked for."""
+    """How to tell a cumulative figure that runs to `last`, when `asked` was asked for; its
+    note in the language of `loc`."""
     if last is None or not basis.get(last.year):
         return Told()
     pairs = basis[last.year]
-    note = ""
+    notes = []
     found = widened(basis, region, last.year)
     if found is not None:
-        note = f"{region}'s own figures since {found[0]}, {covered(found[1])} only before"
+        notes.append(
+            t(
+                loc,
+                "{region}'s own figures since {year}, {covered} only before",
+                region=local_name(region, loc),
+                year=found[0],
+                covered=covered_in(found[1], loc),
+            )
+        )
     if (
         asked is not None
         and asked.month != 12
         and basis.get(asked.year)
         and granularity(basis[asked.year], asked.year, facts) == "year"
     ):
-        note = (note + "; " if note else "") + (
-            f"{asked.year} is known only as a whole year ({cite(basis[asked.year], facts)}), "
-            f"so the figure runs through {last.year if last.month == 12 else last}"
+        notes.append(
+            t(
+                loc,
+                "{year} is known only as a whole year ({sources}), so the figure runs through "
+                "{last}",
+                year=asked.year,
+                sources=cite(basis[asked.year], facts),
+                last=last.year if last.month == 12 else last,
+            )
         )
+    note = tp(loc, "list", "; ").join(notes)
     return Told(
         granularity(pairs, last.year, facts), covers(pairs, region), cite(pairs, facts), note
     )
@@ -226,12 +249,18 @@ def explain(
     facts: SourceFacts,
     samples: Sequence[str] = (),
     last: Month | None = None,
+    loc: str = "en",
 ) -> list[str]:
     """Which regions, sources, years and granularity made a figure, and what was left out and
-    why: `evbot total --explain` and `/ev-total explain:yes`."""
+    why: `evbot total --explain` and `/ev-total explain:yes`, in the language of `loc`."""
     years = sorted(y for y in basis if basis[y] and (last is None or y <= last.year))
+    stock = metric == "stock"
     if not years:
-        return [f"No {metric} figures for this subject in {region}."]
+        where = "" if is_world(region) else in_place(region, loc)
+        if stock:
+            return [t(loc, "No stock figures for this subject{where}.", where=where)]
+        return [t(loc, "No sales figures for this subject{where}.", where=where)]
+    name = local_name(region, loc)
     lines: list[str] = []
     start = years[0]
     for i, year in enumerate(years):
@@ -241,28 +270,60 @@ def explain(
         span = str(start) if start == year else f"{start}–{year}"
         pairs = basis[year]
         regions = sorted({r for r, _ in pairs})
-        whole = "whole years" if granularity(pairs, year, facts) == "year" else "months"
-        if regions == [region]:
-            what = f"{region}'s own figures"
-        elif len(regions) == 1:
-            what = f"{regions[0]} only ({region} has no figure of its own)"
+        if granularity(pairs, year, facts) == "year":
+            whole = tp(loc, "granularity", "whole years")
         else:
-            what = f"the sum of {', '.join(regions)} ({region} has no figure of its own)"
-        lines.append(f"{span}: {what}, {whole}, from {cite(pairs, facts)}")
+            whole = tp(loc, "granularity", "months")
+        if regions == [region]:
+            what = t(loc, "{region}'s own figures", region=name)
+        elif len(regions) == 1:
+            what = t(
+                loc, "{part} only ({region} has no figure of its own)", part=regions[0], region=name
+            )
+        else:
+            what = t(
+                loc,
+                "the sum of {parts} ({region} has no figure of its own)",
+                parts=", ".join(regions),
+                region=name,
+            )
+        lines.append(
+            t(
+                loc,
+                "{span}: {what}, {granularity}, from {sources}",
+                span=span,
+                what=what,
+                granularity=whole,
+                sources=cite(pairs, facts),
+            )
+        )
         start = following if following is not None else year
+    if stock:
+        lines.append(
+            t(
+                loc,
+                "Metric: stock only (registered vehicles, a level); sales and stock are never "
+                "added together.",
+            )
+        )
+    else:
+        lines.append(
+            t(loc, "Metric: sales only (units sold); sales and stock are never added together.")
+        )
     lines.append(
-        f"Metric: {metric} only ("
-        + ("registered vehicles, a level" if metric == "stock" else "units sold")
-        + "); sales and stock are never added together."
-    )
-    lines.append(
-        "Where several sources have the same region and year, the one of best priority is "
-        "used; a region's own figure is used where there is one, else its sub-regions' sum."
+        t(
+            loc,
+            "Where several sources have the same region and year, the one of best priority is "
+            "used; a region's own figure is used where there is one, else its sub-regions' sum.",
+        )
     )
     if samples:
         lines.append(
-            f"Left out: {', '.join(sorted(samples))} (a sample of its region: shares only, "
-            "never a total)."
+            t(
+                loc,
+                "Left out: {samples} (a sample of its region: shares only, never a total).",
+                samples=", ".join(sorted(samples)),
+            )
         )
     return lines
 

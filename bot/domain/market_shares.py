@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain.formatting import format_percent
-from bot.domain.i18n import LocalizedError
+from bot.domain.i18n import LocalizedError, t
 from bot.domain.names import name_key
 
 ShareMetric = Literal["sales_share", "stock_share"]
@@ -28,6 +28,21 @@ COVERS = {
     "stock_share": "cars on the road at the end of the year that are electric (battery-electric "
     "and plug-in hybrid), as a percentage of all cars",
 }
+
+
+def covers_text(metric: ShareMetric, loc: str) -> str:
+    """What a share is a share of (`COVERS`), in the language of `loc`."""
+    if metric == "sales_share":
+        return t(
+            loc,
+            "new cars sold in the year that are electric (battery-electric and plug-in hybrid), "
+            "as a percentage of all new cars",
+        )
+    return t(
+        loc,
+        "cars on the road at the end of the year that are electric (battery-electric and "
+        "plug-in hybrid), as a percentage of all cars",
+    )
 
 
 class ShareError(LocalizedError):
@@ -49,7 +64,7 @@ def checked_percent(value: float) -> float:
     """A percentage as stored: 0 to 100, rounded to 3 decimals (the IEA's figures are floats
     such as 2.099999905 for 2.1); ShareError otherwise."""
     if not 0.0 <= value <= 100.0:  # also refuses NaN
-        raise ShareError(f"{value!r} is not a percentage between 0 and 100")
+        raise ShareError("{value} is not a percentage between 0 and 100", value=repr(value))
     return round(value, 3)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.domain.i18n import tp
 from bot.domain.names import name_key
 from bot.domain.records import POWERTRAINS
 
@@ -129,6 +130,17 @@ def counted_as(powertrain: str) -> str:
 def counted_suffix(powertrain: str) -> str:
     """A title's note of a powertrain asked for (none for the default)."""
     return f" ({COUNTED[powertrain]})" if powertrain else ""
+
+
+def powertrain_tag(powertrain: str, loc: str) -> str:
+    """`counted_suffix` in the language of `loc`: " (plug-in hybrids)"; none for the default."""
+    if powertrain == "BEV":
+        return tp(loc, "counted", " (battery-electric cars)")
+    if powertrain == "PHEV":
+        return tp(loc, "counted", " (plug-in hybrids)")
+    if powertrain == "FCEV":
+        return tp(loc, "counted", " (fuel-cell cars)")
+    return ""
 
 
 def measure(metric: str, powertrain: str) -> str:

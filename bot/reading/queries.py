@@ -212,9 +212,11 @@ async def total(
     metric: str = "sales",
     facts: SourceFacts | None = None,
     explained: bool = False,
+    loc: str = "en",
 ) -> TotalAnswer:
     """The cumulative total as of a month, and for a make or group each model's share; with
-    `facts`, what the figure is made of (and with `explained`, each part of it)."""
+    `facts`, what the figure is made of (and with `explained`, each part of it, in the language
+    of `loc`)."""
     basis: dict[int, set[tuple[str, int]]] = {}
     monthly = await reader.monthly(subject, region, metric, basis if facts else None)
     value, last = total_as_of(monthly, as_of)
@@ -224,7 +226,8 @@ async def total(
     metric, powertrain = split_measure(metric)  # the answer names them apart
     if facts is None:
         return TotalAnswer(subject, region, metric, last, value, breakdown, powertrain=powertrain)
-    lines = explain(region, metric, basis, facts, sorted(reader.samples), last) if explained else []
+    samples = sorted(reader.samples)
+    lines = explain(region, metric, basis, facts, samples, last, loc) if explained else []
     return TotalAnswer(
         subject,
         region,
@@ -232,7 +235,7 @@ async def total(
         last,
         value,
         breakdown,
-        told(basis, region, last, as_of, facts),
+        told(basis, region, last, as_of, facts, loc),
         lines,
         powertrain,
     )
