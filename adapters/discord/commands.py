@@ -27,6 +27,7 @@ from discord import app_commands
 
 from bot.commands.table import COMMANDS
 from bot.commands.types import Command
+from bot.domain.i18n import t
 
 MAX_DESCRIPTION = 100  # characters in a command or option description
 # Manage Channels (1 << 4) or Administrator (1 << 3): who may change what a channel receives
@@ -48,6 +49,24 @@ HASH_SUFFIX = ".discord-commands.json"
 def can_manage(permissions: int) -> bool:
     """Whether a member with these permissions (in the channel) may change what it receives."""
     return bool(permissions & (MANAGE_CHANNELS | ADMINISTRATOR))
+
+
+def locale_of(interaction: discord.Interaction[Any]) -> str:
+    """The caller's Discord locale (`en-US`, `nb`, `ja`…): the language of their answers."""
+    return str(interaction.locale.value)
+
+
+def failure_text(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError | None = None
+) -> str:
+    """What the caller is told, in their language, when the core could not answer: the bot is
+    still starting (no error), the command is unknown to this version, or a failure (logged)."""
+    loc = locale_of(interaction)
+    if error is None:
+        return t(loc, "The bot is still starting; try again in a moment.")
+    if isinstance(error, app_commands.CommandNotFound):
+        return t(loc, "This command is not known to this bot version; the list is being updated.")
+    return t(loc, "Something went wrong answering that; it has been logged.")
 
 
 def invite_url(application_id: int) -> str:
