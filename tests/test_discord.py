@@ -49,6 +49,7 @@ from bot.domain.channels import (
     Channel,
     DeliveryFailure,
 )
+from bot.domain.i18n import LANGUAGES, t
 from bot.domain.messages import Field, Message
 from bot.domain.settings import ConfigError, PlatformConfig, default_config
 from bot.domain.subscriptions import Subscription, SubscriptionSpec, ladder_objects
@@ -317,6 +318,32 @@ async def test_bad_arguments_are_answered_ephemerally_at_once(
         assert kind == "callback" and body["type"] == 4  # not deferred
         assert body["data"]["flags"] & 64
         assert embed_of(body["data"])["title"] == "Cannot do that"
+
+
+async def test_answers_in_the_caller_s_language_and_locale_for_one_answer(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    """The member's Discord locale chooses the language; the `locale:` option (registered with
+    the bot's languages as choices) overrides it for one answer; a refusal is in theirs."""
+    bot = adapter()
+    bot.defer_after = 2.0
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction("ev-help", locale="de")
+        help_de = embed_of(final(await answer(fake, token)))
+        assert (
+            help_de["title"] == t("de", "EV Milestone Bot commands") != "EV Milestone Bot commands"
+        )
+        locale = [{"name": "locale", "type": 3, "value": "ja"}]
+        token = await fake.send_interaction("ev-help", locale, locale="de")
+        assert embed_of(final(await answer(fake, token)))["title"] == "EV Milestone Bot のコマンド"
+        wrong = [{"name": "locale", "type": 3, "value": "xx"}]
+        token = await fake.send_interaction("ev-total", wrong, locale="fr")
+        refused = embed_of(final(await answer(fake, token)))
+        assert refused["title"] == "Impossible"
+        assert refused["description"].startswith("locale: 'xx' n’est pas une langue")
+    sent = {c["name"]: c for c in fake.command_puts[0][1]}
+    option = next(o for o in sent["ev-total"]["options"] if o["name"] == "locale")
+    assert [c["value"] for c in option["choices"]] == list(LANGUAGES)
 
 
 async def test_autocomplete_answers_subject_names(fake: FakeDiscord, ctx: CommandContext) -> None:

@@ -327,7 +327,7 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-help",
-            N_("help", "Every command with an example"),
+            N_("help", "Every command with its options and an example"),
             [
                 OptionSpec("command", N_("help", "one command's options, e.g. ev-total")),
                 _LOCALE,
