@@ -24,7 +24,7 @@ from bot.commands.arguments import (
 )
 from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
-from bot.commands.types import Command, Invocation, Reply, error_reply
+from bot.commands.types import HELP, Command, Invocation, Reply, error_reply
 from bot.domain.formatting import validate_locale
 from bot.domain.i18n import LocalizedError, t, tp
 
@@ -158,7 +158,7 @@ def _check_args(command: Command, args: Mapping[str, str], locale: str) -> dict[
                 "/{command} needs {option} ({description}). Example: {example}",
                 command=command.name,
                 option=option.name,
-                description=tp(locale, "help", option.description),
+                description=tp(locale, HELP, option.description),
                 example=command.example,
             )
     return clean

@@ -81,7 +81,7 @@ def _named(commands: Mapping[str, Command], text: str) -> Command:
 def _options_reply(command: Command, loc: str) -> Reply:
     fields = tuple(
         Field(
-            t(loc, "{option}: (required)", option=o.name) if o.required else f"{o.name}:",
+            t(loc, "{option} (required)", option=o.name) if o.required else o.name,
             tp(loc, HELP, o.description),
             inline=False,
         )

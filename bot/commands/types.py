@@ -29,7 +29,7 @@ def N_(context: str, message: str) -> str:
 class OptionSpec:
     """One option of a command; `kind` is string, subject (autocompleted), region, period, or
     locale: the language of this one answer (read by the dispatcher, not by the handler).
-    `description` is English, marked with `N_(HELP, ...)`, so /ev-help can tell it in the
+    `description` is English, marked with `N_("help", ...)`, so /ev-help can tell it in the
     reader's language."""
 
     name: str
