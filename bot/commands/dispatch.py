@@ -119,12 +119,23 @@ def _no_command(name: str, locale: str) -> str:
     return t(locale, "There is no command /{name}. See /ev-help.", name=typed)
 
 
+@lru_cache(maxsize=64)
+def _answer_option(name: str) -> str | None:
+    """The name of the option that asks command `name`'s answer in a language, if it has one
+    (kept per command: the table does not change)."""
+    command = COMMANDS.get(name)
+    found = command and next((o for o in command.options if o.kind == "locale"), None)
+    return found.name if found else None
+
+
 def _asked_locale(command: Command, args: Mapping[str, str]) -> str | None:
     """The locale the `locale:` option of a reading command asks its answer in, if given."""
+    wanted = _answer_option(command.name)
+    if wanted is None:
+        return None
     for raw, value in args.items():
-        option = command.option(option_name(raw))
-        if option is not None and option.kind == "locale" and value.strip():
-            check_length(value, "value", option.name)
+        if option_name(raw) == wanted and value.strip():
+            check_length(value, "value", wanted)
             return answer_locale(value.strip())
     return None
 
