@@ -31,11 +31,17 @@ import pytest
 import yarl
 
 from adapters.discord.adapter import DiscordAdapter
-from adapters.discord.commands import SyncRecord, can_manage, invite_url
+from adapters.discord.commands import (
+    SyncRecord,
+    can_manage,
+    description_localizations,
+    invite_url,
+)
 from adapters.discord.posting import RECONCILE_SCAN, failure, nonce_for, reference_for
 from adapters.discord.settings import DiscordSettings
 from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
+from bot.commands.types import HELP
 from bot.config.version import evbot_version
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.channels import (
@@ -49,6 +55,7 @@ from bot.domain.channels import (
     Channel,
     DeliveryFailure,
 )
+from bot.domain.i18n import LANGUAGES, t, tp
 from bot.domain.messages import Field, Message
 from bot.domain.settings import ConfigError, PlatformConfig, default_config
 from bot.domain.subscriptions import Subscription, SubscriptionSpec, ladder_objects
@@ -180,6 +187,34 @@ async def test_login_and_sync_of_every_command_with_options(
     assert as_of["required"] is False
     auth = {r.authorization for r in fake.requests}
     assert auth == {f"Bot {TOKEN}"}
+
+
+async def test_the_synced_descriptions_are_localized_and_the_names_are_not(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    async with serving(fake, ctx, adapter()):
+        pass
+    sent = {c["name"]: c for c in fake.command_puts[0][1]}
+    total = sent["ev-total"]
+    german = tp("de", HELP, COMMANDS["ev-total"].description)
+    assert german != COMMANDS["ev-total"].description
+    assert fits(total["description_localizations"]["de"], german)
+    assert (
+        total["description_localizations"]["no"]
+        == description_localizations(COMMANDS["ev-total"].description)["no"]
+    )  # Discord's Norwegian reads the Bokmål catalog
+    assert set(total["description_localizations"]) >= {"de", "fr", "nl", "es-ES", "ja", "no"}
+    assert not {"en-US", "en-GB", "sv-SE"} & set(total["description_localizations"])
+    for command in sent.values():
+        assert not command.get("name_localizations"), command["name"]
+        for option in command.get("options", []):
+            assert not option.get("name_localizations"), option["name"]
+            assert all(not c.get("name_localizations") for c in option.get("choices", []))
+            assert len(option["description_localizations"]["ja"]) <= 100
+    locale = next(o for o in total["options"] if o["name"] == "locale")
+    assert locale["description_localizations"]["fr"] == (
+        "la langue de cette réponse : en, nb, de, fr, nl, es ou ja (par défaut : la vôtre)"
+    )
 
 
 async def test_sync_only_when_the_definitions_changed(
@@ -317,6 +352,32 @@ async def test_bad_arguments_are_answered_ephemerally_at_once(
         assert kind == "callback" and body["type"] == 4  # not deferred
         assert body["data"]["flags"] & 64
         assert embed_of(body["data"])["title"] == "Cannot do that"
+
+
+async def test_answers_in_the_caller_s_language_and_locale_for_one_answer(
+    fake: FakeDiscord, ctx: CommandContext
+) -> None:
+    """The member's Discord locale chooses the language; the `locale:` option (registered with
+    the bot's languages as choices) overrides it for one answer; a refusal is in theirs."""
+    bot = adapter()
+    bot.defer_after = 2.0
+    async with serving(fake, ctx, bot):
+        token = await fake.send_interaction("ev-help", locale="de")
+        help_de = embed_of(final(await answer(fake, token)))
+        assert (
+            help_de["title"] == t("de", "EV Milestone Bot commands") != "EV Milestone Bot commands"
+        )
+        locale = [{"name": "locale", "type": 3, "value": "ja"}]
+        token = await fake.send_interaction("ev-help", locale, locale="de")
+        assert embed_of(final(await answer(fake, token)))["title"] == "EV Milestone Bot のコマンド"
+        wrong = [{"name": "locale", "type": 3, "value": "xx"}]
+        token = await fake.send_interaction("ev-total", wrong, locale="fr")
+        refused = embed_of(final(await answer(fake, token)))
+        assert refused["title"] == "Impossible"
+        assert refused["description"].startswith("locale: 'xx' n’est pas une langue")
+    sent = {c["name"]: c for c in fake.command_puts[0][1]}
+    option = next(o for o in sent["ev-total"]["options"] if o["name"] == "locale")
+    assert [c["value"] for c in option["choices"]] == list(LANGUAGES)
 
 
 async def test_autocomplete_answers_subject_names(fake: FakeDiscord, ctx: CommandContext) -> None:

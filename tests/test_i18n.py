@@ -114,12 +114,13 @@ def test_an_error_is_told_in_the_reader_s_language() -> None:
 def test_the_template_holds_every_message_the_code_asks_for() -> None:
     """`bot/locales/evbot.pot` is what `pybabel extract` makes of the code today."""
     found: set[tuple[str | None, str]] = set()
-    for _, _, message, _, context in extract_from_dir(
-        str(ROOT / "bot"),
-        method_map=[("**.py", "python")],
-        keywords=KEYWORDS,  # type: ignore[arg-type]
-    ):
-        found.add((context, message[0] if isinstance(message, tuple) else message))
+    for package in ("bot", "adapters"):  # as babel.cfg reads them: adapters tell errors too
+        for _, _, message, _, context in extract_from_dir(
+            str(ROOT / package),
+            method_map=[("**.py", "python")],
+            keywords=KEYWORDS,  # type: ignore[arg-type]
+        ):
+            found.add((context, message[0] if isinstance(message, tuple) else message))
     with (ROOT / "bot" / "locales" / "evbot.pot").open("rb") as f:
         template = {key(m) for m in entries(read_po(f))}
     assert found - template == set(), "run pybabel extract (README 'Translations')"

@@ -175,7 +175,8 @@ def test_share_options_are_in_discord_and_slack_definitions() -> None:
     tree = build_tree(client, never, lambda _: [], never)
     sent = {c["name"]: c for c in definitions(tree)}
     options = {o["name"]: o for o in sent["ev-share"]["options"]}
-    assert {"subject", "period", "region", "as-of", "metric", "powertrain"} == set(options)
+    wanted = {"subject", "period", "region", "as-of", "metric", "powertrain", "locale"}
+    assert wanted == set(options)
     assert [c["value"] for c in options["metric"]["choices"]] == ["sales", "stock"]
     # Slack reads name:value from the text against the same table
     assert {"as-of", "metric"} <= {o.name for o in COMMANDS["ev-share"].options}

@@ -21,6 +21,7 @@ from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation
 from bot.config.load import load_config
 from bot.domain.channels import Channel
+from bot.domain.i18n import t
 from bot.domain.settings import ConfigError
 from bot.store.sqlite.sales import SqliteStore
 from tests.crash_runner import Feed
@@ -229,6 +230,24 @@ async def test_a_known_subject_with_a_bad_option_gets_no_buttons(
     assert header(error) == "Cannot do that"
     assert "Atlantis" in error["text"]
     assert not [b for b in error["blocks"] if b["type"] == "actions"]
+
+
+async def test_locale_asks_one_answer_in_another_language_over_slack(
+    fake: FakeSlack, ctx: CommandContext
+) -> None:
+    """Slack gives no member locale: answers are in the configuration's language unless the
+    command's `locale:` (read from the text, as every option) asks for another."""
+    adapter = SlackAdapter(http_settings(fake))
+    async with serving(adapter, ctx) as url:
+        body, response_url = command_body(fake, "ev-help", "locale:ja")
+        await post_signed(url, body)
+        help_ja = await answer(fake, response_url)
+        body, response_url = command_body(fake, "ev-total", "leaf locale:xx")
+        await post_signed(url, body)
+        refused = await answer(fake, response_url)
+    assert header(help_ja) == t("ja", "EV Milestone Bot commands") == "EV Milestone Bot のコマンド"
+    assert header(refused) == "Cannot do that"  # the configuration's language: English
+    assert "locale: 'xx' is not a language the bot writes" in refused["text"]
 
 
 async def test_user_text_in_an_answer_cannot_ping_or_format(

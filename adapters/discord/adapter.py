@@ -1,12 +1,10 @@
 """The Discord adapter: announcements posted as embeds, and the slash commands, on discord.py.
-
 Posting (the `ChatAdapter` port) goes over REST only, so a replica that does not hold the gateway
-can still deliver; `adapters.discord.posting` tells how a delivery is kept to one message and how
+can deliver; `adapters.discord.posting` tells how a delivery is kept to one message and how
 failures map to reason codes. Commands (the `CommandHost` port): `serve` logs in, syncs the
 command tree (`adapters.discord.commands`) when its definitions changed since the last sync,
-connects to the gateway and answers interactions through the core's `run_command` until told to
-stop. The options are checked in `adapters.discord.settings`.
-"""
+connects to the gateway and answers interactions through the core's `run_command` (in the
+caller's Discord locale) until told to stop. Options are checked in `adapters.discord.settings`."""
 
 from __future__ import annotations
 
@@ -21,7 +19,14 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.commands import SyncRecord, build_tree, can_manage, definitions_hash
+from adapters.discord.commands import (
+    SyncRecord,
+    build_tree,
+    can_manage,
+    definitions_hash,
+    failure_text,
+    locale_of,
+)
 from adapters.discord.posting import (
     CLOCK_SKEW,
     RECONCILE_SCAN,
@@ -344,7 +349,7 @@ class DiscordAdapter:
             channel=self.channel(guild, interaction.channel_id or 0),
             user=str(interaction.user.id),
             can_manage=manage,
-            locale=str(interaction.locale.value),
+            locale=locale_of(interaction),
             channel_locale=str(interaction.guild_locale.value) if interaction.guild_locale else "",
         )
 
@@ -355,9 +360,7 @@ class DiscordAdapter:
         I/O, so a bad argument is answered ephemerally at once); else defer and follow up."""
         ctx = self._ctx
         if ctx is None:
-            await interaction.response.send_message(
-                "The bot is still starting; try again in a moment.", ephemeral=True
-            )
+            await interaction.response.send_message(failure_text(interaction), ephemeral=True)
             return
         task = asyncio.create_task(
             self._run_command(ctx, self.invocation(interaction), command.name, args)
@@ -389,9 +392,7 @@ class DiscordAdapter:
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
         log.error("discord: command failed", exc_info=error)
-        text = "Something went wrong answering that; it has been logged."
-        if isinstance(error, app_commands.CommandNotFound):
-            text = "This command is not known to this bot version; the list is being updated."
+        text = failure_text(interaction, error)
         with contextlib.suppress(discord.HTTPException):
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)

@@ -19,6 +19,7 @@ import inspect
 import json
 import keyword
 from collections.abc import Awaitable, Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,7 +27,8 @@ import discord
 from discord import app_commands
 
 from bot.commands.table import COMMANDS
-from bot.commands.types import Command
+from bot.commands.types import HELP, Command
+from bot.domain.i18n import language_of, t, tp
 
 MAX_DESCRIPTION = 100  # characters in a command or option description
 # Manage Channels (1 << 4) or Administrator (1 << 3): who may change what a channel receives
@@ -50,6 +52,24 @@ def can_manage(permissions: int) -> bool:
     return bool(permissions & (MANAGE_CHANNELS | ADMINISTRATOR))
 
 
+def locale_of(interaction: discord.Interaction[Any]) -> str:
+    """The caller's Discord locale (`en-US`, `nb`, `ja`…): the language of their answers."""
+    return str(interaction.locale.value)
+
+
+def failure_text(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError | None = None
+) -> str:
+    """What the caller is told, in their language, when the core could not answer: the bot is
+    still starting (no error), the command is unknown to this version, or a failure (logged)."""
+    loc = locale_of(interaction)
+    if error is None:
+        return t(loc, "The bot is still starting; try again in a moment.")
+    if isinstance(error, app_commands.CommandNotFound):
+        return t(loc, "This command is not known to this bot version; the list is being updated.")
+    return t(loc, "Something went wrong answering that; it has been logged.")
+
+
 def invite_url(application_id: int) -> str:
     """The OAuth2 URL that adds the bot to a server with the scopes and permissions it needs."""
     return discord.utils.oauth_url(
@@ -69,6 +89,50 @@ def _py_name(option: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
+# -- descriptions in the member's language -----------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _localized(text: str) -> tuple[tuple[str, str], ...]:
+    found = []
+    for locale in discord.Locale:
+        language = language_of(locale.value)
+        translated = tp(language, HELP, text)
+        if language != "en" and translated != text:
+            found.append((locale.value, _fit(translated)))
+    return tuple(found)
+
+
+def description_localizations(text: str) -> dict[str, str]:
+    """A description of the table (`text`, as written) in each Discord locale whose language
+    the catalogs write (`nb` for `no`, `de`, `fr`, `ja`…), fitted to Discord's 100 characters."""
+    return dict(_localized(text))
+
+
+class DescriptionTranslator(app_commands.Translator):
+    """Gives Discord the table's descriptions in each member's language from the catalogs.
+    Command and option names, and choices, are never translated: they are typed as written."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        if context.location not in (
+            app_commands.TranslationContextLocation.command_description,
+            app_commands.TranslationContextLocation.parameter_description,
+        ):
+            return None
+        original = str(string.extras.get("original", string.message))
+        return description_localizations(original).get(locale.value)
+
+
+def _described(text: str) -> app_commands.locale_str:
+    """A description as Discord shows it (fitted), keeping the table's text for the catalogs."""
+    return app_commands.locale_str(_fit(text), original=text)
+
+
 # -- the command tree ------------------------------------------------------------------------
 
 Runner = Callable[[discord.Interaction[Any], Command, dict[str, str]], Awaitable[None]]
@@ -79,11 +143,17 @@ ErrorHandler = Callable[[discord.Interaction[Any], app_commands.AppCommandError]
 
 
 class _Tree(app_commands.CommandTree[Any]):
-    """A command tree whose errors go to the adapter."""
+    """A command tree whose errors go to the adapter, synced with its descriptions in every
+    language the bot writes (`DescriptionTranslator`)."""
 
     def __init__(self, client: discord.Client, on_error: ErrorHandler) -> None:
         super().__init__(client)
         self._handle_error = on_error
+        self._translator = DescriptionTranslator()
+
+    @property
+    def translator(self) -> app_commands.Translator:
+        return self._translator
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /
@@ -132,7 +202,7 @@ def app_command(
             annotation=discord.Interaction,
         )
     ]
-    descriptions: dict[str, str] = {}
+    descriptions: dict[str, app_commands.locale_str] = {}
     renames: dict[str, str] = {}
     choices: dict[str, list[app_commands.Choice[str]]] = {}
     completers: dict[str, Any] = {}
@@ -146,7 +216,7 @@ def app_command(
                 default=inspect.Parameter.empty if option.required else None,
             )
         )
-        descriptions[name] = _fit(option.description)
+        descriptions[name] = _described(option.description)
         if name != option.name:
             renames[name] = option.name
         if option.choices and len(option.choices) <= 25:
@@ -171,13 +241,25 @@ def app_command(
         decorated = app_commands.default_permissions(manage_channels=True)(decorated)
         decorated = app_commands.guild_only()(decorated)
     return app_commands.Command(
-        name=command.name, description=_fit(command.description), callback=decorated
+        name=command.name, description=_described(command.description), callback=decorated
     )
 
 
 def definitions(tree: app_commands.CommandTree[Any]) -> list[dict[str, Any]]:
-    """The JSON a sync sends: what the definitions hash covers."""
-    return [c.to_dict(tree) for c in tree.get_commands()]
+    """The JSON a sync sends, with the localized descriptions of the table's commands: what the
+    definitions hash covers (so a changed translation is synced too)."""
+    found = []
+    for command in tree.get_commands():
+        data = command.to_dict(tree)
+        spec = COMMANDS.get(data["name"])
+        if spec is not None:
+            data["description_localizations"] = description_localizations(spec.description)
+            for option in data.get("options", []):
+                if (option_spec := spec.option(option["name"])) is not None:
+                    localized = description_localizations(option_spec.description)
+                    option["description_localizations"] = localized
+        found.append(data)
+    return found
 
 
 def definitions_hash(tree: app_commands.CommandTree[Any], application_id: int, scope: str) -> str:

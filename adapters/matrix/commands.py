@@ -21,12 +21,13 @@ from typing import Any
 from nio import ErrorResponse
 
 from adapters.matrix.client import MatrixApi, failure, membership_text, network_failures
-from adapters.matrix.render import ENCRYPTED_NOTICE, bang_commands, image_content, render_content
+from adapters.matrix.render import bang_commands, encrypted_notice, image_content, render_content
 from bot.commands.arguments import ArgumentError, parse_command
 from bot.commands.context import CommandContext
 from bot.commands.dispatch import find_command, run_text
 from bot.commands.types import Invocation, Reply, error_reply
 from bot.domain.channels import MISSING_ACCESS, DeliveryFailure
+from bot.domain.i18n import t
 from bot.domain.messages import Field, Message
 from bot.domain.settings import ConfigError
 
@@ -140,7 +141,8 @@ class MatrixCommands:
             if event.get("type") == "m.room.encrypted":
                 if room not in self._told_encrypted:
                     self._told_encrypted.add(room)
-                    await self.send(room, _notice(ENCRYPTED_NOTICE, ctx.config.locale), event)
+                    loc = ctx.config.locale
+                    await self.send(room, _notice(encrypted_notice(loc), loc), event)
                 return
             text = command_text(event)
             if text is None:
@@ -160,16 +162,23 @@ class MatrixCommands:
         try:
             command = find_command(parse_command(text).name)
         except ArgumentError as exc:
-            return error_reply(str(exc), ctx.config.locale)
+            return error_reply(exc.text(ctx.config.locale), ctx.config.locale)
         can_manage = False
         if command is not None and command.manages_channel:
             can_manage = await self.api.power_level(room, user) >= MANAGE_LEVEL
             if not can_manage:
+                loc = ctx.config.locale
                 return error_reply(
-                    f"!{command.name} changes what this room receives, so it needs power level "
-                    f"{MANAGE_LEVEL} or more here (a moderator's), which you do not have. Ask a "
-                    "moderator, or use !ev-subscriptions and !ev-preview to see what it follows.",
-                    ctx.config.locale,
+                    t(
+                        loc,
+                        "!{command} changes what this room receives, so it needs power level "
+                        "{level} or more here (a moderator's), which you do not have. Ask a "
+                        "moderator, or use !ev-subscriptions and !ev-preview to see what it "
+                        "follows.",
+                        command=command.name,
+                        level=MANAGE_LEVEL,
+                    ),
+                    loc,
                 )
         invocation = Invocation(channel, user, can_manage=can_manage, locale=ctx.config.locale)
         return await run_text(ctx, invocation, text)

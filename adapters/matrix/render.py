@@ -14,6 +14,7 @@ import re
 from typing import Any, Final
 
 from adapters.text import ELLIPSIS, ZWSP, clean_text
+from bot.domain.i18n import t
 from bot.domain.messages import Message
 
 MAX_TITLE: Final = 256
@@ -24,11 +25,18 @@ MAX_FOOTER: Final = 1024
 MAX_ALT: Final = 1000
 MAX_EVENT_TEXT: Final = 56_000  # bytes of both bodies: an event is at most 65,536 in all
 FORMAT: Final = "org.matrix.custom.html"
-ENCRYPTED_NOTICE: Final = (
-    "This room is end-to-end encrypted, and this version of the bot keeps no encryption keys: "
-    "it cannot read the commands typed here, nor post announcements to this room. Use an "
-    "unencrypted room for the bot."
-)
+
+
+def encrypted_notice(loc: str) -> str:
+    """What the bot says once in an encrypted room, in the language of `loc`."""
+    return t(
+        loc,
+        "This room is end-to-end encrypted, and this version of the bot keeps no encryption "
+        "keys: it cannot read the commands typed here, nor post announcements to this room. Use "
+        "an unencrypted room for the bot.",
+    )
+
+
 # typed commands are `!ev-total`: a command's own words (help, errors) name them so
 _SLASH_COMMAND = re.compile(r"(?<![\w/!])/(ev-[a-z]+(?:-[a-z]+)*)")
 

@@ -40,6 +40,7 @@ from bot.commands.context import CommandContext
 from bot.commands.dispatch import run_command
 from bot.commands.table import COMMANDS
 from bot.commands.types import Command, Invocation, Reply, error_reply
+from bot.domain.i18n import t
 from bot.domain.settings import ConfigError
 from bot.domain.subjects import UnknownSubject
 
@@ -98,7 +99,9 @@ class SlackCommands:
                 reply, suggestions = await self.run(ctx, client, spec, command)
             except Exception:  # one bad command must not leave the user without an answer
                 log.exception("/%s failed", spec.name)
-                reply, suggestions = error_reply("Something went wrong; try again later."), []
+                loc = ctx.config.locale
+                reply = error_reply(t(loc, "Something went wrong; try again later."), loc)
+                suggestions = []
             await respond(**_respond_args(reply, spec.name, suggestions))
             if reply.ok and not reply.ephemeral and reply.message.image is not None:
                 await self._share_chart(
@@ -123,11 +126,13 @@ class SlackCommands:
                 alt_txt=alt_text(message),
             )
         except SlackApiError as exc:
-            await respond(
-                text=f"The chart could not be shared here ({error_code(exc) or 'no answer'}): "
-                "invite the bot to this channel (/invite) and try again.",
-                response_type="ephemeral",
+            text = t(
+                reply.message.locale,
+                "The chart could not be shared here ({error}): invite the bot to this channel "
+                "(/invite) and try again.",
+                error=error_code(exc) or "no answer",
             )
+            await respond(text=text, response_type="ephemeral")
 
     async def run(
         self,
@@ -142,13 +147,14 @@ class SlackCommands:
         try:
             call = parse_command(f"/{command.name} {text}")
         except ArgumentError as exc:
-            return error_reply(str(exc), ctx.config.locale), []
+            return error_reply(exc.text(ctx.config.locale), ctx.config.locale), []
         args = dict(call.options)
         if call.words:
             if "subject" in args:
+                loc = ctx.config.locale
                 return error_reply(
-                    "The subject is given twice: as words and as subject:; give it once.",
-                    ctx.config.locale,
+                    t(loc, "The subject is given twice: as words and as subject:; give it once."),
+                    loc,
                 ), []
             args["subject"] = call.subject
         invocation = await self._invocation(ctx, client, command, payload)
@@ -205,7 +211,9 @@ class SlackCommands:
                 command = COMMANDS[str(value["c"])]
                 args = {str(k): str(v) for k, v in dict(value["a"]).items()}
             except (ValueError, KeyError, TypeError):
-                await respond(text="That button is out of date; run the command again.")
+                await respond(
+                    text=t(ctx.config.locale, "That button is out of date; run the command again.")
+                )
                 return
             payload = {
                 "team_id": (body.get("team") or {}).get("id"),

@@ -13,5 +13,5 @@ commands answer from the in-memory read model (`bot.reading.read_model`), never 
 - `completion`: `autocomplete` and the name index behind it
 - `subjects`: a command's subject and region against the read model
 - `reading`, `channels`, `preview`: the commands, by family
-- `table`: `COMMANDS`, and /ev-help
+- `table`: `COMMANDS`; `help`: /ev-help, the table told in the reader's language
 """

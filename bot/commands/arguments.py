@@ -4,18 +4,22 @@ The subject is free words; options are `name:value` (quote a value with spaces:
 `region:"United Kingdom"`). Periods are `2015`, `2015-06`, `june 2015` (English, French, German,
 Spanish, Dutch or Italian month names, full or abbreviated), `06/2015`, a quarter (`2015-Q2`,
 `Q2 2015`), `ytd` or `ytd 2015`, a range of years, quarters or months (`2019..2021`), and
-`all`. Every error says what was expected.
+`all`. Every error says what was expected, in the reader's language (`ArgumentError`); a
+`locale:` option (`answer_locale`) asks for one answer in another language.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
+from babel import Locale
 from babel.dates import get_month_names
 
-from bot.domain.i18n import LocalizedError
+from bot.domain.formatting import validate_locale
+from bot.domain.i18n import LANGUAGES, LocalizedError, t, tp
 from bot.domain.names import name_key
 from bot.domain.periods import Month
 
@@ -46,7 +50,6 @@ def _month_words() -> dict[str, int]:
 
 
 MONTH_WORDS = _month_words()
-PERIOD_EXAMPLES = "2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all"
 
 
 class ArgumentError(LocalizedError):
@@ -66,12 +69,49 @@ class CommandCall:
         return " ".join(self.words)
 
 
-def check_length(text: str, what: str = "The command") -> None:
-    """Refuse, politely, text longer than MAX_LENGTH characters."""
-    if len(text) > MAX_LENGTH:
+LengthOf = Literal["command", "period", "value"]
+
+
+def check_length(text: str, what: LengthOf = "command", key: str = "") -> None:
+    """Refuse, politely, text longer than MAX_LENGTH characters: a whole command, a period, or
+    the value of option `key`."""
+    if len(text) <= MAX_LENGTH:
+        return
+    values: dict[str, object] = {"length": len(text), "limit": MAX_LENGTH}
+    if what == "period":
         raise ArgumentError(
-            f"{what} is {len(text):,} characters long; please keep it under {MAX_LENGTH}."
+            "The period is {length} characters long; please keep it under {limit}.", **values
         )
+    if what == "value":
+        raise ArgumentError(
+            "The value of {key}: is {length} characters long; please keep it under {limit}.",
+            key=key,
+            **values,
+        )
+    raise ArgumentError(
+        "The command is {length} characters long; please keep it under {limit}.", **values
+    )
+
+
+@lru_cache(maxsize=256)
+def answer_locale(text: str) -> str:
+    """The locale a `locale:` option asks one answer in, canonical (`nb-no` -> `nb_NO`, `fr_CA`
+    keeps Canada's numbers); refused, naming the languages the bot writes, unless it writes the
+    locale's language."""
+    try:
+        code = validate_locale(text)
+        language = Locale.parse(code).language
+    except ValueError:
+        language = ""
+    if language in ("no", "nn"):
+        language = "nb"  # read as Bokmål, like every Norwegian locale (`i18n.language_of`)
+    if language not in LANGUAGES:
+        raise ArgumentError(
+            "locale: {value} is not a language the bot writes; use one of {languages}.",
+            value=repr(text),
+            languages=", ".join(LANGUAGES),
+        )
+    return code
 
 
 def option_name(text: str) -> str:
@@ -89,7 +129,8 @@ def parse_command(text: str) -> CommandCall:
     name = head.lstrip("/").lower()
     if not _COMMAND.match(name):
         raise ArgumentError(
-            f"{head!r} is not a command name: expected e.g. /ev-total nissan leaf (see /ev-help)."
+            "{head} is not a command name: expected e.g. /ev-total nissan leaf (see /ev-help).",
+            head=repr(head),
         )
     words: list[str] = []
     options: dict[str, str] = {}
@@ -109,9 +150,9 @@ def parse_command(text: str) -> CommandCall:
                 "",
             )
             if key in options:
-                raise ArgumentError(f"Option {key}: is given twice; give it once.")
+                raise ArgumentError("Option {key}: is given twice; give it once.", key=key)
             if not value.strip():
-                raise ArgumentError(f"Option {key}: has no value; write it as {key}:VALUE.")
+                raise ArgumentError("Option {key}: has no value; write it as {key}:VALUE.", key=key)
             follow = _YEAR_AFTER.match(rest, pos)
             if follow and value.isalpha():  # as-of:june 2015
                 value, pos = f"{value} {follow.group(1)}", follow.end()
@@ -121,7 +162,9 @@ def parse_command(text: str) -> CommandCall:
         elif match.group("word") is not None:
             word = match.group("word")
             if word.count('"') % 2:
-                raise ArgumentError(f'Unbalanced quote in {word!r}: close it with another ".')
+                raise ArgumentError(
+                    'Unbalanced quote in {word}: close it with another ".', word=repr(word)
+                )
             words.append(word.replace('"', ""))
     return CommandCall(name, tuple(w for w in words if w), options)
 
@@ -145,9 +188,9 @@ def _simple(name: str, tokens: list[str]) -> CommandCall:
         if value.isalpha() and i < len(tokens) and len(tokens[i]) == 4 and tokens[i].isdigit():
             value, i = f"{value} {tokens[i]}", i + 1  # as-of:june 2015
         if key in options:
-            raise ArgumentError(f"Option {key}: is given twice; give it once.")
+            raise ArgumentError("Option {key}: is given twice; give it once.", key=key)
         if not value:
-            raise ArgumentError(f"Option {key}: has no value; write it as {key}:VALUE.")
+            raise ArgumentError("Option {key}: has no value; write it as {key}:VALUE.", key=key)
         options[key] = value
     return CommandCall(name, tuple(words), options)
 
@@ -191,27 +234,41 @@ class PeriodSpec:
         window = self.bounds(latest)
         return window[1] if window else None
 
-    def label(self, latest: Month | None = None) -> str:
+    def label(self, latest: Month | None = None, locale: str = "en") -> str:
+        """The period named in the language of `locale`: `2015`, `2015-06`, `Q2 2015`, `all
+        time`, `2019 to 2021`, `year to date (2023-01 to 2023-06)`."""
         if self.kind == "all":
-            return "all time"
+            return tp(locale, "period", "all time")
         if self.kind == "year":
             return str(self.year)
         if self.kind == "month":
             return f"{self.year:04d}-{self.month:02d}"
         if self.kind == "quarter":
-            return f"Q{self.month} {self.year}"
+            return tp(locale, "period", "Q{quarter} {year}", quarter=self.month, year=self.year)
         if self.kind == "range" and self.span is not None:
-            return f"{self.span[0].label(latest)} to {self.span[1].label(latest)}"
+            first, last = (p.label(latest, locale) for p in self.span)
+            return tp(locale, "period", "{first} to {last}", first=first, last=last)
         window = self.bounds(latest)
-        return f"year to date ({window[0]} to {window[1]})" if window else "year to date"
+        if window is None:
+            return tp(locale, "period", "year to date")
+        return t(
+            locale,
+            "year to date ({first} to {last})",
+            first=str(window[0]),
+            last=str(window[1]),
+        )
 
 
 def _year(text: str, raw: str) -> int:
     year = int(raw)
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise ArgumentError(
-            f"{text!r}: year {year} is outside {FIRST_YEAR}-{LAST_YEAR}; "
-            f"expected a period such as {PERIOD_EXAMPLES}."
+            "{text}: year {year} is outside {first}-{last}; expected a period such as 2015, "
+            "2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all.",
+            text=repr(text),
+            year=year,
+            first=FIRST_YEAR,
+            last=LAST_YEAR,
         )
     return year
 
@@ -221,11 +278,16 @@ def _month_number(text: str, raw: str) -> int:
         number = int(raw)
         if 1 <= number <= 12:
             return number
-        raise ArgumentError(f"{text!r}: month {raw} is not between 1 and 12.")
+        raise ArgumentError(
+            "{text}: month {month} is not between 1 and 12.", text=repr(text), month=raw
+        )
     number_or_none = MONTH_WORDS.get(name_key(raw).rstrip("."))
     if number_or_none is None:
         raise ArgumentError(
-            f"{text!r}: {raw!r} is not a month name; expected a period such as {PERIOD_EXAMPLES}."
+            "{text}: {word} is not a month name; expected a period such as 2015, 2015-06, "
+            "june 2015, 2015-Q2, ytd, 2019..2021 or all.",
+            text=repr(text),
+            word=repr(raw),
         )
     return number_or_none
 
@@ -242,7 +304,7 @@ _QUARTER_LIKE = re.compile(r"^(?:\d{4}[\s\-/.]*q\d+|q\d+[\s\-/.]*\d{4})$")
 def parse_period(text: str) -> PeriodSpec:
     """`2015`, `2015-06`, `june 2015`, `juin 2015`, `06/2015`, `2015-Q2`, `Q2 2015`, `ytd`,
     `ytd 2015`, `all`, or a range of two of them: `2019..2021`."""
-    check_length(text, "The period")
+    check_length(text, "period")
     raw = " ".join(text.strip().split())
     if ".." in raw:
         return _range(text, raw)
@@ -254,7 +316,9 @@ def parse_period(text: str) -> PeriodSpec:
         year = _year(text, quarter.group(1) or quarter.group(4))
         return PeriodSpec("quarter", year, int(quarter.group(2) or quarter.group(3)))
     if _QUARTER_LIKE.match(low):
-        raise ArgumentError(f"{text!r}: a quarter is Q1 to Q4, e.g. 2015-Q2 or Q2 2015.")
+        raise ArgumentError(
+            "{text}: a quarter is Q1 to Q4, e.g. 2015-Q2 or Q2 2015.", text=repr(text)
+        )
     ytd = _YTD.match(low)
     if ytd:
         return PeriodSpec("ytd", _year(text, ytd.group(1)) if ytd.group(1) else None)
@@ -274,7 +338,11 @@ def parse_period(text: str) -> PeriodSpec:
         word = wordy.group(1) or wordy.group(4)
         year = _year(text, wordy.group(2) or wordy.group(3))
         return PeriodSpec("month", year, _month_number(text, word))
-    raise ArgumentError(f"{raw!r} is not a period: expected {PERIOD_EXAMPLES}.")
+    raise ArgumentError(
+        "{text} is not a period: expected 2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 "
+        "or all.",
+        text=repr(raw),
+    )
 
 
 def _range(text: str, raw: str) -> PeriodSpec:
@@ -282,19 +350,23 @@ def _range(text: str, raw: str) -> PeriodSpec:
     start_text, _, stop_text = raw.partition("..")
     if not start_text.strip() or not stop_text.strip() or ".." in stop_text:
         raise ArgumentError(
-            f"{text!r}: a range is two periods joined by '..', e.g. 2019..2021 or 2023-01..2023-06."
+            "{text}: a range is two periods joined by '..', e.g. 2019..2021 or 2023-01..2023-06.",
+            text=repr(text),
         )
     start, stop = parse_period(start_text), parse_period(stop_text)
-    for end in (start, stop):
+    for end, typed in ((start, start_text), (stop, stop_text)):
         if end.kind in ("all", "ytd", "range"):
             raise ArgumentError(
-                f"{text!r}: each end of a range is a year, a quarter or a month, "
-                f"not {end.label()!r}; e.g. 2019..2021."
+                "{text}: each end of a range is a year, a quarter or a month, not {end}; "
+                "e.g. 2019..2021.",
+                text=repr(text),
+                end=repr(typed.strip()),
             )
     first, last = start.bounds(None), stop.bounds(None)
     if first is None or last is None or last[1] < first[0]:
         raise ArgumentError(
-            f"{text!r}: the range ends before it starts; write the earlier period first, "
-            "e.g. 2019..2021."
+            "{text}: the range ends before it starts; write the earlier period first, "
+            "e.g. 2019..2021.",
+            text=repr(text),
         )
     return PeriodSpec("range", span=(start, stop))

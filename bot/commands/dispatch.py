@@ -1,6 +1,10 @@
 """Running a command: by name with typed options (`run_command`, as Discord passes them) or
 typed as text (`run_text`: `/ev-total nissan leaf region:US`); every failure is an ephemeral
-error reply."""
+error reply.
+
+The answer's language: a reading command's `locale:` option (one answer), else the caller's
+platform locale (`Invocation.locale`), else the configuration's. A `locale:` the bot does not
+write is refused in the caller's language; any other error is told in the answer's."""
 
 from __future__ import annotations
 
@@ -11,12 +15,18 @@ from dataclasses import replace
 from functools import lru_cache
 from types import MappingProxyType
 
-from bot.commands.arguments import ArgumentError, check_length, option_name, parse_command
+from bot.commands.arguments import (
+    ArgumentError,
+    answer_locale,
+    check_length,
+    option_name,
+    parse_command,
+)
 from bot.commands.context import CommandContext
 from bot.commands.table import COMMANDS
-from bot.commands.types import Command, Invocation, Reply, error_reply
+from bot.commands.types import HELP, Command, Invocation, Reply, error_reply
 from bot.domain.formatting import validate_locale
-from bot.domain.i18n import LocalizedError
+from bot.domain.i18n import LocalizedError, t, tp
 
 
 def find_command(name: str) -> Command | None:
@@ -45,18 +55,21 @@ async def _run_command(
     locale = _locale(invocation.locale, ctx.config.locale)
     command = find_command(name)
     if command is None:
-        close = difflib.get_close_matches(name.lstrip("/").lower(), list(COMMANDS), n=1)
-        hint = f" Did you mean /{close[0]}?" if close else ""
-        return error_reply(f"There is no command /{name.lstrip('/')}.{hint} See /ev-help.", locale)
+        return error_reply(_no_command(name, locale), locale)
     try:
-        clean = _check_args(command, args)
+        locale = _asked_locale(command, args) or locale
+        clean = _check_args(command, args, locale)
     except ArgumentError as exc:
         return error_reply(exc.text(locale), locale)
     if command.manages_channel and not invocation.can_manage:
         return error_reply(
-            f"/{command.name} changes what this channel receives, so it needs permission to "
-            "manage this channel, which you do not have here. Ask someone who can manage the "
-            "channel, or use /ev-subscriptions and /ev-preview to see what it follows.",
+            t(
+                locale,
+                "/{command} changes what this channel receives, so it needs permission to "
+                "manage this channel, which you do not have here. Ask someone who can manage "
+                "the channel, or use /ev-subscriptions and /ev-preview to see what it follows.",
+                command=command.name,
+            ),
             locale,
         )
     await ctx.maybe_refresh()
@@ -93,32 +106,96 @@ def _text_call(text: str) -> tuple[str, Mapping[str, str]]:
     return call.name, MappingProxyType(args)
 
 
-def _check_args(command: Command, args: Mapping[str, str]) -> dict[str, str]:
+def _no_command(name: str, locale: str) -> str:
+    typed = name.lstrip("/")
+    close = difflib.get_close_matches(typed.lower(), list(COMMANDS), n=1)
+    if close:
+        return t(
+            locale,
+            "There is no command /{name}. Did you mean /{suggestion}? See /ev-help.",
+            name=typed,
+            suggestion=close[0],
+        )
+    return t(locale, "There is no command /{name}. See /ev-help.", name=typed)
+
+
+@lru_cache(maxsize=64)
+def _answer_option(name: str) -> str | None:
+    """The name of the option that asks command `name`'s answer in a language, if it has one
+    (kept per command: the table does not change)."""
+    command = COMMANDS.get(name)
+    found = command and next((o for o in command.options if o.kind == "locale"), None)
+    return found.name if found else None
+
+
+def _asked_locale(command: Command, args: Mapping[str, str]) -> str | None:
+    """The locale the `locale:` option of a reading command asks its answer in, if given."""
+    wanted = _answer_option(command.name)
+    if wanted is None:
+        return None
+    for raw, value in args.items():
+        if option_name(raw) == wanted and value.strip():
+            check_length(value, "value", wanted)
+            return answer_locale(value.strip())
+    return None
+
+
+def _check_args(command: Command, args: Mapping[str, str], locale: str) -> dict[str, str]:
+    """The arguments by their canonical names, each checked against the command's options (an
+    answer's `locale:` is read by `_asked_locale`, not passed on); errors in `locale`'s
+    language."""
     clean: dict[str, str] = {}
     for raw, value in args.items():
         key = option_name(raw)
         option = command.option(key)
         if option is None:
-            if key == "subject":
-                raise ArgumentError(f"/{command.name} takes no subject. Example: {command.example}")
-            known = ", ".join(f"{o.name}:" for o in command.options) or "none"
-            raise ArgumentError(
-                f"/{command.name} has no option {key}: (its options: {known}). "
-                f"Example: {command.example}"
-            )
-        check_length(value, f"The value of {key}")
+            raise _unknown_option(command, key)
+        if option.kind == "locale":
+            continue
+        check_length(value, "value", key)
         value = " ".join(str(value).split())
         if option.choices and value.lower() not in option.choices:
-            raise ArgumentError(f"{key}: {value!r} is not one of {', '.join(option.choices)}.")
+            raise ArgumentError(
+                "{key}: {value} is not one of {choices}.",
+                key=key,
+                value=repr(value),
+                choices=", ".join(option.choices),
+            )
         if value:
             clean[key] = value.lower() if option.choices else value
     for option in command.options:
         if option.required and option.name not in clean:
             raise ArgumentError(
-                f"/{command.name} needs {option.name} ({option.description}). "
-                f"Example: {command.example}"
+                "/{command} needs {option} ({description}). Example: {example}",
+                command=command.name,
+                option=option.name,
+                description=tp(locale, HELP, option.description),
+                example=command.example,
             )
     return clean
+
+
+def _unknown_option(command: Command, key: str) -> ArgumentError:
+    if key == "subject":
+        return ArgumentError(
+            "/{command} takes no subject. Example: {example}",
+            command=command.name,
+            example=command.example,
+        )
+    if not command.options:
+        return ArgumentError(
+            "/{command} has no option {key}: (it takes no options). Example: {example}",
+            command=command.name,
+            key=key,
+            example=command.example,
+        )
+    return ArgumentError(
+        "/{command} has no option {key}: (its options: {options}). Example: {example}",
+        command=command.name,
+        key=key,
+        options=", ".join(f"{o.name}:" for o in command.options),
+        example=command.example,
+    )
 
 
 @lru_cache(maxsize=256)

@@ -41,8 +41,13 @@ def resolve_region(ctx: CommandContext, resolved: Resolved, text: str | None) ->
     if region in known:
         return region
     close = difflib.get_close_matches(region, sorted(known), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ArgumentError(f"region: no figures for {text!r}.{hint}")
+    if close:
+        raise ArgumentError(
+            "region: no figures for {text}. Did you mean {names}?",
+            text=repr(text),
+            names=", ".join(close),
+        )
+    raise ArgumentError("region: no figures for {text}.", text=repr(text))
 
 
 def region_suffix(region: str) -> str:

@@ -1,61 +1,57 @@
 """The command table: every command with its options, handler, whether it manages the channel,
-and an example; every adapter registers these. /ev-help, which reads the table aloud, is here
-too (a module of its own would import the table that imports it)."""
+and an example; every adapter registers these. /ev-help reads the table aloud in the reader's
+language (`bot.commands.help`, given the table).
+
+Descriptions are English, as the platforms register them, and marked for the catalogs with
+`N_("help", ...)`; the reading commands take `locale:`, the language of one answer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from bot.charts.data import KINDS as CHART_KINDS
-from bot.commands.arguments import PERIOD_EXAMPLES
 from bot.commands.channels import cmd_subscribe, cmd_subscriptions, cmd_unsubscribe
 from bot.commands.chart import cmd_chart
 from bot.commands.context import CommandContext
+from bot.commands.help import help_reply
 from bot.commands.mutes import cmd_mute, cmd_unmute
 from bot.commands.preview import cmd_preview
 from bot.commands.reading import cmd_milestones, cmd_share, cmd_total
 from bot.commands.sample import cmd_test
-from bot.commands.types import Command, Invocation, OptionSpec, Reply
-from bot.domain.messages import Field, Message
+from bot.commands.types import N_, Command, Invocation, OptionSpec, Reply
+from bot.domain.i18n import LANGUAGES
 from bot.domain.powertrains import CHOICES as POWERTRAIN_CHOICES
-from bot.domain.subscriptions import KINDS, MODES
+from bot.domain.subscriptions import MODES
 
 
 async def cmd_help(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
-    fields = tuple(
-        Field(
-            f"/{c.name}" + (" (channel managers)" if c.manages_channel else ""),
-            f"{c.description}. Example: {c.example}",
-            inline=False,
-        )
-        for c in COMMANDS.values()
-    )
-    return Reply(
-        Message(
-            title="EV Milestone Bot commands",
-            body=(
-                "The subject is free words (a model, make, group, region or all); options are "
-                f"name:value. Periods: {PERIOD_EXAMPLES}."
-            ),
-            fields=fields,
-            accent="info",
-            locale=inv.locale,
-        ),
-        ephemeral=True,
-        data={"commands": [{"name": c.name, "example": c.example} for c in COMMANDS.values()]},
-    )
+    """Every command with what it does, its options and an example, in the reader's language;
+    with `command:`, one command's options, each with what it does."""
+    return help_reply(COMMANDS, inv.locale, args.get("command", ""))
 
 
-_SUBJECT = OptionSpec("subject", "a model, make, group or region, e.g. nissan leaf", "subject")
-_REGION = OptionSpec("region", "a region, e.g. US (default: World)", "region")
+# a reading command's answer in another language than the caller's, for once
+_LOCALE = OptionSpec(
+    "locale",
+    N_("help", "the language of this answer: en, nb, de, fr, nl, es or ja (default: yours)"),
+    "locale",
+    choices=LANGUAGES,
+)
+_SUBJECT = OptionSpec(
+    "subject", N_("help", "a model, make, group or region, e.g. nissan leaf"), "subject"
+)
+_REGION = OptionSpec("region", N_("help", "a region, e.g. US (default: World)"), "region")
 _METRIC = OptionSpec(
     "metric",
-    "sales (default): units sold; stock: vehicles registered, a level",
+    N_("help", "sales (default): units sold; stock: vehicles registered, a level"),
     choices=("sales", "stock"),
 )
 _POWERTRAIN = OptionSpec(
     "powertrain",
-    "electric (default): BEV + PHEV; bev, phev, or fcev (fuel-cell, never in the default)",
+    N_(
+        "help",
+        "electric (default): BEV + PHEV; bev, phev, or fcev (fuel-cell, never in the default)",
+    ),
     choices=POWERTRAIN_CHOICES,
 )
 
@@ -64,23 +60,39 @@ COMMANDS: dict[str, Command] = {
     for c in (
         Command(
             "ev-total",
-            "Cumulative total (or sold in a period:), the month it runs to, a make's top models",
+            N_(
+                "help",
+                "Cumulative total (or sold in a period:), the month it runs to, a make's top "
+                "models",
+            ),
             [
                 _SUBJECT,
                 _REGION,
-                OptionSpec("as-of", f"up to a period: {PERIOD_EXAMPLES}", "period"),
+                OptionSpec(
+                    "as-of",
+                    N_(
+                        "help",
+                        "up to a period: 2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all",
+                    ),
+                    "period",
+                ),
                 OptionSpec(
                     "period",
-                    f"sold in a period, not cumulative: {PERIOD_EXAMPLES}",
+                    N_(
+                        "help",
+                        "sold in a period, not cumulative: 2015, 2015-06, june 2015, 2015-Q2, "
+                        "ytd, 2019..2021 or all",
+                    ),
                     "period",
                 ),
                 OptionSpec(
                     "explain",
-                    "yes: which regions, sources and years made the figure",
+                    N_("help", "yes: which regions, sources and years made the figure"),
                     choices=("yes", "no"),
                 ),
                 _METRIC,
                 _POWERTRAIN,
+                _LOCALE,
             ],
             cmd_total,
             False,
@@ -88,28 +100,43 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-share",
-            "Each model's share of a make or group; or a region's EV share of new cars, "
-            "as a source gives it",
+            N_(
+                "help",
+                "Each model's share of a make or group; or a region's EV share of new cars, as a "
+                "source gives it",
+            ),
             [
                 OptionSpec(
                     "subject",
-                    "a make or group (e.g. alliance), or a region (e.g. norway)",
+                    N_("help", "a make or group (e.g. alliance), or a region (e.g. norway)"),
                     "subject",
                     required=True,
                 ),
-                OptionSpec("period", f"a period: {PERIOD_EXAMPLES}", "period"),
+                OptionSpec(
+                    "period",
+                    N_(
+                        "help",
+                        "a period: 2015, 2015-06, june 2015, 2015-Q2, ytd, 2019..2021 or all",
+                    ),
+                    "period",
+                ),
                 _REGION,
                 OptionSpec(
                     "as-of",
-                    "a region's latest share by then (default: its latest year)",
+                    N_("help", "a region's latest share by then (default: its latest year)"),
                     "period",
                 ),
                 OptionSpec(
                     "metric",
-                    "a region's share of new cars: sales (default), or of cars on the road: stock",
+                    N_(
+                        "help",
+                        "a region's share of new cars: sales (default), or of cars on the road: "
+                        "stock",
+                    ),
                     choices=("sales", "stock"),
                 ),
                 _POWERTRAIN,
+                _LOCALE,
             ],
             cmd_share,
             False,
@@ -117,26 +144,35 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-milestones",
-            "Recent milestones with their months, the next one and when it is projected",
-            [_SUBJECT, _REGION, _METRIC, _POWERTRAIN],
+            N_(
+                "help",
+                "Recent milestones with their months, the next one and when it is projected",
+            ),
+            [_SUBJECT, _REGION, _METRIC, _POWERTRAIN, _LOCALE],
             cmd_milestones,
             False,
             "/ev-milestones nissan leaf",
         ),
         Command(
             "ev-chart",
-            "A chart: the running total with its milestones, a make's or group's model shares, "
-            "or each month against a year earlier",
+            N_(
+                "help",
+                "A chart: the running total with its milestones, a make's or group's model "
+                "shares, or each month against a year earlier",
+            ),
             [
-                OptionSpec("subject", "e.g. alliance or nissan leaf", "subject", required=True),
+                OptionSpec(
+                    "subject", N_("help", "e.g. alliance or nissan leaf"), "subject", required=True
+                ),
                 OptionSpec(
                     "kind",
-                    "cumulative (default), shares (of a make or group) or monthly",
+                    N_("help", "cumulative (default), shares (of a make or group) or monthly"),
                     choices=CHART_KINDS,
                 ),
                 _REGION,
                 _METRIC,
                 _POWERTRAIN,
+                _LOCALE,
             ],
             cmd_chart,
             False,
@@ -144,24 +180,46 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-subscribe",
-            "Make this channel follow a subject",
+            N_("help", "Make this channel follow a subject"),
             [
-                OptionSpec("subject", "what to follow, e.g. alliance", "subject", required=True),
-                OptionSpec("kinds", f"comma-separated, of {','.join(KINDS)} (default: all)"),
-                OptionSpec("ladder", "a configured threshold ladder (default: default)"),
-                OptionSpec("mode", "when to send", choices=MODES),
-                OptionSpec("locale", "language, numbers and months, e.g. en, nb, de, fr, ja"),
-                OptionSpec("charts", "a chart with milestones: on or off", choices=("on", "off")),
-                OptionSpec("template", "this workspace's message template, e.g. newsroom"),
+                OptionSpec(
+                    "subject", N_("help", "what to follow, e.g. alliance"), "subject", required=True
+                ),
+                OptionSpec(
+                    "kinds",
+                    N_("help", "comma-separated, of milestone,share,growth,record (default: all)"),
+                ),
+                OptionSpec(
+                    "ladder",
+                    N_(
+                        "help",
+                        "a configured threshold ladder (default: default)",
+                    ),
+                ),
+                OptionSpec("mode", N_("help", "when to send"), choices=MODES),
+                OptionSpec(
+                    "locale", N_("help", "language, numbers and months, e.g. en, nb, de, fr, ja")
+                ),
+                OptionSpec(
+                    "charts",
+                    N_("help", "a chart with milestones: on or off"),
+                    choices=("on", "off"),
+                ),
+                OptionSpec(
+                    "template", N_("help", "this workspace's message template, e.g. newsroom")
+                ),
                 OptionSpec(
                     "corrections",
-                    "tell corrections of milestones this channel heard: on or off",
+                    N_("help", "tell corrections of milestones this channel heard: on or off"),
                     choices=("on", "off"),
                 ),
                 _REGION,
                 OptionSpec(
                     "metric",
-                    "sales (default): news of units sold; stock: of vehicles registered",
+                    N_(
+                        "help",
+                        "sales (default): news of units sold; stock: of vehicles registered",
+                    ),
                     choices=("sales", "stock"),
                 ),
             ],
@@ -171,8 +229,11 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-test",
-            "Post a sample announcement here, as this channel's subscription renders it, "
-            "marked as a test (not recorded; once a minute)",
+            N_(
+                "help",
+                "Post a sample announcement here, as this channel's subscription renders it, "
+                "marked as a test (not recorded; once a minute)",
+            ),
             [],
             cmd_test,
             True,
@@ -180,12 +241,15 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-unsubscribe",
-            "Stop this channel following a subject (or all)",
+            N_("help", "Stop this channel following a subject (or all)"),
             [
-                OptionSpec("subject", "a subject, or all", "subject", required=True),
+                OptionSpec("subject", N_("help", "a subject, or all"), "subject", required=True),
                 OptionSpec(
                     "metric",
-                    "only the subscriptions of this metric: sales or stock (default: both)",
+                    N_(
+                        "help",
+                        "only the subscriptions of this metric: sales or stock (default: both)",
+                    ),
                     choices=("sales", "stock"),
                 ),
             ],
@@ -195,14 +259,24 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-mute",
-            "Silence a subject (or all) in this channel for a while; news is still recorded",
+            N_(
+                "help",
+                "Silence a subject (or all) in this channel for a while; news is still recorded",
+            ),
             [
-                OptionSpec("subject", "a subject, or all", "subject", required=True),
-                OptionSpec("for", "how long: 30m, 12h, 7d, 2w (at most 90 days)", required=True),
+                OptionSpec("subject", N_("help", "a subject, or all"), "subject", required=True),
+                OptionSpec(
+                    "for",
+                    N_("help", "how long: 30m, 12h, 7d, 2w (at most 90 days)"),
+                    required=True,
+                ),
                 OptionSpec(
                     "then",
-                    "what would have been posted meanwhile: digest (default: the next digest) "
-                    "or drop",
+                    N_(
+                        "help",
+                        "what would have been posted meanwhile: digest (default: the next digest) "
+                        "or drop",
+                    ),
                     choices=("digest", "drop"),
                 ),
             ],
@@ -212,28 +286,55 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "ev-unmute",
-            "End this channel's mute of a subject (all: every mute)",
-            [OptionSpec("subject", "a muted subject, or all", "subject", required=True)],
+            N_("help", "End this channel's mute of a subject (all: every mute)"),
+            [
+                OptionSpec(
+                    "subject",
+                    N_(
+                        "help",
+                        "a muted subject, or all",
+                    ),
+                    "subject",
+                    required=True,
+                )
+            ],
             cmd_unmute,
             True,
             "/ev-unmute nissan leaf",
         ),
         Command(
             "ev-subscriptions",
-            "What this channel follows",
-            [],
+            N_("help", "What this channel follows"),
+            [_LOCALE],
             cmd_subscriptions,
             False,
             "/ev-subscriptions",
         ),
         Command(
             "ev-preview",
-            "What would be announced next here, and why recent events were or were not sent",
-            [OptionSpec("subject", "e.g. nissan leaf", "subject", required=True), _REGION],
+            N_(
+                "help",
+                "What would be announced next here, and why recent events were or were not sent",
+            ),
+            [
+                OptionSpec("subject", N_("help", "e.g. nissan leaf"), "subject", required=True),
+                _REGION,
+                _LOCALE,
+            ],
             cmd_preview,
             False,
             "/ev-preview nissan leaf",
         ),
-        Command("ev-help", "Every command with an example", [], cmd_help, False, "/ev-help"),
+        Command(
+            "ev-help",
+            N_("help", "Every command with its options and an example"),
+            [
+                OptionSpec("command", N_("help", "one command's options, e.g. ev-total")),
+                _LOCALE,
+            ],
+            cmd_help,
+            False,
+            "/ev-help",
+        ),
     )
 }

@@ -14,10 +14,23 @@ from bot.domain.channels import Channel
 from bot.domain.i18n import t
 from bot.domain.messages import Message
 
+# the context of the descriptions in the catalogs: the table writes it as a literal, "help",
+# as extraction reads only literals
+HELP = "help"
+
+
+def N_(context: str, message: str) -> str:
+    """Marks a description of the table for the catalogs (pybabel's `N_:1c,2`) and returns it
+    as written: platforms register the English, /ev-help reads it with `tp(loc, HELP, text)`."""
+    return message
+
 
 @dataclass(frozen=True)
 class OptionSpec:
-    """One option of a command; `kind` is string, subject (autocompleted), region or period."""
+    """One option of a command; `kind` is string, subject (autocompleted), region, period, or
+    locale: the language of this one answer (read by the dispatcher, not by the handler).
+    `description` is English, marked with `N_("help", ...)`, so /ev-help can tell it in the
+    reader's language."""
 
     name: str
     description: str
