@@ -247,7 +247,7 @@ async def test_the_permission_refusal_is_told_in_the_caller_s_language(
 def test_periods_are_named_in_the_reader_s_language() -> None:
     assert parse_period("2019..2021").label(locale="de") == "2019 bis 2021"
     assert parse_period("2023-q2").label(locale="ja") == "2023年第2四半期"
-    assert parse_period("all").label(locale="fr") == "au total"
+    assert parse_period("all").label(locale="fr") == "depuis le début"
     assert parse_period("ytd").label(None, "nb") == "hittil i år"
 
 
