@@ -304,3 +304,13 @@ def test_evbot_total_in_french(tmp_path: Path) -> None:
     )
     assert "véhicules électriques vendus" in period.getvalue() and " sold " not in period.getvalue()
     assert "sold" not in out.getvalue() and "Source:" not in out.getvalue()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_all_evs_is_named_in_the_readers_language(ctx: CommandContext, lang: str) -> None:
+    """A total of everything names it as the reader's newsroom does, not "all EVs"."""
+    reply = await ask(ctx, "/ev-total region:norway", lang)
+    assert reply.ok, reply.message.body
+    name = said(lang, "all EVs", "subject")
+    assert reply.message.body.startswith(name), reply.message.body
+    assert "all EVs" not in text_of(reply)

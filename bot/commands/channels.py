@@ -14,6 +14,7 @@ from bot.domain.formatting import validate_locale
 from bot.domain.i18n import t, tn, tp
 from bot.domain.messages import Message
 from bot.domain.places import N_, where_in
+from bot.domain.subjects import shown_name
 from bot.domain.subscriptions import (
     INSTANT_BY_DEFAULT,
     KINDS,
@@ -118,7 +119,7 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
     )
     result = await subscribe(ctx.store, ctx.config, spec, ctx.clock(), args.get("template", ""))
     sub = result.subscription
-    what = followed(sub.spec.subject.name, sub.spec.region, sub.spec.metric, loc)
+    what = followed(shown_name(sub.spec.subject, loc), sub.spec.region, sub.spec.metric, loc)
     if result.unchanged:
         body = t(
             loc,
@@ -148,7 +149,7 @@ async def cmd_subscribe(ctx: CommandContext, inv: Invocation, args: Mapping[str,
             loc,
             "Note: this channel also follows {other}, which overlaps. Each event is sent once, "
             "with the most specific subscription's settings.",
-            other=other.spec.subject.name,
+            other=shown_name(other.spec.subject, loc),
         )
     # only to the caller: the channel hears the outbox's "now following" message, once
     return Reply(
@@ -263,7 +264,7 @@ def _describe(sub: Subscription, loc: str) -> str:
     if not s.corrections:
         settings.append(tp(loc, "setting", "no corrections"))
     v = {
-        "what": followed(s.subject.name, s.region, s.metric, loc),
+        "what": followed(shown_name(s.subject, loc), s.region, s.metric, loc),
         "settings": tp(loc, "list", ", ").join(settings),
         "by": s.created_by or "?",
     }

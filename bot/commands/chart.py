@@ -17,6 +17,7 @@ from bot.domain.i18n import t
 from bot.domain.messages import Message
 from bot.domain.news_words import footer
 from bot.domain.powertrains import ELECTRIC
+from bot.domain.subjects import shown_name
 
 
 async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
@@ -51,13 +52,13 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             raise ArgumentError(
                 "kind: shares shows the models of a make or a group; {subject} is a model. Ask "
                 "it of a make or group, e.g. {example}",
-                subject=subject.name,
+                subject=shown_name(subject, loc),
                 example="alliance",
             )
         raise ArgumentError(
             "kind: shares shows the models of a make or a group; {subject} is not a make or "
             "group. Ask it of a make or group, e.g. {example}",
-            subject=subject.name,
+            subject=shown_name(subject, loc),
             example="alliance",
         )
     try:
@@ -78,8 +79,10 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     if data.frame.as_of is None:
         return Reply(
             Message(
-                title=headed(subject.name, where, loc) + counted,
-                body=no_chart(metric, powertrain, loc, subject=subject.name, where=where),
+                title=headed(shown_name(subject, loc), where, loc) + counted,
+                body=no_chart(
+                    metric, powertrain, loc, subject=shown_name(subject, loc), where=where
+                ),
                 accent="info",
                 locale=loc,
             ),
@@ -99,7 +102,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     accent = {"cumulative": "milestone", "shares": "share"}.get(data.kind, "growth")
     return Reply(
         Message(
-            title=_title(data.kind, subject.name, where, loc) + counted,
+            title=_title(data.kind, shown_name(subject, loc), where, loc) + counted,
             body=describe(data),
             footer=footer("", fast_month(data.frame.as_of, loc), loc),
             accent=accent,

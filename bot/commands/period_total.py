@@ -34,6 +34,7 @@ from bot.domain.news_words import footer as data_footer
 from bot.domain.periods import Month
 from bot.domain.places import covered_in, where_in
 from bot.domain.powertrains import ELECTRIC, measure
+from bot.domain.subjects import shown_name
 
 TOP_MODELS = 5
 
@@ -131,7 +132,9 @@ def period_answer(
     }
     if window is None or series.latest is None or window[0] > series.latest:
         where = where_in(region, (), loc)
-        body = no_period(powertrain, True, loc, subject=subject.name, where=where, period=asked)
+        body = no_period(
+            powertrain, True, loc, subject=shown_name(subject, loc), where=where, period=asked
+        )
         return _empty(subject, where, body, loc), {**base, "period": asked, "total": None}
     first, last = window
     cut_short = last > series.latest
@@ -140,7 +143,7 @@ def period_answer(
     years = [y for y in range(first.year, last.year + 1) if series.basis.get(y)]
     pairs = set().union(*(series.basis[y] for y in years))
     where = where_in(region, covers(pairs, region), loc)
-    v = {"subject": subject.name, "where": where}
+    v = {"subject": shown_name(subject, loc), "where": where}
     if not pairs:
         body = no_period(powertrain, False, loc, **v, period=asked)
         return _empty(subject, where, body, loc), {**base, "period": asked, "total": 0}

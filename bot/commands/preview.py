@@ -19,6 +19,7 @@ from bot.domain.messages import Message
 from bot.domain.mutes import Mute
 from bot.domain.periods import Month
 from bot.domain.projection import project
+from bot.domain.subjects import shown_name
 from bot.domain.subscriptions import Subscription, admit, most_specific
 
 PREVIEW_EVENTS = 5
@@ -151,7 +152,7 @@ def _next_milestone(
         return []
     when = project(series.points(), upcoming)
     v = {
-        "what": followed(subject.name, region, "sales", loc),
+        "what": followed(shown_name(subject, loc), region, "sales", loc),
         "threshold": fast_units(upcoming, loc),
         "ladder": sub.spec.ladder,
         "total": fast_units(total, loc),
@@ -205,7 +206,7 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
         lines.append(
             t(loc, "Muted here: {mute}. /ev-unmute ends it sooner.", mute=mute_line(mute, now, loc))
         )
-    what = followed(subject.name, region, "sales", loc)
+    what = followed(shown_name(subject, loc), region, "sales", loc)
     total = series.cum[-1] if series.cum else 0
     if not covering:
         lines.append(
@@ -281,7 +282,10 @@ async def _share_lines(
             continue
         news = _next_share(level, band, gap, loc)
         share_of = t(
-            loc, "Share of {parent}: {share}.", parent=parent.name, share=fast_percent(share, loc)
+            loc,
+            "Share of {parent}: {share}.",
+            parent=shown_name(parent, loc),
+            share=fast_percent(share, loc),
         )
         out.append(f"{share_of} {news}")
     return out

@@ -42,7 +42,7 @@ from bot.domain.powertrains import ELECTRIC, measure
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
 from bot.domain.series import WORLD
-from bot.domain.subjects import UnknownSubject
+from bot.domain.subjects import UnknownSubject, shown_name
 from bot.reading.read_model import Series
 
 TOP_MODELS = 5
@@ -141,12 +141,12 @@ def _total(
     answer = replace(answer, told=how, explanation=lines)
     where = where_in(region, how.covers, loc)
     counted = counted_tag(metric, powertrain, loc)
-    v = {"subject": subject.name, "where": where}
+    v = {"subject": shown_name(subject, loc), "where": where}
     if answer.as_of is None:
         when = fast_month(as_of, loc) if as_of else ""
         return (
             Message(
-                title=headed(subject.name, where, loc) + counted,
+                title=headed(shown_name(subject, loc), where, loc) + counted,
                 body=no_total(metric, powertrain, as_of is not None, loc, **v, when=when),
                 accent="info",
                 locale=loc,
@@ -251,7 +251,7 @@ def _share(
     shares = ctx.model.breakdown(subject, region, first, last, key)
     label = period_words(period, window, series.latest, loc)
     where = where_named(region, loc)
-    v = {"subject": subject.name, "where": where}
+    v = {"subject": shown_name(subject, loc), "where": where}
     if parent <= 0:
         body = no_period(powertrain, False, loc, **v, period=label)
     else:
@@ -346,7 +346,7 @@ def _milestones(
         fields.append(
             Field(tp(loc, "field", "Next milestone"), next_value(upcoming, projected, loc))
         )
-    v = {"subject": subject.name, "where": where}
+    v = {"subject": shown_name(subject, loc), "where": where}
     if lines:
         body = "\n".join(lines)
     elif metric == "stock":

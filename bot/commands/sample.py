@@ -26,6 +26,7 @@ from bot.domain.messages import Message
 from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.rungs import RungRange
+from bot.domain.subjects import shown_name
 from bot.domain.subscriptions import Subscription, admit, most_specific
 
 log = logging.getLogger("evbot.commands")
@@ -120,7 +121,7 @@ async def _stored(ctx: CommandContext, sub: Subscription) -> MilestoneEvent | No
 def _notes(sub: Subscription, real: bool, digest: bool, mode: str, loc: str) -> list[str]:
     """The sentences after a sample: what it shows, and why it may differ from real news."""
     spec = sub.spec
-    what = followed(spec.subject.name, spec.region, spec.metric, loc)
+    what = followed(shown_name(spec.subject, loc), spec.region, spec.metric, loc)
     if digest:
         shown = tp(loc, "setting", "{mode} digest", mode=mode_word(mode, loc))
     elif spec.charts:

@@ -48,8 +48,3 @@ def resolve_region(ctx: CommandContext, resolved: Resolved, text: str | None) ->
             names=", ".join(close),
         )
     raise ArgumentError("region: no figures for {text}.", text=repr(text))
-
-
-def region_suffix(region: str) -> str:
-    """ " in US" after a subject's name; "" for the world."""
-    return "" if region == WORLD else f" in {region}"

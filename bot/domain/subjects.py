@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.events import Subject, SubjectKind
-from bot.domain.i18n import LocalizedError
+from bot.domain.i18n import LocalizedError, tp
 from bot.domain.names import loose_key, name_key, slug
 from bot.domain.records import GroupSpec, ModelName
 
@@ -70,6 +70,11 @@ class SubjectKey:
         if self.kind == "group":
             return f"group:{self.group}"
         return ALL.key
+
+
+def shown_name(subject: Subject, loc: str) -> str:
+    """A subject's name as an answer shows it: all EVs in the reader's language, others as named."""
+    return tp(loc, "subject", "all EVs") if subject.kind == "all" else subject.name
 
 
 class UnknownSubject(LocalizedError, LookupError):
