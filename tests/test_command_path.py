@@ -4,14 +4,22 @@ as made anew, and what it keeps costs the garbage collector nothing."""
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands.dispatch import _text_call
+from bot.app.bootstrap import open_commands
+from bot.commands.dispatch import _text_call, run_text
+from bot.commands.types import Invocation
+from bot.domain.channels import Channel
 from bot.domain.coverage import covers, widened
 from bot.domain.formatting import format_month, format_period, format_year
 from bot.domain.periods import Month
+from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.series import WORLD
+from bot.domain.settings import default_config
+from bot.store.sqlite.sales import SqliteStore
 
 REGIONS = ("World", "USA", "Norway")
 
@@ -83,3 +91,25 @@ def test_parsed_commands_kept_add_nothing_for_a_full_collection_to_walk() -> Non
     gc.collect()  # a tuple is let go once what it holds was: the pairs, then what holds them
     gc.collect()
     assert len(gc.get_objects()) - before < 100
+
+
+async def test_a_total_tells_the_sources_of_the_figures_after_a_refresh(tmp_path: Path) -> None:
+    """The facts of the sources are kept per read model version: a source that arrives with a
+    refresh is told at once (here: a year it gives whole is told as the year)."""
+    config = default_config()
+    inv = Invocation(Channel("console", "local", "test"), "alice")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        months = [
+            SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", "Leaf", 1_000) for m in range(1, 13)
+        ]
+        await store.import_records([(SourceSpec("monthly"), months)])
+        ctx = await open_commands(store, config)
+        before = await run_text(ctx, inv, "/ev-total nissan leaf")
+        assert before.message.footer == "Source: monthly · data through December 2015"
+        year = [SalesRecord("2016", WORLD, "Nissan", "Leaf", 20_000)]
+        await store.import_records([(SourceSpec("annual"), year)])
+        await ctx.refresh()
+        after = await run_text(ctx, inv, "/ev-total nissan leaf")
+        assert after.message.footer == "Source: annual · data through 2016"
+        assert "32,000" in after.message.title
