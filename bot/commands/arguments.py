@@ -301,6 +301,8 @@ _QUARTER = re.compile(r"^(?:(\d{4})[\s\-/.]*q([1-4])|q([1-4])[\s\-/.]*(\d{4}))$"
 _QUARTER_LIKE = re.compile(r"^(?:\d{4}[\s\-/.]*q\d+|q\d+[\s\-/.]*\d{4})$")
 
 
+# a pure function of the text, asked of every as-of: and period: (the periods people ask are few)
+@lru_cache(maxsize=1024)
 def parse_period(text: str) -> PeriodSpec:
     """`2015`, `2015-06`, `june 2015`, `juin 2015`, `06/2015`, `2015-Q2`, `Q2 2015`, `ytd`,
     `ytd 2015`, `all`, or a range of two of them: `2019..2021`."""

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.commands.completion import NameIndex
+from bot.domain.coverage import SourceFacts
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.ladders import Ladder
@@ -60,6 +61,7 @@ class CommandContext:
         self.milestone_memo: dict[int, tuple[Series, MilestoneFacts]] = {}
         # figures held as implausible: answers say "unconfirmed"
         self.holds: list[Hold] = list(holds)
+        self._facts: tuple[ReadModel, int, SourceFacts] | None = None
 
     async def refresh(self) -> int:
         """Bring the read model up to the journal's head now."""
@@ -70,11 +72,21 @@ class CommandContext:
             self.rebuild_names()  # ready before the next keystroke, which then never waits
         return version
 
+    def facts(self) -> SourceFacts:
+        """The read model's facts of its sources (`ReadModel.facts`), made once per version of
+        the model: its sources change only with a load or a refresh, which bump it."""
+        kept = self._facts
+        if kept is None or kept[0] is not self.model or kept[1] != self.model.version:
+            kept = self._facts = (self.model, self.model.version, self.model.facts)
+        return kept[2]
+
     def unconfirmed(
         self, subject: Subject, region: str, metric: str, month: Month, since: Month | None = None
     ) -> str:
         """What a figure through `month` (from `since`, for a period's) says of the held
         figures it sums ("" when none)."""
+        if not self.holds:  # none held at all (the usual case): none under this figure
+            return ""
         held = self.hierarchy.holds_under(subject.key, region, metric, month, self.holds)
         if since is not None:
             held = [h for h in held if Month.parse(h.month) >= since]

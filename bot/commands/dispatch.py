@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
-from types import MappingProxyType
 
 from bot.commands.arguments import (
     ArgumentError,
@@ -91,10 +90,17 @@ async def run_text(ctx: CommandContext, invocation: Invocation, text: str) -> Re
     return await run_command(ctx, invocation, name, args)
 
 
-@lru_cache(maxsize=4096)
 def _text_call(text: str) -> tuple[str, Mapping[str, str]]:
-    """A typed command's name and arguments, the subject's words as `subject` (kept per text:
-    parsing is a pure function of it; the arguments are read-only, as they are shared)."""
+    """A typed command's name and arguments, the subject's words as `subject`."""
+    name, pairs = _parsed(text)
+    return name, dict(pairs)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    # kept per text (parsing is a pure function of it) as tuples of strings, which the garbage
+    # collector stops tracking: kept dicts would be walked by every full collection, which with
+    # the read model's caches is a large part of a command's cost
     call = parse_command(text)
     args = dict(call.options)
     if call.words:
@@ -103,7 +109,7 @@ def _text_call(text: str) -> tuple[str, Mapping[str, str]]:
                 "The subject is given twice: as words and as subject:; give it once."
             )
         args["subject"] = call.subject
-    return call.name, MappingProxyType(args)
+    return call.name, tuple(args.items())
 
 
 def _no_command(name: str, locale: str) -> str:

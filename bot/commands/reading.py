@@ -135,7 +135,7 @@ def _total(
     series = ctx.model.series(subject, region, key)
     as_of = _as_of(text, series.latest)
     answer = ctx.model.total(subject, region, as_of, key)
-    facts = ctx.model.facts
+    facts = ctx.facts()
     how = told(series.basis, region, answer.as_of, as_of, facts, loc)
     lines = explain(region, metric, series.basis, facts, (), answer.as_of, loc) if explained else []
     answer = replace(answer, told=how, explanation=lines)

@@ -78,7 +78,10 @@ class Command:
     example: str
 
     def option(self, name: str) -> OptionSpec | None:
-        return next((o for o in self.options if o.name == name), None)
+        for option in self.options:  # a loop: asked of every argument of every command
+            if option.name == name:
+                return option
+        return None
 
 
 def error_reply(text: str, locale: str = "en") -> Reply:

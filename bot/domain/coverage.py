@@ -65,6 +65,8 @@ def widened(basis: Basis, region: str, year: int) -> tuple[int, tuple[str, ...]]
     """For a cumulative figure to `year` that is the region's own now but summed fewer regions
     in earlier years: the year since which it is whole, and what the years before covered
     ("worldwide since 2015, the USA before"); None when no earlier year was narrower."""
+    if {r for pairs in basis.values() for r, _ in pairs} <= {region}:
+        return None  # every year the region's own (the common case, asked of every total)
     years = sorted(y for y in basis if y <= year and basis[y])
     if not years or year not in basis or covers(basis[year], region):
         return None

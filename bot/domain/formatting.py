@@ -79,11 +79,15 @@ def format_change(x: float, locale: str = "en", digits: int = 1) -> str:
     return f"{sign}{text}"
 
 
+# Babel takes ~10 us to format a date, and a command tells the month its figure runs to: the
+# text of a month or a year is a pure function of it and the locale (a few thousand at most)
+@lru_cache(maxsize=8192)
 def format_month(month: Month, locale: str = "en") -> str:
     """A month and year: en `June 2015`, fr `juin 2015`, de `Juni 2015`."""
     return str(format_skeleton("yMMMM", _date(month), locale=_locale(locale)))
 
 
+@lru_cache(maxsize=4096)
 def format_year(year: int, locale: str = "en") -> str:
     """A year as the locale writes it on its own: `2023`."""
     return str(format_skeleton("y", datetime.date(year, 1, 1), locale=_locale(locale)))
@@ -197,9 +201,8 @@ def _rounded_percent(rounded: Decimal, digits: int, locale: str) -> str:
     return format_percent(float(rounded.scaleb(-2)), locale, digits)
 
 
-@lru_cache(maxsize=4096)
 def fast_month(m: Month, locale: str) -> str:
-    """`format_month(m, locale)`, kept per month."""
+    """`format_month(m, locale)`, kept per month (as format_month keeps it)."""
     return format_month(m, locale)
 
 
