@@ -543,3 +543,36 @@ async def test_a_new_model_is_growth_not_a_gap(tmp_path: Path) -> None:
     events = await _replayed(tmp_path / "s.db", _config(), (MONTHLY, [*leaf, *launch]))
     growth = [e for e in events if e.kind == "growth" and e.subject.key == "make:nissan"]
     assert [(e.value, e.previous) for e in growth] == [(150, 100)]
+
+
+def test_ev_preview_says_why_growth_is_not_told_in_the_reader_s_language(
+    tmp_path: Path, capsys: Any
+) -> None:
+    from bot.cli.main import main
+    from bot.domain.i18n import t
+
+    yearly = tmp_path / "yearly.csv"
+    yearly.write_text("period,region,make,model,units\n2018,USA,,,400\n2019,USA,,,500\n")
+    monthly = tmp_path / "monthly.csv"
+    monthly.write_text(
+        "period,region,make,model,units\n"
+        + "".join(f"2020-{m:02d},USA,,,10\n" for m in range(1, 13))
+    )
+    db = str(tmp_path / "p.db")
+    assert main(["import", str(yearly), "--source", "yearly", "--db", db]) == 0
+    assert main(["import", str(monthly), "--source", "monthly", "--db", db]) == 0
+    assert main(["subscribe", "all", "--region", "USA", "--kinds", "growth", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["ask", "/ev-preview all region:USA locale:de", "--db", db]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    reason = t(
+        "de",
+        "{year} is taken from {taken} and {before} from {earlier}: not like for like",
+        year=2020,
+        before=2019,
+        taken="USA (monthly)",
+        earlier="USA (yearly)",
+    )
+    assert "not like for like" not in out, out
+    assert t("de", "Growth in {year}: not told ({reason}).", year=2020, reason="")[:12] in out
+    assert reason.split(":")[-1].strip() in out, out

@@ -159,7 +159,7 @@ def _next_milestone(
         "via": via,
     }
     if when is not None:
-        how = told(series.basis, region, series.latest, None, ctx.model.facts)
+        how = told(series.basis, region, series.latest, None, ctx.facts(), loc)
         v["when"] = format_period(when, how.granularity, loc)
         if via:
             line = t(
@@ -225,9 +225,8 @@ async def cmd_preview(ctx: CommandContext, inv: Invocation, args: Mapping[str, s
             lines.extend(await _share_lines(ctx, subject, region, total, loc))
         latest = series.latest
         if sub.active and "growth" in sub.spec.kinds and latest is not None:
-            unlike = unlike_years(series.basis, latest.year, ctx.model.facts)
+            unlike = unlike_years(series.basis, latest.year, ctx.facts(), loc)
             if unlike:
-                # the reason is the coverage module's own (English) account of the sources
                 lines.append(
                     t(
                         loc,
