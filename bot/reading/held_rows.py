@@ -16,7 +16,7 @@ from bot.domain.subjects import Catalog
 from bot.ports.store import SalesStore
 from bot.reading.row_columns import NONE, Columns, Regions, by_key, packed
 
-BATCH_ROWS = 50_000  # rows read in one statement while loading, about
+BATCH_ROWS = 20_000  # rows read in one statement while loading, about
 MAKE_BATCH = 200  # makes whose own sums are read in one statement
 # every month a store can hold (periods are years 1900 to 2200): the whole of a model's cells
 EARLIEST, LATEST = Month(1, 1), Month(9999, 12)

@@ -114,7 +114,8 @@ class ReadModel:
         make_rows = {m: held.pack(m, "", []) for m in makes}
         make_rows.update(held.pack_makes(await self.store.make_increments(makes)))
         all_rows = held.pack("", "", await self.store.all_increments())
-        split = await self.split.read(self.store, {(e.make_key, e.model_key) for e in entries})
+        pairs = {(e.make_key, e.model_key) for e in entries}
+        split = await self.split.read(self.store, pairs, self._by_make(catalog))
         # no await below: readers never see half an update
         sources_changed = [(s.id, s.metric, s.priority, s.running) for s in sources] != [
             (s.id, s.metric, s.priority, s.running) for s in self._sources
@@ -136,10 +137,19 @@ class ReadModel:
 
     async def ensure_powertrain(self, powertrain: str) -> None:
         """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
-        read = await self.split.ensure(self.store, powertrain) if powertrain else 0
+        if not powertrain:
+            return
+        read = await self.split.ensure(self.store, powertrain, self._by_make(self.catalog))
         if read:
             self._size += read
             self._settle()
+
+    def _by_make(self, catalog: Catalog) -> list[str] | None:
+        """In a big store, the makes whose powertrain rows are read one make at a time (with
+        "", the country totals'); None: a small store's are read at once."""
+        if self._size <= held_rows.BATCH_ROWS:
+            return None
+        return sorted({"", *catalog.makes, *(m.make_key for m in catalog.models)})
 
     def _recompute(self, touched: Iterable[str]) -> None:
         """Drop the touched subjects' series and recompute those that were in use."""
