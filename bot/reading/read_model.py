@@ -330,9 +330,12 @@ class ReadModel:
             breakdown = self.breakdown(subject, region, None, as_of, metric, value)
         plain, powertrain = split_measure(metric)
         answer = TotalAnswer(subject, region, plain, last, value, breakdown, powertrain=powertrain)
-        if len(self._totals) > 200_000:
-            self._totals.clear()
-        self._totals[key] = answer
+        # kept: answers to date (one a series at most) and the breakdowns, worth keeping; a
+        # model's answer as of a month is a bisect to make again, and a million could be asked
+        if as_of is None or breakdown:
+            if len(self._totals) > 200_000:
+                self._totals.clear()
+            self._totals[key] = answer
         return answer
 
     def breakdown(
