@@ -1,7 +1,7 @@
 """Increment rows held column by column: what the read model keeps of every series' rows.
 
-A million `IncRow` objects (each with its own `Month`, ints and strings) take about 400 MB;
-the same rows as four machine arrays per series take 18 bytes a row. A series' rows become
+A million `IncRow` objects (each with its own strings and ints) take about 300 MB; the same
+rows as four machine arrays per series take 18 bytes a row. A series' rows become
 `IncRow` objects again only while one of its series is computed (`Columns.rows`), and are
 dropped after.
 """
