@@ -60,6 +60,7 @@ class Columns:
         out: list[IncRow] = []
         append, new, names = out.append, object.__new__, regions.names
         make_key, model_key = self.make_key, self.model_key
+        shared = {i: month_at(i) for i in set(self.months)}  # one call a month, not a row
         for source_id, region, month, inc in zip(
             self.sources, self.regions, self.months, self.incs, strict=True
         ):
@@ -68,7 +69,7 @@ class Columns:
             _SET_REGION(row, names[region])
             _SET_MAKE(row, make_key)
             _SET_MODEL(row, model_key)
-            _SET_MONTH(row, month_at(month))
+            _SET_MONTH(row, shared[month])
             _SET_INC(row, inc)
             append(row)
         return out

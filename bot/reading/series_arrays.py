@@ -46,20 +46,27 @@ def shared_basis(basis: Basis) -> Basis:
     return found
 
 
+def _first(item: tuple[int, Month, int]) -> int:
+    return item[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """One subject's cumulative series in one region: each month with a figure, ascending."""
 
-    months: tuple[Month, ...]  # shared Month objects
+    months: tuple[Month, ...]  # Month objects shared by the series (`month_at`)
     index: array[int]  # Month.index of each month, for bisect
     cum: array[int]  # running total at each month
     basis: Basis  # each year's (region, source) pairs the figures were taken from (shared)
 
     @classmethod
     def of(cls, monthly: Mapping[Month, int], basis: Basis | None = None) -> Series:
-        index = array("i", sorted(m.index for m in monthly))
-        months = tuple(month_at(i) for i in index)
-        cum = array("q", accumulate([monthly[m] for m in months]))
+        # sorted by index, not by Month (whose comparisons and hashes are Python code): the
+        # months are the mapping's own, shared when they come from the read model's rows
+        found = sorted([(m.index, m, units) for m, units in monthly.items()], key=_first)
+        index = array("i", [i for i, _, _ in found])
+        months = tuple([m for _, m, _ in found])
+        cum = array("q", accumulate([units for _, _, units in found]))
         return cls(months, index, cum, shared_basis(basis) if basis else {})
 
     @property
