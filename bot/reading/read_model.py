@@ -2,9 +2,9 @@
 change journal, so that a question is a few bisects and never a database read.
 
 `load` reads every model's, make's and the all-EVs series' monthly increments once (the store's
-kept aggregates, not its sales rows). A subject's series in a region is computed on first use
-with the same rules as `bot.reading.queries.SeriesReader` (`bot.domain.series.regional_increments`)
-and kept as
+kept aggregates, not its sales rows), a few makes at a time, and holds them as columns
+(`bot.reading.held_rows`). A subject's series in a region is computed on first use with the same
+rules as `bot.reading.queries.SeriesReader` (`bot.domain.series.regional_increments`) and kept as
 cumulative arrays; `refresh` reads the journal since its watermark, re-reads only the subjects
 the entries touch and recomputes the series that were in use.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import gc
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from bot.domain.coverage import SourceFacts, source_facts
@@ -27,6 +26,8 @@ from bot.domain.series import WORLD, RegionTree, regional_increments
 from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog, SubjectKey
 from bot.ports.store import SalesStore
+from bot.reading import held_rows
+from bot.reading.held_rows import HeldRows
 from bot.reading.powertrain_split import PowertrainSplit
 from bot.reading.queries import (
     ModelShare,
@@ -62,9 +63,7 @@ class ReadModel:
         # from an older version (names, answers) is stale
         self.version = 0
         self._sources: list[SourceInfo] = []
-        self._model_rows: dict[tuple[str, str], list[IncRow]] = {}
-        self._make_rows: dict[str, list[IncRow]] = {}
-        self._all_rows: list[IncRow] = []
+        self._rows = HeldRows()
         self.split = PowertrainSplit()  # powertrain:bev|phev|fcev
         self._series: dict[str, dict[tuple[str, str], Series]] = {}
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
@@ -83,22 +82,15 @@ class ReadModel:
         head = await self.store.journal_head()  # first: later changes are caught by refresh
         sources = await self.store.sources()
         catalog = await load_catalog(self.store, self.config)
-        models: dict[tuple[str, str], list[IncRow]] = defaultdict(list)
-        for row in await self.store.every_model_increment():
-            models[(row.make_key, row.model_key)].append(row)
-        makes: dict[str, list[IncRow]] = defaultdict(list)
-        for row in await self.store.make_increments(sorted(catalog.makes)):
-            makes[row.make_key].append(row)
-        all_rows = await self.store.all_increments()
-        self._sources, self.catalog = sources, catalog
-        self._model_rows, self._make_rows, self._all_rows = dict(models), dict(makes), all_rows
+        rows = await held_rows.load(self.store, catalog)
+        self._sources, self.catalog, self._rows = sources, catalog, rows
         self.split = PowertrainSplit()  # each powertrain read on its first question
         self._series.clear()
         self._parts.clear()
         self._totals.clear()
         self.watermark = head
         self.version += 1
-        self._size = len(all_rows) + sum(map(len, models.values())) + sum(map(len, makes.values()))
+        self._size = rows.size
         self._settle()
 
     async def refresh(self, page: int = 50_000) -> int:
@@ -117,19 +109,20 @@ class ReadModel:
         makes = sorted({e.make_key for e in entries if e.make_key} | {m for m, _ in models})
         sources = await self.store.sources()
         catalog = await load_catalog(self.store, self.config)
-        model_rows = {m: await self.store.model_increments(*m) for m in models}
-        make_rows: dict[str, list[IncRow]] = {m: [] for m in makes}
-        for row in await self.store.make_increments(makes):
-            make_rows[row.make_key].append(row)
-        all_rows = await self.store.all_increments()
-        split = await self.split.read(self.store, {(e.make_key, e.model_key) for e in entries})
+        held = self._rows
+        model_rows = {m: held.pack(*m, await self.store.model_increments(*m)) for m in models}
+        make_rows = {m: held.pack(m, "", []) for m in makes}
+        make_rows.update(held.pack_makes(await self.store.make_increments(makes)))
+        all_rows = held.pack("", "", await self.store.all_increments())
+        pairs = {(e.make_key, e.model_key) for e in entries}
+        split = await self.split.read(self.store, pairs, self._by_make(catalog))
         # no await below: readers never see half an update
         sources_changed = [(s.id, s.metric, s.priority, s.running) for s in sources] != [
             (s.id, s.metric, s.priority, s.running) for s in self._sources
         ]
-        self._sources, self.catalog, self._all_rows = sources, catalog, all_rows
-        self._model_rows.update(model_rows)
-        self._make_rows.update(make_rows)
+        self._sources, self.catalog, held.every = sources, catalog, all_rows
+        held.models.update(model_rows)
+        held.makes.update(make_rows)
         self.split.update(split)
         touched = {ALL.key, *(SubjectKey.for_model(a, b) for a, b in models)}
         touched |= {SubjectKey.for_make(m) for m in makes}
@@ -144,10 +137,19 @@ class ReadModel:
 
     async def ensure_powertrain(self, powertrain: str) -> None:
         """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
-        read = await self.split.ensure(self.store, powertrain) if powertrain else 0
+        if not powertrain:
+            return
+        read = await self.split.ensure(self.store, powertrain, self._by_make(self.catalog))
         if read:
             self._size += read
             self._settle()
+
+    def _by_make(self, catalog: Catalog) -> list[str] | None:
+        """In a big store, the makes whose powertrain rows are read one make at a time (with
+        "", the country totals'); None: a small store's are read at once."""
+        if self._size <= held_rows.BATCH_ROWS:
+            return None
+        return sorted({"", *catalog.makes, *(m.make_key for m in catalog.models)})
 
     def _recompute(self, touched: Iterable[str]) -> None:
         """Drop the touched subjects' series and recompute those that were in use."""
@@ -263,15 +265,15 @@ class ReadModel:
             rows, keep = self.split.rows(subject, powertrain, members)
         elif subject.kind == "model":
             key = SubjectKey.parse(subject.key)
-            rows = self._model_rows.get((key.make, key.model), [])
+            rows = self._rows.model_rows(key.make, key.model)
         elif subject.kind == "make":
-            rows = self._make_rows.get(SubjectKey.parse(subject.key).make, [])
+            rows = self._rows.make_rows(SubjectKey.parse(subject.key).make)
         elif subject.kind == "group":
             members = self.members(subject)
-            rows = [r for make in sorted(members) for r in self._make_rows.get(make, [])]
+            rows = [r for make in sorted(members) for r in self._rows.make_rows(make)]
             keep = member_filter(members)
         else:
-            rows = self._all_rows
+            rows = self._rows.all_rows()
         return regional_increments(rows, priority, self.tree, region, keep, levels, chosen)
 
     def members(self, subject: Subject) -> dict[str, list[GroupMember]]:
@@ -328,9 +330,12 @@ class ReadModel:
             breakdown = self.breakdown(subject, region, None, as_of, metric, value)
         plain, powertrain = split_measure(metric)
         answer = TotalAnswer(subject, region, plain, last, value, breakdown, powertrain=powertrain)
-        if len(self._totals) > 200_000:
-            self._totals.clear()
-        self._totals[key] = answer
+        # kept: answers to date (one a series at most) and the breakdowns, worth keeping; a
+        # model's answer as of a month is a bisect to make again, and a million could be asked
+        if as_of is None or breakdown:
+            if len(self._totals) > 200_000:
+                self._totals.clear()
+            self._totals[key] = answer
         return answer
 
     def breakdown(
