@@ -620,6 +620,28 @@ async def test_states_kept_in_memory_serve_only_while_no_other_detection_saved(
         await two.close()
 
 
+async def test_an_import_on_the_same_connection_keeps_the_states_in_memory(
+    tmp_path: Path,
+) -> None:
+    """An import with no held figure before it cannot drop a state: the next poll of the bot
+    that imported continues every series from the states in memory, reading none from disk."""
+    cfg = config()
+    store = await open_store(tmp_path / "s.db", cfg)
+    try:
+        await load(store, [(0, 0, 0, m, 100) for m in range(6)])
+        detector = Detector(store, cfg)
+        await detector.poll()
+        await load(store, [(0, 0, 0, 6, 50)])
+        before = store.stats.rows_read.get("series_state", 0)
+        await detector.poll()
+        assert detector.continued == 4
+        assert store.stats.rows_read.get("series_state", 0) == before  # all from memory
+        rows = await table(store, "SELECT total FROM series_state WHERE subject_key = 'all'")
+        assert rows == [(650,)]
+    finally:
+        await store.close()
+
+
 # -- the fast paths against the general ones --------------------------------------------------
 
 
