@@ -494,6 +494,18 @@ async def test_the_detector_reads_a_series_as_the_reader_does(tmp_path: Path) ->
         for key in keys:
             monthly, _ = await detector.reads.read_series(key, sources)
             assert monthly == await reader.monthly(key.subject, key.region), key
+        # many at once (the models' cells in one read, the makes' in another), as one by one
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
+        many = await detector.reads.read_many(keys, sources, bases)
+        assert list(many) == keys
+        for key in keys:
+            basis: dict[int, set[tuple[str, int]]] = {}
+            monthly, rows = await detector.reads.read_series(key, sources, basis)
+            assert many[key][0] == monthly, key
+            assert sorted(map(dataclasses.astuple, many[key][1])) == sorted(
+                map(dataclasses.astuple, rows)
+            ), key
+            assert bases[key] == basis, key
     finally:
         await store.close()
 

@@ -178,10 +178,10 @@ class Detector:
         continued = sum(1 for w in works if w.view is not None)
         wholes: dict[SeriesKey, dict[Month, int]] = {}
         bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
+        read = await self.reads.read_many([w.key for w in works if w.view is None], known, bases)
         for work in works:
             if work.view is None:
-                bases[work.key] = {}
-                monthly, rows = await self.reads.read_series(work.key, known, bases[work.key])
+                monthly, rows = read[work.key]
                 wholes[work.key] = monthly
                 work.view = whole_view(monthly)
                 if work.view is not None:

@@ -23,6 +23,11 @@ from bot.reading.queries import SeriesReader, counted, total
 
 # a cell with units, as a fact's basis needs it: month index, month, source, region, make, model
 BasisCell = tuple[int, Month, int, str, str, str]
+BEFORE_ANY = Month(0, 1)  # `increments_after` this month: a series' every month
+
+
+def _month_index(row: IncRow) -> int:
+    return row.month.year * 12 + row.month.month
 
 
 @dataclass
@@ -162,6 +167,49 @@ class Reads:
         else:
             rows = await self.store.all_increments()
         return self._series_of(key, rows, sources, basis)
+
+    async def read_many(
+        self,
+        keys: Sequence[SeriesKey],
+        sources: Sequence[SourceInfo],
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
+    ) -> dict[SeriesKey, tuple[dict[Month, int], list[IncRow]]]:
+        """`read_series` of many series, each one's basis into `bases`: the models' cells in
+        one read and the makes' in another, where more than one of a kind is read (a statement
+        each cost a poll of 100 revised models more than their rows did)."""
+        models = [k for k in keys if k.subject.kind == "model"]
+        makes = [k for k in keys if k.subject.kind == "make"]
+        batch_models, batch_makes = len(models) > 1, len(makes) > 1
+        by_model: dict[tuple[str, str], list[IncRow]] = {}
+        by_make: dict[str, list[IncRow]] = {}
+        if batch_models or batch_makes:
+            # once each: a subject read in several regions has its cells read once
+            wanted_models = dict.fromkeys(model_keys(k.subject) for k in models)
+            wanted_makes = dict.fromkeys(SubjectKey.parse(k.subject.key).make for k in makes)
+            model_rows, make_rows, _ = await self.store.increments_after(
+                [(*m, BEFORE_ANY) for m in wanted_models] if batch_models else [],
+                [(m, BEFORE_ANY) for m in wanted_makes] if batch_makes else [],
+                None,
+            )
+            for row in model_rows:  # each model's in month order, as `model_increments`
+                by_model.setdefault((row.make_key, row.model_key), []).append(row)
+            for row in make_rows:
+                by_make.setdefault(row.make_key, []).append(row)
+            for rows in by_make.values():  # in month order, as `make_increments`
+                rows.sort(key=_month_index)
+        out: dict[SeriesKey, tuple[dict[Month, int], list[IncRow]]] = {}
+        for key in keys:
+            basis = bases[key] = {}
+            kind = key.subject.kind
+            if kind == "model" and batch_models:
+                rows = by_model.get(model_keys(key.subject), [])
+                out[key] = self._series_of(key, rows, sources, basis)
+            elif kind == "make" and batch_makes:
+                rows = by_make.get(SubjectKey.parse(key.subject.key).make, [])
+                out[key] = self._series_of(key, rows, sources, basis)
+            else:
+                out[key] = await self.read_series(key, sources, basis)
+        return out
 
     def _series_of(
         self,
