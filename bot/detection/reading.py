@@ -24,6 +24,7 @@ from bot.reading.queries import SeriesReader, counted, total
 # a cell with units, as a fact's basis needs it: month index, month, source, region, make, model
 BasisCell = tuple[int, Month, int, str, str, str]
 BEFORE_ANY = Month(0, 1)  # `increments_after` this month: a series' every month
+MANY_MAKES = 100  # sums of more makes than this are read with every make's
 
 
 def _month_index(row: IncRow) -> int:
@@ -74,9 +75,8 @@ class Reads:
         ]
         whole = list(dict.fromkeys(k for k, record in wanted if record))
         recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
-        for key in whole:
-            bases[key] = {}
-            wholes[key], _ = await self.read_series(key, known, bases[key])
+        for key, (monthly, _) in (await self.read_many(whole, known, bases)).items():
+            wholes[key] = monthly
         if not events:
             return None
         periods = [e.period for e in events]
@@ -87,6 +87,7 @@ class Reads:
             max(periods),
             {m for k in recent if k.subject.kind == "model" for m in self._makes_of(k.subject)},
             {m for k in recent if k.subject.kind != "model" for m in self._makes_of(k.subject)},
+            everything=any(k.subject.kind == "all" for k in recent),
         )
         priority = {
             metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
@@ -102,11 +103,18 @@ class Reads:
         return window
 
     async def _window(
-        self, first: Month, last: Month, makes: Iterable[str], sums: Iterable[str] = ()
+        self,
+        first: Month,
+        last: Month,
+        makes: Iterable[str],
+        sums: Iterable[str] = (),
+        *,
+        everything: bool = False,
     ) -> Window:
         """The makes' models' cells from `first` to `last`, in one read, and the sums of the
         makes `sums` in another: figures of 0 too, which take part in each year's choice of a
-        source as in a whole read."""
+        source as in a whole read. With `everything` (a total of all EVs asks) or many makes,
+        every make's sums are read, and `sums` taken from them."""
         window = Window(first, last)
         wanted = sorted(set(makes))
         window.asked.update(wanted)
@@ -114,10 +122,20 @@ class Reads:
             for row in await self.store.parts_between(wanted, first, last):
                 window.by_make.setdefault(row.make_key, []).append(row)
         summed = sorted(set(sums))
+        # every make's sums, in one pass over the months, cost less than looking many up
+        if everything or len(summed) > MANY_MAKES:
+            window.everything = await self.store.parts_between(None, first, last)
         if summed:
             window.sums = {m: [] for m in summed}
-            for row in await self.store.parts_between(summed, first, last, whole_makes=True):
-                window.sums[row.make_key].append(row)
+            if window.everything is not None:
+                # the same rows in the same order (by make, source, region, month): not read twice
+                for row in window.everything:
+                    found = window.sums.get(row.make_key)
+                    if found is not None:
+                        found.append(row)
+            else:
+                for row in await self.store.parts_between(summed, first, last, whole_makes=True):
+                    window.sums[row.make_key].append(row)
         return window
 
     def _makes_of(self, subject: Subject) -> list[str]:
@@ -350,7 +368,19 @@ class Reads:
             or last > window.last
             or not makes <= window.asked
         ):
+            wider = window
             window = await self._window(first, last, makes)
+            if (
+                wider is not None
+                and wider.everything is not None
+                and wider.first <= first
+                and last <= wider.last
+            ):
+                # every make's sums of these months are read already: kept, not read again
+                lo, hi = first.index, last.index
+                window.everything = [
+                    r for r in wider.everything if lo <= r.month.year * 12 + r.month.month - 1 <= hi
+                ]
         out: dict[int, str] = {}
         for event, basis in told:
             rows = await self._window_rows(event.subject, window)
