@@ -7,9 +7,10 @@ make's or group's leading model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
+from bot.detection.window import BEFORE_ANY, MANY_MAKES, Window, month_order
 from bot.domain.coverage import Basis, unlike_parts
 from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
 from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
@@ -23,25 +24,6 @@ from bot.reading.queries import SeriesReader, counted, total
 
 # a cell with units, as a fact's basis needs it: month index, month, source, region, make, model
 BasisCell = tuple[int, Month, int, str, str, str]
-BEFORE_ANY = Month(0, 1)  # `increments_after` this month: a series' every month
-MANY_MAKES = 100  # sums of more makes than this are read with every make's
-
-
-def _month_index(row: IncRow) -> int:
-    return row.month.year * 12 + row.month.month
-
-
-@dataclass
-class Window:
-    """The makes' cells from `first` to `last`, read once for a poll's events."""
-
-    first: Month
-    last: Month
-    by_make: dict[str, list[IncRow]] = field(default_factory=dict)  # their models' cells
-    asked: set[str] = field(default_factory=set)  # the makes read, with cells or not
-    everything: list[IncRow] | None = None  # all makes' sums, when a total of all EVs asks
-    # makes' own sums (a make's or group's basis needs no more than a whole read has)
-    sums: dict[str, list[IncRow]] = field(default_factory=dict)
 
 
 class Reads:
@@ -80,15 +62,22 @@ class Reads:
         if not events:
             return None
         periods = [e.period for e in events]
-        # a model's basis is its own cells'; a make's or group's its makes' sums', as in a
-        # whole read (a tenth of their models' cells)
+        # a model's basis is its own cells' (read by model, not its make's every model's); a
+        # make's or group's its makes' sums', as in a whole read (a tenth of their models' cells)
+        first, last = Month(min(periods).year - 1, 1), max(periods)
         window = await self._window(
-            Month(min(periods).year - 1, 1),
-            max(periods),
-            {m for k in recent if k.subject.kind == "model" for m in self._makes_of(k.subject)},
+            first,
+            last,
+            (),
             {m for k in recent if k.subject.kind != "model" for m in self._makes_of(k.subject)},
             everything=any(k.subject.kind == "all" for k in recent),
         )
+        window.models = {model_keys(k.subject): [] for k in recent if k.subject.kind == "model"}
+        if window.models:
+            after = [(*pair, first.plus(-1)) for pair in window.models]
+            for row in (await self.store.increments_after(after, [], None))[0]:
+                if row.month <= last:
+                    window.models[(row.make_key, row.model_key)].append(row)
         priority = {
             metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
             for metric in ("sales", "stock")
@@ -159,6 +148,9 @@ class Reads:
             return window.everything
         if subject.kind == "model":
             make_key, model_key = model_keys(subject)
+            own = window.models.get((make_key, model_key))
+            if own is not None:
+                return own
             return [r for r in window.by_make.get(make_key, ()) if r.model_key == model_key]
         cells = window.sums if sums else window.by_make
         return [r for m in self._makes_of(subject) for r in cells.get(m, ())]
@@ -214,7 +206,7 @@ class Reads:
             for row in make_rows:
                 by_make.setdefault(row.make_key, []).append(row)
             for rows in by_make.values():  # in month order, as `make_increments`
-                rows.sort(key=_month_index)
+                rows.sort(key=month_order)
         out: dict[SeriesKey, tuple[dict[Month, int], list[IncRow]]] = {}
         for key in keys:
             basis = bases[key] = {}
