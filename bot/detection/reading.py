@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
-from bot.detection.window import BEFORE_ANY, MANY_MAKES, Window, month_order
+from bot.detection.window import BEFORE_ANY, MANY_MAKES, Window, month_order, own_figures
 from bot.domain.coverage import Basis, unlike_parts
 from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
 from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
@@ -239,8 +239,16 @@ class Reads:
             if r.source_id in priority
             and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
         ]
-        figures = regional_increments(kept, priority, self.tree, key.region, None, levels, basis)
-        return figures, kept
+        own = own_figures(kept, key.region, levels)
+        if own is None:
+            figures = regional_increments(
+                kept, priority, self.tree, key.region, None, levels, basis
+            )
+            return figures, kept
+        if basis is not None:
+            for year, pairs in own[1].items():
+                basis.setdefault(year, set()).update(pairs)
+        return own[0], kept
 
     async def bases(
         self, events: Sequence[Event], cache: dict[str, list[BasisCell]] | None = None
