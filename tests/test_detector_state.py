@@ -498,7 +498,10 @@ async def test_the_detector_reads_a_series_as_the_reader_does(tmp_path: Path) ->
             assert monthly == await reader.monthly(key.subject, key.region), key
         # many at once (the models' cells in one read, the makes' in another), as one by one
         bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
-        many = await detector.reads.read_many(keys, sources, bases)
+        many = {
+            key: (monthly, rows)
+            async for key, monthly, rows in detector.reads.read_many(keys, sources, bases)
+        }
         assert list(many) == keys
         for key in keys:
             basis: dict[int, set[tuple[str, int]]] = {}

@@ -6,11 +6,12 @@ make's or group's leading model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from bot.detection import window as windows
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
-from bot.detection.window import BEFORE_ANY, MANY_MAKES, Window, month_order, own_figures
+from bot.detection.window import Window
 from bot.domain.coverage import Basis, unlike_parts
 from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
 from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
@@ -57,7 +58,7 @@ class Reads:
         ]
         whole = list(dict.fromkeys(k for k, record in wanted if record))
         recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
-        for key, (monthly, _) in (await self.read_many(whole, known, bases)).items():
+        async for key, monthly, _ in self.read_many(whole, known, bases):
             wholes[key] = monthly
         if not events:
             return None
@@ -112,7 +113,7 @@ class Reads:
                 window.by_make.setdefault(row.make_key, []).append(row)
         summed = sorted(set(sums))
         # every make's sums, in one pass over the months, cost less than looking many up
-        if everything or len(summed) > MANY_MAKES:
+        if everything or len(summed) > windows.MANY_MAKES:
             window.everything = await self.store.parts_between(None, first, last)
         if summed:
             window.sums = {m: [] for m in summed}
@@ -183,43 +184,47 @@ class Reads:
         keys: Sequence[SeriesKey],
         sources: Sequence[SourceInfo],
         bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
-    ) -> dict[SeriesKey, tuple[dict[Month, int], list[IncRow]]]:
-        """`read_series` of many series, each one's basis into `bases`: the models' cells in
-        one read and the makes' in another, where more than one of a kind is read (a statement
-        each cost a poll of 100 revised models more than their rows did)."""
-        models = [k for k in keys if k.subject.kind == "model"]
-        makes = [k for k in keys if k.subject.kind == "make"]
-        batch_models, batch_makes = len(models) > 1, len(makes) > 1
-        by_model: dict[tuple[str, str], list[IncRow]] = {}
-        by_make: dict[str, list[IncRow]] = {}
-        if batch_models or batch_makes:
+    ) -> AsyncIterator[tuple[SeriesKey, dict[Month, int], list[IncRow]]]:
+        """`read_series` of many series, in their order, each one's basis into `bases`: the
+        models' cells in one read and the makes' in another for each `READ_AT_ONCE` series (a
+        statement each cost a poll of 100 revised models more than their rows; a whole store's
+        cells at once would cost a catch-up its memory)."""
+        for at in range(0, len(keys), windows.READ_AT_ONCE):
+            chunk = keys[at : at + windows.READ_AT_ONCE]
             # once each: a subject read in several regions has its cells read once
-            wanted_models = dict.fromkeys(model_keys(k.subject) for k in models)
-            wanted_makes = dict.fromkeys(SubjectKey.parse(k.subject.key).make for k in makes)
-            model_rows, make_rows, _ = await self.store.increments_after(
-                [(*m, BEFORE_ANY) for m in wanted_models] if batch_models else [],
-                [(m, BEFORE_ANY) for m in wanted_makes] if batch_makes else [],
-                None,
+            models = dict.fromkeys(
+                model_keys(k.subject) for k in chunk if k.subject.kind == "model"
             )
-            for row in model_rows:  # each model's in month order, as `model_increments`
-                by_model.setdefault((row.make_key, row.model_key), []).append(row)
-            for row in make_rows:
-                by_make.setdefault(row.make_key, []).append(row)
-            for rows in by_make.values():  # in month order, as `make_increments`
-                rows.sort(key=month_order)
-        out: dict[SeriesKey, tuple[dict[Month, int], list[IncRow]]] = {}
-        for key in keys:
-            basis = bases[key] = {}
-            kind = key.subject.kind
-            if kind == "model" and batch_models:
-                rows = by_model.get(model_keys(key.subject), [])
-                out[key] = self._series_of(key, rows, sources, basis)
-            elif kind == "make" and batch_makes:
-                rows = by_make.get(SubjectKey.parse(key.subject.key).make, [])
-                out[key] = self._series_of(key, rows, sources, basis)
-            else:
-                out[key] = await self.read_series(key, sources, basis)
-        return out
+            makes = dict.fromkeys(
+                SubjectKey.parse(k.subject.key).make for k in chunk if k.subject.kind == "make"
+            )
+            batch_models, batch_makes = len(models) > 1, len(makes) > 1
+            by_model: dict[tuple[str, str], list[IncRow]] = {}
+            by_make: dict[str, list[IncRow]] = {}
+            if batch_models or batch_makes:
+                model_rows, make_rows, _ = await self.store.increments_after(
+                    [(*m, windows.BEFORE_ANY) for m in models] if batch_models else [],
+                    [(m, windows.BEFORE_ANY) for m in makes] if batch_makes else [],
+                    None,
+                )
+                for row in model_rows:  # each model's in month order, as `model_increments`
+                    by_model.setdefault((row.make_key, row.model_key), []).append(row)
+                for row in make_rows:
+                    by_make.setdefault(row.make_key, []).append(row)
+                for rows in by_make.values():  # in month order, as `make_increments`
+                    rows.sort(key=windows.month_order)
+            for key in chunk:
+                basis = bases[key] = {}
+                kind = key.subject.kind
+                if kind == "model" and batch_models:
+                    rows = by_model.get(model_keys(key.subject), [])
+                    monthly, rows = self._series_of(key, rows, sources, basis)
+                elif kind == "make" and batch_makes:
+                    rows = by_make.get(SubjectKey.parse(key.subject.key).make, [])
+                    monthly, rows = self._series_of(key, rows, sources, basis)
+                else:
+                    monthly, rows = await self.read_series(key, sources, basis)
+                yield key, monthly, rows
 
     def _series_of(
         self,
@@ -239,7 +244,7 @@ class Reads:
             if r.source_id in priority
             and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
         ]
-        own = own_figures(kept, key.region, levels)
+        own = windows.own_figures(kept, key.region, levels)
         if own is None:
             figures = regional_increments(
                 kept, priority, self.tree, key.region, None, levels, basis
@@ -370,17 +375,7 @@ class Reads:
         ):
             wider = window
             window = await self._window(first, last, makes)
-            if (
-                wider is not None
-                and wider.everything is not None
-                and wider.first <= first
-                and last <= wider.last
-            ):
-                # every make's sums of these months are read already: kept, not read again
-                lo, hi = first.index, last.index
-                window.everything = [
-                    r for r in wider.everything if lo <= r.month.year * 12 + r.month.month - 1 <= hi
-                ]
+            window.everything = windows.everything_within(wider, first, last)
         out: dict[int, str] = {}
         for event, basis in told:
             rows = await self._window_rows(event.subject, window)

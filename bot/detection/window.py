@@ -12,6 +12,7 @@ from bot.domain.records import IncRow
 
 BEFORE_ANY = Month(0, 1)  # `increments_after` this month: a series' every month
 MANY_MAKES = 100  # sums of more makes than this are read with every make's
+READ_AT_ONCE = 500  # series read whole in one statement of each kind, at most
 
 
 def month_order(row: IncRow) -> int:
@@ -61,3 +62,12 @@ def own_figures(
     if not ordered:  # in month order, as the general choice gives them
         out = {m: out[m] for m in sorted(out, key=lambda m: m.year * 12 + m.month)}
     return out, {year: {(region, source)} for year in years}
+
+
+def everything_within(wider: Window | None, first: Month, last: Month) -> list[IncRow] | None:
+    """Every make's sums from `first` to `last`, when the `wider` window read them already
+    (not read again); None when it did not."""
+    if wider is None or wider.everything is None or first < wider.first or last > wider.last:
+        return None
+    lo, hi = first.index, last.index
+    return [r for r in wider.everything if lo <= r.month.year * 12 + r.month.month - 1 <= hi]
