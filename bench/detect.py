@@ -21,8 +21,13 @@ read, in the same run, of what the poll must read (`FLOOR_SQL`: the journal entr
 watermark, and the cells from the earliest month they changed of every model, make and the
 all-EVs series they name), no Python work per row beyond fetching. Targets: A within 8x of its
 floor, B within 5x. `--sweep` then polls 100, 1,000 and 10,000 changed models and prints the
-time per changed model (flat when a poll scales with the change, not the store). The process's
-peak RSS is printed at the end.
+time per changed model (flat when a poll scales with the change, not the store).
+
+The polls run in this process with one `Detector` kept across them, as the running bot keeps
+one (`bot.app.runtime`); the store's build, the imports (as `evbot import` runs beside the bot)
+and the full recomputes run in child processes, so the peak RSS printed at the end is the
+polling process's (each child's is printed beside its time). `--keep DIR` keeps the built store
+in DIR and copies it from there on the next run with the same arguments.
 
 For continuity the old yardstick is printed too: a full recompute of every subject, the same
 per-series detection (`Detector._detect`) over every model, make, group and "all" series, on the
@@ -51,12 +56,15 @@ import asyncio
 import cProfile
 import gc
 import io
+import multiprocessing
 import pstats
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -149,6 +157,66 @@ async def catch_up_by_recompute(store: BotStore, config: Config) -> int:
     return len(found.write.milestones)
 
 
+def open_store(where: str) -> SqliteStore | PgStore:
+    """The store at `where`: a PostgreSQL DSN or a SQLite file's path."""
+    return PgStore(where) if where.startswith("postgres") else SqliteStore(Path(where))
+
+
+async def build(where: str, models: int, months: int, how: str) -> tuple[float, float, int]:
+    """The store of `models` x `months` rows as history, caught up by `how` ("poll" or
+    "recompute"): (import seconds, catch-up seconds, history milestones recorded or -1)."""
+    config = default_config()
+    async with open_store(where) as store:
+        await store.sync_groups(config.groups)
+        first = list(records(range(models), range(months)))
+        summaries, seconds = await timed(lambda: store.import_records([(SOURCE, first)]))
+        first.clear()
+        assert summaries[0].first_import
+        if how == "poll":
+            stored, catch_up = await timed(Detector(store, config).poll)
+            assert not stored, "a first import is history: no events"
+            return seconds, catch_up, -1
+        recorded, catch_up = await timed(lambda: catch_up_by_recompute(store, config))
+        return seconds, catch_up, recorded
+
+
+async def recompute_at(where: str) -> tuple[int, float, float]:
+    """`full_recompute` of the store at `where`: (series, seconds, this process's peak RSS)."""
+    config = default_config()
+    async with open_store(where) as store:
+        (series, _), seconds = await timed(lambda: full_recompute(store, config))
+    return series, seconds, peak_rss_mb()
+
+
+async def import_at(where: str, rows: list[SalesRecord]) -> tuple[float, float]:
+    """Import `rows` into the store at `where`: (seconds, this process's peak RSS)."""
+    async with open_store(where) as store:
+        _, seconds = await timed(partial(store.import_records, [(SOURCE, rows)]))
+    return seconds, peak_rss_mb()
+
+
+def child_import(where: str, rows: list[SalesRecord]) -> tuple[float, float]:
+    """`import_at`, run in a child process (as `evbot import` runs beside the bot)."""
+    return asyncio.run(import_at(where, rows))
+
+
+def child_build(where: str, models: int, months: int, how: str) -> tuple[float, float, int]:
+    """`build`, run in a child process."""
+    return asyncio.run(build(where, models, months, how))
+
+
+def child_recompute(where: str) -> tuple[int, float, float]:
+    """`recompute_at`, run in a child process."""
+    return asyncio.run(recompute_at(where))
+
+
+async def in_child(what: Callable[..., T], *args: object) -> T:
+    """`what(*args)` in a fresh process (spawned: nothing of this one's memory), so that the
+    peak RSS this process prints is the polling process's alone."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, what, *args)
+
+
 def profiled(profile: bool) -> tuple[cProfile.Profile | None, Callable[[], str]]:
     if not profile:
         return None, lambda: ""
@@ -203,10 +271,10 @@ def floor_read(path: str, after: int, upto: int) -> tuple[float, int]:
 
 
 async def one_poll(
-    store: BotStore, config: Config, profile: bool
+    store: BotStore, detector: Detector, profile: bool
 ) -> tuple[list[object], float, int, int, str]:
-    """One timed poll: (events, seconds, statements, cell rows read, profile report)."""
-    detector = Detector(store, config)
+    """One timed poll of the detector kept across polls, as the running bot keeps its one
+    (`bot.app.runtime`): (events, seconds, statements, cell rows read, profile report)."""
     statements, read = store.stats.statements, dict(store.stats.rows_read)
     prof, report = profiled(profile)
     if prof is not None:
@@ -224,33 +292,33 @@ async def one_poll(
 async def case(
     label: str,
     store: BotStore,
-    config: Config,
+    detector: Detector,
+    where: str,
     batches: list[list[SalesRecord]],
     profile: bool,
     target: float,
 ) -> dict[str, float]:
     """The polls after each batch of new rows (like work each time; the best counts), against
-    the floor of each, and a full recompute after the first batch for continuity."""
+    the floor of each, and a full recompute after the first batch for continuity (in a child
+    process: its memory is not the poll's)."""
     print(f"\n{label}: {len(batches[0]):,} new rows, best of {len(batches)} polls")
     path = store.path if isinstance(store, SqliteStore) else None
     best: dict[str, float] = {"poll": float("inf"), "floor": float("inf"), "import": float("inf")}
     for round_, new_rows in enumerate(batches):
-        _, import_time = await timed(partial(store.import_records, [(SOURCE, new_rows)]))
+        import_time, import_rss = await in_child(child_import, where, new_rows)
         best["import"] = min(best["import"], import_time)
+        best["import_rss"] = max(best.get("import_rss", 0.0), import_rss)
         if round_ == 0:
-            gc.collect()
-            (subjects, found), full_time = await timed(lambda: full_recompute(store, config))
-            print(f"  {f'full recompute ({subjects:,} series):':<33}{full_time:8.3f} s")
+            subjects, full_time, child_rss = await in_child(child_recompute, where)
+            print(
+                f"  {f'full recompute ({subjects:,} series):':<33}{full_time:8.3f} s  "
+                f"(in a child process, peak RSS {child_rss:.0f} MB)"
+            )
             best["full"] = full_time
-            # what the baseline found (every series' whole figures) must not stay alive through
-            # the timed poll: the collector would walk millions of its objects there
-            del found
         gc.collect()
-        # aiosqlite's thread keeps a statement's result until its next statement has run, so
-        # that statement frees the baseline's last rows (0.1-0.16 s here): outside the timing
         after, upto = await store.watermark(WATERMARK), await store.journal_head()
         floor = await asyncio.to_thread(floor_read, path, after, upto) if path else None
-        stored, poll_time, statements, cells, report = await one_poll(store, config, profile)
+        stored, poll_time, statements, cells, report = await one_poll(store, detector, profile)
         line = (
             f"  poll {round_ + 1}: {poll_time:8.3f} s  ({len(stored):,} events, "
             f"{statements:,} statements, {cells:,} cell rows read)"
@@ -265,7 +333,10 @@ async def case(
         if report:
             print("  profile of the incremental poll (top 15 by own time):")
             print(report)
-    print(f"  import (best):                   {best['import']:8.3f} s")
+    print(
+        f"  import (best):                   {best['import']:8.3f} s  (in a child process, "
+        f"peak RSS {best['import_rss']:.0f} MB)"
+    )
     print(f"  incremental poll (best):         {best['poll']:8.3f} s")
     best["ratio"] = best["full"] / best["poll"] if best["poll"] > 0 else float("inf")
     print(f"  ratio full / incremental:        {best['ratio']:8.1f}x  (the old yardstick)")
@@ -280,18 +351,18 @@ async def case(
     return best
 
 
-async def sweep(store: BotStore, config: Config, models: int, months: int) -> None:
+async def sweep(store: BotStore, detector: Detector, where: str, models: int, months: int) -> None:
     """Polls of 100, 1,000 and 10,000 changed series (the next month of as many models) on the
     store: the time per changed series is flat when a poll scales with the change."""
     print("\nsweep: the next month of N models, one poll each")
     path = store.path if isinstance(store, SqliteStore) else None
     for step, count in enumerate(n for n in (100, 1_000, 10_000) if n <= models):
         rows = list(records(range(count), range(months + step, months + step + 1)))
-        await store.import_records([(SOURCE, rows)])
+        await in_child(child_import, where, rows)
         gc.collect()
         after, upto = await store.watermark(WATERMARK), await store.journal_head()
         floor = await asyncio.to_thread(floor_read, path, after, upto) if path else None
-        _, poll_time, _, _, _ = await one_poll(store, config, False)
+        _, poll_time, _, _, _ = await one_poll(store, detector, False)
         line = (
             f"  {count:>6,} models: poll {poll_time:7.3f} s, "
             f"{poll_time / count * 1e6:7.1f} us per changed model"
@@ -359,41 +430,56 @@ async def maximal_figure(config: Config, models: int) -> None:
         print(f"  {label:<36}{a:>9.3f}{b:>9.3f}{b / a:>7.2f}x")
 
 
-async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> dict[str, float]:
-    """The whole run on one store: build, catch up, then cases A and B; returns the figures."""
-    models, months = args.models, args.months
-    await store.sync_groups(config.groups)
+def catch_up_way(args: argparse.Namespace) -> str:
+    """How the detector first catches up: "poll" or "recompute" (see the module docstring)."""
+    how: str = args.catch_up
+    if how == "auto":
+        how = "poll" if args.models <= 2_000 else "recompute"
+    return how
+
+
+async def built_store(where: str, args: argparse.Namespace, keep: Path | None) -> None:
+    """Build the store at `where` in a child process and print what it took; with `keep` (a
+    SQLite store's folder) a store built before with the same arguments is copied instead."""
+    models, months, how = args.models, args.months, catch_up_way(args)
     print(
         f"store: {models:,} models ({models // MODELS_PER_MAKE:,} makes) x {months} "
         f"months = {models * months:,} rows, region {WORLD}, one source"
     )
-    first = list(records(range(models), range(months)))
-    summaries, build = await timed(lambda: store.import_records([(SOURCE, first)]))
-    first.clear()
-    assert summaries[0].first_import
-    print(f"  first import (history):          {build:8.3f} s")
-    how = args.catch_up
-    if how == "auto":
-        how = "poll" if models <= 2_000 else "recompute"
-    if how == "poll":
-        stored, catch_up = await timed(Detector(store, config).poll)
-        assert not stored, "a first import is history: no events"
+    saved = keep / f"built-{models}x{months}-{how}.sqlite3" if keep is not None else None
+    if saved is not None and saved.exists():
+        shutil.copyfile(saved, where)
+        print(f"  built and caught up before: copied from {saved}")
+        return
+    build_time, catch_up, recorded = await in_child(child_build, where, models, months, how)
+    print(f"  first import (history):          {build_time:8.3f} s  (in a child process)")
+    if recorded < 0:
         print(f"  catch-up poll (every series):    {catch_up:8.3f} s")
     else:
-        recorded, catch_up = await timed(lambda: catch_up_by_recompute(store, config))
         print(
             f"  catch-up by full recompute:      {catch_up:8.3f} s  "
             f"({recorded:,} history milestones; the catch-up poll itself is skipped "
             "to keep the run short: --catch-up poll forces it)"
         )
+    if saved is not None:
+        shutil.copyfile(where, saved)  # closed: the write-ahead log is in the file
 
+
+async def measure(
+    store: BotStore, config: Config, args: argparse.Namespace, where: str
+) -> dict[str, float]:
+    """Cases A and B (and the sweep) on the store built at `where`; returns the figures."""
+    models, months = args.models, args.months
+    await store.sync_groups(config.groups)
+    detector = Detector(store, config)  # one, kept across the polls, as the running bot's
     # A: 10,000 new rows (scaled), the next month for as many models, in each round
     count = min(models, 10_000)
     rounds = args.rounds
     a = await case(
         f"A. next month ({FIRST_MONTH.plus(months)} on) for {count:,} models",
         store,
-        config,
+        detector,
+        where,
         [list(records(range(count), range(months + r, months + r + 1))) for r in range(rounds)],
         args.profile,
         TARGET_A,
@@ -403,7 +489,8 @@ async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> 
     b = await case(
         f"B. {months} months revised for {few:,} models",
         store,
-        config,
+        detector,
+        where,
         [
             list(records(range(r, few * MODELS_PER_MAKE, MODELS_PER_MAKE), range(months), 3))
             for r in range(rounds)
@@ -412,10 +499,8 @@ async def measure(store: BotStore, config: Config, args: argparse.Namespace) -> 
         TARGET_B,
     )
     if args.sweep:
-        await sweep(store, config, models, months + rounds)
-    return {"build": build, "catch_up": catch_up} | {
-        f"{case_}_{k}": v for case_, found in (("a", a), ("b", b)) for k, v in found.items()
-    }
+        await sweep(store, detector, where, models, months + rounds)
+    return {f"{case_}_{k}": v for case_, found in (("a", a), ("b", b)) for k, v in found.items()}
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -453,14 +538,22 @@ async def main(argv: list[str] | None = None) -> int:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "bench.sqlite3"
-        path.unlink(missing_ok=True)
+        for leftover in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
+        print("== SQLite")
+        await built_store(str(path), args, Path(args.keep) if args.keep else None)
         async with SqliteStore(path) as store:
-            print("== SQLite")
-            results = {"sqlite": await measure(store, config, args)}
+            results = {"sqlite": await measure(store, config, args, str(path))}
     if args.database:
-        async with scratch_schema(args.database, "evbot_bench") as dsn, PgStore(dsn) as pg:
+        async with scratch_schema(args.database, "evbot_bench") as dsn:
             print("\n== PostgreSQL")
-            results["postgresql"] = await measure(pg, config, args)
+            await built_store(dsn, args, None)
+            async with PgStore(dsn) as pg_store:
+                results["postgresql"] = await measure(pg_store, config, args, dsn)
     if not args.skip_c:
         await maximal_figure(config, min(models, 2_000))
     lite = results["sqlite"]
@@ -469,15 +562,14 @@ async def main(argv: list[str] | None = None) -> int:
         f"\nsummary: poll / floor A {a:.1f}x (target <= {TARGET_A:.0f}x: "
         f"{'met' if a <= TARGET_A else 'NOT met'}), B {b:.1f}x (target <= {TARGET_B:.0f}x: "
         f"{'met' if b <= TARGET_B else 'NOT met'}); full / incremental A "
-        f"{lite['a_ratio']:.1f}x, B {lite['b_ratio']:.1f}x; peak RSS {peak_rss_mb():.0f} MB "
-        "(the full recompute's included)"
+        f"{lite['a_ratio']:.1f}x, B {lite['b_ratio']:.1f}x; peak RSS of the polling process "
+        f"{peak_rss_mb():.0f} MB (the store's build, the imports and the full recomputes ran "
+        "in child processes)"
     )
     if "postgresql" in results:
         lite, pg = results["sqlite"], results["postgresql"]
         print(f"\n{'seconds':<26}{'SQLite':>10}{'PostgreSQL':>12}{'PG / SQLite':>13}")
         for key, label in (
-            ("build", "first import"),
-            ("catch_up", "catch-up"),
             ("a_import", "A import"),
             ("a_full", "A full recompute"),
             ("a_poll", "A incremental poll"),

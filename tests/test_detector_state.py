@@ -27,11 +27,13 @@ import bot.detection.continuing as continuing_module
 from bot.detection.detector import Detector
 from bot.detection.steps import SeriesKey, series_order
 from bot.detection.touched import touched_series
+from bot.detection.window import own_figures
 from bot.domain.event_codec import event_to_dict
 from bot.domain.events import Subject
 from bot.domain.names import name_key
 from bot.domain.periods import Month
-from bot.domain.records import GroupMember, GroupSpec, SalesRecord, SourceSpec
+from bot.domain.records import GroupMember, GroupSpec, IncRow, SalesRecord, SourceSpec
+from bot.domain.series import regional_increments
 from bot.domain.series_state import (
     SeriesState,
     SeriesView,
@@ -494,6 +496,21 @@ async def test_the_detector_reads_a_series_as_the_reader_does(tmp_path: Path) ->
         for key in keys:
             monthly, _ = await detector.reads.read_series(key, sources)
             assert monthly == await reader.monthly(key.subject, key.region), key
+        # many at once (the models' cells in one read, the makes' in another), as one by one
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
+        many = {
+            key: (monthly, rows)
+            async for key, monthly, rows in detector.reads.read_many(keys, sources, bases)
+        }
+        assert list(many) == keys
+        for key in keys:
+            basis: dict[int, set[tuple[str, int]]] = {}
+            monthly, rows = await detector.reads.read_series(key, sources, basis)
+            assert many[key][0] == monthly, key
+            assert sorted(map(dataclasses.astuple, many[key][1])) == sorted(
+                map(dataclasses.astuple, rows)
+            ), key
+            assert bases[key] == basis, key
     finally:
         await store.close()
 
@@ -620,7 +637,65 @@ async def test_states_kept_in_memory_serve_only_while_no_other_detection_saved(
         await two.close()
 
 
+async def test_an_import_on_the_same_connection_keeps_the_states_in_memory(
+    tmp_path: Path,
+) -> None:
+    """An import with no held figure before it cannot drop a state: the next poll of the bot
+    that imported continues every series from the states in memory, reading none from disk."""
+    cfg = config()
+    store = await open_store(tmp_path / "s.db", cfg)
+    try:
+        await load(store, [(0, 0, 0, m, 100) for m in range(6)])
+        detector = Detector(store, cfg)
+        await detector.poll()
+        await load(store, [(0, 0, 0, 6, 50)])
+        before = store.stats.rows_read.get("series_state", 0)
+        await detector.poll()
+        assert detector.continued == 4
+        assert store.stats.rows_read.get("series_state", 0) == before  # all from memory
+        rows = await table(store, "SELECT total FROM series_state WHERE subject_key = 'all'")
+        assert rows == [(650,)]
+    finally:
+        await store.close()
+
+
 # -- the fast paths against the general ones --------------------------------------------------
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            st.integers(-50, 400),
+            st.sampled_from(["World", "WA"]),
+            st.booleans(),
+        ),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_a_series_of_one_region_and_source_is_figured_as_the_general_choice(
+    cells: list[tuple[int, int, str, bool]], running: bool
+) -> None:
+    """`own_figures`, the usual series' fast path, gives what `regional_increments` gives
+    (figures and each year's pairs) whenever it answers, and answers for every series of one
+    source of period figures in its own region."""
+    rows = [
+        IncRow(2 if other else 1, region, "m", "", Month(2019, 1).plus(at), inc)
+        for at, inc, region, other in cells
+    ]
+    tree = region_tree(config())
+    levels: set[int] = {1} if running else set()
+    for region in ("World", "WA"):
+        chosen: dict[int, set[tuple[str, int]]] = {}
+        general = regional_increments(rows, {1: 0, 2: 1}, tree, region, None, levels, chosen)
+        fast = own_figures(rows, region, levels)
+        sources = {r.source_id for r in rows}
+        plain = len(sources) == 1 and not sources & levels and all(r.region == region for r in rows)
+        assert (fast is not None) == plain
+        if fast is not None:
+            assert list(fast[0].items()) == list(general.items())
+            assert fast[1] == chosen
 
 
 @given(figures, st.integers(0, 40), st.booleans(), st.integers(1, 14), st.integers(-50, 400))

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from typing import overload
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.ladders import parse_ladder
@@ -141,6 +141,30 @@ def test_crossing_ranges_one_per_month_that_reached_some() -> None:
     ]
     with pytest.raises(ValueError, match="ascend"):
         crossing_ranges([(Month(2015, 2), 10), (Month(2015, 2), 20)], SMALL)
+
+
+@given(
+    st.lists(st.integers(-5_000, 40_000), max_size=40),
+    st.one_of(st.none(), st.integers(0, 20_000)),
+    st.sampled_from(["default", "every:400", "every:1000"]),
+)
+@example([399, 400, 800, 1_300], None, "every:400")  # a rung reached exactly
+@example([100, 500], 400, "every:400")
+def test_crossing_ranges_asks_the_ladder_only_when_a_rung_is_reached(
+    values: list[int], above: int | None, ladder: str
+) -> None:
+    """Each month's crossing counted from the ladder, month by month (the plain reading), is
+    what `crossing_ranges` finds by comparing with the next rung above the peak."""
+    rungs = ladder_rungs(parse_ladder("d", ladder))
+    series = months(*values)
+    expected, peak = [], 0 if above is None else above
+    for month, value in series:
+        if value > peak:
+            found = rungs.crossed(peak, value)
+            if found is not None:
+                expected.append(rng(found.lowest, found.highest, found.count, month, value))
+            peak = value
+    assert crossing_ranges(series, rungs, above) == expected
 
 
 def test_a_trillion_is_one_range() -> None:

@@ -178,17 +178,17 @@ class Detector:
         continued = sum(1 for w in works if w.view is not None)
         wholes: dict[SeriesKey, dict[Month, int]] = {}
         bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
-        for work in works:
-            if work.view is None:
-                bases[work.key] = {}
-                monthly, rows = await self.reads.read_series(work.key, known, bases[work.key])
-                wholes[work.key] = monthly
-                work.view = whole_view(monthly)
-                if work.view is not None:
-                    moves = self.hierarchy.moving(work.key.region)
-                    work.year_sources = year_sources(
-                        [r for r in rows if moves(r.region)], work.view.latest
-                    )
+        # read in runs of series, each run's cells let go once its series are figured
+        whole = {w.key: w for w in works if w.view is None}
+        async for key, monthly, rows in self.reads.read_many(list(whole), known, bases):
+            work = whole[key]
+            wholes[key] = monthly
+            work.view = whole_view(monthly)
+            if work.view is not None:
+                moves = self.hierarchy.moving(key.region)
+                work.year_sources = year_sources(
+                    [r for r in rows if moves(r.region)], work.view.latest
+                )
 
         def find_all() -> Found:
             return find(

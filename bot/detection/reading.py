@@ -6,10 +6,12 @@ make's or group's leading model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import replace
 
+from bot.detection import window as windows
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
+from bot.detection.window import Window
 from bot.domain.coverage import Basis, unlike_parts
 from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
 from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
@@ -23,19 +25,6 @@ from bot.reading.queries import SeriesReader, counted, total
 
 # a cell with units, as a fact's basis needs it: month index, month, source, region, make, model
 BasisCell = tuple[int, Month, int, str, str, str]
-
-
-@dataclass
-class Window:
-    """The makes' cells from `first` to `last`, read once for a poll's events."""
-
-    first: Month
-    last: Month
-    by_make: dict[str, list[IncRow]] = field(default_factory=dict)  # their models' cells
-    asked: set[str] = field(default_factory=set)  # the makes read, with cells or not
-    everything: list[IncRow] | None = None  # all makes' sums, when a total of all EVs asks
-    # makes' own sums (a make's or group's basis needs no more than a whole read has)
-    sums: dict[str, list[IncRow]] = field(default_factory=dict)
 
 
 class Reads:
@@ -69,20 +58,27 @@ class Reads:
         ]
         whole = list(dict.fromkeys(k for k, record in wanted if record))
         recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
-        for key in whole:
-            bases[key] = {}
-            wholes[key], _ = await self.read_series(key, known, bases[key])
+        async for key, monthly, _ in self.read_many(whole, known, bases):
+            wholes[key] = monthly
         if not events:
             return None
         periods = [e.period for e in events]
-        # a model's basis is its own cells'; a make's or group's its makes' sums', as in a
-        # whole read (a tenth of their models' cells)
+        # a model's basis is its own cells' (read by model, not its make's every model's); a
+        # make's or group's its makes' sums', as in a whole read (a tenth of their models' cells)
+        first, last = Month(min(periods).year - 1, 1), max(periods)
         window = await self._window(
-            Month(min(periods).year - 1, 1),
-            max(periods),
-            {m for k in recent if k.subject.kind == "model" for m in self._makes_of(k.subject)},
+            first,
+            last,
+            (),
             {m for k in recent if k.subject.kind != "model" for m in self._makes_of(k.subject)},
+            everything=any(k.subject.kind == "all" for k in recent),
         )
+        window.models = {model_keys(k.subject): [] for k in recent if k.subject.kind == "model"}
+        if window.models:
+            after = [(*pair, first.plus(-1)) for pair in window.models]
+            for row in (await self.store.increments_after(after, [], None))[0]:
+                if row.month <= last:
+                    window.models[(row.make_key, row.model_key)].append(row)
         priority = {
             metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
             for metric in ("sales", "stock")
@@ -97,11 +93,18 @@ class Reads:
         return window
 
     async def _window(
-        self, first: Month, last: Month, makes: Iterable[str], sums: Iterable[str] = ()
+        self,
+        first: Month,
+        last: Month,
+        makes: Iterable[str],
+        sums: Iterable[str] = (),
+        *,
+        everything: bool = False,
     ) -> Window:
         """The makes' models' cells from `first` to `last`, in one read, and the sums of the
         makes `sums` in another: figures of 0 too, which take part in each year's choice of a
-        source as in a whole read."""
+        source as in a whole read. With `everything` (a total of all EVs asks) or many makes,
+        every make's sums are read, and `sums` taken from them."""
         window = Window(first, last)
         wanted = sorted(set(makes))
         window.asked.update(wanted)
@@ -109,10 +112,20 @@ class Reads:
             for row in await self.store.parts_between(wanted, first, last):
                 window.by_make.setdefault(row.make_key, []).append(row)
         summed = sorted(set(sums))
+        # every make's sums, in one pass over the months, cost less than looking many up
+        if everything or len(summed) > windows.MANY_MAKES:
+            window.everything = await self.store.parts_between(None, first, last)
         if summed:
             window.sums = {m: [] for m in summed}
-            for row in await self.store.parts_between(summed, first, last, whole_makes=True):
-                window.sums[row.make_key].append(row)
+            if window.everything is not None:
+                # the same rows in the same order (by make, source, region, month): not read twice
+                for row in window.everything:
+                    found = window.sums.get(row.make_key)
+                    if found is not None:
+                        found.append(row)
+            else:
+                for row in await self.store.parts_between(summed, first, last, whole_makes=True):
+                    window.sums[row.make_key].append(row)
         return window
 
     def _makes_of(self, subject: Subject) -> list[str]:
@@ -136,6 +149,9 @@ class Reads:
             return window.everything
         if subject.kind == "model":
             make_key, model_key = model_keys(subject)
+            own = window.models.get((make_key, model_key))
+            if own is not None:
+                return own
             return [r for r in window.by_make.get(make_key, ()) if r.model_key == model_key]
         cells = window.sums if sums else window.by_make
         return [r for m in self._makes_of(subject) for r in cells.get(m, ())]
@@ -163,6 +179,53 @@ class Reads:
             rows = await self.store.all_increments()
         return self._series_of(key, rows, sources, basis)
 
+    async def read_many(
+        self,
+        keys: Sequence[SeriesKey],
+        sources: Sequence[SourceInfo],
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
+    ) -> AsyncIterator[tuple[SeriesKey, dict[Month, int], list[IncRow]]]:
+        """`read_series` of many series, in their order, each one's basis into `bases`: the
+        models' cells in one read and the makes' in another for each `READ_AT_ONCE` series (a
+        statement each cost a poll of 100 revised models more than their rows; a whole store's
+        cells at once would cost a catch-up its memory)."""
+        for at in range(0, len(keys), windows.READ_AT_ONCE):
+            chunk = keys[at : at + windows.READ_AT_ONCE]
+            # once each: a subject read in several regions has its cells read once
+            models = dict.fromkeys(
+                model_keys(k.subject) for k in chunk if k.subject.kind == "model"
+            )
+            makes = dict.fromkeys(
+                SubjectKey.parse(k.subject.key).make for k in chunk if k.subject.kind == "make"
+            )
+            batch_models, batch_makes = len(models) > 1, len(makes) > 1
+            by_model: dict[tuple[str, str], list[IncRow]] = {}
+            by_make: dict[str, list[IncRow]] = {}
+            if batch_models or batch_makes:
+                model_rows, make_rows, _ = await self.store.increments_after(
+                    [(*m, windows.BEFORE_ANY) for m in models] if batch_models else [],
+                    [(m, windows.BEFORE_ANY) for m in makes] if batch_makes else [],
+                    None,
+                )
+                for row in model_rows:  # each model's in month order, as `model_increments`
+                    by_model.setdefault((row.make_key, row.model_key), []).append(row)
+                for row in make_rows:
+                    by_make.setdefault(row.make_key, []).append(row)
+                for rows in by_make.values():  # in month order, as `make_increments`
+                    rows.sort(key=windows.month_order)
+            for key in chunk:
+                basis = bases[key] = {}
+                kind = key.subject.kind
+                if kind == "model" and batch_models:
+                    rows = by_model.get(model_keys(key.subject), [])
+                    monthly, rows = self._series_of(key, rows, sources, basis)
+                elif kind == "make" and batch_makes:
+                    rows = by_make.get(SubjectKey.parse(key.subject.key).make, [])
+                    monthly, rows = self._series_of(key, rows, sources, basis)
+                else:
+                    monthly, rows = await self.read_series(key, sources, basis)
+                yield key, monthly, rows
+
     def _series_of(
         self,
         key: SeriesKey,
@@ -181,8 +244,16 @@ class Reads:
             if r.source_id in priority
             and (keep is None or any(m.covers(r.month) for m in keep.get(r.make_key, ())))
         ]
-        figures = regional_increments(kept, priority, self.tree, key.region, None, levels, basis)
-        return figures, kept
+        own = windows.own_figures(kept, key.region, levels)
+        if own is None:
+            figures = regional_increments(
+                kept, priority, self.tree, key.region, None, levels, basis
+            )
+            return figures, kept
+        if basis is not None:
+            for year, pairs in own[1].items():
+                basis.setdefault(year, set()).update(pairs)
+        return own[0], kept
 
     async def bases(
         self, events: Sequence[Event], cache: dict[str, list[BasisCell]] | None = None
@@ -302,7 +373,9 @@ class Reads:
             or last > window.last
             or not makes <= window.asked
         ):
+            wider = window
             window = await self._window(first, last, makes)
+            window.everything = windows.everything_within(wider, first, last)
         out: dict[int, str] = {}
         for event, basis in told:
             rows = await self._window_rows(event.subject, window)

@@ -101,18 +101,21 @@ def candidate_groups(
             continue  # told to the channels that got each original, never merged
         by_figures.setdefault(figures_key(event), []).append(i)
     out = []
+    makes: dict[str, str] = {}  # subject key -> make key: each parsed once, not once a pair
     for indices in by_figures.values():
         kept = [
             i
             for i in indices
-            if any(j != i and _may_share(events[i], events[j], related) for j in indices)
+            if any(j != i and _may_share(events[i], events[j], related, makes) for j in indices)
         ]
         if len(kept) > 1:
             out.append(kept)
     return out
 
 
-def _may_share(a: Event, b: Event, related: Callable[[str, str], bool]) -> bool:
+def _may_share(
+    a: Event, b: Event, related: Callable[[str, str], bool], makes: dict[str, str]
+) -> bool:
     if not related(a.region, b.region):
         return False
     if (a.subject.key, a.region) == (b.subject.key, b.region):
@@ -120,13 +123,16 @@ def _may_share(a: Event, b: Event, related: Callable[[str, str], bool]) -> bool:
     kinds = {a.subject.kind, b.subject.kind}
     if kinds & {"all", "group", "region"}:
         return True  # a group's members are not known here; the basis decides
-    return _make_of(a.subject) == _make_of(b.subject) and not (
+    return _make_of(a.subject, makes) == _make_of(b.subject, makes) and not (
         a.subject.kind == b.subject.kind == "model" and a.subject.key != b.subject.key
     )
 
 
-def _make_of(subject: Subject) -> str:
-    return SubjectKey.parse(subject.key).make
+def _make_of(subject: Subject, makes: dict[str, str]) -> str:
+    make = makes.get(subject.key)
+    if make is None:
+        make = makes[subject.key] = SubjectKey.parse(subject.key).make
+    return make
 
 
 def mark_same(events: Sequence[Event]) -> list[Event]:

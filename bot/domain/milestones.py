@@ -97,15 +97,20 @@ def crossing_ranges(
     """
     out: list[Recorded] = []
     peak = 0 if above is None else above
+    # the next rung above the peak: a month that stays below it crosses none (most months of
+    # a series), and is told so by one comparison rather than by counting rungs
+    upcoming = rungs.next_above(peak)
     previous: Month | None = None
     for month, value in series:
         if previous is not None and month <= previous:
             raise ValueError(f"series months must ascend: {month} follows {previous}")
         previous = month
         if value > peak:
-            found = rungs.crossed(peak, value)
-            if found is not None:
-                out.append(Recorded(found.lowest, found.highest, found.count, month, value))
+            if upcoming is not None and value >= upcoming:
+                found = rungs.crossed(peak, value)
+                if found is not None:
+                    out.append(Recorded(found.lowest, found.highest, found.count, month, value))
+                upcoming = rungs.next_above(value)
             peak = value
     return out
 

@@ -305,6 +305,8 @@ class SqliteImports(SqliteCells, InMemoryImports):
         # (and judging it would read every figure it wrote)
         if after > before and not fresh:
             rule, aggregate = self._judging
+            # only a figure held before this import can be revised by it, and drop states
+            held = bool(await self._rows("SELECT 1 FROM holds WHERE state = 'held' LIMIT 1"))
             summary.notices.extend(
                 await hold_rows.judge_import(
                     self._fetch_q,
@@ -317,7 +319,8 @@ class SqliteImports(SqliteCells, InMemoryImports):
                     LINE_IN_RECORDS,
                 )
             )
-            self._kept = None  # a revised held figure may have dropped series states
+            if held:
+                self._kept = None  # a revised held figure may have dropped series states
         if after > before and not dry_run:
             summary.journal_from, summary.journal_to = before + 1, after
         await self._run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from bot.domain.periods import Month
@@ -71,10 +72,18 @@ class SqliteReading(SqliteFanOut, SalesReads):
         if not make_keys:
             return []
         marks = ", ".join("?" for _ in make_keys)
+        # each model's months by the (make, model, month) key: by make alone, the index was
+        # walked through every month of every model (a million entries for 1,000 makes' two
+        # months). The models are the names table's (an import writes a model's name with its
+        # first figures) and each make's own figures (model key ''); in the key's order.
         rows = await self._rows(
-            "SELECT source_id, region, make_key, model_key, month, inc FROM cells "
-            f"WHERE make_key IN ({marks}) AND month BETWEEN ? AND ?",
-            [*make_keys, str(first), str(last)],
+            "SELECT c.source_id, c.region, c.make_key, c.model_key, c.month, c.inc FROM "
+            f"(SELECT make_key, model_key FROM models WHERE make_key IN ({marks}) "
+            "UNION ALL SELECT value, '' FROM json_each(?)) m CROSS JOIN cells c "
+            "WHERE c.make_key = m.make_key AND c.model_key = m.model_key "
+            "AND c.month BETWEEN ? AND ? "
+            "ORDER BY c.make_key, c.model_key, c.month, c.source_id, c.region",
+            [*make_keys, json.dumps(list(make_keys)), str(first), str(last)],
             table="cells",
         )
         return inc_rows(rows)
