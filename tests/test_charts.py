@@ -236,12 +236,20 @@ def test_many_models_fold_into_other_and_the_total_still_adds_up() -> None:
 
 def test_nothing_to_draw_is_a_clear_error() -> None:
     empty = Frame(subject="Nissan Leaf", region="Norway")
-    with pytest.raises(ChartError, match="no figures for Nissan Leaf in Norway"):
+    with pytest.raises(ChartError, match="No figures for Nissan Leaf in Norway to draw"):
         render(cumulative_data(empty, {}, LADDERS))
-    with pytest.raises(ChartError, match="no model figures for Big Make"):
+    with pytest.raises(ChartError, match="No model figures for Big Make"):
         render(SharesData(frame=frame("Big Make"), shares=(), total=0))
-    with pytest.raises(ChartError, match="no monthly figures for Zoe"):
+    with pytest.raises(ChartError, match="No monthly figures for Zoe"):
         render(monthly_data(frame("Zoe"), {}))
+    # told in the chart's language, the place in that language's own words
+    german = Frame(subject="Nissan Leaf", region="Norway", locale="de")
+    with pytest.raises(ChartError) as caught:
+        render(cumulative_data(german, {}, LADDERS))
+    assert (
+        caught.value.text("de")
+        == "Keine Zahlen für Nissan Leaf in Norwegen, die sich zeichnen ließen."
+    )
     with pytest.raises(ChartError, match="window must be at least 1 month"):
         monthly_data(frame("Zoe"), {Month(2020, 1): 5}, window=0)
 

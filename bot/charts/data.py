@@ -30,7 +30,7 @@ from bot.domain.formatting import (
     place,
     validate_locale,
 )
-from bot.domain.i18n import is_english, t, tp
+from bot.domain.i18n import LocalizedError, is_english, t, tp
 from bot.domain.ladders import Ladder, union_next_above
 from bot.domain.milestones import crossing_ranges
 from bot.domain.periods import Month
@@ -45,7 +45,7 @@ MONTHLY_WINDOW = 12  # months shown by the monthly chart
 YEARLY_WINDOW = 8  # years it shows instead where the figures are yearly
 
 
-class ChartError(ValueError):
+class ChartError(LocalizedError):
     """A chart that cannot be drawn: the message says which and why."""
 
 
@@ -276,7 +276,7 @@ def months_span(first: Month, last: Month, locale: str) -> str:
     return f"{month_label(first, locale)} – {month_label(last, locale)}"
 
 
-def _where(frame: Frame) -> str:
+def place_phrase(frame: Frame) -> str:
     """Where the figures are from, with a leading space; "" for the world's own figures."""
     if frame.region == WORLD and not frame.covers:
         return ""
@@ -289,7 +289,7 @@ def describe(data: ChartData) -> str:
     """What the chart shows, in one or two sentences in the chart's language: the message text
     beside the image and its alternative text where a platform cannot show it."""
     frame, loc = data.frame, data.frame.locale
-    v = {"subject": frame.subject, "where": _where(frame)}
+    v = {"subject": frame.subject, "where": place_phrase(frame)}
     if isinstance(data, CumulativeData):
         latest = data.points[-1][1] if data.points else 0
         v["total"] = format_units(latest, loc)

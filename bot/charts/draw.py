@@ -22,7 +22,7 @@ from bot.charts.data import (
     SharesData,
     month_label,
     months_span,
-    place_of,
+    place_phrase,
     years_span,
 )
 from bot.charts.words import (
@@ -125,7 +125,11 @@ def _month_ticks(ax: Axes, first: Month, last: Month, locale: str) -> None:
 def draw_cumulative(fig: Figure, ax: Axes, data: CumulativeData) -> None:
     frame, loc = data.frame, data.frame.locale
     if not data.points:
-        raise ChartError(f"no figures for {frame.subject} {place_of(frame)} to draw")
+        raise ChartError(
+            "No figures for {subject}{where} to draw.",
+            subject=frame.subject,
+            where=place_phrase(frame),
+        )
     latest_month, latest = data.points[-1]
     _title(fig, *cumulative_titles(data, latest))
     xs = [m.index for m, _ in data.points]
@@ -232,7 +236,11 @@ def _milestone_marks(ax: Axes, data: CumulativeData, y_top: float, span: int) ->
 def draw_shares(fig: Figure, ax: Axes, data: SharesData) -> None:
     frame, loc = data.frame, data.frame.locale
     if not data.shares or data.total <= 0:
-        raise ChartError(f"no model figures for {frame.subject} {place_of(frame)} to draw")
+        raise ChartError(
+            "No model figures for {subject}{where} to draw.",
+            subject=frame.subject,
+            where=place_phrase(frame),
+        )
     rows = list(data.shares[:MAX_BARS])
     rest = data.shares[MAX_BARS:]
     if rest:
@@ -288,7 +296,11 @@ def draw_shares(fig: Figure, ax: Axes, data: SharesData) -> None:
 def draw_monthly(fig: Figure, ax: Axes, data: MonthlyData) -> None:
     frame, loc = data.frame, data.frame.locale
     if not data.months or (not any(data.units) and not any(data.year_before)):
-        raise ChartError(f"no monthly figures for {frame.subject} {place_of(frame)} to draw")
+        raise ChartError(
+            "No monthly figures for {subject}{where} to draw.",
+            subject=frame.subject,
+            where=place_phrase(frame),
+        )
     first, last = data.months[0], data.months[-1]
     now, before = sum(data.units), sum(data.year_before)
     change = format_change((now - before) / before, loc) if before else ""

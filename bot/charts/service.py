@@ -57,7 +57,9 @@ def model_chart_data(
     Raises ChartError when the kind is unknown, or `shares` is asked of a model or of all EVs.
     """
     if kind not in KINDS:
-        raise ChartError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        raise ChartError(
+            "kind: {kind} is not one of {choices}", kind=repr(kind), choices=", ".join(KINDS)
+        )
     key = measure(metric, powertrain)
     loc = validate_locale(locale)
     series = model.series(subject, region, key)
@@ -80,10 +82,18 @@ def model_chart_data(
     if kind == "monthly":
         return monthly_data(frame, series.monthly)
     if subject.kind not in ("make", "group"):
-        what = "a model" if subject.kind == "model" else "not a make or group"
+        if subject.kind == "model":
+            raise ChartError(
+                "kind: shares shows the models of a make or a group; {subject} is a model. Ask "
+                "it of a make or group, e.g. {example}",
+                subject=subject.name,
+                example="alliance",
+            )
         raise ChartError(
-            f"kind: shares shows the models of a make or a group; {subject.name} is {what}. "
-            "Ask it of a make or group, e.g. alliance"
+            "kind: shares shows the models of a make or a group; {subject} is not a make or "
+            "group. Ask it of a make or group, e.g. {example}",
+            subject=subject.name,
+            example="alliance",
         )
     total, _ = series.at(None)
     # the chart's own words name the period too: in the chart's language

@@ -73,7 +73,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             powertrain=powertrain,
         )
     except ChartError as exc:
-        raise ArgumentError(str(exc)) from exc
+        raise ArgumentError(exc.message, **exc.values) from exc
     where = where_named(region, loc)
     counted = counted_tag(metric, powertrain, loc)
     if data.frame.as_of is None:
@@ -98,7 +98,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
     try:
         chart = await render_off_loop(data)
     except ChartError as exc:
-        raise ArgumentError(str(exc)) from exc
+        raise ArgumentError(exc.message, **exc.values) from exc
     accent = {"cumulative": "milestone", "shares": "share"}.get(data.kind, "growth")
     return Reply(
         Message(

@@ -106,6 +106,7 @@ ERROR_KEYWORDS = (
     "ShareError",
     "MuteError",
     "LadderError",
+    "ChartError",
 )
 
 
