@@ -56,6 +56,7 @@ class KeptNames:
         self._rows: NameRows | None = None
         self.makes: dict[str, str] = {}
         self.models: dict[tuple[str, str], ModelName] = {}
+        self.subjects: dict[str, Subject] = {}  # named by these names: `touched_series`
 
     def update(self, rows: NameRows) -> None:
         """Keep the names of `rows`, unless they are the rows kept already."""
@@ -66,7 +67,7 @@ class KeptNames:
             (make, model): ModelName(make, model, makes.get(make, make), display)
             for make, model, display in rows[1]
         }
-        self.makes, self._rows = makes, rows
+        self.makes, self._rows, self.subjects = makes, rows, {}
 
 
 def touched_series(
@@ -74,14 +75,18 @@ def touched_series(
     sources: Mapping[int, SourceInfo],
     names: NameBook,
     hierarchy: Hierarchy,
+    subjects: dict[str, Subject] | None = None,
 ) -> tuple[dict[SeriesKey, Month | None], dict[SeriesKey, Month]]:
     """Every series the changed cells (`BotStore.journal_changes`) move, with the
     earliest month a news (not history) change moved it from (None: history only), and
-    the earliest month any change did."""
+    the earliest month any change did. `subjects` (by key) are kept there for the next call
+    under the same names (`KeptNames.subjects`)."""
     # keyed by (subject key, region, metric) while collecting: cheap to hash
     touched: dict[tuple[str, str, Metric], Month | None] = {}
     changed: dict[tuple[str, str, Metric], Month] = {}
-    subjects: dict[str, Subject] = {ALL.key: ALL}
+    if subjects is None:
+        subjects = {}
+    subjects.setdefault(ALL.key, ALL)
     regions: dict[str, list[str]] = {}
     makes: dict[str, str] = {}  # make key -> subject key
     metrics: dict[int, Metric] = {
