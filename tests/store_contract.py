@@ -638,3 +638,9 @@ class StoreContract:
         )
         names = {(m.make_key, m.model_key): (m.make, m.model) for m in await store.model_names()}
         assert names[("renault", "zoe")] == ("Renault", "Zoé")
+        # the unjoined rows a kept detector compares: the same names as the joined reads
+        make_rows, model_rows = await store.name_rows()
+        assert dict(make_rows) == await store.make_names()
+        assert sorted(model_rows) == [
+            (m.make_key, m.model_key, m.model) for m in await store.model_names()
+        ]

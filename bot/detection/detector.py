@@ -32,7 +32,7 @@ from bot.detection.finding import (
 )
 from bot.detection.reading import Reads
 from bot.detection.steps import SeriesKey, with_leader
-from bot.detection.touched import PollNames, touched_series
+from bot.detection.touched import KeptNames, PollNames, touched_series
 from bot.domain.bulk import gc_paused, without_gc
 from bot.domain.coverage import source_facts, tell
 from bot.domain.events import Event, GrowthEvent, MilestoneEvent
@@ -80,6 +80,7 @@ class Detector:
         self.ladders = configured_ladders(config)
         self.rungs = union_rungs(self.ladders)  # what milestones are detected over
         self.continued = 0  # series the last poll continued from their kept state
+        self.names = KeptNames()  # checked against the store's at every poll
 
     async def poll(self) -> list[StoredEvent]:
         """Detect what changed since the watermark; returns the new events (news only)."""
@@ -95,14 +96,18 @@ class Detector:
         if head <= start:
             return []  # nothing new: no sales figures are read
         cells = await self.store.journal_changes(start, head)
-        makes, models = await self.store.make_names(), await self.store.model_names()
+        name_rows = await self.store.name_rows()
         sources = {s.id: s for s in await self.store.sources()}
 
         def touched_by() -> tuple[
             PollNames, dict[SeriesKey, Month | None], dict[SeriesKey, Month], str
         ]:
-            names = PollNames(makes, models, lambda: load_catalog(self.store, self.config))
-            touched, changed = touched_series(cells, sources, names, self.hierarchy)
+            self.names.update(name_rows)
+            kept = self.names
+            names = PollNames(
+                kept.makes, kept.models, lambda: load_catalog(self.store, self.config)
+            )
+            touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.subjects)
             told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
             return names, touched, changed, told
 

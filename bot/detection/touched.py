@@ -7,7 +7,7 @@ and everything, in its region, the region's parents and the world (`bot.domain.h
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from bot.detection.steps import SeriesKey
 from bot.domain.events import Metric, Subject
@@ -24,11 +24,11 @@ class PollNames:
     def __init__(
         self,
         makes: Mapping[str, str],
-        models: Sequence[ModelName],
+        models: Mapping[tuple[str, str], ModelName],
         load: Callable[[], Awaitable[Catalog]],
     ) -> None:
         self.makes = makes
-        self._models = {(m.make_key, m.model_key): m for m in models}
+        self._models = models
         self._load = load
         self._catalog: Catalog | None = None
 
@@ -43,19 +43,50 @@ class PollNames:
         return self._catalog
 
 
+NameRows = tuple[list[tuple[str, str]], list[tuple[str, str, str]]]
+
+
+class KeptNames:
+    """The makes' and models' names kept between polls (building 10,000 models' names cost a
+    poll tens of milliseconds): rebuilt whenever the stored rows (`BotStore.name_rows`)
+    differ from the kept copy in any way, so a rename by an import in this process or
+    another is seen at the next poll."""
+
+    def __init__(self) -> None:
+        self._rows: NameRows | None = None
+        self.makes: dict[str, str] = {}
+        self.models: dict[tuple[str, str], ModelName] = {}
+        self.subjects: dict[str, Subject] = {}  # named by these names: `touched_series`
+
+    def update(self, rows: NameRows) -> None:
+        """Keep the names of `rows`, unless they are the rows kept already."""
+        if rows == self._rows:
+            return
+        makes = dict(rows[0])
+        self.models = {
+            (make, model): ModelName(make, model, makes.get(make, make), display)
+            for make, model, display in rows[1]
+        }
+        self.makes, self._rows, self.subjects = makes, rows, {}
+
+
 def touched_series(
     cells: Iterable[tuple[int, str, str, str, Month, Month | None]],
     sources: Mapping[int, SourceInfo],
     names: NameBook,
     hierarchy: Hierarchy,
+    subjects: dict[str, Subject] | None = None,
 ) -> tuple[dict[SeriesKey, Month | None], dict[SeriesKey, Month]]:
     """Every series the changed cells (`BotStore.journal_changes`) move, with the
     earliest month a news (not history) change moved it from (None: history only), and
-    the earliest month any change did."""
+    the earliest month any change did. `subjects` (by key) are kept there for the next call
+    under the same names (`KeptNames.subjects`)."""
     # keyed by (subject key, region, metric) while collecting: cheap to hash
     touched: dict[tuple[str, str, Metric], Month | None] = {}
     changed: dict[tuple[str, str, Metric], Month] = {}
-    subjects: dict[str, Subject] = {ALL.key: ALL}
+    if subjects is None:
+        subjects = {}
+    subjects.setdefault(ALL.key, ALL)
     regions: dict[str, list[str]] = {}
     makes: dict[str, str] = {}  # make key -> subject key
     metrics: dict[int, Metric] = {

@@ -105,6 +105,10 @@ class SalesStore(MarketShareRows, Protocol):
     async def make_names(self) -> dict[str, str]:
         """Make key -> display name, for every make that has figures."""
 
+    async def name_rows(self) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+        """The makes' (key, display) and models' (make key, model key, display) rows as
+        stored, in no set order: what a reader keeping names compares its copy with."""
+
     async def regions(self) -> list[str]:
         """Every region that has figures."""
 

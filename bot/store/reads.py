@@ -55,6 +55,15 @@ class SalesReads(Fetching):
         rows = await self._fetch_q("SELECT make_key, display FROM makes", table="makes")
         return {r[0]: r[1] for r in rows}
 
+    async def name_rows(self) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+        """The makes' (key, display) and models' (make key, model key, display) rows as stored,
+        unordered and unjoined: cheap to compare with a copy kept from before."""
+        makes = await self._fetch_q("SELECT make_key, display FROM makes", table="makes")
+        models = await self._fetch_q(
+            "SELECT make_key, model_key, display FROM models", table="models"
+        )
+        return [(r[0], r[1]) for r in makes], [(r[0], r[1], r[2]) for r in models]
+
     async def regions(self) -> list[str]:
         rows = await self._fetch_q(
             "SELECT DISTINCT region FROM all_cells ORDER BY 1", table="all_cells"
