@@ -449,7 +449,9 @@ def test_the_own_region_basis_is_the_choice_regional_increments_makes(
     )
 
 
-def test_ev_preview_says_why_growth_is_not_told(tmp_path: Path, capsys: Any) -> None:
+def yearly_then_monthly_usa(tmp_path: Path) -> str:
+    """A store of the USA's yearly figures for 2018-2019, then monthly ones for 2020, and a
+    channel following its growth; its path."""
     from bot.cli.main import main
 
     yearly = tmp_path / "yearly.csv"
@@ -463,6 +465,13 @@ def test_ev_preview_says_why_growth_is_not_told(tmp_path: Path, capsys: Any) -> 
     assert main(["import", str(yearly), "--source", "yearly", "--db", db]) == 0
     assert main(["import", str(monthly), "--source", "monthly", "--db", db]) == 0
     assert main(["subscribe", "all", "--region", "USA", "--kinds", "growth", "--db", db]) == 0
+    return db
+
+
+def test_ev_preview_says_why_growth_is_not_told(tmp_path: Path, capsys: Any) -> None:
+    from bot.cli.main import main
+
+    db = yearly_then_monthly_usa(tmp_path)
     capsys.readouterr()
     assert main(["ask", "/ev-preview all region:USA", "--db", db]) == 0
     out = capsys.readouterr().out
@@ -551,17 +560,7 @@ def test_ev_preview_says_why_growth_is_not_told_in_the_reader_s_language(
     from bot.cli.main import main
     from bot.domain.i18n import t
 
-    yearly = tmp_path / "yearly.csv"
-    yearly.write_text("period,region,make,model,units\n2018,USA,,,400\n2019,USA,,,500\n")
-    monthly = tmp_path / "monthly.csv"
-    monthly.write_text(
-        "period,region,make,model,units\n"
-        + "".join(f"2020-{m:02d},USA,,,10\n" for m in range(1, 13))
-    )
-    db = str(tmp_path / "p.db")
-    assert main(["import", str(yearly), "--source", "yearly", "--db", db]) == 0
-    assert main(["import", str(monthly), "--source", "monthly", "--db", db]) == 0
-    assert main(["subscribe", "all", "--region", "USA", "--kinds", "growth", "--db", db]) == 0
+    db = yearly_then_monthly_usa(tmp_path)
     capsys.readouterr()
     assert main(["ask", "/ev-preview all region:USA locale:de", "--db", db]) == 0
     out = " ".join(capsys.readouterr().out.split())
