@@ -4,6 +4,7 @@ big store's powertrain rows read one make at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -119,3 +120,42 @@ async def test_a_big_store_reads_a_powertrain_one_make_at_a_time(big: CommandCon
     assert data(await ask(big, "/ev-total powertrain:fcev"))["total"] == FUEL_CELL - 100
     assert data(await ask(big, "/ev-total make powertrain:bev"))["total"] == 600
     assert data(await ask(big, "/ev-total"))["total"] == ELECTRIC + 600
+
+
+async def test_a_refresh_during_a_powertrain_s_first_read_leaves_no_make_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big store's powertrain is read a make at a time; an import and another command's
+    refresh landing between two makes must not leave the makes read before them stale."""
+    from bot.domain.events import Subject
+    from bot.domain.subjects import SubjectKey
+
+    config = default_config()
+    async with SqliteStore(tmp_path / "race.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        first = [SalesRecord("2023-01", WORLD, make, "M", 100, "BEV") for make in ("Aaa", "Bbb")]
+        await store.import_records([(SourceSpec("s"), first)])
+        model = ReadModel(store, config)
+        await model.load()
+        monkeypatch.setattr(held_rows, "BATCH_ROWS", 0)  # read as a big store is
+        read_one = store.powertrain_increments
+        refreshes: list[asyncio.Task[int]] = []
+
+        async def then_an_import(*args: str) -> list[IncRow]:
+            rows = await read_one(*args)
+            if args[1:2] == ("aaa",):  # Aaa read; its revision lands before Bbb is
+                revised = [SalesRecord("2023-02", WORLD, "Aaa", "M", 999, "BEV")]
+                await store.import_records([(SourceSpec("s"), revised)])
+                refreshes.append(asyncio.create_task(model.refresh()))
+                # room for the refresh to run to its end, were it let (it waits for the read)
+                await asyncio.wait(refreshes, timeout=0.5)
+            return rows
+
+        monkeypatch.setattr(store, "powertrain_increments", then_an_import)
+        await model.ensure_powertrain("BEV")
+        await asyncio.gather(*refreshes)
+        aaa = Subject("make", SubjectKey.for_make("aaa"), "Aaa")
+        assert refreshes and model.monthly(aaa, WORLD, "sales:BEV") == model.monthly(
+            aaa, WORLD, "sales"
+        )
+        assert model.monthly(aaa, WORLD, "sales:BEV") == {Month(2023, 1): 100, Month(2023, 2): 999}

@@ -69,6 +69,10 @@ class ReadModel:
         self._parts: dict[str, dict[tuple[str, str], list[tuple[str, Series]]]] = {}
         self._totals: dict[tuple[str, str, str, Month | None], TotalAnswer] = {}
         self._size = 0  # increment rows loaded
+        # a refresh and a powertrain's first read take turns: a big store's powertrain is read a
+        # make at a time, and a refresh landing between two makes would leave the makes read
+        # before it stale for good (the powertrain is kept current only once it is held)
+        self._changing = asyncio.Lock()
 
     @property
     def facts(self) -> SourceFacts:
@@ -95,6 +99,10 @@ class ReadModel:
 
     async def refresh(self, page: int = 50_000) -> int:
         """Apply the journal since the watermark; returns how many entries were read."""
+        async with self._changing:
+            return await self._refresh(page)
+
+    async def _refresh(self, page: int) -> int:
         entries: list[JournalEntry] = []
         cursor = self.watermark
         while True:
@@ -139,7 +147,8 @@ class ReadModel:
         """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
         if not powertrain:
             return
-        read = await self.split.ensure(self.store, powertrain, self._by_make(self.catalog))
+        async with self._changing:
+            read = await self.split.ensure(self.store, powertrain, self._by_make(self.catalog))
         if read:
             self._size += read
             self._settle()
