@@ -207,7 +207,8 @@ class Reads:
                     [(m, windows.BEFORE_ANY) for m in makes] if batch_makes else [],
                     None,
                 )
-                for row in model_rows:  # each model's in month order, as `model_increments`
+                # in no promised order (PostgreSQL gives none): what reads them sorts or sets them
+                for row in model_rows:
                     by_model.setdefault((row.make_key, row.model_key), []).append(row)
                 for row in make_rows:
                     by_make.setdefault(row.make_key, []).append(row)
