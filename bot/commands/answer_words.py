@@ -269,6 +269,8 @@ def unconfirmed_note(
 ) -> str:
     """What a figure through `month` (from `since`, for a period's) says of the held figures
     it sums ("" when none)."""
+    if not ctx.holds:  # none held at all (the usual case): none under this figure
+        return ""
     held = ctx.hierarchy.holds_under(subject.key, region, metric, month, ctx.holds)
     if since is not None:
         held = [h for h in held if Month.parse(h.month) >= since]

@@ -12,7 +12,7 @@ from bot.commands.context import CommandContext
 from bot.commands.reading import metric_asked, powertrain_asked
 from bot.commands.subjects import resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
-from bot.domain.formatting import fast_month
+from bot.domain.formatting import format_month
 from bot.domain.i18n import t
 from bot.domain.messages import Message
 from bot.domain.news_words import footer
@@ -104,7 +104,7 @@ async def cmd_chart(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
         Message(
             title=_title(data.kind, shown_name(subject, loc), where, loc) + counted,
             body=describe(data),
-            footer=footer("", fast_month(data.frame.as_of, loc), loc),
+            footer=footer("", format_month(data.frame.as_of, loc), loc),
             accent=accent,
             image=chart.png,
             image_name=chart.name,

@@ -80,24 +80,6 @@ class CommandContext:
             kept = self._facts = (self.model, self.model.version, self.model.facts)
         return kept[2]
 
-    def unconfirmed(
-        self, subject: Subject, region: str, metric: str, month: Month, since: Month | None = None
-    ) -> str:
-        """What a figure through `month` (from `since`, for a period's) says of the held
-        figures it sums ("" when none)."""
-        if not self.holds:  # none held at all (the usual case): none under this figure
-            return ""
-        held = self.hierarchy.holds_under(subject.key, region, metric, month, self.holds)
-        if since is not None:
-            held = [h for h in held if Month.parse(h.month) >= since]
-        if not held:
-            return ""
-        ids = ", ".join(str(h.id) for h in held)
-        return (
-            f"Unconfirmed: it counts {len(held)} figure{'s' if len(held) > 1 else ''} held as "
-            f"implausible, not yet confirmed (hold {ids})."
-        )
-
     async def maybe_refresh(self) -> None:
         """Refresh when stale; concurrent commands do not wait for a refresh under way."""
         if self.clock() - self.last_refresh < self.refresh_seconds:

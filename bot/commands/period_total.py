@@ -22,9 +22,9 @@ from bot.commands.context import CommandContext
 from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity, unlike_years
 from bot.domain.events import Subject
 from bot.domain.formatting import (
-    fast_month,
     fast_percent,
     fast_units,
+    format_month,
     format_month_name,
     format_year,
 )
@@ -48,14 +48,14 @@ def window_label(first: Month, last: Month, loc: str) -> str:
         first_year, last_year = format_year(first.year, loc), format_year(last.year, loc)
         return tp(loc, "period", "{first} to {last}", first=first_year, last=last_year)
     if first == last:
-        return fast_month(first, loc)
+        return format_month(first, loc)
     if first.year == last.year and last.month == first.month + 2 and first.month % 3 == 1:
         return tp(loc, "period", "Q{quarter} {year}", quarter=last.month // 3, year=first.year)
     # "January to June 2023": the first month's name alone where both share a year
-    start = fast_month(first, loc)
+    start = format_month(first, loc)
     if first.year == last.year:
         start = format_month_name(first, loc)
-    return tp(loc, "period", "{first} to {last}", first=start, last=fast_month(last, loc))
+    return tp(loc, "period", "{first} to {last}", first=start, last=format_month(last, loc))
 
 
 def period_words(
@@ -120,7 +120,7 @@ def period_answer(
         )
     key = measure(metric, powertrain)
     series = ctx.model.series(subject, region, key)
-    facts = ctx.model.facts
+    facts = ctx.facts()
     window = period.bounds(series.latest)
     asked = period_words(period, window, series.latest, loc)
     base = {
@@ -152,13 +152,15 @@ def period_answer(
         raise refuse_finer(subject, where, cut, asked, facts, series.basis)
     answer = ctx.model.period_total(subject, region, first, last, key)
     if cut_short:
-        label = t(loc, "{period} so far (through {when})", period=label, when=fast_month(last, loc))
+        label = t(
+            loc, "{period} so far (through {when})", period=label, when=format_month(last, loc)
+        )
     units = fast_units(answer.units, loc)
     body = sold_in(powertrain, loc, **v, total=units, period=label)
     if first < series.months[0]:
         start = series.months[0]
         yearly = granularity(series.basis.get(start.year, set()), start.year, facts) == "year"
-        begin = str(start.year) if yearly else fast_month(start, loc)
+        begin = str(start.year) if yearly else format_month(start, loc)
         body += note(t(loc, "the figures begin in {when}", when=begin), loc)
     # coverage named year by year where it narrows inside the window (counting rule 9)
     narrow = {y: covers(series.basis[y], region) for y in years}
@@ -220,7 +222,7 @@ def period_answer(
             + (unconfirmed_tag(loc) if unconfirmed else ""),
             body=body,
             fields=tuple(fields),
-            footer=data_footer(source, fast_month(series.latest, loc), loc),
+            footer=data_footer(source, format_month(series.latest, loc), loc),
             accent="info",
             locale=loc,
         ),

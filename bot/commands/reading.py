@@ -30,7 +30,7 @@ from bot.commands.subjects import resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import explain, told
 from bot.domain.events import Subject
-from bot.domain.formatting import fast_month, fast_percent, fast_units, format_period
+from bot.domain.formatting import fast_percent, fast_units, format_month, format_period
 from bot.domain.i18n import t, tn, tp
 from bot.domain.ladders import union_next_above
 from bot.domain.messages import Field, Message
@@ -143,7 +143,7 @@ def _total(
     counted = counted_tag(metric, powertrain, loc)
     v = {"subject": shown_name(subject, loc), "where": where}
     if answer.as_of is None:
-        when = fast_month(as_of, loc) if as_of else ""
+        when = format_month(as_of, loc) if as_of else ""
         return (
             Message(
                 title=headed(shown_name(subject, loc), where, loc) + counted,
@@ -242,11 +242,11 @@ def _share(
     window = period.bounds(series.latest)
     first, last = window if window else (None, None)
     if window is not None:
-        cut = yearly_inside(series.basis, window[0], window[1], ctx.model.facts)
+        cut = yearly_inside(series.basis, window[0], window[1], ctx.facts())
         if cut:  # a quarter or month of a year held whole: not to be told (counting rule 2)
             where = where_named(region, loc)
             label = period_words(period, window, series.latest, loc)
-            raise refuse_finer(subject, where, cut, label, ctx.model.facts, series.basis)
+            raise refuse_finer(subject, where, cut, label, ctx.facts(), series.basis)
     parent = series.window(first, last)
     shares = ctx.model.breakdown(subject, region, first, last, key)
     label = period_words(period, window, series.latest, loc)
@@ -340,7 +340,7 @@ def _milestones(
     series = ctx.model.series(subject, region, measure(metric, powertrain))
     where = where_named(region, loc)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
-    lines = [f"• {fast_units(n, loc)}: {fast_month(m, loc)}" for n, (m, _) in recent]
+    lines = [f"• {fast_units(n, loc)}: {format_month(m, loc)}" for n, (m, _) in recent]
     fields = [Field(tp(loc, "field", "Total"), fast_units(latest, loc))]
     if upcoming is not None:
         fields.append(
@@ -369,7 +369,7 @@ def _milestones(
             + counted_tag(metric, powertrain, loc),
             body=body,
             fields=tuple(fields),
-            footer=data_footer("", fast_month(series.latest, loc), loc) if series.latest else "",
+            footer=data_footer("", format_month(series.latest, loc), loc) if series.latest else "",
             accent="milestone",
             locale=loc,
         ),

@@ -201,11 +201,6 @@ def _rounded_percent(rounded: Decimal, digits: int, locale: str) -> str:
     return format_percent(float(rounded.scaleb(-2)), locale, digits)
 
 
-def fast_month(m: Month, locale: str) -> str:
-    """`format_month(m, locale)`, kept per month (as format_month keeps it)."""
-    return format_month(m, locale)
-
-
 # region names that read with "the" inside a sentence ("in the USA")
 _REGIONS_WITH_ARTICLE = frozenset(
     {"usa", "us", "uk", "eu", "eu27", "uae", "netherlands", "philippines", "czech republic"}

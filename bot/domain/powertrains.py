@@ -98,13 +98,6 @@ FUEL_CELL = "FCEV"
 # the default, is BEV + PHEV and figures without a powertrain (the IEA's "electric cars").
 ELECTRIC = "electric"
 CHOICES = ("electric", "bev", "phev", "fcev")
-# How answers name what they count.
-COUNTED = {
-    "": "electric vehicles",
-    "BEV": "battery-electric cars",
-    "PHEV": "plug-in hybrids",
-    "FCEV": "fuel-cell cars",
-}
 
 
 def asked_powertrain(text: str | None) -> str:
@@ -121,19 +114,9 @@ def asked_powertrain(text: str | None) -> str:
     return found
 
 
-def counted_as(powertrain: str) -> str:
-    """What an answer counts: "electric vehicles" (BEV + PHEV, the default), "battery-electric
-    cars", "plug-in hybrids" or "fuel-cell cars"."""
-    return COUNTED[powertrain]
-
-
-def counted_suffix(powertrain: str) -> str:
-    """A title's note of a powertrain asked for (none for the default)."""
-    return f" ({COUNTED[powertrain]})" if powertrain else ""
-
-
 def powertrain_tag(powertrain: str, loc: str) -> str:
-    """`counted_suffix` in the language of `loc`: " (plug-in hybrids)"; none for the default."""
+    """A title's note of a powertrain asked for, in the language of `loc`: " (plug-in hybrids)";
+    none for the default (electric cars)."""
     if powertrain == "BEV":
         return tp(loc, "counted", " (battery-electric cars)")
     if powertrain == "PHEV":
