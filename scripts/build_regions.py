@@ -148,9 +148,9 @@ def build() -> list[dict[str, str]]:
     for rec in data.sort_values("name_short").to_dict("records"):
         iso3 = str(rec["ISO3"])
         short, official = str(rec["name_short"]), str(rec["name_official"])
-        code = str(rec["ISO2"])
-        if iso3 == "GBR":
-            code = "GB"  # country_converter writes a pattern (^GB$|^UK$) here
+        # country_converter writes a pattern where a country has two codes (^GB$|^UK$,
+        # ^GR$|^EL$): the first is ISO 3166's
+        code = str(rec["ISO2"]).split("|")[0].strip("^$")
         if iso3 in eu27:
             parent = "EU27"
         elif iso3 in eu28:

@@ -599,3 +599,20 @@ def test_a_cycle_through_the_table_is_refused(tmp_path: Path) -> None:
         f"{path}: regions.parents.Europe: regions form a cycle: "
         "Europe > France > EU27 > EU28 > Europe"
     )
+
+
+def test_every_shipped_country_has_its_two_letter_code() -> None:
+    """A country's code is ISO 3166's two letters (country_converter writes a pattern such as
+    ^GR$|^EL$ for a country with two): places are named by it in every language, and sources
+    that name countries by code find them."""
+    from bot.domain.places import in_place
+    from bot.domain.regions import country_name, shipped_table
+
+    table = shipped_table()
+    countries = [key for key, r in table.regions.items() if r.kind == "country"]
+    assert len(countries) > 150
+    bad = [key for key in countries if key not in set(table.codes.values())]
+    assert not bad, bad
+    assert all(len(code) == 2 and code.isalpha() for code in table.codes)
+    assert country_name("GR") == "Greece"
+    assert in_place("Greece", "de") == " in Griechenland"
