@@ -427,3 +427,12 @@ def test_japanese_charts_are_drawn_in_a_cjk_font_and_the_next_chart_is_not() -> 
     japanese = draw_chart(cumulative_chart("ja")).png
     after = draw_chart(cumulative_chart("en")).png
     assert before == after != japanese  # no font left over from the Japanese chart
+
+
+def test_the_rest_of_the_world_is_a_place_of_its_own_in_each_language() -> None:
+    """The IEA's "Rest of the world" is not a name to put after "in": each language says it."""
+    assert in_place("Rest of the world", "en") == " in the rest of the world"
+    assert in_place("RoW", "de") == " im Rest der Welt"
+    assert in_place("Rest of the world", "fr") == " dans le reste du monde"
+    for lang in TRANSLATED:
+        assert "Rest of" not in in_place("Rest of the world", lang)

@@ -212,6 +212,8 @@ def place(region: str) -> str:
     key = region.strip().casefold()
     if key in _REGIONS_WITH_ARTICLE or key.startswith(("united ", "republic of ")):
         return f"the {region.strip()}"
+    if key.startswith("rest of "):  # a residual: "in the rest of the world"
+        return f"the {key[:8]}{region.strip()[8:]}"
     return region.strip()
 
 

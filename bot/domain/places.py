@@ -105,7 +105,21 @@ def in_place(region: str, loc: str) -> str:
     phrase = _PHRASES.get(region_code(region) or "")
     if phrase is not None:
         return tp(loc, *phrase)
+    if is_rest_of_world(region):
+        return tp(loc, "where", " in the rest of the world")
     return tp(loc, "where", " in {place}", place=local_name(region, loc))
+
+
+def is_rest_of_world(region: str) -> bool:
+    """Whether the region is the world's residual ("Rest of the world", "RoW"): what a source
+    counts outside the regions it names."""
+    table = shipped_table()
+    found = table.find(region)
+    return (
+        found is not None
+        and table.regions[found].kind == "residual"
+        and (table.regions[found].parent == table.find("World"))
+    )
 
 
 def and_list(items: Sequence[str], loc: str) -> str:
