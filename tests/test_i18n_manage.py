@@ -280,7 +280,7 @@ PREVIEWED = {
     "de": (
         "Vorschau für diesen Kanal: Renault Zoe",
         "Als Nächstes: Renault Zoe überschreitet 75.000 auf der Schwellenliste „default“ (über "
-        "Renault-Nissan Alliance), beim jüngsten Tempo voraussichtlich September 2017 (jetzt "
+        "Renault-Nissan Alliance), beim jüngsten Tempo etwa im September 2017 (jetzt "
         "60.285).",
         "Als Nächstes: keine Meilensteine; das Abo umfasst nur: Anteil.",
     ),

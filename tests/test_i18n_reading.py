@@ -251,14 +251,15 @@ async def test_a_charts_text_in_the_readers_language(ctx: CommandContext, lang: 
     )
     passed = said(
         lang,
-        " Passed {threshold} in {when}.",
+        " Passed {threshold} {in_when}.",
         threshold=format_units(2_500, lang),
-        when=format_month(Month(2023, 5), lang),
+        in_when=said(lang, "in {month}", month=format_month(Month(2023, 5), lang)),
     )
     assert reply.message.body.startswith(sold + passed)
-    pace = " {next} around {when} at the recent pace."
+    pace = " {next} {around_when} at the recent pace."
+    around = said(lang, "around {month}", month=format_month(Month(2023, 10), lang))
     assert reply.message.body.endswith(
-        said(lang, pace, next=format_units(5_000, lang), when=format_month(Month(2023, 10), lang))
+        said(lang, pace, next=format_units(5_000, lang), around_when=around)
     )
     title = said(lang, "{subject}{where}: cumulative chart", subject="Toyota", where="")
     assert reply.message.title == title

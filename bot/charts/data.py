@@ -33,6 +33,7 @@ from bot.domain.formatting import (
 from bot.domain.i18n import LocalizedError, is_english, t, tp
 from bot.domain.ladders import Ladder, union_next_above
 from bot.domain.milestones import crossing_ranges
+from bot.domain.news_words import around_period, in_period
 from bot.domain.periods import Month
 from bot.domain.places import where_in
 from bot.domain.projection import project
@@ -243,9 +244,14 @@ def place_of(frame: Frame) -> str:
     return "worldwide" if frame.region == WORLD else f"in {place(frame.region)}"
 
 
+def granularity_of(frame: Frame) -> str:
+    """`year` where the chart's latest figures are whole years, else `month`."""
+    return "year" if frame.yearly else "month"
+
+
 def period_of(frame: Frame, month: Month) -> str:
     """A month, or the year a yearly figure stands for."""
-    return format_period(month, "year" if frame.yearly else "month", frame.locale)
+    return format_period(month, granularity_of(frame), frame.locale)
 
 
 def verb_of(frame: Frame) -> str:
@@ -309,16 +315,16 @@ def describe(data: ChartData) -> str:
             threshold, month, _ = data.milestones[-1]
             text += t(
                 loc,
-                " Passed {threshold} in {when}.",
+                " Passed {threshold} {in_when}.",
                 threshold=format_units(threshold, loc),
-                when=period_of(frame, month),
+                in_when=in_period(month, granularity_of(frame), loc),
             )
         if data.next_threshold is not None and data.projected is not None:
             text += t(
                 loc,
-                " {next} around {when} at the recent pace.",
+                " {next} {around_when} at the recent pace.",
                 next=format_units(data.next_threshold, loc),
-                when=period_of(frame, data.projected),
+                around_when=around_period(data.projected, granularity_of(frame), loc),
             )
         return text
     if isinstance(data, SharesData):

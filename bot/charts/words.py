@@ -5,10 +5,18 @@ has always drawn ("worldwide", "in Europe, Norway only").
 
 from __future__ import annotations
 
-from bot.charts.data import CumulativeData, Frame, MonthlyData, SharesData, period_of, place_of
-from bot.domain.formatting import format_month, format_percent, format_units
+from bot.charts.data import (
+    CumulativeData,
+    Frame,
+    MonthlyData,
+    SharesData,
+    granularity_of,
+    period_of,
+    place_of,
+)
+from bot.domain.formatting import format_percent, format_units
 from bot.domain.i18n import is_english, tn, tp
-from bot.domain.news_words import footer, the_model
+from bot.domain.news_words import around_period, footer, the_model
 from bot.domain.places import where_in, worldwide
 from bot.domain.series import WORLD
 
@@ -70,9 +78,9 @@ def next_label(data: CumulativeData) -> str:
     return tp(
         loc,
         "chart",
-        "Next: {value} around {when} at the recent pace",
+        "Next: {value} {around_when} at the recent pace",
         value=value,
-        when=format_month(data.projected, loc),
+        around_when=around_period(data.projected, granularity_of(data.frame), loc),
     )
 
 

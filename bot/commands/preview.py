@@ -13,10 +13,11 @@ from bot.commands.types import Invocation, Reply
 from bot.domain.coverage import told, unlike_years
 from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event, MilestoneEvent, Subject
-from bot.domain.formatting import fast_percent, fast_units, format_percent, format_period
+from bot.domain.formatting import fast_percent, fast_units, format_percent
 from bot.domain.i18n import t, tp
 from bot.domain.messages import Message
 from bot.domain.mutes import Mute
+from bot.domain.news_words import around_period
 from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.subjects import shown_name
@@ -160,18 +161,18 @@ def _next_milestone(
     }
     if when is not None:
         how = told(series.basis, region, series.latest, None, ctx.facts(), loc)
-        v["when"] = format_period(when, how.granularity, loc)
+        v["around_when"] = around_period(when, how.granularity, loc)
         if via:
             line = t(
                 loc,
-                "Next: {what} passing {threshold} on the '{ladder}' ladder (via {via}), around "
-                "{when} at the recent pace (now {total}).",
+                "Next: {what} passing {threshold} on the '{ladder}' ladder (via {via}), "
+                "{around_when} at the recent pace (now {total}).",
                 **v,
             )
         else:
             line = t(
                 loc,
-                "Next: {what} passing {threshold} on the '{ladder}' ladder, around {when} at the "
+                "Next: {what} passing {threshold} on the '{ladder}' ladder, {around_when} at the "
                 "recent pace (now {total}).",
                 **v,
             )

@@ -32,8 +32,10 @@ from bot.domain.headlines_trends import growth_message, record_message
 from bot.domain.i18n import t, tn, tp
 from bot.domain.messages import Field, Message
 from bot.domain.news_words import (
+    around_period,
     figures_as_of,
     footer,
+    in_period,
     months_window,
     next_value,
     share_text,
@@ -192,7 +194,7 @@ def following_message(
         "total": format_units(total, loc),
         "when": format_period(as_of, granularity, loc) if as_of is not None else "",
         "next": format_units(next_threshold, loc) if next_threshold is not None else "",
-        "projected": format_period(projected, granularity, loc) if projected is not None else "",
+        "around_projected": around_period(projected, granularity, loc) if projected else "",
     }
     stock = metric == "stock"
     follows = _stock_body if stock else _following_body
@@ -200,7 +202,10 @@ def following_message(
     fields = [Field(tp(loc, "field", "Total"), v["total"])]
     if next_threshold is not None:
         fields.append(
-            Field(tp(loc, "field", "Next milestone"), next_value(next_threshold, projected, loc))
+            Field(
+                tp(loc, "field", "Next milestone"),
+                next_value(next_threshold, projected, loc, granularity),
+            )
         )
     return Message(
         title=t(loc, "Now following {subject} (registered, in stock)", subject=subject_name)
@@ -235,12 +240,12 @@ def _following_body(
         return t(
             loc,
             "Now following {subject}: {total} so far (through {when});"
-            " next milestone {next}, around {projected}.",
+            " next milestone {next}, {around_projected}.",
             **v,
         )
     return t(
         loc,
-        "Now following {subject}: {total} so far; next milestone {next}, around {projected}.",
+        "Now following {subject}: {total} so far; next milestone {next}, {around_projected}.",
         **v,
     )
 
@@ -267,12 +272,12 @@ def _stock_body(
         return t(
             loc,
             "Now following {subject}: {total} registered (as of {when});"
-            " next milestone {next}, around {projected}.",
+            " next milestone {next}, {around_projected}.",
             **v,
         )
     return t(
         loc,
-        "Now following {subject}: {total} registered; next milestone {next}, around {projected}.",
+        "Now following {subject}: {total} registered; next milestone {next}, {around_projected}.",
         **v,
     )
 
@@ -330,7 +335,7 @@ def _line(event: Event, loc: str) -> str:
         )
     if isinstance(event, GrowthEvent):
         window = (
-            t(loc, "in {year}", year=format_year(event.period.year, loc))
+            in_period(event.period, "year", loc)
             if event.granularity == "year"
             else months_window(event.period, loc)
         )
@@ -347,10 +352,10 @@ def _line(event: Event, loc: str) -> str:
     if event.previous_best_period is not None:
         return t(
             loc,
-            "{title} (previous best {previous} in {when})",
+            "{title} (previous best {previous} {in_when})",
             title=title,
             previous=format_units(event.previous_best, loc),
-            when=format_period(event.previous_best_period, event.granularity, loc),
+            in_when=in_period(event.previous_best_period, event.granularity, loc),
         )
     return title
 

@@ -17,6 +17,7 @@ from bot.domain.formatting import (
 from bot.domain.i18n import t, tp
 from bot.domain.messages import Field, Message
 from bot.domain.news_words import (
+    around_period,
     cap,
     figures_as_of,
     footer,
@@ -103,9 +104,9 @@ def milestone_message(e: MilestoneEvent, loc: str) -> Message:
         if e.projected is not None:
             body += t(
                 loc,
-                " At this pace, {next} around {when}.",
+                " At this pace, {next} {around_when}.",
                 next=format_units(e.next_threshold, loc),
-                when=format_period(e.projected, e.granularity, loc),
+                around_when=around_period(e.projected, e.granularity, loc),
             )
         fields.append(
             Field(

@@ -15,6 +15,7 @@ from bot.domain.news_words import (
     cap,
     figures_as_of,
     footer,
+    in_period,
     in_sentence,
     milestone_noun,
     owner,
@@ -41,26 +42,31 @@ def correction_message(e: CorrectionEvent, loc: str) -> Message:
         Field(tp(loc, "field", "Period"), when),
     ]
     if e.reason == "restored":
-        passed = format_period(e.new_period or e.period, e.granularity, loc)
+        passed = in_period(e.new_period or e.period, e.granularity, loc)
         title = t(loc, "{name} passes {threshold} {noun}{where} again", **v)
         body = t(
             loc,
-            "{subject} has passed {threshold} {noun}{where} again, in {passed} ({now}),"
+            "{subject} has passed {threshold} {noun}{where} again, {in_passed} ({now}),"
             " after revised figures had taken it back below.",
-            **{**v, "subject": cap(v["subject"]), "passed": passed},
+            **{**v, "subject": cap(v["subject"]), "in_passed": passed},
         )
         accent = "milestone"
     elif e.reason == "moved" and e.new_period is not None:
-        moved = format_period(e.new_period, e.granularity, loc)
+        # the new period is a phrase ("in June 2015", "im Jahr 2015"); the announced one
+        # stands bare after "not", so each language words that part around a bare period
+        moved = in_period(e.new_period, e.granularity, loc)
         title = t(
-            loc, "Correction: {name} passed {threshold} {noun}{where} in {moved}", **v, moved=moved
+            loc,
+            "Correction: {name} passed {threshold} {noun}{where} {in_moved}",
+            **v,
+            in_moved=moved,
         )
         body = t(
             loc,
-            "Correction: revised figures put {subject}'s {threshold} {noun}{where} in {moved},"
+            "Correction: revised figures put {subject}'s {threshold} {noun}{where} {in_moved},"
             " not {announced} as announced ({now}).",
             **v,
-            moved=moved,
+            in_moved=moved,
         )
         fields.append(Field(tp(loc, "field", "Announced"), announced))
         accent = "info"
@@ -125,7 +131,7 @@ def chart_alt(e: MilestoneEvent, loc: str = "en") -> str:
     v = {
         "where": where_phrase(e, loc),
         "headline": format_units(e.headline, loc),
-        "when": format_period(e.period, e.granularity, loc),
+        "in_when": in_period(e.period, e.granularity, loc),
         "subject": in_sentence(e.subject, loc),
         "owner": owner(e.subject, loc),
     }
@@ -134,30 +140,30 @@ def chart_alt(e: MilestoneEvent, loc: str = "en") -> str:
         if stock:
             return t(
                 loc,
-                "Chart of electric vehicles registered{where}, passing {headline} in {when}",
+                "Chart of electric vehicles registered{where}, passing {headline} {in_when}",
                 **v,
             )
         return t(
-            loc, "Chart of cumulative electric car sales{where}, passing {headline} in {when}", **v
+            loc, "Chart of cumulative electric car sales{where}, passing {headline} {in_when}", **v
         )
     if e.subject.kind == "model":
         if stock:
             return t(
-                loc, "Chart of {subject} on the road{where}, passing {headline} in {when}", **v
+                loc, "Chart of {subject} on the road{where}, passing {headline} {in_when}", **v
             )
         return t(
             loc,
-            "Chart of the cumulative sales of {subject}{where}, passing {headline} in {when}",
+            "Chart of the cumulative sales of {subject}{where}, passing {headline} {in_when}",
             **v,
         )
     if stock:
         return t(
             loc,
-            "Chart of {owner} electric vehicles registered{where}, passing {headline} in {when}",
+            "Chart of {owner} electric vehicles registered{where}, passing {headline} {in_when}",
             **v,
         )
     return t(
         loc,
-        "Chart of {owner} cumulative electric car sales{where}, passing {headline} in {when}",
+        "Chart of {owner} cumulative electric car sales{where}, passing {headline} {in_when}",
         **v,
     )

@@ -19,6 +19,7 @@ from bot.domain.news_words import (
     alone_phrase,
     cap,
     footer,
+    in_period,
     months_window,
     named,
     owner,
@@ -159,8 +160,8 @@ def _record_sentences(e: RecordEvent, loc: str, v: dict[str, str]) -> tuple[str,
                 t(loc, "{named} had its best year yet{where}: {value} in {when}", **v),
             )
         return (
-            t(loc, "{subject} sets a monthly record{where}: {value} in {when}", **v),
-            t(loc, "{named} had its best month yet{where}: {value} in {when}", **v),
+            t(loc, "{subject} sets a monthly record{where}: {value} {in_when}", **v),
+            t(loc, "{named} had its best month yet{where}: {value} {in_when}", **v),
         )
     if e.metric == "stock":
         if yearly:
@@ -180,12 +181,12 @@ def _record_sentences(e: RecordEvent, loc: str, v: dict[str, str]) -> tuple[str,
         return (
             t(
                 loc,
-                "Electric vehicle registrations set a monthly record{where}: {value} in {when}",
+                "Electric vehicle registrations set a monthly record{where}: {value} {in_when}",
                 **v,
             ),
             t(
                 loc,
-                "Electric vehicle registrations had their best month yet{where}: {value} in {when}",
+                "Electric vehicle registrations had their best month yet{where}: {value} {in_when}",
                 **v,
             ),
         )
@@ -195,8 +196,8 @@ def _record_sentences(e: RecordEvent, loc: str, v: dict[str, str]) -> tuple[str,
             t(loc, "Electric car sales had their best year yet{where}: {value} in {when}", **v),
         )
     return (
-        t(loc, "Electric car sales set a monthly record{where}: {value} in {when}", **v),
-        t(loc, "Electric car sales had their best month yet{where}: {value} in {when}", **v),
+        t(loc, "Electric car sales set a monthly record{where}: {value} {in_when}", **v),
+        t(loc, "Electric car sales had their best month yet{where}: {value} {in_when}", **v),
     )
 
 
@@ -208,6 +209,7 @@ def record_message(e: RecordEvent, loc: str) -> Message:
         "where": where_phrase(e, loc),
         "value": t(loc, "{value} registered", value=value) if e.metric == "stock" else value,
         "when": month,
+        "in_when": in_period(e.period, e.granularity, loc),
         "subject": titled(e, loc),
         "named": cap(named(e, loc)),
     }
@@ -224,7 +226,10 @@ def record_message(e: RecordEvent, loc: str) -> Message:
         else:
             previous_month = format_period(e.previous_best_period, e.granularity, loc)
             body += t(
-                loc, " (previous best {previous} in {when})", previous=previous, when=previous_month
+                loc,
+                " (previous best {previous} {in_when})",
+                previous=previous,
+                in_when=in_period(e.previous_best_period, e.granularity, loc),
             )
             fields.append(
                 Field(tp(loc, "field", "Previous best"), f"{previous} ({previous_month})")

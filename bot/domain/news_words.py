@@ -15,8 +15,8 @@ from bot.domain.formatting import (
     format_month,
     format_month_name,
     format_percent,
-    format_period,
     format_units,
+    format_year,
 )
 from bot.domain.i18n import is_english, t, tn, tp
 from bot.domain.periods import Month
@@ -56,6 +56,21 @@ def footer(source: str, when: str, loc: str) -> str:
     return t(loc, "Data through {when}", when=when)
 
 
+def in_period(month: Month, granularity: str, loc: str) -> str:
+    """ "in June 2015", or "in 2015" for a yearly figure: a phrase of its own for each, as a
+    language may say them differently (German "im Juni 2015" but "im Jahr 2015")."""
+    if granularity == "year":
+        return t(loc, "in {year}", year=format_year(month.year, loc))
+    return t(loc, "in {month}", month=format_month(month, loc))
+
+
+def around_period(month: Month, granularity: str, loc: str) -> str:
+    """ "around June 2015", or "around 2015" for a yearly figure (each its own phrase)."""
+    if granularity == "year":
+        return t(loc, "around {year}", year=format_year(month.year, loc))
+    return t(loc, "around {month}", month=format_month(month, loc))
+
+
 def next_value(
     threshold: int, projected: Month | None, loc: str, granularity: str = "month"
 ) -> str:
@@ -64,7 +79,10 @@ def next_value(
     if projected is None:
         return text
     return t(
-        loc, "{value} (around {when})", value=text, when=format_period(projected, granularity, loc)
+        loc,
+        "{value} ({around_when})",
+        value=text,
+        around_when=around_period(projected, granularity, loc),
     )
 
 
