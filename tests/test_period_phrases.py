@@ -174,3 +174,16 @@ def test_each_language_has_a_phrase_for_a_month_and_for_a_year(lang: str) -> Non
         month, year = phrase(Month(2015, 6), "month", lang), phrase(Month(2015, 12), "year", lang)
         assert "2015" in month and "2015" in year
         assert month != year
+
+
+def test_french_says_a_stock_stands_at_the_end_of_its_month_or_year() -> None:
+    # "au" reads only before a day ("au 30 juin"): a month or a year is "à fin juin 2015"
+    for month, granularity, said in (
+        (Month(2015, 6), "month", "juin 2015"),
+        (Month(2015, 12), "year", "2015"),
+    ):
+        body = following_message(
+            "Nissan Leaf", 110_000, month, 150_000, None, "fr", granularity, "stock"
+        ).body
+        assert f"(à fin {said})" in body
+        assert "(au " not in body
