@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ import pytest
 from bot.cli.main import main
 from bot.detection.detector import Detector
 from bot.domain.channels import Channel
+from bot.domain.event_codec import event_to_dict
 from bot.domain.events import MilestoneEvent, Subject
-from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.periods import Month
+from bot.domain.records import SalesRecord, SourceSpec, StoredEvent
 from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
 from bot.domain.subscriptions import SubscriptionSpec, ladder_objects, plan_fanout
@@ -24,6 +27,7 @@ from bot.store.sqlite.sales import SqliteStore
 HEADER = "period,region,make,model,units,powertrain\n"
 LEAF = Subject("model", "model:nissan/leaf", "Nissan Leaf")
 HERE = Channel("test", "guild", "c1")
+Factory = Callable[[], BotStore]  # conftest's `make_store`: a store of each backend, unopened
 
 
 @pytest.fixture(autouse=True)
@@ -271,3 +275,85 @@ async def test_both_stores_hold_and_release_the_same(any_store: BotStore) -> Non
         assert [h.released for h in await store.holds(everything=True)] == [True]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("later", [0, 4])
+async def test_a_hold_revised_by_another_process_leaves_the_bot_no_stale_state(
+    make_store: Factory, tmp_path: Path, later: int
+) -> None:
+    """A SQLite bot keeps the series states it saved in memory while its watermark stands. An
+    import in another process that revises a held figure deletes the states that knew it on
+    disk, without moving that watermark: the bot's next polls must still give what detectors
+    with nothing in memory give (a new store and detector at every poll, on a store of their
+    own fed the same files). They do because the revision is journaled at the held figure's
+    month, which every dropped state had already detected: a series changed at or before its
+    state's last month is read whole, never continued. PostgreSQL keeps no state in memory.
+    The revision comes at once (news), or `later` months after the typo (history by then)."""
+    config = default_config()
+    feed = SourceSpec("feed")
+    series = [
+        ("all", "World", "sales"),
+        (LEAF.key, "World", "sales"),
+        ("make:nissan", "World", "sales"),
+    ]
+
+    def record(month: int, units: int) -> SalesRecord:  # month 13 is 2021-01
+        return SalesRecord(str(Month(2020, 1).plus(month - 1)), "World", "Nissan", "Leaf", units)
+
+    def said(stored: Sequence[StoredEvent]) -> list[str]:
+        return sorted(json.dumps(event_to_dict(s.event), sort_keys=True) for s in stored)
+
+    async def kept(store: BotStore) -> tuple[object, ...]:
+        return (
+            await store.series_states(series),
+            await store.recorded_milestones_of([(*k, None) for k in series]),
+            await store.holds(everything=True),
+            await store.watermark("detector"),
+        )
+
+    reference = tmp_path / "reference.sqlite3"
+
+    async def fresh_poll(records: list[SalesRecord]) -> tuple[list[str], tuple[object, ...]]:
+        async with SqliteStore(reference) as fresh:
+            await fresh.sync_groups(config.groups)
+            await fresh.import_records([(feed, records)])
+            told = said(await Detector(fresh, config).poll())
+            return told, await kept(fresh)
+
+    bot = make_store()  # the running bot's connection
+    other = make_store()  # `evbot import` in another process, on the same database
+    await bot.open()
+    await other.open()
+    try:
+        await bot.sync_groups(config.groups)
+        detector = Detector(bot, config)
+        fixed = [record(9, 1_000)]  # the typo revised back, by another process
+        steps = [
+            [record(m, 1_000) for m in range(1, 9)],
+            [record(9, 1_000_000)],  # a typo: held
+            *([[record(m, 1_000) for m in range(10, 10 + later)]] if later else []),
+            fixed,
+            [record(10 + later, 1_500)],
+            [record(11 + later, 1_200)],
+        ]
+        for records in steps:
+            await other.import_records([(feed, records)])
+            everything = series[0]
+            if records == fixed and isinstance(bot, SqliteStore):
+                # the premise: on disk the states that knew the typo are gone, the bot's
+                # memory still has them
+                assert (await other.series_states([everything])) == {}
+                assert (await bot.series_states([everything]))[everything].total > 1_000_000
+            told = await detector.poll()
+            assert (said(told), await kept(bot)) == await fresh_poll(records)
+            if not later and records[0].period == "2020-10":
+                # the Leaf passes 10,000 for real: a first crossing, not a correction
+                leaf = [s.event for s in told if s.event.subject.key == LEAF.key]
+                assert [(e.kind, e.value) for e in leaf if isinstance(e, MilestoneEvent)] == [
+                    ("milestone", 10_500)
+                ]
+        figures = {r.period: r.units for records in steps for r in records}
+        assert (await bot.series_states([everything]))[everything].total == sum(figures.values())
+    finally:
+        await bot.close()
+        await other.close()

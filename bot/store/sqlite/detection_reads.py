@@ -90,6 +90,11 @@ class SqliteDetectionReads(SqliteReading):
         while the detector's watermark is still the one they were saved with (no other
         detection has saved anything since): a running bot reads them from disk once.
         """
+        # A held figure revised by an import in another process deletes, on disk only, the
+        # states that knew it, and moves no watermark: memory may then serve such a state. It
+        # is never continued: the revision is journaled at the held month, which the state had
+        # detected, and a series changed at or before its state's last month is read whole
+        # (tests/test_holds.py, "another process").
         if not series:
             return {}
         found: dict[tuple[str, str, str], SeriesState] = {}
