@@ -57,7 +57,8 @@ class Reads:
             if k not in bases
         ]
         whole = list(dict.fromkeys(k for k, record in wanted if record))
-        recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
+        read_whole = set(whole)
+        recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in read_whole]
         async for key, monthly, _ in self.read_many(whole, known, bases):
             wholes[key] = monthly
         if not events:
