@@ -18,7 +18,7 @@ from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index,
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SourceInfo
-from bot.domain.series import own_region_basis, regional_increments
+from bot.domain.series import own_region_basis, own_region_basis_of, regional_increments
 from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import SeriesReader, counted, total
@@ -64,9 +64,16 @@ class Reads:
         if not events:
             return None
         periods = [e.period for e in events]
+        first, last = Month(min(periods).year - 1, 1), max(periods)
+        priority = {
+            metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
+            for metric in ("sales", "stock")
+        }
+        # a make's, group's or all EVs' basis is its makes' sums' (region, source) of each year,
+        # read as such; only one with cells outside its own region reads the cells themselves
+        recent = await self._own_bases(recent, first, last, priority, bases)
         # a model's basis is its own cells' (read by model, not its make's every model's); a
         # make's or group's its makes' sums', as in a whole read (a tenth of their models' cells)
-        first, last = Month(min(periods).year - 1, 1), max(periods)
         window = await self._window(
             first,
             last,
@@ -80,10 +87,6 @@ class Reads:
             for row in (await self.store.increments_after(after, [], None))[0]:
                 if row.month <= last:
                     window.models[(row.make_key, row.model_key)].append(row)
-        priority = {
-            metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
-            for metric in ("sales", "stock")
-        }
         for key in recent:
             rows = await self._window_rows(key.subject, window, sums=True)
             found = own_region_basis(rows, priority[key.metric], key.region)
@@ -92,6 +95,45 @@ class Reads:
                 self._series_of(key, rows, known, found)
             bases[key] = found
         return window
+
+    async def _own_bases(
+        self,
+        keys: Sequence[SeriesKey],
+        first: Month,
+        last: Month,
+        priority: Mapping[str, Mapping[int, int]],
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
+    ) -> list[SeriesKey]:
+        """Give each make, group and all-EVs series in `keys` whose makes' sums from `first` to
+        `last` are all in its own region its basis from the (region, source) they have; returns
+        the other keys (models, and those with cells elsewhere), whose cells are read."""
+        summed = [k for k in keys if k.subject.kind != "model"]
+        if not summed:
+            return list(keys)
+        wanted = {m for k in summed for m in self._makes_of(k.subject)}
+        everything = any(k.subject.kind == "all" for k in summed)
+        # every make's, in one pass over the months, cost less than looking many up
+        many = everything or len(wanted) > windows.MANY_MAKES
+        present: dict[str, set[tuple[int, str, int]]] = {}
+        for make_key, year, region, source_id in await self.store.pairs_between(
+            None if many else sorted(wanted), first, last
+        ):
+            present.setdefault(make_key, set()).add((year, region, source_id))
+        rest = []
+        for key in keys:
+            found = None
+            if key.subject.kind != "model":
+                makes = present if key.subject.kind == "all" else self._makes_of(key.subject)
+                found = own_region_basis_of(
+                    (p for m in makes for p in present.get(m, ())),
+                    priority[key.metric],
+                    key.region,
+                )
+            if found is None:
+                rest.append(key)
+            else:
+                bases[key] = found
+        return rest
 
     async def _window(
         self,

@@ -134,6 +134,13 @@ class SalesStore(MarketShareRows, Protocol):
         every make (what a total of all EVs is made of). With `whole_makes`, the makes' own
         sums (as `make_increments` reads them) instead of their models' cells."""
 
+    async def pairs_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[tuple[str, int, str, int]]:
+        """Each (make key, year, region, source id) the makes' own sums have a cell of from
+        `first` to `last` (of every make with None), once, in no order: what a basis of
+        `parts_between(..., whole_makes=True)` depends on, without its rows."""
+
     async def powertrain_increments(
         self, powertrain: str, make_key: str | None = None, model_key: str | None = None
     ) -> list[IncRow]:

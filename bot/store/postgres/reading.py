@@ -78,6 +78,25 @@ class PgReading(PgFanOut, SalesReads):
         )
         return inc_rows(rows)
 
+    async def pairs_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[tuple[str, int, str, int]]:
+        if make_keys is not None and not make_keys:
+            return []
+        where = ""
+        args: list[Any] = [str(first), str(last)]
+        if make_keys is not None:
+            where = " AND make_key = ANY($3::text[])"
+            args.append(list(make_keys))
+        rows = await self._fetch(
+            self.pool,
+            "SELECT DISTINCT make_key, substr(month, 1, 4)::int, region, source_id "
+            f"FROM make_cells WHERE month BETWEEN $1 AND $2{where}",
+            *args,
+            table="make_cells",
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
             return []

@@ -88,6 +88,23 @@ class SqliteReading(SqliteFanOut, SalesReads):
         )
         return inc_rows(rows)
 
+    async def pairs_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[tuple[str, int, str, int]]:
+        if make_keys is not None and not make_keys:
+            return []
+        where, args = "", [str(first), str(last)]
+        if make_keys is not None:
+            where = f" AND make_key IN ({', '.join('?' for _ in make_keys)})"
+            args += make_keys
+        rows = await self._rows(
+            "SELECT DISTINCT make_key, CAST(substr(month, 1, 4) AS INTEGER), region, source_id "
+            f"FROM make_cells WHERE month BETWEEN ? AND ?{where}",
+            args,
+            table="make_cells",
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     async def journal_head(self) -> int:
         rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
         return int(rows[0][0])
