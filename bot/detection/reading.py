@@ -12,7 +12,7 @@ from dataclasses import replace
 from bot.detection import window as windows
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
 from bot.detection.window import Window
-from bot.domain.coverage import Basis, unlike_parts
+from bot.domain.coverage import Basis, period_before, unlike_parts, unlike_reason
 from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
 from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
 from bot.domain.hierarchy import Hierarchy
@@ -403,6 +403,10 @@ class Reads:
         told = [(e, b) for e, b in growth if e.subject.kind in SUMMED_KINDS]
         if not told:
             return {}
+        out: dict[int, str] = {}
+        told = await self._makes_gone(told, out)
+        if not told:
+            return out
         # `unlike_parts` compares the month (or year) before each event's with the event's
         # own: the cells of those months are all it needs
         first = min(
@@ -420,7 +424,6 @@ class Reads:
             wider = window
             window = await self._window(first, last, makes)
             window.everything = windows.everything_within(wider, first, last)
-        out: dict[int, str] = {}
         for event, basis in told:
             rows = await self._window_rows(event.subject, window)
             members = self.reader.members(event.subject) if event.subject.kind == "group" else None
@@ -428,6 +431,40 @@ class Reads:
             if reason:
                 out[id(event)] = reason
         return out
+
+    async def _makes_gone(
+        self, told: Sequence[tuple[GrowthEvent, Basis]], out: dict[int, str]
+    ) -> list[tuple[GrowthEvent, Basis]]:
+        """`unlike_parts` of the makes' events whose two periods each have one (region,
+        source) in their basis (the usual make), into `out`, asked of the store by the
+        periods and pairs they share; returns the other events."""
+        rest = []
+        asked: dict[tuple[Month, Month, tuple[str, int], tuple[str, int]], list[GrowthEvent]] = {}
+        for event, basis in told:
+            before = period_before(event.period, event.granularity == "year")
+            pairs, now = basis.get(before.year, set()), basis.get(event.period.year, set())
+            if event.subject.kind != "make":
+                rest.append((event, basis))
+            elif not pairs:
+                continue  # nothing counted before: nothing can be missing
+            elif len(pairs) == 1 and len(now) == 1:
+                (pair,), (pair_now,) = pairs, now
+                asked.setdefault((before, event.period, pair, pair_now), []).append(event)
+            else:
+                rest.append((event, basis))
+        for (before, end, pair, pair_now), events in asked.items():
+            by_make: dict[str, list[GrowthEvent]] = {}
+            for event in events:
+                by_make.setdefault(SubjectKey.parse(event.subject.key).make, []).append(event)
+            gone: dict[str, list[tuple[str, str]]] = {}
+            for make_key, model_key in await self.store.models_gone(
+                sorted(by_make), before, end, pair, pair_now
+            ):
+                gone.setdefault(make_key, []).append((make_key, model_key))
+            for make_key, missing in gone.items():
+                for event in by_make[make_key]:
+                    out[id(event)] = unlike_reason(missing, end, event.granularity == "year")
+        return rest
 
     async def leader(
         self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int
