@@ -415,11 +415,16 @@ class Reads:
         )
         last = max(e.period for e, _ in told)
         makes = {m for e, _ in told for m in self._makes_of(e.subject)}
+        # all EVs' makes' sums: the bases' window has them only when they were read for it
+        # (its months may be years where these events need two)
+        wants_all = window is not None and window.everything is None
+        wants_all = wants_all and any(e.subject.kind == "all" for e, _ in told)
         if (
             window is None
             or first < window.first
             or last > window.last
             or not makes <= window.asked
+            or wants_all
         ):
             wider = window
             window = await self._window(first, last, makes)
