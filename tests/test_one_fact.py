@@ -12,10 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.detection.replay import replay
 from bot.domain.event_codec import event_from_dict, event_to_dict
-from bot.domain.events import Event, MilestoneEvent, Subject
+from bot.domain.events import Event, GrowthEvent, MilestoneEvent, ShareEvent, Subject
+from bot.domain.facts import candidate_groups, figures_key, may_share
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord
 from tests.test_subscriptions import C1, C2, C3, Bot, bullets, rec, start_bot
@@ -225,3 +228,63 @@ def test_basis_and_same_as_survive_storage_and_old_events_have_none() -> None:
     assert "basis" not in old
     assert event_from_dict(old).basis == ""
     assert event_from_dict(old).same_as == ()
+
+
+SUBJECTS = (
+    LEAF,
+    Subject("model", "model:nissan/e-nv200", "Nissan e-NV200"),
+    Subject("model", "model:renault/zoe", "Renault Zoe"),
+    NISSAN,
+    Subject("make", "make:renault", "Renault"),
+    Subject("group", "group:alliance", "Alliance"),
+    Subject("all", "all", "all EVs"),
+    Subject("region", "region:europe", "Europe"),
+)
+REGIONS = ("World", "Europe", "NO", "US")
+
+
+def some_event(subject: int, region: int, share: bool, value: int) -> Event:
+    who, where = SUBJECTS[subject], REGIONS[region]
+    if share:
+        return ShareEvent(who, NISSAN, where, "sales", "up", 0.7, 0.71, value, 2 * value, MAY)
+    return GrowthEvent(who, where, "sales", MAY, value, value - 1)
+
+
+MAY = Month(2020, 5)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(SUBJECTS) - 1),
+            st.integers(0, len(REGIONS) - 1),
+            st.booleans(),
+            st.integers(1, 3),
+        ),
+        max_size=30,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_candidate_groups_are_every_pair_that_may_share(
+    drawn: list[tuple[int, int, bool, int]],
+) -> None:
+    """The groups asked only of a make's own and the wide subjects' pairs are those every pair
+    of like figures gives (a poll's thousand like growth events were pairwise before)."""
+    events = [some_event(*d) for d in drawn]
+
+    def related(a: str, b: str) -> bool:
+        return a == b or "World" in (a, b) or {a, b} == {"Europe", "NO"}
+
+    expected = []
+    by_figures: dict[object, list[int]] = {}
+    for i, event in enumerate(events):
+        by_figures.setdefault(figures_key(event), []).append(i)
+    for indices in by_figures.values():
+        kept = [
+            i
+            for i in indices
+            if any(j != i and may_share(events[i], events[j], related) for j in indices)
+        ]
+        if len(kept) > 1:
+            expected.append(kept)
+    assert candidate_groups(events, related) == expected

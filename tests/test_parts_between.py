@@ -45,3 +45,38 @@ async def test_whole_makes_are_the_make_sums_between_the_months(any_store: BotSt
     cells = await any_store.parts_between(["nissan"], first, last)
     assert {r.model_key for r in cells} == {"leaf", "ariya"}
     assert await any_store.parts_between([], first, last, whole_makes=True) == []
+
+
+async def test_pairs_are_the_make_sums_years_regions_and_sources(any_store: BotStore) -> None:
+    await any_store.import_records(
+        [
+            (
+                SALES,
+                [
+                    rec("2022-12", 1),
+                    rec("2023-11", 5),
+                    rec("2023-12", 0),
+                    rec("2024-01", 7),
+                    rec("2024-01", 3, model="Ariya"),
+                    rec("2024-02", 4, region="Norway"),
+                    rec("2024-03", 9),
+                    rec("2024-01", 2, make="Renault", model="Zoe"),
+                ],
+            ),
+            (PRESS, [rec("2024-01", 11)]),
+        ]
+    )
+    first, last = Month(2023, 12), Month(2024, 2)
+    for makes in (["nissan"], ["nissan", "renault"], None):
+        sums = await any_store.parts_between(makes, first, last, whole_makes=makes is not None)
+        expected = {(r.make_key, r.month.year, r.region, r.source_id) for r in sums}
+        pairs = await any_store.pairs_between(makes, first, last)
+        assert sorted(pairs) == sorted(expected), makes  # each once
+    # a zero figure's pair counts (2023's December): it takes part in the year's choice
+    nissan = await any_store.pairs_between(["nissan"], first, last)
+    assert {(y, region) for _, y, region, _ in nissan} == {
+        (2023, "World"),
+        (2024, "World"),
+        (2024, "Norway"),
+    }
+    assert await any_store.pairs_between([], first, last) == []

@@ -12,13 +12,13 @@ from dataclasses import replace
 from bot.detection import window as windows
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
 from bot.detection.window import Window
-from bot.domain.coverage import Basis, unlike_parts
+from bot.domain.coverage import Basis, period_before, unlike_parts, unlike_reason
 from bot.domain.events import Event, GrowthEvent, Leader, ShareEvent, Subject
 from bot.domain.facts import basis_of, candidate_groups, mark_same, month_index, window
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SourceInfo
-from bot.domain.series import own_region_basis, regional_increments
+from bot.domain.series import own_region_basis, own_region_basis_of, regional_increments
 from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import SeriesReader, counted, total
@@ -57,15 +57,23 @@ class Reads:
             if k not in bases
         ]
         whole = list(dict.fromkeys(k for k, record in wanted if record))
-        recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in whole]
+        read_whole = set(whole)
+        recent = [k for k in dict.fromkeys(k for k, _ in wanted) if k not in read_whole]
         async for key, monthly, _ in self.read_many(whole, known, bases):
             wholes[key] = monthly
         if not events:
             return None
         periods = [e.period for e in events]
+        first, last = Month(min(periods).year - 1, 1), max(periods)
+        priority = {
+            metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
+            for metric in ("sales", "stock")
+        }
+        # a make's, group's or all EVs' basis is its makes' sums' (region, source) of each year,
+        # read as such; only one with cells outside its own region reads the cells themselves
+        recent = await self._own_bases(recent, first, last, priority, bases)
         # a model's basis is its own cells' (read by model, not its make's every model's); a
         # make's or group's its makes' sums', as in a whole read (a tenth of their models' cells)
-        first, last = Month(min(periods).year - 1, 1), max(periods)
         window = await self._window(
             first,
             last,
@@ -79,10 +87,6 @@ class Reads:
             for row in (await self.store.increments_after(after, [], None))[0]:
                 if row.month <= last:
                     window.models[(row.make_key, row.model_key)].append(row)
-        priority = {
-            metric: {s.id: s.priority for s in counted(known, metric, self.reader.samples)}
-            for metric in ("sales", "stock")
-        }
         for key in recent:
             rows = await self._window_rows(key.subject, window, sums=True)
             found = own_region_basis(rows, priority[key.metric], key.region)
@@ -91,6 +95,45 @@ class Reads:
                 self._series_of(key, rows, known, found)
             bases[key] = found
         return window
+
+    async def _own_bases(
+        self,
+        keys: Sequence[SeriesKey],
+        first: Month,
+        last: Month,
+        priority: Mapping[str, Mapping[int, int]],
+        bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
+    ) -> list[SeriesKey]:
+        """Give each make, group and all-EVs series in `keys` whose makes' sums from `first` to
+        `last` are all in its own region its basis from the (region, source) they have; returns
+        the other keys (models, and those with cells elsewhere), whose cells are read."""
+        summed = [k for k in keys if k.subject.kind != "model"]
+        if not summed:
+            return list(keys)
+        wanted = {m for k in summed for m in self._makes_of(k.subject)}
+        everything = any(k.subject.kind == "all" for k in summed)
+        # every make's, in one pass over the months, cost less than looking many up
+        many = everything or len(wanted) > windows.MANY_MAKES
+        present: dict[str, set[tuple[int, str, int]]] = {}
+        for make_key, year, region, source_id in await self.store.pairs_between(
+            None if many else sorted(wanted), first, last
+        ):
+            present.setdefault(make_key, set()).add((year, region, source_id))
+        rest = []
+        for key in keys:
+            found = None
+            if key.subject.kind != "model":
+                makes = present if key.subject.kind == "all" else self._makes_of(key.subject)
+                found = own_region_basis_of(
+                    (p for m in makes for p in present.get(m, ())),
+                    priority[key.metric],
+                    key.region,
+                )
+            if found is None:
+                rest.append(key)
+            else:
+                bases[key] = found
+        return rest
 
     async def _window(
         self,
@@ -360,6 +403,10 @@ class Reads:
         told = [(e, b) for e, b in growth if e.subject.kind in SUMMED_KINDS]
         if not told:
             return {}
+        out: dict[int, str] = {}
+        told = await self._makes_gone(told, out)
+        if not told:
+            return out
         # `unlike_parts` compares the month (or year) before each event's with the event's
         # own: the cells of those months are all it needs
         first = min(
@@ -368,16 +415,20 @@ class Reads:
         )
         last = max(e.period for e, _ in told)
         makes = {m for e, _ in told for m in self._makes_of(e.subject)}
+        # all EVs' makes' sums: the bases' window has them only when they were read for it
+        # (its months may be years where these events need two)
+        wants_all = window is not None and window.everything is None
+        wants_all = wants_all and any(e.subject.kind == "all" for e, _ in told)
         if (
             window is None
             or first < window.first
             or last > window.last
             or not makes <= window.asked
+            or wants_all
         ):
             wider = window
             window = await self._window(first, last, makes)
             window.everything = windows.everything_within(wider, first, last)
-        out: dict[int, str] = {}
         for event, basis in told:
             rows = await self._window_rows(event.subject, window)
             members = self.reader.members(event.subject) if event.subject.kind == "group" else None
@@ -385,6 +436,40 @@ class Reads:
             if reason:
                 out[id(event)] = reason
         return out
+
+    async def _makes_gone(
+        self, told: Sequence[tuple[GrowthEvent, Basis]], out: dict[int, str]
+    ) -> list[tuple[GrowthEvent, Basis]]:
+        """`unlike_parts` of the makes' events whose two periods each have one (region,
+        source) in their basis (the usual make), into `out`, asked of the store by the
+        periods and pairs they share; returns the other events."""
+        rest = []
+        asked: dict[tuple[Month, Month, tuple[str, int], tuple[str, int]], list[GrowthEvent]] = {}
+        for event, basis in told:
+            before = period_before(event.period, event.granularity == "year")
+            pairs, now = basis.get(before.year, set()), basis.get(event.period.year, set())
+            if event.subject.kind != "make":
+                rest.append((event, basis))
+            elif not pairs:
+                continue  # nothing counted before: nothing can be missing
+            elif len(pairs) == 1 and len(now) == 1:
+                (pair,), (pair_now,) = pairs, now
+                asked.setdefault((before, event.period, pair, pair_now), []).append(event)
+            else:
+                rest.append((event, basis))
+        for (before, end, pair, pair_now), events in asked.items():
+            by_make: dict[str, list[GrowthEvent]] = {}
+            for event in events:
+                by_make.setdefault(SubjectKey.parse(event.subject.key).make, []).append(event)
+            gone: dict[str, list[tuple[str, str]]] = {}
+            for make_key, model_key in await self.store.models_gone(
+                sorted(by_make), before, end, pair, pair_now
+            ):
+                gone.setdefault(make_key, []).append((make_key, model_key))
+            for make_key, missing in gone.items():
+                for event in by_make[make_key]:
+                    out[id(event)] = unlike_reason(missing, end, event.granularity == "year")
+        return rest
 
     async def leader(
         self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int

@@ -11,7 +11,7 @@ same granularity; where no such comparison exists there is no event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.domain.events import Event, Granularity, GrowthEvent, MilestoneEvent, RecordEvent
@@ -350,7 +350,7 @@ def unlike_parts(
     that is new in `end`'s period is growth, not a gap. `rows` are the cells of both periods
     (those with units count); `members` limit a group's makes to the months they belonged to
     it."""
-    before = Month(end.year - 1, 12) if yearly else end.plus(-1)
+    before = period_before(end, yearly)
 
     def parts(month: Month) -> set[tuple[str, str]]:
         pairs = basis.get(month.year, set())
@@ -363,11 +363,23 @@ def unlike_parts(
             and (members is None or any(m.covers(month) for m in members.get(r.make_key, ())))
         }
 
-    missing = sorted("/".join(filter(None, p)) or "no make" for p in parts(before) - parts(end))
-    if not missing:
+    return unlike_reason(parts(before) - parts(end), end, yearly)
+
+
+def period_before(end: Month, yearly: bool = False) -> Month:
+    """The period `unlike_parts` compares `end`'s with: the month before, or the year before."""
+    return Month(end.year - 1, 12) if yearly else end.plus(-1)
+
+
+def unlike_reason(missing: Iterable[tuple[str, str]], end: Month, yearly: bool = False) -> str:
+    """`unlike_parts`' reason from the (make, model) keys with figures in the period before
+    `end`'s and none in `end`'s; "" when there are none."""
+    names = sorted("/".join(filter(None, p)) or "no make" for p in missing)
+    if not names:
         return ""
+    before = period_before(end, yearly)
     when = f"{end.year - 1}, none in {end.year}" if yearly else f"{before}, none yet in {end}"
-    return f"{_listed(missing)} had figures in {when}: not like for like"
+    return f"{_listed(names)} had figures in {when}: not like for like"
 
 
 def _listed(names: Sequence[str], most: int = 5) -> str:

@@ -103,25 +103,44 @@ def candidate_groups(
     out = []
     makes: dict[str, str] = {}  # subject key -> make key: each parsed once, not once a pair
     for indices in by_figures.values():
-        kept = [
-            i
-            for i in indices
-            if any(j != i and _may_share(events[i], events[j], related, makes) for j in indices)
-        ]
+        if len(indices) < 2:
+            continue
+        # a model or make shares cells only with its own make's subjects or with a wider one
+        # (all EVs, a group, a region): only those pairs are asked, not every pair of a
+        # large group (a poll's like-figured growth events of a thousand makes)
+        wide = [i for i in indices if events[i].subject.kind in _WIDE]
+        by_make: dict[str, list[int]] = {}
+        for i in indices:
+            if events[i].subject.kind not in _WIDE:
+                by_make.setdefault(_make_of(events[i].subject, makes), []).append(i)
+        kept = []
+        for i in indices:
+            event = events[i]
+            others: Iterable[int] = indices
+            if event.subject.kind not in _WIDE:
+                others = [*wide, *by_make[_make_of(event.subject, makes)]]
+            if any(j != i and may_share(event, events[j], related, makes) for j in others):
+                kept.append(i)
         if len(kept) > 1:
             out.append(kept)
     return out
 
 
-def _may_share(
-    a: Event, b: Event, related: Callable[[str, str], bool], makes: dict[str, str]
+_WIDE = frozenset({"all", "group", "region"})  # subjects whose cells may be any make's
+
+
+def may_share(
+    a: Event, b: Event, related: Callable[[str, str], bool], makes: dict[str, str] | None = None
 ) -> bool:
+    """Whether two events' figures may be made of the same cells (`makes` keeps each subject's
+    make key between calls)."""
+    if makes is None:
+        makes = {}
     if not related(a.region, b.region):
         return False
     if (a.subject.key, a.region) == (b.subject.key, b.region):
         return isinstance(a, ShareEvent) and isinstance(b, ShareEvent)
-    kinds = {a.subject.kind, b.subject.kind}
-    if kinds & {"all", "group", "region"}:
+    if a.subject.kind in _WIDE or b.subject.kind in _WIDE:
         return True  # a group's members are not known here; the basis decides
     return _make_of(a.subject, makes) == _make_of(b.subject, makes) and not (
         a.subject.kind == b.subject.kind == "model" and a.subject.key != b.subject.key

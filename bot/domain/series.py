@@ -36,6 +36,7 @@ __all__ = [
     "cumulative",
     "increments",
     "own_region_basis",
+    "own_region_basis_of",
     "regional_coverage",
     "regional_increments",
     "total_as_of",
@@ -83,14 +84,22 @@ def own_region_basis(
     """The `chosen` pairs `regional_increments` gives when every row is in `region` itself (the
     usual series): each year's best source among those with figures; None when rows of other
     regions take part, whose choice is the whole tree's."""
+    present = ((r.month.year, r.region, r.source_id) for r in rows)
+    return own_region_basis_of(present, priority, region)
+
+
+def own_region_basis_of(
+    present: Iterable[tuple[int, str, int]], priority: Mapping[int, int], region: str
+) -> dict[int, set[tuple[str, int]]] | None:
+    """`own_region_basis` from the (year, region, source id) the rows have, each once or more
+    (all it depends on: `BotStore.pairs_between` reads them without the rows)."""
     best: dict[int, tuple[int, int]] = {}
-    for row in rows:
-        if row.source_id not in priority:
+    for year, where, source_id in present:
+        if source_id not in priority:
             continue
-        if row.region != region:
+        if where != region:
             return None
-        rank = (priority[row.source_id], row.source_id)
-        year = row.month.year
+        rank = (priority[source_id], source_id)
         if year not in best or rank < best[year]:
             best[year] = rank
     return {year: {(region, rank[1])} for year, rank in best.items()}

@@ -134,6 +134,26 @@ class SalesStore(MarketShareRows, Protocol):
         every make (what a total of all EVs is made of). With `whole_makes`, the makes' own
         sums (as `make_increments` reads them) instead of their models' cells."""
 
+    async def pairs_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[tuple[str, int, str, int]]:
+        """Each (make key, year, region, source id) the makes' own sums have a cell of from
+        `first` to `last` (of every make with None), once, in no order: what a basis of
+        `parts_between(..., whole_makes=True)` depends on, without its rows."""
+
+    async def models_gone(
+        self,
+        make_keys: Sequence[str],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        """The (make key, model key) of the makes' models (and their own figures, model key
+        "": the models `parts_between` reads) with units in `before` from `before_pair`'s
+        (region, source id) and none in `end` from `end_pair`'s: what compares unlike parts
+        of a year to date, found without reading the cells of either month."""
+
     async def powertrain_increments(
         self, powertrain: str, make_key: str | None = None, model_key: str | None = None
     ) -> list[IncRow]:

@@ -78,6 +78,51 @@ class PgReading(PgFanOut, SalesReads):
         )
         return inc_rows(rows)
 
+    async def pairs_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[tuple[str, int, str, int]]:
+        if make_keys is not None and not make_keys:
+            return []
+        where = ""
+        args: list[Any] = [str(first), str(last)]
+        if make_keys is not None:
+            where = " AND make_key = ANY($3::text[])"
+            args.append(list(make_keys))
+        rows = await self._fetch(
+            self.pool,
+            "SELECT DISTINCT make_key, substr(month, 1, 4)::int, region, source_id "
+            f"FROM make_cells WHERE month BETWEEN $1 AND $2{where}",
+            *args,
+            table="make_cells",
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def models_gone(
+        self,
+        make_keys: Sequence[str],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        if not make_keys:
+            return []
+        rows = await self._fetch(
+            self.pool,
+            "SELECT c.make_key, c.model_key FROM cells c WHERE c.make_key = ANY($1::text[]) "
+            "AND c.month = $2 AND c.region = $3 AND c.source_id = $4 AND c.inc != 0 "
+            "AND NOT EXISTS (SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
+            "AND d.model_key = c.model_key AND d.month = $5 AND d.region = $6 "
+            "AND d.source_id = $7 AND d.inc != 0)",
+            list(make_keys),
+            str(before),
+            *before_pair,
+            str(end),
+            *end_pair,
+            table="cells",
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
             return []

@@ -88,6 +88,56 @@ class SqliteReading(SqliteFanOut, SalesReads):
         )
         return inc_rows(rows)
 
+    async def pairs_between(
+        self, make_keys: Sequence[str] | None, first: Month, last: Month
+    ) -> list[tuple[str, int, str, int]]:
+        if make_keys is not None and not make_keys:
+            return []
+        where, args = "", [str(first), str(last)]
+        if make_keys is not None:
+            where = f" AND make_key IN ({', '.join('?' for _ in make_keys)})"
+            args += make_keys
+        rows = await self._rows(
+            "SELECT DISTINCT make_key, CAST(substr(month, 1, 4) AS INTEGER), region, source_id "
+            f"FROM make_cells WHERE month BETWEEN ? AND ?{where}",
+            args,
+            table="make_cells",
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def models_gone(
+        self,
+        make_keys: Sequence[str],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        if not make_keys:
+            return []
+        marks = ", ".join("?" for _ in make_keys)
+        # the models as `parts_between` finds them, each model's two months by its key
+        rows = await self._rows(
+            "SELECT c.make_key, c.model_key FROM "
+            f"(SELECT make_key, model_key FROM models WHERE make_key IN ({marks}) "
+            "UNION ALL SELECT value, '' FROM json_each(?)) m CROSS JOIN cells c "
+            "WHERE c.make_key = m.make_key AND c.model_key = m.model_key AND c.month = ? "
+            "AND c.region = ? AND c.source_id = ? AND c.inc != 0 AND NOT EXISTS ("
+            "SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
+            "AND d.model_key = c.model_key AND d.month = ? AND d.region = ? "
+            "AND d.source_id = ? AND d.inc != 0)",
+            [
+                *make_keys,
+                json.dumps(list(make_keys)),
+                str(before),
+                *before_pair,
+                str(end),
+                *end_pair,
+            ],
+            table="cells",
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def journal_head(self) -> int:
         rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
         return int(rows[0][0])
