@@ -115,17 +115,31 @@ def test_run_with_no_input_at_all_runs_on(db: str, tmp_path: Path) -> None:
         env=_env(),
         text=True,
     )
+    lines: list[str] = []
+    ended = threading.Event()
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "the bot runs on" in line:
+                ended.set()
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
     try:
-        time.sleep(3.0)
-        assert proc.poll() is None, proc.communicate()
+        # told once it has started and read the end of its input (a fixed sleep was too short
+        # for a loaded machine: SIGINT came before the bot had set its handlers)
+        assert ended.wait(60), "".join(lines) + (proc.stderr.read() if proc.poll() else "")
+        time.sleep(1.0)
+        assert proc.poll() is None, "the bot stopped at the end of its input"
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-        assert proc.returncode == 0
-        assert "the bot runs on" in out
+        assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        reader.join(5)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
