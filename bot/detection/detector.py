@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from bot.detection.continuing import continue_with, fingerprints, reads_after, year_sources
+from bot.detection.fact_cells import FactCells
 from bot.detection.finding import (
     Detection,
     Found,
@@ -77,6 +78,7 @@ class Detector:
         tree = self.hierarchy.tree
         self.reader = SeriesReader(store, tree, list(config.groups), sample_sources(config))
         self.reads = Reads(store, self.reader, self.hierarchy)
+        self.facts = FactCells(store, self.reader, self.hierarchy)
         self.ladders = configured_ladders(config)
         self.rungs = union_rungs(self.ladders)  # what milestones are detected over
         self.continued = 0  # series the last poll continued from their kept state
@@ -121,7 +123,7 @@ class Detector:
             self.reader.snapshot = None
         self.continued = detection.continued
         write = detection.write
-        write.events[:] = await self.reads.bases(write.events)
+        write.events[:] = await self.facts.bases(write.events)
         write.event_keys = await asyncio.to_thread(
             without_gc, lambda: [self.hierarchy.covering(e.subject, e.period) for e in write.events]
         )

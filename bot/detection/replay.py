@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.detection.detector import Detector
-from bot.detection.reading import BasisCell
+from bot.detection.fact_cells import BasisCell
 from bot.detection.steps import (
     SeriesKey,
     detect_milestones,
@@ -143,7 +143,7 @@ async def replay(
                     kept.append(told)
                 elif untold is not None and found.kind in kinds:
                     untold.append((dressed(found, bases[about], facts), reason))
-            once = one_per_fact(await detector.reads.bases(kept, cells))
+            once = one_per_fact(await detector.facts.bases(kept, cells))
             out.extend(e for e in once if e.kind in kinds)
     return out
 
