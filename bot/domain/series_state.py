@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from bot.domain.periods import Month
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a poll makes a state for every series it touched, and a frozen dataclass's
+# __init__ sets each of these 14 fields through object.__setattr__ (ten times the cost of a
+# plain one's). Nothing changes a state once made: a detection makes new ones.
+@dataclass(slots=True)
 class SeriesState:
     """A series as detected at its last month, kept with the recorded milestones.
 
