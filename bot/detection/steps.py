@@ -261,6 +261,12 @@ def item_order(item: tuple[SeriesKey, object]) -> tuple[int, str, str, str]:
 
 def model_keys(subject: Subject) -> tuple[str, str]:
     """A model's make and model keys."""
+    # a poll asks for every touched model's: taken apart as `SubjectKey.parse` does, without
+    # making one (any other key goes through it, and raises there)
+    kind, _, rest = subject.key.partition(":")
+    make, slash, model = rest.partition("/")
+    if kind == "model" and slash:
+        return make, model
     key = SubjectKey.parse(subject.key)
     return key.make, key.model
 
