@@ -228,7 +228,8 @@ def continue_one(state: SeriesState, month: Month, units: int) -> SeriesView:
     """`continue_view(state, {month: units})`, the usual poll of a series, without its
     generality (a test holds the two equal)."""
     last = state.last
-    if month <= last:
+    # by number: Month's own comparisons are Python calls, and this is every touched model's
+    if month.year * 12 + month.month <= last.year * 12 + last.month:
         raise ValueError(f"{month} is not after the last detected month {last}")
     recent = state.recent
     total = state.total + units
@@ -239,7 +240,7 @@ def continue_one(state: SeriesState, month: Month, units: int) -> SeriesView:
         ((only, previous_units),) = recent
         monthly = {only: previous_units, month: units}
         points = [(only, state.total), (month, total)]
-        if only != last:
+        if only is not last and only != last:
             previous_units = 0
     else:
         monthly = dict(recent)
