@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import bot.detection.continuing as continuing_module
 from bot.detection.detector import Detector
-from bot.detection.steps import SeriesKey, series_order
+from bot.detection.steps import SeriesKey, model_keys, series_order
 from bot.detection.touched import touched_series
 from bot.detection.window import own_figures
 from bot.domain.event_codec import event_to_dict
@@ -46,7 +46,7 @@ from bot.domain.series_state import (
     whole_view,
 )
 from bot.domain.settings import Config, MilestoneConfig, default_config
-from bot.domain.subjects import ALL
+from bot.domain.subjects import ALL, SubjectKey
 from bot.reading.queries import SeriesReader, region_tree
 from bot.store.sqlite.sales import SqliteStore
 
@@ -829,3 +829,24 @@ def test_increments_after_reads_what_the_whole_reads_have_after(
 
     with tempfile.TemporaryDirectory(prefix="evbot-after-") as tmp:
         asyncio.run(run(Path(tmp)))
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="model:/ak", max_size=14),
+        st.builds("model:{}/{}".format, st.text(max_size=5), st.text(max_size=5)),
+    )
+)
+@example("model:a/b/c")
+@example("model:/")
+@example("all")
+def test_a_models_keys_are_those_its_subject_key_parses_to(key: str) -> None:
+    """`model_keys` takes a key apart without making a SubjectKey: as `SubjectKey.parse` does,
+    and refusing what it refuses."""
+    try:
+        parsed = SubjectKey.parse(key)
+    except ValueError:
+        with pytest.raises(ValueError, match="not a subject key"):
+            model_keys(Subject("model", key, "x"))
+        return
+    assert model_keys(Subject("model", key, "x")) == (parsed.make, parsed.model)
