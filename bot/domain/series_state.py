@@ -108,7 +108,13 @@ class SeriesView:
         if keep_year:
             wanted = Month(latest.year - 1, 1)
             start = wanted if self.known_from is None else max(wanted, self.known_from)
-            recent = tuple((m, v) for m, v in sorted(self.monthly.items()) if m >= start)
+            # by number: Month's own comparisons are Python calls, a few dozen per series
+            since = start.year * 12 + start.month
+            recent = tuple(
+                (m, v)
+                for m, v in sorted(self.monthly.items(), key=_item_number)
+                if m.year * 12 + m.month >= since
+            )
         else:
             start, recent = latest, ((latest, self.monthly[latest]),)
         # positional: a poll keeps a state for every series it touched
@@ -138,6 +144,11 @@ def _better(best: tuple[int, Month] | None, units: int, month: Month) -> tuple[i
 
 
 def _number(month: Month) -> int:
+    return month.year * 12 + month.month
+
+
+def _item_number(item: tuple[Month, int]) -> int:
+    month = item[0]
     return month.year * 12 + month.month
 
 
