@@ -637,6 +637,45 @@ async def test_states_kept_in_memory_serve_only_while_no_other_detection_saved(
         await two.close()
 
 
+async def test_share_levels_kept_in_memory_are_those_saved_while_no_other_detection_saved(
+    tmp_path: Path,
+) -> None:
+    """A connection serves the share levels it read and saved from memory, as they are on
+    disk, until another connection saves a detection: then it reads them again."""
+    cfg = config()
+    path = tmp_path / "s.db"
+    one = await open_store(path, cfg)
+    two = await open_store(path, cfg)
+    models = [(f"model:alpha/{m}", "World", "sales") for m in ("a1", "a2")]
+
+    async def read() -> tuple[dict[tuple[str, str, str, str], float | None], int]:
+        return await one.share_levels_of(models), one.stats.rows_read.get("share_levels", 0)
+
+    try:
+        await load(one, [(m, 0, 0, month, 100 + 40 * m) for m in (0, 1) for month in range(6)])
+        await Detector(one, cfg).poll()  # history: no share is stepped
+        for month, units in ((6, 300), (7, 20)):
+            await load(one, [(0, 0, 0, month, units), (1, 0, 0, month, 100)])
+            await Detector(one, cfg).poll()
+        on_disk = {r[:4]: r[4] for r in await table(one, LEVELS)}
+        assert len(on_disk) == 4  # each model in its make and in the group
+        levels, before = await read()
+        assert levels == on_disk
+        await load(one, [(0, 0, 0, 8, 400), (1, 0, 0, 8, 10)])
+        await Detector(one, cfg).poll()
+        levels, after = await read()
+        assert after == before  # from memory, as saved
+        assert levels == {r[:4]: r[4] for r in await table(one, LEVELS)} != on_disk
+        await load(two, [(0, 0, 0, 9, 5), (1, 0, 0, 9, 900)])
+        await Detector(two, cfg).poll()  # the other connection moves the watermark and levels
+        levels, again = await read()
+        assert again == after + 4  # read again
+        assert levels == {r[:4]: r[4] for r in await table(one, LEVELS)}
+    finally:
+        await one.close()
+        await two.close()
+
+
 async def test_an_import_on_the_same_connection_keeps_the_states_in_memory(
     tmp_path: Path,
 ) -> None:
