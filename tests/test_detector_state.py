@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import bot.detection.continuing as continuing_module
 from bot.detection.detector import Detector
-from bot.detection.steps import SeriesKey, series_order
+from bot.detection.steps import SeriesKey, model_keys, series_order
 from bot.detection.touched import touched_series
 from bot.detection.window import own_figures
 from bot.domain.event_codec import event_to_dict
@@ -46,7 +46,7 @@ from bot.domain.series_state import (
     whole_view,
 )
 from bot.domain.settings import Config, MilestoneConfig, default_config
-from bot.domain.subjects import ALL
+from bot.domain.subjects import ALL, SubjectKey
 from bot.reading.queries import SeriesReader, region_tree
 from bot.store.sqlite.sales import SqliteStore
 
@@ -637,6 +637,45 @@ async def test_states_kept_in_memory_serve_only_while_no_other_detection_saved(
         await two.close()
 
 
+async def test_share_levels_kept_in_memory_are_those_saved_while_no_other_detection_saved(
+    tmp_path: Path,
+) -> None:
+    """A connection serves the share levels it read and saved from memory, as they are on
+    disk, until another connection saves a detection: then it reads them again."""
+    cfg = config()
+    path = tmp_path / "s.db"
+    one = await open_store(path, cfg)
+    two = await open_store(path, cfg)
+    models = [(f"model:alpha/{m}", "World", "sales") for m in ("a1", "a2")]
+
+    async def read() -> tuple[dict[tuple[str, str, str, str], float | None], int]:
+        return await one.share_levels_of(models), one.stats.rows_read.get("share_levels", 0)
+
+    try:
+        await load(one, [(m, 0, 0, month, 100 + 40 * m) for m in (0, 1) for month in range(6)])
+        await Detector(one, cfg).poll()  # history: no share is stepped
+        for month, units in ((6, 300), (7, 20)):
+            await load(one, [(0, 0, 0, month, units), (1, 0, 0, month, 100)])
+            await Detector(one, cfg).poll()
+        on_disk = {r[:4]: r[4] for r in await table(one, LEVELS)}
+        assert len(on_disk) == 4  # each model in its make and in the group
+        levels, before = await read()
+        assert levels == on_disk
+        await load(one, [(0, 0, 0, 8, 400), (1, 0, 0, 8, 10)])
+        await Detector(one, cfg).poll()
+        levels, after = await read()
+        assert after == before  # from memory, as saved
+        assert levels == {r[:4]: r[4] for r in await table(one, LEVELS)} != on_disk
+        await load(two, [(0, 0, 0, 9, 5), (1, 0, 0, 9, 900)])
+        await Detector(two, cfg).poll()  # the other connection moves the watermark and levels
+        levels, again = await read()
+        assert again == after + 4  # read again
+        assert levels == {r[:4]: r[4] for r in await table(one, LEVELS)}
+    finally:
+        await one.close()
+        await two.close()
+
+
 async def test_an_import_on_the_same_connection_keeps_the_states_in_memory(
     tmp_path: Path,
 ) -> None:
@@ -829,3 +868,24 @@ def test_increments_after_reads_what_the_whole_reads_have_after(
 
     with tempfile.TemporaryDirectory(prefix="evbot-after-") as tmp:
         asyncio.run(run(Path(tmp)))
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="model:/ak", max_size=14),
+        st.builds("model:{}/{}".format, st.text(max_size=5), st.text(max_size=5)),
+    )
+)
+@example("model:a/b/c")
+@example("model:/")
+@example("all")
+def test_a_models_keys_are_those_its_subject_key_parses_to(key: str) -> None:
+    """`model_keys` takes a key apart without making a SubjectKey: as `SubjectKey.parse` does,
+    and refusing what it refuses."""
+    try:
+        parsed = SubjectKey.parse(key)
+    except ValueError:
+        with pytest.raises(ValueError, match="not a subject key"):
+            model_keys(Subject("model", key, "x"))
+        return
+    assert model_keys(Subject("model", key, "x")) == (parsed.make, parsed.model)

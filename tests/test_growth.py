@@ -76,3 +76,30 @@ def test_eligible() -> None:
     assert not eligible(first, Month(2019, 1), 50_000)
     assert eligible(first, Month(2020, 5), 500, min_months=2, min_parent_total=500)
     assert not eligible(first, Month(2020, 4), 500, min_months=2, min_parent_total=500)
+
+
+@given(
+    st.dictionaries(
+        st.integers(0, 60).map(lambda i: Month(2019, 1).plus(i)), st.integers(-50, 500)
+    ),
+    st.integers(0, 72).map(lambda i: Month(2019, 1).plus(i)),
+)
+def test_year_to_date_sums_the_months_it_names(monthly: dict[Month, int], month: Month) -> None:
+    """One pass over the figures gives the sums of January to `month` of its year and of the
+    same months a year earlier, each month looked up."""
+    current = sum(monthly.get(Month(month.year, m), 0) for m in range(1, month.month + 1))
+    previous = sum(monthly.get(Month(month.year - 1, m), 0) for m in range(1, month.month + 1))
+    assert year_to_date(monthly, month) == (current, previous)
+
+
+@given(
+    st.integers(0, 400).map(lambda i: Month(2000, 1).plus(i)),
+    st.integers(0, 400).map(lambda i: Month(2000, 1).plus(i)),
+    st.integers(0, 30),
+)
+def test_eligible_counts_the_months_between_by_their_index(
+    first: Month, month: Month, min_months: int
+) -> None:
+    expected = month.index - first.index >= min_months
+    assert eligible(first, month, 10_000, min_months, 10_000) == expected
+    assert not eligible(first, month, 9_999, min_months, 10_000)

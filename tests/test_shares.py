@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.shares import ShareCrossing, ShareState, step_share
+from bot.detection.steps import share_step
+from bot.domain.growth import eligible
+from bot.domain.periods import Month
+from bot.domain.settings import default_config
+from bot.domain.shares import (
+    Banding,
+    ShareCrossing,
+    ShareState,
+    banding,
+    step_level,
+    step_share,
+)
 
 
 def run(
@@ -145,3 +158,46 @@ def test_a_monotone_rise_fires_once_per_boundary(steps: list[int]) -> None:
     # Each event fires at the first observation at or over its boundary.
     for event, boundary in zip(events, expected, strict=True):
         assert event.share == next(p for p in points if p >= boundary) / 10_000
+
+
+levels = st.one_of(st.none(), st.integers(0, 20).map(lambda k: k / 20), st.floats(0, 1))
+
+
+@given(
+    levels,
+    st.integers(0, 10**7),
+    st.integers(-5, 10**7),
+    st.integers(0, 40),
+    st.sampled_from((1, 5, 7.5, 10)),
+    st.sampled_from((0, 2, 3.5)),
+)
+def test_a_models_share_step_is_step_share_of_its_share(
+    level: float | None, units: int, parent: int, age: int, band: float, hysteresis: float
+) -> None:
+    """The detector's share step (band width and hysteresis checked once per configuration)
+    gives what `step_share` gives the model's share, whenever the parent is eligible."""
+    config = default_config()
+    ms = replace(config.milestones, share_band=band, share_hysteresis=hysteresis)
+    config = replace(config, milestones=ms)
+    first, month = Month(2020, 1), Month(2020, 1).plus(age)
+    found = share_step(level, units, parent, first, month, config)
+    if parent <= 0 or not eligible(first, month, parent, ms.min_months, ms.min_parent_total):
+        assert found == (level, None, None)
+        return
+    share = min(1.0, units / parent)
+    state, crossing = step_share(ShareState(level), share, band / 100, hysteresis / 100)
+    expected = (state.level, None, None)
+    if crossing is not None:
+        expected = (state.level, crossing.boundary, crossing.direction)
+    assert found == expected
+
+
+def test_a_banding_is_checked_once_and_refuses_what_step_share_refuses() -> None:
+    assert banding(0.05, 0.02) is banding(0.05, 0.02)
+    assert banding(0.05, 0.02) == Banding(50_000_000, 20_000_000)
+    with pytest.raises(ValueError, match="band width must be above 0"):
+        banding(0.0, 0.02)
+    with pytest.raises(ValueError, match="hysteresis must not be negative"):
+        banding(0.05, -0.01)
+    with pytest.raises(ValueError, match="level must be a finite number"):
+        step_level(float("nan"), 0.5, banding())

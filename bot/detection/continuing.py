@@ -172,13 +172,11 @@ def one_more(
         return None
     (row,) = rows
     ((own, source),) = state.year_sources
-    if (
-        row.region == own == region
-        and row.source_id == source
-        and source in priority
-        and row.month > state.last
-    ):
-        return row
+    if row.region == own == region and row.source_id == source and source in priority:
+        # months by number: Month's own comparisons are Python calls, one per touched model
+        month, last = row.month, state.last
+        if month.year * 12 + month.month > last.year * 12 + last.month:
+            return row
     return None
 
 

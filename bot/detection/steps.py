@@ -31,7 +31,7 @@ from bot.domain.rungs import RungSet, union_rungs
 from bot.domain.series import total_as_of
 from bot.domain.series_state import SeriesView
 from bot.domain.settings import Config
-from bot.domain.shares import ShareState, step_share
+from bot.domain.shares import banding, step_level
 from bot.domain.subjects import SubjectKey
 
 SUMMED_KINDS = ("make", "group", "all")  # growth is told for these, not for every model
@@ -210,12 +210,10 @@ def share_step(
     ):
         return level, None, None
     share = min(1.0, max(0.0, model_total / parent_total))
-    state, crossing = step_share(
-        ShareState(level), share, ms.share_band / 100, ms.share_hysteresis / 100
+    new_level, direction, boundary = step_level(
+        level, share, banding(ms.share_band / 100, ms.share_hysteresis / 100)
     )
-    if crossing is None:
-        return state.level, None, None
-    return state.level, crossing.boundary, crossing.direction
+    return new_level, boundary, direction
 
 
 def share_event(
@@ -263,6 +261,12 @@ def item_order(item: tuple[SeriesKey, object]) -> tuple[int, str, str, str]:
 
 def model_keys(subject: Subject) -> tuple[str, str]:
     """A model's make and model keys."""
+    # a poll asks for every touched model's: taken apart as `SubjectKey.parse` does, without
+    # making one (any other key goes through it, and raises there)
+    kind, _, rest = subject.key.partition(":")
+    make, slash, model = rest.partition("/")
+    if kind == "model" and slash:
+        return make, model
     key = SubjectKey.parse(subject.key)
     return key.make, key.model
 

@@ -15,8 +15,16 @@ MIN_PARENT_TOTAL = 10_000
 
 def year_to_date(monthly: Mapping[Month, int], month: Month) -> tuple[int, int]:
     """Units from January to `month` of its year, and in the same months a year earlier."""
-    current = sum(monthly.get(Month(month.year, m), 0) for m in range(1, month.month + 1))
-    previous = sum(monthly.get(Month(month.year - 1, m), 0) for m in range(1, month.month + 1))
+    # one pass over the figures, not a Month made and hashed per month asked: a poll asks this
+    # of every make, whose figures since January of the year before are all it holds
+    year, upto = month.year, month.month
+    current = previous = 0
+    for m, units in monthly.items():
+        if m.month <= upto:
+            if m.year == year:
+                current += units
+            elif m.year == year - 1:
+                previous += units
     return current, previous
 
 
@@ -51,4 +59,6 @@ def eligible(
     They are skipped in the subject's first `min_months` months (`first_month` is month 0) and
     while the parent total is under `min_parent_total`, where percentages are mostly noise.
     """
-    return month.index - first_month.index >= min_months and parent_total >= min_parent_total
+    # months apart without Month.index: asked for every model of a poll
+    apart = (month.year - first_month.year) * 12 + month.month - first_month.month
+    return apart >= min_months and parent_total >= min_parent_total

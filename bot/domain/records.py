@@ -69,7 +69,10 @@ class ImportSummary:
     notices: list[str] = field(default_factory=list)  # e.g. the duplicates counted once
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a poll makes tens of thousands from the rows it reads, and a frozen dataclass's
+# __init__ sets each field through object.__setattr__ (three times the cost of a plain one's).
+# Nothing changes a row once made.
+@dataclass(slots=True)
 class IncRow:
     """A monthly increment of a cumulative series, from one source in one region.
 

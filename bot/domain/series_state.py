@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from bot.domain.periods import Month
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a poll makes a state for every series it touched, and a frozen dataclass's
+# __init__ sets each of these 14 fields through object.__setattr__ (ten times the cost of a
+# plain one's). Nothing changes a state once made: a detection makes new ones.
+@dataclass(slots=True)
 class SeriesState:
     """A series as detected at its last month, kept with the recorded milestones.
 
@@ -105,7 +108,13 @@ class SeriesView:
         if keep_year:
             wanted = Month(latest.year - 1, 1)
             start = wanted if self.known_from is None else max(wanted, self.known_from)
-            recent = tuple((m, v) for m, v in sorted(self.monthly.items()) if m >= start)
+            # by number: Month's own comparisons are Python calls, a few dozen per series
+            since = start.year * 12 + start.month
+            recent = tuple(
+                (m, v)
+                for m, v in sorted(self.monthly.items(), key=_item_number)
+                if m.year * 12 + m.month >= since
+            )
         else:
             start, recent = latest, ((latest, self.monthly[latest]),)
         # positional: a poll keeps a state for every series it touched
@@ -135,6 +144,11 @@ def _better(best: tuple[int, Month] | None, units: int, month: Month) -> tuple[i
 
 
 def _number(month: Month) -> int:
+    return month.year * 12 + month.month
+
+
+def _item_number(item: tuple[Month, int]) -> int:
+    month = item[0]
     return month.year * 12 + month.month
 
 
@@ -225,7 +239,8 @@ def continue_one(state: SeriesState, month: Month, units: int) -> SeriesView:
     """`continue_view(state, {month: units})`, the usual poll of a series, without its
     generality (a test holds the two equal)."""
     last = state.last
-    if month <= last:
+    # by number: Month's own comparisons are Python calls, and this is every touched model's
+    if month.year * 12 + month.month <= last.year * 12 + last.month:
         raise ValueError(f"{month} is not after the last detected month {last}")
     recent = state.recent
     total = state.total + units
@@ -236,7 +251,7 @@ def continue_one(state: SeriesState, month: Month, units: int) -> SeriesView:
         ((only, previous_units),) = recent
         monthly = {only: previous_units, month: units}
         points = [(only, state.total), (month, total)]
-        if only != last:
+        if only is not last and only != last:
             previous_units = 0
     else:
         monthly = dict(recent)

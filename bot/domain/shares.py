@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 DEFAULT_WIDTH = 0.05
@@ -46,6 +47,52 @@ def _scaled(value: float, what: str) -> int:
     return round(value * _SCALE)
 
 
+@dataclass(frozen=True, slots=True)
+class Banding:
+    """A band width and hysteresis, checked and scaled to integers of 1e-9 once (a poll steps
+    thousands of shares under the same two)."""
+
+    band: int
+    gap: int
+
+
+@lru_cache(maxsize=64)
+def banding(width: float = DEFAULT_WIDTH, hysteresis: float = DEFAULT_HYSTERESIS) -> Banding:
+    """The `Banding` of a band width and hysteresis (0..1); raises ValueError for a width not
+    above 0 and at most 1, or a negative hysteresis."""
+    band = _scaled(width, "width")
+    if not 0 < band <= _SCALE:
+        raise ValueError(f"band width must be above 0 and at most 1, got {width!r}")
+    gap = _scaled(hysteresis, "hysteresis")
+    if gap < 0:
+        raise ValueError(f"hysteresis must not be negative, got {hysteresis!r}")
+    return Banding(band, gap)
+
+
+def step_level(
+    level: float | None, share: float, bands: Banding
+) -> tuple[float | None, Literal["up", "down"] | None, float | None]:
+    """`step_share` on plain values: (the new level, the direction crossed or None, the
+    boundary crossed or None)."""
+    scaled = _scaled(share, "share")
+    if not 0 <= scaled <= _SCALE:
+        raise ValueError(f"share must be between 0 and 1, got {share!r}")
+    band = bands.band
+    floor = scaled // band * band
+    if level is None:
+        return floor / _SCALE, None, None
+    old = _scaled(level, "level")
+    if floor > old:
+        return floor / _SCALE, "up", floor / _SCALE
+    if old - scaled > bands.gap:
+        # A level saved under another band width may sit inside the share's new band; then no
+        # boundary was fallen below, and the share is only re-placed.
+        if floor + band > old:
+            return floor / _SCALE, None, None
+        return floor / _SCALE, "down", (floor + band) / _SCALE
+    return level, None, None
+
+
 def step_share(
     state: ShareState,
     share: float,
@@ -63,27 +110,7 @@ def step_share(
       the level. A later rise back to that boundary fires "up" again, so repeated events need a
       swing of more than `hysteresis`.
     """
-    scaled = _scaled(share, "share")
-    if not 0 <= scaled <= _SCALE:
-        raise ValueError(f"share must be between 0 and 1, got {share!r}")
-    band = _scaled(width, "width")
-    if not 0 < band <= _SCALE:
-        raise ValueError(f"band width must be above 0 and at most 1, got {width!r}")
-    gap = _scaled(hysteresis, "hysteresis")
-    if gap < 0:
-        raise ValueError(f"hysteresis must not be negative, got {hysteresis!r}")
-
-    floor = scaled // band * band
-    placed = ShareState(floor / _SCALE)
-    if state.level is None:
-        return placed, None
-    level = _scaled(state.level, "level")
-    if floor > level:
-        return placed, ShareCrossing("up", floor / _SCALE, share)
-    if level - scaled > gap:
-        # A level saved under another band width may sit inside the share's new band; then no
-        # boundary was fallen below, and the share is only re-placed.
-        if floor + band > level:
-            return placed, None
-        return placed, ShareCrossing("down", (floor + band) / _SCALE, share)
-    return state, None
+    level, direction, boundary = step_level(state.level, share, banding(width, hysteresis))
+    if direction is None or boundary is None:
+        return ShareState(level), None
+    return ShareState(level), ShareCrossing(direction, boundary, share)

@@ -17,13 +17,6 @@ from operator import attrgetter
 from bot.domain.records import IncRow
 from bot.reading.series_arrays import month_at
 
-# IncRow's slots, set directly: a frozen dataclass's __init__ goes through object.__setattr__
-# once per field, and a warm-up makes a million rows
-_SET_SOURCE, _SET_REGION, _SET_MAKE, _SET_MODEL, _SET_MONTH, _SET_INC = (
-    IncRow.__dict__[name].__set__
-    for name in ("source_id", "region", "make_key", "model_key", "month", "inc")
-)
-
 
 class Regions:
     """The region names of the rows, each held once; rows refer to them by number."""
@@ -58,20 +51,13 @@ class Columns:
     def rows(self, regions: Regions) -> list[IncRow]:
         """The rows as `IncRow` objects again (sharing their months and strings)."""
         out: list[IncRow] = []
-        append, new, names = out.append, object.__new__, regions.names
+        append, names = out.append, regions.names
         make_key, model_key = self.make_key, self.model_key
         shared = {i: month_at(i) for i in set(self.months)}  # one call a month, not a row
         for source_id, region, month, inc in zip(
             self.sources, self.regions, self.months, self.incs, strict=True
         ):
-            row = new(IncRow)
-            _SET_SOURCE(row, source_id)
-            _SET_REGION(row, names[region])
-            _SET_MAKE(row, make_key)
-            _SET_MODEL(row, model_key)
-            _SET_MONTH(row, shared[month])
-            _SET_INC(row, inc)
-            append(row)
+            append(IncRow(source_id, names[region], make_key, model_key, shared[month], inc))
         return out
 
 

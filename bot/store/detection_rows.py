@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,6 +186,58 @@ def share_levels(
 ) -> dict[tuple[str, str, str, str], float | None]:
     """Share level rows (model, parent, region, metric, level) by their key."""
     return {(r[0], r[1], r[2], r[3]): float(r[4]) if r[4] is not None else None for r in rows}
+
+
+LevelsByModel = dict[tuple[str, str, str], dict[str, float | None]]
+
+
+def read_levels(
+    rows: Iterable[Sequence[Any]], models: Iterable[tuple[str, str, str]]
+) -> tuple[dict[tuple[str, str, str, str], float | None], LevelsByModel]:
+    """Share level rows (`share_levels`), and the same levels by (model, region, metric) and
+    parent, with every model asked (one never placed has none)."""
+    found = share_levels(rows)
+    by_model: LevelsByModel = {(m[0], m[1], m[2]): {} for m in models}
+    for (model, parent, region, metric), level in found.items():
+        by_model[(model, region, metric)][parent] = level
+    return found, by_model
+
+
+def kept_levels(
+    kept: LevelsByModel, models: Sequence[tuple[str, str, str]]
+) -> tuple[dict[tuple[str, str, str, str], float | None], list[tuple[str, str, str]]]:
+    """The levels of `models` that `kept` knows, by (model, parent, region, metric), and the
+    models it does not know."""
+    found: dict[tuple[str, str, str, str], float | None] = {}
+    missing: list[tuple[str, str, str]] = []
+    for model in models:
+        known = kept.get((model[0], model[1], model[2]))
+        if known is None:
+            missing.append(model)
+            continue
+        key, region, metric = model
+        for parent, level in known.items():
+            found[(key, parent, region, metric)] = level
+    return found, missing
+
+
+def keep_levels(
+    kept: LevelsByModel,
+    read: tuple[dict[str, int], LevelsByModel] | None,
+    name: str,
+    expected: int,
+    written: Mapping[tuple[str, str, str, str], float | None],
+) -> LevelsByModel:
+    """The levels a connection knows after saving a detection from watermark `expected`:
+    those it knew, those it read while the watermark was `expected` (no other detection
+    saved between that read and this save), each updated by what the save wrote."""
+    if read is not None and read[0].get(name, 0) == expected:  # 0: no watermark yet
+        kept.update(read[1])
+    for (model, parent, region, metric), level in written.items():
+        known = kept.get((model, region, metric))
+        if known is not None:
+            known[parent] = level
+    return kept
 
 
 def journal_changes(

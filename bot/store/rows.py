@@ -118,31 +118,15 @@ def increment_updates(
 _MONTHS: dict[str, Month] = {}  # "2015-06" -> Month: a few thousand at most, parsed once
 
 
-# IncRow's slots, set directly: a frozen dataclass's __init__ goes through
-# object.__setattr__ once per field, twice the cost of a poll's reads of tens of thousands
-_SLOTS = tuple(
-    IncRow.__dict__[name].__set__
-    for name in ("source_id", "region", "make_key", "model_key", "month", "inc")
-)
-
-
 def inc_rows(rows: Iterable[Any]) -> list[IncRow]:
     """Increment rows (source, region, make, model, month text, units) as IncRow."""
     out: list[IncRow] = []
-    append, new, months = out.append, object.__new__, _MONTHS
-    set_source, set_region, set_make, set_model, set_month, set_inc = _SLOTS
+    append, months = out.append, _MONTHS
     for source_id, region, make_key, model_key, month, inc in rows:
         m = months.get(month)
         if m is None:
             m = months[month] = Month.parse(month)
-        row = new(IncRow)
-        set_source(row, source_id)
-        set_region(row, region)
-        set_make(row, make_key)
-        set_model(row, model_key)
-        set_month(row, m)
-        set_inc(row, inc)
-        append(row)
+        append(IncRow(source_id, region, make_key, model_key, m, inc))
     return out
 
 

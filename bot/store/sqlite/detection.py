@@ -27,6 +27,7 @@ from bot.store.detection_rows import (
     detection_rows,
     event_keys,
     event_row,
+    keep_levels,
     log_rows,
 )
 from bot.store.rows import state_rows
@@ -75,11 +76,16 @@ class SqliteDetection(SqliteImports):
                 "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
                 (name, new),
             )
-        # committed: what this connection now knows of the states, as of the new watermark
-        kept = self._kept[2] if self._kept and self._kept[:2] == (name, expected) else {}
+        # committed: what this connection now knows of the states and share levels, as of
+        # the new watermark
+        kept, levels = {}, {}
+        if self._kept and self._kept[:2] == (name, expected):
+            kept, levels = self._kept[2], self._kept[3]
         for state in states:
             kept[(state.subject_key, state.region, state.metric)] = state
-        self._kept = (name, new, kept)
+        levels = keep_levels(levels, self._levels_read, name, expected, write.share_levels)
+        self._levels_read = None
+        self._kept = (name, new, kept, levels)
         return [s for s, _ in stored]
 
     async def _save_states(self, states: Sequence[SeriesState]) -> None:

@@ -15,7 +15,7 @@ from bot.domain.records import IncRow
 from bot.domain.series_state import (
     SeriesState,
 )
-from bot.store.detection_rows import journal_changes, recorded_by_series, share_levels
+from bot.store.detection_rows import journal_changes, kept_levels, read_levels, recorded_by_series
 from bot.store.rows import inc_rows, states_from_rows
 from bot.store.sqlite.reading import SqliteReading
 
@@ -23,8 +23,22 @@ from bot.store.sqlite.reading import SqliteReading
 class SqliteDetectionReads(SqliteReading):
     """Detection's reads, many series at once."""
 
-    # the series states this connection saved last, with the watermark they were saved at
-    _kept: tuple[str, int, dict[tuple[str, str, str], SeriesState]] | None = None
+    # the series states this connection saved last, with the watermark they were saved at, and
+    # every parent's share level of each (model key, region, metric) it read or saved since
+    _kept: (
+        tuple[
+            str,
+            int,
+            dict[tuple[str, str, str], SeriesState],
+            dict[tuple[str, str, str], dict[str, float | None]],
+        ]
+        | None
+    ) = None
+    # the share levels the last read found (every parent's, of each model asked), with each
+    # watermark as it was then: the save from the same watermark keeps them
+    _levels_read: (
+        tuple[dict[str, int], dict[tuple[str, str, str], dict[str, float | None]]] | None
+    ) = None
 
     # -- detection --------------------------------------------------------------------------
 
@@ -68,9 +82,23 @@ class SqliteDetectionReads(SqliteReading):
         self, models: Sequence[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str, str], float | None]:
         """The share levels of many (model key, region, metric) in every parent at once, by
-        (model, parent, region, metric); a pair never placed is absent."""
+        (model, parent, region, metric); a pair never placed is absent.
+
+        Like the series states (`series_states`), the levels this connection read or saved
+        are served from memory while the detector's watermark is the one they were kept at.
+        """
         if not models:
             return {}
+        found: dict[tuple[str, str, str, str], float | None] = {}
+        if self._kept is not None:
+            name, seq, _, kept = self._kept
+            if await self.watermark(name) == seq:
+                found, models = await asyncio.to_thread(without_gc, kept_levels, kept, models)
+                if not models:
+                    return found
+            else:
+                self._kept = None
+        marks = dict(await self._rows("SELECT name, seq FROM watermarks"))
         rows = await self._rows(
             "SELECT l.model_key, l.parent_key, l.region, l.metric, l.level "
             "FROM json_each(?) j JOIN share_levels l ON l.model_key = j.value ->> 0 "
@@ -78,7 +106,10 @@ class SqliteDetectionReads(SqliteReading):
             (await asyncio.to_thread(json.dumps, models),),
             table="share_levels",
         )
-        return await asyncio.to_thread(without_gc, share_levels, rows)
+        read, by_model = await asyncio.to_thread(without_gc, read_levels, rows, models)
+        self._levels_read = (marks, by_model)
+        found.update(read)
+        return found
 
     async def series_states(
         self, series: Sequence[tuple[str, str, str]]
@@ -99,7 +130,7 @@ class SqliteDetectionReads(SqliteReading):
             return {}
         found: dict[tuple[str, str, str], SeriesState] = {}
         if self._kept is not None:
-            name, seq, kept = self._kept
+            name, seq, kept, _ = self._kept
             if await self.watermark(name) == seq:
                 found = {k: kept[k] for k in series if k in kept}
                 series = [k for k in series if k not in found]
