@@ -10,12 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app.bootstrap import open_commands
+from bot.commands.context import CommandContext
 from bot.commands.dispatch import _text_call, run_text
-from bot.commands.types import Invocation
+from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
 from bot.domain.coverage import covers, widened
 from bot.domain.formatting import format_month, format_period, format_year
 from bot.domain.periods import Month
+from bot.domain.plausibility import Hold
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
 from bot.domain.settings import default_config
@@ -113,3 +115,63 @@ async def test_a_total_tells_the_sources_of_the_figures_after_a_refresh(tmp_path
         after = await run_text(ctx, inv, "/ev-total nissan leaf")
         assert after.message.footer == "Source: annual · data through 2016"
         assert "32,000" in after.message.title
+
+
+async def kept_and_fresh(ctx: CommandContext, inv: Invocation, text: str) -> tuple[Reply, Reply]:
+    """The answer to `text` as kept words give it, and as told anew (nothing kept)."""
+    kept = await run_text(ctx, inv, text)
+    ctx.total_memo.clear()
+    fresh = await run_text(ctx, inv, text)
+    await run_text(ctx, inv, text)  # kept again, for the next question
+    return kept, fresh
+
+
+async def test_a_totals_kept_words_are_of_the_readers_locale(tmp_path: Path) -> None:
+    config = default_config()
+    channel = Channel("console", "local", "test")
+    english, german = Invocation(channel, "alice"), Invocation(channel, "bob", locale="de")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        rows = [
+            SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", model, 1_000 * m)
+            for m in range(1, 13)
+            for model in ("Leaf", "e-NV200")
+        ]
+        await store.import_records([(SourceSpec("monthly"), rows)])
+        ctx = await open_commands(store, config)
+        for text in ("/ev-total nissan", "/ev-total nissan leaf", "/ev-total", "/ev-total tesla"):
+            first = await run_text(ctx, english, text)
+            kept, fresh = await kept_and_fresh(ctx, german, text)
+            assert kept == fresh
+            assert kept.message.title != first.message.title
+            again, fresh = await kept_and_fresh(ctx, english, text)
+            assert again == fresh == first
+        reply = await run_text(ctx, german, "/ev-total nissan")
+        assert reply.message.footer == "Quelle: monthly · Daten bis Dezember 2015"
+
+
+async def test_a_totals_kept_words_follow_the_figures_and_the_holds(tmp_path: Path) -> None:
+    config = default_config()
+    inv = Invocation(Channel("console", "local", "test"), "alice")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        first = [SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", "Leaf", 1_000) for m in (1, 2)]
+        await store.import_records([(SourceSpec("monthly"), first)])
+        ctx = await open_commands(store, config)
+        before, fresh = await kept_and_fresh(ctx, inv, "/ev-total nissan leaf")
+        assert before == fresh and before.message.title == "Nissan Leaf: 2,000"
+        later = [SalesRecord("2015-03", WORLD, "Nissan", "Leaf", 500)]
+        await store.import_records([(SourceSpec("monthly"), later)])
+        await ctx.refresh()
+        after, fresh = await kept_and_fresh(ctx, inv, "/ev-total nissan leaf")
+        assert after == fresh and after.message.title == "Nissan Leaf: 2,500"
+        assert after.message.footer == "Source: monthly · data through March 2015"
+        # a hold changes the answer without changing the figures (or the model's version)
+        ctx.holds = [
+            Hold(7, "monthly", "nissan", "leaf", WORLD, "2015-03", "2015-03", "sales", 500, "", "")
+        ]
+        held, fresh = await kept_and_fresh(ctx, inv, "/ev-total nissan leaf")
+        assert held == fresh and held.message.title == "Nissan Leaf: 2,500 (unconfirmed)"
+        assert "(hold 7)" in held.message.body and held.data and held.data["unconfirmed"]
+        ctx.holds = []
+        assert await run_text(ctx, inv, "/ev-total nissan leaf") == after

@@ -17,11 +17,16 @@ from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.settings import Config
 from bot.ports.store import BotStore
+from bot.reading.queries import TotalAnswer
 from bot.reading.read_model import ReadModel, Series
 
 REFRESH_SECONDS = 1.0  # a command refreshes the read model when it is older than this
 # below this many models a name index builds in milliseconds: built at once, never stale
 SMALL_CATALOG = 1_000
+
+# a running total's words, before what the holds add: the answer told (its coverage, sources
+# and explanation), the title, the body, the fields as (name, value) and the footer
+TotalWords = tuple[TotalAnswer, str, str, tuple[tuple[str, str], ...], str]
 
 # a series' recent crossings, its total, the next threshold and its projected month
 MilestoneFacts = tuple[list[tuple[int, tuple[Month, int]]], int, int | None, Month | None]
@@ -59,6 +64,8 @@ class CommandContext:
         self._names_version = -1
         self._names_task: asyncio.Future[NameIndex] | None = None
         self.milestone_memo: dict[int, tuple[Series, MilestoneFacts]] = {}
+        # a total's words per (answer, locale), with the answer and the model's version
+        self.total_memo: dict[tuple[int, str], tuple[TotalAnswer, int, TotalWords]] = {}
         # figures held as implausible: answers say "unconfirmed"
         self.holds: list[Hold] = list(holds)
         self._facts: tuple[ReadModel, int, SourceFacts] | None = None

@@ -23,7 +23,7 @@ from bot.commands.answer_words import (
 )
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
 from bot.commands.completion import MAX_CHOICES
-from bot.commands.context import CommandContext, MilestoneFacts
+from bot.commands.context import CommandContext, MilestoneFacts, TotalWords
 from bot.commands.market_share import market_share, share_region
 from bot.commands.period_total import period_answer, period_words, refuse_finer, yearly_inside
 from bot.commands.subjects import resolve_region, resolve_subject
@@ -43,6 +43,7 @@ from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
 from bot.domain.series import WORLD
 from bot.domain.subjects import UnknownSubject, shown_name
+from bot.reading.queries import TotalAnswer
 from bot.reading.read_model import Series
 
 TOP_MODELS = 5
@@ -135,62 +136,116 @@ def _total(
     series = ctx.model.series(subject, region, key)
     as_of = _as_of(text, series.latest)
     answer = ctx.model.total(subject, region, as_of, key)
-    facts = ctx.facts()
-    how = told(series.basis, region, answer.as_of, as_of, facts, loc)
-    lines = explain(region, metric, series.basis, facts, (), answer.as_of, loc) if explained else []
-    answer = replace(answer, told=how, explanation=lines)
-    where = where_in(region, how.covers, loc)
-    counted = counted_tag(metric, powertrain, loc)
-    v = {"subject": shown_name(subject, loc), "where": where}
-    if answer.as_of is None:
-        when = format_month(as_of, loc) if as_of else ""
-        return (
-            Message(
-                title=headed(shown_name(subject, loc), where, loc) + counted,
-                body=no_total(metric, powertrain, as_of is not None, loc, **v, when=when),
-                accent="info",
-                locale=loc,
-            ),
-            answer.as_json(),
+    if explained or text:
+        # an answer as of a month is made anew by the read model (a million could be asked),
+        # and an explanation is asked rarely: neither is worth keeping
+        words = _total_words(ctx, subject, region, answer, as_of, loc, explained, powertrain)
+    else:
+        words = _kept_total_words(ctx, subject, region, answer, loc, powertrain)
+    told_answer, title, body, fields, footer = words
+    data = told_answer.as_json()
+    if told_answer.as_of is not None:
+        unconfirmed = unconfirmed_note(
+            ctx, subject, region, told_answer.metric, told_answer.as_of, loc
         )
-    through = format_period(answer.as_of, how.granularity, loc)
-    total = fast_units(answer.total, loc)
-    # stock is a level: the vehicles registered at a date, not a sum of a period's sales
-    body = counted_total(answer.metric, powertrain, loc, **v, total=total, when=through)
-    fields = [
-        Field(tp(loc, "field", "Total"), total),
-        Field(tp(loc, "field", "Through"), through),
-    ]
-    if answer.breakdown:
-        top = answer.breakdown[0]
-        body += leads(top.name, fast_units(top.units, loc), fast_percent(top.share, loc), loc)
-        for share in answer.breakdown[:TOP_MODELS]:
-            fields.append(
-                Field(
-                    share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})"
-                )
-            )
-    if how.note:
-        body += note(how.note, loc)
-    unconfirmed = unconfirmed_note(ctx, subject, region, answer.metric, answer.as_of, loc)
-    data = answer.as_json()
-    if unconfirmed:
-        body += f" {unconfirmed}"
-        data["unconfirmed"] = True
-    if lines:
-        body += "\n" + "\n".join(f"• {line}" for line in lines)
-    title = t(loc, "{subject}{where}: {total}", **v, total=total) + counted
+        if unconfirmed:
+            title += unconfirmed_tag(loc)
+            body += f" {unconfirmed}"
+            data["unconfirmed"] = True
+        if told_answer.explanation:
+            body += "\n" + "\n".join(f"• {line}" for line in told_answer.explanation)
     return (
         Message(
-            title=title + (unconfirmed_tag(loc) if unconfirmed else ""),
+            title=title,
             body=body,
-            fields=tuple(fields),
-            footer=data_footer(how.source, through, loc),
+            fields=tuple(Field(name, value) for name, value in fields),
+            footer=footer,
             accent="info",
             locale=loc,
         ),
         data,
     )
+
+
+def _kept_total_words(
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    answer: TotalAnswer,
+    loc: str,
+    powertrain: str,
+) -> TotalWords:
+    """`_total_words` of a total to date, kept per answer and locale: the read model keeps
+    that answer until its figures change (a load or a refresh makes new ones, and bumps the
+    version, which the sources' facts are of), so a kept answer's words are its words. Most
+    commands ask one, and telling it anew is most of their cost."""
+    memo_key = (id(answer), loc)
+    version = ctx.model.version
+    found = ctx.total_memo.get(memo_key)
+    if found is not None and found[0] is answer and found[1] == version:
+        return found[2]
+    words = _total_words(ctx, subject, region, answer, None, loc, False, powertrain)
+    if len(ctx.total_memo) > 100_000:
+        ctx.total_memo.clear()
+    # the answer is held too, so that its id is not another's while the entry lives
+    ctx.total_memo[memo_key] = (answer, version, words)
+    return words
+
+
+def _total_words(
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    answer: TotalAnswer,
+    as_of: Month | None,
+    loc: str,
+    explained: bool,
+    powertrain: str,
+) -> TotalWords:
+    """A running total told in the language of `loc`: what `_total` answers, but for what the
+    figures held as implausible add (the holds change without the figures)."""
+    series = ctx.model.series(subject, region, measure(answer.metric, powertrain))
+    facts = ctx.facts()
+    how = told(series.basis, region, answer.as_of, as_of, facts, loc)
+    lines = (
+        explain(region, answer.metric, series.basis, facts, (), answer.as_of, loc)
+        if explained
+        else []
+    )
+    answer = TotalAnswer(
+        answer.subject,
+        answer.region,
+        answer.metric,
+        answer.as_of,
+        answer.total,
+        answer.breakdown,
+        how,
+        lines,
+        answer.powertrain,
+    )
+    where = where_in(region, how.covers, loc)
+    counted = counted_tag(answer.metric, powertrain, loc)
+    v = {"subject": shown_name(subject, loc), "where": where}
+    if answer.as_of is None:
+        when = format_month(as_of, loc) if as_of else ""
+        body = no_total(answer.metric, powertrain, as_of is not None, loc, **v, when=when)
+        return answer, headed(shown_name(subject, loc), where, loc) + counted, body, (), ""
+    through = format_period(answer.as_of, how.granularity, loc)
+    total = fast_units(answer.total, loc)
+    # stock is a level: the vehicles registered at a date, not a sum of a period's sales
+    body = counted_total(answer.metric, powertrain, loc, **v, total=total, when=through)
+    fields = [(tp(loc, "field", "Total"), total), (tp(loc, "field", "Through"), through)]
+    if answer.breakdown:
+        top = answer.breakdown[0]
+        body += leads(top.name, fast_units(top.units, loc), fast_percent(top.share, loc), loc)
+        fields += [
+            (share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})")
+            for share in answer.breakdown[:TOP_MODELS]
+        ]
+    if how.note:
+        body += note(how.note, loc)
+    title = t(loc, "{subject}{where}: {total}", **v, total=total) + counted
+    return answer, title, body, tuple(fields), data_footer(how.source, through, loc)
 
 
 async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
