@@ -13,6 +13,7 @@ from bot.domain.coverage import SourceFacts
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.ladders import Ladder
+from bot.domain.messages import Message
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.settings import Config
@@ -24,9 +25,9 @@ REFRESH_SECONDS = 1.0  # a command refreshes the read model when it is older tha
 # below this many models a name index builds in milliseconds: built at once, never stale
 SMALL_CATALOG = 1_000
 
-# a running total's words, before what the holds add: the answer told (its coverage, sources
-# and explanation), the title, the body, the fields as (name, value) and the footer
-TotalWords = tuple[TotalAnswer, str, str, tuple[tuple[str, str], ...], str]
+# a running total told: the answer with its coverage, sources and explanation, and its message
+# before what the holds and the explanation add
+TotalWords = tuple[TotalAnswer, Message]
 
 # a series' recent crossings, its total, the next threshold and its projected month
 MilestoneFacts = tuple[list[tuple[int, tuple[Month, int]]], int, int | None, Month | None]

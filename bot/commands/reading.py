@@ -142,29 +142,21 @@ def _total(
         words = _total_words(ctx, subject, region, answer, as_of, loc, explained, powertrain)
     else:
         words = _kept_total_words(ctx, subject, region, answer, loc, powertrain)
-    told_answer, title, body, fields, footer = words
+    told_answer, message = words
     data = told_answer.as_json()
-    if told_answer.as_of is not None:
-        unconfirmed = unconfirmed_note(
-            ctx, subject, region, told_answer.metric, told_answer.as_of, loc
-        )
-        if unconfirmed:
-            title += unconfirmed_tag(loc)
-            body += f" {unconfirmed}"
-            data["unconfirmed"] = True
-        if told_answer.explanation:
-            body += "\n" + "\n".join(f"• {line}" for line in told_answer.explanation)
-    return (
-        Message(
-            title=title,
-            body=body,
-            fields=tuple(Field(name, value) for name, value in fields),
-            footer=footer,
-            accent="info",
-            locale=loc,
-        ),
-        data,
-    )
+    if told_answer.as_of is None:
+        return message, data
+    title, body = message.title, message.body
+    unconfirmed = unconfirmed_note(ctx, subject, region, told_answer.metric, told_answer.as_of, loc)
+    if unconfirmed:
+        title += unconfirmed_tag(loc)
+        body += f" {unconfirmed}"
+        data["unconfirmed"] = True
+    if told_answer.explanation:
+        body += "\n" + "\n".join(f"• {line}" for line in told_answer.explanation)
+    if body != message.body:
+        message = replace(message, title=title, body=body)
+    return message, data
 
 
 def _kept_total_words(
@@ -202,8 +194,9 @@ def _total_words(
     explained: bool,
     powertrain: str,
 ) -> TotalWords:
-    """A running total told in the language of `loc`: what `_total` answers, but for what the
-    figures held as implausible add (the holds change without the figures)."""
+    """A running total told in the language of `loc`: the answer told (its coverage, sources
+    and explanation) and the message `_total` answers when no figure under it is held and no
+    explanation was asked (the holds change without the figures)."""
     series = ctx.model.series(subject, region, measure(answer.metric, powertrain))
     facts = ctx.facts()
     how = told(series.basis, region, answer.as_of, as_of, facts, loc)
@@ -229,23 +222,35 @@ def _total_words(
     if answer.as_of is None:
         when = format_month(as_of, loc) if as_of else ""
         body = no_total(answer.metric, powertrain, as_of is not None, loc, **v, when=when)
-        return answer, headed(shown_name(subject, loc), where, loc) + counted, body, (), ""
+        title = headed(shown_name(subject, loc), where, loc) + counted
+        return answer, Message(title=title, body=body, accent="info", locale=loc)
     through = format_period(answer.as_of, how.granularity, loc)
     total = fast_units(answer.total, loc)
     # stock is a level: the vehicles registered at a date, not a sum of a period's sales
     body = counted_total(answer.metric, powertrain, loc, **v, total=total, when=through)
-    fields = [(tp(loc, "field", "Total"), total), (tp(loc, "field", "Through"), through)]
+    fields = [
+        Field(tp(loc, "field", "Total"), total),
+        Field(tp(loc, "field", "Through"), through),
+    ]
     if answer.breakdown:
         top = answer.breakdown[0]
         body += leads(top.name, fast_units(top.units, loc), fast_percent(top.share, loc), loc)
-        fields += [
-            (share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})")
-            for share in answer.breakdown[:TOP_MODELS]
-        ]
+        for share in answer.breakdown[:TOP_MODELS]:
+            fields.append(
+                Field(
+                    share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})"
+                )
+            )
     if how.note:
         body += note(how.note, loc)
-    title = t(loc, "{subject}{where}: {total}", **v, total=total) + counted
-    return answer, title, body, tuple(fields), data_footer(how.source, through, loc)
+    return answer, Message(
+        title=t(loc, "{subject}{where}: {total}", **v, total=total) + counted,
+        body=body,
+        fields=tuple(fields),
+        footer=data_footer(how.source, through, loc),
+        accent="info",
+        locale=loc,
+    )
 
 
 async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
