@@ -52,14 +52,12 @@ async def _run_command(
     ctx: CommandContext, invocation: Invocation, name: str, args: Mapping[str, str]
 ) -> Reply:
     locale = _locale(invocation.locale, ctx.config.locale)
-    command = find_command(name)
-    if command is None:
-        return error_reply(_no_command(name, locale), locale)
     try:
-        locale = _asked_locale(command, args) or locale
-        clean = _check_args(command, args, locale)
-    except ArgumentError as exc:
-        return error_reply(exc.text(locale), locale)
+        command_name, locale, checked = _checked(name, tuple(args.items()), locale)
+    except _Refused as refused:
+        return error_reply(refused.text, refused.locale)
+    command = COMMANDS[command_name]
+    clean = dict(checked)
     if command.manages_channel and not invocation.can_manage:
         return error_reply(
             t(
@@ -88,6 +86,38 @@ async def run_text(ctx: CommandContext, invocation: Invocation, text: str) -> Re
         locale = _locale(invocation.locale, ctx.config.locale)
         return error_reply(exc.text(locale), locale)
     return await run_command(ctx, invocation, name, args)
+
+
+class _Refused(Exception):
+    """A call refused before its command runs: the error's text and the locale it is in."""
+
+    def __init__(self, text: str, locale: str) -> None:
+        super().__init__(text)
+        self.text = text
+        self.locale = locale
+
+
+@lru_cache(maxsize=8192)
+def _checked(
+    name: str, pairs: tuple[tuple[str, str], ...], locale: str
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """The command a call names, the locale of its answer (`locale`, the caller's, unless a
+    `locale:` asks another) and its arguments checked, by their canonical names (raises
+    `_Refused`). Kept per call, of which it is a pure function, as strings alone (which the
+    garbage collector stops tracking): most calls were made before; refusals are not kept."""
+    command = find_command(name)
+    if command is None:
+        raise _Refused(_no_command(name, locale), locale)
+    args = dict(pairs)
+    try:
+        locale = _asked_locale(command, args) or locale
+    except ArgumentError as exc:
+        raise _Refused(exc.text(locale), locale) from None
+    try:
+        clean = _check_args(command, args, locale)
+    except ArgumentError as exc:
+        raise _Refused(exc.text(locale), locale) from None
+    return command.name, locale, tuple(clean.items())
 
 
 def _text_call(text: str) -> tuple[str, Mapping[str, str]]:
