@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.app.bootstrap import open_commands
 from bot.commands.context import CommandContext
-from bot.commands.dispatch import _checked, _text_call, run_text
+from bot.commands.dispatch import _checked, _text_call, _text_checked, run_text
 from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
@@ -187,9 +187,11 @@ def test_checked_calls_kept_add_nothing_for_a_full_collection_to_walk() -> None:
     for i in range(2000):
         found = _checked("ev-total", (("subject", f"make{i}"), ("region", f"R{i}")), "de")
         assert found == ("ev-total", "de", (("subject", f"make{i}"), ("region", f"R{i}")))
+        found = _text_checked(f"/ev-total make{i} region:R{i}", "de")
+        assert found == ("ev-total", "de", (("region", f"R{i}"), ("subject", f"make{i}")))
     gc.collect()
     gc.collect()
-    # a kept result holding a tracked object would add 2,000; a few first-time things remain
+    # a kept result holding a tracked object would add thousands; first-time things remain
     assert len(gc.get_objects()) - before < 500
 
 
