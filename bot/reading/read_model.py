@@ -360,7 +360,7 @@ class ReadModel:
         biggest first; models with no units are left out."""
         if parent_total is None:
             parent_total = self.series(subject, region, metric).window(first, last)
-        shares = []
+        found = []
         # Series.window inlined: a make's or group's models are many, and this is per command
         lo_index = None if first is None else first.index
         hi_index = None if last is None else last.index
@@ -372,9 +372,13 @@ class ReadModel:
                 continue
             units = cum[hi - 1] - (cum[lo - 1] if lo else 0)
             if units > 0:
-                shares.append(ModelShare(name, units, units / parent_total if parent_total else 0))
-        shares.sort(key=lambda s: (-s.units, s.name))
-        return shares
+                found.append((-units, name))
+        # biggest first, then by name: sorted as plain tuples, with no key called per model
+        found.sort()
+        return [
+            ModelShare(name, -minus, -minus / parent_total if parent_total else 0)
+            for minus, name in found
+        ]
 
     def period_total(
         self, subject: Subject, region: str, first: Month, last: Month, metric: str = "sales"
