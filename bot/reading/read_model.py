@@ -145,8 +145,8 @@ class ReadModel:
 
     async def ensure_powertrain(self, powertrain: str) -> None:
         """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
-        if not powertrain:
-            return
+        if not powertrain or powertrain in self.split.loaded:
+            return  # held: asked of every question about a powertrain, and of empty totals
         async with self._changing:
             read = await self.split.ensure(self.store, powertrain, self._by_make(self.catalog))
         if read:
