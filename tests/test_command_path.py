@@ -229,3 +229,49 @@ async def test_a_checked_call_is_the_callers_own_and_of_its_locale(tmp_path: Pat
         assert refused.message.locale == "de" and "bogus" in refused.message.body
         refused = await run_text(ctx, german, "/ev-total nissan bogus:1 locale:fr")
         assert refused.message.locale == "fr"
+
+
+async def milestones_kept_and_fresh(
+    ctx: CommandContext, inv: Invocation, text: str
+) -> tuple[Reply, Reply]:
+    """/ev-milestones as its kept message gives it, and as told anew (nothing kept)."""
+    kept = await run_text(ctx, inv, text)
+    ctx.milestone_words.clear()
+    fresh = await run_text(ctx, inv, text)
+    await run_text(ctx, inv, text)  # kept again, for the next question
+    return kept, fresh
+
+
+async def test_kept_milestones_follow_the_locale_the_region_and_the_figures(
+    tmp_path: Path,
+) -> None:
+    config = default_config()
+    channel = Channel("console", "local", "test")
+    english, german = Invocation(channel, "alice"), Invocation(channel, "bob", locale="de")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        rows = [SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", "Leaf", 1_000) for m in range(1, 13)]
+        rows += [SalesRecord("2015-01", "Norway", "Nissan", "Leaf", 10)]
+        await store.import_records([(SourceSpec("monthly"), rows)])
+        ctx = await open_commands(store, config)
+        seen = set()
+        for text in (
+            "/ev-milestones nissan leaf",
+            "/ev-milestones nissan leaf region:Norway",
+            "/ev-milestones nissan leaf region:USA",  # no figures: the empty series
+            "/ev-milestones nissan leaf metric:stock",  # the same empty series
+        ):
+            for inv in (english, german, english):
+                kept, fresh = await milestones_kept_and_fresh(ctx, inv, text)
+                assert kept == fresh
+                seen.add((kept.message.title, kept.message.body))
+        assert len(seen) == 8  # each text in each language its own words
+        before = await run_text(ctx, english, "/ev-milestones nissan leaf")
+        assert "10,000: October 2015" in before.message.body
+        await store.import_records(
+            [(SourceSpec("monthly"), [SalesRecord("2016-01", WORLD, "Nissan", "Leaf", 20_000)])]
+        )
+        await ctx.refresh()
+        after, fresh = await milestones_kept_and_fresh(ctx, english, "/ev-milestones nissan leaf")
+        assert after == fresh and "25,000: January 2016" in after.message.body
+        assert after.message.footer == "Data through January 2016"

@@ -65,6 +65,9 @@ class CommandContext:
         self._names_version = -1
         self._names_task: asyncio.Future[NameIndex] | None = None
         self.milestone_memo: dict[int, tuple[Series, MilestoneFacts]] = {}
+        # /ev-milestones messages by (series, subject's name, region, metric, powertrain,
+        # locale), each with its series
+        self.milestone_words: dict[tuple[int, str, str, str, str, str], tuple[Series, Message]] = {}
         # a total's words per (answer, locale), with the answer and the model's version
         self.total_memo: dict[tuple[int, str], tuple[TotalAnswer, int, TotalWords]] = {}
         # figures held as implausible: answers say "unconfirmed"

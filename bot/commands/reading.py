@@ -398,6 +398,41 @@ def _milestones(
     powertrain: str = "",
 ) -> _Answer:
     series = ctx.model.series(subject, region, measure(metric, powertrain))
+    recent, latest, upcoming, projected = _milestone_facts(ctx, series)
+    data = {
+        "subject": subject.name,
+        "region": region,
+        "metric": metric,
+        "powertrain": powertrain or ELECTRIC,
+        "total": latest,
+        "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
+        "next": upcoming,
+        "projected": str(projected) if projected else None,
+    }
+    # every subject without figures shares one empty series: its words differ by the rest
+    memo_key = (id(series), subject.name, region, metric, powertrain, loc)
+    found = ctx.milestone_words.get(memo_key)
+    if found is not None and found[0] is series:
+        return found[1], data
+    message = _milestones_message(ctx, subject, region, series, loc, metric, powertrain)
+    if len(ctx.milestone_words) > 100_000:
+        ctx.milestone_words.clear()
+    # kept per series (a refresh makes a new one) and what else its words depend on; the series
+    # is held too, so that its id is not another's while the entry lives
+    ctx.milestone_words[memo_key] = (series, message)
+    return message, data
+
+
+def _milestones_message(
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    series: Series,
+    loc: str,
+    metric: str,
+    powertrain: str,
+) -> Message:
+    """The /ev-milestones answer of a series in the language of `loc`."""
     where = where_named(region, loc)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
     lines = [f"• {fast_units(n, loc)}: {format_month(m, loc)}" for n, (m, _) in recent]
@@ -413,25 +448,11 @@ def _milestones(
         body = t(loc, "No registered-stock milestones yet for {subject}{where}.", **v)
     else:
         body = t(loc, "No milestones yet for {subject}{where}.", **v)
-    data = {
-        "subject": subject.name,
-        "region": region,
-        "metric": metric,
-        "powertrain": powertrain or ELECTRIC,
-        "total": latest,
-        "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
-        "next": upcoming,
-        "projected": str(projected) if projected else None,
-    }
-    return (
-        Message(
-            title=t(loc, "Milestones: {subject}{where}", **v)
-            + counted_tag(metric, powertrain, loc),
-            body=body,
-            fields=tuple(fields),
-            footer=data_footer("", format_month(series.latest, loc), loc) if series.latest else "",
-            accent="milestone",
-            locale=loc,
-        ),
-        data,
+    return Message(
+        title=t(loc, "Milestones: {subject}{where}", **v) + counted_tag(metric, powertrain, loc),
+        body=body,
+        fields=tuple(fields),
+        footer=data_footer("", format_month(series.latest, loc), loc) if series.latest else "",
+        accent="milestone",
+        locale=loc,
     )
