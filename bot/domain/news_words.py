@@ -9,6 +9,7 @@ rest in their own messages.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from bot.domain.events import Event, Metric, MilestoneEvent, Subject
 from bot.domain.formatting import (
@@ -50,6 +51,9 @@ def the_model(name: str, loc: str) -> str:
     return f"the {name}"
 
 
+# kept: every answer has one, and the answers of a store mostly share a few (one text each,
+# where the command layer keeps thousands of answers)
+@lru_cache(maxsize=4096)
 def footer(source: str, when: str, loc: str) -> str:
     """ "Source: Press · data through June 2015", or "Data through June 2015" without a source."""
     if source:
