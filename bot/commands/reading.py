@@ -137,8 +137,8 @@ def _total(
     as_of = _as_of(text, series.latest)
     answer = ctx.model.total(subject, region, as_of, key)
     if explained or text:
-        # an answer as of a month is made anew by the read model (a million could be asked),
-        # and an explanation is asked rarely: neither is worth keeping
+        # a model's answer as of a month is made anew by the read model (a million could be
+        # asked), and an explanation is asked rarely: neither is worth keeping
         words = _total_words(ctx, subject, region, answer, as_of, loc, explained, powertrain)
     else:
         words = _kept_total_words(ctx, subject, region, answer, loc, powertrain)
