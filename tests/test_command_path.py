@@ -4,18 +4,23 @@ as made anew, and what it keeps costs the garbage collector nothing."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app.bootstrap import open_commands
-from bot.commands.dispatch import _text_call, run_text
-from bot.commands.types import Invocation
+from bot.commands.context import CommandContext
+from bot.commands.dispatch import _checked, _text_call, _text_checked, run_text
+from bot.commands.table import COMMANDS
+from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
 from bot.domain.coverage import covers, widened
 from bot.domain.formatting import format_month, format_period, format_year
+from bot.domain.messages import Message
 from bot.domain.periods import Month
+from bot.domain.plausibility import Hold
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.series import WORLD
 from bot.domain.settings import default_config
@@ -113,3 +118,160 @@ async def test_a_total_tells_the_sources_of_the_figures_after_a_refresh(tmp_path
         after = await run_text(ctx, inv, "/ev-total nissan leaf")
         assert after.message.footer == "Source: annual · data through 2016"
         assert "32,000" in after.message.title
+
+
+async def kept_and_fresh(ctx: CommandContext, inv: Invocation, text: str) -> tuple[Reply, Reply]:
+    """The answer to `text` as kept words give it, and as told anew (nothing kept)."""
+    kept = await run_text(ctx, inv, text)
+    ctx.total_memo.clear()
+    fresh = await run_text(ctx, inv, text)
+    await run_text(ctx, inv, text)  # kept again, for the next question
+    return kept, fresh
+
+
+async def test_a_totals_kept_words_are_of_the_readers_locale(tmp_path: Path) -> None:
+    config = default_config()
+    channel = Channel("console", "local", "test")
+    english, german = Invocation(channel, "alice"), Invocation(channel, "bob", locale="de")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        rows = [
+            SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", model, 1_000 * m)
+            for m in range(1, 13)
+            for model in ("Leaf", "e-NV200")
+        ]
+        await store.import_records([(SourceSpec("monthly"), rows)])
+        ctx = await open_commands(store, config)
+        for text in ("/ev-total nissan", "/ev-total nissan leaf", "/ev-total", "/ev-total tesla"):
+            first = await run_text(ctx, english, text)
+            kept, fresh = await kept_and_fresh(ctx, german, text)
+            assert kept == fresh
+            assert kept.message.title != first.message.title
+            again, fresh = await kept_and_fresh(ctx, english, text)
+            assert again == fresh == first
+        reply = await run_text(ctx, german, "/ev-total nissan")
+        assert reply.message.footer == "Quelle: monthly · Daten bis Dezember 2015"
+
+
+async def test_a_totals_kept_words_follow_the_figures_and_the_holds(tmp_path: Path) -> None:
+    config = default_config()
+    inv = Invocation(Channel("console", "local", "test"), "alice")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        first = [SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", "Leaf", 1_000) for m in (1, 2)]
+        await store.import_records([(SourceSpec("monthly"), first)])
+        ctx = await open_commands(store, config)
+        before, fresh = await kept_and_fresh(ctx, inv, "/ev-total nissan leaf")
+        assert before == fresh and before.message.title == "Nissan Leaf: 2,000"
+        later = [SalesRecord("2015-03", WORLD, "Nissan", "Leaf", 500)]
+        await store.import_records([(SourceSpec("monthly"), later)])
+        await ctx.refresh()
+        after, fresh = await kept_and_fresh(ctx, inv, "/ev-total nissan leaf")
+        assert after == fresh and after.message.title == "Nissan Leaf: 2,500"
+        assert after.message.footer == "Source: monthly · data through March 2015"
+        # a hold changes the answer without changing the figures (or the model's version)
+        ctx.holds = [
+            Hold(7, "monthly", "nissan", "leaf", WORLD, "2015-03", "2015-03", "sales", 500, "", "")
+        ]
+        held, fresh = await kept_and_fresh(ctx, inv, "/ev-total nissan leaf")
+        assert held == fresh and held.message.title == "Nissan Leaf: 2,500 (unconfirmed)"
+        assert "(hold 7)" in held.message.body and held.data and held.data["unconfirmed"]
+        ctx.holds = []
+        assert await run_text(ctx, inv, "/ev-total nissan leaf") == after
+
+
+def test_checked_calls_kept_add_nothing_for_a_full_collection_to_walk() -> None:
+    _checked("ev-total", (("subject", "first"), ("region", "R")), "de")  # what a first call loads
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(2000):
+        found = _checked("ev-total", (("subject", f"make{i}"), ("region", f"R{i}")), "de")
+        assert found == ("ev-total", "de", (("subject", f"make{i}"), ("region", f"R{i}")))
+        found = _text_checked(f"/ev-total make{i} region:R{i}", "de")
+        assert found == ("ev-total", "de", (("region", f"R{i}"), ("subject", f"make{i}")))
+    gc.collect()
+    gc.collect()
+    # a kept result holding a tracked object would add thousands; first-time things remain
+    assert len(gc.get_objects()) - before < 500
+
+
+async def test_a_checked_call_is_the_callers_own_and_of_its_locale(tmp_path: Path) -> None:
+    config = default_config()
+    channel = Channel("console", "local", "test")
+    english, german = Invocation(channel, "alice"), Invocation(channel, "bob", locale="de")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        ctx = await open_commands(store, config)
+        seen: list[dict[str, str]] = []
+
+        async def handler(_: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
+            assert isinstance(args, dict)
+            seen.append(dict(args))
+            args["subject"] = "changed"  # the handler's own: the next call's is as typed
+            return Reply(Message(title=inv.locale, body=""))
+
+        total = COMMANDS["ev-total"]
+        original = total.handler
+        object.__setattr__(total, "handler", handler)
+        try:
+            for inv, text, locale in (
+                (english, "/ev-total nissan leaf", "en"),
+                (german, "/ev-total nissan leaf", "de"),
+                (english, "/ev-total nissan leaf", "en"),
+                (english, "/ev-total nissan leaf locale:fr", "fr"),
+                (german, "/ev-total nissan leaf locale:fr", "fr"),
+            ):
+                assert (await run_text(ctx, inv, text)).message.title == locale
+        finally:
+            object.__setattr__(total, "handler", original)
+        assert seen == [{"subject": "nissan leaf"}] * 5
+        # refusals are not kept, and told in the language asked, else the caller's
+        refused = await run_text(ctx, german, "/ev-total nissan bogus:1")
+        assert refused.message.locale == "de" and "bogus" in refused.message.body
+        refused = await run_text(ctx, german, "/ev-total nissan bogus:1 locale:fr")
+        assert refused.message.locale == "fr"
+
+
+async def milestones_kept_and_fresh(
+    ctx: CommandContext, inv: Invocation, text: str
+) -> tuple[Reply, Reply]:
+    """/ev-milestones as its kept message gives it, and as told anew (nothing kept)."""
+    kept = await run_text(ctx, inv, text)
+    ctx.milestone_words.clear()
+    fresh = await run_text(ctx, inv, text)
+    await run_text(ctx, inv, text)  # kept again, for the next question
+    return kept, fresh
+
+
+async def test_kept_milestones_follow_the_locale_the_region_and_the_figures(
+    tmp_path: Path,
+) -> None:
+    config = default_config()
+    channel = Channel("console", "local", "test")
+    english, german = Invocation(channel, "alice"), Invocation(channel, "bob", locale="de")
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        rows = [SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", "Leaf", 1_000) for m in range(1, 13)]
+        rows += [SalesRecord("2015-01", "Norway", "Nissan", "Leaf", 10)]
+        await store.import_records([(SourceSpec("monthly"), rows)])
+        ctx = await open_commands(store, config)
+        seen = set()
+        for text in (
+            "/ev-milestones nissan leaf",
+            "/ev-milestones nissan leaf region:Norway",
+            "/ev-milestones nissan leaf region:USA",  # no figures: the empty series
+            "/ev-milestones nissan leaf metric:stock",  # the same empty series
+        ):
+            for inv in (english, german, english):
+                kept, fresh = await milestones_kept_and_fresh(ctx, inv, text)
+                assert kept == fresh
+                seen.add((kept.message.title, kept.message.body))
+        assert len(seen) == 8  # each text in each language its own words
+        before = await run_text(ctx, english, "/ev-milestones nissan leaf")
+        assert "10,000: October 2015" in before.message.body
+        await store.import_records(
+            [(SourceSpec("monthly"), [SalesRecord("2016-01", WORLD, "Nissan", "Leaf", 20_000)])]
+        )
+        await ctx.refresh()
+        after, fresh = await milestones_kept_and_fresh(ctx, english, "/ev-milestones nissan leaf")
+        assert after == fresh and "25,000: January 2016" in after.message.body
+        assert after.message.footer == "Data through January 2016"

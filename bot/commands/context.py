@@ -13,15 +13,21 @@ from bot.domain.coverage import SourceFacts
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.ladders import Ladder
+from bot.domain.messages import Message
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
 from bot.domain.settings import Config
 from bot.ports.store import BotStore
+from bot.reading.queries import TotalAnswer
 from bot.reading.read_model import ReadModel, Series
 
 REFRESH_SECONDS = 1.0  # a command refreshes the read model when it is older than this
 # below this many models a name index builds in milliseconds: built at once, never stale
 SMALL_CATALOG = 1_000
+
+# a running total told: the answer with its coverage, sources and explanation, and its message
+# before what the holds and the explanation add
+TotalWords = tuple[TotalAnswer, Message]
 
 # a series' recent crossings, its total, the next threshold and its projected month
 MilestoneFacts = tuple[list[tuple[int, tuple[Month, int]]], int, int | None, Month | None]
@@ -59,6 +65,11 @@ class CommandContext:
         self._names_version = -1
         self._names_task: asyncio.Future[NameIndex] | None = None
         self.milestone_memo: dict[int, tuple[Series, MilestoneFacts]] = {}
+        # /ev-milestones messages by (series, subject's name, region, metric, powertrain,
+        # locale), each with its series
+        self.milestone_words: dict[tuple[int, str, str, str, str, str], tuple[Series, Message]] = {}
+        # a total's words per (answer, locale), with the answer and the model's version
+        self.total_memo: dict[tuple[int, str], tuple[TotalAnswer, int, TotalWords]] = {}
         # figures held as implausible: answers say "unconfirmed"
         self.holds: list[Hold] = list(holds)
         self._facts: tuple[ReadModel, int, SourceFacts] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from functools import lru_cache
 
@@ -39,9 +39,14 @@ async def run_command(
     """Run one command with typed options; every failure is an ephemeral error reply."""
     if not ctx.latency_observers:
         return await _run_command(ctx, invocation, name, args)
+    return await _observed(ctx, _run_command(ctx, invocation, name, args))
+
+
+async def _observed(ctx: CommandContext, call: Awaitable[Reply]) -> Reply:
+    """`call`'s reply, its time told to the latency observers."""
     start = time.perf_counter()
     try:
-        return await _run_command(ctx, invocation, name, args)
+        return await call
     finally:
         elapsed = time.perf_counter() - start
         for observe in ctx.latency_observers:
@@ -52,14 +57,17 @@ async def _run_command(
     ctx: CommandContext, invocation: Invocation, name: str, args: Mapping[str, str]
 ) -> Reply:
     locale = _locale(invocation.locale, ctx.config.locale)
-    command = find_command(name)
-    if command is None:
-        return error_reply(_no_command(name, locale), locale)
     try:
-        locale = _asked_locale(command, args) or locale
-        clean = _check_args(command, args, locale)
-    except ArgumentError as exc:
-        return error_reply(exc.text(locale), locale)
+        checked = _checked(name, tuple(args.items()), locale)
+    except _Refused as refused:
+        return error_reply(refused.text, refused.locale)
+    return await _run_checked(ctx, invocation, checked)
+
+
+async def _run_checked(ctx: CommandContext, invocation: Invocation, checked: _Checked) -> Reply:
+    """Run a checked call (`_checked`): its command's name, its answer's locale, its arguments."""
+    command_name, locale, pairs = checked
+    command = COMMANDS[command_name]
     if command.manages_channel and not invocation.can_manage:
         return error_reply(
             t(
@@ -75,19 +83,68 @@ async def _run_command(
     try:
         if invocation.locale != locale:
             invocation = replace(invocation, locale=locale)
-        return await command.handler(ctx, invocation, clean)
+        return await command.handler(ctx, invocation, dict(pairs))
     except LocalizedError as exc:  # ArgumentError, SubscriptionError, UnknownSubject…
         return error_reply(exc.text(locale), locale)
 
 
 async def run_text(ctx: CommandContext, invocation: Invocation, text: str) -> Reply:
     """Run a command typed as text: `/ev-total nissan leaf region:US as-of:2015-06`."""
+    locale = _locale(invocation.locale, ctx.config.locale)
     try:
-        name, args = _text_call(text)
-    except ArgumentError as exc:
-        locale = _locale(invocation.locale, ctx.config.locale)
+        checked = _text_checked(text, locale)
+    except ArgumentError as exc:  # not a command's call
         return error_reply(exc.text(locale), locale)
-    return await run_command(ctx, invocation, name, args)
+    except _Refused:  # refused as run_command refuses it (and times it)
+        name, args = _text_call(text)
+        return await run_command(ctx, invocation, name, args)
+    if not ctx.latency_observers:
+        return await _run_checked(ctx, invocation, checked)
+    return await _observed(ctx, _run_checked(ctx, invocation, checked))
+
+
+# a checked call: the command's name, the locale of its answer, its arguments by their
+# canonical names
+_Checked = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+@lru_cache(maxsize=8192)
+def _text_checked(text: str, locale: str) -> _Checked:
+    """`_checked` of a typed command (raises ArgumentError where it is no command's call),
+    kept per text and caller's locale: most texts were typed before, and a text is hashed
+    once, where its arguments' pairs would be hashed whole."""
+    name, pairs = _parsed.__wrapped__(text)
+    return _checked.__wrapped__(name, pairs, locale)
+
+
+class _Refused(Exception):
+    """A call refused before its command runs: the error's text and the locale it is in."""
+
+    def __init__(self, text: str, locale: str) -> None:
+        super().__init__(text)
+        self.text = text
+        self.locale = locale
+
+
+@lru_cache(maxsize=4096)
+def _checked(name: str, pairs: tuple[tuple[str, str], ...], locale: str) -> _Checked:
+    """The command a call names, the locale of its answer (`locale`, the caller's, unless a
+    `locale:` asks another) and its arguments checked, by their canonical names (raises
+    `_Refused`). Kept per call, of which it is a pure function, as strings alone (which the
+    garbage collector stops tracking): most calls were made before; refusals are not kept."""
+    command = find_command(name)
+    if command is None:
+        raise _Refused(_no_command(name, locale), locale)
+    args = dict(pairs)
+    try:
+        locale = _asked_locale(command, args) or locale
+    except ArgumentError as exc:
+        raise _Refused(exc.text(locale), locale) from None
+    try:
+        clean = _check_args(command, args, locale)
+    except ArgumentError as exc:
+        raise _Refused(exc.text(locale), locale) from None
+    return command.name, locale, tuple(clean.items())
 
 
 def _text_call(text: str) -> tuple[str, Mapping[str, str]]:

@@ -10,15 +10,8 @@ from typing import Any
 
 from bot.commands.answer_words import (
     counted_tag,
-    counted_total,
-    headed,
-    leads,
     no_period,
-    no_total,
-    note,
     powertrain_of,
-    unconfirmed_note,
-    unconfirmed_tag,
     where_named,
 )
 from bot.commands.arguments import ArgumentError, PeriodSpec, parse_period
@@ -26,18 +19,17 @@ from bot.commands.completion import MAX_CHOICES
 from bot.commands.context import CommandContext, MilestoneFacts
 from bot.commands.market_share import market_share, share_region
 from bot.commands.period_total import period_answer, period_words, refuse_finer, yearly_inside
+from bot.commands.running_total import running_total
 from bot.commands.subjects import resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
-from bot.domain.coverage import explain, told
 from bot.domain.events import Subject
-from bot.domain.formatting import fast_percent, fast_units, format_month, format_period
+from bot.domain.formatting import fast_percent, fast_units, format_month
 from bot.domain.i18n import t, tn, tp
 from bot.domain.ladders import union_next_above
 from bot.domain.messages import Field, Message
 from bot.domain.news_words import footer as data_footer
 from bot.domain.news_words import next_value
 from bot.domain.periods import Month
-from bot.domain.places import where_in
 from bot.domain.powertrains import ELECTRIC, measure
 from bot.domain.projection import project
 from bot.domain.rungs import union_rungs
@@ -45,15 +37,8 @@ from bot.domain.series import WORLD
 from bot.domain.subjects import UnknownSubject, shown_name
 from bot.reading.read_model import Series
 
-TOP_MODELS = 5
 RECENT_MILESTONES = 5
 PACE_MONTHS = 12  # bot.domain.projection.project's default window
-
-
-def _as_of(text: str | None, latest: Month | None) -> Month | None:
-    if not text:
-        return None
-    return parse_period(text).end(latest)
 
 
 def metric_asked(args: Mapping[str, str]) -> str:
@@ -93,7 +78,7 @@ async def cmd_total(ctx: CommandContext, inv: Invocation, args: Mapping[str, str
             raise ArgumentError("explain:yes tells a running total; ask it without period:.")
         subject = resolved.subject
         return _reply(period_answer(ctx, subject, region, period, inv.locale, metric, powertrain))
-    message, data = _total(
+    message, data = running_total(
         ctx, resolved.subject, region, text, inv.locale, explained, metric, powertrain
     )
     if data.get("as_of") is None and not powertrain:
@@ -119,78 +104,6 @@ async def _fuel_cell_hint(
         example=example,
     )
     return replace(message, body=f"{message.body}\n{hint}")
-
-
-def _total(
-    ctx: CommandContext,
-    subject: Subject,
-    region: str,
-    text: str | None,
-    loc: str,
-    explained: bool = False,
-    metric: str = "sales",
-    powertrain: str = "",
-) -> _Answer:
-    key = measure(metric, powertrain)
-    series = ctx.model.series(subject, region, key)
-    as_of = _as_of(text, series.latest)
-    answer = ctx.model.total(subject, region, as_of, key)
-    facts = ctx.facts()
-    how = told(series.basis, region, answer.as_of, as_of, facts, loc)
-    lines = explain(region, metric, series.basis, facts, (), answer.as_of, loc) if explained else []
-    answer = replace(answer, told=how, explanation=lines)
-    where = where_in(region, how.covers, loc)
-    counted = counted_tag(metric, powertrain, loc)
-    v = {"subject": shown_name(subject, loc), "where": where}
-    if answer.as_of is None:
-        when = format_month(as_of, loc) if as_of else ""
-        return (
-            Message(
-                title=headed(shown_name(subject, loc), where, loc) + counted,
-                body=no_total(metric, powertrain, as_of is not None, loc, **v, when=when),
-                accent="info",
-                locale=loc,
-            ),
-            answer.as_json(),
-        )
-    through = format_period(answer.as_of, how.granularity, loc)
-    total = fast_units(answer.total, loc)
-    # stock is a level: the vehicles registered at a date, not a sum of a period's sales
-    body = counted_total(answer.metric, powertrain, loc, **v, total=total, when=through)
-    fields = [
-        Field(tp(loc, "field", "Total"), total),
-        Field(tp(loc, "field", "Through"), through),
-    ]
-    if answer.breakdown:
-        top = answer.breakdown[0]
-        body += leads(top.name, fast_units(top.units, loc), fast_percent(top.share, loc), loc)
-        for share in answer.breakdown[:TOP_MODELS]:
-            fields.append(
-                Field(
-                    share.name, f"{fast_units(share.units, loc)} ({fast_percent(share.share, loc)})"
-                )
-            )
-    if how.note:
-        body += note(how.note, loc)
-    unconfirmed = unconfirmed_note(ctx, subject, region, answer.metric, answer.as_of, loc)
-    data = answer.as_json()
-    if unconfirmed:
-        body += f" {unconfirmed}"
-        data["unconfirmed"] = True
-    if lines:
-        body += "\n" + "\n".join(f"• {line}" for line in lines)
-    title = t(loc, "{subject}{where}: {total}", **v, total=total) + counted
-    return (
-        Message(
-            title=title + (unconfirmed_tag(loc) if unconfirmed else ""),
-            body=body,
-            fields=tuple(fields),
-            footer=data_footer(how.source, through, loc),
-            accent="info",
-            locale=loc,
-        ),
-        data,
-    )
 
 
 async def cmd_share(ctx: CommandContext, inv: Invocation, args: Mapping[str, str]) -> Reply:
@@ -338,6 +251,41 @@ def _milestones(
     powertrain: str = "",
 ) -> _Answer:
     series = ctx.model.series(subject, region, measure(metric, powertrain))
+    recent, latest, upcoming, projected = _milestone_facts(ctx, series)
+    data = {
+        "subject": subject.name,
+        "region": region,
+        "metric": metric,
+        "powertrain": powertrain or ELECTRIC,
+        "total": latest,
+        "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
+        "next": upcoming,
+        "projected": str(projected) if projected else None,
+    }
+    # every subject without figures shares one empty series: its words differ by the rest
+    memo_key = (id(series), subject.name, region, metric, powertrain, loc)
+    found = ctx.milestone_words.get(memo_key)
+    if found is not None and found[0] is series:
+        return found[1], data
+    message = _milestones_message(ctx, subject, region, series, loc, metric, powertrain)
+    if len(ctx.milestone_words) > 100_000:
+        ctx.milestone_words.clear()
+    # kept per series (a refresh makes a new one) and what else its words depend on; the series
+    # is held too, so that its id is not another's while the entry lives
+    ctx.milestone_words[memo_key] = (series, message)
+    return message, data
+
+
+def _milestones_message(
+    ctx: CommandContext,
+    subject: Subject,
+    region: str,
+    series: Series,
+    loc: str,
+    metric: str,
+    powertrain: str,
+) -> Message:
+    """The /ev-milestones answer of a series in the language of `loc`."""
     where = where_named(region, loc)
     recent, latest, upcoming, projected = _milestone_facts(ctx, series)
     lines = [f"• {fast_units(n, loc)}: {format_month(m, loc)}" for n, (m, _) in recent]
@@ -353,25 +301,11 @@ def _milestones(
         body = t(loc, "No registered-stock milestones yet for {subject}{where}.", **v)
     else:
         body = t(loc, "No milestones yet for {subject}{where}.", **v)
-    data = {
-        "subject": subject.name,
-        "region": region,
-        "metric": metric,
-        "powertrain": powertrain or ELECTRIC,
-        "total": latest,
-        "milestones": [{"threshold": t, "month": str(m), "value": v} for t, (m, v) in recent],
-        "next": upcoming,
-        "projected": str(projected) if projected else None,
-    }
-    return (
-        Message(
-            title=t(loc, "Milestones: {subject}{where}", **v)
-            + counted_tag(metric, powertrain, loc),
-            body=body,
-            fields=tuple(fields),
-            footer=data_footer("", format_month(series.latest, loc), loc) if series.latest else "",
-            accent="milestone",
-            locale=loc,
-        ),
-        data,
+    return Message(
+        title=t(loc, "Milestones: {subject}{where}", **v) + counted_tag(metric, powertrain, loc),
+        body=body,
+        fields=tuple(fields),
+        footer=data_footer("", format_month(series.latest, loc), loc) if series.latest else "",
+        accent="milestone",
+        locale=loc,
     )

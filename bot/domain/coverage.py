@@ -186,7 +186,7 @@ def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts, loc: str = "en"
     return f"{regions} ({cite(pairs, facts)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Told:
     """What a total says of itself: its granularity, coverage and sources, and why the period
     asked for was cut short."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 ACCENTS: frozenset[str] = frozenset({"milestone", "share", "growth", "record", "info", "error"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Field:
     """One key figure shown beside the body, e.g. `Total: 251,100`."""
 
@@ -20,7 +20,8 @@ class Field:
     inline: bool = True
 
 
-@dataclass(frozen=True)
+# slots: the command layer keeps a message per subject it was asked of
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message ready to render for any platform.
 

@@ -9,9 +9,11 @@ rest in their own messages.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from bot.domain.events import Event, Metric, MilestoneEvent, Subject
 from bot.domain.formatting import (
+    fast_units,
     format_month,
     format_month_name,
     format_percent,
@@ -49,6 +51,9 @@ def the_model(name: str, loc: str) -> str:
     return f"the {name}"
 
 
+# kept: every answer has one, and the answers of a store mostly share a few (one text each,
+# where the command layer keeps thousands of answers)
+@lru_cache(maxsize=4096)
 def footer(source: str, when: str, loc: str) -> str:
     """ "Source: Press · data through June 2015", or "Data through June 2015" without a source."""
     if source:
@@ -75,7 +80,8 @@ def next_value(
     threshold: int, projected: Month | None, loc: str, granularity: str = "month"
 ) -> str:
     """A next threshold, with when the recent pace reaches it: "300,000 (around January 2016)"."""
-    text = format_units(threshold, loc)
+    # every /ev-milestones answer tells one, and Babel takes ~15 us a number
+    text = fast_units(threshold, loc)
     if projected is None:
         return text
     return t(

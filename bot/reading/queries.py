@@ -38,14 +38,14 @@ async def load_catalog(store: SalesStore, config: Config) -> Catalog:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelShare:
     name: str
     units: int
     share: float  # of the parent's total, 0..1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TotalAnswer:
     """`evbot total`: the cumulative figure of a subject in a region as of a month."""
 
@@ -87,7 +87,7 @@ class TotalAnswer:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeriodAnswer:
     """Units in a window (a year, a month or year to date) against the same window a year before."""
 

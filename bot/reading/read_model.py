@@ -145,8 +145,8 @@ class ReadModel:
 
     async def ensure_powertrain(self, powertrain: str) -> None:
         """Hold a powertrain's rows before its first question ("": electric cars, always held)."""
-        if not powertrain:
-            return
+        if not powertrain or powertrain in self.split.loaded:
+            return  # held: asked of every question about a powertrain, and of empty totals
         async with self._changing:
             read = await self.split.ensure(self.store, powertrain, self._by_make(self.catalog))
         if read:
@@ -360,7 +360,7 @@ class ReadModel:
         biggest first; models with no units are left out."""
         if parent_total is None:
             parent_total = self.series(subject, region, metric).window(first, last)
-        shares = []
+        found = []
         # Series.window inlined: a make's or group's models are many, and this is per command
         lo_index = None if first is None else first.index
         hi_index = None if last is None else last.index
@@ -372,9 +372,13 @@ class ReadModel:
                 continue
             units = cum[hi - 1] - (cum[lo - 1] if lo else 0)
             if units > 0:
-                shares.append(ModelShare(name, units, units / parent_total if parent_total else 0))
-        shares.sort(key=lambda s: (-s.units, s.name))
-        return shares
+                found.append((-units, name))
+        # biggest first, then by name: sorted as plain tuples, with no key called per model
+        found.sort()
+        return [
+            ModelShare(name, -minus, -minus / parent_total if parent_total else 0)
+            for minus, name in found
+        ]
 
     def period_total(
         self, subject: Subject, region: str, first: Month, last: Month, metric: str = "sales"
