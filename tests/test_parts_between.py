@@ -5,17 +5,20 @@ backends."""
 from __future__ import annotations
 
 from bot.domain.periods import Month
-from bot.domain.records import IncRow
+from bot.domain.records import IncRow, SalesRecord
 from bot.ports.store import BotStore
 from tests.store_contract import PRESS, SALES, rec
 
 
-async def test_whole_makes_are_the_make_sums_between_the_months(any_store: BotStore) -> None:
-    await any_store.import_records(
+async def import_figures(store: BotStore, *earlier: SalesRecord) -> None:
+    """Nissan's Leaf and Ariya (in Norway once, 0 once, a press figure too) and Renault's Zoe
+    around the turn of 2024, after the `earlier` figures."""
+    await store.import_records(
         [
             (
                 SALES,
                 [
+                    *earlier,
                     rec("2023-11", 5),
                     rec("2023-12", 0),
                     rec("2024-01", 7),
@@ -28,6 +31,10 @@ async def test_whole_makes_are_the_make_sums_between_the_months(any_store: BotSt
             (PRESS, [rec("2024-01", 11)]),
         ]
     )
+
+
+async def test_whole_makes_are_the_make_sums_between_the_months(any_store: BotStore) -> None:
+    await import_figures(any_store)
     first, last = Month(2023, 12), Month(2024, 2)
     sums = await any_store.parts_between(["nissan"], first, last, whole_makes=True)
     expected = [r for r in await any_store.make_increments(["nissan"]) if first <= r.month <= last]
@@ -48,24 +55,7 @@ async def test_whole_makes_are_the_make_sums_between_the_months(any_store: BotSt
 
 
 async def test_pairs_are_the_make_sums_years_regions_and_sources(any_store: BotStore) -> None:
-    await any_store.import_records(
-        [
-            (
-                SALES,
-                [
-                    rec("2022-12", 1),
-                    rec("2023-11", 5),
-                    rec("2023-12", 0),
-                    rec("2024-01", 7),
-                    rec("2024-01", 3, model="Ariya"),
-                    rec("2024-02", 4, region="Norway"),
-                    rec("2024-03", 9),
-                    rec("2024-01", 2, make="Renault", model="Zoe"),
-                ],
-            ),
-            (PRESS, [rec("2024-01", 11)]),
-        ]
-    )
+    await import_figures(any_store, rec("2022-12", 1))
     first, last = Month(2023, 12), Month(2024, 2)
     for makes in (["nissan"], ["nissan", "renault"], None):
         sums = await any_store.parts_between(makes, first, last, whole_makes=makes is not None)

@@ -60,6 +60,26 @@ def test_piped_commands_are_answered_and_exit_on_eof_exits(db: str, tmp_path: Pa
     assert out.rstrip().endswith("end of input: stopping (--exit-on-eof)")
 
 
+def _read_until(
+    proc: subprocess.Popen[str], text: str
+) -> tuple[list[str], threading.Event, threading.Thread]:
+    """A thread reading `proc`'s output into a list, with an event set at the first line holding
+    `text`: (the lines, the event, the thread)."""
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if text in line:
+                seen.set()
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    return lines, seen, reader
+
+
 def test_without_exit_on_eof_the_bot_runs_on_after_the_input_ends(db: str, tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--db", db],
@@ -70,19 +90,8 @@ def test_without_exit_on_eof_the_bot_runs_on_after_the_input_ends(db: str, tmp_p
         env=_env(),
         text=True,
     )
-    assert proc.stdin is not None and proc.stdout is not None
-    lines: list[str] = []
-    ended = threading.Event()
-
-    def collect() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("end of input"):
-                ended.set()
-
-    reader = threading.Thread(target=collect, daemon=True)
-    reader.start()
+    assert proc.stdin is not None
+    lines, ended, reader = _read_until(proc, "end of input")
     try:
         proc.stdin.write("/ev-total leaf\n")
         proc.stdin.close()
@@ -115,18 +124,7 @@ def test_run_with_no_input_at_all_runs_on(db: str, tmp_path: Path) -> None:
         env=_env(),
         text=True,
     )
-    lines: list[str] = []
-    ended = threading.Event()
-
-    def collect() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "the bot runs on" in line:
-                ended.set()
-
-    reader = threading.Thread(target=collect, daemon=True)
-    reader.start()
+    lines, ended, reader = _read_until(proc, "the bot runs on")
     try:
         # told once it has started and read the end of its input (a fixed sleep was too short
         # for a loaded machine: SIGINT came before the bot had set its handlers)

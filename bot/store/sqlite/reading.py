@@ -18,6 +18,20 @@ from bot.store.sales_rows import groups_from_rows, member_rows
 from bot.store.sqlite.fanout import SqliteFanOut
 
 
+def makes_models(make_keys: Sequence[str]) -> tuple[str, list[str]]:
+    """A FROM item `m` of the makes' (make_key, model_key): their models in the names table (an
+    import writes a model's name with its first figures) and each make's own figures (model key
+    ''), with its parameters. Joined to `cells` by the (make, model, month) key, each model's
+    months are sought directly; by make alone the index was walked through every month of every
+    model (a million entries for 1,000 makes' two months)."""
+    marks = ", ".join("?" for _ in make_keys)
+    return (
+        f"(SELECT make_key, model_key FROM models WHERE make_key IN ({marks}) "
+        "UNION ALL SELECT value, '' FROM json_each(?)) m",
+        [*make_keys, json.dumps(list(make_keys))],
+    )
+
+
 class SqliteReading(SqliteFanOut, SalesReads):
     """What the store holds, read; the groups kept."""
 
@@ -71,19 +85,15 @@ class SqliteReading(SqliteFanOut, SalesReads):
             return inc_rows(rows)
         if not make_keys:
             return []
-        marks = ", ".join("?" for _ in make_keys)
-        # each model's months by the (make, model, month) key: by make alone, the index was
-        # walked through every month of every model (a million entries for 1,000 makes' two
-        # months). The models are the names table's (an import writes a model's name with its
-        # first figures) and each make's own figures (model key ''); in the key's order.
+        models, args = makes_models(make_keys)
+        # in the key's order
         rows = await self._rows(
             "SELECT c.source_id, c.region, c.make_key, c.model_key, c.month, c.inc FROM "
-            f"(SELECT make_key, model_key FROM models WHERE make_key IN ({marks}) "
-            "UNION ALL SELECT value, '' FROM json_each(?)) m CROSS JOIN cells c "
+            f"{models} CROSS JOIN cells c "
             "WHERE c.make_key = m.make_key AND c.model_key = m.model_key "
             "AND c.month BETWEEN ? AND ? "
             "ORDER BY c.make_key, c.model_key, c.month, c.source_id, c.region",
-            [*make_keys, json.dumps(list(make_keys)), str(first), str(last)],
+            [*args, str(first), str(last)],
             table="cells",
         )
         return inc_rows(rows)
@@ -115,25 +125,15 @@ class SqliteReading(SqliteFanOut, SalesReads):
     ) -> list[tuple[str, str]]:
         if not make_keys:
             return []
-        marks = ", ".join("?" for _ in make_keys)
-        # the models as `parts_between` finds them, each model's two months by its key
+        models, args = makes_models(make_keys)
         rows = await self._rows(
-            "SELECT c.make_key, c.model_key FROM "
-            f"(SELECT make_key, model_key FROM models WHERE make_key IN ({marks}) "
-            "UNION ALL SELECT value, '' FROM json_each(?)) m CROSS JOIN cells c "
+            f"SELECT c.make_key, c.model_key FROM {models} CROSS JOIN cells c "
             "WHERE c.make_key = m.make_key AND c.model_key = m.model_key AND c.month = ? "
             "AND c.region = ? AND c.source_id = ? AND c.inc != 0 AND NOT EXISTS ("
             "SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
             "AND d.model_key = c.model_key AND d.month = ? AND d.region = ? "
             "AND d.source_id = ? AND d.inc != 0)",
-            [
-                *make_keys,
-                json.dumps(list(make_keys)),
-                str(before),
-                *before_pair,
-                str(end),
-                *end_pair,
-            ],
+            [*args, str(before), *before_pair, str(end), *end_pair],
             table="cells",
         )
         return [(r[0], r[1]) for r in rows]
