@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from bot.detection.finding import Work, YearSources
 from bot.detection.steps import SeriesKey
 from bot.domain.events import Subject
+from bot.domain.kept_basis import with_year, with_years
 from bot.domain.ladders import Ladder
 from bot.domain.names import name_key
 from bot.domain.periods import Month
@@ -128,6 +129,10 @@ def continue_with(
                 # the usual poll, made as the general path below would make it
                 work.view = continue_one(state, one.month, one.inc)
                 work.year_sources = state.year_sources
+                basis = state.basis
+                if basis is not None and one.month.year != state.last.year:
+                    basis = with_year(basis, one.month.year, (one.region, one.source_id))
+                work.basis = basis
                 continue
         elif kind == "make":
             found = by_make.get(SubjectKey.parse(work.key.subject.key).make, ())
@@ -144,11 +149,17 @@ def continue_with(
         last = state.last
         moves = moving(work.key.region)
         kept = [r for r in found if r.month > last and r.source_id in priority and moves(r.region)]
-        figures = figures_after(kept, state, work.key.region, priority, tree)
+        chosen: dict[int, set[tuple[str, int]]] = {}
+        figures = figures_after(kept, state, work.key.region, priority, tree, chosen)
         if figures is None:
             work.state = None
             continue
         work.view = continue_view(state, figures)
+        if state.basis is not None:
+            # the detected year's pairs are the state's (its cells bring no new pair), so its
+            # choice stands; a later year's is the new cells' own, as in a whole read
+            last_year = state.last.year
+            work.basis = with_years(state.basis, {y: p for y, p in chosen.items() if y > last_year})
         latest = work.view.latest
         if latest == last or (
             len(state.year_sources) == 1
@@ -194,10 +205,12 @@ def figures_after(
     region: str,
     priority: Mapping[int, int],
     tree: RegionTree,
+    chosen: dict[int, set[tuple[str, int]]] | None = None,
 ) -> dict[Month, int] | None:
     """A series' figures for the months after its state's last, from every cell it has after
     that month (period figures only); None when the cells of the last month's year bring a
-    region or source the detected months of that year did not have."""
+    region or source the detected months of that year did not have. `chosen` receives each
+    year's (region, source) pairs, as `regional_increments` gives them."""
     out: dict[Month, int] = {}
     if len(state.year_sources) == 1:
         ((own, source),) = state.year_sources
@@ -205,6 +218,9 @@ def figures_after(
             # one source, in the series' own region: the figures are the cells' increments
             for row in rows:
                 out[row.month] = out.get(row.month, 0) + row.inc
+            if chosen is not None:
+                for year in {row.month.year for row in rows}:
+                    chosen[year] = {(own, source)}
             return out
     year = state.last.year
     if not {(r.region, r.source_id) for r in rows if r.month.year == year} <= state.year_sources:
@@ -213,5 +229,5 @@ def figures_after(
     # month, which only the detected part of the series has
     last = state.last
     stand_ins = [IncRow(s, r, "", "", last, 0) for r, s in sorted(state.year_sources)]
-    figures = regional_increments([*stand_ins, *rows], priority, tree, region)
+    figures = regional_increments([*stand_ins, *rows], priority, tree, region, chosen=chosen)
     return {m: v for m, v in figures.items() if m > last}

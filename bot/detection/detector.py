@@ -38,6 +38,7 @@ from bot.domain.bulk import gc_paused, without_gc
 from bot.domain.coverage import source_facts, tell
 from bot.domain.events import Event, GrowthEvent, MilestoneEvent
 from bot.domain.hierarchy import Hierarchy
+from bot.domain.kept_basis import kept_basis
 from bot.domain.ladders import configured_ladders
 from bot.domain.periods import Month
 from bot.domain.plausibility import Hold
@@ -192,6 +193,7 @@ class Detector:
             wholes[key] = monthly
             work.view = whole_view(monthly)
             if work.view is not None:
+                work.basis = kept_basis(bases[key])
                 moves = self.hierarchy.moving(key.region)
                 work.year_sources = year_sources(
                     [r for r in rows if moves(r.region)], work.view.latest
@@ -239,7 +241,8 @@ class Detector:
         # what each event's figure is made of: its granularity, coverage and sources, and
         # whether its comparison is like with like (a continued series reads its whole for it)
         facts = source_facts(known, self.config)
-        window = await self.reads.read_bases(events, bases, wholes, known)
+        kept = {w.key: w.basis for w in works if w.state is not None and w.basis is not None}
+        window = await self.reads.read_bases(events, bases, wholes, known, kept, facts)
         dressed_all = [
             tell(e, bases[k], wholes.get(k, {}), facts)
             for e in events
@@ -258,8 +261,9 @@ class Detector:
         self, works: Sequence[Work], valid: frozenset[str], sources: Sequence[SourceInfo]
     ) -> None:
         """Give each series that may continue from its kept state that state: changed only
-        after its last detected month, under the same configuration and sources, and of a
-        metric whose figures are period figures (a level carries its whole history)."""
+        after its last detected month, under the same configuration and sources, of a
+        metric whose figures are period figures (a level carries its whole history), and
+        with its basis kept (a state from before bases were is read whole once)."""
         continuable = {
             metric
             for metric in ("sales",)
@@ -280,6 +284,7 @@ class Detector:
                     and work.key.metric in continuable
                     and work.changed > state.last
                     and state.fingerprint in valid
+                    and state.basis is not None
                 ):
                     work.state = state
 

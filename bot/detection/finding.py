@@ -26,6 +26,7 @@ from bot.detection.steps import (
 from bot.domain.corrections import correction_events
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy, NameBook
+from bot.domain.kept_basis import KeptBasis
 from bot.domain.ladders import Ladder
 from bot.domain.milestones import Recorded
 from bot.domain.periods import Month
@@ -63,6 +64,7 @@ class Work:
     state: SeriesState | None = None  # set while it may continue from its kept state
     view: SeriesView | None = None
     year_sources: YearSources = frozenset()
+    basis: KeptBasis | None = None  # every year's pairs, for the state to keep
     parents: Sequence[Parent] = ()  # a model's, as of its latest month
     model_keys: tuple[str, str] = ("", "")  # a model's make and model keys
 
@@ -181,7 +183,14 @@ def find(
             continue
         kind = key.subject.kind
         states.append(
-            view.state(*work.triple, fingerprint, kind in SUMMED_KINDS, work.year_sources, flagged)
+            view.state(
+                *work.triple,
+                fingerprint,
+                kind in SUMMED_KINDS,
+                work.year_sources,
+                flagged,
+                work.basis,
+            )
         )
         if news_from is None:
             continue

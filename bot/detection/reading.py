@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from bot.detection import window as windows
+from bot.detection.kept_bases import kept_bases
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
 from bot.detection.window import Window
-from bot.domain.coverage import Basis, period_before, unlike_parts, unlike_reason
+from bot.domain.coverage import Basis, SourceFacts, period_before, unlike_parts, unlike_reason
 from bot.domain.events import Event, GrowthEvent, Leader, Subject
 from bot.domain.hierarchy import Hierarchy
+from bot.domain.kept_basis import KeptBasis
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SourceInfo
 from bot.domain.series import own_region_basis, own_region_basis_of, regional_increments
@@ -38,11 +40,18 @@ class Reads:
         bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]],
         wholes: dict[SeriesKey, dict[Month, int]],
         known: Sequence[SourceInfo],
+        kept: Mapping[SeriesKey, KeptBasis] | None = None,
+        facts: SourceFacts | None = None,
     ) -> Window | None:
         """Give every event's series its basis where this poll has not read it whole (a series
-        continued from its state). Records and milestones need every year, so their series are
-        read whole; the others need only their event's year and the year before,
-        from one read of the makes' cells since then (returned, for `unlike_parts_of`)."""
+        continued from its state): the basis its state `kept`, when it kept one (a record
+        some earlier year of which is unlike its own is read whole too: it compares months,
+        and needs `facts` to know). Without one, records and milestones need every year, so
+        their series are read whole; the others need only their event's year and the year
+        before, from one read of the makes' cells since then (returned, for
+        `unlike_parts_of`)."""
+        if kept:
+            bases.update(kept_bases(events, bases, kept, facts))
         # a record compares with every like year, a milestone's cumulative figure is as
         # narrow as its narrowest year: both need every year's basis
         wanted = [

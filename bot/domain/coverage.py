@@ -100,19 +100,27 @@ def tell(
 ) -> Event | None:
     """The event with its granularity, coverage and sources; None when it compares unlike
     figures (growth against a year of other sources or coverage, a record against months of
-    another source)."""
+    another source). `monthly` (the series' every month) is read only for a record some
+    earlier year of which is unlike its own (`earlier_alike`)."""
     year = event.period.year
     pairs = basis.get(year)
     if not pairs:
         return event
     if isinstance(event, GrowthEvent) and not alike(basis, year, year - 1, facts):
         return None
-    if isinstance(event, RecordEvent):
+    if isinstance(event, RecordEvent) and not earlier_alike(basis, year, facts):
         found = _like_record(event, basis, monthly, facts)
         if found is None:
             return None
         event = found
     return dressed(event, basis, facts)
+
+
+def earlier_alike(basis: Basis, year: int, facts: SourceFacts) -> bool:
+    """Whether every year of the basis before `year` is alike with it: a record in `year` is
+    then compared with every earlier month, as detection found it (its best month stands), and
+    needs no monthly figures to be told."""
+    return all(y >= year or alike(basis, y, year, facts) for y in basis)
 
 
 def dressed(event: Event, basis: Basis, facts: SourceFacts) -> Event:

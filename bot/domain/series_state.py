@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.domain.kept_basis import KeptBasis
 from bot.domain.periods import Month
 
 
@@ -47,6 +48,9 @@ class SeriesState:
     recent: tuple[tuple[Month, int], ...]
     year_sources: frozenset[tuple[str, int]] = frozenset()
     flagged: int = 0  # recorded milestones above `peak` (flagged below): reaching one corrects it
+    # each year's (region, source) pairs up to `last`: its events are told without a read of
+    # its history (None: a state kept before bases were, which is not continued)
+    basis: KeptBasis | None = None
 
 
 @dataclass(slots=True)  # built by the thousand in a poll: a plain init is cheaper
@@ -101,6 +105,7 @@ class SeriesView:
         keep_year: bool,
         year_sources: frozenset[tuple[str, int]],
         flagged: int = 0,
+        basis: KeptBasis | None = None,
     ) -> SeriesState:
         """The state to keep after this detection; `keep_year` keeps the months from January
         of the year before the latest (year to date and parents' totals need them)."""
@@ -133,6 +138,7 @@ class SeriesView:
             recent,
             year_sources,
             flagged,
+            basis,
         )
 
 

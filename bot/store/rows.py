@@ -11,6 +11,7 @@ from typing import Any
 from bot.domain.channels import Channel
 from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Subject
+from bot.domain.kept_basis import decode_basis, encode_basis
 from bot.domain.periods import Month
 from bot.domain.records import IncRow
 from bot.domain.series import increments
@@ -24,6 +25,13 @@ from bot.domain.series_state import (
     month_index,
 )
 from bot.domain.subscriptions import Subscription, SubscriptionSpec
+
+# `series_state`'s columns, in the order `state_rows` gives and `states_from_rows` reads them
+STATE_COLUMNS = (
+    "subject_key, region, metric, fingerprint, first_month, first_nonzero, last_month, total, "
+    "peak, best, best_month, recent_from, recent, year_sources, flagged, basis"
+)
+STATE_COLUMNS_OF_S = ", ".join(f"s.{c}" for c in STATE_COLUMNS.split(", "))  # `... series_state s`
 
 SUBSCRIPTION_COLUMNS = (
     "id, platform, workspace, channel, subject_key, subject_kind, subject_name, region, kinds, "
@@ -151,6 +159,7 @@ def states_from_rows(rows: Iterable[Any]) -> dict[tuple[str, str, str], SeriesSt
                 recent=decode_recent(r[12]),
                 year_sources=decode_sources(r[13]),
                 flagged=r[14],
+                basis=decode_basis(r[15]) if r[15] is not None else None,
             )
         except ValueError:
             continue
@@ -187,6 +196,7 @@ def state_rows(states: Iterable[SeriesState]) -> list[tuple[Any, ...]]:
                 text,
                 encode_sources(s.year_sources),
                 s.flagged,
+                encode_basis(s.basis) if s.basis is not None else None,
             )
         )
     rows.sort(key=itemgetter(0, 1, 2))

@@ -28,7 +28,7 @@ from bot.store.detection_rows import (
 )
 from bot.store.postgres.base import Connection
 from bot.store.postgres.imports import PgImports
-from bot.store.rows import state_rows
+from bot.store.rows import STATE_COLUMNS, state_rows
 
 
 class PgDetection(PgImports):
@@ -100,17 +100,15 @@ class PgDetection(PgImports):
             return
         await self._many(
             con,
-            "INSERT INTO series_state (subject_key, region, metric, fingerprint, first_month, "
-            "first_nonzero, last_month, total, peak, best, best_month, recent_from, recent, "
-            "year_sources, flagged) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+            f"INSERT INTO series_state ({STATE_COLUMNS}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
             "ON CONFLICT (subject_key, region, metric) DO UPDATE SET "
             "fingerprint = excluded.fingerprint, first_month = excluded.first_month, "
             "first_nonzero = excluded.first_nonzero, last_month = excluded.last_month, "
             "total = excluded.total, peak = excluded.peak, best = excluded.best, "
             "best_month = excluded.best_month, recent_from = excluded.recent_from, "
             "recent = excluded.recent, year_sources = excluded.year_sources, "
-            "flagged = excluded.flagged",
+            "flagged = excluded.flagged, basis = excluded.basis",
             await asyncio.to_thread(state_rows, states),
         )
 

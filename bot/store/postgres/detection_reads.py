@@ -14,7 +14,7 @@ from bot.domain.series_state import SeriesState
 from bot.store.detection_rows import journal_changes, recorded_by_series, share_levels
 from bot.store.postgres.base import columns
 from bot.store.postgres.reading import PgReading
-from bot.store.rows import inc_rows, states_from_rows
+from bot.store.rows import STATE_COLUMNS_OF_S, inc_rows, states_from_rows
 
 
 class PgDetectionReads(PgReading):
@@ -86,9 +86,7 @@ class PgDetectionReads(PgReading):
             return {}
         rows = await self._fetch(
             self.pool,
-            "SELECT s.subject_key, s.region, s.metric, s.fingerprint, s.first_month, "
-            "s.first_nonzero, s.last_month, s.total, s.peak, s.best, s.best_month, "
-            "s.recent_from, s.recent, s.year_sources, s.flagged "
+            f"SELECT {STATE_COLUMNS_OF_S} "
             "FROM unnest($1::text[], $2::text[], $3::text[]) "
             "AS j(subject_key, region, metric) JOIN series_state s "
             "USING (subject_key, region, metric)",

@@ -17,6 +17,7 @@ from bot.store.postgres.migrations_late import (
     V_MARKET_SHARES,
     V_MUTES,
     V_SOURCE_FETCHES,
+    V_STATE_BASIS,
     V_SUBSCRIPTION_METRIC,
     V_TEMPLATES,
 )
@@ -347,4 +348,5 @@ PG_MIGRATIONS: list[Migration] = [
     V_MARKET_SHARES,
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
     V_TEMPLATES,
+    V_STATE_BASIS,
 ]

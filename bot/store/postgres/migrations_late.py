@@ -98,3 +98,8 @@ CREATE TABLE IF NOT EXISTS subscription_templates (
     name TEXT NOT NULL
 )
 """
+
+# A series' kept basis; see `bot/store/sqlite/migrations_late.py` V_STATE_BASIS (re-runnable).
+V_STATE_BASIS = """
+ALTER TABLE series_state ADD COLUMN IF NOT EXISTS basis TEXT
+"""

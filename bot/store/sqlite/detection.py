@@ -30,7 +30,7 @@ from bot.store.detection_rows import (
     keep_levels,
     log_rows,
 )
-from bot.store.rows import state_rows
+from bot.store.rows import STATE_COLUMNS, state_rows
 from bot.store.sqlite.base import positional
 from bot.store.sqlite.imports import SqliteImports
 
@@ -94,10 +94,8 @@ class SqliteDetection(SqliteImports):
         rows = await asyncio.to_thread(without_gc, state_rows, states)
         # each row whole (nothing refers to a state): replacing it is the upsert, and faster
         await self._many(
-            "INSERT OR REPLACE INTO series_state (subject_key, region, metric, fingerprint, "
-            "first_month, first_nonzero, last_month, total, peak, best, best_month, "
-            "recent_from, recent, year_sources, flagged) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO series_state ({STATE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

@@ -16,7 +16,7 @@ from bot.domain.series_state import (
     SeriesState,
 )
 from bot.store.detection_rows import journal_changes, kept_levels, read_levels, recorded_by_series
-from bot.store.rows import inc_rows, states_from_rows
+from bot.store.rows import STATE_COLUMNS_OF_S, inc_rows, states_from_rows
 from bot.store.sqlite.reading import SqliteReading
 
 
@@ -139,10 +139,7 @@ class SqliteDetectionReads(SqliteReading):
             else:
                 self._kept = None
         rows = await self._rows(
-            "SELECT s.subject_key, s.region, s.metric, s.fingerprint, s.first_month, "
-            "s.first_nonzero, s.last_month, s.total, s.peak, s.best, s.best_month, "
-            "s.recent_from, s.recent, s.year_sources, s.flagged FROM json_each(?) j "
-            "JOIN series_state s "
+            f"SELECT {STATE_COLUMNS_OF_S} FROM json_each(?) j JOIN series_state s "
             "ON s.subject_key = j.value ->> 0 AND s.region = j.value ->> 1 "
             "AND s.metric = j.value ->> 2",
             (json.dumps(series),),

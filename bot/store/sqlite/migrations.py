@@ -14,6 +14,7 @@ from bot.store.sqlite.migrations_late import (
     V_MARKET_SHARES,
     V_MUTES,
     V_SOURCE_FETCHES,
+    V_STATE_BASIS,
     V_TEMPLATES,
     subscription_metric,
 )
@@ -395,4 +396,5 @@ MIGRATIONS: list[Migration] = [
     V_MARKET_SHARES,
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
     V_TEMPLATES,
+    V_STATE_BASIS,
 ]

@@ -130,3 +130,9 @@ CREATE TABLE IF NOT EXISTS subscription_templates (
     name TEXT NOT NULL
 )
 """
+
+# A series' kept basis (issue 19): each year's (region, source) pairs, as JSON
+# [[year, [[region, source id], ...]], ...] (`bot.domain.kept_basis`), so that a continued
+# series' events are told without reading its history; NULL in a state kept before (its
+# events read the series as they did).
+V_STATE_BASIS = added_column("series_state", "basis", "TEXT")
