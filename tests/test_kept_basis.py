@@ -48,6 +48,10 @@ def test_a_kept_basis_round_trips_and_is_shared() -> None:
     assert basis_dict(kept) == {y: p for y, p in basis.items() if p}
     text = encode_basis(kept)
     assert decode_basis(text) == kept
+    # a run of years taken alike is one item
+    run = kept_basis({y: {("World", 1)} for y in range(2010, 2019)} | {2020: {("World", 1)}})
+    assert encode_basis(run) == '[[2010,2018,[["World",1]]],[2020,2020,[["World",1]]]]'
+    assert decode_basis(encode_basis(run)) == run
     assert decode_basis(text) is kept_basis(dict(basis))  # one shared value, not a copy each
     assert with_year(kept, 2021, ("World", 1)) == ((*kept, (2021, frozenset({("World", 1)}))))
     assert with_year(with_year(kept, 2021, ("World", 1)), 2021, ("World", 1)) == with_years(
@@ -56,7 +60,9 @@ def test_a_kept_basis_round_trips_and_is_shared() -> None:
     assert with_years(kept, {2020: {("World", 1)}})[1] == (2020, frozenset({("World", 1)}))
 
 
-@pytest.mark.parametrize("text", ["", "[[2020]]", '[["x", [["World", 1]]]]', "[[2020, [1]]]"])
+@pytest.mark.parametrize(
+    "text", ["", "[[2020]]", '[["x", 2020, [["World", 1]]]]', "[[2020, 2020, [1]]]"]
+)
 def test_an_unreadable_basis_is_refused_naming_it(text: str) -> None:
     with pytest.raises(ValueError, match="series state"):
         decode_basis(text)

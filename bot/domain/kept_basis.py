@@ -70,11 +70,19 @@ def basis_dict(kept: KeptBasis) -> dict[int, set[tuple[str, int]]]:
 
 
 def encode_basis(kept: KeptBasis) -> str:
-    """The basis as text for a store column (JSON: region names are free text)."""
+    """The basis as text for a store column: JSON [[first year, last year, [[region, source],
+    ...]], ...], a run of years taken alike as one item (region names are free text)."""
     text = _TEXTS.get(kept)
     if text is None:
-        years = [[year, sorted(pairs)] for year, pairs in kept]
-        text = json.dumps(years, ensure_ascii=False, separators=(",", ":"))
+        runs: list[list[object]] = []
+        previous: YearPairs | None = None
+        for year, pairs in kept:
+            if pairs is previous and runs and runs[-1][1] == year - 1:
+                runs[-1][1] = year
+            else:
+                runs.append([year, year, sorted(pairs)])
+            previous = pairs
+        text = json.dumps(runs, ensure_ascii=False, separators=(",", ":"))
         if len(_TEXTS) < _LIMIT:
             _TEXTS[kept] = text
     return text
@@ -87,13 +95,15 @@ def decode_basis(text: str) -> KeptBasis:
         try:
             found = kept_basis(
                 {
-                    int(year): {(str(region), int(source)) for region, source in pairs}
-                    for year, pairs in json.loads(text)
+                    year: {(str(region), int(source)) for region, source in pairs}
+                    for first, last, pairs in json.loads(text)
+                    for year in range(int(first), int(last) + 1)
                 }
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(
-                f"series state: {text!r} is not a list of [year, [[region, source], ...]]"
+                f"series state: {text!r} is not a list of [first year, last year, "
+                "[[region, source], ...]]"
             ) from exc
         if len(_DECODED) < _LIMIT:
             _DECODED[text] = found
