@@ -241,7 +241,14 @@ class Detector:
         # what each event's figure is made of: its granularity, coverage and sources, and
         # whether its comparison is like with like (a continued series reads its whole for it)
         facts = source_facts(known, self.config)
-        kept = {w.key: w.basis for w in works if w.state is not None and w.basis is not None}
+        # the kept bases of the series told of (by triple: a poll's every key hashed again
+        # cost more than the events' few)
+        told = {(e.subject.key, e.region, e.metric) for e in events}
+        kept = {
+            w.key: w.basis
+            for w in works
+            if w.state is not None and w.basis is not None and w.triple in told
+        }
         window = await self.reads.read_bases(events, bases, wholes, known, kept, facts)
         dressed_all = [
             tell(e, bases[k], wholes.get(k, {}), facts)

@@ -42,10 +42,14 @@ class SeriesKey:
     subject: Subject
     region: str
     metric: Metric
+    # a poll hashes thousands of keys many times: the subject's key stands for it, hashed once
+    hashed: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hashed", hash((self.subject.key, self.region, self.metric)))
 
     def __hash__(self) -> int:
-        # a poll hashes thousands of keys many times; the subject's key stands for it
-        return hash((self.subject.key, self.region, self.metric))
+        return self.hashed
 
     def ref(self) -> SeriesRef:
         return SeriesRef(self.subject.key, self.subject.name, self.region, self.metric)

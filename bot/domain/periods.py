@@ -25,6 +25,11 @@ class Month:
     year: int
     month: int
 
+    def __hash__(self) -> int:
+        # a poll hashes months by the hundred thousand: a number, not the generated tuple's
+        # hash (equal months have equal numbers, so it agrees with ==)
+        return self.year * 12 + self.month
+
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
