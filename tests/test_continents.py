@@ -9,14 +9,20 @@ a fact that is only one country's is told under the country, never under its con
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from adapters.text import render_text
+from bot.app.bootstrap import open_commands
 from bot.cli.main import main
+from bot.commands.dispatch import run_text
+from bot.commands.types import Invocation
 from bot.detection.replay import replay
+from bot.domain.channels import Channel
 from bot.domain.coverage import SourceFacts, tell, why_not
 from bot.domain.events import GrowthEvent, MilestoneEvent, RecordEvent
 from bot.domain.facts import region_rank
@@ -28,6 +34,7 @@ from bot.reading.queries import load_catalog, region_tree
 from bot.store.sqlite.sales import SqliteStore
 from tests.test_subscriptions import C1, C2, SOURCE, rec, start_bot
 
+CHAT = Invocation(Channel("console", "local", "terminal"), "alice", can_manage=True)
 IEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "iea_global_ev_data_2024.csv"
 
 # countries only: Asia, Europe and the world are summed from them; the rest of the world may
@@ -91,6 +98,29 @@ def test_a_continent_the_note_says_is_summed_is_answered_as_that_sum(
     status, out, err = run(capsys, "total", "all", "--region", "North America", "--db", db)
     assert (status, out) == (1, "")
     assert err.startswith("evbot total: --region: no figures for 'North America'.")
+
+
+def test_chat_asks_and_follows_a_continent_as_the_cli_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = imported(tmp_path, capsys)
+
+    async def chat() -> None:
+        async with SqliteStore(db) as store:
+            config = default_config()
+            await store.sync_groups(config.groups)
+            ctx = await open_commands(store, config)
+            total = await run_text(ctx, CHAT, "/ev-total all region:asia")
+            assert total.ok and "12,500" in render_text(total.message)
+            assert "Asia (China and Japan only)" in render_text(total.message)
+            followed = await run_text(ctx, CHAT, "/ev-subscribe all region:Asia")
+            assert followed.ok, render_text(followed.message)
+            assert [s.spec.region for s in await store.subscriptions(CHAT.channel)] == ["Asia"]
+            refused = await run_text(ctx, CHAT, "/ev-total all region:Oceania")
+            assert not refused.ok
+            assert "no figures for 'Oceania'" in render_text(refused.message)
+
+    asyncio.run(chat())
 
 
 def test_a_region_is_told_in_its_continent_and_the_world() -> None:
