@@ -25,7 +25,8 @@ def resolve_subject(ctx: CommandContext, text: str | None) -> Resolved:
 
 def resolve_region(ctx: CommandContext, resolved: Resolved, text: str | None) -> str:
     """The region asked for (else the one the subject's words named, else the world), refused
-    with close names when it has no figures."""
+    with close names when it has no figures: neither its own nor, for a continent or a
+    configured parent, a region inside it (the catalog lists those: `load_catalog`)."""
     if not text:
         return resolved.region or WORLD
     catalog = ctx.model.catalog

@@ -53,6 +53,14 @@ def granularity(pairs: Pairs | set[tuple[str, int]], year: int, facts: SourceFac
     return "year" if any(year in facts.yearly.get(s, ()) for _, s in pairs) else "month"
 
 
+def mixed(pairs: Pairs | set[tuple[str, int]], year: int, facts: SourceFacts) -> bool:
+    """Whether a year told whole also sums figures given by the month (a region summed from a
+    yearly part and a monthly one): its months' figures are neither months' nor the year's."""
+    return granularity(pairs, year, facts) == "year" and any(
+        year not in facts.yearly.get(s, ()) for _, s in pairs
+    )
+
+
 def covers(pairs: Pairs | set[tuple[str, int]], region: str) -> tuple[str, ...]:
     """The regions a figure of `region` is made of, when it is not the region's own."""
     regions = {r for r, _ in pairs}
@@ -106,6 +114,15 @@ def tell(
     pairs = basis.get(year)
     if not pairs:
         return event
+    if mixed(pairs, year, facts):
+        # a year told whole that also sums other regions' months (a continent of a monthly
+        # and a yearly country): no month of it is a year's figure, nor a year's part
+        if isinstance(event, RecordEvent) or (
+            isinstance(event, GrowthEvent) and event.period.month != 12
+        ):
+            return None
+        if isinstance(event, MilestoneEvent) and event.period.month != 12:
+            return replace(dressed(event, basis, facts), granularity="month")
     if isinstance(event, GrowthEvent) and not alike(basis, year, year - 1, facts):
         return None
     if isinstance(event, RecordEvent) and not earlier_alike(basis, year, facts):
@@ -144,6 +161,12 @@ def dressed(event: Event, basis: Basis, facts: SourceFacts) -> Event:
 def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
     """Why `tell` drops an event, for `/ev-preview` and `replay --explain`."""
     year = event.period.year
+    pairs = basis.get(year, set())
+    partial_year = isinstance(event, GrowthEvent) and event.period.month != 12
+    if mixed(pairs, year, facts) and (isinstance(event, RecordEvent) or partial_year):
+        return (
+            f"{year} sums whole years and months ({_pairs_text(pairs, facts)}): not like for like"
+        )
     if isinstance(event, GrowthEvent):
         return unlike_years(basis, year, facts)
     if isinstance(event, RecordEvent):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from bot.domain.events import (
     CorrectionEvent,
@@ -24,15 +25,22 @@ from bot.domain.events import (
     Subject,
 )
 from bot.domain.periods import Month
+from bot.domain.regions import shipped_table
 from bot.domain.subjects import SubjectKey
 
 SUBJECT_RANK = {"model": 3, "make": 2, "group": 1, "region": 0, "all": 0}
 WORLD = "World"
 
 
+@lru_cache(maxsize=4096)
 def region_rank(region: str) -> int:
-    """How specific a region is: the world least."""
-    return 0 if region.strip().casefold() in ("", "world") else 1
+    """How specific a region is: the world least, then a continent (told as its countries'
+    sum where it has no figure of its own, one fact with its one country's), then the rest."""
+    if region.strip().casefold() in ("", "world"):
+        return 0
+    table = shipped_table()
+    found = table.find(region)
+    return 1 if found is not None and table.regions[found].kind == "continent" else 2
 
 
 def event_rank(event: Event) -> tuple[int, int, int]:

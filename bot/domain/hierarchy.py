@@ -1,16 +1,17 @@
 """Which subjects and regions cover which, under one configuration.
 
 A model's figures count in its make's, in the groups its make belonged to that month, and in
-everything's; a region's in its configured parents' and the world's. Detection asks this of
-every changed cell (which series it moves), of every event (whose subscriptions cover it, which
-held figures it sums) and of every model's shares (its parents); the commands ask the same.
+everything's; a region's in its configured parents', its continent's and the world's. Detection
+asks this of every changed cell (which series it moves), of every event (whose subscriptions
+cover it, which held figures it sums) and of every model's shares (its parents); the commands
+ask the same.
 Built once from the configuration and the region tree, and handed to those who ask.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from bot.domain.events import CorrectionEvent, Event, MilestoneEvent, Subject
@@ -35,8 +36,9 @@ class NameBook(Protocol):
 class Hierarchy:
     """The groups' memberships over time and the regions' configured parents.
 
-    `region_parents` (the configuration's) say which series a cell in a region moves; `tree`
-    (the configuration's rules over the shipped table) which regions a figure sums.
+    `region_parents` (the configuration's) and the continents of `tree` (the configuration's
+    rules over the shipped table) say which series a cell in a region moves; `tree` also says
+    which regions a figure sums.
     """
 
     def __init__(
@@ -107,15 +109,34 @@ class Hierarchy:
         return first
 
     def regions_of(self, region: str) -> list[str]:
-        """A region, its parents, and the world."""
+        """A region, its configured parents, the continent holding it (summed from its parts
+        where it has no figure of its own, as a total is: counting rule 6), and the world."""
         regions = [region]
         parent = self.region_parents.get(region)
         while parent is not None and parent not in regions:
             regions.append(parent)
             parent = self.region_parents.get(parent)
+        seen = {self.tree.key(r) for r in regions}
+        for holder in self.tree.told_holders(region):
+            if holder not in seen:
+                seen.add(holder)
+                regions.append(self.tree.display(holder))
         if WORLD not in regions:
             regions.append(WORLD)
         return regions
+
+    def summed_regions(self, present: Iterable[str]) -> list[str]:
+        """The regions a figure is told in (`regions_of`) that are not among `present`, the
+        regions with figures: a continent made only of its countries, a configured parent only
+        of its parts, which a question may name and replay tells as the detector does."""
+        have = {self.tree.key(r) for r in present}
+        found: dict[str, str] = {}
+        for region in present:
+            for holder in self.regions_of(region)[1:]:
+                key = self.tree.key(holder)
+                if holder != WORLD and key not in have:
+                    found.setdefault(key, holder)
+        return sorted(found.values())
 
     def related(self, a: str, b: str) -> bool:
         """Whether one region contains the other (or they are one)."""

@@ -34,6 +34,7 @@ COUNTRY_LEVEL = "countries"  # `[sources.X] regions`: its two-letter names are c
 _CODE = re.compile(r"^[A-Za-z]{2}$")
 _RESIDUAL = re.compile(r"^(?:other|others|rest of(?: the)?)\s+(.+?)(?:\s+countries)?$")
 _KIDS_CACHED = 4096  # distinct sets of regions remembered per tree
+_TOLD_KINDS = frozenset({"continent", "region"})  # summed from their parts, asked and announced
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,12 @@ class RegionTree:
             chain.append(parent)
             parent = self.parent(parent)
         return [self.display(k) for k in [*chain, start]] if parent == start else []
+
+    def told_holders(self, name: str) -> list[str]:
+        """The keys of the regions holding `name` that are told of even with no figure of their
+        own, innermost first: continents and the configuration's regions. Not the world (told
+        apart), nor the table's inner aggregates (EU27, EU28: told where a source names them)."""
+        return [c for c in self.containers(name) if self.kind(c) in _TOLD_KINDS]
 
     def contains(self, outer: str, inner: str) -> bool:
         """Whether region `outer` holds region `inner` (names or keys), itself excluded."""
@@ -366,12 +373,10 @@ def region_warnings(
         # a continent summed from its parts (it has no figure of its own here) while a residual
         # outside it, in a region that holds it, may hold more of it: partial
         rests = [ks for ks in keys if tree.is_residual(by_key[ks][0])]
-        built = {c for ks in keys for c in tree.containers(by_key[ks][0])} - keys
+        built = {c for ks in keys for c in tree.told_holders(by_key[ks][0])} - keys
         partial: list[str] = []
         beside: set[str] = set()
         for whole in sorted(built, key=tree.display):
-            if tree.kind(whole) not in ("continent", "region"):
-                continue  # the world and the table's inner aggregates (EU28): nobody asked
             holders = set(tree.containers(whole))
             outside = [by_key[r][0] for r in rests if tree.parent(r) in holders]
             if outside:

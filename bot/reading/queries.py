@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.coverage import SourceFacts, Told, explain, told
 from bot.domain.events import Subject
+from bot.domain.hierarchy import Hierarchy
 from bot.domain.names import name_key
 from bot.domain.periods import Month
 from bot.domain.powertrains import split_measure
@@ -27,13 +28,16 @@ def region_tree(config: Config) -> RegionTree:
 
 
 async def load_catalog(store: SalesStore, config: Config) -> Catalog:
-    """Every name the store and configuration know."""
+    """Every name the store and configuration know: the regions with figures, and those told
+    as their sum (a continent of countries: `Hierarchy.summed_regions`)."""
+    regions = await store.regions()
+    summed = Hierarchy.of(config, region_tree(config)).summed_regions(regions)
     return Catalog(
         models=await store.model_names(),
         makes=await store.make_names(),
         groups=list(config.groups),
         aliases=dict(config.aliases),
-        regions=await store.regions(),
+        regions=[*regions, *summed],
         region_aliases=dict(config.region_aliases),
     )
 
