@@ -15,6 +15,7 @@ from bot.domain.market_shares import MarketShare
 from bot.domain.mutes import Mute
 from bot.domain.settings import default_config
 from bot.domain.subscriptions import PlannedDelivery
+from bot.domain.templates import Template
 from bot.ingest.importer import DEMO_SOURCE, import_demo
 from bot.ports.store import BotStore
 from bot.store.postgres.sales import PgStore
@@ -37,6 +38,17 @@ async def everything(store: BotStore) -> tuple[Any, ...]:
         await store.delivery_counts(),
         await store.market_shares(),
         await store.mutes(None, 0.0),
+        await templates_of(store),
+    )
+
+
+async def templates_of(store: BotStore) -> tuple[Any, ...]:
+    """Every workspace's templates and what each subscription uses."""
+    subscriptions = await store.subscriptions()
+    workspaces = sorted({(s.channel.platform, s.channel.workspace) for s in subscriptions})
+    return (
+        [await store.templates(*workspace) for workspace in workspaces],
+        await store.subscription_templates([s.id for s in subscriptions]),
     )
 
 
@@ -52,6 +64,13 @@ async def build(db: Path) -> tuple[Any, ...]:
         await store.mute(
             Mute(Channel("discord", "1", "2"), "all", "everything", 9e9, "drop", "amy", 1.0)
         )
+        # a workspace's template, used by one subscription
+        [subscription, *_] = await store.subscriptions()
+        channel = subscription.channel
+        body = "{subject} passed {threshold}"
+        template = Template(channel.platform, channel.workspace, "short", "milestone", body)
+        assert await store.set_template(template)
+        await store.use_template(subscription.id, "short")
         [first, _, *_] = await store.claim_due(1e12, 2)
         await store.mark_posted(first.id, "m-1", 5.0)
         return await everything(store)

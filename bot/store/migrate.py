@@ -3,10 +3,10 @@
 Everything is copied, table by table, with its ids (a delivery's idempotency key is its id, so
 an outbox copied mid-flight still deduplicates on the platform): sales figures, kept sums,
 imports and the journal, groups, detection state (watermarks, milestones, corrections, share
-levels, events), subscriptions, the outbox and digest items. The copy is one PostgreSQL
-transaction: it lands whole, with every table's count equal to the source's, or not at all. A
-destination that already holds data is refused, and so is a SQLite table this version cannot
-copy (rather than leaving it behind without a word).
+levels, events), subscriptions and their templates, the outbox and digest items. The copy is
+one PostgreSQL transaction: it lands whole, with every table's count equal to the source's, or
+not at all. A destination that already holds data is refused, and so is a SQLite table this
+version cannot copy (rather than leaving it behind without a word).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ TABLES = (
     "mutes",
     "source_fetches",
     "market_shares",
+    "templates",
+    "subscription_templates",
 )
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {
