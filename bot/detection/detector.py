@@ -98,13 +98,16 @@ class Detector:
         if head <= start:
             return []  # nothing new: no sales figures are read
         cells = await self.store.journal_changes(start, head)
-        name_rows = await self.store.name_rows()
+        # the version first: rows read after it hold every change it counts
+        version = await self.store.names_version()
+        name_rows = None if self.names.current(version) else await self.store.name_rows()
         sources = {s.id: s for s in await self.store.sources()}
 
         def touched_by() -> tuple[
             PollNames, dict[SeriesKey, Month | None], dict[SeriesKey, Month], str
         ]:
-            self.names.update(name_rows)
+            if name_rows is not None:
+                self.names.update(name_rows, version)
             kept = self.names
             names = PollNames(
                 kept.makes, kept.models, lambda: load_catalog(self.store, self.config)

@@ -58,6 +58,9 @@ TABLES = (
     "source_fetches",
     "market_shares",
 )
+# each store's own, not copied: the names' version counts that database's changes (the copy's
+# own writes to makes and models move the target's)
+OWN = ("names_version",)
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {
     ("group_members", "id"): "rowid",
@@ -128,7 +131,7 @@ async def _refuse_unknown_tables(lite: aiosqlite.Connection) -> None:
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     ) as cursor:
         names = [r[0] for r in await cursor.fetchall()]
-    for name in sorted(set(names) - set(TABLES)):
+    for name in sorted(set(names) - set(TABLES) - set(OWN)):
         async with lite.execute(f'SELECT COUNT(*) FROM "{name}"') as cursor:
             row = await cursor.fetchone()
         if row is not None and row[0]:

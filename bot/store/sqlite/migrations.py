@@ -15,6 +15,7 @@ from bot.store.sqlite.migrations_late import (
     V_MUTES,
     V_SOURCE_FETCHES,
     V_TEMPLATES,
+    names_version,
     subscription_metric,
 )
 
@@ -395,4 +396,5 @@ MIGRATIONS: list[Migration] = [
     V_MARKET_SHARES,
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
     V_TEMPLATES,
+    names_version,  # a Python step: SQLite's triggers hold `;`
 ]
