@@ -112,7 +112,7 @@ class Detector:
             names = PollNames(
                 kept.makes, kept.models, lambda: load_catalog(self.store, self.config)
             )
-            touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.subjects)
+            touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.memo)
             told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
             return names, touched, changed, told
 
