@@ -105,7 +105,9 @@ class Detector:
         if head <= start:
             return []  # nothing new: no sales figures are read
         cells = await self.store.journal_changes(start, head)
-        name_rows = await self.store.name_rows()
+        # the version first: rows read after it hold every change it counts
+        version = await self.store.names_version()
+        name_rows = None if self.names.current(version) else await self.store.name_rows()
         sources = {s.id: s for s in await self.store.sources()}
 
         def touched_by() -> tuple[
@@ -115,12 +117,13 @@ class Detector:
             str,
             dict[str, set[tuple[int, str]]],
         ]:
-            self.names.update(name_rows)
+            if name_rows is not None:
+                self.names.update(name_rows, version)
             kept = self.names
             names = PollNames(
                 kept.makes, kept.models, lambda: load_catalog(self.store, self.config)
             )
-            touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.subjects)
+            touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.memo)
             told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
             return names, touched, changed, told, journaled_pairs(cells)
 

@@ -44,22 +44,45 @@ class PollNames:
 
 
 NameRows = tuple[list[tuple[str, str]], list[tuple[str, str, str]]]
+Triple = tuple[str, str, Metric]  # subject key, region, metric
+
+
+class TouchedMemo:
+    """What `touched_series` builds under one set of names, kept for the next poll under the
+    same names (`KeptNames.memo`): a poll of 10,000 models spent tens of milliseconds building
+    the same subjects and series keys again."""
+
+    def __init__(self) -> None:
+        self.subjects: dict[str, Subject] = {ALL.key: ALL}  # by key
+        self.series: dict[Triple, SeriesKey] = {}
+        # (make key, model key) -> the make's and the model's subject keys, once named
+        self.pairs: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 class KeptNames:
     """The makes' and models' names kept between polls (building 10,000 models' names cost a
     poll tens of milliseconds): rebuilt whenever the stored rows (`BotStore.name_rows`)
     differ from the kept copy in any way, so a rename by an import in this process or
-    another is seen at the next poll."""
+    another is seen at the next poll. The rows are read only when the store's names version
+    (`BotStore.names_version`) is not the one they were kept at (reading 11,000 rows to
+    find them unchanged cost a poll 25-35 ms)."""
 
     def __init__(self) -> None:
         self._rows: NameRows | None = None
+        self._version: int | None = None
         self.makes: dict[str, str] = {}
         self.models: dict[tuple[str, str], ModelName] = {}
-        self.subjects: dict[str, Subject] = {}  # named by these names: `touched_series`
+        self.memo = TouchedMemo()  # named by these names
 
-    def update(self, rows: NameRows) -> None:
-        """Keep the names of `rows`, unless they are the rows kept already."""
+    def current(self, version: int | None) -> bool:
+        """Whether the kept names are the store's at names version `version` (None: a store
+        that keeps no version, whose rows must be compared)."""
+        return version is not None and version == self._version and self._rows is not None
+
+    def update(self, rows: NameRows, version: int | None = None) -> None:
+        """Keep the names of `rows`, read at names version `version` (read before the rows),
+        unless they are the rows kept already."""
+        self._version = version
         if rows == self._rows:
             return
         makes = dict(rows[0])
@@ -67,7 +90,7 @@ class KeptNames:
             (make, model): ModelName(make, model, makes.get(make, make), display)
             for make, model, display in rows[1]
         }
-        self.makes, self._rows, self.subjects = makes, rows, {}
+        self.makes, self._rows, self.memo = makes, rows, TouchedMemo()
 
 
 def touched_series(
@@ -75,24 +98,24 @@ def touched_series(
     sources: Mapping[int, SourceInfo],
     names: NameBook,
     hierarchy: Hierarchy,
-    subjects: dict[str, Subject] | None = None,
+    memo: TouchedMemo | None = None,
 ) -> tuple[dict[SeriesKey, Month | None], dict[SeriesKey, Month]]:
     """Every series the changed cells (`BotStore.journal_changes`) move, with the
     earliest month a news (not history) change moved it from (None: history only), and
-    the earliest month any change did. `subjects` (by key) are kept there for the next call
-    under the same names (`KeptNames.subjects`)."""
-    # keyed by (subject key, region, metric) while collecting: cheap to hash
-    touched: dict[tuple[str, str, Metric], Month | None] = {}
-    changed: dict[tuple[str, str, Metric], Month] = {}
-    if subjects is None:
-        subjects = {}
-    subjects.setdefault(ALL.key, ALL)
+    the earliest month any change did. What it builds is kept in `memo` for the next call
+    under the same names (`KeptNames.memo`)."""
+    if memo is None:
+        memo = TouchedMemo()
+    subjects, pairs = memo.subjects, memo.pairs
+    # keyed by (subject key, region, metric) while collecting: cheap to hash; each holds
+    # [moved from, news from]
+    found: dict[Triple, list[Month | None]] = {}
     regions: dict[str, list[str]] = {}
-    makes: dict[str, str] = {}  # make key -> subject key
     metrics: dict[int, Metric] = {
         i: "stock" if s.metric == "stock" else "sales" for i, s in sources.items()
     }
     memberships = hierarchy.memberships
+    everything = ALL.key
     for source_id, region, make_key, model_key, earliest, news_from in cells:
         metric = metrics[source_id]
         where = regions.get(region)
@@ -105,42 +128,57 @@ def touched_series(
             )
         else:
             # the usual cell, of a model whose make is in no group: `moved_subjects` inline
-            make = makes.get(make_key)
-            if make is None:
-                make = makes[make_key] = SubjectKey.for_make(make_key)
-                if make not in subjects:
-                    subjects[make] = Subject("make", make, names.makes.get(make_key, make_key))
-            model = SubjectKey.for_model(make_key, model_key)
-            if model not in subjects:
-                found = names.model(make_key, model_key)
-                name = f"{found.make} {found.model}" if found else model_key
-                subjects[model] = Subject("model", model, name)
+            pair = pairs.get((make_key, model_key))
+            if pair is None:
+                pair = pairs[(make_key, model_key)] = usual_pair(
+                    make_key, model_key, names, subjects
+                )
             moves = (
-                (ALL.key, earliest, news_from),
-                (make, earliest, news_from),
-                (model, earliest, news_from),
+                (everything, earliest, news_from),
+                (pair[0], earliest, news_from),
+                (pair[1], earliest, news_from),
             )
         for subject_key, moved, news in moves:
             for place in where:
                 triple = (subject_key, place, metric)
-                was = changed.get(triple)
+                was = found.get(triple)
                 if was is None:
-                    changed[triple], touched[triple] = moved, news
+                    found[triple] = [moved, news]
                     continue
                 # months parsed once are shared: the same month is usually the same object
-                if moved is not was and moved < was:
-                    changed[triple] = moved
+                first = was[0]
+                if moved is not first and moved < first:  # type: ignore[operator]
+                    was[0] = moved
                 if news is not None:
-                    told = touched[triple]
+                    told = was[1]
                     if told is None or (news is not told and news < told):
-                        touched[triple] = news
+                        was[1] = news
+    series = memo.series
     out_touched: dict[SeriesKey, Month | None] = {}
     out_changed: dict[SeriesKey, Month] = {}
-    for (subject_key, place, metric), moved in changed.items():
-        key = SeriesKey(subjects[subject_key], place, metric)
-        out_touched[key] = touched[(subject_key, place, metric)]
-        out_changed[key] = moved
+    for triple, (since, news_since) in found.items():
+        key = series.get(triple)
+        if key is None:
+            key = series[triple] = SeriesKey(subjects[triple[0]], triple[1], triple[2])
+        out_touched[key] = news_since
+        out_changed[key] = since  # type: ignore[assignment]  # never None
     return out_touched, out_changed
+
+
+def usual_pair(
+    make_key: str, model_key: str, names: NameBook, subjects: dict[str, Subject]
+) -> tuple[str, str]:
+    """The subject keys of a model of a make in no group and of its make, each remembered in
+    `subjects` (as `moved_subjects` names them)."""
+    make = SubjectKey.for_make(make_key)
+    if make not in subjects:
+        subjects[make] = Subject("make", make, names.makes.get(make_key, make_key))
+    model = SubjectKey.for_model(make_key, model_key)
+    if model not in subjects:
+        found = names.model(make_key, model_key)
+        name = f"{found.make} {found.model}" if found else model_key
+        subjects[model] = Subject("model", model, name)
+    return make, model
 
 
 def moved_subjects(

@@ -109,6 +109,11 @@ class SalesStore(MarketShareRows, Protocol):
         """The makes' (key, display) and models' (make key, model key, display) rows as
         stored, in no set order: what a reader keeping names compares its copy with."""
 
+    async def names_version(self) -> int | None:
+        """A number that every change to the makes' or models' rows moves, by any process,
+        visible when the change is (None: not kept, compare the rows). Read before
+        `name_rows`, the rows hold at least every change the number counts."""
+
     async def regions(self) -> list[str]:
         """Every region that has figures."""
 

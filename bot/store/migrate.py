@@ -60,6 +60,9 @@ TABLES = (
     "templates",
     "subscription_templates",
 )
+# each store's own, not copied: the names' version counts that database's changes (the copy's
+# own writes to makes and models move the target's)
+OWN = ("names_version",)
 # PostgreSQL columns with no SQLite column of that name, and what fills them
 FILLED = {
     ("group_members", "id"): "rowid",
@@ -130,7 +133,7 @@ async def _refuse_unknown_tables(lite: aiosqlite.Connection) -> None:
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     ) as cursor:
         names = [r[0] for r in await cursor.fetchall()]
-    for name in sorted(set(names) - set(TABLES)):
+    for name in sorted(set(names) - set(TABLES) - set(OWN)):
         async with lite.execute(f'SELECT COUNT(*) FROM "{name}"') as cursor:
             row = await cursor.fetchone()
         if row is not None and row[0]:

@@ -64,6 +64,12 @@ class SalesReads(Fetching):
         )
         return [(r[0], r[1]) for r in makes], [(r[0], r[1], r[2]) for r in models]
 
+    async def names_version(self) -> int | None:
+        """A number every change to the makes' or models' rows moves (their triggers); None
+        when the store keeps none, so the names must be compared."""
+        rows = await self._fetch_q("SELECT MAX(version) FROM names_version")
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
     async def regions(self) -> list[str]:
         rows = await self._fetch_q(
             "SELECT DISTINCT region FROM all_cells ORDER BY 1", table="all_cells"

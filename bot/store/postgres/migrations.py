@@ -16,6 +16,7 @@ from bot.store.postgres.migrations_late import (
     V_DELIVERY_STEPS,
     V_MARKET_SHARES,
     V_MUTES,
+    V_NAMES_VERSION,
     V_SOURCE_FETCHES,
     V_STATE_BASIS,
     V_SUBSCRIPTION_METRIC,
@@ -349,4 +350,5 @@ PG_MIGRATIONS: list[Migration] = [
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
     V_TEMPLATES,
     V_STATE_BASIS,
+    V_NAMES_VERSION,
 ]

@@ -103,3 +103,24 @@ CREATE TABLE IF NOT EXISTS subscription_templates (
 V_STATE_BASIS = """
 ALTER TABLE series_state ADD COLUMN IF NOT EXISTS basis TEXT
 """
+
+# The names' version; see `bot/store/sqlite/migrations_late.py` `names_version`. A trigger per
+# statement: one bump for a statement of many rows (a copy), and TRUNCATE counts too. The
+# function keeps the schema it was made in, so it bumps that schema's version whatever the
+# writing session's search_path. Re-runnable.
+V_NAMES_VERSION = """
+CREATE TABLE IF NOT EXISTS names_version (version BIGINT NOT NULL);
+INSERT INTO names_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM names_version);
+CREATE OR REPLACE FUNCTION bump_names_version() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE names_version SET version = version + 1;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS makes_names ON makes;
+CREATE TRIGGER makes_names AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON makes
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_names_version();
+DROP TRIGGER IF EXISTS models_names ON models;
+CREATE TRIGGER models_names AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON models
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_names_version()
+"""

@@ -15,7 +15,14 @@ from bot.domain.records import IncRow
 from bot.domain.series_state import (
     SeriesState,
 )
-from bot.store.detection_rows import journal_changes, kept_levels, read_levels, recorded_by_series
+from bot.store.detection_rows import (
+    JournalCells,
+    gather_journal,
+    journal_cells,
+    kept_levels,
+    read_levels,
+    recorded_by_series,
+)
 from bot.store.rows import STATE_COLUMNS_OF_S, inc_rows, states_from_rows
 from bot.store.sqlite.reading import SqliteReading
 
@@ -40,6 +47,8 @@ class SqliteDetectionReads(SqliteReading):
         tuple[dict[str, int], dict[tuple[str, str, str], dict[str, float | None]]] | None
     ) = None
 
+    journal_window = 100_000  # journal entries read at a time by `journal_changes`
+
     # -- detection --------------------------------------------------------------------------
 
     async def journal_changes(
@@ -48,14 +57,18 @@ class SqliteDetectionReads(SqliteReading):
         """The cells the journal entries `after` < seq <= `upto` changed, once each: (source id,
         region, make key, model key, earliest month changed, earliest month a news change
         touched or None when all was history)."""
-        rows = await self._rows(
-            "SELECT source_id, region, make_key, model_key, MIN(month), "
-            "MIN(CASE WHEN history = 0 THEN month END) FROM journal "
-            "WHERE seq > ? AND seq <= ? GROUP BY source_id, region, make_key, model_key",
-            (after, upto),
-            table="journal",
-        )
-        return await asyncio.to_thread(without_gc, journal_changes, rows)
+        # read plainly and grouped here (`gather_journal`), a window of entries at a time, so
+        # that a catch-up over millions of entries never holds them all
+        cells: JournalCells = {}
+        for low in range(after, upto, self.journal_window):
+            rows = await self._rows(
+                "SELECT source_id, region, make_key, model_key, month, history FROM journal "
+                "WHERE seq > ? AND seq <= ?",
+                (low, min(low + self.journal_window, upto)),
+                table="journal",
+            )
+            await asyncio.to_thread(without_gc, gather_journal, rows, cells)
+        return await asyncio.to_thread(without_gc, journal_cells, cells)
 
     async def recorded_milestones_of(
         self, series: Sequence[tuple[str, str, str, int | None]]

@@ -16,6 +16,7 @@ from bot.store.sqlite.migrations_late import (
     V_SOURCE_FETCHES,
     V_STATE_BASIS,
     V_TEMPLATES,
+    names_version,
     subscription_metric,
 )
 
@@ -397,4 +398,5 @@ MIGRATIONS: list[Migration] = [
     split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
     V_TEMPLATES,
     V_STATE_BASIS,
+    names_version,  # a Python step: SQLite's triggers hold `;`
 ]

@@ -131,8 +131,26 @@ CREATE TABLE IF NOT EXISTS subscription_templates (
 )
 """
 
-# A series' kept basis (issue 19): each year's (region, source) pairs, as JSON
-# [[year, [[region, source id], ...]], ...] (`bot.domain.kept_basis`), so that a continued
-# series' events are told without reading its history; NULL in a state kept before (its
-# events read the series as they did).
+# A series' kept basis (issue 19): each year's (region, source) pairs, as JSON [[first year,
+# last year, [[region, source id], ...]], ...] (`bot.domain.kept_basis`), so that a continued
+# series' events are told without reading its history; NULL in a state kept before (such a
+# state is not continued: its series is read whole once).
 V_STATE_BASIS = added_column("series_state", "basis", "TEXT")
+
+
+async def names_version(db: MigrationSql) -> None:
+    """A number that every change to the makes' or models' rows moves (issue 19): a poll reads
+    it instead of all 11,000 names, and the names only when it moved. Triggers move it, so a
+    rename by any process or connection is counted, inside the transaction that makes it.
+    Python, since SQLite's trigger bodies hold the `;` that splits a script. Re-runnable."""
+    await db.run("CREATE TABLE IF NOT EXISTS names_version (version INTEGER NOT NULL)")
+    await db.run(
+        "INSERT INTO names_version (version) "
+        "SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM names_version)"
+    )
+    for table in ("makes", "models"):
+        for change in ("insert", "update", "delete"):
+            await db.run(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_{change}_names AFTER {change.upper()} "
+                f"ON {table} BEGIN UPDATE names_version SET version = version + 1; END"
+            )
