@@ -126,6 +126,9 @@ def detection_rows(write: DetectionWrite) -> DetectionRows:
     )
 
 
+EVENT_COLUMNS = "dedupe_key, kind, subject_key, region, period, payload"
+
+
 def event_row(event: Event) -> tuple[str, str, str, str, str, str]:
     """An event as a row of `events`: (dedupe key, kind, subject key, region, period, payload)."""
     return (
@@ -141,6 +144,21 @@ def event_row(event: Event) -> tuple[str, str, str, str, str, str]:
 def event_keys(write: DetectionWrite) -> Sequence[Sequence[str]]:
     """The subject keys each event of a detection covers (its own subject's, unless told)."""
     return write.event_keys or [[event.subject.key] for event in write.events]
+
+
+def stored_events(
+    write: DetectionWrite, dedupes: Sequence[str], found: Iterable[Sequence[Any]]
+) -> list[tuple[StoredEvent, Sequence[str]]]:
+    """The detection's events that were new, in its order, each with the subject keys it
+    covers: `found` are the (id, dedupe key) rows the insert returned (in no promised order),
+    `dedupes` the events' dedupe keys. An event repeated within the detection is new once."""
+    new = {dedupe: event_id for event_id, dedupe in found}
+    stored: list[tuple[StoredEvent, Sequence[str]]] = []
+    for dedupe, event, covering in zip(dedupes, write.events, event_keys(write), strict=True):
+        event_id = new.pop(dedupe, None)  # pop: a repeat within the batch is not new
+        if event_id is not None:
+            stored.append((StoredEvent(int(event_id), event), covering))
+    return stored
 
 
 def check_watermark(name: str, expected: int, current: int) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.domain import holds as hold_rows
+from bot.domain.bulk import without_gc
 from bot.domain.records import (
     DetectionWrite,
     StoredEvent,
@@ -16,15 +17,16 @@ from bot.domain.series_state import SeriesState
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.store.detection_rows import (
     CORRECTION_INSERT_SQL,
+    EVENT_COLUMNS,
     MILESTONE_DROP_SQL,
     MILESTONE_LOG_KEYS,
     MILESTONE_UPSERT_SQL,
     SHARE_LEVEL_UPSERT_SQL,
     check_watermark,
     detection_rows,
-    event_keys,
     event_row,
     log_rows,
+    stored_events,
 )
 from bot.store.postgres.base import Connection
 from bot.store.postgres.imports import PgImports
@@ -121,18 +123,21 @@ class PgDetection(PgImports):
         await self._many(con, MILESTONE_UPSERT_SQL, rows.milestones)
         await self._many(con, CORRECTION_INSERT_SQL, rows.corrections)
         await self._many(con, SHARE_LEVEL_UPSERT_SQL, rows.levels)
-        stored: list[tuple[StoredEvent, Sequence[str]]] = []
-        for event, covering in zip(write.events, event_keys(write), strict=True):
-            event_id = await self._val(
-                con,
-                "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING "
-                "RETURNING id",
-                *event_row(event),
-            )
-            if event_id is not None:
-                stored.append((StoredEvent(int(event_id), event), covering))
-        return stored
+        if not write.events:
+            return []
+        # one statement for every event (a poll can find thousands, each a round trip apart),
+        # written in their order so that ids follow it; an event already stored is skipped,
+        # and RETURNING names the ones that were new
+        events = await asyncio.to_thread(without_gc, lambda: [event_row(e) for e in write.events])
+        found = await self._fetch(
+            con,
+            f"INSERT INTO events ({EVENT_COLUMNS}) SELECT a, b, c, d, e, f FROM unnest("
+            "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
+            "WITH ORDINALITY AS u (a, b, c, d, e, f, n) ORDER BY n "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+            *(list(column) for column in zip(*events, strict=True)),
+        )
+        return stored_events(write, [e[0] for e in events], found)
 
     async def milestone_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recorded milestones, newest crossing first."""

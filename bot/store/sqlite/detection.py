@@ -4,7 +4,7 @@ with the watermark in one transaction; holds; the event and milestone logs."""
 from __future__ import annotations
 
 import asyncio
-import json
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.domain.series_state import SeriesState
 from bot.domain.subscriptions import FanoutPlan, Subscription
 from bot.store.detection_rows import (
     CORRECTION_INSERT_SQL,
+    EVENT_COLUMNS,
     MILESTONE_DROP_SQL,
     MILESTONE_LOG_KEYS,
     MILESTONE_UPSERT_SQL,
@@ -25,10 +26,10 @@ from bot.store.detection_rows import (
     DetectionRows,
     check_watermark,
     detection_rows,
-    event_keys,
     event_row,
     keep_levels,
     log_rows,
+    stored_events,
 )
 from bot.store.rows import STATE_COLUMNS, state_rows
 from bot.store.sqlite.base import positional
@@ -38,6 +39,18 @@ _MILESTONE_DROP = positional(MILESTONE_DROP_SQL)
 _MILESTONE_UPSERT = positional(MILESTONE_UPSERT_SQL)
 _CORRECTION_INSERT = positional(CORRECTION_INSERT_SQL)
 _SHARE_LEVEL_UPSERT = positional(SHARE_LEVEL_UPSERT_SQL)
+# events written by one statement: 6 parameters each, within SQLite's limit of 32,766
+EVENTS_AT_ONCE = 1000
+
+
+def _insert_events(count: int) -> str:
+    """The statement that writes `count` events (rows of `event_row`) and returns the (id,
+    dedupe key) of those that were new; in their order, so that ids follow the events'."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {values} "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+    )
 
 
 class SqliteDetection(SqliteImports):
@@ -104,36 +117,26 @@ class SqliteDetection(SqliteImports):
     ) -> list[tuple[StoredEvent, Sequence[str]]]:
         await self._keep_told_corrections(write)
 
-        def prepare() -> tuple[DetectionRows, list[str], str]:
-            events = [event_row(event) for event in write.events]
-            return detection_rows(write), [e[0] for e in events], json.dumps(events)
+        def prepare() -> tuple[DetectionRows, list[tuple[str, ...]]]:
+            return detection_rows(write), [event_row(event) for event in write.events]
 
         # a poll can find thousands of each: made into rows off the event loop
-        rows, dedupes, events = await asyncio.to_thread(without_gc, prepare)
+        rows, events = await asyncio.to_thread(without_gc, prepare)
         if rows.drops:
             await self._many(_MILESTONE_DROP, rows.drops)
         await self._many(_MILESTONE_UPSERT, rows.milestones)
         await self._many(_CORRECTION_INSERT, rows.corrections)
         await self._many(_SHARE_LEVEL_UPSERT, rows.levels)
-        stored: list[tuple[StoredEvent, Sequence[str]]] = []
-        if not write.events:
-            return stored
-        keys = event_keys(write)
-        # one statement for every event (a poll can find thousands): an event already stored
-        # is skipped, and RETURNING names the ones that were new
-        found = await self._rows(
-            "INSERT INTO events (dedupe_key, kind, subject_key, region, period, payload) "
-            "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
-            "j.value ->> 5 FROM json_each(?) j WHERE true ORDER BY j.key "
-            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
-            (events,),
-        )
-        new = {dedupe: event_id for event_id, dedupe in found}
-        for dedupe, event, covering in zip(dedupes, write.events, keys, strict=True):
-            event_id = new.pop(dedupe, None)  # pop: a repeat within the batch is not new
-            if event_id is not None:
-                stored.append((StoredEvent(event_id, event), covering))
-        return stored
+        # a statement for each EVENTS_AT_ONCE events (a poll can find thousands): their values
+        # bound as they are, where one JSON array of them cost each payload a second encoding
+        # and SQLite a parse; an event already stored is skipped, and RETURNING names the new
+        found: list[Any] = []
+        for at in range(0, len(events), EVENTS_AT_ONCE):
+            chunk = events[at : at + EVENTS_AT_ONCE]
+            found += await self._rows(
+                _insert_events(len(chunk)), list(itertools.chain.from_iterable(chunk))
+            )
+        return stored_events(write, [e[0] for e in events], found)
 
     async def release_hold(
         self,
