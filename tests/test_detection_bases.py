@@ -11,8 +11,8 @@ import pytest
 
 from bot.detection.detector import Detector
 from bot.detection.steps import SeriesKey
-from bot.domain.coverage import unlike_parts
 from bot.domain.events import Event, GrowthEvent, Subject
+from bot.domain.like_parts import unlike_parts
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
 from bot.domain.settings import default_config

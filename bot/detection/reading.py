@@ -12,10 +12,11 @@ from bot.detection import window as windows
 from bot.detection.kept_bases import kept_bases
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
 from bot.detection.window import Window
-from bot.domain.coverage import Basis, SourceFacts, period_before, unlike_parts, unlike_reason
+from bot.domain.coverage import Basis, SourceFacts
 from bot.domain.events import Event, GrowthEvent, Leader, Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.kept_basis import KeptBasis
+from bot.domain.like_parts import period_before, unlike_parts, unlike_reason
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SourceInfo
 from bot.domain.series import own_region_basis, own_region_basis_of, regional_increments
