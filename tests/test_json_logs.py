@@ -89,12 +89,17 @@ async def test_evbot_run_logs_only_json_lines_and_no_secret(tmp_path: Path) -> N
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+        # read as the bot writes: at debug level its start fills a pipe's 64 KB, and a bot whose
+        # stderr nobody reads blocks on its next log line (it never got to IDENTIFY)
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [asyncio.create_task(proc.stdout.read()), asyncio.create_task(proc.stderr.read())]
         try:
             await fake.wait_identified(1, within=60)
             await asyncio.sleep(0.5)
         finally:
             proc.send_signal(signal.SIGTERM)
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            await asyncio.wait_for(proc.wait(), 60)
+            out, err = await asyncio.wait_for(asyncio.gather(*readers), 60)
     assert proc.returncode == 0, err.decode()[-2000:]
     assert out.decode() == ""  # the banner is a log line too
     found = records(err.decode())

@@ -7,18 +7,7 @@ from __future__ import annotations
 
 from bot.store.key_merge import merge_spellings
 from bot.store.migration_steps import Migration
-from bot.store.powertrain_cells import split_powertrains
-from bot.store.sqlite.migrations_late import (
-    V_CLAIMED_AT,
-    V_DELIVERY_STEPS,
-    V_MARKET_SHARES,
-    V_MUTES,
-    V_SOURCE_FETCHES,
-    V_STATE_BASIS,
-    V_TEMPLATES,
-    names_version,
-    subscription_metric,
-)
+from bot.store.sqlite.migrations_late import AFTER_THE_MERGE
 
 V1_SALES = """
 CREATE TABLE sources (
@@ -389,14 +378,5 @@ MIGRATIONS: list[Migration] = [
     V_MILESTONE_RANGES,
     V_HOLDS,
     merge_spellings,  # one key, one spelling: a Python step (bot/store/key_merge.py)
-    V_DELIVERY_STEPS,
-    V_CLAIMED_AT,
-    V_MUTES,
-    V_SOURCE_FETCHES,
-    subscription_metric,  # a Python step: SQLite rebuilds the table for its UNIQUE constraint
-    V_MARKET_SHARES,
-    split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
-    V_TEMPLATES,
-    V_STATE_BASIS,
-    names_version,  # a Python step: SQLite's triggers hold `;`
+    *AFTER_THE_MERGE,  # re-runnable, each: bot/store/sqlite/migrations_late.py
 ]

@@ -3,7 +3,8 @@ the merge's tests replay it by setting the schema version back to before it."""
 
 from __future__ import annotations
 
-from bot.store.migration_steps import MigrationSql, added_column
+from bot.store.migration_steps import Migration, MigrationSql, added_column
+from bot.store.powertrain_cells import split_powertrains
 
 # A delivery is its whole message (issue 16): the parts done of it (a correction's edits, the
 # post, its chart in the thread), a JSON list, each recorded as soon as it is done, so that a
@@ -154,3 +155,18 @@ async def names_version(db: MigrationSql) -> None:
                 f"CREATE TRIGGER IF NOT EXISTS {table}_{change}_names AFTER {change.upper()} "
                 f"ON {table} BEGIN UPDATE names_version SET version = version + 1; END"
             )
+
+
+# the steps after the key merge, in order (`MIGRATIONS` ends with them)
+AFTER_THE_MERGE: list[Migration] = [
+    V_DELIVERY_STEPS,
+    V_CLAIMED_AT,
+    V_MUTES,
+    V_SOURCE_FETCHES,
+    subscription_metric,  # a Python step: SQLite rebuilds the table for its UNIQUE constraint
+    V_MARKET_SHARES,
+    split_powertrains,  # electric cars are BEV + PHEV: bot/store/powertrain_cells.py
+    V_TEMPLATES,
+    V_STATE_BASIS,
+    names_version,  # a Python step: SQLite's triggers hold `;`
+]
