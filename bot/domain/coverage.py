@@ -114,15 +114,10 @@ def tell(
     pairs = basis.get(year)
     if not pairs:
         return event
-    if mixed(pairs, year, facts):
-        # a year told whole that also sums other regions' months (a continent of a monthly
-        # and a yearly country): no month of it is a year's figure, nor a year's part
-        if isinstance(event, RecordEvent) or (
-            isinstance(event, GrowthEvent) and event.period.month != 12
-        ):
-            return None
-        if isinstance(event, MilestoneEvent) and event.period.month != 12:
-            return replace(dressed(event, basis, facts), granularity="month")
+    if torn(event, pairs, facts):
+        return None
+    if isinstance(event, MilestoneEvent) and event.period.month != 12 and mixed(pairs, year, facts):
+        return replace(dressed(event, basis, facts), granularity="month")
     if isinstance(event, GrowthEvent) and not alike(basis, year, year - 1, facts):
         return None
     if isinstance(event, RecordEvent) and not earlier_alike(basis, year, facts):
@@ -131,6 +126,15 @@ def tell(
             return None
         event = found
     return dressed(event, basis, facts)
+
+
+def torn(event: Event, pairs: Pairs | set[tuple[str, int]], facts: SourceFacts) -> bool:
+    """Whether `event` compares a year told whole that also sums other regions' months (a
+    continent of a monthly and a yearly country): no month of it is a year's figure, nor a
+    year's part, so a record in it, or growth to a month short of December, means nothing."""
+    year = event.period.year
+    partial = isinstance(event, GrowthEvent) and event.period.month != 12
+    return (isinstance(event, RecordEvent) or partial) and mixed(pairs, year, facts)
 
 
 def earlier_alike(basis: Basis, year: int, facts: SourceFacts) -> bool:
@@ -162,15 +166,14 @@ def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
     """Why `tell` drops an event, for `/ev-preview` and `replay --explain`."""
     year = event.period.year
     pairs = basis.get(year, set())
-    partial_year = isinstance(event, GrowthEvent) and event.period.month != 12
-    if mixed(pairs, year, facts) and (isinstance(event, RecordEvent) or partial_year):
+    if torn(event, pairs, facts):
         return (
             f"{year} sums whole years and months ({_pairs_text(pairs, facts)}): not like for like"
         )
     if isinstance(event, GrowthEvent):
         return unlike_years(basis, year, facts)
     if isinstance(event, RecordEvent):
-        return f"no earlier period of {_pairs_text(basis.get(year, set()), facts)} to compare with"
+        return f"no earlier period of {_pairs_text(pairs, facts)} to compare with"
     return ""
 
 
