@@ -70,37 +70,3 @@ async def test_pairs_are_the_make_sums_years_regions_and_sources(any_store: BotS
         (2024, "Norway"),
     }
     assert await any_store.pairs_between([], first, last) == []
-
-
-async def test_make_pairs_read_each_pair_s_sums_after_its_month(any_store: BotStore) -> None:
-    """`increments_after(..., make_pairs=...)`: a make's sums of one source and region after a
-    month each (what continuing a make reads), equal to the whole make's rows of that pair."""
-    await import_figures(any_store)
-    sources = {s.name: s.id for s in await any_store.sources()}
-    sales, press = sources[SALES.name], sources[PRESS.name]
-    wanted = [
-        ("nissan", sales, "World", Month(2023, 12)),
-        ("nissan", press, "World", Month(2023, 11)),
-        ("renault", sales, "World", Month(2023, 1)),
-        ("renault", sales, "Norway", Month(2023, 1)),  # no such figures: nothing
-    ]
-    models, makes, everything = await any_store.increments_after([], [], None, wanted)
-    assert (models, everything) == ([], [])
-    whole = await any_store.make_increments(["nissan", "renault"])
-    expected = [
-        r
-        for r in whole
-        for make, source, region, after in wanted
-        if (r.make_key, r.source_id, r.region) == (make, source, region) and r.month > after
-    ]
-
-    def key(r: IncRow) -> tuple[str, Month, int, str, int]:
-        return (r.make_key, r.month, r.source_id, r.region, r.inc)
-
-    assert sorted(makes, key=key) == sorted(expected, key=key)
-    # Norway's February and the months before each pair's are left out
-    assert {(r.make_key, r.region, str(r.month)) for r in makes} == {
-        ("nissan", "World", "2024-01"),
-        ("nissan", "World", "2024-03"),
-        ("renault", "World", "2024-01"),
-    }

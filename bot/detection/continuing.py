@@ -61,35 +61,25 @@ def fingerprints(
 
 
 def reads_after(
-    works: Sequence[Work],
-    members_of: Callable[[Subject], dict[str, list[GroupMember]]],
-    journaled: Mapping[str, set[tuple[int, str]]],
+    works: Sequence[Work], members_of: Callable[[Subject], dict[str, list[GroupMember]]]
 ) -> tuple[
     list[Work],
     list[tuple[str, str, Month]],
-    list[tuple[str, int, str, Month]],
+    list[tuple[str, Month]],
     Month | None,
     dict[SeriesKey, dict[str, list[GroupMember]]],
 ]:
     """The series that continue, and what `BotStore.increments_after` should read for them:
-    each model after the earliest month one of them was detected to, each make's sums of each
-    (source, region) that can have figures after it, everything after the all-EVs series'
-    month, and each group's members.
-
-    A make's sums after a state's last month are of the (region, source) pairs the state's
-    year had (`year_sources`) or of those the journal since the watermark names for the make
-    (`journaled`: source id, region): a figure of any other pair after that month would have
-    been journaled before, and that poll would have kept a state past it."""
+    each model and make after the earliest month one of them was detected to, everything
+    after the all-EVs series' month, and each group's members."""
     going = [w for w in works if w.state is not None]
     models: dict[tuple[str, str], Month] = {}
     makes: dict[str, Month] = {}
-    pairs: dict[str, set[tuple[int, str]]] = {}
     everything: Month | None = None
     members: dict[SeriesKey, dict[str, list[GroupMember]]] = {}
     for work in going:
-        state = work.state
-        assert state is not None
-        after = state.last
+        assert work.state is not None
+        after = work.state.last
         kind = work.key.subject.kind
         if kind == "model":
             was = models.get(work.model_keys)
@@ -101,33 +91,12 @@ def reads_after(
             else:
                 members[work.key] = members_of(work.key.subject)
                 wanted = list(members[work.key])
-            had = {(source, region) for region, source in state.year_sources}
             for make_key in wanted:
                 was = makes.get(make_key)
                 makes[make_key] = after if was is None or after < was else was
-                pairs.setdefault(make_key, set()).update(had)
         else:
             everything = after if everything is None else min(everything, after)
-    make_pairs = [
-        (make_key, source, region, after)
-        for make_key, after in makes.items()
-        for source, region in sorted(pairs[make_key] | journaled.get(make_key, set()))
-    ]
-    return going, [(*k, m) for k, m in models.items()], make_pairs, everything, members
-
-
-def journaled_pairs(
-    cells: Iterable[tuple[int, str, str, str, Month, Month | None]],
-) -> dict[str, set[tuple[int, str]]]:
-    """The (source id, region) pairs of each make the journal's changed cells
-    (`BotStore.journal_changes`) name."""
-    out: dict[str, set[tuple[int, str]]] = {}
-    for source_id, region, make_key, *_ in cells:
-        found = out.get(make_key)
-        if found is None:
-            found = out[make_key] = set()
-        found.add((source_id, region))
-    return out
+    return going, [(*k, m) for k, m in models.items()], list(makes.items()), everything, members
 
 
 def continue_with(

@@ -19,13 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from bot.detection.continuing import (
-    continue_with,
-    fingerprints,
-    journaled_pairs,
-    reads_after,
-    year_sources,
-)
+from bot.detection.continuing import continue_with, fingerprints, reads_after, year_sources
 from bot.detection.fact_cells import FactCells
 from bot.detection.finding import (
     Detection,
@@ -111,11 +105,7 @@ class Detector:
         sources = {s.id: s for s in await self.store.sources()}
 
         def touched_by() -> tuple[
-            PollNames,
-            dict[SeriesKey, Month | None],
-            dict[SeriesKey, Month],
-            str,
-            dict[str, set[tuple[int, str]]],
+            PollNames, dict[SeriesKey, Month | None], dict[SeriesKey, Month], str
         ]:
             if name_rows is not None:
                 self.names.update(name_rows, version)
@@ -125,14 +115,14 @@ class Detector:
             )
             touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.memo)
             told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
-            return names, touched, changed, told, journaled_pairs(cells)
+            return names, touched, changed, told
 
         # the CPU-bound steps of a poll run off the event loop, without the cyclic collector
         # walking every live object at each burst of small allocations (see bot.domain.bulk)
-        names, touched, changed, told, journaled = await asyncio.to_thread(without_gc, touched_by)
+        names, touched, changed, told = await asyncio.to_thread(without_gc, touched_by)
         self.reader.snapshot = list(sources.values())
         try:
-            detection = await self._detect(touched, names, told, changed, journaled)
+            detection = await self._detect(touched, names, told, changed)
         finally:
             self.reader.snapshot = None
         self.continued = detection.continued
@@ -165,23 +155,20 @@ class Detector:
         names: PollNames | Catalog,
         source: str,
         changed: Mapping[SeriesKey, Month] | None = None,
-        journaled: Mapping[str, set[tuple[int, str]]] | None = None,
     ) -> Detection:
         """Detect the touched series (each with its earliest news month, None for history).
 
         A series `changed` only after the month its kept state was detected at continues from
-        that state (`journaled`, each make's pairs the journal names, must come with it:
-        `journaled_pairs`); without `changed` (or a usable state) the whole series is read.
-        The reads come first, in batches; then one pass finds everything; then the few events
-        that need more (a make's leading model, a projection pace from before the state) get
-        it.
+        that state; without `changed` (or a usable state) the whole series is read. The reads
+        come first, in batches; then one pass finds everything; then the few events that need
+        more (a make's leading model, a projection pace from before the state) get it.
         """
         known = self.reader.snapshot or await self.store.sources()
         fingerprint, valid = fingerprints(self.config, self.ladders, known)
         works = await asyncio.to_thread(without_gc, ordered_works, touched, changed)
         if changed:
             await self._continuable(works, valid, known)
-            await self._continue(works, known, journaled)
+            await self._continue(works, known)
         wanted, told_models = await asyncio.to_thread(without_gc, wanted_of, works)
         levels = await self.store.share_levels_of(told_models)
         recorded_all = await self.store.recorded_milestones_of(wanted)
@@ -316,12 +303,7 @@ class Detector:
             states = await self.store.series_states(wanted)
             await asyncio.to_thread(without_gc, give, states)
 
-    async def _continue(
-        self,
-        works: Sequence[Work],
-        sources: Sequence[SourceInfo],
-        journaled: Mapping[str, set[tuple[int, str]]] | None,
-    ) -> None:
+    async def _continue(self, works: Sequence[Work], sources: Sequence[SourceInfo]) -> None:
         """Continue each series that has a state from one read of the cells after its last
         detected month (one read per kind of series); a series those cells cannot continue
         exactly loses its state, to be read whole.
@@ -331,14 +313,12 @@ class Detector:
         that bring no (region, source) the year's detected cells did not have therefore leave
         the detected months as they were, and give the new months as the whole read would.
         """
-        if journaled is None:
-            raise ValueError("continuing series needs the pairs the journal names")
-        going, models, make_pairs, everything, members = await asyncio.to_thread(
-            without_gc, reads_after, works, self.reader.members, journaled
+        going, models, makes, everything, members = await asyncio.to_thread(
+            without_gc, reads_after, works, self.reader.members
         )
         if not going:
             return
-        rows = await self.store.increments_after(models, (), everything, make_pairs)
+        rows = await self.store.increments_after(models, makes, everything)
         counted_sales = counted(sources, "sales", self.reader.samples)
         priority = {s.id: s.priority for s in counted_sales}
         tree, moving = self.reader.tree, self.hierarchy.moving

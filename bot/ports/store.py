@@ -253,12 +253,9 @@ class BotStore(
         models: Sequence[tuple[str, str, Month]],
         makes: Sequence[tuple[str, Month]],
         everything: Month | None,
-        make_pairs: Sequence[tuple[str, int, str, Month]] = (),
     ) -> tuple[list[IncRow], list[IncRow], list[IncRow]]:
         """Monthly increments after a month each: of (make key, model key, after) models, of
-        (make key, after) whole makes, and of everything after a month (None: not wanted).
-        `make_pairs` (make key, source id, region, after) read a make's sums of one source and
-        region each, into the makes' rows (a make is in `makes` or `make_pairs`, not both)."""
+        (make key, after) whole makes, and of everything after a month (None: not wanted)."""
         ...
 
     async def save_detection(

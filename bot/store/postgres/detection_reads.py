@@ -101,12 +101,10 @@ class PgDetectionReads(PgReading):
         models: Sequence[tuple[str, str, Month]],
         makes: Sequence[tuple[str, Month]],
         everything: Month | None,
-        make_pairs: Sequence[tuple[str, int, str, Month]] = (),
     ) -> tuple[list[IncRow], list[IncRow], list[IncRow]]:
-        """The monthly increments of many series after a month each, one read of each kind:
-        of (make key, model key, after) models, of (make key, after) whole makes, of (make key,
-        source id, region, after) makes' sums of one source and region, and of everything
-        after a month (None: not wanted)."""
+        """The monthly increments of many series after a month each, three reads in all: of
+        (make key, model key, after) models, of (make key, after) whole makes, and of
+        everything after a month (None: not wanted)."""
         model_rows: list[Any] = []
         if models:
             model_rows = await self._fetch(
@@ -128,19 +126,6 @@ class PgDetectionReads(PgReading):
                 "JOIN make_cells c USING (make_key) WHERE c.month > j.m",
                 [a for a, _ in makes],
                 [str(m) for _, m in makes],
-                table="make_cells",
-            )
-        if make_pairs:
-            make_rows += await self._fetch(
-                self.pool,
-                "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
-                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) "
-                "AS j(make_key, source_id, region, m) "
-                "JOIN make_cells c USING (make_key, source_id, region) WHERE c.month > j.m",
-                [a for a, _, _, _ in make_pairs],
-                [b for _, b, _, _ in make_pairs],
-                [c for _, _, c, _ in make_pairs],
-                [str(m) for _, _, _, m in make_pairs],
                 table="make_cells",
             )
         all_rows: list[Any] = []

@@ -166,33 +166,19 @@ class SqliteDetectionReads(SqliteReading):
         models: Sequence[tuple[str, str, Month]],
         makes: Sequence[tuple[str, Month]],
         everything: Month | None,
-        make_pairs: Sequence[tuple[str, int, str, Month]] = (),
     ) -> tuple[list[IncRow], list[IncRow], list[IncRow]]:
-        """The monthly increments of many series after a month each, one read of each kind:
-        of (make key, model key, after) models, of (make key, after) whole makes, of (make key,
-        source id, region, after) makes' sums of one source and region, and of everything
-        after a month (None: not wanted)."""
+        """The monthly increments of many series after a month each, three reads in all: of
+        (make key, model key, after) models, of (make key, after) whole makes, and of
+        everything after a month (None: not wanted)."""
 
-        def wanted() -> tuple[str, str, str]:
+        def wanted() -> tuple[str, str]:
             # in key order, the index is walked forwards; thousands of keys: off the event loop
             texts: dict[Month, str] = {}
-            return (
-                json.dumps(
-                    [
-                        (a, b, texts.get(m) or texts.setdefault(m, str(m)))
-                        for a, b, m in sorted(models)
-                    ]
-                ),
-                json.dumps([(a, texts.get(m) or texts.setdefault(m, str(m))) for a, m in makes]),
-                json.dumps(
-                    [
-                        (a, s, r, texts.get(m) or texts.setdefault(m, str(m)))
-                        for a, s, r, m in sorted(make_pairs)
-                    ]
-                ),
-            )
+            return json.dumps(
+                [(a, b, texts.get(m) or texts.setdefault(m, str(m))) for a, b, m in sorted(models)]
+            ), json.dumps([(a, texts.get(m) or texts.setdefault(m, str(m))) for a, m in makes])
 
-        model_keys, make_keys, pair_keys = await asyncio.to_thread(without_gc, wanted)
+        model_keys, make_keys = await asyncio.to_thread(without_gc, wanted)
         model_rows: list[Any] = []
         if models:
             model_rows = await self._rows(
@@ -209,16 +195,6 @@ class SqliteDetectionReads(SqliteReading):
                 "FROM json_each(?) j JOIN make_cells c ON c.make_key = j.value ->> 0 "
                 "AND c.month > j.value ->> 1",
                 (make_keys,),
-                table="make_cells",
-            )
-        if make_pairs:
-            # each (make, source, region) a range of the key: not every month of every pair
-            make_rows += await self._rows(
-                "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
-                "FROM json_each(?) j JOIN make_cells c ON c.make_key = j.value ->> 0 "
-                "AND c.source_id = j.value ->> 1 AND c.region = j.value ->> 2 "
-                "AND c.month > j.value ->> 3",
-                (pair_keys,),
                 table="make_cells",
             )
         all_rows: list[Any] = []
