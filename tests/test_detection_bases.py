@@ -10,6 +10,7 @@ import random
 import pytest
 
 from bot.detection.detector import Detector
+from bot.detection.reading import KnownParts, units_of
 from bot.detection.steps import SeriesKey
 from bot.domain.events import Event, GrowthEvent, Subject
 from bot.domain.like_parts import unlike_parts
@@ -118,3 +119,52 @@ async def test_a_poll_s_unlike_parts_are_those_of_the_months_cells(
         )
         told += bool(expected)
     assert told, "some months compare unlike parts"
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_parts_a_poll_knows_are_not_asked_and_change_nothing(
+    any_store: BotStore, seed: int
+) -> None:
+    """With the makes' models and some cells with units known (what a poll's reads after the
+    kept states show), the same events compare unlike parts, for the same reasons, and the
+    store is asked only of the parts not known to have units in the event's month."""
+    for source, records in gappy_records(seed):
+        await any_store.import_records([(source, records)])
+    detector = Detector(any_store, default_config())
+    known = await any_store.sources()
+    events: list[Event] = []
+    for make in MAKES:
+        subject = Subject("make", f"make:{make.lower()}", make)
+        for region in ("World", "Norway"):
+            for period in (LAST, LAST.plus(-1), Month(2021, 1)):
+                events.append(GrowthEvent(subject, region, "sales", period, 2, 1))
+    bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
+    await detector.reads.read_bases(events, bases, {}, known)
+    growth = [(e, bases[SeriesKey(e.subject, e.region, "sales")]) for e in events]
+    expected = await detector.reads.unlike_parts_of(growth)  # type: ignore[arg-type]
+    _, model_rows = await any_store.name_rows()
+    models: dict[str, list[str]] = {}
+    for make_key, model_key, _ in model_rows:
+        models.setdefault(make_key, []).append(model_key)
+    cells, _, _ = await any_store.increments_after(
+        [(m[0], m[1], Month(2000, 1)) for m in model_rows], [], None
+    )
+    rng = random.Random(seed)
+    units = units_of(r for r in cells if rng.random() < 0.7)
+    asked: list[tuple[str, str, Month, str, int]] = []
+    among = any_store.models_gone_among
+
+    async def counting(parts, before, end, before_pair, end_pair):  # type: ignore[no-untyped-def]
+        asked.extend((*part, end, *end_pair) for part in parts)
+        return await among(parts, before, end, before_pair, end_pair)
+
+    any_store.models_gone_among = counting  # type: ignore[method-assign]
+    found = await detector.reads.unlike_parts_of(
+        growth,  # type: ignore[arg-type]
+        None,
+        KnownParts(models, units),
+    )
+    assert found == expected
+    assert any(expected.values()), "some months compare unlike parts"
+    assert asked, "the parts not known are asked"
+    assert not units & set(asked), "a part known to have units in the month is not asked"

@@ -118,3 +118,12 @@ def test_a_rename_starts_a_new_memo() -> None:
     names = PollNames(kept.makes, kept.models, no_catalog)
     touched, _ = touched_series([cell], SOURCES, names, HIERARCHY, kept.memo)
     assert {k.subject.name for k in touched} == {"all EVs", "Alpha", "Duo", "Alpha A1"}
+
+
+def test_kept_names_give_each_make_its_models_as_stored() -> None:
+    kept = KeptNames()
+    kept.update(([("alpha", "Alpha")], [("alpha", "a1", "A1"), ("beta", "b1", "B1")]), 1)
+    assert kept.models_of == {"alpha": ["a1"], "beta": ["b1"]}
+    # a model named later (by this process or another) is a part of its make at once
+    kept.update(([("alpha", "Alpha")], [("alpha", "a1", "A1"), ("alpha", "a2", "A2")]), 2)
+    assert kept.models_of == {"alpha": ["a1", "a2"]}

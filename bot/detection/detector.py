@@ -31,7 +31,7 @@ from bot.detection.finding import (
     unanswered_parents,
     wanted_of,
 )
-from bot.detection.reading import Reads
+from bot.detection.reading import KnownParts, Reads, UnitCell, units_of
 from bot.detection.steps import SeriesKey, with_leader
 from bot.detection.touched import KeptNames, PollNames, touched_series
 from bot.domain.bulk import gc_paused, without_gc
@@ -111,7 +111,10 @@ class Detector:
                 self.names.update(name_rows, version)
             kept = self.names
             names = PollNames(
-                kept.makes, kept.models, lambda: load_catalog(self.store, self.config)
+                kept.makes,
+                kept.models,
+                lambda: load_catalog(self.store, self.config),
+                kept.models_of,
             )
             touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.memo)
             told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
@@ -166,9 +169,10 @@ class Detector:
         known = self.reader.snapshot or await self.store.sources()
         fingerprint, valid = fingerprints(self.config, self.ladders, known)
         works = await asyncio.to_thread(without_gc, ordered_works, touched, changed)
+        units: set[UnitCell] = set()  # the model cells with units the continuing read
         if changed:
             await self._continuable(works, valid, known)
-            await self._continue(works, known)
+            units = await self._continue(works, known)
         wanted, told_models = await asyncio.to_thread(without_gc, wanted_of, works)
         levels = await self.store.share_levels_of(told_models)
         recorded_all = await self.store.recorded_milestones_of(wanted)
@@ -263,7 +267,10 @@ class Detector:
             for e in dressed_all
             if isinstance(e, GrowthEvent)
         ]
-        unlike = await self.reads.unlike_parts_of(growth, window)
+        parts = None
+        if isinstance(names, PollNames) and names.models_of is not None:
+            parts = KnownParts(names.models_of, units)
+        unlike = await self.reads.unlike_parts_of(growth, window, parts)
         events[:] = [e for e in dressed_all if e is not None and id(e) not in unlike]
         return detection
 
@@ -303,7 +310,9 @@ class Detector:
             states = await self.store.series_states(wanted)
             await asyncio.to_thread(without_gc, give, states)
 
-    async def _continue(self, works: Sequence[Work], sources: Sequence[SourceInfo]) -> None:
+    async def _continue(
+        self, works: Sequence[Work], sources: Sequence[SourceInfo]
+    ) -> set[UnitCell]:
         """Continue each series that has a state from one read of the cells after its last
         detected month (one read per kind of series); a series those cells cannot continue
         exactly loses its state, to be read whole.
@@ -312,16 +321,20 @@ class Detector:
         or its sub-regions' are taken, from that year's cells only. Cells after the last month
         that bring no (region, source) the year's detected cells did not have therefore leave
         the detected months as they were, and give the new months as the whole read would.
+        Returns the model cells with units that were read.
         """
         going, models, makes, everything, members = await asyncio.to_thread(
             without_gc, reads_after, works, self.reader.members
         )
         if not going:
-            return
+            return set()
         rows = await self.store.increments_after(models, makes, everything)
         counted_sales = counted(sources, "sales", self.reader.samples)
         priority = {s.id: s.priority for s in counted_sales}
         tree, moving = self.reader.tree, self.hierarchy.moving
-        await asyncio.to_thread(
-            without_gc, continue_with, going, rows, members, priority, tree, moving
-        )
+
+        def go_on() -> set[UnitCell]:
+            continue_with(going, rows, members, priority, tree, moving)
+            return units_of(rows[0])
+
+        return await asyncio.to_thread(without_gc, go_on)

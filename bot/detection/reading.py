@@ -6,7 +6,8 @@ tell which events are one fact: `bot.detection.fact_cells`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass
 
 from bot.detection import window as windows
 from bot.detection.kept_bases import kept_bases
@@ -23,6 +24,25 @@ from bot.domain.series import own_region_basis, own_region_basis_of, regional_in
 from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import SeriesReader, counted, total
+
+# a model cell with units: (make key, model key, month, region, source id)
+UnitCell = tuple[str, str, Month, str, int]
+
+
+@dataclass(frozen=True)
+class KnownParts:
+    """What a poll already knows of its makes' parts, so that `Reads.unlike_parts_of` asks the
+    store only of the others: each make's models (the names table's, as the poll named them)
+    and the model cells with units it has read (those after the kept states). A model with
+    units in an event's month is not gone from it, whatever its month before had."""
+
+    models: Mapping[str, Sequence[str]]
+    units: Set[UnitCell]
+
+
+def units_of(rows: Iterable[IncRow]) -> set[UnitCell]:
+    """The cells of `rows` with units (`KnownParts.units`)."""
+    return {(r.make_key, r.model_key, r.month, r.region, r.source_id) for r in rows if r.inc}
 
 
 class Reads:
@@ -310,15 +330,19 @@ class Reads:
         return (await self.unlike_parts_of([(event, basis)])).get(id(event), "")
 
     async def unlike_parts_of(
-        self, growth: Sequence[tuple[GrowthEvent, Basis]], window: Window | None = None
+        self,
+        growth: Sequence[tuple[GrowthEvent, Basis]],
+        window: Window | None = None,
+        known: KnownParts | None = None,
     ) -> dict[int, str]:
         """`unlike_parts` of many growth events, by `id` of each event that compares unlike;
-        the cells are read once for all of them (or taken from `window`, read already)."""
+        the cells are read once for all of them (or taken from `window`, read already), and
+        a make's models `known` to have units in its event's month are not asked of."""
         told = [(e, b) for e, b in growth if e.subject.kind in SUMMED_KINDS]
         if not told:
             return {}
         out: dict[int, str] = {}
-        told = await self._makes_gone(told, out)
+        told = await self._makes_gone(told, out, known)
         if not told:
             return out
         # `unlike_parts` compares the month (or year) before each event's with the event's
@@ -352,11 +376,15 @@ class Reads:
         return out
 
     async def _makes_gone(
-        self, told: Sequence[tuple[GrowthEvent, Basis]], out: dict[int, str]
+        self,
+        told: Sequence[tuple[GrowthEvent, Basis]],
+        out: dict[int, str],
+        known: KnownParts | None,
     ) -> list[tuple[GrowthEvent, Basis]]:
         """`unlike_parts` of the makes' events whose two periods each have one (region,
         source) in their basis (the usual make), into `out`, asked of the store by the
-        periods and pairs they share; returns the other events."""
+        periods and pairs they share (of the parts not `known` to be there still); returns
+        the other events."""
         rest = []
         asked: dict[tuple[Month, Month, tuple[str, int], tuple[str, int]], list[GrowthEvent]] = {}
         for event, basis in told:
@@ -376,9 +404,21 @@ class Reads:
             for event in events:
                 by_make.setdefault(SubjectKey.parse(event.subject.key).make, []).append(event)
             gone: dict[str, list[tuple[str, str]]] = {}
-            for make_key, model_key in await self.store.models_gone(
-                sorted(by_make), before, end, pair, pair_now
-            ):
+            if known is None:
+                found = await self.store.models_gone(sorted(by_make), before, end, pair, pair_now)
+            else:
+                # a poll of every model's next month asked 22,000 cells for what its own
+                # reads after the kept states had shown already
+                region, source_id = pair_now
+                units = known.units
+                parts = [
+                    (make_key, model_key)
+                    for make_key in sorted(by_make)
+                    for model_key in ("", *known.models.get(make_key, ()))
+                    if (make_key, model_key, end, region, source_id) not in units
+                ]
+                found = await self.store.models_gone_among(parts, before, end, pair, pair_now)
+            for make_key, model_key in found:
                 gone.setdefault(make_key, []).append((make_key, model_key))
             for make_key, missing in gone.items():
                 for event in by_make[make_key]:

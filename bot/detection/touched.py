@@ -7,7 +7,7 @@ and everything, in its region, the region's parents and the world (`bot.domain.h
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from bot.detection.steps import SeriesKey
 from bot.domain.events import Metric, Subject
@@ -26,8 +26,10 @@ class PollNames:
         makes: Mapping[str, str],
         models: Mapping[tuple[str, str], ModelName],
         load: Callable[[], Awaitable[Catalog]],
+        models_of: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.makes = makes
+        self.models_of = models_of  # each make's model keys, when the caller keeps them
         self._models = models
         self._load = load
         self._catalog: Catalog | None = None
@@ -72,6 +74,7 @@ class KeptNames:
         self._version: int | None = None
         self.makes: dict[str, str] = {}
         self.models: dict[tuple[str, str], ModelName] = {}
+        self.models_of: dict[str, list[str]] = {}  # each make's model keys
         self.memo = TouchedMemo()  # named by these names
 
     def current(self, version: int | None) -> bool:
@@ -90,7 +93,11 @@ class KeptNames:
             (make, model): ModelName(make, model, makes.get(make, make), display)
             for make, model, display in rows[1]
         }
+        models_of: dict[str, list[str]] = {}
+        for make, model, _ in rows[1]:
+            models_of.setdefault(make, []).append(model)
         self.makes, self._rows, self.memo = makes, rows, TouchedMemo()
+        self.models_of = models_of
 
 
 def touched_series(

@@ -159,6 +159,17 @@ class SalesStore(MarketShareRows, Protocol):
         (region, source id) and none in `end` from `end_pair`'s: what compares unlike parts
         of a year to date, found without reading the cells of either month."""
 
+    async def models_gone_among(
+        self,
+        models: Sequence[tuple[str, str]],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        """`models_gone` of the (make key, model key) `models` alone (model key "": the make's
+        own figures), for a caller that knows the others are not gone."""
+
     async def powertrain_increments(
         self, powertrain: str, make_key: str | None = None, model_key: str | None = None
     ) -> list[IncRow]:

@@ -123,6 +123,34 @@ class PgReading(PgFanOut, SalesReads):
         )
         return [(r[0], r[1]) for r in rows]
 
+    async def models_gone_among(
+        self,
+        models: Sequence[tuple[str, str]],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        if not models:
+            return []
+        rows = await self._fetch(
+            self.pool,
+            "SELECT c.make_key, c.model_key FROM unnest($1::text[], $2::text[]) m (make_key, "
+            "model_key) JOIN cells c ON c.make_key = m.make_key AND c.model_key = m.model_key "
+            "WHERE c.month = $3 AND c.region = $4 AND c.source_id = $5 AND c.inc != 0 "
+            "AND NOT EXISTS (SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
+            "AND d.model_key = c.model_key AND d.month = $6 AND d.region = $7 "
+            "AND d.source_id = $8 AND d.inc != 0)",
+            [m[0] for m in models],
+            [m[1] for m in models],
+            str(before),
+            *before_pair,
+            str(end),
+            *end_pair,
+            table="cells",
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def make_increments(self, make_keys: Sequence[str]) -> list[IncRow]:
         if not make_keys:
             return []

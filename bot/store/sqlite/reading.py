@@ -138,6 +138,28 @@ class SqliteReading(SqliteFanOut, SalesReads):
         )
         return [(r[0], r[1]) for r in rows]
 
+    async def models_gone_among(
+        self,
+        models: Sequence[tuple[str, str]],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        if not models:
+            return []
+        rows = await self._rows(
+            "SELECT c.make_key, c.model_key FROM json_each(?) j CROSS JOIN cells c "
+            "WHERE c.make_key = j.value ->> 0 AND c.model_key = j.value ->> 1 AND c.month = ? "
+            "AND c.region = ? AND c.source_id = ? AND c.inc != 0 AND NOT EXISTS ("
+            "SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
+            "AND d.model_key = c.model_key AND d.month = ? AND d.region = ? "
+            "AND d.source_id = ? AND d.inc != 0)",
+            [json.dumps(models), str(before), *before_pair, str(end), *end_pair],
+            table="cells",
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def journal_head(self) -> int:
         rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM journal")
         return int(rows[0][0])
