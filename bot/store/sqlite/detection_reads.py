@@ -190,10 +190,13 @@ class SqliteDetectionReads(SqliteReading):
             )
         make_rows: list[Any] = []
         if makes:
+            # a make's every month is walked (its key is (make, source, region, month)): its
+            # month taken out of the JSON once, not at each (a third of the read's time)
             make_rows = await self._rows(
+                "WITH w (make_key, after) AS MATERIALIZED "
+                "(SELECT value ->> 0, value ->> 1 FROM json_each(?)) "
                 "SELECT c.source_id, c.region, c.make_key, '', c.month, c.inc "
-                "FROM json_each(?) j JOIN make_cells c ON c.make_key = j.value ->> 0 "
-                "AND c.month > j.value ->> 1",
+                "FROM w JOIN make_cells c ON c.make_key = w.make_key AND c.month > w.after",
                 (make_keys,),
                 table="make_cells",
             )
