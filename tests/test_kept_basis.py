@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from bot.detection.detector import Detector
 from bot.detection.steps import SeriesKey
-from bot.domain.coverage import SourceFacts, alike, dressed, earlier_alike, source_facts, tell
+from bot.domain.coverage import (
+    AlikeMemo,
+    SourceFacts,
+    alike,
+    dressed,
+    earlier_alike,
+    source_facts,
+    tell,
+)
 from bot.domain.events import Event, GrowthEvent, MilestoneEvent, RecordEvent, Subject
 from bot.domain.kept_basis import (
     basis_dict,
@@ -27,6 +35,7 @@ from bot.domain.kept_basis import (
 )
 from bot.domain.periods import Month
 from bot.domain.records import SalesRecord, SourceSpec
+from bot.domain.rungs import RungRange
 from bot.domain.series_state import whole_view
 from bot.domain.settings import default_config
 from bot.domain.subjects import ALL, SubjectKey
@@ -116,6 +125,47 @@ def test_a_record_told_from_its_kept_basis_is_the_record_of_its_months(
     if earlier_alike(basis, view.latest.year, FACTS):
         # the months are not needed: a continued series is told from its basis alone
         assert tell(found, basis, {}, FACTS) == told
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # which basis
+            st.integers(2019, 2022),  # the event's year
+            st.sampled_from(("growth", "record", "milestone")),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.lists(
+        st.dictionaries(
+            st.integers(2018, 2022), st.sets(st.sampled_from(PAIRS), min_size=1, max_size=2)
+        ),
+        min_size=4,
+        max_size=4,
+    ),
+)
+def test_telling_with_a_memo_is_telling_without(
+    drawn_events: list[tuple[int, int, str]], bases: list[dict[int, set[tuple[str, int]]]]
+) -> None:
+    """One memo across a poll's events, whose series share a few bases, tells each as `tell`
+    alone does (`AlikeMemo` remembers by the basis and both years)."""
+    memo = AlikeMemo(FACTS)
+    monthly = {Month(y, m): 10 * m for y in range(2018, 2023) for m in range(1, 13)}
+    for which, year, kind in drawn_events:
+        basis = bases[which]
+        period = Month(year, 6)
+        event: Event
+        if kind == "growth":
+            event = GrowthEvent(ALL, "World", "sales", period, 120, 100)
+        elif kind == "record":
+            event = RecordEvent(ALL, "World", "sales", period, 60, 50, Month(year - 1, 5), "A")
+        else:
+            event = MilestoneEvent(
+                ALL, "World", "sales", RungRange("1,2,5", 1000, 1000, 1), period, 1200
+            )
+        assert tell(event, basis, monthly, FACTS, memo) == tell(event, basis, monthly, FACTS)
+        assert earlier_alike(basis, year, FACTS, memo) == earlier_alike(basis, year, FACTS)
 
 
 # -- kept bases are the whole reads' ----------------------------------------------------------

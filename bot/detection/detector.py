@@ -31,11 +31,11 @@ from bot.detection.finding import (
     unanswered_parents,
     wanted_of,
 )
-from bot.detection.reading import KnownParts, Reads, UnitCell, units_of
+from bot.detection.reading import KnownParts, Reads, UnitCells, units_of
 from bot.detection.steps import SeriesKey, with_leader
 from bot.detection.touched import KeptNames, PollNames, touched_series
 from bot.domain.bulk import gc_paused, without_gc
-from bot.domain.coverage import source_facts, tell
+from bot.domain.coverage import AlikeMemo, source_facts, tell
 from bot.domain.events import Event, GrowthEvent, MilestoneEvent
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.kept_basis import kept_basis
@@ -169,7 +169,7 @@ class Detector:
         known = self.reader.snapshot or await self.store.sources()
         fingerprint, valid = fingerprints(self.config, self.ladders, known)
         works = await asyncio.to_thread(without_gc, ordered_works, touched, changed)
-        units: set[UnitCell] = set()  # the model cells with units the continuing read
+        units: UnitCells = {}  # the model cells with units the continuing read
         if changed:
             await self._continuable(works, valid, known)
             units = await self._continue(works, known)
@@ -256,9 +256,10 @@ class Detector:
             for w in works
             if w.state is not None and w.basis is not None and w.triple in told
         }
-        window = await self.reads.read_bases(events, bases, wholes, known, kept, facts)
+        memo = AlikeMemo(facts)
+        window = await self.reads.read_bases(events, bases, wholes, known, kept, facts, memo)
         dressed_all = [
-            tell(e, bases[k], wholes.get(k, {}), facts)
+            tell(e, bases[k], wholes.get(k, {}), facts, memo)
             for e in events
             for k in (SeriesKey(e.subject, e.region, e.metric),)
         ]
@@ -310,9 +311,7 @@ class Detector:
             states = await self.store.series_states(wanted)
             await asyncio.to_thread(without_gc, give, states)
 
-    async def _continue(
-        self, works: Sequence[Work], sources: Sequence[SourceInfo]
-    ) -> set[UnitCell]:
+    async def _continue(self, works: Sequence[Work], sources: Sequence[SourceInfo]) -> UnitCells:
         """Continue each series that has a state from one read of the cells after its last
         detected month (one read per kind of series); a series those cells cannot continue
         exactly loses its state, to be read whole.
@@ -327,13 +326,13 @@ class Detector:
             without_gc, reads_after, works, self.reader.members
         )
         if not going:
-            return set()
+            return {}
         rows = await self.store.increments_after(models, makes, everything)
         counted_sales = counted(sources, "sales", self.reader.samples)
         priority = {s.id: s.priority for s in counted_sales}
         tree, moving = self.reader.tree, self.hierarchy.moving
 
-        def go_on() -> set[UnitCell]:
+        def go_on() -> UnitCells:
             continue_with(going, rows, members, priority, tree, moving)
             return units_of(rows[0])
 

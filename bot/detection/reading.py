@@ -13,7 +13,7 @@ from bot.detection import window as windows
 from bot.detection.kept_bases import kept_bases
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
 from bot.detection.window import Window
-from bot.domain.coverage import Basis, SourceFacts
+from bot.domain.coverage import AlikeMemo, Basis, SourceFacts
 from bot.domain.events import Event, GrowthEvent, Leader, Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.kept_basis import KeptBasis
@@ -25,24 +25,33 @@ from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import SeriesReader, counted, total
 
-# a model cell with units: (make key, model key, month, region, source id)
-UnitCell = tuple[str, str, Month, str, int]
+# where cells with units are: (month index, region, source id) -> their (make key, model key)
+UnitCells = dict[tuple[int, str, int], set[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
 class KnownParts:
     """What a poll already knows of its makes' parts, so that `Reads.unlike_parts_of` asks the
     store only of the others: each make's models (the names table's, as the poll named them)
-    and the model cells with units it has read (those after the kept states). A model with
-    units in an event's month is not gone from it, whatever its month before had."""
+    and the model cells with units it has read (those after the kept states, `units_of`). A
+    model with units in an event's month is not gone from it, whatever its month before had."""
 
     models: Mapping[str, Sequence[str]]
-    units: Set[UnitCell]
+    units: Mapping[tuple[int, str, int], Set[tuple[str, str]]]
 
 
-def units_of(rows: Iterable[IncRow]) -> set[UnitCell]:
-    """The cells of `rows` with units (`KnownParts.units`)."""
-    return {(r.make_key, r.model_key, r.month, r.region, r.source_id) for r in rows if r.inc}
+def units_of(rows: Iterable[IncRow]) -> UnitCells:
+    """The cells of `rows` with units, by month index, region and source."""
+    out: UnitCells = {}
+    for r in rows:
+        if r.inc:
+            month = r.month
+            where = (month.year * 12 + month.month - 1, r.region, r.source_id)
+            found = out.get(where)
+            if found is None:
+                found = out[where] = set()
+            found.add((r.make_key, r.model_key))
+    return out
 
 
 class Reads:
@@ -63,6 +72,7 @@ class Reads:
         known: Sequence[SourceInfo],
         kept: Mapping[SeriesKey, KeptBasis] | None = None,
         facts: SourceFacts | None = None,
+        memo: AlikeMemo | None = None,
     ) -> Window | None:
         """Give every event's series its basis where this poll has not read it whole (a series
         continued from its state): the basis its state `kept`, when it kept one (a record
@@ -72,7 +82,7 @@ class Reads:
         before, from one read of the makes' cells since then (returned, for
         `unlike_parts_of`)."""
         if kept:
-            bases.update(kept_bases(events, bases, kept, facts))
+            bases.update(kept_bases(events, bases, kept, facts, memo))
         # a record compares with every like year, a milestone's cumulative figure is as
         # narrow as its narrowest year: both need every year's basis
         wanted = [
@@ -409,13 +419,12 @@ class Reads:
             else:
                 # a poll of every model's next month asked 22,000 cells for what its own
                 # reads after the kept states had shown already
-                region, source_id = pair_now
-                units = known.units
+                there = known.units.get((end.index, *pair_now), set())
                 parts = [
                     (make_key, model_key)
                     for make_key in sorted(by_make)
                     for model_key in ("", *known.models.get(make_key, ()))
-                    if (make_key, model_key, end, region, source_id) not in units
+                    if (make_key, model_key) not in there
                 ]
                 found = await self.store.models_gone_among(parts, before, end, pair, pair_now)
             for make_key, model_key in found:

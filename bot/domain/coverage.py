@@ -104,12 +104,17 @@ def alike(basis: Basis, year: int, other: int, facts: SourceFacts) -> bool:
 
 
 def tell(
-    event: Event, basis: Basis, monthly: Mapping[Month, int], facts: SourceFacts
+    event: Event,
+    basis: Basis,
+    monthly: Mapping[Month, int],
+    facts: SourceFacts,
+    memo: AlikeMemo | None = None,
 ) -> Event | None:
     """The event with its granularity, coverage and sources; None when it compares unlike
     figures (growth against a year of other sources or coverage, a record against months of
     another source). `monthly` (the series' every month) is read only for a record some
-    earlier year of which is unlike its own (`earlier_alike`)."""
+    earlier year of which is unlike its own (`earlier_alike`). `memo`, of the same `facts`,
+    remembers which years are alike."""
     year = event.period.year
     pairs = basis.get(year)
     if not pairs:
@@ -118,9 +123,13 @@ def tell(
         return None
     if isinstance(event, MilestoneEvent) and event.period.month != 12 and mixed(pairs, year, facts):
         return replace(dressed(event, basis, facts), granularity="month")
-    if isinstance(event, GrowthEvent) and not alike(basis, year, year - 1, facts):
+    if isinstance(event, GrowthEvent) and not (
+        memo.alike(basis, year, year - 1)
+        if memo is not None
+        else alike(basis, year, year - 1, facts)
+    ):
         return None
-    if isinstance(event, RecordEvent) and not earlier_alike(basis, year, facts):
+    if isinstance(event, RecordEvent) and not earlier_alike(basis, year, facts, memo):
         found = _like_record(event, basis, monthly, facts)
         if found is None:
             return None
@@ -137,10 +146,34 @@ def torn(event: Event, pairs: Pairs | set[tuple[str, int]], facts: SourceFacts) 
     return (isinstance(event, RecordEvent) or partial) and mixed(pairs, year, facts)
 
 
-def earlier_alike(basis: Basis, year: int, facts: SourceFacts) -> bool:
+class AlikeMemo:
+    """`alike` of a basis' years, remembered by the basis' identity for one poll's telling: its
+    continued series share a handful of bases (one object each, `kept_bases`), and its bases
+    are not changed while it tells."""
+
+    def __init__(self, facts: SourceFacts) -> None:
+        self.facts = facts
+        self._found: dict[tuple[int, int, int], bool] = {}
+        self._held: list[Basis] = []  # an id stays its basis' while it is remembered
+
+    def alike(self, basis: Basis, year: int, other: int) -> bool:
+        """`alike(basis, year, other, self.facts)`."""
+        key = (id(basis), year, other)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = alike(basis, year, other, self.facts)
+            self._held.append(basis)
+        return found
+
+
+def earlier_alike(
+    basis: Basis, year: int, facts: SourceFacts, memo: AlikeMemo | None = None
+) -> bool:
     """Whether every year of the basis before `year` is alike with it: a record in `year` is
     then compared with every earlier month, as detection found it (its best month stands), and
-    needs no monthly figures to be told."""
+    needs no monthly figures to be told. `memo`, of the same `facts`, remembers."""
+    if memo is not None:
+        return all(y >= year or memo.alike(basis, y, year) for y in basis)
     return all(y >= year or alike(basis, y, year, facts) for y in basis)
 
 
