@@ -13,6 +13,9 @@
   so two workers' leader tests must not share one), dropped at the end. Each test gets a schema of
   its own in it, dropped afterwards, and a DSN whose `search_path` points there; without the
   variable, PostgreSQL tests skip.
+- Built once per run: `built_once` makes what a module or session fixture builds at length (the
+  demo, the wheel, the shared data's imports) once for the whole run, however many pytest-xdist
+  workers ask for it: worksteal spreads a module's tests over workers, and each built its own.
 - Markers (README "Tests"): `postgres` is put on every test that reaches `pg_dsn` (directly, or
   through a `make_store` parameter), `platform` on every test in a module that drives a fake
   chat platform server; `slow` is written on the tests themselves, and those run first.
@@ -21,13 +24,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import ipaddress
 import os
+import pickle
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -51,6 +56,7 @@ KEPT = ("EVBOT_TEST_", "EVBOT_LONG_FUZZ")
 
 Store = SqliteStore | PgStore
 StoreFactory = Callable[[], Store]
+T = TypeVar("T")
 
 
 # Hypothesis's own 200 ms deadline per example measures the machine, not the code: with the suite
@@ -300,13 +306,39 @@ async def fake_webhook() -> AsyncIterator[FakeWebhook]:
         yield server
 
 
+# -- built once per run ----------------------------------------------------------------------
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]
+) -> T:
+    """`build(folder)`'s result, built once for the whole run: under pytest-xdist the first
+    worker to ask builds it in a folder of the run's temporary directory, which all workers
+    share, while the others wait on a lock and then read the result it left (pickled; what it
+    names in the folder is shared too, so read it, never change it). A build that failed is
+    tried again by the next to ask, in a folder of its own."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    result = base / f"{name}.pickle"
+    with (base / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if result.exists():
+            loaded: T = pickle.loads(result.read_bytes())
+            return loaded
+        folder = Path(tmp_path_factory.mktemp(name))
+        built = build(folder)
+        result.write_bytes(pickle.dumps(built))
+        return built
+
+
 # -- the demo ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def demo_once(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """The demo run once at full speed for the whole session (read it, never change it)."""
-    return run_once(tmp_path_factory.mktemp("demo-once"))
+    """The demo run once at full speed for the whole run (read it, never change it)."""
+    return built_once(tmp_path_factory, "demo-once", run_once)
 
 
 # -- markers ----------------------------------------------------------------------------------
