@@ -64,8 +64,8 @@ def replay_json(db: Path, *args: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def replayed(demo_db: Path) -> list[dict[str, Any]]:
-    return replay_json(demo_db)
+def replayed(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> list[dict[str, Any]]:
+    return built_once(tmp_path_factory, "replayed", lambda _: replay_json(demo_db))
 
 
 def listed(event: dict[str, Any]) -> list[int]:
