@@ -219,19 +219,43 @@ async def pg_dsn(postgres_database: str | None) -> AsyncIterator[str]:
 # -- stores -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def new_store_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The file of a new SQLite store, made (migrated) once per worker: the fixtures' stores
+    start from a copy, as the migrations cost more than most tests that use a store (what a
+    new store writes is the same every time; the migrations' own tests open their own files)."""
+    path = tmp_path_factory.mktemp("new-store") / "new.sqlite3"
+
+    async def make() -> None:
+        async with SqliteStore(path):
+            pass
+
+    asyncio.run(make())
+    return path.read_bytes()
+
+
+def new_store_at(path: Path, new_store_file: bytes) -> Path:
+    """`path`, holding a new store's file (from `new_store_file`)."""
+    path.write_bytes(new_store_file)
+    return path
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+async def store(tmp_path: Path, new_store_file: bytes) -> AsyncIterator[SqliteStore]:
     """An open, empty SQLite store (a module that needs more, or another backend, overrides it)."""
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as opened:
+    async with SqliteStore(new_store_at(tmp_path / "evbot.sqlite3", new_store_file)) as opened:
         yield opened
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path, new_store_file: bytes
+) -> StoreFactory:
     """Unopened stores on one fresh database of each backend (two calls: two stores on the same
     database, as after a restart or beside a replica); PostgreSQL skips without a server."""
     if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "backend.sqlite3")
+        path = new_store_at(tmp_path / "backend.sqlite3", new_store_file)
+        return lambda: SqliteStore(path)
     dsn = request.getfixturevalue("pg_dsn")
     return lambda: PgStore(dsn)
 
@@ -255,10 +279,10 @@ async def grouped_store(any_store: Store) -> Store:
 
 
 @pytest.fixture
-async def demo_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+async def demo_store(tmp_path: Path, new_store_file: bytes) -> AsyncIterator[SqliteStore]:
     """An open SQLite store with the default groups and the demo's figures (the Alliance)."""
     config = default_config()
-    async with SqliteStore(tmp_path / "demo.sqlite3") as opened:
+    async with SqliteStore(new_store_at(tmp_path / "demo.sqlite3", new_store_file)) as opened:
         await opened.sync_groups(config.groups)
         await import_demo(opened, config)
         yield opened

@@ -17,6 +17,7 @@ from bot.ports.store import StoreError
 from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
 from bot.store.sqlite.migrations import MIGRATIONS
 from bot.store.sqlite.sales import SqliteStore
+from tests.conftest import new_store_at
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec
 
 
@@ -272,25 +273,11 @@ _FIGURE = st.tuples(
 )
 
 
-@pytest.fixture(scope="module")
-def empty_store_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A new store's file, migrated once: each example starts from a copy (a store's
-    migrations cost far more than the imports the property compares)."""
-    path = tmp_path_factory.mktemp("empty") / "empty.sqlite3"
-
-    async def make() -> None:
-        async with SqliteStore(path):
-            pass
-
-    asyncio.run(make())
-    return path.read_bytes()
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_FIGURE, min_size=1, max_size=30))
 @pytest.mark.slow
 def test_first_import_cells_equal_the_revision_paths(
-    empty_store_file: bytes, figures: list[tuple[int, int, bool, str]]
+    new_store_file: bytes, figures: list[tuple[int, int, bool, str]]
 ) -> None:
     """The first import computes cells with SQL window functions; a later import recomputes them
     in Python. Both must give the same period units, running totals and increments."""
@@ -308,9 +295,9 @@ def test_first_import_cells_equal_the_revision_paths(
 
     async def cells(first: bool) -> list[tuple[object, ...]]:
         with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / "cells.sqlite3"
-            db.write_bytes(empty_store_file)
-            async with SqliteStore(db) as s:
+            # each example from a copy of a new store's file: its migrations cost more than
+            # the imports the property compares
+            async with SqliteStore(new_store_at(Path(tmp) / "cells.sqlite3", new_store_file)) as s:
                 if not first:  # an earlier import makes the next one take the revision path
                     await s.import_records([(SALES, [rec("2010-01", 1, "Other", "Car")])])
                 await s.import_records([(SALES, records)])
