@@ -13,6 +13,9 @@
   so two workers' leader tests must not share one), dropped at the end. Each test gets a schema of
   its own in it, dropped afterwards, and a DSN whose `search_path` points there; without the
   variable, PostgreSQL tests skip.
+- Built once per run: `built_once` makes what a module or session fixture builds at length (the
+  demo, the wheel, the shared data's imports) once for the whole run, however many pytest-xdist
+  workers ask for it: worksteal spreads a module's tests over workers, and each built its own.
 - Markers (README "Tests"): `postgres` is put on every test that reaches `pg_dsn` (directly, or
   through a `make_store` parameter), `platform` on every test in a module that drives a fake
   chat platform server; `slow` is written on the tests themselves, and those run first.
@@ -21,13 +24,16 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
+import fcntl
 import ipaddress
 import os
+import pickle
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -45,12 +51,14 @@ from tests.fake_matrix import FakeMatrix
 from tests.fake_slack import FakeSlack
 from tests.fake_webhook import FakeWebhook
 
+ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "EVBOT_TEST_POSTGRES_DSN"
 # the suite's own settings: the PostgreSQL DSN (`EVBOT_TEST_*`) and the hostile suite's long fuzz
 KEPT = ("EVBOT_TEST_", "EVBOT_LONG_FUZZ")
 
 Store = SqliteStore | PgStore
 StoreFactory = Callable[[], Store]
+T = TypeVar("T")
 
 
 # Hypothesis's own 200 ms deadline per example measures the machine, not the code: with the suite
@@ -70,9 +78,18 @@ def _bot_variables() -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Clear the shell's `EVBOT_*` settings before any test module is imported: `EVBOT_DB` set in
-    the shell would otherwise reach the subprocesses that modules start with `os.environ`."""
+    the shell would otherwise reach the subprocesses that modules start with `os.environ`.
+
+    And write the tree's bytecode once, before any worker starts: the suite starts some hundreds
+    of Python processes (`evbot run` and the CLI, crash runners, fakes, replicas), and where
+    `PYTHONDONTWRITEBYTECODE` is set (or on a clean clone, before the first of them wrote it)
+    each compiled the modules of `bot/` and `adapters/` it imports again, about a quarter of a
+    second of CPU per process. Python checks each file's bytecode against its source as usual."""
     for var in _bot_variables():
         del os.environ[var]
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        for folder in ("bot", "adapters", "tests"):
+            compileall.compile_dir(ROOT / folder, quiet=1)
 
 
 @pytest.fixture(autouse=True)
@@ -202,19 +219,43 @@ async def pg_dsn(postgres_database: str | None) -> AsyncIterator[str]:
 # -- stores -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def new_store_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The file of a new SQLite store, made (migrated) once per worker: the fixtures' stores
+    start from a copy, as the migrations cost more than most tests that use a store (what a
+    new store writes is the same every time; the migrations' own tests open their own files)."""
+    path = tmp_path_factory.mktemp("new-store") / "new.sqlite3"
+
+    async def make() -> None:
+        async with SqliteStore(path):
+            pass
+
+    asyncio.run(make())
+    return path.read_bytes()
+
+
+def new_store_at(path: Path, new_store_file: bytes) -> Path:
+    """`path`, holding a new store's file (from `new_store_file`)."""
+    path.write_bytes(new_store_file)
+    return path
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+async def store(tmp_path: Path, new_store_file: bytes) -> AsyncIterator[SqliteStore]:
     """An open, empty SQLite store (a module that needs more, or another backend, overrides it)."""
-    async with SqliteStore(tmp_path / "evbot.sqlite3") as opened:
+    async with SqliteStore(new_store_at(tmp_path / "evbot.sqlite3", new_store_file)) as opened:
         yield opened
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path, new_store_file: bytes
+) -> StoreFactory:
     """Unopened stores on one fresh database of each backend (two calls: two stores on the same
     database, as after a restart or beside a replica); PostgreSQL skips without a server."""
     if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "backend.sqlite3")
+        path = new_store_at(tmp_path / "backend.sqlite3", new_store_file)
+        return lambda: SqliteStore(path)
     dsn = request.getfixturevalue("pg_dsn")
     return lambda: PgStore(dsn)
 
@@ -238,10 +279,10 @@ async def grouped_store(any_store: Store) -> Store:
 
 
 @pytest.fixture
-async def demo_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+async def demo_store(tmp_path: Path, new_store_file: bytes) -> AsyncIterator[SqliteStore]:
     """An open SQLite store with the default groups and the demo's figures (the Alliance)."""
     config = default_config()
-    async with SqliteStore(tmp_path / "demo.sqlite3") as opened:
+    async with SqliteStore(new_store_at(tmp_path / "demo.sqlite3", new_store_file)) as opened:
         await opened.sync_groups(config.groups)
         await import_demo(opened, config)
         yield opened
@@ -300,13 +341,39 @@ async def fake_webhook() -> AsyncIterator[FakeWebhook]:
         yield server
 
 
+# -- built once per run ----------------------------------------------------------------------
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]
+) -> T:
+    """`build(folder)`'s result, built once for the whole run: under pytest-xdist the first
+    worker to ask builds it in a folder of the run's temporary directory, which all workers
+    share, while the others wait on a lock and then read the result it left (pickled; what it
+    names in the folder is shared too, so read it, never change it). A build that failed is
+    tried again by the next to ask, in a folder of its own."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    result = base / f"{name}.pickle"
+    with (base / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if result.exists():
+            loaded: T = pickle.loads(result.read_bytes())
+            return loaded
+        folder = Path(tmp_path_factory.mktemp(name))
+        built = build(folder)
+        result.write_bytes(pickle.dumps(built))
+        return built
+
+
 # -- the demo ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def demo_once(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """The demo run once at full speed for the whole session (read it, never change it)."""
-    return run_once(tmp_path_factory.mktemp("demo-once"))
+    """The demo run once at full speed for the whole run (read it, never change it)."""
+    return built_once(tmp_path_factory, "demo-once", run_once)
 
 
 # -- markers ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from bot.cli.demo import DEMO_CHANNEL, run_demo
 from bot.domain.channels import CHANNEL_GONE, Channel, DeliveryFailure, Limits
 from bot.domain.messages import Message
 from bot.domain.settings import default_config
+from tests.conftest import built_once
 from tests.demo_once import DemoRun
 
 MONTHS = {
@@ -210,15 +212,14 @@ def test_the_console_adapter_does_not_print_a_key_twice() -> None:
 # -- evbot demo as a real process ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_process(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, float]:
+def run_demo_process(folder: Path) -> tuple[int, str, str, float]:
     env = _environment()
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "bot", "demo", "--speed", "50"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        cwd=tmp_path_factory.mktemp("demo"),
+        cwd=folder,
         env=env,
         timeout=60,
     )
@@ -229,6 +230,12 @@ def demo_process(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, st
         done.stderr.decode("utf-8", errors="replace"),
         elapsed,
     )
+
+
+@pytest.fixture(scope="module")
+def demo_process(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, float]:
+    """`evbot demo` run once for the run (its tests may run in several workers)."""
+    return built_once(tmp_path_factory, "demo-process", run_demo_process)
 
 
 def test_evbot_demo_finishes_well_under_a_minute(

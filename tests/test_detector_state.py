@@ -70,7 +70,25 @@ def config(**changes: Any) -> Config:
     return dataclasses.replace(base, **changes)
 
 
+NEW_STORE: list[bytes] = []  # a new store's file, made once per process (see open_store)
+
+
+async def new_store_bytes() -> bytes:
+    if not NEW_STORE:
+        with tempfile.TemporaryDirectory(prefix="evbot-new-") as tmp:
+            new = Path(tmp) / "new.db"
+            async with SqliteStore(new):
+                pass
+            NEW_STORE.append(await asyncio.to_thread(new.read_bytes))
+    return NEW_STORE[0]
+
+
 async def open_store(path: Path, cfg: Config) -> SqliteStore:
+    """The store at `path`, its groups synced; a new one starts from a copy of a new store's
+    file, as the properties here open two or three stores per example and a store's migrations
+    cost more than the example's imports and polls."""
+    if not await asyncio.to_thread(path.exists):
+        await asyncio.to_thread(path.write_bytes, await new_store_bytes())
     store = SqliteStore(path)
     await store.open()
     await store.sync_groups(cfg.groups)

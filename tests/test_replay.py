@@ -20,6 +20,7 @@ from bot.domain.channels import Channel
 from bot.domain.messages import Message
 from bot.domain.rungs import RungRange
 from bot.store.sqlite.sales import SqliteStore
+from tests.conftest import built_once
 from tests.demo_once import DemoRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,14 +43,18 @@ def evbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("replay")
+def import_demo_into(folder: Path) -> Path:
     db = folder / "demo.sqlite3"
     done = evbot("import", "--demo", "--db", str(db), cwd=folder)
     assert done.returncode == 0, done.stderr
     assert "first import of this source: recorded as history" in done.stdout
     return db
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's figures imported once for the run (the tests only read them)."""
+    return built_once(tmp_path_factory, "replay", import_demo_into)
 
 
 def replay_json(db: Path, *args: str) -> list[dict[str, Any]]:
@@ -59,8 +64,8 @@ def replay_json(db: Path, *args: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def replayed(demo_db: Path) -> list[dict[str, Any]]:
-    return replay_json(demo_db)
+def replayed(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> list[dict[str, Any]]:
+    return built_once(tmp_path_factory, "replayed", lambda _: replay_json(demo_db))
 
 
 def listed(event: dict[str, Any]) -> list[int]:

@@ -31,6 +31,7 @@ from bot.ingest.iea import parse_iea
 from bot.ingest.mapped import parse_mapped
 from bot.reading.queries import SeriesReader, load_catalog, period_total, region_tree, total
 from bot.store.sqlite.sales import SqliteStore
+from tests.conftest import built_once
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 US = DATA / "us_ev_monthly_sales_by_model_2006_2019.csv"
@@ -541,10 +542,7 @@ EXAMPLE = EXAMPLE_CONFIG
 EXAMPLE_SOURCES = ("us-monthly", "wa-history", "wa-vehicles", "iea", "iea-stock")
 
 
-@pytest.fixture(scope="module")
-def example_replay(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """`evbot replay --json` on the four files imported through config.example.toml."""
-    folder = tmp_path_factory.mktemp("example")
+def replay_the_example(folder: Path) -> list[dict[str, Any]]:
     config_path = folder / "config.toml"
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace('"../shared/data/', f'"{DATA}/')
     config_path.write_text(text, encoding="utf-8")
@@ -552,6 +550,13 @@ def example_replay(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, A
     for source in EXAMPLE_SOURCES:
         _cli("import", "--source", source, *common)
     return [json.loads(line) for line in _cli("replay", "--json", *common).splitlines()]
+
+
+@pytest.fixture(scope="module")
+def example_replay(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """`evbot replay --json` on the four files imported through config.example.toml, once for
+    the run (its tests may run in several workers)."""
+    return built_once(tmp_path_factory, "example", replay_the_example)
 
 
 def test_the_example_replay_makes_no_monthly_claim_from_yearly_data(

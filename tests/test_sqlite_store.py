@@ -17,6 +17,7 @@ from bot.ports.store import StoreError
 from bot.reading.queries import SeriesReader, load_catalog, region_tree, total
 from bot.store.sqlite.migrations import MIGRATIONS
 from bot.store.sqlite.sales import SqliteStore
+from tests.conftest import new_store_at
 from tests.store_contract import SALES, StoreContract, StoreFactory, rec
 
 
@@ -276,7 +277,7 @@ _FIGURE = st.tuples(
 @given(st.lists(_FIGURE, min_size=1, max_size=30))
 @pytest.mark.slow
 def test_first_import_cells_equal_the_revision_paths(
-    figures: list[tuple[int, int, bool, str]],
+    new_store_file: bytes, figures: list[tuple[int, int, bool, str]]
 ) -> None:
     """The first import computes cells with SQL window functions; a later import recomputes them
     in Python. Both must give the same period units, running totals and increments."""
@@ -294,7 +295,9 @@ def test_first_import_cells_equal_the_revision_paths(
 
     async def cells(first: bool) -> list[tuple[object, ...]]:
         with tempfile.TemporaryDirectory() as tmp:
-            async with SqliteStore(Path(tmp) / "cells.sqlite3") as s:
+            # each example from a copy of a new store's file: its migrations cost more than
+            # the imports the property compares
+            async with SqliteStore(new_store_at(Path(tmp) / "cells.sqlite3", new_store_file)) as s:
                 if not first:  # an earlier import makes the next one take the revision path
                     await s.import_records([(SALES, [rec("2010-01", 1, "Other", "Car")])])
                 await s.import_records([(SALES, records)])

@@ -15,12 +15,13 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,9 +62,8 @@ def tracked(*folders: str) -> list[str]:
     return [name for name in out.split("\0") if name and (ROOT / name).exists()]
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
-    base = tmp_path_factory.mktemp("wheel")
+def build_and_install(base: Path) -> Installed:
+    """The wheel built from a copy of the tracked tree, installed into a new environment."""
     source = base / "src"
     for name in tracked("."):  # a copy of the tracked tree: the build litters where it runs
         target = source / name
@@ -96,7 +96,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     Path(site, "evbot-test-libraries.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     home = base / "home"
     home.mkdir()
-    yield Installed(wheel, venv, home)
+    return Installed(wheel, venv, home)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """Built once for the run: the module's two tests may run in two workers."""
+    return built_once(tmp_path_factory, "wheel", build_and_install)
 
 
 def test_the_wheel_carries_every_tracked_data_file(installed: Installed) -> None:
