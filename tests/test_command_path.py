@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app.bootstrap import open_commands
+from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
-from bot.commands.dispatch import _checked, _text_call, _text_checked, run_text
+from bot.commands.dispatch import _checked, _parsed, _Refused, _text_call, _text_checked, run_text
 from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
@@ -193,6 +194,60 @@ def test_checked_calls_kept_add_nothing_for_a_full_collection_to_walk() -> None:
     gc.collect()
     # a kept result holding a tracked object would add thousands; first-time things remain
     assert len(gc.get_objects()) - before < 500
+
+
+def checked_outcome(check: object, *args: object) -> tuple[object, ...]:
+    """What a check of a call gives: its checked call, or the refusal's text and locale."""
+    try:
+        return ("checked", check(*args))  # type: ignore[operator]
+    except _Refused as refused:
+        return ("refused", refused.text, refused.locale)
+    except ArgumentError as exc:
+        return ("not a call", str(exc))
+
+
+def checked_in_full(text: str, locale: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    return _checked.__wrapped__(*_parsed.__wrapped__(text), locale)  # type: ignore[attr-defined,no-any-return]
+
+
+TOKENS = (
+    "nissan",
+    "leaf",
+    '"nissan leaf"',
+    "x" * 501,
+    "region:US",
+    "Region:Norway",
+    "region:" + "y" * 501,
+    "as-of:2015-06",
+    "as_of:june 2015",
+    "locale:fr",
+    "locale:xx",
+    "metric:stock",
+    "metric:bogus",
+    "subject:tesla",
+    'subject:"tesla  model 3"',
+    "Subject:leaf",
+    "explain:yes",
+    "bogus:1",
+    "period:2015",
+    "powertrain:bev",
+    "ladder:default",
+)
+NAMES = ("ev-total", "Total", "ev-share", "ev-milestones", "ev-subscribe", "ev-help", "ev-bogus")
+
+
+@given(
+    st.sampled_from(NAMES),
+    st.lists(st.sampled_from(TOKENS), max_size=5),
+    st.sampled_from(("en", "de")),
+)
+def test_a_text_checked_from_its_calls_kept_check_is_checked_as_in_full(
+    name: str, tokens: list[str], locale: str
+) -> None:
+    # a text's subject is checked apart from the rest of the call, kept for any subject
+    text = f"/{name} {' '.join(tokens)}"
+    expected = checked_outcome(checked_in_full, text, locale)
+    assert checked_outcome(_text_checked.__wrapped__, text, locale) == expected
 
 
 async def test_a_checked_call_is_the_callers_own_and_of_its_locale(tmp_path: Path) -> None:
