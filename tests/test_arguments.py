@@ -39,6 +39,13 @@ def test_no_subject_and_no_slash() -> None:
     assert parse_command("ev-help") == CommandCall("ev-help")
 
 
+def test_words_alone_are_the_subject() -> None:
+    # a call of words alone skips the search for options
+    call = parse_command("/ev-total  Nissan   e-NV200 ")
+    assert call == CommandCall("ev-total", ("Nissan", "e-NV200"))
+    assert call.subject == "Nissan e-NV200"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -11,12 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app.bootstrap import open_commands
+from bot.commands.arguments import ArgumentError
 from bot.commands.context import CommandContext
-from bot.commands.dispatch import _checked, _text_call, _text_checked, run_text
+from bot.commands.dispatch import _checked, _parsed, _Refused, _text_call, _text_checked, run_text
+from bot.commands.running_total import kept_told
 from bot.commands.table import COMMANDS
 from bot.commands.types import Invocation, Reply
 from bot.domain.channels import Channel
-from bot.domain.coverage import covers, widened
+from bot.domain.coverage import covers, told, widened
 from bot.domain.formatting import format_month, format_period, format_year
 from bot.domain.messages import Message
 from bot.domain.periods import Month
@@ -195,6 +197,60 @@ def test_checked_calls_kept_add_nothing_for_a_full_collection_to_walk() -> None:
     assert len(gc.get_objects()) - before < 500
 
 
+def checked_outcome(check: object, *args: object) -> tuple[object, ...]:
+    """What a check of a call gives: its checked call, or the refusal's text and locale."""
+    try:
+        return ("checked", check(*args))  # type: ignore[operator]
+    except _Refused as refused:
+        return ("refused", refused.text, refused.locale)
+    except ArgumentError as exc:
+        return ("not a call", str(exc))
+
+
+def checked_in_full(text: str, locale: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    return _checked.__wrapped__(*_parsed.__wrapped__(text), locale)  # type: ignore[attr-defined,no-any-return]
+
+
+TOKENS = (
+    "nissan",
+    "leaf",
+    '"nissan leaf"',
+    "x" * 501,
+    "region:US",
+    "Region:Norway",
+    "region:" + "y" * 501,
+    "as-of:2015-06",
+    "as_of:june 2015",
+    "locale:fr",
+    "locale:xx",
+    "metric:stock",
+    "metric:bogus",
+    "subject:tesla",
+    'subject:"tesla  model 3"',
+    "Subject:leaf",
+    "explain:yes",
+    "bogus:1",
+    "period:2015",
+    "powertrain:bev",
+    "ladder:default",
+)
+NAMES = ("ev-total", "Total", "ev-share", "ev-milestones", "ev-subscribe", "ev-help", "ev-bogus")
+
+
+@given(
+    st.sampled_from(NAMES),
+    st.lists(st.sampled_from(TOKENS), max_size=5),
+    st.sampled_from(("en", "de")),
+)
+def test_a_text_checked_from_its_calls_kept_check_is_checked_as_in_full(
+    name: str, tokens: list[str], locale: str
+) -> None:
+    # a text's subject is checked apart from the rest of the call, kept for any subject
+    text = f"/{name} {' '.join(tokens)}"
+    expected = checked_outcome(checked_in_full, text, locale)
+    assert checked_outcome(_text_checked.__wrapped__, text, locale) == expected
+
+
 async def test_a_checked_call_is_the_callers_own_and_of_its_locale(tmp_path: Path) -> None:
     config = default_config()
     channel = Channel("console", "local", "test")
@@ -275,3 +331,46 @@ async def test_kept_milestones_follow_the_locale_the_region_and_the_figures(
         after, fresh = await milestones_kept_and_fresh(ctx, english, "/ev-milestones nissan leaf")
         assert after == fresh and "25,000: January 2016" in after.message.body
         assert after.message.footer == "Data through January 2016"
+
+
+async def test_kept_told_is_told_for_each_basis_region_month_year_asked_and_locale(
+    tmp_path: Path,
+) -> None:
+    config = default_config()
+    async with SqliteStore(tmp_path / "f.sqlite3") as store:
+        await store.sync_groups(config.groups)
+        months = [SalesRecord(f"2015-{m:02d}", WORLD, "Nissan", "Leaf", 1_000) for m in (3, 12)]
+        months += [SalesRecord("2014-05", "USA", "Nissan", "e-NV200", 10)]
+        months += [SalesRecord("2015-05", WORLD, "Nissan", "e-NV200", 10)]
+        year = [SalesRecord("2016", WORLD, "Nissan", "Leaf", 20_000)]
+        await store.import_records([(SourceSpec("monthly"), months)])
+        await store.import_records([(SourceSpec("annual"), year)])
+        ctx = await open_commands(store, config)
+        subjects = [ctx.model.catalog.resolve(name).subject for name in ("leaf", "e-nv200")]
+        bases = [ctx.model.series(subject).basis for subject in subjects]
+        assert bases[0] is not bases[1]
+        lasts = (None, Month(2015, 3), Month(2015, 12), Month(2016, 12))
+        asks = (None, Month(2015, 6), Month(2015, 12), Month(2016, 6), Month(2016, 12))
+        told_notes = set()
+        for _ in range(2):  # the second time round, all kept
+            for basis in bases:
+                for region in (WORLD, "USA"):
+                    for last in lasts:
+                        for asked in asks:
+                            for loc in ("en", "de"):
+                                how = kept_told(ctx, basis, region, last, asked, loc)
+                                facts = ctx.facts()
+                                assert how == told(basis, region, last, asked, facts, loc)
+                                told_notes.add(how.note)
+        assert len(told_notes) > 4  # the notes differ by what is kept apart
+        # a source's facts change with a refresh (its source now gives 2014 whole, for another
+        # model), not the basis: what was kept under the old facts is not told
+        before = kept_told(ctx, bases[1], "USA", Month(2014, 5), Month(2014, 6), "en")
+        assert before.note == ""
+        zoe = [SalesRecord("2014", WORLD, "Renault", "Zoe", 700)]
+        await store.import_records([(SourceSpec("monthly"), zoe)])
+        await ctx.refresh()
+        assert ctx.model.series(subjects[1]).basis is bases[1]
+        after = kept_told(ctx, bases[1], "USA", Month(2014, 5), Month(2014, 6), "en")
+        assert after == told(bases[1], "USA", Month(2014, 5), Month(2014, 6), ctx.facts(), "en")
+        assert after.note.startswith("2014 is known only as a whole year")

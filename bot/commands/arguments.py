@@ -137,6 +137,8 @@ def parse_command(text: str) -> CommandCall:
     pos = 0
     rest = rest.strip()
     if '"' not in rest and "'" not in rest:
+        if ":" not in rest:  # words alone (most calls): no option to look for
+            return CommandCall(name, tuple(rest.split()))
         return _simple(name, rest.split())
     while pos < len(rest):
         match = _TOKEN.match(rest, pos)

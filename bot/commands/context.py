@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.commands.completion import NameIndex
-from bot.domain.coverage import SourceFacts
+from bot.domain.coverage import Basis, SourceFacts, Told
 from bot.domain.events import Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.ladders import Ladder
@@ -70,6 +70,11 @@ class CommandContext:
         self.milestone_words: dict[tuple[int, str, str, str, str, str], tuple[Series, Message]] = {}
         # a total's words per (answer, locale), with the answer and the model's version
         self.total_memo: dict[tuple[int, str], tuple[TotalAnswer, int, TotalWords]] = {}
+        # how a total is told (`running_total.kept_told`) by (basis, region, month told, year
+        # asked, locale), with the basis and the facts it was told under
+        self.told_memo: dict[
+            tuple[int, str, int | None, int | None, str], tuple[Basis, SourceFacts, Told]
+        ] = {}
         # figures held as implausible: answers say "unconfirmed"
         self.holds: list[Hold] = list(holds)
         self._facts: tuple[ReadModel, int, SourceFacts] | None = None

@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from bot.commands.arguments import (
+    MAX_LENGTH,
     ArgumentError,
     answer_locale,
     check_length,
@@ -114,7 +115,40 @@ def _text_checked(text: str, locale: str) -> _Checked:
     kept per text and caller's locale: most texts were typed before, and a text is hashed
     once, where its arguments' pairs would be hashed whole."""
     name, pairs = _parsed.__wrapped__(text)
+    if pairs and pairs[-1][0] == "subject":
+        found = _with_subject(name, pairs, locale)
+        if found is not None:
+            return found
     return _checked.__wrapped__(name, pairs, locale)
+
+
+# what stands for a typed subject while the rest of a call is checked (`_with_subject`)
+_ANY_SUBJECT = "x"
+
+
+def _with_subject(name: str, pairs: tuple[tuple[str, str], ...], locale: str) -> _Checked | None:
+    """`_checked` of a call whose last argument is its subject, from the kept check of the
+    call with any subject (the typed ones are many, the rest of the calls few: a text seen
+    for the first time is mostly a known call about another subject); None when the subject
+    could change more than its own value (an empty or overlong one, a command that takes
+    none or refuses the call), which `_checked` then tells in full."""
+    typed = pairs[-1][1]
+    words = " ".join(typed.split())
+    if not words or len(typed) > MAX_LENGTH:
+        return None
+    try:
+        command_name, answer_locale, clean = _checked(
+            name, (*pairs[:-1], ("subject", _ANY_SUBJECT)), locale
+        )
+    except _Refused:
+        return None
+    # the subject's value is checked as any other (its length, its spaces), and is last, so
+    # it is the value of the checked "subject" whatever else was named so
+    return (
+        command_name,
+        answer_locale,
+        tuple((key, words if key == "subject" else value) for key, value in clean),
+    )
 
 
 class _Refused(Exception):

@@ -19,7 +19,7 @@ from bot.commands.answer_words import (
 )
 from bot.commands.arguments import parse_period
 from bot.commands.context import CommandContext, TotalWords
-from bot.domain.coverage import explain, told
+from bot.domain.coverage import Basis, Told, explain, told
 from bot.domain.events import Subject
 from bot.domain.formatting import fast_percent, fast_units, format_month, format_period
 from bot.domain.i18n import t, tp
@@ -104,6 +104,33 @@ def _kept_total_words(
     return words
 
 
+def kept_told(
+    ctx: CommandContext,
+    basis: Basis,
+    region: str,
+    last: Month | None,
+    asked: Month | None,
+    loc: str,
+) -> Told:
+    """`told` under the read model's facts (`CommandContext.facts`), kept per basis (one object
+    shared by every series that has it: `bot.reading.series_arrays.shared_basis`), region,
+    month told, year asked and locale: of the month asked it reads only the year, and that
+    only when the month is not a December. Most series share a few bases, and the months are
+    few, so a total as of a month (a million could be asked) is mostly told from here."""
+    facts = ctx.facts()
+    asked_year = asked.year if asked is not None and asked.month != 12 else None
+    memo_key = (id(basis), region, last.index if last is not None else None, asked_year, loc)
+    found = ctx.told_memo.get(memo_key)
+    if found is not None and found[0] is basis and found[1] is facts:
+        return found[2]
+    how = told(basis, region, last, asked, facts, loc)
+    if len(ctx.told_memo) > 100_000:
+        ctx.told_memo.clear()
+    # the basis is held too, so that its id is not another's while the entry lives
+    ctx.told_memo[memo_key] = (basis, facts, how)
+    return how
+
+
 def _total_words(
     ctx: CommandContext,
     subject: Subject,
@@ -119,7 +146,7 @@ def _total_words(
     explanation was asked (the holds change without the figures)."""
     series = ctx.model.series(subject, region, measure(answer.metric, powertrain))
     facts = ctx.facts()
-    how = told(series.basis, region, answer.as_of, as_of, facts, loc)
+    how = kept_told(ctx, series.basis, region, answer.as_of, as_of, loc)
     lines = (
         explain(region, answer.metric, series.basis, facts, (), answer.as_of, loc)
         if explained

@@ -59,7 +59,7 @@ class TotalAnswer:
     as_of: Month | None  # the last month with figures up to the one asked for
     total: int
     breakdown: list[ModelShare] = field(default_factory=list)
-    told: Told = field(default_factory=Told)  # its granularity, coverage and sources
+    told: Told = field(default=Told())  # its granularity, coverage and sources (frozen: shared)
     explanation: list[str] = field(default_factory=list)  # what made it, when asked
     powertrain: str = ""  # BEV, PHEV or FCEV; "" for electric cars (BEV + PHEV)
 

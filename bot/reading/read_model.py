@@ -329,6 +329,11 @@ class ReadModel:
     ) -> TotalAnswer:
         """As `bot.reading.queries.total`: the cumulative figure and, for a make or group, its
         models."""
+        if as_of is not None and subject.kind not in ("make", "group"):
+            # never kept (below): a bisect to make again, without looking for it
+            value, last = self.series(subject, region, metric).at(as_of)
+            plain, powertrain = split_measure(metric)
+            return TotalAnswer(subject, region, plain, last, value, [], powertrain=powertrain)
         key = (subject.key, region, metric, as_of)
         found = self._totals.get(key)
         if found is not None and found.subject == subject:
