@@ -329,13 +329,8 @@ class ReadModel:
     ) -> TotalAnswer:
         """As `bot.reading.queries.total`: the cumulative figure and, for a make or group, its
         models."""
-        if as_of is not None and subject.kind not in ("make", "group"):
-            # never kept (below): a bisect to make again, without looking for it
-            value, last = self.series(subject, region, metric).at(as_of)
-            plain, powertrain = split_measure(metric)
-            return TotalAnswer(subject, region, plain, last, value, [], powertrain=powertrain)
         key = (subject.key, region, metric, as_of)
-        found = self._totals.get(key)
+        found = self._totals.get(key) if as_of is None or subject.kind != "model" else None
         if found is not None and found.subject == subject:
             return found
         value, last = self.series(subject, region, metric).at(as_of)
@@ -344,8 +339,8 @@ class ReadModel:
             breakdown = self.breakdown(subject, region, None, as_of, metric, value)
         plain, powertrain = split_measure(metric)
         answer = TotalAnswer(subject, region, plain, last, value, breakdown, powertrain=powertrain)
-        # kept: answers to date (one a series at most) and the breakdowns, worth keeping; a
-        # model's answer as of a month is a bisect to make again, and a million could be asked
+        # kept: answers to date (one a series at most) and breakdowns; a model's as of a month
+        # is a bisect to make again (a million could be asked): neither kept nor looked for
         if as_of is None or breakdown:
             if len(self._totals) > 200_000:
                 self._totals.clear()
