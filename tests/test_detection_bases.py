@@ -10,7 +10,7 @@ import random
 import pytest
 
 from bot.detection.detector import Detector
-from bot.detection.reading import KnownParts, units_of
+from bot.detection.parts_gone import KnownParts, units_of
 from bot.detection.steps import SeriesKey
 from bot.domain.events import Event, GrowthEvent, Subject
 from bot.domain.like_parts import unlike_parts

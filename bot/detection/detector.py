@@ -31,7 +31,8 @@ from bot.detection.finding import (
     unanswered_parents,
     wanted_of,
 )
-from bot.detection.reading import KnownParts, Reads, UnitCells, units_of
+from bot.detection.parts_gone import KnownParts, UnitCells, units_of
+from bot.detection.reading import Reads
 from bot.detection.steps import SeriesKey, with_leader
 from bot.detection.touched import KeptNames, PollNames, touched_series
 from bot.domain.bulk import gc_paused, without_gc

@@ -6,52 +6,24 @@ tell which events are one fact: `bot.detection.fact_cells`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from bot.detection import window as windows
 from bot.detection.kept_bases import kept_bases
+from bot.detection.parts_gone import KnownParts, makes_gone
 from bot.detection.steps import SUMMED_KINDS, SeriesKey, model_keys
 from bot.detection.window import Window
 from bot.domain.coverage import AlikeMemo, Basis, SourceFacts
 from bot.domain.events import Event, GrowthEvent, Leader, Subject
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.kept_basis import KeptBasis
-from bot.domain.like_parts import period_before, unlike_parts, unlike_reason
+from bot.domain.like_parts import unlike_parts
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SourceInfo
 from bot.domain.series import own_region_basis, own_region_basis_of, regional_increments
 from bot.domain.subjects import Catalog, SubjectKey
 from bot.ports.store import BotStore
 from bot.reading.queries import SeriesReader, counted, total
-
-# where cells with units are: (month index, region, source id) -> their (make key, model key)
-UnitCells = dict[tuple[int, str, int], set[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class KnownParts:
-    """What a poll already knows of its makes' parts, so that `Reads.unlike_parts_of` asks the
-    store only of the others: each make's models (the names table's, as the poll named them)
-    and the model cells with units it has read (those after the kept states, `units_of`). A
-    model with units in an event's month is not gone from it, whatever its month before had."""
-
-    models: Mapping[str, Sequence[str]]
-    units: Mapping[tuple[int, str, int], Set[tuple[str, str]]]
-
-
-def units_of(rows: Iterable[IncRow]) -> UnitCells:
-    """The cells of `rows` with units, by month index, region and source."""
-    out: UnitCells = {}
-    for r in rows:
-        if r.inc:
-            month = r.month
-            where = (month.year * 12 + month.month - 1, r.region, r.source_id)
-            found = out.get(where)
-            if found is None:
-                found = out[where] = set()
-            found.add((r.make_key, r.model_key))
-    return out
 
 
 class Reads:
@@ -352,7 +324,7 @@ class Reads:
         if not told:
             return {}
         out: dict[int, str] = {}
-        told = await self._makes_gone(told, out, known)
+        told = await makes_gone(self.store, told, out, known)
         if not told:
             return out
         # `unlike_parts` compares the month (or year) before each event's with the event's
@@ -384,55 +356,6 @@ class Reads:
             if reason:
                 out[id(event)] = reason
         return out
-
-    async def _makes_gone(
-        self,
-        told: Sequence[tuple[GrowthEvent, Basis]],
-        out: dict[int, str],
-        known: KnownParts | None,
-    ) -> list[tuple[GrowthEvent, Basis]]:
-        """`unlike_parts` of the makes' events whose two periods each have one (region,
-        source) in their basis (the usual make), into `out`, asked of the store by the
-        periods and pairs they share (of the parts not `known` to be there still); returns
-        the other events."""
-        rest = []
-        asked: dict[tuple[Month, Month, tuple[str, int], tuple[str, int]], list[GrowthEvent]] = {}
-        for event, basis in told:
-            before = period_before(event.period, event.granularity == "year")
-            pairs, now = basis.get(before.year, set()), basis.get(event.period.year, set())
-            if event.subject.kind != "make":
-                rest.append((event, basis))
-            elif not pairs:
-                continue  # nothing counted before: nothing can be missing
-            elif len(pairs) == 1 and len(now) == 1:
-                (pair,), (pair_now,) = pairs, now
-                asked.setdefault((before, event.period, pair, pair_now), []).append(event)
-            else:
-                rest.append((event, basis))
-        for (before, end, pair, pair_now), events in asked.items():
-            by_make: dict[str, list[GrowthEvent]] = {}
-            for event in events:
-                by_make.setdefault(SubjectKey.parse(event.subject.key).make, []).append(event)
-            gone: dict[str, list[tuple[str, str]]] = {}
-            if known is None:
-                found = await self.store.models_gone(sorted(by_make), before, end, pair, pair_now)
-            else:
-                # a poll of every model's next month asked 22,000 cells for what its own
-                # reads after the kept states had shown already
-                there = known.units.get((end.index, *pair_now), set())
-                parts = [
-                    (make_key, model_key)
-                    for make_key in sorted(by_make)
-                    for model_key in ("", *known.models.get(make_key, ()))
-                    if (make_key, model_key) not in there
-                ]
-                found = await self.store.models_gone_among(parts, before, end, pair, pair_now)
-            for make_key, model_key in found:
-                gone.setdefault(make_key, []).append((make_key, model_key))
-            for make_key, missing in gone.items():
-                for event in by_make[make_key]:
-                    out[id(event)] = unlike_reason(missing, end, event.granularity == "year")
-        return rest
 
     async def leader(
         self, key: SeriesKey, catalog: Catalog, period: Month, parent_total: int
