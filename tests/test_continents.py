@@ -23,13 +23,14 @@ from bot.commands.dispatch import run_text
 from bot.commands.types import Invocation
 from bot.detection.replay import replay
 from bot.domain.channels import Channel
-from bot.domain.coverage import SourceFacts, tell, why_not
+from bot.domain.coverage import SourceFacts, tell
 from bot.domain.events import GrowthEvent, MilestoneEvent, RecordEvent
 from bot.domain.facts import region_rank
 from bot.domain.hierarchy import Hierarchy
 from bot.domain.periods import Month
 from bot.domain.settings import default_config
 from bot.domain.subjects import ALL
+from bot.domain.unlike_years import why_not
 from bot.reading.queries import load_catalog, region_tree
 from bot.store.sqlite.sales import SqliteStore
 from tests.test_subscriptions import C1, C2, SOURCE, rec, start_bot

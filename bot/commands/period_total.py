@@ -19,7 +19,7 @@ from bot.commands.answer_words import (
 )
 from bot.commands.arguments import ArgumentError, PeriodSpec
 from bot.commands.context import CommandContext
-from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity, unlike_years
+from bot.domain.coverage import Basis, SourceFacts, cite, covers, granularity
 from bot.domain.events import Subject
 from bot.domain.formatting import (
     fast_percent,
@@ -35,6 +35,7 @@ from bot.domain.periods import Month
 from bot.domain.places import covered_in, where_in
 from bot.domain.powertrains import ELECTRIC, measure
 from bot.domain.subjects import shown_name
+from bot.domain.unlike_years import unlike_years
 
 TOP_MODELS = 5
 

@@ -10,7 +10,7 @@ from bot.commands.context import CommandContext
 from bot.commands.mutes import at_utc, covering_mute, mute_line
 from bot.commands.subjects import resolve_region, resolve_subject
 from bot.commands.types import Invocation, Reply
-from bot.domain.coverage import told, unlike_years
+from bot.domain.coverage import told
 from bot.domain.deliveries import DeliveryRow
 from bot.domain.events import Event, MilestoneEvent, Subject
 from bot.domain.formatting import fast_percent, fast_units, format_percent
@@ -22,6 +22,7 @@ from bot.domain.periods import Month
 from bot.domain.projection import project
 from bot.domain.subjects import shown_name
 from bot.domain.subscriptions import Subscription, admit, most_specific
+from bot.domain.unlike_years import unlike_years
 
 PREVIEW_EVENTS = 5
 

@@ -23,7 +23,7 @@ from bot.detection.steps import (
     share_step,
     with_leader,
 )
-from bot.domain.coverage import dressed, source_facts, tell, why_not
+from bot.domain.coverage import dressed, source_facts, tell
 from bot.domain.events import Event, GrowthEvent, Metric, Subject
 from bot.domain.facts import one_per_fact
 from bot.domain.ladders import union_next_above
@@ -32,6 +32,7 @@ from bot.domain.periods import Month, month_range
 from bot.domain.series import WORLD, cumulative
 from bot.domain.settings import Config
 from bot.domain.subjects import ALL, Catalog, SubjectKey
+from bot.domain.unlike_years import why_not
 from bot.ports.store import BotStore
 from bot.reading.queries import load_catalog
 

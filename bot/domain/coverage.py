@@ -195,41 +195,6 @@ def dressed(event: Event, basis: Basis, facts: SourceFacts) -> Event:
     )
 
 
-def why_not(event: Event, basis: Basis, facts: SourceFacts) -> str:
-    """Why `tell` drops an event, for `/ev-preview` and `replay --explain`."""
-    year = event.period.year
-    pairs = basis.get(year, set())
-    if torn(event, pairs, facts):
-        return (
-            f"{year} sums whole years and months ({_pairs_text(pairs, facts)}): not like for like"
-        )
-    if isinstance(event, GrowthEvent):
-        return unlike_years(basis, year, facts)
-    if isinstance(event, RecordEvent):
-        return f"no earlier period of {_pairs_text(pairs, facts)} to compare with"
-    return ""
-
-
-def unlike_years(basis: Basis, year: int, facts: SourceFacts, loc: str = "en") -> str:
-    """Why `year` is not compared with the year before ("" when it is, like for like), in the
-    language of `loc`."""
-    if alike(basis, year, year - 1, facts):
-        return ""
-    a, b = basis.get(year, set()), basis.get(year - 1, set())
-    v = {"year": year, "before": year - 1}
-    if not b:
-        return t(loc, "no figures for {before} to compare with", **v)
-    if a == b:
-        return t(loc, "{year} and {before} are not of the same granularity: not like for like", **v)
-    return t(
-        loc,
-        "{year} is taken from {taken} and {before} from {earlier}: not like for like",
-        **v,
-        taken=_pairs_text(a, facts, loc),
-        earlier=_pairs_text(b, facts, loc),
-    )
-
-
 def _like_record(
     event: RecordEvent, basis: Basis, monthly: Mapping[Month, int], facts: SourceFacts
 ) -> RecordEvent | None:
@@ -244,13 +209,6 @@ def _like_record(
     if event.value <= best:
         return None
     return replace(event, previous_best=best, previous_best_period=when)
-
-
-def _pairs_text(pairs: set[tuple[str, int]], facts: SourceFacts, loc: str = "en") -> str:
-    if not pairs:
-        return tp(loc, "figures taken from", "nothing")
-    regions = ", ".join(sorted({r for r, _ in pairs}))
-    return f"{regions} ({cite(pairs, facts)})"
 
 
 @dataclass(frozen=True, slots=True)
