@@ -87,16 +87,16 @@ def gappy_records(seed: int) -> list[tuple[SourceSpec, list[SalesRecord]]]:
     return [(s, rows) for s, rows in out.items() if rows]
 
 
-@pytest.mark.parametrize("seed", range(8))
-async def test_a_poll_s_unlike_parts_are_those_of_the_months_cells(
-    any_store: BotStore, seed: int
-) -> None:
+async def gappy_growth(
+    store: BotStore, seed: int
+) -> tuple[Detector, list[tuple[GrowthEvent, dict[int, set[tuple[str, int]]]]]]:
+    """A detector on `gappy_records(seed)`, and each make's growth events (in the world and in
+    Norway, of three months) with the bases a poll reads for them."""
     for source, records in gappy_records(seed):
-        await any_store.import_records([(source, records)])
-    config = default_config()
-    detector = Detector(any_store, config)
-    known = await any_store.sources()
-    events: list[Event] = []
+        await store.import_records([(source, records)])
+    detector = Detector(store, default_config())
+    known = await store.sources()
+    events: list[GrowthEvent] = []
     for make in MAKES:
         subject = Subject("make", f"make:{make.lower()}", make)
         for region in ("World", "Norway"):
@@ -104,8 +104,15 @@ async def test_a_poll_s_unlike_parts_are_those_of_the_months_cells(
                 events.append(GrowthEvent(subject, region, "sales", period, 2, 1))
     bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
     await detector.reads.read_bases(events, bases, {}, known)
-    growth = [(e, bases[SeriesKey(e.subject, e.region, "sales")]) for e in events]
-    found = await detector.reads.unlike_parts_of(growth)  # type: ignore[arg-type]
+    return detector, [(e, bases[SeriesKey(e.subject, e.region, "sales")]) for e in events]
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_a_poll_s_unlike_parts_are_those_of_the_months_cells(
+    any_store: BotStore, seed: int
+) -> None:
+    detector, growth = await gappy_growth(any_store, seed)
+    found = await detector.reads.unlike_parts_of(growth)
     told = 0
     for event, basis in growth:
         assert isinstance(event, GrowthEvent)
@@ -128,20 +135,8 @@ async def test_parts_a_poll_knows_are_not_asked_and_change_nothing(
     """With the makes' models and some cells with units known (what a poll's reads after the
     kept states show), the same events compare unlike parts, for the same reasons, and the
     store is asked only of the parts not known to have units in the event's month."""
-    for source, records in gappy_records(seed):
-        await any_store.import_records([(source, records)])
-    detector = Detector(any_store, default_config())
-    known = await any_store.sources()
-    events: list[Event] = []
-    for make in MAKES:
-        subject = Subject("make", f"make:{make.lower()}", make)
-        for region in ("World", "Norway"):
-            for period in (LAST, LAST.plus(-1), Month(2021, 1)):
-                events.append(GrowthEvent(subject, region, "sales", period, 2, 1))
-    bases: dict[SeriesKey, dict[int, set[tuple[str, int]]]] = {}
-    await detector.reads.read_bases(events, bases, {}, known)
-    growth = [(e, bases[SeriesKey(e.subject, e.region, "sales")]) for e in events]
-    expected = await detector.reads.unlike_parts_of(growth)  # type: ignore[arg-type]
+    detector, growth = await gappy_growth(any_store, seed)
+    expected = await detector.reads.unlike_parts_of(growth)
     _, model_rows = await any_store.name_rows()
     models: dict[str, list[str]] = {}
     for make_key, model_key, _ in model_rows:
@@ -159,11 +154,7 @@ async def test_parts_a_poll_knows_are_not_asked_and_change_nothing(
         return await among(parts, before, end, before_pair, end_pair)
 
     any_store.models_gone_among = counting  # type: ignore[method-assign]
-    found = await detector.reads.unlike_parts_of(
-        growth,  # type: ignore[arg-type]
-        None,
-        KnownParts(models, units),
-    )
+    found = await detector.reads.unlike_parts_of(growth, None, KnownParts(models, units))
     assert found == expected
     assert any(expected.values()), "some months compare unlike parts"
     assert asked, "the parts not known are asked"

@@ -112,10 +112,7 @@ class Detector:
                 self.names.update(name_rows, version)
             kept = self.names
             names = PollNames(
-                kept.makes,
-                kept.models,
-                lambda: load_catalog(self.store, self.config),
-                kept.models_of,
+                kept.makes, kept.models, lambda: load_catalog(self.store, self.config)
             )
             touched, changed = touched_series(cells, sources, names, self.hierarchy, kept.memo)
             told = ", ".join(sorted({sources[cell[0]].name for cell in cells}))
@@ -269,9 +266,8 @@ class Detector:
             for e in dressed_all
             if isinstance(e, GrowthEvent)
         ]
-        parts = None
-        if isinstance(names, PollNames) and names.models_of is not None:
-            parts = KnownParts(names.models_of, units)
+        # a poll's names are the kept ones (a replay's catalog is not: it asks of every model)
+        parts = KnownParts(self.names.models_of, units) if isinstance(names, PollNames) else None
         unlike = await self.reads.unlike_parts_of(growth, window, parts)
         events[:] = [e for e in dressed_all if e is not None and id(e) not in unlike]
         return detection

@@ -7,7 +7,7 @@ and everything, in its region, the region's parents and the world (`bot.domain.h
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from bot.detection.steps import SeriesKey
 from bot.domain.events import Metric, Subject
@@ -26,10 +26,8 @@ class PollNames:
         makes: Mapping[str, str],
         models: Mapping[tuple[str, str], ModelName],
         load: Callable[[], Awaitable[Catalog]],
-        models_of: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.makes = makes
-        self.models_of = models_of  # each make's model keys, when the caller keeps them
         self._models = models
         self._load = load
         self._catalog: Catalog | None = None

@@ -18,6 +18,18 @@ from bot.store.rows import inc_rows
 from bot.store.sales_rows import groups_from_rows, member_rows
 
 
+def gone_in(first: int) -> str:
+    """The condition of `models_gone` on cells `c`, its six parameters numbered from `first`:
+    units in the month before from one (region, source) and none in the month from another."""
+    n = [f"${first + i}" for i in range(6)]
+    return (
+        f"c.month = {n[0]} AND c.region = {n[1]} AND c.source_id = {n[2]} AND c.inc != 0 "
+        "AND NOT EXISTS (SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
+        f"AND d.model_key = c.model_key AND d.month = {n[3]} AND d.region = {n[4]} "
+        f"AND d.source_id = {n[5]} AND d.inc != 0)"
+    )
+
+
 class PgReading(PgFanOut, SalesReads):
     """What the store holds, read; the groups kept."""
 
@@ -110,10 +122,7 @@ class PgReading(PgFanOut, SalesReads):
         rows = await self._fetch(
             self.pool,
             "SELECT c.make_key, c.model_key FROM cells c WHERE c.make_key = ANY($1::text[]) "
-            "AND c.month = $2 AND c.region = $3 AND c.source_id = $4 AND c.inc != 0 "
-            "AND NOT EXISTS (SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
-            "AND d.model_key = c.model_key AND d.month = $5 AND d.region = $6 "
-            "AND d.source_id = $7 AND d.inc != 0)",
+            f"AND {gone_in(2)}",
             list(make_keys),
             str(before),
             *before_pair,
@@ -137,10 +146,7 @@ class PgReading(PgFanOut, SalesReads):
             self.pool,
             "SELECT c.make_key, c.model_key FROM unnest($1::text[], $2::text[]) m (make_key, "
             "model_key) JOIN cells c ON c.make_key = m.make_key AND c.model_key = m.model_key "
-            "WHERE c.month = $3 AND c.region = $4 AND c.source_id = $5 AND c.inc != 0 "
-            "AND NOT EXISTS (SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
-            "AND d.model_key = c.model_key AND d.month = $6 AND d.region = $7 "
-            "AND d.source_id = $8 AND d.inc != 0)",
+            f"WHERE {gone_in(3)}",
             [m[0] for m in models],
             [m[1] for m in models],
             str(before),

@@ -126,17 +126,7 @@ class SqliteReading(SqliteFanOut, SalesReads):
         if not make_keys:
             return []
         models, args = makes_models(make_keys)
-        rows = await self._rows(
-            f"SELECT c.make_key, c.model_key FROM {models} CROSS JOIN cells c "
-            "WHERE c.make_key = m.make_key AND c.model_key = m.model_key AND c.month = ? "
-            "AND c.region = ? AND c.source_id = ? AND c.inc != 0 AND NOT EXISTS ("
-            "SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
-            "AND d.model_key = c.model_key AND d.month = ? AND d.region = ? "
-            "AND d.source_id = ? AND d.inc != 0)",
-            [*args, str(before), *before_pair, str(end), *end_pair],
-            table="cells",
-        )
-        return [(r[0], r[1]) for r in rows]
+        return await self._gone(models, args, before, end, before_pair, end_pair)
 
     async def models_gone_among(
         self,
@@ -148,14 +138,27 @@ class SqliteReading(SqliteFanOut, SalesReads):
     ) -> list[tuple[str, str]]:
         if not models:
             return []
+        given = "(SELECT value ->> 0 AS make_key, value ->> 1 AS model_key FROM json_each(?)) m"
+        return await self._gone(given, [json.dumps(models)], before, end, before_pair, end_pair)
+
+    async def _gone(
+        self,
+        models: str,
+        args: list[str],
+        before: Month,
+        end: Month,
+        before_pair: tuple[str, int],
+        end_pair: tuple[str, int],
+    ) -> list[tuple[str, str]]:
+        """`models_gone` of the (make_key, model_key) of the FROM item `models` (named `m`)."""
         rows = await self._rows(
-            "SELECT c.make_key, c.model_key FROM json_each(?) j CROSS JOIN cells c "
-            "WHERE c.make_key = j.value ->> 0 AND c.model_key = j.value ->> 1 AND c.month = ? "
+            f"SELECT c.make_key, c.model_key FROM {models} CROSS JOIN cells c "
+            "WHERE c.make_key = m.make_key AND c.model_key = m.model_key AND c.month = ? "
             "AND c.region = ? AND c.source_id = ? AND c.inc != 0 AND NOT EXISTS ("
             "SELECT 1 FROM cells d WHERE d.make_key = c.make_key "
             "AND d.model_key = c.model_key AND d.month = ? AND d.region = ? "
             "AND d.source_id = ? AND d.inc != 0)",
-            [json.dumps(models), str(before), *before_pair, str(end), *end_pair],
+            [*args, str(before), *before_pair, str(end), *end_pair],
             table="cells",
         )
         return [(r[0], r[1]) for r in rows]
