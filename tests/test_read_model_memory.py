@@ -5,8 +5,9 @@ big store's powertrain rows read one make at a time."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from bot.domain.periods import Month
 from bot.domain.records import IncRow, SalesRecord, SourceSpec
 from bot.domain.series import WORLD
 from bot.domain.settings import default_config
-from bot.reading import held_rows
+from bot.reading import held_rows, read_model
 from bot.reading.read_model import ReadModel, Series
 from bot.reading.row_columns import Regions, by_key
 from bot.store.sqlite.sales import SqliteStore
@@ -159,3 +160,31 @@ async def test_a_refresh_during_a_powertrain_s_first_read_leaves_no_make_stale(
             aaa, WORLD, "sales"
         )
         assert model.monthly(aaa, WORLD, "sales:BEV") == {Month(2023, 1): 100, Month(2023, 2): 999}
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """The collector's thresholds and frozen objects as they were, after the test."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+@pytest.mark.usefixtures("collector")
+async def test_a_big_model_is_kept_out_of_collections_and_full_ones_are_rare(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.import_records([(SourceSpec("s"), running_records(random.Random(1)))])
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)  # Python's own
+    small = ReadModel(store, default_config())
+    await small.load()  # below SETTLE_ROWS: cheap to walk, left alone
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == (700, 10, 10)
+    monkeypatch.setattr(read_model, "SETTLE_ROWS", 1)
+    big = ReadModel(store, default_config())
+    await big.load()
+    assert gc.get_freeze_count() > 0  # the model is frozen
+    # the answers kept from it are walked by a full collection ten times less often
+    assert gc.get_threshold() == (700, 10, read_model.FULL_COLLECTION_AFTER)
+    assert read_model.FULL_COLLECTION_AFTER >= 100
