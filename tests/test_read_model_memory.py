@@ -15,6 +15,7 @@ import pytest
 
 from bot.app.bootstrap import open_commands
 from bot.commands.context import CommandContext
+from bot.domain import bulk
 from bot.domain.periods import Month
 from bot.domain.records import IncRow, SalesRecord, SourceSpec
 from bot.domain.series import WORLD
@@ -186,5 +187,5 @@ async def test_a_big_model_is_kept_out_of_collections_and_full_ones_are_rare(
     await big.load()
     assert gc.get_freeze_count() > 0  # the model is frozen
     # the answers kept from it are walked by a full collection ten times less often
-    assert gc.get_threshold() == (700, 10, read_model.FULL_COLLECTION_AFTER)
-    assert read_model.FULL_COLLECTION_AFTER >= 100
+    assert gc.get_threshold() == (700, 10, bulk.FULL_COLLECTION_AFTER)
+    assert bulk.FULL_COLLECTION_AFTER >= 100

@@ -12,10 +12,10 @@ the entries touch and recomputes the series that were in use.
 from __future__ import annotations
 
 import asyncio
-import gc
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from bot.domain.bulk import settle_long_lived
 from bot.domain.coverage import SourceFacts, source_facts
 from bot.domain.events import Subject
 from bot.domain.names import name_key
@@ -46,9 +46,6 @@ __all__ = ["EMPTY", "ReadModel", "Series"]  # Series is read from here, as it al
 
 SeriesKey = tuple[str, str, str]  # (subject key, region, metric)
 SETTLE_ROWS = 200_000  # from this many loaded increments on, the model is kept out of GC passes
-# with a model that big, a full collection is let run after this many collections of the middle
-# generation, not Python's 10 (`ReadModel._settle`)
-FULL_COLLECTION_AFTER = 100
 
 
 class ReadModel:
@@ -191,24 +188,11 @@ class ReadModel:
         return None
 
     def _settle(self) -> None:
-        """Exempt what exists now (a big loaded model, mostly) from garbage collection passes.
-
-        A big model holds millions of objects for the life of the process; left in the
-        collected generations, every full collection walks them all (a second or more on a busy
-        machine, in the middle of some command). Their memory is still freed by reference
-        counting when a reload drops them; only garbage cycles among what is frozen would stay,
-        so a small model (tests, the demo), cheap to walk anyway, is left alone.
-
-        The answers the commands keep from a big model live as long as its figures and are
-        many (hundreds of thousands of small objects at ten thousand models), and they make no
-        garbage cycles while they are kept. With Python's thresholds, a full collection walked
-        them all each time a quarter more were kept (0.1-0.2 s on the event loop, some 8 us a
-        command at 200 in flight), so full collections are let run ten times less often.
-        """
+        """Exempt a big loaded model, and what the commands keep from it, from most garbage
+        collection passes (`settle_long_lived`); a small one (tests, the demo), cheap to walk
+        anyway, is left alone: only garbage cycles among what is frozen would stay."""
         if self._size >= SETTLE_ROWS:
-            gc.freeze()
-            young, middle, _ = gc.get_threshold()
-            gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
+            settle_long_lived()
 
     def subjects(self) -> list[Subject]:
         """Every subject the figures hold: all EVs, each model, make and group."""
