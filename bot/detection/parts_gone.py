@@ -35,8 +35,7 @@ def units_of(rows: Iterable[IncRow]) -> UnitCells:
     out: UnitCells = {}
     for r in rows:
         if r.inc:
-            month = r.month
-            where = (month.year * 12 + month.month - 1, r.region, r.source_id)
+            where = (r.month.index, r.region, r.source_id)
             found = out.get(where)
             if found is None:
                 found = out[where] = set()
