@@ -363,6 +363,49 @@ async def test_a_total_asked_inside_a_yearly_year_runs_to_the_year_before_and_sa
         await store.close()
 
 
+async def test_a_total_to_a_month_of_a_year_of_monthly_and_whole_year_parts_is_that_month_s(
+    tmp_path: Path,
+) -> None:
+    """North America summed from the USA by the month and Canada by the year: as of August its
+    figure holds the USA's months and Canada's earlier years, so it is told as August, not as
+    the year, and says the year's whole figures are not in it; as of December it holds both."""
+    from bot.domain.coverage import source_facts
+    from bot.reading.queries import load_catalog, total
+
+    config = _config()
+    store = await open_store(tmp_path / "s.db")
+    try:
+        months = [_all("USA", f"{y}-{m:02d}", 1000) for y in (2022, 2023) for m in range(1, 13)]
+        await store.import_records([(MONTHLY, months)])
+        await store.import_records(
+            [(YEARLY, [_all("Canada", "2022", 3000), _all("Canada", "2023", 4000)])]
+        )
+        reader = series_reader(store, config)
+        catalog = await load_catalog(store, config)
+        facts = source_facts(await store.sources(), config)
+        august = await total(reader, catalog, ALL, "North America", Month(2023, 8), "sales", facts)
+        assert august.total == 12_000 + 8_000 + 3_000
+        data = august.as_json()
+        assert (data["as_of"], data["granularity"]) == ("2023-08", "month")
+        assert august.told.note == (
+            "without 2023's whole-year figures (yearly-feed), counted in December only"
+        )
+        december = await total(
+            reader, catalog, ALL, "North America", Month(2023, 12), "sales", facts
+        )
+        assert december.total == 24_000 + 7_000
+        data = december.as_json()
+        assert (data["as_of"], data["granularity"], december.told.note) == ("2023", "year", "")
+        in_german = await total(
+            reader, catalog, ALL, "North America", Month(2023, 8), "sales", facts, loc="de"
+        )
+        assert in_german.told.note == (
+            "ohne die Jahreszahlen für 2023 (yearly-feed), die erst im Dezember zählen"
+        )
+    finally:
+        await store.close()
+
+
 async def test_a_sub_region_never_stands_for_its_parent_nor_the_world(tmp_path: Path) -> None:
     from bot.domain.coverage import source_facts
     from bot.reading.queries import load_catalog, total

@@ -235,6 +235,7 @@ def told(
     if last is None or not basis.get(last.year):
         return Told()
     pairs = basis[last.year]
+    grain = granularity(pairs, last.year, facts)
     notes = []
     found = widened(basis, region, last.year)
     if found is not None:
@@ -247,7 +248,20 @@ def told(
                 covered=covered_in(found[1], loc),
             )
         )
-    if (
+    if last.month != 12 and mixed(pairs, last.year, facts):
+        # a month of a year that sums monthly parts and whole-year ones: the whole years are
+        # counted in December only, so the figure is the month's, without them (the basis
+        # names regions and sources, not which region each source gave: no region is named)
+        grain = "month"
+        notes.append(
+            t(
+                loc,
+                "without {year}'s whole-year figures ({sources}), counted in December only",
+                year=last.year,
+                sources=cite({p for p in pairs if last.year in facts.yearly.get(p[1], ())}, facts),
+            )
+        )
+    elif (
         asked is not None
         and asked.month != 12
         and basis.get(asked.year)
@@ -264,9 +278,7 @@ def told(
             )
         )
     note = tp(loc, "list", "; ").join(notes)
-    return Told(
-        granularity(pairs, last.year, facts), covers(pairs, region), cite(pairs, facts), note
-    )
+    return Told(grain, covers(pairs, region), cite(pairs, facts), note)
 
 
 def explain(
